@@ -1,0 +1,147 @@
+/* api/api.h: what the HTTP layer hands to the dialects, and the helpers they share.
+ *
+ * struct hreq is one request, self-contained: http/ copies method, path, query, headers and
+ * body into the request's arena, so a handler can run on an event loop (reads) or on the
+ * writer thread (writes) without touching h2o. The handler fills the response part (status,
+ * headers, body) and http/ sends it. Nothing here blocks except the store calls.
+ *
+ * Each dialect is one file exporting a route table and a `struct dialect` whose error renderer
+ * is the single place that dialect turns a tg_code into its own status and error body (E4). */
+#ifndef TAGD_API_API_H
+#define TAGD_API_API_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+#include "util/arena.h"
+#include "util/err.h"
+#include "util/jw.h"
+#include "util/sbuf.h"
+
+#define API_MAX_PARAMS 8
+#define API_MAX_RES_HEADERS 16
+
+struct kv {
+    const char *name; /* header names are lower case */
+    const char *value;
+};
+
+struct hreq;
+typedef void (*api_handler)(struct hreq *r, struct core_ctx *cx);
+
+struct dialect {
+    const char *name;
+    /** Renders err as this dialect's error response (status, headers, body). */
+    void (*error)(struct hreq *r, int code, const struct tg_err *err);
+};
+
+enum {
+    ROUTE_WRITE = 1, /* runs on the writer thread inside a transaction */
+};
+
+struct route {
+    const char *method;  /* "GET", "POST", ...; GET also serves HEAD */
+    const char *pattern; /* "/v1/tags/{id}", "/v1/tags/{id}:restore" */
+    api_handler fn;
+    unsigned flags;
+    const struct dialect *d;
+    const char *name; /* for metrics; the pattern when NULL */
+};
+
+struct api_config {
+    size_t max_body;
+    int max_json_depth;
+    int max_header_bytes;
+    int rate_per_sec; /* per token; 0: off */
+    int rate_burst;
+    int64_t min_rev_wait_ms;
+};
+extern struct api_config api_config;
+
+struct hreq {
+    struct arena a;
+    /* request */
+    const char *method;
+    const char *path; /* raw path without the query */
+    const char *query; /* raw query without '?', or "" */
+    struct kv *headers;
+    size_t nheaders;
+    const char *body;
+    size_t body_len;
+    const char *request_id;
+    const char *params[API_MAX_PARAMS]; /* decoded path parameters in pattern order */
+    int nparams;
+    const struct route *route;
+    const struct dialect *d;
+    struct kv *qv; /* decoded query pairs, parsed on first use */
+    size_t nqv;
+    bool qparsed;
+    /* response */
+    int status;
+    const char *content_type;
+    struct kv res_headers[API_MAX_RES_HEADERS];
+    int nres_headers;
+    struct sbuf out;
+    int64_t revision; /* X-Tagd-Revision; 0: not sent */
+};
+
+/** All routes of every dialect, terminated by a route with a NULL method. */
+extern const struct route *const api_route_tables[];
+
+/* Dialect route tables and error renderers. */
+extern const struct route native_routes[];
+extern const struct route easydb_routes[];
+extern const struct route immuta_routes[];
+extern const struct route launchdarkly_routes[];
+extern const struct route aitronos_routes[];
+extern const struct route oracle_routes[];
+extern const struct dialect native_dialect;
+/** The dialect whose error format answers an unmatched path (by prefix). */
+const struct dialect *api_dialect_for_path(const char *path);
+
+/* ---- request helpers ---- */
+const char *api_header(struct hreq *r, const char *lname);
+/** First value of query parameter `name` (decoded), or NULL. */
+const char *api_query(struct hreq *r, const char *name);
+/** Every value of `name`; comma-separated values are not split. */
+size_t api_query_all(struct hreq *r, const char *name, const char ***out);
+/** True when the query holds `name` at all. */
+bool api_query_has(struct hreq *r, const char *name);
+const char *api_cookie(struct hreq *r, const char *name);
+/** Parses the body as JSON (limits applied); on failure renders the dialect's error and
+ * returns NULL. The caller owns the reference. */
+json_t *api_body_json(struct hreq *r);
+/** Parses an integer parameter in [min, max]; returns 0, or renders 400 and returns -1. */
+int api_query_int(struct hreq *r, const char *name, int64_t def, int64_t min, int64_t max,
+                  int64_t *out);
+/** Parses true/false/1/0; returns 0, or renders 400 and returns -1. */
+int api_query_bool(struct hreq *r, const char *name, bool def, bool *out);
+/** The bearer token of the Authorization header, or NULL. */
+const char *api_bearer(struct hreq *r);
+
+/* ---- response helpers ---- */
+void api_set_header(struct hreq *r, const char *name, const char *value);
+/** Starts a JSON body: sets the content type and status, and returns a writer on r->out. */
+void api_json_begin(struct hreq *r, int status, struct jw *w);
+/** Renders `err` with the route's dialect. */
+void api_fail(struct hreq *r, int code, const struct tg_err *err);
+/** Shorthand: fill an error and render it. */
+void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void api_no_content(struct hreq *r);
+/** The native error body, also used for system endpoints. */
+void api_native_error(struct hreq *r, int code, const struct tg_err *err);
+/** Percent-decodes `n` bytes into the arena; NULL on malformed escapes or NUL bytes. */
+char *api_url_decode(struct arena *a, const char *s, size_t n, bool plus_is_space);
+/** Appends `s` percent-encoded for a query value. */
+void api_url_encode(struct sbuf *b, const char *s);
+/** The ISO time of ms into the arena. */
+const char *api_iso(struct hreq *r, int64_t ms);
+
+/* ---- system endpoints (served by every instance), implemented in http/ ---- */
+void api_metrics_render(struct hreq *r, struct core_ctx *cx);
+
+#endif /* TAGD_API_API_H */

@@ -1,0 +1,235 @@
+/* core/auth.c: users (argon2id passwords) and tokens (only a hash is stored). */
+#include <string.h>
+
+#include "core/core_int.h"
+#include "util/name.h"
+#include "util/secret.h"
+
+int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
+                     unsigned rights, struct user *out, struct tg_err *err)
+{
+    char pw[SECRET_PW_MAX];
+    char *nfc, *key;
+    struct store_stmt *st;
+    int rc;
+
+    if (login == NULL || *login == '\0')
+        return tg_err_set(err, TG_EINVAL, "login", "login is required");
+    rc = name_normalize(ctx->a, login, strlen(login), false, "login", &nfc, &key, err);
+    if (rc)
+        return rc;
+    if (password == NULL || strlen(password) < 8)
+        return tg_err_set(err, TG_EINVAL, "password", "password must have at least 8 characters");
+    if (strlen(password) > 1024)
+        return tg_err_set(err, TG_EINVAL, "password", "password is too long");
+    if (secret_pw_hash(password, pw) != 0)
+        return tg_err_set(err, TG_EINTERNAL, "password", "password hashing failed");
+    st = st_get(ctx->conn, SQL_USER_INSERT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->org_id);
+    st_text(st, 2, nfc);
+    st_text(st, 3, key);
+    st_text(st, 4, pw);
+    st_text(st, 5, core_rights_str(ctx->a, rights));
+    st_null(st, 6);
+    st_int(st, 7, ctx->now);
+    rc = st_step(st, err);
+    if (rc != 1) {
+        if (rc == TG_EEXISTS)
+            return tg_err_set(err, TG_EEXISTS, "login", "user '%s' already exists", nfc);
+        return rc < 0 ? rc : TG_EINTERNAL;
+    }
+    out->id = col_int(st, 0);
+    st_reset(st);
+    out->org_id = ctx->org_id;
+    out->login = nfc;
+    out->display_name = NULL;
+    out->rights = core_rights_str(ctx->a, rights);
+    out->created_at = ctx->now;
+    out->disabled = false;
+    return core_change(ctx, "user", out->id, "create", NULL, NULL, err);
+}
+
+static void row_user(struct core_ctx *ctx, struct store_stmt *st, struct user *u)
+{
+    u->id = col_int(st, 0);
+    u->org_id = col_int(st, 1);
+    u->login = col_dup(ctx, st, 2);
+    u->display_name = col_dup(ctx, st, 3);
+    u->rights = col_dup(ctx, st, 4);
+    u->created_at = col_int(st, 5);
+    u->disabled = col_int(st, 6) != 0;
+}
+
+int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_USER_LIST, err);
+    struct vec v;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct user));
+    st_int(st, 1, ctx->org_id);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_user(ctx, st, vec_push(ctx, &v));
+    }
+    *out = v.items;
+    *n = v.n;
+    return rc;
+}
+
+int core_user_check(struct core_ctx *ctx, const char *login, const char *password,
+                    struct user *out, struct tg_err *err)
+{
+    struct store_stmt *st;
+    char *nfc, *key;
+    char *hash = NULL;
+    int rc;
+
+    if (login == NULL || password == NULL ||
+        name_normalize(ctx->a, login, strlen(login), false, "login", &nfc, &key, NULL) != 0)
+        return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
+    st = st_get(ctx->conn, SQL_USER_BY_LOGIN, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_text(st, 1, key);
+    rc = st_step(st, err);
+    if (rc == 1) {
+        row_user(ctx, st, out);
+        hash = core_strdup(ctx, col_text(st, 7));
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || out->disabled || !secret_pw_verify(hash, password))
+        return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
+    return 0;
+}
+
+int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, const char *name,
+                      unsigned rights, int64_t user_id, int64_t resource_id, int64_t expires_at,
+                      const char *extra, const char **secret, struct token *out,
+                      struct tg_err *err)
+{
+    char tok[80], hash[SECRET_HASH_HEX];
+    struct store_stmt *st;
+    int64_t id;
+    int rc;
+
+    if (org_id == 0)
+        org_id = ctx->org_id;
+    if (name && strlen(name) > 200)
+        return tg_err_set(err, TG_EINVAL, "name", "name is too long");
+    if (name && !name_is_clean_utf8(name, strlen(name)))
+        return tg_err_set(err, TG_EINVAL, "name", "name is not clean utf-8");
+    if (expires_at && expires_at <= ctx->now)
+        return tg_err_set(err, TG_EINVAL, "expires_at", "expires_at is in the past");
+    secret_token(tok, sizeof(tok), "tgd_");
+    secret_hash(tok, strlen(tok), hash);
+    st = st_get(ctx->conn, SQL_TOKEN_INSERT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, org_id);
+    st_text(st, 2, kind);
+    st_text(st, 3, name);
+    st_text(st, 4, hash);
+    st_text(st, 5, core_rights_str(ctx->a, rights));
+    if (user_id)
+        st_int(st, 6, user_id);
+    if (resource_id)
+        st_int(st, 7, resource_id);
+    st_text(st, 8, extra);
+    st_int(st, 9, ctx->now);
+    if (expires_at)
+        st_int(st, 10, expires_at);
+    rc = st_step(st, err);
+    if (rc != 1)
+        return rc < 0 ? rc : TG_EINTERNAL;
+    id = col_int(st, 0);
+    st_reset(st);
+    *secret = core_strdup(ctx, tok);
+    if (out) {
+        memset(out, 0, sizeof(*out));
+        out->id = id;
+        out->org_id = org_id;
+        out->user_id = user_id;
+        out->resource_id = resource_id;
+        out->created_at = ctx->now;
+        out->expires_at = expires_at;
+        out->kind = core_strdup(ctx, kind);
+        out->name = core_strdup(ctx, name);
+        out->rights = core_rights_str(ctx->a, rights);
+        out->extra = core_strdup(ctx, extra);
+    }
+    /* Sessions are not audited as changes: they are frequent and carry no tag data. */
+    if (strcmp(kind, "session") == 0)
+        return 0;
+    return core_change(ctx, "token", id, "create", NULL, NULL, err);
+}
+
+int core_token_list(struct core_ctx *ctx, const char *kind, struct token **out, size_t *n,
+                    struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_TOKEN_LIST, err);
+    struct vec v;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct token));
+    st_int(st, 1, ctx->org_id);
+    st_text(st, 2, kind);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_token(ctx, st, 0, vec_push(ctx, &v));
+    }
+    *out = v.items;
+    *n = v.n;
+    return rc;
+}
+
+int core_token_get(struct core_ctx *ctx, int64_t id, struct token *out, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_TOKEN_BY_ID, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->org_id);
+    rc = st_step(st, err);
+    if (rc == 1)
+        row_token(ctx, st, 0, out);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "id", "token not found");
+    return rc < 0 ? rc : 0;
+}
+
+int core_token_revoke(struct core_ctx *ctx, int64_t id, struct tg_err *err)
+{
+    struct store_stmt *st;
+    struct token k;
+    int rc = core_token_get(ctx, id, &k, err);
+
+    if (rc)
+        return rc;
+    if (k.revoked_at)
+        return tg_err_set(err, TG_ENOTFOUND, "id", "token not found");
+    st = st_get(ctx->conn, SQL_TOKEN_REVOKE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->now);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "token", id, "revoke", NULL, NULL, err);
+}

@@ -1,0 +1,370 @@
+/* core/core.h: the model and every business rule, once.
+ *
+ * Every dialect calls these functions; none of them knows HTTP, a dialect's field spellings or
+ * which store is behind store.h. A request works through one struct core_ctx: its connection,
+ * its arena, the authenticated principal and the workspace it acts in. Writes happen inside the
+ * transaction the HTTP layer opened on the writer thread; the first change of a request
+ * allocates its revision, and every later change of the same request shares it.
+ *
+ * Returned strings and arrays live in ctx->a (the request arena) unless stated otherwise.
+ * Every function returns 0 or a negative tg_code with `err` filled. */
+#ifndef TAGD_CORE_CORE_H
+#define TAGD_CORE_CORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/err.h"
+#include "util/sbuf.h"
+
+/* Rights. `admin` implies every other right. */
+enum {
+    RIGHT_READ = 1,   /* tags:read */
+    RIGHT_WRITE = 2,  /* tags:write: the taxonomy */
+    RIGHT_ASSIGN = 4, /* tags:assign: tags on resources */
+    RIGHT_ADMIN = 8,  /* admin: users, tokens, organizations */
+    RIGHT_ALL = 15,
+};
+
+/** Configuration limits core enforces (set once at start, read-only afterwards). */
+struct core_limits {
+    int max_tags_per_resource; /* 1000 */
+    int max_batch;             /* 1000 items in one request */
+    int max_list_limit;        /* 1000 */
+    int64_t session_ttl_ms;    /* easydb sessions, 24 h */
+};
+extern struct core_limits core_limits;
+
+struct principal {
+    int64_t token_id;
+    int64_t user_id;
+    int64_t org_id;
+    int64_t ws_id;       /* the organization's default workspace */
+    unsigned rights;
+    const char *name;    /* who, for created_by / added_by / the change log */
+    const char *kind;    /* "api", "session", "applink", "publiclink", "env" */
+    int64_t resource_id; /* scope: 0, or the resource whose subtree the token reaches */
+    int64_t expires_at;  /* 0: never */
+    const char *extra;   /* token's extra JSON (dialect data), may be NULL */
+};
+
+struct core_ctx {
+    struct store_conn *conn;
+    struct arena *a;
+    struct principal who;
+    bool authed;
+    int64_t org_id;
+    int64_t ws_id;
+    int64_t rev;  /* 0 until the first change of this request */
+    int seq;      /* change records written so far in this revision */
+    int64_t now;  /* ms, fixed for the whole request */
+    bool writing; /* inside the writer's transaction */
+};
+
+/** Prepares a context for one request. */
+void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing);
+
+/* ---- rights and authentication ---- */
+
+/** Parses "tags:read,tags:write,tags:assign,admin" (also "read", "write", "assign", "*"). */
+int core_rights_parse(const char *s, unsigned *out, struct tg_err *err);
+/** Renders rights as the canonical comma list into the arena. */
+const char *core_rights_str(struct arena *a, unsigned rights);
+/** Looks the secret up (by hash) and, when valid, fills ctx->who and sets ctx->authed,
+ * ctx->org_id and ctx->ws_id. TG_EAUTH when unknown, revoked or expired. */
+int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err);
+/** True when the principal is an admin of the installation's first (default) organization,
+ * the only one allowed to manage organizations. */
+bool core_install_admin(struct core_ctx *ctx);
+/** TG_EAUTH when not authenticated, TG_EFORBIDDEN when a right of `need` is missing. */
+int core_require(struct core_ctx *ctx, unsigned need, struct tg_err *err);
+
+/**
+ * First start: creates the default organization, its workspace and the admin user when the
+ * store is empty; applies `env_token` (may be NULL) as an admin token. When the store was empty
+ * and no env token is given, *generated is set to a fresh admin token (owned; xfree) to be
+ * printed once.
+ */
+int core_bootstrap(struct store_conn *conn, const char *env_token, const char *admin_password,
+                   char **generated, struct tg_err *err);
+
+/* ---- organizations and workspaces ---- */
+
+struct org {
+    int64_t id;
+    const char *name;
+    int64_t default_ws_id;
+    int64_t created_at;
+};
+struct workspace {
+    int64_t id;
+    int64_t org_id;
+    const char *name;
+    bool is_default;
+    int64_t created_at;
+};
+int core_org_create(struct core_ctx *ctx, const char *name, struct org *out, struct tg_err *err);
+int core_org_list(struct core_ctx *ctx, struct org **out, size_t *n, struct tg_err *err);
+int core_org_get(struct core_ctx *ctx, int64_t id, struct org *out, struct tg_err *err);
+int core_ws_create(struct core_ctx *ctx, int64_t org_id, const char *name, struct workspace *out,
+                   struct tg_err *err);
+int core_ws_get(struct core_ctx *ctx, int64_t id, struct workspace *out, struct tg_err *err);
+int core_ws_list(struct core_ctx *ctx, int64_t org_id, struct workspace **out, size_t *n,
+                 struct tg_err *err);
+
+/* ---- the change log ---- */
+
+/** Appends one change record (allocating the request's revision on first use). `before` and
+ * `after` are JSON text or NULL. */
+int core_change(struct core_ctx *ctx, const char *entity, int64_t entity_id, const char *op,
+                const char *before, const char *after, struct tg_err *err);
+/** Ensures ctx->rev is allocated (also for writes that record no entity change). */
+int core_rev(struct core_ctx *ctx, struct tg_err *err);
+struct change {
+    int64_t rev, seq, at, entity_id;
+    const char *principal, *entity, *op, *before, *after;
+};
+int core_changes_list(struct core_ctx *ctx, int64_t since, int limit, struct change **out,
+                      size_t *n, struct tg_err *err);
+/** The newest committed revision visible to this connection. */
+int64_t core_current_rev(struct core_ctx *ctx);
+/** The newest revision committed at or before `ms` (0 if none). */
+int64_t core_rev_at_time(struct core_ctx *ctx, int64_t ms);
+
+/* ---- tags ---- */
+
+struct tag {
+    int64_t id, ws_id, parent_id, group_id, position;
+    int64_t created_at, updated_at, version;
+    const char *name, *name_key, *display_name, *l10n, *color, *description, *source;
+    const char *created_by, *extra;
+    bool system_created, protected_, archived, deleted;
+};
+
+/* What a create or update sets. For update, only fields whose has_ flag is set change. */
+struct tag_input {
+    const char *name;
+    const char *display_name;
+    bool has_display_name;
+    const char *l10n; /* JSON object text {"de-DE": "…"} */
+    bool has_l10n;
+    const char *color; /* "#RRGGBB" */
+    bool has_color;
+    const char *description;
+    bool has_description;
+    const char *source; /* NULL: curated */
+    bool has_source;
+    bool system_created;
+    bool protected_;
+    bool has_protected;
+    bool archived;
+    bool has_archived;
+    int64_t group_id; /* 0: none */
+    bool has_group;
+    int64_t position;
+    bool has_position;
+    const char *extra; /* dialect data as JSON object text */
+    bool has_extra;
+    bool revive; /* create: bring a soft-deleted tag of that name back instead of TG_EEXISTS */
+    bool force;  /* update: allowed to change protected tags (system work only) */
+};
+
+struct tag_filter {
+    const char *prefix; /* name prefix, case-insensitive */
+    const char *q;      /* substring of the name, case-insensitive */
+    const char *source;
+    const char *excluded_source;
+    int64_t group_id; /* 0: any */
+    int archived;     /* 0 exclude, 1 include, 2 only */
+    int deleted;      /* 0 exclude, 1 include, 2 only */
+    const char *kind; /* only tags in use on resources of this kind */
+    int64_t parent_id; /* 0: any */
+    const char *cursor; /* opaque, from a previous page */
+    int limit;
+};
+
+int core_tag_get(struct core_ctx *ctx, int64_t id, struct tag *out, struct tg_err *err);
+int core_tag_find(struct core_ctx *ctx, const char *name, struct tag *out, struct tg_err *err);
+/** Resolves "42", "tag_42" or a name. */
+int core_tag_resolve(struct core_ctx *ctx, const char *ref, struct tag *out, struct tg_err *err);
+/** Creates a tag; missing parents are created implicitly. TG_EEXISTS when the name is taken. */
+int core_tag_create(struct core_ctx *ctx, const struct tag_input *in, struct tag *out,
+                    struct tg_err *err);
+/** Finds the tag or creates it with default fields. */
+int core_tag_ensure(struct core_ctx *ctx, const char *name, struct tag *out, struct tg_err *err);
+/** Updates the set fields; a new name renames the whole subtree. `if_version` 0 skips the
+ * check, otherwise a different version is TG_EPRECOND. Protected tags are TG_ERULE. */
+int core_tag_update(struct core_ctx *ctx, int64_t id, const struct tag_input *in,
+                    int64_t if_version, struct tag *out, struct tg_err *err);
+/** Soft-deletes (or, with purge, removes) a tag; with children and without `recursive` it is
+ * TG_ECONFLICT. Deleted tags vanish from every read of assignments. */
+int core_tag_delete(struct core_ctx *ctx, int64_t id, bool recursive, bool purge,
+                    int64_t if_version, struct tg_err *err);
+int core_tag_restore(struct core_ctx *ctx, int64_t id, struct tag *out, struct tg_err *err);
+/** One page of tags sorted by name; *next is NULL on the last page; total counts all matches. */
+int core_tag_list(struct core_ctx *ctx, const struct tag_filter *f, struct tag **out, size_t *n,
+                  const char **next, int64_t *total, struct tg_err *err);
+/** Every tag of the subtree rooted at `t` (itself included), sorted by name. */
+int core_tag_subtree(struct core_ctx *ctx, const struct tag *t, struct tag **out, size_t *n,
+                     struct tg_err *err);
+/** The tag as JSON (the change-log and history representation). */
+const char *core_tag_json(struct core_ctx *ctx, const struct tag *t);
+/** Saves a tag row: insert when before is NULL, else update; writes history and a change. */
+int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *after,
+                  const char *op, struct tg_err *err);
+/** Validates "#RRGGBB" (also "#RGB" expanded); writes the canonical upper-case form. */
+int core_color_parse(const char *in, char out[8], const char *field, struct tg_err *err);
+
+/* ---- groups ---- */
+
+struct group {
+    int64_t id, ws_id, position, created_at, updated_at, version;
+    const char *name, *l10n, *extra;
+    bool exclusive;
+};
+struct group_input {
+    const char *name;
+    const char *l10n;
+    bool has_l10n;
+    bool exclusive;
+    bool has_exclusive;
+    int64_t position;
+    bool has_position;
+    const char *extra;
+    bool has_extra;
+};
+int core_group_get(struct core_ctx *ctx, int64_t id, struct group *out, struct tg_err *err);
+int core_group_create(struct core_ctx *ctx, const struct group_input *in, struct group *out,
+                      struct tg_err *err);
+int core_group_update(struct core_ctx *ctx, int64_t id, const struct group_input *in,
+                      int64_t if_version, struct group *out, struct tg_err *err);
+/** Deletes the group; its tags stay, without a group. */
+int core_group_delete(struct core_ctx *ctx, int64_t id, struct tg_err *err);
+int core_group_list(struct core_ctx *ctx, struct group **out, size_t *n, struct tg_err *err);
+/** The group's live tags in order. */
+int core_group_tags(struct core_ctx *ctx, int64_t id, struct tag **out, size_t *n,
+                    struct tg_err *err);
+/** Makes `ids` (in this order) the group's tags; tags no longer listed leave the group. */
+int core_group_set_tags(struct core_ctx *ctx, int64_t id, const int64_t *ids, size_t n,
+                        struct tg_err *err);
+
+/* ---- resources ---- */
+
+struct resource {
+    int64_t id, ws_id, parent_id, created_at, updated_at, version;
+    const char *kind, *key, *name, *extra;
+    const char *parent_kind, *parent_key;
+    bool archived;
+};
+struct resource_input {
+    const char *name;
+    bool has_name;
+    const char *parent_kind; /* NULL with has_parent: detach */
+    const char *parent_key;
+    bool has_parent;
+    bool archived;
+    bool has_archived;
+    const char *extra;
+    bool has_extra;
+};
+struct resource_filter {
+    const char *kind;
+    int64_t parent_id; /* 0 any */
+    int64_t tag_id;    /* 0 any: resources carrying this tag directly */
+    int archived;      /* 0 exclude, 1 include, 2 only */
+    int64_t after_id;  /* keyset cursor */
+    int limit;
+};
+/** Validates a kind ([a-z0-9_-], 1-32) and a key (clean UTF-8, 1-512 bytes). */
+int core_resource_ref_check(const char *kind, const char *key, struct tg_err *err);
+int core_resource_get(struct core_ctx *ctx, const char *kind, const char *key,
+                      struct resource *out, struct tg_err *err);
+int core_resource_get_id(struct core_ctx *ctx, int64_t id, struct resource *out,
+                         struct tg_err *err);
+/** Creates or updates; a missing parent is created; a cycle is TG_ERULE. */
+int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
+                      const struct resource_input *in, struct resource *out, bool *created,
+                      struct tg_err *err);
+/** Returns the resource, creating it bare when missing. */
+int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key,
+                         struct resource *out, struct tg_err *err);
+/** Deletes the resource and its assignments; children are detached. */
+int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key,
+                         struct tg_err *err);
+int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,
+                       struct resource **out, size_t *n, bool *more, int64_t *total,
+                       struct tg_err *err);
+/** True when `id` is `ancestor` or lies in its subtree. */
+bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor);
+
+/* ---- assignments ---- */
+
+struct assignment {
+    int64_t id, resource_id, added_at;
+    struct tag tag;
+    const char *context, *added_by;
+    int64_t inherited_from; /* 0 for direct */
+    const char *from_kind, *from_key;
+};
+/** The resource's tags: direct only, or effective (own first, then each ancestor's, nearest
+ * first; a tag both direct and inherited is listed once, as direct). */
+int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
+                     struct assignment **out, size_t *n, struct tg_err *err);
+/** Adds tags (already present ones are left alone). All or nothing: exclusive groups and the
+ * per-resource limit are checked for the whole set. */
+int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,
+                    const char *context, struct tg_err *err);
+/** TG_ENOTFOUND when the tag is not directly on the resource. */
+int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                       struct tg_err *err);
+/** Makes the direct set exactly `tag_ids`. */
+int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
+                        size_t n, const char *context, struct tg_err *err);
+/** Resources carrying the tag (or, with descendants, any tag of its subtree), by id. */
+int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, int64_t after_id,
+                   int limit, struct resource **out, size_t *n, bool *more, struct tg_err *err);
+/** Counts for /metrics. */
+int core_counts(struct core_ctx *ctx, int64_t *tags, int64_t *resources, int64_t *assignments);
+
+/* ---- users and tokens ---- */
+
+struct user {
+    int64_t id, org_id, created_at;
+    const char *login, *display_name, *rights;
+    bool disabled;
+};
+struct token {
+    int64_t id, org_id, user_id, resource_id, created_at, expires_at, revoked_at;
+    const char *kind, *name, *rights, *extra;
+};
+int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
+                     unsigned rights, struct user *out, struct tg_err *err);
+int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err);
+/** Verifies a login and password (argon2id); TG_EAUTH when wrong. */
+int core_user_check(struct core_ctx *ctx, const char *login, const char *password,
+                    struct user *out, struct tg_err *err);
+/**
+ * Issues a token; the secret is returned once in *secret (arena) and only its hash is stored.
+ * `org_id` 0 means the caller's organization.
+ */
+int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, const char *name,
+                      unsigned rights, int64_t user_id, int64_t resource_id, int64_t expires_at,
+                      const char *extra, const char **secret, struct token *out,
+                      struct tg_err *err);
+int core_token_list(struct core_ctx *ctx, const char *kind, struct token **out, size_t *n,
+                    struct tg_err *err);
+int core_token_get(struct core_ctx *ctx, int64_t id, struct token *out, struct tg_err *err);
+int core_token_revoke(struct core_ctx *ctx, int64_t id, struct tg_err *err);
+
+/* ---- helpers shared by the files of core/ and the dialects ---- */
+char *core_strdup(struct core_ctx *ctx, const char *s);
+/** Opaque cursors: base64url of a string. */
+const char *core_cursor_encode(struct core_ctx *ctx, const char *s);
+int core_cursor_decode(struct core_ctx *ctx, const char *c, const char **out, struct tg_err *err);
+/** Parses "42" or "<prefix>42" into an id; false when it is neither. */
+bool core_parse_id(const char *s, const char *prefix, int64_t *out);
+
+#endif /* TAGD_CORE_CORE_H */

@@ -1,0 +1,357 @@
+/* core/groups.c: tag groups with an order, localized names and exclusivity.
+ * A group's tags are the tags whose group_id points at it, ordered by their position. */
+#include <jansson.h>
+#include <string.h>
+
+#include "core/core_int.h"
+#include "util/jw.h"
+#include "util/name.h"
+
+static const char *group_json(struct core_ctx *ctx, const struct group *g)
+{
+    struct sbuf b;
+    struct jw w;
+    const char *out;
+
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kint(&w, "id", g->id);
+    jw_kstr(&w, "name", g->name);
+    jw_key(&w, "l10n");
+    jw_raw(&w, g->l10n);
+    jw_kint(&w, "position", g->position);
+    jw_kbool(&w, "exclusive", g->exclusive);
+    if (g->extra) {
+        jw_key(&w, "extra");
+        jw_raw(&w, g->extra);
+    }
+    jw_kint(&w, "version", g->version);
+    jw_obj_end(&w);
+    out = arena_strndup(ctx->a, sbuf_str(&b), b.len);
+    sbuf_release(&b);
+    return out;
+}
+
+static int group_save(struct core_ctx *ctx, const struct group *before, struct group *g,
+                      const char *key, const char *op, struct tg_err *err)
+{
+    struct store_stmt *st;
+    int rc = core_rev(ctx, err);
+
+    if (rc)
+        return rc;
+    g->updated_at = ctx->now;
+    if (before == NULL) {
+        st = st_get(ctx->conn, SQL_GROUP_INSERT, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        g->ws_id = ctx->ws_id;
+        g->created_at = ctx->now;
+        g->version = 1;
+        st_int(st, 1, g->ws_id);
+        st_text(st, 2, g->name);
+        st_text(st, 3, key);
+        st_text(st, 4, g->l10n);
+        st_int(st, 5, g->position);
+        st_bool(st, 6, g->exclusive);
+        st_text(st, 7, g->extra);
+        st_int(st, 8, ctx->now);
+        rc = st_step(st, err);
+        if (rc != 1) {
+            if (rc == TG_EEXISTS)
+                return tg_err_set(err, TG_EEXISTS, "name", "group '%s' already exists", g->name);
+            return rc < 0 ? rc : TG_EINTERNAL;
+        }
+        g->id = col_int(st, 0);
+        st_reset(st);
+    } else {
+        st = st_get(ctx->conn, SQL_GROUP_UPDATE, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        g->version = before->version + 1;
+        st_int(st, 1, g->id);
+        st_text(st, 2, g->name);
+        st_text(st, 3, key);
+        st_text(st, 4, g->l10n);
+        st_int(st, 5, g->position);
+        st_bool(st, 6, g->exclusive);
+        st_text(st, 7, g->extra);
+        st_int(st, 8, ctx->now);
+        st_int(st, 9, g->version);
+        rc = st_exec(st, err);
+        if (rc) {
+            if (rc == TG_EEXISTS)
+                return tg_err_set(err, TG_EEXISTS, "name", "group '%s' already exists", g->name);
+            return rc;
+        }
+        st = st_get(ctx->conn, SQL_GROUP_HIST_CLOSE, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, g->id);
+        st_int(st, 2, ctx->rev);
+        rc = st_exec(st, err);
+        if (rc)
+            return rc;
+    }
+    st = st_get(ctx->conn, SQL_GROUP_HIST_OPEN, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, g->id);
+    st_int(st, 2, ctx->rev);
+    st_text(st, 3, group_json(ctx, g));
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "group", g->id, op, before ? group_json(ctx, before) : NULL,
+                       group_json(ctx, g), err);
+}
+
+int core_group_get(struct core_ctx *ctx, int64_t id, struct group *out, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_GROUP_BY_ID, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->ws_id);
+    rc = st_step(st, err);
+    if (rc == 1)
+        row_group(ctx, st, 0, out);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "group", "group not found");
+    return rc < 0 ? rc : 0;
+}
+
+static int check_l10n_obj(const char *l10n, struct tg_err *err)
+{
+    json_t *o;
+    if (l10n == NULL)
+        return 0;
+    o = json_loads(l10n, 0, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return tg_err_set(err, TG_EINVAL, "l10n", "'l10n' must be an object");
+    }
+    json_decref(o);
+    return 0;
+}
+
+int core_group_create(struct core_ctx *ctx, const struct group_input *in, struct group *out,
+                      struct tg_err *err)
+{
+    struct store_stmt *st;
+    struct group g;
+    char *nfc, *key;
+    int rc;
+
+    if (in->name == NULL)
+        return tg_err_set(err, TG_EINVAL, "name", "name is required");
+    rc = name_normalize(ctx->a, in->name, strlen(in->name), false, "name", &nfc, &key, err);
+    if (rc)
+        return rc;
+    rc = check_l10n_obj(in->has_l10n ? in->l10n : NULL, err);
+    if (rc)
+        return rc;
+    memset(&g, 0, sizeof(g));
+    g.name = nfc;
+    g.l10n = in->has_l10n ? core_strdup(ctx, in->l10n) : NULL;
+    g.exclusive = in->has_exclusive && in->exclusive;
+    g.extra = in->has_extra ? core_strdup(ctx, in->extra) : NULL;
+    if (in->has_position) {
+        g.position = in->position;
+    } else {
+        st = st_get(ctx->conn, SQL_GROUP_MAX_POS, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, ctx->ws_id);
+        rc = st_step(st, err);
+        if (rc == 1)
+            g.position = col_int(st, 0) + 1;
+        st_reset(st);
+        if (rc < 0)
+            return rc;
+    }
+    rc = group_save(ctx, NULL, &g, key, "create", err);
+    if (rc)
+        return rc;
+    *out = g;
+    return 0;
+}
+
+int core_group_update(struct core_ctx *ctx, int64_t id, const struct group_input *in,
+                      int64_t if_version, struct group *out, struct tg_err *err)
+{
+    struct group old, g;
+    char *nfc, *key;
+    int rc = core_group_get(ctx, id, &old, err);
+
+    if (rc)
+        return rc;
+    if (if_version && if_version != old.version)
+        return tg_err_set(err, TG_EPRECOND, "If-Match", "group version is %lld, not %lld",
+                          (long long)old.version, (long long)if_version);
+    g = old;
+    rc = name_normalize(ctx->a, in->name ? in->name : old.name,
+                        strlen(in->name ? in->name : old.name), false, "name", &nfc, &key, err);
+    if (rc)
+        return rc;
+    g.name = nfc;
+    if (in->has_l10n) {
+        rc = check_l10n_obj(in->l10n, err);
+        if (rc)
+            return rc;
+        g.l10n = core_strdup(ctx, in->l10n);
+    }
+    if (in->has_exclusive)
+        g.exclusive = in->exclusive;
+    if (in->has_position)
+        g.position = in->position;
+    if (in->has_extra)
+        g.extra = core_strdup(ctx, in->extra);
+    rc = group_save(ctx, &old, &g, key, "update", err);
+    if (rc)
+        return rc;
+    *out = g;
+    return 0;
+}
+
+int core_group_tags(struct core_ctx *ctx, int64_t id, struct tag **out, size_t *n,
+                    struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_GROUP_TAGS, err);
+    struct vec v;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct tag));
+    st_int(st, 1, id);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_tag(ctx, st, 0, vec_push(ctx, &v));
+    }
+    st_reset(st);
+    *out = v.items;
+    *n = v.n;
+    return rc;
+}
+
+int core_group_delete(struct core_ctx *ctx, int64_t id, struct tg_err *err)
+{
+    struct group g;
+    struct tag *tags;
+    struct store_stmt *st;
+    size_t n, i;
+    int rc = core_group_get(ctx, id, &g, err);
+
+    if (rc)
+        return rc;
+    rc = core_group_tags(ctx, id, &tags, &n, err);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        struct tag after = tags[i];
+        after.group_id = 0;
+        after.position = 0;
+        rc = core_tag_save(ctx, &tags[i], &after, "update", err);
+        if (rc)
+            return rc;
+    }
+    st = st_get(ctx->conn, SQL_GROUP_HIST_CLOSE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->rev);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_GROUP_DELETE_ROW, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "group", id, "delete", group_json(ctx, &g), NULL, err);
+}
+
+int core_group_list(struct core_ctx *ctx, struct group **out, size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_GROUP_LIST, err);
+    struct vec v;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct group));
+    st_int(st, 1, ctx->ws_id);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_group(ctx, st, 0, vec_push(ctx, &v));
+    }
+    st_reset(st);
+    *out = v.items;
+    *n = v.n;
+    return rc;
+}
+
+int core_group_set_tags(struct core_ctx *ctx, int64_t id, const int64_t *ids, size_t n,
+                        struct tg_err *err)
+{
+    struct group g;
+    struct tag *cur, t;
+    size_t ncur, i, j;
+    int rc = core_group_get(ctx, id, &g, err);
+
+    if (rc)
+        return rc;
+    if (n > (size_t)core_limits.max_batch)
+        return tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags", core_limits.max_batch);
+    for (i = 0; i < n; i++)
+        for (j = 0; j < i; j++)
+            if (ids[i] == ids[j])
+                return tg_err_set(err, TG_EINVAL, "tags", "tag %lld is listed twice",
+                                  (long long)ids[i]);
+    rc = core_group_tags(ctx, id, &cur, &ncur, err);
+    if (rc)
+        return rc;
+    for (i = 0; i < ncur; i++) {
+        bool keep = false;
+        for (j = 0; j < n; j++)
+            keep |= ids[j] == cur[i].id;
+        if (!keep) {
+            struct tag after = cur[i];
+            after.group_id = 0;
+            after.position = 0;
+            rc = core_tag_save(ctx, &cur[i], &after, "update", err);
+            if (rc)
+                return rc;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct tag after;
+        rc = core_tag_get(ctx, ids[i], &t, err);
+        if (rc)
+            return rc == TG_ENOTFOUND ? tg_err_set(err, TG_EINVAL, "tags", "tag %lld not found",
+                                                   (long long)ids[i])
+                                      : rc;
+        if (t.deleted)
+            return tg_err_set(err, TG_EINVAL, "tags", "tag %lld is deleted", (long long)ids[i]);
+        if (t.group_id == id && t.position == (int64_t)i)
+            continue;
+        after = t;
+        after.group_id = id;
+        after.position = (int64_t)i;
+        rc = core_tag_save(ctx, &t, &after, "update", err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,679 @@
+/* core/resources.c: the things tags are put on, their hierarchy, and assignments.
+ *
+ * A resource is (workspace, kind, key); its optional parent makes the tree along which tags are
+ * inherited (folder -> file, datasource -> column, project -> flag). Assignments are temporal
+ * rows: removing one closes it (valid_to = revision) so that any past state can be read. */
+#include <ctype.h>
+#include <string.h>
+
+#include "core/core_int.h"
+#include "util/jw.h"
+#include "util/name.h"
+
+#define MAX_DEPTH 64
+
+int core_resource_ref_check(const char *kind, const char *key, struct tg_err *err)
+{
+    size_t n = kind ? strlen(kind) : 0;
+
+    if (n == 0 || n > 32)
+        return tg_err_set(err, TG_EINVAL, "kind", "kind must be 1-32 characters");
+    for (size_t i = 0; i < n; i++) {
+        char c = kind[i];
+        if (!(islower((unsigned char)c) || isdigit((unsigned char)c) || c == '_' || c == '-'))
+            return tg_err_set(err, TG_EINVAL, "kind", "kind may hold only a-z, 0-9, '_' and '-'");
+    }
+    n = key ? strlen(key) : 0;
+    if (n == 0 || n > 512)
+        return tg_err_set(err, TG_EINVAL, "key", "key must be 1-512 bytes");
+    if (!name_is_clean_utf8(key, n))
+        return tg_err_set(err, TG_EINVAL, "key", "key must be utf-8 without control characters");
+    return 0;
+}
+
+static const char *res_json(struct core_ctx *ctx, const struct resource *r)
+{
+    struct sbuf b;
+    struct jw w;
+    const char *out;
+
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kint(&w, "id", r->id);
+    jw_kstr(&w, "kind", r->kind);
+    jw_kstr(&w, "key", r->key);
+    jw_kstr(&w, "name", r->name);
+    if (r->parent_id)
+        jw_kint(&w, "parent_id", r->parent_id);
+    jw_kbool(&w, "archived", r->archived);
+    if (r->extra) {
+        jw_key(&w, "extra");
+        jw_raw(&w, r->extra);
+    }
+    jw_kint(&w, "version", r->version);
+    jw_obj_end(&w);
+    out = arena_strndup(ctx->a, sbuf_str(&b), b.len);
+    sbuf_release(&b);
+    return out;
+}
+
+static int hist_close(struct core_ctx *ctx, int64_t id, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_RES_HIST_CLOSE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->rev);
+    return st_exec(st, err);
+}
+
+static int res_save(struct core_ctx *ctx, const struct resource *before, struct resource *r,
+                    const char *op, struct tg_err *err)
+{
+    struct store_stmt *st;
+    int rc = core_rev(ctx, err);
+
+    if (rc)
+        return rc;
+    r->updated_at = ctx->now;
+    if (before == NULL) {
+        st = st_get(ctx->conn, SQL_RES_INSERT, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        r->ws_id = ctx->ws_id;
+        r->created_at = ctx->now;
+        r->version = 1;
+        st_int(st, 1, r->ws_id);
+        st_text(st, 2, r->kind);
+        st_text(st, 3, r->key);
+        st_text(st, 4, r->name);
+        if (r->parent_id)
+            st_int(st, 5, r->parent_id);
+        st_bool(st, 6, r->archived);
+        st_text(st, 7, r->extra);
+        st_int(st, 8, ctx->now);
+        rc = st_step(st, err);
+        if (rc != 1)
+            return rc < 0 ? rc : TG_EINTERNAL;
+        r->id = col_int(st, 0);
+        st_reset(st);
+    } else {
+        st = st_get(ctx->conn, SQL_RES_UPDATE, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        r->version = before->version + 1;
+        st_int(st, 1, r->id);
+        st_text(st, 2, r->name);
+        if (r->parent_id)
+            st_int(st, 3, r->parent_id);
+        st_bool(st, 4, r->archived);
+        st_text(st, 5, r->extra);
+        st_int(st, 6, ctx->now);
+        st_int(st, 7, r->version);
+        rc = st_exec(st, err);
+        if (rc)
+            return rc;
+        rc = hist_close(ctx, r->id, err);
+        if (rc)
+            return rc;
+    }
+    st = st_get(ctx->conn, SQL_RES_HIST_OPEN, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, r->id);
+    st_int(st, 2, ctx->rev);
+    st_int(st, 3, r->ws_id);
+    st_text(st, 4, r->kind);
+    st_text(st, 5, r->key);
+    if (r->parent_id)
+        st_int(st, 6, r->parent_id);
+    st_bool(st, 7, r->archived);
+    st_text(st, 8, res_json(ctx, r));
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "resource", r->id, op, before ? res_json(ctx, before) : NULL,
+                       res_json(ctx, r), err);
+}
+
+int core_resource_get(struct core_ctx *ctx, const char *kind, const char *key,
+                      struct resource *out, struct tg_err *err)
+{
+    struct store_stmt *st;
+    int rc = core_resource_ref_check(kind, key, err);
+
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_RES_BY_KEY, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, kind);
+    st_text(st, 3, key);
+    rc = st_step(st, err);
+    if (rc == 1)
+        row_resource(ctx, st, 0, out);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "resource", "resource %s/%s not found", kind, key);
+    return rc < 0 ? rc : 0;
+}
+
+int core_resource_get_id(struct core_ctx *ctx, int64_t id, struct resource *out,
+                         struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_RES_BY_ID, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->ws_id);
+    rc = st_step(st, err);
+    if (rc == 1)
+        row_resource(ctx, st, 0, out);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "resource", "resource not found");
+    return rc < 0 ? rc : 0;
+}
+
+static int64_t parent_of(struct core_ctx *ctx, int64_t id)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_RES_PARENT, NULL);
+    int64_t p = 0;
+    if (st == NULL)
+        return 0;
+    st_int(st, 1, id);
+    if (st_step(st, NULL) == 1)
+        p = col_int(st, 0);
+    st_reset(st);
+    return p;
+}
+
+bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor)
+{
+    for (int depth = 0; id && depth < MAX_DEPTH; depth++) {
+        if (id == ancestor)
+            return true;
+        id = parent_of(ctx, id);
+    }
+    return false;
+}
+
+int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key,
+                         struct resource *out, struct tg_err *err)
+{
+    int rc = core_resource_get(ctx, kind, key, out, err);
+    if (rc != TG_ENOTFOUND)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->kind = core_strdup(ctx, kind);
+    out->key = core_strdup(ctx, key);
+    return res_save(ctx, NULL, out, "create", err);
+}
+
+int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
+                      const struct resource_input *in, struct resource *out, bool *created,
+                      struct tg_err *err)
+{
+    struct resource old, r, parent;
+    bool exists;
+    int rc = core_resource_get(ctx, kind, key, &old, err);
+
+    if (rc && rc != TG_ENOTFOUND)
+        return rc;
+    exists = rc == 0;
+    if (exists) {
+        r = old;
+    } else {
+        memset(&r, 0, sizeof(r));
+        r.kind = core_strdup(ctx, kind);
+        r.key = core_strdup(ctx, key);
+    }
+    if (in->has_name) {
+        if (in->name && (strlen(in->name) > 1024 || !name_is_clean_utf8(in->name, strlen(in->name))))
+            return tg_err_set(err, TG_EINVAL, "name", "name must be up to 1024 bytes of text");
+        r.name = core_strdup(ctx, in->name);
+    }
+    if (in->has_archived)
+        r.archived = in->archived;
+    if (in->has_extra)
+        r.extra = core_strdup(ctx, in->extra);
+    if (in->has_parent) {
+        if (in->parent_kind == NULL) {
+            r.parent_id = 0;
+            r.parent_kind = r.parent_key = NULL;
+        } else {
+            rc = core_resource_ref_check(in->parent_kind, in->parent_key, err);
+            if (rc)
+                return tg_err_set(err, TG_EINVAL, "parent", "parent: %s", err ? err->msg : "");
+            if (strcmp(in->parent_kind, kind) == 0 && strcmp(in->parent_key, key) == 0)
+                return tg_err_set(err, TG_ERULE, "parent", "a resource cannot be its own parent");
+            rc = core_resource_ensure(ctx, in->parent_kind, in->parent_key, &parent, err);
+            if (rc)
+                return rc;
+            if (exists && core_resource_within(ctx, parent.id, old.id))
+                return tg_err_set(err, TG_ERULE, "parent",
+                                  "parent %s/%s lies below %s/%s: that would be a cycle",
+                                  parent.kind, parent.key, kind, key);
+            r.parent_id = parent.id;
+            r.parent_kind = parent.kind;
+            r.parent_key = parent.key;
+        }
+    }
+    if (exists && in->has_parent == false && !in->has_name && !in->has_archived && !in->has_extra) {
+        *out = old;
+        if (created)
+            *created = false;
+        return 0;
+    }
+    rc = res_save(ctx, exists ? &old : NULL, &r, exists ? "update" : "create", err);
+    if (rc)
+        return rc;
+    *out = r;
+    if (created)
+        *created = !exists;
+    return 0;
+}
+
+int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key,
+                         struct tg_err *err)
+{
+    struct resource r;
+    struct store_stmt *st;
+    struct vec kids;
+    size_t i;
+    int rc = core_resource_get(ctx, kind, key, &r, err);
+
+    if (rc)
+        return rc;
+    rc = core_rev(ctx, err);
+    if (rc)
+        return rc;
+    /* Record each removed assignment, then close them all. */
+    {
+        struct assignment *as;
+        size_t n;
+        rc = core_assign_list(ctx, r.id, false, &as, &n, err);
+        if (rc)
+            return rc;
+        for (i = 0; i < n; i++) {
+            rc = core_change(ctx, "assignment", r.id, "remove", NULL,
+                             arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld}",
+                                          (long long)r.id, (long long)as[i].tag.id),
+                             err);
+            if (rc)
+                return rc;
+        }
+    }
+    st = st_get(ctx->conn, SQL_ASG_CLOSE_RES, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, r.id);
+    st_int(st, 2, ctx->rev);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    vec_init(&kids, sizeof(int64_t));
+    st = st_get(ctx->conn, SQL_RES_CHILDREN, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, r.id);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        *(int64_t *)vec_push(ctx, &kids) = col_int(st, 0);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < kids.n; i++) {
+        struct resource child, after;
+        rc = core_resource_get_id(ctx, ((int64_t *)kids.items)[i], &child, err);
+        if (rc)
+            return rc;
+        after = child;
+        after.parent_id = 0;
+        rc = res_save(ctx, &child, &after, "update", err);
+        if (rc)
+            return rc;
+    }
+    rc = hist_close(ctx, r.id, err);
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_RES_DELETE_ROW, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, r.id);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "resource", r.id, "delete", res_json(ctx, &r), NULL, err);
+}
+
+static void bind_res_filter(struct core_ctx *ctx, struct store_stmt *st,
+                            const struct resource_filter *f)
+{
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, f->kind);
+    if (f->parent_id)
+        st_int(st, 3, f->parent_id);
+    if (f->tag_id)
+        st_int(st, 4, f->tag_id);
+    st_int(st, 5, f->archived);
+}
+
+static int collect_resources(struct core_ctx *ctx, struct store_stmt *st, int limit,
+                             struct resource **out, size_t *n, bool *more, struct tg_err *err)
+{
+    struct vec v;
+    int rc;
+
+    vec_init(&v, sizeof(struct resource));
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_resource(ctx, st, 0, vec_push(ctx, &v));
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    *more = v.n > (size_t)limit;
+    if (*more)
+        v.n = (size_t)limit;
+    *out = v.items;
+    *n = v.n;
+    return 0;
+}
+
+int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,
+                       struct resource **out, size_t *n, bool *more, int64_t *total,
+                       struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_RES_LIST, err);
+    int limit = f->limit > 0 ? f->limit : 100;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    bind_res_filter(ctx, st, f);
+    st_int(st, 6, f->after_id);
+    st_int(st, 7, limit + 1);
+    rc = collect_resources(ctx, st, limit, out, n, more, err);
+    if (rc || total == NULL)
+        return rc;
+    st = st_get(ctx->conn, SQL_RES_COUNT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    bind_res_filter(ctx, st, f);
+    rc = st_step(st, err);
+    if (rc == 1)
+        *total = col_int(st, 0);
+    st_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, int64_t after_id,
+                   int limit, struct resource **out, size_t *n, bool *more, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_USAGE, err);
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    if (limit <= 0)
+        limit = 100;
+    st_int(st, 1, t->id);
+    st_int(st, 2, descendants ? 1 : 0);
+    st_text(st, 3, t->name_key);
+    st_int(st, 4, after_id);
+    st_int(st, 5, ctx->ws_id);
+    st_int(st, 6, limit + 1);
+    return collect_resources(ctx, st, limit, out, n, more, err);
+}
+
+/* ---- assignments ---- */
+
+static int list_direct(struct core_ctx *ctx, int64_t resource_id, struct vec *v,
+                       int64_t from_id, const char *from_kind, const char *from_key,
+                       struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_ASG_LIST, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, resource_id);
+    for (;;) {
+        struct assignment *a;
+        bool dup = false;
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        if (from_id) {
+            int64_t tid = col_int(st, 5);
+            for (size_t i = 0; i < v->n && !dup; i++)
+                dup = ((struct assignment *)v->items)[i].tag.id == tid;
+            if (dup)
+                continue;
+        }
+        a = vec_push(ctx, v);
+        a->id = col_int(st, 0);
+        a->resource_id = col_int(st, 1);
+        a->context = col_dup(ctx, st, 2);
+        a->added_by = col_dup(ctx, st, 3);
+        a->added_at = col_int(st, 4);
+        row_tag(ctx, st, 5, &a->tag);
+        a->inherited_from = from_id;
+        a->from_kind = from_kind;
+        a->from_key = from_key;
+    }
+    st_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
+                     struct assignment **out, size_t *n, struct tg_err *err)
+{
+    struct vec v;
+    int rc;
+
+    vec_init(&v, sizeof(struct assignment));
+    rc = list_direct(ctx, resource_id, &v, 0, NULL, NULL, err);
+    if (rc)
+        return rc;
+    if (effective) {
+        int64_t id = parent_of(ctx, resource_id);
+        for (int depth = 0; id && depth < MAX_DEPTH; depth++) {
+            struct resource anc;
+            rc = core_resource_get_id(ctx, id, &anc, err);
+            if (rc)
+                return rc;
+            rc = list_direct(ctx, anc.id, &v, anc.id, anc.kind, anc.key, err);
+            if (rc)
+                return rc;
+            id = anc.parent_id;
+        }
+    }
+    *out = v.items;
+    *n = v.n;
+    return 0;
+}
+
+static int assigned(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, bool *yes,
+                    struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_ASG_EXISTS, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, resource_id);
+    st_int(st, 2, tag_id);
+    rc = st_step(st, err);
+    st_reset(st);
+    *yes = rc == 1;
+    return rc < 0 ? rc : 0;
+}
+
+static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
+                   const char *context, struct tg_err *err)
+{
+    struct store_stmt *st;
+    int rc = core_rev(ctx, err);
+
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_ASG_INSERT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, resource_id);
+    st_int(st, 2, t->id);
+    st_text(st, 3, context ? context : "manual");
+    st_text(st, 4, core_actor(ctx));
+    st_int(st, 5, ctx->now);
+    st_int(st, 6, ctx->rev);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "assignment", resource_id, "add", NULL,
+                       arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld,\"tag\":\"%s\"}",
+                                    (long long)resource_id, (long long)t->id, t->name_key),
+                       err);
+}
+
+static int64_t count_assigned(struct core_ctx *ctx, int64_t resource_id)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_ASG_COUNT, NULL);
+    int64_t n = 0;
+    if (st == NULL)
+        return 0;
+    st_int(st, 1, resource_id);
+    if (st_step(st, NULL) == 1)
+        n = col_int(st, 0);
+    st_reset(st);
+    return n;
+}
+
+/* Checks exclusive groups for `t` against what the resource holds now. */
+static int check_exclusive(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
+                           struct tg_err *err)
+{
+    struct group g;
+    struct store_stmt *st;
+    int rc;
+
+    if (!t->group_id)
+        return 0;
+    rc = core_group_get(ctx, t->group_id, &g, err);
+    if (rc)
+        return rc == TG_ENOTFOUND ? 0 : rc;
+    if (!g.exclusive)
+        return 0;
+    st = st_get(ctx->conn, SQL_ASG_GROUP_OTHER, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, resource_id);
+    st_int(st, 2, g.id);
+    st_int(st, 3, t->id);
+    rc = st_step(st, err);
+    if (rc == 1) {
+        const char *other = col_dup(ctx, st, 0);
+        st_reset(st);
+        return tg_err_set(err, TG_ECONFLICT, "tags",
+                          "group '%s' is exclusive: the resource already has '%s', so '%s' cannot be added",
+                          g.name, other, t->name);
+    }
+    st_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,
+                    const char *context, struct tg_err *err)
+{
+    size_t i;
+    int rc;
+
+    if (n > (size_t)core_limits.max_batch)
+        return tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags in one request",
+                          core_limits.max_batch);
+    for (i = 0; i < n; i++) {
+        struct tag t;
+        bool yes;
+        rc = core_tag_get(ctx, tag_ids[i], &t, err);
+        if (rc)
+            return rc;
+        if (t.deleted)
+            return tg_err_set(err, TG_ENOTFOUND, "tags", "tag '%s' is deleted", t.name);
+        rc = assigned(ctx, resource_id, t.id, &yes, err);
+        if (rc)
+            return rc;
+        if (yes)
+            continue;
+        rc = check_exclusive(ctx, resource_id, &t, err);
+        if (rc)
+            return rc;
+        rc = add_one(ctx, resource_id, &t, context, err);
+        if (rc)
+            return rc;
+    }
+    if (count_assigned(ctx, resource_id) > core_limits.max_tags_per_resource)
+        return tg_err_set(err, TG_ERULE, "tags", "a resource may carry at most %d tags",
+                          core_limits.max_tags_per_resource);
+    return 0;
+}
+
+int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                       struct tg_err *err)
+{
+    struct store_stmt *st;
+    bool yes;
+    int rc = assigned(ctx, resource_id, tag_id, &yes, err);
+
+    if (rc)
+        return rc;
+    if (!yes)
+        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag is not on this resource");
+    rc = core_rev(ctx, err);
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_ASG_CLOSE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, resource_id);
+    st_int(st, 2, tag_id);
+    st_int(st, 3, ctx->rev);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "assignment", resource_id, "remove", NULL,
+                       arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld}",
+                                    (long long)resource_id, (long long)tag_id),
+                       err);
+}
+
+int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
+                        size_t n, const char *context, struct tg_err *err)
+{
+    struct assignment *cur;
+    size_t ncur, i, j;
+    int rc = core_assign_list(ctx, resource_id, false, &cur, &ncur, err);
+
+    if (rc)
+        return rc;
+    /* Removals first, so that an exclusive group can switch to another of its tags. */
+    for (i = 0; i < ncur; i++) {
+        bool keep = false;
+        for (j = 0; j < n && !keep; j++)
+            keep = tag_ids[j] == cur[i].tag.id;
+        if (!keep) {
+            rc = core_assign_remove(ctx, resource_id, cur[i].tag.id, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return core_assign_add(ctx, resource_id, tag_ids, n, context, err);
+}

@@ -1,0 +1,796 @@
+/* core/tags.c: the taxonomy: hierarchical tags, implicit parents, renames of whole subtrees,
+ * soft delete and restore.
+ *
+ * Invariants: within a workspace name_key (NFC case fold of the name) is unique; a tag named
+ * "a.b" has parent_id pointing at the tag "a"; every row written goes through core_tag_save,
+ * which also closes and opens the history rows and appends the change record. */
+#include <ctype.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "core/core_int.h"
+#include "util/jw.h"
+#include "util/name.h"
+
+#define MAX_DESCRIPTION 4000
+
+int core_color_parse(const char *in, char out[8], const char *field, struct tg_err *err)
+{
+    size_t n = in ? strlen(in) : 0;
+
+    if (n != 7 && n != 4)
+        return tg_err_set(err, TG_EINVAL, field, "'%s' must be a hex color like #1A2B3C", field);
+    if (in[0] != '#')
+        return tg_err_set(err, TG_EINVAL, field, "'%s' must be a hex color like #1A2B3C", field);
+    for (size_t i = 1; i < n; i++)
+        if (!isxdigit((unsigned char)in[i]))
+            return tg_err_set(err, TG_EINVAL, field, "'%s' must be a hex color like #1A2B3C",
+                              field);
+    memcpy(out, in, n + 1);
+    return 0;
+}
+
+static int check_l10n(const char *l10n, const char *field, struct tg_err *err)
+{
+    json_t *o, *v;
+    const char *k;
+
+    if (l10n == NULL)
+        return 0;
+    o = json_loads(l10n, JSON_REJECT_DUPLICATES, NULL);
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return tg_err_set(err, TG_EINVAL, field, "'%s' must be an object of language to text",
+                          field);
+    }
+    json_object_foreach(o, k, v)
+    {
+        if (strlen(k) > 35 || !(json_is_string(v) || json_is_null(v)) ||
+            (json_is_string(v) && !name_is_clean_utf8(json_string_value(v),
+                                                      json_string_length(v)))) {
+            json_decref(o);
+            return tg_err_set(err, TG_EINVAL, field, "'%s' must map language codes to text",
+                              field);
+        }
+    }
+    json_decref(o);
+    return 0;
+}
+
+static int check_text(const char *s, size_t max, const char *field, struct tg_err *err)
+{
+    size_t n;
+
+    if (s == NULL)
+        return 0;
+    n = strlen(s);
+    if (n > max)
+        return tg_err_set(err, TG_EINVAL, field, "'%s' is longer than %zu bytes", field, max);
+    /* Descriptions may hold line breaks and tabs, never other control characters. */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 && c != '\n' && c != '\t' && c != '\r')
+            return tg_err_set(err, TG_EINVAL, field, "'%s' contains a control character", field);
+    }
+    return 0;
+}
+
+const char *core_tag_json(struct core_ctx *ctx, const struct tag *t)
+{
+    struct sbuf b;
+    struct jw w;
+    const char *out;
+
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kint(&w, "id", t->id);
+    jw_kstr(&w, "name", t->name);
+    if (t->parent_id)
+        jw_kint(&w, "parent_id", t->parent_id);
+    jw_kstr(&w, "display_name", t->display_name);
+    jw_key(&w, "l10n");
+    jw_raw(&w, t->l10n);
+    jw_kstr(&w, "color", t->color);
+    jw_kstr(&w, "description", t->description);
+    jw_kstr(&w, "source", t->source);
+    jw_kbool(&w, "system_created", t->system_created);
+    jw_kbool(&w, "protected", t->protected_);
+    jw_kbool(&w, "archived", t->archived);
+    jw_kbool(&w, "deleted", t->deleted);
+    if (t->group_id) {
+        jw_kint(&w, "group_id", t->group_id);
+        jw_kint(&w, "position", t->position);
+    }
+    if (t->extra) {
+        jw_key(&w, "extra");
+        jw_raw(&w, t->extra);
+    }
+    jw_kint(&w, "version", t->version);
+    jw_obj_end(&w);
+    out = arena_strndup(ctx->a, sbuf_str(&b), b.len);
+    sbuf_release(&b);
+    return out;
+}
+
+int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t, const char *op,
+                  struct tg_err *err)
+{
+    struct store_stmt *st;
+    int rc;
+
+    rc = core_rev(ctx, err);
+    if (rc)
+        return rc;
+    t->updated_at = ctx->now;
+    if (before == NULL) {
+        st = st_get(ctx->conn, SQL_TAG_INSERT, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        t->ws_id = ctx->ws_id;
+        t->created_at = ctx->now;
+        t->version = 1;
+        if (t->created_by == NULL)
+            t->created_by = core_actor(ctx);
+        st_int(st, 1, t->ws_id);
+        st_text(st, 2, t->name);
+        st_text(st, 3, t->name_key);
+        if (t->parent_id)
+            st_int(st, 4, t->parent_id);
+        st_text(st, 5, t->display_name);
+        st_text(st, 6, t->l10n);
+        st_text(st, 7, t->color);
+        st_text(st, 8, t->description);
+        st_text(st, 9, t->source ? t->source : "curated");
+        st_bool(st, 10, t->system_created);
+        st_bool(st, 11, t->protected_);
+        st_bool(st, 12, t->archived);
+        st_bool(st, 13, t->deleted);
+        if (t->group_id)
+            st_int(st, 14, t->group_id);
+        st_int(st, 15, t->position);
+        st_text(st, 16, t->extra);
+        st_text(st, 17, t->created_by);
+        st_int(st, 18, t->created_at);
+        st_int(st, 19, t->updated_at);
+        st_int(st, 20, t->version);
+        rc = st_step(st, err);
+        if (rc != 1) {
+            if (rc == TG_EEXISTS)
+                return tg_err_set(err, TG_EEXISTS, "name", "tag '%s' already exists", t->name);
+            return rc < 0 ? rc : TG_EINTERNAL;
+        }
+        t->id = col_int(st, 0);
+        st_reset(st);
+        if (t->source == NULL)
+            t->source = "curated";
+    } else {
+        st = st_get(ctx->conn, SQL_TAG_UPDATE, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        t->version = before->version + 1;
+        st_int(st, 1, t->id);
+        st_text(st, 2, t->name);
+        st_text(st, 3, t->name_key);
+        if (t->parent_id)
+            st_int(st, 4, t->parent_id);
+        st_text(st, 5, t->display_name);
+        st_text(st, 6, t->l10n);
+        st_text(st, 7, t->color);
+        st_text(st, 8, t->description);
+        st_text(st, 9, t->source ? t->source : "curated");
+        st_bool(st, 10, t->system_created);
+        st_bool(st, 11, t->protected_);
+        st_bool(st, 12, t->archived);
+        st_bool(st, 13, t->deleted);
+        if (t->group_id)
+            st_int(st, 14, t->group_id);
+        st_int(st, 15, t->position);
+        st_text(st, 16, t->extra);
+        st_int(st, 17, t->updated_at);
+        st_int(st, 18, t->version);
+        rc = st_exec(st, err);
+        if (rc) {
+            if (rc == TG_EEXISTS)
+                return tg_err_set(err, TG_EEXISTS, "name", "tag '%s' already exists", t->name);
+            return rc;
+        }
+        st = st_get(ctx->conn, SQL_TAG_HIST_CLOSE, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, t->id);
+        st_int(st, 2, ctx->rev);
+        rc = st_exec(st, err);
+        if (rc)
+            return rc;
+    }
+    st = st_get(ctx->conn, SQL_TAG_HIST_OPEN, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, t->id);
+    st_int(st, 2, ctx->rev);
+    st_text(st, 3, t->name);
+    st_bool(st, 4, t->deleted);
+    st_text(st, 5, core_tag_json(ctx, t));
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "tag", t->id, op, before ? core_tag_json(ctx, before) : NULL,
+                       core_tag_json(ctx, t), err);
+}
+
+static int tag_by(struct core_ctx *ctx, enum store_sql id, int64_t n, const char *key,
+                  struct tag *out, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, id, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    if (id == SQL_TAG_BY_ID) {
+        st_int(st, 1, n);
+        st_int(st, 2, ctx->ws_id);
+    } else {
+        st_int(st, 1, ctx->ws_id);
+        st_text(st, 2, key);
+    }
+    rc = st_step(st, err);
+    if (rc == 1)
+        row_tag(ctx, st, 0, out);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag not found");
+    return rc < 0 ? rc : 0;
+}
+
+int core_tag_get(struct core_ctx *ctx, int64_t id, struct tag *out, struct tg_err *err)
+{
+    return tag_by(ctx, SQL_TAG_BY_ID, id, NULL, out, err);
+}
+
+int core_tag_find(struct core_ctx *ctx, const char *name, struct tag *out, struct tg_err *err)
+{
+    char *nfc, *key;
+    int rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
+    if (rc)
+        return rc;
+    rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, key, out, err);
+    if (rc == TG_ENOTFOUND)
+        return tg_err_set(err, TG_ENOTFOUND, "name", "tag '%s' not found", nfc);
+    return rc;
+}
+
+int core_tag_resolve(struct core_ctx *ctx, const char *ref, struct tag *out, struct tg_err *err)
+{
+    int64_t id;
+    if (core_parse_id(ref, "tag_", &id))
+        return core_tag_get(ctx, id, out, err);
+    return core_tag_find(ctx, ref, out, err);
+}
+
+/* Returns the parent name of a normalized name in the arena, or NULL at the top. */
+static char *parent_name(struct core_ctx *ctx, const char *nfc)
+{
+    const char *dot = strrchr(nfc, '.');
+    return dot ? arena_strndup(ctx->a, nfc, (size_t)(dot - nfc)) : NULL;
+}
+
+static int restore_one(struct core_ctx *ctx, struct tag *t, struct tg_err *err)
+{
+    struct tag before = *t;
+    t->deleted = false;
+    return core_tag_save(ctx, &before, t, "restore", err);
+}
+
+/* Finds or creates the tag of a normalized name (parents first); a deleted one comes back. */
+static int ensure_nfc(struct core_ctx *ctx, const char *nfc, const char *key, struct tag *out,
+                      struct tg_err *err)
+{
+    struct tag t;
+    char *pname;
+    int rc;
+
+    rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, key, out, err);
+    if (rc == 0)
+        return out->deleted ? restore_one(ctx, out, err) : 0;
+    if (rc != TG_ENOTFOUND)
+        return rc;
+    memset(&t, 0, sizeof(t));
+    pname = parent_name(ctx, nfc);
+    if (pname) {
+        struct tag parent;
+        char *pn, *pk;
+        rc = name_normalize(ctx->a, pname, strlen(pname), true, "name", &pn, &pk, err);
+        if (rc)
+            return rc;
+        rc = ensure_nfc(ctx, pn, pk, &parent, err);
+        if (rc)
+            return rc;
+        t.parent_id = parent.id;
+    }
+    t.name = nfc;
+    t.name_key = key;
+    t.source = "curated";
+    rc = core_tag_save(ctx, NULL, &t, "create", err);
+    if (rc)
+        return rc;
+    *out = t;
+    return 0;
+}
+
+int core_tag_ensure(struct core_ctx *ctx, const char *name, struct tag *out, struct tg_err *err)
+{
+    char *nfc, *key;
+    int rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
+    if (rc)
+        return rc;
+    return ensure_nfc(ctx, nfc, key, out, err);
+}
+
+static int next_group_pos(struct core_ctx *ctx, int64_t group_id, int64_t *pos, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_GROUP_TAG_MAX_POS, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, group_id);
+    rc = st_step(st, err);
+    if (rc == 1)
+        *pos = col_int(st, 0) + 1;
+    st_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+/* Applies the optional fields of `in` to `t`, validating each. */
+static int apply_fields(struct core_ctx *ctx, const struct tag_input *in, struct tag *t,
+                        struct tg_err *err)
+{
+    char color[8];
+    int rc;
+
+    if (in->has_display_name) {
+        if (in->display_name && (*in->display_name == '\0' || strlen(in->display_name) > 255 ||
+                                 !name_is_clean_utf8(in->display_name, strlen(in->display_name))))
+            return tg_err_set(err, TG_EINVAL, "display_name",
+                              "display_name must be 1-255 bytes of text");
+        t->display_name = core_strdup(ctx, in->display_name);
+    }
+    if (in->has_l10n) {
+        rc = check_l10n(in->l10n, "l10n", err);
+        if (rc)
+            return rc;
+        t->l10n = core_strdup(ctx, in->l10n);
+    }
+    if (in->has_color) {
+        if (in->color) {
+            rc = core_color_parse(in->color, color, "color", err);
+            if (rc)
+                return rc;
+            t->color = core_strdup(ctx, color);
+        } else {
+            t->color = NULL;
+        }
+    }
+    if (in->has_description) {
+        rc = check_text(in->description, MAX_DESCRIPTION, "description", err);
+        if (rc)
+            return rc;
+        t->description = core_strdup(ctx, in->description);
+    }
+    if (in->has_source) {
+        const char *src = in->source ? in->source : "curated";
+        if (*src == '\0' || strlen(src) > 128 || !name_is_clean_utf8(src, strlen(src)))
+            return tg_err_set(err, TG_EINVAL, "source", "source must be 1-128 bytes of text");
+        t->source = core_strdup(ctx, src);
+    }
+    if (in->has_protected)
+        t->protected_ = in->protected_;
+    if (in->has_archived)
+        t->archived = in->archived;
+    if (in->has_extra)
+        t->extra = core_strdup(ctx, in->extra);
+    if (in->has_group) {
+        if (in->group_id) {
+            struct group g;
+            rc = core_group_get(ctx, in->group_id, &g, err);
+            if (rc)
+                return rc == TG_ENOTFOUND
+                           ? tg_err_set(err, TG_EINVAL, "group_id", "group %lld not found",
+                                        (long long)in->group_id)
+                           : rc;
+            if (t->group_id != in->group_id && !in->has_position) {
+                rc = next_group_pos(ctx, in->group_id, &t->position, err);
+                if (rc)
+                    return rc;
+            }
+        }
+        t->group_id = in->group_id;
+    }
+    if (in->has_position)
+        t->position = in->position;
+    return 0;
+}
+
+int core_tag_create(struct core_ctx *ctx, const struct tag_input *in, struct tag *out,
+                    struct tg_err *err)
+{
+    struct tag t, existing, parent;
+    char *nfc, *key, *pname;
+    int rc;
+
+    if (in->name == NULL)
+        return tg_err_set(err, TG_EINVAL, "name", "name is required");
+    rc = name_normalize(ctx->a, in->name, strlen(in->name), true, "name", &nfc, &key, err);
+    if (rc)
+        return rc;
+    rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, key, &existing, err);
+    if (rc == 0) {
+        if (existing.deleted && in->revive) {
+            t = existing;
+            t.deleted = false;
+            t.name = nfc;
+            rc = apply_fields(ctx, in, &t, err);
+            if (rc)
+                return rc;
+            if (in->system_created)
+                t.system_created = true;
+            rc = core_tag_save(ctx, &existing, &t, "restore", err);
+            if (rc == 0)
+                *out = t;
+            return rc;
+        }
+        return tg_err_set(err, TG_EEXISTS, "name", "tag '%s' already exists%s", existing.name,
+                          existing.deleted ? " (deleted; restore it)" : "");
+    }
+    if (rc != TG_ENOTFOUND)
+        return rc;
+    memset(&t, 0, sizeof(t));
+    t.name = nfc;
+    t.name_key = key;
+    t.source = "curated";
+    t.system_created = in->system_created;
+    rc = apply_fields(ctx, in, &t, err);
+    if (rc)
+        return rc;
+    pname = parent_name(ctx, nfc);
+    if (pname) {
+        char *pn, *pk;
+        rc = name_normalize(ctx->a, pname, strlen(pname), true, "name", &pn, &pk, err);
+        if (rc)
+            return rc;
+        rc = ensure_nfc(ctx, pn, pk, &parent, err);
+        if (rc)
+            return rc;
+        t.parent_id = parent.id;
+    }
+    rc = core_tag_save(ctx, NULL, &t, "create", err);
+    if (rc)
+        return rc;
+    *out = t;
+    return 0;
+}
+
+int core_tag_subtree(struct core_ctx *ctx, const struct tag *t, struct tag **out, size_t *n,
+                     struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_SUBTREE, err);
+    struct vec v;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct tag));
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, t->name_key);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_tag(ctx, st, 0, vec_push(ctx, &v));
+    }
+    st_reset(st);
+    *out = v.items;
+    *n = v.n;
+    return rc;
+}
+
+static int rename_subtree(struct core_ctx *ctx, const struct tag *old, struct tag *t,
+                          const char *nfc, const char *key, struct tg_err *err)
+{
+    struct tag *sub, other, parent;
+    size_t n, i, oldlen = strlen(old->name), oldklen = strlen(old->name_key);
+    size_t klen = strlen(key);
+    char *pname;
+    int rc;
+
+    if (strncmp(key, old->name_key, oldklen) == 0 && key[oldklen] == '.')
+        return tg_err_set(err, TG_ERULE, "name", "a tag cannot move below itself");
+    if (strcmp(key, old->name_key) != 0) {
+        rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, key, &other, err);
+        if (rc == 0)
+            return tg_err_set(err, TG_EEXISTS, "name", "tag '%s' already exists", other.name);
+        if (rc != TG_ENOTFOUND)
+            return rc;
+    }
+    rc = core_tag_subtree(ctx, old, &sub, &n, err);
+    if (rc)
+        return rc;
+    /* Parents of the new name exist before anything moves. */
+    pname = parent_name(ctx, nfc);
+    t->parent_id = 0;
+    if (pname) {
+        char *pn, *pk;
+        rc = name_normalize(ctx->a, pname, strlen(pname), true, "name", &pn, &pk, err);
+        if (rc)
+            return rc;
+        rc = ensure_nfc(ctx, pn, pk, &parent, err);
+        if (rc)
+            return rc;
+        t->parent_id = parent.id;
+    }
+    t->name = nfc;
+    t->name_key = key;
+    for (i = 0; i < n; i++) {
+        char *cn, *ck, *raw;
+        if (sub[i].id == old->id)
+            continue;
+        raw = arena_printf(ctx->a, "%s%s", nfc, sub[i].name + oldlen);
+        rc = name_normalize(ctx->a, raw, strlen(raw), true, "name", &cn, &ck, err);
+        if (rc)
+            return rc;
+        if (strncmp(ck, key, klen) != 0) {
+            /* Folding the joined name must keep the new prefix; it always does for NFC input. */
+            return tg_err_set(err, TG_EINVAL, "name", "cannot rename '%s'", sub[i].name);
+        }
+        if (strcmp(ck, sub[i].name_key) != 0) {
+            rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, ck, &other, err);
+            if (rc == 0)
+                return tg_err_set(err, TG_EEXISTS, "name", "tag '%s' already exists",
+                                  other.name);
+            if (rc != TG_ENOTFOUND)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int core_tag_update(struct core_ctx *ctx, int64_t id, const struct tag_input *in,
+                    int64_t if_version, struct tag *out, struct tg_err *err)
+{
+    struct tag old, t;
+    size_t n = 0, i;
+    bool renamed = false;
+    char *nfc, *key;
+    int rc;
+
+    rc = core_tag_get(ctx, id, &old, err);
+    if (rc)
+        return rc;
+    if (if_version && if_version != old.version)
+        return tg_err_set(err, TG_EPRECOND, "If-Match", "tag version is %lld, not %lld",
+                          (long long)old.version, (long long)if_version);
+    if (old.protected_ && !in->force && !(in->has_protected && !in->protected_))
+        return tg_err_set(err, TG_ERULE, "protected", "tag '%s' is protected", old.name);
+    t = old;
+    rc = apply_fields(ctx, in, &t, err);
+    if (rc)
+        return rc;
+    if (in->name) {
+        rc = name_normalize(ctx->a, in->name, strlen(in->name), true, "name", &nfc, &key, err);
+        if (rc)
+            return rc;
+        if (strcmp(nfc, old.name) != 0) {
+            struct tag *orig;
+            rc = core_tag_subtree(ctx, &old, &orig, &n, err);
+            if (rc)
+                return rc;
+            rc = rename_subtree(ctx, &old, &t, nfc, key, err);
+            if (rc)
+                return rc;
+            /* rename_subtree validated every new name; now write them, root first. */
+            renamed = true;
+            rc = core_tag_save(ctx, &old, &t, "update", err);
+            if (rc)
+                return rc;
+            for (i = 0; i < n; i++) {
+                struct tag before = orig[i], after = orig[i];
+                char *raw, *cn, *ck;
+                if (orig[i].id == old.id)
+                    continue;
+                raw = arena_printf(ctx->a, "%s%s", nfc, orig[i].name + strlen(old.name));
+                rc = name_normalize(ctx->a, raw, strlen(raw), true, "name", &cn, &ck, err);
+                if (rc)
+                    return rc;
+                after.name = cn;
+                after.name_key = ck;
+                rc = core_tag_save(ctx, &before, &after, "rename", err);
+                if (rc)
+                    return rc;
+            }
+        }
+    }
+    if (!renamed) {
+        rc = core_tag_save(ctx, &old, &t, "update", err);
+        if (rc)
+            return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+int core_tag_delete(struct core_ctx *ctx, int64_t id, bool recursive, bool purge,
+                    int64_t if_version, struct tg_err *err)
+{
+    struct tag old, *sub;
+    struct store_stmt *st;
+    size_t n, i, live = 0;
+    int rc;
+
+    rc = core_tag_get(ctx, id, &old, err);
+    if (rc)
+        return rc;
+    if (if_version && if_version != old.version)
+        return tg_err_set(err, TG_EPRECOND, "If-Match", "tag version is %lld, not %lld",
+                          (long long)old.version, (long long)if_version);
+    if (purge) {
+        rc = core_require(ctx, RIGHT_ADMIN, err);
+        if (rc)
+            return rc;
+    } else if (old.deleted) {
+        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag not found");
+    }
+    rc = core_tag_subtree(ctx, &old, &sub, &n, err);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        if (sub[i].id == old.id)
+            continue;
+        if (purge || !sub[i].deleted)
+            live++;
+        if (sub[i].protected_ && !sub[i].deleted)
+            return tg_err_set(err, TG_ERULE, "protected", "tag '%s' is protected", sub[i].name);
+    }
+    if (old.protected_)
+        return tg_err_set(err, TG_ERULE, "protected", "tag '%s' is protected", old.name);
+    if (live && !recursive)
+        return tg_err_set(err, TG_ECONFLICT, "recursive",
+                          "tag '%s' has %zu child tags; delete them first or use recursive",
+                          old.name, live);
+    /* Deepest first, so that no moment has a child without its parent. */
+    for (i = n; i-- > 0;) {
+        struct tag before = sub[i], after = sub[i];
+        if (purge) {
+            rc = core_rev(ctx, err);
+            if (rc)
+                return rc;
+            st = st_get(ctx->conn, SQL_ASG_CLOSE_TAG, err);
+            if (st == NULL)
+                return TG_EINTERNAL;
+            st_int(st, 1, before.id);
+            st_int(st, 2, ctx->rev);
+            rc = st_exec(st, err);
+            if (rc)
+                return rc;
+            st = st_get(ctx->conn, SQL_TAG_HIST_CLOSE, err);
+            if (st == NULL)
+                return TG_EINTERNAL;
+            st_int(st, 1, before.id);
+            st_int(st, 2, ctx->rev);
+            rc = st_exec(st, err);
+            if (rc)
+                return rc;
+            st = st_get(ctx->conn, SQL_TAG_DELETE_ROW, err);
+            if (st == NULL)
+                return TG_EINTERNAL;
+            st_int(st, 1, before.id);
+            rc = st_exec(st, err);
+            if (rc)
+                return rc;
+            rc = core_change(ctx, "tag", before.id, "purge", core_tag_json(ctx, &before), NULL,
+                             err);
+        } else {
+            if (before.deleted)
+                continue;
+            after.deleted = true;
+            rc = core_tag_save(ctx, &before, &after, "delete", err);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int core_tag_restore(struct core_ctx *ctx, int64_t id, struct tag *out, struct tg_err *err)
+{
+    struct tag t, parent;
+    int rc = core_tag_get(ctx, id, &t, err);
+
+    if (rc)
+        return rc;
+    if (t.parent_id) {
+        rc = core_tag_get(ctx, t.parent_id, &parent, err);
+        if (rc)
+            return rc;
+        if (parent.deleted) {
+            rc = core_tag_restore(ctx, parent.id, &parent, err);
+            if (rc)
+                return rc;
+        }
+    }
+    if (t.deleted) {
+        rc = restore_one(ctx, &t, err);
+        if (rc)
+            return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+static void bind_filter(struct core_ctx *ctx, struct store_stmt *st, const struct tag_filter *f)
+{
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, f->prefix ? name_fold(ctx->a, f->prefix) : NULL);
+    st_text(st, 3, f->q ? name_fold(ctx->a, f->q) : NULL);
+    st_text(st, 4, f->source);
+    if (f->group_id)
+        st_int(st, 5, f->group_id);
+    st_int(st, 6, f->archived);
+    st_int(st, 7, f->deleted);
+    st_text(st, 8, f->kind);
+    st_text(st, 9, f->excluded_source);
+    if (f->parent_id)
+        st_int(st, 10, f->parent_id);
+}
+
+int core_tag_list(struct core_ctx *ctx, const struct tag_filter *f, struct tag **out, size_t *n,
+                  const char **next, int64_t *total, struct tg_err *err)
+{
+    struct store_stmt *st;
+    const char *after = NULL;
+    struct vec v;
+    int limit = f->limit > 0 ? f->limit : 100;
+    int rc;
+
+    if (f->cursor) {
+        rc = core_cursor_decode(ctx, f->cursor, &after, err);
+        if (rc)
+            return rc;
+    }
+    st = st_get(ctx->conn, SQL_TAG_LIST, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    bind_filter(ctx, st, f);
+    st_text(st, 11, after);
+    st_int(st, 12, limit + 1);
+    vec_init(&v, sizeof(struct tag));
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_tag(ctx, st, 0, vec_push(ctx, &v));
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    *next = NULL;
+    if (v.n > (size_t)limit) {
+        v.n = (size_t)limit;
+        *next = core_cursor_encode(ctx, ((struct tag *)v.items)[limit - 1].name_key);
+    }
+    *out = v.items;
+    *n = v.n;
+    if (total) {
+        st = st_get(ctx->conn, SQL_TAG_COUNT, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        bind_filter(ctx, st, f);
+        rc = st_step(st, err);
+        if (rc == 1)
+            *total = col_int(st, 0);
+        st_reset(st);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,237 @@
+/* http/config.c: flags, environment and config file, table-driven. */
+#include "http/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STR, OPT_INT, OPT_FLAG };
+
+struct opt {
+    const char *name;
+    enum opt_type type;
+    size_t off;
+    size_t size;
+    int64_t min, max;
+    const char *help;
+};
+
+#define S(f, h) {#f, OPT_STR, offsetof(struct tagd_config, f), sizeof(((struct tagd_config *)0)->f), 0, 0, h}
+#define I(n, f, lo, hi, h) {n, OPT_INT, offsetof(struct tagd_config, f), 0, lo, hi, h}
+
+static const struct opt opts[] = {
+    {"listen", OPT_STR, offsetof(struct tagd_config, listen), sizeof(((struct tagd_config *)0)->listen), 0, 0, "ADDR:PORT to listen on (127.0.0.1:8080)"},
+    {"data", OPT_STR, offsetof(struct tagd_config, data), sizeof(((struct tagd_config *)0)->data), 0, 0, "data directory (./data)"},
+    {"store", OPT_STR, offsetof(struct tagd_config, store), sizeof(((struct tagd_config *)0)->store), 0, 0, "store URL (sqlite:DATA/tagd.db)"},
+    {"threads", OPT_INT, offsetof(struct tagd_config, threads), 0, 1, 64, "event loop threads (1)"},
+    {"log-level", OPT_STR, offsetof(struct tagd_config, log_level), sizeof(((struct tagd_config *)0)->log_level), 0, 0, "debug|info|warn|error (info)"},
+    {"log-format", OPT_STR, offsetof(struct tagd_config, log_format), sizeof(((struct tagd_config *)0)->log_format), 0, 0, "text|json (text)"},
+    I("max-body", max_body, 1, 1LL << 30, "largest request body in bytes (1048576)"),
+    I("max-conns", max_conns, 1, 1000000, "open connections per thread (4096)"),
+    I("idle-timeout", idle_timeout_ms, 100, 3600000, "request and idle deadline in ms (10000)"),
+    I("max-header-bytes", max_header_bytes, 1024, 1 << 20, "sum of header bytes (16384)"),
+    I("max-json-depth", max_json_depth, 1, 1000, "deepest JSON nesting accepted (32)"),
+    I("max-tags-per-resource", max_tags_per_resource, 1, 1000000, "tags on one resource (1000)"),
+    I("rate-limit", rate_limit, 0, 1000000, "requests per second per token, 0 off (0)"),
+    I("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
+    I("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
+    I("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
+    {"config", OPT_STR, offsetof(struct tagd_config, config), sizeof(((struct tagd_config *)0)->config), 0, 0, "config file of name = value lines"},
+};
+#undef S
+#undef I
+
+void config_usage(void)
+{
+    printf("usage: tagd [options]\n\n"
+           "Every option is also read from the environment as TAGD_<NAME> (dashes as\n"
+           "underscores, upper case) and from the config file; flags win over the\n"
+           "environment, which wins over the file.\n\n");
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+        printf("  --%-24s %s\n", opts[i].name, opts[i].help);
+    printf("  --%-24s %s\n  --%-24s %s\n", "version", "print the version", "help",
+           "print this help");
+    printf("\nTAGD_ADMIN_TOKEN makes its value a valid admin token (stored hashed).\n");
+}
+
+static int set(struct tagd_config *cfg, const struct opt *o, const char *v, const char *from)
+{
+    char *p = (char *)cfg + o->off;
+
+    if (o->type == OPT_STR) {
+        if (strlen(v) >= o->size) {
+            fprintf(stderr, "tagd: %s: value of %s is too long\n", from, o->name);
+            return -1;
+        }
+        memcpy(p, v, strlen(v) + 1);
+        return 0;
+    }
+    {
+        char *end;
+        long long n;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        if (errno || end == v || *end != '\0' || n < o->min || n > o->max) {
+            fprintf(stderr, "tagd: %s: %s must be an integer from %lld to %lld\n", from,
+                    o->name, (long long)o->min, (long long)o->max);
+            return -1;
+        }
+        if (o->off == offsetof(struct tagd_config, threads))
+            *(int *)p = (int)n;
+        else
+            *(int64_t *)p = n;
+    }
+    return 0;
+}
+
+static const struct opt *find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++)
+        if (strlen(opts[i].name) == len && strncmp(opts[i].name, name, len) == 0)
+            return &opts[i];
+    return NULL;
+}
+
+static int load_file(struct tagd_config *cfg, const char *path)
+{
+    char line[1024];
+    int lineno = 0, rc = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        fprintf(stderr, "tagd: cannot read config file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        char *k = line, *eq, *v, *e;
+        const struct opt *o;
+        char from[600];
+        lineno++;
+        while (isspace((unsigned char)*k))
+            k++;
+        if (*k == '#' || *k == '\0')
+            continue;
+        eq = strchr(k, '=');
+        if (eq == NULL) {
+            fprintf(stderr, "tagd: %s:%d: expected name = value\n", path, lineno);
+            rc = -1;
+            break;
+        }
+        e = eq;
+        while (e > k && isspace((unsigned char)e[-1]))
+            e--;
+        v = eq + 1;
+        while (isspace((unsigned char)*v))
+            v++;
+        for (char *t = v + strlen(v); t > v && isspace((unsigned char)t[-1]); t--)
+            t[-1] = '\0';
+        for (char *t = k; t < e; t++)
+            if (*t == '_')
+                *t = '-';
+        o = find(k, (size_t)(e - k));
+        if (o == NULL || strcmp(o->name, "config") == 0) {
+            fprintf(stderr, "tagd: %s:%d: unknown setting '%.*s'\n", path, lineno, (int)(e - k), k);
+            rc = -1;
+            break;
+        }
+        snprintf(from, sizeof(from), "%s:%d", path, lineno);
+        rc = set(cfg, o, v, from);
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_load(struct tagd_config *cfg, int argc, char **argv)
+{
+    const char *file = getenv("TAGD_CONFIG");
+    size_t i;
+
+    memset(cfg, 0, sizeof(*cfg));
+    snprintf(cfg->listen, sizeof(cfg->listen), "127.0.0.1:8080");
+    snprintf(cfg->data, sizeof(cfg->data), "./data");
+    cfg->threads = 1;
+    snprintf(cfg->log_level, sizeof(cfg->log_level), "info");
+    snprintf(cfg->log_format, sizeof(cfg->log_format), "text");
+    cfg->max_body = 1 << 20;
+    cfg->max_conns = 4096;
+    cfg->idle_timeout_ms = 10000;
+    cfg->max_header_bytes = 16384;
+    cfg->max_json_depth = 32;
+    cfg->max_tags_per_resource = 1000;
+    cfg->session_ttl = 86400;
+    cfg->drain_timeout_ms = 10000;
+
+    for (int a = 1; a < argc; a++) {
+        if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
+            config_usage();
+            return 1;
+        }
+        if (strcmp(argv[a], "--version") == 0) {
+            printf("tagd %s\n", TAGD_VERSION);
+            return 1;
+        }
+        if (strcmp(argv[a], "--config") == 0 && a + 1 < argc)
+            file = argv[a + 1];
+        else if (strncmp(argv[a], "--config=", 9) == 0)
+            file = argv[a] + 9;
+    }
+    if (file && *file) {
+        if (load_file(cfg, file))
+            return -1;
+        snprintf(cfg->config, sizeof(cfg->config), "%s", file);
+    }
+    for (i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        char env[64], *v;
+        size_t j;
+        snprintf(env, sizeof(env), "TAGD_%s", opts[i].name);
+        for (j = 5; env[j]; j++)
+            env[j] = env[j] == '-' ? '_' : (char)toupper((unsigned char)env[j]);
+        v = getenv(env);
+        if (v && *v && strcmp(opts[i].name, "config") != 0 && set(cfg, &opts[i], v, env))
+            return -1;
+    }
+    for (int a = 1; a < argc; a++) {
+        const char *arg = argv[a], *val, *eq;
+        const struct opt *o;
+        if (strncmp(arg, "--", 2) != 0) {
+            fprintf(stderr, "tagd: unexpected argument '%s' (see --help)\n", arg);
+            return -1;
+        }
+        arg += 2;
+        eq = strchr(arg, '=');
+        o = find(arg, eq ? (size_t)(eq - arg) : strlen(arg));
+        if (o == NULL) {
+            fprintf(stderr, "tagd: unknown option '--%s' (see --help)\n", arg);
+            return -1;
+        }
+        if (eq) {
+            val = eq + 1;
+        } else {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "tagd: option --%s needs a value\n", o->name);
+                return -1;
+            }
+            val = argv[++a];
+        }
+        if (strcmp(o->name, "config") == 0)
+            continue;
+        if (set(cfg, o, val, "flag"))
+            return -1;
+    }
+    if (cfg->store[0] == '\0')
+        snprintf(cfg->store, sizeof(cfg->store), "sqlite:%s/tagd.db", cfg->data);
+    if (cfg->rate_burst == 0)
+        cfg->rate_burst = cfg->rate_limit * 2;
+    if (strcmp(cfg->log_format, "json") != 0 && strcmp(cfg->log_format, "text") != 0) {
+        fprintf(stderr, "tagd: log-format must be text or json\n");
+        return -1;
+    }
+    if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
+        strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
+        fprintf(stderr, "tagd: log-level must be debug, info, warn or error\n");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,34 @@
+/* http/config.h: tagd's configuration: flags beat TAGD_<NAME> environment variables, which
+ * beat the config file (--config FILE, "name = value" lines), which beats the defaults. */
+#ifndef TAGD_HTTP_CONFIG_H
+#define TAGD_HTTP_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tagd_config {
+    char listen[128];
+    char data[512];
+    char store[640];
+    int threads;
+    char log_level[16];
+    char log_format[16];
+    int64_t max_body;
+    int64_t max_conns;
+    int64_t idle_timeout_ms;
+    int64_t max_header_bytes;
+    int64_t max_json_depth;
+    int64_t max_tags_per_resource;
+    int64_t rate_limit;  /* requests per second per token; 0 off */
+    int64_t rate_burst;
+    int64_t session_ttl;  /* seconds */
+    int64_t drain_timeout_ms;
+    char config[512];
+};
+
+/** Fills `cfg` from defaults, file, environment and argv. Returns 0 to run, 1 when the
+ * command was --help or --version (already printed), -1 on a bad option (message printed). */
+int config_load(struct tagd_config *cfg, int argc, char **argv);
+void config_usage(void);
+
+#endif /* TAGD_HTTP_CONFIG_H */

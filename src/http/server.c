@@ -1,0 +1,757 @@
+/* http/server.c: h2o event loops, the writer thread, limits, access log, metrics, drain.
+ *
+ * Shape: N loop threads, each with its own h2o context, SO_REUSEPORT listener and read-only
+ * store connection, share nothing. A request is copied into a self-contained struct hreq.
+ * Reads run on the loop inside a short read transaction. Writes are queued to the single
+ * writer thread, which drains the queue into one transaction (a savepoint per request, so a
+ * failing request rolls back alone), commits once, and sends each result back to its loop
+ * with an h2o_multithread message; the loop then sends the response (group commit).
+ *
+ * A client may close its connection while its write is queued: a shared object in the
+ * request's pool notices the disposal and detaches the job, so the result is dropped. */
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <h2o.h>
+
+#include "http/router.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/timeu.h"
+
+#define MAX_STATUS 600
+#define WRITER_BATCH 64
+
+static const int64_t latency_buckets_us[] = {100,   250,    500,    1000,   2500,    5000, 10000,
+                                             25000, 50000, 100000, 250000, 500000, 1000000};
+#define NBUCKETS (sizeof(latency_buckets_us) / sizeof(latency_buckets_us[0]))
+
+struct metrics {
+    atomic_ullong *by_route_status; /* (nroutes + 1) x MAX_STATUS */
+    atomic_ullong buckets[NBUCKETS + 1];
+    atomic_ullong latency_count;
+    atomic_ullong latency_sum_us;
+    atomic_ullong txn_commits;
+    atomic_ullong txn_rollbacks;
+    atomic_ullong txn_failures;
+    atomic_ullong conns_rejected;
+};
+
+struct loop_thread {
+    h2o_context_t ctx; /* first: handlers find their thread from req->conn->ctx */
+    h2o_accept_ctx_t accept_ctx;
+    h2o_evloop_t *loop;
+    h2o_socket_t *listener;
+    h2o_multithread_receiver_t receiver;
+    struct store_conn *reader;
+    pthread_t tid;
+    int index;
+    int fd;
+};
+
+struct job;
+struct job_guard {
+    struct job *job;
+};
+
+struct job {
+    h2o_multithread_message_t super;
+    struct job *next; /* writer queue */
+    struct hreq *r;
+    h2o_req_t *req; /* NULL once the client went away */
+    struct job_guard *guard;
+    struct loop_thread *thread;
+    int route_index;
+    int64_t start_us;
+};
+
+static struct {
+    const struct tagd_config *cfg;
+    struct store *store;
+    h2o_globalconf_t config;
+    struct loop_thread *threads;
+    int nthreads;
+    pthread_t writer;
+    struct store_conn *writer_conn;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct job *head, *tail;
+    bool writer_stop;
+    atomic_int inflight;
+    atomic_llong seq;
+    struct metrics m;
+    char id_prefix[9];
+} S;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+/* ---- request ids, limits, copying ---- */
+
+static bool id_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.'))
+            return false;
+    }
+    return true;
+}
+
+static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
+{
+    struct hreq *r = xcalloc(1, sizeof(*r));
+    size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
+    size_t hdr_bytes = 0, i;
+    const char *cl = NULL;
+    size_t cl_len = 0;
+
+    arena_init(&r->a);
+    sbuf_init(&r->out, 0);
+    r->method = arena_strndup(&r->a, req->method.base, req->method.len);
+    r->path = arena_strndup(&r->a, req->path.base, path_len);
+    r->query = req->query_at != SIZE_MAX
+                   ? arena_strndup(&r->a, req->path.base + req->query_at + 1,
+                                   req->path.len - req->query_at - 1)
+                   : "";
+    r->headers = arena_alloc(&r->a, (req->headers.size + 1) * sizeof(struct kv));
+    for (i = 0; i < req->headers.size; i++) {
+        h2o_header_t *h = req->headers.entries + i;
+        char *name = arena_strndup(&r->a, h->name->base, h->name->len);
+        for (char *p = name; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p - 'A' + 'a');
+        r->headers[i].name = name;
+        r->headers[i].value = arena_strndup(&r->a, h->value.base, h->value.len);
+        hdr_bytes += h->name->len + h->value.len;
+        if (strcmp(name, "content-length") == 0) {
+            /* Two different Content-Length values mean a smuggling attempt. */
+            if (cl && (cl_len != h->value.len || memcmp(cl, h->value.base, cl_len) != 0)) {
+                *status = 400;
+                *why = "conflicting content-length headers";
+            }
+            cl = h->value.base;
+            cl_len = h->value.len;
+        }
+        if (memchr(h->value.base, '\0', h->value.len)) {
+            *status = 400;
+            *why = "header holds a NUL byte";
+        }
+    }
+    r->nheaders = req->headers.size;
+    if ((int64_t)hdr_bytes > S.cfg->max_header_bytes) {
+        *status = 431;
+        *why = "request headers too large";
+    }
+    if (req->entity.base) {
+        r->body = arena_strndup(&r->a, req->entity.base, req->entity.len);
+        r->body_len = req->entity.len;
+    }
+    {
+        const char *rid = NULL;
+        for (i = 0; i < r->nheaders; i++)
+            if (strcmp(r->headers[i].name, "x-request-id") == 0)
+                rid = r->headers[i].value;
+        if (rid && id_ok(rid, strlen(rid)))
+            r->request_id = rid;
+        else
+            r->request_id = arena_printf(&r->a, "%s%08llx", S.id_prefix,
+                                         (unsigned long long)atomic_fetch_add(&S.seq, 1));
+    }
+    r->status = 0;
+    return r;
+}
+
+static void hreq_free(struct hreq *r)
+{
+    if (r == NULL)
+        return;
+    sbuf_release(&r->out);
+    arena_release(&r->a);
+    xfree(r);
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 412: return "Precondition Failed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+static void observe(int route_index, int status, int64_t us)
+{
+    size_t b;
+    if (status < 100 || status >= MAX_STATUS)
+        status = 500;
+    atomic_fetch_add(&S.m.by_route_status[(size_t)route_index * MAX_STATUS + (size_t)status], 1);
+    for (b = 0; b < NBUCKETS && us > latency_buckets_us[b]; b++) {
+    }
+    atomic_fetch_add(&S.m.buckets[b], 1);
+    atomic_fetch_add(&S.m.latency_count, 1);
+    atomic_fetch_add(&S.m.latency_sum_us, (unsigned long long)us);
+}
+
+/* Sends r's response on req, logs it, and frees r. */
+static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t start_us)
+{
+    int64_t us;
+    size_t len = r->out.len;
+    char rev[32];
+
+    if (r->status == 0)
+        r->status = 500;
+    req->res.status = r->status;
+    req->res.reason = reason(r->status);
+    if (r->content_type && r->status != 204)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
+                       h2o_strdup(&req->pool, r->content_type, SIZE_MAX).base,
+                       strlen(r->content_type));
+    h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-request-id"), 0, NULL,
+                          h2o_strdup(&req->pool, r->request_id, SIZE_MAX).base,
+                          strlen(r->request_id));
+    if (r->revision > 0) {
+        snprintf(rev, sizeof(rev), "%lld", (long long)r->revision);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-tagd-revision"), 0,
+                              NULL, h2o_strdup(&req->pool, rev, SIZE_MAX).base, strlen(rev));
+    }
+    for (int i = 0; i < r->nres_headers; i++) {
+        h2o_iovec_t n = h2o_strdup(&req->pool, r->res_headers[i].name, SIZE_MAX);
+        h2o_iovec_t v = h2o_strdup(&req->pool, r->res_headers[i].value, SIZE_MAX);
+        h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 0, NULL, v.base,
+                              v.len);
+    }
+    if (r->status == 204 || r->status == 304)
+        len = 0;
+    us = time_mono_us() - start_us;
+    observe(route_index, r->status, us);
+    log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
+    req->res.content_length = len;
+    h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
+    hreq_free(r);
+}
+
+/* ---- running handlers ---- */
+
+static void run_read(struct loop_thread *t, struct hreq *r)
+{
+    struct core_ctx cx;
+    struct tg_err err;
+    const char *minrev;
+
+    tg_err_clear(&err);
+    if (store_begin_read(t->reader, &err) != 0) {
+        api_fail(r, TG_EBUSY, &err);
+        return;
+    }
+    core_ctx_init(&cx, t->reader, &r->a, false);
+    minrev = api_header(r, "x-tagd-min-revision");
+    if (minrev) {
+        int64_t want = strtoll(minrev, NULL, 10), have = core_current_rev(&cx);
+        /* One instance on SQLite has applied every committed revision; a revision it has
+         * not seen does not exist yet. */
+        if (want > have) {
+            store_rollback(t->reader);
+            api_set_header(r, "Retry-After", "1");
+            api_failf(r, TG_EBUSY, "X-Tagd-Min-Revision", "revision %lld is not available yet",
+                      (long long)want);
+            return;
+        }
+    }
+    r->route->fn(r, &cx);
+    if (r->revision == 0)
+        r->revision = core_current_rev(&cx);
+    store_rollback(t->reader);
+}
+
+static void detach_guard(struct job *j)
+{
+    if (j->guard)
+        j->guard->job = NULL;
+    j->guard = NULL;
+}
+
+static void on_guard_dispose(void *p)
+{
+    struct job_guard *g = p;
+    if (g->job) {
+        g->job->req = NULL;
+        g->job->guard = NULL;
+    }
+}
+
+static void writer_run_one(struct job *j)
+{
+    struct core_ctx cx;
+    struct tg_err err;
+    struct hreq *r = j->r;
+
+    tg_err_clear(&err);
+    if (store_savepoint(S.writer_conn, &err) != 0) {
+        api_fail(r, TG_EBUSY, &err);
+        return;
+    }
+    core_ctx_init(&cx, S.writer_conn, &r->a, true);
+    r->route->fn(r, &cx);
+    if (r->status == 0)
+        api_failf(r, TG_EINTERNAL, "", "handler produced no response");
+    if (r->status >= 300) {
+        /* All or nothing: whatever the request wrote is undone. */
+        store_savepoint_rollback(S.writer_conn);
+        atomic_fetch_add(&S.m.txn_rollbacks, 1);
+        r->revision = 0;
+        return;
+    }
+    if (store_savepoint_release(S.writer_conn, &err) != 0) {
+        store_savepoint_rollback(S.writer_conn);
+        api_fail(r, TG_EINTERNAL, &err);
+        return;
+    }
+    r->revision = cx.rev ? cx.rev : core_current_rev(&cx);
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct job *batch, *j, *next;
+        struct tg_err err;
+        int n = 0;
+
+        pthread_mutex_lock(&S.mu);
+        while (S.head == NULL && !S.writer_stop)
+            pthread_cond_wait(&S.cv, &S.mu);
+        if (S.head == NULL && S.writer_stop) {
+            pthread_mutex_unlock(&S.mu);
+            break;
+        }
+        batch = S.head;
+        for (j = batch; j && n < WRITER_BATCH - 1; j = j->next)
+            n++;
+        /* j is the last job of this batch. */
+        S.head = j ? j->next : NULL;
+        if (j)
+            j->next = NULL;
+        if (S.head == NULL)
+            S.tail = NULL;
+        pthread_mutex_unlock(&S.mu);
+
+        tg_err_clear(&err);
+        if (store_begin_write(S.writer_conn, &err) != 0) {
+            for (j = batch; j; j = j->next)
+                api_fail(j->r, TG_EBUSY, &err);
+        } else {
+            for (j = batch; j; j = j->next)
+                writer_run_one(j);
+            if (store_commit(S.writer_conn, &err) != 0) {
+                atomic_fetch_add(&S.m.txn_failures, 1);
+                log_error("commit failed: %s", err.msg);
+                for (j = batch; j; j = j->next) {
+                    if (j->r->status < 300) {
+                        sbuf_reset(&j->r->out);
+                        j->r->nres_headers = 0;
+                        j->r->revision = 0;
+                        api_fail(j->r, err.code == TG_EBUSY ? TG_EBUSY : TG_EINTERNAL, &err);
+                    }
+                }
+            } else {
+                atomic_fetch_add(&S.m.txn_commits, 1);
+            }
+        }
+        for (j = batch; j; j = next) {
+            next = j->next;
+            h2o_multithread_send_message(&j->thread->receiver, &j->super);
+        }
+    }
+    return NULL;
+}
+
+static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
+{
+    (void)receiver;
+    while (!h2o_linklist_is_empty(messages)) {
+        struct job *j = H2O_STRUCT_FROM_MEMBER(struct job, super.link, messages->next);
+        h2o_linklist_unlink(&j->super.link);
+        if (j->req) {
+            detach_guard(j);
+            respond(j->req, j->r, j->route_index, j->start_us);
+        } else {
+            hreq_free(j->r);
+        }
+        atomic_fetch_sub(&S.inflight, 1);
+        xfree(j);
+    }
+}
+
+static void enqueue(struct job *j)
+{
+    pthread_mutex_lock(&S.mu);
+    if (S.tail)
+        S.tail->next = j;
+    else
+        S.head = j;
+    S.tail = j;
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mu);
+}
+
+/* ---- the h2o handler ---- */
+
+static int on_req(h2o_handler_t *self, h2o_req_t *req)
+{
+    struct loop_thread *t = (struct loop_thread *)req->conn->ctx;
+    int64_t start = time_mono_us();
+    int status = 0, index = router_count();
+    const char *why = NULL;
+    struct hreq *r;
+    enum router_result m;
+
+    (void)self;
+    r = hreq_from(req, &status, &why);
+    r->d = api_dialect_for_path(r->path);
+    if (status) {
+        api_failf(r, status == 431 ? TG_ELIMIT : TG_EINVAL, "headers", "%s", why);
+        r->status = status;
+        respond(req, r, index, start);
+        return 0;
+    }
+    if (stop_requested) {
+        api_set_header(r, "Connection", "close");
+    }
+    m = router_match(r, &index);
+    if (m != ROUTER_OK) {
+        index = router_count();
+        if (m == ROUTER_BAD_METHOD)
+            api_failf(r, TG_EMETHOD, "method", "method %s is not allowed here", r->method);
+        else if (m == ROUTER_BAD_PATH)
+            api_failf(r, TG_EINVAL, "path", "malformed path");
+        else
+            api_failf(r, TG_ENOTFOUND, "path", "no such endpoint: %s %s", r->method, r->path);
+        respond(req, r, index, start);
+        return 0;
+    }
+    r->d = r->route->d ? r->route->d : r->d;
+    if (r->body_len > (size_t)S.cfg->max_body) {
+        api_failf(r, TG_ELIMIT, "body", "body is larger than %lld bytes",
+                  (long long)S.cfg->max_body);
+        respond(req, r, index, start);
+        return 0;
+    }
+    if (!(r->route->flags & ROUTE_WRITE)) {
+        run_read(t, r);
+        respond(req, r, index, start);
+        return 0;
+    }
+    {
+        struct job *j = xcalloc(1, sizeof(*j));
+        struct job_guard *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_guard_dispose);
+        g->job = j;
+        j->guard = g;
+        j->r = r;
+        j->req = req;
+        j->thread = t;
+        j->route_index = index;
+        j->start_us = start;
+        atomic_fetch_add(&S.inflight, 1);
+        enqueue(j);
+    }
+    return 0;
+}
+
+/* ---- metrics ---- */
+
+void api_metrics_render(struct hreq *r, struct core_ctx *cx)
+{
+    struct sbuf *b = &r->out;
+    int64_t tags = 0, res = 0, asg = 0;
+    int nr = router_count();
+    unsigned long long cum = 0;
+
+    sbuf_reset(b);
+    r->status = 200;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    sbuf_adds(b, "# HELP tagd_requests_total HTTP requests by route and status.\n"
+                 "# TYPE tagd_requests_total counter\n");
+    for (int i = 0; i <= nr; i++) {
+        const struct route *rt = router_at(i);
+        for (int s = 100; s < MAX_STATUS; s++) {
+            unsigned long long v =
+                atomic_load(&S.m.by_route_status[(size_t)i * MAX_STATUS + (size_t)s]);
+            if (v == 0)
+                continue;
+            sbuf_printf(b, "tagd_requests_total{route=\"%s %s\",status=\"%d\"} %llu\n",
+                        rt ? rt->method : "ANY",
+                        rt ? (rt->name ? rt->name : rt->pattern) : "unmatched", s, v);
+        }
+    }
+    sbuf_adds(b, "# HELP tagd_request_duration_seconds Request latency.\n"
+                 "# TYPE tagd_request_duration_seconds histogram\n");
+    for (size_t k = 0; k < NBUCKETS; k++) {
+        cum += atomic_load(&S.m.buckets[k]);
+        sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                    (double)latency_buckets_us[k] / 1e6, cum);
+    }
+    cum += atomic_load(&S.m.buckets[NBUCKETS]);
+    sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
+    sbuf_printf(b, "tagd_request_duration_seconds_sum %g\n",
+                (double)atomic_load(&S.m.latency_sum_us) / 1e6);
+    sbuf_printf(b, "tagd_request_duration_seconds_count %llu\n",
+                atomic_load(&S.m.latency_count));
+    sbuf_printf(b,
+                "# HELP tagd_store_transactions_total Writer transactions by outcome.\n"
+                "# TYPE tagd_store_transactions_total counter\n"
+                "tagd_store_transactions_total{outcome=\"commit\"} %llu\n"
+                "tagd_store_transactions_total{outcome=\"request_rollback\"} %llu\n"
+                "tagd_store_transactions_total{outcome=\"failed\"} %llu\n",
+                atomic_load(&S.m.txn_commits), atomic_load(&S.m.txn_rollbacks),
+                atomic_load(&S.m.txn_failures));
+    sbuf_printf(b, "# HELP tagd_connections_rejected_total Connections over the limit.\n"
+                   "# TYPE tagd_connections_rejected_total counter\n"
+                   "tagd_connections_rejected_total %llu\n",
+                atomic_load(&S.m.conns_rejected));
+    core_counts(cx, &tags, &res, &asg);
+    sbuf_printf(b,
+                "# TYPE tagd_tags gauge\ntagd_tags %lld\n"
+                "# TYPE tagd_resources gauge\ntagd_resources %lld\n"
+                "# TYPE tagd_assignments gauge\ntagd_assignments %lld\n"
+                "# TYPE tagd_revision gauge\ntagd_revision %lld\n",
+                (long long)tags, (long long)res, (long long)asg,
+                (long long)core_current_rev(cx));
+}
+
+/* ---- listeners and loops ---- */
+
+static int count_conns(struct loop_thread *t)
+{
+    int n = 0;
+    for (h2o_linklist_t *l = t->ctx.http1._conns.next; l != &t->ctx.http1._conns; l = l->next)
+        n++;
+    return n;
+}
+
+static void on_accept(h2o_socket_t *listener, const char *err)
+{
+    struct loop_thread *t = listener->data;
+    h2o_socket_t *sock;
+
+    if (err != NULL)
+        return;
+    sock = h2o_evloop_socket_accept(listener);
+    if (sock == NULL)
+        return;
+    if (count_conns(t) >= S.cfg->max_conns) {
+        atomic_fetch_add(&S.m.conns_rejected, 1);
+        h2o_socket_close(sock);
+        return;
+    }
+    h2o_accept(&t->accept_ctx, sock);
+}
+
+static int parse_listen(const char *s, struct sockaddr_in *sa)
+{
+    char host[128];
+    const char *colon = strrchr(s, ':');
+    long port;
+    char *end;
+
+    if (colon == NULL || (size_t)(colon - s) >= sizeof(host))
+        return -1;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535)
+        return -1;
+    memset(sa, 0, sizeof(*sa));
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons((uint16_t)port);
+    if (host[0] == '\0' || strcmp(host, "*") == 0)
+        sa->sin_addr.s_addr = htonl(INADDR_ANY);
+    else if (strcmp(host, "localhost") == 0)
+        sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+        return -1;
+    return 0;
+}
+
+static int open_listener(const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) != 0 ||
+        bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) != 0 || listen(fd, SOMAXCONN) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *loop_main(void *arg)
+{
+    struct loop_thread *t = arg;
+    int64_t drain_start = 0;
+
+    while (h2o_evloop_run(t->loop, 100) == 0) {
+        if (!stop_requested)
+            continue;
+        if (t->listener) {
+            h2o_socket_read_stop(t->listener);
+            h2o_socket_close(t->listener);
+            t->listener = NULL;
+            drain_start = time_mono_us();
+        }
+        if (atomic_load(&S.inflight) == 0 ||
+            time_mono_us() - drain_start > S.cfg->drain_timeout_ms * 1000)
+            break;
+    }
+    return NULL;
+}
+
+int server_run(const struct tagd_config *cfg, struct store *store)
+{
+    struct sockaddr_in sa;
+    struct sigaction sig;
+    struct tg_err err;
+    h2o_hostconf_t *host;
+    h2o_pathconf_t *path;
+    h2o_handler_t *handler;
+    unsigned char rnd[4];
+    int i, rc = 0;
+
+    memset(&S, 0, sizeof(S));
+    S.cfg = cfg;
+    S.store = store;
+    S.nthreads = cfg->threads;
+    pthread_mutex_init(&S.mu, NULL);
+    pthread_cond_init(&S.cv, NULL);
+    {
+        FILE *f = fopen("/dev/urandom", "rb");
+        if (f == NULL || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
+            memset(rnd, 0x5a, sizeof(rnd));
+        if (f)
+            fclose(f);
+        snprintf(S.id_prefix, sizeof(S.id_prefix), "%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2],
+                 rnd[3]);
+    }
+    router_init();
+    S.m.by_route_status = xcalloc(((size_t)router_count() + 1) * MAX_STATUS, sizeof(atomic_ullong));
+
+    if (parse_listen(cfg->listen, &sa) != 0) {
+        log_error("cannot parse --listen '%s' (want ADDR:PORT)", cfg->listen);
+        return 2;
+    }
+    memset(&sig, 0, sizeof(sig));
+    sig.sa_handler = on_signal;
+    sigaction(SIGTERM, &sig, NULL);
+    sigaction(SIGINT, &sig, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    h2o_config_init(&S.config);
+    S.config.http1.upgrade_to_http2 = 0; /* HTTP/1.1 only: h2o 2.2.5's h2 code is unpatched */
+    S.config.max_request_entity_size = (size_t)cfg->max_body * 2 + 65536;
+    S.config.http1.req_timeout = (uint64_t)cfg->idle_timeout_ms;
+    host = h2o_config_register_host(&S.config, h2o_iovec_init(H2O_STRLIT("default")), 65535);
+    path = h2o_config_register_path(host, "/", 0);
+    handler = h2o_create_handler(path, sizeof(*handler));
+    handler->on_req = on_req;
+
+    tg_err_clear(&err);
+    S.writer_conn = store_conn_open(store, true, &err);
+    if (S.writer_conn == NULL) {
+        log_error("store: %s", err.msg);
+        return 2;
+    }
+    S.threads = xcalloc((size_t)S.nthreads, sizeof(*S.threads));
+    for (i = 0; i < S.nthreads; i++) {
+        struct loop_thread *t = &S.threads[i];
+        t->index = i;
+        t->loop = h2o_evloop_create();
+        h2o_context_init(&t->ctx, t->loop, &S.config);
+        t->accept_ctx.ctx = &t->ctx;
+        t->accept_ctx.hosts = S.config.hosts;
+        h2o_multithread_register_receiver(t->ctx.queue, &t->receiver, on_writer_done);
+        t->reader = store_conn_open(store, false, &err);
+        if (t->reader == NULL) {
+            log_error("store: %s", err.msg);
+            return 2;
+        }
+        t->fd = open_listener(&sa);
+        if (t->fd < 0) {
+            log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
+            return 2;
+        }
+        t->listener = h2o_evloop_socket_create(t->loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
+        t->listener->data = t;
+        h2o_socket_read_start(t->listener, on_accept);
+    }
+    {
+        struct sockaddr_in bound;
+        socklen_t blen = sizeof(bound);
+        char addr[64];
+        getsockname(S.threads[0].fd, (struct sockaddr *)&bound, &blen);
+        inet_ntop(AF_INET, &bound.sin_addr, addr, sizeof(addr));
+        log_info("tagd %s listening on %s:%d (%d thread%s, store %s)", TAGD_VERSION, addr,
+                 ntohs(bound.sin_port), S.nthreads, S.nthreads == 1 ? "" : "s",
+                 store_describe(store));
+    }
+    pthread_create(&S.writer, NULL, writer_main, NULL);
+    for (i = 1; i < S.nthreads; i++)
+        pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
+    loop_main(&S.threads[0]);
+    for (i = 1; i < S.nthreads; i++)
+        pthread_join(S.threads[i].tid, NULL);
+
+    pthread_mutex_lock(&S.mu);
+    S.writer_stop = true;
+    pthread_cond_signal(&S.cv);
+    pthread_mutex_unlock(&S.mu);
+    pthread_join(S.writer, NULL);
+    log_info("tagd stopped: drained in-flight requests");
+    for (i = 0; i < S.nthreads; i++)
+        store_conn_close(S.threads[i].reader);
+    store_conn_close(S.writer_conn);
+    xfree(S.threads);
+    xfree(S.m.by_route_status);
+    return rc;
+}

@@ -1,0 +1,75 @@
+/* main.c: flags and configuration, store and bootstrap, then the server until a signal. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "api/api.h"
+#include "core/core.h"
+#include "http/config.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/secret.h"
+
+static int make_dir(const char *path)
+{
+    if (mkdir(path, 0700) == 0 || errno == EEXIST)
+        return 0;
+    fprintf(stderr, "tagd: cannot create data directory %s: %s\n", path, strerror(errno));
+    return -1;
+}
+
+int main(int argc, char **argv)
+{
+    struct tagd_config cfg;
+    struct store *store = NULL;
+    struct store_conn *conn;
+    struct tg_err err;
+    char *generated = NULL;
+    int rc;
+
+    rc = config_load(&cfg, argc, argv);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    log_setup(cfg.log_level, cfg.log_format);
+    if (secret_init() != 0) {
+        log_error("libsodium failed to initialize");
+        return 1;
+    }
+    core_limits.max_tags_per_resource = (int)cfg.max_tags_per_resource;
+    core_limits.session_ttl_ms = cfg.session_ttl * 1000;
+    api_config.max_body = (size_t)cfg.max_body;
+    api_config.max_json_depth = (int)cfg.max_json_depth;
+    api_config.max_header_bytes = (int)cfg.max_header_bytes;
+    api_config.rate_per_sec = (int)cfg.rate_limit;
+    api_config.rate_burst = (int)cfg.rate_burst;
+
+    if (strncmp(cfg.store, "sqlite:", 7) == 0 && make_dir(cfg.data) != 0)
+        return 1;
+    tg_err_clear(&err);
+    if (store_open(cfg.store, &store, &err) != 0) {
+        log_error("cannot open store %s: %s", cfg.store, err.msg);
+        return 1;
+    }
+    conn = store_conn_open(store, true, &err);
+    if (conn == NULL || core_bootstrap(conn, getenv("TAGD_ADMIN_TOKEN"),
+                                       getenv("TAGD_ADMIN_PASSWORD"), &generated, &err) != 0) {
+        log_error("cannot initialize the store: %s", err.msg);
+        store_conn_close(conn);
+        store_close(store);
+        return 1;
+    }
+    store_conn_close(conn);
+    if (generated) {
+        fprintf(stderr,
+                "tagd: first start: admin token (shown once, store it now):\n  %s\n",
+                generated);
+        xfree(generated);
+    }
+    rc = server_run(&cfg, store);
+    store_close(store);
+    return rc;
+}

@@ -1,0 +1,194 @@
+/* store/sql_core.h: the foundation's statements, portable SQL with ?N parameters.
+ * No include guard: see sql_all.h. Column lists are macros so that the row readers in core/
+ * have one order to follow (TAG_COLS, RES_COLS, GROUP_COLS, TOKEN_COLS). */
+#define TAG_COLS                                                                                  \
+    "t.id, t.ws_id, t.name, t.name_key, t.parent_id, t.display_name, t.l10n, t.color,"            \
+    " t.description, t.source, t.system_created, t.protected, t.archived, t.deleted, t.group_id," \
+    " t.position, t.extra, t.created_by, t.created_at, t.updated_at, t.version"
+#define TAG_NCOLS 21
+#define RES_COLS                                                                                  \
+    "r.id, r.ws_id, r.kind, r.key, r.name, r.parent_id, r.archived, r.extra, r.created_at,"       \
+    " r.updated_at, r.version, p.kind, p.key"
+#define RES_FROM " FROM resources r LEFT JOIN resources p ON p.id = r.parent_id"
+#define GROUP_COLS                                                                                \
+    "g.id, g.ws_id, g.name, g.l10n, g.position, g.exclusive, g.extra, g.created_at,"              \
+    " g.updated_at, g.version"
+#define TOKEN_COLS                                                                                \
+    "k.id, k.org_id, k.kind, k.name, k.rights, k.user_id, k.resource_id, k.extra, k.created_at,"  \
+    " k.expires_at, k.revoked_at"
+/* ?1 ws, ?2 prefix key, ?3 substring key, ?4 source, ?5 group, ?6 archived mode,
+ * ?7 deleted mode, ?8 kind, ?9 excluded source, ?10 parent */
+#define TAG_FILTER                                                                                \
+    " FROM tags t WHERE t.ws_id = ?1"                                                             \
+    " AND (?2 IS NULL OR substr(t.name_key, 1, length(?2)) = ?2)"                                 \
+    " AND (?3 IS NULL OR instr(t.name_key, ?3) > 0)"                                              \
+    " AND (?4 IS NULL OR t.source = ?4)"                                                          \
+    " AND (?5 IS NULL OR t.group_id = ?5)"                                                        \
+    " AND (CASE ?6 WHEN 0 THEN t.archived = 0 WHEN 2 THEN t.archived = 1 ELSE 1 = 1 END)"         \
+    " AND (CASE ?7 WHEN 0 THEN t.deleted = 0 WHEN 2 THEN t.deleted = 1 ELSE 1 = 1 END)"           \
+    " AND (?8 IS NULL OR EXISTS (SELECT 1 FROM assignments a JOIN resources r"                    \
+    "      ON r.id = a.resource_id WHERE a.tag_id = t.id AND a.valid_to IS NULL AND r.kind = ?8))" \
+    " AND (?9 IS NULL OR t.source <> ?9)"                                                         \
+    " AND (?10 IS NULL OR t.parent_id = ?10)"
+
+STORE_SQL_ID(SQL_META_GET, "SELECT value FROM meta WHERE key = ?1")
+STORE_SQL_ID(SQL_META_SET, "INSERT INTO meta(key, value) VALUES(?1, ?2)"
+                           " ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+
+STORE_SQL_ID(SQL_ORG_INSERT, "INSERT INTO orgs(name, created_at) VALUES(?1, ?2) RETURNING id")
+STORE_SQL_ID(SQL_ORG_GET, "SELECT o.id, o.name, o.created_at, (SELECT w.id FROM workspaces w"
+                          " WHERE w.org_id = o.id AND w.is_default = 1) FROM orgs o WHERE o.id = ?1")
+STORE_SQL_ID(SQL_ORG_LIST, "SELECT o.id, o.name, o.created_at, (SELECT w.id FROM workspaces w"
+                           " WHERE w.org_id = o.id AND w.is_default = 1) FROM orgs o ORDER BY o.id")
+STORE_SQL_ID(SQL_WS_INSERT, "INSERT INTO workspaces(org_id, name, is_default, created_at)"
+                            " VALUES(?1, ?2, ?3, ?4) RETURNING id")
+STORE_SQL_ID(SQL_WS_GET, "SELECT id, org_id, name, is_default, created_at FROM workspaces"
+                         " WHERE id = ?1")
+STORE_SQL_ID(SQL_WS_LIST, "SELECT id, org_id, name, is_default, created_at FROM workspaces"
+                          " WHERE org_id = ?1 ORDER BY id")
+
+STORE_SQL_ID(SQL_REV_NEXT, "SELECT coalesce(max(rev), 0) + 1 FROM revisions")
+STORE_SQL_ID(SQL_REV_INSERT, "INSERT INTO revisions(rev, at) VALUES(?1, ?2)")
+STORE_SQL_ID(SQL_REV_CURRENT, "SELECT coalesce(max(rev), 0) FROM revisions")
+STORE_SQL_ID(SQL_REV_AT_TIME, "SELECT coalesce(max(rev), 0) FROM revisions WHERE at <= ?1")
+STORE_SQL_ID(SQL_CHANGE_INSERT,
+             "INSERT INTO changes(rev, seq, at, org_id, ws_id, principal, entity, entity_id, op,"
+             " before, after) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+STORE_SQL_ID(SQL_CHANGES_LIST,
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after FROM changes"
+             " WHERE rev > ?1 AND (org_id = ?3 OR org_id IS NULL) ORDER BY rev, seq LIMIT ?2")
+
+STORE_SQL_ID(SQL_TAG_BY_ID, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1 AND t.ws_id = ?2")
+STORE_SQL_ID(SQL_TAG_BY_KEY, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"
+                             " AND t.name_key = ?2")
+STORE_SQL_ID(SQL_TAG_INSERT,
+             "INSERT INTO tags(ws_id, name, name_key, parent_id, display_name, l10n, color,"
+             " description, source, system_created, protected, archived, deleted, group_id,"
+             " position, extra, created_by, created_at, updated_at, version)"
+             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+             " ?18, ?19, ?20) RETURNING id")
+STORE_SQL_ID(SQL_TAG_UPDATE,
+             "UPDATE tags SET name = ?2, name_key = ?3, parent_id = ?4, display_name = ?5,"
+             " l10n = ?6, color = ?7, description = ?8, source = ?9, system_created = ?10,"
+             " protected = ?11, archived = ?12, deleted = ?13, group_id = ?14, position = ?15,"
+             " extra = ?16, updated_at = ?17, version = ?18 WHERE id = ?1")
+STORE_SQL_ID(SQL_TAG_DELETE_ROW, "DELETE FROM tags WHERE id = ?1")
+STORE_SQL_ID(SQL_TAG_HIST_CLOSE, "UPDATE tags_hist SET valid_to = ?2 WHERE tag_id = ?1"
+                                 " AND valid_to IS NULL")
+STORE_SQL_ID(SQL_TAG_HIST_OPEN, "INSERT INTO tags_hist(tag_id, valid_from, name, deleted, data)"
+                                " VALUES(?1, ?2, ?3, ?4, ?5)")
+STORE_SQL_ID(SQL_TAG_SUBTREE, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"
+                              " AND (t.name_key = ?2 OR substr(t.name_key, 1, length(?2) + 1)"
+                              " = ?2 || '.') ORDER BY t.name_key")
+STORE_SQL_ID(SQL_TAG_LIVE_CHILDREN, "SELECT count(*) FROM tags WHERE parent_id = ?1 AND deleted = 0")
+STORE_SQL_ID(SQL_TAG_LIST, "SELECT " TAG_COLS TAG_FILTER " AND (?11 IS NULL OR t.name_key > ?11)"
+                           " ORDER BY t.name_key LIMIT ?12")
+STORE_SQL_ID(SQL_TAG_COUNT, "SELECT count(*)" TAG_FILTER)
+
+STORE_SQL_ID(SQL_GROUP_BY_ID, "SELECT " GROUP_COLS " FROM groups g WHERE g.id = ?1 AND g.ws_id = ?2")
+STORE_SQL_ID(SQL_GROUP_BY_KEY, "SELECT " GROUP_COLS " FROM groups g WHERE g.ws_id = ?1"
+                               " AND g.name_key = ?2")
+STORE_SQL_ID(SQL_GROUP_INSERT,
+             "INSERT INTO groups(ws_id, name, name_key, l10n, position, exclusive, extra,"
+             " created_at, updated_at, version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)"
+             " RETURNING id")
+STORE_SQL_ID(SQL_GROUP_UPDATE,
+             "UPDATE groups SET name = ?2, name_key = ?3, l10n = ?4, position = ?5,"
+             " exclusive = ?6, extra = ?7, updated_at = ?8, version = ?9 WHERE id = ?1")
+STORE_SQL_ID(SQL_GROUP_DELETE_ROW, "DELETE FROM groups WHERE id = ?1")
+STORE_SQL_ID(SQL_GROUP_LIST, "SELECT " GROUP_COLS " FROM groups g WHERE g.ws_id = ?1"
+                             " ORDER BY g.position, g.id")
+STORE_SQL_ID(SQL_GROUP_MAX_POS, "SELECT coalesce(max(position), -1) FROM groups WHERE ws_id = ?1")
+STORE_SQL_ID(SQL_GROUP_HIST_CLOSE, "UPDATE groups_hist SET valid_to = ?2 WHERE group_id = ?1"
+                                   " AND valid_to IS NULL")
+STORE_SQL_ID(SQL_GROUP_HIST_OPEN, "INSERT INTO groups_hist(group_id, valid_from, data)"
+                                  " VALUES(?1, ?2, ?3)")
+STORE_SQL_ID(SQL_GROUP_TAGS, "SELECT " TAG_COLS " FROM tags t WHERE t.group_id = ?1"
+                             " AND t.deleted = 0 ORDER BY t.position, t.id")
+STORE_SQL_ID(SQL_GROUP_TAG_MAX_POS, "SELECT coalesce(max(position), -1) FROM tags"
+                                    " WHERE group_id = ?1")
+
+STORE_SQL_ID(SQL_RES_BY_KEY, "SELECT " RES_COLS RES_FROM " WHERE r.ws_id = ?1 AND r.kind = ?2"
+                             " AND r.key = ?3")
+STORE_SQL_ID(SQL_RES_BY_ID, "SELECT " RES_COLS RES_FROM " WHERE r.id = ?1 AND r.ws_id = ?2")
+STORE_SQL_ID(SQL_RES_INSERT,
+             "INSERT INTO resources(ws_id, kind, key, name, parent_id, archived, extra,"
+             " created_at, updated_at, version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)"
+             " RETURNING id")
+STORE_SQL_ID(SQL_RES_UPDATE,
+             "UPDATE resources SET name = ?2, parent_id = ?3, archived = ?4, extra = ?5,"
+             " updated_at = ?6, version = ?7 WHERE id = ?1")
+STORE_SQL_ID(SQL_RES_DELETE_ROW, "DELETE FROM resources WHERE id = ?1")
+STORE_SQL_ID(SQL_RES_PARENT, "SELECT parent_id FROM resources WHERE id = ?1")
+STORE_SQL_ID(SQL_RES_CHILDREN, "SELECT id FROM resources WHERE parent_id = ?1")
+STORE_SQL_ID(SQL_RES_HIST_CLOSE, "UPDATE resources_hist SET valid_to = ?2 WHERE resource_id = ?1"
+                                 " AND valid_to IS NULL")
+STORE_SQL_ID(SQL_RES_HIST_OPEN,
+             "INSERT INTO resources_hist(resource_id, valid_from, ws_id, kind, key, parent_id,"
+             " archived, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+/* ?1 ws, ?2 kind, ?3 parent, ?4 tag, ?5 archived mode, ?6 after id, ?7 limit */
+#define RES_FILTER                                                                                \
+    RES_FROM " WHERE r.ws_id = ?1 AND (?2 IS NULL OR r.kind = ?2)"                                \
+             " AND (?3 IS NULL OR r.parent_id = ?3)"                                              \
+             " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM assignments a WHERE a.resource_id = r.id" \
+             "      AND a.tag_id = ?4 AND a.valid_to IS NULL))"                                   \
+             " AND (CASE ?5 WHEN 0 THEN r.archived = 0 WHEN 2 THEN r.archived = 1 ELSE 1 = 1 END)"
+STORE_SQL_ID(SQL_RES_LIST, "SELECT " RES_COLS RES_FILTER " AND r.id > ?6 ORDER BY r.id LIMIT ?7")
+STORE_SQL_ID(SQL_RES_COUNT, "SELECT count(*)" RES_FILTER)
+
+STORE_SQL_ID(SQL_ASG_LIST,
+             "SELECT a.id, a.resource_id, a.context, a.added_by, a.added_at, " TAG_COLS
+             " FROM assignments a JOIN tags t ON t.id = a.tag_id WHERE a.resource_id = ?1"
+             " AND a.valid_to IS NULL AND t.deleted = 0 ORDER BY t.name_key")
+STORE_SQL_ID(SQL_ASG_INSERT,
+             "INSERT INTO assignments(resource_id, tag_id, context, added_by, added_at,"
+             " valid_from) VALUES(?1, ?2, ?3, ?4, ?5, ?6) RETURNING id")
+STORE_SQL_ID(SQL_ASG_CLOSE, "UPDATE assignments SET valid_to = ?3 WHERE resource_id = ?1"
+                            " AND tag_id = ?2 AND valid_to IS NULL")
+STORE_SQL_ID(SQL_ASG_EXISTS, "SELECT 1 FROM assignments WHERE resource_id = ?1 AND tag_id = ?2"
+                             " AND valid_to IS NULL")
+STORE_SQL_ID(SQL_ASG_COUNT, "SELECT count(*) FROM assignments a JOIN tags t ON t.id = a.tag_id"
+                            " WHERE a.resource_id = ?1 AND a.valid_to IS NULL AND t.deleted = 0")
+STORE_SQL_ID(SQL_ASG_GROUP_OTHER,
+             "SELECT t.name FROM assignments a JOIN tags t ON t.id = a.tag_id"
+             " WHERE a.resource_id = ?1 AND a.valid_to IS NULL AND t.group_id = ?2"
+             " AND t.id <> ?3 AND t.deleted = 0 LIMIT 1")
+STORE_SQL_ID(SQL_ASG_CLOSE_RES, "UPDATE assignments SET valid_to = ?2 WHERE resource_id = ?1"
+                                " AND valid_to IS NULL")
+STORE_SQL_ID(SQL_ASG_CLOSE_TAG, "UPDATE assignments SET valid_to = ?2 WHERE tag_id = ?1"
+                                " AND valid_to IS NULL")
+STORE_SQL_ID(SQL_TAG_USAGE,
+             "SELECT " RES_COLS RES_FROM " WHERE r.id IN (SELECT a.resource_id FROM assignments a"
+             " JOIN tags t ON t.id = a.tag_id WHERE a.valid_to IS NULL AND t.deleted = 0"
+             " AND (t.id = ?1 OR (?2 = 1 AND t.ws_id = ?5 AND substr(t.name_key, 1, length(?3) + 1)"
+             " = ?3 || '.'))) AND r.id > ?4 ORDER BY r.id LIMIT ?6")
+
+STORE_SQL_ID(SQL_COUNT_ALL,
+             "SELECT (SELECT count(*) FROM tags WHERE deleted = 0),"
+             " (SELECT count(*) FROM resources),"
+             " (SELECT count(*) FROM assignments WHERE valid_to IS NULL)")
+
+STORE_SQL_ID(SQL_USER_INSERT,
+             "INSERT INTO users(org_id, login, login_key, pw_hash, rights, display_name,"
+             " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id")
+STORE_SQL_ID(SQL_USER_LIST, "SELECT id, org_id, login, display_name, rights, created_at, disabled"
+                            " FROM users WHERE org_id = ?1 ORDER BY id")
+STORE_SQL_ID(SQL_USER_BY_LOGIN, "SELECT id, org_id, login, display_name, rights, created_at,"
+                                " disabled, pw_hash FROM users WHERE login_key = ?1")
+STORE_SQL_ID(SQL_USER_COUNT, "SELECT count(*) FROM users")
+
+STORE_SQL_ID(SQL_TOKEN_INSERT,
+             "INSERT INTO tokens(org_id, kind, name, hash, rights, user_id, resource_id, extra,"
+             " created_at, expires_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id")
+STORE_SQL_ID(SQL_TOKEN_BY_HASH, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.hash = ?1")
+STORE_SQL_ID(SQL_TOKEN_BY_ID, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.id = ?1"
+                              " AND k.org_id = ?2")
+STORE_SQL_ID(SQL_TOKEN_LIST, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.org_id = ?1"
+                             " AND (?2 IS NULL OR k.kind = ?2) ORDER BY k.id")
+STORE_SQL_ID(SQL_TOKEN_REVOKE, "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1"
+                               " AND revoked_at IS NULL")
+STORE_SQL_ID(SQL_TOKEN_REVOKE_KIND_OTHER,
+             "UPDATE tokens SET revoked_at = ?3 WHERE kind = ?1 AND hash <> ?2"
+             " AND revoked_at IS NULL")
+STORE_SQL_ID(SQL_TOKEN_UNREVOKE, "UPDATE tokens SET revoked_at = NULL, rights = ?2 WHERE id = ?1")
+STORE_SQL_ID(SQL_USER_NAME, "SELECT login FROM users WHERE id = ?1")

@@ -1,0 +1,79 @@
+/* store/store.h: the persistence interface.
+ *
+ * core/ speaks to storage only through this header. Statements are named (enum store_sql, from
+ * the X-macro lists in sql_*.h) and written once in portable SQL with numbered parameters (?1);
+ * each backend prepares them once per connection and translates the placeholder syntax where it
+ * must. store/ never decides anything: it binds, steps and reports constraint violations as
+ * tg_codes (a unique violation is TG_EEXISTS).
+ *
+ * Threads: a struct store is shared; a struct store_conn belongs to one thread at a time. The
+ * writer connection is used only by the writer thread; every event loop has a reader. */
+#ifndef TAGD_STORE_STORE_H
+#define TAGD_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+#define STORE_SQL_ID(id, sql) id,
+enum store_sql {
+#include "store/sql_all.h"
+    SQL__COUNT
+};
+#undef STORE_SQL_ID
+
+struct store;
+struct store_conn;
+struct store_stmt;
+
+/**
+ * Opens the store named by `url` ("sqlite:PATH" or a plain path) and applies every pending
+ * migration. Returns 0 and an owned *out, or a tg_code with `err` set.
+ */
+int store_open(const char *url, struct store **out, struct tg_err *err);
+void store_close(struct store *s);
+/** Short description of the backend for logs ("sqlite /path/tagd.db"). Borrowed. */
+const char *store_describe(const struct store *s);
+
+/** Opens a connection (writer or read-only). Returns owned or NULL with `err` set. */
+struct store_conn *store_conn_open(struct store *s, bool writer, struct tg_err *err);
+void store_conn_close(struct store_conn *c);
+
+/* Transactions. begin_write takes the write lock up front (BEGIN IMMEDIATE), so a write never
+ * fails half-way for lock reasons; begin_read opens a snapshot for a consistent read. */
+int store_begin_write(struct store_conn *c, struct tg_err *err);
+int store_begin_read(struct store_conn *c, struct tg_err *err);
+int store_commit(struct store_conn *c, struct tg_err *err);
+void store_rollback(struct store_conn *c);
+int store_savepoint(struct store_conn *c, struct tg_err *err);
+int store_savepoint_release(struct store_conn *c, struct tg_err *err);
+void store_savepoint_rollback(struct store_conn *c);
+/** Cheap liveness check for /readyz. */
+int store_ping(struct store_conn *c, struct tg_err *err);
+
+/**
+ * Returns the prepared statement `id` of this connection, reset and with bindings cleared, or
+ * NULL with `err` set. The statement stays owned by the connection; the caller binds, steps and
+ * (optionally) calls st_reset. Only one use of a given statement may be open at a time.
+ */
+struct store_stmt *st_get(struct store_conn *c, enum store_sql id, struct tg_err *err);
+void st_int(struct store_stmt *st, int i, int64_t v);
+void st_text(struct store_stmt *st, int i, const char *s); /* NULL binds NULL; copies */
+void st_textn(struct store_stmt *st, int i, const char *s, size_t n);
+void st_null(struct store_stmt *st, int i);
+void st_bool(struct store_stmt *st, int i, bool v);
+/** Steps: returns 1 when a row is ready, 0 when done, or a negative tg_code with `err` set. */
+int st_step(struct store_stmt *st, struct tg_err *err);
+/** Steps until done; returns 0 or a tg_code. */
+int st_exec(struct store_stmt *st, struct tg_err *err);
+int64_t col_int(struct store_stmt *st, int i);
+/** Borrowed until the next step or reset; NULL for SQL NULL. */
+const char *col_text(struct store_stmt *st, int i);
+bool col_null(struct store_stmt *st, int i);
+void st_reset(struct store_stmt *st);
+/** Rows changed by the last statement on this connection. */
+int64_t store_changes(struct store_conn *c);
+
+#endif /* TAGD_STORE_STORE_H */

@@ -1,0 +1,147 @@
+/* util/jw.c: append-only JSON writer, see jw.h. */
+#include "util/jw.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void jw_init(struct jw *w, struct sbuf *b)
+{
+    memset(w, 0, sizeof(*w));
+    w->b = b;
+    w->first[0] = true;
+}
+
+static void sep(struct jw *w)
+{
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (!w->first[w->depth])
+        sbuf_addc(w->b, ',');
+    w->first[w->depth] = false;
+}
+
+static void open(struct jw *w, char c)
+{
+    sep(w);
+    sbuf_addc(w->b, c);
+    if (w->depth < JW_MAX_DEPTH - 1)
+        w->depth++;
+    w->first[w->depth] = true;
+}
+
+static void close_(struct jw *w, char c)
+{
+    sbuf_addc(w->b, c);
+    if (w->depth > 0)
+        w->depth--;
+}
+
+void jw_obj(struct jw *w) { open(w, '{'); }
+void jw_obj_end(struct jw *w) { close_(w, '}'); }
+void jw_arr(struct jw *w) { open(w, '['); }
+void jw_arr_end(struct jw *w) { close_(w, ']'); }
+
+void jw_escape(struct sbuf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, start = 0;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *rep = NULL;
+        char u[7];
+        if (c == '"')
+            rep = "\\\"";
+        else if (c == '\\')
+            rep = "\\\\";
+        else if (c == '\n')
+            rep = "\\n";
+        else if (c == '\r')
+            rep = "\\r";
+        else if (c == '\t')
+            rep = "\\t";
+        else if (c < 0x20) {
+            u[0] = '\\';
+            u[1] = 'u';
+            u[2] = '0';
+            u[3] = '0';
+            u[4] = hex[c >> 4];
+            u[5] = hex[c & 15];
+            u[6] = '\0';
+            rep = u;
+        }
+        if (rep) {
+            sbuf_add(b, s + start, i - start);
+            sbuf_adds(b, rep);
+            start = i + 1;
+        }
+    }
+    sbuf_add(b, s + start, n - start);
+}
+
+void jw_key(struct jw *w, const char *k)
+{
+    sep(w);
+    sbuf_addc(w->b, '"');
+    jw_escape(w->b, k, strlen(k));
+    sbuf_add(w->b, "\":", 2);
+    w->after_key = true;
+}
+
+void jw_strn(struct jw *w, const char *s, size_t n)
+{
+    sep(w);
+    sbuf_addc(w->b, '"');
+    jw_escape(w->b, s, n);
+    sbuf_addc(w->b, '"');
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+    if (s == NULL)
+        jw_null(w);
+    else
+        jw_strn(w, s, strlen(s));
+}
+
+void jw_int(struct jw *w, int64_t v)
+{
+    sep(w);
+    sbuf_printf(w->b, "%" PRId64, v);
+}
+
+void jw_double(struct jw *w, double v)
+{
+    sep(w);
+    if (!isfinite(v))
+        sbuf_adds(w->b, "null");
+    else
+        sbuf_printf(w->b, "%.17g", v);
+}
+
+void jw_bool(struct jw *w, bool v)
+{
+    sep(w);
+    sbuf_adds(w->b, v ? "true" : "false");
+}
+
+void jw_null(struct jw *w)
+{
+    sep(w);
+    sbuf_adds(w->b, "null");
+}
+
+void jw_raw(struct jw *w, const char *json)
+{
+    sep(w);
+    sbuf_adds(w->b, json && *json ? json : "null");
+}
+
+void jw_kstr(struct jw *w, const char *k, const char *s) { jw_key(w, k); jw_str(w, s); }
+void jw_kint(struct jw *w, const char *k, int64_t v) { jw_key(w, k); jw_int(w, v); }
+void jw_kbool(struct jw *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }
+void jw_knull(struct jw *w, const char *k) { jw_key(w, k); jw_null(w); }

@@ -1,0 +1,49 @@
+/* util/jw.h: an append-only JSON writer into an sbuf.
+ *
+ * Rendering responses this way is about six times faster than building jansson trees
+ * (DEPENDENCIES.md §2). The writer tracks where a comma is needed; callers only say what comes
+ * next. Strings are escaped for JSON; invalid UTF-8 never reaches it because every stored
+ * string was validated on the way in. */
+#ifndef TAGD_UTIL_JW_H
+#define TAGD_UTIL_JW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/sbuf.h"
+
+#define JW_MAX_DEPTH 64
+
+struct jw {
+    struct sbuf *b;
+    int depth;
+    bool first[JW_MAX_DEPTH];
+    bool after_key;
+};
+
+void jw_init(struct jw *w, struct sbuf *b);
+void jw_obj(struct jw *w);
+void jw_obj_end(struct jw *w);
+void jw_arr(struct jw *w);
+void jw_arr_end(struct jw *w);
+void jw_key(struct jw *w, const char *k);
+void jw_str(struct jw *w, const char *s); /* NULL renders null */
+void jw_strn(struct jw *w, const char *s, size_t n);
+void jw_int(struct jw *w, int64_t v);
+void jw_double(struct jw *w, double v);
+void jw_bool(struct jw *w, bool v);
+void jw_null(struct jw *w);
+/** Appends already-serialized JSON text (trusted, e.g. a stored JSON column) as one value. */
+void jw_raw(struct jw *w, const char *json);
+
+/* Key-value shorthands. */
+void jw_kstr(struct jw *w, const char *k, const char *s);
+void jw_kint(struct jw *w, const char *k, int64_t v);
+void jw_kbool(struct jw *w, const char *k, bool v);
+void jw_knull(struct jw *w, const char *k);
+
+/** Appends `s` JSON-escaped without quotes (used by the XML and text writers too). */
+void jw_escape(struct sbuf *b, const char *s, size_t n);
+
+#endif /* TAGD_UTIL_JW_H */

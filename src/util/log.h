@@ -1,0 +1,21 @@
+/* util/log.h: leveled logging to stderr, text or JSON lines. */
+#ifndef TAGD_UTIL_LOG_H
+#define TAGD_UTIL_LOG_H
+
+#include <stddef.h>
+
+enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
+
+void log_setup(const char *level, const char *format);
+int log_parse_level(const char *s);
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** One access-log line: method, path, status, bytes, microseconds, request id. */
+void log_access(const char *method, const char *path, int status, size_t bytes, long long us,
+                const char *request_id);
+
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif /* TAGD_UTIL_LOG_H */

@@ -1,0 +1,117 @@
+/* util/sbuf.c: growable buffer, see sbuf.h for the invariants. */
+#include "util/sbuf.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/err.h"
+#include "util/mem.h"
+
+void sbuf_init(struct sbuf *b, size_t max)
+{
+    memset(b, 0, sizeof(*b));
+    b->max = max;
+}
+
+void sbuf_release(struct sbuf *b)
+{
+    xfree(b->buf);
+    b->buf = NULL;
+    b->len = b->cap = 0;
+}
+
+void sbuf_reset(struct sbuf *b)
+{
+    b->len = 0;
+    b->overflow = 0;
+    if (b->buf)
+        b->buf[0] = '\0';
+}
+
+static int grow(struct sbuf *b, size_t need)
+{
+    size_t cap;
+
+    if (b->overflow)
+        return TG_ELIMIT;
+    if (b->max && b->len + need > b->max) {
+        sbuf_release(b);
+        b->overflow = 1;
+        return TG_ELIMIT;
+    }
+    if (b->len + need + 1 <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 256;
+    while (cap < b->len + need + 1)
+        cap *= 2;
+    b->buf = xrealloc(b->buf, cap);
+    b->cap = cap;
+    return 0;
+}
+
+int sbuf_add(struct sbuf *b, const void *p, size_t n)
+{
+    int rc = grow(b, n);
+    if (rc)
+        return rc;
+    if (n)
+        memcpy(b->buf + b->len, p, n);
+    b->len += n;
+    b->buf[b->len] = '\0';
+    return 0;
+}
+
+int sbuf_adds(struct sbuf *b, const char *s)
+{
+    return sbuf_add(b, s, strlen(s));
+}
+
+int sbuf_addc(struct sbuf *b, char c)
+{
+    return sbuf_add(b, &c, 1);
+}
+
+int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
+{
+    va_list cp;
+    int n;
+    int rc;
+
+    va_copy(cp, ap);
+    n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return TG_EINTERNAL;
+    rc = grow(b, (size_t)n);
+    if (rc)
+        return rc;
+    vsnprintf(b->buf + b->len, (size_t)n + 1, fmt, ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int sbuf_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = sbuf_vprintf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+const char *sbuf_str(const struct sbuf *b)
+{
+    return b->buf ? b->buf : "";
+}
+
+char *sbuf_detach(struct sbuf *b, size_t *len)
+{
+    char *p = b->buf ? b->buf : xstrdup("");
+    if (len)
+        *len = b->len;
+    b->buf = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

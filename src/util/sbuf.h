@@ -1,0 +1,35 @@
+/* util/sbuf.h: a growable byte buffer with a ceiling.
+ *
+ * Invariants: `buf` is NULL or holds `len` bytes followed by a NUL; `len < cap`; `len` never
+ * exceeds `max`. Growing past `max` returns TG_ELIMIT, frees the buffer and leaves it empty and
+ * reusable (STYLE M5). A zero `max` means no ceiling (only for buffers that do not grow from
+ * client input). */
+#ifndef TAGD_UTIL_SBUF_H
+#define TAGD_UTIL_SBUF_H
+
+#include <stdarg.h>
+#include <stddef.h>
+
+struct sbuf {
+    char *buf;
+    size_t len;
+    size_t cap;
+    size_t max;
+    int overflow; /* set once the ceiling was hit; later appends are ignored */
+};
+
+void sbuf_init(struct sbuf *b, size_t max);
+void sbuf_release(struct sbuf *b);
+/** Appends `n` bytes; returns 0 or TG_ELIMIT. */
+int sbuf_add(struct sbuf *b, const void *p, size_t n);
+int sbuf_adds(struct sbuf *b, const char *s);
+int sbuf_addc(struct sbuf *b, char c);
+int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+/** Returns the NUL-terminated content (never NULL; "" when empty). Borrowed. */
+const char *sbuf_str(const struct sbuf *b);
+/** Takes the buffer out: returns owned memory (free with xfree) and leaves `b` empty. */
+char *sbuf_detach(struct sbuf *b, size_t *len);
+void sbuf_reset(struct sbuf *b);
+
+#endif /* TAGD_UTIL_SBUF_H */
