@@ -240,9 +240,7 @@ static int parse_tag_input(struct hreq *r, json_t *o, struct tag_input *in, bool
     if (v) {
         in->has_l10n = true;
         if (json_is_object(v)) {
-            char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-            in->l10n = arena_strdup(&r->a, s);
-            free(s);
+            in->l10n = json_to_arena(&r->a, v);
         } else if (!json_is_null(v)) {
             api_failf(r, TG_EINVAL, "l10n", "'l10n' must be an object of language to text");
             return -1;
@@ -632,9 +630,7 @@ static int parse_group_input(struct hreq *r, json_t *o, struct group_input *in)
     if (v) {
         in->has_l10n = true;
         if (json_is_object(v)) {
-            char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-            in->l10n = arena_strdup(&r->a, s);
-            free(s);
+            in->l10n = json_to_arena(&r->a, v);
         } else if (!json_is_null(v)) {
             api_failf(r, TG_EINVAL, "l10n", "'l10n' must be an object");
             return -1;

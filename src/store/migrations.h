@@ -10,6 +10,8 @@
 #ifndef TAGD_STORE_MIGRATIONS_H
 #define TAGD_STORE_MIGRATIONS_H
 
+#include "store/migrations_features.h"
+
 static const char *const store_migrations[] = {
     /* 1: the foundation model. */
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -69,6 +71,14 @@ static const char *const store_migrations[] = {
     "  revoked_at BIGINT, last_used_at BIGINT);"
     "CREATE UNIQUE INDEX tokens_hash ON tokens(hash);"
     "CREATE INDEX tokens_org ON tokens(org_id, kind);",
+    /* 2-7: one slot per feature, filled in by its issue (see docs/development.md). A slot that
+     * holds nothing yet is a no-op statement, so numbering stays fixed. */
+    MIGRATION_EASYDB,
+    MIGRATION_IMMUTA,
+    MIGRATION_LAUNCHDARKLY,
+    MIGRATION_AITRONOS,
+    MIGRATION_ORACLE,
+    MIGRATION_ENGINE,
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

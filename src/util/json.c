@@ -1,6 +1,8 @@
 /* util/json.c: bounded JSON decoding, see json.h. */
 #include "util/json.h"
 
+#include <stdlib.h>
+
 int json_depth(const char *s, size_t n)
 {
     int depth = 0, max = 0;
@@ -100,4 +102,12 @@ int json_get_bool(json_t *o, const char *key, bool *out, bool *present, struct t
     if (present)
         *present = true;
     return 0;
+}
+
+char *json_to_arena(struct arena *a, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    char *out = arena_strdup(a, s ? s : "null");
+    free(s); /* jansson allocates with malloc */
+    return out;
 }

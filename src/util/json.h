@@ -10,12 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/arena.h"
 #include "util/err.h"
 
 /** Returns the nesting depth of the JSON text, counting brackets outside strings. */
 int json_depth(const char *s, size_t n);
 /** Parses `n` bytes; returns a new reference or NULL with `err` set (TG_EINVAL). */
 json_t *json_parse(const char *s, size_t n, int max_depth, struct tg_err *err);
+
+/** Serializes `v` compactly with sorted keys into the arena. */
+char *json_to_arena(struct arena *a, json_t *v);
 
 /* Typed getters: each returns 0 when absent (leaving *out alone), TG_EINVAL with err naming
  * `key` when present with the wrong type. Strings are borrowed from the json_t. */

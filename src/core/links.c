@@ -1,0 +1,2 @@
+/* core/links.c: reserved for the rules of its issue; see docs/development.md. */
+#include "core/core.h"

@@ -1,0 +1,18 @@
+/* store/migrations_features.h: the migration slots 2-7 (see migrations.h). Each feature
+ * replaces its "SELECT 1;" with its schema; later changes go to new numbers after 7. */
+#ifndef TAGD_STORE_MIGRATIONS_FEATURES_H
+#define TAGD_STORE_MIGRATIONS_FEATURES_H
+
+#define MIGRATION_EASYDB "SELECT 1;"
+
+#define MIGRATION_IMMUTA "SELECT 1;"
+
+#define MIGRATION_LAUNCHDARKLY "SELECT 1;"
+
+#define MIGRATION_AITRONOS "SELECT 1;"
+
+#define MIGRATION_ORACLE "SELECT 1;"
+
+#define MIGRATION_ENGINE "SELECT 1;"
+
+#endif /* TAGD_STORE_MIGRATIONS_FEATURES_H */

@@ -1,0 +1,149 @@
+/* tests/unit/test_core_resources.c: resources, inheritance, assignments and their rules. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "fixture.h"
+
+static int64_t tag_id(struct fixture *f, const char *name)
+{
+    struct tag t;
+    struct tg_err err;
+    assert_int_equal(core_tag_ensure(&f->cx, name, &t, &err), 0);
+    return t.id;
+}
+
+static struct resource put(struct fixture *f, const char *kind, const char *key,
+                           const char *pkind, const char *pkey)
+{
+    struct resource_input in;
+    struct resource r;
+    struct tg_err err;
+    memset(&in, 0, sizeof(in));
+    if (pkind) {
+        in.has_parent = true;
+        in.parent_kind = pkind;
+        in.parent_key = pkey;
+    }
+    assert_int_equal(core_resource_put(&f->cx, kind, key, &in, &r, NULL, &err), 0);
+    return r;
+}
+
+static void test_inheritance(void **state)
+{
+    struct fixture *f = *state;
+    struct resource top = put(f, "folder", "top", NULL, NULL);
+    struct resource sub = put(f, "folder", "sub", "folder", "top");
+    struct resource file = put(f, "file", "a.txt", "folder", "sub");
+    int64_t t1 = tag_id(f, "Secret"), t2 = tag_id(f, "Project.X"), t3 = tag_id(f, "Mine");
+    struct assignment *as;
+    struct tg_err err;
+    size_t n;
+
+    assert_int_equal(core_assign_add(&f->cx, top.id, &t1, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, sub.id, &t2, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, file.id, &t3, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, file.id, &t1, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_list(&f->cx, file.id, false, &as, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(core_assign_list(&f->cx, file.id, true, &as, &n, &err), 0);
+    /* Secret is direct and inherited: listed once, as direct. */
+    assert_int_equal(n, 3);
+    for (size_t i = 0; i < n; i++) {
+        if (as[i].tag.id == t2) {
+            assert_int_equal(as[i].inherited_from, sub.id);
+            assert_string_equal(as[i].from_key, "sub");
+        } else {
+            assert_int_equal(as[i].inherited_from, 0);
+        }
+    }
+}
+
+static void test_cycles_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct resource_input in;
+    struct resource r;
+    struct tg_err err;
+
+    put(f, "folder", "a", NULL, NULL);
+    put(f, "folder", "b", "folder", "a");
+    memset(&in, 0, sizeof(in));
+    in.has_parent = true;
+    in.parent_kind = "folder";
+    in.parent_key = "b";
+    assert_int_equal(core_resource_put(&f->cx, "folder", "a", &in, &r, NULL, &err), TG_ERULE);
+    in.parent_key = "a";
+    assert_int_equal(core_resource_put(&f->cx, "folder", "a", &in, &r, NULL, &err), TG_ERULE);
+    assert_int_equal(core_resource_ref_check("Folder", "x", &err), TG_EINVAL);
+    assert_int_equal(core_resource_ref_check("folder", "", &err), TG_EINVAL);
+}
+
+static void test_exclusive_group(void **state)
+{
+    struct fixture *f = *state;
+    struct group_input gi;
+    struct group g;
+    struct tg_err err;
+    struct resource r = put(f, "flag", "f1", NULL, NULL);
+    int64_t ids[2] = {tag_id(f, "Env.prod"), tag_id(f, "Env.dev")};
+
+    memset(&gi, 0, sizeof(gi));
+    gi.name = "Environment";
+    gi.has_exclusive = true;
+    gi.exclusive = true;
+    assert_int_equal(core_group_create(&f->cx, &gi, &g, &err), 0);
+    assert_int_equal(core_group_set_tags(&f->cx, g.id, ids, 2, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r.id, &ids[0], 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r.id, &ids[1], 1, NULL, &err), TG_ECONFLICT);
+    /* Replacing switches within the group. */
+    assert_int_equal(core_assign_replace(&f->cx, r.id, &ids[1], 1, NULL, &err), 0);
+}
+
+static void test_limit_and_remove(void **state)
+{
+    struct fixture *f = *state;
+    struct resource r = put(f, "file", "many", NULL, NULL);
+    int64_t ids[4] = {tag_id(f, "m1"), tag_id(f, "m2"), tag_id(f, "m3"), tag_id(f, "m4")};
+    struct tg_err err;
+    int saved = core_limits.max_tags_per_resource;
+
+    core_limits.max_tags_per_resource = 3;
+    /* The writer wraps each request in a savepoint; a failed request is rolled back whole. */
+    assert_int_equal(store_savepoint(f->conn, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r.id, ids, 4, NULL, &err), TG_ERULE);
+    store_savepoint_rollback(f->conn);
+    core_limits.max_tags_per_resource = saved;
+    assert_int_equal(core_assign_remove(&f->cx, r.id, ids[0], &err), TG_ENOTFOUND);
+}
+
+static void test_delete_detaches(void **state)
+{
+    struct fixture *f = *state;
+    struct resource p = put(f, "folder", "p", NULL, NULL), c;
+    struct resource kid = put(f, "file", "k", "folder", "p");
+    int64_t t = tag_id(f, "T");
+    struct tg_err err;
+
+    assert_int_equal(core_assign_add(&f->cx, p.id, &t, 1, NULL, &err), 0);
+    assert_int_equal(core_resource_delete(&f->cx, "folder", "p", &err), 0);
+    assert_int_equal(core_resource_get(&f->cx, "folder", "p", &c, &err), TG_ENOTFOUND);
+    assert_int_equal(core_resource_get(&f->cx, "file", "k", &c, &err), 0);
+    assert_int_equal(c.parent_id, 0);
+    (void)kid;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_inheritance, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_cycles_refused, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_group, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_limit_and_remove, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_detaches, fixture_setup, fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

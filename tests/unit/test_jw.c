@@ -1,0 +1,100 @@
+/* tests/unit/test_jw.c: the JSON writer and bounded JSON decoding (util/jw.c, util/json.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util/json.h"
+#include "util/jw.h"
+
+static void test_writer(void **state)
+{
+    struct sbuf b;
+    struct jw w;
+    (void)state;
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kstr(&w, "s", "a\"b\\c\n\x01");
+    jw_kint(&w, "big", INT64_MAX);
+    jw_kbool(&w, "t", true);
+    jw_knull(&w, "n");
+    jw_key(&w, "arr");
+    jw_arr(&w);
+    jw_int(&w, 1);
+    jw_str(&w, NULL);
+    jw_obj(&w);
+    jw_obj_end(&w);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    assert_string_equal(sbuf_str(&b),
+                        "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"big\":9223372036854775807,\"t\":true,"
+                        "\"n\":null,\"arr\":[1,null,{}]}");
+    sbuf_release(&b);
+}
+
+static void test_roundtrip_with_jansson(void **state)
+{
+    struct sbuf b;
+    struct jw w;
+    json_t *v;
+    struct tg_err err;
+    (void)state;
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kstr(&w, "name", "Gr\xc3\xbc\xc3\x9f" "e\t\"x\"");
+    jw_obj_end(&w);
+    v = json_parse(sbuf_str(&b), b.len, 32, &err);
+    assert_non_null(v);
+    assert_string_equal(json_string_value(json_object_get(v, "name")),
+                        "Gr\xc3\xbc\xc3\x9f" "e\t\"x\"");
+    json_decref(v);
+    sbuf_release(&b);
+}
+
+static void test_parse_limits(void **state)
+{
+    struct tg_err err;
+    char deep[200];
+    json_t *v;
+    (void)state;
+    memset(deep, '[', 100);
+    memset(deep + 100, ']', 100);
+    assert_int_equal(json_depth(deep, 200), 100);
+    assert_null(json_parse(deep, 200, 32, &err));
+    assert_int_equal(err.code, TG_EINVAL);
+    assert_non_null(v = json_parse(deep + 70, 60, 32, &err));
+    json_decref(v);
+    /* Brackets inside strings do not count. */
+    assert_int_equal(json_depth("{\"a\":\"[[[[\"}", 12), 1);
+    assert_null(json_parse("{\"a\":1,\"a\":2}", 13, 32, &err));
+    assert_null(json_parse("{\"a\":1} x", 9, 32, &err));
+    assert_null(json_parse("", 0, 32, &err));
+    assert_null(json_parse("{\"a\":\"\\u0000\"}", 14, 32, &err));
+}
+
+static void test_sbuf_ceiling(void **state)
+{
+    struct sbuf b;
+    (void)state;
+    sbuf_init(&b, 8);
+    assert_int_equal(sbuf_adds(&b, "1234"), 0);
+    assert_int_equal(sbuf_adds(&b, "56789"), TG_ELIMIT);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(sbuf_adds(&b, "x"), TG_ELIMIT);
+    sbuf_release(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_roundtrip_with_jansson),
+        cmocka_unit_test(test_parse_limits),
+        cmocka_unit_test(test_sbuf_ceiling),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

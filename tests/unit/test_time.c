@@ -1,0 +1,58 @@
+/* tests/unit/test_time.c: ISO-8601 formatting and parsing (util/timeu.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "util/timeu.h"
+
+static void test_format(void **state)
+{
+    char buf[32];
+    (void)state;
+    time_iso(0, buf);
+    assert_string_equal(buf, "1970-01-01T00:00:00.000Z");
+    time_iso(1795434896123LL, buf);
+    assert_string_equal(buf, "2026-11-23T11:54:56.123Z");
+    time_iso(951782400000LL, buf); /* leap day 2000 */
+    assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
+}
+
+static const struct {
+    const char *in;
+    bool ok;
+    int64_t ms;
+} cases[] = {
+    {"2026-11-23T11:54:56.123Z", true, 1795434896123LL},
+    {"2026-11-23T11:54:56Z", true, 1795434896000LL},
+    {"2026-11-23T12:54:56+01:00", true, 1795434896000LL},
+    {"2026-11-23", true, 1795392000000LL},
+    {"1795434896123", true, 1795434896123LL},
+    {"2026-13-01", false, 0},
+    {"yesterday", false, 0},
+    {"2026-11-23T11:54:56Zjunk", false, 0},
+    {"", false, 0},
+};
+
+static void test_parse(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int64_t ms = -1;
+        print_message("time-%zu\n", i + 1);
+        assert_int_equal(time_parse(cases[i].in, &ms), cases[i].ok);
+        if (cases[i].ok)
+            assert_int_equal(ms, cases[i].ms);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
