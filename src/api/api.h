@@ -93,6 +93,9 @@ extern const struct route *const api_route_tables[];
 
 /* Dialect route tables and error renderers. */
 extern const struct route native_routes[];
+extern const struct route native_sources_routes[]; /* issue 4 */
+extern const struct route native_links_routes[];   /* issue 7 */
+extern const struct route native_query_routes[];   /* issue 8 */
 extern const struct route easydb_routes[];
 extern const struct route immuta_routes[];
 extern const struct route launchdarkly_routes[];
