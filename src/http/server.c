@@ -27,6 +27,7 @@
 
 #include <h2o.h>
 
+#include "engine/engine.h"
 #include "http/router.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -395,6 +396,8 @@ static void *writer_main(void *arg)
                 }
             } else {
                 atomic_fetch_add(&S.m.txn_commits, 1);
+                /* Before any answer leaves: a client that saw its write reads it back. */
+                engine_catch_up(engine_main, S.writer_conn, &err);
             }
         }
         for (j = batch; j; j = next) {
@@ -702,6 +705,14 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         log_error("store: %s", err.msg);
         return 2;
     }
+    {
+        int64_t t0 = time_mono_us();
+        if (engine_open(S.writer_conn, &engine_main, &err) != 0) {
+            log_error("engine: %s", err.msg);
+            return 2;
+        }
+        log_info("engine loaded in %.3f s", (double)(time_mono_us() - t0) / 1e6);
+    }
     S.threads = xcalloc((size_t)S.nthreads, sizeof(*S.threads));
     for (i = 0; i < S.nthreads; i++) {
         struct loop_thread *t = &S.threads[i];
@@ -750,6 +761,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     log_info("tagd stopped: drained in-flight requests");
     for (i = 0; i < S.nthreads; i++)
         store_conn_close(S.threads[i].reader);
+    engine_free(engine_main);
+    engine_main = NULL;
     store_conn_close(S.writer_conn);
     xfree(S.threads);
     xfree(S.m.by_route_status);

@@ -1,0 +1,1493 @@
+/* engine/engine.c: snapshots of the tag index, their loading, updating and reclamation.
+ *
+ * A snapshot holds directories of pointers: tags by id, chunks of resource entries by id /
+ * CHUNK, and the per-workspace sets (every resource of a workspace, every resource of one kind
+ * in a workspace). Every object carries the generation that created it. While building
+ * generation G the writer mutates in place only objects of generation G, which no reader has
+ * seen; anything older is copied first and the original is put on the retire list of the
+ * snapshot it belonged to. A retired object is freed when that snapshot and every older one
+ * have been released (CRoaring's own copy-on-write is not used: DEPENDENCIES.md §4).
+ *
+ * Bitmaps per tag: `direct` (resources carrying the tag, deleted tags included, as their
+ * assignments stay open) and `sub` (the union over the live tags of its subtree; NULL for a tag
+ * without live children, whose subtree is `direct`). Resource entries keep their sorted direct
+ * tag ids, parent, kind, workspace and a bitmap of their children (for effective tags). */
+#include "engine/engine.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+
+#include "util/log.h"
+#include "util/mem.h"
+#include "util/name.h"
+
+#define CHUNK_BITS 12
+#define CHUNK (1u << CHUNK_BITS)
+#define MAX_TAG_DEPTH 64
+#define MAX_KINDS 4096
+
+enum { R_EXISTS = 1, R_ARCHIVED = 2 };
+
+struct etag {
+    uint64_t gen, direct_gen, sub_gen;
+    int64_t id, ws_id, parent_id;
+    char *name, *key; /* shared by copies of the entry; retired when replaced */
+    bool deleted;
+    roaring_bitmap_t *direct; /* never NULL */
+    roaring_bitmap_t *sub;    /* NULL: no live children */
+};
+
+struct eres {
+    uint32_t *tags; /* sorted direct tag ids, NULL when none */
+    roaring_bitmap_t *children;
+    uint32_t ntags, parent, ws;
+    uint16_t kind;
+    uint8_t flags;
+};
+
+struct chunk {
+    uint64_t gen;
+    struct eres r[CHUNK];
+};
+
+struct eset {
+    int64_t ws_id;
+    int kind;          /* -1: the workspace's universe */
+    const char *kname; /* the interned kind (engine-owned, immutable), NULL for the universe */
+    uint64_t gen;
+    roaring_bitmap_t *bm;
+};
+
+struct dict_ent {
+    int64_t ws_id;
+    const char *key;
+    uint32_t id;
+};
+
+struct retired {
+    void *p;
+    bool bitmap;
+};
+
+struct eng_snap {
+    uint64_t gen;
+    int64_t rev;
+    int refs;
+    struct eng_snap *newer;
+    struct etag **tags;
+    uint32_t ntags; /* directory length: max tag id + 1 */
+    uint64_t tags_gen;
+    struct dict_ent *dict;
+    size_t ndict;
+    uint64_t dict_gen;
+    struct chunk **chunks;
+    uint32_t nchunks;
+    uint64_t chunks_gen;
+    struct eset *sets;
+    size_t nsets;
+    uint64_t sets_gen;
+    roaring_bitmap_t *archived;
+    uint64_t archived_gen;
+    size_t nres, nasg;
+    /* writer only: what building the next snapshot replaced */
+    struct retired *ret;
+    size_t nret, capret;
+};
+
+struct engine {
+    pthread_mutex_t mu;
+    struct eng_snap *cur, *oldest;
+    /* writer only */
+    struct eng_snap *b; /* being built, unpublished */
+    uint64_t gen;
+    size_t ret_mark; /* cur->nret when the build started */
+    struct retired *made; /* objects created by the build: freed if it is abandoned */
+    size_t nmade, capmade;
+    bool structure_dirty, dict_dirty;
+    char *kinds[MAX_KINDS];
+    int nkinds;
+};
+
+struct engine *engine_main;
+
+/* ---- allocation bookkeeping ---- */
+
+static void free_obj(const struct retired *r)
+{
+    if (r->bitmap)
+        roaring_bitmap_free(r->p);
+    else
+        xfree(r->p);
+}
+
+static void push_ret(struct retired **v, size_t *n, size_t *cap, void *p, bool bitmap)
+{
+    if (p == NULL)
+        return;
+    if (*n == *cap) {
+        *cap = *cap ? *cap * 2 : 64;
+        *v = xrealloc(*v, *cap * sizeof(**v));
+    }
+    (*v)[*n].p = p;
+    (*v)[(*n)++].bitmap = bitmap;
+}
+
+/* An object is replaced by the build. Whether a reader may hold it (it belongs to the current
+ * snapshot) or not (the build made it), it is freed once the current snapshot is reclaimed;
+ * an abandoned build forgets the entries it added and frees what it made instead. While the
+ * first snapshot loads there are no readers and nothing to wait for. */
+static void retire(struct engine *e, void *p, bool bitmap)
+{
+    struct retired r = {p, bitmap};
+    if (p == NULL)
+        return;
+    if (e->cur == NULL) {
+        free_obj(&r);
+        return;
+    }
+    push_ret(&e->cur->ret, &e->cur->nret, &e->cur->capret, p, bitmap);
+}
+
+/* An object the build created: owned by the build until it is published. */
+static void *made(struct engine *e, void *p, bool bitmap)
+{
+    if (e->cur)
+        push_ret(&e->made, &e->nmade, &e->capmade, p, bitmap);
+    return p;
+}
+
+static roaring_bitmap_t *bm_new(struct engine *e)
+{
+    return made(e, roaring_bitmap_create(), true);
+}
+
+static roaring_bitmap_t *bm_copy(struct engine *e, const roaring_bitmap_t *b)
+{
+    return made(e, roaring_bitmap_copy(b), true);
+}
+
+static void *mem_dup(struct engine *e, const void *p, size_t n)
+{
+    void *q = xmalloc(n ? n : 1);
+    if (n)
+        memcpy(q, p, n);
+    return made(e, q, false);
+}
+
+/* ---- the build: writable views of the snapshot's objects ---- */
+
+static void build_begin(struct engine *e)
+{
+    struct eng_snap *b = xcalloc(1, sizeof(*b));
+
+    e->gen++;
+    if (e->cur) {
+        *b = *e->cur;
+        b->ret = NULL;
+        b->nret = b->capret = 0;
+        b->refs = 0;
+        b->newer = NULL;
+        e->ret_mark = e->cur->nret;
+    }
+    b->gen = e->gen;
+    e->b = b;
+    e->nmade = 0;
+    e->structure_dirty = e->dict_dirty = false;
+}
+
+static void build_abandon(struct engine *e)
+{
+    for (size_t i = 0; i < e->nmade; i++)
+        free_obj(&e->made[i]);
+    e->nmade = 0;
+    if (e->cur)
+        e->cur->nret = e->ret_mark;
+    xfree(e->b);
+    e->b = NULL;
+}
+
+static void reclaim_locked(struct engine *e, struct eng_snap **list)
+{
+    while (e->oldest && e->oldest != e->cur && e->oldest->refs == 0) {
+        struct eng_snap *s = e->oldest;
+        e->oldest = s->newer;
+        s->newer = *list;
+        *list = s;
+    }
+}
+
+static void free_snaps(struct eng_snap *list)
+{
+    while (list) {
+        struct eng_snap *next = list->newer;
+        for (size_t i = 0; i < list->nret; i++)
+            free_obj(&list->ret[i]);
+        xfree(list->ret);
+        xfree(list);
+        list = next;
+    }
+}
+
+static void build_publish(struct engine *e)
+{
+    struct eng_snap *dead = NULL;
+
+    e->nmade = 0;
+    pthread_mutex_lock(&e->mu);
+    if (e->cur)
+        e->cur->newer = e->b;
+    else
+        e->oldest = e->b;
+    e->cur = e->b;
+    reclaim_locked(e, &dead);
+    pthread_mutex_unlock(&e->mu);
+    e->b = NULL;
+    free_snaps(dead);
+}
+
+static void w_tags_dir(struct engine *e, uint32_t need)
+{
+    struct eng_snap *b = e->b;
+    uint32_t n = b->ntags;
+
+    if (b->tags_gen == b->gen && need <= n)
+        return;
+    if (need > n) {
+        n = need < 64 ? 64 : need;
+        if (n < b->ntags * 2)
+            n = b->ntags * 2;
+    }
+    {
+        struct etag **d = made(e, xcalloc(n, sizeof(*d)), false);
+        if (b->ntags)
+            memcpy(d, b->tags, b->ntags * sizeof(*d));
+        retire(e, b->tags, false);
+        b->tags = d;
+        b->ntags = n;
+        b->tags_gen = b->gen;
+    }
+}
+
+static struct etag *tag_at(const struct eng_snap *s, int64_t id)
+{
+    if (id <= 0 || (uint64_t)id >= s->ntags)
+        return NULL;
+    return s->tags[id];
+}
+
+/* A writable copy of tag `id` (which must exist). */
+static struct etag *w_tag(struct engine *e, uint32_t id)
+{
+    struct eng_snap *b = e->b;
+    struct etag *t = b->tags[id], *c;
+
+    if (t->gen == b->gen)
+        return t;
+    w_tags_dir(e, 0);
+    c = mem_dup(e, t, sizeof(*t));
+    c->gen = b->gen;
+    retire(e, t, false);
+    b->tags[id] = c;
+    return c;
+}
+
+static roaring_bitmap_t *w_direct(struct engine *e, uint32_t id)
+{
+    struct etag *t = w_tag(e, id);
+    if (t->direct_gen != e->b->gen) {
+        roaring_bitmap_t *c = bm_copy(e, t->direct);
+        retire(e, t->direct, true);
+        t->direct = c;
+        t->direct_gen = e->b->gen;
+    }
+    return t->direct;
+}
+
+/* The writable `sub` of tag id, which must have one. */
+static roaring_bitmap_t *w_sub(struct engine *e, uint32_t id)
+{
+    struct etag *t = w_tag(e, id);
+    if (t->sub_gen != e->b->gen) {
+        roaring_bitmap_t *c = bm_copy(e, t->sub);
+        retire(e, t->sub, true);
+        t->sub = c;
+        t->sub_gen = e->b->gen;
+    }
+    return t->sub;
+}
+
+static void w_chunks_dir(struct engine *e, uint32_t need)
+{
+    struct eng_snap *b = e->b;
+    uint32_t n = b->nchunks;
+    struct chunk **d;
+
+    if (b->chunks_gen == b->gen && need <= n)
+        return;
+    if (need > n)
+        n = need < 2 * b->nchunks ? 2 * b->nchunks : need;
+    d = made(e, xcalloc(n, sizeof(*d)), false);
+    if (b->nchunks)
+        memcpy(d, b->chunks, b->nchunks * sizeof(*d));
+    retire(e, b->chunks, false);
+    b->chunks = d;
+    b->nchunks = n;
+    b->chunks_gen = b->gen;
+}
+
+static const struct eres *res_at(const struct eng_snap *s, uint32_t id)
+{
+    uint32_t c = id >> CHUNK_BITS;
+    if (c >= s->nchunks || s->chunks[c] == NULL)
+        return NULL;
+    return &s->chunks[c]->r[id & (CHUNK - 1)];
+}
+
+/* A writable resource entry (created empty when missing). */
+static struct eres *w_res(struct engine *e, uint32_t id)
+{
+    struct eng_snap *b = e->b;
+    uint32_t c = id >> CHUNK_BITS;
+    struct chunk *ch;
+
+    if (c >= b->nchunks)
+        w_chunks_dir(e, c + 1);
+    ch = b->chunks[c];
+    if (ch && ch->gen == b->gen)
+        return &ch->r[id & (CHUNK - 1)];
+    w_chunks_dir(e, 0);
+    if (ch) {
+        struct chunk *cp = mem_dup(e, ch, sizeof(*ch));
+        retire(e, ch, false);
+        ch = cp;
+    } else {
+        ch = made(e, xcalloc(1, sizeof(*ch)), false);
+    }
+    ch->gen = b->gen;
+    b->chunks[c] = ch;
+    return &ch->r[id & (CHUNK - 1)];
+}
+
+static struct eset *set_find(const struct eng_snap *s, int64_t ws, int kind)
+{
+    for (size_t i = 0; i < s->nsets; i++)
+        if (s->sets[i].ws_id == ws && s->sets[i].kind == kind)
+            return &s->sets[i];
+    return NULL;
+}
+
+/* The writable bitmap of set (ws, kind), created when missing. */
+static roaring_bitmap_t *w_set(struct engine *e, int64_t ws, int kind)
+{
+    struct eng_snap *b = e->b;
+    struct eset *st = set_find(b, ws, kind);
+
+    if (b->sets_gen != b->gen || st == NULL) {
+        /* Sets are few (workspaces x kinds): copying the array is cheap. */
+        struct eset *d = made(e, xcalloc(b->nsets + 1, sizeof(*d)), false);
+        if (b->nsets)
+            memcpy(d, b->sets, b->nsets * sizeof(*d));
+        retire(e, b->sets, false);
+        b->sets = d;
+        b->sets_gen = b->gen;
+        st = set_find(b, ws, kind);
+    }
+    if (st == NULL) {
+        st = &b->sets[b->nsets++];
+        st->ws_id = ws;
+        st->kind = kind;
+        st->kname = kind >= 0 ? e->kinds[kind] : NULL;
+        st->bm = bm_new(e);
+        st->gen = b->gen;
+    }
+    if (st->gen != b->gen) {
+        roaring_bitmap_t *c = bm_copy(e, st->bm);
+        retire(e, st->bm, true);
+        st->bm = c;
+        st->gen = b->gen;
+    }
+    return st->bm;
+}
+
+static roaring_bitmap_t *w_archived(struct engine *e)
+{
+    struct eng_snap *b = e->b;
+    if (b->archived == NULL) {
+        b->archived = bm_new(e);
+        b->archived_gen = b->gen;
+    } else if (b->archived_gen != b->gen) {
+        roaring_bitmap_t *c = bm_copy(e, b->archived);
+        retire(e, b->archived, true);
+        b->archived = c;
+        b->archived_gen = b->gen;
+    }
+    return b->archived;
+}
+
+static int kind_index(struct engine *e, const char *kind, struct tg_err *err)
+{
+    for (int i = 0; i < e->nkinds; i++)
+        if (strcmp(e->kinds[i], kind) == 0)
+            return i;
+    if (e->nkinds == MAX_KINDS)
+        return tg_err_set(err, TG_ELIMIT, "kind", "more than %d resource kinds", MAX_KINDS);
+    e->kinds[e->nkinds] = xstrdup(kind);
+    return e->nkinds++;
+}
+
+/* ---- tags ---- */
+
+static int cmp_dict(const void *x, const void *y)
+{
+    const struct dict_ent *a = x, *b = y;
+    if (a->ws_id != b->ws_id)
+        return a->ws_id < b->ws_id ? -1 : 1;
+    return strcmp(a->key, b->key);
+}
+
+static void rebuild_dict(struct engine *e)
+{
+    struct eng_snap *b = e->b;
+    struct dict_ent *d = made(e, xcalloc(b->ntags + 1, sizeof(*d)), false);
+    size_t n = 0;
+
+    for (uint32_t i = 0; i < b->ntags; i++) {
+        struct etag *t = b->tags[i];
+        if (t == NULL || t->deleted)
+            continue;
+        d[n].ws_id = t->ws_id;
+        d[n].key = t->key;
+        d[n++].id = i;
+    }
+    qsort(d, n, sizeof(*d), cmp_dict);
+    retire(e, b->dict, false);
+    b->dict = d;
+    b->ndict = n;
+    b->dict_gen = b->gen;
+}
+
+static const struct etag *dict_find(const struct eng_snap *s, int64_t ws, const char *key)
+{
+    size_t lo = 0, hi = s->ndict;
+    struct dict_ent k = {ws, key, 0};
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = cmp_dict(&s->dict[mid], &k);
+        if (c == 0)
+            return s->tags[s->dict[mid].id];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* True when tag `t` is `anc` or lies below it. */
+static bool tag_under(const struct eng_snap *s, uint32_t t, uint32_t anc)
+{
+    for (int d = 0; t && d < MAX_TAG_DEPTH; d++) {
+        const struct etag *x;
+        if (t == anc)
+            return true;
+        x = tag_at(s, t);
+        if (x == NULL)
+            return false;
+        t = (uint32_t)x->parent_id;
+    }
+    return false;
+}
+
+static int tag_depth(const struct eng_snap *s, const struct etag *t)
+{
+    int d = 0;
+    while (t && t->parent_id && d < MAX_TAG_DEPTH) {
+        t = tag_at(s, t->parent_id);
+        d++;
+    }
+    return d;
+}
+
+struct by_depth {
+    int depth;
+    uint32_t id;
+};
+
+static int cmp_depth_desc(const void *x, const void *y)
+{
+    const struct by_depth *a = x, *b = y;
+    if (a->depth != b->depth)
+        return a->depth > b->depth ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* Recomputes every `sub` bottom-up: the union over live tags of each subtree. */
+static void recompute_subtrees(struct engine *e)
+{
+    struct eng_snap *b = e->b;
+    struct by_depth *order = xcalloc(b->ntags + 1, sizeof(*order));
+    roaring_bitmap_t **acc = xcalloc(b->ntags + 1, sizeof(*acc));
+    size_t n = 0, i;
+
+    for (uint32_t id = 0; id < b->ntags; id++) {
+        struct etag *t = b->tags[id];
+        if (t == NULL || t->deleted)
+            continue;
+        order[n].depth = tag_depth(b, t);
+        order[n++].id = id;
+    }
+    qsort(order, n, sizeof(*order), cmp_depth_desc);
+    /* Children come before their parent: fold each live tag's subtree into its parent. */
+    for (i = 0; i < n; i++) {
+        uint32_t id = order[i].id;
+        struct etag *t = b->tags[id], *p;
+        const roaring_bitmap_t *mine;
+        if (acc[id]) {
+            roaring_bitmap_or_inplace(acc[id], t->direct);
+            roaring_bitmap_run_optimize(acc[id]);
+            roaring_bitmap_shrink_to_fit(acc[id]);
+        }
+        mine = acc[id] ? acc[id] : t->direct;
+        p = tag_at(b, t->parent_id);
+        if (p && !p->deleted) {
+            if (acc[t->parent_id] == NULL)
+                acc[t->parent_id] = roaring_bitmap_copy(mine);
+            else
+                roaring_bitmap_or_inplace(acc[t->parent_id], mine);
+        }
+    }
+    for (uint32_t id = 0; id < b->ntags; id++) {
+        struct etag *t = b->tags[id];
+        if (t == NULL)
+            continue;
+        if (t->sub == NULL && acc[id] == NULL)
+            continue;
+        t = w_tag(e, id);
+        retire(e, t->sub, true);
+        t->sub = acc[id] ? made(e, acc[id], true) : NULL;
+        t->sub_gen = b->gen;
+    }
+    xfree(acc);
+    xfree(order);
+}
+
+/* Loads tag `id` from the store into the build. */
+static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
+{
+    struct eng_snap *b = e->b;
+    struct store_stmt *st = st_get(c, SQL_ENG_TAG_ONE, err);
+    struct etag *old = tag_at(b, id), *t;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    if (id <= 0 || id >= UINT32_MAX)
+        return tg_err_set(err, TG_EINTERNAL, "", "tag id %lld is out of the engine's range",
+                          (long long)id);
+    st_int(st, 1, id);
+    rc = st_step(st, err);
+    if (rc < 0) {
+        st_reset(st);
+        return rc;
+    }
+    if (rc == 0) {
+        st_reset(st);
+        if (old == NULL)
+            return 0;
+        /* Purged: its assignments were closed with it. */
+        {
+            roaring_uint32_iterator_t *it = roaring_create_iterator(old->direct);
+            while (it->has_value) {
+                struct eres *r = w_res(e, it->current_value);
+                uint32_t *nt = NULL, k = 0;
+                if (r->ntags > 1)
+                    nt = made(e, xmalloc((r->ntags - 1) * sizeof(*nt)), false);
+                for (uint32_t j = 0; j < r->ntags; j++)
+                    if (r->tags[j] != (uint32_t)id)
+                        nt[k++] = r->tags[j];
+                retire(e, r->tags, false);
+                r->tags = nt;
+                b->nasg -= r->ntags - k;
+                r->ntags = k;
+                roaring_advance_uint32_iterator(it);
+            }
+            roaring_free_uint32_iterator(it);
+        }
+        w_tags_dir(e, 0);
+        retire(e, old, false);
+        retire(e, old->direct, true);
+        retire(e, old->sub, true);
+        retire(e, old->name, false);
+        retire(e, old->key, false);
+        b->tags[id] = NULL;
+        e->structure_dirty = e->dict_dirty = true;
+        return 0;
+    }
+    {
+        int64_t ws = col_int(st, 1), parent = col_null(st, 4) ? 0 : col_int(st, 4);
+        const char *name = col_text(st, 2), *key = col_text(st, 3);
+        bool deleted = col_int(st, 5) != 0;
+        if (old == NULL) {
+            w_tags_dir(e, (uint32_t)id + 1);
+            t = made(e, xcalloc(1, sizeof(*t)), false);
+            t->gen = t->direct_gen = b->gen;
+            t->id = id;
+            t->direct = bm_new(e);
+            t->name = made(e, xstrdup(name), false);
+            t->key = made(e, xstrdup(key), false);
+            t->ws_id = ws;
+            t->parent_id = parent;
+            t->deleted = deleted;
+            b->tags[id] = t;
+            e->dict_dirty = true;
+            /* A new live tag is empty, so its ancestors' subtrees keep their members; an
+             * ancestor that had no live child gains a `sub` equal to its direct set. */
+            if (!deleted) {
+                for (struct etag *p = tag_at(b, parent); p && p->sub == NULL && !p->deleted;
+                     p = tag_at(b, p->parent_id)) {
+                    struct etag *wp = w_tag(e, (uint32_t)p->id);
+                    wp->sub = bm_copy(e, wp->direct);
+                    wp->sub_gen = b->gen;
+                    p = wp;
+                }
+            }
+        } else {
+            bool renamed = strcmp(old->key, key) != 0 || strcmp(old->name, name) != 0;
+            if (!renamed && old->parent_id == parent && old->deleted == deleted &&
+                old->ws_id == ws) {
+                st_reset(st);
+                return 0;
+            }
+            t = w_tag(e, (uint32_t)id);
+            if (renamed) {
+                retire(e, t->name, false);
+                retire(e, t->key, false);
+                t->name = made(e, xstrdup(name), false);
+                t->key = made(e, xstrdup(key), false);
+            }
+            if (t->parent_id != parent || t->deleted != deleted || t->ws_id != ws)
+                e->structure_dirty = true;
+            t->parent_id = parent;
+            t->deleted = deleted;
+            t->ws_id = ws;
+            e->dict_dirty = true;
+        }
+    }
+    st_reset(st);
+    return 0;
+}
+
+/* ---- resources ---- */
+
+/* Adds or removes resource `rid` in the subtree bitmaps of `tag`'s ancestors (and its own),
+ * given the resource's direct tags after the change. */
+static void sub_update(struct engine *e, uint32_t rid, uint32_t tag, const uint32_t *now,
+                       uint32_t nnow, bool add)
+{
+    struct eng_snap *b = e->b;
+    const struct etag *t = tag_at(b, tag);
+
+    if (t == NULL || t->deleted)
+        return;
+    for (int d = 0; t && d < MAX_TAG_DEPTH; d++, t = tag_at(b, t->parent_id)) {
+        if (t->sub == NULL || t->deleted)
+            continue;
+        if (add) {
+            if (!roaring_bitmap_contains(t->sub, rid))
+                roaring_bitmap_add(w_sub(e, (uint32_t)t->id), rid);
+        } else {
+            bool keep = false;
+            for (uint32_t j = 0; j < nnow && !keep; j++) {
+                const struct etag *o = tag_at(b, now[j]);
+                keep = o && !o->deleted && tag_under(b, now[j], (uint32_t)t->id);
+            }
+            if (!keep && roaring_bitmap_contains(t->sub, rid))
+                roaring_bitmap_remove(w_sub(e, (uint32_t)t->id), rid);
+        }
+    }
+}
+
+/* Makes the resource's direct tags exactly `now` (sorted). */
+static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, uint32_t nnow)
+{
+    struct eng_snap *b = e->b;
+    const struct eres *old = res_at(b, rid);
+    const uint32_t *was = old ? old->tags : NULL;
+    uint32_t nwas = old ? old->ntags : 0, i = 0, j = 0;
+    struct eres *r;
+
+    if (nwas == nnow && (nnow == 0 || memcmp(was, now, nnow * sizeof(*now)) == 0))
+        return;
+    /* Merge walk over the two sorted lists. */
+    while (i < nwas || j < nnow) {
+        if (j >= nnow || (i < nwas && was[i] < now[j])) {
+            if (tag_at(b, was[i])) {
+                roaring_bitmap_remove(w_direct(e, was[i]), rid);
+                sub_update(e, rid, was[i], now, nnow, false);
+            }
+            i++;
+        } else if (i >= nwas || now[j] < was[i]) {
+            if (tag_at(b, now[j])) {
+                roaring_bitmap_add(w_direct(e, now[j]), rid);
+                sub_update(e, rid, now[j], now, nnow, true);
+            }
+            j++;
+        } else {
+            i++;
+            j++;
+        }
+    }
+    r = w_res(e, rid);
+    retire(e, r->tags, false);
+    r->tags = nnow ? mem_dup(e, now, nnow * sizeof(*now)) : NULL;
+    b->nasg = b->nasg - r->ntags + nnow;
+    r->ntags = nnow;
+}
+
+static void children_edit(struct engine *e, uint32_t parent, uint32_t child, bool add)
+{
+    struct eres *p;
+    roaring_bitmap_t *c;
+
+    if (parent == 0)
+        return;
+    p = w_res(e, parent);
+    if (p->children == NULL && !add)
+        return;
+    if (e->cur == NULL && p->children) {
+        /* Loading: nobody can see the bitmap yet. */
+        roaring_bitmap_add(p->children, child);
+        return;
+    }
+    c = p->children ? bm_copy(e, p->children) : bm_new(e);
+    retire(e, p->children, true);
+    if (add)
+        roaring_bitmap_add(c, child);
+    else
+        roaring_bitmap_remove(c, child);
+    if (roaring_bitmap_is_empty(c)) {
+        retire(e, c, true);
+        c = NULL;
+    }
+    p->children = c;
+}
+
+/* Puts the resource row (ws, kind, parent, archived) into the build; exists=false removes it. */
+static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, int kind,
+                       uint32_t parent, bool archived)
+{
+    struct eng_snap *b = e->b;
+    const struct eres *old = res_at(b, rid);
+    bool had = old && (old->flags & R_EXISTS);
+    struct eres *r;
+
+    if (had && exists && old->ws == (uint32_t)ws && old->kind == kind && old->parent == parent &&
+        !!(old->flags & R_ARCHIVED) == archived)
+        return 0;
+    if (!had && !exists)
+        return 0;
+    if (had) {
+        uint32_t ows = old->ws, opar = old->parent;
+        int okind = old->kind;
+        bool oarch = old->flags & R_ARCHIVED;
+        if (!exists || ows != (uint32_t)ws) {
+            roaring_bitmap_remove(w_set(e, ows, -1), rid);
+        }
+        if (!exists || ows != (uint32_t)ws || okind != kind)
+            roaring_bitmap_remove(w_set(e, ows, okind), rid);
+        if (oarch && (!exists || !archived))
+            roaring_bitmap_remove(w_archived(e), rid);
+        if (!exists || opar != parent)
+            children_edit(e, opar, rid, false);
+    }
+    if (exists) {
+        if (!had || old->ws != (uint32_t)ws)
+            roaring_bitmap_add(w_set(e, ws, -1), rid);
+        if (!had || old->ws != (uint32_t)ws || old->kind != kind)
+            roaring_bitmap_add(w_set(e, ws, kind), rid);
+        if (archived && !(had && (old->flags & R_ARCHIVED)))
+            roaring_bitmap_add(w_archived(e), rid);
+        if (!had || old->parent != parent)
+            children_edit(e, parent, rid, true);
+    }
+    r = w_res(e, rid);
+    if (exists) {
+        if (!had)
+            b->nres++;
+        r->ws = (uint32_t)ws;
+        r->kind = (uint16_t)kind;
+        r->parent = parent;
+        r->flags = (uint8_t)(R_EXISTS | (archived ? R_ARCHIVED : 0));
+    } else {
+        b->nres--;
+        r->flags = 0;
+        r->parent = 0;
+    }
+    return 0;
+}
+
+static int id32(int64_t id, const char *what, struct tg_err *err)
+{
+    if (id <= 0 || id >= (int64_t)UINT32_MAX)
+        return tg_err_set(err, TG_EINTERNAL, "", "%s id %lld is out of the engine's range", what,
+                          (long long)id);
+    return 0;
+}
+
+static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
+{
+    struct store_stmt *st;
+    uint32_t *now = NULL;
+    size_t n = 0, cap = 0;
+    int rc = id32(id, "resource", err);
+
+    if (rc)
+        return rc;
+    st = st_get(c, SQL_ENG_RES_ONE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    rc = st_step(st, err);
+    if (rc == 1) {
+        int64_t ws = col_int(st, 1), parent = col_null(st, 3) ? 0 : col_int(st, 3);
+        int kind = kind_index(e, col_text(st, 2), err);
+        bool arch = col_int(st, 4) != 0;
+        st_reset(st);
+        if (kind < 0)
+            return kind;
+        if (parent && (rc = id32(parent, "resource", err)) != 0)
+            return rc;
+        res_set_row(e, (uint32_t)id, true, ws, kind, (uint32_t)parent, arch);
+    } else {
+        st_reset(st);
+        if (rc < 0)
+            return rc;
+        /* Deleted: its assignments were closed in the same revision. */
+        res_set_tags(e, (uint32_t)id, NULL, 0);
+        res_set_row(e, (uint32_t)id, false, 0, 0, 0, false);
+        return 0;
+    }
+    st = st_get(c, SQL_ENG_RES_TAGS, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    while ((rc = st_step(st, err)) == 1) {
+        int64_t t = col_int(st, 0);
+        if (t <= 0 || t >= (int64_t)UINT32_MAX)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            now = xrealloc(now, cap * sizeof(*now));
+        }
+        now[n++] = (uint32_t)t;
+    }
+    st_reset(st);
+    if (rc == 0)
+        res_set_tags(e, (uint32_t)id, now, (uint32_t)n);
+    xfree(now);
+    return rc;
+}
+
+/* ---- loading ---- */
+
+static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
+{
+    struct eng_snap *b = e->b;
+    struct store_stmt *st;
+    uint32_t *tags = NULL, cur = 0;
+    size_t n = 0, cap = 0;
+    int rc;
+
+    st = st_get(c, SQL_ENG_REV, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    rc = st_step(st, err);
+    b->rev = rc == 1 ? col_int(st, 0) : 0;
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+
+    st = st_get(c, SQL_ENG_TAGS, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    while ((rc = st_step(st, err)) == 1) {
+        int64_t id = col_int(st, 0);
+        struct etag *t;
+        if ((rc = id32(id, "tag", err)) != 0)
+            break;
+        w_tags_dir(e, (uint32_t)id + 1);
+        t = xcalloc(1, sizeof(*t));
+        t->gen = t->direct_gen = b->gen;
+        t->id = id;
+        t->ws_id = col_int(st, 1);
+        t->name = xstrdup(col_text(st, 2));
+        t->key = xstrdup(col_text(st, 3));
+        t->parent_id = col_null(st, 4) ? 0 : col_int(st, 4);
+        t->deleted = col_int(st, 5) != 0;
+        t->direct = roaring_bitmap_create();
+        b->tags[id] = t;
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+
+    st = st_get(c, SQL_ENG_RESOURCES, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    {
+        /* Bulk: collect each set's members, then build its bitmap in one call. */
+        while ((rc = st_step(st, err)) == 1) {
+            int64_t id = col_int(st, 0), parent = col_null(st, 3) ? 0 : col_int(st, 3);
+            int kind;
+            if ((rc = id32(id, "resource", err)) != 0 ||
+                (parent && (rc = id32(parent, "resource", err)) != 0))
+                break;
+            kind = kind_index(e, col_text(st, 2), err);
+            if (kind < 0) {
+                rc = kind;
+                break;
+            }
+            res_set_row(e, (uint32_t)id, true, col_int(st, 1), kind, (uint32_t)parent,
+                        col_int(st, 4) != 0);
+        }
+        st_reset(st);
+        if (rc < 0)
+            return rc;
+    }
+
+    st = st_get(c, SQL_ENG_ASSIGNMENTS, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    for (;;) {
+        int64_t rid = 0, tid = 0;
+        rc = st_step(st, err);
+        if (rc == 1) {
+            rid = col_int(st, 0);
+            tid = col_int(st, 1);
+            if (rid <= 0 || rid >= (int64_t)UINT32_MAX || tid <= 0 || tid >= (int64_t)UINT32_MAX)
+                continue;
+        }
+        if (rc != 1 || (uint32_t)rid != cur) {
+            if (cur && n) {
+                struct eres *r = w_res(e, cur);
+                r->tags = xmalloc(n * sizeof(*tags));
+                memcpy(r->tags, tags, n * sizeof(*tags));
+                r->ntags = (uint32_t)n;
+                b->nasg += n;
+            }
+            n = 0;
+            cur = (uint32_t)rid;
+        }
+        if (rc != 1)
+            break;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            tags = xrealloc(tags, cap * sizeof(*tags));
+        }
+        tags[n++] = (uint32_t)tid;
+        {
+            struct etag *t = tag_at(b, tid);
+            if (t)
+                roaring_bitmap_add(t->direct, (uint32_t)rid);
+        }
+    }
+    st_reset(st);
+    xfree(tags);
+    if (rc < 0)
+        return rc;
+    for (uint32_t id = 0; id < b->ntags; id++) {
+        if (b->tags[id]) {
+            roaring_bitmap_run_optimize(b->tags[id]->direct);
+            roaring_bitmap_shrink_to_fit(b->tags[id]->direct);
+        }
+    }
+    for (size_t i = 0; i < b->nsets; i++) {
+        roaring_bitmap_run_optimize(b->sets[i].bm);
+        roaring_bitmap_shrink_to_fit(b->sets[i].bm);
+    }
+    recompute_subtrees(e);
+    rebuild_dict(e);
+    return 0;
+}
+
+int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err)
+{
+    struct engine *e = xcalloc(1, sizeof(*e));
+    int rc;
+
+    pthread_mutex_init(&e->mu, NULL);
+    build_begin(e);
+    rc = store_begin_read(c, err);
+    if (rc == 0) {
+        rc = load_all(e, c, err);
+        store_rollback(c);
+    }
+    if (rc) {
+        /* Nothing was published: the build owns everything it reached. */
+        e->cur = e->b;
+        e->oldest = e->b;
+        e->b = NULL;
+        engine_free(e);
+        *out = NULL;
+        return rc;
+    }
+    build_publish(e);
+    *out = e;
+    return 0;
+}
+
+struct touched {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static void touch(struct touched *t, int64_t id)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
+    }
+    t->v[t->n++] = id;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static size_t dedup(struct touched *t)
+{
+    size_t k = 0;
+    if (t->n)
+        qsort(t->v, t->n, sizeof(*t->v), cmp_i64);
+    for (size_t i = 0; i < t->n; i++)
+        if (k == 0 || t->v[k - 1] != t->v[i])
+            t->v[k++] = t->v[i];
+    t->n = k;
+    return k;
+}
+
+int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err)
+{
+    struct touched tags = {0}, res = {0};
+    struct store_stmt *st;
+    int64_t rev;
+    int rc;
+
+    build_begin(e);
+    rev = e->b->rev;
+    st = st_get(c, SQL_ENG_CHANGES, err);
+    if (st == NULL) {
+        rc = TG_EINTERNAL;
+        goto out;
+    }
+    st_int(st, 1, rev);
+    while ((rc = st_step(st, err)) == 1) {
+        const char *entity = col_text(st, 1);
+        int64_t id = col_int(st, 2);
+        rev = col_int(st, 0);
+        if (entity == NULL)
+            continue;
+        if (strcmp(entity, "tag") == 0)
+            touch(&tags, id);
+        else if (strcmp(entity, "resource") == 0 || strcmp(entity, "assignment") == 0)
+            touch(&res, id);
+    }
+    st_reset(st);
+    if (rc < 0)
+        goto out;
+    if (rev == e->b->rev) {
+        /* Nothing committed since: keep the current snapshot. */
+        build_abandon(e);
+        rc = 0;
+        goto out_done;
+    }
+    /* Tags first, so that resources find every tag they carry. */
+    dedup(&tags);
+    for (size_t i = 0; i < tags.n && rc == 0; i++)
+        rc = sync_tag(e, c, tags.v[i], err);
+    if (rc == 0 && e->structure_dirty)
+        recompute_subtrees(e);
+    if (rc == 0 && e->dict_dirty)
+        rebuild_dict(e);
+    dedup(&res);
+    for (size_t i = 0; i < res.n && rc == 0; i++)
+        rc = sync_resource(e, c, res.v[i], err);
+out:
+    if (rc == 0) {
+        e->b->rev = rev;
+        build_publish(e);
+    } else {
+        log_error("engine: applying changes after revision %lld failed: %s",
+                  (long long)e->cur->rev, err ? err->msg : "");
+        build_abandon(e);
+    }
+out_done:
+    xfree(tags.v);
+    xfree(res.v);
+    return rc;
+}
+
+static void free_current(struct eng_snap *s)
+{
+    for (uint32_t i = 0; i < s->ntags; i++) {
+        struct etag *t = s->tags[i];
+        if (t == NULL)
+            continue;
+        roaring_bitmap_free(t->direct);
+        if (t->sub)
+            roaring_bitmap_free(t->sub);
+        xfree(t->name);
+        xfree(t->key);
+        xfree(t);
+    }
+    xfree(s->tags);
+    for (uint32_t i = 0; i < s->nchunks; i++) {
+        struct chunk *ch = s->chunks[i];
+        if (ch == NULL)
+            continue;
+        for (uint32_t j = 0; j < CHUNK; j++) {
+            xfree(ch->r[j].tags);
+            if (ch->r[j].children)
+                roaring_bitmap_free(ch->r[j].children);
+        }
+        xfree(ch);
+    }
+    xfree(s->chunks);
+    for (size_t i = 0; i < s->nsets; i++)
+        roaring_bitmap_free(s->sets[i].bm);
+    xfree(s->sets);
+    xfree(s->dict);
+    if (s->archived)
+        roaring_bitmap_free(s->archived);
+}
+
+void engine_free(struct engine *e)
+{
+    struct eng_snap *cur;
+
+    if (e == NULL)
+        return;
+    if (e->b)
+        build_abandon(e);
+    cur = e->cur;
+    /* Retired objects of older snapshots are not reachable from the current one. */
+    if (cur) {
+        struct eng_snap *s = e->oldest, *next;
+        for (; s && s != cur; s = next) {
+            next = s->newer;
+            s->newer = NULL;
+            free_snaps(s);
+        }
+        free_current(cur);
+        for (size_t i = 0; i < cur->nret; i++)
+            free_obj(&cur->ret[i]);
+        xfree(cur->ret);
+        xfree(cur);
+    }
+    xfree(e->made);
+    for (int i = 0; i < e->nkinds; i++)
+        xfree(e->kinds[i]);
+    pthread_mutex_destroy(&e->mu);
+    xfree(e);
+}
+
+const struct eng_snap *engine_acquire(struct engine *e)
+{
+    struct eng_snap *s;
+    pthread_mutex_lock(&e->mu);
+    s = e->cur;
+    s->refs++;
+    pthread_mutex_unlock(&e->mu);
+    return s;
+}
+
+void engine_release(struct engine *e, const struct eng_snap *s)
+{
+    pthread_mutex_lock(&e->mu);
+    ((struct eng_snap *)s)->refs--;
+    pthread_mutex_unlock(&e->mu);
+}
+
+int64_t eng_snap_rev(const struct eng_snap *s)
+{
+    return s->rev;
+}
+
+void eng_snap_stats(const struct eng_snap *s, struct eng_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->rev = s->rev;
+    out->resources = s->nres;
+    out->assignments = s->nasg;
+    for (uint32_t i = 0; i < s->ntags; i++) {
+        const struct etag *t = s->tags[i];
+        if (t == NULL)
+            continue;
+        if (!t->deleted)
+            out->tags++;
+        out->bitmap_bytes += roaring_bitmap_portable_size_in_bytes(t->direct);
+        if (t->sub)
+            out->bitmap_bytes += roaring_bitmap_portable_size_in_bytes(t->sub);
+    }
+    for (size_t i = 0; i < s->nsets; i++)
+        out->bitmap_bytes += roaring_bitmap_portable_size_in_bytes(s->sets[i].bm);
+}
+
+bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint32_t **tags,
+                       size_t *n)
+{
+    const struct eres *r;
+    if (resource_id <= 0 || resource_id >= (int64_t)UINT32_MAX)
+        return false;
+    r = res_at(s, (uint32_t)resource_id);
+    if (r == NULL || !(r->flags & R_EXISTS))
+        return false;
+    *tags = r->tags;
+    *n = r->ntags;
+    return true;
+}
+
+/* ---- queries ---- */
+
+struct val {
+    const roaring_bitmap_t *b;
+    roaring_bitmap_t *own; /* == b when owned */
+};
+
+struct qctx {
+    const struct eng_snap *s;
+    const struct eng_query *o;
+    struct arena *a;
+    struct qerr *qe;
+    struct tg_err *err;
+    const roaring_bitmap_t *universe;
+    roaring_bitmap_t *empty;
+};
+
+static void val_drop(struct val *v)
+{
+    if (v->own)
+        roaring_bitmap_free(v->own);
+    v->own = NULL;
+    v->b = NULL;
+}
+
+static struct val owned(roaring_bitmap_t *b)
+{
+    struct val v = {b, b};
+    return v;
+}
+
+static struct val borrowed(const roaring_bitmap_t *b)
+{
+    struct val v = {b, NULL};
+    return v;
+}
+
+/* Adds every descendant (in the resource tree) of the members of `in`. */
+static struct val expand(const struct eng_snap *s, struct val in)
+{
+    roaring_bitmap_t *res = roaring_bitmap_copy(in.b);
+    roaring_bitmap_t *frontier = NULL;
+    const roaring_bitmap_t *f = in.b;
+
+    for (int d = 0; d < 64; d++) {
+        roaring_bitmap_t *next = roaring_bitmap_create();
+        roaring_uint32_iterator_t *it = roaring_create_iterator(f);
+        while (it->has_value) {
+            const struct eres *r = res_at(s, it->current_value);
+            if (r && r->children)
+                roaring_bitmap_or_inplace(next, r->children);
+            roaring_advance_uint32_iterator(it);
+        }
+        roaring_free_uint32_iterator(it);
+        roaring_bitmap_andnot_inplace(next, res);
+        if (frontier)
+            roaring_bitmap_free(frontier);
+        frontier = next;
+        if (roaring_bitmap_is_empty(next))
+            break;
+        roaring_bitmap_or_inplace(res, next);
+        f = next;
+    }
+    if (frontier)
+        roaring_bitmap_free(frontier);
+    val_drop(&in);
+    return owned(res);
+}
+
+static int leaf(struct qctx *c, const struct qnode *q, struct val *out)
+{
+    const struct etag *t;
+    char *nfc, *key;
+    struct tg_err nerr;
+
+    tg_err_clear(&nerr);
+    if (name_normalize(c->a, q->name, strlen(q->name), true, "query", &nfc, &key, &nerr) != 0) {
+        c->qe->col = q->col;
+        snprintf(c->qe->msg, sizeof(c->qe->msg), "'%.40s' is not a valid tag name: %.100s",
+                 q->name, nerr.msg);
+        return tg_err_set(c->err, TG_EINVAL, "query", "%s", c->qe->msg);
+    }
+    t = dict_find(c->s, c->o->ws_id, key);
+    if (t == NULL) {
+        c->qe->col = q->col;
+        snprintf(c->qe->msg, sizeof(c->qe->msg), "unknown tag '%.120s'", q->name);
+        return tg_err_set(c->err, TG_EINVAL, "query", "%s", c->qe->msg);
+    }
+    if (q->kind == QN_TAG || t->sub == NULL)
+        *out = borrowed(t->direct);
+    else
+        *out = borrowed(t->sub);
+    if (c->o->effective)
+        *out = expand(c->s, *out);
+    return 0;
+}
+
+static int eval(struct qctx *c, const struct qnode *q, struct val *out);
+
+static int eval_kind(struct qctx *c, const char *kind, struct val *out);
+
+static int eval(struct qctx *c, const struct qnode *q, struct val *out)
+{
+    struct val l = {0}, r = {0};
+    int rc;
+
+    switch (q->kind) {
+    case QN_TAG:
+    case QN_SUBTREE:
+    case QN_HAS:
+        return leaf(c, q, out);
+    case QN_KIND:
+        return eval_kind(c, q->name, out);
+    case QN_NOT:
+        rc = eval(c, q->a, &l);
+        if (rc)
+            return rc;
+        *out = owned(roaring_bitmap_andnot(c->universe, l.b));
+        val_drop(&l);
+        return 0;
+    case QN_AND:
+    case QN_OR:
+        break;
+    }
+    /* a and not b: one andnot instead of a complement and an intersection. */
+    if (q->kind == QN_AND && (q->b->kind == QN_NOT || q->a->kind == QN_NOT) &&
+        !(q->b->kind == QN_NOT && q->a->kind == QN_NOT)) {
+        const struct qnode *pos = q->b->kind == QN_NOT ? q->a : q->b;
+        const struct qnode *neg = q->b->kind == QN_NOT ? q->b->a : q->a->a;
+        rc = eval(c, pos, &l);
+        if (rc == 0)
+            rc = eval(c, neg, &r);
+        if (rc == 0)
+            *out = owned(roaring_bitmap_andnot(l.b, r.b));
+        val_drop(&l);
+        val_drop(&r);
+        return rc;
+    }
+    rc = eval(c, q->a, &l);
+    if (rc)
+        return rc;
+    rc = eval(c, q->b, &r);
+    if (rc) {
+        val_drop(&l);
+        return rc;
+    }
+    if (q->kind == QN_AND) {
+        if (l.own) {
+            roaring_bitmap_and_inplace(l.own, r.b);
+            *out = l;
+            l.own = NULL;
+        } else {
+            *out = owned(roaring_bitmap_and(l.b, r.b));
+        }
+    } else {
+        if (l.own) {
+            roaring_bitmap_or_inplace(l.own, r.b);
+            *out = l;
+            l.own = NULL;
+        } else {
+            *out = owned(roaring_bitmap_or(l.b, r.b));
+        }
+    }
+    val_drop(&l);
+    val_drop(&r);
+    return 0;
+}
+
+static int eval_kind(struct qctx *c, const char *kind, struct val *out)
+{
+    for (size_t i = 0; i < c->s->nsets; i++) {
+        const struct eset *st = &c->s->sets[i];
+        if (st->ws_id == c->o->ws_id && st->kind >= 0 && strcmp(st->kname, kind) == 0) {
+            *out = borrowed(st->bm);
+            return 0;
+        }
+    }
+    *out = borrowed(c->empty);
+    return 0;
+}
+
+int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,
+                  const struct eng_query *o, struct eng_result *out, struct qerr *qe,
+                  struct tg_err *err)
+{
+    struct qctx c;
+    struct val v = {0};
+    const struct eset *u = set_find(s, o->ws_id, -1);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&c, 0, sizeof(c));
+    c.s = s;
+    c.o = o;
+    c.a = a;
+    c.qe = qe;
+    c.err = err;
+    c.empty = roaring_bitmap_create();
+    c.universe = u ? u->bm : c.empty;
+    rc = eval(&c, q, &v);
+    if (rc == 0) {
+        roaring_bitmap_t *res = v.own ? v.own : roaring_bitmap_copy(v.b);
+        v.own = NULL;
+        if (o->kind) {
+            struct val k;
+            eval_kind(&c, o->kind, &k);
+            roaring_bitmap_and_inplace(res, k.b);
+        }
+        if (!o->archived && s->archived && !roaring_bitmap_is_empty(s->archived))
+            roaring_bitmap_andnot_inplace(res, s->archived);
+        /* A not at the top may reach other workspaces' ids only through the universe, and
+         * every other term is per workspace, so the result is the caller's workspace. */
+        out->total = roaring_bitmap_get_cardinality(res);
+        if (o->limit > 0) {
+            roaring_uint32_iterator_t *it = roaring_create_iterator(res);
+            size_t n = 0;
+            out->ids = arena_alloc(a, (size_t)o->limit * sizeof(int64_t));
+            if (o->after_id > 0) {
+                if (o->after_id >= (int64_t)UINT32_MAX)
+                    it->has_value = false;
+                else
+                    roaring_move_uint32_iterator_equalorlarger(it, (uint32_t)o->after_id + 1);
+            }
+            while (it->has_value && n < (size_t)o->limit) {
+                out->ids[n++] = it->current_value;
+                roaring_advance_uint32_iterator(it);
+            }
+            out->more = it->has_value;
+            out->n = n;
+            roaring_free_uint32_iterator(it);
+        }
+        roaring_bitmap_free(res);
+    }
+    val_drop(&v);
+    roaring_bitmap_free(c.empty);
+    return rc;
+}

@@ -1,0 +1,88 @@
+/* engine/engine.h: the in-memory index of tags, resources and assignments.
+ *
+ * Loaded from the store at start and kept current by engine_catch_up after every commit: it
+ * reads the change log past the last revision it applied and reloads the current rows of the
+ * tags and resources those changes name (the same path can tail another instance's changes).
+ *
+ * Readers work on snapshots: engine_acquire returns the newest published snapshot, which stays
+ * valid and unchanged until engine_release, however many commits are applied meanwhile. The
+ * writer never mutates a published object: it copies what a batch touches (a tag's bitmaps, a
+ * chunk of resource entries, a resource's tag array), builds the next snapshot beside the
+ * current one, and swaps a pointer. Replaced objects are freed once every snapshot that could
+ * see them is released. A mutex guards only the pointer swap and the reference counts, so no
+ * read waits for a write to be applied.
+ *
+ * Resource and tag ids are the ordinals of the bitmaps, so both must stay below 2^32.
+ *
+ * Threads: engine_catch_up from one thread at a time (the writer); engine_acquire, _release
+ * and the snapshot readers from any thread. */
+#ifndef TAGD_ENGINE_ENGINE_H
+#define TAGD_ENGINE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine/query.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/err.h"
+
+struct engine;
+struct eng_snap;
+
+/** Loads the whole current state through `c` (inside its own read transaction). */
+int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err);
+/** Frees the engine; every snapshot must have been released. */
+void engine_free(struct engine *e);
+/** Applies every change committed after the last applied revision and publishes a new
+ * snapshot. Call outside any transaction of `c`. On failure nothing is published and the next
+ * call retries from the same revision. */
+int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err);
+
+const struct eng_snap *engine_acquire(struct engine *e);
+void engine_release(struct engine *e, const struct eng_snap *s);
+/** The last revision the snapshot reflects. */
+int64_t eng_snap_rev(const struct eng_snap *s);
+
+/** The process's engine, set by the server at start (NULL in tools that run without one). */
+extern struct engine *engine_main;
+
+struct eng_stats {
+    int64_t rev;
+    size_t tags, resources, assignments;
+    size_t bitmap_bytes; /* serialized size of every bitmap: a proxy for their memory */
+};
+void eng_snap_stats(const struct eng_snap *s, struct eng_stats *out);
+
+/* ---- queries ---- */
+
+struct eng_query {
+    int64_t ws_id;
+    const char *kind;  /* NULL: any */
+    bool effective;    /* match inherited tags too */
+    bool archived;     /* include archived resources */
+    int64_t after_id;  /* keyset cursor: only ids above this */
+    int limit;         /* ids wanted (0: only count) */
+};
+
+struct eng_result {
+    uint64_t total;    /* every match, regardless of the cursor */
+    int64_t *ids;      /* up to limit ids above after_id, ascending (arena) */
+    size_t n;
+    bool more;         /* more ids follow the last one */
+};
+
+/**
+ * Evaluates a parsed query. An unknown tag name or an invalid one is TG_EINVAL with `qe` set
+ * (column and message) and `err` set; the result lives in `a`.
+ */
+int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,
+                  const struct eng_query *o, struct eng_result *out, struct qerr *qe,
+                  struct tg_err *err);
+
+/** The direct tag ids of a resource (sorted); false when the engine does not know it. */
+bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint32_t **tags,
+                       size_t *n);
+
+#endif /* TAGD_ENGINE_ENGINE_H */

@@ -1,0 +1,387 @@
+/* tests/unit/test_engine.c: the in-memory engine against the store: loading, queries, catching
+ * up after commits, snapshot isolation, and a randomized cross-check against core's SQL reads. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "engine/engine.h"
+#include "fixture.h"
+
+/* Commits the fixture's transaction, brings the engine up to date (opening it when *e is
+ * NULL) and starts the next transaction. */
+static void apply(struct fixture *f, struct engine **e)
+{
+    struct tg_err err;
+    struct principal who = f->cx.who;
+    int64_t org = f->cx.org_id, ws = f->cx.ws_id;
+
+    assert_int_equal(store_commit(f->conn, &err), 0);
+    if (*e == NULL)
+        assert_int_equal(engine_open(f->conn, e, &err), 0);
+    else if (engine_catch_up(*e, f->conn, &err) != 0)
+        fail_msg("catch up: %s", err.msg);
+    core_ctx_init(&f->cx, f->conn, &f->a, true);
+    f->cx.who = who;
+    f->cx.authed = true;
+    f->cx.org_id = org;
+    f->cx.ws_id = ws;
+    assert_int_equal(store_begin_write(f->conn, &err), 0);
+}
+
+static int64_t tag(struct fixture *f, const char *name)
+{
+    struct tag t;
+    struct tg_err err;
+    assert_int_equal(core_tag_ensure(&f->cx, name, &t, &err), 0);
+    return t.id;
+}
+
+static int64_t res(struct fixture *f, const char *kind, const char *key, const char *pkey)
+{
+    struct resource_input in;
+    struct resource r;
+    struct tg_err err;
+    memset(&in, 0, sizeof(in));
+    if (pkey) {
+        in.has_parent = true;
+        in.parent_kind = "folder";
+        in.parent_key = pkey;
+    }
+    assert_int_equal(core_resource_put(&f->cx, kind, key, &in, &r, NULL, &err), 0);
+    return r.id;
+}
+
+static void add(struct fixture *f, int64_t r, int64_t t)
+{
+    struct tg_err err;
+    assert_int_equal(core_assign_add(&f->cx, r, &t, 1, NULL, &err), 0);
+}
+
+/* Runs `src` on a fresh snapshot; returns the ids as "1,2,3" (arena) or "error@COL". */
+static const char *run_snap(struct fixture *f, const struct eng_snap *s, const char *src,
+                            bool effective)
+{
+    struct eng_query o;
+    struct eng_result res;
+    struct qnode *q;
+    struct qerr qe;
+    struct tg_err err;
+    char buf[4096];
+    size_t len = 0;
+
+    memset(&o, 0, sizeof(o));
+    o.ws_id = f->cx.ws_id;
+    o.effective = effective;
+    o.archived = true;
+    o.limit = 1000;
+    if (query_parse(&f->a, src, strlen(src), &q, &qe) != 0 ||
+        eng_query_run(s, &f->a, q, &o, &res, &qe, &err) != 0)
+        return arena_printf(&f->a, "error@%d", qe.col);
+    assert_int_equal(res.total, res.n);
+    buf[0] = '\0';
+    for (size_t i = 0; i < res.n; i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%lld", i ? "," : "",
+                                (long long)res.ids[i]);
+    return arena_strdup(&f->a, buf);
+}
+
+static const char *run(struct fixture *f, struct engine *e, const char *src, bool effective)
+{
+    const struct eng_snap *s = engine_acquire(e);
+    const char *out = run_snap(f, s, src, effective);
+    engine_release(e, s);
+    return out;
+}
+
+static const char *ids(struct fixture *f, int n, ...)
+{
+    va_list ap;
+    char buf[1024];
+    size_t len = 0;
+    buf[0] = '\0';
+    va_start(ap, n);
+    for (int i = 0; i < n; i++)
+        len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%lld", i ? "," : "",
+                                (long long)va_arg(ap, int64_t));
+    va_end(ap);
+    return arena_strdup(&f->a, buf);
+}
+
+static void test_load_and_query(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    int64_t top = res(f, "folder", "top", NULL), a = res(f, "file", "a", "top"),
+            b = res(f, "file", "b", NULL), c = res(f, "column", "c", NULL);
+    int64_t de = tag(f, "Country.DE"), fr = tag(f, "Country.FR"), conf = tag(f, "Confidential");
+    int64_t country = tag(f, "Country"), sp = tag(f, "Data Owner");
+
+    add(f, a, de);
+    add(f, b, fr);
+    add(f, b, conf);
+    add(f, c, country);
+    add(f, top, conf);
+    add(f, c, sp);
+    apply(f, &e);
+
+    assert_string_equal(run(f, e, "Confidential", false), ids(f, 2, top, b));
+    assert_string_equal(run(f, e, "Country", false), ids(f, 1, c));
+    assert_string_equal(run(f, e, "Country.*", false), ids(f, 3, a, b, c));
+    assert_string_equal(run(f, e, "has:country", false), ids(f, 3, a, b, c));
+    assert_string_equal(run(f, e, "Country.* and not Confidential", false), ids(f, 2, a, c));
+    assert_string_equal(run(f, e, "not Confidential and Country.*", false), ids(f, 2, a, c));
+    assert_string_equal(run(f, e, "not Confidential", false), ids(f, 2, a, c));
+    assert_string_equal(run(f, e, "country.de or COUNTRY.FR", false), ids(f, 2, a, b));
+    assert_string_equal(run(f, e, "kind:file", false), ids(f, 2, a, b));
+    assert_string_equal(run(f, e, "kind:nothing", false), "");
+    assert_string_equal(run(f, e, "kind:file and not (Country.FR or Confidential)", false),
+                        ids(f, 1, a));
+    assert_string_equal(run(f, e, "\"Data Owner\"", false), ids(f, 1, c));
+    assert_string_equal(run(f, e, "not not Confidential", false), ids(f, 2, top, b));
+    /* Effective: a inherits Confidential from top. */
+    assert_string_equal(run(f, e, "Confidential", true), ids(f, 3, top, a, b));
+    assert_string_equal(run(f, e, "Country.* and not Confidential", true), ids(f, 1, c));
+    /* Unknown and invalid names point at their column. */
+    assert_string_equal(run(f, e, "Confidential and Nope", false), "error@18");
+    assert_string_equal(run(f, e, "Country.DE.", false), "error@1");
+    (void)fr;
+    engine_free(e);
+}
+
+static void test_catch_up_and_isolation(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    struct tg_err err;
+    const struct eng_snap *old;
+    int64_t x = res(f, "file", "x", NULL), y = res(f, "file", "y", NULL);
+    int64_t t1 = tag(f, "P.One"), t2 = tag(f, "P.Two");
+    int64_t z, t3;
+
+    apply(f, &e); /* empty assignments */
+    assert_string_equal(run(f, e, "P.*", false), "");
+    add(f, x, t1);
+    add(f, y, t2);
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.*", false), ids(f, 2, x, y));
+    /* A reader's snapshot does not move under it. */
+    old = engine_acquire(e);
+    add(f, x, t2);
+    t3 = tag(f, "P.Three.Deep");
+    z = res(f, "folder", "z", NULL);
+    add(f, z, t3);
+    apply(f, &e);
+    assert_string_equal(run_snap(f, old, "P.Two", false), ids(f, 1, y));
+    assert_string_equal(run_snap(f, old, "P.Three.Deep", false), "error@1");
+    engine_release(e, old);
+    assert_string_equal(run(f, e, "P.Two", false), ids(f, 2, x, y));
+    assert_string_equal(run(f, e, "P.Three.*", false), ids(f, 1, z));
+    assert_string_equal(run(f, e, "P.*", false), ids(f, 3, x, y, z));
+    /* Removing one of two tags of P keeps the resource in P.* */
+    assert_int_equal(core_assign_remove(&f->cx, x, t1, &err), 0);
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.One", false), "");
+    assert_string_equal(run(f, e, "P.*", false), ids(f, 3, x, y, z));
+    assert_int_equal(core_assign_remove(&f->cx, x, t2, &err), 0);
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.*", false), ids(f, 2, y, z));
+    /* Soft delete hides the tag and takes it out of its parent's subtree; restore is exact. */
+    assert_int_equal(core_tag_delete(&f->cx, t2, false, false, 0, &err), 0);
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.Two", false), "error@1");
+    assert_string_equal(run(f, e, "P.*", false), ids(f, 1, z));
+    {
+        struct tag t;
+        assert_int_equal(core_tag_restore(&f->cx, t2, &t, &err), 0);
+    }
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.*", false), ids(f, 2, y, z));
+    /* Rename moves the name in the dictionary. */
+    {
+        struct tag_input in;
+        struct tag t;
+        memset(&in, 0, sizeof(in));
+        in.name = "P.Zwei";
+        assert_int_equal(core_tag_update(&f->cx, t2, &in, 0, &t, &err), 0);
+    }
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.Two", false), "error@1");
+    assert_string_equal(run(f, e, "P.Zwei", false), ids(f, 1, y));
+    /* Deleting a resource removes it everywhere; purging a tag too. */
+    assert_int_equal(core_resource_delete(&f->cx, "file", "y", &err), 0);
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.*", false), ids(f, 1, z));
+    assert_string_equal(run(f, e, "kind:file", false), ids(f, 1, x));
+    assert_int_equal(core_tag_delete(&f->cx, t3, false, true, 0, &err), 0);
+    apply(f, &e);
+    assert_string_equal(run(f, e, "P.Three.Deep", false), "error@1");
+    assert_string_equal(run(f, e, "P.*", false), "");
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        struct eng_stats st;
+        eng_snap_stats(s, &st);
+        assert_int_equal(st.assignments, 0);
+        assert_int_equal(st.resources, 2);
+        assert_int_equal(st.rev, core_current_rev(&f->cx));
+        engine_release(e, s);
+    }
+    /* A catch-up with nothing new keeps the snapshot. */
+    assert_int_equal(store_commit(f->conn, &err), 0);
+    old = engine_acquire(e);
+    assert_int_equal(engine_catch_up(e, f->conn, &err), 0);
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        assert_ptr_equal(s, old);
+        engine_release(e, s);
+    }
+    engine_release(e, old);
+    assert_int_equal(store_begin_write(f->conn, &err), 0);
+    engine_free(e);
+}
+
+static void test_paging_and_filters(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    struct eng_query o;
+    struct eng_result r;
+    struct qnode *q;
+    struct qerr qe;
+    struct tg_err err;
+    int64_t t = tag(f, "Many"), first = 0;
+    const struct eng_snap *s;
+
+    for (int i = 0; i < 25; i++) {
+        char key[16];
+        int64_t id;
+        snprintf(key, sizeof(key), "r%02d", i);
+        id = res(f, i % 2 ? "file" : "folder", key, NULL);
+        if (i == 0)
+            first = id;
+        add(f, id, t);
+    }
+    {
+        struct resource_input in;
+        struct resource out;
+        memset(&in, 0, sizeof(in));
+        in.has_archived = true;
+        in.archived = true;
+        assert_int_equal(core_resource_put(&f->cx, "folder", "r00", &in, &out, NULL, &err), 0);
+    }
+    apply(f, &e);
+    s = engine_acquire(e);
+    assert_int_equal(query_parse(&f->a, "Many", 4, &q, &qe), 0);
+    memset(&o, 0, sizeof(o));
+    o.ws_id = f->cx.ws_id;
+    o.limit = 10;
+    assert_int_equal(eng_query_run(s, &f->a, q, &o, &r, &qe, &err), 0);
+    assert_int_equal(r.total, 24); /* the archived one is left out */
+    assert_int_equal(r.n, 10);
+    assert_true(r.more);
+    assert_int_equal(r.ids[0], first + 1);
+    o.after_id = r.ids[9];
+    assert_int_equal(eng_query_run(s, &f->a, q, &o, &r, &qe, &err), 0);
+    assert_int_equal(r.n, 10);
+    assert_int_equal(r.ids[0], first + 11);
+    o.after_id = r.ids[9];
+    assert_int_equal(eng_query_run(s, &f->a, q, &o, &r, &qe, &err), 0);
+    assert_int_equal(r.n, 4);
+    assert_false(r.more);
+    o.after_id = 0;
+    o.archived = true;
+    o.kind = "folder";
+    o.limit = 0;
+    assert_int_equal(eng_query_run(s, &f->a, q, &o, &r, &qe, &err), 0);
+    assert_int_equal(r.total, 13);
+    assert_int_equal(r.n, 0);
+    /* Another workspace sees none of it. */
+    o.ws_id = f->cx.ws_id + 1000;
+    assert_int_equal(eng_query_run(s, &f->a, q, &o, &r, &qe, &err), TG_EINVAL);
+    engine_release(e, s);
+    engine_free(e);
+}
+
+/* Random operations; after each commit every tag query must equal core's SQL answer. */
+static void test_random_against_sql(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"A", "A.B", "A.B.C", "A.D", "E", "E.F", "E.F.G", "H"};
+    enum { NT = sizeof(names) / sizeof(names[0]), NR = 24 };
+    int64_t tags[NT], rids[NR];
+    struct tg_err err;
+    unsigned seed = 12345;
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    for (int i = 0; i < NR; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        rids[i] = res(f, i % 3 ? "file" : "folder", key, NULL);
+    }
+    apply(f, &e);
+    for (int round = 0; round < 60; round++) {
+        for (int op = 0; op < 8; op++) {
+            int r = rand_r(&seed) % NR, t = rand_r(&seed) % NT, what = rand_r(&seed) % 10;
+            struct tag tg;
+            tg_err_clear(&err);
+            if (core_tag_get(&f->cx, tags[t], &tg, &err) != 0)
+                continue;
+            if (what < 5 && !tg.deleted) {
+                core_assign_add(&f->cx, rids[r], &tags[t], 1, NULL, &err);
+            } else if (what < 8) {
+                core_assign_remove(&f->cx, rids[r], tags[t], &err);
+            } else if (what == 8 && !tg.deleted && t != 0) {
+                core_tag_delete(&f->cx, tags[t], true, false, 0, &err);
+            } else if (what == 9 && tg.deleted) {
+                core_tag_restore(&f->cx, tags[t], &tg, &err);
+            }
+        }
+        apply(f, &e);
+        for (int t = 0; t < NT; t++) {
+            struct tag tg;
+            for (int desc = 0; desc < 2; desc++) {
+                struct resource *items;
+                size_t n;
+                bool more;
+                char want[1024], src[64];
+                size_t len = 0;
+                assert_int_equal(core_tag_get(&f->cx, tags[t], &tg, &err), 0);
+                snprintf(src, sizeof(src), desc ? "%s.*" : "%s", names[t]);
+                if (tg.deleted) {
+                    assert_string_equal(run(f, e, src, false), "error@1");
+                    continue;
+                }
+                assert_int_equal(
+                    core_tag_usage(&f->cx, &tg, desc, 0, 1000, &items, &n, &more, &err), 0);
+                want[0] = '\0';
+                for (size_t i = 0; i < n; i++)
+                    len += (size_t)snprintf(want + len, sizeof(want) - len, "%s%lld",
+                                            i ? "," : "", (long long)items[i].id);
+                if (strcmp(run(f, e, src, false), want) != 0)
+                    fail_msg("round %d '%s': engine %s, sql %s", round, src,
+                             run(f, e, src, false), want);
+            }
+        }
+    }
+    engine_free(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_load_and_query, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_catch_up_and_isolation, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_paging_and_filters, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_random_against_sql, fixture_setup,
+                                        fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
