@@ -962,6 +962,10 @@ static void h_resources_list(struct hreq *r, struct core_ctx *cx)
     size_t n;
     int rc;
 
+    if (api_query_has(r, "query")) { /* a tag query: served by the engine (issue 8) */
+        native_query_resources(r, cx);
+        return;
+    }
     if (auth(r, cx, RIGHT_READ))
         return;
     memset(&f, 0, sizeof(f));
