@@ -14,7 +14,7 @@ struct qparams {
     const char *query;
     const char *kind;
     const char *cursor;
-    bool effective, archived, count_only;
+    bool effective, archived, count_only, ids_only;
     int64_t limit;
 };
 
@@ -148,7 +148,13 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
     }
     api_json_begin(r, 200, &w);
     jw_obj(&w);
-    if (!p->count_only) {
+    if (p->ids_only && !p->count_only) {
+        jw_key(&w, "ids");
+        jw_arr(&w);
+        for (size_t i = 0; i < res.n; i++)
+            jw_int(&w, res.ids[i]);
+        jw_arr_end(&w);
+    } else if (!p->count_only) {
         jw_key(&w, "items");
         jw_arr(&w);
         for (size_t i = 0; i < res.n; i++) {
@@ -158,6 +164,8 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
                 render_resource(&w, r, &one);
         }
         jw_arr_end(&w);
+    }
+    if (!p->count_only) {
         jw_key(&w, "next_cursor");
         if (res.more && res.n)
             jw_str(&w, core_cursor_encode(
@@ -186,6 +194,7 @@ void native_query_resources(struct hreq *r, struct core_ctx *cx)
     if (api_query_bool(r, "effective", false, &p.effective) ||
         api_query_bool(r, "archived", false, &p.archived) ||
         api_query_bool(r, "count_only", false, &p.count_only) ||
+        api_query_bool(r, "ids_only", false, &p.ids_only) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &p.limit))
         return;
     run_query(r, cx, &p);
@@ -224,7 +233,7 @@ static int body_str(struct hreq *r, json_t *o, const char *k, const char **out)
 static void h_query(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"query", "kind",     "effective", "archived",
-                                         "limit", "cursor",   "count_only", NULL};
+                                         "limit", "cursor",   "count_only", "ids_only", NULL};
     struct qparams p;
     json_t *body, *v;
     const char *k;
@@ -253,7 +262,8 @@ static void h_query(struct hreq *r, struct core_ctx *cx)
     if (body_str(r, body, "query", &p.query) || body_str(r, body, "kind", &p.kind) ||
         body_str(r, body, "cursor", &p.cursor) || body_bool(r, body, "effective", &p.effective) ||
         body_bool(r, body, "archived", &p.archived) ||
-        body_bool(r, body, "count_only", &p.count_only))
+        body_bool(r, body, "count_only", &p.count_only) ||
+        body_bool(r, body, "ids_only", &p.ids_only))
         goto out;
     v = json_object_get(body, "limit");
     if (v && !json_is_null(v)) {

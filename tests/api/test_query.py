@@ -75,6 +75,11 @@ def test_parameters(admin, data):
     assert keys(q(admin, "Country.* and not Confidential", effective="true")) == ["c"]
     r = q(admin, "Country.*", count_only="true")
     assert r.status_code == 200 and r.json() == {"total": 3}
+    r = q(admin, "Country.*", ids_only="true", limit=2)
+    assert r.json() == {"ids": [data["a"], data["b"]], "next_cursor": r.json()["next_cursor"],
+                        "total": 3}
+    assert r.json()["next_cursor"]
+    assert q(admin, "Country.*", ids_only="true", count_only="true").json() == {"total": 3}
 
 
 def test_paging(admin, data):
