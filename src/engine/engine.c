@@ -186,7 +186,10 @@ static void build_begin(struct engine *e)
 
     e->gen++;
     if (e->cur) {
+        /* Readers change cur->refs under the mutex: copy the snapshot under it too. */
+        pthread_mutex_lock(&e->mu);
         *b = *e->cur;
+        pthread_mutex_unlock(&e->mu);
         b->ret = NULL;
         b->nret = b->capret = 0;
         b->refs = 0;
@@ -1401,7 +1404,11 @@ static int eval(struct qctx *c, const struct qnode *q, struct val *out)
         return rc;
     }
     if (q->kind == QN_AND) {
-        if (l.own) {
+        if (l.own == NULL && r.own) {
+            roaring_bitmap_and_inplace(r.own, l.b);
+            *out = r;
+            r.own = NULL;
+        } else if (l.own) {
             roaring_bitmap_and_inplace(l.own, r.b);
             *out = l;
             l.own = NULL;
@@ -1409,13 +1416,15 @@ static int eval(struct qctx *c, const struct qnode *q, struct val *out)
             *out = owned(roaring_bitmap_and(l.b, r.b));
         }
     } else {
+        /* Lazy unions skip the cardinality upkeep; repaired once below. */
         if (l.own) {
-            roaring_bitmap_or_inplace(l.own, r.b);
+            roaring_bitmap_lazy_or_inplace(l.own, r.b, false);
             *out = l;
             l.own = NULL;
         } else {
-            *out = owned(roaring_bitmap_or(l.b, r.b));
+            *out = owned(roaring_bitmap_lazy_or(l.b, r.b, false));
         }
+        roaring_bitmap_repair_after_lazy(out->own);
     }
     val_drop(&l);
     val_drop(&r);
@@ -1455,15 +1464,20 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
     c.universe = u ? u->bm : c.empty;
     rc = eval(&c, q, &v);
     if (rc == 0) {
-        roaring_bitmap_t *res = v.own ? v.own : roaring_bitmap_copy(v.b);
-        v.own = NULL;
+        bool drop_archived =
+            !o->archived && s->archived && !roaring_bitmap_is_empty(s->archived);
+        const roaring_bitmap_t *res = v.b;
+        /* A borrowed answer (one tag) is read in place; it is copied only to be filtered. */
+        if (v.own == NULL && (o->kind || drop_archived))
+            v = owned(roaring_bitmap_copy(v.b));
         if (o->kind) {
             struct val k;
             eval_kind(&c, o->kind, &k);
-            roaring_bitmap_and_inplace(res, k.b);
+            roaring_bitmap_and_inplace(v.own, k.b);
         }
-        if (!o->archived && s->archived && !roaring_bitmap_is_empty(s->archived))
-            roaring_bitmap_andnot_inplace(res, s->archived);
+        if (drop_archived)
+            roaring_bitmap_andnot_inplace(v.own, s->archived);
+        res = v.b;
         /* A not at the top may reach other workspaces' ids only through the universe, and
          * every other term is per workspace, so the result is the caller's workspace. */
         out->total = roaring_bitmap_get_cardinality(res);
@@ -1485,7 +1499,6 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
             out->n = n;
             roaring_free_uint32_iterator(it);
         }
-        roaring_bitmap_free(res);
     }
     val_drop(&v);
     roaring_bitmap_free(c.empty);

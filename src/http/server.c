@@ -713,6 +713,13 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         }
         log_info("engine loaded in %.3f s", (double)(time_mono_us() - t0) / 1e6);
     }
+    /* Every loop's context (its multithread queue's socket, its listener) is created here on the
+     * main thread, so those sockets' buffers belong to the main thread's (thread-local) buffer
+     * prototype while the loop threads read into them and free them. h2o 2.2.5 recycles freed
+     * buffers through that prototype's unlocked list: from several threads it corrupts the heap
+     * (TSan race in read(); "h2o_mem_alloc_recycle: Assertion chunk != NULL"). Without
+     * recycling on the main thread's prototype nothing is shared but constants. */
+    h2o_socket_buffer_prototype.allocator.max = 0;
     S.threads = xcalloc((size_t)S.nthreads, sizeof(*S.threads));
     for (i = 0; i < S.nthreads; i++) {
         struct loop_thread *t = &S.threads[i];
