@@ -176,3 +176,42 @@ def test_garbage_requests_leave_server_serving(tight):
                       ADMIN_TOKEN.encode() + b"\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 400")
     assert requests.get(tight.url + "/healthz").status_code == 200
+
+
+def _mount_tmpfs(path, size):
+    return os.system("mount -t tmpfs -o size=%s tmpfs %s 2>/dev/null" % (size, path)) == 0
+
+
+def test_full_disk_gives_clean_errors_and_recovers(tmp_path):
+    mnt = str(tmp_path / "small")
+    os.mkdir(mnt)
+    if os.geteuid() != 0 or not _mount_tmpfs(mnt, "3m"):
+        pytest.skip("needs root to mount a small tmpfs")
+    s = Server(data_dir=mnt)
+    try:
+        s.start()
+        a = Api(s, ADMIN_TOKEN)
+        statuses, ok_names = set(), []
+        for i in range(400):
+            name = "Full.t%04d" % i
+            r = a.post("/v1/tags", json={"name": name, "description": "d" * 3000})
+            statuses.add(r.status_code)
+            if r.status_code == 201:
+                ok_names.append(name)
+            else:
+                assert r.status_code in (503, 507), r.text
+                assert "error" in r.json()
+                break
+        assert statuses - {201}, "the disk never filled up"
+        # Reads still work, and what was acknowledged is there.
+        assert a.get("/v1/tags/" + ok_names[-1]).status_code == 200
+        assert os.system("mount -o remount,size=64m %s" % mnt) == 0
+        r = a.post("/v1/tags", json={"name": "Full.after"})
+        assert r.status_code == 201, r.text
+        assert s.stop() == 0
+        s.start()
+        a = Api(s, ADMIN_TOKEN)
+        assert a.get("/v1/tags?prefix=Full.&limit=1000").json()["total"] == len(ok_names) + 1
+    finally:
+        s.cleanup()
+        os.system("umount %s" % mnt)
