@@ -215,7 +215,8 @@ const char *core_tag_json(struct core_ctx *ctx, const struct tag *t);
 /** Saves a tag row: insert when before is NULL, else update; writes history and a change. */
 int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *after,
                   const char *op, struct tg_err *err);
-/** Validates "#RRGGBB" (also "#RGB" expanded); writes the canonical upper-case form. */
+/** Validates "#RRGGBB" or "#RGB" (hex digits of either case) and copies it to `out` as given:
+ * dialects echo a color the way their client sent it. */
 int core_color_parse(const char *in, char out[8], const char *field, struct tg_err *err);
 
 /* ---- groups ---- */
