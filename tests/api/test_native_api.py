@@ -64,6 +64,18 @@ def test_resources_list_by_tag_and_errors(admin):
     assert admin.get("/v1/resources?limit=0").status_code == 400
     assert admin.get("/v1/resources?limit=1001").status_code == 400
     assert admin.get("/v1/resources?cursor=bogus").status_code == 400
+    r = admin.get("/v1/resources?archived=maybe")
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "archived"
+
+
+def test_resources_archived_filter(admin):
+    admin.put("/v1/resources/arc/live", json={})
+    admin.put("/v1/resources/arc/old", json={"archived": True})
+    keys = lambda q: [x["key"] for x in admin.get("/v1/resources?kind=arc" + q).json()["items"]]
+    assert keys("") == ["live"]
+    assert keys("&archived=false") == ["live"]
+    assert keys("&archived=true") == ["live", "old"]
+    assert keys("&archived=only") == ["old"]
 
 
 def test_resource_crud(admin):
