@@ -127,6 +127,9 @@ struct change {
     int64_t rev, seq, at, entity_id;
     const char *principal, *entity, *op, *before, *after;
 };
+/** Change records of revisions after `since`, in (rev, seq) order. A page holds whole
+ * revisions: when `limit` cuts a revision, the rest of it is included, so the caller can go on
+ * from the last record's revision. */
 int core_changes_list(struct core_ctx *ctx, int64_t since, int limit, struct change **out,
                       size_t *n, struct tg_err *err);
 /** The newest committed revision visible to this connection. */

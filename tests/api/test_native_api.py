@@ -414,3 +414,20 @@ def test_change_log_stays_json_for_odd_names(admin):
     items = r.json()["items"]
     add = [c for c in items if c["entity"] == "assignment" and c["op"] == "add"]
     assert add and add[0]["after"]["tag"] == name.lower()
+
+
+def test_changes_page_never_splits_a_revision(admin):
+    # A batch writes several records under one revision. Paging by since=next_since used to
+    # cut such a revision at `limit` and lose its remaining records.
+    since = admin.get("/v1/changes?limit=1000").json()["next_since"]
+    r = admin.post("/v1/tags", json={"tags": [{"name": "Split.t%d" % i} for i in range(5)]})
+    assert r.status_code == 201
+    rev = int(r.headers["X-Tagd-Revision"])
+    admin.post("/v1/tags", json={"name": "Split.after"})
+    body = admin.get("/v1/changes?since=%d&limit=2" % since).json()
+    # the whole revision (Split itself and its five children) comes in one page
+    assert [c["revision"] for c in body["items"]] == [rev] * 6
+    assert [c["seq"] for c in body["items"]] == list(range(1, 7))
+    assert body["next_since"] == rev
+    nxt = admin.get("/v1/changes?since=%d&limit=2" % rev).json()
+    assert [c["after"]["name"] for c in nxt["items"]] == ["Split.after"]
