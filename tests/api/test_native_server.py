@@ -440,3 +440,83 @@ def test_sigint_exits_zero():
     s = Server().start()
     assert s.stop(sig=signal.SIGINT) == 0
     s.cleanup()
+
+
+# ---- bootstrap, store, metrics, keep-alive ----
+
+def test_admin_token_reapplied_at_every_start():
+    s = Server().start()
+    try:
+        assert Api(s, ADMIN_TOKEN).get("/v1/users").status_code == 200
+        s.stop()
+        s.env_extra["TAGD_ADMIN_TOKEN"] = "rotated-admin-token-42"
+        s.start()
+        r = requests.get(s.url + "/v1/users", headers={"Authorization": "Bearer rotated-admin-token-42"})
+        assert r.status_code == 200
+        # one admin user, however often the token changes
+        assert [u["login"] for u in r.json()["items"]].count("admin") == 1
+    finally:
+        s.cleanup()
+
+
+def test_store_flag_places_the_database(tmp_path):
+    db = tmp_path / "elsewhere" / "my.db"
+    db.parent.mkdir()
+    s = Server(extra_args=["--store", "sqlite:%s" % db]).start()
+    try:
+        assert Api(s, ADMIN_TOKEN).post("/v1/tags", json={"name": "Stored"}).status_code == 201
+        assert db.exists()
+        assert not os.path.exists(os.path.join(s.data, "tagd.db"))
+        assert "sqlite" in s.read_log() and str(db) in s.read_log()
+    finally:
+        s.cleanup()
+    r = run_tagd(["--data", str(tmp_path), "--store", "mysql://nope"])
+    assert r.returncode != 0 and "store" in r.stderr.lower(), r.stderr
+
+
+def test_expired_token_is_refused(server):
+    import time as _t
+    expires = int(_t.time() * 1000) + 1500
+    r = requests.post(server.url + "/v1/tokens", json={"name": "short", "expires_at": expires},
+                      headers=AUTH)
+    assert r.status_code == 201, r.text
+    tok = r.json()["token"]
+    assert requests.get(server.url + "/v1/tags", headers={"Authorization": "Bearer " + tok}).status_code == 200
+    assert wait_for(lambda: requests.get(server.url + "/v1/tags", headers={
+        "Authorization": "Bearer " + tok}).status_code == 401, timeout=5)
+
+
+def test_metrics_gauges_follow_the_data():
+    s = Server().start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        a.post("/v1/resources/mx/one/tags", json={"tags": ["Mx.a", "Mx.b"], "create_missing": True})
+        a.put("/v1/resources/mx/two", json={})
+        a.post("/v1/tags", json={"name": "Mx..bad"})
+        m = requests.get(s.url + "/metrics").text
+        val = lambda name: int(re.search(r"^%s (\d+)$" % re.escape(name), m, re.M).group(1))
+        assert val("tagd_tags") == 3  # Mx, Mx.a, Mx.b
+        assert val("tagd_resources") == 2
+        assert val("tagd_assignments") == 2
+        assert val("tagd_revision") == int(a.get("/v1/tags").headers["X-Tagd-Revision"])
+        assert 'tagd_requests_total{route="POST /v1/tags",status="400"} 1' in m
+        assert 'tagd_requests_total{route="PUT /v1/resources/{kind}/{key}",status="201"} 1' in m
+        assert re.search(r'tagd_store_transactions_total\{outcome="request_rollback"\} [1-9]', m)
+        count = int(re.search(r"^tagd_request_duration_seconds_count (\d+)$", m, re.M).group(1))
+        inf = int(re.search(r'^tagd_request_duration_seconds_bucket\{le="\+Inf"\} (\d+)$', m, re.M).group(1))
+        assert count == inf >= 4
+    finally:
+        s.cleanup()
+
+
+def test_keep_alive_and_pipelining(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        data = b""
+        deadline = time.time() + 5
+        while data.count(b"HTTP/1.1 200") < 3 and time.time() < deadline:
+            data += c.recv(65536)
+        assert data.count(b"HTTP/1.1 200") == 3
+        c.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = c.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
