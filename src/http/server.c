@@ -61,6 +61,7 @@ struct loop_thread {
     int index;
     int fd;
     int64_t last_req_us; /* when this loop last saw a request arrive (drain) */
+    atomic_ullong served; /* responses sent by this loop (metrics: load across loops) */
 };
 
 struct job;
@@ -268,6 +269,7 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         len = 0;
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
+    atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
     log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
     req->res.content_length = len;
     h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
@@ -559,6 +561,11 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                    "# TYPE tagd_connections_rejected_total counter\n"
                    "tagd_connections_rejected_total %llu\n",
                 atomic_load(&S.m.conns_rejected));
+    sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
+                 "# TYPE tagd_loop_responses_total counter\n");
+    for (int i = 0; i < S.nthreads; i++)
+        sbuf_printf(b, "tagd_loop_responses_total{loop=\"%d\"} %llu\n", i,
+                    atomic_load(&S.threads[i].served));
     core_counts(cx, &tags, &res, &asg);
     sbuf_printf(b,
                 "# TYPE tagd_tags gauge\ntagd_tags %lld\n"

@@ -380,6 +380,11 @@ def test_threads_serve_concurrently():
         total = sum(int(v) for v in re.findall(r'tagd_requests_total\{route="GET /v1/tags/\{id\}",status="200"\} (\d+)', m))
         # /metrics is answered by one loop but counts every loop's requests.
         assert total == 5 * n
+        # The kernel spreads new connections over the loops' listeners: 40 clients with their
+        # own connections do not all land on one loop.
+        loops = {int(k): int(v) for k, v in re.findall(r'^tagd_loop_responses_total\{loop="(\d+)"\} (\d+)$', m, re.M)}
+        assert sorted(loops) == [0, 1, 2, 3]
+        assert sum(1 for v in loops.values() if v > 0) >= 2, loops
     finally:
         s.cleanup()
 
