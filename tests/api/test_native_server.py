@@ -162,6 +162,29 @@ def test_access_log_json():
         s.cleanup()
 
 
+def test_one_access_line_per_request_and_log_level():
+    s = Server(extra_args=["--log-format", "json"]).start()
+    try:
+        for i in range(7):
+            requests.get(s.url + "/healthz", headers={"X-Request-Id": "count-%d" % i})
+        assert wait_for(lambda: "count-6" in s.read_log())
+        recs = [json.loads(l) for l in s.read_log().splitlines() if l.strip()]
+        ids = [x["request_id"] for x in recs if x.get("type") == "access"]
+        assert sorted(i for i in ids if i.startswith("count-")) == ["count-%d" % i for i in range(7)]
+    finally:
+        s.cleanup()
+    s = Server(extra_args=["--log-level", "warn"]).start()
+    try:
+        requests.get(s.url + "/healthz", headers={"X-Request-Id": "quiet-probe"})
+        requests.get(s.url + "/v1/tags", headers={"X-Request-Id": "quiet-probe-2"})
+        time.sleep(0.2)
+        log = s.read_log()
+        assert "quiet-probe" not in log and " access " not in log
+        assert "listening" not in log  # info lines are gone too
+    finally:
+        s.cleanup()
+
+
 # ---- limits ----
 
 def test_header_limit_431(server):
