@@ -9,7 +9,7 @@
 #include "util/secret.h"
 
 /* Columns of SQL_LINK_BY_ID / SQL_LINK_LIST after TOKEN_COLS. */
-enum { COL_HASH = 11, COL_RES_KIND = 12, COL_RES_KEY = 13 };
+enum { COL_HASH = 11, COL_RES_KIND = 12, COL_RES_KEY = 13, COL_RES_CREATED = 14 };
 
 int core_link_role_parse(const char *s, int *out, struct tg_err *err)
 {
@@ -46,12 +46,14 @@ struct link_row {
     bool resource_ok;      /* the resource still exists and is the one linked */
 };
 
-/* Reads one SQL_LINK_* row. A link whose resource has gone (or whose id was reused by another
- * resource) keeps resource_ok false and grants nothing. */
+/* Reads one SQL_LINK_* row. A link whose resource has gone keeps resource_ok false and grants
+ * nothing, also when a resource of the same kind and key (or the same row id) came back later:
+ * the resource's creation time is part of the link. */
 static void row_link(struct core_ctx *ctx, struct store_stmt *st, struct link_row *x)
 {
     json_t *extra;
     const char *role = NULL, *kind = NULL, *key = NULL, *code = NULL;
+    int64_t created = -1;
 
     memset(x, 0, sizeof(*x));
     row_token(ctx, st, 0, &x->k);
@@ -69,6 +71,7 @@ static void row_link(struct core_ctx *ctx, struct store_stmt *st, struct link_ro
         json_get_str(extra, "kind", &kind, NULL);
         json_get_str(extra, "key", &key, NULL);
         json_get_str(extra, "code", &code, NULL);
+        json_get_int(extra, "created", &created, NULL, NULL);
         if (role && strcmp(role, "contributor") == 0)
             x->l.role = LINK_CONTRIBUTOR;
         x->l.res_kind = kind ? core_strdup(ctx, kind) : NULL;
@@ -79,7 +82,8 @@ static void row_link(struct core_ctx *ctx, struct store_stmt *st, struct link_ro
     x->l.protected_ = x->code_hash != NULL;
     x->resource_ok = !col_null(st, COL_RES_KIND) && x->l.res_kind && x->l.res_key &&
                      strcmp(col_text(st, COL_RES_KIND), x->l.res_kind) == 0 &&
-                     strcmp(col_text(st, COL_RES_KEY), x->l.res_key) == 0;
+                     strcmp(col_text(st, COL_RES_KEY), x->l.res_key) == 0 &&
+                     col_int(st, COL_RES_CREATED) == created;
 }
 
 int core_link_create(struct core_ctx *ctx, int kind, const char *res_kind, const char *res_key,
@@ -122,8 +126,8 @@ int core_link_create(struct core_ctx *ctx, int kind, const char *res_kind, const
         /* A public link has no secret but its id: the id is what gets hashed. */
         secret_hash(id, strlen(id), hash);
     }
-    extra = json_pack("{s:s, s:s, s:s}", "role", core_link_role_name(role), "kind", res.kind,
-                      "key", res.key);
+    extra = json_pack("{s:s, s:s, s:s, s:I}", "role", core_link_role_name(role), "kind",
+                      res.kind, "key", res.key, "created", (json_int_t)res.created_at);
     if (extra == NULL)
         return tg_err_set(err, TG_EINTERNAL, "", "out of memory");
     if (access_code)
