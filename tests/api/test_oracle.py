@@ -559,3 +559,14 @@ def test_bad_ids_and_media(server, admin, tree):
     assert_error(r, 415, "-1")
     r = admin.request("PATCH", ftags("file", FILE1), json={})
     assert_error(r, 405, "-1")
+
+
+def test_openapi_describes_the_endpoints(server):
+    doc = anon(server, "GET", "/openapi.json").json()
+    for path, methods in [(BASE + "/files/{fileId}/tags", {"get", "post", "put", "delete"}),
+                          (BASE + "/folders/{folderId}/tags", {"get", "post", "put", "delete"}),
+                          ("/v1/applinks", {"get", "post"}), ("/v1/publiclinks", {"get", "post"}),
+                          ("/v1/applinks/{id}", {"delete"}), ("/v1/publiclinks/{id}", {"delete"})]:
+        assert methods <= set(doc["paths"][path]), path
+    assert doc["paths"][BASE + "/folders/{folderId}/tags"]["get"]["responses"]["404"][
+        "description"].startswith("File or folder ID")
