@@ -99,13 +99,13 @@ static bool wants_xml(struct hreq *r)
             tlen--;
         if ((tlen == 15 && strncasecmp(p, "application/xml", 15) == 0) ||
             (tlen == 8 && strncasecmp(p, "text/xml", 8) == 0)) {
-            double q = semi ? accept_q(semi + 1, len - tlen - 1) : 1.0;
+            double q = semi ? accept_q(semi + 1, (size_t)(p + len - semi - 1)) : 1.0;
             if (q > qx)
                 qx = q;
             if (!first)
                 first = 2;
         } else if (tlen == 16 && strncasecmp(p, "application/json", 16) == 0) {
-            double q = semi ? accept_q(semi + 1, len - tlen - 1) : 1.0;
+            double q = semi ? accept_q(semi + 1, (size_t)(p + len - semi - 1)) : 1.0;
             if (q > qj)
                 qj = q;
             if (!first)

@@ -279,7 +279,9 @@ def test_accept_negotiation(server, admin, tree):
                         ("application/json;q=0.5, application/xml", True),
                         ("application/xml, application/json", True),
                         ("application/json, application/xml", False),
-                        ("application/xml;q=0", False)]:
+                        ("application/xml;q=0", False),
+                        ("application/json ; q=0.2 , application/xml ;q=0.3", True),
+                        ("APPLICATION/XML", True), ("text/xml; charset=utf-8", True)]:
         r = admin.get(p, headers={"Accept": accept})
         assert r.headers["Content-Type"].startswith(
             "application/xml" if xml else "application/json"), accept
