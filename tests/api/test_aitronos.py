@@ -472,3 +472,33 @@ def test_native_organizations(env):
     # Without an admin right nothing of this is reachable.
     assert env.a.get("/v1/organizations").status_code == 403
     assert env.a.post("/v1/tokens", json={"name": "x"}).status_code == 403
+
+
+def test_native_only_states(env):
+    """Tags shaped by the native API: hierarchy and protection surface as documented errors."""
+    a, org = env.a, env.org_a
+    r = a.post("/v1/tags", json={"name": "Fam.Kid"})
+    assert r.status_code == 201, r.text
+    kid = "tag_%d" % r.json()["id"]
+    fam = "tag_%d" % r.json()["parent_id"]
+    listed = {t["tag_id"]: t for t in a.get(tags_path(org)).json()["data"]}
+    assert listed[kid]["name"] == "Fam.Kid" and listed[fam]["name"] == "Fam"
+    assert_error(a.delete(tags_path(org, fam)), 409, "CONNECTOR_TAG_HAS_CHILDREN")
+    assert a.get(tags_path(org, fam)).status_code == 200
+    assert a.delete(tags_path(org, kid)).status_code == 204
+    assert a.delete(tags_path(org, fam)).status_code == 204
+
+    r = a.post("/v1/tags", json={"name": "Locked", "protected": True})
+    assert r.status_code == 201, r.text
+    locked = a.get(tags_path(org, "tag_%d" % r.json()["id"])).json()
+    assert_error(a.patch(tags_path(org, locked["tag_id"]), json={"color": "#000000"}), 403,
+                 "OPERATION_NOT_ALLOWED")
+    assert_error(a.delete(tags_path(org, locked["tag_id"])), 403, "OPERATION_NOT_ALLOWED")
+    assert a.get(tags_path(org, locked["tag_id"])).json() == locked
+
+    # A tag deleted through the native API is gone for Aitronos as well.
+    r = a.post("/v1/tags", json={"name": "SoftGone"})
+    gone = "tag_%d" % r.json()["id"]
+    assert a.delete("/v1/tags/%s" % gone).status_code == 204
+    assert_error(a.get(tags_path(org, gone)), 404, "CONNECTOR_TAG_NOT_FOUND")
+    assert "SoftGone" not in names(a, org)
