@@ -354,9 +354,11 @@ def test_revoked_and_expired_tokens(env):
     org_admin = Api(env.server, env.token(env.org_a, "admin"))
     assert org_admin.delete("/v1/tokens/%s" % tid).status_code == 204
     assert_error(Api(env.server, tok).get(tags_path(env.org_a)), 401, "TOKEN_INVALID")
-    soon = int(time.time() * 1000) + 1500
+    soon = int(time.time() * 1000) + 3000
     tok = env.token(env.org_a, "tags:read", expires_at=soon)
-    assert Api(env.server, tok).get(tags_path(env.org_a)).status_code == 200
+    r = Api(env.server, tok).get(tags_path(env.org_a))
+    if time.time() < soon / 1000.0 - 0.5:  # a slow run (valgrind) may already be past it
+        assert r.status_code == 200
     time.sleep(max(0, soon / 1000.0 - time.time()) + 0.3)
     assert_error(Api(env.server, tok).get(tags_path(env.org_a)), 401, "TOKEN_EXPIRED")
 
