@@ -172,6 +172,9 @@ def test_list_and_workspaces(env):
     assert t2["workspace_id"] == env.ws_a2
     data = a.get(tags_path(org)).json()["data"]
     assert t1 in data and t2 in data
+    # Ordered by workspace, then by name without regard to case.
+    keys = [(int(t["workspace_id"][3:]), t["name"].casefold()) for t in data]
+    assert keys == sorted(keys)
     only2 = a.get(tags_path(org), params={"workspace_id": env.ws_a2}).json()["data"]
     assert t2 in only2 and t1 not in only2
     assert all(t["workspace_id"] == env.ws_a2 for t in only2)
