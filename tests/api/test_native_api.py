@@ -431,3 +431,29 @@ def test_changes_page_never_splits_a_revision(admin):
     assert body["next_since"] == rev
     nxt = admin.get("/v1/changes?since=%d&limit=2" % rev).json()
     assert [c["after"]["name"] for c in nxt["items"]] == ["Split.after"]
+
+
+def test_names_unique_after_nfc_and_case_fold(admin):
+    composed, decomposed = "Caf\u00e9.menu", "Cafe\u0301.menu"
+    r = admin.post("/v1/tags", json={"name": composed})
+    assert r.status_code == 201
+    assert r.json()["name"] == composed
+    r = admin.post("/v1/tags", json={"name": decomposed})
+    assert r.status_code == 409, r.text
+    assert admin.get("/v1/tags/CAF\u00c9.MENU").json()["name"] == composed
+    assert admin.post("/v1/tags", json={"name": "Stra\u00dfe"}).status_code == 201
+    assert admin.post("/v1/tags", json={"name": "STRASSE"}).status_code == 409
+    # the spelling given first is kept; lookups fold
+    assert admin.get("/v1/tags/strasse").json()["name"] == "Stra\u00dfe"
+
+
+def test_exclusive_group_on_replace(admin):
+    admin.post("/v1/tags", json={"tags": [{"name": "Tier.gold"}, {"name": "Tier.silver"}, {"name": "Other"}]})
+    g = admin.post("/v1/groups", json={"name": "Tier", "exclusive": True}).json()
+    admin.put("/v1/groups/%d/tags" % g["id"], json=["Tier.gold", "Tier.silver"])
+    assert admin.put("/v1/resources/acct/a1/tags", json=["Tier.gold", "Tier.silver"]).status_code == 409
+    assert admin.put("/v1/resources/acct/a1/tags", json=["Tier.gold", "Other"]).status_code == 200
+    # swapping the group's tag in one PUT is fine
+    r = admin.put("/v1/resources/acct/a1/tags", json=["Tier.silver", "Other"])
+    assert r.status_code == 200
+    assert sorted(a["name"] for a in r.json()["items"]) == ["Other", "Tier.silver"]

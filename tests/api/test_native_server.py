@@ -548,3 +548,20 @@ def test_keep_alive_and_pipelining(server):
         c.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         head = c.recv(65536)
         assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
+
+
+def test_idle_keep_alive_connection_does_not_hold_up_shutdown():
+    s = Server().start()
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        t0 = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=20) == 0
+        # well inside the 10 s drain timeout: an idle connection is not a request in flight
+        assert time.time() - t0 < 3
+        assert c.recv(4096) == b""
+        c.close()
+    finally:
+        s.cleanup()
