@@ -656,8 +656,14 @@ static void *loop_main(void *arg)
     struct loop_thread *t = arg;
     int64_t drain_start = 0;
 
-    while (h2o_evloop_run(t->loop, drain_start ? 10 : 100) == 0) {
+    for (;;) {
         int64_t now;
+        /* The signal lands on any thread; where it interrupts epoll_wait, h2o_evloop_run
+         * fails with EINTR. That is the cue to drain, not to leave the loop. */
+        if (h2o_evloop_run(t->loop, drain_start ? 10 : 100) != 0 && errno != EINTR) {
+            log_error("event loop %d: %s", t->index, strerror(errno));
+            break;
+        }
         if (!stop_requested)
             continue;
         now = time_mono_us();
@@ -666,7 +672,6 @@ static void *loop_main(void *arg)
             h2o_socket_close(t->listener);
             t->listener = NULL;
             drain_start = now;
-            h2o_context_request_shutdown(&t->ctx);
         }
         if (now - drain_start > S.cfg->drain_timeout_ms * 1000)
             break;

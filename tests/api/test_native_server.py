@@ -414,8 +414,9 @@ def test_threads_serve_concurrently():
 
 # ---- drain ----
 
-def test_sigterm_drains_in_flight_requests():
-    s = Server().start()
+@pytest.mark.parametrize("threads", [1, 4])
+def test_sigterm_drains_in_flight_requests(threads):
+    s = Server(extra_args=["--threads", str(threads)]).start()
     try:
         n = 40
         conns = []
@@ -483,6 +484,8 @@ def test_admin_token_reapplied_at_every_start():
         assert r.status_code == 200
         # one admin user, however often the token changes
         assert [u["login"] for u in r.json()["items"]].count("admin") == 1
+        # the rotated-out value is no longer valid
+        assert requests.get(s.url + "/v1/tags", headers=AUTH).status_code == 401
     finally:
         s.cleanup()
 
