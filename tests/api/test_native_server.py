@@ -192,7 +192,8 @@ def test_header_limit_431(server):
                       b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(20)) + b"\r\n")
     assert out.startswith(b"HTTP/1.1 431"), out[:200]
     body = json.loads(out.partition(b"\r\n\r\n")[2])
-    assert body["error"]["code"] == "limit_exceeded" or body["error"]["code"]
+    assert body["error"]["code"] == "too_large"
+    assert body["error"]["details"]["field"] == "headers"
 
 
 def test_body_limit_413_small():
