@@ -393,3 +393,156 @@ def test_rate_limit_native_headers(limited):
     api = Api(limited, limited.tokens["native"])
     codes = [api.get("/v1/tags").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+# ---- PATCH shapes for tags on flags and segments ----
+
+SEMANTIC = "application/json; domain-model=launchdarkly.semanticpatch"
+
+
+def ld_patch(server, path, body, token=ADMIN_TOKEN, content_type="application/json"):
+    headers = {"Content-Type": content_type}
+    if token is not None:
+        headers["Authorization"] = token
+    import json as _json
+    return requests.patch(server.url + path, data=_json.dumps(body), headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def flag(server, admin):
+    """Flag web/chk and segment web/prod/beta-users exist as tagd resources."""
+    assert admin.put("/v1/resources/flag/web%2Fchk", json={"name": "Checkout"}).status_code == 201
+    assert admin.put("/v1/resources/segment/web%2Fprod%2Fbeta-users", json={}).status_code == 201
+    return "/api/v2/flags/web/chk"
+
+
+def flag_tags(admin):
+    return [a["name"] for a in admin.get("/v1/resources/flag/web%2Fchk/tags").json()["items"]]
+
+
+def test_patch_json_patch(server, admin, flag):
+    r = ld_patch(server, flag, [{"op": "add", "path": "/tags/-", "value": "p-ops"}])
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "application/json"
+    body = r.json()
+    assert body["key"] == "chk" and body["name"] == "Checkout" and body["tags"] == ["p-ops"]
+    assert body["archived"] is False and isinstance(body["_version"], int)
+    assert body["_links"]["self"] == {"href": "/api/v2/flags/web/chk", "type": "application/json"}
+    assert "p-ops" in ld(server, params={"kind": "flag", "pre": "p-"}).json()["items"]
+    # The {"comment", "patch"} wrapper; add at an index, replace one, remove one.
+    r = ld_patch(server, flag, {"comment": "more", "patch": [
+        {"op": "add", "path": "/tags/0", "value": "p-a"},
+        {"op": "add", "path": "/tags/-", "value": "p-b"}]})
+    assert r.status_code == 200 and r.json()["tags"] == ["p-a", "p-b", "p-ops"]
+    r = ld_patch(server, flag, [{"op": "replace", "path": "/tags/1", "value": "p-c"},
+                                {"op": "remove", "path": "/tags/0"}])
+    assert r.status_code == 200, r.text
+    assert r.json()["tags"] == ["p-c", "p-ops"]  # the list is answered sorted
+    r = ld_patch(server, flag, [{"op": "replace", "path": "/tags", "value": ["p-x", "p-y", "p-x"]}])
+    assert r.status_code == 200 and r.json()["tags"] == ["p-x", "p-y"]
+    r = ld_patch(server, flag, [{"op": "remove", "path": "/tags"}])
+    assert r.status_code == 200 and r.json()["tags"] == []
+    assert flag_tags(admin) == []
+
+
+def test_patch_version_test_is_all_or_nothing(server, admin, flag):
+    version = admin.get("/v1/resources/flag/web%2Fchk").json()["version"]
+    r = ld_patch(server, flag, [{"op": "add", "path": "/tags/-", "value": "p-first"},
+                                {"op": "test", "path": "/version", "value": version + 7}])
+    body = assert_ld_error(r, 409, "optimistic_locking_error")
+    assert flag_tags(admin) == []
+    r = ld_patch(server, flag, [{"op": "test", "path": "/version", "value": version},
+                                {"op": "add", "path": "/tags/-", "value": "p-first"}])
+    assert r.status_code == 200 and r.json()["tags"] == ["p-first"], r.text
+    # A bad later operation undoes the earlier ones.
+    r = ld_patch(server, flag, [{"op": "add", "path": "/tags/-", "value": "p-second"},
+                                {"op": "replace", "path": "/description", "value": "x"}])
+    body = assert_ld_error(r, 400, "invalid_request")
+    assert "tags" in body["message"]
+    assert flag_tags(admin) == ["p-first"]
+
+
+def test_patch_merge(server, admin, flag):
+    r = ld_patch(server, flag, {"tags": ["m-1", "m-2"]})
+    assert r.status_code == 200 and r.json()["tags"] == ["m-1", "m-2"], r.text
+    r = ld_patch(server, flag, {"comment": "c", "merge": {"tags": ["m-3"]}})
+    assert r.status_code == 200 and r.json()["tags"] == ["m-3"]
+    assert_ld_error(ld_patch(server, flag, {"name": "renamed"}), 400, "invalid_request")
+    assert_ld_error(ld_patch(server, flag, {"tags": "m-4"}), 400, "invalid_request")
+    r = ld_patch(server, flag, {"tags": None})
+    assert r.status_code == 200 and r.json()["tags"] == []
+
+
+def test_patch_semantic(server, admin, flag):
+    r = ld_patch(server, flag, {"comment": "tags", "instructions": [
+        {"kind": "addTags", "values": ["s-1", "s-2", "s-3"]},
+        {"kind": "removeTags", "values": ["s-2", "never-existed"]}]}, content_type=SEMANTIC)
+    assert r.status_code == 200, r.text
+    assert r.json()["tags"] == ["s-1", "s-3"]
+    # Without the domain-model content type the body is not a semantic patch.
+    r = ld_patch(server, flag, {"instructions": [{"kind": "addTags", "values": ["s-4"]}]})
+    assert_ld_error(r, 400, "invalid_request")
+    # Not applied partially: an unsupported instruction refuses the whole patch.
+    r = ld_patch(server, flag, {"instructions": [
+        {"kind": "addTags", "values": ["s-5"]},
+        {"kind": "turnFlagOn"}]}, content_type=SEMANTIC)
+    assert_ld_error(r, 400, "invalid_request")
+    for bad in ({"instructions": []}, {"instructions": [{"kind": "addTags", "values": []}]},
+                {"instructions": [{"kind": "addTags", "values": ["bad tag!"]}]},
+                {"instructions": [{"kind": "addTags", "values": ["x" * 65]}]},
+                {"instructions": [{"kind": "addTags", "values": [3]}]}, [1, 2]):
+        assert_ld_error(ld_patch(server, flag, bad, content_type=SEMANTIC), 400, "invalid_request")
+    assert flag_tags(admin) == ["s-1", "s-3"]
+    r = ld_patch(server, flag, {"instructions": [{"kind": "addTags", "values": ["x" * 64]}]},
+                 content_type=SEMANTIC)
+    assert r.status_code == 200 and "x" * 64 in r.json()["tags"]
+
+
+def test_patch_segment(server, admin, flag):
+    path = "/api/v2/segments/web/prod/beta-users"
+    body = {"instructions": [{"kind": "addTags", "values": ["seg-t"]}]}
+    assert_ld_error(ld_patch(server, path, body, content_type=SEMANTIC), 400, "invalid_request")
+    body["environmentKey"] = "staging"
+    assert_ld_error(ld_patch(server, path, body, content_type=SEMANTIC), 400, "invalid_request")
+    body["environmentKey"] = "prod"
+    r = ld_patch(server, path, body, content_type=SEMANTIC)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["key"] == "beta-users" and got["environmentKey"] == "prod"
+    assert got["tags"] == ["seg-t"]
+    assert got["_links"]["self"]["href"] == path
+    assert ld(server, params={"kind": "segment", "pre": "seg-"}).json()["items"] == ["seg-t"]
+    r = ld_patch(server, path, [{"op": "add", "path": "/tags/-", "value": "seg-u"}])
+    assert r.status_code == 200 and r.json()["tags"] == ["seg-t", "seg-u"]
+
+
+def test_patch_errors(server, admin, flag):
+    add = [{"op": "add", "path": "/tags/-", "value": "e-1"}]
+    assert_ld_error(ld_patch(server, "/api/v2/flags/web/missing", add), 404, "not_found")
+    assert_ld_error(ld_patch(server, "/api/v2/segments/web/prod/missing", add), 404, "not_found")
+    assert_ld_error(ld_patch(server, flag, add, token=None), 401, "unauthorized")
+    reader = server.token(["tags:read"], name="patch-reader")
+    assert_ld_error(ld_patch(server, flag, add, token=reader), 403, "forbidden")
+    for bad in ([{"op": "remove", "path": "/tags/99"}], [{"op": "add", "path": "/tags/99", "value": "a"}],
+                [{"op": "add", "path": "/tags/-"}], [{"path": "/tags/-", "value": "a"}],
+                [{"op": "move", "path": "/tags/0", "from": "/tags/1"}],
+                [{"op": "add", "path": "/tags/01", "value": "a"}],
+                [{"op": "test", "path": "/version", "value": "1"}],
+                {"patch": {"op": "add"}}, {"merge": []}, "text"):
+        assert_ld_error(ld_patch(server, flag, bad), 400, "invalid_request")
+    r = requests.patch(server.url + flag, data="{not json", timeout=30,
+                       headers={"Authorization": ADMIN_TOKEN, "Content-Type": "application/json"})
+    assert_ld_error(r, 400, "invalid_request")
+    r = requests.get(server.url + flag, headers={"Authorization": ADMIN_TOKEN})
+    assert_ld_error(r, 405, "method_not_allowed")
+    assert "e-1" not in flag_tags(admin)
+
+
+def test_patch_then_as_of(server, admin, flag):
+    ld_patch(server, flag, {"tags": ["h-before"]})
+    pause()
+    t1 = now_ms()
+    pause()
+    ld_patch(server, flag, {"tags": ["h-after"]})
+    assert ld(server, params={"pre": "h-"}).json()["items"] == ["h-after"]
+    assert ld(server, params={"pre": "h-", "asOf": t1}).json()["items"] == ["h-before"]
