@@ -9,12 +9,9 @@
 #include "core/core_int.h"
 #include "core/history.h"
 
-/* Binds the parameters shared by the tag-use statements (see sql_launchdarkly.h) and returns
- * the next free parameter number. */
-static int bind_use(struct core_ctx *ctx, struct store_stmt *st, const struct tag_use_filter *f)
+/* Binds the parameters of the tag-use statements (see sql_launchdarkly.h). */
+static void bind_use(struct core_ctx *ctx, struct store_stmt *st, const struct tag_use_filter *f)
 {
-    int next = 13;
-
     st_int(st, 1, ctx->ws_id);
     for (size_t i = 0; i < HIST_MAX_KINDS; i++) {
         if (i < f->nkinds)
@@ -26,8 +23,7 @@ static int bind_use(struct core_ctx *ctx, struct store_stmt *st, const struct ta
     st_int(st, 11, f->archived ? 1 : 0);
     st_text(st, 12, f->prefix && *f->prefix ? f->prefix : NULL);
     if (f->as_of)
-        st_int(st, next++, f->rev);
-    return next;
+        st_int(st, 13, f->rev);
 }
 
 int core_tag_names_in_use(struct core_ctx *ctx, const struct tag_use_filter *f,
@@ -35,7 +31,8 @@ int core_tag_names_in_use(struct core_ctx *ctx, const struct tag_use_filter *f,
 {
     struct store_stmt *st;
     struct vec v;
-    int rc, at;
+    int64_t i = 0, end;
+    int rc;
 
     *out = NULL;
     *n = 0;
@@ -44,36 +41,24 @@ int core_tag_names_in_use(struct core_ctx *ctx, const struct tag_use_filter *f,
         return tg_err_set(err, TG_EINVAL, "kind", "at most %d kinds", HIST_MAX_KINDS);
     if (f->offset < 0 || f->limit < 0)
         return tg_err_set(err, TG_EINVAL, "offset", "offset and limit must not be negative");
-    st = st_get(ctx->conn, f->as_of ? SQL_HIST_USE_COUNT_ASOF : SQL_HIST_USE_COUNT_NOW, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    bind_use(ctx, st, f);
-    rc = st_step(st, err);
-    if (rc < 0)
-        return rc;
-    *total = rc == 1 ? col_int(st, 0) : 0;
-    st_reset(st);
-    vec_init(&v, sizeof(const char *));
-    if (*total == 0 || f->offset >= *total)
-        goto done;
+    end = f->limit ? f->offset + f->limit : INT64_MAX;
     st = st_get(ctx->conn, f->as_of ? SQL_HIST_USE_NAMES_ASOF : SQL_HIST_USE_NAMES_NOW, err);
     if (st == NULL)
         return TG_EINTERNAL;
-    at = bind_use(ctx, st, f);
-    /* No limit is every remaining name; *total bounds it. */
-    st_int(st, at, f->limit ? f->limit : *total);
-    st_int(st, at + 1, f->offset);
-    for (;;) {
+    bind_use(ctx, st, f);
+    vec_init(&v, sizeof(const char *));
+    for (;; i++) {
         rc = st_step(st, err);
         if (rc <= 0)
             break;
-        *(const char **)vec_push(ctx, &v) = col_dup(ctx, st, 0);
+        if (i >= f->offset && i < end)
+            *(const char **)vec_push(ctx, &v) = col_dup(ctx, st, 0);
     }
     st_reset(st);
     if (rc < 0)
         return rc;
-done:
     *out = v.items;
     *n = v.n;
+    *total = i;
     return 0;
 }

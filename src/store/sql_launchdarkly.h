@@ -1,11 +1,10 @@
 /* store/sql_launchdarkly.h: statements for as-of reads (core/history.c) behind LaunchDarkly's
  * /api/v2/tags. No include guard, see sql_all.h.
  *
- * Parameters shared by the four statements: ?1 workspace, ?2-?9 resource kinds (unused slots
- * NULL, which match nothing), ?10 1 when any kind counts, ?11 1 when uses on archived resources
- * count, ?12 name prefix or NULL. The as-of statements take the revision as ?13; the list
- * statements take limit and offset as the next two. Names sort by the store's binary collation,
- * i.e. bytewise for UTF-8 (PostgreSQL needs COLLATE "C" there). */
+ * Parameters: ?1 workspace, ?2-?9 resource kinds (unused slots NULL, which match nothing),
+ * ?10 1 when any kind counts, ?11 1 when uses on archived resources count, ?12 name prefix or
+ * NULL, and for the as-of statement ?13 the revision. Names sort by the store's binary
+ * collation, i.e. bytewise for UTF-8 (PostgreSQL needs COLLATE "C" there). */
 #define HIST_USE_WHERE                                                                            \
     " AND r.ws_id = ?1 AND (?10 = 1 OR r.kind IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))"               \
     " AND (?11 = 1 OR r.archived = 0) AND t.deleted = 0"                                          \
@@ -20,9 +19,7 @@
     HIST_VALID_AT("r") " JOIN tags_hist t ON t.tag_id = a.tag_id AND" HIST_VALID_AT("t")          \
     " WHERE" HIST_VALID_AT("a") HIST_USE_WHERE
 
-STORE_SQL_ID(SQL_HIST_USE_NAMES_NOW,
-             "SELECT DISTINCT t.name" HIST_USE_NOW " ORDER BY t.name LIMIT ?13 OFFSET ?14")
-STORE_SQL_ID(SQL_HIST_USE_COUNT_NOW, "SELECT count(DISTINCT t.name)" HIST_USE_NOW)
-STORE_SQL_ID(SQL_HIST_USE_NAMES_ASOF,
-             "SELECT DISTINCT t.name" HIST_USE_ASOF " ORDER BY t.name LIMIT ?14 OFFSET ?15")
-STORE_SQL_ID(SQL_HIST_USE_COUNT_ASOF, "SELECT count(DISTINCT t.name)" HIST_USE_ASOF)
+/* Every matching name in order; core counts them and keeps one page while stepping, which
+ * costs one pass instead of a count query plus a page query. */
+STORE_SQL_ID(SQL_HIST_USE_NAMES_NOW, "SELECT DISTINCT t.name" HIST_USE_NOW " ORDER BY t.name")
+STORE_SQL_ID(SQL_HIST_USE_NAMES_ASOF, "SELECT DISTINCT t.name" HIST_USE_ASOF " ORDER BY t.name")
