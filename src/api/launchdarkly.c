@@ -149,6 +149,10 @@ static int ld_kind_add(struct hreq *r, struct ld_query *q, const char *s, size_t
         q->kinds[q->nkinds++] = ld_kinds[i];
         return 0;
     }
+    /* Echo the value only when it is printable ASCII, so the message stays valid UTF-8. */
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e)
+            n = 0;
     api_failf(r, TG_EINVAL, "kind",
               "Invalid kind '%.*s': must be one of flag, project, environment, segment, "
               "metric, aiconfig, view",
@@ -346,6 +350,20 @@ static int ld_tag_name(struct hreq *r, json_t *v, const char **out)
     return 0;
 }
 
+/* A client string shortened for an error message: at most 48 bytes, never cutting a UTF-8
+ * sequence (jansson hands over valid UTF-8; the message must stay valid). */
+static const char *ld_clip(struct hreq *r, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n <= 48)
+        return s;
+    n = 48;
+    while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    return arena_printf(&r->a, "%.*s...", (int)n, s);
+}
+
 static bool ld_edit_has(const struct ld_edit *e, int64_t id, size_t *at)
 {
     for (size_t i = 0; i < e->n; i++) {
@@ -516,7 +534,8 @@ static int ld_json_patch(struct ld_edit *e, json_t *ops)
                 return -1;
         } else {
             api_failf(e->r, TG_EINVAL, "patch",
-                      "unsupported operation '%s %.64s': only the tags can change here", o, path);
+                      "unsupported operation '%s %s': only the tags can change here",
+                      ld_clip(e->r, o), ld_clip(e->r, path));
             return -1;
         }
     }
@@ -536,7 +555,7 @@ static int ld_merge_patch(struct ld_edit *e, json_t *m)
     {
         if (strcmp(k, "tags") != 0) {
             api_failf(e->r, TG_EINVAL, "merge",
-                      "unsupported field '%.64s': only the tags can change here", k);
+                      "unsupported field '%s': only the tags can change here", ld_clip(e->r, k));
             return -1;
         }
         if (ld_edit_set(e, v))
@@ -568,8 +587,8 @@ static int ld_semantic_patch(struct ld_edit *e, json_t *body, const char *env)
 
         if (!add && !(kind && strcmp(kind, "removeTags") == 0)) {
             api_failf(e->r, TG_EINVAL, "instructions",
-                      "unsupported instruction kind '%.64s': only addTags and removeTags",
-                      kind ? kind : "");
+                      "unsupported instruction kind '%s': only addTags and removeTags",
+                      ld_clip(e->r, kind ? kind : ""));
             return -1;
         }
         if (!json_is_array(vals) || json_array_size(vals) == 0) {

@@ -175,6 +175,10 @@ def test_kind_unknown_is_400(server, data):
     for q in ("kind=folder", "kind=flag,bogus", "kind=flag&kind=Flag", "kind=metric-data-source"):
         body = assert_ld_error(ld(server, "/api/v2/tags?" + q), 400, "invalid_request")
         assert "kind" in body["message"]
+    # Bytes that are not UTF-8 are not echoed into the (JSON, UTF-8) message.
+    r = ld(server, "/api/v2/tags?kind=%FF%FE")
+    assert_ld_error(r, 400, "invalid_request")
+    r.content.decode("utf-8")
 
 
 def test_pre(server, data):
@@ -536,6 +540,10 @@ def test_patch_errors(server, admin, flag):
     r = requests.patch(server.url + flag, data="{not json", timeout=30,
                        headers={"Authorization": ADMIN_TOKEN, "Content-Type": "application/json"})
     assert_ld_error(r, 400, "invalid_request")
+    # Echoed names are clipped without splitting a UTF-8 character.
+    r = ld_patch(server, flag, {"\u00e9" * 100: 1})
+    assert_ld_error(r, 400, "invalid_request")
+    assert "\u00e9" * 24 + "..." in r.content.decode("utf-8")
     r = requests.get(server.url + flag, headers={"Authorization": ADMIN_TOKEN})
     assert_ld_error(r, 405, "method_not_allowed")
     assert "e-1" not in flag_tags(admin)
