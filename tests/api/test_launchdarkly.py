@@ -349,12 +349,14 @@ def test_as_of_invalid(server, data):
 
 @pytest.fixture(scope="module")
 def limited():
-    s = Server(extra_args=["--rate-limit", "1", "--rate-burst", "3"]).start()
-    # Issuing tokens spends the admin's requests: issue them first, then let the bucket refill.
+    s = Server(extra_args=["--rate-limit", "1", "--rate-burst", "3", "--threads", "4"]).start()
+    # Issuing tokens spends the admin's requests (the whole burst of 3): issue them first, then
+    # let the bucket refill.
     s.tokens = {"other": s.token(["tags:read"], name="other"),
-                "native": s.token(["tags:read"], name="native")}
+                "native": s.token(["tags:read"], name="native"),
+                "parallel": s.token(["tags:read"], name="parallel")}
     # One request per second is slow enough to keep these checks exact under valgrind too.
-    time.sleep(2.2)
+    time.sleep(3.2)
     yield s
     s.cleanup()
 
@@ -557,3 +559,17 @@ def test_patch_then_as_of(server, admin, flag):
     ld_patch(server, flag, {"tags": ["h-after"]})
     assert ld(server, params={"pre": "h-"}).json()["items"] == ["h-after"]
     assert ld(server, params={"pre": "h-", "asOf": t1}).json()["items"] == ["h-before"]
+
+
+def test_rate_limit_concurrent(limited):
+    """Several loop threads share one bucket per token: 24 parallel requests admit the burst."""
+    import concurrent.futures
+    tok = limited.tokens["parallel"]
+    start = time.time()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(lambda _: ld(limited, token=tok).status_code, range(24)))
+    elapsed = time.time() - start
+    assert set(codes) <= {200, 429}
+    # 3 from the burst, plus at most one refilled per second that the burst of requests took.
+    assert 3 <= codes.count(200) <= 3 + int(elapsed) + 1, (codes, elapsed)
+    assert codes.count(429) >= 24 - 3 - int(elapsed) - 1
