@@ -798,6 +798,9 @@ static int parse_tag(struct parse *p, json_t *item, struct replace_tag *t)
     if (fp && !json_is_null(fp) && !json_is_object(fp))
         return type_mismatch(p, "frontend_prefs", "an object or null");
     t->description = description ? core_l10n_pick(p->cx, description) : NULL;
+    /* GET shows a missing description as {}; posting that back is no description. */
+    if (t->description == NULL)
+        description = NULL;
     e = json_object();
     json_object_set_new(e, "type", json_string(type ? type : "individual"));
     json_object_set_new(e, "displaytype", json_string(displaytype ? displaytype : "facet"));
