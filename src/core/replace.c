@@ -276,6 +276,19 @@ static int delete_tag(struct core_ctx *ctx, const struct tag *t, struct tg_err *
     return core_tag_save(ctx, t, &after, "delete", err);
 }
 
+/* True when `l10n` says no more than a stored item without display names already shows: its
+ * one name as en-US (what easydb's GET renders for it). */
+static bool l10n_is_fallback(struct core_ctx *ctx, const char *l10n, const char *shown)
+{
+    json_t *o = json_object();
+    bool same;
+
+    json_object_set_new(o, "en-US", json_string(shown));
+    same = str_eq(l10n, json_to_arena(ctx->a, o));
+    json_decref(o);
+    return same;
+}
+
 /* ---- plan ---- */
 
 struct plan {
@@ -479,7 +492,11 @@ static int apply_group(struct core_ctx *ctx, struct plan *p, struct replace_grou
             return rc;
         in.has_extra = true;
         g->out_id = g->id;
-        if (str_eq(old->l10n, in.l10n) && old->exclusive == in.exclusive &&
+        if (old->l10n == NULL && l10n_is_fallback(ctx, in.l10n, old->name)) {
+            in.l10n = NULL;
+            in.has_l10n = false;
+        }
+        if ((!in.has_l10n || str_eq(old->l10n, in.l10n)) && old->exclusive == in.exclusive &&
             old->position == in.position && str_eq(old->extra, in.extra)) {
             res->unchanged++;
             return 0;
@@ -511,6 +528,7 @@ static int apply_tag(struct core_ctx *ctx, const struct tag *old, struct replace
     struct tag_input in;
     struct tag out;
     const char *shown = core_l10n_pick(ctx, t->l10n);
+    bool texts_same;
     int rc;
 
     memset(&in, 0, sizeof(in));
@@ -537,12 +555,23 @@ static int apply_tag(struct core_ctx *ctx, const struct tag *old, struct replace
             return rc;
         in.has_extra = true;
         t->out_id = t->id;
-        if (str_eq(old->display_name, in.display_name) && str_eq(old->l10n, in.l10n) &&
-            str_eq(old->description, in.description) && old->group_id == group_id &&
-            old->position == in.position && str_eq(old->extra, in.extra)) {
+        if (old->l10n == NULL) {
+            const char *dot = strrchr(old->name, '.');
+            const char *was = old->display_name ? old->display_name : dot ? dot + 1 : old->name;
+            if (l10n_is_fallback(ctx, in.l10n, was))
+                in.has_l10n = in.has_display_name = false;
+        } else if (str_eq(old->l10n, in.l10n) && str_eq(old->display_name, in.display_name)) {
+            in.has_l10n = in.has_display_name = false;
+        }
+        texts_same = !in.has_l10n && str_eq(old->description, in.description);
+        if (texts_same && old->group_id == group_id && old->position == in.position &&
+            str_eq(old->extra, in.extra)) {
             res->unchanged++;
             return 0;
         }
+        /* Protection guards a tag's names and texts; its place in the list and the dialect
+         * data may still change. */
+        in.force = old->protected_ && texts_same;
         res->updated++;
         return core_tag_update(ctx, t->id, &in, 0, &out, err);
     }

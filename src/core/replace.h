@@ -79,7 +79,8 @@ struct replace_result {
  * names, other fields for invalid values; TG_EEXISTS field "group.l10n", "tag.l10n",
  * "group.reference", "tag.reference", "group.shortname" or "tag.shortname" for a uniqueness
  * violation; TG_ERULE field "is_default" for two defaults in one exclusive group, "protected"
- * for a protected tag that would change; TG_ECONFLICT field "children" for deleting a tag that
+ * for a protected tag whose display names or description would change or that would be
+ * deleted (its position, group and extra may change); TG_ECONFLICT field "children" for deleting a tag that
  * has child tags; TG_ELIMIT for more than REPLACE_MAX_TAGS tags or max_batch groups.
  */
 int core_replace(struct core_ctx *ctx, struct replace_group *groups, size_t n,

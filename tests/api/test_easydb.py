@@ -626,3 +626,24 @@ def test_collection_rights_policy_alone_confirms(clean, admin):
     r = clean.replace([], collection_rights_policy="remove_acl")
     assert r.status_code == 200 and r.json() == []
     assert resource_tags(admin, "doc-crp") == []
+
+
+def test_failure_while_writing_rolls_back(clean, admin):
+    """A rule that only fails after earlier items were written (a protected tag that would
+    change) still leaves everything as it was."""
+    body = clean.replace(SEED).json()
+    gid = body[0]["taggroup"]["_id"]
+    r = admin.post("/v1/tags", json={"name": "Locked", "group_id": gid, "protected": True})
+    assert r.status_code == 201, r.text
+    before = clean.tags()
+    rev = admin.get("/readyz").json()["revision"]
+    new = copy.deepcopy(before)
+    del new[0]["_tags"][1]                                            # a deletion
+    new[0]["_tags"].insert(0, {"tag": {"displayname": {"en-US": "x"}}})  # a creation
+    new[0]["_tags"][-1]["tag"]["displayname"] = {"en-US": "Unlocked"}  # the protected tag
+    b = err(clean.replace(new), "error.user.integrity_constraint_violation")
+    assert b["parameters"] == {"constraint": "tag.protected"}
+    assert_unchanged(clean, admin, before, rev)
+    # Unchanged, the protected tag does not stop a replace.
+    new[0]["_tags"][-1]["tag"]["displayname"] = before[0]["_tags"][-1]["tag"]["displayname"]
+    assert clean.replace(new).status_code == 200
