@@ -5,6 +5,8 @@ dialect answers, the atomicity of a failing replace, reordering, the 202 confirm
 and session expiry."""
 import copy
 import datetime
+import json
+import os
 import time
 
 import pytest
@@ -647,6 +649,7 @@ def test_failure_while_writing_rolls_back(clean, admin):
     gid = body[0]["taggroup"]["_id"]
     r = admin.post("/v1/tags", json={"name": "Locked", "group_id": gid, "protected": True})
     assert r.status_code == 201, r.text
+    locked = r.json()["id"]
     before = clean.tags()
     rev = admin.get("/readyz").json()["revision"]
     new = copy.deepcopy(before)
@@ -659,3 +662,89 @@ def test_failure_while_writing_rolls_back(clean, admin):
     # Unchanged, the protected tag does not stop a replace.
     new[0]["_tags"][-1]["tag"]["displayname"] = before[0]["_tags"][-1]["tag"]["displayname"]
     assert clean.replace(new).status_code == 200
+    # ... but deleting it does.
+    b = err(clean.replace([]), "error.user.integrity_constraint_violation")
+    assert b["parameters"] == {"constraint": "tag.protected"}
+    assert admin.patch("/v1/tags/%d" % locked, json={"protected": False}).status_code == 200
+    assert clean.replace([]).status_code == 200
+
+
+# ---- golden cases (tests/api/cases/easydb/*.json) ----
+#
+# Each case is a list of steps: a request (method, path, params, json, headers; "as": "admin"
+# sends it with the native admin token) and what to expect (status, headers, json). In the
+# expected json "$int:NAME" matches an integer and remembers it, "$NAME" must equal what was
+# remembered, "$str" is any string and "$any" anything; "capture" remembers values by path. In
+# requests "$NAME" is replaced by the remembered value and "{editor}", "{reader}" and
+# "{anonymous}" by session tokens.
+
+CASES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "cases", "easydb")
+
+
+def _subst(v, env):
+    if isinstance(v, str):
+        if v.startswith("$") and v[1:] in env:
+            return env[v[1:]]
+        for k, x in env.items():
+            if isinstance(x, str):
+                v = v.replace("{%s}" % k, x)
+        return v
+    if isinstance(v, list):
+        return [_subst(x, env) for x in v]
+    if isinstance(v, dict):
+        return {k: _subst(x, env) for k, x in v.items()}
+    return v
+
+
+def _match(want, got, env, where="$"):
+    if isinstance(want, str) and want.startswith("$"):
+        if want == "$any":
+            return
+        if want == "$str":
+            assert isinstance(got, str), where
+            return
+        if want.startswith("$int:"):
+            assert isinstance(got, int) and not isinstance(got, bool), where
+            env[want[5:]] = got
+            return
+        if want[1:] in env:
+            assert got == env[want[1:]], "%s: %r != %r" % (where, got, env[want[1:]])
+            return
+    if isinstance(want, dict):
+        assert isinstance(got, dict) and set(got) == set(want), "%s: %r" % (where, got)
+        for k in want:
+            _match(want[k], got[k], env, where + "." + k)
+        return
+    if isinstance(want, list):
+        assert isinstance(got, list) and len(got) == len(want), "%s: %r" % (where, got)
+        for i, (w, g) in enumerate(zip(want, got)):
+            _match(w, g, env, "%s[%d]" % (where, i))
+        return
+    assert got == want and type(got) is type(want), "%s: %r != %r" % (where, got, want)
+
+
+@pytest.mark.parametrize("case", sorted(f for f in os.listdir(CASES) if f.endswith(".json")))
+def test_golden(case, clean, reader, admin, server):
+    with open(os.path.join(CASES, case), encoding="utf-8") as f:
+        spec = json.load(f)
+    env = {"editor": clean.token, "reader": reader.token, "anonymous": Easydb(server).token}
+    for i, step in enumerate(spec["steps"]):
+        req = _subst(step["request"], env)
+        headers = dict(req.get("headers", {}))
+        if step.get("as") == "admin":
+            headers["Authorization"] = "Bearer " + ADMIN_TOKEN
+        r = requests.request(req["method"], server.url + req["path"], params=req.get("params"),
+                             json=req.get("json"), headers=headers, timeout=30)
+        exp = step["expect"]
+        ctx = "%s step %d: %s" % (case, i, r.text[:2000])
+        if exp.get("status") != "$any":
+            assert r.status_code == exp["status"], ctx
+        for k, v in exp.get("headers", {}).items():
+            assert r.headers.get(k) == v, ctx
+        if "json" in exp:
+            _match(exp["json"], r.json(), env)
+        for name, path in exp.get("capture", {}).items():
+            v = r.json()
+            for p in path:
+                v = v[p]
+            env[name] = v
