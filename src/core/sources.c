@@ -69,6 +69,14 @@ void core_src_global_release(void)
     curl_ready = false;
 }
 
+/* Prefixes the message already in `err` (tg_err_set must not read the buffer it writes). */
+static int reword(struct tg_err *err, int code, const char *field, const char *prefix)
+{
+    char msg[sizeof(err->msg)];
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    return tg_err_set(err, code, field, "%s%s", prefix, msg);
+}
+
 /* ---- names, URLs, storage ---- */
 
 int core_src_check(const char *name, const char *url, struct tg_err *err)
@@ -436,7 +444,7 @@ static int parse_models(struct core_ctx *ctx, json_t *arr, struct src_tag *t, st
         }
         rc = model_check(json_string_value(ty), ids, err);
         if (rc)
-            return tg_err_set(err, rc, "assignments", "tag '%s': %s", t->name, err->msg);
+            return reword(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
         t->models[t->nmodels].type = core_strdup(ctx, json_string_value(ty));
         t->models[t->nmodels].id = core_strdup(ctx, ids);
         t->nmodels++;
@@ -454,7 +462,7 @@ static int add_entry(struct core_ctx *ctx, struct vec *v, const char *name, json
 
     rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
     if (rc)
-        return tg_err_set(err, TG_EINVAL, "name", "tag '%.100s': %s", name, err->msg);
+        return reword(err, TG_EINVAL, "name", arena_printf(ctx->a, "tag '%.100s': ", name));
     if (v->n >= src_limits.max_tags)
         return tg_err_set(err, TG_EINVAL, "tags", "more than %zu tags", src_limits.max_tags);
     t = vec_push(ctx, v);
@@ -515,13 +523,15 @@ int core_src_parse(struct core_ctx *ctx, const char *text, size_t len, struct sr
 
     doc = json_parse(text, len, SRC_MAX_DEPTH, err);
     if (doc == NULL)
-        return tg_err_set(err, TG_EINVAL, "document", "not a JSON document: %s", err->msg);
+        return reword(err, TG_EINVAL, "document", "not a JSON document: ");
     vec_init(&v, sizeof(struct src_tag));
     list = json_is_object(doc) ? json_object_get(doc, "tags") : NULL;
     if (json_is_array(doc)) {
         rc = parse_list(ctx, doc, &v, err);
     } else if (json_is_array(list)) {
         rc = parse_list(ctx, list, &v, err);
+    } else if (list) {
+        rc = tg_err_set(err, TG_EINVAL, "document", "\"tags\" must be a list of tags");
     } else if (json_is_object(doc)) {
         const char *name;
         json_t *val;
@@ -654,14 +664,15 @@ static int sync_assignments(struct core_ctx *ctx, const struct tag *t, const str
         bool present = false;
         rc = core_immuta_model(ctx, d->models[i].type, d->models[i].id, true, &want[i], err);
         if (rc)
-            return tg_err_set(err, rc, "assignments", "tag '%s': %s", t->name, err->msg);
+            return reword(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
         for (j = 0; j < have.n && !present; j++)
             present = ((struct resource *)have.items)[j].id == want[i].id;
         if (!present) {
             rc = core_assign_add(ctx, want[i].id, &t->id, 1, SRC_CONTEXT, err);
             if (rc)
-                return tg_err_set(err, rc, "assignments", "tag '%s' on %s %s: %s", t->name,
-                                  d->models[i].type, d->models[i].id, err->msg);
+                return reword(err, rc, "assignments",
+                              arena_printf(ctx->a, "tag '%s' on %s %s: ", t->name,
+                                           d->models[i].type, d->models[i].id));
         }
     }
     for (j = 0; j < have.n; j++) {
@@ -976,7 +987,7 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
         rc = name_normalize(ctx->a, items[i].name, strlen(items[i].name), true, "name", &nfc[i],
                             &key[i], err);
         if (rc)
-            return tg_err_set(err, rc, "name", "tags[%zu].name: %s", i, err->msg);
+            return reword(err, rc, "name", arena_printf(ctx->a, "tags[%zu].name: ", i));
         for (j = 0; j < i; j++) {
             if (strcmp(key[j], key[i]) == 0)
                 return tg_err_set(err, TG_EINVAL, "name", "tag '%s' is named twice", nfc[i]);
