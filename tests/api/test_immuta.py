@@ -353,8 +353,12 @@ def test_attach_to_column_inherits_from_datasource(server, admin, attach_tags):
     # The native view agrees: the column is a child of its data source.
     n = requests.get(server.url + "/v1/resources/column/6_countrycode",
                      headers={"Authorization": "Bearer " + ADMIN_TOKEN}).json()
-    assert n["parent"] == {"kind": "datasource", "key": "6"} or \
-        (n.get("parent_kind"), n.get("parent_key")) == ("datasource", "6"), n
+    assert n["parent"] == {"kind": "datasource", "key": "6"}, n
+    eff = requests.get(server.url + "/v1/resources/column/6_countrycode/tags",
+                       params={"effective": "true"},
+                       headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert eff.status_code == 200, eff.text
+    assert "Confidential" in eff.text
 
 
 def test_column_id_splits_at_first_underscore(admin, attach_tags):
