@@ -68,6 +68,60 @@ def test_unknown_route_is_hapi_404(admin):
     assert body["error"] == "Not Found"
 
 
+IMMUTA_ROUTES = [
+    # (method, path, body, needs)
+    ("GET", "/tag", None, "read"),
+    ("POST", "/tag", {"tags": [{"name": "Ax.new"}]}, "write"),
+    ("POST", "/tag/refresh", None, "write"),
+    ("DELETE", "/tag/Ax.base", None, "write"),
+    ("GET", "/tag/datasource/900", None, "read"),
+    ("POST", "/tag/datasource/900", [{"name": "Ax.base"}], "assign"),
+    ("DELETE", "/tag/datasource/900/Ax.base", None, "assign"),
+]
+
+
+@pytest.fixture(scope="module")
+def authz_world(server, admin):
+    assert admin.post("/tag", json={"tags": [{"name": "Ax.base"}]}).status_code == 200
+    assert admin.post("/tag/datasource/900", json=[{"name": "Ax.base"}]).status_code == 200
+    toks = {need: server.token([right], name="ax-" + need) for need, right in
+            (("read", "tags:read"), ("write", "tags:write"), ("assign", "tags:assign"))}
+    org = requests.post(server.url + "/v1/organizations", json={"name": "ax-other"},
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert org.status_code == 201, org.text
+    toks["other"] = server.token("admin", name="ax-other", organization_id=org.json()["id"])
+    return toks
+
+
+def _rev(admin):
+    return admin.get("/v1/changes?since=0&limit=1").headers["X-Tagd-Revision"]
+
+
+REFUSED = [(holder,) + row for row in IMMUTA_ROUTES for holder in ("read", "write", "assign",
+                                                                    "garbage")
+           if holder == "garbage" or (row[3] != "read" and holder != row[3])]
+
+
+@pytest.mark.parametrize("holder,method,path,body,needs", REFUSED)
+def test_rights_per_route(server, admin, authz_world, holder, method, path, body, needs):
+    before = _rev(admin)
+    tok = authz_world.get(holder, "tgd_not-a-token")
+    r = requests.request(method, server.url + path, json=body, timeout=10,
+                         headers={"Authorization": "Bearer " + tok})
+    hapi(r, 401 if holder == "garbage" else 403)
+    assert _rev(admin) == before
+
+
+def test_other_organization_sees_nothing(server, admin, authz_world):
+    other = Api(server, authz_world["other"])
+    assert other.get("/tag", params={"searchText": "Ax"}).json() == []
+    assert other.get("/tag/datasource/900").json() == []
+    hapi(other.delete("/tag/Ax.base"), 404)
+    hapi(other.delete("/tag/datasource/900/Ax.base"), 404)
+    hapi(other.post("/tag/datasource/900", json=[{"name": "Ax.base"}]), 404)
+    assert [t["name"] for t in admin.get("/tag/datasource/900").json()] == ["Ax.base"]
+
+
 # ---- POST /tag ----
 
 def test_create_parent_with_children(admin):
