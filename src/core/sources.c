@@ -1096,6 +1096,9 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
         memset(&in, 0, sizeof(in));
         in.name = nfc[i];
         in.revive = true;
+        /* Made here, a tag is curated, also when it revives what a source once brought in. */
+        in.has_source = true;
+        in.has_protected = true;
         rc = core_tag_create(ctx, &in, &out[i], err);
         if (rc)
             return rc == TG_EEXISTS ? overlap(err, nfc[i]) : rc;

@@ -637,6 +637,19 @@ def test_refresh_file_source_adds_changes_drops(src_server):
     assert by_name(a.get("/tag", params={"source": "crm"}).json())[
         "Crm.Customer.Phone"]["id"] == phone_id
 
+    # A vanished source tag that a user creates again becomes curated and editable.
+    write(p, ["Crm.Invoice"])
+    r = a.post("/tag/refresh")
+    assert {s["name"]: s for s in r.json()["sources"]}["crm"]["ok"] is True
+    r = a.post("/tag", json={"tags": [{"name": "Crm.Order"}]})
+    assert r.status_code == 200, r.text
+    t = r.json()[0]
+    assert t["id"] == live["Crm.Order"]["id"]
+    assert (t["source"], t["protected"], t["deleted"]) == ("curated", False, False)
+    r = a.post("/tag/refresh")
+    assert {s["name"]: s for s in r.json()["sources"]}["crm"]["deleted"] == 0
+    assert a.get("/v1/tags/Crm.Order").json()["deleted"] is False
+
 
 def test_refresh_failing_source_leaves_tags(src_server):
     a = native(src_server)
