@@ -1015,20 +1015,22 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
                 return tg_err_set(err, TG_EINVAL, "name",
                                   "tag '%s' is not below rootTag '%s'", nfc[i], rt.name);
     }
-    /* Everything is checked before the first write. */
+    /* Everything is checked before the first write: first the tags named by id... */
+    for (i = 0; i < n; i++) {
+        if (!items[i].id)
+            continue;
+        rc = core_tag_get(ctx, items[i].id, &old[i], err);
+        if (rc == 0 && old[i].deleted)
+            rc = TG_ENOTFOUND;
+        if (rc)
+            return rc == TG_ENOTFOUND ? tg_err_set(err, TG_ENOTFOUND, "id", "tag %lld not found",
+                                                   (long long)items[i].id)
+                                      : rc;
+    }
+    /* ...then every name against what exists and what this request moves or deletes. */
     for (i = 0; i < n; i++) {
         struct tag t;
         bool found, doomed;
-        if (items[i].id) {
-            rc = core_tag_get(ctx, items[i].id, &old[i], err);
-            if (rc == 0 && old[i].deleted)
-                rc = TG_ENOTFOUND;
-            if (rc)
-                return rc == TG_ENOTFOUND ? tg_err_set(err, TG_ENOTFOUND, "id",
-                                                       "tag %lld not found",
-                                                       (long long)items[i].id)
-                                          : rc;
-        }
         rc = tag_by_key(ctx, key[i], &t, &found, err);
         if (rc)
             return rc;
@@ -1039,6 +1041,11 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
         for (j = 0; j < n && doomed; j++)
             if (items[j].id && (items[j].id == t.id || below(old[j].name_key, t.name_key)))
                 doomed = false;
+        /* A name this request renames away (with its subtree) is free once renames are done. */
+        for (j = 0; j < n && !doomed; j++)
+            if (items[j].id && strcmp(key[j], old[j].name_key) != 0 &&
+                (old[j].id == t.id || below(t.name_key, old[j].name_key)) && !items[i].id)
+                doomed = true;
         if (!doomed)
             return overlap(err, nfc[i]);
     }

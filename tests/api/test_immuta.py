@@ -206,6 +206,30 @@ def test_root_tag_delete_hierarchy_replaces_children(admin):
     assert live == ["Geo", "Geo.a", "Geo.c", "Geo.x", "Geo.y"]
 
 
+def test_delete_hierarchy_keeps_ids_listed_last(admin):
+    created = admin.post("/tag", json={"tags": [{"name": "Lst.a.deep"}, {"name": "Lst.b"}]}).json()
+    deep, b = created[0]["id"], created[1]["id"]
+    r = admin.post("/tag", json={
+        "rootTag": {"name": "Lst", "deleteHierarchy": True},
+        "tags": [{"name": "Lst.b"}, {"name": "Lst.new"}, {"id": deep, "name": "Lst.a.deeper"}]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert [t["name"] for t in out] == ["Lst.b", "Lst.new", "Lst.a.deeper"]
+    assert out[0]["id"] == b  # deleted and named again: revived
+    live = [t["name"] for t in admin.get("/tag", params={"searchText": "Lst"}).json()]
+    assert live == ["Lst", "Lst.a", "Lst.a.deeper", "Lst.b", "Lst.new"]
+
+
+def test_rename_frees_the_old_name(admin):
+    a = admin.post("/tag", json={"tags": [{"name": "Swap.old"}]}).json()[0]
+    r = admin.post("/tag", json={"tags": [{"name": "Swap.old"},
+                                          {"id": a["id"], "name": "Swap.renamed"}]})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out[1]["id"] == a["id"] and out[1]["name"] == "Swap.renamed"
+    assert out[0]["name"] == "Swap.old" and out[0]["id"] != a["id"]
+
+
 @pytest.mark.parametrize("body,status,text", [
     ({}, 400, "\"tags\" is required"),
     ({"tags": "x"}, 400, "must be an array"),

@@ -318,6 +318,13 @@ static void test_tags_write(void **state)
     assert_false(exists_live(f, "Address.state"));
     assert_true(exists_live(f, "Address.zip"));
 
+    /* Renaming a tag away frees its name (and its subtree's) for a creation. */
+    struct immuta_item swap[2] = {{"Address.zip", 0}, {"Address.postcode", out[0].id}};
+    assert_int_equal(core_immuta_tags_write(&f->cx, swap, 2, NULL, out, &err), 0);
+    assert_string_equal(out[1].name, "Address.postcode");
+    assert_true(out[0].id != out[1].id);
+    assert_true(exists_live(f, "Address.zip"));
+
     struct immuta_item outside[1] = {{"Other.x", 0}};
     assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), TG_EINVAL);
     root.name = "Nope";
