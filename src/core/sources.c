@@ -883,6 +883,15 @@ int core_src_refresh(struct core_ctx *ctx, struct src_result **out, size_t *n,
         return rc;
     res = arena_zalloc(ctx->a, (count + 1) * sizeof(*res));
     for (i = 0; i < count; i++) {
+        if (all[i].id && config_find(all[i].name) >= 0) {
+            /* Added through the API before the config file took the name: the file wins. */
+            res[i].name = all[i].name;
+            res[i].error = "a config-file source has the same name";
+            rc = set_status(ctx, all[i].name, res[i].error, err);
+            if (rc)
+                return rc;
+            continue;
+        }
         rc = refresh_one(ctx, &all[i], &res[i], err);
         if (rc)
             return rc;

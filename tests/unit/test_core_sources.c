@@ -239,6 +239,29 @@ static void test_refresh_rolls_back_a_failing_source(void **state)
     assert_int_equal(core_src_configure("", &err), 0);
 }
 
+static void test_config_shadows_stored(void **state)
+{
+    struct fixture *f = *state;
+    char path[300], spec[400];
+    struct src_result *res;
+    struct source s;
+    struct tg_err err;
+    size_t n;
+
+    snprintf(path, sizeof(path), "%s/dup.json", f->dir);
+    write_file(path, "[\"Dup.one\"]");
+    assert_int_equal(core_src_create(&f->cx, "dup", path, &s, &err), 0);
+    snprintf(spec, sizeof(spec), "dup=%s", path);
+    assert_int_equal(core_src_configure(spec, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, &res, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_true(res[0].ok);
+    assert_int_equal(res[0].created, 2);
+    assert_false(res[1].ok);
+    assert_non_null(strstr(res[1].error, "config-file source"));
+    assert_int_equal(core_src_configure(NULL, &err), 0);
+}
+
 static void test_configure(void **state)
 {
     struct fixture *f = *state;
@@ -442,6 +465,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refresh_rolls_back_a_failing_source, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_configure, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_config_shadows_stored, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_models, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_tags_write, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_search, fixture_setup, fixture_teardown),
