@@ -7,6 +7,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import socketserver
 import tempfile
 import threading
@@ -561,6 +562,7 @@ def src_server():
     s.cfg_src = cfg_src
     yield s
     s.cleanup()
+    shutil.rmtree(d, ignore_errors=True)
 
 
 def write(path, doc):
@@ -771,4 +773,6 @@ def test_bad_config_source_refuses_start(tmp_path):
     with pytest.raises(RuntimeError):
         s.start()
     s.stop()
-    assert "sources" in s.read_log()
+    log = s.read_log()
+    shutil.rmtree(s.data, ignore_errors=True)
+    assert "sources" in log
