@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "core/sources.h"
 #include "util/json.h"
 
@@ -95,7 +96,7 @@ static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_fail(r, rc, &err);
         return -1;
     }
-    return 0;
+    return ratelimit_take(r, cx);
 }
 
 /* Creator names to Immuta profile ids, remembered for one answer. */

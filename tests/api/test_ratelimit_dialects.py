@@ -61,3 +61,10 @@ def test_oracle(limited):
     url = limited.url + "/documents/api/1.1/files/F1/tags"
     last = _exhaust(lambda: requests.get(url, headers={"Authorization": "Bearer " + tok}))
     assert "errorCode" in last.json()
+
+
+def test_immuta(limited):
+    tok = _admin(limited, "POST", "/v1/tokens", json={"name": "im", "rights": ["tags:read"]}).json()["token"]
+    last = _exhaust(lambda: requests.get(limited.url + "/tag", headers={"Authorization": "Bearer " + tok}))
+    body = last.json()
+    assert body["statusCode"] == 429 and "error" in body
