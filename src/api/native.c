@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "openapi_json.h"
 #include "util/json.h"
 #include "util/timeu.h"
@@ -35,7 +36,7 @@ static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_fail(r, rc, &err);
         return -1;
     }
-    return 0;
+    return ratelimit_take(r, cx);
 }
 
 static void fail(struct hreq *r, int rc, const struct tg_err *err)
@@ -1002,8 +1003,16 @@ static void h_resources_list(struct hreq *r, struct core_ctx *cx)
         f.tag_id = t.id;
     }
     arch = api_query(r, "archived");
-    if (arch)
-        f.archived = strcmp(arch, "true") == 0 ? 1 : strcmp(arch, "only") == 0 ? 2 : 0;
+    if (arch) {
+        if (strcmp(arch, "true") == 0)
+            f.archived = 1;
+        else if (strcmp(arch, "only") == 0)
+            f.archived = 2;
+        else if (strcmp(arch, "false") != 0) {
+            api_failf(r, TG_EINVAL, "archived", "'archived' must be true, false or only");
+            return;
+        }
+    }
     rc = core_resource_list(cx, &f, &items, &n, &more, &total, &err);
     if (rc) {
         fail(r, rc, &err);

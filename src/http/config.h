@@ -24,6 +24,8 @@ struct tagd_config {
     int64_t session_ttl;  /* seconds */
     int64_t drain_timeout_ms;
     char config[512];
+    char sources[4096];        /* "name=url ..." external tag sources (issue 4) */
+    int64_t source_timeout_ms; /* fetch deadline per source */
 };
 
 /** Fills `cfg` from defaults, file, environment and argv. Returns 0 to run, 1 when the

@@ -4,6 +4,7 @@ Every test module gets its own tagd process on a free port with a fresh data dir
 known admin token (TAGD_ADMIN_TOKEN). The binary is $TAGD_BIN or build/tagd. Tests speak plain
 HTTP with requests; nothing here knows a dialect."""
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -44,9 +45,13 @@ class Server:
         env.update(self.env_extra)
         args = [self.bin, "--data", self.data, "--listen", "127.0.0.1:%d" % self.port]
         args += self.extra_args
+        # TAGD_WRAP runs the server under a tool, e.g. "valgrind --error-exitcode=99 ...".
+        wrap = os.environ.get("TAGD_WRAP")
+        if wrap:
+            args = shlex.split(wrap) + args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=env)
-        deadline = time.time() + 20
+        deadline = time.time() + (120 if os.environ.get("TAGD_WRAP") else 20)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError("tagd exited early (%s):\n%s" % (self.proc.returncode, self.read_log()))
