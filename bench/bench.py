@@ -139,10 +139,11 @@ def redis_cli(*args, stdin=None):
 
 def redis_bench(args, seconds, clients, label):
     base = ["redis-benchmark", "-p", str(REDIS_PORT), "-c", str(clients), "--csv"]
-    # Calibrate the request count so that the run lasts about `seconds`.
-    probe = sh(base + ["-n", "200"] + args, capture_output=True, text=True).stdout
+    # Calibrate the request count so that the run lasts about `seconds` (a slow shape answers
+    # about once a second: probe with a few requests only).
+    probe = sh(base + ["-n", str(2 * clients)] + args, capture_output=True, text=True).stdout
     rps = float(probe.strip().splitlines()[-1].split(",")[1].strip('"'))
-    n = max(200, int(rps * seconds))
+    n = max(2 * clients, int(rps * seconds))
     out = sh(base + ["-n", str(n)] + args, capture_output=True, text=True).stdout
     with open(os.path.join(WORK, "redis-%s.txt" % label), "w") as f:
         f.write(" ".join(base + args) + "\n" + out)

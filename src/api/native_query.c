@@ -131,6 +131,7 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
         return;
     }
     o.ws_id = cx->ws_id;
+    o.within = cx->who.resource_id; /* a token scoped to a subtree sees only that subtree */
     o.kind = p->kind;
     o.effective = p->effective;
     o.archived = p->archived;

@@ -1468,7 +1468,7 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
             !o->archived && s->archived && !roaring_bitmap_is_empty(s->archived);
         const roaring_bitmap_t *res = v.b;
         /* A borrowed answer (one tag) is read in place; it is copied only to be filtered. */
-        if (v.own == NULL && (o->kind || drop_archived))
+        if (v.own == NULL && (o->kind || drop_archived || o->within))
             v = owned(roaring_bitmap_copy(v.b));
         if (o->kind) {
             struct val k;
@@ -1477,6 +1477,16 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
         }
         if (drop_archived)
             roaring_bitmap_andnot_inplace(v.own, s->archived);
+        if (o->within) {
+            /* The scope: the resource and everything below it in the resource tree. */
+            roaring_bitmap_t *one = roaring_bitmap_create();
+            struct val sub;
+            if (o->within > 0 && o->within < (int64_t)UINT32_MAX)
+                roaring_bitmap_add(one, (uint32_t)o->within);
+            sub = expand(s, owned(one));
+            roaring_bitmap_and_inplace(v.own, sub.b);
+            val_drop(&sub);
+        }
         res = v.b;
         /* A not at the top may reach other workspaces' ids only through the universe, and
          * every other term is per workspace, so the result is the caller's workspace. */

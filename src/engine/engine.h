@@ -63,6 +63,7 @@ struct eng_query {
     bool effective;    /* match inherited tags too */
     bool archived;     /* include archived resources */
     int64_t after_id;  /* keyset cursor: only ids above this */
+    int64_t within;    /* nonzero: only this resource and its descendants (scoped tokens) */
     int limit;         /* ids wanted (0: only count) */
 };
 

@@ -149,6 +149,29 @@ static void test_load_and_query(void **state)
     /* Unknown and invalid names point at their column. */
     assert_string_equal(run(f, e, "Confidential and Nope", false), "error@18");
     assert_string_equal(run(f, e, "Country.DE.", false), "error@1");
+    /* A scope keeps the resource and its subtree only. */
+    {
+        const struct eng_snap *snap = engine_acquire(e);
+        struct eng_query o;
+        struct eng_result r;
+        struct qnode *q;
+        struct qerr qe;
+        struct tg_err err;
+        memset(&o, 0, sizeof(o));
+        o.ws_id = f->cx.ws_id;
+        o.limit = 10;
+        o.within = top;
+        assert_int_equal(query_parse(&f->a, "Country.* or Confidential", 25, &q, &qe), 0);
+        assert_int_equal(eng_query_run(snap, &f->a, q, &o, &r, &qe, &err), 0);
+        assert_int_equal(r.total, 2);
+        assert_int_equal(r.ids[0], top);
+        assert_int_equal(r.ids[1], a);
+        o.within = c;
+        assert_int_equal(eng_query_run(snap, &f->a, q, &o, &r, &qe, &err), 0);
+        assert_int_equal(r.total, 1);
+        assert_int_equal(r.ids[0], c);
+        engine_release(e, snap);
+    }
     (void)fr;
     engine_free(e);
 }
