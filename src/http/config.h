@@ -23,6 +23,7 @@ struct tagd_config {
     int64_t rate_burst;
     int64_t session_ttl;  /* seconds */
     int64_t drain_timeout_ms;
+    char cors_origin[256]; /* the one origin allowed cross-origin access; "": CORS off */
     char config[512];
 };
 

@@ -231,6 +231,86 @@ static void observe(int route_index, int status, int64_t us)
     atomic_fetch_add(&S.m.latency_sum_us, (unsigned long long)us);
 }
 
+/* ---- security headers and CORS ---- */
+
+/* True when the request carries, or asks for, a credential: its answer may hold private data
+ * or a secret, so no cache may keep it. Header names in r are lower case. */
+static bool carries_credentials(struct hreq *r)
+{
+    static const char *const names[] = {"authorization", "x-easydb-token", "accesstoken",
+                                        "applinkid", "linkid", "cookie"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (api_header(r, names[i]))
+            return true;
+    return api_query_has(r, "token");
+}
+
+static bool handler_set(struct hreq *r, const char *name)
+{
+    for (int i = 0; i < r->nres_headers; i++)
+        if (strcasecmp(r->res_headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The request's Origin when it is the configured one, else NULL (CORS off or foreign). */
+static const char *cors_allowed(struct hreq *r)
+{
+    const char *o = api_header(r, "origin");
+    if (S.cfg->cors_origin[0] == '\0' || o == NULL || strcasecmp(o, S.cfg->cors_origin) != 0)
+        return NULL;
+    return S.cfg->cors_origin;
+}
+
+static void add_header(h2o_req_t *req, const char *name, const char *value)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base,
+                          v.len);
+}
+
+static void add_security_headers(h2o_req_t *req, struct hreq *r)
+{
+    const char *origin;
+
+    add_header(req, "x-content-type-options", "nosniff");
+    /* A dialect whose contract names its own caching (easydb's cache_seconds) keeps it. */
+    if (carries_credentials(r) && !handler_set(r, "cache-control"))
+        add_header(req, "cache-control", "no-store");
+    if (S.cfg->cors_origin[0] == '\0')
+        return;
+    /* The answer depends on Origin, so shared caches must key on it. */
+    add_header(req, "vary", "Origin");
+    origin = cors_allowed(r);
+    if (origin == NULL)
+        return;
+    add_header(req, "access-control-allow-origin", origin);
+    add_header(req, "access-control-allow-credentials", "true");
+    add_header(req, "access-control-expose-headers",
+               "X-Request-Id, X-Tagd-Revision, ETag, Location, Retry-After, WWW-Authenticate, "
+               "X-Easydb-Base-Schema-Version, X-Easydb-User-Schema-Version, "
+               "X-Easydb-API-Version");
+}
+
+/* Answers a CORS preflight from the configured origin (204); false when r is none. Other
+ * origins fall through to the router, which refuses OPTIONS like any unknown method. */
+static bool cors_preflight(struct hreq *r)
+{
+    const char *want_method = api_header(r, "access-control-request-method");
+    const char *want_headers = api_header(r, "access-control-request-headers");
+
+    if (strcmp(r->method, "OPTIONS") != 0 || want_method == NULL || cors_allowed(r) == NULL)
+        return false;
+    api_no_content(r);
+    api_set_header(r, "Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE");
+    if (want_headers && strlen(want_headers) <= 1024 &&
+        strspn(want_headers, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                             "-_, ") == strlen(want_headers))
+        api_set_header(r, "Access-Control-Allow-Headers", want_headers);
+    api_set_header(r, "Access-Control-Max-Age", "600");
+    return true;
+}
+
 /* Sends r's response on req, logs it, and frees r. */
 static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t start_us)
 {
@@ -260,6 +340,7 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 0, NULL, v.base,
                               v.len);
     }
+    add_security_headers(req, r);
     if (r->status == 204 || r->status == 304)
         len = 0;
     us = time_mono_us() - start_us;
@@ -456,6 +537,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     }
     if (stop_requested) {
         api_set_header(r, "Connection", "close");
+    }
+    if (cors_preflight(r)) {
+        respond(req, r, index, start);
+        return 0;
     }
     m = router_match(r, &index);
     if (m != ROUTER_OK) {
@@ -688,6 +773,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     signal(SIGPIPE, SIG_IGN);
 
     h2o_config_init(&S.config);
+    S.config.server_name = h2o_iovec_init(H2O_STRLIT("tagd")); /* no version to fingerprint */
     S.config.http1.upgrade_to_http2 = 0; /* HTTP/1.1 only: h2o 2.2.5's h2 code is unpatched */
     S.config.max_request_entity_size = (size_t)cfg->max_body * 2 + 65536;
     S.config.http1.req_timeout = (uint64_t)cfg->idle_timeout_ms;
