@@ -11,7 +11,8 @@
 
 #define MIGRATION_AITRONOS "SELECT 1;"
 
-#define MIGRATION_ORACLE "SELECT 1;"
+/* Applinks and public links are found by their public id (tokens.name) per kind. */
+#define MIGRATION_ORACLE "CREATE INDEX tokens_link ON tokens(kind, name);"
 
 #define MIGRATION_ENGINE "SELECT 1;"
 
