@@ -277,6 +277,13 @@ static void add_security_headers(h2o_req_t *req, struct hreq *r)
     /* A dialect whose contract names its own caching (easydb's cache_seconds) keeps it. */
     if (carries_credentials(r) && !handler_set(r, "cache-control"))
         add_header(req, "cache-control", "no-store");
+    /* A dialect whose contract has its own CORS rule (LaunchDarkly echoes any Origin, with
+     * no credentials) owns these headers; tagd's rule applies to every other answer. */
+    if (handler_set(r, "access-control-allow-origin")) {
+        if (!handler_set(r, "vary"))
+            add_header(req, "vary", "Origin");
+        return;
+    }
     if (S.cfg->cors_origin[0] == '\0')
         return;
     /* The answer depends on Origin, so shared caches must key on it. */
@@ -293,7 +300,7 @@ static void add_security_headers(h2o_req_t *req, struct hreq *r)
 }
 
 /* Answers a CORS preflight from the configured origin (204); false when r is none. Other
- * origins fall through to the router, which refuses OPTIONS like any unknown method. */
+ * origins get the router's answer: OPTIONS is an unknown method there. */
 static bool cors_preflight(struct hreq *r)
 {
     const char *want_method = api_header(r, "access-control-request-method");
@@ -538,13 +545,14 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (stop_requested) {
         api_set_header(r, "Connection", "close");
     }
-    if (cors_preflight(r)) {
-        respond(req, r, index, start);
-        return 0;
-    }
     m = router_match(r, &index);
     if (m != ROUTER_OK) {
         index = router_count();
+        /* Only where no dialect serves OPTIONS itself. */
+        if (cors_preflight(r)) {
+            respond(req, r, index, start);
+            return 0;
+        }
         if (m == ROUTER_BAD_METHOD)
             api_failf(r, TG_EMETHOD, "method", "method %s is not allowed here", r->method);
         else if (m == ROUTER_BAD_PATH)

@@ -150,6 +150,22 @@ def test_cors_refuses_other_origins(cors, origin):
     assert _acheaders(r) == {}
 
 
+def test_launchdarkly_keeps_its_own_cors_rule(server, cors):
+    # The LaunchDarkly contract echoes any Origin (never with credentials); tagd's rule must not
+    # add a second Access-Control-Allow-Origin to those answers.
+    for s in (server, cors):
+        r = _get(s, "/api/v2/tags", headers={"Origin": ORIGIN, "Authorization": ADMIN_TOKEN})
+        assert r.status_code == 200, r.text
+        assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert "Access-Control-Allow-Credentials" not in r.headers
+        assert r.headers["Vary"] == "Origin"
+        r = requests.options(s.url + "/api/v2/tags", timeout=10, headers={
+            "Origin": ORIGIN, "Access-Control-Request-Method": "GET"})
+        assert r.status_code == 204
+        assert r.headers["Access-Control-Allow-Origin"] == ORIGIN
+        assert r.headers["Access-Control-Max-Age"] == "300"
+
+
 def test_cors_without_origin_header_sends_none(cors):
     r = _get(cors, "/v1/tags", headers={"Authorization": "Bearer " + ADMIN_TOKEN})
     assert _acheaders(r) == {}
