@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -274,3 +275,30 @@ def test_no_secret_in_the_access_log(fmt):
     else:
         assert all(" /v1/tags " in l for l in lines)
         assert "?" not in "".join(lines)
+
+
+# ---- constant-time aspects ----
+
+def test_unknown_login_costs_as_much_as_a_wrong_password(server):
+    # Without a dummy argon2id check, "no such user" answers ~100x faster than "wrong
+    # password", which tells an attacker which logins exist.
+    r = requests.post(server.url + "/v1/users", json={"login": "timing-user", "password": "right-password-1"},
+                      headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=30)
+    assert r.status_code == 201, r.text
+
+    def attempt(login):
+        tok = requests.get(server.url + "/api/v1/session", timeout=30).json()["token"]
+        t0 = time.perf_counter()
+        r = requests.post(server.url + "/api/v1/session/authenticate", timeout=60,
+                          params={"token": tok, "login": login, "password": "wrong-password-1"})
+        dt = time.perf_counter() - t0
+        assert r.status_code == 400 and r.json()["code"] == "error.user.login_failed", r.text
+        return dt
+
+    known, unknown = [], []
+    for _ in range(7):
+        known.append(attempt("timing-user"))
+        unknown.append(attempt("no-such-user-%s" % uuid.uuid4().hex[:8]))
+    known.sort()
+    unknown.sort()
+    assert unknown[3] > 0.5 * known[3], (known, unknown)
