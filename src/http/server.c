@@ -119,13 +119,64 @@ static bool id_ok(const char *s, size_t n)
     return true;
 }
 
+/* h2o 2.2.5 keeps only the first Content-Length (a Transfer-Encoding wins over it) and passes
+ * neither header on, so a second, different Content-Length never reaches on_req: a request
+ * smuggling vector when a proxy in front frames the body by the other one. The request head is
+ * still at the start of the connection's input buffer (h2o consumes it only after the
+ * response), already validated by h2o's parser; scan its header lines for both. Returns why
+ * the body's framing is ambiguous, or NULL. */
+static const char *framing_error(h2o_req_t *req)
+{
+    const char *cl = NULL, *p, *end;
+    size_t cl_len = 0;
+    bool te = false;
+    h2o_socket_t *sock;
+
+    if (req->entity.base == NULL || req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return NULL;
+    sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL || sock->input->size < req->input.method.len ||
+        memcmp(sock->input->bytes, req->input.method.base, req->input.method.len) != 0)
+        return NULL;
+    p = sock->input->bytes;
+    end = p + sock->input->size;
+    p = memchr(p, '\n', (size_t)(end - p)); /* skip the request line */
+    while (p != NULL && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
+        if (eol == NULL)
+            break;
+        ve = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+        if (ve == p) /* the blank line ends the head */
+            break;
+        colon = memchr(p, ':', (size_t)(ve - p));
+        if (colon != NULL && *p != ' ' && *p != '\t') {
+            size_t nlen = (size_t)(colon - p);
+            for (v = colon + 1; v < ve && (*v == ' ' || *v == '\t'); v++) {
+            }
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (nlen == 14 && strncasecmp(p, "content-length", 14) == 0) {
+                if (cl && (cl_len != (size_t)(ve - v) || memcmp(cl, v, cl_len) != 0))
+                    return "conflicting content-length headers";
+                cl = v;
+                cl_len = (size_t)(ve - v);
+            } else if (nlen == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
+                te = true;
+            }
+        }
+        p = eol;
+    }
+    if (cl && te)
+        return "both content-length and transfer-encoding";
+    return NULL;
+}
+
 static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
 {
     struct hreq *r = xcalloc(1, sizeof(*r));
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     size_t hdr_bytes = 0, i;
-    const char *cl = NULL;
-    size_t cl_len = 0;
+    const char *framing = framing_error(req);
 
     arena_init(&r->a);
     sbuf_init(&r->out, 0);
@@ -145,21 +196,18 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
         r->headers[i].name = name;
         r->headers[i].value = arena_strndup(&r->a, h->value.base, h->value.len);
         hdr_bytes += h->name->len + h->value.len;
-        if (strcmp(name, "content-length") == 0) {
-            /* Two different Content-Length values mean a smuggling attempt. */
-            if (cl && (cl_len != h->value.len || memcmp(cl, h->value.base, cl_len) != 0)) {
-                *status = 400;
-                *why = "conflicting content-length headers";
-            }
-            cl = h->value.base;
-            cl_len = h->value.len;
-        }
         if (memchr(h->value.base, '\0', h->value.len)) {
             *status = 400;
             *why = "header holds a NUL byte";
         }
     }
     r->nheaders = req->headers.size;
+    if (framing) {
+        /* Where the next request starts is unclear: answer, then close. */
+        *status = 400;
+        *why = framing;
+        req->http1_is_persistent = 0;
+    }
     if ((int64_t)hdr_bytes > S.cfg->max_header_bytes) {
         *status = 431;
         *why = "request headers too large";

@@ -302,3 +302,68 @@ def test_unknown_login_costs_as_much_as_a_wrong_password(server):
     known.sort()
     unknown.sort()
     assert unknown[3] > 0.5 * known[3], (known, unknown)
+
+
+# ---- request smuggling ----
+
+def _tag_count(server, prefix):
+    r = requests.get(server.url + "/v1/tags?prefix=" + prefix, timeout=10,
+                     headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    return r.json()["total"]
+
+
+@pytest.mark.parametrize("lengths", [(5, 40), (40, 5), (5, 0)])
+def test_two_different_content_lengths_are_refused(server, lengths):
+    body = b'{"name": "SmuggleA"}'
+    body += b" " * (max(lengths) - len(body))  # h2o reads the first length's bytes
+    head = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode() +
+            b"\r\nContent-Type: application/json\r\n" +
+            b"".join(b"Content-Length: %d\r\n" % n for n in lengths) + b"\r\n")
+    out = raw_request(server.port, head + body, timeout=3)
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert b"conflicting content-length headers" in out
+    # The connection is closed after the answer: nothing after it is read as a request.
+    assert b"Connection: close" in out
+    assert _tag_count(server, "Smuggle") == 0
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_repeated_equal_content_length_is_accepted(server):
+    body = b'{"name": "OkSame"}'
+    head = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode() +
+            b"\r\nContent-Type: application/json\r\n" +
+            b"Content-Length: %d\r\nContent-Length: %d\r\n\r\n" % (len(body), len(body)))
+    out = raw_request(server.port, head + body, timeout=3)
+    assert out.startswith(b"HTTP/1.1 201"), out[:300]
+    r = requests.delete(server.url + "/v1/tags/OkSame", timeout=10,
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert r.status_code == 204, r.text
+
+
+@pytest.mark.parametrize("order", ["cl-first", "te-first"])
+def test_content_length_with_chunked_is_refused(server, order):
+    # h2o frames such a body by Transfer-Encoding, a proxy in front may use Content-Length.
+    body = b'{"name": "SmuggleTe"}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    framing = [b"Content-Length: 3\r\n", b"Transfer-Encoding: chunked\r\n"]
+    if order == "te-first":
+        framing.reverse()
+    head = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode() +
+            b"\r\nContent-Type: application/json\r\n" + b"".join(framing) + b"\r\n")
+    # A second request hides behind the body; it must never be answered.
+    out = raw_request(server.port, head + chunked + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert b"both content-length and transfer-encoding" in out
+    assert out.count(b"HTTP/1.1 ") == 1, out
+    assert _tag_count(server, "Smuggle") == 0
+
+
+def test_chunked_body_alone_is_accepted(server):
+    body = b'{"name": "OkChunked"}'
+    head = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + ADMIN_TOKEN.encode() +
+            b"\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    out = raw_request(server.port, head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body), timeout=3)
+    assert out.startswith(b"HTTP/1.1 201"), out[:300]
+    r = requests.delete(server.url + "/v1/tags/OkChunked", timeout=10,
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert r.status_code == 204, r.text
