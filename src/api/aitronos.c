@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "util/json.h"
 #include "util/timeu.h"
 
@@ -202,7 +203,7 @@ static int enter(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_fail(r, rc, &err);
         return -1;
     }
-    return 0;
+    return ratelimit_take(r, cx);
 }
 
 /* Resolves a workspace id of the caller's organization; another organization's workspace is

@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "core/replace.h"
 #include "core/sessions.h"
 #include "util/json.h"
@@ -576,7 +577,7 @@ static int tags_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         fail_code(r, rc, "error.user.no_system_right", "%s", TAGMANAGER);
         return -1;
     }
-    return 0;
+    return ratelimit_take(r, cx);
 }
 
 static void h_tags_get(struct hreq *r, struct core_ctx *cx)

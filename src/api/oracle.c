@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "core/links.h"
 #include "util/json.h"
 #include "util/name.h"
@@ -278,7 +279,7 @@ static int authenticate(struct hreq *r, struct core_ctx *cx, unsigned need)
         oracle_error(r, rc, &err);
         return -1;
     }
-    return 0;
+    return ratelimit_take(r, cx);
 }
 
 /* Finds the file or folder of the path and checks the principal may do `need` on it. */

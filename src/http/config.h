@@ -25,6 +25,8 @@ struct tagd_config {
     int64_t drain_timeout_ms;
     char cors_origin[256]; /* the one origin allowed cross-origin access; "": CORS off */
     char config[512];
+    char sources[4096];        /* "name=url ..." external tag sources (issue 4) */
+    int64_t source_timeout_ms; /* fetch deadline per source */
 };
 
 /** Fills `cfg` from defaults, file, environment and argv. Returns 0 to run, 1 when the
