@@ -285,8 +285,9 @@ static void observe(int route_index, int status, int64_t us)
  * or a secret, so no cache may keep it. Header names in r are lower case. */
 static bool carries_credentials(struct hreq *r)
 {
-    static const char *const names[] = {"authorization", "x-easydb-token", "accesstoken",
-                                        "applinkid", "linkid", "cookie"};
+    static const char *const names[] = {"authorization", "x-api-key", "api-key",
+                                        "x-easydb-token", "accesstoken", "applinkid",
+                                        "linkid", "cookie"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         if (api_header(r, names[i]))
             return true;

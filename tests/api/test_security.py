@@ -18,6 +18,8 @@ CREDENTIAL_HEADERS = [
     {"Authorization": "Bearer " + ADMIN_TOKEN},
     {"Authorization": "Bearer not-a-valid-token"},
     {"Authorization": "Basic Zm9vOmJhcg=="},
+    {"X-API-Key": "aitronos-key"},
+    {"api-key": "aitronos-key"},
     {"X-Easydb-Token": "some-session-token"},
     {"accessToken": "applink-access-token"},
     {"AppLinkID": "some-applink"},
