@@ -3,6 +3,7 @@ requests that carry a credential, CORS off unless one origin is configured, no v
 Server header, and no secret in the access log."""
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import time
@@ -372,3 +373,33 @@ def test_chunked_body_alone_is_accepted(server):
     r = requests.delete(server.url + "/v1/tags/OkChunked", timeout=10,
                         headers={"Authorization": "Bearer " + ADMIN_TOKEN})
     assert r.status_code == 204, r.text
+
+
+@pytest.mark.parametrize("first", ["content-length", "chunked"])
+def test_conflicting_lengths_caught_on_a_kept_alive_connection(server, first):
+    # The check reads the request head from the connection's buffer; after an earlier request
+    # on the same connection it must still look at the right bytes.
+    auth = b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+    b1 = b'{"name": "Pipe%s"}' % first.replace("-", "").encode()
+    if first == "chunked":
+        r1 = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + auth + b"Transfer-Encoding: chunked\r\n\r\n" +
+              b"%x\r\n%s\r\n0\r\n\r\n" % (len(b1), b1))
+    else:
+        r1 = b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + auth + b"Content-Length: %d\r\n\r\n" % len(b1) + b1
+    b2 = b'{"name": "SmugglePipe"}'
+    r2 = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + auth +
+          b"Content-Length: %d\r\nContent-Length: 3\r\n\r\n" % len(b2) + b2)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
+        c.sendall(r1 + r2)
+        out = b""
+        try:
+            while b"conflicting" not in out:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+    assert out.startswith(b"HTTP/1.1 201"), out[:200]
+    assert b"HTTP/1.1 400" in out and b"conflicting content-length headers" in out, out
+    assert _tag_count(server, "SmugglePipe") == 0
