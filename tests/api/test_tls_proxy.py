@@ -170,6 +170,11 @@ def test_errors_keep_tagd_format_through_nginx(proxy):
     assert r.json()["error"]["code"]
 
 
+def test_metrics_are_not_public(server, proxy):
+    assert _https(proxy, "GET", "/metrics").status_code == 404
+    assert requests.get(server.url + "/metrics", timeout=10).status_code == 200
+
+
 def test_certificate_is_verified(proxy):
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(proxy.url + "/healthz", timeout=10)  # the system store does not know it
