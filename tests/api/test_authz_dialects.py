@@ -267,13 +267,15 @@ def world(server):
         body.update(extra)
         return _ok(inst("POST", "/v1/tokens", json=body), 201)
 
-    # Things that must expire first, so the fixture's own work covers the wait.
-    expire_at = int(time.time() * 1000) + 4000
-    w.tokens = {
-        "admin": token(w["org"], "admin")["token"],
-        "expired": token(w["org"], "admin", expires_at=expire_at)["token"],
-    }
+    # Things that must expire first, so the fixture's own work covers the wait (the margin is
+    # wide: under valgrind the setup below takes seconds; the session TTL is waited for anyway).
+    expire_at = int(time.time() * 1000) + 8000
+    w.tokens = {"admin": token(w["org"], "admin")["token"]}
     A = lambda m, p, **kw: _req(s, m, p, w.tokens["admin"], **kw)  # noqa: E731
+    w.tokens["expired"] = token(w["org"], "admin", expires_at=expire_at)["token"]
+    _ok(A("PUT", "/v1/resources/folder/fa", json={}), 200, 201)
+    expired_link = _ok(A("POST", "/v1/applinks", json={
+        "resource": {"kind": "folder", "key": "fa"}, "role": "contributor", "expires_at": expire_at}), 201)
     _ok(A("POST", "/v1/users", json={"login": "aw", "password": PASSWORD,
                                      "rights": "tags:read,tags:write"}), 201)
     _ok(A("POST", "/v1/users", json={"login": "ar", "password": PASSWORD, "rights": "tags:read"}), 201)
@@ -298,7 +300,7 @@ def world(server):
         return _ok(who("POST", kind_url, json=body), 201)
 
     w.links = {
-        "expired": link("/v1/applinks", "fa", "contributor", expires_at=expire_at),
+        "expired": expired_link,
         "fa": link("/v1/applinks", "fa", "contributor"),
         "fa_viewer": link("/v1/applinks", "fa", "viewer"),
         "fb": link("/v1/applinks", "fb", "contributor"),
