@@ -23,6 +23,8 @@ struct tagd_config {
     int64_t rate_burst;
     int64_t session_ttl;  /* seconds */
     int64_t drain_timeout_ms;
+    int64_t min_revision_wait_ms; /* bound on a read's wait for X-Tagd-Min-Revision */
+    int64_t tail_poll_ms;         /* shared store: poll interval when no NOTIFY arrives */
     char config[512];
 };
 
