@@ -53,6 +53,13 @@ struct store_backend {
     int (*col_count)(struct store_stmt *st);
     void (*st_reset)(struct store_stmt *st);
     int64_t (*changes)(struct store_conn *c);
+    /* For `tagd migrate` (store/copy.c) only: ad-hoc statements over a table list. */
+    const char *tables_sql; /* one column: the names of the application's tables */
+    struct store_stmt *(*adhoc)(struct store_conn *c, const char *sql, struct tg_err *err);
+    void (*adhoc_free)(struct store_stmt *st);
+    const char *(*col_name)(struct store_stmt *st, int i);
+    /* After rows were copied in with their ids: move id generators and counters past them. */
+    int (*after_copy)(struct store_conn *c, struct tg_err *err);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -802,6 +802,74 @@ static int64_t pg_changes(struct store_conn *c)
     return PC(c)->changes;
 }
 
+static struct store_stmt *pg_adhoc(struct store_conn *cc, const char *sql, struct tg_err *err)
+{
+    static _Atomic int serial;
+    struct pg_conn *c = PC(cc);
+    struct pg_stmt *st;
+    PGresult *res;
+    char *text;
+    int n, id = 100000 + serial++;
+    char name[16];
+
+    if (ensure_conn(c, err) != 0)
+        return NULL;
+    text = translate_params(sql, &n);
+    snprintf(name, sizeof(name), "s%d", id);
+    res = PQprepare(c->pg, name, text, 0, NULL);
+    xfree(text);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_fail(c, c->pg, res, err, "prepare");
+        PQclear(res);
+        return NULL;
+    }
+    PQclear(res);
+    st = xcalloc(1, sizeof(*st));
+    st->base.be = &store_pg_backend;
+    st->c = c;
+    st->id = id;
+    st->nparams = n;
+    st->vals = xcalloc((size_t)n + 1, sizeof(char *));
+    st->caps = xcalloc((size_t)n + 1, sizeof(size_t));
+    st->set = xcalloc((size_t)n + 1, sizeof(bool));
+    st->args = xcalloc((size_t)n + 1, sizeof(char *));
+    st->row = -1;
+    return &st->base;
+}
+
+static void pg_adhoc_free(struct store_stmt *sst)
+{
+    struct pg_stmt *st = PT(sst);
+    char sql[48];
+    if (st == NULL)
+        return;
+    snprintf(sql, sizeof(sql), "DEALLOCATE s%d", st->id);
+    pg_exec(st->c, st->c->pg, sql, NULL);
+    stmt_free(st);
+}
+
+static const char *pg_col_name(struct store_stmt *sst, int i)
+{
+    struct pg_stmt *st = PT(sst);
+    return st->res && i >= 0 && i < PQnfields(st->res) ? PQfname(st->res, i) : NULL;
+}
+
+static int pg_after_copy(struct store_conn *c, struct tg_err *err)
+{
+    return pg_exec(PC(c), PC(c)->pg,
+                   "DO $$ DECLARE r record; BEGIN"
+                   " FOR r IN SELECT table_name, column_name FROM information_schema.columns"
+                   "  WHERE table_schema = current_schema() AND is_identity = 'YES' LOOP"
+                   "  EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, %L),"
+                   "   coalesce((SELECT max(%I) FROM %I), 0) + 1, false)',"
+                   "   r.table_name, r.column_name, r.column_name, r.table_name);"
+                   " END LOOP;"
+                   " UPDATE revision_counter SET rev = (SELECT coalesce(max(rev), 0)"
+                   "  FROM revisions) WHERE id = 1;"
+                   " END $$",
+                   err);
+}
+
 const struct store_backend store_pg_backend = {
     .name = "postgres",
     .open = pg_open,
@@ -831,4 +899,10 @@ const struct store_backend store_pg_backend = {
     .col_count = pg_col_count,
     .st_reset = pg_st_reset,
     .changes = pg_changes,
+    .tables_sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                  " ORDER BY tablename",
+    .adhoc = pg_adhoc,
+    .adhoc_free = pg_adhoc_free,
+    .col_name = pg_col_name,
+    .after_copy = pg_after_copy,
 };

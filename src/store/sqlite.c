@@ -327,6 +327,43 @@ static int sq_col_count(struct store_stmt *st) { return sqlite3_column_count(SS(
 static void sq_st_reset(struct store_stmt *st) { sqlite3_reset(SS(st)->s); }
 static int64_t sq_changes(struct store_conn *c) { return sqlite3_changes64(SC(c)->db); }
 
+static struct store_stmt *sq_adhoc(struct store_conn *cc, const char *sql, struct tg_err *err)
+{
+    struct sq_stmt *st;
+    sqlite3_stmt *s;
+
+    if (sqlite3_prepare_v2(SC(cc)->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        tg_err_set(err, TG_EINTERNAL, "", "prepare: %s", sqlite3_errmsg(SC(cc)->db));
+        return NULL;
+    }
+    st = xcalloc(1, sizeof(*st));
+    st->base.be = &store_sqlite_backend;
+    st->s = s;
+    st->c = SC(cc);
+    return &st->base;
+}
+
+static void sq_adhoc_free(struct store_stmt *st)
+{
+    if (st == NULL)
+        return;
+    sqlite3_finalize(SS(st)->s);
+    xfree(st);
+}
+
+static const char *sq_col_name(struct store_stmt *st, int i)
+{
+    return sqlite3_column_name(SS(st)->s, i);
+}
+
+/* INTEGER PRIMARY KEY takes max(id) + 1 by itself. */
+static int sq_after_copy(struct store_conn *c, struct tg_err *err)
+{
+    (void)c;
+    (void)err;
+    return 0;
+}
+
 const struct store_backend store_sqlite_backend = {
     .name = "sqlite",
     .open = sq_open,
@@ -356,4 +393,10 @@ const struct store_backend store_sqlite_backend = {
     .col_count = sq_col_count,
     .st_reset = sq_st_reset,
     .changes = sq_changes,
+    .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+                  " AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    .adhoc = sq_adhoc,
+    .adhoc_free = sq_adhoc_free,
+    .col_name = sq_col_name,
+    .after_copy = sq_after_copy,
 };

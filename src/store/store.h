@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -69,6 +70,13 @@ int store_wait_notify(struct store_conn *c, int timeout_ms);
  * (PostgreSQL 40001/40P01): the whole transaction must be rolled back and run again.
  */
 bool store_retry_pending(struct store_conn *c);
+/**
+ * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must
+ * hold no rows yet. Ids, revisions, the change log and every history table keep their values;
+ * both stores are first migrated to this tagd's schema. Afterwards every table must have the
+ * same number of rows on both sides. Writes one line per table to `report`. 0 or a tg_code.
+ */
+int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err);
 /** Runs a script of SQL outside the named statements (tools only: `tagd migrate`). */
 int store_exec_script(struct store_conn *c, const char *sql, struct tg_err *err);
 

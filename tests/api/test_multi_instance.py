@@ -6,6 +6,7 @@ through A are read through B with X-Tagd-Min-Revision, conflicting concurrent wr
 one winner and a clean 409, revisions stay gap-free and unique across instances, and killing an
 instance under load loses no acknowledged write."""
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -239,5 +240,60 @@ def test_killing_an_instance_loses_no_acknowledged_write(pair):
     for name, _ in acked:
         r = B.get("/v1/tags/" + name, headers={"X-Tagd-Min-Revision": str(top)})
         assert r.status_code == 200, (name, r.status_code, r.text)
-    import shutil
     shutil.rmtree(c.data, ignore_errors=True)
+
+
+def test_migrate_sqlite_to_postgres(pg_base):
+    data = tempfile.mkdtemp(prefix="tagd-test-")
+    src = Server(extra_args=["--store", "sqlite:%s/tagd.db" % data], data_dir=data).start()
+    S = Api(src, ADMIN_TOKEN)
+    assert S.post("/v1/tags", json={"tags": [{"name": "Mig.a"}, {"name": "Mig.b"},
+                                             {"name": "Mig.c"}]}).status_code in (200, 201)
+    r = S.get("/v1/tags/Mig.a")
+    assert S.request("PATCH", "/v1/tags/Mig.a", json={"color": "#abcdef"},
+                     headers={"If-Match": r.headers.get("ETag", "*")}).status_code == 200
+    assert S.delete("/v1/tags/Mig.c").status_code in (200, 204)
+    assert S.post("/v1/resources/flag/m1/tags", json=["Mig.a", "Mig.b"]).status_code == 200
+    assert S.post("/v1/resources/flag/m1/tags", json=["Mig.b"]).status_code == 200
+    tok = src.token(["tags:read"], name="kept")
+    changes = S.get("/v1/changes?limit=1000").json()["items"]
+    tags = S.get("/v1/tags").json()
+    res_tags = S.get("/v1/resources/flag/m1/tags").json()
+    top = rev(S.get("/v1/tags"))
+    src.stop()
+
+    db_dir = tempfile.mkdtemp(prefix="tagd-mig-")
+    target = pg_store_for(db_dir)
+    bin_ = os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd"))
+    out = subprocess.run([bin_, "migrate", "--from", "sqlite:%s/tagd.db" % src.data,
+                          "--to", target], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "MISMATCH" not in out.stdout
+    lines = {l.split()[0]: int(l.split()[1]) for l in out.stdout.splitlines() if l.endswith(" ok")}
+    assert lines["tags"] >= 3 and lines["changes"] == len(changes) and lines["tags_hist"] >= 4
+    assert lines["revisions"] == top
+
+    dst = Server(extra_args=["--store", target]).start()
+    try:
+        P = Api(dst, ADMIN_TOKEN)
+        assert P.get("/v1/changes?limit=1000").json()["items"] == changes
+        assert P.get("/v1/tags").json() == tags
+        assert P.get("/v1/resources/flag/m1/tags").json() == res_tags
+        assert rev(P.get("/v1/tags")) == top
+        assert Api(dst, tok).get("/v1/tags").status_code == 200
+        # Ids and revisions go on after the copied ones.
+        n = P.post("/v1/tags", json={"name": "Mig.d"})
+        assert n.status_code == 201, n.text
+        assert rev(n) == top + 1
+        assert n.json()["id"] > max(t["id"] for t in tags["items"])
+        # A second copy into a store that holds rows is refused and changes nothing.
+        again = subprocess.run([bin_, "migrate", "--from", "sqlite:%s/tagd.db" % src.data,
+                                "--to", target], capture_output=True, text=True, timeout=120)
+        assert again.returncode == 1 and "already holds" in again.stderr
+        assert rev(P.get("/v1/tags")) == top + 1
+    finally:
+        dst.cleanup()
+        pg_drop(target)
+        os.rmdir(db_dir)
+        src.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
