@@ -310,10 +310,18 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
 
 /* ---- running handlers ---- */
 
-static int64_t min_revision(struct hreq *r)
+/* X-Tagd-Min-Revision as a number (0 without the header); false when it is not one. */
+static bool min_revision(struct hreq *r, int64_t *want)
 {
     const char *minrev = api_header(r, "x-tagd-min-revision");
-    return minrev ? strtoll(minrev, NULL, 10) : 0;
+    char *end;
+
+    *want = 0;
+    if (minrev == NULL)
+        return true;
+    errno = 0;
+    *want = strtoll(minrev, &end, 10);
+    return !(errno || end == minrev || *end != '\0' || *want < 0);
 }
 
 /* Runs a read. Returns false, having answered nothing, when the request asks for a revision
@@ -537,6 +545,32 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
     }
 }
 
+/* Follows the revisions other instances commit (see the header). Applying them to an in-memory
+ * engine would hook in here, reading `changes` from the last applied revision on. */
+static void *tailer_main(void *arg)
+{
+    struct arena a;
+    (void)arg;
+    arena_init(&a);
+    while (!atomic_load(&S.tail_stop)) {
+        struct tg_err err;
+        struct core_ctx cx;
+        store_wait_notify(S.tail_conn, (int)S.cfg->tail_poll_ms);
+        if (atomic_load(&S.tail_stop))
+            break;
+        tg_err_clear(&err);
+        if (store_begin_read(S.tail_conn, &err) != 0)
+            continue;
+        core_ctx_init(&cx, S.tail_conn, &a, false);
+        note_rev(core_current_rev(&cx));
+        store_rollback(S.tail_conn);
+        arena_release(&a);
+        arena_init(&a);
+    }
+    arena_release(&a);
+    return NULL;
+}
+
 static void enqueue(struct job *j)
 {
     pthread_mutex_lock(&S.mu);
@@ -592,7 +626,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (!(r->route->flags & ROUTE_WRITE)) {
-        int64_t want = min_revision(r);
+        int64_t want;
+        if (!min_revision(r, &want)) {
+            api_failf(r, TG_EINVAL, "X-Tagd-Min-Revision",
+                      "X-Tagd-Min-Revision must be a revision number");
+            respond(req, r, index, start);
+            return 0;
+        }
         if (!run_read(t, r, want, S.cfg->min_revision_wait_ms == 0 || stop_requested)) {
             park(t, req, r, index, start, want);
             return 0;
@@ -744,32 +784,6 @@ static int open_listener(const struct sockaddr_in *sa)
         return -1;
     }
     return fd;
-}
-
-/* Follows the revisions other instances commit (see the header). Applying them to an in-memory
- * engine would hook in here, reading `changes` from the last applied revision on. */
-static void *tailer_main(void *arg)
-{
-    struct arena a;
-    (void)arg;
-    arena_init(&a);
-    while (!atomic_load(&S.tail_stop)) {
-        struct tg_err err;
-        struct core_ctx cx;
-        store_wait_notify(S.tail_conn, (int)S.cfg->tail_poll_ms);
-        if (atomic_load(&S.tail_stop))
-            break;
-        tg_err_clear(&err);
-        if (store_begin_read(S.tail_conn, &err) != 0)
-            continue;
-        core_ctx_init(&cx, S.tail_conn, &a, false);
-        note_rev(core_current_rev(&cx));
-        store_rollback(S.tail_conn);
-        arena_release(&a);
-        arena_init(&a);
-    }
-    arena_release(&a);
-    return NULL;
 }
 
 static void *loop_main(void *arg)

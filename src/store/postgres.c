@@ -37,6 +37,11 @@ static const char *const sql_text[] = {
 #include "store/sql_all.h"
 };
 #undef STORE_SQL_ID
+#define STORE_SQL_ID(id, sql) #id,
+static const char *const sql_name[] = {
+#include "store/sql_all.h"
+};
+#undef STORE_SQL_ID
 
 #define PG_RETRIES 5
 #define NOTIFY_CHANNEL "tagd_changes"
@@ -307,7 +312,7 @@ static int prepare_all(struct pg_conn *c, struct tg_err *err)
         res = PQprepare(c->pg, name, c->s->sql[i], 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             char what[160];
-            snprintf(what, sizeof(what), "prepare statement %d (%.100s)", i, c->s->sql[i]);
+            snprintf(what, sizeof(what), "prepare %s", sql_name[i]);
             pg_fail(c, c->pg, res, err, what);
             PQclear(res);
             return err ? err->code : TG_EINTERNAL;

@@ -101,6 +101,14 @@ def test_min_revision_waits_for_a_later_commit(pair):
     assert 0.3 <= result["t"] < 1.4
 
 
+@pytest.mark.parametrize("value", ["abc", "-1", "12x", ""])
+def test_min_revision_malformed_is_400(pair, value):
+    _, b, _ = pair
+    r = Api(b, ADMIN_TOKEN).get("/v1/tags", headers={"X-Tagd-Min-Revision": value})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "invalid_input"
+
+
 def test_min_revision_gives_up_with_503(pair):
     a, b, _ = pair
     B = Api(b, ADMIN_TOKEN)
