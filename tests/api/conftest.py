@@ -210,8 +210,9 @@ def raw_request(port, data, timeout=5):
     return b"".join(chunks)
 
 
-# Tests about the SQLite file itself (its disk filling up): nothing to test on PostgreSQL.
-SQLITE_ONLY = {"test_full_disk_gives_clean_errors_and_recovers"}
+# Tests about the SQLite file itself (its disk filling up, reading it directly): nothing to
+# test on PostgreSQL.
+SQLITE_ONLY = {"test_full_disk_gives_clean_errors_and_recovers", "test_secrets_are_stored_hashed"}
 
 
 def pytest_collection_modifyitems(config, items):
