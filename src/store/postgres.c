@@ -95,6 +95,7 @@ struct pg_conn {
     PGconn *pg;
     bool writer;
     bool listening;
+    bool no_listen; /* LISTEN refused (CockroachDB, YugabyteDB by default): poll only */
     bool retry;     /* serialization failure or deadlock in this transaction */
     bool rev_taken; /* this transaction allocated a revision: NOTIFY at commit */
     int64_t changes;
@@ -633,10 +634,19 @@ static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
         nanosleep(&ts, NULL);
         return TG_EBUSY;
     }
+    /* TAGD_PG_NO_LISTEN=1 behaves like an engine without LISTEN (tests the polling path). */
+    if (!c->listening && !c->no_listen && getenv("TAGD_PG_NO_LISTEN"))
+        c->no_listen = true;
+    if (!c->listening && !c->no_listen) {
+        if (pg_exec(c, c->pg, "LISTEN " NOTIFY_CHANNEL, &err) == 0)
+            c->listening = true;
+        else if (PQstatus(c->pg) == CONNECTION_OK)
+            c->no_listen = true;
+    }
     if (!c->listening) {
-        if (pg_exec(c, c->pg, "LISTEN " NOTIFY_CHANNEL, &err) != 0)
-            return err.code;
-        c->listening = true;
+        /* Polling is the fallback: the caller reads the revisions after the timeout. */
+        poll(NULL, 0, timeout_ms);
+        return 0;
     }
     if (PQconsumeInput(c->pg) == 0)
         return TG_EBUSY;

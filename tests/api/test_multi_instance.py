@@ -101,6 +101,34 @@ def test_min_revision_waits_for_a_later_commit(pair):
     assert 0.3 <= result["t"] < 1.4
 
 
+def test_polling_fallback_without_listen(pair):
+    """An instance whose database refuses LISTEN (CockroachDB) still sees other instances'
+    commits by polling every --tail-poll ms."""
+    a, _, store = pair
+    A = Api(a, ADMIN_TOKEN)
+    c = Server(extra_args=["--store", store, "--tail-poll", "100"],
+               env={"TAGD_PG_NO_LISTEN": "1"}).start()
+    try:
+        C = Api(c, ADMIN_TOKEN)
+        want = rev(C.get("/v1/tags")) + 1
+        box = {}
+
+        def read():
+            t0 = time.time()
+            box["r"] = C.get("/v1/tags/Multi.polled", headers={"X-Tagd-Min-Revision": str(want)})
+            box["t"] = time.time() - t0
+
+        th = threading.Thread(target=read)
+        th.start()
+        time.sleep(0.3)
+        assert A.post("/v1/tags", json={"name": "Multi.polled"}).status_code == 201
+        th.join(10)
+        assert box["r"].status_code == 200, box["r"].text
+        assert 0.25 <= box["t"] < 1.0  # woken by a poll, not by the 2 s deadline
+    finally:
+        c.cleanup()
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "12x", ""])
 def test_min_revision_malformed_is_400(pair, value):
     _, b, _ = pair
