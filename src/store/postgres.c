@@ -334,6 +334,8 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
     c->pg = connect_url(c->s->url, err);
     if (c->pg == NULL)
         return TG_EBUSY;
+    if (!c->writer)
+        pg_exec(c, c->pg, "SET default_transaction_read_only = on", NULL);
     return prepare_all(c, err);
 }
 
@@ -494,6 +496,19 @@ static void pg_conn_close(struct store_conn *cc)
     xfree(c);
 }
 
+/* BEGIN; when the server went away since the last use (a restart, a failover), connect again
+ * and retry once: nothing has happened in this transaction yet. */
+static int begin(struct pg_conn *c, const char *sql, struct tg_err *err)
+{
+    int rc = pg_exec(c, c->pg, sql, err);
+    if (rc && PQstatus(c->pg) == CONNECTION_BAD) {
+        rc = reconnect(c, err);
+        if (rc == 0)
+            rc = pg_exec(c, c->pg, sql, err);
+    }
+    return rc;
+}
+
 static int pg_begin_write(struct store_conn *cc, struct tg_err *err)
 {
     struct pg_conn *c = PC(cc);
@@ -505,7 +520,7 @@ static int pg_begin_write(struct store_conn *cc, struct tg_err *err)
     c->rev_taken = false;
     for (int attempt = 0;; attempt++) {
         PGresult *res;
-        rc = pg_exec(c, c->pg, "BEGIN ISOLATION LEVEL READ COMMITTED", err);
+        rc = begin(c, "BEGIN ISOLATION LEVEL READ COMMITTED", err);
         if (rc)
             return rc;
         /* The one lock that orders writers of every instance (see the header). */
@@ -531,7 +546,7 @@ static int pg_begin_read(struct store_conn *cc, struct tg_err *err)
     if (rc)
         return rc;
     /* One snapshot for the whole request, as SQLite's read transaction gives. */
-    return pg_exec(c, c->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    return begin(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
 }
 
 static int pg_commit(struct store_conn *cc, struct tg_err *err)

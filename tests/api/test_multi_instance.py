@@ -333,3 +333,35 @@ def test_migrate_sqlite_to_postgres(pg_base):
         os.rmdir(db_dir)
         src.cleanup()
         shutil.rmtree(data, ignore_errors=True)
+
+
+def test_lost_connections_are_reopened(pair):
+    """Every backend of the database is terminated (as in a PostgreSQL restart or failover):
+    the next read and write through each instance reconnect and succeed, and the tailer
+    follows again."""
+    a, b, store = pair
+    A, B = Api(a, ADMIN_TOKEN), Api(b, ADMIN_TOKEN)
+    base = os.environ["TAGD_TEST_STORE"]
+    out = subprocess.run(["psql", "-XAtq", base, "-c",
+                          "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                          " WHERE datname = '%s'" % store.rpartition("/")[2]],
+                         capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip()) >= 6  # readers, writers and tailers of A and B
+    time.sleep(0.2)
+    assert A.get("/v1/tags/Multi.one").status_code == 200
+    w = B.post("/v1/tags", json={"name": "Multi.reconnected"})
+    assert w.status_code == 201, w.text
+    want = rev(w) + 1
+    box = {}
+
+    def read():
+        t0 = time.time()
+        box["r"] = B.get("/v1/tags/Multi.after", headers={"X-Tagd-Min-Revision": str(want)})
+        box["t"] = time.time() - t0
+
+    th = threading.Thread(target=read)
+    th.start()
+    time.sleep(0.3)
+    assert A.post("/v1/tags", json={"name": "Multi.after"}).status_code == 201
+    th.join(10)
+    assert box["r"].status_code == 200 and box["t"] < 1.4
