@@ -98,6 +98,7 @@ struct pg_conn {
     bool no_listen; /* LISTEN refused (CockroachDB, YugabyteDB by default): poll only */
     bool retry;     /* serialization failure or deadlock in this transaction */
     bool rev_taken; /* this transaction allocated a revision: NOTIFY at commit */
+    bool pending;   /* a read's ROLLBACK was sent and its result not read yet */
     int64_t changes;
     struct pg_stmt *stmts[SQL__COUNT];
 };
@@ -244,12 +245,27 @@ static bool retryable(const PGresult *res)
     return state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
 }
 
+/* Reads the result of a ROLLBACK sent without waiting (pg_rollback), before the next use. */
+static void settle(struct pg_conn *c)
+{
+    PGresult *res;
+    if (c == NULL || !c->pending)
+        return;
+    c->pending = false;
+    while ((res = PQgetResult(c->pg)) != NULL)
+        PQclear(res);
+}
+
 /* Runs a command string (possibly several statements); 0 or a tg_code. */
 static int pg_exec(struct pg_conn *c, PGconn *pg, const char *sql, struct tg_err *err)
 {
-    PGresult *res = PQexec(pg, sql);
-    ExecStatusType st = PQresultStatus(res);
+    PGresult *res;
+    ExecStatusType st;
     int rc = 0;
+
+    settle(c);
+    res = PQexec(pg, sql);
+    st = PQresultStatus(res);
 
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
         rc = pg_fail(c, pg, res, err, "exec");
@@ -330,6 +346,7 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
         if (c->stmts[i])
             stmt_clear_result(c->stmts[i]);
     PQfinish(c->pg);
+    c->pending = false;
     c->listening = false;
     c->pg = connect_url(c->s->url, err);
     if (c->pg == NULL)
@@ -341,6 +358,7 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
 
 static int ensure_conn(struct pg_conn *c, struct tg_err *err)
 {
+    settle(c);
     if (c->pg && PQstatus(c->pg) == CONNECTION_OK)
         return 0;
     return reconnect(c, err);
@@ -554,6 +572,7 @@ static int pg_commit(struct store_conn *cc, struct tg_err *err)
     struct pg_conn *c = PC(cc);
     int rc;
 
+    settle(c);
     if (PQtransactionStatus(c->pg) == PQTRANS_INERROR) {
         pg_exec(c, c->pg, "ROLLBACK", NULL);
         return tg_err_set(err, c->retry ? TG_EBUSY : TG_EINTERNAL, "",
@@ -588,13 +607,23 @@ static int pg_commit(struct store_conn *cc, struct tg_err *err)
 static void pg_rollback(struct store_conn *cc)
 {
     struct pg_conn *c = PC(cc);
+    PGTransactionStatusType ts;
+
     for (int i = 0; i < SQL__COUNT; i++)
         if (c->stmts[i])
             stmt_clear_result(c->stmts[i]);
-    if (c->pg && PQtransactionStatus(c->pg) != PQTRANS_IDLE &&
-        PQtransactionStatus(c->pg) != PQTRANS_UNKNOWN)
-        pg_exec(c, c->pg, "ROLLBACK", NULL);
+    settle(c);
     c->rev_taken = false;
+    ts = c->pg ? PQtransactionStatus(c->pg) : PQTRANS_UNKNOWN;
+    if (ts == PQTRANS_IDLE || ts == PQTRANS_UNKNOWN)
+        return;
+    /* A read-only transaction has nothing to undo: end it without waiting for the answer,
+     * which the next use of the connection reads (settle). Saves a round trip per read. */
+    if (!c->writer && PQsendQuery(c->pg, "ROLLBACK")) {
+        c->pending = true;
+        return;
+    }
+    pg_exec(c, c->pg, "ROLLBACK", NULL);
 }
 
 static int pg_savepoint(struct store_conn *c, struct tg_err *err)
@@ -644,6 +673,7 @@ static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
     int got;
 
     tg_err_clear(&err);
+    settle(c);
     if (ensure_conn(c, &err) != 0) {
         struct timespec ts = {timeout_ms / 1000, (long)(timeout_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
@@ -754,6 +784,7 @@ static int pg_st_step(struct store_stmt *sst, struct tg_err *err)
         ExecStatusType status;
         PGresult *res;
 
+        settle(c);
         for (int i = 0; i < st->nparams; i++)
             st->args[i] = st->set[i] ? st->vals[i] : NULL;
         snprintf(name, sizeof(name), "s%d", st->id);
@@ -842,6 +873,7 @@ static struct store_stmt *pg_adhoc(struct store_conn *cc, const char *sql, struc
     int n, id = 100000 + serial++;
     char name[16];
 
+    settle(c);
     if (ensure_conn(c, err) != 0)
         return NULL;
     text = translate_params(sql, &n);
