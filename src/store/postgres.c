@@ -211,7 +211,8 @@ static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg
                    const char *what)
 {
     const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(pg);
+    const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    const char *msg = primary ? primary : res ? PQresultErrorMessage(res) : PQerrorMessage(pg);
     char buf[512];
     size_t n;
 
@@ -237,12 +238,6 @@ static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg
             return tg_err_set(err, TG_EBUSY, "", "store busy: %s", buf);
     }
     return tg_err_set(err, TG_EINTERNAL, "", "%s: %s", what, buf);
-}
-
-static bool retryable(const PGresult *res)
-{
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    return state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
 }
 
 /* Reads the result of a ROLLBACK sent without waiting (pg_rollback), before the next use. */
@@ -534,24 +529,22 @@ static int pg_begin_write(struct store_conn *cc, struct tg_err *err)
 
     if (rc)
         return rc;
-    c->retry = false;
     c->rev_taken = false;
     for (int attempt = 0;; attempt++) {
-        PGresult *res;
-        rc = begin(c, "BEGIN ISOLATION LEVEL READ COMMITTED", err);
-        if (rc)
-            return rc;
-        /* The one lock that orders writers of every instance (see the header). */
-        res = PQexec(c->pg, "SELECT rev FROM revision_counter WHERE id = 1 FOR UPDATE");
-        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-            PQclear(res);
-            c->retry = false;
+        bool again;
+        c->retry = false;
+        /* The one lock that orders writers of every instance (see the header), sent with
+         * the BEGIN in one round trip. */
+        rc = begin(c,
+                   "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                   " SELECT rev FROM revision_counter WHERE id = 1 FOR UPDATE",
+                   err);
+        if (rc == 0)
             return 0;
-        }
-        rc = pg_fail(c, c->pg, res, err, "begin");
-        bool again = retryable(res) && attempt < PG_RETRIES;
-        PQclear(res);
-        pg_exec(c, c->pg, "ROLLBACK", NULL);
+        again = c->retry && attempt < PG_RETRIES;
+        c->retry = false;
+        if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+            pg_exec(c, c->pg, "ROLLBACK", NULL);
         if (!again)
             return rc;
     }
@@ -578,21 +571,18 @@ static int pg_commit(struct store_conn *cc, struct tg_err *err)
         return tg_err_set(err, c->retry ? TG_EBUSY : TG_EINTERNAL, "",
                           "transaction failed and was rolled back");
     }
-    /* NOTIFY is delivered at commit, or not at all: a wake-up hint for other instances. */
-    if (c->rev_taken) {
-        rc = pg_exec(c, c->pg, "NOTIFY " NOTIFY_CHANNEL, err);
-        if (rc) {
-            pg_exec(c, c->pg, "ROLLBACK", NULL);
-            return rc;
-        }
-    }
+    /* NOTIFY is delivered at commit, or not at all: a wake-up hint for other instances. It
+     * goes with the COMMIT in one round trip; an error stops the rest of the string. */
     {
-        PGresult *res = PQexec(c->pg, "COMMIT");
+        PGresult *res =
+            PQexec(c->pg, c->rev_taken ? "NOTIFY " NOTIFY_CHANNEL "; COMMIT" : "COMMIT");
         const char *tag = PQcmdStatus(res);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             rc = pg_fail(c, c->pg, res, err, "commit");
             PQclear(res);
-            pg_exec(c, c->pg, "ROLLBACK", NULL);
+            if (PQstatus(c->pg) == CONNECTION_OK && PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+                pg_exec(c, c->pg, "ROLLBACK", NULL);
+            c->rev_taken = false;
             return rc;
         }
         rc = (tag && strcmp(tag, "COMMIT") != 0)

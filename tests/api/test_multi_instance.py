@@ -365,3 +365,32 @@ def test_lost_connections_are_reopened(pair):
     assert A.post("/v1/tags", json={"name": "Multi.after"}).status_code == 201
     th.join(10)
     assert box["r"].status_code == 200 and box["t"] < 1.4
+
+
+def test_serialization_failure_is_retried(pair):
+    """A serialization failure (40001) inside a write makes the writer run the whole batch
+    again: the client sees one clean 201, and the tag and its change exist once. A trigger
+    raises the failure on the first two inserts (a sequence counts across rollbacks)."""
+    a, _, store = pair
+    A = Api(a, ADMIN_TOKEN)
+
+    def sql(q):
+        subprocess.run(["psql", "-XAtq", store, "-c", q], capture_output=True, text=True,
+                       check=True)
+
+    sql("CREATE SEQUENCE fail_seq;"
+        "CREATE FUNCTION fail_twice() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF nextval('fail_seq') <= 2 THEN"
+        "  RAISE EXCEPTION 'injected' USING ERRCODE = 'serialization_failure'; END IF;"
+        " RETURN NEW; END $$;"
+        "CREATE TRIGGER fail_twice BEFORE INSERT ON tags FOR EACH ROW"
+        " EXECUTE FUNCTION fail_twice();")
+    try:
+        before = rev(A.get("/v1/tags"))
+        r = A.post("/v1/tags", json={"name": "Retried"})
+        assert r.status_code == 201, r.text
+        assert rev(r) == before + 1
+        ch = A.get("/v1/changes?since=%d" % before).json()["items"]
+        assert [(c["op"], c["after"]["name"]) for c in ch] == [("create", "Retried")]
+    finally:
+        sql("DROP TRIGGER fail_twice ON tags; DROP FUNCTION fail_twice(); DROP SEQUENCE fail_seq")
