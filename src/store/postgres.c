@@ -44,6 +44,7 @@ static const char *const sql_name[] = {
 #undef STORE_SQL_ID
 
 #define PG_RETRIES 5
+#define READ_BEGIN "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
 #define NOTIFY_CHANNEL "tagd_changes"
 
 /* What PostgreSQL needs beyond the translated migration of the same number (index = number). */
@@ -99,6 +100,7 @@ struct pg_conn {
     bool retry;     /* serialization failure or deadlock in this transaction */
     bool rev_taken; /* this transaction allocated a revision: NOTIFY at commit */
     bool pending;   /* a read's ROLLBACK was sent and its result not read yet */
+    bool begin_pending; /* a read's BEGIN waits to go out with its first statement */
     int64_t changes;
     struct pg_stmt *stmts[SQL__COUNT];
 };
@@ -259,6 +261,13 @@ static int pg_exec(struct pg_conn *c, PGconn *pg, const char *sql, struct tg_err
     int rc = 0;
 
     settle(c);
+    if (c && c->begin_pending) {
+        /* Something other than a statement comes first: BEGIN on its own. */
+        c->begin_pending = false;
+        rc = pg_exec(c, pg, READ_BEGIN, err);
+        if (rc)
+            return rc;
+    }
     res = PQexec(pg, sql);
     st = PQresultStatus(res);
 
@@ -342,6 +351,7 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
             stmt_clear_result(c->stmts[i]);
     PQfinish(c->pg);
     c->pending = false;
+    c->begin_pending = false;
     c->listening = false;
     c->pg = connect_url(c->s->url, err);
     if (c->pg == NULL)
@@ -556,8 +566,68 @@ static int pg_begin_read(struct store_conn *cc, struct tg_err *err)
     int rc = ensure_conn(c, err);
     if (rc)
         return rc;
-    /* One snapshot for the whole request, as SQLite's read transaction gives. */
-    return begin(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+    /* One snapshot for the whole request, as SQLite's read transaction gives. The BEGIN goes
+     * out with the first statement (exec_first). */
+    c->begin_pending = true;
+    return 0;
+}
+
+/* A read's deferred BEGIN and its first statement in one round trip (pipeline mode). Returns
+ * the statement's result; when the pipeline fails (a lost connection), reconnects if needed
+ * and runs BEGIN and the statement one after the other. NULL with *rc set on failure. */
+static PGresult *exec_first(struct pg_conn *c, const char *name, int n, const char *const *args,
+                            struct tg_err *err, int *rc)
+{
+    PGresult *res, *first = NULL, *second = NULL;
+    bool synced = false;
+    int got = 0, nulls = 0;
+
+    c->begin_pending = false;
+    *rc = 0;
+    if (PQenterPipelineMode(c->pg) == 1) {
+        if (PQsendQueryParams(c->pg, READ_BEGIN, 0, NULL, NULL, NULL, NULL, 0) &&
+            PQsendQueryPrepared(c->pg, name, n, args, NULL, NULL, 0) && PQpipelineSync(c->pg)) {
+            for (;;) {
+                res = PQgetResult(c->pg);
+                if (res == NULL) {
+                    /* NULL ends each query's results; several in a row: nothing comes. */
+                    if (PQstatus(c->pg) == CONNECTION_BAD || ++nulls > 3)
+                        break;
+                    continue;
+                }
+                nulls = 0;
+                if (PQresultStatus(res) == PGRES_PIPELINE_SYNC) {
+                    PQclear(res);
+                    synced = true;
+                    break;
+                }
+                if (got == 0)
+                    first = res;
+                else if (got == 1)
+                    second = res;
+                else
+                    PQclear(res);
+                got++;
+            }
+        }
+        if (synced)
+            synced = PQexitPipelineMode(c->pg) == 1;
+        if (synced && first && PQresultStatus(first) == PGRES_COMMAND_OK && second) {
+            PQclear(first);
+            return second;
+        }
+    }
+    PQclear(first);
+    PQclear(second);
+    if (!synced || PQstatus(c->pg) != CONNECTION_OK)
+        *rc = reconnect(c, err);
+    else if (PQtransactionStatus(c->pg) != PQTRANS_IDLE)
+        pg_exec(c, c->pg, "ROLLBACK", NULL);
+    if (*rc == 0)
+        *rc = pg_exec(c, c->pg, READ_BEGIN, err);
+    if (*rc)
+        return NULL;
+    return PQexecPrepared(c->pg, name, n, args, NULL, NULL, 0);
 }
 
 static int pg_commit(struct store_conn *cc, struct tg_err *err)
@@ -604,6 +674,7 @@ static void pg_rollback(struct store_conn *cc)
             stmt_clear_result(c->stmts[i]);
     settle(c);
     c->rev_taken = false;
+    c->begin_pending = false; /* nothing ran: nothing to end */
     ts = c->pg ? PQtransactionStatus(c->pg) : PQTRANS_UNKNOWN;
     if (ts == PQTRANS_IDLE || ts == PQTRANS_UNKNOWN)
         return;
@@ -778,7 +849,14 @@ static int pg_st_step(struct store_stmt *sst, struct tg_err *err)
         for (int i = 0; i < st->nparams; i++)
             st->args[i] = st->set[i] ? st->vals[i] : NULL;
         snprintf(name, sizeof(name), "s%d", st->id);
-        res = PQexecPrepared(c->pg, name, st->nparams, st->args, NULL, NULL, 0);
+        if (c->begin_pending) {
+            int rc;
+            res = exec_first(c, name, st->nparams, st->args, err, &rc);
+            if (res == NULL)
+                return rc;
+        } else {
+            res = PQexecPrepared(c->pg, name, st->nparams, st->args, NULL, NULL, 0);
+        }
         status = PQresultStatus(res);
         if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
             int rc = pg_fail(c, c->pg, res, err, "step");
