@@ -13,6 +13,10 @@
  * has read revision N never later finds a new N-1. The same lock makes check-then-write rules
  * (exclusive groups, per-resource limits, unique names) race-free between instances.
  *
+ * Round trips: a read's BEGIN travels with its first statement (pipeline mode) and its
+ * ROLLBACK is not waited for (its answer is read before the connection's next use); a write
+ * sends BEGIN with the counter lock, and NOTIFY with COMMIT.
+ *
  * Migrations: the SQL of migrations.h is written for SQLite; translate_ddl() rewrites the few
  * types that differ (INTEGER PRIMARY KEY to an identity column, INTEGER to BIGINT, TEXT to TEXT
  * COLLATE "C" so that ordering is bytewise as on SQLite) and pg_extra[] adds what only
