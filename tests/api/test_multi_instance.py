@@ -394,3 +394,42 @@ def test_serialization_failure_is_retried(pair):
         assert [(c["op"], c["after"]["name"]) for c in ch] == [("create", "Retried")]
     finally:
         sql("DROP TRIGGER fail_twice ON tags; DROP FUNCTION fail_twice(); DROP SEQUENCE fail_seq")
+
+
+def test_instances_starting_together_on_an_empty_database(pg_base):
+    """Three instances start at once on a new database: migrations run once (schema_version
+    lock), bootstrap creates one default org and one admin, and all three serve."""
+    db_dir = tempfile.mkdtemp(prefix="tagd-start-")
+    store = pg_store_for(db_dir)
+    servers = [Server(extra_args=["--store", store]) for _ in range(3)]
+    errors = []
+
+    def start(s):
+        try:
+            s.start()
+        except Exception as e:  # noqa: BLE001 - reported below
+            errors.append(str(e))
+
+    ths = [threading.Thread(target=start, args=(s,)) for s in servers]
+    try:
+        for t in ths:
+            t.start()
+        for t in ths:
+            t.join(60)
+        assert not errors, errors
+        for s in servers:
+            assert Api(s, ADMIN_TOKEN).get("/v1/tags").status_code == 200
+
+        def one(q):
+            return subprocess.run(["psql", "-XAtq", store, "-c", q], capture_output=True,
+                                  text=True, check=True).stdout.strip()
+
+        assert one("SELECT count(*) = count(DISTINCT v) FROM schema_version") == "t"
+        assert one("SELECT count(*) FROM orgs") == "1"
+        assert one("SELECT count(*) FROM users") == "1"
+        assert one("SELECT count(*) FROM tokens WHERE kind = 'env' AND revoked_at IS NULL") == "1"
+    finally:
+        for s in servers:
+            s.cleanup()
+        pg_drop(store)
+        os.rmdir(db_dir)
