@@ -8,6 +8,7 @@
 
 #include "api/api.h"
 #include "core/core.h"
+#include "core/sources.h"
 #include "http/config.h"
 #include "http/server.h"
 #include "store/store.h"
@@ -104,7 +105,16 @@ int main(int argc, char **argv)
                 generated);
         xfree(generated);
     }
+    src_limits.timeout_ms = cfg.source_timeout_ms;
+    tg_err_clear(&err);
+    if (core_src_global_init() != 0 || core_src_configure(cfg.sources, &err) != 0) {
+        log_error("sources: %s", err.msg[0] ? err.msg : "libcurl failed to initialize");
+        core_src_global_release();
+        store_close(store);
+        return 2;
+    }
     rc = server_run(&cfg, store);
     store_close(store);
+    core_src_global_release();
     return rc;
 }

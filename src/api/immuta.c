@@ -1,5 +1,657 @@
-/* api/immuta.c: the immuta dialect (not yet served: its issue is open). */
-#include "api/api.h"
+/* api/immuta.c: the Immuta /tag API (seed 001, spec/immuta.md; choices in docs/dialects/immuta.md).
+ *
+ * Shapes: tags are flat JSON objects in camelCase; every answer is an array (GET /tag, POST
+ * /tag, DELETE /tag/{tag}, the model routes) except POST /tag/refresh, whose body tagd chose.
+ * Errors use hapi's default body {"statusCode", "error", "message"}, the framework Immuta runs
+ * on. Authorization is "Bearer <token>" or the bare token, as real Immuta clients send both.
+ * The rules (hierarchy updates, attach, refresh, the search filters) live in core/sources.c. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
-const struct dialect immuta_dialect = {"immuta", api_native_error};
-const struct route immuta_routes[] = {{NULL, NULL, NULL, 0, NULL, NULL}};
+#include "api/api.h"
+#include "api/ratelimit.h"
+#include "core/sources.h"
+#include "util/json.h"
+
+static void immuta_error(struct hreq *r, int code, const struct tg_err *err);
+
+const struct dialect immuta_dialect = {"immuta", immuta_error};
+
+/* ---- errors ---- */
+
+static int status_of(int code, const struct tg_err *err)
+{
+    switch (code) {
+    case TG_EINVAL:
+    case TG_EEXISTS:
+    case TG_ECONFLICT:
+    case TG_ECONFIRM:
+        return 400;
+    case TG_ERULE:
+        /* A protected tag "cannot be updated": the caller lacks the right to, not the form. */
+        return err && strcmp(err->field, "protected") == 0 ? 403 : 422;
+    default:
+        return tg_code_status(code);
+    }
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 412: return "Precondition Failed";
+    case 413: return "Request Entity Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+static void immuta_error(struct hreq *r, int code, const struct tg_err *err)
+{
+    int status = status_of(code, err);
+    struct jw w;
+
+    api_json_begin(r, status, &w);
+    if (status == 401)
+        api_set_header(r, "WWW-Authenticate", "Bearer");
+    jw_obj(&w);
+    jw_kint(&w, "statusCode", status);
+    jw_kstr(&w, "error", status_text(status));
+    jw_kstr(&w, "message",
+            status >= 500 && status != 503 ? "An internal server error occurred" : err->msg);
+    jw_obj_end(&w);
+}
+
+/* ---- shared pieces ---- */
+
+static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
+{
+    const char *tok = api_bearer(r);
+    struct tg_err err;
+    int rc;
+
+    if (tok == NULL) {
+        /* Immuta clients also send the bare token without a scheme. */
+        tok = api_header(r, "authorization");
+        if (tok && strchr(tok, ' '))
+            tok = NULL;
+    }
+    if (tok == NULL || *tok == '\0') {
+        api_failf(r, TG_EAUTH, "Authorization", "Missing authentication");
+        return -1;
+    }
+    tg_err_clear(&err);
+    rc = core_auth_token(cx, tok, &err);
+    if (rc == 0)
+        rc = core_require(cx, need, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return -1;
+    }
+    return ratelimit_take(r, cx);
+}
+
+/* Creator names to Immuta profile ids, remembered for one answer. */
+struct profiles {
+    const char *name[16];
+    int64_t id[16];
+    int n;
+};
+
+static void kprofile(struct jw *w, struct core_ctx *cx, struct profiles *p, const char *k,
+                     const char *who)
+{
+    int64_t id = 0;
+    int i;
+
+    for (i = 0; i < p->n; i++)
+        if (who && strcmp(p->name[i], who) == 0)
+            break;
+    if (i < p->n) {
+        id = p->id[i];
+    } else if (who) {
+        id = core_immuta_profile(cx, who);
+        if (p->n < 16) {
+            p->name[p->n] = who;
+            p->id[p->n++] = id;
+        }
+    }
+    jw_key(w, k);
+    if (id)
+        jw_int(w, id);
+    else
+        jw_null(w);
+}
+
+static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
+{
+    jw_key(w, k);
+    if (ms)
+        jw_str(w, api_iso(r, ms));
+    else
+        jw_null(w);
+}
+
+static const char *display_name(const struct tag *t)
+{
+    const char *dot = strrchr(t->name, '.');
+    if (t->display_name)
+        return t->display_name;
+    return dot ? dot + 1 : t->name;
+}
+
+static void render_tag(struct jw *w, struct hreq *r, struct core_ctx *cx, struct profiles *p,
+                       const struct tag *t)
+{
+    jw_obj(w);
+    jw_kint(w, "id", t->id);
+    jw_kstr(w, "name", t->name);
+    jw_kstr(w, "displayName", display_name(t));
+    jw_kstr(w, "color", t->color);
+    jw_kstr(w, "description", t->description);
+    jw_kstr(w, "source", t->source);
+    jw_kbool(w, "deleted", t->deleted);
+    jw_kbool(w, "systemCreated", t->system_created);
+    jw_kbool(w, "protected", t->protected_);
+    kprofile(w, cx, p, "createdBy", t->system_created ? NULL : t->created_by);
+    kiso(w, r, "createdAt", t->created_at);
+    kiso(w, r, "updatedAt", t->updated_at);
+    jw_obj_end(w);
+}
+
+static void render_assignment(struct jw *w, struct core_ctx *cx, struct profiles *p,
+                              const struct assignment *a)
+{
+    jw_obj(w);
+    jw_kstr(w, "name", a->tag.name);
+    jw_kstr(w, "source", a->tag.source);
+    jw_kstr(w, "context", a->inherited_from ? "inherited" : a->context);
+    kprofile(w, cx, p, "addedBy", a->added_by);
+    jw_kbool(w, "deleted", a->tag.deleted);
+    if (a->inherited_from) {
+        jw_key(w, "inheritedFrom");
+        jw_obj(w);
+        jw_kstr(w, "modelType", a->from_kind);
+        jw_kstr(w, "modelId", a->from_key);
+        jw_obj_end(w);
+    }
+    jw_obj_end(w);
+}
+
+/* Fields of a tag object that clients echo back; tagd reads only some and ignores the rest. */
+static const char *const echo_fields[] = {
+    "displayName", "color",     "description", "source",    "deleted",      "systemCreated",
+    "protected",   "createdBy", "createdAt",   "updatedAt", "hasLeafNodes", "addedBy",
+    "context",     NULL,
+};
+
+static bool known(const char *k, const char *const *a, const char *const *b)
+{
+    for (; a && *a; a++)
+        if (strcmp(*a, k) == 0)
+            return true;
+    for (; b && *b; b++)
+        if (strcmp(*b, k) == 0)
+            return true;
+    return false;
+}
+
+/* joi's wording for a key the schema does not know. */
+static int only_keys(struct hreq *r, json_t *o, const char *where, const char *const *a,
+                     const char *const *b)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(o, k, v)
+    {
+        if (!known(k, a, b)) {
+            api_failf(r, TG_EINVAL, k, "\"%s%.60s\" is not allowed", where, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- POST /tag ---- */
+
+static int parse_root(struct hreq *r, json_t *v, struct immuta_root *root)
+{
+    static const char *const keys[] = {"name", "source", "deleteHierarchy", NULL};
+    json_t *name, *src, *dh;
+
+    if (!json_is_object(v)) {
+        api_failf(r, TG_EINVAL, "rootTag", "\"rootTag\" must be an object");
+        return -1;
+    }
+    if (only_keys(r, v, "rootTag.", keys, NULL))
+        return -1;
+    name = json_object_get(v, "name");
+    src = json_object_get(v, "source");
+    dh = json_object_get(v, "deleteHierarchy");
+    if (!json_is_string(name)) {
+        api_failf(r, TG_EINVAL, "rootTag.name", "\"rootTag.name\" is required");
+        return -1;
+    }
+    if (src && !json_is_string(src)) {
+        api_failf(r, TG_EINVAL, "rootTag.source", "\"rootTag.source\" must be a string");
+        return -1;
+    }
+    if (dh && !json_is_boolean(dh)) {
+        api_failf(r, TG_EINVAL, "rootTag.deleteHierarchy",
+                  "\"rootTag.deleteHierarchy\" must be a boolean");
+        return -1;
+    }
+    root->name = json_string_value(name);
+    root->source = src ? json_string_value(src) : NULL;
+    root->delete_hierarchy = dh && json_is_true(dh);
+    return 0;
+}
+
+static void h_tag_write(struct hreq *r, struct core_ctx *cx)
+{
+    static const char *const body_keys[] = {"tags", "rootTag", NULL};
+    static const char *const item_keys[] = {"name", "id", NULL};
+    struct immuta_root root, *rootp = NULL;
+    struct immuta_item *items;
+    struct profiles prof = {0};
+    struct tg_err err;
+    struct tag *out;
+    json_t *body, *tags, *rt;
+    struct jw w;
+    size_t n, i;
+    int rc;
+
+    if (auth(r, cx, RIGHT_WRITE))
+        return;
+    body = api_body_json(r);
+    if (body == NULL)
+        return;
+    if (!json_is_object(body)) {
+        api_failf(r, TG_EINVAL, "body", "\"value\" must be an object");
+        goto out;
+    }
+    if (only_keys(r, body, "", body_keys, NULL))
+        goto out;
+    tags = json_object_get(body, "tags");
+    rt = json_object_get(body, "rootTag");
+    if (rt) {
+        if (parse_root(r, rt, &root))
+            goto out;
+        rootp = &root;
+    }
+    if (!json_is_array(tags)) {
+        api_failf(r, TG_EINVAL, "tags",
+                  tags ? "\"tags\" must be an array" : "\"tags\" is required");
+        goto out;
+    }
+    n = json_array_size(tags);
+    if (n == 0 && rootp == NULL) {
+        api_failf(r, TG_EINVAL, "tags", "\"tags\" must contain at least 1 items");
+        goto out;
+    }
+    if (n > (size_t)core_limits.max_batch) {
+        api_failf(r, TG_ELIMIT, "tags", "\"tags\" must contain at most %d items",
+                  core_limits.max_batch);
+        goto out;
+    }
+    items = arena_zalloc(&r->a, (n + 1) * sizeof(*items));
+    for (i = 0; i < n; i++) {
+        json_t *o = json_array_get(tags, i), *name, *id;
+        if (!json_is_object(o)) {
+            api_failf(r, TG_EINVAL, "tags", "\"tags[%zu]\" must be an object", i);
+            goto out;
+        }
+        if (only_keys(r, o, "tags.", item_keys, echo_fields))
+            goto out;
+        name = json_object_get(o, "name");
+        id = json_object_get(o, "id");
+        if (!json_is_string(name)) {
+            api_failf(r, TG_EINVAL, "name", "\"tags[%zu].name\" is required and must be a string",
+                      i);
+            goto out;
+        }
+        if (id && !json_is_null(id) && (!json_is_integer(id) || json_integer_value(id) <= 0)) {
+            api_failf(r, TG_EINVAL, "id", "\"tags[%zu].id\" must be a positive integer", i);
+            goto out;
+        }
+        items[i].name = json_string_value(name);
+        items[i].id = id && json_is_integer(id) ? json_integer_value(id) : 0;
+    }
+    out = arena_zalloc(&r->a, (n + 1) * sizeof(*out));
+    tg_err_clear(&err);
+    rc = core_immuta_tags_write(cx, items, n, rootp, out, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        goto out;
+    }
+    api_json_begin(r, 200, &w);
+    jw_arr(&w);
+    for (i = 0; i < n; i++)
+        render_tag(&w, r, cx, &prof, &out[i]);
+    jw_arr_end(&w);
+out:
+    json_decref(body);
+}
+
+/* ---- GET /tag ---- */
+
+/* excludedHierarchies comes repeated, as name[]=, or as one JSON array string. */
+static int excluded_list(struct hreq *r, const char ***out, size_t *n)
+{
+    const char **a, **b, **all;
+    size_t na = api_query_all(r, "excludedHierarchies", &a);
+    size_t nb = api_query_all(r, "excludedHierarchies[]", &b);
+    size_t k = 0;
+
+    all = arena_zalloc(&r->a, (na + nb + 1) * sizeof(char *));
+    for (size_t i = 0; i < na + nb; i++) {
+        const char *v = i < na ? a[i] : b[i - na];
+        if (v[0] == '[') {
+            struct tg_err err;
+            json_t *arr, *e;
+            const char **grown;
+            size_t j;
+            tg_err_clear(&err);
+            arr = json_parse(v, strlen(v), 2, &err);
+            if (!json_is_array(arr)) {
+                json_decref(arr);
+                api_failf(r, TG_EINVAL, "excludedHierarchies",
+                          "\"excludedHierarchies\" must be an array of strings");
+                return -1;
+            }
+            grown = arena_zalloc(&r->a, (na + nb + k + json_array_size(arr) + 1) *
+                                            sizeof(char *));
+            memcpy(grown, all, k * sizeof(char *));
+            all = grown;
+            json_array_foreach(arr, j, e)
+            {
+                if (!json_is_string(e)) {
+                    json_decref(arr);
+                    api_failf(r, TG_EINVAL, "excludedHierarchies",
+                              "\"excludedHierarchies\" must be an array of strings");
+                    return -1;
+                }
+                all[k++] = arena_strdup(&r->a, json_string_value(e));
+            }
+            json_decref(arr);
+        } else if (*v) {
+            all[k++] = v;
+        }
+    }
+    *out = all;
+    *n = k;
+    return 0;
+}
+
+static void h_tag_search(struct hreq *r, struct core_ctx *cx)
+{
+    struct immuta_search q;
+    struct profiles prof = {0};
+    struct tg_err err;
+    struct tag *tags;
+    bool sys;
+    size_t n;
+    struct jw w;
+    int rc;
+
+    if (auth(r, cx, RIGHT_READ))
+        return;
+    memset(&q, 0, sizeof(q));
+    if (api_query_int(r, "limit", 0, 1, 1000000, &q.limit) ||
+        api_query_bool(r, "includeAllSystemTags", false, &sys) ||
+        excluded_list(r, &q.excluded, &q.nexcluded))
+        return;
+    q.system = api_query(r, "includeAllSystemTags") && *api_query(r, "includeAllSystemTags")
+                   ? (sys ? 1 : 0)
+                   : 2;
+    q.text = api_query(r, "searchText");
+    q.source = api_query(r, "source");
+    q.excluded_source = api_query(r, "excludedSource");
+    if (q.source && *q.source == '\0')
+        q.source = NULL;
+    if (q.excluded_source && *q.excluded_source == '\0')
+        q.excluded_source = NULL;
+    tg_err_clear(&err);
+    rc = core_immuta_search(cx, &q, &tags, &n, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return;
+    }
+    api_json_begin(r, 200, &w);
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++)
+        render_tag(&w, r, cx, &prof, &tags[i]);
+    jw_arr_end(&w);
+}
+
+/* ---- DELETE /tag/{tag} ---- */
+
+static void h_tag_delete(struct hreq *r, struct core_ctx *cx)
+{
+    struct profiles prof = {0};
+    struct tag t, *sub = NULL;
+    struct tg_err err;
+    bool hier;
+    size_t n = 0, i;
+    struct jw w;
+    int rc;
+
+    if (auth(r, cx, RIGHT_WRITE) || api_query_bool(r, "deleteHierarchy", false, &hier))
+        return;
+    tg_err_clear(&err);
+    rc = core_tag_find(cx, r->params[0], &t, &err);
+    if (rc == 0 && t.deleted)
+        rc = tg_err_set(&err, TG_ENOTFOUND, "tag", "tag '%s' not found", t.name);
+    if (rc == 0 && hier)
+        rc = core_tag_subtree(cx, &t, &sub, &n, &err);
+    if (rc == 0)
+        rc = core_tag_delete(cx, t.id, hier, false, 0, &err);
+    if (rc) {
+        if (rc == TG_ECONFLICT)
+            tg_err_set(&err, TG_ECONFLICT, "deleteHierarchy",
+                       "tag '%s' has child tags; use deleteHierarchy=true", t.name);
+        api_fail(r, rc, &err);
+        return;
+    }
+    if (!hier) {
+        sub = &t;
+        n = 1;
+    }
+    api_json_begin(r, 200, &w);
+    jw_arr(&w);
+    for (i = 0; i < n; i++) {
+        struct tag now;
+        /* Tags that were deleted before this request are not part of its answer. */
+        if (sub[i].deleted || core_tag_get(cx, sub[i].id, &now, &err) != 0)
+            continue;
+        render_tag(&w, r, cx, &prof, &now);
+    }
+    jw_arr_end(&w);
+}
+
+/* ---- POST /tag/refresh ---- */
+
+static void h_refresh(struct hreq *r, struct core_ctx *cx)
+{
+    struct src_result *res;
+    struct tg_err err;
+    size_t n, i, j;
+    struct jw w;
+    int rc;
+
+    if (auth(r, cx, RIGHT_WRITE))
+        return;
+    tg_err_clear(&err);
+    rc = core_src_refresh(cx, &res, &n, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return;
+    }
+    api_json_begin(r, 200, &w);
+    jw_obj(&w);
+    jw_key(&w, "sources");
+    jw_arr(&w);
+    for (i = 0; i < n; i++) {
+        jw_obj(&w);
+        jw_kstr(&w, "name", res[i].name);
+        jw_kbool(&w, "ok", res[i].ok);
+        if (!res[i].ok) {
+            jw_kstr(&w, "error", res[i].error);
+        } else {
+            jw_kint(&w, "created", res[i].created);
+            jw_kint(&w, "updated", res[i].updated);
+            jw_kint(&w, "deleted", res[i].deleted);
+            jw_kint(&w, "unchanged", res[i].unchanged);
+            jw_key(&w, "conflicts");
+            jw_arr(&w);
+            for (j = 0; j < res[i].nconflicts; j++)
+                jw_str(&w, res[i].conflicts[j]);
+            jw_arr_end(&w);
+        }
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+}
+
+/* ---- /tag/{modelType}/{modelId} ---- */
+
+static void h_model_attach(struct hreq *r, struct core_ctx *cx)
+{
+    static const char *const keys[] = {"name", "id", NULL};
+    struct immuta_attach *items;
+    struct assignment *out;
+    struct profiles prof = {0};
+    struct tg_err err;
+    json_t *body;
+    size_t n, i;
+    struct jw w;
+    int rc;
+
+    if (auth(r, cx, RIGHT_ASSIGN))
+        return;
+    body = api_body_json(r);
+    if (body == NULL)
+        return;
+    if (!json_is_array(body)) {
+        api_failf(r, TG_EINVAL, "body", "\"value\" must be an array");
+        goto out;
+    }
+    n = json_array_size(body);
+    if (n > (size_t)core_limits.max_batch) {
+        api_failf(r, TG_ELIMIT, "body", "\"value\" must contain at most %d items",
+                  core_limits.max_batch);
+        goto out;
+    }
+    items = arena_zalloc(&r->a, (n + 1) * sizeof(*items));
+    for (i = 0; i < n; i++) {
+        json_t *o = json_array_get(body, i), *name, *src;
+        if (!json_is_object(o)) {
+            api_failf(r, TG_EINVAL, "body", "\"[%zu]\" must be an object", i);
+            goto out;
+        }
+        if (only_keys(r, o, "", keys, echo_fields))
+            goto out;
+        name = json_object_get(o, "name");
+        src = json_object_get(o, "source");
+        if (!json_is_string(name)) {
+            api_failf(r, TG_EINVAL, "name", "\"[%zu].name\" is required and must be a string",
+                      i);
+            goto out;
+        }
+        if (src && !json_is_null(src) && !json_is_string(src)) {
+            api_failf(r, TG_EINVAL, "source", "\"[%zu].source\" must be a string", i);
+            goto out;
+        }
+        items[i].name = json_string_value(name);
+        items[i].source = json_is_string(src) ? json_string_value(src) : NULL;
+    }
+    out = arena_zalloc(&r->a, (n + 1) * sizeof(*out));
+    tg_err_clear(&err);
+    rc = core_immuta_attach(cx, r->params[0], r->params[1], items, n, out, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        goto out;
+    }
+    api_json_begin(r, 200, &w);
+    jw_arr(&w);
+    for (i = 0; i < n; i++)
+        render_assignment(&w, cx, &prof, &out[i]);
+    jw_arr_end(&w);
+out:
+    json_decref(body);
+}
+
+static void h_model_list(struct hreq *r, struct core_ctx *cx)
+{
+    struct profiles prof = {0};
+    struct assignment *as = NULL;
+    struct resource res;
+    struct tg_err err;
+    bool inherited;
+    size_t n = 0;
+    struct jw w;
+    int rc;
+
+    if (auth(r, cx, RIGHT_READ) || api_query_bool(r, "includeInherited", false, &inherited))
+        return;
+    tg_err_clear(&err);
+    rc = core_immuta_model(cx, r->params[0], r->params[1], false, &res, &err);
+    if (rc == 0)
+        rc = core_assign_list(cx, res.id, inherited, &as, &n, &err);
+    else if (rc == TG_ENOTFOUND)
+        rc = 0; /* a model tagd has never seen carries no tags */
+    if (rc) {
+        api_fail(r, rc, &err);
+        return;
+    }
+    api_json_begin(r, 200, &w);
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++)
+        render_assignment(&w, cx, &prof, &as[i]);
+    jw_arr_end(&w);
+}
+
+static void h_model_detach(struct hreq *r, struct core_ctx *cx)
+{
+    struct profiles prof = {0};
+    struct assignment a;
+    struct tg_err err;
+    struct jw w;
+    int rc;
+
+    if (auth(r, cx, RIGHT_ASSIGN))
+        return;
+    tg_err_clear(&err);
+    rc = core_immuta_detach(cx, r->params[0], r->params[1], r->params[2], &a, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return;
+    }
+    api_json_begin(r, 200, &w);
+    jw_arr(&w);
+    render_assignment(&w, cx, &prof, &a);
+    jw_arr_end(&w);
+}
+
+#define R(m, p, f, fl) {m, p, f, fl, &immuta_dialect, NULL}
+const struct route immuta_routes[] = {
+    R("GET", "/tag", h_tag_search, 0),
+    R("POST", "/tag", h_tag_write, ROUTE_WRITE),
+    R("POST", "/tag/refresh", h_refresh, ROUTE_WRITE),
+    R("DELETE", "/tag/{tag}", h_tag_delete, ROUTE_WRITE),
+    R("GET", "/tag/{modelType}/{modelId}", h_model_list, 0),
+    R("POST", "/tag/{modelType}/{modelId}", h_model_attach, ROUTE_WRITE),
+    R("DELETE", "/tag/{modelType}/{modelId}/{tag}", h_model_detach, ROUTE_WRITE),
+    {NULL, NULL, NULL, 0, NULL, NULL},
+};
+#undef R

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "api/ratelimit.h"
 #include "openapi_json.h"
 #include "util/json.h"
 #include "util/timeu.h"
@@ -35,7 +36,7 @@ static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_fail(r, rc, &err);
         return -1;
     }
-    return 0;
+    return ratelimit_take(r, cx);
 }
 
 static void fail(struct hreq *r, int rc, const struct tg_err *err)

@@ -215,6 +215,9 @@ int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err
         return tg_err_set(err, TG_EAUTH, "", "invalid token");
     row_token(ctx, st, 0, &k);
     st_reset(st);
+    /* Applinks and public links only work through their own headers (core/links.h). */
+    if (strcmp(k.kind, "applink") == 0 || strcmp(k.kind, "publiclink") == 0)
+        return tg_err_set(err, TG_EAUTH, "", "invalid token");
     if (k.revoked_at)
         return tg_err_set(err, TG_EAUTH, "", "token revoked");
     if (k.expires_at && k.expires_at <= ctx->now)

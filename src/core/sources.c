@@ -1,2 +1,1294 @@
-/* core/sources.c: reserved for the rules of its issue; see docs/development.md. */
-#include "core/core.h"
+/* core/sources.c: external tag sources (fetch, parse, refresh) and the Immuta model rules.
+ *
+ * Refresh works on one source at a time inside its own savepoint, so a source that fails to
+ * load or to apply leaves its tags exactly as they were while the others proceed. The
+ * document is fully fetched, parsed and validated before anything is written. Tags of a source
+ * are protected; they change only here (core_tag_save directly, since core_tag_update refuses
+ * protected tags). Assignments made by a source carry the context SRC_CONTEXT, so a refresh
+ * can tell them from manual ones and only ever removes its own. */
+#include "core/sources.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/core_int.h"
+#include "util/json.h"
+#include "util/mem.h"
+#include "util/name.h"
+
+#define SRC_CONTEXT "external"
+#define SRC_MAX_CONFIG 64
+#define SRC_MAX_NAME 64
+#define SRC_MAX_URL 2048
+#define SRC_MAX_DEPTH 16
+#define SRC_MAX_MODELS 1000
+
+struct src_limits src_limits = {
+    .timeout_ms = 5000,
+    .max_bytes = 8u << 20,
+    .max_tags = 100000,
+    .max_sources = 64,
+};
+
+/* The config file's sources: written once at start, read-only while serving. */
+static struct {
+    char *name[SRC_MAX_CONFIG];
+    char *url[SRC_MAX_CONFIG];
+    int n;
+} config_sources;
+
+static bool curl_ready;
+
+int core_src_global_init(void)
+{
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+        return -1;
+    curl_ready = true;
+    return 0;
+}
+
+static void config_clear(void)
+{
+    for (int i = 0; i < config_sources.n; i++) {
+        xfree(config_sources.name[i]);
+        xfree(config_sources.url[i]);
+    }
+    config_sources.n = 0;
+}
+
+void core_src_global_release(void)
+{
+    config_clear();
+    if (curl_ready)
+        curl_global_cleanup();
+    curl_ready = false;
+}
+
+/* Prefixes the message already in `err` (tg_err_set must not read the buffer it writes). */
+static int reword(struct tg_err *err, int code, const char *field, const char *prefix)
+{
+    char msg[sizeof(err->msg)];
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    return tg_err_set(err, code, field, "%s%s", prefix, msg);
+}
+
+/* ---- names, URLs, storage ---- */
+
+int core_src_check(const char *name, const char *url, struct tg_err *err)
+{
+    size_t n = name ? strlen(name) : 0;
+
+    if (n == 0 || n > SRC_MAX_NAME)
+        return tg_err_set(err, TG_EINVAL, "name", "source name must have 1 to %d characters",
+                          SRC_MAX_NAME);
+    for (size_t i = 0; i < n; i++) {
+        char c = name[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-' || c == '.'))
+            return tg_err_set(err, TG_EINVAL, "name",
+                              "source name may hold only letters, digits, '_', '-' and '.'");
+    }
+    if (strcmp(name, "curated") == 0)
+        return tg_err_set(err, TG_EINVAL, "name", "'curated' is the source of tagd's own tags");
+    n = url ? strlen(url) : 0;
+    if (n == 0 || n > SRC_MAX_URL || !name_is_clean_utf8(url, n))
+        return tg_err_set(err, TG_EINVAL, "url", "url must have 1 to %d bytes of text",
+                          SRC_MAX_URL);
+    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+        if (strchr(url, ' '))
+            return tg_err_set(err, TG_EINVAL, "url", "url must not contain spaces");
+        return 0;
+    }
+    if (strncmp(url, "file://", 7) == 0)
+        url += 7;
+    if (url[0] != '/')
+        return tg_err_set(err, TG_EINVAL, "url",
+                          "url must be http://, https://, file:///PATH or an absolute path");
+    return 0;
+}
+
+static int config_find(const char *name)
+{
+    for (int i = 0; i < config_sources.n; i++)
+        if (strcmp(config_sources.name[i], name) == 0)
+            return i;
+    return -1;
+}
+
+int core_src_configure(const char *spec, struct tg_err *err)
+{
+    const char *p = spec ? spec : "";
+
+    config_clear();
+    for (;;) {
+        const char *start, *eq;
+        char *pair, *name, *url;
+        size_t len;
+        int rc;
+        while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')
+            p++;
+        if (*p == '\0')
+            break;
+        start = p;
+        while (*p && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+            p++;
+        len = (size_t)(p - start);
+        pair = xstrndup(start, len);
+        eq = strchr(pair, '=');
+        if (eq == NULL) {
+            rc = tg_err_set(err, TG_EINVAL, "sources", "'%.80s' is not name=url", pair);
+            xfree(pair);
+            config_clear();
+            return rc;
+        }
+        name = xstrndup(pair, (size_t)(eq - pair));
+        url = xstrdup(eq + 1);
+        xfree(pair);
+        rc = core_src_check(name, url, err);
+        if (rc == 0 && config_find(name) >= 0)
+            rc = tg_err_set(err, TG_EINVAL, "sources", "source '%s' is configured twice", name);
+        if (rc == 0 && config_sources.n >= SRC_MAX_CONFIG)
+            rc = tg_err_set(err, TG_EINVAL, "sources", "more than %d sources", SRC_MAX_CONFIG);
+        if (rc) {
+            xfree(name);
+            xfree(url);
+            config_clear();
+            return rc;
+        }
+        config_sources.name[config_sources.n] = name;
+        config_sources.url[config_sources.n] = url;
+        config_sources.n++;
+    }
+    return 0;
+}
+
+static void row_source(struct core_ctx *ctx, struct store_stmt *st, struct source *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->id = col_int(st, 0);
+    s->name = col_dup(ctx, st, 1);
+    s->url = col_dup(ctx, st, 2);
+    s->created_by = col_dup(ctx, st, 3);
+    s->created_at = col_int(st, 4);
+    s->updated_at = col_int(st, 5);
+    s->refreshed_at = col_null(st, 6) ? 0 : col_int(st, 6);
+    s->last_error = col_dup(ctx, st, 7);
+    s->origin = "api";
+}
+
+static int stored_count(struct core_ctx *ctx, size_t *n, struct tg_err *err)
+{
+    struct source *all;
+    int rc = core_src_list(ctx, &all, n, err);
+    return rc;
+}
+
+int core_src_create(struct core_ctx *ctx, const char *name, const char *url, struct source *out,
+                    struct tg_err *err)
+{
+    struct store_stmt *st;
+    size_t have;
+    int rc = core_src_check(name, url, err);
+
+    if (rc)
+        return rc;
+    if (config_find(name) >= 0)
+        return tg_err_set(err, TG_EEXISTS, "name", "source '%s' is set in the config file", name);
+    rc = stored_count(ctx, &have, err);
+    if (rc)
+        return rc;
+    if (have >= (size_t)src_limits.max_sources)
+        return tg_err_set(err, TG_ELIMIT, "name", "a workspace may have at most %d sources",
+                          src_limits.max_sources);
+    st = st_get(ctx->conn, SQL_SRC_INSERT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, name);
+    st_text(st, 3, url);
+    st_text(st, 4, core_actor(ctx));
+    st_int(st, 5, ctx->now);
+    rc = st_step(st, err);
+    if (rc != 1) {
+        if (rc == TG_EEXISTS)
+            return tg_err_set(err, TG_EEXISTS, "name", "source '%s' already exists", name);
+        return rc < 0 ? rc : TG_EINTERNAL;
+    }
+    memset(out, 0, sizeof(*out));
+    out->id = col_int(st, 0);
+    st_reset(st);
+    out->name = core_strdup(ctx, name);
+    out->url = core_strdup(ctx, url);
+    out->origin = "api";
+    out->created_by = core_actor(ctx);
+    out->created_at = out->updated_at = ctx->now;
+    return core_change(ctx, "source", out->id, "create", NULL,
+                       arena_printf(ctx->a, "{\"name\":\"%s\"}", name), err);
+}
+
+int core_src_list(struct core_ctx *ctx, struct source **out, size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st;
+    struct vec v;
+    int rc;
+
+    vec_init(&v, sizeof(struct source));
+    for (int i = 0; i < config_sources.n; i++) {
+        struct source *s = vec_push(ctx, &v);
+        s->name = config_sources.name[i];
+        s->url = config_sources.url[i];
+        s->origin = "config";
+    }
+    st = st_get(ctx->conn, SQL_SRC_LIST, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_source(ctx, st, vec_push(ctx, &v));
+    }
+    st_reset(st);
+    *out = v.items;
+    *n = v.n;
+    return rc < 0 ? rc : 0;
+}
+
+int core_src_delete(struct core_ctx *ctx, const char *name, struct tg_err *err)
+{
+    struct store_stmt *st;
+    int rc;
+
+    if (config_find(name) >= 0)
+        return tg_err_set(err, TG_ERULE, "name",
+                          "source '%s' is set in the config file; remove it there", name);
+    st = st_get(ctx->conn, SQL_SRC_DELETE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, name);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    if (store_changes(ctx->conn) == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "name", "source '%s' not found", name);
+    return core_change(ctx, "source", 0, "delete",
+                       arena_printf(ctx->a, "{\"name\":\"%s\"}", name), NULL, err);
+}
+
+/* ---- fetching ---- */
+
+struct fetch_buf {
+    struct sbuf b;
+    bool too_big;
+};
+
+static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+    struct fetch_buf *f = arg;
+    size_t n = size * nmemb;
+    if (sbuf_add(&f->b, p, n) != 0) {
+        f->too_big = true;
+        return 0; /* aborts the transfer */
+    }
+    return n;
+}
+
+static int fetch_http(struct core_ctx *ctx, const char *url, const char **text, size_t *len,
+                      struct tg_err *err)
+{
+    struct fetch_buf f;
+    char errbuf[CURL_ERROR_SIZE];
+    CURL *c;
+    CURLcode cc;
+    long status = 0;
+    int rc = 0;
+
+    c = curl_easy_init();
+    if (c == NULL)
+        return tg_err_set(err, TG_EINTERNAL, "url", "cannot start an HTTP client");
+    sbuf_init(&f.b, src_limits.max_bytes);
+    f.too_big = false;
+    errbuf[0] = '\0';
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    /* The writer thread fetches: no signals, a hard deadline, http(s) only, even on redirect. */
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)src_limits.timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)src_limits.timeout_ms);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
+    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)src_limits.max_bytes);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "tagd/" TAGD_VERSION);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    if (f.too_big || cc == CURLE_FILESIZE_EXCEEDED)
+        rc = tg_err_set(err, TG_EINVAL, "url", "document is larger than %zu bytes",
+                        src_limits.max_bytes);
+    else if (cc == CURLE_OPERATION_TIMEDOUT)
+        rc = tg_err_set(err, TG_EINVAL, "url", "no answer within %lld ms",
+                        (long long)src_limits.timeout_ms);
+    else if (cc != CURLE_OK)
+        rc = tg_err_set(err, TG_EINVAL, "url", "%s",
+                        errbuf[0] ? errbuf : curl_easy_strerror(cc));
+    else if (status >= 400 || status < 200)
+        rc = tg_err_set(err, TG_EINVAL, "url", "HTTP status %ld", status);
+    if (rc == 0) {
+        *text = arena_strndup(ctx->a, sbuf_str(&f.b), f.b.len);
+        *len = f.b.len;
+    }
+    sbuf_release(&f.b);
+    curl_easy_cleanup(c);
+    return rc;
+}
+
+static int fetch_file(struct core_ctx *ctx, const char *path, const char **text, size_t *len,
+                      struct tg_err *err)
+{
+    char buf[65536];
+    struct sbuf b;
+    struct stat sb;
+    FILE *f;
+    size_t got;
+    int rc = 0;
+
+    f = fopen(path, "rb");
+    if (f == NULL)
+        return tg_err_set(err, TG_EINVAL, "url", "cannot read %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        fclose(f);
+        return tg_err_set(err, TG_EINVAL, "url", "%s is not a regular file", path);
+    }
+    sbuf_init(&b, src_limits.max_bytes);
+    while ((got = fread(buf, 1, sizeof(buf), f)) > 0) {
+        if (sbuf_add(&b, buf, got) != 0) {
+            rc = tg_err_set(err, TG_EINVAL, "url", "document is larger than %zu bytes",
+                            src_limits.max_bytes);
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f))
+        rc = tg_err_set(err, TG_EINVAL, "url", "cannot read %s", path);
+    fclose(f);
+    if (rc == 0) {
+        *text = arena_strndup(ctx->a, sbuf_str(&b), b.len);
+        *len = b.len;
+    }
+    sbuf_release(&b);
+    return rc;
+}
+
+int core_src_fetch(struct core_ctx *ctx, const char *url, const char **text, size_t *len,
+                   struct tg_err *err)
+{
+    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
+        return fetch_http(ctx, url, text, len, err);
+    if (strncmp(url, "file://", 7) == 0)
+        url += 7;
+    return fetch_file(ctx, url, text, len, err);
+}
+
+/* ---- parsing ---- */
+
+static int key_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct src_tag *)a)->key, ((const struct src_tag *)b)->key);
+}
+
+/* Checks an Immuta model reference without touching the store. */
+static int model_check(const char *type, const char *id, struct tg_err *err);
+
+static int parse_models(struct core_ctx *ctx, json_t *arr, struct src_tag *t, struct tg_err *err)
+{
+    size_t i;
+    json_t *m;
+
+    if (arr == NULL || json_is_null(arr))
+        return 0;
+    if (!json_is_array(arr) || json_array_size(arr) > SRC_MAX_MODELS)
+        return tg_err_set(err, TG_EINVAL, "assignments",
+                          "tag '%s': assignments must be an array of at most %d models",
+                          t->name, SRC_MAX_MODELS);
+    t->models = arena_alloc(ctx->a, (json_array_size(arr) + 1) * sizeof(*t->models));
+    json_array_foreach(arr, i, m)
+    {
+        json_t *ty = json_is_object(m) ? json_object_get(m, "modelType") : NULL;
+        json_t *id = json_is_object(m) ? json_object_get(m, "modelId") : NULL;
+        char num[32];
+        const char *ids;
+        int rc;
+        if (!json_is_string(ty) || !(json_is_string(id) || json_is_integer(id)))
+            return tg_err_set(err, TG_EINVAL, "assignments",
+                              "tag '%s': each assignment is {\"modelType\", \"modelId\"}",
+                              t->name);
+        if (json_is_integer(id)) {
+            snprintf(num, sizeof(num), "%lld", (long long)json_integer_value(id));
+            ids = num;
+        } else {
+            ids = json_string_value(id);
+        }
+        rc = model_check(json_string_value(ty), ids, err);
+        if (rc)
+            return reword(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
+        t->models[t->nmodels].type = core_strdup(ctx, json_string_value(ty));
+        t->models[t->nmodels].id = core_strdup(ctx, ids);
+        t->nmodels++;
+    }
+    return 0;
+}
+
+static int add_entry(struct core_ctx *ctx, struct vec *v, const char *name, json_t *obj,
+                     struct tg_err *err)
+{
+    struct src_tag *t;
+    char *nfc, *key;
+    json_t *d;
+    int rc;
+
+    rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
+    if (rc)
+        return reword(err, TG_EINVAL, "name", arena_printf(ctx->a, "tag '%.100s': ", name));
+    if (v->n >= src_limits.max_tags)
+        return tg_err_set(err, TG_EINVAL, "tags", "more than %zu tags", src_limits.max_tags);
+    t = vec_push(ctx, v);
+    t->name = nfc;
+    t->key = key;
+    if (json_is_object(obj)) {
+        d = json_object_get(obj, "description");
+        if (d && !json_is_string(d) && !json_is_null(d))
+            return tg_err_set(err, TG_EINVAL, "description",
+                              "tag '%s': description must be a string", nfc);
+        if (d) {
+            t->has_description = true;
+            t->description = json_is_string(d) ? core_strdup(ctx, json_string_value(d)) : NULL;
+            if (t->description && (strlen(t->description) > 4000 ||
+                                   !name_is_clean_utf8(t->description, strlen(t->description))))
+                return tg_err_set(err, TG_EINVAL, "description",
+                                  "tag '%s': description must be at most 4000 bytes of text",
+                                  nfc);
+        } else {
+            t->has_description = true; /* absent in the document: none */
+        }
+        return parse_models(ctx, json_object_get(obj, "assignments"), t, err);
+    }
+    t->has_description = true;
+    return 0;
+}
+
+static int parse_list(struct core_ctx *ctx, json_t *arr, struct vec *v, struct tg_err *err)
+{
+    size_t i;
+    json_t *e;
+    int rc;
+
+    json_array_foreach(arr, i, e)
+    {
+        if (json_is_string(e)) {
+            rc = add_entry(ctx, v, json_string_value(e), NULL, err);
+        } else if (json_is_object(e) && json_is_string(json_object_get(e, "name"))) {
+            rc = add_entry(ctx, v, json_string_value(json_object_get(e, "name")), e, err);
+        } else {
+            rc = tg_err_set(err, TG_EINVAL, "tags",
+                            "entry %zu is neither a name nor an object with a \"name\"", i);
+        }
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int core_src_parse(struct core_ctx *ctx, const char *text, size_t len, struct src_tag **out,
+                   size_t *n, struct tg_err *err)
+{
+    struct src_tag *items, *all;
+    struct vec v, w;
+    json_t *doc, *list;
+    size_t i, k;
+    int rc = 0;
+
+    doc = json_parse(text, len, SRC_MAX_DEPTH, err);
+    if (doc == NULL)
+        return reword(err, TG_EINVAL, "document", "not a JSON document: ");
+    vec_init(&v, sizeof(struct src_tag));
+    list = json_is_object(doc) ? json_object_get(doc, "tags") : NULL;
+    if (json_is_array(doc)) {
+        rc = parse_list(ctx, doc, &v, err);
+    } else if (json_is_array(list)) {
+        rc = parse_list(ctx, list, &v, err);
+    } else if (list) {
+        rc = tg_err_set(err, TG_EINVAL, "document", "\"tags\" must be a list of tags");
+    } else if (json_is_object(doc)) {
+        const char *name;
+        json_t *val;
+        json_object_foreach(doc, name, val)
+        {
+            rc = add_entry(ctx, &v, name, val, err);
+            if (rc)
+                break;
+        }
+    } else {
+        rc = tg_err_set(err, TG_EINVAL, "document",
+                        "a source document is a list of tags or an object of tag names");
+    }
+    json_decref(doc);
+    if (rc)
+        return rc;
+    /* Add every implied parent, then sort and keep the first of each key; a listed entry wins
+     * over an implied one because it comes first among equals (stable by flag below). */
+    items = v.items;
+    vec_init(&w, sizeof(struct src_tag));
+    for (i = 0; i < v.n; i++) {
+        char *p = arena_strdup(ctx->a, items[i].name);
+        *(struct src_tag *)vec_push(ctx, &w) = items[i];
+        for (char *dot = strrchr(p, '.'); dot; dot = strrchr(p, '.')) {
+            struct src_tag *t;
+            char *nfc, *key;
+            *dot = '\0';
+            rc = name_normalize(ctx->a, p, strlen(p), true, "name", &nfc, &key, err);
+            if (rc)
+                return rc;
+            if (w.n >= src_limits.max_tags * 2)
+                return tg_err_set(err, TG_EINVAL, "tags", "more than %zu tags",
+                                  src_limits.max_tags);
+            t = vec_push(ctx, &w);
+            t->name = nfc;
+            t->key = key;
+            t->implied = true;
+        }
+    }
+    all = w.items;
+    if (w.n > 1)
+        qsort(all, w.n, sizeof(*all), key_cmp);
+    for (i = 0, k = 0; i < w.n; i++) {
+        if (k > 0 && strcmp(all[k - 1].key, all[i].key) == 0) {
+            /* A listed entry beats an implied parent of the same name; between two listed
+             * entries the document repeats itself and the first one counts. */
+            if (all[k - 1].implied && !all[i].implied)
+                all[k - 1] = all[i];
+            continue;
+        }
+        all[k++] = all[i];
+    }
+    if (k > src_limits.max_tags)
+        return tg_err_set(err, TG_EINVAL, "tags", "more than %zu tags", src_limits.max_tags);
+    *out = all;
+    *n = k;
+    return 0;
+}
+
+/* ---- applying ---- */
+
+static bool text_eq(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+static const struct src_tag *desired_find(const struct src_tag *tags, size_t n, const char *key)
+{
+    struct src_tag probe;
+    memset(&probe, 0, sizeof(probe));
+    probe.key = key;
+    return bsearch(&probe, tags, n, sizeof(*tags), key_cmp);
+}
+
+static int tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                      struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_BY_KEY, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, key);
+    rc = st_step(st, err);
+    *found = rc == 1;
+    if (rc == 1)
+        row_tag(ctx, st, 0, out);
+    st_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
+static void add_conflict(struct core_ctx *ctx, struct vec *c, const char *name)
+{
+    *(const char **)vec_push(ctx, c) = name;
+}
+
+/* Makes the source's assignments of tag `t` exactly the models of `d` (NULL: none). */
+static int sync_assignments(struct core_ctx *ctx, const struct tag *t, const struct src_tag *d,
+                            struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_SRC_TAG_ASSIGNED, err);
+    struct resource *want;
+    struct vec have;
+    size_t i, j, nwant = d ? d->nmodels : 0;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&have, sizeof(struct resource));
+    st_int(st, 1, t->id);
+    st_text(st, 2, SRC_CONTEXT);
+    for (;;) {
+        struct resource *r;
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        r = vec_push(ctx, &have);
+        r->id = col_int(st, 0);
+        r->kind = col_dup(ctx, st, 1);
+        r->key = col_dup(ctx, st, 2);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    want = arena_zalloc(ctx->a, (nwant + 1) * sizeof(*want));
+    for (i = 0; i < nwant; i++) {
+        bool present = false;
+        rc = core_immuta_model(ctx, d->models[i].type, d->models[i].id, true, &want[i], err);
+        if (rc)
+            return reword(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
+        for (j = 0; j < have.n && !present; j++)
+            present = ((struct resource *)have.items)[j].id == want[i].id;
+        if (!present) {
+            rc = core_assign_add(ctx, want[i].id, &t->id, 1, SRC_CONTEXT, err);
+            if (rc)
+                return reword(err, rc, "assignments",
+                              arena_printf(ctx->a, "tag '%s' on %s %s: ", t->name,
+                                           d->models[i].type, d->models[i].id));
+        }
+    }
+    for (j = 0; j < have.n; j++) {
+        const struct resource *h = &((struct resource *)have.items)[j];
+        bool keep = false;
+        for (i = 0; i < nwant && !keep; i++)
+            keep = want[i].id == h->id;
+        if (!keep) {
+            rc = core_assign_remove(ctx, h->id, t->id, err);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag *tags, size_t n,
+                   struct src_result *res, struct tg_err *err)
+{
+    struct store_stmt *st;
+    struct vec conflicts, mine;
+    size_t i;
+    int rc;
+
+    memset(res, 0, sizeof(*res));
+    res->name = core_strdup(ctx, name);
+    vec_init(&conflicts, sizeof(const char *));
+    /* Parents sort before their children, so each parent is settled before its first child. */
+    for (i = 0; i < n; i++) {
+        const struct src_tag *d = &tags[i];
+        struct tag t, parent;
+        bool found, pfound = true;
+        const char *dot = strrchr(d->name, '.');
+
+        rc = tag_by_key(ctx, d->key, &t, &found, err);
+        if (rc)
+            return rc;
+        if (found && strcmp(t.source, name) != 0) {
+            add_conflict(ctx, &conflicts, t.name);
+            continue;
+        }
+        memset(&parent, 0, sizeof(parent));
+        if (dot) {
+            char *pk = arena_strndup(ctx->a, d->key, strlen(d->key));
+            char *pdot = strrchr(pk, '.');
+            /* Case folding keeps the dots where they were, so the key splits like the name. */
+            if (pdot)
+                *pdot = '\0';
+            rc = tag_by_key(ctx, pk, &parent, &pfound, err);
+            if (rc)
+                return rc;
+            if (!pfound || (parent.deleted && strcmp(parent.source, name) != 0)) {
+                /* The parent is someone else's deleted tag (or was itself refused). */
+                add_conflict(ctx, &conflicts, d->name);
+                continue;
+            }
+        }
+        if (!found) {
+            memset(&t, 0, sizeof(t));
+            t.name = d->name;
+            t.name_key = d->key;
+            t.parent_id = dot ? parent.id : 0;
+            t.source = name;
+            t.protected_ = true;
+            t.description = d->has_description ? d->description : NULL;
+            rc = core_tag_save(ctx, NULL, &t, "create", err);
+            if (rc)
+                return rc;
+            res->created++;
+        } else {
+            struct tag after = t;
+            bool changed = t.deleted || !t.protected_ || strcmp(t.name, d->name) != 0 ||
+                           (d->has_description && !d->implied &&
+                            !text_eq(t.description, d->description));
+            if (changed) {
+                after.deleted = false;
+                after.protected_ = true;
+                after.name = d->name;
+                if (d->has_description && !d->implied)
+                    after.description = d->description;
+                rc = core_tag_save(ctx, &t, &after, t.deleted ? "restore" : "update", err);
+                if (rc)
+                    return rc;
+                if (t.deleted)
+                    res->created++;
+                else
+                    res->updated++;
+            } else {
+                res->unchanged++;
+            }
+            t = after;
+        }
+        rc = sync_assignments(ctx, &t, d, err);
+        if (rc)
+            return rc;
+    }
+    /* Names the document no longer lists: soft-delete, deepest first (the statement's order). */
+    st = st_get(ctx->conn, SQL_SRC_TAGS, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&mine, sizeof(struct tag));
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, name);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_tag(ctx, st, 0, vec_push(ctx, &mine));
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    for (i = 0; i < mine.n; i++) {
+        struct tag *t = &((struct tag *)mine.items)[i], after;
+        int64_t live = 0;
+        if (t->deleted || desired_find(tags, n, t->name_key))
+            continue;
+        st = st_get(ctx->conn, SQL_TAG_LIVE_CHILDREN, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, t->id);
+        rc = st_step(st, err);
+        if (rc == 1)
+            live = col_int(st, 0);
+        st_reset(st);
+        if (rc < 0)
+            return rc;
+        if (live > 0) {
+            /* Someone hung their own tags below it: keep it rather than orphan them. */
+            add_conflict(ctx, &conflicts, t->name);
+            continue;
+        }
+        after = *t;
+        after.deleted = true;
+        rc = core_tag_save(ctx, t, &after, "delete", err);
+        if (rc)
+            return rc;
+        res->deleted++;
+    }
+    res->ok = true;
+    res->conflicts = conflicts.items;
+    res->nconflicts = conflicts.n;
+    return 0;
+}
+
+static int set_status(struct core_ctx *ctx, const char *name, const char *error,
+                      struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_SRC_STATUS, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, name);
+    st_int(st, 3, ctx->now);
+    st_text(st, 4, error);
+    return st_exec(st, err);
+}
+
+static int refresh_one(struct core_ctx *ctx, const struct source *s, struct src_result *res,
+                       struct tg_err *err)
+{
+    struct tg_err why;
+    struct src_tag *tags;
+    const char *text;
+    size_t len, n;
+    int rc;
+
+    tg_err_clear(&why);
+    rc = core_src_fetch(ctx, s->url, &text, &len, &why);
+    if (rc == 0)
+        rc = core_src_parse(ctx, text, len, &tags, &n, &why);
+    if (rc == 0) {
+        rc = store_savepoint(ctx->conn, err);
+        if (rc)
+            return rc;
+        rc = core_src_apply(ctx, s->name, tags, n, res, &why);
+        if (rc) {
+            store_savepoint_rollback(ctx->conn);
+        } else {
+            rc = store_savepoint_release(ctx->conn, err);
+            if (rc)
+                return rc;
+        }
+    }
+    if (rc) {
+        memset(res, 0, sizeof(*res));
+        res->name = s->name;
+        res->ok = false;
+        res->error = core_strdup(ctx, why.msg);
+    }
+    return s->id ? set_status(ctx, s->name, res->ok ? NULL : res->error, err) : 0;
+}
+
+int core_src_refresh(struct core_ctx *ctx, struct src_result **out, size_t *n,
+                     struct tg_err *err)
+{
+    struct source *all;
+    struct src_result *res;
+    size_t count, i;
+    int rc;
+
+    rc = core_src_list(ctx, &all, &count, err);
+    if (rc)
+        return rc;
+    /* The revision belongs to the request, not to a source whose savepoint may be undone. */
+    rc = core_rev(ctx, err);
+    if (rc)
+        return rc;
+    res = arena_zalloc(ctx->a, (count + 1) * sizeof(*res));
+    for (i = 0; i < count; i++) {
+        if (all[i].id && config_find(all[i].name) >= 0) {
+            /* Added through the API before the config file took the name: the file wins. */
+            res[i].name = all[i].name;
+            res[i].error = "a config-file source has the same name";
+            rc = set_status(ctx, all[i].name, res[i].error, err);
+            if (rc)
+                return rc;
+            continue;
+        }
+        rc = refresh_one(ctx, &all[i], &res[i], err);
+        if (rc)
+            return rc;
+    }
+    *out = res;
+    *n = count;
+    return 0;
+}
+
+/* ---- Immuta models ---- */
+
+static bool all_digits(const char *s, size_t n)
+{
+    if (n == 0 || n > 18)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static int model_check(const char *type, const char *id, struct tg_err *err)
+{
+    const char *us;
+
+    if (type == NULL || (strcmp(type, "datasource") != 0 && strcmp(type, "column") != 0 &&
+                         strcmp(type, "project") != 0))
+        return tg_err_set(err, TG_EINVAL, "modelType",
+                          "modelType must be one of [datasource, column, project]");
+    if (strcmp(type, "column") != 0) {
+        if (!all_digits(id, strlen(id)))
+            return tg_err_set(err, TG_EINVAL, "modelId", "%s id must be a number", type);
+        return 0;
+    }
+    us = strchr(id, '_');
+    if (us == NULL || !all_digits(id, (size_t)(us - id)) || us[1] == '\0')
+        return tg_err_set(err, TG_EINVAL, "modelId",
+                          "a column id is <datasourceId>_<column>, like 49_OBJECTID");
+    return core_resource_ref_check(type, id, err);
+}
+
+int core_immuta_model(struct core_ctx *ctx, const char *type, const char *id, bool create,
+                      struct resource *out, struct tg_err *err)
+{
+    struct resource_input in;
+    const char *dsid;
+    int rc = model_check(type, id, err);
+
+    if (rc)
+        return rc;
+    rc = core_resource_get(ctx, type, id, out, err);
+    if (strcmp(type, "column") != 0) {
+        if (rc == TG_ENOTFOUND && create)
+            return core_resource_ensure(ctx, type, id, out, err);
+        return rc;
+    }
+    dsid = arena_strndup(ctx->a, id, (size_t)(strchr(id, '_') - id));
+    if (rc == 0 && out->parent_kind && strcmp(out->parent_kind, "datasource") == 0 &&
+        strcmp(out->parent_key, dsid) == 0)
+        return 0;
+    if (rc != 0 && rc != TG_ENOTFOUND)
+        return rc;
+    if (!create)
+        return rc;
+    /* A column lives below its data source, so the data source's tags reach it. */
+    memset(&in, 0, sizeof(in));
+    in.has_parent = true;
+    in.parent_kind = "datasource";
+    in.parent_key = dsid;
+    return core_resource_put(ctx, type, id, &in, out, NULL, err);
+}
+
+/* ---- POST /tag ---- */
+
+static bool below(const char *key, const char *root)
+{
+    size_t n = strlen(root);
+    return strncmp(key, root, n) == 0 && key[n] == '.';
+}
+
+static int overlap(struct tg_err *err, const char *name)
+{
+    return tg_err_set(err, TG_EEXISTS, "name",
+                      "tag '%.150s' would overlap with existing hierarchies", name);
+}
+
+int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items, size_t n,
+                           const struct immuta_root *root, struct tag *out, struct tg_err *err)
+{
+    char **nfc = arena_zalloc(ctx->a, (n + 1) * sizeof(char *));
+    char **key = arena_zalloc(ctx->a, (n + 1) * sizeof(char *));
+    struct tag rt, *old = arena_zalloc(ctx->a, (n + 1) * sizeof(struct tag));
+    size_t i, j;
+    int rc;
+
+    if (n > (size_t)core_limits.max_batch)
+        return tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags in one request",
+                          core_limits.max_batch);
+    for (i = 0; i < n; i++) {
+        if (items[i].name == NULL)
+            return tg_err_set(err, TG_EINVAL, "name", "tags[%zu].name is required", i);
+        rc = name_normalize(ctx->a, items[i].name, strlen(items[i].name), true, "name", &nfc[i],
+                            &key[i], err);
+        if (rc)
+            return reword(err, rc, "name", arena_printf(ctx->a, "tags[%zu].name: ", i));
+        for (j = 0; j < i; j++) {
+            if (strcmp(key[j], key[i]) == 0)
+                return tg_err_set(err, TG_EINVAL, "name", "tag '%s' is named twice", nfc[i]);
+            if (items[i].id && items[j].id == items[i].id)
+                return tg_err_set(err, TG_EINVAL, "id", "tag id %lld is given twice",
+                                  (long long)items[i].id);
+        }
+    }
+    memset(&rt, 0, sizeof(rt));
+    if (root) {
+        if (root->source && strcmp(root->source, "curated") != 0)
+            return tg_err_set(err, TG_EINVAL, "source", "rootTag.source must be [curated]");
+        rc = core_tag_find(ctx, root->name, &rt, err);
+        if (rc == 0 && rt.deleted)
+            rc = tg_err_set(err, TG_ENOTFOUND, "name", "tag '%s' not found", rt.name);
+        if (rc)
+            return rc == TG_ENOTFOUND ? tg_err_set(err, TG_ENOTFOUND, "name",
+                                                   "rootTag '%.150s' not found", root->name)
+                                      : rc;
+        if (root->source && strcmp(rt.source, root->source) != 0)
+            return tg_err_set(err, TG_EINVAL, "source", "rootTag '%s' has source '%s'",
+                              rt.name, rt.source);
+        for (i = 0; i < n; i++)
+            if (strcmp(key[i], rt.name_key) != 0 && !below(key[i], rt.name_key))
+                return tg_err_set(err, TG_EINVAL, "name",
+                                  "tag '%s' is not below rootTag '%s'", nfc[i], rt.name);
+    }
+    /* Everything is checked before the first write: first the tags named by id... */
+    for (i = 0; i < n; i++) {
+        if (!items[i].id)
+            continue;
+        rc = core_tag_get(ctx, items[i].id, &old[i], err);
+        if (rc == 0 && old[i].deleted)
+            rc = TG_ENOTFOUND;
+        if (rc)
+            return rc == TG_ENOTFOUND ? tg_err_set(err, TG_ENOTFOUND, "id", "tag %lld not found",
+                                                   (long long)items[i].id)
+                                      : rc;
+    }
+    /* ...then every name against what exists and what this request moves or deletes. */
+    for (i = 0; i < n; i++) {
+        struct tag t;
+        bool found, doomed;
+        rc = tag_by_key(ctx, key[i], &t, &found, err);
+        if (rc)
+            return rc;
+        if (!found || t.deleted || (items[i].id && t.id == items[i].id))
+            continue;
+        /* With deleteHierarchy, a child the request does not keep goes first. */
+        doomed = root && root->delete_hierarchy && below(t.name_key, rt.name_key);
+        for (j = 0; j < n && doomed; j++)
+            if (items[j].id && (items[j].id == t.id || below(old[j].name_key, t.name_key)))
+                doomed = false;
+        /* A name this request renames away (with its subtree) is free once renames are done. */
+        for (j = 0; j < n && !doomed; j++)
+            if (items[j].id && strcmp(key[j], old[j].name_key) != 0 &&
+                (old[j].id == t.id || below(t.name_key, old[j].name_key)) && !items[i].id)
+                doomed = true;
+        if (!doomed)
+            return overlap(err, nfc[i]);
+    }
+    if (root && root->delete_hierarchy) {
+        struct tag *sub;
+        size_t ns;
+        rc = core_tag_subtree(ctx, &rt, &sub, &ns, err);
+        if (rc)
+            return rc;
+        for (i = ns; i-- > 0;) {
+            bool keep = sub[i].deleted || sub[i].id == rt.id;
+            for (j = 0; j < n && !keep; j++)
+                keep = items[j].id && (items[j].id == sub[i].id ||
+                                       below(old[j].name_key, sub[i].name_key));
+            if (keep)
+                continue;
+            rc = core_tag_delete(ctx, sub[i].id, false, false, 0, err);
+            if (rc)
+                return rc;
+        }
+    }
+    for (i = 0; i < n; i++) {
+        struct tag_input in;
+        if (!items[i].id)
+            continue;
+        memset(&in, 0, sizeof(in));
+        in.name = nfc[i];
+        rc = core_tag_update(ctx, items[i].id, &in, 0, &out[i], err);
+        if (rc)
+            return rc == TG_EEXISTS ? overlap(err, nfc[i]) : rc;
+    }
+    for (i = 0; i < n; i++) {
+        struct tag_input in;
+        struct tag t;
+        bool found;
+        const char *dot = strrchr(nfc[i], '.');
+        if (items[i].id)
+            continue;
+        if (dot) {
+            /* Brings back a deleted parent too, which reviving the child alone would not. */
+            struct tag parent;
+            rc = core_tag_ensure(ctx, arena_strndup(ctx->a, nfc[i], (size_t)(dot - nfc[i])),
+                                 &parent, err);
+            if (rc)
+                return rc;
+        }
+        rc = tag_by_key(ctx, key[i], &t, &found, err);
+        if (rc)
+            return rc;
+        if (found && !t.deleted) {
+            /* Made earlier in this request as the parent of another item. */
+            out[i] = t;
+            continue;
+        }
+        memset(&in, 0, sizeof(in));
+        in.name = nfc[i];
+        in.revive = true;
+        /* Made here, a tag is curated, also when it revives what a source once brought in. */
+        in.has_source = true;
+        in.has_protected = true;
+        rc = core_tag_create(ctx, &in, &out[i], err);
+        if (rc)
+            return rc == TG_EEXISTS ? overlap(err, nfc[i]) : rc;
+    }
+    /* The answer shows each tag as the request left it. */
+    for (i = 0; i < n; i++) {
+        rc = core_tag_get(ctx, out[i].id, &out[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- attach and detach ---- */
+
+static int assignment_row(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
+                          struct assignment *a, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_IMMUTA_ASG_ONE, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    memset(a, 0, sizeof(*a));
+    st_int(st, 1, resource_id);
+    st_int(st, 2, t->id);
+    rc = st_step(st, err);
+    if (rc == 1) {
+        a->context = col_dup(ctx, st, 0);
+        a->added_by = col_dup(ctx, st, 1);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag '%s' is not on this model", t->name);
+    a->resource_id = resource_id;
+    a->tag = *t;
+    return 0;
+}
+
+int core_immuta_attach(struct core_ctx *ctx, const char *type, const char *model_id,
+                       const struct immuta_attach *items, size_t n, struct assignment *out,
+                       struct tg_err *err)
+{
+    struct tag *tags = arena_zalloc(ctx->a, (n + 1) * sizeof(struct tag));
+    int64_t *ids = arena_zalloc(ctx->a, (n + 1) * sizeof(int64_t));
+    struct resource res;
+    size_t i;
+    int rc;
+
+    rc = model_check(type, model_id, err);
+    if (rc)
+        return rc;
+    if (n > (size_t)core_limits.max_batch)
+        return tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags in one request",
+                          core_limits.max_batch);
+    /* Every tag is checked before the model is touched: one bad entry stops them all. */
+    for (i = 0; i < n; i++) {
+        if (items[i].name == NULL)
+            return tg_err_set(err, TG_EINVAL, "name", "[%zu].name is required", i);
+        rc = core_tag_find(ctx, items[i].name, &tags[i], err);
+        if (rc == 0 && tags[i].deleted)
+            rc = tg_err_set(err, TG_ENOTFOUND, "name", "tag '%s' is deleted", tags[i].name);
+        if (rc)
+            return rc;
+        if (items[i].source && strcmp(items[i].source, tags[i].source) != 0)
+            return tg_err_set(err, TG_EINVAL, "source", "tag '%s' has source '%s', not '%.64s'",
+                              tags[i].name, tags[i].source, items[i].source);
+        ids[i] = tags[i].id;
+    }
+    rc = core_immuta_model(ctx, type, model_id, true, &res, err);
+    if (rc)
+        return rc;
+    rc = core_assign_add(ctx, res.id, ids, n, "manual", err);
+    if (rc)
+        return rc;
+    for (i = 0; i < n; i++) {
+        rc = assignment_row(ctx, res.id, &tags[i], &out[i], err);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int core_immuta_detach(struct core_ctx *ctx, const char *type, const char *model_id,
+                       const char *tag, struct assignment *out, struct tg_err *err)
+{
+    struct resource res;
+    struct tag t;
+    int rc;
+
+    rc = core_immuta_model(ctx, type, model_id, false, &res, err);
+    if (rc == TG_ENOTFOUND)
+        return tg_err_set(err, TG_ENOTFOUND, "modelId", "%s %s has no tags", type, model_id);
+    if (rc)
+        return rc;
+    rc = core_tag_find(ctx, tag, &t, err);
+    if (rc)
+        return rc;
+    rc = assignment_row(ctx, res.id, &t, out, err);
+    if (rc)
+        return rc;
+    return core_assign_remove(ctx, res.id, t.id, err);
+}
+
+/* ---- GET /tag ---- */
+
+int core_immuta_search(struct core_ctx *ctx, const struct immuta_search *q, struct tag **out,
+                       size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st;
+    const char **ex = arena_zalloc(ctx->a, (q->nexcluded + 1) * sizeof(char *));
+    struct vec v;
+    size_t i;
+    int rc;
+
+    if (q->text && !name_is_clean_utf8(q->text, strlen(q->text)))
+        return tg_err_set(err, TG_EINVAL, "searchText", "searchText must be text");
+    for (i = 0; i < q->nexcluded; i++) {
+        if (!name_is_clean_utf8(q->excluded[i], strlen(q->excluded[i])))
+            return tg_err_set(err, TG_EINVAL, "excludedHierarchies",
+                              "excludedHierarchies must be text");
+        ex[i] = name_fold(ctx->a, q->excluded[i]);
+    }
+    st = st_get(ctx->conn, SQL_IMMUTA_SEARCH, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, q->text && *q->text ? name_fold(ctx->a, q->text) : NULL);
+    st_text(st, 3, q->source);
+    st_text(st, 4, q->excluded_source);
+    st_int(st, 5, q->system);
+    vec_init(&v, sizeof(struct tag));
+    for (;;) {
+        struct tag t;
+        bool skip = false;
+        if (q->limit > 0 && v.n >= (size_t)q->limit) {
+            rc = 0;
+            break;
+        }
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_tag(ctx, st, 0, &t);
+        for (i = 0; i < q->nexcluded && !skip; i++)
+            skip = strcmp(t.name_key, ex[i]) == 0 || below(t.name_key, ex[i]);
+        if (!skip)
+            *(struct tag *)vec_push(ctx, &v) = t;
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    *out = v.items;
+    *n = v.n;
+    return 0;
+}
+
+int64_t core_immuta_profile(struct core_ctx *ctx, const char *who)
+{
+    struct store_stmt *st;
+    struct tg_err err;
+    int64_t id = 0;
+
+    if (who == NULL)
+        return 0;
+    tg_err_clear(&err);
+    st = st_get(ctx->conn, SQL_IMMUTA_PROFILE, &err);
+    if (st == NULL)
+        return 0;
+    st_int(st, 1, ctx->org_id);
+    st_text(st, 2, who);
+    if (st_step(st, &err) == 1)
+        id = col_int(st, 0);
+    st_reset(st);
+    return id;
+}

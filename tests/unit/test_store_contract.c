@@ -2,7 +2,7 @@
  *
  * Runs the same cases against SQLite (a fresh file) and, when TAGD_TEST_STORE names a
  * PostgreSQL database (scripts/test starts one with tests/pg/start), against PostgreSQL too.
- * The PostgreSQL database may hold rows of earlier runs: names carry a per-run suffix. */
+ * On PostgreSQL each run creates its own database on that cluster and drops it afterwards. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +25,8 @@ struct env {
     char dir[64];
     char url[512];
     char suffix[32];
+    char db[64];        /* PostgreSQL: the database made for this run */
+    char base[512];     /* PostgreSQL: the URL TAGD_TEST_STORE names, to create and drop it */
     struct store *s;
 };
 
@@ -40,7 +42,17 @@ static struct env *env_open(const char *url)
         assert_non_null(mkdtemp(e->dir));
         snprintf(e->url, sizeof(e->url), "sqlite:%s/t.db", e->dir);
     } else {
-        snprintf(e->url, sizeof(e->url), "%s", url);
+        /* A new database per run, so that the schema is exactly this build's. */
+        const char *slash = strrchr(url, '/');
+        char cmd[1024];
+        assert_non_null(slash);
+        snprintf(e->db, sizeof(e->db), "contract_%ld_%lld", (long)getpid(),
+                 (long long)time_mono_us());
+        snprintf(e->base, sizeof(e->base), "%s", url);
+        snprintf(cmd, sizeof(cmd), "psql -Xq '%s' -c 'CREATE DATABASE %s'", url, e->db);
+        if (system(cmd) != 0)
+            fail_msg("%s failed", cmd);
+        snprintf(e->url, sizeof(e->url), "%.*s/%s", (int)(slash - url), url, e->db);
     }
     tg_err_clear(&err);
     if (store_open(e->url, &e->s, &err) != 0)
@@ -50,8 +62,13 @@ static struct env *env_open(const char *url)
 
 static void env_close(struct env *e)
 {
-    char cmd[128];
+    char cmd[1024];
     store_close(e->s);
+    if (e->base[0]) {
+        snprintf(cmd, sizeof(cmd), "psql -Xq '%s' -c 'DROP DATABASE %s WITH (FORCE)'", e->base,
+                 e->db);
+        assert_int_equal(system(cmd), 0);
+    }
     if (e->dir[0]) {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
         assert_int_equal(system(cmd), 0);

@@ -1,0 +1,52 @@
+/* core/sessions.h: login sessions (easydb's /api/v1/session).
+ *
+ * A session is a row of `tokens` with kind "session": only the hash of its secret is stored,
+ * it expires core_limits.session_ttl_ms after it was started, and it starts unauthenticated.
+ * Authenticating checks a tagd user's login and password (argon2id) and records the user in the
+ * row (user_id) with the method and time in the row's extra JSON; deauthenticating clears them.
+ * The rights of an authenticated session are always the user's current rights, read at every
+ * use, so a session never outlives a change of its user. Sessions belong to the installation's
+ * default organization until authenticated, then to the user's. */
+#ifndef TAGD_CORE_SESSIONS_H
+#define TAGD_CORE_SESSIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct session {
+    int64_t id;               /* the token row */
+    int64_t user_id;          /* 0 while not authenticated */
+    const char *login;        /* NULL while not authenticated */
+    const char *display_name; /* the user's, may be NULL */
+    unsigned rights;          /* the user's rights; 0 while not authenticated */
+    const char *language;     /* "en-US" unless set */
+    const char *method;       /* "easydb" once authenticated, else NULL */
+    int64_t created_at, expires_at, authenticated_at;
+};
+
+/** True for a language tag of the form "de-DE". */
+bool core_session_language_ok(const char *language);
+/** Starts an unauthenticated session; the secret is returned once in *secret (arena).
+ * `language` may be NULL; an invalid one is TG_EINVAL (field "language"). */
+int core_session_create(struct core_ctx *ctx, const char *language, const char **secret,
+                        struct session *out, struct tg_err *err);
+/** Finds the live session of `secret` and makes it the request's principal: ctx's organization
+ * and workspace are the session's; when it is authenticated ctx->authed is set and ctx->who
+ * carries the user and rights. TG_ENOTFOUND (field "session") when the secret is unknown, not a
+ * session, revoked or expired. */
+int core_session_open(struct core_ctx *ctx, const char *secret, struct session *out,
+                      struct tg_err *err);
+/** Sets the session's language (TG_EINVAL for a malformed one). */
+int core_session_set_language(struct core_ctx *ctx, struct session *s, const char *language,
+                              struct tg_err *err);
+/** Authenticates the session with a user's login and password. TG_EINVAL (field "login") when
+ * either is empty, TG_EAUTH (field "login") when they are wrong or the user is disabled; the
+ * session is unchanged on failure. */
+int core_session_authenticate(struct core_ctx *ctx, struct session *s, const char *login,
+                              const char *password, struct tg_err *err);
+/** Makes the session unauthenticated again (nothing happens when it was not authenticated). */
+int core_session_deauthenticate(struct core_ctx *ctx, struct session *s, struct tg_err *err);
+
+#endif /* TAGD_CORE_SESSIONS_H */

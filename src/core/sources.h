@@ -1,0 +1,171 @@
+/* core/sources.h: external tag sources and the Immuta model rules (issue 4).
+ *
+ * A source is a named JSON document of tag names (a local file or an http(s) URL) that
+ * POST /tag/refresh re-reads. Tags it brings in carry the source's name in tags.source, are
+ * protected, and are kept in line with the document: new names are created, changed ones
+ * updated, vanished ones soft-deleted; tags of other sources and curated tags are never
+ * touched. Sources come from the config file (installation-wide, read-only at run time) and
+ * from the native API (one list per workspace, in the store).
+ *
+ * The second half holds the rules of the Immuta dialect that are not plain tag calls: the
+ * mapping of Immuta models (datasource, column, project) to tagd resources, the POST /tag
+ * hierarchy update with rootTag, the all-or-nothing attach and the GET /tag search.
+ *
+ * Threads: the config list is set once at start (before the server runs) and only read
+ * afterwards. Fetching blocks the calling thread for at most src_limits.timeout_ms per source.
+ * Every other function works in the caller's transaction like the rest of core. */
+#ifndef TAGD_CORE_SOURCES_H
+#define TAGD_CORE_SOURCES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+struct src_limits {
+    int64_t timeout_ms; /* whole fetch of one source (5000) */
+    size_t max_bytes;   /* largest document (8 MiB) */
+    size_t max_tags;    /* names in one document, implied parents included (100000) */
+    int max_sources;    /* per workspace, config ones included (64) */
+};
+extern struct src_limits src_limits;
+
+/** Once at start, before any thread fetches: initializes libcurl. 0 or -1. */
+int core_src_global_init(void);
+/** At exit: frees the config list and libcurl's global state. */
+void core_src_global_release(void);
+/**
+ * Sets the installation-wide sources from the config setting: whitespace-separated
+ * "name=url" pairs. Replaces an earlier list. Returns 0 or TG_EINVAL with `err` naming the
+ * bad pair. The strings are copied (owned by this module).
+ */
+int core_src_configure(const char *spec, struct tg_err *err);
+
+struct source {
+    int64_t id; /* 0 for a config source */
+    const char *name, *url;
+    const char *origin; /* "config" or "api" */
+    const char *created_by, *last_error;
+    int64_t created_at, updated_at, refreshed_at; /* 0: never */
+};
+
+/** Validates a source name ([A-Za-z0-9_.-], 1-64, not "curated") and URL (file://, an
+ * absolute path, http:// or https://). */
+int core_src_check(const char *name, const char *url, struct tg_err *err);
+/** Adds a source to the workspace; TG_EEXISTS when the name is taken (config included). */
+int core_src_create(struct core_ctx *ctx, const char *name, const char *url, struct source *out,
+                    struct tg_err *err);
+/** Config sources first, then the workspace's, each group by name. */
+int core_src_list(struct core_ctx *ctx, struct source **out, size_t *n, struct tg_err *err);
+/** Removes a workspace source (its tags stay as they are). A config source is TG_ERULE. */
+int core_src_delete(struct core_ctx *ctx, const char *name, struct tg_err *err);
+
+/* One entry of a source document. */
+struct src_model {
+    const char *type, *id; /* Immuta model type and id */
+};
+struct src_tag {
+    const char *name, *key; /* NFC name and its key */
+    const char *description;
+    bool has_description;
+    bool implied; /* not listed itself: a parent of a listed name */
+    struct src_model *models;
+    size_t nmodels;
+};
+
+/**
+ * Reads a source document into the arena. `url` is file://PATH, /PATH or http(s)://...; a
+ * failure (unreadable, HTTP status >= 400, timeout, larger than max_bytes) is TG_EINVAL with
+ * the reason in `err`.
+ */
+int core_src_fetch(struct core_ctx *ctx, const char *url, const char **text, size_t *len,
+                   struct tg_err *err);
+/**
+ * Parses a document: ["a.b", ...], [{"name", "description"?, "assignments"?: [{"modelType",
+ * "modelId"}]}, ...], either of them wrapped as {"tags": [...]}, or the Immuta REST catalog map
+ * {"a.b": {"id": 1, "description"?: ..., "assignments"?: [...]}, ...}. The result holds every
+ * listed name and every implied parent, unique, sorted by key (parents before children).
+ */
+int core_src_parse(struct core_ctx *ctx, const char *text, size_t len, struct src_tag **out,
+                   size_t *n, struct tg_err *err);
+
+struct src_result {
+    const char *name;
+    bool ok;
+    const char *error; /* when !ok */
+    int created, updated, deleted, unchanged;
+    const char **conflicts; /* names held by curated tags or other sources: left alone */
+    size_t nconflicts;
+};
+
+/** Brings the workspace's tags of source `name` in line with `tags` (from core_src_parse). */
+int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag *tags, size_t n,
+                   struct src_result *res, struct tg_err *err);
+/**
+ * Refreshes every source of the workspace. Each source is fetched, parsed and applied inside
+ * its own savepoint: a failing one changes nothing and is reported in its result. Returns 0
+ * unless the store fails.
+ */
+int core_src_refresh(struct core_ctx *ctx, struct src_result **out, size_t *n,
+                     struct tg_err *err);
+
+/* ---- Immuta models and tag rules ---- */
+
+/**
+ * Maps an Immuta model to its tagd resource: datasource N is ("datasource", "N"), project N is
+ * ("project", "N"), column "N_col" is ("column", "N_col") below datasource N (split at the
+ * first '_'). With `create` the resource (and a column's data source) is made when missing;
+ * without it a missing one is TG_ENOTFOUND. Bad types or ids are TG_EINVAL.
+ */
+int core_immuta_model(struct core_ctx *ctx, const char *type, const char *id, bool create,
+                      struct resource *out, struct tg_err *err);
+
+struct immuta_item {
+    const char *name;
+    int64_t id; /* 0: create */
+};
+struct immuta_root {
+    const char *name;
+    const char *source; /* NULL or "curated" */
+    bool delete_hierarchy;
+};
+/**
+ * POST /tag: creates the items without id (missing parents implicitly), renames the items with
+ * id, and with root->delete_hierarchy first soft-deletes the root's descendants that the
+ * request does not keep. A name that already exists is TG_EEXISTS with "overlap with existing
+ * hierarchies" in the message. `out` (n entries) receives the final state of each item.
+ */
+int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items, size_t n,
+                           const struct immuta_root *root, struct tag *out, struct tg_err *err);
+
+struct immuta_attach {
+    const char *name;
+    const char *source; /* NULL: the tag's own */
+};
+/** Adds the named tags to the model, all or nothing; `out` (n entries) receives each
+ * assignment as stored (context, added_by, the tag). */
+int core_immuta_attach(struct core_ctx *ctx, const char *type, const char *model_id,
+                       const struct immuta_attach *items, size_t n, struct assignment *out,
+                       struct tg_err *err);
+/** Removes a tag from the model; `out` receives the removed assignment. */
+int core_immuta_detach(struct core_ctx *ctx, const char *type, const char *model_id,
+                       const char *tag, struct assignment *out, struct tg_err *err);
+
+struct immuta_search {
+    const char *text;            /* substring, case-insensitive */
+    const char *source;          /* exact */
+    const char *excluded_source; /* exact */
+    int system;                  /* 0 no system tags; 1 all system tags, deleted too; 2 default */
+    const char **excluded;       /* hierarchies: the name itself and everything below */
+    size_t nexcluded;
+    int64_t limit; /* 0: no limit */
+};
+/** GET /tag: matching tags sorted by name, bytewise. */
+int core_immuta_search(struct core_ctx *ctx, const struct immuta_search *q, struct tag **out,
+                       size_t *n, struct tg_err *err);
+/** The Immuta profile id of a recorded creator: the id of the tagd user of that login in the
+ * caller's organization, or 0 when the creator is not a user (a token, "system"). */
+int64_t core_immuta_profile(struct core_ctx *ctx, const char *who);
+
+#endif /* TAGD_CORE_SOURCES_H */
