@@ -337,10 +337,11 @@ static int prepare_all(struct pg_conn *c, struct tg_err *err)
         res = PQprepare(c->pg, name, c->s->sql[i], 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             char what[160];
+            int rc;
             snprintf(what, sizeof(what), "prepare %s", sql_name[i]);
-            pg_fail(c, c->pg, res, err, what);
+            rc = pg_fail(c, c->pg, res, err, what);
             PQclear(res);
-            return err ? err->code : TG_EINTERNAL;
+            return rc;
         }
         PQclear(res);
     }
@@ -362,7 +363,13 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
         return TG_EBUSY;
     if (!c->writer)
         pg_exec(c, c->pg, "SET default_transaction_read_only = on", NULL);
-    return prepare_all(c, err);
+    if (prepare_all(c, err) != 0) {
+        /* Half prepared is not usable: start over at the next use. */
+        PQfinish(c->pg);
+        c->pg = NULL;
+        return err ? err->code : TG_EBUSY;
+    }
+    return 0;
 }
 
 static int ensure_conn(struct pg_conn *c, struct tg_err *err)
