@@ -999,8 +999,16 @@ static void h_resources_list(struct hreq *r, struct core_ctx *cx)
         f.tag_id = t.id;
     }
     arch = api_query(r, "archived");
-    if (arch)
-        f.archived = strcmp(arch, "true") == 0 ? 1 : strcmp(arch, "only") == 0 ? 2 : 0;
+    if (arch) {
+        if (strcmp(arch, "true") == 0)
+            f.archived = 1;
+        else if (strcmp(arch, "only") == 0)
+            f.archived = 2;
+        else if (strcmp(arch, "false") != 0) {
+            api_failf(r, TG_EINVAL, "archived", "'archived' must be true, false or only");
+            return;
+        }
+    }
     rc = core_resource_list(cx, &f, &items, &n, &more, &total, &err);
     if (rc) {
         fail(r, rc, &err);

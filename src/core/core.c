@@ -443,6 +443,31 @@ int core_change(struct core_ctx *ctx, const char *entity, int64_t entity_id, con
     return st_exec(st, err);
 }
 
+static int changes_read(struct core_ctx *ctx, struct store_stmt *st, struct vec *v,
+                        struct tg_err *err)
+{
+    int rc;
+
+    for (;;) {
+        struct change *c;
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        c = vec_push(ctx, v);
+        c->rev = col_int(st, 0);
+        c->seq = col_int(st, 1);
+        c->at = col_int(st, 2);
+        c->principal = col_dup(ctx, st, 3);
+        c->entity = col_dup(ctx, st, 4);
+        c->entity_id = col_int(st, 5);
+        c->op = col_dup(ctx, st, 6);
+        c->before = col_dup(ctx, st, 7);
+        c->after = col_dup(ctx, st, 8);
+    }
+    st_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 int core_changes_list(struct core_ctx *ctx, int64_t since, int limit, struct change **out,
                       size_t *n, struct tg_err *err)
 {
@@ -456,26 +481,22 @@ int core_changes_list(struct core_ctx *ctx, int64_t since, int limit, struct cha
     st_int(st, 1, since);
     st_int(st, 2, limit);
     st_int(st, 3, ctx->org_id);
-    for (;;) {
-        struct change *c;
-        rc = st_step(st, err);
-        if (rc <= 0)
-            break;
-        c = vec_push(ctx, &v);
-        c->rev = col_int(st, 0);
-        c->seq = col_int(st, 1);
-        c->at = col_int(st, 2);
-        c->principal = col_dup(ctx, st, 3);
-        c->entity = col_dup(ctx, st, 4);
-        c->entity_id = col_int(st, 5);
-        c->op = col_dup(ctx, st, 6);
-        c->before = col_dup(ctx, st, 7);
-        c->after = col_dup(ctx, st, 8);
+    rc = changes_read(ctx, st, &v, err);
+    if (rc == 0 && v.n > 0 && v.n == (size_t)limit) {
+        /* Callers continue from the last revision; a page cut inside a revision would lose
+         * the rest of it, so the page is completed to the revision's end. */
+        const struct change *last = (const struct change *)v.items + v.n - 1;
+        st = st_get(ctx->conn, SQL_CHANGES_REST_OF_REV, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, last->rev);
+        st_int(st, 2, last->seq);
+        st_int(st, 3, ctx->org_id);
+        rc = changes_read(ctx, st, &v, err);
     }
-    st_reset(st);
     *out = v.items;
     *n = v.n;
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
 static int64_t scalar(struct core_ctx *ctx, enum store_sql id, int64_t arg, bool has_arg)

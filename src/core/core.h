@@ -127,6 +127,9 @@ struct change {
     int64_t rev, seq, at, entity_id;
     const char *principal, *entity, *op, *before, *after;
 };
+/** Change records of revisions after `since`, in (rev, seq) order. A page holds whole
+ * revisions: when `limit` cuts a revision, the rest of it is included, so the caller can go on
+ * from the last record's revision. */
 int core_changes_list(struct core_ctx *ctx, int64_t since, int limit, struct change **out,
                       size_t *n, struct tg_err *err);
 /** The newest committed revision visible to this connection. */
@@ -215,7 +218,8 @@ const char *core_tag_json(struct core_ctx *ctx, const struct tag *t);
 /** Saves a tag row: insert when before is NULL, else update; writes history and a change. */
 int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *after,
                   const char *op, struct tg_err *err);
-/** Validates "#RRGGBB" (also "#RGB" expanded); writes the canonical upper-case form. */
+/** Validates "#RRGGBB" or "#RGB" (hex digits of either case) and copies it to `out` as given:
+ * dialects echo a color the way their client sent it. */
 int core_color_parse(const char *in, char out[8], const char *field, struct tg_err *err);
 
 /* ---- groups ---- */

@@ -539,10 +539,22 @@ static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *
     rc = st_exec(st, err);
     if (rc)
         return rc;
-    return core_change(ctx, "assignment", resource_id, "add", NULL,
-                       arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld,\"tag\":\"%s\"}",
-                                    (long long)resource_id, (long long)t->id, t->name_key),
-                       err);
+    {
+        /* The writer escapes the name: a tag name may hold quotes and backslashes. */
+        struct sbuf b;
+        struct jw w;
+        const char *after;
+        sbuf_init(&b, 0);
+        jw_init(&w, &b);
+        jw_obj(&w);
+        jw_kint(&w, "resource_id", resource_id);
+        jw_kint(&w, "tag_id", t->id);
+        jw_kstr(&w, "tag", t->name_key);
+        jw_obj_end(&w);
+        after = arena_strndup(ctx->a, sbuf_str(&b), b.len);
+        sbuf_release(&b);
+        return core_change(ctx, "assignment", resource_id, "add", NULL, after, err);
+    }
 }
 
 static int64_t count_assigned(struct core_ctx *ctx, int64_t resource_id)

@@ -69,6 +69,8 @@ struct loop_thread {
     pthread_t tid;
     int index;
     int fd;
+    int64_t last_req_us; /* when this loop last saw a request arrive (drain) */
+    atomic_ullong served; /* responses sent by this loop (metrics: load across loops) */
 };
 
 struct job;
@@ -278,6 +280,9 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
 
     if (r->status == 0)
         r->status = 500;
+    /* Draining: answer, then close, so keep-alive clients move on. */
+    if (stop_requested)
+        req->http1_is_persistent = 0;
     req->res.status = r->status;
     req->res.reason = reason(r->status);
     if (r->content_type && r->status != 204)
@@ -302,6 +307,7 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         len = 0;
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
+    atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
     log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
     req->res.content_length = len;
     h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
@@ -603,9 +609,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         respond(req, r, index, start);
         return 0;
     }
-    if (stop_requested) {
-        api_set_header(r, "Connection", "close");
-    }
+    t->last_req_us = start;
     m = router_match(r, &index);
     if (m != ROUTER_OK) {
         index = router_count();
@@ -707,6 +711,11 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                    "# TYPE tagd_connections_rejected_total counter\n"
                    "tagd_connections_rejected_total %llu\n",
                 atomic_load(&S.m.conns_rejected));
+    sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
+                 "# TYPE tagd_loop_responses_total counter\n");
+    for (int i = 0; i < S.nthreads; i++)
+        sbuf_printf(b, "tagd_loop_responses_total{loop=\"%d\"} %llu\n", i,
+                    atomic_load(&S.threads[i].served));
     core_counts(cx, &tags, &res, &asg);
     sbuf_printf(b,
                 "# TYPE tagd_tags gauge\ntagd_tags %lld\n"
@@ -786,22 +795,38 @@ static int open_listener(const struct sockaddr_in *sa)
     return fd;
 }
 
+/* Drain: stop accepting, then keep the loop running so requests already sent on accepted
+ * connections are read and answered (exiting with unread bytes would reset those
+ * connections). The loop ends once no write is in flight and no request arrived for a short
+ * quiet period, or when --drain-timeout runs out. */
+#define DRAIN_QUIET_US 100000
+
 static void *loop_main(void *arg)
 {
     struct loop_thread *t = arg;
     int64_t drain_start = 0;
 
-    while (h2o_evloop_run(t->loop, 100) == 0) {
+    for (;;) {
+        int64_t now;
+        /* The signal lands on any thread; where it interrupts epoll_wait, h2o_evloop_run
+         * fails with EINTR. That is the cue to drain, not to leave the loop. */
+        if (h2o_evloop_run(t->loop, drain_start ? 10 : 100) != 0 && errno != EINTR) {
+            log_error("event loop %d: %s", t->index, strerror(errno));
+            break;
+        }
         if (!stop_requested)
             continue;
+        now = time_mono_us();
         if (t->listener) {
             h2o_socket_read_stop(t->listener);
             h2o_socket_close(t->listener);
             t->listener = NULL;
-            drain_start = time_mono_us();
+            drain_start = now;
         }
-        if (atomic_load(&S.inflight) == 0 ||
-            time_mono_us() - drain_start > S.cfg->drain_timeout_ms * 1000)
+        if (now - drain_start > S.cfg->drain_timeout_ms * 1000)
+            break;
+        if (atomic_load(&S.inflight) == 0 && now - drain_start >= DRAIN_QUIET_US &&
+            now - t->last_req_us >= DRAIN_QUIET_US)
             break;
     }
     return NULL;

@@ -59,6 +59,9 @@ STORE_SQL_ID(SQL_CHANGE_INSERT,
 STORE_SQL_ID(SQL_CHANGES_LIST,
              "SELECT rev, seq, at, principal, entity, entity_id, op, before, after FROM changes"
              " WHERE rev > ?1 AND (org_id = ?3 OR org_id IS NULL) ORDER BY rev, seq LIMIT ?2")
+STORE_SQL_ID(SQL_CHANGES_REST_OF_REV,
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after FROM changes"
+             " WHERE rev = ?1 AND seq > ?2 AND (org_id = ?3 OR org_id IS NULL) ORDER BY seq")
 
 STORE_SQL_ID(SQL_TAG_BY_ID, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1 AND t.ws_id = ?2")
 STORE_SQL_ID(SQL_TAG_BY_KEY, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"

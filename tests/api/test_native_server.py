@@ -1,0 +1,571 @@
+"""End-to-end tests of the server itself: configuration precedence, the access log, limits,
+graceful drain, several event loops, the writer's group commit and revision headers."""
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import ADMIN_TOKEN, ROOT, Api, Server, free_port, raw_request
+
+BIN = os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd"))
+AUTH = {"Authorization": "Bearer " + ADMIN_TOKEN}
+
+
+def run_tagd(args, env=None, timeout=20):
+    e = dict(os.environ)
+    e.pop("TAGD_CONFIG", None)
+    e.update(env or {})
+    return subprocess.run([BIN] + args, capture_output=True, text=True, env=e, timeout=timeout)
+
+
+def wait_for(cond, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if cond():
+                return True
+        except requests.RequestException:
+            pass  # e.g. a connection refused while the server catches up
+        time.sleep(0.02)
+    return False
+
+
+# ---- command line ----
+
+def test_help_and_version():
+    r = run_tagd(["--help"])
+    assert r.returncode == 0
+    for flag in ("--listen", "--data", "--store", "--threads", "--log-level", "--log-format",
+                 "--max-body", "--config", "--version", "--help"):
+        assert flag in r.stdout, flag
+    r = run_tagd(["--version"])
+    assert r.returncode == 0
+    assert re.fullmatch(r"tagd \d+\.\d+\.\d+\n", r.stdout)
+
+
+@pytest.mark.parametrize("args,env,needle", [
+    (["--bogus"], {}, "unknown option"),
+    (["--threads", "abc"], {}, "threads"),
+    (["--threads", "0"], {}, "threads"),
+    (["--max-body"], {}, "needs a value"),
+    (["stray"], {}, "unexpected argument"),
+    (["--log-format", "xml"], {}, "log-format"),
+    (["--log-level", "loud"], {}, "log-level"),
+    (["--config", "/nonexistent/tagd.conf"], {}, "cannot read config"),
+    ([], {"TAGD_MAX_BODY": "lots"}, "TAGD_MAX_BODY"),
+    (["--listen", "nowhere"], {}, "listen"),
+])
+def test_bad_options_exit_nonzero(tmp_path, args, env, needle):
+    r = run_tagd(["--data", str(tmp_path)] + args, env=env)
+    assert r.returncode != 0
+    assert needle in r.stderr, r.stderr
+
+
+def test_bad_config_file_lines(tmp_path):
+    cfg = tmp_path / "bad.conf"
+    cfg.write_text("# comment\nthreads = 2\nno_such_setting = 1\n")
+    r = run_tagd(["--data", str(tmp_path), "--config", str(cfg)])
+    assert r.returncode != 0 and "unknown setting 'no-such-setting'" in r.stderr, r.stderr
+    cfg.write_text("threads 2\n")
+    r = run_tagd(["--data", str(tmp_path), "--config", str(cfg)])
+    assert r.returncode != 0 and "expected name = value" in r.stderr, r.stderr
+
+
+def max_body_of(server):
+    """The effective --max-body, probed through the 413 message."""
+    r = requests.post(server.url + "/v1/tags", data=b"x" * 300, headers=AUTH)
+    if r.status_code != 413:
+        return None
+    return int(re.search(r"larger than (\d+) bytes", r.json()["error"]["message"]).group(1))
+
+
+def test_config_precedence(tmp_path):
+    cfg = tmp_path / "tagd.conf"
+    cfg.write_text("# settings\nmax_body = 100\nmax-header-bytes = 2000\n\n")
+    # file only
+    s = Server(extra_args=["--config", str(cfg)])
+    s.start()
+    try:
+        assert max_body_of(s) == 100
+    finally:
+        s.cleanup()
+    # environment beats the file
+    s = Server(extra_args=["--config", str(cfg)], env={"TAGD_MAX_BODY": "200"})
+    s.start()
+    try:
+        assert max_body_of(s) == 200
+        # a setting only the file has still applies
+        out = raw_request(s.port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 3000 +
+                          b"\r\n\r\n")
+        assert out.startswith(b"HTTP/1.1 431"), out[:100]
+    finally:
+        s.cleanup()
+    # a flag beats the environment and the file
+    s = Server(extra_args=["--config", str(cfg), "--max-body", "250"],
+               env={"TAGD_MAX_BODY": "200"})
+    s.start()
+    try:
+        assert max_body_of(s) == 250
+    finally:
+        s.cleanup()
+    # TAGD_CONFIG names the file too
+    s = Server(env={"TAGD_CONFIG": str(cfg)})
+    s.start()
+    try:
+        assert max_body_of(s) == 100
+    finally:
+        s.cleanup()
+
+
+def test_default_max_body_is_one_mebibyte(server):
+    r = requests.post(server.url + "/v1/tags", data=b"x" * ((1 << 20) + 1), headers=AUTH)
+    assert r.status_code == 413
+    assert "1048576" in r.json()["error"]["message"]
+
+
+# ---- access log ----
+
+def test_access_log_text(server, admin):
+    admin.get("/v1/tags", headers={"X-Request-Id": "text-log-probe"})
+    assert wait_for(lambda: "text-log-probe" in server.read_log())
+    line = [l for l in server.read_log().splitlines() if "text-log-probe" in l][-1]
+    assert re.search(r" access GET /v1/tags 200 \d+ \d+us text-log-probe$", line), line
+
+
+def test_access_log_json():
+    s = Server(extra_args=["--log-format", "json"]).start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        assert a.post("/v1/tags", json={"name": "Logged.json"},
+                      headers={"X-Request-Id": "json-probe-1"}).status_code == 201
+        r = a.get("/v1/tags/nope", headers={"X-Request-Id": "json-probe-2"})
+        assert r.status_code == 404
+        assert wait_for(lambda: "json-probe-2" in s.read_log())
+        lines = [l for l in s.read_log().splitlines() if l.strip()]
+        # Every line of the log is JSON, not just the access lines.
+        recs = [json.loads(l) for l in lines]
+        access = {x["request_id"]: x for x in recs if x.get("type") == "access"}
+        one, two = access["json-probe-1"], access["json-probe-2"]
+        assert one["method"] == "POST" and one["path"] == "/v1/tags" and one["status"] == 201
+        assert one["bytes"] > 0 and isinstance(one["us"], int) and one["us"] >= 0
+        assert two["method"] == "GET" and two["path"] == "/v1/tags/nope"
+        assert two["status"] == 404 and two["bytes"] == len(r.content)
+        assert all("time" in x for x in recs)
+    finally:
+        s.cleanup()
+
+
+def test_one_access_line_per_request_and_log_level():
+    s = Server(extra_args=["--log-format", "json"]).start()
+    try:
+        for i in range(7):
+            requests.get(s.url + "/healthz", headers={"X-Request-Id": "count-%d" % i})
+        assert wait_for(lambda: "count-6" in s.read_log())
+        recs = [json.loads(l) for l in s.read_log().splitlines() if l.strip()]
+        ids = [x["request_id"] for x in recs if x.get("type") == "access"]
+        assert sorted(i for i in ids if i.startswith("count-")) == ["count-%d" % i for i in range(7)]
+    finally:
+        s.cleanup()
+    s = Server(extra_args=["--log-level", "warn"]).start()
+    try:
+        requests.get(s.url + "/healthz", headers={"X-Request-Id": "quiet-probe"})
+        requests.get(s.url + "/v1/tags", headers={"X-Request-Id": "quiet-probe-2"})
+        time.sleep(0.2)
+        log = s.read_log()
+        assert "quiet-probe" not in log and " access " not in log
+        assert "listening" not in log  # info lines are gone too
+    finally:
+        s.cleanup()
+
+
+# ---- limits ----
+
+def test_header_limit_431(server):
+    out = raw_request(server.port, b"GET /v1/tags HTTP/1.1\r\nHost: x\r\n" +
+                      b"".join(b"X-H%d: %s\r\n" % (i, b"v" * 1000) for i in range(20)) + b"\r\n")
+    assert out.startswith(b"HTTP/1.1 431"), out[:200]
+    body = json.loads(out.partition(b"\r\n\r\n")[2])
+    assert body["error"]["code"] == "too_large"
+    assert body["error"]["details"]["field"] == "headers"
+
+
+def test_body_limit_413_small():
+    s = Server(extra_args=["--max-body", "64"]).start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        assert a.post("/v1/tags", json={"name": "Fits"}).status_code == 201
+        r = a.post("/v1/tags", json={"name": "Big", "description": "d" * 100})
+        assert r.status_code == 413
+        assert r.json()["error"]["request_id"] == r.headers["X-Request-Id"]
+        assert a.get("/v1/tags/Big").status_code == 404
+    finally:
+        s.cleanup()
+
+
+def test_idle_timeout_closes_silent_connection():
+    s = Server(extra_args=["--idle-timeout", "300"]).start()
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        t0 = time.time()
+        try:
+            data = c.recv(100)
+        except ConnectionResetError:
+            data = b""
+        took = time.time() - t0
+        c.close()
+        assert data == b"" or data.startswith(b"HTTP/1.1 408"), data
+        assert 0.2 <= took < 4, took
+        # A half-sent request is cut off too.
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        t0 = time.time()
+        try:
+            data = c.recv(100)
+        except ConnectionResetError:
+            data = b""
+        assert time.time() - t0 < 4
+        c.close()
+        assert requests.get(s.url + "/healthz").status_code == 200
+    finally:
+        s.cleanup()
+
+
+def test_connection_cap():
+    s = Server(extra_args=["--max-conns", "3"]).start()
+    try:
+        time.sleep(0.3)  # let the health probe's connection close
+        held = []
+        for _ in range(3):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+            held.append(c)
+        extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        try:
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            data = extra.recv(4096)
+        except (ConnectionResetError, BrokenPipeError):
+            data = b""
+        extra.close()
+        assert data == b"", data
+        for c in held:
+            c.close()
+        assert wait_for(lambda: requests.get(s.url + "/healthz").status_code == 200)
+        m = requests.get(s.url + "/metrics").text
+        assert int(re.search(r"^tagd_connections_rejected_total (\d+)$", m, re.M).group(1)) >= 1
+    finally:
+        s.cleanup()
+
+
+# ---- revisions ----
+
+def test_revision_header_on_every_get(server, admin):
+    admin.post("/v1/tags", json={"name": "Rev.a"})
+    admin.put("/v1/resources/doc/rev1", json={})
+    g = admin.post("/v1/groups", json={"name": "RevGroup"}).json()
+    rev = int(admin.get("/v1/changes?limit=1000").headers["X-Tagd-Revision"])
+    assert rev >= 3
+    paths = ["/v1/tags", "/v1/tags/Rev.a", "/v1/tags/Rev.a/resources", "/v1/groups",
+             "/v1/groups/%d" % g["id"], "/v1/resources", "/v1/resources/doc/rev1",
+             "/v1/resources/doc/rev1/tags", "/v1/users", "/v1/tokens", "/v1/changes",
+             "/v1/organizations", "/readyz", "/healthz", "/metrics", "/openapi.json"]
+    for p in paths:
+        r = admin.get(p)
+        assert r.status_code == 200, (p, r.text)
+        assert r.headers.get("X-Tagd-Revision") == str(rev), p
+    # errors on GET carry it too
+    r = admin.get("/v1/tags/NoSuchTag")
+    assert r.status_code == 404 and r.headers["X-Tagd-Revision"] == str(rev)
+
+
+def test_min_revision(server, admin):
+    rev = int(admin.get("/v1/tags").headers["X-Tagd-Revision"])
+    r = admin.get("/v1/tags", headers={"X-Tagd-Min-Revision": str(rev)})
+    assert r.status_code == 200
+    r = admin.get("/v1/tags", headers={"X-Tagd-Min-Revision": str(rev - 1 if rev > 1 else 0)})
+    assert r.status_code == 200
+    r = admin.get("/v1/tags", headers={"X-Tagd-Min-Revision": str(rev + 5)})
+    assert r.status_code == 503
+    assert r.headers["Retry-After"] == "1"
+    err = r.json()["error"]
+    assert err["details"]["field"] == "X-Tagd-Min-Revision"
+    assert str(rev + 5) in err["message"]
+    r = admin.get("/v1/tags", headers={"X-Tagd-Min-Revision": "soon"})
+    assert r.status_code == 400
+    # A write makes the wanted revision real.
+    w = admin.post("/v1/tags", json={"name": "Rev.min"})
+    wrev = int(w.headers["X-Tagd-Revision"])
+    r = admin.get("/v1/tags/Rev.min", headers={"X-Tagd-Min-Revision": str(wrev)})
+    assert r.status_code == 200
+
+
+# ---- the writer: group commit under concurrency ----
+
+def test_group_commit_concurrent_creates(server, admin):
+    since = admin.get("/v1/changes?limit=1000").json()["next_since"]
+    before = requests.get(server.url + "/metrics").text
+    commits0 = int(re.search(r'outcome="commit"\} (\d+)', before).group(1))
+    n = 50
+    results = [None] * n
+    start = threading.Barrier(n)
+
+    def work(i):
+        s = requests.Session()
+        start.wait()
+        results[i] = s.post(server.url + "/v1/tags", json={"name": "Par.t%02d" % i},
+                            headers=AUTH, timeout=30)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert all(r.status_code == 201 for r in results), [r.text for r in results if r.status_code != 201]
+    revs = [int(r.headers["X-Tagd-Revision"]) for r in results]
+    assert len(set(revs)) == n
+    ids = {r.json()["id"] for r in results}
+    assert len(ids) == n
+    items = admin.get("/v1/changes?since=%d&limit=1000" % since).json()["items"]
+    created = {c["after"]["name"]: c["revision"] for c in items
+               if c["entity"] == "tag" and c["op"] == "create" and c["after"]["name"].startswith("Par.t")}
+    assert set(created) == {"Par.t%02d" % i for i in range(n)}
+    assert sorted(created.values()) == sorted(revs)
+    for r in results:
+        assert created[r.json()["name"]] == int(r.headers["X-Tagd-Revision"])
+    # revisions in the log are ascending
+    assert [c["revision"] for c in items] == sorted(c["revision"] for c in items)
+    after = requests.get(server.url + "/metrics").text
+    commits1 = int(re.search(r'outcome="commit"\} (\d+)', after).group(1))
+    # "Par" itself is created implicitly by the first request; some requests share a commit.
+    assert 1 <= commits1 - commits0 <= n
+    assert admin.get("/v1/tags?prefix=Par.&limit=1000").json()["total"] == n
+
+
+def test_failed_request_in_batch_rolls_back_alone(server, admin):
+    n = 30
+    results = [None] * n
+    start = threading.Barrier(n)
+
+    def work(i):
+        start.wait()
+        name = "Mix.ok%02d" % i if i % 3 else "Mix..bad%02d" % i
+        results[i] = requests.post(server.url + "/v1/tags", json={"name": name}, headers=AUTH,
+                                   timeout=30)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    for i, r in enumerate(results):
+        assert r.status_code == (201 if i % 3 else 400), (i, r.text)
+    names = [t["name"] for t in admin.get("/v1/tags?prefix=Mix.&limit=1000").json()["items"]]
+    assert names == ["Mix.ok%02d" % i for i in range(n) if i % 3]
+
+
+# ---- several event loops ----
+
+def test_threads_serve_concurrently():
+    s = Server(extra_args=["--threads", "4"]).start()
+    try:
+        assert "4 threads" in s.read_log()
+        n = 40
+        results = [None] * n
+        start = threading.Barrier(n)
+
+        def work(i):
+            start.wait()
+            sess = requests.Session()
+            w = sess.post(s.url + "/v1/tags", json={"name": "Thr.t%02d" % i}, headers=AUTH,
+                          timeout=30)
+            rd = [sess.get(s.url + "/v1/tags/Thr.t%02d" % i, headers=AUTH, timeout=30)
+                  for _ in range(5)]
+            results[i] = (w, rd)
+
+        ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        for w, rd in results:
+            assert w.status_code == 201, w.text
+            # a read on any loop after the write's answer sees the write
+            assert all(x.status_code == 200 for x in rd)
+        a = Api(s, ADMIN_TOKEN)
+        assert a.get("/v1/tags?prefix=Thr.&limit=1000").json()["total"] == n
+        m = requests.get(s.url + "/metrics").text
+        total = sum(int(v) for v in re.findall(r'tagd_requests_total\{route="GET /v1/tags/\{id\}",status="200"\} (\d+)', m))
+        # /metrics is answered by one loop but counts every loop's requests.
+        assert total == 5 * n
+        # The kernel spreads new connections over the loops' listeners: 40 clients with their
+        # own connections do not all land on one loop.
+        loops = {int(k): int(v) for k, v in re.findall(r'^tagd_loop_responses_total\{loop="(\d+)"\} (\d+)$', m, re.M)}
+        assert sorted(loops) == [0, 1, 2, 3]
+        assert sum(1 for v in loops.values() if v > 0) >= 2, loops
+    finally:
+        s.cleanup()
+
+
+# ---- drain ----
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_sigterm_drains_in_flight_requests(threads):
+    s = Server(extra_args=["--threads", str(threads)]).start()
+    try:
+        n = 40
+        conns = []
+        for i in range(n):
+            c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+            # A first request makes sure the connection is accepted by the loop.
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
+            conns.append(c)
+        reqs = []
+        for i, c in enumerate(conns):
+            body = json.dumps({"name": "Drain.t%02d" % i}).encode()
+            reqs.append(b"POST /v1/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                        ADMIN_TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        for c, q in zip(conns, reqs):
+            c.sendall(q)
+        s.proc.send_signal(signal.SIGTERM)
+        answers = []
+        for c in conns:
+            data = b""
+            try:
+                while b"\r\n\r\n" not in data or not data.endswith(b"}"):
+                    b = c.recv(65536)
+                    if not b:
+                        break
+                    data += b
+            except socket.timeout:
+                pass
+            answers.append(data)
+            c.close()
+        rc = s.proc.wait(timeout=20)
+        assert rc == 0
+        for a in answers:
+            assert a.startswith(b"HTTP/1.1 201"), a[:200]
+            # answered, then closed: a draining server keeps no connection alive
+            assert b"\r\nconnection: close\r\n" in a.lower().partition(b"\r\n\r\n")[0] + b"\r\n", a[:400]
+        # New connections are refused once draining is over.
+        with pytest.raises(requests.ConnectionError):
+            requests.get(s.url + "/healthz", timeout=2)
+        assert "drained" in s.read_log()
+        s.start()
+        a = Api(s, ADMIN_TOKEN)
+        assert a.get("/v1/tags?prefix=Drain.&limit=1000").json()["total"] == n
+    finally:
+        s.cleanup()
+
+
+def test_sigint_exits_zero():
+    s = Server().start()
+    assert s.stop(sig=signal.SIGINT) == 0
+    s.cleanup()
+
+
+# ---- bootstrap, store, metrics, keep-alive ----
+
+def test_admin_token_reapplied_at_every_start():
+    s = Server().start()
+    try:
+        assert Api(s, ADMIN_TOKEN).get("/v1/users").status_code == 200
+        s.stop()
+        s.env_extra["TAGD_ADMIN_TOKEN"] = "rotated-admin-token-42"
+        s.start()
+        r = requests.get(s.url + "/v1/users", headers={"Authorization": "Bearer rotated-admin-token-42"})
+        assert r.status_code == 200
+        # one admin user, however often the token changes
+        assert [u["login"] for u in r.json()["items"]].count("admin") == 1
+        # the rotated-out value is no longer valid
+        assert requests.get(s.url + "/v1/tags", headers=AUTH).status_code == 401
+    finally:
+        s.cleanup()
+
+
+def test_store_flag_places_the_database(tmp_path):
+    db = tmp_path / "elsewhere" / "my.db"
+    db.parent.mkdir()
+    s = Server(extra_args=["--store", "sqlite:%s" % db]).start()
+    try:
+        assert Api(s, ADMIN_TOKEN).post("/v1/tags", json={"name": "Stored"}).status_code == 201
+        assert db.exists()
+        assert not os.path.exists(os.path.join(s.data, "tagd.db"))
+        assert "sqlite" in s.read_log() and str(db) in s.read_log()
+    finally:
+        s.cleanup()
+    r = run_tagd(["--data", str(tmp_path), "--store", "mysql://nope"])
+    assert r.returncode != 0 and "store" in r.stderr.lower(), r.stderr
+
+
+def test_expired_token_is_refused(server):
+    import time as _t
+    expires = int(_t.time() * 1000) + 1500
+    r = requests.post(server.url + "/v1/tokens", json={"name": "short", "expires_at": expires},
+                      headers=AUTH)
+    assert r.status_code == 201, r.text
+    tok = r.json()["token"]
+    assert requests.get(server.url + "/v1/tags", headers={"Authorization": "Bearer " + tok}).status_code == 200
+    assert wait_for(lambda: requests.get(server.url + "/v1/tags", headers={
+        "Authorization": "Bearer " + tok}).status_code == 401, timeout=5)
+
+
+def test_metrics_gauges_follow_the_data():
+    s = Server().start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        a.post("/v1/resources/mx/one/tags", json={"tags": ["Mx.a", "Mx.b"], "create_missing": True})
+        a.put("/v1/resources/mx/two", json={})
+        a.post("/v1/tags", json={"name": "Mx..bad"})
+        m = requests.get(s.url + "/metrics").text
+        val = lambda name: int(re.search(r"^%s (\d+)$" % re.escape(name), m, re.M).group(1))
+        assert val("tagd_tags") == 3  # Mx, Mx.a, Mx.b
+        assert val("tagd_resources") == 2
+        assert val("tagd_assignments") == 2
+        assert val("tagd_revision") == int(a.get("/v1/tags").headers["X-Tagd-Revision"])
+        assert 'tagd_requests_total{route="POST /v1/tags",status="400"} 1' in m
+        assert 'tagd_requests_total{route="PUT /v1/resources/{kind}/{key}",status="201"} 1' in m
+        assert re.search(r'tagd_store_transactions_total\{outcome="request_rollback"\} [1-9]', m)
+        count = int(re.search(r"^tagd_request_duration_seconds_count (\d+)$", m, re.M).group(1))
+        inf = int(re.search(r'^tagd_request_duration_seconds_bucket\{le="\+Inf"\} (\d+)$', m, re.M).group(1))
+        assert count == inf >= 4
+    finally:
+        s.cleanup()
+
+
+def test_keep_alive_and_pipelining(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
+        data = b""
+        deadline = time.time() + 5
+        while data.count(b"HTTP/1.1 200") < 3 and time.time() < deadline:
+            data += c.recv(65536)
+        assert data.count(b"HTTP/1.1 200") == 3
+        c.sendall(b"HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = c.recv(65536)
+        assert head.startswith(b"HTTP/1.1 200") and head.endswith(b"\r\n\r\n")
+
+
+def test_idle_keep_alive_connection_does_not_hold_up_shutdown():
+    s = Server().start()
+    try:
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(4096).startswith(b"HTTP/1.1 200")
+        t0 = time.time()
+        s.proc.send_signal(signal.SIGTERM)
+        assert s.proc.wait(timeout=20) == 0
+        # well inside the 10 s drain timeout: an idle connection is not a request in flight
+        assert time.time() - t0 < 3
+        assert c.recv(4096) == b""
+        c.close()
+    finally:
+        s.cleanup()

@@ -1,0 +1,381 @@
+/* tests/unit/test_store.c: the SQLite store on a temporary database: opening and migrations,
+ * the pragmas it promises, transactions, savepoints, snapshots seen by readers, cached
+ * statements, error mapping, history rows written by core, and injected faults (a locked
+ * database, a schema newer than the binary, a read-only connection asked to write). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "core/core.h"
+#include "store/migrations.h"
+#include "util/mem.h"
+#include "util/secret.h"
+
+struct tmp {
+    char dir[64];
+    char path[128];
+    char url[160];
+};
+
+static int setup(void **state)
+{
+    struct tmp *t = xcalloc(1, sizeof(*t));
+    snprintf(t->dir, sizeof(t->dir), "/tmp/tagd-store-XXXXXX");
+    if (mkdtemp(t->dir) == NULL)
+        return -1;
+    snprintf(t->path, sizeof(t->path), "%s/t.db", t->dir);
+    snprintf(t->url, sizeof(t->url), "sqlite:%s", t->path);
+    *state = t;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct tmp *t = *state;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+    if (system(cmd) != 0)
+        return -1;
+    xfree(t);
+    return 0;
+}
+
+/* Runs a one-value query on a separate, plain SQLite connection. */
+static int64_t peek(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static void peek_text(const char *path, const char *sql, char *out, size_t n)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    out[0] = '\0';
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
+static int64_t rev_current(struct store_conn *c)
+{
+    struct tg_err err;
+    struct store_stmt *st = st_get(c, SQL_REV_CURRENT, &err);
+    int64_t v;
+    assert_non_null(st);
+    assert_int_equal(st_step(st, &err), 1);
+    v = col_int(st, 0);
+    st_reset(st);
+    return v;
+}
+
+static int rev_insert(struct store_conn *c, int64_t rev, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(c, SQL_REV_INSERT, err);
+    assert_non_null(st);
+    st_int(st, 1, rev);
+    st_int(st, 2, 1000 * rev);
+    return st_exec(st, err);
+}
+
+static void test_open_migrates_once(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct tg_err err;
+    char mode[32];
+    int64_t nmig = (int64_t)(sizeof(store_migrations) / sizeof(store_migrations[0]));
+
+    tg_err_clear(&err);
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_non_null(strstr(store_describe(s), t->path));
+    store_close(s);
+    assert_int_equal(peek(t->path, "SELECT max(v) FROM schema_version"), nmig);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM schema_version"), nmig);
+    /* A second open applies nothing again. */
+    assert_int_equal(store_open(t->path, &s, &err), 0); /* a plain path works too */
+    store_close(s);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM schema_version"), nmig);
+    /* WAL is a property of the file: durable, concurrent readers. */
+    peek_text(t->path, "PRAGMA journal_mode", mode, sizeof(mode));
+    assert_string_equal(mode, "wal");
+}
+
+static void test_bad_urls(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s = NULL;
+    struct tg_err err;
+    char url[200];
+
+    tg_err_clear(&err);
+    assert_int_equal(store_open("mysql://localhost/x", &s, &err), TG_EINVAL);
+    assert_string_equal(err.field, "store");
+    assert_null(s);
+    snprintf(url, sizeof(url), "sqlite:%s/no/such/dir/t.db", t->dir);
+    tg_err_clear(&err);
+    assert_true(store_open(url, &s, &err) < 0);
+    assert_null(s);
+}
+
+static void test_newer_schema_is_refused(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s = NULL;
+    struct tg_err err;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    store_close(s);
+    /* Fault: a database written by a newer tagd. */
+    assert_int_equal(peek(t->path, "INSERT INTO schema_version(v) VALUES(9999) RETURNING v"), 9999);
+    s = NULL;
+    tg_err_clear(&err);
+    assert_true(store_open(t->url, &s, &err) < 0);
+    assert_null(s);
+    assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void test_transactions_and_snapshots(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *w, *r;
+    struct tg_err err;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    w = store_conn_open(s, true, &err);
+    r = store_conn_open(s, false, &err);
+    assert_non_null(w);
+    assert_non_null(r);
+
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(rev_insert(w, 1, &err), 0);
+    /* A reader does not see uncommitted work ... */
+    assert_int_equal(store_begin_read(r, &err), 0);
+    assert_int_equal(rev_current(r), 0);
+    assert_int_equal(store_commit(w, &err), 0);
+    /* ... nor a commit that happened after its snapshot began. */
+    assert_int_equal(rev_current(r), 0);
+    store_rollback(r);
+    assert_int_equal(store_begin_read(r, &err), 0);
+    assert_int_equal(rev_current(r), 1);
+    store_rollback(r);
+
+    /* Rollback undoes everything. */
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(rev_insert(w, 2, &err), 0);
+    store_rollback(w);
+    assert_int_equal(rev_current(w), 1);
+    /* Rolling back with no transaction open is harmless. */
+    store_rollback(w);
+
+    /* Savepoints: a failing request is undone alone inside the group transaction. */
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(store_savepoint(w, &err), 0);
+    assert_int_equal(rev_insert(w, 2, &err), 0);
+    assert_int_equal(store_savepoint_release(w, &err), 0);
+    assert_int_equal(store_savepoint(w, &err), 0);
+    assert_int_equal(rev_insert(w, 3, &err), 0);
+    store_savepoint_rollback(w);
+    assert_int_equal(store_savepoint(w, &err), 0);
+    assert_int_equal(rev_insert(w, 4, &err), 0);
+    assert_int_equal(store_savepoint_release(w, &err), 0);
+    assert_int_equal(store_commit(w, &err), 0);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM revisions"), 3);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM revisions WHERE rev = 3"), 0);
+    assert_int_equal(store_ping(r, &err), 0);
+
+    store_conn_close(r);
+    store_conn_close(w);
+    store_close(s);
+}
+
+static void test_errors_map_to_codes(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *w, *r;
+    struct tg_err err;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    w = store_conn_open(s, true, &err);
+    r = store_conn_open(s, false, &err);
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(rev_insert(w, 1, &err), 0);
+    /* A unique violation is TG_EEXISTS, and the statement is usable again afterwards. */
+    tg_err_clear(&err);
+    assert_int_equal(rev_insert(w, 1, &err), TG_EEXISTS);
+    assert_int_equal(rev_insert(w, 2, &err), 0);
+    assert_int_equal(store_commit(w, &err), 0);
+
+    /* A reader connection refuses to write. */
+    assert_int_equal(store_begin_read(r, &err), 0);
+    tg_err_clear(&err);
+    assert_true(rev_insert(r, 3, &err) < 0);
+    store_rollback(r);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM revisions"), 2);
+
+    store_conn_close(r);
+    store_conn_close(w);
+    store_close(s);
+}
+
+static void test_statements_are_cached(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *c;
+    struct store_stmt *a, *b;
+    struct tg_err err;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    c = store_conn_open(s, true, &err);
+    a = st_get(c, SQL_REV_AT_TIME, &err);
+    st_int(a, 1, 12345);
+    b = st_get(c, SQL_REV_AT_TIME, &err);
+    /* Same prepared statement, bindings cleared: NULL compares to nothing, so 0 comes back. */
+    assert_ptr_equal(a, b);
+    assert_int_equal(st_step(b, &err), 1);
+    assert_int_equal(col_int(b, 0), 0);
+    assert_false(col_null(b, 0));
+    st_reset(b);
+    store_conn_close(c);
+    store_close(s);
+}
+
+static void test_locked_store_is_busy(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *w;
+    struct tg_err err;
+    sqlite3 *other = NULL;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    w = store_conn_open(s, true, &err);
+    /* Fault: another process holds the write lock past the busy timeout. */
+    assert_int_equal(sqlite3_open(t->path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    tg_err_clear(&err);
+    assert_int_equal(store_begin_write(w, &err), TG_EBUSY);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    /* And the connection works once the lock is gone. */
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(rev_insert(w, 1, &err), 0);
+    assert_int_equal(store_commit(w, &err), 0);
+    store_conn_close(w);
+    store_close(s);
+}
+
+static void test_history_and_changes_rows(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *c;
+    struct core_ctx cx;
+    struct tag_input in;
+    struct tag tag, out;
+    struct arena a;
+    struct tg_err err;
+    char *gen = NULL;
+    int64_t rev1, rev2;
+
+    secret_init();
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    c = store_conn_open(s, true, &err);
+    assert_int_equal(core_bootstrap(c, "store-token", NULL, &gen, &err), 0);
+    xfree(gen);
+    arena_init(&a);
+
+    core_ctx_init(&cx, c, &a, true);
+    assert_int_equal(store_begin_write(c, &err), 0);
+    assert_int_equal(core_auth_token(&cx, "store-token", &err), 0);
+    memset(&in, 0, sizeof(in));
+    in.name = "Hist";
+    assert_int_equal(core_tag_create(&cx, &in, &tag, &err), 0);
+    rev1 = cx.rev;
+    assert_int_equal(store_commit(c, &err), 0);
+
+    core_ctx_init(&cx, c, &a, true);
+    assert_int_equal(store_begin_write(c, &err), 0);
+    assert_int_equal(core_auth_token(&cx, "store-token", &err), 0);
+    memset(&in, 0, sizeof(in));
+    in.has_description = true;
+    in.description = "second version";
+    assert_int_equal(core_tag_update(&cx, tag.id, &in, 1, &out, &err), 0);
+    rev2 = cx.rev;
+    assert_int_equal(out.version, 2);
+    assert_int_equal(store_commit(c, &err), 0);
+    assert_true(rev2 == rev1 + 1);
+
+    /* Two versions in history: [rev1, rev2) and [rev2, open). */
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM tags_hist WHERE name = 'Hist'"), 2);
+    assert_int_equal(peek(t->path, "SELECT valid_to FROM tags_hist WHERE name = 'Hist'"
+                                   " ORDER BY valid_from LIMIT 1"),
+                     rev2);
+    assert_int_equal(peek(t->path, "SELECT valid_from FROM tags_hist WHERE name = 'Hist'"
+                                   " AND valid_to IS NULL"),
+                     rev2);
+    /* One change record per write, under its revision. */
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM changes WHERE entity = 'tag'"), 2);
+    {
+        char buf[64];
+        char sql[160];
+        snprintf(sql, sizeof(sql), "SELECT op FROM changes WHERE entity = 'tag' AND rev = %lld",
+                 (long long)rev2);
+        peek_text(t->path, sql, buf, sizeof(buf));
+        assert_string_equal(buf, "update");
+    }
+    /* A rolled-back write leaves neither history nor changes. */
+    core_ctx_init(&cx, c, &a, true);
+    assert_int_equal(store_begin_write(c, &err), 0);
+    assert_int_equal(core_auth_token(&cx, "store-token", &err), 0);
+    memset(&in, 0, sizeof(in));
+    in.name = "Gone";
+    assert_int_equal(core_tag_create(&cx, &in, &tag, &err), 0);
+    store_rollback(c);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM tags_hist WHERE name = 'Gone'"), 0);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM changes WHERE rev > 0 AND entity = 'tag'"),
+                     2);
+    assert_int_equal(peek(t->path, "SELECT max(rev) FROM revisions"), rev2);
+
+    arena_release(&a);
+    store_conn_close(c);
+    store_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_open_migrates_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions_and_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors_map_to_codes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_statements_are_cached, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_locked_store_is_busy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_history_and_changes_rows, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
