@@ -8,7 +8,15 @@
  * with an h2o_multithread message; the loop then sends the response (group commit).
  *
  * A client may close its connection while its write is queued: a shared object in the
- * request's pool notices the disposal and detaches the job, so the result is dropped. */
+ * request's pool notices the disposal and detaches the job, so the result is dropped.
+ *
+ * Several instances (a shared store, PostgreSQL): S.seen_rev is the newest revision this
+ * instance knows to be committed. The writer raises it after each commit; a tailer thread
+ * raises it for other instances' commits (woken by LISTEN/NOTIFY, polling every --tail-poll ms
+ * as the fallback; revisions are commit-ordered, so the newest one covers all before it). A read
+ * with X-Tagd-Min-Revision above it is parked on a loop timer, without blocking the loop, until
+ * the revision is seen or --min-revision-wait ms have passed, then answered 503 with
+ * Retry-After. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -57,6 +65,7 @@ struct loop_thread {
     h2o_socket_t *listener;
     h2o_multithread_receiver_t receiver;
     struct store_conn *reader;
+    h2o_timeout_t park_tick; /* re-checks parked X-Tagd-Min-Revision reads */
     pthread_t tid;
     int index;
     int fd;
@@ -96,7 +105,36 @@ static struct {
     atomic_llong seq;
     struct metrics m;
     char id_prefix[9];
+    atomic_llong seen_rev;
+    pthread_t tailer;
+    bool tailing;
+    atomic_bool tail_stop;
+    struct store_conn *tail_conn;
 } S;
+
+#define PARK_TICK_MS 5
+
+/* A read waiting for a revision; lives until answered or until its client goes away. */
+struct parked {
+    h2o_timeout_entry_t te;
+    struct parked_guard *guard;
+    h2o_req_t *req;
+    struct hreq *r;
+    struct loop_thread *t;
+    int route_index;
+    int64_t start_us, want, deadline_us;
+};
+
+struct parked_guard {
+    struct parked *p;
+};
+
+static void note_rev(int64_t rev)
+{
+    int64_t cur = atomic_load(&S.seen_rev);
+    while (rev > cur && !atomic_compare_exchange_weak(&S.seen_rev, &cur, rev)) {
+    }
+}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -415,44 +453,102 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
 
 /* ---- running handlers ---- */
 
-static void run_read(struct loop_thread *t, struct hreq *r)
+/* X-Tagd-Min-Revision as a number (0 without the header); false when it is not one. */
+static bool min_revision(struct hreq *r, int64_t *want)
+{
+    const char *minrev = api_header(r, "x-tagd-min-revision");
+    char *end;
+
+    *want = 0;
+    if (minrev == NULL)
+        return true;
+    errno = 0;
+    *want = strtoll(minrev, &end, 10);
+    return !(errno || end == minrev || *end != '\0' || *want < 0);
+}
+
+/* Runs a read. Returns false, having answered nothing, when the request asks for a revision
+ * not seen yet and `last_try` is false: the caller parks it and tries again. */
+static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool last_try)
 {
     struct core_ctx cx;
     struct tg_err err;
-    const char *minrev;
 
     tg_err_clear(&err);
     if (store_begin_read(t->reader, &err) != 0) {
         api_fail(r, TG_EBUSY, &err);
-        return;
+        return true;
     }
     core_ctx_init(&cx, t->reader, &r->a, false);
-    minrev = api_header(r, "x-tagd-min-revision");
-    if (minrev) {
-        char *end;
-        int64_t want, have = core_current_rev(&cx);
-        errno = 0;
-        want = strtoll(minrev, &end, 10);
-        if (errno || end == minrev || *end != '\0' || want < 0) {
+    if (want > atomic_load(&S.seen_rev)) {
+        /* The tailer may lag behind the store by a notification: this read's snapshot is
+         * what it would answer from, so it is the final word. */
+        note_rev(core_current_rev(&cx));
+        if (want > atomic_load(&S.seen_rev)) {
             store_rollback(t->reader);
-            api_failf(r, TG_EINVAL, "X-Tagd-Min-Revision",
-                      "X-Tagd-Min-Revision must be a revision number");
-            return;
-        }
-        /* One instance on SQLite has applied every committed revision; a revision it has
-         * not seen does not exist yet. */
-        if (want > have) {
-            store_rollback(t->reader);
+            if (!last_try)
+                return false;
             api_set_header(r, "Retry-After", "1");
             api_failf(r, TG_EBUSY, "X-Tagd-Min-Revision", "revision %lld is not available yet",
                       (long long)want);
-            return;
+            return true;
         }
     }
     r->route->fn(r, &cx);
     if (r->revision == 0)
         r->revision = core_current_rev(&cx);
     store_rollback(t->reader);
+    return true;
+}
+
+static void on_parked_dispose(void *p)
+{
+    struct parked_guard *g = p;
+    struct parked *pk = g->p;
+    if (pk == NULL)
+        return;
+    /* The client went away while waiting: nothing to answer. */
+    h2o_timeout_unlink(&pk->te);
+    hreq_free(pk->r);
+    atomic_fetch_sub(&S.inflight, 1);
+    xfree(pk);
+}
+
+static void on_park_tick(h2o_timeout_entry_t *e)
+{
+    struct parked *pk = H2O_STRUCT_FROM_MEMBER(struct parked, te, e);
+    bool last = stop_requested || time_mono_us() >= pk->deadline_us;
+
+    if (!last && atomic_load(&S.seen_rev) < pk->want) {
+        h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+        return;
+    }
+    if (!run_read(pk->t, pk->r, pk->want, last)) {
+        h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+        return;
+    }
+    pk->guard->p = NULL;
+    respond(pk->req, pk->r, pk->route_index, pk->start_us);
+    atomic_fetch_sub(&S.inflight, 1);
+    xfree(pk);
+}
+
+static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index, int64_t start,
+                 int64_t want)
+{
+    struct parked *pk = xcalloc(1, sizeof(*pk));
+    pk->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*pk->guard), on_parked_dispose);
+    pk->guard->p = pk;
+    pk->te.cb = on_park_tick;
+    pk->req = req;
+    pk->r = r;
+    pk->t = t;
+    pk->route_index = index;
+    pk->start_us = start;
+    pk->want = want;
+    pk->deadline_us = time_mono_us() + S.cfg->min_revision_wait_ms * 1000;
+    atomic_fetch_add(&S.inflight, 1);
+    h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
 }
 
 static void detach_guard(struct job *j)
@@ -534,6 +630,22 @@ static void *writer_main(void *arg)
         } else {
             for (j = batch; j; j = j->next)
                 writer_run_one(j);
+            /* A serialization failure or deadlock (PostgreSQL) spoils the whole transaction:
+             * run the batch again from the start, a few times. */
+            for (int attempt = 0; attempt < 3 && store_retry_pending(S.writer_conn); attempt++) {
+                store_rollback(S.writer_conn);
+                for (j = batch; j; j = j->next) {
+                    sbuf_reset(&j->r->out);
+                    j->r->nres_headers = 0;
+                    j->r->revision = 0;
+                    j->r->status = 0;
+                }
+                tg_err_clear(&err);
+                if (store_begin_write(S.writer_conn, &err) != 0)
+                    break;
+                for (j = batch; j; j = j->next)
+                    writer_run_one(j);
+            }
             if (store_commit(S.writer_conn, &err) != 0) {
                 atomic_fetch_add(&S.m.txn_failures, 1);
                 log_error("commit failed: %s", err.msg);
@@ -547,6 +659,8 @@ static void *writer_main(void *arg)
                 }
             } else {
                 atomic_fetch_add(&S.m.txn_commits, 1);
+                for (j = batch; j; j = j->next)
+                    note_rev(j->r->revision);
             }
         }
         for (j = batch; j; j = next) {
@@ -572,6 +686,32 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         atomic_fetch_sub(&S.inflight, 1);
         xfree(j);
     }
+}
+
+/* Follows the revisions other instances commit (see the header). Applying them to an in-memory
+ * engine would hook in here, reading `changes` from the last applied revision on. */
+static void *tailer_main(void *arg)
+{
+    struct arena a;
+    (void)arg;
+    arena_init(&a);
+    while (!atomic_load(&S.tail_stop)) {
+        struct tg_err err;
+        struct core_ctx cx;
+        store_wait_notify(S.tail_conn, (int)S.cfg->tail_poll_ms);
+        if (atomic_load(&S.tail_stop))
+            break;
+        tg_err_clear(&err);
+        if (store_begin_read(S.tail_conn, &err) != 0)
+            continue;
+        core_ctx_init(&cx, S.tail_conn, &a, false);
+        note_rev(core_current_rev(&cx));
+        store_rollback(S.tail_conn);
+        arena_release(&a);
+        arena_init(&a);
+    }
+    arena_release(&a);
+    return NULL;
 }
 
 static void enqueue(struct job *j)
@@ -632,7 +772,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (!(r->route->flags & ROUTE_WRITE)) {
-        run_read(t, r);
+        int64_t want;
+        if (!min_revision(r, &want)) {
+            api_failf(r, TG_EINVAL, "X-Tagd-Min-Revision",
+                      "X-Tagd-Min-Revision must be a revision number");
+            respond(req, r, index, start);
+            return 0;
+        }
+        if (!run_read(t, r, want, S.cfg->min_revision_wait_ms == 0 || stop_requested)) {
+            park(t, req, r, index, start, want);
+            return 0;
+        }
         respond(req, r, index, start);
         return 0;
     }
@@ -888,6 +1038,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         t->accept_ctx.ctx = &t->ctx;
         t->accept_ctx.hosts = S.config.hosts;
         h2o_multithread_register_receiver(t->ctx.queue, &t->receiver, on_writer_done);
+        h2o_timeout_init(t->loop, &t->park_tick, PARK_TICK_MS);
         t->reader = store_conn_open(store, false, &err);
         if (t->reader == NULL) {
             log_error("store: %s", err.msg);
@@ -912,6 +1063,25 @@ int server_run(const struct tagd_config *cfg, struct store *store)
                  ntohs(bound.sin_port), S.nthreads, S.nthreads == 1 ? "" : "s",
                  store_describe(store));
     }
+    {
+        struct arena a;
+        struct core_ctx cx;
+        arena_init(&a);
+        if (store_begin_read(S.threads[0].reader, &err) == 0) {
+            core_ctx_init(&cx, S.threads[0].reader, &a, false);
+            note_rev(core_current_rev(&cx));
+            store_rollback(S.threads[0].reader);
+        }
+        arena_release(&a);
+    }
+    if (store_is_shared(store)) {
+        S.tail_conn = store_conn_open(store, false, &err);
+        if (S.tail_conn == NULL) {
+            log_error("store: %s", err.msg);
+            return 2;
+        }
+        S.tailing = pthread_create(&S.tailer, NULL, tailer_main, NULL) == 0;
+    }
     pthread_create(&S.writer, NULL, writer_main, NULL);
     for (i = 1; i < S.nthreads; i++)
         pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
@@ -924,6 +1094,10 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_cond_signal(&S.cv);
     pthread_mutex_unlock(&S.mu);
     pthread_join(S.writer, NULL);
+    atomic_store(&S.tail_stop, true);
+    if (S.tailing)
+        pthread_join(S.tailer, NULL);
+    store_conn_close(S.tail_conn);
     log_info("tagd stopped: drained in-flight requests");
     for (i = 0; i < S.nthreads; i++)
         store_conn_close(S.threads[i].reader);
