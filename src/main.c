@@ -106,6 +106,7 @@ int main(int argc, char **argv)
         xfree(generated);
     }
     src_limits.timeout_ms = cfg.source_timeout_ms;
+    src_limits.allow_local = cfg.sources_allow_local != 0;
     tg_err_clear(&err);
     if (core_src_global_init() != 0 || core_src_configure(cfg.sources, &err) != 0) {
         log_error("sources: %s", err.msg[0] ? err.msg : "libcurl failed to initialize");

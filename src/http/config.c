@@ -44,6 +44,7 @@ static const struct opt opts[] = {
     {"config", OPT_STR, offsetof(struct tagd_config, config), sizeof(((struct tagd_config *)0)->config), 0, 0, "config file of name = value lines"},
     {"sources", OPT_STR, offsetof(struct tagd_config, sources), sizeof(((struct tagd_config *)0)->sources), 0, 0, "external tag sources: name=url pairs, space-separated"},
     I("source-timeout", source_timeout_ms, 100, 600000, "ms to fetch one tag source (5000)"),
+    I("sources-allow-local", sources_allow_local, 0, 1, "1: API-registered sources may read local files and private addresses (0)"),
 };
 #undef S
 #undef I

@@ -29,6 +29,7 @@ struct tagd_config {
     char config[512];
     char sources[4096];        /* "name=url ..." external tag sources (issue 4) */
     int64_t source_timeout_ms; /* fetch deadline per source */
+    int64_t sources_allow_local; /* API sources may read files and private addresses */
 };
 
 /** Fills `cfg` from defaults, file, environment and argv. Returns 0 to run, 1 when the

@@ -579,8 +579,6 @@ def test_a_good_link_works_so_the_refusals_mean_something(server, world):
         assert r.status_code == 200 and "AcmeTagSecret" in r.text
 
 
-@pytest.mark.xfail(strict=True, reason="open finding: an organization admin can point an external "
-                   "source at any local file (or internal URL) and refresh echoes its first bytes")
 def test_org_admin_cannot_make_tagd_read_local_files(server, world):
     tok = world.tokens["admin"]
     r = _req(server, "POST", "/v1/sources", tok, json={"name": "localfile", "url": "/etc/passwd"})
@@ -644,3 +642,16 @@ def test_every_route_has_rows():
     assert not missing, "routes without authorization rows: " + ", ".join(missing)
     if uncovered:
         pytest.skip("dialects without authorization rows yet: " + ", ".join(sorted(uncovered)))
+
+
+def test_org_admin_cannot_make_tagd_reach_private_addresses(server, world):
+    """An http source is checked after DNS: loopback and private addresses are refused at fetch
+    time unless the operator allows local sources (--sources-allow-local)."""
+    tok = world.tokens["admin"]
+    for i, url in enumerate(["http://127.0.0.1:%d/x.json" % server.port, "http://localhost:%d/" % server.port,
+                             "http://10.0.0.1/x", "http://[::1]:%d/" % server.port]):
+        name = "private%d" % i
+        _ok(_req(server, "POST", "/v1/sources", tok, json={"name": name, "url": url}), 201)
+        r = _req(server, "POST", "/tag/refresh", tok)
+        assert "private addresses" in r.text, r.text
+        _ok(_req(server, "DELETE", "/v1/sources/" + name, tok), 204)
