@@ -1,4 +1,5 @@
-/* main.c: flags and configuration, store and bootstrap, then the server until a signal. */
+/* main.c: flags and configuration, store and bootstrap, then the server until a signal.
+ * `tagd migrate --from URL --to URL` copies a whole installation between stores instead. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,38 @@ static int make_dir(const char *path)
     return -1;
 }
 
+static int migrate_main(int argc, char **argv)
+{
+    const char *from = NULL, *to = NULL;
+    struct tg_err err;
+
+    for (int a = 2; a < argc; a++) {
+        if (strcmp(argv[a], "--from") == 0 && a + 1 < argc)
+            from = argv[++a];
+        else if (strcmp(argv[a], "--to") == 0 && a + 1 < argc)
+            to = argv[++a];
+        else if (strncmp(argv[a], "--from=", 7) == 0)
+            from = argv[a] + 7;
+        else if (strncmp(argv[a], "--to=", 5) == 0)
+            to = argv[a] + 5;
+        else
+            from = to = NULL, a = argc;
+    }
+    if (from == NULL || to == NULL) {
+        fprintf(stderr, "usage: tagd migrate --from sqlite:PATH --to postgres://USER@HOST:PORT/DB\n"
+                        "Copies every table (history and change log included) into an empty\n"
+                        "store and verifies the row counts. Stop tagd on the source first.\n");
+        return 2;
+    }
+    tg_err_clear(&err);
+    if (store_copy(from, to, stdout, &err) != 0) {
+        fprintf(stderr, "tagd migrate: %s\n", err.msg);
+        return 1;
+    }
+    printf("migrated %s to %s: every table's row count matches\n", from, to);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct tagd_config cfg;
@@ -32,6 +65,8 @@ int main(int argc, char **argv)
     char *generated = NULL;
     int rc;
 
+    if (argc > 1 && strcmp(argv[1], "migrate") == 0)
+        return migrate_main(argc, argv);
     rc = config_load(&cfg, argc, argv);
     if (rc)
         return rc > 0 ? 0 : 2;
@@ -71,6 +106,7 @@ int main(int argc, char **argv)
         xfree(generated);
     }
     src_limits.timeout_ms = cfg.source_timeout_ms;
+    src_limits.allow_local = cfg.sources_allow_local != 0;
     tg_err_clear(&err);
     if (core_src_global_init() != 0 || core_src_configure(cfg.sources, &err) != 0) {
         log_error("sources: %s", err.msg[0] ? err.msg : "libcurl failed to initialize");

@@ -83,6 +83,13 @@ int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg
     return rc;
 }
 
+/* The argon2id hash, with secret_pw_hash's parameters (t=2, m=16 MiB, p=1), of a password
+ * nobody knows. An unknown or disabled login is checked against it, so it costs as much time
+ * as a wrong password and the answer time does not tell which logins exist. Regenerate it when
+ * those parameters change. */
+static const char dummy_pw_hash[] = "$argon2id$v=19$m=16384,t=2,p=1$U1FAFXN1pHkWxVdTfqXdtw$"
+                                    "vUcC42NrXsEtzkEhYkK7SDHxRqbJ7fycCs2wyb9LVEc";
+
 int core_user_check(struct core_ctx *ctx, const char *login, const char *password,
                     struct user *out, struct tg_err *err)
 {
@@ -106,7 +113,11 @@ int core_user_check(struct core_ctx *ctx, const char *login, const char *passwor
     st_reset(st);
     if (rc < 0)
         return rc;
-    if (rc == 0 || out->disabled || !secret_pw_verify(hash, password))
+    if (rc == 0 || out->disabled) {
+        (void)secret_pw_verify(dummy_pw_hash, password);
+        return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
+    }
+    if (!secret_pw_verify(hash, password))
         return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
     return 0;
 }

@@ -215,8 +215,11 @@ int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err
         return tg_err_set(err, TG_EAUTH, "", "invalid token");
     row_token(ctx, st, 0, &k);
     st_reset(st);
-    /* Applinks and public links only work through their own headers (core/links.h). */
-    if (strcmp(k.kind, "applink") == 0 || strcmp(k.kind, "publiclink") == 0)
+    /* Applinks and public links only work through their own headers (core/links.h), easydb
+     * sessions only through easydb's token parameter (core_session_open): anyone may start a
+     * session, so one must never pass for a bearer token, not even one without rights. */
+    if (strcmp(k.kind, "applink") == 0 || strcmp(k.kind, "publiclink") == 0 ||
+        strcmp(k.kind, "session") == 0)
         return tg_err_set(err, TG_EAUTH, "", "invalid token");
     if (k.revoked_at)
         return tg_err_set(err, TG_EAUTH, "", "token revoked");

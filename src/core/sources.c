@@ -9,6 +9,9 @@
 #include "core/sources.h"
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -197,6 +200,11 @@ int core_src_create(struct core_ctx *ctx, const char *name, const char *url, str
 
     if (rc)
         return rc;
+    if (!src_limits.allow_local && strncmp(url, "http://", 7) != 0 &&
+        strncmp(url, "https://", 8) != 0)
+        return tg_err_set(err, TG_ERULE, "url",
+                          "local files are for sources of the configuration file (or with "
+                          "--sources-allow-local)");
     if (config_find(name) >= 0)
         return tg_err_set(err, TG_EEXISTS, "name", "source '%s' is set in the config file", name);
     rc = stored_count(ctx, &have, err);
@@ -300,9 +308,51 @@ static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-static int fetch_http(struct core_ctx *ctx, const char *url, const char **text, size_t *len,
-                      struct tg_err *err)
+/* True for addresses a tenant must not make tagd reach: loopback, private, link-local,
+ * unspecified, multicast, and their IPv4-mapped IPv6 forms. */
+static bool private_addr(const struct sockaddr *sa)
 {
+    if (sa->sa_family == AF_INET) {
+        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return (a >> 24) == 0 || (a >> 24) == 127 || (a >> 24) == 10 ||
+               (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
+               (a >> 16) == (169u << 8 | 254) || (a >> 22) == (100u << 2 | 1) ||
+               (a >> 28) >= 14;
+    }
+    if (sa->sa_family == AF_INET6) {
+        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
+        const uint8_t *b = a6->s6_addr;
+        if (IN6_IS_ADDR_V4MAPPED(a6)) {
+            struct sockaddr_in v4;
+            memset(&v4, 0, sizeof(v4));
+            v4.sin_family = AF_INET;
+            memcpy(&v4.sin_addr, b + 12, 4);
+            return private_addr((const struct sockaddr *)&v4);
+        }
+        return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6) ||
+               IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_MULTICAST(a6) || (b[0] & 0xfe) == 0xfc;
+    }
+    return true;
+}
+
+/* libcurl asks before every connect, after DNS: the resolved address is what is checked, so a
+ * public name that resolves to a private address is refused too. */
+static curl_socket_t open_public_only(void *clientp, curlsocktype purpose,
+                                      struct curl_sockaddr *address)
+{
+    bool *refused = clientp;
+    (void)purpose;
+    if (private_addr(&address->addr)) {
+        *refused = true;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype, address->protocol);
+}
+
+static int fetch_http(struct core_ctx *ctx, const char *url, bool restricted, const char **text,
+                      size_t *len, struct tg_err *err)
+{
+    bool refused = false;
     struct fetch_buf f;
     char errbuf[CURL_ERROR_SIZE];
     CURL *c;
@@ -335,9 +385,16 @@ static int fetch_http(struct core_ctx *ctx, const char *url, const char **text, 
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    if (restricted) {
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_public_only);
+        curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &refused);
+    }
     cc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (f.too_big || cc == CURLE_FILESIZE_EXCEEDED)
+    if (refused)
+        rc = tg_err_set(err, TG_ERULE, "url",
+                        "sources added through the API may not reach private addresses");
+    else if (f.too_big || cc == CURLE_FILESIZE_EXCEEDED)
         rc = tg_err_set(err, TG_EINVAL, "url", "document is larger than %zu bytes",
                         src_limits.max_bytes);
     else if (cc == CURLE_OPERATION_TIMEDOUT)
@@ -393,11 +450,13 @@ static int fetch_file(struct core_ctx *ctx, const char *path, const char **text,
     return rc;
 }
 
-int core_src_fetch(struct core_ctx *ctx, const char *url, const char **text, size_t *len,
-                   struct tg_err *err)
+int core_src_fetch(struct core_ctx *ctx, const char *url, bool restricted, const char **text,
+                   size_t *len, struct tg_err *err)
 {
     if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-        return fetch_http(ctx, url, text, len, err);
+        return fetch_http(ctx, url, restricted, text, len, err);
+    if (restricted)
+        return tg_err_set(err, TG_ERULE, "url", "sources added through the API may not read local files");
     if (strncmp(url, "file://", 7) == 0)
         url += 7;
     return fetch_file(ctx, url, text, len, err);
@@ -522,8 +581,15 @@ int core_src_parse(struct core_ctx *ctx, const char *text, size_t len, struct sr
     int rc = 0;
 
     doc = json_parse(text, len, SRC_MAX_DEPTH, err);
-    if (doc == NULL)
+    if (doc == NULL) {
+        /* jansson's message quotes the text near the error; a source's content is not for
+         * whoever reads the refresh answer, so keep only the position. */
+        char *colon = strstr(err->msg, "column ");
+        colon = colon ? strchr(colon, ':') : NULL;
+        if (colon)
+            *colon = '\0';
         return reword(err, TG_EINVAL, "document", "not a JSON document: ");
+    }
     vec_init(&v, sizeof(struct src_tag));
     list = json_is_object(doc) ? json_object_get(doc, "tags") : NULL;
     if (json_is_array(doc)) {
@@ -841,7 +907,7 @@ static int refresh_one(struct core_ctx *ctx, const struct source *s, struct src_
     int rc;
 
     tg_err_clear(&why);
-    rc = core_src_fetch(ctx, s->url, &text, &len, &why);
+    rc = core_src_fetch(ctx, s->url, s->id != 0 && !src_limits.allow_local, &text, &len, &why);
     if (rc == 0)
         rc = core_src_parse(ctx, text, len, &tags, &n, &why);
     if (rc == 0) {

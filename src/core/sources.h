@@ -28,6 +28,10 @@ struct src_limits {
     size_t max_bytes;   /* largest document (8 MiB) */
     size_t max_tags;    /* names in one document, implied parents included (100000) */
     int max_sources;    /* per workspace, config ones included (64) */
+    /* Sources registered through the API by an organization's admin may not read the host's
+     * files or reach loopback, private or link-local addresses unless the operator allows it:
+     * otherwise one tenant could make tagd read what only the operator should. */
+    bool allow_local;
 };
 extern struct src_limits src_limits;
 
@@ -79,7 +83,7 @@ struct src_tag {
  * failure (unreadable, HTTP status >= 400, timeout, larger than max_bytes) is TG_EINVAL with
  * the reason in `err`.
  */
-int core_src_fetch(struct core_ctx *ctx, const char *url, const char **text, size_t *len,
+int core_src_fetch(struct core_ctx *ctx, const char *url, bool restricted, const char **text, size_t *len,
                    struct tg_err *err);
 /**
  * Parses a document: ["a.b", ...], [{"name", "description"?, "assignments"?: [{"modelType",

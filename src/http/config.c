@@ -38,9 +38,13 @@ static const struct opt opts[] = {
     I("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
     I("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
     I("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
+    {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)"},
+    I("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
+    I("tail-poll", tail_poll_ms, 10, 60000, "ms between polls of the shared change log (500)"),
     {"config", OPT_STR, offsetof(struct tagd_config, config), sizeof(((struct tagd_config *)0)->config), 0, 0, "config file of name = value lines"},
     {"sources", OPT_STR, offsetof(struct tagd_config, sources), sizeof(((struct tagd_config *)0)->sources), 0, 0, "external tag sources: name=url pairs, space-separated"},
     I("source-timeout", source_timeout_ms, 100, 600000, "ms to fetch one tag source (5000)"),
+    I("sources-allow-local", sources_allow_local, 0, 1, "1: API-registered sources may read local files and private addresses (0)"),
 };
 #undef S
 #undef I
@@ -145,6 +149,28 @@ static int load_file(struct tagd_config *cfg, const char *path)
     return rc;
 }
 
+/* An origin as browsers send it: scheme "://" host [":" port], nothing else. A wildcard is
+ * refused on purpose: CORS opens the API to one named front end, never to every site. */
+static int origin_ok(const char *o)
+{
+    const char *h;
+
+    if (strncmp(o, "https://", 8) == 0)
+        h = o + 8;
+    else if (strncmp(o, "http://", 7) == 0)
+        h = o + 7;
+    else
+        return 0;
+    if (*h == '\0' || *h == ':')
+        return 0;
+    for (; *h; h++) {
+        unsigned char c = (unsigned char)*h;
+        if (!(isalnum(c) || c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+            return 0;
+    }
+    return 1;
+}
+
 int config_load(struct tagd_config *cfg, int argc, char **argv)
 {
     const char *file = getenv("TAGD_CONFIG");
@@ -164,6 +190,8 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->max_tags_per_resource = 1000;
     cfg->session_ttl = 86400;
     cfg->drain_timeout_ms = 10000;
+    cfg->min_revision_wait_ms = 2000;
+    cfg->tail_poll_ms = 500;
     cfg->source_timeout_ms = 5000;
 
     for (int a = 1; a < argc; a++) {
@@ -231,6 +259,14 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
         fprintf(stderr, "tagd: log-format must be text or json\n");
         return -1;
     }
+    if (cfg->cors_origin[0] && !origin_ok(cfg->cors_origin)) {
+        fprintf(stderr, "tagd: cors-origin must be one origin like https://app.example.com "
+                        "(scheme, host and optional port; no path, no wildcard)\n");
+        return -1;
+    }
+    /* Browsers serialize the scheme and host in lower case. */
+    for (char *c = cfg->cors_origin; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
     if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
         strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
         fprintf(stderr, "tagd: log-level must be debug, info, warn or error\n");

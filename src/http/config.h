@@ -23,9 +23,13 @@ struct tagd_config {
     int64_t rate_burst;
     int64_t session_ttl;  /* seconds */
     int64_t drain_timeout_ms;
+    char cors_origin[256]; /* the one origin allowed cross-origin access; "": CORS off */
+    int64_t min_revision_wait_ms; /* bound on a read's wait for X-Tagd-Min-Revision */
+    int64_t tail_poll_ms;         /* shared store: poll interval when no NOTIFY arrives */
     char config[512];
     char sources[4096];        /* "name=url ..." external tag sources (issue 4) */
     int64_t source_timeout_ms; /* fetch deadline per source */
+    int64_t sources_allow_local; /* API sources may read files and private addresses */
 };
 
 /** Fills `cfg` from defaults, file, environment and argv. Returns 0 to run, 1 when the

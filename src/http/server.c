@@ -8,7 +8,15 @@
  * with an h2o_multithread message; the loop then sends the response (group commit).
  *
  * A client may close its connection while its write is queued: a shared object in the
- * request's pool notices the disposal and detaches the job, so the result is dropped. */
+ * request's pool notices the disposal and detaches the job, so the result is dropped.
+ *
+ * Several instances (a shared store, PostgreSQL): S.seen_rev is the newest revision this
+ * instance knows to be committed. The writer raises it after each commit; a tailer thread
+ * raises it for other instances' commits (woken by LISTEN/NOTIFY, polling every --tail-poll ms
+ * as the fallback; revisions are commit-ordered, so the newest one covers all before it). A read
+ * with X-Tagd-Min-Revision above it is parked on a loop timer, without blocking the loop, until
+ * the revision is seen or --min-revision-wait ms have passed, then answered 503 with
+ * Retry-After. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -58,6 +66,7 @@ struct loop_thread {
     h2o_socket_t *listener;
     h2o_multithread_receiver_t receiver;
     struct store_conn *reader;
+    h2o_timeout_t park_tick; /* re-checks parked X-Tagd-Min-Revision reads */
     pthread_t tid;
     int index;
     int fd;
@@ -97,7 +106,36 @@ static struct {
     atomic_llong seq;
     struct metrics m;
     char id_prefix[9];
+    atomic_llong seen_rev;
+    pthread_t tailer;
+    bool tailing;
+    atomic_bool tail_stop;
+    struct store_conn *tail_conn;
 } S;
+
+#define PARK_TICK_MS 5
+
+/* A read waiting for a revision; lives until answered or until its client goes away. */
+struct parked {
+    h2o_timeout_entry_t te;
+    struct parked_guard *guard;
+    h2o_req_t *req;
+    struct hreq *r;
+    struct loop_thread *t;
+    int route_index;
+    int64_t start_us, want, deadline_us;
+};
+
+struct parked_guard {
+    struct parked *p;
+};
+
+static void note_rev(int64_t rev)
+{
+    int64_t cur = atomic_load(&S.seen_rev);
+    while (rev > cur && !atomic_compare_exchange_weak(&S.seen_rev, &cur, rev)) {
+    }
+}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -122,13 +160,64 @@ static bool id_ok(const char *s, size_t n)
     return true;
 }
 
+/* h2o 2.2.5 keeps only the first Content-Length (a Transfer-Encoding wins over it) and passes
+ * neither header on, so a second, different Content-Length never reaches on_req: a request
+ * smuggling vector when a proxy in front frames the body by the other one. The request head is
+ * still at the start of the connection's input buffer (h2o consumes it only after the
+ * response), already validated by h2o's parser; scan its header lines for both. Returns why
+ * the body's framing is ambiguous, or NULL. */
+static const char *framing_error(h2o_req_t *req)
+{
+    const char *cl = NULL, *p, *end;
+    size_t cl_len = 0;
+    bool te = false;
+    h2o_socket_t *sock;
+
+    if (req->entity.base == NULL || req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+        return NULL;
+    sock = req->conn->callbacks->get_socket(req->conn);
+    if (sock == NULL || sock->input == NULL || sock->input->size < req->input.method.len ||
+        memcmp(sock->input->bytes, req->input.method.base, req->input.method.len) != 0)
+        return NULL;
+    p = sock->input->bytes;
+    end = p + sock->input->size;
+    p = memchr(p, '\n', (size_t)(end - p)); /* skip the request line */
+    while (p != NULL && ++p < end) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
+        if (eol == NULL)
+            break;
+        ve = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+        if (ve == p) /* the blank line ends the head */
+            break;
+        colon = memchr(p, ':', (size_t)(ve - p));
+        if (colon != NULL && *p != ' ' && *p != '\t') {
+            size_t nlen = (size_t)(colon - p);
+            for (v = colon + 1; v < ve && (*v == ' ' || *v == '\t'); v++) {
+            }
+            while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+                ve--;
+            if (nlen == 14 && strncasecmp(p, "content-length", 14) == 0) {
+                if (cl && (cl_len != (size_t)(ve - v) || memcmp(cl, v, cl_len) != 0))
+                    return "conflicting content-length headers";
+                cl = v;
+                cl_len = (size_t)(ve - v);
+            } else if (nlen == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) {
+                te = true;
+            }
+        }
+        p = eol;
+    }
+    if (cl && te)
+        return "both content-length and transfer-encoding";
+    return NULL;
+}
+
 static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
 {
     struct hreq *r = xcalloc(1, sizeof(*r));
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     size_t hdr_bytes = 0, i;
-    const char *cl = NULL;
-    size_t cl_len = 0;
+    const char *framing = framing_error(req);
 
     arena_init(&r->a);
     sbuf_init(&r->out, 0);
@@ -148,21 +237,18 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
         r->headers[i].name = name;
         r->headers[i].value = arena_strndup(&r->a, h->value.base, h->value.len);
         hdr_bytes += h->name->len + h->value.len;
-        if (strcmp(name, "content-length") == 0) {
-            /* Two different Content-Length values mean a smuggling attempt. */
-            if (cl && (cl_len != h->value.len || memcmp(cl, h->value.base, cl_len) != 0)) {
-                *status = 400;
-                *why = "conflicting content-length headers";
-            }
-            cl = h->value.base;
-            cl_len = h->value.len;
-        }
         if (memchr(h->value.base, '\0', h->value.len)) {
             *status = 400;
             *why = "header holds a NUL byte";
         }
     }
     r->nheaders = req->headers.size;
+    if (framing) {
+        /* Where the next request starts is unclear: answer, then close. */
+        *status = 400;
+        *why = framing;
+        req->http1_is_persistent = 0;
+    }
     if ((int64_t)hdr_bytes > S.cfg->max_header_bytes) {
         *status = 431;
         *why = "request headers too large";
@@ -234,6 +320,94 @@ static void observe(int route_index, int status, int64_t us)
     atomic_fetch_add(&S.m.latency_sum_us, (unsigned long long)us);
 }
 
+/* ---- security headers and CORS ---- */
+
+/* True when the request carries, or asks for, a credential: its answer may hold private data
+ * or a secret, so no cache may keep it. Header names in r are lower case. */
+static bool carries_credentials(struct hreq *r)
+{
+    static const char *const names[] = {"authorization", "x-api-key", "api-key",
+                                        "x-easydb-token", "accesstoken", "applinkid",
+                                        "linkid", "cookie"};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (api_header(r, names[i]))
+            return true;
+    return api_query_has(r, "token");
+}
+
+static bool handler_set(struct hreq *r, const char *name)
+{
+    for (int i = 0; i < r->nres_headers; i++)
+        if (strcasecmp(r->res_headers[i].name, name) == 0)
+            return true;
+    return false;
+}
+
+/* The request's Origin when it is the configured one, else NULL (CORS off or foreign). */
+static const char *cors_allowed(struct hreq *r)
+{
+    const char *o = api_header(r, "origin");
+    if (S.cfg->cors_origin[0] == '\0' || o == NULL || strcasecmp(o, S.cfg->cors_origin) != 0)
+        return NULL;
+    return S.cfg->cors_origin;
+}
+
+static void add_header(h2o_req_t *req, const char *name, const char *value)
+{
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, name, strlen(name), 0, NULL, v.base,
+                          v.len);
+}
+
+static void add_security_headers(h2o_req_t *req, struct hreq *r)
+{
+    const char *origin;
+
+    add_header(req, "x-content-type-options", "nosniff");
+    /* A dialect whose contract names its own caching (easydb's cache_seconds) keeps it. */
+    if (carries_credentials(r) && !handler_set(r, "cache-control"))
+        add_header(req, "cache-control", "no-store");
+    /* A dialect whose contract has its own CORS rule (LaunchDarkly echoes any Origin, with
+     * no credentials) owns these headers; tagd's rule applies to every other answer. */
+    if (handler_set(r, "access-control-allow-origin")) {
+        if (!handler_set(r, "vary"))
+            add_header(req, "vary", "Origin");
+        return;
+    }
+    if (S.cfg->cors_origin[0] == '\0')
+        return;
+    /* The answer depends on Origin, so shared caches must key on it. */
+    add_header(req, "vary", "Origin");
+    origin = cors_allowed(r);
+    if (origin == NULL)
+        return;
+    add_header(req, "access-control-allow-origin", origin);
+    add_header(req, "access-control-allow-credentials", "true");
+    add_header(req, "access-control-expose-headers",
+               "X-Request-Id, X-Tagd-Revision, ETag, Location, Retry-After, WWW-Authenticate, "
+               "X-Easydb-Base-Schema-Version, X-Easydb-User-Schema-Version, "
+               "X-Easydb-API-Version");
+}
+
+/* Answers a CORS preflight from the configured origin (204); false when r is none. Other
+ * origins get the router's answer: OPTIONS is an unknown method there. */
+static bool cors_preflight(struct hreq *r)
+{
+    const char *want_method = api_header(r, "access-control-request-method");
+    const char *want_headers = api_header(r, "access-control-request-headers");
+
+    if (strcmp(r->method, "OPTIONS") != 0 || want_method == NULL || cors_allowed(r) == NULL)
+        return false;
+    api_no_content(r);
+    api_set_header(r, "Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE");
+    if (want_headers && strlen(want_headers) <= 1024 &&
+        strspn(want_headers, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                             "-_, ") == strlen(want_headers))
+        api_set_header(r, "Access-Control-Allow-Headers", want_headers);
+    api_set_header(r, "Access-Control-Max-Age", "600");
+    return true;
+}
+
 /* Sends r's response on req, logs it, and frees r. */
 static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t start_us)
 {
@@ -266,6 +440,7 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 0, NULL, v.base,
                               v.len);
     }
+    add_security_headers(req, r);
     if (r->status == 204 || r->status == 304)
         len = 0;
     us = time_mono_us() - start_us;
@@ -279,44 +454,102 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
 
 /* ---- running handlers ---- */
 
-static void run_read(struct loop_thread *t, struct hreq *r)
+/* X-Tagd-Min-Revision as a number (0 without the header); false when it is not one. */
+static bool min_revision(struct hreq *r, int64_t *want)
+{
+    const char *minrev = api_header(r, "x-tagd-min-revision");
+    char *end;
+
+    *want = 0;
+    if (minrev == NULL)
+        return true;
+    errno = 0;
+    *want = strtoll(minrev, &end, 10);
+    return !(errno || end == minrev || *end != '\0' || *want < 0);
+}
+
+/* Runs a read. Returns false, having answered nothing, when the request asks for a revision
+ * not seen yet and `last_try` is false: the caller parks it and tries again. */
+static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool last_try)
 {
     struct core_ctx cx;
     struct tg_err err;
-    const char *minrev;
 
     tg_err_clear(&err);
     if (store_begin_read(t->reader, &err) != 0) {
         api_fail(r, TG_EBUSY, &err);
-        return;
+        return true;
     }
     core_ctx_init(&cx, t->reader, &r->a, false);
-    minrev = api_header(r, "x-tagd-min-revision");
-    if (minrev) {
-        char *end;
-        int64_t want, have = core_current_rev(&cx);
-        errno = 0;
-        want = strtoll(minrev, &end, 10);
-        if (errno || end == minrev || *end != '\0' || want < 0) {
+    if (want > atomic_load(&S.seen_rev)) {
+        /* The tailer may lag behind the store by a notification: this read's snapshot is
+         * what it would answer from, so it is the final word. */
+        note_rev(core_current_rev(&cx));
+        if (want > atomic_load(&S.seen_rev)) {
             store_rollback(t->reader);
-            api_failf(r, TG_EINVAL, "X-Tagd-Min-Revision",
-                      "X-Tagd-Min-Revision must be a revision number");
-            return;
-        }
-        /* One instance on SQLite has applied every committed revision; a revision it has
-         * not seen does not exist yet. */
-        if (want > have) {
-            store_rollback(t->reader);
+            if (!last_try)
+                return false;
             api_set_header(r, "Retry-After", "1");
             api_failf(r, TG_EBUSY, "X-Tagd-Min-Revision", "revision %lld is not available yet",
                       (long long)want);
-            return;
+            return true;
         }
     }
     r->route->fn(r, &cx);
     if (r->revision == 0)
         r->revision = core_current_rev(&cx);
     store_rollback(t->reader);
+    return true;
+}
+
+static void on_parked_dispose(void *p)
+{
+    struct parked_guard *g = p;
+    struct parked *pk = g->p;
+    if (pk == NULL)
+        return;
+    /* The client went away while waiting: nothing to answer. */
+    h2o_timeout_unlink(&pk->te);
+    hreq_free(pk->r);
+    atomic_fetch_sub(&S.inflight, 1);
+    xfree(pk);
+}
+
+static void on_park_tick(h2o_timeout_entry_t *e)
+{
+    struct parked *pk = H2O_STRUCT_FROM_MEMBER(struct parked, te, e);
+    bool last = stop_requested || time_mono_us() >= pk->deadline_us;
+
+    if (!last && atomic_load(&S.seen_rev) < pk->want) {
+        h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+        return;
+    }
+    if (!run_read(pk->t, pk->r, pk->want, last)) {
+        h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+        return;
+    }
+    pk->guard->p = NULL;
+    respond(pk->req, pk->r, pk->route_index, pk->start_us);
+    atomic_fetch_sub(&S.inflight, 1);
+    xfree(pk);
+}
+
+static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index, int64_t start,
+                 int64_t want)
+{
+    struct parked *pk = xcalloc(1, sizeof(*pk));
+    pk->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*pk->guard), on_parked_dispose);
+    pk->guard->p = pk;
+    pk->te.cb = on_park_tick;
+    pk->req = req;
+    pk->r = r;
+    pk->t = t;
+    pk->route_index = index;
+    pk->start_us = start;
+    pk->want = want;
+    pk->deadline_us = time_mono_us() + S.cfg->min_revision_wait_ms * 1000;
+    atomic_fetch_add(&S.inflight, 1);
+    h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
 }
 
 static void detach_guard(struct job *j)
@@ -398,6 +631,22 @@ static void *writer_main(void *arg)
         } else {
             for (j = batch; j; j = j->next)
                 writer_run_one(j);
+            /* A serialization failure or deadlock (PostgreSQL) spoils the whole transaction:
+             * run the batch again from the start, a few times. */
+            for (int attempt = 0; attempt < 3 && store_retry_pending(S.writer_conn); attempt++) {
+                store_rollback(S.writer_conn);
+                for (j = batch; j; j = j->next) {
+                    sbuf_reset(&j->r->out);
+                    j->r->nres_headers = 0;
+                    j->r->revision = 0;
+                    j->r->status = 0;
+                }
+                tg_err_clear(&err);
+                if (store_begin_write(S.writer_conn, &err) != 0)
+                    break;
+                for (j = batch; j; j = j->next)
+                    writer_run_one(j);
+            }
             if (store_commit(S.writer_conn, &err) != 0) {
                 atomic_fetch_add(&S.m.txn_failures, 1);
                 log_error("commit failed: %s", err.msg);
@@ -413,6 +662,8 @@ static void *writer_main(void *arg)
                 atomic_fetch_add(&S.m.txn_commits, 1);
                 /* Before any answer leaves: a client that saw its write reads it back. */
                 engine_catch_up(engine_main, S.writer_conn, &err);
+                for (j = batch; j; j = j->next)
+                    note_rev(j->r->revision);
             }
         }
         for (j = batch; j; j = next) {
@@ -438,6 +689,32 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         atomic_fetch_sub(&S.inflight, 1);
         xfree(j);
     }
+}
+
+/* Follows the revisions other instances commit (see the header). Applying them to an in-memory
+ * engine would hook in here, reading `changes` from the last applied revision on. */
+static void *tailer_main(void *arg)
+{
+    struct arena a;
+    (void)arg;
+    arena_init(&a);
+    while (!atomic_load(&S.tail_stop)) {
+        struct tg_err err;
+        struct core_ctx cx;
+        store_wait_notify(S.tail_conn, (int)S.cfg->tail_poll_ms);
+        if (atomic_load(&S.tail_stop))
+            break;
+        tg_err_clear(&err);
+        if (store_begin_read(S.tail_conn, &err) != 0)
+            continue;
+        core_ctx_init(&cx, S.tail_conn, &a, false);
+        note_rev(core_current_rev(&cx));
+        store_rollback(S.tail_conn);
+        arena_release(&a);
+        arena_init(&a);
+    }
+    arena_release(&a);
+    return NULL;
 }
 
 static void enqueue(struct job *j)
@@ -476,6 +753,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     m = router_match(r, &index);
     if (m != ROUTER_OK) {
         index = router_count();
+        /* Only where no dialect serves OPTIONS itself. */
+        if (cors_preflight(r)) {
+            respond(req, r, index, start);
+            return 0;
+        }
         if (m == ROUTER_BAD_METHOD)
             api_failf(r, TG_EMETHOD, "method", "method %s is not allowed here", r->method);
         else if (m == ROUTER_BAD_PATH)
@@ -493,7 +775,17 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (!(r->route->flags & ROUTE_WRITE)) {
-        run_read(t, r);
+        int64_t want;
+        if (!min_revision(r, &want)) {
+            api_failf(r, TG_EINVAL, "X-Tagd-Min-Revision",
+                      "X-Tagd-Min-Revision must be a revision number");
+            respond(req, r, index, start);
+            return 0;
+        }
+        if (!run_read(t, r, want, S.cfg->min_revision_wait_ms == 0 || stop_requested)) {
+            park(t, req, r, index, start, want);
+            return 0;
+        }
         respond(req, r, index, start);
         return 0;
     }
@@ -725,6 +1017,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     signal(SIGPIPE, SIG_IGN);
 
     h2o_config_init(&S.config);
+    S.config.server_name = h2o_iovec_init(H2O_STRLIT("tagd")); /* no version to fingerprint */
     S.config.http1.upgrade_to_http2 = 0; /* HTTP/1.1 only: h2o 2.2.5's h2 code is unpatched */
     S.config.max_request_entity_size = (size_t)cfg->max_body * 2 + 65536;
     S.config.http1.req_timeout = (uint64_t)cfg->idle_timeout_ms;
@@ -763,6 +1056,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         t->accept_ctx.ctx = &t->ctx;
         t->accept_ctx.hosts = S.config.hosts;
         h2o_multithread_register_receiver(t->ctx.queue, &t->receiver, on_writer_done);
+        h2o_timeout_init(t->loop, &t->park_tick, PARK_TICK_MS);
         t->reader = store_conn_open(store, false, &err);
         if (t->reader == NULL) {
             log_error("store: %s", err.msg);
@@ -787,6 +1081,25 @@ int server_run(const struct tagd_config *cfg, struct store *store)
                  ntohs(bound.sin_port), S.nthreads, S.nthreads == 1 ? "" : "s",
                  store_describe(store));
     }
+    {
+        struct arena a;
+        struct core_ctx cx;
+        arena_init(&a);
+        if (store_begin_read(S.threads[0].reader, &err) == 0) {
+            core_ctx_init(&cx, S.threads[0].reader, &a, false);
+            note_rev(core_current_rev(&cx));
+            store_rollback(S.threads[0].reader);
+        }
+        arena_release(&a);
+    }
+    if (store_is_shared(store)) {
+        S.tail_conn = store_conn_open(store, false, &err);
+        if (S.tail_conn == NULL) {
+            log_error("store: %s", err.msg);
+            return 2;
+        }
+        S.tailing = pthread_create(&S.tailer, NULL, tailer_main, NULL) == 0;
+    }
     pthread_create(&S.writer, NULL, writer_main, NULL);
     for (i = 1; i < S.nthreads; i++)
         pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
@@ -799,6 +1112,10 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_cond_signal(&S.cv);
     pthread_mutex_unlock(&S.mu);
     pthread_join(S.writer, NULL);
+    atomic_store(&S.tail_stop, true);
+    if (S.tailing)
+        pthread_join(S.tailer, NULL);
+    store_conn_close(S.tail_conn);
     log_info("tagd stopped: drained in-flight requests");
     for (i = 0; i < S.nthreads; i++)
         store_conn_close(S.threads[i].reader);

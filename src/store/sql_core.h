@@ -1,35 +1,37 @@
 /* store/sql_core.h: the foundation's statements, portable SQL with ?N parameters.
  * No include guard: see sql_all.h. Column lists are macros so that the row readers in core/
  * have one order to follow (TAG_COLS, RES_COLS, GROUP_COLS, TOKEN_COLS). */
-#define TAG_COLS                                                                                  \
-    "t.id, t.ws_id, t.name, t.name_key, t.parent_id, t.display_name, t.l10n, t.color,"            \
-    " t.description, t.source, t.system_created, t.protected, t.archived, t.deleted, t.group_id," \
+#define TAG_COLS                                                                                   \
+    "t.id, t.ws_id, t.name, t.name_key, t.parent_id, t.display_name, t.l10n, t.color,"             \
+    " t.description, t.source, t.system_created, t.protected, t.archived, t.deleted, t.group_id,"  \
     " t.position, t.extra, t.created_by, t.created_at, t.updated_at, t.version"
 #define TAG_NCOLS 21
-#define RES_COLS                                                                                  \
-    "r.id, r.ws_id, r.kind, r.key, r.name, r.parent_id, r.archived, r.extra, r.created_at,"       \
+#define RES_COLS                                                                                   \
+    "r.id, r.ws_id, r.kind, r.key, r.name, r.parent_id, r.archived, r.extra, r.created_at,"        \
     " r.updated_at, r.version, p.kind, p.key"
 #define RES_FROM " FROM resources r LEFT JOIN resources p ON p.id = r.parent_id"
-#define GROUP_COLS                                                                                \
-    "g.id, g.ws_id, g.name, g.l10n, g.position, g.exclusive, g.extra, g.created_at,"              \
+#define GROUP_COLS                                                                                 \
+    "g.id, g.ws_id, g.name, g.l10n, g.position, g.exclusive, g.extra, g.created_at,"               \
     " g.updated_at, g.version"
-#define TOKEN_COLS                                                                                \
-    "k.id, k.org_id, k.kind, k.name, k.rights, k.user_id, k.resource_id, k.extra, k.created_at,"  \
+#define TOKEN_COLS                                                                                 \
+    "k.id, k.org_id, k.kind, k.name, k.rights, k.user_id, k.resource_id, k.extra, k.created_at,"   \
     " k.expires_at, k.revoked_at"
 /* ?1 ws, ?2 prefix key, ?3 substring key, ?4 source, ?5 group, ?6 archived mode,
  * ?7 deleted mode, ?8 kind, ?9 excluded source, ?10 parent */
-#define TAG_FILTER                                                                                \
-    " FROM tags t WHERE t.ws_id = ?1"                                                             \
-    " AND (?2 IS NULL OR substr(t.name_key, 1, length(?2)) = ?2)"                                 \
-    " AND (?3 IS NULL OR instr(t.name_key, ?3) > 0)"                                              \
-    " AND (?4 IS NULL OR t.source = ?4)"                                                          \
-    " AND (?5 IS NULL OR t.group_id = ?5)"                                                        \
-    " AND (CASE ?6 WHEN 0 THEN t.archived = 0 WHEN 2 THEN t.archived = 1 ELSE 1 = 1 END)"         \
-    " AND (CASE ?7 WHEN 0 THEN t.deleted = 0 WHEN 2 THEN t.deleted = 1 ELSE 1 = 1 END)"           \
-    " AND (?8 IS NULL OR EXISTS (SELECT 1 FROM assignments a JOIN resources r"                    \
+#define TAG_FILTER                                                                                 \
+    " FROM tags t WHERE t.ws_id = ?1"                                                              \
+    " AND (CAST(?2 AS TEXT) IS NULL OR substr(t.name_key, 1, length(?2)) = ?2)"                    \
+    " AND (CAST(?3 AS TEXT) IS NULL OR instr(t.name_key, ?3) > 0)"                                 \
+    " AND (CAST(?4 AS TEXT) IS NULL OR t.source = ?4)"                                             \
+    " AND (CAST(?5 AS BIGINT) IS NULL OR t.group_id = ?5)"                                         \
+    " AND (CASE CAST(?6 AS BIGINT) WHEN 0 THEN t.archived = 0 WHEN 2 THEN t.archived = 1"          \
+    "      ELSE 1 = 1 END)"                                                                        \
+    " AND (CASE CAST(?7 AS BIGINT) WHEN 0 THEN t.deleted = 0 WHEN 2 THEN t.deleted = 1"            \
+    "      ELSE 1 = 1 END)"                                                                        \
+    " AND (CAST(?8 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM assignments a JOIN resources r"       \
     "      ON r.id = a.resource_id WHERE a.tag_id = t.id AND a.valid_to IS NULL AND r.kind = ?8))" \
-    " AND (?9 IS NULL OR t.source <> ?9)"                                                         \
-    " AND (?10 IS NULL OR t.parent_id = ?10)"
+    " AND (CAST(?9 AS TEXT) IS NULL OR t.source <> ?9)"                                            \
+    " AND (CAST(?10 AS BIGINT) IS NULL OR t.parent_id = ?10)"
 
 STORE_SQL_ID(SQL_META_GET, "SELECT value FROM meta WHERE key = ?1")
 STORE_SQL_ID(SQL_META_SET, "INSERT INTO meta(key, value) VALUES(?1, ?2)"
@@ -84,7 +86,7 @@ STORE_SQL_ID(SQL_TAG_SUBTREE, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?
                               " AND (t.name_key = ?2 OR substr(t.name_key, 1, length(?2) + 1)"
                               " = ?2 || '.') ORDER BY t.name_key")
 STORE_SQL_ID(SQL_TAG_LIVE_CHILDREN, "SELECT count(*) FROM tags WHERE parent_id = ?1 AND deleted = 0")
-STORE_SQL_ID(SQL_TAG_LIST, "SELECT " TAG_COLS TAG_FILTER " AND (?11 IS NULL OR t.name_key > ?11)"
+STORE_SQL_ID(SQL_TAG_LIST, "SELECT " TAG_COLS TAG_FILTER " AND (CAST(?11 AS TEXT) IS NULL OR t.name_key > ?11)"
                            " ORDER BY t.name_key LIMIT ?12")
 STORE_SQL_ID(SQL_TAG_COUNT, "SELECT count(*)" TAG_FILTER)
 
@@ -130,12 +132,13 @@ STORE_SQL_ID(SQL_RES_HIST_OPEN,
              "INSERT INTO resources_hist(resource_id, valid_from, ws_id, kind, key, parent_id,"
              " archived, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
 /* ?1 ws, ?2 kind, ?3 parent, ?4 tag, ?5 archived mode, ?6 after id, ?7 limit */
-#define RES_FILTER                                                                                \
-    RES_FROM " WHERE r.ws_id = ?1 AND (?2 IS NULL OR r.kind = ?2)"                                \
-             " AND (?3 IS NULL OR r.parent_id = ?3)"                                              \
-             " AND (?4 IS NULL OR EXISTS (SELECT 1 FROM assignments a WHERE a.resource_id = r.id" \
-             "      AND a.tag_id = ?4 AND a.valid_to IS NULL))"                                   \
-             " AND (CASE ?5 WHEN 0 THEN r.archived = 0 WHEN 2 THEN r.archived = 1 ELSE 1 = 1 END)"
+#define RES_FILTER                                                                                 \
+    RES_FROM " WHERE r.ws_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR r.kind = ?2)"                   \
+             " AND (CAST(?3 AS BIGINT) IS NULL OR r.parent_id = ?3)"                               \
+             " AND (CAST(?4 AS BIGINT) IS NULL OR EXISTS (SELECT 1 FROM assignments a"             \
+             "      WHERE a.resource_id = r.id AND a.tag_id = ?4 AND a.valid_to IS NULL))"         \
+             " AND (CASE CAST(?5 AS BIGINT) WHEN 0 THEN r.archived = 0 WHEN 2 THEN r.archived = 1" \
+             "      ELSE 1 = 1 END)"
 STORE_SQL_ID(SQL_RES_LIST, "SELECT " RES_COLS RES_FILTER " AND r.id > ?6 ORDER BY r.id LIMIT ?7")
 STORE_SQL_ID(SQL_RES_COUNT, "SELECT count(*)" RES_FILTER)
 
@@ -187,7 +190,7 @@ STORE_SQL_ID(SQL_TOKEN_BY_HASH, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.has
 STORE_SQL_ID(SQL_TOKEN_BY_ID, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.id = ?1"
                               " AND k.org_id = ?2")
 STORE_SQL_ID(SQL_TOKEN_LIST, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.org_id = ?1"
-                             " AND (?2 IS NULL OR k.kind = ?2) ORDER BY k.id")
+                             " AND (CAST(?2 AS TEXT) IS NULL OR k.kind = ?2) ORDER BY k.id")
 STORE_SQL_ID(SQL_TOKEN_REVOKE, "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1"
                                " AND revoked_at IS NULL")
 STORE_SQL_ID(SQL_TOKEN_REVOKE_KIND_OTHER,

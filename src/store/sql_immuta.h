@@ -24,9 +24,10 @@ STORE_SQL_ID(SQL_SRC_TAG_ASSIGNED,
  * the live others; 2 the live tags. */
 STORE_SQL_ID(SQL_IMMUTA_SEARCH,
              "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"
-             " AND (?2 IS NULL OR instr(t.name_key, ?2) > 0)"
-             " AND (?3 IS NULL OR t.source = ?3) AND (?4 IS NULL OR t.source <> ?4)"
-             " AND (CASE ?5 WHEN 0 THEN t.system_created = 0 AND t.deleted = 0"
+             " AND (CAST(?2 AS TEXT) IS NULL OR instr(t.name_key, ?2) > 0)"
+             " AND (CAST(?3 AS TEXT) IS NULL OR t.source = ?3)"
+             " AND (CAST(?4 AS TEXT) IS NULL OR t.source <> ?4)"
+             " AND (CASE CAST(?5 AS BIGINT) WHEN 0 THEN t.system_created = 0 AND t.deleted = 0"
              "      WHEN 1 THEN t.deleted = 0 OR t.system_created = 1 ELSE t.deleted = 0 END)"
              " ORDER BY t.name")
 STORE_SQL_ID(SQL_IMMUTA_PROFILE, "SELECT id FROM users WHERE org_id = ?1 AND login = ?2")

@@ -8,7 +8,7 @@
 #define HIST_USE_WHERE                                                                            \
     " AND r.ws_id = ?1 AND (?10 = 1 OR r.kind IN (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9))"               \
     " AND (?11 = 1 OR r.archived = 0) AND t.deleted = 0"                                          \
-    " AND (?12 IS NULL OR substr(t.name, 1, length(?12)) = ?12)"
+    " AND (CAST(?12 AS TEXT) IS NULL OR substr(t.name, 1, length(?12)) = ?12)"
 #define HIST_USE_NOW                                                                              \
     " FROM assignments a JOIN resources r ON r.id = a.resource_id"                                \
     " JOIN tags t ON t.id = a.tag_id WHERE a.valid_to IS NULL" HIST_USE_WHERE

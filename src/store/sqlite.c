@@ -1,10 +1,10 @@
-/* store/sqlite.c: the embedded default backend of store.h.
+/* store/sqlite.c: the embedded default backend of store.h (see store/backend.h).
  *
  * WAL with synchronous=FULL, a busy timeout, one writer connection (used only by the writer
  * thread, which groups requests into one transaction) and one read-only connection per event
  * loop. Every statement of sql_all.h is prepared once per connection with
  * SQLITE_PREPARE_PERSISTENT and reset after use. */
-#include "store/store.h"
+#include "store/backend.h"
 
 #include <errno.h>
 #include <sqlite3.h>
@@ -21,21 +21,28 @@ static const char *const sql_text[] = {
 };
 #undef STORE_SQL_ID
 
-struct store {
+struct sq_store {
+    struct store base;
     char *path;
     char *desc;
 };
 
-struct store_conn {
+struct sq_conn {
+    struct store_conn base;
     sqlite3 *db;
     bool writer;
-    struct store_stmt *stmts[SQL__COUNT];
+    struct sq_stmt *stmts[SQL__COUNT];
 };
 
-struct store_stmt {
+struct sq_stmt {
+    struct store_stmt base;
     sqlite3_stmt *s;
-    struct store_conn *c;
+    struct sq_conn *c;
 };
+
+#define SQ(x) ((struct sq_store *)(x))
+#define SC(x) ((struct sq_conn *)(x))
+#define SS(x) ((struct sq_stmt *)(x))
 
 static int db_err(sqlite3 *db, int rc, struct tg_err *err, const char *what)
 {
@@ -130,17 +137,15 @@ static int migrate(sqlite3 *db, struct tg_err *err)
     return 0;
 }
 
-int store_open(const char *url, struct store **out, struct tg_err *err)
+static int sq_open(const char *url, struct store **out, struct tg_err *err)
 {
-    struct store *s;
+    struct sq_store *s;
     sqlite3 *db;
     const char *path = url;
     int rc;
 
     if (strncmp(url, "sqlite:", 7) == 0)
         path = url + 7;
-    else if (strstr(url, "://"))
-        return tg_err_set(err, TG_EINVAL, "store", "unsupported store url '%s'", url);
     if (sqlite3_threadsafe() == 0)
         return tg_err_set(err, TG_EINTERNAL, "store", "sqlite built without threads");
     rc = open_db(path, true, &db, err);
@@ -151,44 +156,44 @@ int store_open(const char *url, struct store **out, struct tg_err *err)
     if (rc)
         return rc;
     s = xcalloc(1, sizeof(*s));
+    s->base.be = &store_sqlite_backend;
     s->path = xstrdup(path);
     s->desc = xmalloc(strlen(path) + 16);
     snprintf(s->desc, strlen(path) + 16, "sqlite %s", path);
-    *out = s;
+    *out = &s->base;
     return 0;
 }
 
-void store_close(struct store *s)
+static void sq_close(struct store *st)
 {
-    if (s == NULL)
-        return;
+    struct sq_store *s = SQ(st);
     xfree(s->path);
     xfree(s->desc);
     xfree(s);
 }
 
-const char *store_describe(const struct store *s)
+static const char *sq_describe(const struct store *s)
 {
-    return s->desc;
+    return ((const struct sq_store *)s)->desc;
 }
 
-struct store_conn *store_conn_open(struct store *s, bool writer, struct tg_err *err)
+static struct store_conn *sq_conn_open(struct store *s, bool writer, struct tg_err *err)
 {
-    struct store_conn *c;
+    struct sq_conn *c;
     sqlite3 *db;
 
-    if (open_db(s->path, writer, &db, err))
+    if (open_db(SQ(s)->path, writer, &db, err))
         return NULL;
     c = xcalloc(1, sizeof(*c));
+    c->base.be = &store_sqlite_backend;
     c->db = db;
     c->writer = writer;
-    return c;
+    return &c->base;
 }
 
-void store_conn_close(struct store_conn *c)
+static void sq_conn_close(struct store_conn *cc)
 {
-    if (c == NULL)
-        return;
+    struct sq_conn *c = SC(cc);
     for (int i = 0; i < SQL__COUNT; i++) {
         if (c->stmts[i]) {
             sqlite3_finalize(c->stmts[i]->s);
@@ -199,60 +204,81 @@ void store_conn_close(struct store_conn *c)
     xfree(c);
 }
 
-int store_begin_write(struct store_conn *c, struct tg_err *err)
+static int sq_begin_write(struct store_conn *c, struct tg_err *err)
 {
-    return exec(c->db, "BEGIN IMMEDIATE", err);
+    return exec(SC(c)->db, "BEGIN IMMEDIATE", err);
 }
 
-int store_begin_read(struct store_conn *c, struct tg_err *err)
+static int sq_begin_read(struct store_conn *c, struct tg_err *err)
 {
-    return exec(c->db, "BEGIN", err);
+    return exec(SC(c)->db, "BEGIN", err);
 }
 
-int store_commit(struct store_conn *c, struct tg_err *err)
+static int sq_commit(struct store_conn *c, struct tg_err *err)
 {
-    int rc = exec(c->db, "COMMIT", err);
+    int rc = exec(SC(c)->db, "COMMIT", err);
     if (rc)
-        exec(c->db, "ROLLBACK", NULL);
+        exec(SC(c)->db, "ROLLBACK", NULL);
     return rc;
 }
 
-void store_rollback(struct store_conn *c)
+static void sq_rollback(struct store_conn *c)
 {
-    if (!sqlite3_get_autocommit(c->db))
-        exec(c->db, "ROLLBACK", NULL);
+    if (!sqlite3_get_autocommit(SC(c)->db))
+        exec(SC(c)->db, "ROLLBACK", NULL);
 }
 
-int store_savepoint(struct store_conn *c, struct tg_err *err)
+static int sq_savepoint(struct store_conn *c, struct tg_err *err)
 {
-    return exec(c->db, "SAVEPOINT req", err);
+    return exec(SC(c)->db, "SAVEPOINT req", err);
 }
 
-int store_savepoint_release(struct store_conn *c, struct tg_err *err)
+static int sq_savepoint_release(struct store_conn *c, struct tg_err *err)
 {
-    return exec(c->db, "RELEASE req", err);
+    return exec(SC(c)->db, "RELEASE req", err);
 }
 
-void store_savepoint_rollback(struct store_conn *c)
+static void sq_savepoint_rollback(struct store_conn *c)
 {
-    exec(c->db, "ROLLBACK TO req; RELEASE req", NULL);
+    exec(SC(c)->db, "ROLLBACK TO req; RELEASE req", NULL);
 }
 
-int store_ping(struct store_conn *c, struct tg_err *err)
+static int sq_ping(struct store_conn *c, struct tg_err *err)
 {
-    return exec(c->db, "SELECT 1 FROM schema_version LIMIT 1", err);
+    return exec(SC(c)->db, "SELECT 1 FROM schema_version LIMIT 1", err);
 }
 
-struct store_stmt *st_get(struct store_conn *c, enum store_sql id, struct tg_err *err)
+static int sq_exec_script(struct store_conn *c, const char *sql, struct tg_err *err)
 {
-    struct store_stmt *st = c->stmts[id];
+    return exec(SC(c)->db, sql, err);
+}
+
+/* One process writes a SQLite file: nothing to wait for but the time. */
+static int sq_wait_notify(struct store_conn *c, int timeout_ms)
+{
+    (void)c;
+    if (timeout_ms > 0)
+        sqlite3_sleep(timeout_ms);
+    return 0;
+}
+
+static bool sq_retry_pending(struct store_conn *c)
+{
+    (void)c;
+    return false;
+}
+
+static struct store_stmt *sq_st_get(struct store_conn *cc, enum store_sql id, struct tg_err *err)
+{
+    struct sq_conn *c = SC(cc);
+    struct sq_stmt *st = c->stmts[id];
     sqlite3_stmt *s;
     int rc;
 
     if (st) {
         sqlite3_reset(st->s);
         sqlite3_clear_bindings(st->s);
-        return st;
+        return &st->base;
     }
     rc = sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
     if (rc != SQLITE_OK) {
@@ -261,58 +287,116 @@ struct store_stmt *st_get(struct store_conn *c, enum store_sql id, struct tg_err
         return NULL;
     }
     st = xcalloc(1, sizeof(*st));
+    st->base.be = &store_sqlite_backend;
     st->s = s;
     st->c = c;
     c->stmts[id] = st;
-    return st;
+    return &st->base;
 }
 
-void st_int(struct store_stmt *st, int i, int64_t v) { sqlite3_bind_int64(st->s, i, v); }
-void st_bool(struct store_stmt *st, int i, bool v) { sqlite3_bind_int(st->s, i, v ? 1 : 0); }
-void st_null(struct store_stmt *st, int i) { sqlite3_bind_null(st->s, i); }
+static void sq_st_int(struct store_stmt *st, int i, int64_t v) { sqlite3_bind_int64(SS(st)->s, i, v); }
+static void sq_st_null(struct store_stmt *st, int i) { sqlite3_bind_null(SS(st)->s, i); }
 
-void st_text(struct store_stmt *st, int i, const char *s)
+static void sq_st_textn(struct store_stmt *st, int i, const char *s, size_t n)
 {
-    if (s == NULL)
-        sqlite3_bind_null(st->s, i);
-    else
-        sqlite3_bind_text(st->s, i, s, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(SS(st)->s, i, s, (int)n, SQLITE_TRANSIENT);
 }
 
-void st_textn(struct store_stmt *st, int i, const char *s, size_t n)
+static int sq_st_step(struct store_stmt *st, struct tg_err *err)
 {
-    sqlite3_bind_text(st->s, i, s, (int)n, SQLITE_TRANSIENT);
-}
-
-int st_step(struct store_stmt *st, struct tg_err *err)
-{
-    int rc = sqlite3_step(st->s);
+    int rc = sqlite3_step(SS(st)->s);
     if (rc == SQLITE_ROW)
         return 1;
     if (rc == SQLITE_DONE)
         return 0;
-    rc = db_err(st->c->db, rc, err, "step");
-    sqlite3_reset(st->s);
+    rc = db_err(SS(st)->c->db, rc, err, "step");
+    sqlite3_reset(SS(st)->s);
     return rc;
 }
 
-int st_exec(struct store_stmt *st, struct tg_err *err)
+static int64_t sq_col_int(struct store_stmt *st, int i) { return sqlite3_column_int64(SS(st)->s, i); }
+static bool sq_col_null(struct store_stmt *st, int i)
 {
-    int rc;
-    for (;;) {
-        rc = st_step(st, err);
-        if (rc != 1)
-            break;
+    return sqlite3_column_type(SS(st)->s, i) == SQLITE_NULL;
+}
+static const char *sq_col_text(struct store_stmt *st, int i)
+{
+    return (const char *)sqlite3_column_text(SS(st)->s, i);
+}
+static int sq_col_count(struct store_stmt *st) { return sqlite3_column_count(SS(st)->s); }
+static void sq_st_reset(struct store_stmt *st) { sqlite3_reset(SS(st)->s); }
+static int64_t sq_changes(struct store_conn *c) { return sqlite3_changes64(SC(c)->db); }
+
+static struct store_stmt *sq_adhoc(struct store_conn *cc, const char *sql, struct tg_err *err)
+{
+    struct sq_stmt *st;
+    sqlite3_stmt *s;
+
+    if (sqlite3_prepare_v2(SC(cc)->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        tg_err_set(err, TG_EINTERNAL, "", "prepare: %s", sqlite3_errmsg(SC(cc)->db));
+        return NULL;
     }
-    sqlite3_reset(st->s);
-    return rc;
+    st = xcalloc(1, sizeof(*st));
+    st->base.be = &store_sqlite_backend;
+    st->s = s;
+    st->c = SC(cc);
+    return &st->base;
 }
 
-int64_t col_int(struct store_stmt *st, int i) { return sqlite3_column_int64(st->s, i); }
-bool col_null(struct store_stmt *st, int i) { return sqlite3_column_type(st->s, i) == SQLITE_NULL; }
-const char *col_text(struct store_stmt *st, int i)
+static void sq_adhoc_free(struct store_stmt *st)
 {
-    return (const char *)sqlite3_column_text(st->s, i);
+    if (st == NULL)
+        return;
+    sqlite3_finalize(SS(st)->s);
+    xfree(st);
 }
-void st_reset(struct store_stmt *st) { sqlite3_reset(st->s); }
-int64_t store_changes(struct store_conn *c) { return sqlite3_changes64(c->db); }
+
+static const char *sq_col_name(struct store_stmt *st, int i)
+{
+    return sqlite3_column_name(SS(st)->s, i);
+}
+
+/* INTEGER PRIMARY KEY takes max(id) + 1 by itself. */
+static int sq_after_copy(struct store_conn *c, struct tg_err *err)
+{
+    (void)c;
+    (void)err;
+    return 0;
+}
+
+const struct store_backend store_sqlite_backend = {
+    .name = "sqlite",
+    .open = sq_open,
+    .close = sq_close,
+    .describe = sq_describe,
+    .conn_open = sq_conn_open,
+    .conn_close = sq_conn_close,
+    .begin_write = sq_begin_write,
+    .begin_read = sq_begin_read,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .savepoint = sq_savepoint,
+    .savepoint_release = sq_savepoint_release,
+    .savepoint_rollback = sq_savepoint_rollback,
+    .ping = sq_ping,
+    .exec_script = sq_exec_script,
+    .wait_notify = sq_wait_notify,
+    .retry_pending = sq_retry_pending,
+    .st_get = sq_st_get,
+    .st_int = sq_st_int,
+    .st_textn = sq_st_textn,
+    .st_null = sq_st_null,
+    .st_step = sq_st_step,
+    .col_int = sq_col_int,
+    .col_text = sq_col_text,
+    .col_null = sq_col_null,
+    .col_count = sq_col_count,
+    .st_reset = sq_st_reset,
+    .changes = sq_changes,
+    .tables_sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+                  " AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    .adhoc = sq_adhoc,
+    .adhoc_free = sq_adhoc_free,
+    .col_name = sq_col_name,
+    .after_copy = sq_after_copy,
+};

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "util/err.h"
 
@@ -29,8 +30,9 @@ struct store_conn;
 struct store_stmt;
 
 /**
- * Opens the store named by `url` ("sqlite:PATH" or a plain path) and applies every pending
- * migration. Returns 0 and an owned *out, or a tg_code with `err` set.
+ * Opens the store named by `url` ("sqlite:PATH", a plain path, or "postgres://user@host:port/db"
+ * / "postgresql://...", any libpq URI) and applies every pending migration. Returns 0 and an
+ * owned *out, or a tg_code with `err` set.
  */
 int store_open(const char *url, struct store **out, struct tg_err *err);
 void store_close(struct store *s);
@@ -52,6 +54,31 @@ int store_savepoint_release(struct store_conn *c, struct tg_err *err);
 void store_savepoint_rollback(struct store_conn *c);
 /** Cheap liveness check for /readyz. */
 int store_ping(struct store_conn *c, struct tg_err *err);
+/** True when the store is shared by several instances (PostgreSQL): another process may
+ * commit revisions, so an instance learns about them by tailing (store_wait_notify). */
+bool store_is_shared(const struct store *s);
+/**
+ * Waits up to `timeout_ms` for a hint that another instance committed (PostgreSQL
+ * LISTEN/NOTIFY on a connection used for nothing else). Returns 1 on a hint, 0 on timeout,
+ * a negative tg_code when the connection failed (the caller polls and calls again; the
+ * backend reconnects). A hint is never the truth: callers read the revisions after it.
+ * SQLite has no other writers and simply sleeps.
+ */
+int store_wait_notify(struct store_conn *c, int timeout_ms);
+/**
+ * True when the current write transaction hit a serialization failure or a deadlock
+ * (PostgreSQL 40001/40P01): the whole transaction must be rolled back and run again.
+ */
+bool store_retry_pending(struct store_conn *c);
+/**
+ * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must
+ * hold no rows yet. Ids, revisions, the change log and every history table keep their values;
+ * both stores are first migrated to this tagd's schema. Afterwards every table must have the
+ * same number of rows on both sides. Writes one line per table to `report`. 0 or a tg_code.
+ */
+int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err);
+/** Runs a script of SQL outside the named statements (tools only: `tagd migrate`). */
+int store_exec_script(struct store_conn *c, const char *sql, struct tg_err *err);
 
 /**
  * Returns the prepared statement `id` of this connection, reset and with bindings cleared, or
@@ -69,6 +96,8 @@ int st_step(struct store_stmt *st, struct tg_err *err);
 /** Steps until done; returns 0 or a tg_code. */
 int st_exec(struct store_stmt *st, struct tg_err *err);
 int64_t col_int(struct store_stmt *st, int i);
+/** Columns of the current result. */
+int col_count(struct store_stmt *st);
 /** Borrowed until the next step or reset; NULL for SQL NULL. */
 const char *col_text(struct store_stmt *st, int i);
 bool col_null(struct store_stmt *st, int i);

@@ -3,6 +3,7 @@
 Every test module gets its own tagd process on a free port with a fresh data directory and a
 known admin token (TAGD_ADMIN_TOKEN). The binary is $TAGD_BIN or build/tagd. Tests speak plain
 HTTP with requests; nothing here knows a dialect."""
+import hashlib
 import os
 import shlex
 import shutil
@@ -25,6 +26,30 @@ def free_port():
         return s.getsockname()[1]
 
 
+def pg_store_for(data_dir):
+    """With TAGD_TEST_STORE=postgres://... (tests/pg/start), every data directory gets its own
+    database on that cluster, created on first use, so suites stay as isolated as on SQLite."""
+    base = os.environ.get("TAGD_TEST_STORE", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        return None
+    name = "t_" + hashlib.sha1(os.path.realpath(data_dir).encode()).hexdigest()[:20]
+    root, _, _ = base.rpartition("/")
+    found = subprocess.run(["psql", "-XAtq", base, "-c",
+                            "SELECT 1 FROM pg_database WHERE datname = '%s'" % name],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    if found != "1":
+        subprocess.run(["psql", "-Xq", base, "-c", 'CREATE DATABASE "%s"' % name],
+                       capture_output=True, check=True)
+    return root + "/" + name
+
+
+def pg_drop(store):
+    base = os.environ.get("TAGD_TEST_STORE", "")
+    if store and base:
+        subprocess.run(["psql", "-Xq", base, "-c", 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)'
+                        % store.rpartition("/")[2]], capture_output=True)
+
+
 class Server:
     """A running tagd. `url` is its base URL; `admin` a requests.Session with the admin token."""
 
@@ -37,6 +62,7 @@ class Server:
         self.proc = None
         self.port = None
         self.log_path = os.path.join(self.data, "server.log")
+        self.store = None
 
     def start(self):
         self.port = free_port()
@@ -44,6 +70,10 @@ class Server:
         env["TAGD_ADMIN_TOKEN"] = ADMIN_TOKEN
         env.update(self.env_extra)
         args = [self.bin, "--data", self.data, "--listen", "127.0.0.1:%d" % self.port]
+        if not any(a == "--store" or a.startswith("--store=") for a in self.extra_args):
+            self.store = self.store or pg_store_for(self.data)
+            if self.store:
+                args += ["--store", self.store]
         args += self.extra_args
         # TAGD_WRAP runs the server under a tool, e.g. "valgrind --error-exitcode=99 ...".
         wrap = os.environ.get("TAGD_WRAP")
@@ -92,6 +122,7 @@ class Server:
         log = self.read_log()
         if self.owns_data:
             shutil.rmtree(self.data, ignore_errors=True)
+            pg_drop(self.store)
         # Under the sanitizers a report or an unclean exit fails the module.
         for marker in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
             assert marker not in log, "sanitizer report:\n" + log[-8000:]
@@ -177,3 +208,16 @@ def raw_request(port, data, timeout=5):
         except socket.timeout:
             pass
     return b"".join(chunks)
+
+
+# Tests about the SQLite file itself (its disk filling up, reading it directly): nothing to
+# test on PostgreSQL.
+SQLITE_ONLY = {"test_full_disk_gives_clean_errors_and_recovers", "test_secrets_are_stored_hashed"}
+
+
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("TAGD_TEST_STORE"):
+        return
+    for item in items:
+        if item.originalname in SQLITE_ONLY or item.name in SQLITE_ONLY:
+            item.add_marker(pytest.mark.skip(reason="SQLite-only (TAGD_TEST_STORE is set)"))

@@ -554,7 +554,8 @@ def src_server():
     with open(cfg_src, "w") as f:
         json.dump(["FromConfig.one"], f)
     with open(cfgfile, "w") as f:
-        f.write("sources = cfgsrc=file://%s\nsource-timeout = 1000\n" % cfg_src)
+        # The tests register local files and 127.0.0.1 sources through the API: allow it.
+        f.write("sources = cfgsrc=file://%s\nsource-timeout = 1000\nsources-allow-local = 1\n" % cfg_src)
     s = Server(extra_args=["--config", cfgfile]).start()
     s.dir = d
     s.cfg_src = cfg_src

@@ -456,6 +456,25 @@ static void test_attach_all_or_nothing(void **state)
                      TG_ENOTFOUND);
 }
 
+/* API-registered sources may not read local files unless the operator allows it. */
+static void test_api_sources_restricted(void **state)
+{
+    struct fixture *f = *state;
+    struct source out;
+    struct tg_err err;
+    const char *text;
+    size_t len;
+
+    src_limits.allow_local = false;
+    assert_int_equal(core_src_create(&f->cx, "local", "/etc/hostname", &out, &err), TG_ERULE);
+    assert_int_equal(core_src_create(&f->cx, "local", "file:///etc/hostname", &out, &err), TG_ERULE);
+    assert_int_equal(core_src_fetch(&f->cx, "/etc/hostname", true, &text, &len, &err), TG_ERULE);
+    assert_int_equal(core_src_fetch(&f->cx, "http://127.0.0.1:1/x", true, &text, &len, &err),
+                     TG_ERULE);
+    assert_int_equal(core_src_create(&f->cx, "remote", "https://example.invalid/t.json", &out, &err), 0);
+    src_limits.allow_local = true;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -473,9 +492,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_profile, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_attach_all_or_nothing, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_api_sources_restricted, fixture_setup,
+                                        fixture_teardown),
     };
     int rc;
 
+    /* These tests register local files as sources, as an operator allowing it would. */
+    src_limits.allow_local = true;
     core_src_global_init();
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     core_src_global_release();

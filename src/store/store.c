@@ -1,0 +1,105 @@
+/* store/store.c: the public store.h functions, forwarded to the backend the URL names.
+ *
+ * sqlite:PATH (or a plain path) selects store/sqlite.c, postgres:// or postgresql:// selects
+ * store/postgres.c. Everything else is a thin indirection through struct store_backend. */
+#include "store/backend.h"
+
+#include <string.h>
+
+static const struct store_backend *backend_for(const char *url)
+{
+    if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)
+        return &store_pg_backend;
+    if (strncmp(url, "sqlite:", 7) == 0 || strstr(url, "://") == NULL)
+        return &store_sqlite_backend;
+    return NULL;
+}
+
+int store_open(const char *url, struct store **out, struct tg_err *err)
+{
+    const struct store_backend *be = backend_for(url);
+    if (be == NULL)
+        return tg_err_set(err, TG_EINVAL, "store", "unsupported store url '%s'", url);
+    return be->open(url, out, err);
+}
+
+void store_close(struct store *s)
+{
+    if (s)
+        s->be->close(s);
+}
+
+const char *store_describe(const struct store *s) { return s->be->describe(s); }
+bool store_is_shared(const struct store *s) { return s->be == &store_pg_backend; }
+
+struct store_conn *store_conn_open(struct store *s, bool writer, struct tg_err *err)
+{
+    return s->be->conn_open(s, writer, err);
+}
+
+void store_conn_close(struct store_conn *c)
+{
+    if (c)
+        c->be->conn_close(c);
+}
+
+int store_begin_write(struct store_conn *c, struct tg_err *err) { return c->be->begin_write(c, err); }
+int store_begin_read(struct store_conn *c, struct tg_err *err) { return c->be->begin_read(c, err); }
+int store_commit(struct store_conn *c, struct tg_err *err) { return c->be->commit(c, err); }
+void store_rollback(struct store_conn *c) { c->be->rollback(c); }
+int store_savepoint(struct store_conn *c, struct tg_err *err) { return c->be->savepoint(c, err); }
+int store_savepoint_release(struct store_conn *c, struct tg_err *err)
+{
+    return c->be->savepoint_release(c, err);
+}
+void store_savepoint_rollback(struct store_conn *c) { c->be->savepoint_rollback(c); }
+int store_ping(struct store_conn *c, struct tg_err *err) { return c->be->ping(c, err); }
+int store_wait_notify(struct store_conn *c, int timeout_ms) { return c->be->wait_notify(c, timeout_ms); }
+bool store_retry_pending(struct store_conn *c) { return c->be->retry_pending(c); }
+int store_exec_script(struct store_conn *c, const char *sql, struct tg_err *err)
+{
+    return c->be->exec_script(c, sql, err);
+}
+int64_t store_changes(struct store_conn *c) { return c->be->changes(c); }
+
+struct store_stmt *st_get(struct store_conn *c, enum store_sql id, struct tg_err *err)
+{
+    return c->be->st_get(c, id, err);
+}
+
+void st_int(struct store_stmt *st, int i, int64_t v) { st->be->st_int(st, i, v); }
+void st_bool(struct store_stmt *st, int i, bool v) { st->be->st_int(st, i, v ? 1 : 0); }
+void st_null(struct store_stmt *st, int i) { st->be->st_null(st, i); }
+
+void st_text(struct store_stmt *st, int i, const char *s)
+{
+    if (s == NULL)
+        st->be->st_null(st, i);
+    else
+        st->be->st_textn(st, i, s, strlen(s));
+}
+
+void st_textn(struct store_stmt *st, int i, const char *s, size_t n)
+{
+    st->be->st_textn(st, i, s, n);
+}
+
+int st_step(struct store_stmt *st, struct tg_err *err) { return st->be->st_step(st, err); }
+
+int st_exec(struct store_stmt *st, struct tg_err *err)
+{
+    int rc;
+    for (;;) {
+        rc = st->be->st_step(st, err);
+        if (rc != 1)
+            break;
+    }
+    st->be->st_reset(st);
+    return rc;
+}
+
+int64_t col_int(struct store_stmt *st, int i) { return st->be->col_int(st, i); }
+const char *col_text(struct store_stmt *st, int i) { return st->be->col_text(st, i); }
+bool col_null(struct store_stmt *st, int i) { return st->be->col_null(st, i); }
+int col_count(struct store_stmt *st) { return st->be->col_count(st); }
+void st_reset(struct store_stmt *st) { st->be->st_reset(st); }
