@@ -101,7 +101,12 @@ SOURCES_ROWS = [
     ("native", "DELETE", "/v1/sources/acmesrc", None, "admin"),
 ]
 
-ROWS = (NATIVE_ROWS + SOURCES_ROWS + AITRONOS_ROWS + ORACLE_ROWS + EASYDB_ROWS + LD_ROWS +
+QUERY_ROWS = [
+    ("native", "POST", "/v1/query", {"query": "AcmeImm"}, "read"),
+    ("native", "GET", "/v1/resources?query=AcmeImm", None, "read"),
+]
+
+ROWS = (NATIVE_ROWS + SOURCES_ROWS + QUERY_ROWS + AITRONOS_ROWS + ORACLE_ROWS + EASYDB_ROWS + LD_ROWS +
         IMMUTA_ROWS)
 
 # ---- principals ---------------------------------------------------------------------------
@@ -595,7 +600,7 @@ def test_org_admin_cannot_make_tagd_read_local_files(server, world):
 # Served without credentials on purpose (LaunchDarkly answers CORS preflights to anyone).
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
           ("OPTIONS", "/api/v2/tags")}
-COVERED = {"native.c", "native_links.c", "native_sources.c", "aitronos.c", "oracle.c", "easydb.c",
+COVERED = {"native.c", "native_links.c", "native_sources.c", "native_query.c", "aitronos.c", "oracle.c", "easydb.c",
            "launchdarkly.c", "immuta.c"}
 
 
