@@ -127,6 +127,10 @@ int api_query_bool(struct hreq *r, const char *name, bool def, bool *out);
 /** The bearer token of the Authorization header, or NULL. */
 const char *api_bearer(struct hreq *r);
 
+/** The native API's authentication: bearer token, the rights of `need`, then the rate limit.
+ * Renders the error and returns -1 on failure. Shared by every native route file. */
+int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need);
+
 /* ---- response helpers ---- */
 void api_set_header(struct hreq *r, const char *name, const char *value);
 /** Starts a JSON body: sets the content type and status, and returns a writer on r->out. */

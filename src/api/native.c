@@ -18,7 +18,7 @@ const struct dialect native_dialect = {"native", api_native_error};
 
 /* ---- shared pieces ---- */
 
-static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
+int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
 {
     struct tg_err err;
     const char *tok = api_bearer(r);
@@ -37,6 +37,11 @@ static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         return -1;
     }
     return ratelimit_take(r, cx);
+}
+
+static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
+{
+    return api_native_auth(r, cx, need);
 }
 
 static void fail(struct hreq *r, int rc, const struct tg_err *err)

@@ -13,23 +13,7 @@
 
 static int auth_admin(struct hreq *r, struct core_ctx *cx)
 {
-    struct tg_err err;
-    const char *tok = api_bearer(r);
-    int rc;
-
-    tg_err_clear(&err);
-    if (tok == NULL) {
-        api_failf(r, TG_EAUTH, "Authorization", "missing bearer token");
-        return -1;
-    }
-    rc = core_auth_token(cx, tok, &err);
-    if (rc == 0)
-        rc = core_require(cx, RIGHT_ADMIN, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return -1;
-    }
-    return 0;
+    return api_native_auth(r, cx, RIGHT_ADMIN);
 }
 
 static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)

@@ -68,3 +68,14 @@ def test_immuta(limited):
     last = _exhaust(lambda: requests.get(limited.url + "/tag", headers={"Authorization": "Bearer " + tok}))
     body = last.json()
     assert body["statusCode"] == 429 and "error" in body
+
+
+def test_native_side_routes(limited):
+    """The query, sources and links routes share the native authentication, limit included."""
+    tok = _admin(limited, "POST", "/v1/tokens", json={"name": "q", "rights": ["tags:read"]}).json()["token"]
+    _exhaust(lambda: requests.post(limited.url + "/v1/query", json={"query": "kind:file"},
+                                   headers={"Authorization": "Bearer " + tok}))
+    adm = _admin(limited, "POST", "/v1/tokens", json={"name": "adm", "rights": ["admin"]}).json()["token"]
+    _exhaust(lambda: requests.get(limited.url + "/v1/sources", headers={"Authorization": "Bearer " + adm}))
+    time.sleep(3.2)
+    _exhaust(lambda: requests.get(limited.url + "/v1/applinks", headers={"Authorization": "Bearer " + adm}))
