@@ -925,6 +925,20 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
     return 0;
 }
 
+/* SO_REUSEPORT lets every loop own a listener, but it also lets another process of the same
+ * user bind the same port and silently take a share of the connections. A plain bind first
+ * (no SO_REUSEPORT) fails when anyone holds the port; only then do the loops bind together. */
+static int port_is_free(const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, ok;
+    if (fd < 0)
+        return 0;
+    ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0 &&
+         bind(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0;
+    close(fd);
+    return ok;
+}
+
 static int open_listener(const struct sockaddr_in *sa)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1;
@@ -1060,6 +1074,10 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         t->reader = store_conn_open(store, false, &err);
         if (t->reader == NULL) {
             log_error("store: %s", err.msg);
+            return 2;
+        }
+        if (i == 0 && sa.sin_port != 0 && !port_is_free(&sa)) {
+            log_error("cannot listen on %s: address already in use", cfg->listen);
             return 2;
         }
         t->fd = open_listener(&sa);

@@ -222,8 +222,19 @@ static int sq_commit(struct store_conn *c, struct tg_err *err)
     return rc;
 }
 
+/* A statement stepped but never reset keeps its read snapshot open after ROLLBACK: the next
+ * request on this connection would read the past (a token issued since would look unknown).
+ * The end of every request therefore resets whatever a caller left running. */
+static void reset_busy(sqlite3 *db)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st; st = sqlite3_next_stmt(db, st))
+        if (sqlite3_stmt_busy(st))
+            sqlite3_reset(st);
+}
+
 static void sq_rollback(struct store_conn *c)
 {
+    reset_busy(SC(c)->db);
     if (!sqlite3_get_autocommit(SC(c)->db))
         exec(SC(c)->db, "ROLLBACK", NULL);
 }

@@ -50,6 +50,10 @@ def pg_drop(store):
                         % store.rpartition("/")[2]], capture_output=True)
 
 
+class PortTaken(Exception):
+    pass
+
+
 class Server:
     """A running tagd. `url` is its base URL; `admin` a requests.Session with the admin token."""
 
@@ -65,6 +69,16 @@ class Server:
         self.store = None
 
     def start(self):
+        # free_port() only finds a port that was free a moment ago; when another test's server
+        # takes it first, tagd refuses to share it and exits: try another port.
+        for attempt in range(5):
+            try:
+                return self._start_once()
+            except PortTaken:
+                continue
+        raise RuntimeError("no free port after 5 attempts")
+
+    def _start_once(self):
         self.port = free_port()
         env = dict(os.environ)
         env["TAGD_ADMIN_TOKEN"] = ADMIN_TOKEN
@@ -84,6 +98,10 @@ class Server:
         deadline = time.time() + (120 if os.environ.get("TAGD_WRAP") else 20)
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                self.log.close()
+                if "address already in use" in self.read_log().split("tagd exited early")[-1][-2000:]:
+                    self.proc = None
+                    raise PortTaken()
                 raise RuntimeError("tagd exited early (%s):\n%s" % (self.proc.returncode, self.read_log()))
             try:
                 if requests.get(self.url + "/healthz", timeout=0.5).status_code == 200:

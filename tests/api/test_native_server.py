@@ -569,3 +569,17 @@ def test_idle_keep_alive_connection_does_not_hold_up_shutdown():
         c.close()
     finally:
         s.cleanup()
+
+
+def test_second_process_cannot_share_the_port(server):
+    """Regression (flaky 401s under parallel tests): with SO_REUSEPORT a second tagd on the
+    same port was accepted by the kernel and took half of the first one's connections. A port
+    in use by another process must stop tagd at start."""
+    other = Server()
+    other.port = server.port
+    env = dict(os.environ, TAGD_ADMIN_TOKEN="x" * 20)
+    p = subprocess.run([other.bin, "--data", other.data, "--listen", "127.0.0.1:%d" % server.port],
+                       env=env, capture_output=True, timeout=20)
+    other.cleanup()
+    assert p.returncode != 0
+    assert b"in use" in p.stderr

@@ -210,6 +210,41 @@ static void test_transactions_and_snapshots(void **state)
     store_close(s);
 }
 
+/* Regression: a statement left stepped (not reset) by a request must not pin the reader's
+ * snapshot for the next request (seen as freshly issued tokens answering 401). */
+static void test_unreset_statement_does_not_pin_snapshot(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *w, *r;
+    struct store_stmt *st;
+    struct tg_err err;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    w = store_conn_open(s, true, &err);
+    r = store_conn_open(s, false, &err);
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(rev_insert(w, 1, &err), 0);
+    assert_int_equal(rev_insert(w, 2, &err), 0);
+    assert_int_equal(store_commit(w, &err), 0);
+    /* A request reads one row of a two-row answer and forgets to reset. */
+    assert_int_equal(store_begin_read(r, &err), 0);
+    st = st_get(r, SQL_REV_AT_TIME, &err);
+    assert_non_null(st);
+    st_int(st, 1, INT64_MAX);
+    assert_int_equal(st_step(st, &err), 1);
+    store_rollback(r);
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(rev_insert(w, 3, &err), 0);
+    assert_int_equal(store_commit(w, &err), 0);
+    assert_int_equal(store_begin_read(r, &err), 0);
+    assert_int_equal(rev_current(r), 3);
+    store_rollback(r);
+    store_conn_close(r);
+    store_conn_close(w);
+    store_close(s);
+}
+
 static void test_errors_map_to_codes(void **state)
 {
     struct tmp *t = *state;
@@ -372,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions_and_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreset_statement_does_not_pin_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_map_to_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statements_are_cached, setup, teardown),
         cmocka_unit_test_setup_teardown(test_locked_store_is_busy, setup, teardown),
