@@ -131,6 +131,9 @@ const char *api_bearer(struct hreq *r);
  * Renders the error and returns -1 on failure. Shared by every native route file. */
 int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need);
 
+/** The native representation of a resource (GET /v1/resources/{kind}/{key}). */
+void api_native_render_resource(struct jw *w, struct hreq *r, const struct resource *res);
+
 /* ---- response helpers ---- */
 void api_set_header(struct hreq *r, const char *name, const char *value);
 /** Starts a JSON body: sets the content type and status, and returns a writer on r->out. */

@@ -497,7 +497,7 @@ static void h_tag_restore(struct hreq *r, struct core_ctx *cx)
     set_etag(r, out.version);
 }
 
-static void render_resource(struct jw *w, struct hreq *r, const struct resource *res)
+void api_native_render_resource(struct jw *w, struct hreq *r, const struct resource *res)
 {
     jw_obj(w);
     jw_kint(w, "id", res->id);
@@ -546,7 +546,7 @@ static void render_resource_page(struct hreq *r, struct core_ctx *cx, struct res
     jw_key(&w, "items");
     jw_arr(&w);
     for (size_t i = 0; i < n; i++)
-        render_resource(&w, r, &items[i]);
+        api_native_render_resource(&w, r, &items[i]);
     jw_arr_end(&w);
     jw_key(&w, "next_cursor");
     if (more && n)
@@ -879,7 +879,7 @@ static void h_resource_get(struct hreq *r, struct core_ctx *cx)
     if (auth(r, cx, RIGHT_READ) || load_resource(r, cx, &res))
         return;
     api_json_begin(r, 200, &w);
-    render_resource(&w, r, &res);
+    api_native_render_resource(&w, r, &res);
     set_etag(r, res.version);
 }
 
@@ -935,7 +935,7 @@ static void h_resource_put(struct hreq *r, struct core_ctx *cx)
         goto out;
     }
     api_json_begin(r, created ? 201 : 200, &w);
-    render_resource(&w, r, &res);
+    api_native_render_resource(&w, r, &res);
     set_etag(r, res.version);
 out:
     json_decref(body);

@@ -48,35 +48,6 @@ static void query_error(struct hreq *r, const struct qerr *qe, bool syntax)
     jw_obj_end(&w);
 }
 
-static const char *iso_or_null(struct hreq *r, int64_t ms)
-{
-    return ms ? api_iso(r, ms) : NULL;
-}
-
-/* Same representation as GET /v1/resources/{kind}/{key} (native.c). */
-static void render_resource(struct jw *w, struct hreq *r, const struct resource *res)
-{
-    jw_obj(w);
-    jw_kint(w, "id", res->id);
-    jw_kstr(w, "kind", res->kind);
-    jw_kstr(w, "key", res->key);
-    jw_kstr(w, "name", res->name);
-    jw_key(w, "parent");
-    if (res->parent_id && res->parent_kind) {
-        jw_obj(w);
-        jw_kstr(w, "kind", res->parent_kind);
-        jw_kstr(w, "key", res->parent_key);
-        jw_obj_end(w);
-    } else {
-        jw_null(w);
-    }
-    jw_kbool(w, "archived", res->archived);
-    jw_kstr(w, "created_at", iso_or_null(r, res->created_at));
-    jw_kstr(w, "updated_at", iso_or_null(r, res->updated_at));
-    jw_kint(w, "version", res->version);
-    jw_obj_end(w);
-}
-
 static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams *p)
 {
     const struct eng_snap *s;
@@ -146,7 +117,7 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
             struct resource one;
             tg_err_clear(&err);
             if (core_resource_get_id(cx, res.ids[i], &one, &err) == 0)
-                render_resource(&w, r, &one);
+                api_native_render_resource(&w, r, &one);
         }
         jw_arr_end(&w);
     }
