@@ -365,10 +365,16 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--small", action="store_true")
     ap.add_argument("--tagd", default=os.path.join(ROOT, "build-bench", "tagd"))
+    ap.add_argument("--only", default="1,2,3,4,5",
+                    help="comma-separated figures to measure (default: all)")
+    ap.add_argument("--seconds", type=int, help="length of each measurement")
     args = ap.parse_args()
     size = "small" if args.small else "full"
-    cfg = SIZES[size]
+    cfg = dict(SIZES[size])
+    if args.seconds:
+        cfg["seconds"] = args.seconds
     secs = cfg["seconds"]
+    figs = set(args.only.split(","))
     TAGD = args.tagd
     WORK = os.path.join(ROOT, "bench", "results", "tmp", size)
     shutil.rmtree(WORK, ignore_errors=True)
@@ -416,130 +422,146 @@ def main():
     log("tagd started in %.2f s, RSS %.1f MB (empty: %.1f MB)" % (start_s, rss / 1e6, rss_empty / 1e6))
 
     try:
-        # (1) serving the tag list, against nginx with the same bytes.
-        req = urllib.request.Request(base + "/v1/tags?limit=100",
-                                     headers={"Authorization": "Bearer " + TOKEN})
-        body = urllib.request.urlopen(req).read()
-        t1 = wrk(base + "/v1/tags?limit=100", secs, 1, 64, label="tags-tagd")
-        nport, ndir = nginx_start(body)
-        try:
-            n1 = wrk("http://127.0.0.1:%d/tags.json" % nport, secs, 1, 64, label="tags-nginx")
-        finally:
-            nginx_stop(ndir)
-        results.append(("1", "GET /v1/tags?limit=100, requests/s", t1["rps"], "nginx static",
-                        n1["rps"], t1["rps"] / n1["rps"], ">= 0.7x", t1["rps"] >= 0.7 * n1["rps"],
-                        t1["errors"]))
-        results.append(("1", "GET /v1/tags?limit=100, p99 ms", t1["p99"], "nginx static",
-                        n1["p99"], t1["p99"] / n1["p99"], "", None, 0))
+        if "1" in figs:
+            # (1) serving the tag list, against nginx with the same bytes.
+            req = urllib.request.Request(base + "/v1/tags?limit=100",
+                                         headers={"Authorization": "Bearer " + TOKEN})
+            body = urllib.request.urlopen(req).read()
+            t1 = wrk(base + "/v1/tags?limit=100", secs, 1, 64, label="tags-tagd")
+            nport, ndir = nginx_start(body)
+            try:
+                n1 = wrk("http://127.0.0.1:%d/tags.json" % nport, secs, 1, 64, label="tags-nginx")
+            finally:
+                nginx_stop(ndir)
+            results.append(("1", "GET /v1/tags?limit=100, requests/s", t1["rps"], "nginx static",
+                            n1["rps"], t1["rps"] / n1["rps"], ">= 0.7x",
+                            t1["rps"] >= 0.7 * n1["rps"], t1["errors"]))
+            results.append(("1", "GET /v1/tags?limit=100, p99 ms", t1["p99"], "nginx static",
+                            n1["p99"], t1["p99"] / n1["p99"], "", None, 0))
 
-        # (2) effective tags of random depth-3 resources.
-        keys_file = os.path.join(WORK, "depth3.tsv")
-        lua = os.path.join(ROOT, "bench", "lua", "restags.lua")
-        t2 = wrk(base, secs, 2, CLIENTS, script=lua, env={"BENCH_KEYS": keys_file,
-                                                           "BENCH_TOKEN": TOKEN},
-                 label="restags-tagd")
-        t2_1 = wrk(base, min(secs, 5), 1, 1, script=lua, env={"BENCH_KEYS": keys_file,
+        if "2" in figs:
+            # (2) effective tags of random depth-3 resources.
+            keys_file = os.path.join(WORK, "depth3.tsv")
+            lua = os.path.join(ROOT, "bench", "lua", "restags.lua")
+            t2 = wrk(base, secs, 2, CLIENTS, script=lua, env={"BENCH_KEYS": keys_file,
                                                                "BENCH_TOKEN": TOKEN},
-                   label="restags-tagd-1client")
+                     label="restags-tagd")
+            t2_1 = wrk(base, min(secs, 5), 1, 1, script=lua, env={"BENCH_KEYS": keys_file,
+                                                                   "BENCH_TOKEN": TOKEN},
+                       label="restags-tagd-1client")
 
-        # (3) boolean queries on tagd.
-        tq, tq1 = [], []
-        for name, e in shapes(terms):
-            url = base + "/v1/resources?" + urllib.parse.urlencode(
-                {"query": q_tagd(e), "limit": 100, "ids_only": "true"})
-            tq.append(wrk(url, secs, 2, CLIENTS, label="query-tagd-%d" % len(tq)))
-            tq1.append(wrk(url, min(secs, 5), 1, 1, label="query-tagd-%d-1client" % len(tq1)))
+        if "3" in figs:
+            # (3) boolean queries on tagd.
+            tq, tq1 = [], []
+            for name, e in shapes(terms):
+                url = base + "/v1/resources?" + urllib.parse.urlencode(
+                    {"query": q_tagd(e), "limit": 100, "ids_only": "true"})
+                tq.append(wrk(url, secs, 2, CLIENTS, label="query-tagd-%d" % len(tq)))
+                tq1.append(wrk(url, min(secs, 5), 1, 1, label="query-tagd-%d-1client" % len(tq1)))
 
-        # (4) durable assignment adds from 64 clients (last: it changes the data).
-        lua_w = os.path.join(ROOT, "bench", "lua", "writes.lua")
-        t4 = wrk(base, secs, 2, WRITE_CLIENTS, script=lua_w,
-                 env={"BENCH_FILES": str(meta["resources"]), "BENCH_TAGS": str(meta["tags"]),
-                      "BENCH_FIRST_FILE": str(meta["folders1"] + meta["folders2"] + 1),
-                      "BENCH_TOKEN": TOKEN},
-                 label="writes-tagd")
+        if "4" in figs:
+            # (4) durable assignment adds from 64 clients (last: it changes the data).
+            lua_w = os.path.join(ROOT, "bench", "lua", "writes.lua")
+            t4 = wrk(base, secs, 2, WRITE_CLIENTS, script=lua_w,
+                     env={"BENCH_FILES": str(meta["resources"]), "BENCH_TAGS": str(meta["tags"]),
+                          "BENCH_FIRST_FILE": str(meta["folders1"] + meta["folders2"] + 1),
+                          "BENCH_TOKEN": TOKEN},
+                     label="writes-tagd")
+            log("tagd: %.0f durable adds/s" % t4["rps"])
     finally:
         stop(p)
 
     # PostgreSQL.
-    t0 = time.time()
-    pgbase = pg_start(size)
-    try:
-        pg_load()
-        log("PostgreSQL loaded in %.1f s" % (time.time() - t0))
-        lo, hi = meta["folders1"] + meta["folders2"] + 1, meta["resources"]
-        eff = ("\\set id random(%d, %d)\n" % (lo, hi) +
-               "WITH RECURSIVE anc(id, depth) AS ("
-               " SELECT r.id, 0 FROM resources r WHERE r.kind = 'file' AND r.key = 'f-' || :id"
-               " UNION ALL SELECT r.parent_id, a.depth + 1 FROM anc a JOIN resources r"
-               " ON r.id = a.id WHERE r.parent_id IS NOT NULL)"
-               " SELECT DISTINCT ON (t.id) t.id, t.name, anc.depth FROM anc"
-               " JOIN assignments x ON x.resource_id = anc.id JOIN tags t ON t.id = x.tag_id"
-               " ORDER BY t.id, anc.depth;\n")
-        p2 = pgbench(eff, secs, CLIENTS, "restags")
-        results.append(("2", "effective tags of a depth-3 resource, requests/s", t2["rps"],
-                        "PostgreSQL", p2["rps"], t2["rps"] / p2["rps"], ">= 10x",
-                        t2["rps"] >= 10 * p2["rps"], t2["errors"]))
-        results.append(("2", "  p50 ms, %d clients" % CLIENTS, t2["p50"], "PostgreSQL",
-                        p2["p50"], t2["p50"] / p2["p50"], "", None, 0))
-        results.append(("2", "  p50 ms, 1 client", t2_1["p50"], "", None, None, "< 1 ms",
-                        t2_1["p50"] < 1, 0))
-        pj, pg = [], []
-        for i, (name, e) in enumerate(shapes(terms)):
-            j = q_pg_join(e)
-            pj.append(pgbench("SELECT count(*) FROM (%s) q;\nSELECT resource_id FROM (%s) q"
-                              " ORDER BY 1 LIMIT 100;\n" % (j, j), secs, CLIENTS, "join-%d" % i))
-            g = q_pg_gin(e)
-            pg.append(pgbench("SELECT count(*) FROM res_tags WHERE %s;\nSELECT id FROM res_tags"
-                              " WHERE %s ORDER BY id LIMIT 100;\n" % (g, g), secs, CLIENTS,
-                              "gin-%d" % i))
-        # (4) the same adds on PostgreSQL, synchronous_commit=on.
-        p4 = pgbench("\\set r random(%d, %d)\n\\set t random(1, %d)\n"
-                     "INSERT INTO assignments(resource_id, tag_id) VALUES (:r, :t)"
-                     " ON CONFLICT DO NOTHING;\n" % (lo, hi, meta["tags"]),
-                     secs, WRITE_CLIENTS, "writes")
-    finally:
-        pg_stop(pgbase)
-
-    # Redis.
-    rp = redis_start()
-    try:
+    if figs & {"2", "3", "4"}:
         t0 = time.time()
-        with open(os.path.join(WORK, "redis.resp"), "rb") as f:
-            sh(["redis-cli", "-p", str(REDIS_PORT), "--pipe"], stdin=f, capture_output=True)
-        log("Redis loaded in %.1f s" % (time.time() - t0))
-        rr = []
-        for i, (name, e) in enumerate(shapes(terms)):
-            sha = redis_cli("SCRIPT", "LOAD", q_redis(e))
-            rr.append(redis_bench(["EVALSHA", sha, "0"], secs, CLIENTS, "query-%d" % i))
-    finally:
-        stop(rp)
+        pgbase = pg_start(size)
+        try:
+            pg_load()
+            log("PostgreSQL loaded in %.1f s" % (time.time() - t0))
+            lo, hi = meta["folders1"] + meta["folders2"] + 1, meta["resources"]
+            if "2" in figs:
+                eff = ("\\set id random(%d, %d)\n" % (lo, hi) +
+                       "WITH RECURSIVE anc(id, depth) AS ("
+                       " SELECT r.id, 0 FROM resources r WHERE r.kind = 'file'"
+                       " AND r.key = 'f-' || :id"
+                       " UNION ALL SELECT r.parent_id, a.depth + 1 FROM anc a JOIN resources r"
+                       " ON r.id = a.id WHERE r.parent_id IS NOT NULL)"
+                       " SELECT DISTINCT ON (t.id) t.id, t.name, anc.depth FROM anc"
+                       " JOIN assignments x ON x.resource_id = anc.id JOIN tags t"
+                       " ON t.id = x.tag_id ORDER BY t.id, anc.depth;\n")
+                p2 = pgbench(eff, secs, CLIENTS, "restags")
+                results.append(("2", "effective tags of a depth-3 resource, requests/s",
+                                t2["rps"], "PostgreSQL", p2["rps"], t2["rps"] / p2["rps"],
+                                ">= 10x", t2["rps"] >= 10 * p2["rps"], t2["errors"]))
+                results.append(("2", "  p50 ms, %d clients" % CLIENTS, t2["p50"], "PostgreSQL",
+                                p2["p50"], t2["p50"] / p2["p50"], "", None, 0))
+                results.append(("2", "  p50 ms, 1 client", t2_1["p50"], "", None, None,
+                                "< 1 ms", t2_1["p50"] < 1, 0))
+            if "3" in figs:
+                pj, pg = [], []
+                for i, (name, e) in enumerate(shapes(terms)):
+                    j = q_pg_join(e)
+                    pj.append(pgbench("SELECT count(*) FROM (%s) q;\nSELECT resource_id FROM"
+                                      " (%s) q ORDER BY 1 LIMIT 100;\n" % (j, j), secs, CLIENTS,
+                                      "join-%d" % i))
+                    g = q_pg_gin(e)
+                    pg.append(pgbench("SELECT count(*) FROM res_tags WHERE %s;\nSELECT id FROM"
+                                      " res_tags WHERE %s ORDER BY id LIMIT 100;\n" % (g, g),
+                                      secs, CLIENTS, "gin-%d" % i))
+            if "4" in figs:
+                # (4) the same adds on PostgreSQL, synchronous_commit=on.
+                p4 = pgbench("\\set r random(%d, %d)\n\\set t random(1, %d)\n"
+                             "INSERT INTO assignments(resource_id, tag_id) VALUES (:r, :t)"
+                             " ON CONFLICT DO NOTHING;\n" % (lo, hi, meta["tags"]),
+                             secs, WRITE_CLIENTS, "writes")
+                log("PostgreSQL: %.0f durable adds/s" % p4["rps"])
+        finally:
+            pg_stop(pgbase)
 
-    for i, (name, e) in enumerate(shapes(terms)):
-        t = tq[i]
-        label = "query %s: %s" % (name, q_tagd(e))
-        results.append(("3", label + ", requests/s", t["rps"], "PostgreSQL join", pj[i]["rps"],
-                         t["rps"] / pj[i]["rps"], ">= 10x", t["rps"] >= 10 * pj[i]["rps"],
-                         t["errors"]))
-        results.append(("3", "", None, "PostgreSQL GIN", pg[i]["rps"], t["rps"] / pg[i]["rps"],
-                        ">= 10x", t["rps"] >= 10 * pg[i]["rps"], 0))
-        results.append(("3", "", None, "Redis", rr[i]["rps"], t["rps"] / rr[i]["rps"], "", None,
-                        0))
-        results.append(("3", "  p50 ms, %d clients" % CLIENTS, t["p50"], "PostgreSQL join",
-                        pj[i]["p50"], t["p50"] / pj[i]["p50"], "", None, 0))
-        results.append(("3", "  p50 ms, 1 client", tq1[i]["p50"], "", None, None, "< 1 ms",
-                        tq1[i]["p50"] < 1, 0))
-    results.append(("4", "durable assignment adds/s, 64 clients", t4["rps"],
-                    "PostgreSQL sync commit", p4["rps"], t4["rps"] / p4["rps"], ">= 1x",
-                    t4["rps"] >= p4["rps"], t4["errors"]))
-    per = rss / meta["assignments"]
-    per_net = (rss - rss_empty) / meta["assignments"]
-    results.append(("5", "start with the data set loaded, s", start_s, "target", 10.0,
-                    start_s / 10.0, "< 10 s", start_s < 10, 0))
-    results.append(("5", "resident memory per assignment, bytes (whole process)", per, "target",
-                    64.0, per / 64.0, "< 64", per < 64, 0))
-    results.append(("5", "  the same above an empty tagd's RSS", per_net, "target", 64.0,
-                    per_net / 64.0, "< 64", per_net < 64, 0))
-    report(size, cfg, meta, results, start_s, rss, rss_empty)
+    if "3" in figs:
+        # Redis.
+        rp = redis_start()
+        try:
+            t0 = time.time()
+            with open(os.path.join(WORK, "redis.resp"), "rb") as f:
+                sh(["redis-cli", "-p", str(REDIS_PORT), "--pipe"], stdin=f, capture_output=True)
+            log("Redis loaded in %.1f s" % (time.time() - t0))
+            rr = []
+            for i, (name, e) in enumerate(shapes(terms)):
+                sha = redis_cli("SCRIPT", "LOAD", q_redis(e))
+                rr.append(redis_bench(["EVALSHA", sha, "0"], secs, CLIENTS, "query-%d" % i))
+        finally:
+            stop(rp)
+
+        for i, (name, e) in enumerate(shapes(terms)):
+            t = tq[i]
+            label = "query %s: %s" % (name, q_tagd(e))
+            results.append(("3", label + ", requests/s", t["rps"], "PostgreSQL join",
+                            pj[i]["rps"], t["rps"] / pj[i]["rps"], ">= 10x",
+                            t["rps"] >= 10 * pj[i]["rps"], t["errors"]))
+            results.append(("3", "", None, "PostgreSQL GIN", pg[i]["rps"],
+                            t["rps"] / pg[i]["rps"], ">= 10x", t["rps"] >= 10 * pg[i]["rps"], 0))
+            results.append(("3", "", None, "Redis", rr[i]["rps"], t["rps"] / rr[i]["rps"], "",
+                            None, 0))
+            results.append(("3", "  p50 ms, %d clients" % CLIENTS, t["p50"], "PostgreSQL join",
+                            pj[i]["p50"], t["p50"] / pj[i]["p50"], "", None, 0))
+            results.append(("3", "  p50 ms, 1 client", tq1[i]["p50"], "", None, None, "< 1 ms",
+                            tq1[i]["p50"] < 1, 0))
+    if "4" in figs:
+        results.append(("4", "durable assignment adds/s, 64 clients", t4["rps"],
+                        "PostgreSQL sync commit", p4["rps"], t4["rps"] / p4["rps"], ">= 1x",
+                        t4["rps"] >= p4["rps"], t4["errors"]))
+    if "5" in figs:
+        per = rss / meta["assignments"]
+        per_net = (rss - rss_empty) / meta["assignments"]
+        results.append(("5", "start with the data set loaded, s", start_s, "target", 10.0,
+                        start_s / 10.0, "< 10 s", start_s < 10, 0))
+        results.append(("5", "resident memory per assignment, bytes (whole process)", per,
+                        "target", 64.0, per / 64.0, "< 64", per < 64, 0))
+        results.append(("5", "  the same above an empty tagd's RSS", per_net, "target", 64.0,
+                        per_net / 64.0, "< 64", per_net < 64, 0))
+    report(size if figs >= set("12345") else "%s-fig%s" % (size, "".join(sorted(figs))), cfg,
+           meta, results, start_s, rss, rss_empty)
 
 
 def fmt(v):
