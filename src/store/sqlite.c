@@ -119,6 +119,9 @@ static int open_db(const char *path, bool writer, sqlite3 **out, struct tg_err *
     rc = exec(db,
               writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                        "PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;"
+                       /* The writer re-reads the index pages of every resource a batch
+                        * touches: 64 MB keeps them instead of 2 MB (a pread per miss). */
+                       "PRAGMA cache_size=-65536;"
                      : "PRAGMA query_only=1; PRAGMA temp_store=MEMORY;",
               err);
     if (rc) {

@@ -18,6 +18,12 @@ static void test_format(void **state)
     assert_string_equal(buf, "2026-11-23T11:54:56.123Z");
     time_iso(951782400000LL, buf); /* leap day 2000 */
     assert_string_equal(buf, "2000-02-29T00:00:00.000Z");
+    time_iso(253402300799999LL, buf); /* the last millisecond the fast path writes */
+    assert_string_equal(buf, "9999-12-31T23:59:59.999Z");
+    time_iso(253402300800000LL, buf); /* year 10000: the general path */
+    assert_string_equal(buf, "10000-01-01T00:00:00.000Z");
+    time_iso(-1, buf); /* before the epoch */
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
 }
 
 static const struct {
