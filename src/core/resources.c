@@ -606,7 +606,7 @@ static int check_exclusive(struct core_ctx *ctx, int64_t resource_id, const stru
 int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,
                     const char *context, struct tg_err *err)
 {
-    size_t i;
+    size_t i, added = 0;
     int rc;
 
     if (n > (size_t)core_limits.max_batch)
@@ -631,8 +631,10 @@ int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *ta
         rc = add_one(ctx, resource_id, &t, context, err);
         if (rc)
             return rc;
+        added++;
     }
-    if (count_assigned(ctx, resource_id) > core_limits.max_tags_per_resource)
+    /* Only an add can push the resource over the limit. */
+    if (added && count_assigned(ctx, resource_id) > core_limits.max_tags_per_resource)
         return tg_err_set(err, TG_ERULE, "tags", "a resource may carry at most %d tags",
                           core_limits.max_tags_per_resource);
     return 0;

@@ -4,8 +4,10 @@
  * store connection, share nothing. A request is copied into a self-contained struct hreq.
  * Reads run on the loop inside a short read transaction. Writes are queued to the single
  * writer thread, which drains the queue into one transaction (a savepoint per request, so a
- * failing request rolls back alone), commits once, and sends each result back to its loop
- * with an h2o_multithread message; the loop then sends the response (group commit).
+ * failing request rolls back alone) and commits once (group commit). It hands the batch to the
+ * publisher thread and starts the next one; the publisher applies what was committed to the
+ * engine and sends each result back to its loop with an h2o_multithread message; the loop then
+ * sends the response. No answer leaves before its commit is durable and in the engine.
  *
  * A client may close its connection while its write is queued: a shared object in the
  * request's pool notices the disposal and detaches the job, so the result is dropped.
@@ -102,6 +104,13 @@ static struct {
     pthread_cond_t cv;
     struct job *head, *tail;
     bool writer_stop;
+    /* Committed batches on their way out (see publisher_main); guarded by pub_mu. */
+    pthread_t publisher;
+    struct store_conn *pub_conn;
+    pthread_mutex_t pub_mu;
+    pthread_cond_t pub_cv;
+    struct job *pub_head, *pub_tail;
+    bool pub_stop;
     atomic_int inflight;
     atomic_llong seq;
     struct metrics m;
@@ -602,7 +611,7 @@ static void *writer_main(void *arg)
 {
     (void)arg;
     for (;;) {
-        struct job *batch, *j, *next;
+        struct job *batch, *j;
         struct tg_err err;
         int n = 0;
 
@@ -660,14 +669,59 @@ static void *writer_main(void *arg)
                 }
             } else {
                 atomic_fetch_add(&S.m.txn_commits, 1);
-                /* Before any answer leaves: a client that saw its write reads it back. */
-                engine_catch_up(engine_main, S.writer_conn, &err);
-                for (j = batch; j; j = j->next)
-                    note_rev(j->r->revision);
             }
+        }
+        /* The publisher applies the commit to the engine and answers, while this thread goes
+         * on with the next batch. */
+        for (j = batch; j->next; j = j->next) {
+        }
+        pthread_mutex_lock(&S.pub_mu);
+        if (S.pub_tail)
+            S.pub_tail->next = batch;
+        else
+            S.pub_head = batch;
+        S.pub_tail = j;
+        pthread_cond_signal(&S.pub_cv);
+        pthread_mutex_unlock(&S.pub_mu);
+    }
+    return NULL;
+}
+
+/* The second stage of a write: every job it takes was committed (or failed) by the writer.
+ * One engine catch-up covers all of them, whatever number of batches are waiting; it reads
+ * inside one read transaction of its own connection, so the changes and the rows it reloads
+ * come from the same snapshot although the writer commits meanwhile. Only then do the answers
+ * leave: a client that saw its write reads it back, from the store or the engine. Write
+ * handlers must not consult the engine: it may lag the writer's store by the batches in here. */
+static void *publisher_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct job *batch, *j, *next;
+        struct tg_err err;
+        bool wrote = false;
+
+        pthread_mutex_lock(&S.pub_mu);
+        while (S.pub_head == NULL && !S.pub_stop)
+            pthread_cond_wait(&S.pub_cv, &S.pub_mu);
+        batch = S.pub_head;
+        S.pub_head = S.pub_tail = NULL;
+        pthread_mutex_unlock(&S.pub_mu);
+        if (batch == NULL)
+            break; /* stopping, and nothing left */
+
+        for (j = batch; j && !wrote; j = j->next)
+            wrote = j->r->revision > 0;
+        tg_err_clear(&err);
+        if (wrote && store_begin_read(S.pub_conn, &err) == 0) {
+            engine_catch_up(engine_main, S.pub_conn, &err);
+            store_rollback(S.pub_conn);
+        } else if (wrote) {
+            log_error("engine: cannot read the changes: %s", err.msg);
         }
         for (j = batch; j; j = next) {
             next = j->next;
+            note_rev(j->r->revision);
             h2o_multithread_send_message(&j->thread->receiver, &j->super);
         }
     }
@@ -1008,6 +1062,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     S.nthreads = cfg->threads;
     pthread_mutex_init(&S.mu, NULL);
     pthread_cond_init(&S.cv, NULL);
+    pthread_mutex_init(&S.pub_mu, NULL);
+    pthread_cond_init(&S.pub_cv, NULL);
     {
         FILE *f = fopen("/dev/urandom", "rb");
         if (f == NULL || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
@@ -1043,6 +1099,11 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     tg_err_clear(&err);
     S.writer_conn = store_conn_open(store, true, &err);
     if (S.writer_conn == NULL) {
+        log_error("store: %s", err.msg);
+        return 2;
+    }
+    S.pub_conn = store_conn_open(store, false, &err);
+    if (S.pub_conn == NULL) {
         log_error("store: %s", err.msg);
         return 2;
     }
@@ -1118,6 +1179,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         }
         S.tailing = pthread_create(&S.tailer, NULL, tailer_main, NULL) == 0;
     }
+    pthread_create(&S.publisher, NULL, publisher_main, NULL);
     pthread_create(&S.writer, NULL, writer_main, NULL);
     for (i = 1; i < S.nthreads; i++)
         pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
@@ -1130,6 +1192,11 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_cond_signal(&S.cv);
     pthread_mutex_unlock(&S.mu);
     pthread_join(S.writer, NULL);
+    pthread_mutex_lock(&S.pub_mu);
+    S.pub_stop = true;
+    pthread_cond_signal(&S.pub_cv);
+    pthread_mutex_unlock(&S.pub_mu);
+    pthread_join(S.publisher, NULL);
     atomic_store(&S.tail_stop, true);
     if (S.tailing)
         pthread_join(S.tailer, NULL);
@@ -1140,6 +1207,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     engine_free(engine_main);
     engine_main = NULL;
     store_conn_close(S.writer_conn);
+    store_conn_close(S.pub_conn);
     xfree(S.threads);
     xfree(S.m.by_route_status);
     return rc;
