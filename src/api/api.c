@@ -221,6 +221,7 @@ void api_set_header(struct hreq *r, const char *name, const char *value)
 void api_json_begin(struct hreq *r, int status, struct jw *w)
 {
     sbuf_reset(&r->out);
+    r->render = NULL;
     r->status = status;
     r->content_type = "application/json; charset=utf-8";
     jw_init(w, &r->out);
@@ -229,8 +230,18 @@ void api_json_begin(struct hreq *r, int status, struct jw *w)
 void api_no_content(struct hreq *r)
 {
     sbuf_reset(&r->out);
+    r->render = NULL;
     r->status = 204;
     r->content_type = NULL;
+}
+
+void api_render_later(struct hreq *r, int status, void (*fn)(struct hreq *r, void *arg),
+                      void *arg)
+{
+    sbuf_reset(&r->out);
+    r->status = status;
+    r->render = fn;
+    r->render_arg = arg;
 }
 
 void api_fail(struct hreq *r, int code, const struct tg_err *err)
@@ -243,6 +254,7 @@ void api_fail(struct hreq *r, int code, const struct tg_err *err)
         tg_err_set(&def, code, "", "%s", tg_code_slug(code));
         err = &def;
     }
+    r->render = NULL;
     d->error(r, code, err);
 }
 

@@ -86,6 +86,9 @@ struct hreq {
     int nres_headers;
     struct sbuf out;
     int64_t revision; /* X-Tagd-Revision; 0: not sent */
+    /* A body rendered after the handler returned (api_render_later); NULL: r->out is final. */
+    void (*render)(struct hreq *r, void *arg);
+    void *render_arg;
 };
 
 /** All routes of every dialect, terminated by a route with a NULL method. */
@@ -144,6 +147,14 @@ void api_fail(struct hreq *r, int code, const struct tg_err *err);
 void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_no_content(struct hreq *r);
+/**
+ * Sets `status` now and leaves the body to `fn(r, arg)`, which the server calls on the request's
+ * event loop just before answering: for a write, after its commit, off the writer thread (the
+ * bottleneck of writes). `fn` may use only what lives in r (its arena holds the handler's core
+ * results). Any later api_json_begin, api_no_content or error replaces it.
+ */
+void api_render_later(struct hreq *r, int status, void (*fn)(struct hreq *r, void *arg),
+                      void *arg);
 /** The native error body, also used for system endpoints. */
 void api_native_error(struct hreq *r, int code, const struct tg_err *err);
 /** Percent-decodes `n` bytes into the arena; NULL on malformed escapes or NUL bytes. */

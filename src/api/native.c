@@ -1062,6 +1062,17 @@ static void render_assignments(struct hreq *r, struct assignment *as, size_t n)
     jw_obj_end(&w);
 }
 
+struct asg_view {
+    struct assignment *as;
+    size_t n;
+};
+
+static void render_assignments_later(struct hreq *r, void *arg)
+{
+    struct asg_view *v = arg;
+    render_assignments(r, v->as, v->n);
+}
+
 static void h_res_tags_get(struct hreq *r, struct core_ctx *cx)
 {
     struct assignment *as;
@@ -1142,12 +1153,19 @@ static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
     rc = replace ? core_assign_replace(cx, res.id, ids, n, context, &err)
                  : core_assign_add(cx, res.id, ids, n, context, &err);
     if (rc == 0)
-        rc = core_assign_list(cx, res.id, false, &as, &n, &err);
+        rc = core_assign_list_brief(cx, res.id, &as, &n, &err);
     if (rc) {
         fail(r, rc, &err);
         goto out;
     }
-    render_assignments(r, as, n);
+    {
+        /* The list is read in the request's own transaction; the JSON is written by the loop
+         * after the commit (the list lives in the request's arena). */
+        struct asg_view *v = arena_alloc(&r->a, sizeof(*v));
+        v->as = as;
+        v->n = n;
+        api_render_later(r, 200, render_assignments_later, v);
+    }
 out:
     json_decref(body);
 }

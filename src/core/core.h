@@ -317,6 +317,11 @@ struct assignment {
  * first; a tag both direct and inherited is listed once, as direct). */
 int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
                      struct assignment **out, size_t *n, struct tg_err *err);
+/** The resource's direct tags as core_assign_list gives them, but of each tag only id, name,
+ * display_name and color are set (the rest is zero): about half the work per row, for the
+ * answers of write requests, which run on the writer thread. */
+int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
+                           size_t *n, struct tg_err *err);
 /** Adds tags (already present ones are left alone). All or nothing: exclusive groups and the
  * per-resource limit are checked for the whole set. */
 int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,

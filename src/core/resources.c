@@ -503,6 +503,38 @@ int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
     return 0;
 }
 
+int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
+                           size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_ASG_LIST_BRIEF, err);
+    struct vec v;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct assignment));
+    st_int(st, 1, resource_id);
+    while ((rc = st_step(st, err)) == 1) {
+        struct assignment *a = vec_push(ctx, &v);
+        memset(a, 0, sizeof(*a));
+        a->id = col_int(st, 0);
+        a->resource_id = col_int(st, 1);
+        a->context = col_dup(ctx, st, 2);
+        a->added_by = col_dup(ctx, st, 3);
+        a->added_at = col_int(st, 4);
+        a->tag.id = col_int(st, 5);
+        a->tag.name = col_dup(ctx, st, 6);
+        a->tag.display_name = col_dup(ctx, st, 7);
+        a->tag.color = col_dup(ctx, st, 8);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    *out = v.items;
+    *n = v.n;
+    return 0;
+}
+
 static int assigned(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, bool *yes,
                     struct tg_err *err)
 {
@@ -674,7 +706,7 @@ int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t
 {
     struct assignment *cur;
     size_t ncur, i, j;
-    int rc = core_assign_list(ctx, resource_id, false, &cur, &ncur, err);
+    int rc = core_assign_list_brief(ctx, resource_id, &cur, &ncur, err);
 
     if (rc)
         return rc;

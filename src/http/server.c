@@ -424,6 +424,11 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
     size_t len = r->out.len;
     char rev[32];
 
+    if (r->render) {
+        r->render(r, r->render_arg);
+        r->render = NULL;
+        len = r->out.len;
+    }
     if (r->status == 0)
         r->status = 500;
     /* Draining: answer, then close, so keep-alive clients move on. */
@@ -649,6 +654,7 @@ static void *writer_main(void *arg)
                     j->r->nres_headers = 0;
                     j->r->revision = 0;
                     j->r->status = 0;
+                    j->r->render = NULL;
                 }
                 tg_err_clear(&err);
                 if (store_begin_write(S.writer_conn, &err) != 0)
@@ -664,6 +670,7 @@ static void *writer_main(void *arg)
                         sbuf_reset(&j->r->out);
                         j->r->nres_headers = 0;
                         j->r->revision = 0;
+                        j->r->render = NULL;
                         api_fail(j->r, err.code == TG_EBUSY ? TG_EBUSY : TG_EINTERNAL, &err);
                     }
                 }
