@@ -318,8 +318,8 @@ struct assignment {
 int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
                      struct assignment **out, size_t *n, struct tg_err *err);
 /** The resource's direct tags as core_assign_list gives them, but of each tag only id, name,
- * display_name and color are set (the rest is zero): about half the work per row, for the
- * answers of write requests, which run on the writer thread. */
+ * name_key, display_name and color are set (the rest is zero): about half the work per row,
+ * for the answers of write requests, which run on the writer thread. */
 int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
                            size_t *n, struct tg_err *err);
 /** Adds tags (already present ones are left alone). All or nothing: exclusive groups and the

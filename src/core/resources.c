@@ -4,6 +4,7 @@
  * inherited (folder -> file, datasource -> column, project -> flag). Assignments are temporal
  * rows: removing one closes it (valid_to = revision) so that any past state can be read. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core_int.h"
@@ -503,6 +504,14 @@ int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
     return 0;
 }
 
+/* Byte order of name_key, as ORDER BY name_key on both stores (PostgreSQL: COLLATE "C"). */
+static int cmp_name_key(const void *x, const void *y)
+{
+    const struct assignment *a = x, *b = y;
+    int c = strcmp(a->tag.name_key, b->tag.name_key);
+    return c ? c : (a->tag.id > b->tag.id) - (a->tag.id < b->tag.id);
+}
+
 int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
                            size_t *n, struct tg_err *err)
 {
@@ -526,10 +535,13 @@ int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct ass
         a->tag.name = col_dup(ctx, st, 6);
         a->tag.display_name = col_dup(ctx, st, 7);
         a->tag.color = col_dup(ctx, st, 8);
+        a->tag.name_key = col_dup(ctx, st, 9);
     }
     st_reset(st);
     if (rc < 0)
         return rc;
+    if (v.n > 1)
+        qsort(v.items, v.n, sizeof(struct assignment), cmp_name_key);
     *out = v.items;
     *n = v.n;
     return 0;
