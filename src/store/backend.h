@@ -42,6 +42,9 @@ struct store_backend {
     int (*exec_script)(struct store_conn *c, const char *sql, struct tg_err *err);
     int (*wait_notify)(struct store_conn *c, int timeout_ms);
     bool (*retry_pending)(struct store_conn *c);
+    /* Optional (NULL: the backend has no checkpoints). */
+    bool (*defer_checkpoints)(struct store_conn *c);
+    int (*checkpoint)(struct store_conn *c, struct tg_err *err);
     struct store_stmt *(*st_get)(struct store_conn *c, enum store_sql id, struct tg_err *err);
     void (*st_int)(struct store_stmt *st, int i, int64_t v);
     void (*st_textn)(struct store_stmt *st, int i, const char *s, size_t n);

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +26,7 @@ struct sq_store {
     struct store base;
     char *path;
     char *desc;
+    atomic_int wal_frames; /* the WAL's length after the last commit, with deferred checkpoints */
 };
 
 /* Transaction control runs once or twice per request: prepared once per connection, not parsed
@@ -38,6 +40,7 @@ static const char *const ctl_text[CTL__COUNT] = {
 
 struct sq_conn {
     struct store_conn base;
+    struct sq_store *store;
     sqlite3 *db;
     bool writer;
     struct sq_stmt *stmts[SQL__COUNT];
@@ -218,6 +221,7 @@ static struct store_conn *sq_conn_open(struct store *s, bool writer, struct tg_e
         return NULL;
     c = xcalloc(1, sizeof(*c));
     c->base.be = &store_sqlite_backend;
+    c->store = SQ(s);
     c->db = db;
     c->writer = writer;
     return &c->base;
@@ -287,6 +291,43 @@ static void sq_savepoint_rollback(struct store_conn *c)
 {
     if (ctl(SC(c), CTL_ROLLBACK_TO, NULL) == 0)
         ctl(SC(c), CTL_RELEASE, NULL);
+}
+
+/* SQLite's default checkpoint threshold, in pages. */
+#define CHECKPOINT_FRAMES 1000
+
+/* Replaces the automatic checkpoint (itself a WAL hook): only note the WAL's length. */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    (void)db;
+    (void)name;
+    atomic_store(&((struct sq_store *)arg)->wal_frames, frames);
+    return SQLITE_OK;
+}
+
+static bool sq_defer_checkpoints(struct store_conn *cc)
+{
+    struct sq_conn *c = SC(cc);
+    sqlite3_wal_hook(c->db, on_wal_commit, c->store);
+    return true;
+}
+
+static int sq_checkpoint(struct store_conn *cc, struct tg_err *err)
+{
+    struct sq_conn *c = SC(cc);
+    int nlog = 0, ndone = 0, rc;
+
+    if (atomic_load(&c->store->wal_frames) < CHECKPOINT_FRAMES)
+        return 0;
+    /* PASSIVE: copies what no reader still needs, never waits for the writer or a reader. */
+    rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
+    if (rc == SQLITE_BUSY)
+        return 0; /* another checkpoint runs: it does the work */
+    if (rc != SQLITE_OK)
+        return db_err(c->db, rc, err, "checkpoint");
+    if (nlog >= 0 && ndone == nlog)
+        atomic_store(&c->store->wal_frames, 0); /* all copied: the writer restarts the WAL */
+    return 0;
 }
 
 static int sq_ping(struct store_conn *c, struct tg_err *err)
@@ -428,6 +469,8 @@ const struct store_backend store_sqlite_backend = {
     .exec_script = sq_exec_script,
     .wait_notify = sq_wait_notify,
     .retry_pending = sq_retry_pending,
+    .defer_checkpoints = sq_defer_checkpoints,
+    .checkpoint = sq_checkpoint,
     .st_get = sq_st_get,
     .st_int = sq_st_int,
     .st_textn = sq_st_textn,

@@ -71,6 +71,16 @@ int store_wait_notify(struct store_conn *c, int timeout_ms);
  */
 bool store_retry_pending(struct store_conn *c);
 /**
+ * SQLite: commits on the writer connection `writer` stop copying the WAL into the database file
+ * themselves (the commit that did so waited for the copy and its fsync); the caller runs
+ * store_checkpoint from another thread, on a connection of its own opened as a writer. Returns
+ * false and changes nothing on a backend without such a step (PostgreSQL).
+ */
+bool store_defer_checkpoints(struct store_conn *writer);
+/** Copies committed WAL into the database file once the WAL has grown past SQLite's usual
+ * threshold (1000 pages), without holding up the writer; 0 when done or nothing to do. */
+int store_checkpoint(struct store_conn *c, struct tg_err *err);
+/**
  * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must
  * hold no rows yet. Ids, revisions, the change log and every history table keep their values;
  * both stores are first migrated to this tagd's schema. Afterwards every table must have the
