@@ -62,6 +62,43 @@ static void test_inheritance(void **state)
     }
 }
 
+/* The brief list (the answer of a write) holds what the full list holds, in the same order. */
+static void test_brief_list(void **state)
+{
+    struct fixture *f = *state;
+    struct resource r = put(f, "file", "b.txt", NULL, NULL);
+    /* Inserted out of order, and with name_key order differing from id order. */
+    int64_t ids[4] = {tag_id(f, "zeta"), tag_id(f, "Alpha"), tag_id(f, "mid.Sub"),
+                      tag_id(f, "beta")};
+    struct assignment *full, *brief;
+    struct tg_err err;
+    size_t nf, nb;
+
+    assert_int_equal(core_assign_add(&f->cx, r.id, ids, 4, "auto", &err), 0);
+    assert_int_equal(core_assign_list(&f->cx, r.id, false, &full, &nf, &err), 0);
+    assert_int_equal(core_assign_list_brief(&f->cx, r.id, &brief, &nb, &err), 0);
+    assert_int_equal(nb, 4);
+    assert_int_equal(nf, nb);
+    for (size_t i = 0; i < nb; i++) {
+        assert_int_equal(brief[i].id, full[i].id);
+        assert_int_equal(brief[i].resource_id, r.id);
+        assert_int_equal(brief[i].tag.id, full[i].tag.id);
+        assert_string_equal(brief[i].tag.name, full[i].tag.name);
+        assert_string_equal(brief[i].tag.name_key, full[i].tag.name_key);
+        assert_string_equal(brief[i].context, "auto");
+        assert_int_equal(brief[i].added_at, full[i].added_at);
+        assert_int_equal(brief[i].inherited_from, 0);
+        if (i > 0)
+            assert_true(strcmp(brief[i - 1].tag.name_key, brief[i].tag.name_key) < 0);
+    }
+    assert_string_equal(brief[0].tag.name, "Alpha");
+    assert_string_equal(brief[3].tag.name, "zeta");
+    /* An empty resource lists nothing. */
+    r = put(f, "file", "empty", NULL, NULL);
+    assert_int_equal(core_assign_list_brief(&f->cx, r.id, &brief, &nb, &err), 0);
+    assert_int_equal(nb, 0);
+}
+
 static void test_cycles_refused(void **state)
 {
     struct fixture *f = *state;
@@ -140,6 +177,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inheritance, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_brief_list, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cycles_refused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_exclusive_group, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_limit_and_remove, fixture_setup, fixture_teardown),

@@ -210,6 +210,58 @@ static void test_transactions_and_snapshots(void **state)
     store_close(s);
 }
 
+static long file_size(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    long n;
+    if (f == NULL)
+        return -1;
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fclose(f);
+    return n;
+}
+
+/* The server's publisher checkpoints for the writer: the writer's commits leave the WAL alone,
+ * store_checkpoint on another connection copies it back once it is long enough. */
+static void test_deferred_checkpoints(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *w, *c;
+    struct tg_err err;
+    long before, after;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    w = store_conn_open(s, true, &err);
+    c = store_conn_open(s, true, &err);
+    assert_non_null(w);
+    assert_non_null(c);
+    assert_true(store_defer_checkpoints(w));
+    assert_int_equal(store_exec_script(w, "CREATE TABLE big(x BLOB)", &err), 0);
+    /* A short WAL: nothing to do yet. */
+    assert_int_equal(store_checkpoint(c, &err), 0);
+    before = file_size(t->path);
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(store_exec_script(w,
+                                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
+                                       " FROM n WHERE i < 1500) INSERT INTO big"
+                                       " SELECT randomblob(3000) FROM n",
+                                       &err),
+                     0);
+    assert_int_equal(store_commit(w, &err), 0);
+    /* Committed (and durable in the WAL) but not copied by the commit itself. */
+    assert_int_equal(file_size(t->path), before);
+    assert_int_equal(store_checkpoint(c, &err), 0);
+    after = file_size(t->path);
+    assert_true(after > before + 1500L * 3000);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1500);
+
+    store_conn_close(c);
+    store_conn_close(w);
+    store_close(s);
+}
+
 /* Regression: a statement left stepped (not reset) by a request must not pin the reader's
  * snapshot for the next request (seen as freshly issued tokens answering 401). */
 static void test_unreset_statement_does_not_pin_snapshot(void **state)
@@ -407,6 +459,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions_and_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreset_statement_does_not_pin_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_map_to_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statements_are_cached, setup, teardown),
