@@ -1098,12 +1098,11 @@ static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
 {
     static const char *const fields[] = {"tags", "create_missing", "context", NULL};
     struct assignment *as;
-    struct resource res;
     struct tg_err err;
     json_t *body, *arr;
     bool create = false;
     const char *context = "manual";
-    int64_t *ids;
+    int64_t *ids, res_id;
     size_t n;
     int rc;
 
@@ -1143,17 +1142,17 @@ static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
         api_failf(r, TG_EINVAL, "context", "'context' must be 1-64 bytes");
         goto out;
     }
-    rc = core_resource_ensure(cx, r->params[0], r->params[1], &res, &err);
+    rc = core_resource_ensure_id(cx, r->params[0], r->params[1], &res_id, &err);
     if (rc) {
         fail(r, rc, &err);
         goto out;
     }
     if (tag_refs(r, cx, arr, create, &ids, &n))
         goto out;
-    rc = replace ? core_assign_replace(cx, res.id, ids, n, context, &err)
-                 : core_assign_add(cx, res.id, ids, n, context, &err);
+    rc = replace ? core_assign_replace(cx, res_id, ids, n, context, &err)
+                 : core_assign_add(cx, res_id, ids, n, context, &err);
     if (rc == 0)
-        rc = core_assign_list_brief(cx, res.id, &as, &n, &err);
+        rc = core_assign_list_brief(cx, res_id, &as, &n, &err);
     if (rc) {
         fail(r, rc, &err);
         goto out;

@@ -295,6 +295,10 @@ int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
 /** Returns the resource, creating it bare when missing. */
 int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key,
                          struct resource *out, struct tg_err *err);
+/** core_resource_ensure for a caller that needs only the id: an existing resource costs one
+ * index lookup instead of its row and its parent's. */
+int core_resource_ensure_id(struct core_ctx *ctx, const char *kind, const char *key,
+                            int64_t *id, struct tg_err *err);
 /** Deletes the resource and its assignments; children are detached. */
 int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key,
                          struct tg_err *err);

@@ -215,6 +215,33 @@ int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key
     return res_save(ctx, NULL, out, "create", err);
 }
 
+int core_resource_ensure_id(struct core_ctx *ctx, const char *kind, const char *key,
+                            int64_t *id, struct tg_err *err)
+{
+    struct store_stmt *st;
+    struct resource r;
+    int rc = core_resource_ref_check(kind, key, err);
+
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_RES_ID_BY_KEY, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, kind);
+    st_text(st, 3, key);
+    rc = st_step(st, err);
+    if (rc == 1)
+        *id = col_int(st, 0);
+    st_reset(st);
+    if (rc != 0)
+        return rc < 0 ? rc : 0;
+    rc = core_resource_ensure(ctx, kind, key, &r, err);
+    if (rc == 0)
+        *id = r.id;
+    return rc;
+}
+
 int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
                       const struct resource_input *in, struct resource *out, bool *created,
                       struct tg_err *err)

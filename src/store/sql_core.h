@@ -115,6 +115,8 @@ STORE_SQL_ID(SQL_GROUP_TAG_MAX_POS, "SELECT coalesce(max(position), -1) FROM tag
 
 STORE_SQL_ID(SQL_RES_BY_KEY, "SELECT " RES_COLS RES_FROM " WHERE r.ws_id = ?1 AND r.kind = ?2"
                              " AND r.key = ?3")
+STORE_SQL_ID(SQL_RES_ID_BY_KEY, "SELECT id FROM resources WHERE ws_id = ?1 AND kind = ?2"
+                                " AND key = ?3")
 STORE_SQL_ID(SQL_RES_BY_ID, "SELECT " RES_COLS RES_FROM " WHERE r.id = ?1 AND r.ws_id = ?2")
 STORE_SQL_ID(SQL_RES_INSERT,
              "INSERT INTO resources(ws_id, kind, key, name, parent_id, archived, extra,"

@@ -99,6 +99,26 @@ static void test_brief_list(void **state)
     assert_int_equal(nb, 0);
 }
 
+static void test_ensure_id(void **state)
+{
+    struct fixture *f = *state;
+    struct resource r = put(f, "file", "known", NULL, NULL), got;
+    struct tg_err err;
+    int64_t id = 0, id2 = 0;
+
+    assert_int_equal(core_resource_ensure_id(&f->cx, "file", "known", &id, &err), 0);
+    assert_int_equal(id, r.id);
+    /* Missing: created bare, as core_resource_ensure does. */
+    assert_int_equal(core_resource_ensure_id(&f->cx, "file", "new", &id, &err), 0);
+    assert_true(id > r.id);
+    assert_int_equal(core_resource_get(&f->cx, "file", "new", &got, &err), 0);
+    assert_int_equal(got.id, id);
+    assert_int_equal(core_resource_ensure_id(&f->cx, "file", "new", &id2, &err), 0);
+    assert_int_equal(id2, id);
+    /* The same checks of kind and key. */
+    assert_int_equal(core_resource_ensure_id(&f->cx, "", "x", &id, &err), TG_EINVAL);
+}
+
 static void test_cycles_refused(void **state)
 {
     struct fixture *f = *state;
@@ -178,6 +198,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inheritance, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_brief_list, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ensure_id, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cycles_refused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_exclusive_group, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_limit_and_remove, fixture_setup, fixture_teardown),
