@@ -140,7 +140,7 @@ static int migrate(sqlite3 *db, struct tg_err *err)
 static int sq_open(const char *url, struct store **out, struct tg_err *err)
 {
     struct sq_store *s;
-    sqlite3 *db;
+    sqlite3 *db = NULL;
     const char *path = url;
     int rc;
 
@@ -180,7 +180,7 @@ static const char *sq_describe(const struct store *s)
 static struct store_conn *sq_conn_open(struct store *s, bool writer, struct tg_err *err)
 {
     struct sq_conn *c;
-    sqlite3 *db;
+    sqlite3 *db = NULL;
 
     if (open_db(SQ(s)->path, writer, &db, err))
         return NULL;
