@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/jw.h"
 #include "util/mem.h"
 #include "util/name.h"
@@ -23,6 +24,22 @@ void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *
     ctx->a = a;
     ctx->writing = writing;
     ctx->now = time_now_ms();
+}
+
+void core_ctx_done(struct core_ctx *ctx)
+{
+    if (ctx->snap)
+        engine_release(engine_main, ctx->snap);
+    ctx->snap = NULL;
+}
+
+const struct eng_snap *core_snap(struct core_ctx *ctx)
+{
+    if (ctx->writing || engine_main == NULL)
+        return NULL;
+    if (ctx->snap == NULL)
+        ctx->snap = engine_acquire(engine_main);
+    return eng_snap_rev(ctx->snap) >= ctx->min_rev ? ctx->snap : NULL;
 }
 
 char *core_strdup(struct core_ctx *ctx, const char *s)

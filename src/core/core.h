@@ -30,6 +30,8 @@ enum {
 };
 
 /** Configuration limits core enforces (set once at start, read-only afterwards). */
+struct eng_snap;
+
 struct core_limits {
     int max_tags_per_resource; /* 1000 */
     int max_batch;             /* 1000 items in one request */
@@ -62,10 +64,20 @@ struct core_ctx {
     int seq;      /* change records written so far in this revision */
     int64_t now;  /* ms, fixed for the whole request */
     bool writing; /* inside the writer's transaction */
+    int64_t min_rev;              /* X-Tagd-Min-Revision: the engine answers only from there */
+    const struct eng_snap *snap;  /* the engine snapshot this read answers from, once taken */
 };
 
 /** Prepares a context for one request. */
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing);
+/** Ends the request: releases the engine snapshot it read from. */
+void core_ctx_done(struct core_ctx *ctx);
+/**
+ * The engine snapshot a read answers from (the same one for the whole request), or NULL when
+ * the store must answer: while writing (the engine has not seen the transaction), without an
+ * engine, or when the engine has not applied the revision the client asked for.
+ */
+const struct eng_snap *core_snap(struct core_ctx *ctx);
 
 /* ---- rights and authentication ---- */
 

@@ -21,6 +21,7 @@
 
 #include <roaring/roaring.h>
 
+#include "core/core.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/name.h"
@@ -36,6 +37,7 @@ struct etag {
     uint64_t gen, direct_gen, sub_gen;
     int64_t id, ws_id, parent_id;
     char *name, *key; /* shared by copies of the entry; retired when replaced */
+    struct tag *rec;  /* the whole row, one allocation; name fields point at name and key */
     bool deleted;
     roaring_bitmap_t *direct; /* never NULL */
     roaring_bitmap_t *sub;    /* NULL: no live children */
@@ -100,6 +102,7 @@ struct eng_snap {
 
 struct engine {
     pthread_mutex_t mu;
+    pthread_mutex_t catch_mu; /* one engine_catch_up at a time: the writer's or the tailer's */
     struct eng_snap *cur, *oldest;
     /* writer only */
     struct eng_snap *b; /* being built, unpublished */
@@ -460,7 +463,7 @@ static void rebuild_dict(struct engine *e)
 
     for (uint32_t i = 0; i < b->ntags; i++) {
         struct etag *t = b->tags[i];
-        if (t == NULL || t->deleted)
+        if (t == NULL)
             continue;
         d[n].ws_id = t->ws_id;
         d[n].key = t->key;
@@ -481,8 +484,10 @@ static const struct etag *dict_find(const struct eng_snap *s, int64_t ws, const 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = cmp_dict(&s->dict[mid], &k);
-        if (c == 0)
-            return s->tags[s->dict[mid].id];
+        if (c == 0) {
+            const struct etag *t = s->tags[s->dict[mid].id];
+            return t->deleted ? NULL : t;
+        }
         if (c < 0)
             lo = mid + 1;
         else
@@ -579,6 +584,52 @@ static void recompute_subtrees(struct engine *e)
     xfree(order);
 }
 
+/* The row (TAG_COLS) as one allocation: a struct tag followed by its strings. The name fields
+ * point at the entry's own `name` and `key`, which outlive every record that uses them. */
+static struct tag *rec_read(struct store_stmt *st, const char *name, const char *key)
+{
+    static const int cols[] = {5, 6, 7, 8, 9, 16, 17};
+    enum { NSTR = sizeof(cols) / sizeof(cols[0]) };
+    const char *v[NSTR];
+    size_t len[NSTR], total = sizeof(struct tag);
+    struct tag *t;
+    char *p;
+
+    for (int i = 0; i < NSTR; i++) {
+        v[i] = col_null(st, cols[i]) ? NULL : col_text(st, cols[i]);
+        len[i] = v[i] ? strlen(v[i]) + 1 : 0;
+        total += len[i];
+    }
+    t = xcalloc(1, total);
+    p = (char *)(t + 1);
+    {
+        const char **dst[NSTR] = {&t->display_name, &t->l10n,  &t->color,     &t->description,
+                                  &t->source,       &t->extra, &t->created_by};
+        for (int i = 0; i < NSTR; i++) {
+            if (v[i] == NULL)
+                continue;
+            memcpy(p, v[i], len[i]);
+            *dst[i] = p;
+            p += len[i];
+        }
+    }
+    t->id = col_int(st, 0);
+    t->ws_id = col_int(st, 1);
+    t->name = name;
+    t->name_key = key;
+    t->parent_id = col_null(st, 4) ? 0 : col_int(st, 4);
+    t->system_created = col_int(st, 10) != 0;
+    t->protected_ = col_int(st, 11) != 0;
+    t->archived = col_int(st, 12) != 0;
+    t->deleted = col_int(st, 13) != 0;
+    t->group_id = col_null(st, 14) ? 0 : col_int(st, 14);
+    t->position = col_int(st, 15);
+    t->created_at = col_int(st, 18);
+    t->updated_at = col_int(st, 19);
+    t->version = col_int(st, 20);
+    return t;
+}
+
 /* Loads tag `id` from the store into the build. */
 static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
@@ -627,6 +678,7 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
         retire(e, old->sub, true);
         retire(e, old->name, false);
         retire(e, old->key, false);
+        retire(e, old->rec, false);
         b->tags[id] = NULL;
         e->structure_dirty = e->dict_dirty = true;
         return 0;
@@ -634,7 +686,7 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
     {
         int64_t ws = col_int(st, 1), parent = col_null(st, 4) ? 0 : col_int(st, 4);
         const char *name = col_text(st, 2), *key = col_text(st, 3);
-        bool deleted = col_int(st, 5) != 0;
+        bool deleted = col_int(st, 13) != 0;
         if (old == NULL) {
             w_tags_dir(e, (uint32_t)id + 1);
             t = made(e, xcalloc(1, sizeof(*t)), false);
@@ -661,11 +713,6 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
             }
         } else {
             bool renamed = strcmp(old->key, key) != 0 || strcmp(old->name, name) != 0;
-            if (!renamed && old->parent_id == parent && old->deleted == deleted &&
-                old->ws_id == ws) {
-                st_reset(st);
-                return 0;
-            }
             t = w_tag(e, (uint32_t)id);
             if (renamed) {
                 retire(e, t->name, false);
@@ -675,11 +722,17 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
             }
             if (t->parent_id != parent || t->deleted != deleted || t->ws_id != ws)
                 e->structure_dirty = true;
+            /* The dictionary holds deleted tags too (the names stay taken): only the key and
+             * the workspace place an entry. */
+            if (renamed || t->ws_id != ws)
+                e->dict_dirty = true;
             t->parent_id = parent;
             t->deleted = deleted;
             t->ws_id = ws;
-            e->dict_dirty = true;
+            retire(e, t->rec, false);
         }
+        /* Whatever else changed (color, group, archived …), the record is read again. */
+        t->rec = made(e, rec_read(st, t->name, t->key), false);
     }
     st_reset(st);
     return 0;
@@ -931,7 +984,8 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
         t->name = xstrdup(col_text(st, 2));
         t->key = xstrdup(col_text(st, 3));
         t->parent_id = col_null(st, 4) ? 0 : col_int(st, 4);
-        t->deleted = col_int(st, 5) != 0;
+        t->deleted = col_int(st, 13) != 0;
+        t->rec = rec_read(st, t->name, t->key);
         t->direct = roaring_bitmap_create();
         b->tags[id] = t;
     }
@@ -1024,6 +1078,7 @@ int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err)
     int rc;
 
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->catch_mu, NULL);
     build_begin(e);
     rc = store_begin_read(c, err);
     if (rc == 0) {
@@ -1076,7 +1131,18 @@ static size_t dedup(struct touched *t)
     return k;
 }
 
+static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err *err);
+
 int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err)
+{
+    int rc;
+    pthread_mutex_lock(&e->catch_mu);
+    rc = catch_up_locked(e, c, err);
+    pthread_mutex_unlock(&e->catch_mu);
+    return rc;
+}
+
+static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
     struct touched tags = {0}, res = {0};
     struct store_stmt *st;
@@ -1148,6 +1214,7 @@ static void free_current(struct eng_snap *s)
             roaring_bitmap_free(t->sub);
         xfree(t->name);
         xfree(t->key);
+        xfree(t->rec);
         xfree(t);
     }
     xfree(s->tags);
@@ -1198,6 +1265,7 @@ void engine_free(struct engine *e)
     for (int i = 0; i < e->nkinds; i++)
         xfree(e->kinds[i]);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->catch_mu);
     xfree(e);
 }
 
@@ -1255,6 +1323,81 @@ bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint
     *tags = r->tags;
     *n = r->ntags;
     return true;
+}
+
+/* ---- tag lists ---- */
+
+/* The first dictionary entry at or after (ws, key). */
+static size_t dict_lower(const struct eng_snap *s, int64_t ws, const char *key)
+{
+    size_t lo = 0, hi = s->ndict;
+    struct dict_ent k = {ws, key, 0};
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_dict(&s->dict[mid], &k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool mode_ok(int mode, bool flag)
+{
+    return mode == 1 || (mode == 0 && !flag) || (mode == 2 && flag);
+}
+
+static bool tag_matches(const struct etag *t, const struct eng_tag_filter *f,
+                        const roaring_bitmap_t *kind_set)
+{
+    const struct tag *r = t->rec;
+
+    if (!mode_ok(f->archived, r->archived) || !mode_ok(f->deleted, r->deleted))
+        return false;
+    if (f->q && strstr(t->key, f->q) == NULL)
+        return false;
+    if (f->source && (r->source == NULL || strcmp(r->source, f->source) != 0))
+        return false;
+    if (f->excluded_source && (r->source == NULL || strcmp(r->source, f->excluded_source) == 0))
+        return false;
+    if (f->group_id && r->group_id != f->group_id)
+        return false;
+    if (f->parent_id && r->parent_id != f->parent_id)
+        return false;
+    if (f->kind && (kind_set == NULL || !roaring_bitmap_intersect(t->direct, kind_set)))
+        return false;
+    return true;
+}
+
+void eng_tag_list(const struct eng_snap *s, const struct eng_tag_filter *f, const struct tag **out,
+                  size_t cap, size_t *n, int64_t *total)
+{
+    const roaring_bitmap_t *kind_set = NULL;
+    size_t plen = f->prefix ? strlen(f->prefix) : 0;
+
+    *n = 0;
+    *total = 0;
+    if (f->kind) {
+        for (size_t i = 0; i < s->nsets && kind_set == NULL; i++)
+            if (s->sets[i].ws_id == f->ws_id && s->sets[i].kname &&
+                strcmp(s->sets[i].kname, f->kind) == 0)
+                kind_set = s->sets[i].bm;
+        if (kind_set == NULL)
+            return; /* no resource of that kind: no tag is used on one */
+    }
+    for (size_t i = dict_lower(s, f->ws_id, f->prefix ? f->prefix : ""); i < s->ndict; i++) {
+        const struct dict_ent *d = &s->dict[i];
+        const struct etag *t;
+        if (d->ws_id != f->ws_id || (plen && strncmp(d->key, f->prefix, plen) != 0))
+            break;
+        t = s->tags[d->id];
+        if (!tag_matches(t, f, kind_set))
+            continue;
+        (*total)++;
+        if (*n < cap && (f->after == NULL || strcmp(d->key, f->after) > 0))
+            out[(*n)++] = t->rec;
+    }
 }
 
 /* ---- queries ---- */

@@ -14,8 +14,9 @@
  *
  * Resource and tag ids are the ordinals of the bitmaps, so both must stay below 2^32.
  *
- * Threads: engine_catch_up from one thread at a time (the writer); engine_acquire, _release
- * and the snapshot readers from any thread. */
+ * Threads: engine_catch_up from any thread (calls are serialized: the writer after its commits,
+ * the tailer after other instances'); engine_acquire, _release and the snapshot readers from any
+ * thread. */
 #ifndef TAGD_ENGINE_ENGINE_H
 #define TAGD_ENGINE_ENGINE_H
 
@@ -54,6 +55,28 @@ struct eng_stats {
     size_t bitmap_bytes; /* serialized size of every bitmap: a proxy for their memory */
 };
 void eng_snap_stats(const struct eng_snap *s, struct eng_stats *out);
+
+/* ---- tag lists ---- */
+
+struct eng_tag_filter {
+    int64_t ws_id;
+    const char *prefix;  /* case-folded name prefix; NULL: any */
+    const char *q;       /* case-folded substring of the name; NULL: any */
+    const char *source, *excluded_source;
+    const char *kind;    /* only tags on a resource of this kind */
+    int64_t group_id, parent_id; /* 0: any */
+    int archived, deleted;       /* 0: leave out, 1: include, 2: only */
+    const char *after;   /* keyset cursor: only name keys above this */
+};
+
+/**
+ * The workspace's tags matching `f`, in name-key order (byte order of the case-folded names):
+ * up to `cap` records past the cursor into `out`, and in `total` every match regardless of the
+ * cursor. The records belong to the snapshot.
+ */
+struct tag;
+void eng_tag_list(const struct eng_snap *s, const struct eng_tag_filter *f, const struct tag **out,
+                  size_t cap, size_t *n, int64_t *total);
 
 /* ---- queries ---- */
 

@@ -481,6 +481,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         return true;
     }
     core_ctx_init(&cx, t->reader, &r->a, false);
+    cx.min_rev = want;
     if (want > atomic_load(&S.seen_rev)) {
         /* The tailer may lag behind the store by a notification: this read's snapshot is
          * what it would answer from, so it is the final word. */
@@ -498,6 +499,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     r->route->fn(r, &cx);
     if (r->revision == 0)
         r->revision = core_current_rev(&cx);
+    core_ctx_done(&cx);
     store_rollback(t->reader);
     return true;
 }
@@ -691,8 +693,8 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
     }
 }
 
-/* Follows the revisions other instances commit (see the header). Applying them to an in-memory
- * engine would hook in here, reading `changes` from the last applied revision on. */
+/* Follows the revisions other instances commit (see the header) and applies them to the engine,
+ * reading `changes` from its last applied revision on. */
 static void *tailer_main(void *arg)
 {
     struct arena a;
@@ -701,6 +703,7 @@ static void *tailer_main(void *arg)
     while (!atomic_load(&S.tail_stop)) {
         struct tg_err err;
         struct core_ctx cx;
+        int64_t rev;
         store_wait_notify(S.tail_conn, (int)S.cfg->tail_poll_ms);
         if (atomic_load(&S.tail_stop))
             break;
@@ -708,8 +711,13 @@ static void *tailer_main(void *arg)
         if (store_begin_read(S.tail_conn, &err) != 0)
             continue;
         core_ctx_init(&cx, S.tail_conn, &a, false);
-        note_rev(core_current_rev(&cx));
+        rev = core_current_rev(&cx);
         store_rollback(S.tail_conn);
+        /* Another instance's commits reach this engine before a read may ask for them. */
+        if (engine_main && rev > atomic_load(&S.seen_rev) &&
+            engine_catch_up(engine_main, S.tail_conn, &err) != 0)
+            continue;
+        note_rev(rev);
         arena_release(&a);
         arena_init(&a);
     }

@@ -1,10 +1,9 @@
 /* store/sql_engine.h: what the in-memory engine (src/engine/) reads: everything once at start,
  * then the change log and the current rows of the entities each commit touched.
  * No include guard, see sql_all.h. */
-STORE_SQL_ID(SQL_ENG_TAGS, "SELECT id, ws_id, name, name_key, parent_id, deleted FROM tags"
-                           " ORDER BY id")
-STORE_SQL_ID(SQL_ENG_TAG_ONE, "SELECT id, ws_id, name, name_key, parent_id, deleted FROM tags"
-                              " WHERE id = ?1")
+/* Whole rows (TAG_COLS): tag lists are answered from the engine. */
+STORE_SQL_ID(SQL_ENG_TAGS, "SELECT " TAG_COLS " FROM tags t ORDER BY t.id")
+STORE_SQL_ID(SQL_ENG_TAG_ONE, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1")
 STORE_SQL_ID(SQL_ENG_RESOURCES, "SELECT id, ws_id, kind, parent_id, archived FROM resources"
                                 " ORDER BY id")
 STORE_SQL_ID(SQL_ENG_RES_ONE, "SELECT id, ws_id, kind, parent_id, archived FROM resources"

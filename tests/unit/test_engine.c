@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "engine/engine.h"
+#include "util/sbuf.h"
 #include "fixture.h"
 
 /* Commits the fixture's transaction, brings the engine up to date (opening it when *e is
@@ -395,6 +396,166 @@ static void test_random_against_sql(void **state)
     engine_free(e);
 }
 
+/* Every page of core_tag_list under filter `tf`, as text: each record in full, the cursors and
+ * the totals. With `e` the engine answers, without it SQL does. */
+static const char *list_all(struct fixture *f, struct engine *e, struct tag_filter tf)
+{
+    struct core_ctx cx;
+    struct sbuf out;
+    const char *res;
+
+    sbuf_init(&out, 0);
+    core_ctx_init(&cx, f->conn, &f->a, false);
+    cx.who = f->cx.who;
+    cx.authed = true;
+    cx.org_id = f->cx.org_id;
+    cx.ws_id = f->cx.ws_id;
+    engine_main = e;
+    tf.limit = 3;
+    for (int page = 0; page < 100; page++) {
+        struct tag *ts;
+        const char *next;
+        int64_t total = -1;
+        size_t n;
+        struct tg_err err;
+        int rc = core_tag_list(&cx, &tf, &ts, &n, &next, &total, &err);
+        if (rc) {
+            sbuf_printf(&out, "error %d\n", rc);
+            break;
+        }
+        sbuf_printf(&out, "page total=%lld\n", (long long)total);
+        for (size_t i = 0; i < n; i++)
+            sbuf_printf(&out, " %s|%s|%s|%lld|%lld|%s|%s\n", core_tag_json(&cx, &ts[i]),
+                        ts[i].name_key, ts[i].display_name ? ts[i].display_name : "-",
+                        (long long)ts[i].created_at, (long long)ts[i].updated_at,
+                        ts[i].created_by ? ts[i].created_by : "-",
+                        ts[i].source ? ts[i].source : "-");
+        if (next == NULL)
+            break;
+        tf.cursor = next;
+    }
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    res = arena_strdup(&f->a, sbuf_str(&out));
+    sbuf_release(&out);
+    return res;
+}
+
+/* Random taxonomy edits; after each commit every tag list filter must read the same from the
+ * engine as from SQL, page by page. */
+static void test_tag_lists_against_sql(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"Geo", "Geo.Land", "Geo.Land.Stadt", "Geo.Meer",
+                                        "Farbe", "Farbe.Rot", "farbig", "Ümlaut.Ä",
+                                        "PII", "PII.Email", "PII.Phone", "Zeta"};
+    enum { NT = sizeof(names) / sizeof(names[0]) };
+    static const char *const colors[] = {NULL, "#112233", "#ABCDEF"};
+    static const char *const sources[] = {"curated", "ext", "other"};
+    int64_t tags[NT], group, rf, rd;
+    struct tg_err err;
+    unsigned seed = 777;
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    {
+        struct group_input gi;
+        struct group g;
+        memset(&gi, 0, sizeof(gi));
+        gi.name = "Palette";
+        assert_int_equal(core_group_create(&f->cx, &gi, &g, &err), 0);
+        group = g.id;
+    }
+    rf = res(f, "file", "f1", NULL);
+    rd = res(f, "folder", "d1", NULL);
+    apply(f, &e);
+    for (int round = 0; round < 40; round++) {
+        for (int op = 0; op < 6; op++) {
+            int t = rand_r(&seed) % NT, what = rand_r(&seed) % 9;
+            struct tag_input in;
+            struct tag tg;
+            tg_err_clear(&err);
+            memset(&in, 0, sizeof(in));
+            if (core_tag_get(&f->cx, tags[t], &tg, &err) != 0)
+                continue;
+            switch (what) {
+            case 0:
+                in.has_color = true;
+                in.color = colors[rand_r(&seed) % 3];
+                in.has_description = true;
+                in.description = rand_r(&seed) % 2 ? "some words" : NULL;
+                break;
+            case 1:
+                in.has_archived = true;
+                in.archived = !tg.archived;
+                break;
+            case 2:
+                in.has_source = true;
+                in.source = sources[rand_r(&seed) % 3];
+                break;
+            case 3:
+                in.has_group = true;
+                in.group_id = rand_r(&seed) % 2 ? group : 0;
+                in.has_display_name = true;
+                in.display_name = rand_r(&seed) % 2 ? "Shown" : NULL;
+                break;
+            case 4:
+                core_assign_add(&f->cx, rand_r(&seed) % 2 ? rf : rd, &tags[t], 1, NULL, &err);
+                continue;
+            case 5:
+                core_assign_remove(&f->cx, rand_r(&seed) % 2 ? rf : rd, tags[t], &err);
+                continue;
+            case 6:
+                if (tg.deleted)
+                    core_tag_restore(&f->cx, tags[t], &tg, &err);
+                else
+                    core_tag_delete(&f->cx, tags[t], true, false, 0, &err);
+                continue;
+            case 7:
+                in.has_l10n = true;
+                in.l10n = rand_r(&seed) % 2 ? "{\"de-DE\":\"Wort\"}" : NULL;
+                break;
+            default: {
+                /* Rename within the same parent: the subtree follows. */
+                char nn[64];
+                snprintf(nn, sizeof(nn), "%s%d", tg.name, round);
+                if (strlen(nn) > 40 || strchr(tg.name, '.') != NULL)
+                    continue;
+                in.name = nn;
+                break;
+            }
+            }
+            if (!tg.deleted)
+                core_tag_update(&f->cx, tags[t], &in, 0, &tg, &err);
+        }
+        apply(f, &e);
+        {
+            struct tag_filter fl[12];
+            memset(fl, 0, sizeof(fl));
+            fl[1].prefix = "geo";
+            fl[2].q = "RB";
+            fl[3].source = "ext";
+            fl[4].excluded_source = "curated";
+            fl[5].group_id = group;
+            fl[6].archived = 2;
+            fl[7].deleted = 1;
+            fl[7].archived = 1;
+            fl[8].deleted = 2;
+            fl[9].kind = "file";
+            fl[10].kind = "folder";
+            fl[10].prefix = "PII.";
+            fl[11].parent_id = tags[0];
+            for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
+                const char *sql = list_all(f, NULL, fl[i]), *eng = list_all(f, e, fl[i]);
+                if (strcmp(sql, eng) != 0)
+                    fail_msg("round %d filter %zu:\nengine:\n%s\nsql:\n%s", round, i, eng, sql);
+            }
+        }
+    }
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -404,6 +565,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paging_and_filters, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_random_against_sql, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tag_lists_against_sql, fixture_setup,
                                         fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
