@@ -312,7 +312,7 @@ static void h_tags_list(struct hreq *r, struct core_ctx *cx)
     struct jw w;
     int rc;
 
-    if (auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f))
+    if (auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f) || api_cache_serve(r, cx))
         return;
     tg_err_clear(&err);
     rc = core_tag_list(cx, &f, &tags, &n, &next, &total, &err);
@@ -330,6 +330,7 @@ static void h_tags_list(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "next_cursor", next);
     jw_kint(&w, "total", total);
     jw_obj_end(&w);
+    api_cache_store(r, cx);
 }
 
 static void h_tags_create(struct hreq *r, struct core_ctx *cx)

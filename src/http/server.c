@@ -996,6 +996,7 @@ static void *loop_main(void *arg)
             now - t->last_req_us >= DRAIN_QUIET_US)
             break;
     }
+    api_cache_thread_done();
     return NULL;
 }
 
