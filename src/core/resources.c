@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/jw.h"
 #include "util/name.h"
 
@@ -478,9 +479,30 @@ static int list_direct(struct core_ctx *ctx, int64_t resource_id, struct vec *v,
 int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
                      struct assignment **out, size_t *n, struct tg_err *err)
 {
+    const struct eng_snap *s = core_snap(ctx);
+    struct eng_asg *ea;
+    size_t k;
     struct vec v;
     int rc;
 
+    if (s && eng_assignments(s, ctx->a, ctx->ws_id, resource_id, effective, MAX_DEPTH, &ea, &k)) {
+        struct assignment *as = arena_alloc(ctx->a, (k ? k : 1) * sizeof(*as));
+        for (size_t i = 0; i < k; i++) {
+            memset(&as[i], 0, sizeof(as[i]));
+            as[i].id = ea[i].id;
+            as[i].resource_id = ea[i].resource_id;
+            as[i].added_at = ea[i].added_at;
+            as[i].tag = *ea[i].tag;
+            as[i].context = ea[i].context;
+            as[i].added_by = ea[i].added_by;
+            as[i].inherited_from = ea[i].from_id;
+            as[i].from_kind = ea[i].from_kind;
+            as[i].from_key = ea[i].from_key;
+        }
+        *out = as;
+        *n = k;
+        return 0;
+    }
     vec_init(&v, sizeof(struct assignment));
     rc = list_direct(ctx, resource_id, &v, 0, NULL, NULL, err);
     if (rc)

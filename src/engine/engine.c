@@ -43,9 +43,19 @@ struct etag {
     roaring_bitmap_t *sub;    /* NULL: no live children */
 };
 
+/* A resource's assignments are one block: ntags sorted tag ids, then as many `who` indexes
+ * (the interned context and added_by), added_at times and assignment ids (their order is the
+ * order of assigning, which Oracle's dialect shows). The tag ids come first, so `tags` is also
+ * the plain sorted array the queries read. */
+#define B_WHO(p, n) ((uint32_t *)(p) + (n))
+#define B_AT(p, n) ((int64_t *)((uint32_t *)(p) + 2 * (size_t)(n)))
+#define B_ID(p, n) (B_AT(p, n) + (n))
+#define B_SIZE(n) ((size_t)(n) * (2 * sizeof(uint32_t) + 2 * sizeof(int64_t)))
+
 struct eres {
-    uint32_t *tags; /* sorted direct tag ids, NULL when none */
+    uint32_t *tags; /* the assignment block (above), NULL when none */
     roaring_bitmap_t *children;
+    char *key;      /* immutable for the id; retired with the resource */
     uint32_t ntags, parent, ws;
     uint16_t kind;
     uint8_t flags;
@@ -75,6 +85,16 @@ struct retired {
     bool bitmap;
 };
 
+/* (context, added_by) pairs, interned: an assignment keeps a 4-byte index. The table only
+ * grows; its directory is allocated once, so readers index it without a lock (an entry is
+ * written before the snapshot that refers to it is published). */
+#define WHO_CHUNK_BITS 10
+#define WHO_CHUNK (1u << WHO_CHUNK_BITS)
+#define WHO_DIR 4096
+struct who {
+    char *context, *added_by;
+};
+
 struct eng_snap {
     uint64_t gen;
     int64_t rev;
@@ -94,6 +114,8 @@ struct eng_snap {
     uint64_t sets_gen;
     roaring_bitmap_t *archived;
     uint64_t archived_gen;
+    struct who **who_dir; /* the engine's, shared by every snapshot */
+    char **kinds;         /* the engine's kind names (append-only), shared likewise */
     size_t nres, nasg;
     /* writer only: what building the next snapshot replaced */
     struct retired *ret;
@@ -113,6 +135,11 @@ struct engine {
     bool structure_dirty, dict_dirty;
     char *kinds[MAX_KINDS];
     int nkinds;
+    struct who **who_dir;
+    uint32_t nwho;
+    uint32_t *who_slots; /* writer's hash of the pairs: index + 1, 0 empty */
+    size_t who_cap;
+    uint32_t last_who;   /* the pair interned last: loading repeats it row after row */
 };
 
 struct engine *engine_main;
@@ -200,6 +227,8 @@ static void build_begin(struct engine *e)
         e->ret_mark = e->cur->nret;
     }
     b->gen = e->gen;
+    b->who_dir = e->who_dir;
+    b->kinds = e->kinds;
     e->b = b;
     e->nmade = 0;
     e->structure_dirty = e->dict_dirty = false;
@@ -445,6 +474,138 @@ static int kind_index(struct engine *e, const char *kind, struct tg_err *err)
     return e->nkinds++;
 }
 
+/* ---- assignment details: interned (context, added_by) pairs ---- */
+
+static uint64_t who_hash(const char *context, const char *added_by)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = context ? context : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0x1ff) * 1099511628211ULL;
+    for (const char *p = added_by ? added_by : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static const struct who *who_at(struct who *const *dir, uint32_t i)
+{
+    return &dir[i >> WHO_CHUNK_BITS][i & (WHO_CHUNK - 1)];
+}
+
+static void who_rehash(struct engine *e)
+{
+    size_t cap = e->who_cap ? e->who_cap * 2 : 64;
+    uint32_t *slots = xcalloc(cap, sizeof(*slots));
+
+    for (uint32_t i = 0; i < e->nwho; i++) {
+        const struct who *w = who_at(e->who_dir, i);
+        size_t h = (size_t)(who_hash(w->context, w->added_by) & (cap - 1));
+        while (slots[h])
+            h = (h + 1) & (cap - 1);
+        slots[h] = i + 1;
+    }
+    xfree(e->who_slots);
+    e->who_slots = slots;
+    e->who_cap = cap;
+}
+
+static int who_intern(struct engine *e, const char *context, const char *added_by,
+                      uint32_t *out, struct tg_err *err)
+{
+    size_t h;
+    struct who *w;
+
+    if (e->nwho) {
+        const struct who *last = who_at(e->who_dir, e->last_who);
+        if (str_eq(last->context, context) && str_eq(last->added_by, added_by)) {
+            *out = e->last_who;
+            return 0;
+        }
+    }
+    if ((e->nwho + 1) * 2 > e->who_cap)
+        who_rehash(e);
+    h = (size_t)(who_hash(context, added_by) & (e->who_cap - 1));
+    for (; e->who_slots[h]; h = (h + 1) & (e->who_cap - 1)) {
+        const struct who *x = who_at(e->who_dir, e->who_slots[h] - 1);
+        if (str_eq(x->context, context) && str_eq(x->added_by, added_by)) {
+            *out = e->last_who = e->who_slots[h] - 1;
+            return 0;
+        }
+    }
+    if (e->nwho == (uint32_t)WHO_DIR * WHO_CHUNK)
+        return tg_err_set(err, TG_ELIMIT, "assignment", "more than %u distinct assigners",
+                          (unsigned)WHO_DIR * WHO_CHUNK);
+    if (e->who_dir[e->nwho >> WHO_CHUNK_BITS] == NULL)
+        e->who_dir[e->nwho >> WHO_CHUNK_BITS] = xcalloc(WHO_CHUNK, sizeof(struct who));
+    w = &e->who_dir[e->nwho >> WHO_CHUNK_BITS][e->nwho & (WHO_CHUNK - 1)];
+    w->context = context ? xstrdup(context) : NULL;
+    w->added_by = added_by ? xstrdup(added_by) : NULL;
+    e->who_slots[h] = e->nwho + 1;
+    *out = e->last_who = e->nwho++;
+    return 0;
+}
+
+/* Rows being gathered into one resource's assignment block. */
+struct asg_rows {
+    uint32_t *tags, *who;
+    int64_t *at, *id;
+    size_t n, cap;
+};
+
+static int rows_push(struct engine *e, struct asg_rows *v, struct store_stmt *st, int at,
+                     struct tg_err *err)
+{
+    int64_t t = col_int(st, at);
+    uint32_t w = 0;
+    int rc;
+
+    if (t <= 0 || t >= (int64_t)UINT32_MAX)
+        return 0;
+    rc = who_intern(e, col_null(st, at + 1) ? NULL : col_text(st, at + 1),
+                    col_null(st, at + 2) ? NULL : col_text(st, at + 2), &w, err);
+    if (rc)
+        return rc;
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 64;
+        v->tags = xrealloc(v->tags, v->cap * sizeof(*v->tags));
+        v->who = xrealloc(v->who, v->cap * sizeof(*v->who));
+        v->at = xrealloc(v->at, v->cap * sizeof(*v->at));
+        v->id = xrealloc(v->id, v->cap * sizeof(*v->id));
+    }
+    v->tags[v->n] = (uint32_t)t;
+    v->who[v->n] = w;
+    v->at[v->n] = col_int(st, at + 3);
+    v->id[v->n++] = col_int(st, at + 4);
+    return 0;
+}
+
+/* The gathered rows as a block (NULL when none). */
+static uint32_t *rows_block(const struct asg_rows *v)
+{
+    uint32_t *b;
+    if (v->n == 0)
+        return NULL;
+    b = xmalloc(B_SIZE(v->n));
+    memcpy(b, v->tags, v->n * sizeof(*v->tags));
+    memcpy(B_WHO(b, v->n), v->who, v->n * sizeof(*v->who));
+    memcpy(B_AT(b, v->n), v->at, v->n * sizeof(*v->at));
+    memcpy(B_ID(b, v->n), v->id, v->n * sizeof(*v->id));
+    return b;
+}
+
+static void rows_free(struct asg_rows *v)
+{
+    xfree(v->tags);
+    xfree(v->who);
+    xfree(v->at);
+    xfree(v->id);
+}
+
 /* ---- tags ---- */
 
 static int cmp_dict(const void *x, const void *y)
@@ -658,12 +819,19 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
             roaring_uint32_iterator_t *it = roaring_create_iterator(old->direct);
             while (it->has_value) {
                 struct eres *r = w_res(e, it->current_value);
-                uint32_t *nt = NULL, k = 0;
-                if (r->ntags > 1)
-                    nt = made(e, xmalloc((r->ntags - 1) * sizeof(*nt)), false);
+                uint32_t *nt = NULL, k = 0, m = 0;
                 for (uint32_t j = 0; j < r->ntags; j++)
-                    if (r->tags[j] != (uint32_t)id)
-                        nt[k++] = r->tags[j];
+                    m += r->tags[j] != (uint32_t)id;
+                if (m)
+                    nt = made(e, xmalloc(B_SIZE(m)), false);
+                for (uint32_t j = 0; j < r->ntags; j++) {
+                    if (r->tags[j] == (uint32_t)id)
+                        continue;
+                    nt[k] = r->tags[j];
+                    B_WHO(nt, m)[k] = B_WHO(r->tags, r->ntags)[j];
+                    B_AT(nt, m)[k] = B_AT(r->tags, r->ntags)[j];
+                    B_ID(nt, m)[k++] = B_ID(r->tags, r->ntags)[j];
+                }
                 retire(e, r->tags, false);
                 r->tags = nt;
                 b->nasg -= r->ntags - k;
@@ -768,7 +936,7 @@ static void sub_update(struct engine *e, uint32_t rid, uint32_t tag, const uint3
     }
 }
 
-/* Makes the resource's direct tags exactly `now` (sorted). */
+/* Makes the resource's assignments exactly the block `now` of nnow entries (sorted by tag). */
 static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, uint32_t nnow)
 {
     struct eng_snap *b = e->b;
@@ -777,7 +945,7 @@ static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, ui
     uint32_t nwas = old ? old->ntags : 0, i = 0, j = 0;
     struct eres *r;
 
-    if (nwas == nnow && (nnow == 0 || memcmp(was, now, nnow * sizeof(*now)) == 0))
+    if (nwas == nnow && (nnow == 0 || memcmp(was, now, B_SIZE(nnow)) == 0))
         return;
     /* Merge walk over the two sorted lists. */
     while (i < nwas || j < nnow) {
@@ -800,7 +968,7 @@ static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, ui
     }
     r = w_res(e, rid);
     retire(e, r->tags, false);
-    r->tags = nnow ? mem_dup(e, now, nnow * sizeof(*now)) : NULL;
+    r->tags = nnow ? mem_dup(e, now, B_SIZE(nnow)) : NULL;
     b->nasg = b->nasg - r->ntags + nnow;
     r->ntags = nnow;
 }
@@ -835,7 +1003,7 @@ static void children_edit(struct engine *e, uint32_t parent, uint32_t child, boo
 
 /* Puts the resource row (ws, kind, parent, archived) into the build; exists=false removes it. */
 static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, int kind,
-                       uint32_t parent, bool archived)
+                       uint32_t parent, bool archived, const char *key)
 {
     struct eng_snap *b = e->b;
     const struct eres *old = res_at(b, rid);
@@ -843,7 +1011,7 @@ static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, 
     struct eres *r;
 
     if (had && exists && old->ws == (uint32_t)ws && old->kind == kind && old->parent == parent &&
-        !!(old->flags & R_ARCHIVED) == archived)
+        !!(old->flags & R_ARCHIVED) == archived && str_eq(old->key, key))
         return 0;
     if (!had && !exists)
         return 0;
@@ -879,10 +1047,16 @@ static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, 
         r->kind = (uint16_t)kind;
         r->parent = parent;
         r->flags = (uint8_t)(R_EXISTS | (archived ? R_ARCHIVED : 0));
+        if (!str_eq(r->key, key)) {
+            retire(e, r->key, false);
+            r->key = key ? made(e, xstrdup(key), false) : NULL;
+        }
     } else {
         b->nres--;
         r->flags = 0;
         r->parent = 0;
+        retire(e, r->key, false);
+        r->key = NULL;
     }
     return 0;
 }
@@ -898,8 +1072,8 @@ static int id32(int64_t id, const char *what, struct tg_err *err)
 static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
     struct store_stmt *st;
-    uint32_t *now = NULL;
-    size_t n = 0, cap = 0;
+    struct asg_rows v = {0};
+    uint32_t *blk;
     int rc = id32(id, "resource", err);
 
     if (rc)
@@ -913,39 +1087,38 @@ static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, str
         int64_t ws = col_int(st, 1), parent = col_null(st, 3) ? 0 : col_int(st, 3);
         int kind = kind_index(e, col_text(st, 2), err);
         bool arch = col_int(st, 4) != 0;
-        st_reset(st);
-        if (kind < 0)
+        if (kind < 0) {
+            st_reset(st);
             return kind;
-        if (parent && (rc = id32(parent, "resource", err)) != 0)
+        }
+        if (parent && (rc = id32(parent, "resource", err)) != 0) {
+            st_reset(st);
             return rc;
-        res_set_row(e, (uint32_t)id, true, ws, kind, (uint32_t)parent, arch);
+        }
+        res_set_row(e, (uint32_t)id, true, ws, kind, (uint32_t)parent, arch, col_text(st, 5));
+        st_reset(st);
     } else {
         st_reset(st);
         if (rc < 0)
             return rc;
         /* Deleted: its assignments were closed in the same revision. */
         res_set_tags(e, (uint32_t)id, NULL, 0);
-        res_set_row(e, (uint32_t)id, false, 0, 0, 0, false);
+        res_set_row(e, (uint32_t)id, false, 0, 0, 0, false, NULL);
         return 0;
     }
     st = st_get(c, SQL_ENG_RES_TAGS, err);
     if (st == NULL)
         return TG_EINTERNAL;
     st_int(st, 1, id);
-    while ((rc = st_step(st, err)) == 1) {
-        int64_t t = col_int(st, 0);
-        if (t <= 0 || t >= (int64_t)UINT32_MAX)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            now = xrealloc(now, cap * sizeof(*now));
-        }
-        now[n++] = (uint32_t)t;
-    }
+    while ((rc = st_step(st, err)) == 1 && (rc = rows_push(e, &v, st, 0, err)) == 0)
+        ;
     st_reset(st);
-    if (rc == 0)
-        res_set_tags(e, (uint32_t)id, now, (uint32_t)n);
-    xfree(now);
+    if (rc == 0) {
+        blk = rows_block(&v);
+        res_set_tags(e, (uint32_t)id, blk, (uint32_t)v.n);
+        xfree(blk);
+    }
+    rows_free(&v);
     return rc;
 }
 
@@ -955,8 +1128,6 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
     struct eng_snap *b = e->b;
     struct store_stmt *st;
-    uint32_t *tags = NULL, cur = 0;
-    size_t n = 0, cap = 0;
     int rc;
 
     st = st_get(c, SQL_ENG_REV, err);
@@ -1010,7 +1181,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
                 break;
             }
             res_set_row(e, (uint32_t)id, true, col_int(st, 1), kind, (uint32_t)parent,
-                        col_int(st, 4) != 0);
+                        col_int(st, 4) != 0, col_text(st, 5));
         }
         st_reset(st);
         if (rc < 0)
@@ -1020,41 +1191,42 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
     st = st_get(c, SQL_ENG_ASSIGNMENTS, err);
     if (st == NULL)
         return TG_EINTERNAL;
-    for (;;) {
-        int64_t rid = 0, tid = 0;
-        rc = st_step(st, err);
-        if (rc == 1) {
-            rid = col_int(st, 0);
-            tid = col_int(st, 1);
-            if (rid <= 0 || rid >= (int64_t)UINT32_MAX || tid <= 0 || tid >= (int64_t)UINT32_MAX)
-                continue;
-        }
-        if (rc != 1 || (uint32_t)rid != cur) {
-            if (cur && n) {
-                struct eres *r = w_res(e, cur);
-                r->tags = xmalloc(n * sizeof(*tags));
-                memcpy(r->tags, tags, n * sizeof(*tags));
-                r->ntags = (uint32_t)n;
-                b->nasg += n;
+    {
+        struct asg_rows v = {0};
+        uint32_t cur = 0;
+        for (;;) {
+            int64_t rid = 0, tid = 0;
+            rc = st_step(st, err);
+            if (rc == 1) {
+                rid = col_int(st, 0);
+                tid = col_int(st, 1);
+                if (rid <= 0 || rid >= (int64_t)UINT32_MAX || tid <= 0 ||
+                    tid >= (int64_t)UINT32_MAX)
+                    continue;
             }
-            n = 0;
-            cur = (uint32_t)rid;
+            if (rc != 1 || (uint32_t)rid != cur) {
+                if (cur && v.n) {
+                    struct eres *r = w_res(e, cur);
+                    r->tags = rows_block(&v);
+                    r->ntags = (uint32_t)v.n;
+                    b->nasg += v.n;
+                }
+                v.n = 0;
+                cur = (uint32_t)rid;
+            }
+            if (rc != 1)
+                break;
+            if ((rc = rows_push(e, &v, st, 1, err)) != 0)
+                break;
+            {
+                struct etag *t = tag_at(b, tid);
+                if (t)
+                    roaring_bitmap_add(t->direct, (uint32_t)rid);
+            }
         }
-        if (rc != 1)
-            break;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            tags = xrealloc(tags, cap * sizeof(*tags));
-        }
-        tags[n++] = (uint32_t)tid;
-        {
-            struct etag *t = tag_at(b, tid);
-            if (t)
-                roaring_bitmap_add(t->direct, (uint32_t)rid);
-        }
+        rows_free(&v);
     }
     st_reset(st);
-    xfree(tags);
     if (rc < 0)
         return rc;
     for (uint32_t id = 0; id < b->ntags; id++) {
@@ -1079,6 +1251,7 @@ int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err)
 
     pthread_mutex_init(&e->mu, NULL);
     pthread_mutex_init(&e->catch_mu, NULL);
+    e->who_dir = xcalloc(WHO_DIR, sizeof(*e->who_dir));
     build_begin(e);
     rc = store_begin_read(c, err);
     if (rc == 0) {
@@ -1224,6 +1397,7 @@ static void free_current(struct eng_snap *s)
             continue;
         for (uint32_t j = 0; j < CHUNK; j++) {
             xfree(ch->r[j].tags);
+            xfree(ch->r[j].key);
             if (ch->r[j].children)
                 roaring_bitmap_free(ch->r[j].children);
         }
@@ -1266,6 +1440,15 @@ void engine_free(struct engine *e)
         xfree(e->kinds[i]);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->catch_mu);
+    for (uint32_t i = 0; i < e->nwho; i++) {
+        const struct who *w = who_at(e->who_dir, i);
+        xfree(w->context);
+        xfree(w->added_by);
+    }
+    for (int i = 0; i < WHO_DIR; i++)
+        xfree(e->who_dir[i]);
+    xfree(e->who_dir);
+    xfree(e->who_slots);
     xfree(e);
 }
 
@@ -1322,6 +1505,76 @@ bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint
         return false;
     *tags = r->tags;
     *n = r->ntags;
+    return true;
+}
+
+/* ---- assignments of a resource ---- */
+
+static int cmp_asg_name(const void *x, const void *y)
+{
+    const struct eng_asg *a = x, *b = y;
+    return strcmp(a->tag->name_key, b->tag->name_key);
+}
+
+bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
+                     int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
+                     size_t *n)
+{
+    const struct eres *r;
+    struct eng_asg *v = NULL;
+    size_t len = 0, cap = 0;
+    uint32_t id;
+
+    if (resource_id <= 0 || resource_id >= (int64_t)UINT32_MAX)
+        return false;
+    id = (uint32_t)resource_id;
+    r = res_at(s, id);
+    if (r == NULL || !(r->flags & R_EXISTS) || r->ws != (uint32_t)ws_id)
+        return false;
+    for (int depth = 0; r && depth < (effective ? max_depth : 1); depth++) {
+        size_t level = len;
+        for (uint32_t j = 0; j < r->ntags; j++) {
+            const struct etag *t = tag_at(s, r->tags[j]);
+            const struct who *w;
+            bool dup = false;
+            if (t == NULL || t->rec->deleted)
+                continue;
+            /* Nearest wins: a tag already listed (direct or from a nearer ancestor) is not
+             * listed again. */
+            for (size_t k = 0; k < level && !dup; k++)
+                dup = v[k].tag->id == t->id;
+            if (dup)
+                continue;
+            if (len == cap) {
+                struct eng_asg *nv;
+                cap = cap ? cap * 2 : 16;
+                nv = arena_alloc(a, cap * sizeof(*nv));
+                if (len)
+                    memcpy(nv, v, len * sizeof(*nv));
+                v = nv;
+            }
+            w = who_at(s->who_dir, B_WHO(r->tags, r->ntags)[j]);
+            v[len].tag = t->rec;
+            v[len].context = w->context;
+            v[len].added_by = w->added_by;
+            v[len].added_at = B_AT(r->tags, r->ntags)[j];
+            v[len].id = B_ID(r->tags, r->ntags)[j];
+            v[len].resource_id = id;
+            v[len].from_id = depth ? id : 0;
+            v[len].from_kind = depth ? s->kinds[r->kind] : NULL;
+            v[len++].from_key = depth ? r->key : NULL;
+        }
+        if (len - level > 1)
+            qsort(v + level, len - level, sizeof(*v), cmp_asg_name);
+        if (r->parent == 0)
+            break;
+        id = r->parent;
+        r = res_at(s, id);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            return false; /* a parent the engine has not seen yet: let the store answer */
+    }
+    *out = v;
+    *n = len;
     return true;
 }
 

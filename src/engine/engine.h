@@ -56,6 +56,28 @@ struct eng_stats {
 };
 void eng_snap_stats(const struct eng_snap *s, struct eng_stats *out);
 
+/* ---- assignments of a resource ---- */
+
+struct eng_asg {
+    const struct tag *tag; /* the snapshot's record */
+    const char *context, *added_by;
+    int64_t added_at;
+    int64_t id;            /* the assignment's id */
+    int64_t resource_id;   /* the resource carrying it */
+    int64_t from_id;       /* 0: direct; else the ancestor it is inherited from */
+    const char *from_kind, *from_key;
+};
+
+/**
+ * The live assignments of a resource of workspace `ws_id`, by tag name; with `effective`,
+ * then each ancestor's (up to max_depth levels), nearest first, a tag listed once where it
+ * is nearest. False when the engine does not know the resource or one of its ancestors (the
+ * store must answer). Entries in `a`; their strings belong to the snapshot.
+ */
+bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
+                     int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
+                     size_t *n);
+
 /* ---- tag lists ---- */
 
 struct eng_tag_filter {

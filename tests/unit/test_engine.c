@@ -556,6 +556,129 @@ static void test_tag_lists_against_sql(void **state)
     engine_free(e);
 }
 
+/* core_assign_list for one resource, as text, with the engine (e) or from SQL (NULL). */
+static const char *asg_str(struct fixture *f, struct engine *e, int64_t rid, bool effective)
+{
+    struct core_ctx cx;
+    struct sbuf out;
+    struct assignment *as;
+    struct tg_err err;
+    const char *res;
+    size_t n;
+    int rc;
+
+    sbuf_init(&out, 0);
+    core_ctx_init(&cx, f->conn, &f->a, false);
+    cx.who = f->cx.who;
+    cx.authed = true;
+    cx.org_id = f->cx.org_id;
+    cx.ws_id = f->cx.ws_id;
+    engine_main = e;
+    rc = core_assign_list(&cx, rid, effective, &as, &n, &err);
+    if (rc)
+        sbuf_printf(&out, "error %d", rc);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        sbuf_printf(&out, "%lld:%s/%s|%s|%s|%lld|r%lld|from %lld %s/%s|%s\n",
+                    (long long)as[i].id, as[i].tag.name, as[i].tag.name_key,
+                    as[i].context ? as[i].context : "-", as[i].added_by ? as[i].added_by : "-",
+                    (long long)as[i].added_at, (long long)as[i].resource_id,
+                    (long long)as[i].inherited_from, as[i].from_kind ? as[i].from_kind : "-",
+                    as[i].from_key ? as[i].from_key : "-", as[i].tag.color ? as[i].tag.color : "-");
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    res = arena_strdup(&f->a, sbuf_str(&out));
+    sbuf_release(&out);
+    return res;
+}
+
+/* A three-level resource tree under random assigning, moving, tag edits and deletions: after
+ * each commit every resource's direct and effective assignments read the same from the engine
+ * as from SQL, field by field and in order. */
+static void test_assignments_against_sql(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"A", "A.B", "a.c", "D", "D.E", "F", "G.H"};
+    static const char *const contexts[] = {"manual", "external", "rule"};
+    enum { NT = sizeof(names) / sizeof(names[0]), NR = 18 };
+    int64_t tags[NT], rids[NR];
+    char keys[NR][16];
+    bool gone[NR] = {false};
+    struct tg_err err;
+    unsigned seed = 4242;
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    for (int i = 0; i < NR; i++) {
+        /* 0-2 top folders, 3-8 subfolders, the rest files under subfolders */
+        const char *kind = i < 9 ? "folder" : "file";
+        const char *parent = NULL;
+        snprintf(keys[i], sizeof(keys[i]), "%s%d", i < 9 ? "d" : "f", i);
+        if (i >= 3)
+            parent = keys[i < 9 ? i % 3 : 3 + i % 6];
+        rids[i] = res(f, kind, keys[i], parent);
+    }
+    apply(f, &e);
+    for (int round = 0; round < 50; round++) {
+        for (int op = 0; op < 8; op++) {
+            int r = rand_r(&seed) % NR, t = rand_r(&seed) % NT, what = rand_r(&seed) % 12;
+            tg_err_clear(&err);
+            f->cx.who.name = contexts[rand_r(&seed) % 3]; /* varies added_by */
+            if (gone[r])
+                continue;
+            if (what < 5) {
+                core_assign_add(&f->cx, rids[r], &tags[t], 1, contexts[what % 3], &err);
+            } else if (what < 7) {
+                core_assign_remove(&f->cx, rids[r], tags[t], &err);
+            } else if (what == 7) {
+                struct tag tg;
+                if (core_tag_get(&f->cx, tags[t], &tg, &err) == 0) {
+                    if (tg.deleted)
+                        core_tag_restore(&f->cx, tags[t], &tg, &err);
+                    else
+                        core_tag_delete(&f->cx, tags[t], true, false, 0, &err);
+                }
+            } else if (what == 8) {
+                struct tag_input in;
+                struct tag tg;
+                memset(&in, 0, sizeof(in));
+                in.has_color = true;
+                in.color = rand_r(&seed) % 2 ? "#ABCDEF" : NULL;
+                core_tag_update(&f->cx, tags[t], &in, 0, &tg, &err);
+            } else if (what == 9 && r >= 3) {
+                /* Move under another top folder (a subfolder) or subfolder (a file). */
+                struct resource_input in;
+                struct resource out;
+                memset(&in, 0, sizeof(in));
+                in.has_parent = true;
+                in.parent_kind = "folder";
+                in.parent_key = keys[r < 9 ? rand_r(&seed) % 3 : 3 + rand_r(&seed) % 6];
+                if (!gone[r < 9 ? 0 : 3])
+                    core_resource_put(&f->cx, r < 9 ? "folder" : "file", keys[r], &in, &out,
+                                      NULL, &err);
+            } else if (what == 10 && r >= 9 && round % 5 == 4) {
+                if (core_resource_delete(&f->cx, "file", keys[r], &err) == 0)
+                    gone[r] = true;
+            } else {
+                int64_t two[2] = {tags[t], tags[(t + 3) % NT]};
+                core_assign_replace(&f->cx, rids[r], two, 2, "manual", &err);
+            }
+        }
+        apply(f, &e);
+        for (int r = 0; r < NR; r++) {
+            if (gone[r])
+                continue;
+            for (int eff = 0; eff < 2; eff++) {
+                const char *sql = asg_str(f, NULL, rids[r], eff), *eng = asg_str(f, e, rids[r], eff);
+                if (strcmp(sql, eng) != 0)
+                    fail_msg("round %d resource %s effective %d:\nengine:\n%s\nsql:\n%s", round,
+                             keys[r], eff, eng, sql);
+            }
+        }
+    }
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +690,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_random_against_sql, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_tag_lists_against_sql, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_assignments_against_sql, fixture_setup,
                                         fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
