@@ -37,6 +37,7 @@ struct core_limits {
     int max_batch;             /* 1000 items in one request */
     int max_list_limit;        /* 1000 */
     int64_t session_ttl_ms;    /* easydb sessions, 24 h */
+    int64_t auth_cache_ms;     /* longest a cached token authentication is trusted, 1 s; 0 off */
 };
 extern struct core_limits core_limits;
 
@@ -66,10 +67,13 @@ struct core_ctx {
     bool writing; /* inside the writer's transaction */
     int64_t min_rev;              /* X-Tagd-Min-Revision: the engine answers only from there */
     const struct eng_snap *snap;  /* the engine snapshot this read answers from, once taken */
+    uint64_t auth_epoch;          /* store_auth_epoch() when the request began */
 };
 
 /** Prepares a context for one request. */
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing);
+/** Frees what the calling thread cached (at the end of a server thread). */
+void core_thread_done(void);
 /** Ends the request: releases the engine snapshot it read from. */
 void core_ctx_done(struct core_ctx *ctx);
 /**

@@ -476,10 +476,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     struct tg_err err;
 
     tg_err_clear(&err);
-    if (store_begin_read(t->reader, &err) != 0) {
-        api_fail(r, TG_EBUSY, &err);
-        return true;
-    }
+    store_begin_read_lazy(t->reader);
     core_ctx_init(&cx, t->reader, &r->a, false);
     cx.min_rev = want;
     if (want > atomic_load(&S.seen_rev)) {
@@ -497,8 +494,13 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         }
     }
     r->route->fn(r, &cx);
-    if (r->revision == 0)
-        r->revision = core_current_rev(&cx);
+    if (r->revision == 0) {
+        /* Answered from memory alone: the snapshot's revision is the one the read saw. */
+        if (!store_read_begun(t->reader) && cx.snap)
+            r->revision = eng_snap_rev(cx.snap);
+        else
+            r->revision = core_current_rev(&cx);
+    }
     core_ctx_done(&cx);
     store_rollback(t->reader);
     return true;
@@ -673,6 +675,7 @@ static void *writer_main(void *arg)
             h2o_multithread_send_message(&j->thread->receiver, &j->super);
         }
     }
+    core_thread_done();
     return NULL;
 }
 
@@ -714,9 +717,12 @@ static void *tailer_main(void *arg)
         rev = core_current_rev(&cx);
         store_rollback(S.tail_conn);
         /* Another instance's commits reach this engine before a read may ask for them. */
-        if (engine_main && rev > atomic_load(&S.seen_rev) &&
-            engine_catch_up(engine_main, S.tail_conn, &err) != 0)
-            continue;
+        if (rev > atomic_load(&S.seen_rev)) {
+            if (engine_main && engine_catch_up(engine_main, S.tail_conn, &err) != 0)
+                continue;
+            /* Another instance may have revoked a token: cached checks start over. */
+            store_auth_epoch_bump();
+        }
         note_rev(rev);
         arena_release(&a);
         arena_init(&a);
@@ -997,6 +1003,7 @@ static void *loop_main(void *arg)
             break;
     }
     api_cache_thread_done();
+    core_thread_done();
     return NULL;
 }
 

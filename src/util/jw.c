@@ -54,6 +54,8 @@ void jw_escape(struct sbuf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         const char *rep = NULL;
         char u[7];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
         if (c == '"')
             rep = "\\\"";
         else if (c == '\\')
@@ -110,8 +112,18 @@ void jw_str(struct jw *w, const char *s)
 
 void jw_int(struct jw *w, int64_t v)
 {
+    /* Every list renders ids, positions and versions: printf's parsing showed in profiles. */
+    char buf[24], *p = buf + sizeof(buf);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+
     sep(w);
-    sbuf_printf(w->b, "%" PRId64, v);
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    sbuf_add(w->b, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 void jw_double(struct jw *w, double v)

@@ -53,6 +53,37 @@ void time_iso(int64_t ms, char out[32])
     unsigned mo, d;
 
     civil_from_days(days, &y, &mo, &d);
+    if (y >= 0 && y <= 9999) {
+        /* The common case without printf: every rendered row carries a few of these. */
+        int hh = (int)(rem / 3600), mi = (int)(rem / 60 % 60), ss = (int)(rem % 60);
+        char *o = out;
+        *o++ = (char)('0' + y / 1000);
+        *o++ = (char)('0' + y / 100 % 10);
+        *o++ = (char)('0' + y / 10 % 10);
+        *o++ = (char)('0' + y % 10);
+        *o++ = '-';
+        *o++ = (char)('0' + mo / 10);
+        *o++ = (char)('0' + mo % 10);
+        *o++ = '-';
+        *o++ = (char)('0' + d / 10);
+        *o++ = (char)('0' + d % 10);
+        *o++ = 'T';
+        *o++ = (char)('0' + hh / 10);
+        *o++ = (char)('0' + hh % 10);
+        *o++ = ':';
+        *o++ = (char)('0' + mi / 10);
+        *o++ = (char)('0' + mi % 10);
+        *o++ = ':';
+        *o++ = (char)('0' + ss / 10);
+        *o++ = (char)('0' + ss % 10);
+        *o++ = '.';
+        *o++ = (char)('0' + msec / 100);
+        *o++ = (char)('0' + msec / 10 % 10);
+        *o++ = (char)('0' + msec % 10);
+        *o++ = 'Z';
+        *o = '\0';
+        return;
+    }
     char buf[64];
     snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, mo % 100,
              d % 100, (int)(rem / 3600) % 100, (int)(rem / 60 % 60), (int)(rem % 60), msec % 1000);

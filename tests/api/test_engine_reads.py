@@ -3,6 +3,7 @@ answers cached per loop thread, keyed by route, workspace, query string and engi
 Each test would fail if an answer outlived the revision it was rendered from or crossed from
 one workspace to another."""
 import pytest
+import requests
 
 from conftest import Api
 
@@ -95,3 +96,42 @@ def test_min_revision_ahead_of_everything_is_503(orgs):
     r = a.get("/v1/tags", headers={"X-Tagd-Min-Revision": "999999999"})
     assert r.status_code == 503
     assert r.headers["Retry-After"] == "1"
+
+
+# ---- token checks cached per loop thread (core_auth_token) ----
+
+@pytest.fixture(scope="module")
+def two_loops():
+    from conftest import Server
+    s = Server(extra_args=["--threads", "2"]).start()
+    yield s
+    s.cleanup()
+
+
+def test_revoked_token_is_refused_at_once_on_every_loop(two_loops):
+    from conftest import ADMIN_TOKEN
+    admin = Api(two_loops, ADMIN_TOKEN)
+    for _ in range(3):
+        r = admin.post("/v1/tokens", json={"name": "warm", "rights": "tags:read"})
+        assert r.status_code == 201
+        h = {"Authorization": "Bearer " + r.json()["token"]}
+        # A new connection per request: they land on both loops and fill both caches.
+        for _ in range(12):
+            assert requests.get(two_loops.url + "/v1/tags", headers=h).status_code == 200
+        assert admin.delete("/v1/tokens/%d" % r.json()["id"]).status_code == 204
+        for _ in range(12):
+            assert requests.get(two_loops.url + "/v1/tags", headers=h).status_code == 401
+
+
+def test_cache_can_be_turned_off(tmp_path):
+    from conftest import ADMIN_TOKEN, Server
+    s = Server(extra_args=["--auth-cache", "0"]).start()
+    try:
+        admin = Api(s, ADMIN_TOKEN)
+        r = admin.post("/v1/tokens", json={"name": "nc", "rights": "tags:read"})
+        tok = Api(s, r.json()["token"])
+        assert tok.get("/v1/tags").status_code == 200
+        assert admin.delete("/v1/tokens/%d" % r.json()["id"]).status_code == 204
+        assert tok.get("/v1/tags").status_code == 401
+    finally:
+        s.cleanup()

@@ -24,6 +24,9 @@ static void test_writer(void **state)
     jw_key(&w, "arr");
     jw_arr(&w);
     jw_int(&w, 1);
+    jw_int(&w, 0);
+    jw_int(&w, -42);
+    jw_int(&w, INT64_MIN);
     jw_str(&w, NULL);
     jw_obj(&w);
     jw_obj_end(&w);
@@ -31,7 +34,7 @@ static void test_writer(void **state)
     jw_obj_end(&w);
     assert_string_equal(sbuf_str(&b),
                         "{\"s\":\"a\\\"b\\\\c\\n\\u0001\",\"big\":9223372036854775807,\"t\":true,"
-                        "\"n\":null,\"arr\":[1,null,{}]}");
+                        "\"n\":null,\"arr\":[1,0,-42,-9223372036854775808,null,{}]}");
     sbuf_release(&b);
 }
 
