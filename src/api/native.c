@@ -1066,17 +1066,18 @@ static void render_assignments(struct hreq *r, struct assignment *as, size_t n)
 static void h_res_tags_get(struct hreq *r, struct core_ctx *cx)
 {
     struct assignment *as;
-    struct resource res;
     struct tg_err err;
+    int64_t id;
     bool eff;
     size_t n;
     int rc;
 
-    if (auth(r, cx, RIGHT_READ) || api_query_bool(r, "effective", false, &eff) ||
-        load_resource(r, cx, &res))
+    if (auth(r, cx, RIGHT_READ) || api_query_bool(r, "effective", false, &eff))
         return;
     tg_err_clear(&err);
-    rc = core_assign_list(cx, res.id, eff, &as, &n, &err);
+    rc = core_resource_id(cx, r->params[0], r->params[1], &id, &err);
+    if (rc == 0)
+        rc = core_assign_list(cx, id, eff, &as, &n, &err);
     if (rc) {
         fail(r, rc, &err);
         return;

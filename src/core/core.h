@@ -312,6 +312,9 @@ int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
 int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key,
                          struct resource *out, struct tg_err *err);
 /** Deletes the resource and its assignments; children are detached. */
+/** Only the id of resource (kind, key): from the engine when it has it, else the store. */
+int core_resource_id(struct core_ctx *ctx, const char *kind, const char *key, int64_t *id,
+                     struct tg_err *err);
 int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key,
                          struct tg_err *err);
 int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,

@@ -161,6 +161,23 @@ int core_resource_get(struct core_ctx *ctx, const char *kind, const char *key,
     return rc < 0 ? rc : 0;
 }
 
+int core_resource_id(struct core_ctx *ctx, const char *kind, const char *key, int64_t *id,
+                     struct tg_err *err)
+{
+    const struct eng_snap *s = core_snap(ctx);
+    struct resource r;
+    int rc = core_resource_ref_check(kind, key, err);
+
+    if (rc)
+        return rc;
+    /* Not in the engine may mean not applied yet: the store has the last word. */
+    if (s && (*id = eng_resource_by_key(s, ctx->ws_id, kind, key)) != 0)
+        return 0;
+    rc = core_resource_get(ctx, kind, key, &r, err);
+    *id = rc ? 0 : r.id;
+    return rc;
+}
+
 int core_resource_get_id(struct core_ctx *ctx, int64_t id, struct resource *out,
                          struct tg_err *err)
 {

@@ -15,6 +15,7 @@
 #include "engine/engine.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,16 @@ struct eset {
     roaring_bitmap_t *bm;
 };
 
+/* Resources by (workspace, kind, key): an open-addressing table of resource ids that only
+ * grows. The writer inserts into the table every snapshot shares (atomic slots); a reader
+ * verifies each candidate against its own snapshot's entry, so ids inserted after its
+ * snapshot, or of deleted resources, are skipped. A rebuild (at half load) makes a new table
+ * for the build and retires the old one with its snapshot. */
+struct keyidx {
+    uint32_t cap, used; /* used: the writer's count */
+    _Atomic uint32_t slot[];
+};
+
 struct dict_ent {
     int64_t ws_id;
     const char *key;
@@ -114,6 +125,7 @@ struct eng_snap {
     uint64_t sets_gen;
     roaring_bitmap_t *archived;
     uint64_t archived_gen;
+    struct keyidx *kidx;  /* shared by snapshots until a rebuild (above) */
     struct who **who_dir; /* the engine's, shared by every snapshot */
     char **kinds;         /* the engine's kind names (append-only), shared likewise */
     size_t nres, nasg;
@@ -1001,6 +1013,85 @@ static void children_edit(struct engine *e, uint32_t parent, uint32_t child, boo
     p->children = c;
 }
 
+/* ---- resources by key ---- */
+
+static uint64_t key_hash(int64_t ws, const char *kind, const char *key)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)ws;
+    for (const char *p = kind; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0x100) * 1099511628211ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static void kidx_put(struct keyidx *k, const char *kind, uint32_t rid, const struct eres *r)
+{
+    uint32_t h = (uint32_t)(key_hash(r->ws, kind, r->key) & (k->cap - 1));
+    while (atomic_load_explicit(&k->slot[h], memory_order_relaxed))
+        h = (h + 1) & (k->cap - 1);
+    atomic_store_explicit(&k->slot[h], rid, memory_order_release);
+    k->used++;
+}
+
+/* A new table for the build with every resource it holds. */
+static void kidx_rebuild(struct engine *e)
+{
+    struct eng_snap *b = e->b;
+    uint32_t cap = 1024;
+    struct keyidx *k;
+
+    while (cap < 4 * (uint64_t)b->nres + 16)
+        cap *= 2;
+    k = xcalloc(1, sizeof(*k) + (size_t)cap * sizeof(k->slot[0]));
+    k->cap = cap;
+    for (uint32_t c = 0; c < b->nchunks; c++) {
+        const struct chunk *ch = b->chunks[c];
+        if (ch == NULL)
+            continue;
+        for (uint32_t j = 0; j < CHUNK; j++)
+            if ((ch->r[j].flags & R_EXISTS) && ch->r[j].key)
+                kidx_put(k, e->kinds[ch->r[j].kind], (c << CHUNK_BITS) | j, &ch->r[j]);
+    }
+    retire(e, b->kidx, false);
+    b->kidx = made(e, k, false);
+}
+
+static void kidx_insert(struct engine *e, uint32_t rid, const struct eres *r)
+{
+    struct keyidx *k = e->b->kidx;
+    if (r->key == NULL)
+        return;
+    if (k == NULL || (k->used + 1) * 2 > k->cap) {
+        kidx_rebuild(e); /* holds rid already */
+        return;
+    }
+    kidx_put(k, e->kinds[r->kind], rid, r);
+}
+
+int64_t eng_resource_by_key(const struct eng_snap *s, int64_t ws, const char *kind,
+                            const char *key)
+{
+    const struct keyidx *k = s->kidx;
+    uint32_t h;
+
+    if (k == NULL)
+        return 0;
+    h = (uint32_t)(key_hash(ws, kind, key) & (k->cap - 1));
+    for (uint32_t probes = 0; probes < k->cap; probes++, h = (h + 1) & (k->cap - 1)) {
+        uint32_t id = atomic_load_explicit(&k->slot[h], memory_order_acquire);
+        const struct eres *r;
+        if (id == 0)
+            return 0;
+        r = res_at(s, id);
+        if (r && (r->flags & R_EXISTS) && r->ws == (uint32_t)ws && r->key &&
+            strcmp(r->key, key) == 0 && strcmp(s->kinds[r->kind], kind) == 0)
+            return id;
+    }
+    return 0;
+}
+
 /* Puts the resource row (ws, kind, parent, archived) into the build; exists=false removes it. */
 static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, int kind,
                        uint32_t parent, bool archived, const char *key)
@@ -1050,6 +1141,8 @@ static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, 
         if (!str_eq(r->key, key)) {
             retire(e, r->key, false);
             r->key = key ? made(e, xstrdup(key), false) : NULL;
+            if (e->cur) /* loading builds the table once at the end */
+                kidx_insert(e, rid, r);
         }
     } else {
         b->nres--;
@@ -1241,6 +1334,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
     }
     recompute_subtrees(e);
     rebuild_dict(e);
+    kidx_rebuild(e);
     return 0;
 }
 
@@ -1408,6 +1502,7 @@ static void free_current(struct eng_snap *s)
         roaring_bitmap_free(s->sets[i].bm);
     xfree(s->sets);
     xfree(s->dict);
+    xfree(s->kidx);
     if (s->archived)
         roaring_bitmap_free(s->archived);
 }

@@ -56,6 +56,10 @@ struct eng_stats {
 };
 void eng_snap_stats(const struct eng_snap *s, struct eng_stats *out);
 
+/** The id of resource (ws, kind, key) in the snapshot, 0 when it has none. */
+int64_t eng_resource_by_key(const struct eng_snap *s, int64_t ws, const char *kind,
+                            const char *key);
+
 /* ---- assignments of a resource ---- */
 
 struct eng_asg {

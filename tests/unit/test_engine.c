@@ -475,6 +475,7 @@ static void test_tag_lists_against_sql(void **state)
             int t = rand_r(&seed) % NT, what = rand_r(&seed) % 9;
             struct tag_input in;
             struct tag tg;
+            char nn[64];
             tg_err_clear(&err);
             memset(&in, 0, sizeof(in));
             if (core_tag_get(&f->cx, tags[t], &tg, &err) != 0)
@@ -518,7 +519,6 @@ static void test_tag_lists_against_sql(void **state)
                 break;
             default: {
                 /* Rename within the same parent: the subtree follows. */
-                char nn[64];
                 snprintf(nn, sizeof(nn), "%s%d", tg.name, round);
                 if (strlen(nn) > 40 || strchr(tg.name, '.') != NULL)
                     continue;
@@ -679,6 +679,65 @@ static void test_assignments_against_sql(void **state)
     engine_free(e);
 }
 
+/* Resources by key: found after loading and after catching up (past several table rebuilds),
+ * gone once deleted, and a key deleted and created again names the new id. Old snapshots keep
+ * answering for their own revision. */
+static void test_resource_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    const struct eng_snap *old;
+    struct tg_err err;
+    int64_t first = res(f, "folder", "root", NULL), again;
+    int64_t ids[3000];
+    char key[32];
+
+    apply(f, &e);
+    old = engine_acquire(e);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        ids[i] = res(f, i % 2 ? "file" : "folder", key, i % 3 ? "root" : NULL);
+        if (i % 500 == 499)
+            apply(f, &e);
+    }
+    apply(f, &e);
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, "folder", "root"), first);
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof(key), "k%d", i);
+            assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, i % 2 ? "file" : "folder", key),
+                             ids[i]);
+            /* the same key under the other kind, or in another workspace, is not it */
+            assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, i % 2 ? "folder" : "file", key),
+                             0);
+            assert_int_equal(eng_resource_by_key(s, f->cx.ws_id + 1, i % 2 ? "file" : "folder",
+                                                 key),
+                             0);
+        }
+        engine_release(e, s);
+    }
+    /* The snapshot taken before knows only what it knew. */
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "folder", "root"), first);
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "file", "k1"), 0);
+    engine_release(e, old);
+    assert_int_equal(core_resource_delete(&f->cx, "file", "k1", &err), 0);
+    apply(f, &e);
+    old = engine_acquire(e);
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "file", "k1"), 0);
+    again = res(f, "file", "k1", NULL);
+    assert_true(again != ids[1]);
+    apply(f, &e);
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, "file", "k1"), again);
+        engine_release(e, s);
+    }
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "file", "k1"), 0);
+    engine_release(e, old);
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -693,6 +752,7 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_assignments_against_sql, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resource_keys, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
