@@ -438,12 +438,38 @@ int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,
 int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, int64_t after_id,
                    int limit, struct resource **out, size_t *n, bool *more, struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_USAGE, err);
+    const struct eng_snap *s = core_snap(ctx);
+    struct store_stmt *st;
+    int64_t *ids;
+    size_t k;
 
-    if (st == NULL)
-        return TG_EINTERNAL;
     if (limit <= 0)
         limit = 100;
+    ids = arena_alloc(ctx->a, ((size_t)limit + 1) * sizeof(*ids));
+    if (s && eng_tag_usage(s, t->id, ctx->ws_id, descendants, after_id, (size_t)limit + 1, ids,
+                           &k)) {
+        /* Which resources: the engine's bitmaps. Their rows: the store, by id. */
+        struct vec v;
+        vec_init(&v, sizeof(struct resource));
+        *more = k > (size_t)limit;
+        if (*more)
+            k = (size_t)limit;
+        for (size_t i = 0; i < k; i++) {
+            struct resource r;
+            int rc = core_resource_get_id(ctx, ids[i], &r, err);
+            if (rc == TG_ENOTFOUND)
+                continue; /* deleted after the snapshot */
+            if (rc)
+                return rc;
+            *(struct resource *)vec_push(ctx, &v) = r;
+        }
+        *out = v.items;
+        *n = v.n;
+        return 0;
+    }
+    st = st_get(ctx->conn, SQL_TAG_USAGE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
     st_int(st, 1, t->id);
     st_int(st, 2, descendants ? 1 : 0);
     st_text(st, 3, t->name_key);

@@ -1673,6 +1673,32 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
     return true;
 }
 
+/* ---- tag usage ---- */
+
+bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
+                   int64_t after_id, size_t want, int64_t *ids, size_t *n)
+{
+    const struct etag *t = tag_at(s, tag_id);
+    const roaring_bitmap_t *b;
+    roaring_uint32_iterator_t it;
+
+    *n = 0;
+    /* A deleted tag's live descendants (restored alone) are left to the store. */
+    if (t == NULL || t->ws_id != ws_id || (t->deleted && descendants))
+        return false;
+    if (t->deleted || after_id >= (int64_t)UINT32_MAX)
+        return true;
+    b = descendants && t->sub ? t->sub : t->direct;
+    roaring_init_iterator(b, &it);
+    if (!roaring_move_uint32_iterator_equalorlarger(&it, (uint32_t)(after_id < 0 ? 0 : after_id + 1)))
+        return true;
+    while (it.has_value && *n < want) {
+        ids[(*n)++] = it.current_value;
+        roaring_advance_uint32_iterator(&it);
+    }
+    return true;
+}
+
 /* ---- tag lists ---- */
 
 /* The first dictionary entry at or after (ws, key). */

@@ -330,6 +330,38 @@ static void test_paging_and_filters(void **state)
     engine_free(e);
 }
 
+/* core_tag_usage answered with the engine, paged by 3, as "1,2,3". */
+static const char *usage_str(struct fixture *f, struct engine *e, const struct tag *t, bool desc)
+{
+    struct core_ctx cx;
+    char buf[1024];
+    size_t len = 0;
+    int64_t after = 0;
+    bool more = true;
+
+    buf[0] = '\0';
+    core_ctx_init(&cx, f->conn, &f->a, false);
+    cx.who = f->cx.who;
+    cx.authed = true;
+    cx.org_id = f->cx.org_id;
+    cx.ws_id = f->cx.ws_id;
+    engine_main = e;
+    while (more) {
+        struct resource *items;
+        struct tg_err err;
+        size_t n;
+        assert_int_equal(core_tag_usage(&cx, t, desc, after, 3, &items, &n, &more, &err), 0);
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%lld", len ? "," : "",
+                                    (long long)items[i].id);
+        if (n)
+            after = items[n - 1].id;
+    }
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    return arena_strdup(&f->a, buf);
+}
+
 /* Random operations; after each commit every tag query must equal core's SQL answer. */
 static void test_random_against_sql(void **state)
 {
@@ -390,6 +422,9 @@ static void test_random_against_sql(void **state)
                 if (strcmp(run(f, e, src, false), want) != 0)
                     fail_msg("round %d '%s': engine %s, sql %s", round, src,
                              run(f, e, src, false), want);
+                if (strcmp(usage_str(f, e, &tg, desc), want) != 0)
+                    fail_msg("round %d usage '%s': engine %s, sql %s", round, src,
+                             usage_str(f, e, &tg, desc), want);
             }
         }
     }
