@@ -54,8 +54,12 @@ void jw_escape(struct sbuf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         const char *rep = NULL;
         char u[7];
-        if (c >= 0x20 && c != '"' && c != '\\')
-            continue;
+        /* Most bytes need nothing: skip runs of them without a branch per kind. */
+        while (c >= 0x20 && c != '"' && c != '\\') {
+            if (++i == n)
+                goto done;
+            c = (unsigned char)s[i];
+        }
         if (c == '"')
             rep = "\\\"";
         else if (c == '\\')
@@ -82,6 +86,7 @@ void jw_escape(struct sbuf *b, const char *s, size_t n)
             start = i + 1;
         }
     }
+done:
     sbuf_add(b, s + start, n - start);
 }
 
