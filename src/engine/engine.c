@@ -1042,7 +1042,7 @@ static void kidx_rebuild(struct engine *e)
     uint32_t cap = 1024;
     struct keyidx *k;
 
-    while (cap < 4 * (uint64_t)b->nres + 16)
+    while (cap < 2 * (uint64_t)b->nres + 16)
         cap *= 2;
     k = xcalloc(1, sizeof(*k) + (size_t)cap * sizeof(k->slot[0]));
     k->cap = cap;
