@@ -264,9 +264,21 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
                 rid = r->headers[i].value;
         if (rid && id_ok(rid, strlen(rid)))
             r->request_id = rid;
-        else
-            r->request_id = arena_printf(&r->a, "%s%08llx", S.id_prefix,
-                                         (unsigned long long)atomic_fetch_add(&S.seq, 1));
+        else {
+            /* The prefix and 8 hex digits of the sequence, without printf (every request). */
+            static const char hex[] = "0123456789abcdef";
+            uint64_t seq = (uint64_t)atomic_fetch_add(&S.seq, 1);
+            size_t pl = strlen(S.id_prefix), nd = 8;
+            char *id;
+            while (nd < 16 && (seq >> (4 * nd)) != 0)
+                nd++;
+            id = arena_alloc(&r->a, pl + nd + 1);
+            memcpy(id, S.id_prefix, pl);
+            for (size_t k = nd; k-- > 0; seq >>= 4)
+                id[pl + k] = hex[seq & 15];
+            id[pl + nd] = '\0';
+            r->request_id = id;
+        }
     }
     r->status = 0;
     return r;
@@ -495,8 +507,9 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     }
     r->route->fn(r, &cx);
     if (r->revision == 0) {
-        /* Answered from memory alone: the snapshot's revision is the one the read saw. */
-        if (!store_read_begun(t->reader) && cx.snap)
+        /* Answered from memory alone (or from nothing, like /healthz): the engine snapshot's
+         * revision is the one the read saw, and asking the store would cost a transaction. */
+        if (!store_read_begun(t->reader) && core_snap(&cx))
             r->revision = eng_snap_rev(cx.snap);
         else
             r->revision = core_current_rev(&cx);
