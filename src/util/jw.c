@@ -90,11 +90,11 @@ done:
     sbuf_add(b, s + start, n - start);
 }
 
-void jw_key(struct jw *w, const char *k)
+void jw_keyn(struct jw *w, const char *k, size_t n)
 {
     sep(w);
     sbuf_addc(w->b, '"');
-    jw_escape(w->b, k, strlen(k));
+    jw_escape(w->b, k, n);
     sbuf_add(w->b, "\":", 2);
     w->after_key = true;
 }
@@ -158,7 +158,4 @@ void jw_raw(struct jw *w, const char *json)
     sbuf_adds(w->b, json && *json ? json : "null");
 }
 
-void jw_kstr(struct jw *w, const char *k, const char *s) { jw_key(w, k); jw_str(w, s); }
-void jw_kint(struct jw *w, const char *k, int64_t v) { jw_key(w, k); jw_int(w, v); }
-void jw_kbool(struct jw *w, const char *k, bool v) { jw_key(w, k); jw_bool(w, v); }
-void jw_knull(struct jw *w, const char *k) { jw_key(w, k); jw_null(w); }
+
