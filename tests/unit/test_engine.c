@@ -330,6 +330,18 @@ static void test_paging_and_filters(void **state)
     engine_free(e);
 }
 
+/* A reading context of the fixture's principal; the engine answers when `e` is set (it
+ * becomes engine_main until the caller's core_ctx_done and reset). */
+static void read_ctx(struct fixture *f, struct engine *e, struct core_ctx *cx)
+{
+    core_ctx_init(cx, f->conn, &f->a, false);
+    cx->who = f->cx.who;
+    cx->authed = true;
+    cx->org_id = f->cx.org_id;
+    cx->ws_id = f->cx.ws_id;
+    engine_main = e;
+}
+
 /* core_tag_usage answered with the engine, paged by 3, as "1,2,3". */
 static const char *usage_str(struct fixture *f, struct engine *e, const struct tag *t, bool desc)
 {
@@ -340,12 +352,7 @@ static const char *usage_str(struct fixture *f, struct engine *e, const struct t
     bool more = true;
 
     buf[0] = '\0';
-    core_ctx_init(&cx, f->conn, &f->a, false);
-    cx.who = f->cx.who;
-    cx.authed = true;
-    cx.org_id = f->cx.org_id;
-    cx.ws_id = f->cx.ws_id;
-    engine_main = e;
+    read_ctx(f, e, &cx);
     while (more) {
         struct resource *items;
         struct tg_err err;
@@ -440,12 +447,7 @@ static const char *list_all(struct fixture *f, struct engine *e, struct tag_filt
     const char *res;
 
     sbuf_init(&out, 0);
-    core_ctx_init(&cx, f->conn, &f->a, false);
-    cx.who = f->cx.who;
-    cx.authed = true;
-    cx.org_id = f->cx.org_id;
-    cx.ws_id = f->cx.ws_id;
-    engine_main = e;
+    read_ctx(f, e, &cx);
     tf.limit = 3;
     for (int page = 0; page < 100; page++) {
         struct tag *ts;
@@ -603,12 +605,7 @@ static const char *asg_str(struct fixture *f, struct engine *e, int64_t rid, boo
     int rc;
 
     sbuf_init(&out, 0);
-    core_ctx_init(&cx, f->conn, &f->a, false);
-    cx.who = f->cx.who;
-    cx.authed = true;
-    cx.org_id = f->cx.org_id;
-    cx.ws_id = f->cx.ws_id;
-    engine_main = e;
+    read_ctx(f, e, &cx);
     rc = core_assign_list(&cx, rid, effective, &as, &n, &err);
     if (rc)
         sbuf_printf(&out, "error %d", rc);
