@@ -1699,6 +1699,62 @@ bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool
     return true;
 }
 
+/* ---- names of tags in use ---- */
+
+static size_t dict_lower(const struct eng_snap *s, int64_t ws, const char *key);
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+void eng_tag_names_in_use(const struct eng_snap *s, int64_t ws_id, const char *const *kinds,
+                          size_t nkinds, bool archived, const char *prefix, struct arena *a,
+                          const char ***out, size_t *n)
+{
+    roaring_bitmap_t *scope = roaring_bitmap_create();
+    size_t plen = prefix ? strlen(prefix) : 0, cap = 0;
+    const char **v = NULL;
+
+    *n = 0;
+    for (size_t i = 0; i < s->nsets; i++) {
+        const struct eset *st = &s->sets[i];
+        bool want = false;
+        if (st->ws_id != ws_id)
+            continue;
+        if (nkinds == 0)
+            want = st->kind == -1;
+        else
+            for (size_t k = 0; k < nkinds && !want; k++)
+                want = st->kname && kinds[k] && strcmp(st->kname, kinds[k]) == 0;
+        if (want)
+            roaring_bitmap_or_inplace(scope, st->bm);
+    }
+    if (!archived && s->archived)
+        roaring_bitmap_andnot_inplace(scope, s->archived);
+    for (size_t i = dict_lower(s, ws_id, ""); i < s->ndict && s->dict[i].ws_id == ws_id &&
+                                               !roaring_bitmap_is_empty(scope);
+         i++) {
+        const struct etag *t = s->tags[s->dict[i].id];
+        if (t->deleted || (plen && strncmp(t->name, prefix, plen) != 0) ||
+            !roaring_bitmap_intersect(t->direct, scope))
+            continue;
+        if (*n == cap) {
+            const char **nv;
+            cap = cap ? cap * 2 : 64;
+            nv = arena_alloc(a, cap * sizeof(*nv));
+            if (*n)
+                memcpy(nv, v, *n * sizeof(*nv));
+            v = nv;
+        }
+        v[(*n)++] = t->name;
+    }
+    roaring_bitmap_free(scope);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), cmp_str);
+    *out = v;
+}
+
 /* ---- tag lists ---- */
 
 /* The first dictionary entry at or after (ws, key). */

@@ -90,6 +90,15 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
 bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
                    int64_t after_id, size_t want, int64_t *ids, size_t *n);
 
+/**
+ * The names of the workspace's live tags directly on at least one resource of `kinds` (nkinds
+ * 0: any kind), archived resources counting only with `archived`, name starting with `prefix`
+ * (case-sensitive; NULL: any), sorted bytewise; the array in `a`, the names the snapshot's.
+ */
+void eng_tag_names_in_use(const struct eng_snap *s, int64_t ws_id, const char *const *kinds,
+                          size_t nkinds, bool archived, const char *prefix, struct arena *a,
+                          const char ***out, size_t *n);
+
 /* ---- tag lists ---- */
 
 struct eng_tag_filter {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/history.h"
 #include "engine/engine.h"
 #include "util/sbuf.h"
 #include "fixture.h"
@@ -623,6 +624,42 @@ static const char *asg_str(struct fixture *f, struct engine *e, int64_t rid, boo
     return res;
 }
 
+/* core_tag_names_in_use (now), with the engine or from SQL, every page of 2 as one line. */
+static const char *names_str(struct fixture *f, struct engine *e, const char *const *kinds,
+                             size_t nkinds, bool archived, const char *prefix)
+{
+    struct core_ctx cx;
+    struct sbuf out;
+    struct tag_use_filter tf;
+    const char *res;
+
+    memset(&tf, 0, sizeof(tf));
+    tf.kinds = kinds;
+    tf.nkinds = nkinds;
+    tf.archived = archived;
+    tf.prefix = prefix;
+    tf.limit = 2;
+    sbuf_init(&out, 0);
+    read_ctx(f, e, &cx);
+    for (;; tf.offset += 2) {
+        const char **names;
+        size_t n;
+        int64_t total;
+        struct tg_err err;
+        assert_int_equal(core_tag_names_in_use(&cx, &tf, &names, &n, &total, &err), 0);
+        sbuf_printf(&out, "[%lld]", (long long)total);
+        for (size_t i = 0; i < n; i++)
+            sbuf_printf(&out, " %s", names[i]);
+        if (n < 2)
+            break;
+    }
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    res = arena_strdup(&f->a, sbuf_str(&out));
+    sbuf_release(&out);
+    return res;
+}
+
 /* A three-level resource tree under random assigning, moving, tag edits and deletions: after
  * each commit every resource's direct and effective assignments read the same from the engine
  * as from SQL, field by field and in order. */
@@ -650,6 +687,7 @@ static void test_assignments_against_sql(void **state)
             parent = keys[i < 9 ? i % 3 : 3 + i % 6];
         rids[i] = res(f, kind, keys[i], parent);
     }
+    add(f, res(f, "folder", "arch", NULL), tag(f, "Z.only")); /* used on nothing else */
     apply(f, &e);
     for (int round = 0; round < 50; round++) {
         for (int op = 0; op < 8; op++) {
@@ -696,7 +734,32 @@ static void test_assignments_against_sql(void **state)
                 core_assign_replace(&f->cx, rids[r], two, 2, "manual", &err);
             }
         }
+        {
+            /* A folder whose tag is used nowhere else goes archived and back. */
+            struct resource_input in;
+            struct resource out;
+            memset(&in, 0, sizeof(in));
+            in.has_archived = true;
+            in.archived = round % 2;
+            assert_int_equal(core_resource_put(&f->cx, "folder", "arch", &in, &out, NULL, &err), 0);
+        }
         apply(f, &e);
+        {
+            static const char *const k1[] = {"file"}, *const k2[] = {"folder", "file"};
+            static const char *const k3[] = {"nothing"};
+            for (int arch = 0; arch < 2; arch++) {
+                const char *cases[][2] = {
+                    {names_str(f, NULL, NULL, 0, arch, NULL), names_str(f, e, NULL, 0, arch, NULL)},
+                    {names_str(f, NULL, k1, 1, arch, NULL), names_str(f, e, k1, 1, arch, NULL)},
+                    {names_str(f, NULL, k2, 2, arch, "A"), names_str(f, e, k2, 2, arch, "A")},
+                    {names_str(f, NULL, k3, 1, arch, NULL), names_str(f, e, k3, 1, arch, NULL)},
+                };
+                for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+                    if (strcmp(cases[c][0], cases[c][1]) != 0)
+                        fail_msg("round %d names case %zu archived %d: engine %s, sql %s", round,
+                                 c, arch, cases[c][1], cases[c][0]);
+            }
+        }
         for (int r = 0; r < NR; r++) {
             if (gone[r])
                 continue;
