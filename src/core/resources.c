@@ -528,7 +528,9 @@ int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
     struct vec v;
     int rc;
 
-    if (s && eng_assignments(s, ctx->a, ctx->ws_id, resource_id, effective, MAX_DEPTH, &ea, &k)) {
+    /* MAX_DEPTH ancestors above the resource itself, as the SQL walk below. */
+    if (s && eng_assignments(s, ctx->a, ctx->ws_id, resource_id, effective, MAX_DEPTH + 1, &ea,
+                              &k)) {
         struct assignment *as = arena_alloc(ctx->a, (k ? k : 1) * sizeof(*as));
         for (size_t i = 0; i < k; i++) {
             memset(&as[i], 0, sizeof(as[i]));

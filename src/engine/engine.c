@@ -1626,7 +1626,7 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
     r = res_at(s, id);
     if (r == NULL || !(r->flags & R_EXISTS) || r->ws != (uint32_t)ws_id)
         return false;
-    for (int depth = 0; r && depth < (effective ? max_depth : 1); depth++) {
+    for (int depth = 0;; depth++) {
         size_t level = len;
         for (uint32_t j = 0; j < r->ntags; j++) {
             const struct etag *t = tag_at(s, r->tags[j]);
@@ -1661,7 +1661,7 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
         }
         if (len - level > 1)
             qsort(v + level, len - level, sizeof(*v), cmp_asg_name);
-        if (r->parent == 0)
+        if (!effective || r->parent == 0 || depth + 1 >= max_depth)
             break;
         id = r->parent;
         r = res_at(s, id);

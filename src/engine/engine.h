@@ -75,8 +75,9 @@ struct eng_asg {
 /**
  * The live assignments of a resource of workspace `ws_id`, by tag name; with `effective`,
  * then each ancestor's (up to max_depth levels), nearest first, a tag listed once where it
- * is nearest. False when the engine does not know the resource or one of its ancestors (the
- * store must answer). Entries in `a`; their strings belong to the snapshot.
+ * is nearest (max_depth counts the resource itself). False when the engine does not know the
+ * resource or one of its ancestors (the store must answer). Entries in `a`; their strings
+ * belong to the snapshot.
  */
 bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
                      int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
