@@ -164,6 +164,17 @@ void api_url_encode(struct sbuf *b, const char *s);
 /** The ISO time of ms into the arena. */
 const char *api_iso(struct hreq *r, int64_t ms);
 
+/* ---- rendered answers of engine-served reads (cache.c) ---- */
+
+/** Answers r from this thread's cache when the same route, workspace and query string were
+ * rendered from the snapshot this read answers from; false (nothing written) otherwise. Call
+ * after authentication, only on routes whose answer depends on nothing else. */
+bool api_cache_serve(struct hreq *r, struct core_ctx *cx);
+/** Keeps r's answer (a 200 rendered from cx's snapshot) for api_cache_serve. */
+void api_cache_store(struct hreq *r, struct core_ctx *cx);
+/** Frees this thread's entries (at the end of a loop thread). */
+void api_cache_thread_done(void);
+
 /* ---- system endpoints (served by every instance), implemented in http/ ---- */
 void api_metrics_render(struct hreq *r, struct core_ctx *cx);
 

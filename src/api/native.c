@@ -312,7 +312,7 @@ static void h_tags_list(struct hreq *r, struct core_ctx *cx)
     struct jw w;
     int rc;
 
-    if (auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f))
+    if (auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f) || api_cache_serve(r, cx))
         return;
     tg_err_clear(&err);
     rc = core_tag_list(cx, &f, &tags, &n, &next, &total, &err);
@@ -330,6 +330,7 @@ static void h_tags_list(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "next_cursor", next);
     jw_kint(&w, "total", total);
     jw_obj_end(&w);
+    api_cache_store(r, cx);
 }
 
 static void h_tags_create(struct hreq *r, struct core_ctx *cx)
@@ -1076,17 +1077,18 @@ static void render_assignments_later(struct hreq *r, void *arg)
 static void h_res_tags_get(struct hreq *r, struct core_ctx *cx)
 {
     struct assignment *as;
-    struct resource res;
     struct tg_err err;
+    int64_t id;
     bool eff;
     size_t n;
     int rc;
 
-    if (auth(r, cx, RIGHT_READ) || api_query_bool(r, "effective", false, &eff) ||
-        load_resource(r, cx, &res))
+    if (auth(r, cx, RIGHT_READ) || api_query_bool(r, "effective", false, &eff))
         return;
     tg_err_clear(&err);
-    rc = core_assign_list(cx, res.id, eff, &as, &n, &err);
+    rc = core_resource_id(cx, r->params[0], r->params[1], &id, &err);
+    if (rc == 0)
+        rc = core_assign_list(cx, id, eff, &as, &n, &err);
     if (rc) {
         fail(r, rc, &err);
         return;

@@ -8,13 +8,14 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/jw.h"
 #include "util/mem.h"
 #include "util/name.h"
 #include "util/secret.h"
 #include "util/timeu.h"
 
-struct core_limits core_limits = {1000, 1000, 1000, 24LL * 3600 * 1000};
+struct core_limits core_limits = {1000, 1000, 1000, 24LL * 3600 * 1000, 1000};
 
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing)
 {
@@ -23,6 +24,24 @@ void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *
     ctx->a = a;
     ctx->writing = writing;
     ctx->now = time_now_ms();
+    /* Before any statement of the request: see the authentication cache. */
+    ctx->auth_epoch = store_auth_epoch();
+}
+
+void core_ctx_done(struct core_ctx *ctx)
+{
+    if (ctx->snap)
+        engine_release(engine_main, ctx->snap);
+    ctx->snap = NULL;
+}
+
+const struct eng_snap *core_snap(struct core_ctx *ctx)
+{
+    if (ctx->writing || engine_main == NULL)
+        return NULL;
+    if (ctx->snap == NULL)
+        ctx->snap = engine_acquire(engine_main);
+    return eng_snap_rev(ctx->snap) >= ctx->min_rev ? ctx->snap : NULL;
 }
 
 char *core_strdup(struct core_ctx *ctx, const char *s)
@@ -193,17 +212,13 @@ static int set_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err)
     return 0;
 }
 
-int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err)
+static int auth_from_store(struct core_ctx *ctx, const char *hash, struct tg_err *err)
 {
-    char hash[SECRET_HASH_HEX];
     struct store_stmt *st;
     struct token k;
     unsigned rights = 0;
     int rc;
 
-    if (secret == NULL || *secret == '\0' || strlen(secret) > 256)
-        return tg_err_set(err, TG_EAUTH, "", "invalid token");
-    secret_hash(secret, strlen(secret), hash);
     st = st_get(ctx->conn, SQL_TOKEN_BY_HASH, err);
     if (st == NULL)
         return TG_EINTERNAL;
@@ -250,6 +265,108 @@ int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err
     }
     ctx->authed = true;
     return 0;
+}
+
+/* Successful token authentications, per thread: a token's request then costs no store read.
+ * An entry is good under the authentication epoch it was read in (store_auth_epoch moves with
+ * every commit that writes tokens, users, orgs or workspaces, and when another instance's
+ * commits are applied) and for at most core_limits.auth_cache_ms, which bounds what another
+ * instance's writes that make no revision could leave stale. Expiry is checked every time. */
+#define AUTH_CACHE 32
+
+struct auth_ent {
+    char hash[SECRET_HASH_HEX];
+    uint64_t epoch;
+    int64_t cached_at, used;
+    struct principal who;
+    int64_t org_id, ws_id;
+    char *strs; /* name, kind and extra, owned */
+};
+
+static _Thread_local struct auth_ent auth_cache[AUTH_CACHE];
+static _Thread_local int64_t auth_clock;
+
+static void auth_cache_put(struct core_ctx *ctx, const char *hash, uint64_t epoch)
+{
+    struct auth_ent *v = &auth_cache[0];
+    const char *parts[3] = {ctx->who.name, ctx->who.kind, ctx->who.extra};
+    size_t len[3], total = 0;
+    char *p;
+
+    for (int i = 1; i < AUTH_CACHE && v->hash[0]; i++)
+        if (auth_cache[i].hash[0] == '\0' || auth_cache[i].used < v->used)
+            v = &auth_cache[i];
+    for (int i = 0; i < 3; i++) {
+        len[i] = parts[i] ? strlen(parts[i]) + 1 : 0;
+        total += len[i];
+    }
+    xfree(v->strs);
+    v->strs = p = xmalloc(total ? total : 1);
+    v->who = ctx->who;
+    {
+        const char **dst[3] = {&v->who.name, &v->who.kind, &v->who.extra};
+        for (int i = 0; i < 3; i++) {
+            *dst[i] = NULL;
+            if (parts[i]) {
+                memcpy(p, parts[i], len[i]);
+                *dst[i] = p;
+                p += len[i];
+            }
+        }
+    }
+    memcpy(v->hash, hash, SECRET_HASH_HEX);
+    v->epoch = epoch;
+    v->cached_at = ctx->now;
+    v->used = ++auth_clock;
+    v->org_id = ctx->org_id;
+    v->ws_id = ctx->ws_id;
+}
+
+static bool auth_cache_get(struct core_ctx *ctx, const char *hash, uint64_t epoch)
+{
+    for (int i = 0; i < AUTH_CACHE; i++) {
+        struct auth_ent *v = &auth_cache[i];
+        if (v->hash[0] == '\0' || memcmp(v->hash, hash, SECRET_HASH_HEX) != 0)
+            continue;
+        if (v->epoch != epoch || ctx->now - v->cached_at >= core_limits.auth_cache_ms ||
+            (v->who.expires_at && v->who.expires_at <= ctx->now) || ctx->now < v->cached_at) {
+            v->hash[0] = '\0';
+            return false;
+        }
+        v->used = ++auth_clock;
+        ctx->who = v->who;
+        ctx->org_id = v->org_id;
+        ctx->ws_id = v->ws_id;
+        ctx->authed = true;
+        return true;
+    }
+    return false;
+}
+
+void core_thread_done(void)
+{
+    for (int i = 0; i < AUTH_CACHE; i++) {
+        xfree(auth_cache[i].strs);
+        memset(&auth_cache[i], 0, sizeof(auth_cache[i]));
+    }
+}
+
+int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err)
+{
+    char hash[SECRET_HASH_HEX];
+    /* Inside a write that changed tokens or users the store is ahead of every cache entry. */
+    bool cache = core_limits.auth_cache_ms > 0 && !store_auth_dirty(ctx->conn);
+    int rc;
+
+    if (secret == NULL || *secret == '\0' || strlen(secret) > 256)
+        return tg_err_set(err, TG_EAUTH, "", "invalid token");
+    secret_hash(secret, strlen(secret), hash);
+    if (cache && auth_cache_get(ctx, hash, ctx->auth_epoch))
+        return 0;
+    rc = auth_from_store(ctx, hash, err);
+    if (rc == 0 && cache)
+        auth_cache_put(ctx, hash, ctx->auth_epoch);
+    return rc;
 }
 
 /* ---- bootstrap ---- */

@@ -30,11 +30,14 @@ enum {
 };
 
 /** Configuration limits core enforces (set once at start, read-only afterwards). */
+struct eng_snap;
+
 struct core_limits {
     int max_tags_per_resource; /* 1000 */
     int max_batch;             /* 1000 items in one request */
     int max_list_limit;        /* 1000 */
     int64_t session_ttl_ms;    /* easydb sessions, 24 h */
+    int64_t auth_cache_ms;     /* longest a cached token authentication is trusted, 1 s; 0 off */
 };
 extern struct core_limits core_limits;
 
@@ -62,10 +65,23 @@ struct core_ctx {
     int seq;      /* change records written so far in this revision */
     int64_t now;  /* ms, fixed for the whole request */
     bool writing; /* inside the writer's transaction */
+    int64_t min_rev;              /* X-Tagd-Min-Revision: the engine answers only from there */
+    const struct eng_snap *snap;  /* the engine snapshot this read answers from, once taken */
+    uint64_t auth_epoch;          /* store_auth_epoch() when the request began */
 };
 
 /** Prepares a context for one request. */
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing);
+/** Frees what the calling thread cached (at the end of a server thread). */
+void core_thread_done(void);
+/** Ends the request: releases the engine snapshot it read from. */
+void core_ctx_done(struct core_ctx *ctx);
+/**
+ * The engine snapshot a read answers from (the same one for the whole request), or NULL when
+ * the store must answer: while writing (the engine has not seen the transaction), without an
+ * engine, or when the engine has not applied the revision the client asked for.
+ */
+const struct eng_snap *core_snap(struct core_ctx *ctx);
 
 /* ---- rights and authentication ---- */
 
@@ -300,6 +316,9 @@ int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key
 int core_resource_ensure_id(struct core_ctx *ctx, const char *kind, const char *key,
                             int64_t *id, struct tg_err *err);
 /** Deletes the resource and its assignments; children are detached. */
+/** Only the id of resource (kind, key): from the engine when it has it, else the store. */
+int core_resource_id(struct core_ctx *ctx, const char *kind, const char *key, int64_t *id,
+                     struct tg_err *err);
 int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key,
                          struct tg_err *err);
 int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,

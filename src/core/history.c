@@ -8,6 +8,7 @@
 
 #include "core/core_int.h"
 #include "core/history.h"
+#include "engine/engine.h"
 
 /* Binds the parameters of the tag-use statements (see sql_launchdarkly.h). */
 static void bind_use(struct core_ctx *ctx, struct store_stmt *st, const struct tag_use_filter *f)
@@ -42,6 +43,18 @@ int core_tag_names_in_use(struct core_ctx *ctx, const struct tag_use_filter *f,
     if (f->offset < 0 || f->limit < 0)
         return tg_err_set(err, TG_EINVAL, "offset", "offset and limit must not be negative");
     end = f->limit ? f->offset + f->limit : INT64_MAX;
+    if (!f->as_of && core_snap(ctx)) {
+        const char **all;
+        size_t k;
+        eng_tag_names_in_use(ctx->snap, ctx->ws_id, f->kinds, f->nkinds, f->archived,
+                             f->prefix && *f->prefix ? f->prefix : NULL, ctx->a, &all, &k);
+        *total = (int64_t)k;
+        if (f->offset < (int64_t)k) {
+            *out = all + f->offset;
+            *n = (size_t)((end < (int64_t)k ? end : (int64_t)k) - f->offset);
+        }
+        return 0;
+    }
     st = st_get(ctx->conn, f->as_of ? SQL_HIST_USE_NAMES_ASOF : SQL_HIST_USE_NAMES_NOW, err);
     if (st == NULL)
         return TG_EINTERNAL;

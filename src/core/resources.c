@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/jw.h"
 #include "util/name.h"
 
@@ -159,6 +160,23 @@ int core_resource_get(struct core_ctx *ctx, const char *kind, const char *key,
     if (rc == 0)
         return tg_err_set(err, TG_ENOTFOUND, "resource", "resource %s/%s not found", kind, key);
     return rc < 0 ? rc : 0;
+}
+
+int core_resource_id(struct core_ctx *ctx, const char *kind, const char *key, int64_t *id,
+                     struct tg_err *err)
+{
+    const struct eng_snap *s = core_snap(ctx);
+    struct resource r;
+    int rc = core_resource_ref_check(kind, key, err);
+
+    if (rc)
+        return rc;
+    /* Not in the engine may mean not applied yet: the store has the last word. */
+    if (s && (*id = eng_resource_by_key(s, ctx->ws_id, kind, key)) != 0)
+        return 0;
+    rc = core_resource_get(ctx, kind, key, &r, err);
+    *id = rc ? 0 : r.id;
+    return rc;
 }
 
 int core_resource_get_id(struct core_ctx *ctx, int64_t id, struct resource *out,
@@ -448,12 +466,38 @@ int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,
 int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, int64_t after_id,
                    int limit, struct resource **out, size_t *n, bool *more, struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_USAGE, err);
+    const struct eng_snap *s = core_snap(ctx);
+    struct store_stmt *st;
+    int64_t *ids;
+    size_t k;
 
-    if (st == NULL)
-        return TG_EINTERNAL;
     if (limit <= 0)
         limit = 100;
+    ids = arena_alloc(ctx->a, ((size_t)limit + 1) * sizeof(*ids));
+    if (s && eng_tag_usage(s, t->id, ctx->ws_id, descendants, after_id, (size_t)limit + 1, ids,
+                           &k)) {
+        /* Which resources: the engine's bitmaps. Their rows: the store, by id. */
+        struct vec v;
+        vec_init(&v, sizeof(struct resource));
+        *more = k > (size_t)limit;
+        if (*more)
+            k = (size_t)limit;
+        for (size_t i = 0; i < k; i++) {
+            struct resource r;
+            int rc = core_resource_get_id(ctx, ids[i], &r, err);
+            if (rc == TG_ENOTFOUND)
+                continue; /* deleted after the snapshot */
+            if (rc)
+                return rc;
+            *(struct resource *)vec_push(ctx, &v) = r;
+        }
+        *out = v.items;
+        *n = v.n;
+        return 0;
+    }
+    st = st_get(ctx->conn, SQL_TAG_USAGE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
     st_int(st, 1, t->id);
     st_int(st, 2, descendants ? 1 : 0);
     st_text(st, 3, t->name_key);
@@ -506,9 +550,32 @@ static int list_direct(struct core_ctx *ctx, int64_t resource_id, struct vec *v,
 int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
                      struct assignment **out, size_t *n, struct tg_err *err)
 {
+    const struct eng_snap *s = core_snap(ctx);
+    struct eng_asg *ea;
+    size_t k;
     struct vec v;
     int rc;
 
+    /* MAX_DEPTH ancestors above the resource itself, as the SQL walk below. */
+    if (s && eng_assignments(s, ctx->a, ctx->ws_id, resource_id, effective, MAX_DEPTH + 1, &ea,
+                              &k)) {
+        struct assignment *as = arena_alloc(ctx->a, (k ? k : 1) * sizeof(*as));
+        for (size_t i = 0; i < k; i++) {
+            memset(&as[i], 0, sizeof(as[i]));
+            as[i].id = ea[i].id;
+            as[i].resource_id = ea[i].resource_id;
+            as[i].added_at = ea[i].added_at;
+            as[i].tag = *ea[i].tag;
+            as[i].context = ea[i].context;
+            as[i].added_by = ea[i].added_by;
+            as[i].inherited_from = ea[i].from_id;
+            as[i].from_kind = ea[i].from_kind;
+            as[i].from_key = ea[i].from_key;
+        }
+        *out = as;
+        *n = k;
+        return 0;
+    }
     vec_init(&v, sizeof(struct assignment));
     rc = list_direct(ctx, resource_id, &v, 0, NULL, NULL, err);
     if (rc)

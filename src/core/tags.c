@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/jw.h"
 #include "util/name.h"
 
@@ -743,6 +744,45 @@ static void bind_filter(struct core_ctx *ctx, struct store_stmt *st, const struc
         st_int(st, 10, f->parent_id);
 }
 
+/* The same list as SQL_TAG_LIST and SQL_TAG_COUNT, from the engine. The records are shallow
+ * copies whose strings belong to the request's snapshot (held until core_ctx_done). */
+static int list_from_engine(struct core_ctx *ctx, const struct tag_filter *f, const char *after,
+                            int limit, struct tag **out, size_t *n, const char **next,
+                            int64_t *total)
+{
+    struct eng_tag_filter ef = {0};
+    const struct tag **recs = arena_alloc(ctx->a, ((size_t)limit + 1) * sizeof(*recs));
+    struct tag *tags;
+    int64_t all = 0;
+    size_t k = 0;
+
+    ef.ws_id = ctx->ws_id;
+    ef.prefix = f->prefix ? name_fold(ctx->a, f->prefix) : NULL;
+    ef.q = f->q ? name_fold(ctx->a, f->q) : NULL;
+    ef.source = f->source;
+    ef.excluded_source = f->excluded_source;
+    ef.kind = f->kind;
+    ef.group_id = f->group_id;
+    ef.parent_id = f->parent_id;
+    ef.archived = f->archived;
+    ef.deleted = f->deleted;
+    ef.after = after;
+    eng_tag_list(ctx->snap, &ef, recs, (size_t)limit + 1, &k, &all);
+    tags = arena_alloc(ctx->a, (k ? k : 1) * sizeof(*tags));
+    for (size_t i = 0; i < k; i++)
+        tags[i] = *recs[i];
+    *next = NULL;
+    if (k > (size_t)limit) {
+        k = (size_t)limit;
+        *next = core_cursor_encode(ctx, tags[limit - 1].name_key);
+    }
+    *out = tags;
+    *n = k;
+    if (total)
+        *total = all;
+    return 0;
+}
+
 int core_tag_list(struct core_ctx *ctx, const struct tag_filter *f, struct tag **out, size_t *n,
                   const char **next, int64_t *total, struct tg_err *err)
 {
@@ -757,6 +797,8 @@ int core_tag_list(struct core_ctx *ctx, const struct tag_filter *f, struct tag *
         if (rc)
             return rc;
     }
+    if (core_snap(ctx))
+        return list_from_engine(ctx, f, after, limit, out, n, next, total);
     st = st_get(ctx->conn, SQL_TAG_LIST, err);
     if (st == NULL)
         return TG_EINTERNAL;

@@ -15,12 +15,14 @@
 #include "engine/engine.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <roaring/roaring.h>
 
+#include "core/core.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/name.h"
@@ -36,14 +38,25 @@ struct etag {
     uint64_t gen, direct_gen, sub_gen;
     int64_t id, ws_id, parent_id;
     char *name, *key; /* shared by copies of the entry; retired when replaced */
+    struct tag *rec;  /* the whole row, one allocation; name fields point at name and key */
     bool deleted;
     roaring_bitmap_t *direct; /* never NULL */
     roaring_bitmap_t *sub;    /* NULL: no live children */
 };
 
+/* A resource's assignments are one block: ntags sorted tag ids, then as many `who` indexes
+ * (the interned context and added_by), added_at times and assignment ids (their order is the
+ * order of assigning, which Oracle's dialect shows). The tag ids come first, so `tags` is also
+ * the plain sorted array the queries read. */
+#define B_WHO(p, n) ((uint32_t *)(p) + (n))
+#define B_AT(p, n) ((int64_t *)((uint32_t *)(p) + 2 * (size_t)(n)))
+#define B_ID(p, n) (B_AT(p, n) + (n))
+#define B_SIZE(n) ((size_t)(n) * (2 * sizeof(uint32_t) + 2 * sizeof(int64_t)))
+
 struct eres {
-    uint32_t *tags; /* sorted direct tag ids, NULL when none */
+    uint32_t *tags; /* the assignment block (above), NULL when none */
     roaring_bitmap_t *children;
+    char *key;      /* immutable for the id; retired with the resource */
     uint32_t ntags, parent, ws;
     uint16_t kind;
     uint8_t flags;
@@ -62,6 +75,16 @@ struct eset {
     roaring_bitmap_t *bm;
 };
 
+/* Resources by (workspace, kind, key): an open-addressing table of resource ids that only
+ * grows. The writer inserts into the table every snapshot shares (atomic slots); a reader
+ * verifies each candidate against its own snapshot's entry, so ids inserted after its
+ * snapshot, or of deleted resources, are skipped. A rebuild (at half load) makes a new table
+ * for the build and retires the old one with its snapshot. */
+struct keyidx {
+    uint32_t cap, used; /* used: the writer's count */
+    _Atomic uint32_t slot[];
+};
+
 struct dict_ent {
     int64_t ws_id;
     const char *key;
@@ -71,6 +94,16 @@ struct dict_ent {
 struct retired {
     void *p;
     bool bitmap;
+};
+
+/* (context, added_by) pairs, interned: an assignment keeps a 4-byte index. The table only
+ * grows; its directory is allocated once, so readers index it without a lock (an entry is
+ * written before the snapshot that refers to it is published). */
+#define WHO_CHUNK_BITS 10
+#define WHO_CHUNK (1u << WHO_CHUNK_BITS)
+#define WHO_DIR 4096
+struct who {
+    char *context, *added_by;
 };
 
 struct eng_snap {
@@ -92,6 +125,9 @@ struct eng_snap {
     uint64_t sets_gen;
     roaring_bitmap_t *archived;
     uint64_t archived_gen;
+    struct keyidx *kidx;  /* shared by snapshots until a rebuild (above) */
+    struct who **who_dir; /* the engine's, shared by every snapshot */
+    char **kinds;         /* the engine's kind names (append-only), shared likewise */
     size_t nres, nasg;
     /* writer only: what building the next snapshot replaced */
     struct retired *ret;
@@ -100,6 +136,7 @@ struct eng_snap {
 
 struct engine {
     pthread_mutex_t mu;
+    pthread_mutex_t catch_mu; /* one engine_catch_up at a time: the writer's or the tailer's */
     struct eng_snap *cur, *oldest;
     /* writer only */
     struct eng_snap *b; /* being built, unpublished */
@@ -110,6 +147,11 @@ struct engine {
     bool structure_dirty, dict_dirty;
     char *kinds[MAX_KINDS];
     int nkinds;
+    struct who **who_dir;
+    uint32_t nwho;
+    uint32_t *who_slots; /* writer's hash of the pairs: index + 1, 0 empty */
+    size_t who_cap;
+    uint32_t last_who;   /* the pair interned last: loading repeats it row after row */
 };
 
 struct engine *engine_main;
@@ -197,6 +239,8 @@ static void build_begin(struct engine *e)
         e->ret_mark = e->cur->nret;
     }
     b->gen = e->gen;
+    b->who_dir = e->who_dir;
+    b->kinds = e->kinds;
     e->b = b;
     e->nmade = 0;
     e->structure_dirty = e->dict_dirty = false;
@@ -442,6 +486,138 @@ static int kind_index(struct engine *e, const char *kind, struct tg_err *err)
     return e->nkinds++;
 }
 
+/* ---- assignment details: interned (context, added_by) pairs ---- */
+
+static uint64_t who_hash(const char *context, const char *added_by)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = context ? context : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0x1ff) * 1099511628211ULL;
+    for (const char *p = added_by ? added_by : ""; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h;
+}
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
+static const struct who *who_at(struct who *const *dir, uint32_t i)
+{
+    return &dir[i >> WHO_CHUNK_BITS][i & (WHO_CHUNK - 1)];
+}
+
+static void who_rehash(struct engine *e)
+{
+    size_t cap = e->who_cap ? e->who_cap * 2 : 64;
+    uint32_t *slots = xcalloc(cap, sizeof(*slots));
+
+    for (uint32_t i = 0; i < e->nwho; i++) {
+        const struct who *w = who_at(e->who_dir, i);
+        size_t h = (size_t)(who_hash(w->context, w->added_by) & (cap - 1));
+        while (slots[h])
+            h = (h + 1) & (cap - 1);
+        slots[h] = i + 1;
+    }
+    xfree(e->who_slots);
+    e->who_slots = slots;
+    e->who_cap = cap;
+}
+
+static int who_intern(struct engine *e, const char *context, const char *added_by,
+                      uint32_t *out, struct tg_err *err)
+{
+    size_t h;
+    struct who *w;
+
+    if (e->nwho) {
+        const struct who *last = who_at(e->who_dir, e->last_who);
+        if (str_eq(last->context, context) && str_eq(last->added_by, added_by)) {
+            *out = e->last_who;
+            return 0;
+        }
+    }
+    if ((e->nwho + 1) * 2 > e->who_cap)
+        who_rehash(e);
+    h = (size_t)(who_hash(context, added_by) & (e->who_cap - 1));
+    for (; e->who_slots[h]; h = (h + 1) & (e->who_cap - 1)) {
+        const struct who *x = who_at(e->who_dir, e->who_slots[h] - 1);
+        if (str_eq(x->context, context) && str_eq(x->added_by, added_by)) {
+            *out = e->last_who = e->who_slots[h] - 1;
+            return 0;
+        }
+    }
+    if (e->nwho == (uint32_t)WHO_DIR * WHO_CHUNK)
+        return tg_err_set(err, TG_ELIMIT, "assignment", "more than %u distinct assigners",
+                          (unsigned)WHO_DIR * WHO_CHUNK);
+    if (e->who_dir[e->nwho >> WHO_CHUNK_BITS] == NULL)
+        e->who_dir[e->nwho >> WHO_CHUNK_BITS] = xcalloc(WHO_CHUNK, sizeof(struct who));
+    w = &e->who_dir[e->nwho >> WHO_CHUNK_BITS][e->nwho & (WHO_CHUNK - 1)];
+    w->context = context ? xstrdup(context) : NULL;
+    w->added_by = added_by ? xstrdup(added_by) : NULL;
+    e->who_slots[h] = e->nwho + 1;
+    *out = e->last_who = e->nwho++;
+    return 0;
+}
+
+/* Rows being gathered into one resource's assignment block. */
+struct asg_rows {
+    uint32_t *tags, *who;
+    int64_t *at, *id;
+    size_t n, cap;
+};
+
+static int rows_push(struct engine *e, struct asg_rows *v, struct store_stmt *st, int at,
+                     struct tg_err *err)
+{
+    int64_t t = col_int(st, at);
+    uint32_t w = 0;
+    int rc;
+
+    if (t <= 0 || t >= (int64_t)UINT32_MAX)
+        return 0;
+    rc = who_intern(e, col_null(st, at + 1) ? NULL : col_text(st, at + 1),
+                    col_null(st, at + 2) ? NULL : col_text(st, at + 2), &w, err);
+    if (rc)
+        return rc;
+    if (v->n == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 64;
+        v->tags = xrealloc(v->tags, v->cap * sizeof(*v->tags));
+        v->who = xrealloc(v->who, v->cap * sizeof(*v->who));
+        v->at = xrealloc(v->at, v->cap * sizeof(*v->at));
+        v->id = xrealloc(v->id, v->cap * sizeof(*v->id));
+    }
+    v->tags[v->n] = (uint32_t)t;
+    v->who[v->n] = w;
+    v->at[v->n] = col_int(st, at + 3);
+    v->id[v->n++] = col_int(st, at + 4);
+    return 0;
+}
+
+/* The gathered rows as a block (NULL when none). */
+static uint32_t *rows_block(const struct asg_rows *v)
+{
+    uint32_t *b;
+    if (v->n == 0)
+        return NULL;
+    b = xmalloc(B_SIZE(v->n));
+    memcpy(b, v->tags, v->n * sizeof(*v->tags));
+    memcpy(B_WHO(b, v->n), v->who, v->n * sizeof(*v->who));
+    memcpy(B_AT(b, v->n), v->at, v->n * sizeof(*v->at));
+    memcpy(B_ID(b, v->n), v->id, v->n * sizeof(*v->id));
+    return b;
+}
+
+static void rows_free(struct asg_rows *v)
+{
+    xfree(v->tags);
+    xfree(v->who);
+    xfree(v->at);
+    xfree(v->id);
+}
+
 /* ---- tags ---- */
 
 static int cmp_dict(const void *x, const void *y)
@@ -460,7 +636,7 @@ static void rebuild_dict(struct engine *e)
 
     for (uint32_t i = 0; i < b->ntags; i++) {
         struct etag *t = b->tags[i];
-        if (t == NULL || t->deleted)
+        if (t == NULL)
             continue;
         d[n].ws_id = t->ws_id;
         d[n].key = t->key;
@@ -481,8 +657,10 @@ static const struct etag *dict_find(const struct eng_snap *s, int64_t ws, const 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         int c = cmp_dict(&s->dict[mid], &k);
-        if (c == 0)
-            return s->tags[s->dict[mid].id];
+        if (c == 0) {
+            const struct etag *t = s->tags[s->dict[mid].id];
+            return t->deleted ? NULL : t;
+        }
         if (c < 0)
             lo = mid + 1;
         else
@@ -579,6 +757,52 @@ static void recompute_subtrees(struct engine *e)
     xfree(order);
 }
 
+/* The row (TAG_COLS) as one allocation: a struct tag followed by its strings. The name fields
+ * point at the entry's own `name` and `key`, which outlive every record that uses them. */
+static struct tag *rec_read(struct store_stmt *st, const char *name, const char *key)
+{
+    static const int cols[] = {5, 6, 7, 8, 9, 16, 17};
+    enum { NSTR = sizeof(cols) / sizeof(cols[0]) };
+    const char *v[NSTR];
+    size_t len[NSTR], total = sizeof(struct tag);
+    struct tag *t;
+    char *p;
+
+    for (int i = 0; i < NSTR; i++) {
+        v[i] = col_null(st, cols[i]) ? NULL : col_text(st, cols[i]);
+        len[i] = v[i] ? strlen(v[i]) + 1 : 0;
+        total += len[i];
+    }
+    t = xcalloc(1, total);
+    p = (char *)(t + 1);
+    {
+        const char **dst[NSTR] = {&t->display_name, &t->l10n,  &t->color,     &t->description,
+                                  &t->source,       &t->extra, &t->created_by};
+        for (int i = 0; i < NSTR; i++) {
+            if (v[i] == NULL)
+                continue;
+            memcpy(p, v[i], len[i]);
+            *dst[i] = p;
+            p += len[i];
+        }
+    }
+    t->id = col_int(st, 0);
+    t->ws_id = col_int(st, 1);
+    t->name = name;
+    t->name_key = key;
+    t->parent_id = col_null(st, 4) ? 0 : col_int(st, 4);
+    t->system_created = col_int(st, 10) != 0;
+    t->protected_ = col_int(st, 11) != 0;
+    t->archived = col_int(st, 12) != 0;
+    t->deleted = col_int(st, 13) != 0;
+    t->group_id = col_null(st, 14) ? 0 : col_int(st, 14);
+    t->position = col_int(st, 15);
+    t->created_at = col_int(st, 18);
+    t->updated_at = col_int(st, 19);
+    t->version = col_int(st, 20);
+    return t;
+}
+
 /* Loads tag `id` from the store into the build. */
 static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
@@ -607,12 +831,19 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
             roaring_uint32_iterator_t *it = roaring_create_iterator(old->direct);
             while (it->has_value) {
                 struct eres *r = w_res(e, it->current_value);
-                uint32_t *nt = NULL, k = 0;
-                if (r->ntags > 1)
-                    nt = made(e, xmalloc((r->ntags - 1) * sizeof(*nt)), false);
+                uint32_t *nt = NULL, k = 0, m = 0;
                 for (uint32_t j = 0; j < r->ntags; j++)
-                    if (r->tags[j] != (uint32_t)id)
-                        nt[k++] = r->tags[j];
+                    m += r->tags[j] != (uint32_t)id;
+                if (m)
+                    nt = made(e, xmalloc(B_SIZE(m)), false);
+                for (uint32_t j = 0; j < r->ntags; j++) {
+                    if (r->tags[j] == (uint32_t)id)
+                        continue;
+                    nt[k] = r->tags[j];
+                    B_WHO(nt, m)[k] = B_WHO(r->tags, r->ntags)[j];
+                    B_AT(nt, m)[k] = B_AT(r->tags, r->ntags)[j];
+                    B_ID(nt, m)[k++] = B_ID(r->tags, r->ntags)[j];
+                }
                 retire(e, r->tags, false);
                 r->tags = nt;
                 b->nasg -= r->ntags - k;
@@ -627,6 +858,7 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
         retire(e, old->sub, true);
         retire(e, old->name, false);
         retire(e, old->key, false);
+        retire(e, old->rec, false);
         b->tags[id] = NULL;
         e->structure_dirty = e->dict_dirty = true;
         return 0;
@@ -634,7 +866,7 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
     {
         int64_t ws = col_int(st, 1), parent = col_null(st, 4) ? 0 : col_int(st, 4);
         const char *name = col_text(st, 2), *key = col_text(st, 3);
-        bool deleted = col_int(st, 5) != 0;
+        bool deleted = col_int(st, 13) != 0;
         if (old == NULL) {
             w_tags_dir(e, (uint32_t)id + 1);
             t = made(e, xcalloc(1, sizeof(*t)), false);
@@ -661,11 +893,6 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
             }
         } else {
             bool renamed = strcmp(old->key, key) != 0 || strcmp(old->name, name) != 0;
-            if (!renamed && old->parent_id == parent && old->deleted == deleted &&
-                old->ws_id == ws) {
-                st_reset(st);
-                return 0;
-            }
             t = w_tag(e, (uint32_t)id);
             if (renamed) {
                 retire(e, t->name, false);
@@ -675,11 +902,17 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
             }
             if (t->parent_id != parent || t->deleted != deleted || t->ws_id != ws)
                 e->structure_dirty = true;
+            /* The dictionary holds deleted tags too (the names stay taken): only the key and
+             * the workspace place an entry. */
+            if (renamed || t->ws_id != ws)
+                e->dict_dirty = true;
             t->parent_id = parent;
             t->deleted = deleted;
             t->ws_id = ws;
-            e->dict_dirty = true;
+            retire(e, t->rec, false);
         }
+        /* Whatever else changed (color, group, archived …), the record is read again. */
+        t->rec = made(e, rec_read(st, t->name, t->key), false);
     }
     st_reset(st);
     return 0;
@@ -715,7 +948,7 @@ static void sub_update(struct engine *e, uint32_t rid, uint32_t tag, const uint3
     }
 }
 
-/* Makes the resource's direct tags exactly `now` (sorted). */
+/* Makes the resource's assignments exactly the block `now` of nnow entries (sorted by tag). */
 static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, uint32_t nnow)
 {
     struct eng_snap *b = e->b;
@@ -724,7 +957,7 @@ static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, ui
     uint32_t nwas = old ? old->ntags : 0, i = 0, j = 0;
     struct eres *r;
 
-    if (nwas == nnow && (nnow == 0 || memcmp(was, now, nnow * sizeof(*now)) == 0))
+    if (nwas == nnow && (nnow == 0 || memcmp(was, now, B_SIZE(nnow)) == 0))
         return;
     /* Merge walk over the two sorted lists. */
     while (i < nwas || j < nnow) {
@@ -747,7 +980,7 @@ static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, ui
     }
     r = w_res(e, rid);
     retire(e, r->tags, false);
-    r->tags = nnow ? mem_dup(e, now, nnow * sizeof(*now)) : NULL;
+    r->tags = nnow ? mem_dup(e, now, B_SIZE(nnow)) : NULL;
     b->nasg = b->nasg - r->ntags + nnow;
     r->ntags = nnow;
 }
@@ -780,9 +1013,88 @@ static void children_edit(struct engine *e, uint32_t parent, uint32_t child, boo
     p->children = c;
 }
 
+/* ---- resources by key ---- */
+
+static uint64_t key_hash(int64_t ws, const char *kind, const char *key)
+{
+    uint64_t h = 1469598103934665603ULL ^ (uint64_t)ws;
+    for (const char *p = kind; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0x100) * 1099511628211ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static void kidx_put(struct keyidx *k, const char *kind, uint32_t rid, const struct eres *r)
+{
+    uint32_t h = (uint32_t)(key_hash(r->ws, kind, r->key) & (k->cap - 1));
+    while (atomic_load_explicit(&k->slot[h], memory_order_relaxed))
+        h = (h + 1) & (k->cap - 1);
+    atomic_store_explicit(&k->slot[h], rid, memory_order_release);
+    k->used++;
+}
+
+/* A new table for the build with every resource it holds. */
+static void kidx_rebuild(struct engine *e)
+{
+    struct eng_snap *b = e->b;
+    uint32_t cap = 1024;
+    struct keyidx *k;
+
+    while (cap < 2 * (uint64_t)b->nres + 16)
+        cap *= 2;
+    k = xcalloc(1, sizeof(*k) + (size_t)cap * sizeof(k->slot[0]));
+    k->cap = cap;
+    for (uint32_t c = 0; c < b->nchunks; c++) {
+        const struct chunk *ch = b->chunks[c];
+        if (ch == NULL)
+            continue;
+        for (uint32_t j = 0; j < CHUNK; j++)
+            if ((ch->r[j].flags & R_EXISTS) && ch->r[j].key)
+                kidx_put(k, e->kinds[ch->r[j].kind], (c << CHUNK_BITS) | j, &ch->r[j]);
+    }
+    retire(e, b->kidx, false);
+    b->kidx = made(e, k, false);
+}
+
+static void kidx_insert(struct engine *e, uint32_t rid, const struct eres *r)
+{
+    struct keyidx *k = e->b->kidx;
+    if (r->key == NULL)
+        return;
+    if (k == NULL || (k->used + 1) * 2 > k->cap) {
+        kidx_rebuild(e); /* holds rid already */
+        return;
+    }
+    kidx_put(k, e->kinds[r->kind], rid, r);
+}
+
+int64_t eng_resource_by_key(const struct eng_snap *s, int64_t ws, const char *kind,
+                            const char *key)
+{
+    const struct keyidx *k = s->kidx;
+    uint32_t h;
+
+    if (k == NULL)
+        return 0;
+    h = (uint32_t)(key_hash(ws, kind, key) & (k->cap - 1));
+    for (uint32_t probes = 0; probes < k->cap; probes++, h = (h + 1) & (k->cap - 1)) {
+        uint32_t id = atomic_load_explicit(&k->slot[h], memory_order_acquire);
+        const struct eres *r;
+        if (id == 0)
+            return 0;
+        r = res_at(s, id);
+        if (r && (r->flags & R_EXISTS) && r->ws == (uint32_t)ws && r->key &&
+            strcmp(r->key, key) == 0 && strcmp(s->kinds[r->kind], kind) == 0)
+            return id;
+    }
+    return 0;
+}
+
 /* Puts the resource row (ws, kind, parent, archived) into the build; exists=false removes it. */
 static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, int kind,
-                       uint32_t parent, bool archived)
+                       uint32_t parent, bool archived, const char *key)
 {
     struct eng_snap *b = e->b;
     const struct eres *old = res_at(b, rid);
@@ -790,7 +1102,7 @@ static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, 
     struct eres *r;
 
     if (had && exists && old->ws == (uint32_t)ws && old->kind == kind && old->parent == parent &&
-        !!(old->flags & R_ARCHIVED) == archived)
+        !!(old->flags & R_ARCHIVED) == archived && str_eq(old->key, key))
         return 0;
     if (!had && !exists)
         return 0;
@@ -826,10 +1138,18 @@ static int res_set_row(struct engine *e, uint32_t rid, bool exists, int64_t ws, 
         r->kind = (uint16_t)kind;
         r->parent = parent;
         r->flags = (uint8_t)(R_EXISTS | (archived ? R_ARCHIVED : 0));
+        if (!str_eq(r->key, key)) {
+            retire(e, r->key, false);
+            r->key = key ? made(e, xstrdup(key), false) : NULL;
+            if (e->cur) /* loading builds the table once at the end */
+                kidx_insert(e, rid, r);
+        }
     } else {
         b->nres--;
         r->flags = 0;
         r->parent = 0;
+        retire(e, r->key, false);
+        r->key = NULL;
     }
     return 0;
 }
@@ -845,8 +1165,8 @@ static int id32(int64_t id, const char *what, struct tg_err *err)
 static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
     struct store_stmt *st;
-    uint32_t *now = NULL;
-    size_t n = 0, cap = 0;
+    struct asg_rows v = {0};
+    uint32_t *blk;
     int rc = id32(id, "resource", err);
 
     if (rc)
@@ -860,39 +1180,38 @@ static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, str
         int64_t ws = col_int(st, 1), parent = col_null(st, 3) ? 0 : col_int(st, 3);
         int kind = kind_index(e, col_text(st, 2), err);
         bool arch = col_int(st, 4) != 0;
-        st_reset(st);
-        if (kind < 0)
+        if (kind < 0) {
+            st_reset(st);
             return kind;
-        if (parent && (rc = id32(parent, "resource", err)) != 0)
+        }
+        if (parent && (rc = id32(parent, "resource", err)) != 0) {
+            st_reset(st);
             return rc;
-        res_set_row(e, (uint32_t)id, true, ws, kind, (uint32_t)parent, arch);
+        }
+        res_set_row(e, (uint32_t)id, true, ws, kind, (uint32_t)parent, arch, col_text(st, 5));
+        st_reset(st);
     } else {
         st_reset(st);
         if (rc < 0)
             return rc;
         /* Deleted: its assignments were closed in the same revision. */
         res_set_tags(e, (uint32_t)id, NULL, 0);
-        res_set_row(e, (uint32_t)id, false, 0, 0, 0, false);
+        res_set_row(e, (uint32_t)id, false, 0, 0, 0, false, NULL);
         return 0;
     }
     st = st_get(c, SQL_ENG_RES_TAGS, err);
     if (st == NULL)
         return TG_EINTERNAL;
     st_int(st, 1, id);
-    while ((rc = st_step(st, err)) == 1) {
-        int64_t t = col_int(st, 0);
-        if (t <= 0 || t >= (int64_t)UINT32_MAX)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            now = xrealloc(now, cap * sizeof(*now));
-        }
-        now[n++] = (uint32_t)t;
-    }
+    while ((rc = st_step(st, err)) == 1 && (rc = rows_push(e, &v, st, 0, err)) == 0)
+        ;
     st_reset(st);
-    if (rc == 0)
-        res_set_tags(e, (uint32_t)id, now, (uint32_t)n);
-    xfree(now);
+    if (rc == 0) {
+        blk = rows_block(&v);
+        res_set_tags(e, (uint32_t)id, blk, (uint32_t)v.n);
+        xfree(blk);
+    }
+    rows_free(&v);
     return rc;
 }
 
@@ -902,8 +1221,6 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
     struct eng_snap *b = e->b;
     struct store_stmt *st;
-    uint32_t *tags = NULL, cur = 0;
-    size_t n = 0, cap = 0;
     int rc;
 
     st = st_get(c, SQL_ENG_REV, err);
@@ -931,7 +1248,8 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
         t->name = xstrdup(col_text(st, 2));
         t->key = xstrdup(col_text(st, 3));
         t->parent_id = col_null(st, 4) ? 0 : col_int(st, 4);
-        t->deleted = col_int(st, 5) != 0;
+        t->deleted = col_int(st, 13) != 0;
+        t->rec = rec_read(st, t->name, t->key);
         t->direct = roaring_bitmap_create();
         b->tags[id] = t;
     }
@@ -956,7 +1274,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
                 break;
             }
             res_set_row(e, (uint32_t)id, true, col_int(st, 1), kind, (uint32_t)parent,
-                        col_int(st, 4) != 0);
+                        col_int(st, 4) != 0, col_text(st, 5));
         }
         st_reset(st);
         if (rc < 0)
@@ -966,41 +1284,42 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
     st = st_get(c, SQL_ENG_ASSIGNMENTS, err);
     if (st == NULL)
         return TG_EINTERNAL;
-    for (;;) {
-        int64_t rid = 0, tid = 0;
-        rc = st_step(st, err);
-        if (rc == 1) {
-            rid = col_int(st, 0);
-            tid = col_int(st, 1);
-            if (rid <= 0 || rid >= (int64_t)UINT32_MAX || tid <= 0 || tid >= (int64_t)UINT32_MAX)
-                continue;
-        }
-        if (rc != 1 || (uint32_t)rid != cur) {
-            if (cur && n) {
-                struct eres *r = w_res(e, cur);
-                r->tags = xmalloc(n * sizeof(*tags));
-                memcpy(r->tags, tags, n * sizeof(*tags));
-                r->ntags = (uint32_t)n;
-                b->nasg += n;
+    {
+        struct asg_rows v = {0};
+        uint32_t cur = 0;
+        for (;;) {
+            int64_t rid = 0, tid = 0;
+            rc = st_step(st, err);
+            if (rc == 1) {
+                rid = col_int(st, 0);
+                tid = col_int(st, 1);
+                if (rid <= 0 || rid >= (int64_t)UINT32_MAX || tid <= 0 ||
+                    tid >= (int64_t)UINT32_MAX)
+                    continue;
             }
-            n = 0;
-            cur = (uint32_t)rid;
+            if (rc != 1 || (uint32_t)rid != cur) {
+                if (cur && v.n) {
+                    struct eres *r = w_res(e, cur);
+                    r->tags = rows_block(&v);
+                    r->ntags = (uint32_t)v.n;
+                    b->nasg += v.n;
+                }
+                v.n = 0;
+                cur = (uint32_t)rid;
+            }
+            if (rc != 1)
+                break;
+            if ((rc = rows_push(e, &v, st, 1, err)) != 0)
+                break;
+            {
+                struct etag *t = tag_at(b, tid);
+                if (t)
+                    roaring_bitmap_add(t->direct, (uint32_t)rid);
+            }
         }
-        if (rc != 1)
-            break;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 64;
-            tags = xrealloc(tags, cap * sizeof(*tags));
-        }
-        tags[n++] = (uint32_t)tid;
-        {
-            struct etag *t = tag_at(b, tid);
-            if (t)
-                roaring_bitmap_add(t->direct, (uint32_t)rid);
-        }
+        rows_free(&v);
     }
     st_reset(st);
-    xfree(tags);
     if (rc < 0)
         return rc;
     for (uint32_t id = 0; id < b->ntags; id++) {
@@ -1015,6 +1334,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
     }
     recompute_subtrees(e);
     rebuild_dict(e);
+    kidx_rebuild(e);
     return 0;
 }
 
@@ -1024,6 +1344,8 @@ int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err)
     int rc;
 
     pthread_mutex_init(&e->mu, NULL);
+    pthread_mutex_init(&e->catch_mu, NULL);
+    e->who_dir = xcalloc(WHO_DIR, sizeof(*e->who_dir));
     build_begin(e);
     rc = store_begin_read(c, err);
     if (rc == 0) {
@@ -1076,7 +1398,18 @@ static size_t dedup(struct touched *t)
     return k;
 }
 
+static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err *err);
+
 int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err)
+{
+    int rc;
+    pthread_mutex_lock(&e->catch_mu);
+    rc = catch_up_locked(e, c, err);
+    pthread_mutex_unlock(&e->catch_mu);
+    return rc;
+}
+
+static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
     struct touched tags = {0}, res = {0};
     struct store_stmt *st;
@@ -1148,6 +1481,7 @@ static void free_current(struct eng_snap *s)
             roaring_bitmap_free(t->sub);
         xfree(t->name);
         xfree(t->key);
+        xfree(t->rec);
         xfree(t);
     }
     xfree(s->tags);
@@ -1157,6 +1491,7 @@ static void free_current(struct eng_snap *s)
             continue;
         for (uint32_t j = 0; j < CHUNK; j++) {
             xfree(ch->r[j].tags);
+            xfree(ch->r[j].key);
             if (ch->r[j].children)
                 roaring_bitmap_free(ch->r[j].children);
         }
@@ -1167,6 +1502,7 @@ static void free_current(struct eng_snap *s)
         roaring_bitmap_free(s->sets[i].bm);
     xfree(s->sets);
     xfree(s->dict);
+    xfree(s->kidx);
     if (s->archived)
         roaring_bitmap_free(s->archived);
 }
@@ -1198,6 +1534,16 @@ void engine_free(struct engine *e)
     for (int i = 0; i < e->nkinds; i++)
         xfree(e->kinds[i]);
     pthread_mutex_destroy(&e->mu);
+    pthread_mutex_destroy(&e->catch_mu);
+    for (uint32_t i = 0; i < e->nwho; i++) {
+        const struct who *w = who_at(e->who_dir, i);
+        xfree(w->context);
+        xfree(w->added_by);
+    }
+    for (int i = 0; i < WHO_DIR; i++)
+        xfree(e->who_dir[i]);
+    xfree(e->who_dir);
+    xfree(e->who_slots);
     xfree(e);
 }
 
@@ -1255,6 +1601,233 @@ bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint
     *tags = r->tags;
     *n = r->ntags;
     return true;
+}
+
+/* ---- assignments of a resource ---- */
+
+static int cmp_asg_name(const void *x, const void *y)
+{
+    const struct eng_asg *a = x, *b = y;
+    return strcmp(a->tag->name_key, b->tag->name_key);
+}
+
+bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
+                     int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
+                     size_t *n)
+{
+    const struct eres *r;
+    struct eng_asg *v = NULL;
+    size_t len = 0, cap = 0;
+    uint32_t id;
+
+    if (resource_id <= 0 || resource_id >= (int64_t)UINT32_MAX)
+        return false;
+    id = (uint32_t)resource_id;
+    r = res_at(s, id);
+    if (r == NULL || !(r->flags & R_EXISTS) || r->ws != (uint32_t)ws_id)
+        return false;
+    for (int depth = 0;; depth++) {
+        size_t level = len;
+        for (uint32_t j = 0; j < r->ntags; j++) {
+            const struct etag *t = tag_at(s, r->tags[j]);
+            const struct who *w;
+            bool dup = false;
+            if (t == NULL || t->rec->deleted)
+                continue;
+            /* Nearest wins: a tag already listed (direct or from a nearer ancestor) is not
+             * listed again. */
+            for (size_t k = 0; k < level && !dup; k++)
+                dup = v[k].tag->id == t->id;
+            if (dup)
+                continue;
+            if (len == cap) {
+                struct eng_asg *nv;
+                cap = cap ? cap * 2 : 16;
+                nv = arena_alloc(a, cap * sizeof(*nv));
+                if (len)
+                    memcpy(nv, v, len * sizeof(*nv));
+                v = nv;
+            }
+            w = who_at(s->who_dir, B_WHO(r->tags, r->ntags)[j]);
+            v[len].tag = t->rec;
+            v[len].context = w->context;
+            v[len].added_by = w->added_by;
+            v[len].added_at = B_AT(r->tags, r->ntags)[j];
+            v[len].id = B_ID(r->tags, r->ntags)[j];
+            v[len].resource_id = id;
+            v[len].from_id = depth ? id : 0;
+            v[len].from_kind = depth ? s->kinds[r->kind] : NULL;
+            v[len++].from_key = depth ? r->key : NULL;
+        }
+        if (len - level > 1)
+            qsort(v + level, len - level, sizeof(*v), cmp_asg_name);
+        if (!effective || r->parent == 0 || depth + 1 >= max_depth)
+            break;
+        id = r->parent;
+        r = res_at(s, id);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            return false; /* a parent the engine has not seen yet: let the store answer */
+    }
+    *out = v;
+    *n = len;
+    return true;
+}
+
+/* ---- tag usage ---- */
+
+bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
+                   int64_t after_id, size_t want, int64_t *ids, size_t *n)
+{
+    const struct etag *t = tag_at(s, tag_id);
+    const roaring_bitmap_t *b;
+    roaring_uint32_iterator_t it;
+
+    *n = 0;
+    /* A deleted tag's live descendants (restored alone) are left to the store. */
+    if (t == NULL || t->ws_id != ws_id || (t->deleted && descendants))
+        return false;
+    if (t->deleted || after_id >= (int64_t)UINT32_MAX)
+        return true;
+    b = descendants && t->sub ? t->sub : t->direct;
+    roaring_init_iterator(b, &it);
+    if (!roaring_move_uint32_iterator_equalorlarger(&it, (uint32_t)(after_id < 0 ? 0 : after_id + 1)))
+        return true;
+    while (it.has_value && *n < want) {
+        ids[(*n)++] = it.current_value;
+        roaring_advance_uint32_iterator(&it);
+    }
+    return true;
+}
+
+/* ---- names of tags in use ---- */
+
+static size_t dict_lower(const struct eng_snap *s, int64_t ws, const char *key);
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+void eng_tag_names_in_use(const struct eng_snap *s, int64_t ws_id, const char *const *kinds,
+                          size_t nkinds, bool archived, const char *prefix, struct arena *a,
+                          const char ***out, size_t *n)
+{
+    roaring_bitmap_t *scope = roaring_bitmap_create();
+    size_t plen = prefix ? strlen(prefix) : 0, cap = 0;
+    const char **v = NULL;
+
+    *n = 0;
+    for (size_t i = 0; i < s->nsets; i++) {
+        const struct eset *st = &s->sets[i];
+        bool want = false;
+        if (st->ws_id != ws_id)
+            continue;
+        if (nkinds == 0)
+            want = st->kind == -1;
+        else
+            for (size_t k = 0; k < nkinds && !want; k++)
+                want = st->kname && kinds[k] && strcmp(st->kname, kinds[k]) == 0;
+        if (want)
+            roaring_bitmap_or_inplace(scope, st->bm);
+    }
+    if (!archived && s->archived)
+        roaring_bitmap_andnot_inplace(scope, s->archived);
+    for (size_t i = dict_lower(s, ws_id, ""); i < s->ndict && s->dict[i].ws_id == ws_id &&
+                                               !roaring_bitmap_is_empty(scope);
+         i++) {
+        const struct etag *t = s->tags[s->dict[i].id];
+        if (t->deleted || (plen && strncmp(t->name, prefix, plen) != 0) ||
+            !roaring_bitmap_intersect(t->direct, scope))
+            continue;
+        if (*n == cap) {
+            const char **nv;
+            cap = cap ? cap * 2 : 64;
+            nv = arena_alloc(a, cap * sizeof(*nv));
+            if (*n)
+                memcpy(nv, v, *n * sizeof(*nv));
+            v = nv;
+        }
+        v[(*n)++] = t->name;
+    }
+    roaring_bitmap_free(scope);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), cmp_str);
+    *out = v;
+}
+
+/* ---- tag lists ---- */
+
+/* The first dictionary entry at or after (ws, key). */
+static size_t dict_lower(const struct eng_snap *s, int64_t ws, const char *key)
+{
+    size_t lo = 0, hi = s->ndict;
+    struct dict_ent k = {ws, key, 0};
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (cmp_dict(&s->dict[mid], &k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool mode_ok(int mode, bool flag)
+{
+    return mode == 1 || (mode == 0 && !flag) || (mode == 2 && flag);
+}
+
+static bool tag_matches(const struct etag *t, const struct eng_tag_filter *f,
+                        const roaring_bitmap_t *kind_set)
+{
+    const struct tag *r = t->rec;
+
+    if (!mode_ok(f->archived, r->archived) || !mode_ok(f->deleted, r->deleted))
+        return false;
+    if (f->q && strstr(t->key, f->q) == NULL)
+        return false;
+    if (f->source && (r->source == NULL || strcmp(r->source, f->source) != 0))
+        return false;
+    if (f->excluded_source && (r->source == NULL || strcmp(r->source, f->excluded_source) == 0))
+        return false;
+    if (f->group_id && r->group_id != f->group_id)
+        return false;
+    if (f->parent_id && r->parent_id != f->parent_id)
+        return false;
+    if (f->kind && (kind_set == NULL || !roaring_bitmap_intersect(t->direct, kind_set)))
+        return false;
+    return true;
+}
+
+void eng_tag_list(const struct eng_snap *s, const struct eng_tag_filter *f, const struct tag **out,
+                  size_t cap, size_t *n, int64_t *total)
+{
+    const roaring_bitmap_t *kind_set = NULL;
+    size_t plen = f->prefix ? strlen(f->prefix) : 0;
+
+    *n = 0;
+    *total = 0;
+    if (f->kind) {
+        for (size_t i = 0; i < s->nsets && kind_set == NULL; i++)
+            if (s->sets[i].ws_id == f->ws_id && s->sets[i].kname &&
+                strcmp(s->sets[i].kname, f->kind) == 0)
+                kind_set = s->sets[i].bm;
+        if (kind_set == NULL)
+            return; /* no resource of that kind: no tag is used on one */
+    }
+    for (size_t i = dict_lower(s, f->ws_id, f->prefix ? f->prefix : ""); i < s->ndict; i++) {
+        const struct dict_ent *d = &s->dict[i];
+        const struct etag *t;
+        if (d->ws_id != f->ws_id || (plen && strncmp(d->key, f->prefix, plen) != 0))
+            break;
+        t = s->tags[d->id];
+        if (!tag_matches(t, f, kind_set))
+            continue;
+        (*total)++;
+        if (*n < cap && (f->after == NULL || strcmp(d->key, f->after) > 0))
+            out[(*n)++] = t->rec;
+    }
 }
 
 /* ---- queries ---- */

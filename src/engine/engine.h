@@ -14,8 +14,9 @@
  *
  * Resource and tag ids are the ordinals of the bitmaps, so both must stay below 2^32.
  *
- * Threads: engine_catch_up from one thread at a time (the writer); engine_acquire, _release
- * and the snapshot readers from any thread. */
+ * Threads: engine_catch_up from any thread (calls are serialized: the writer after its commits,
+ * the tailer after other instances'); engine_acquire, _release and the snapshot readers from any
+ * thread. */
 #ifndef TAGD_ENGINE_ENGINE_H
 #define TAGD_ENGINE_ENGINE_H
 
@@ -54,6 +55,72 @@ struct eng_stats {
     size_t bitmap_bytes; /* serialized size of every bitmap: a proxy for their memory */
 };
 void eng_snap_stats(const struct eng_snap *s, struct eng_stats *out);
+
+/** The id of resource (ws, kind, key) in the snapshot, 0 when it has none. */
+int64_t eng_resource_by_key(const struct eng_snap *s, int64_t ws, const char *kind,
+                            const char *key);
+
+/* ---- assignments of a resource ---- */
+
+struct eng_asg {
+    const struct tag *tag; /* the snapshot's record */
+    const char *context, *added_by;
+    int64_t added_at;
+    int64_t id;            /* the assignment's id */
+    int64_t resource_id;   /* the resource carrying it */
+    int64_t from_id;       /* 0: direct; else the ancestor it is inherited from */
+    const char *from_kind, *from_key;
+};
+
+/**
+ * The live assignments of a resource of workspace `ws_id`, by tag name; with `effective`,
+ * then each ancestor's (up to max_depth levels), nearest first, a tag listed once where it
+ * is nearest (max_depth counts the resource itself). False when the engine does not know the
+ * resource or one of its ancestors (the store must answer). Entries in `a`; their strings
+ * belong to the snapshot.
+ */
+bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
+                     int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
+                     size_t *n);
+
+/**
+ * Tag usage: ids above after_id, ascending, of the resources carrying tag `tag_id` (with
+ * `descendants`, any live tag of its subtree), at most `want`. A deleted tag has none. False
+ * when the snapshot does not know the tag in that workspace (the store must answer).
+ */
+bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
+                   int64_t after_id, size_t want, int64_t *ids, size_t *n);
+
+/**
+ * The names of the workspace's live tags directly on at least one resource of `kinds` (nkinds
+ * 0: any kind), archived resources counting only with `archived`, name starting with `prefix`
+ * (case-sensitive; NULL: any), sorted bytewise; the array in `a`, the names the snapshot's.
+ */
+void eng_tag_names_in_use(const struct eng_snap *s, int64_t ws_id, const char *const *kinds,
+                          size_t nkinds, bool archived, const char *prefix, struct arena *a,
+                          const char ***out, size_t *n);
+
+/* ---- tag lists ---- */
+
+struct eng_tag_filter {
+    int64_t ws_id;
+    const char *prefix;  /* case-folded name prefix; NULL: any */
+    const char *q;       /* case-folded substring of the name; NULL: any */
+    const char *source, *excluded_source;
+    const char *kind;    /* only tags on a resource of this kind */
+    int64_t group_id, parent_id; /* 0: any */
+    int archived, deleted;       /* 0: leave out, 1: include, 2: only */
+    const char *after;   /* keyset cursor: only name keys above this */
+};
+
+/**
+ * The workspace's tags matching `f`, in name-key order (byte order of the case-folded names):
+ * up to `cap` records past the cursor into `out`, and in `total` every match regardless of the
+ * cursor. The records belong to the snapshot.
+ */
+struct tag;
+void eng_tag_list(const struct eng_snap *s, const struct eng_tag_filter *f, const struct tag **out,
+                  size_t cap, size_t *n, int64_t *total);
 
 /* ---- queries ---- */
 

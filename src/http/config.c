@@ -37,6 +37,7 @@ static const struct opt opts[] = {
     I("rate-limit", rate_limit, 0, 1000000, "requests per second per token, 0 off (0)"),
     I("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
     I("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
+    I("auth-cache", auth_cache_ms, 0, 3600000, "ms a checked token is trusted without a store read, 0 off (1000)"),
     I("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
     {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)"},
     I("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
@@ -189,6 +190,7 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->max_json_depth = 32;
     cfg->max_tags_per_resource = 1000;
     cfg->session_ttl = 86400;
+    cfg->auth_cache_ms = 1000;
     cfg->drain_timeout_ms = 10000;
     cfg->min_revision_wait_ms = 2000;
     cfg->tail_poll_ms = 500;

@@ -274,9 +274,21 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
                 rid = r->headers[i].value;
         if (rid && id_ok(rid, strlen(rid)))
             r->request_id = rid;
-        else
-            r->request_id = arena_printf(&r->a, "%s%08llx", S.id_prefix,
-                                         (unsigned long long)atomic_fetch_add(&S.seq, 1));
+        else {
+            /* The prefix and 8 hex digits of the sequence, without printf (every request). */
+            static const char hex[] = "0123456789abcdef";
+            uint64_t seq = (uint64_t)atomic_fetch_add(&S.seq, 1);
+            size_t pl = strlen(S.id_prefix), nd = 8;
+            char *id;
+            while (nd < 16 && (seq >> (4 * nd)) != 0)
+                nd++;
+            id = arena_alloc(&r->a, pl + nd + 1);
+            memcpy(id, S.id_prefix, pl);
+            for (size_t k = nd; k-- > 0; seq >>= 4)
+                id[pl + k] = hex[seq & 15];
+            id[pl + nd] = '\0';
+            r->request_id = id;
+        }
     }
     r->status = 0;
     return r;
@@ -491,11 +503,9 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     struct tg_err err;
 
     tg_err_clear(&err);
-    if (store_begin_read(t->reader, &err) != 0) {
-        api_fail(r, TG_EBUSY, &err);
-        return true;
-    }
+    store_begin_read_lazy(t->reader);
     core_ctx_init(&cx, t->reader, &r->a, false);
+    cx.min_rev = want;
     if (want > atomic_load(&S.seen_rev)) {
         /* The tailer may lag behind the store by a notification: this read's snapshot is
          * what it would answer from, so it is the final word. */
@@ -511,8 +521,15 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         }
     }
     r->route->fn(r, &cx);
-    if (r->revision == 0)
-        r->revision = core_current_rev(&cx);
+    if (r->revision == 0) {
+        /* Answered from memory alone (or from nothing, like /healthz): the engine snapshot's
+         * revision is the one the read saw, and asking the store would cost a transaction. */
+        if (!store_read_begun(t->reader) && core_snap(&cx))
+            r->revision = eng_snap_rev(cx.snap);
+        else
+            r->revision = core_current_rev(&cx);
+    }
+    core_ctx_done(&cx);
     store_rollback(t->reader);
     return true;
 }
@@ -692,6 +709,7 @@ static void *writer_main(void *arg)
         pthread_cond_signal(&S.pub_cv);
         pthread_mutex_unlock(&S.pub_mu);
     }
+    core_thread_done();
     return NULL;
 }
 
@@ -756,8 +774,8 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
     }
 }
 
-/* Follows the revisions other instances commit (see the header). Applying them to an in-memory
- * engine would hook in here, reading `changes` from the last applied revision on. */
+/* Follows the revisions other instances commit (see the header) and applies them to the engine,
+ * reading `changes` from its last applied revision on. */
 static void *tailer_main(void *arg)
 {
     struct arena a;
@@ -766,6 +784,7 @@ static void *tailer_main(void *arg)
     while (!atomic_load(&S.tail_stop)) {
         struct tg_err err;
         struct core_ctx cx;
+        int64_t rev;
         store_wait_notify(S.tail_conn, (int)S.cfg->tail_poll_ms);
         if (atomic_load(&S.tail_stop))
             break;
@@ -773,8 +792,16 @@ static void *tailer_main(void *arg)
         if (store_begin_read(S.tail_conn, &err) != 0)
             continue;
         core_ctx_init(&cx, S.tail_conn, &a, false);
-        note_rev(core_current_rev(&cx));
+        rev = core_current_rev(&cx);
         store_rollback(S.tail_conn);
+        /* Another instance's commits reach this engine before a read may ask for them. */
+        if (rev > atomic_load(&S.seen_rev)) {
+            if (engine_main && engine_catch_up(engine_main, S.tail_conn, &err) != 0)
+                continue;
+            /* Another instance may have revoked a token: cached checks start over. */
+            store_auth_epoch_bump();
+        }
+        note_rev(rev);
         arena_release(&a);
         arena_init(&a);
     }
@@ -1053,6 +1080,8 @@ static void *loop_main(void *arg)
             now - t->last_req_us >= DRAIN_QUIET_US)
             break;
     }
+    api_cache_thread_done();
+    core_thread_done();
     return NULL;
 }
 

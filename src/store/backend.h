@@ -17,6 +17,8 @@ struct store {
 
 struct store_conn {
     const struct store_backend *be;
+    bool lazy;       /* store_begin_read_lazy: the read begins at the first statement */
+    bool auth_dirty; /* the transaction wrote a table authentication reads */
 };
 
 struct store_stmt {

@@ -1,19 +1,19 @@
 /* store/sql_engine.h: what the in-memory engine (src/engine/) reads: everything once at start,
  * then the change log and the current rows of the entities each commit touched.
  * No include guard, see sql_all.h. */
-STORE_SQL_ID(SQL_ENG_TAGS, "SELECT id, ws_id, name, name_key, parent_id, deleted FROM tags"
-                           " ORDER BY id")
-STORE_SQL_ID(SQL_ENG_TAG_ONE, "SELECT id, ws_id, name, name_key, parent_id, deleted FROM tags"
-                              " WHERE id = ?1")
-STORE_SQL_ID(SQL_ENG_RESOURCES, "SELECT id, ws_id, kind, parent_id, archived FROM resources"
+/* Whole rows (TAG_COLS): tag lists are answered from the engine. */
+STORE_SQL_ID(SQL_ENG_TAGS, "SELECT " TAG_COLS " FROM tags t ORDER BY t.id")
+STORE_SQL_ID(SQL_ENG_TAG_ONE, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1")
+STORE_SQL_ID(SQL_ENG_RESOURCES, "SELECT id, ws_id, kind, parent_id, archived, key FROM resources"
                                 " ORDER BY id")
-STORE_SQL_ID(SQL_ENG_RES_ONE, "SELECT id, ws_id, kind, parent_id, archived FROM resources"
+STORE_SQL_ID(SQL_ENG_RES_ONE, "SELECT id, ws_id, kind, parent_id, archived, key FROM resources"
                               " WHERE id = ?1")
 /* The partial index assignments_cur(resource_id, tag_id) serves both in order. */
-STORE_SQL_ID(SQL_ENG_ASSIGNMENTS, "SELECT resource_id, tag_id FROM assignments"
-                                  " WHERE valid_to IS NULL ORDER BY resource_id, tag_id")
-STORE_SQL_ID(SQL_ENG_RES_TAGS, "SELECT tag_id FROM assignments WHERE resource_id = ?1"
-                               " AND valid_to IS NULL ORDER BY tag_id")
+STORE_SQL_ID(SQL_ENG_ASSIGNMENTS, "SELECT resource_id, tag_id, context, added_by, added_at,"
+                                  " id FROM assignments WHERE valid_to IS NULL"
+                                  " ORDER BY resource_id, tag_id")
+STORE_SQL_ID(SQL_ENG_RES_TAGS, "SELECT tag_id, context, added_by, added_at, id FROM assignments"
+                               " WHERE resource_id = ?1 AND valid_to IS NULL ORDER BY tag_id")
 STORE_SQL_ID(SQL_ENG_REV, "SELECT coalesce(max(rev), 0) FROM revisions")
 STORE_SQL_ID(SQL_ENG_CHANGES, "SELECT rev, entity, entity_id FROM changes WHERE rev > ?1"
                               " ORDER BY rev, seq")

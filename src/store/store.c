@@ -4,7 +4,60 @@
  * store/postgres.c. Everything else is a thin indirection through struct store_backend. */
 #include "store/backend.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
+
+/* ---- which statements write what authentication reads ---- */
+
+#define STORE_SQL_ID(id, sql) sql,
+static const char *const sql_texts[] = {
+#include "store/sql_all.h"
+};
+#undef STORE_SQL_ID
+
+static bool auth_writes[SQL__COUNT];
+static pthread_once_t classify_once = PTHREAD_ONCE_INIT;
+static atomic_uint_fast64_t auth_epoch = 1;
+
+/* "INSERT INTO tokens(", "UPDATE users SET", "DELETE FROM orgs WHERE" …: decided from the text
+ * so that a statement added later is covered without anyone remembering to list it. */
+static bool writes_auth(const char *sql)
+{
+    static const char *const verbs[] = {"INSERT INTO ", "UPDATE ", "DELETE FROM "};
+    static const char *const tables[] = {"tokens", "users", "orgs", "workspaces"};
+
+    while (*sql == ' ')
+        sql++;
+    for (size_t v = 0; v < sizeof(verbs) / sizeof(verbs[0]); v++) {
+        size_t vl = strlen(verbs[v]);
+        if (strncmp(sql, verbs[v], vl) != 0)
+            continue;
+        for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++) {
+            size_t tl = strlen(tables[t]);
+            char next = sql[vl + tl];
+            if (strncmp(sql + vl, tables[t], tl) == 0 &&
+                !(next == '_' || (next >= 'a' && next <= 'z') || (next >= '0' && next <= '9')))
+                return true;
+        }
+    }
+    return false;
+}
+
+static void classify(void)
+{
+    for (int i = 0; i < SQL__COUNT; i++)
+        auth_writes[i] = writes_auth(sql_texts[i]);
+}
+
+uint64_t store_auth_epoch(void) { return atomic_load(&auth_epoch); }
+void store_auth_epoch_bump(void) { atomic_fetch_add(&auth_epoch, 1); }
+bool store_auth_dirty(const struct store_conn *c) { return c->auth_dirty; }
+bool store_sql_writes_auth(enum store_sql id)
+{
+    pthread_once(&classify_once, classify);
+    return auth_writes[id];
+}
 
 static const struct store_backend *backend_for(const char *url)
 {
@@ -45,8 +98,30 @@ void store_conn_close(struct store_conn *c)
 
 int store_begin_write(struct store_conn *c, struct tg_err *err) { return c->be->begin_write(c, err); }
 int store_begin_read(struct store_conn *c, struct tg_err *err) { return c->be->begin_read(c, err); }
-int store_commit(struct store_conn *c, struct tg_err *err) { return c->be->commit(c, err); }
-void store_rollback(struct store_conn *c) { c->be->rollback(c); }
+
+void store_begin_read_lazy(struct store_conn *c) { c->lazy = true; }
+bool store_read_begun(const struct store_conn *c) { return !c->lazy; }
+
+int store_commit(struct store_conn *c, struct tg_err *err)
+{
+    int rc = c->be->commit(c, err);
+    /* After the commit: a reader that took the epoch before this bump also read before the
+     * commit, so what it cached is dropped. */
+    if (rc == 0 && c->auth_dirty)
+        store_auth_epoch_bump();
+    c->auth_dirty = false;
+    return rc;
+}
+
+void store_rollback(struct store_conn *c)
+{
+    c->auth_dirty = false;
+    if (c->lazy) {
+        c->lazy = false; /* never begun: nothing to end */
+        return;
+    }
+    c->be->rollback(c);
+}
 int store_savepoint(struct store_conn *c, struct tg_err *err) { return c->be->savepoint(c, err); }
 int store_savepoint_release(struct store_conn *c, struct tg_err *err)
 {
@@ -72,6 +147,13 @@ int64_t store_changes(struct store_conn *c) { return c->be->changes(c); }
 
 struct store_stmt *st_get(struct store_conn *c, enum store_sql id, struct tg_err *err)
 {
+    if (c->lazy) {
+        c->lazy = false;
+        if (c->be->begin_read(c, err) != 0)
+            return NULL;
+    }
+    if (store_sql_writes_auth(id))
+        c->auth_dirty = true;
     return c->be->st_get(c, id, err);
 }
 

@@ -87,6 +87,23 @@ int store_checkpoint(struct store_conn *c, struct tg_err *err);
  * same number of rows on both sides. Writes one line per table to `report`. 0 or a tg_code.
  */
 int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err);
+/**
+ * A read transaction that begins at the first st_get, so that a request answered wholly from
+ * memory never touches the store; store_rollback ends it either way.
+ */
+void store_begin_read_lazy(struct store_conn *c);
+/** False while a lazy read has not run a statement yet. */
+bool store_read_begun(const struct store_conn *c);
+/**
+ * The authentication epoch: moves after every commit that wrote tokens, users, orgs or
+ * workspaces (recognized from the statements' SQL), and when another instance's commits are
+ * applied. A cached authentication is good only under the epoch it was read in.
+ */
+uint64_t store_auth_epoch(void);
+void store_auth_epoch_bump(void);
+/** True when the open transaction wrote such a table (not yet visible in the epoch). */
+bool store_auth_dirty(const struct store_conn *c);
+bool store_sql_writes_auth(enum store_sql id);
 /** Runs a script of SQL outside the named statements (tools only: `tagd migrate`). */
 int store_exec_script(struct store_conn *c, const char *sql, struct tg_err *err);
 

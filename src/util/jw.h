@@ -27,7 +27,7 @@ void jw_obj(struct jw *w);
 void jw_obj_end(struct jw *w);
 void jw_arr(struct jw *w);
 void jw_arr_end(struct jw *w);
-void jw_key(struct jw *w, const char *k);
+void jw_keyn(struct jw *w, const char *k, size_t n);
 void jw_str(struct jw *w, const char *s); /* NULL renders null */
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, int64_t v);
@@ -37,11 +37,29 @@ void jw_null(struct jw *w);
 /** Appends already-serialized JSON text (trusted, e.g. a stored JSON column) as one value. */
 void jw_raw(struct jw *w, const char *json);
 
-/* Key-value shorthands. */
-void jw_kstr(struct jw *w, const char *k, const char *s);
-void jw_kint(struct jw *w, const char *k, int64_t v);
-void jw_kbool(struct jw *w, const char *k, bool v);
-void jw_knull(struct jw *w, const char *k);
+/* Keys, and key-value shorthands. Inline so that a literal key's length is known at compile
+ * time: renderers write a key before every value. */
+static inline void jw_key(struct jw *w, const char *k) { jw_keyn(w, k, strlen(k)); }
+static inline void jw_kstr(struct jw *w, const char *k, const char *s)
+{
+    jw_key(w, k);
+    jw_str(w, s);
+}
+static inline void jw_kint(struct jw *w, const char *k, int64_t v)
+{
+    jw_key(w, k);
+    jw_int(w, v);
+}
+static inline void jw_kbool(struct jw *w, const char *k, bool v)
+{
+    jw_key(w, k);
+    jw_bool(w, v);
+}
+static inline void jw_knull(struct jw *w, const char *k)
+{
+    jw_key(w, k);
+    jw_null(w);
+}
 
 /** Appends `s` JSON-escaped without quotes (used by the XML and text writers too). */
 void jw_escape(struct sbuf *b, const char *s, size_t n);

@@ -49,7 +49,7 @@ static int grow(struct sbuf *b, size_t need)
     return 0;
 }
 
-int sbuf_add(struct sbuf *b, const void *p, size_t n)
+int sbuf_add_slow(struct sbuf *b, const void *p, size_t n)
 {
     int rc = grow(b, n);
     if (rc)
@@ -61,15 +61,27 @@ int sbuf_add(struct sbuf *b, const void *p, size_t n)
     return 0;
 }
 
+void sbuf_reserve(struct sbuf *b, size_t n)
+{
+    size_t want = b->len + n + 1;
+
+    if (b->overflow)
+        return;
+    if (b->max && want > b->max + 1)
+        want = b->max + 1;
+    if (want <= b->cap)
+        return;
+    b->buf = xrealloc(b->buf, want);
+    if (b->cap == 0)
+        b->buf[0] = '\0';
+    b->cap = want;
+}
+
 int sbuf_adds(struct sbuf *b, const char *s)
 {
     return sbuf_add(b, s, strlen(s));
 }
 
-int sbuf_addc(struct sbuf *b, char c)
-{
-    return sbuf_add(b, &c, 1);
-}
 
 int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 {

@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 struct sbuf {
     char *buf;
@@ -20,10 +21,30 @@ struct sbuf {
 
 void sbuf_init(struct sbuf *b, size_t max);
 void sbuf_release(struct sbuf *b);
-/** Appends `n` bytes; returns 0 or TG_ELIMIT. */
-int sbuf_add(struct sbuf *b, const void *p, size_t n);
+/** The general path of sbuf_add (growing, the ceiling). */
+int sbuf_add_slow(struct sbuf *b, const void *p, size_t n);
+
+/** Appends `n` bytes; returns 0 or TG_ELIMIT. Inline for the case that fits: every rendered
+ * answer is built from thousands of small appends. */
+static inline int sbuf_add(struct sbuf *b, const void *p, size_t n)
+{
+    if (b->len + n < b->cap && (b->max == 0 || b->len + n <= b->max) && !b->overflow) {
+        memcpy(b->buf + b->len, p, n);
+        b->len += n;
+        b->buf[b->len] = '\0';
+        return 0;
+    }
+    return sbuf_add_slow(b, p, n);
+}
+
+static inline int sbuf_addc(struct sbuf *b, char c)
+{
+    return sbuf_add(b, &c, 1);
+}
+
 int sbuf_adds(struct sbuf *b, const char *s);
-int sbuf_addc(struct sbuf *b, char c);
+/** Makes room for `n` more bytes (fewer under the ceiling) without appending. */
+void sbuf_reserve(struct sbuf *b, size_t n);
 int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /** Returns the NUL-terminated content (never NULL; "" when empty). Borrowed. */

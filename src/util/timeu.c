@@ -54,34 +54,34 @@ void time_iso(int64_t ms, char out[32])
 
     civil_from_days(days, &y, &mo, &d);
     if (y >= 0 && y <= 9999) {
-        /* The common case by hand: responses carry a timestamp per row, and snprintf was a
-         * visible share of rendering them. */
+        /* The common case without printf: every rendered row carries a few of these. */
         int hh = (int)(rem / 3600), mi = (int)(rem / 60 % 60), ss = (int)(rem % 60);
-        out[0] = (char)('0' + y / 1000);
-        out[1] = (char)('0' + y / 100 % 10);
-        out[2] = (char)('0' + y / 10 % 10);
-        out[3] = (char)('0' + y % 10);
-        out[4] = '-';
-        out[5] = (char)('0' + mo / 10);
-        out[6] = (char)('0' + mo % 10);
-        out[7] = '-';
-        out[8] = (char)('0' + d / 10);
-        out[9] = (char)('0' + d % 10);
-        out[10] = 'T';
-        out[11] = (char)('0' + hh / 10);
-        out[12] = (char)('0' + hh % 10);
-        out[13] = ':';
-        out[14] = (char)('0' + mi / 10);
-        out[15] = (char)('0' + mi % 10);
-        out[16] = ':';
-        out[17] = (char)('0' + ss / 10);
-        out[18] = (char)('0' + ss % 10);
-        out[19] = '.';
-        out[20] = (char)('0' + msec / 100);
-        out[21] = (char)('0' + msec / 10 % 10);
-        out[22] = (char)('0' + msec % 10);
-        out[23] = 'Z';
-        out[24] = '\0';
+        char *o = out;
+        *o++ = (char)('0' + y / 1000);
+        *o++ = (char)('0' + y / 100 % 10);
+        *o++ = (char)('0' + y / 10 % 10);
+        *o++ = (char)('0' + y % 10);
+        *o++ = '-';
+        *o++ = (char)('0' + mo / 10);
+        *o++ = (char)('0' + mo % 10);
+        *o++ = '-';
+        *o++ = (char)('0' + d / 10);
+        *o++ = (char)('0' + d % 10);
+        *o++ = 'T';
+        *o++ = (char)('0' + hh / 10);
+        *o++ = (char)('0' + hh % 10);
+        *o++ = ':';
+        *o++ = (char)('0' + mi / 10);
+        *o++ = (char)('0' + mi % 10);
+        *o++ = ':';
+        *o++ = (char)('0' + ss / 10);
+        *o++ = (char)('0' + ss % 10);
+        *o++ = '.';
+        *o++ = (char)('0' + msec / 100);
+        *o++ = (char)('0' + msec / 10 % 10);
+        *o++ = (char)('0' + msec % 10);
+        *o++ = 'Z';
+        *o = '\0';
         return;
     }
     char buf[64];

@@ -77,6 +77,42 @@ def test_write_through_a_read_through_b(pair):
     assert r.status_code == 200 and r.json()["color"] == "#445566"
 
 
+def test_engine_reads_on_b_follow_a(pair):
+    """B answers tag lists, effective tags, tag usage and queries from its in-memory engine;
+    its tailer applies A's commits there, so each read with A's revision sees A's write."""
+    a, b, _ = pair
+    A, B = Api(a, ADMIN_TOKEN), Api(b, ADMIN_TOKEN)
+    assert A.put("/v1/resources/folder/eng-dir", json={}).status_code in (200, 201)
+    assert A.put("/v1/resources/file/eng-file", json={"parent": {"kind": "folder", "key": "eng-dir"}}
+                 ).status_code in (200, 201)
+    w = A.post("/v1/resources/folder/eng-dir/tags", json={"tags": ["EngB.top"],
+                                                         "create_missing": True})
+    assert w.status_code in (200, 201), w.text
+    want = {"X-Tagd-Min-Revision": str(rev(w))}
+    r = B.get("/v1/tags?prefix=engb", headers=want)
+    assert [t["name"] for t in r.json()["items"]] == ["EngB", "EngB.top"]
+    r = B.get("/v1/resources/file/eng-file/tags?effective=true", headers=want)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [(t["name"], t["inherited_from"]) for t in items] == [
+        ("EngB.top", {"kind": "folder", "key": "eng-dir"})]
+    r = B.get("/v1/resources?query=EngB.top&effective=true&ids_only=true", headers=want)
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 2
+    # Without the header B catches up by itself (notification or poll).
+    w = A.post("/v1/resources/file/eng-file/tags", json={"tags": ["EngB.low"],
+                                                        "create_missing": True})
+    assert w.status_code in (200, 201), w.text
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        r = B.get("/v1/resources/file/eng-file/tags")
+        if [t["name"] for t in r.json()["items"]] == ["EngB.low"]:
+            break
+        time.sleep(0.05)
+    assert [t["name"] for t in r.json()["items"]] == ["EngB.low"]
+    assert rev(r) >= rev(w)
+
+
 def test_min_revision_waits_for_a_later_commit(pair):
     a, b, _ = pair
     A, B = Api(a, ADMIN_TOKEN), Api(b, ADMIN_TOKEN)

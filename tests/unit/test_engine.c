@@ -9,7 +9,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "core/history.h"
 #include "engine/engine.h"
+#include "util/sbuf.h"
 #include "fixture.h"
 
 /* Commits the fixture's transaction, brings the engine up to date (opening it when *e is
@@ -329,6 +331,45 @@ static void test_paging_and_filters(void **state)
     engine_free(e);
 }
 
+/* A reading context of the fixture's principal; the engine answers when `e` is set (it
+ * becomes engine_main until the caller's core_ctx_done and reset). */
+static void read_ctx(struct fixture *f, struct engine *e, struct core_ctx *cx)
+{
+    core_ctx_init(cx, f->conn, &f->a, false);
+    cx->who = f->cx.who;
+    cx->authed = true;
+    cx->org_id = f->cx.org_id;
+    cx->ws_id = f->cx.ws_id;
+    engine_main = e;
+}
+
+/* core_tag_usage answered with the engine, paged by 3, as "1,2,3". */
+static const char *usage_str(struct fixture *f, struct engine *e, const struct tag *t, bool desc)
+{
+    struct core_ctx cx;
+    char buf[1024];
+    size_t len = 0;
+    int64_t after = 0;
+    bool more = true;
+
+    buf[0] = '\0';
+    read_ctx(f, e, &cx);
+    while (more) {
+        struct resource *items;
+        struct tg_err err;
+        size_t n;
+        assert_int_equal(core_tag_usage(&cx, t, desc, after, 3, &items, &n, &more, &err), 0);
+        for (size_t i = 0; i < n; i++)
+            len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%lld", len ? "," : "",
+                                    (long long)items[i].id);
+        if (n)
+            after = items[n - 1].id;
+    }
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    return arena_strdup(&f->a, buf);
+}
+
 /* Random operations; after each commit every tag query must equal core's SQL answer. */
 static void test_random_against_sql(void **state)
 {
@@ -389,9 +430,406 @@ static void test_random_against_sql(void **state)
                 if (strcmp(run(f, e, src, false), want) != 0)
                     fail_msg("round %d '%s': engine %s, sql %s", round, src,
                              run(f, e, src, false), want);
+                if (strcmp(usage_str(f, e, &tg, desc), want) != 0)
+                    fail_msg("round %d usage '%s': engine %s, sql %s", round, src,
+                             usage_str(f, e, &tg, desc), want);
             }
         }
     }
+    engine_free(e);
+}
+
+/* Every page of core_tag_list under filter `tf`, as text: each record in full, the cursors and
+ * the totals. With `e` the engine answers, without it SQL does. */
+static const char *list_all(struct fixture *f, struct engine *e, struct tag_filter tf)
+{
+    struct core_ctx cx;
+    struct sbuf out;
+    const char *res;
+
+    sbuf_init(&out, 0);
+    read_ctx(f, e, &cx);
+    tf.limit = 3;
+    for (int page = 0; page < 100; page++) {
+        struct tag *ts;
+        const char *next;
+        int64_t total = -1;
+        size_t n;
+        struct tg_err err;
+        int rc = core_tag_list(&cx, &tf, &ts, &n, &next, &total, &err);
+        if (rc) {
+            sbuf_printf(&out, "error %d\n", rc);
+            break;
+        }
+        sbuf_printf(&out, "page total=%lld\n", (long long)total);
+        for (size_t i = 0; i < n; i++)
+            sbuf_printf(&out, " %s|%s|%s|%lld|%lld|%s|%s\n", core_tag_json(&cx, &ts[i]),
+                        ts[i].name_key, ts[i].display_name ? ts[i].display_name : "-",
+                        (long long)ts[i].created_at, (long long)ts[i].updated_at,
+                        ts[i].created_by ? ts[i].created_by : "-",
+                        ts[i].source ? ts[i].source : "-");
+        if (next == NULL)
+            break;
+        tf.cursor = next;
+    }
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    res = arena_strdup(&f->a, sbuf_str(&out));
+    sbuf_release(&out);
+    return res;
+}
+
+/* Random taxonomy edits; after each commit every tag list filter must read the same from the
+ * engine as from SQL, page by page. */
+static void test_tag_lists_against_sql(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"Geo", "Geo.Land", "Geo.Land.Stadt", "Geo.Meer",
+                                        "Farbe", "Farbe.Rot", "farbig", "Ümlaut.Ä",
+                                        "PII", "PII.Email", "PII.Phone", "Zeta"};
+    enum { NT = sizeof(names) / sizeof(names[0]) };
+    static const char *const colors[] = {NULL, "#112233", "#ABCDEF"};
+    static const char *const sources[] = {"curated", "ext", "other"};
+    int64_t tags[NT], group, rf, rd;
+    struct tg_err err;
+    unsigned seed = 777;
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    {
+        struct group_input gi;
+        struct group g;
+        memset(&gi, 0, sizeof(gi));
+        gi.name = "Palette";
+        assert_int_equal(core_group_create(&f->cx, &gi, &g, &err), 0);
+        group = g.id;
+    }
+    rf = res(f, "file", "f1", NULL);
+    rd = res(f, "folder", "d1", NULL);
+    apply(f, &e);
+    for (int round = 0; round < 40; round++) {
+        for (int op = 0; op < 6; op++) {
+            int t = rand_r(&seed) % NT, what = rand_r(&seed) % 9;
+            struct tag_input in;
+            struct tag tg;
+            char nn[64];
+            tg_err_clear(&err);
+            memset(&in, 0, sizeof(in));
+            if (core_tag_get(&f->cx, tags[t], &tg, &err) != 0)
+                continue;
+            switch (what) {
+            case 0:
+                in.has_color = true;
+                in.color = colors[rand_r(&seed) % 3];
+                in.has_description = true;
+                in.description = rand_r(&seed) % 2 ? "some words" : NULL;
+                break;
+            case 1:
+                in.has_archived = true;
+                in.archived = !tg.archived;
+                break;
+            case 2:
+                in.has_source = true;
+                in.source = sources[rand_r(&seed) % 3];
+                break;
+            case 3:
+                in.has_group = true;
+                in.group_id = rand_r(&seed) % 2 ? group : 0;
+                in.has_display_name = true;
+                in.display_name = rand_r(&seed) % 2 ? "Shown" : NULL;
+                break;
+            case 4:
+                core_assign_add(&f->cx, rand_r(&seed) % 2 ? rf : rd, &tags[t], 1, NULL, &err);
+                continue;
+            case 5:
+                core_assign_remove(&f->cx, rand_r(&seed) % 2 ? rf : rd, tags[t], &err);
+                continue;
+            case 6:
+                if (tg.deleted)
+                    core_tag_restore(&f->cx, tags[t], &tg, &err);
+                else
+                    core_tag_delete(&f->cx, tags[t], true, false, 0, &err);
+                continue;
+            case 7:
+                in.has_l10n = true;
+                in.l10n = rand_r(&seed) % 2 ? "{\"de-DE\":\"Wort\"}" : NULL;
+                break;
+            default: {
+                /* Rename within the same parent: the subtree follows. */
+                snprintf(nn, sizeof(nn), "%s%d", tg.name, round);
+                if (strlen(nn) > 40 || strchr(tg.name, '.') != NULL)
+                    continue;
+                in.name = nn;
+                break;
+            }
+            }
+            if (!tg.deleted)
+                core_tag_update(&f->cx, tags[t], &in, 0, &tg, &err);
+        }
+        apply(f, &e);
+        {
+            struct tag_filter fl[12];
+            memset(fl, 0, sizeof(fl));
+            fl[1].prefix = "geo";
+            fl[2].q = "RB";
+            fl[3].source = "ext";
+            fl[4].excluded_source = "curated";
+            fl[5].group_id = group;
+            fl[6].archived = 2;
+            fl[7].deleted = 1;
+            fl[7].archived = 1;
+            fl[8].deleted = 2;
+            fl[9].kind = "file";
+            fl[10].kind = "folder";
+            fl[10].prefix = "PII.";
+            fl[11].parent_id = tags[0];
+            for (size_t i = 0; i < sizeof(fl) / sizeof(fl[0]); i++) {
+                const char *sql = list_all(f, NULL, fl[i]), *eng = list_all(f, e, fl[i]);
+                if (strcmp(sql, eng) != 0)
+                    fail_msg("round %d filter %zu:\nengine:\n%s\nsql:\n%s", round, i, eng, sql);
+            }
+        }
+    }
+    engine_free(e);
+}
+
+/* core_assign_list for one resource, as text, with the engine (e) or from SQL (NULL). */
+static const char *asg_str(struct fixture *f, struct engine *e, int64_t rid, bool effective)
+{
+    struct core_ctx cx;
+    struct sbuf out;
+    struct assignment *as;
+    struct tg_err err;
+    const char *res;
+    size_t n;
+    int rc;
+
+    sbuf_init(&out, 0);
+    read_ctx(f, e, &cx);
+    rc = core_assign_list(&cx, rid, effective, &as, &n, &err);
+    if (rc)
+        sbuf_printf(&out, "error %d", rc);
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        sbuf_printf(&out, "%lld:%s/%s|%s|%s|%lld|r%lld|from %lld %s/%s|%s\n",
+                    (long long)as[i].id, as[i].tag.name, as[i].tag.name_key,
+                    as[i].context ? as[i].context : "-", as[i].added_by ? as[i].added_by : "-",
+                    (long long)as[i].added_at, (long long)as[i].resource_id,
+                    (long long)as[i].inherited_from, as[i].from_kind ? as[i].from_kind : "-",
+                    as[i].from_key ? as[i].from_key : "-", as[i].tag.color ? as[i].tag.color : "-");
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    res = arena_strdup(&f->a, sbuf_str(&out));
+    sbuf_release(&out);
+    return res;
+}
+
+/* core_tag_names_in_use (now), with the engine or from SQL, every page of 2 as one line. */
+static const char *names_str(struct fixture *f, struct engine *e, const char *const *kinds,
+                             size_t nkinds, bool archived, const char *prefix)
+{
+    struct core_ctx cx;
+    struct sbuf out;
+    struct tag_use_filter tf;
+    const char *res;
+
+    memset(&tf, 0, sizeof(tf));
+    tf.kinds = kinds;
+    tf.nkinds = nkinds;
+    tf.archived = archived;
+    tf.prefix = prefix;
+    tf.limit = 2;
+    sbuf_init(&out, 0);
+    read_ctx(f, e, &cx);
+    for (;; tf.offset += 2) {
+        const char **names;
+        size_t n;
+        int64_t total;
+        struct tg_err err;
+        assert_int_equal(core_tag_names_in_use(&cx, &tf, &names, &n, &total, &err), 0);
+        sbuf_printf(&out, "[%lld]", (long long)total);
+        for (size_t i = 0; i < n; i++)
+            sbuf_printf(&out, " %s", names[i]);
+        if (n < 2)
+            break;
+    }
+    core_ctx_done(&cx);
+    engine_main = NULL;
+    res = arena_strdup(&f->a, sbuf_str(&out));
+    sbuf_release(&out);
+    return res;
+}
+
+/* A three-level resource tree under random assigning, moving, tag edits and deletions: after
+ * each commit every resource's direct and effective assignments read the same from the engine
+ * as from SQL, field by field and in order. */
+static void test_assignments_against_sql(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"A", "A.B", "a.c", "D", "D.E", "F", "G.H"};
+    static const char *const contexts[] = {"manual", "external", "rule"};
+    enum { NT = sizeof(names) / sizeof(names[0]), NR = 18 };
+    int64_t tags[NT], rids[NR];
+    char keys[NR][16];
+    bool gone[NR] = {false};
+    struct tg_err err;
+    unsigned seed = 4242;
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    for (int i = 0; i < NR; i++) {
+        /* 0-2 top folders, 3-8 subfolders, the rest files under subfolders */
+        const char *kind = i < 9 ? "folder" : "file";
+        const char *parent = NULL;
+        snprintf(keys[i], sizeof(keys[i]), "%s%d", i < 9 ? "d" : "f", i);
+        if (i >= 3)
+            parent = keys[i < 9 ? i % 3 : 3 + i % 6];
+        rids[i] = res(f, kind, keys[i], parent);
+    }
+    add(f, res(f, "folder", "arch", NULL), tag(f, "Z.only")); /* used on nothing else */
+    apply(f, &e);
+    for (int round = 0; round < 50; round++) {
+        for (int op = 0; op < 8; op++) {
+            int r = rand_r(&seed) % NR, t = rand_r(&seed) % NT, what = rand_r(&seed) % 12;
+            tg_err_clear(&err);
+            f->cx.who.name = contexts[rand_r(&seed) % 3]; /* varies added_by */
+            if (gone[r])
+                continue;
+            if (what < 5) {
+                core_assign_add(&f->cx, rids[r], &tags[t], 1, contexts[what % 3], &err);
+            } else if (what < 7) {
+                core_assign_remove(&f->cx, rids[r], tags[t], &err);
+            } else if (what == 7) {
+                struct tag tg;
+                if (core_tag_get(&f->cx, tags[t], &tg, &err) == 0) {
+                    if (tg.deleted)
+                        core_tag_restore(&f->cx, tags[t], &tg, &err);
+                    else
+                        core_tag_delete(&f->cx, tags[t], true, false, 0, &err);
+                }
+            } else if (what == 8) {
+                struct tag_input in;
+                struct tag tg;
+                memset(&in, 0, sizeof(in));
+                in.has_color = true;
+                in.color = rand_r(&seed) % 2 ? "#ABCDEF" : NULL;
+                core_tag_update(&f->cx, tags[t], &in, 0, &tg, &err);
+            } else if (what == 9 && r >= 3) {
+                /* Move under another top folder (a subfolder) or subfolder (a file). */
+                struct resource_input in;
+                struct resource out;
+                memset(&in, 0, sizeof(in));
+                in.has_parent = true;
+                in.parent_kind = "folder";
+                in.parent_key = keys[r < 9 ? rand_r(&seed) % 3 : 3 + rand_r(&seed) % 6];
+                if (!gone[r < 9 ? 0 : 3])
+                    core_resource_put(&f->cx, r < 9 ? "folder" : "file", keys[r], &in, &out,
+                                      NULL, &err);
+            } else if (what == 10 && r >= 9 && round % 5 == 4) {
+                if (core_resource_delete(&f->cx, "file", keys[r], &err) == 0)
+                    gone[r] = true;
+            } else {
+                int64_t two[2] = {tags[t], tags[(t + 3) % NT]};
+                core_assign_replace(&f->cx, rids[r], two, 2, "manual", &err);
+            }
+        }
+        {
+            /* A folder whose tag is used nowhere else goes archived and back. */
+            struct resource_input in;
+            struct resource out;
+            memset(&in, 0, sizeof(in));
+            in.has_archived = true;
+            in.archived = round % 2;
+            assert_int_equal(core_resource_put(&f->cx, "folder", "arch", &in, &out, NULL, &err), 0);
+        }
+        apply(f, &e);
+        {
+            static const char *const k1[] = {"file"}, *const k2[] = {"folder", "file"};
+            static const char *const k3[] = {"nothing"};
+            for (int arch = 0; arch < 2; arch++) {
+                const char *cases[][2] = {
+                    {names_str(f, NULL, NULL, 0, arch, NULL), names_str(f, e, NULL, 0, arch, NULL)},
+                    {names_str(f, NULL, k1, 1, arch, NULL), names_str(f, e, k1, 1, arch, NULL)},
+                    {names_str(f, NULL, k2, 2, arch, "A"), names_str(f, e, k2, 2, arch, "A")},
+                    {names_str(f, NULL, k3, 1, arch, NULL), names_str(f, e, k3, 1, arch, NULL)},
+                };
+                for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+                    if (strcmp(cases[c][0], cases[c][1]) != 0)
+                        fail_msg("round %d names case %zu archived %d: engine %s, sql %s", round,
+                                 c, arch, cases[c][1], cases[c][0]);
+            }
+        }
+        for (int r = 0; r < NR; r++) {
+            if (gone[r])
+                continue;
+            for (int eff = 0; eff < 2; eff++) {
+                const char *sql = asg_str(f, NULL, rids[r], eff), *eng = asg_str(f, e, rids[r], eff);
+                if (strcmp(sql, eng) != 0)
+                    fail_msg("round %d resource %s effective %d:\nengine:\n%s\nsql:\n%s", round,
+                             keys[r], eff, eng, sql);
+            }
+        }
+    }
+    engine_free(e);
+}
+
+/* Resources by key: found after loading and after catching up (past several table rebuilds),
+ * gone once deleted, and a key deleted and created again names the new id. Old snapshots keep
+ * answering for their own revision. */
+static void test_resource_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    const struct eng_snap *old;
+    struct tg_err err;
+    int64_t first = res(f, "folder", "root", NULL), again;
+    int64_t ids[3000];
+    char key[32];
+
+    apply(f, &e);
+    old = engine_acquire(e);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        ids[i] = res(f, i % 2 ? "file" : "folder", key, i % 3 ? "root" : NULL);
+        if (i % 500 == 499)
+            apply(f, &e);
+    }
+    apply(f, &e);
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, "folder", "root"), first);
+        for (int i = 0; i < 3000; i++) {
+            snprintf(key, sizeof(key), "k%d", i);
+            assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, i % 2 ? "file" : "folder", key),
+                             ids[i]);
+            /* the same key under the other kind, or in another workspace, is not it */
+            assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, i % 2 ? "folder" : "file", key),
+                             0);
+            assert_int_equal(eng_resource_by_key(s, f->cx.ws_id + 1, i % 2 ? "file" : "folder",
+                                                 key),
+                             0);
+        }
+        engine_release(e, s);
+    }
+    /* The snapshot taken before knows only what it knew. */
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "folder", "root"), first);
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "file", "k1"), 0);
+    engine_release(e, old);
+    assert_int_equal(core_resource_delete(&f->cx, "file", "k1", &err), 0);
+    apply(f, &e);
+    old = engine_acquire(e);
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "file", "k1"), 0);
+    again = res(f, "file", "k1", NULL);
+    assert_true(again != ids[1]);
+    apply(f, &e);
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        assert_int_equal(eng_resource_by_key(s, f->cx.ws_id, "file", "k1"), again);
+        engine_release(e, s);
+    }
+    assert_int_equal(eng_resource_by_key(old, f->cx.ws_id, "file", "k1"), 0);
+    engine_release(e, old);
     engine_free(e);
 }
 
@@ -405,6 +843,11 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_random_against_sql, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tag_lists_against_sql, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_assignments_against_sql, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_resource_keys, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -452,10 +452,110 @@ static void test_history_and_changes_rows(void **state)
     store_close(s);
 }
 
+/* The authentication cache relies on this: every statement writing what a token check reads
+ * moves the epoch at commit, and nothing else does. */
+static void test_auth_writes_are_recognized(void **state)
+{
+    (void)state;
+    assert_true(store_sql_writes_auth(SQL_TOKEN_INSERT));
+    assert_true(store_sql_writes_auth(SQL_TOKEN_REVOKE));
+    assert_true(store_sql_writes_auth(SQL_TOKEN_UNREVOKE));
+    assert_true(store_sql_writes_auth(SQL_USER_INSERT));
+    assert_true(store_sql_writes_auth(SQL_ORG_INSERT));
+    assert_true(store_sql_writes_auth(SQL_WS_INSERT));
+    assert_false(store_sql_writes_auth(SQL_TOKEN_BY_HASH));
+    assert_false(store_sql_writes_auth(SQL_USER_NAME));
+    assert_false(store_sql_writes_auth(SQL_TAG_INSERT));
+    assert_false(store_sql_writes_auth(SQL_ASG_INSERT));
+}
+
+static void test_auth_epoch_moves_at_commit_only(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *c;
+    struct tg_err err;
+    uint64_t e0 = store_auth_epoch();
+    struct store_stmt *st;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    c = store_conn_open(s, true, &err);
+    assert_non_null(c);
+    assert_int_equal(store_begin_write(c, &err), 0);
+    st = st_get(c, SQL_ORG_INSERT, &err);
+    assert_non_null(st);
+    st_text(st, 1, "epoch-org");
+    st_int(st, 2, 1);
+    assert_int_equal(st_step(st, &err), 1);
+    st_reset(st);
+    assert_true(store_auth_dirty(c));
+    assert_int_equal(store_auth_epoch(), e0); /* not before the commit */
+    assert_int_equal(store_commit(c, &err), 0);
+    assert_int_equal(store_auth_epoch(), e0 + 1);
+    assert_false(store_auth_dirty(c));
+    /* A rolled-back write and a plain read leave it. */
+    assert_int_equal(store_begin_write(c, &err), 0);
+    st = st_get(c, SQL_ORG_INSERT, &err);
+    st_text(st, 1, "gone-org");
+    st_int(st, 2, 1);
+    assert_int_equal(st_step(st, &err), 1);
+    st_reset(st);
+    store_rollback(c);
+    assert_int_equal(store_begin_write(c, &err), 0);
+    st = st_get(c, SQL_REV_CURRENT, &err);
+    assert_int_equal(st_step(st, &err), 1);
+    st_reset(st);
+    assert_int_equal(store_commit(c, &err), 0);
+    assert_int_equal(store_auth_epoch(), e0 + 1);
+    store_conn_close(c);
+    store_close(s);
+}
+
+/* A lazy read begins at its first statement, and ending one that never began is harmless. */
+static void test_lazy_read(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *c;
+    struct tg_err err;
+    struct store_stmt *st;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    c = store_conn_open(s, false, &err);
+    assert_non_null(c);
+    store_begin_read_lazy(c);
+    assert_false(store_read_begun(c));
+    store_rollback(c);
+    assert_true(store_read_begun(c));
+    store_begin_read_lazy(c);
+    st = st_get(c, SQL_REV_CURRENT, &err);
+    assert_non_null(st);
+    assert_true(store_read_begun(c));
+    assert_int_equal(st_step(st, &err), 1);
+    st_reset(st);
+    store_rollback(c);
+    /* A second lazy read sees a commit made meanwhile: the first one really ended. */
+    {
+        struct store_conn *w = store_conn_open(s, true, &err);
+        assert_int_equal(store_begin_write(w, &err), 0);
+        assert_int_equal(rev_insert(w, 7, &err), 0);
+        assert_int_equal(store_commit(w, &err), 0);
+        store_conn_close(w);
+    }
+    store_begin_read_lazy(c);
+    assert_int_equal(rev_current(c), 7);
+    store_rollback(c);
+    store_conn_close(c);
+    store_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_open_migrates_once, setup, teardown),
+        cmocka_unit_test(test_auth_writes_are_recognized),
+        cmocka_unit_test_setup_teardown(test_auth_epoch_moves_at_commit_only, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lazy_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions_and_snapshots, setup, teardown),
