@@ -107,11 +107,11 @@ static struct {
     /* Committed batches on their way out (see publisher_main); guarded by pub_mu. */
     pthread_t publisher;
     struct store_conn *pub_conn;
-    struct store_conn *ckpt_conn; /* the publisher's checkpoints (SQLite); NULL: none */
     pthread_mutex_t pub_mu;
     pthread_cond_t pub_cv;
     struct job *pub_head, *pub_tail;
     bool pub_stop;
+    bool writer_checkpoints; /* the writer checkpoints after handing a batch over (SQLite) */
     atomic_int inflight;
     atomic_llong seq;
     struct metrics m;
@@ -708,6 +708,9 @@ static void *writer_main(void *arg)
         S.pub_tail = j;
         pthread_cond_signal(&S.pub_cv);
         pthread_mutex_unlock(&S.pub_mu);
+        /* While the publisher answers: no answer waits for the copy and its fsync. */
+        if (S.writer_checkpoints && store_checkpoint(S.writer_conn, &err) != 0)
+            log_error("store: checkpoint: %s", err.msg);
     }
     core_thread_done();
     return NULL;
@@ -750,9 +753,6 @@ static void *publisher_main(void *arg)
             note_rev(j->r->revision);
             h2o_multithread_send_message(&j->thread->receiver, &j->super);
         }
-        /* After the answers: the copy and its fsync hold up neither them nor the writer. */
-        if (wrote && S.ckpt_conn && store_checkpoint(S.ckpt_conn, &err) != 0)
-            log_error("store: checkpoint: %s", err.msg);
     }
     return NULL;
 }
@@ -1147,13 +1147,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         log_error("store: %s", err.msg);
         return 2;
     }
-    if (store_defer_checkpoints(S.writer_conn)) {
-        S.ckpt_conn = store_conn_open(store, true, &err);
-        if (S.ckpt_conn == NULL) {
-            log_error("store: %s", err.msg);
-            return 2;
-        }
-    }
+    S.writer_checkpoints = store_defer_checkpoints(S.writer_conn);
     {
         int64_t t0 = time_mono_us();
         if (engine_open(S.writer_conn, &engine_main, &err) != 0) {
@@ -1255,7 +1249,6 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     engine_main = NULL;
     store_conn_close(S.writer_conn);
     store_conn_close(S.pub_conn);
-    store_conn_close(S.ckpt_conn);
     xfree(S.threads);
     xfree(S.m.by_route_status);
     return rc;

@@ -27,7 +27,6 @@ struct sq_store {
     char *path;
     char *desc;
     atomic_int wal_frames; /* the WAL's length after the last commit, with deferred checkpoints */
-    atomic_int ckpt_frames; /* the WAL's length when the last of those checkpoints ran */
 };
 
 /* Transaction control runs once or twice per request: prepared once per connection, not parsed
@@ -316,23 +315,21 @@ static bool sq_defer_checkpoints(struct store_conn *cc)
 static int sq_checkpoint(struct store_conn *cc, struct tg_err *err)
 {
     struct sq_conn *c = SC(cc);
-    int frames = atomic_load(&c->store->wal_frames), last = atomic_load(&c->store->ckpt_frames);
     int nlog = 0, ndone = 0, rc;
 
-    if (frames < last)
-        last = 0; /* the writer restarted the WAL from its beginning */
-    /* Every 1000 new pages, not after every commit once the WAL is that long (what SQLite's
-     * automatic checkpoint does): each run fsyncs the database file, and a page written by
-     * many commits is copied once. */
-    if (frames - last < CHECKPOINT_FRAMES)
+    /* As SQLite's automatic checkpoint: after every commit once the WAL is that long, until
+     * one copies it all (readers may hold some back); the writer's next transaction then
+     * starts the WAL over. */
+    if (atomic_load(&c->store->wal_frames) < CHECKPOINT_FRAMES)
         return 0;
-    /* PASSIVE: copies what no reader still needs, never waits for the writer or a reader. */
+    /* PASSIVE: copies what no reader still needs, never waits for a reader. */
     rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
     if (rc == SQLITE_BUSY)
         return 0; /* another checkpoint runs: it does the work */
     if (rc != SQLITE_OK)
         return db_err(c->db, rc, err, "checkpoint");
-    atomic_store(&c->store->ckpt_frames, nlog > 0 ? nlog : 0);
+    if (nlog >= 0 && ndone == nlog)
+        atomic_store(&c->store->wal_frames, 0);
     return 0;
 }
 

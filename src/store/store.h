@@ -72,13 +72,15 @@ int store_wait_notify(struct store_conn *c, int timeout_ms);
 bool store_retry_pending(struct store_conn *c);
 /**
  * SQLite: commits on the writer connection `writer` stop copying the WAL into the database file
- * themselves (the commit that did so waited for the copy and its fsync); the caller runs
- * store_checkpoint from another thread, on a connection of its own opened as a writer. Returns
- * false and changes nothing on a backend without such a step (PostgreSQL).
+ * themselves (SQLite's automatic checkpoint, which the commit call waits for); the caller runs
+ * store_checkpoint when it suits it. Returns false and changes nothing on a backend without
+ * such a step (PostgreSQL).
  */
 bool store_defer_checkpoints(struct store_conn *writer);
-/** Copies committed WAL into the database file once the WAL has grown past SQLite's usual
- * threshold (1000 pages), without holding up the writer; 0 when done or nothing to do. */
+/** Copies committed WAL into the database file when the WAL has reached SQLite's usual
+ * threshold (1000 pages); 0 when done or nothing to do. Run it on the writer connection, between
+ * its transactions: a checkpoint racing the writer's commits never copies the WAL completely,
+ * and SQLite starts the WAL over only after a complete one. */
 int store_checkpoint(struct store_conn *c, struct tg_err *err);
 /**
  * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must
