@@ -370,6 +370,53 @@ def test_failed_request_in_batch_rolls_back_alone(server, admin):
     assert names == ["Mix.ok%02d" % i for i in range(n) if i % 3]
 
 
+def test_concurrent_assignment_adds_answer_their_own_state(server, admin):
+    """Adds from many clients share commits (two per resource, often in one batch). Each answer
+    is the resource's list right after that request (read in its transaction, rendered by the
+    loop after the commit), a read right after the answer sees the write (the publisher applied
+    it to the engine first), and a failing add in the same batches answers its own error."""
+    tags = [admin.post("/v1/tags", json={"name": "Rb.t%d" % k}).json() for k in range(2)]
+    n, nres = 48, 16
+    results = [None] * n
+    reads = [None] * n
+    start = threading.Barrier(n)
+
+    def work(i):
+        s = requests.Session()
+        key = "rb-%02d" % (i % nres)
+        k = i // nres  # 0, 1: a tag; 2: no such tag
+        tag = tags[k]["id"] if k < 2 else 987654321
+        start.wait()
+        results[i] = s.post(server.url + "/v1/resources/file/%s/tags" % key,
+                            json={"tags": [tag]}, headers=AUTH, timeout=30)
+        reads[i] = s.get(server.url + "/v1/resources/file/%s/tags" % key, headers=AUTH,
+                         timeout=30)
+
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    by_res = {}
+    for i, r in enumerate(results):
+        k = i // nres
+        if k == 2:
+            assert r.status_code == 422, r.text  # an unknown tag id
+            assert "error" in r.json() and "items" not in r.json()
+            continue
+        assert r.status_code == 200, r.text
+        names = [it["name"] for it in r.json()["items"]]
+        assert "Rb.t%d" % k in names
+        assert names == sorted(names)
+        assert "Rb.t%d" % k in [it["name"] for it in reads[i].json()["items"]]
+        by_res.setdefault(i % nres, []).append((int(r.headers["X-Tagd-Revision"]), names))
+    for res, answers in by_res.items():
+        (first_rev, first), (last_rev, last) = sorted(answers)
+        # The earlier add saw only its own tag, the later one both: no answer shows the future.
+        assert first_rev < last_rev
+        assert len(first) == 1 and last == ["Rb.t0", "Rb.t1"], (res, answers)
+
+
 # ---- several event loops ----
 
 def test_threads_serve_concurrently():
