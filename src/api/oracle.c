@@ -320,13 +320,13 @@ static int load(struct hreq *r, struct core_ctx *cx, const struct kind_info *ki,
 
 /* core_assign_list gives the direct tags and then each ancestor's, nearest first, each run
  * sorted by name; Oracle's examples keep the order tags were assigned in, so each run is
- * re-sorted by assignment id (ids grow with every assignment). */
+ * re-sorted by `seq` (assignment ids grow with every assignment; the engine keeps their rank). */
 static void order_runs(struct assignment *as, size_t n)
 {
     for (size_t i = 1; i < n; i++) {
         struct assignment x = as[i];
         size_t j = i;
-        while (j > 0 && as[j - 1].inherited_from == x.inherited_from && as[j - 1].id > x.id) {
+        while (j > 0 && as[j - 1].inherited_from == x.inherited_from && as[j - 1].seq > x.seq) {
             as[j] = as[j - 1];
             j--;
         }

@@ -330,7 +330,9 @@ bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor);
 /* ---- assignments ---- */
 
 struct assignment {
-    int64_t id, resource_id, added_at;
+    int64_t id;  /* 0 when the engine answered (no dialect shows it) */
+    int64_t seq; /* orders one resource's assignments as they were made (the id, or a rank) */
+    int64_t resource_id, added_at;
     struct tag tag;
     const char *context, *added_by;
     int64_t inherited_from; /* 0 for direct */

@@ -533,7 +533,7 @@ static int list_direct(struct core_ctx *ctx, int64_t resource_id, struct vec *v,
                 continue;
         }
         a = vec_push(ctx, v);
-        a->id = col_int(st, 0);
+        a->id = a->seq = col_int(st, 0);
         a->resource_id = col_int(st, 1);
         a->context = col_dup(ctx, st, 2);
         a->added_by = col_dup(ctx, st, 3);
@@ -562,7 +562,7 @@ int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
         struct assignment *as = arena_alloc(ctx->a, (k ? k : 1) * sizeof(*as));
         for (size_t i = 0; i < k; i++) {
             memset(&as[i], 0, sizeof(as[i]));
-            as[i].id = ea[i].id;
+            as[i].seq = ea[i].seq; /* id stays 0: the engine keeps ranks, not ids */
             as[i].resource_id = ea[i].resource_id;
             as[i].added_at = ea[i].added_at;
             as[i].tag = *ea[i].tag;
@@ -620,7 +620,7 @@ int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct ass
     while ((rc = st_step(st, err)) == 1) {
         struct assignment *a = vec_push(ctx, &v);
         memset(a, 0, sizeof(*a));
-        a->id = col_int(st, 0);
+        a->id = a->seq = col_int(st, 0);
         a->resource_id = col_int(st, 1);
         a->context = col_dup(ctx, st, 2);
         a->added_by = col_dup(ctx, st, 3);

@@ -66,7 +66,7 @@ struct eng_asg {
     const struct tag *tag; /* the snapshot's record */
     const char *context, *added_by;
     int64_t added_at;
-    int64_t id;            /* the assignment's id */
+    int64_t seq;           /* orders a resource's assignments as they were made */
     int64_t resource_id;   /* the resource carrying it */
     int64_t from_id;       /* 0: direct; else the ancestor it is inherited from */
     const char *from_kind, *from_key;

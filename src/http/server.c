@@ -1150,7 +1150,9 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     S.writer_checkpoints = store_defer_checkpoints(S.writer_conn);
     {
         int64_t t0 = time_mono_us();
-        if (engine_open(S.writer_conn, &engine_main, &err) != 0) {
+        /* Through the publisher's reading connection: the scan would otherwise fill the
+         * writer's large page cache with pages no write needs. */
+        if (engine_open(S.pub_conn, &engine_main, &err) != 0) {
             log_error("engine: %s", err.msg);
             return 2;
         }

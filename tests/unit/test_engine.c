@@ -610,13 +610,18 @@ static const char *asg_str(struct fixture *f, struct engine *e, int64_t rid, boo
     rc = core_assign_list(&cx, rid, effective, &as, &n, &err);
     if (rc)
         sbuf_printf(&out, "error %d", rc);
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        sbuf_printf(&out, "%lld:%s/%s|%s|%s|%lld|r%lld|from %lld %s/%s|%s\n",
-                    (long long)as[i].id, as[i].tag.name, as[i].tag.name_key,
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        /* seq is the id from SQL and a rank from the engine: compare the order it gives. */
+        int rank = 0;
+        for (size_t j = 0; j < n; j++)
+            rank += as[j].inherited_from == as[i].inherited_from && as[j].seq < as[i].seq;
+        sbuf_printf(&out, "%d:%s/%s|%s|%s|%lld|r%lld|from %lld %s/%s|%s\n",
+                    rank, as[i].tag.name, as[i].tag.name_key,
                     as[i].context ? as[i].context : "-", as[i].added_by ? as[i].added_by : "-",
                     (long long)as[i].added_at, (long long)as[i].resource_id,
                     (long long)as[i].inherited_from, as[i].from_kind ? as[i].from_kind : "-",
                     as[i].from_key ? as[i].from_key : "-", as[i].tag.color ? as[i].tag.color : "-");
+    }
     core_ctx_done(&cx);
     engine_main = NULL;
     res = arena_strdup(&f->a, sbuf_str(&out));
