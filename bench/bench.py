@@ -449,6 +449,9 @@ def main():
             t2_1 = wrk(base, min(secs, 5), 1, 1, script=lua, env={"BENCH_KEYS": keys_file,
                                                                    "BENCH_TOKEN": TOKEN},
                        label="restags-tagd-1client")
+            # The HTTP floor: the same load on a route that does no work at all. No read can
+            # be served faster than this on this machine, so it bounds the reachable ratio.
+            t2h = wrk(base + "/healthz", secs, 2, CLIENTS, label="healthz-tagd")
 
         if "3" in figs:
             # (3) boolean queries on tagd.
@@ -497,6 +500,9 @@ def main():
                                 p2["p50"], t2["p50"] / p2["p50"], "", None, 0))
                 results.append(("2", "  p50 ms, 1 client", t2_1["p50"], "", None, None,
                                 "< 1 ms", t2_1["p50"] < 1, 0))
+                results.append(("2", "  HTTP floor: GET /healthz, same load", t2h["rps"],
+                                "PostgreSQL", p2["rps"], t2h["rps"] / p2["rps"], "", None,
+                                t2h["errors"]))
             if "3" in figs:
                 pj, pg = [], []
                 for i, (name, e) in enumerate(shapes(terms)):
