@@ -51,9 +51,10 @@ static void fail(struct hreq *r, int rc, const struct tg_err *err)
 
 static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
 {
+    (void)r;
     jw_key(w, k);
     if (ms)
-        jw_str(w, api_iso(r, ms));
+        jw_time(w, ms);
     else
         jw_null(w);
 }

@@ -117,6 +117,7 @@ struct eng_snap {
     struct dict_ent *dict;
     size_t ndict;
     uint64_t dict_gen;
+    uint32_t *rank; /* by tag id: its place in `dict`, so name order is an integer compare */
     struct chunk **chunks;
     uint32_t nchunks;
     uint64_t chunks_gen;
@@ -666,6 +667,13 @@ static void rebuild_dict(struct engine *e)
     b->dict = d;
     b->ndict = n;
     b->dict_gen = b->gen;
+    {
+        uint32_t *rank = made(e, xcalloc(b->ntags + 1, sizeof(*rank)), false);
+        for (size_t i = 0; i < n; i++)
+            rank[d[i].id] = (uint32_t)i;
+        retire(e, b->rank, false);
+        b->rank = rank;
+    }
 }
 
 static const struct etag *dict_find(const struct eng_snap *s, int64_t ws, const char *key)
@@ -1536,6 +1544,7 @@ static void free_current(struct eng_snap *s)
         roaring_bitmap_free(s->sets[i].bm);
     xfree(s->sets);
     xfree(s->dict);
+    xfree(s->rank);
     xfree(s->kidx);
     if (s->archived)
         roaring_bitmap_free(s->archived);
@@ -1639,10 +1648,11 @@ bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint
 
 /* ---- assignments of a resource ---- */
 
-static int cmp_asg_name(const void *x, const void *y)
+static int cmp_asg_name(const void *x, const void *y, void *rank)
 {
-    const struct eng_asg *a = x, *b = y;
-    return strcmp(a->tag->name_key, b->tag->name_key);
+    uint32_t a = ((const uint32_t *)rank)[((const struct eng_asg *)x)->tag->id];
+    uint32_t b = ((const uint32_t *)rank)[((const struct eng_asg *)y)->tag->id];
+    return a < b ? -1 : a > b;
 }
 
 bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
@@ -1694,7 +1704,7 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
             v[len++].from_key = depth ? r->key : NULL;
         }
         if (len - level > 1)
-            qsort(v + level, len - level, sizeof(*v), cmp_asg_name);
+            qsort_r(v + level, len - level, sizeof(*v), cmp_asg_name, s->rank);
         if (!effective || r->parent == 0 || depth + 1 >= max_depth)
             break;
         id = r->parent;

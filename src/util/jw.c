@@ -1,6 +1,8 @@
 /* util/jw.c: append-only JSON writer, see jw.h. */
 #include "util/jw.h"
 
+#include "util/timeu.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,6 +47,12 @@ void jw_obj_end(struct jw *w) { close_(w, '}'); }
 void jw_arr(struct jw *w) { open(w, '['); }
 void jw_arr_end(struct jw *w) { close_(w, ']'); }
 
+/* 1 for the bytes JSON strings must escape: controls, '"' and '\\'. */
+static const unsigned char needs_escape[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1,
+};
+
 void jw_escape(struct sbuf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -54,8 +62,8 @@ void jw_escape(struct sbuf *b, const char *s, size_t n)
         unsigned char c = (unsigned char)s[i];
         const char *rep = NULL;
         char u[7];
-        /* Most bytes need nothing: skip runs of them without a branch per kind. */
-        while (c >= 0x20 && c != '"' && c != '\\') {
+        /* Most bytes need nothing: skip runs of them with one table load per byte. */
+        while (!needs_escape[c]) {
             if (++i == n)
                 goto done;
             c = (unsigned char)s[i];
@@ -97,6 +105,21 @@ void jw_keyn(struct jw *w, const char *k, size_t n)
     jw_escape(w->b, k, n);
     sbuf_add(w->b, "\":", 2);
     w->after_key = true;
+}
+
+void jw_time(struct jw *w, int64_t ms)
+{
+    char buf[40];
+
+    /* time_iso writes digits, '-', ':', '.', 'T' and 'Z' only: nothing to escape. */
+    buf[0] = '"';
+    time_iso(ms, buf + 1);
+    {
+        size_t n = strlen(buf);
+        buf[n] = '"';
+        sep(w);
+        sbuf_add(w->b, buf, n + 1);
+    }
 }
 
 void jw_strn(struct jw *w, const char *s, size_t n)

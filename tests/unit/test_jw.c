@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -91,9 +92,45 @@ static void test_sbuf_ceiling(void **state)
     sbuf_release(&b);
 }
 
+/* The escape table: every control byte escaped, DEL and UTF-8 bytes left alone; times unquoted
+ * inside their quotes. */
+static void test_escape_table_and_time(void **state)
+{
+    struct sbuf b;
+    struct jw w;
+    char all[33];
+    (void)state;
+    for (int i = 0; i < 32; i++)
+        all[i] = (char)(i + 1 < 32 ? i + 1 : 0x7f);
+    all[32] = '\0';
+    sbuf_init(&b, 0);
+    jw_escape(&b, all, 32);
+    for (int i = 1; i < 32; i++) {
+        char want[8];
+        if (i == '\n' || i == '\r' || i == '\t')
+            snprintf(want, sizeof(want), "\\%c", i == '\n' ? 'n' : i == '\r' ? 'r' : 't');
+        else
+            snprintf(want, sizeof(want), "\\u%04x", i);
+        assert_non_null(strstr(sbuf_str(&b), want));
+    }
+    assert_int_equal(sbuf_str(&b)[b.len - 1], 0x7f);
+    sbuf_reset(&b);
+    jw_escape(&b, "caf\xc3\xa9 \"q\" \\", 11);
+    assert_string_equal(sbuf_str(&b), "caf\xc3\xa9 \\\"q\\\" \\\\");
+    sbuf_reset(&b);
+    jw_init(&w, &b);
+    jw_arr(&w);
+    jw_time(&w, 1795434896123LL);
+    jw_time(&w, 0);
+    jw_arr_end(&w);
+    assert_string_equal(sbuf_str(&b), "[\"2026-11-23T11:54:56.123Z\",\"1970-01-01T00:00:00.000Z\"]");
+    sbuf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_escape_table_and_time),
         cmocka_unit_test(test_writer),
         cmocka_unit_test(test_roundtrip_with_jansson),
         cmocka_unit_test(test_parse_limits),
