@@ -139,21 +139,32 @@ static int res_save(struct core_ctx *ctx, const struct resource *before, struct 
                        res_json(ctx, r), err);
 }
 
-int core_resource_get(struct core_ctx *ctx, const char *kind, const char *key,
-                      struct resource *out, struct tg_err *err)
+/* Steps statement `id` (?1 workspace, ?2 kind, ?3 key) once, after checking the reference:
+ * 1 with a row to read, 0 without, or a tg_code. */
+static int step_by_key(struct core_ctx *ctx, enum store_sql id, const char *kind,
+                       const char *key, struct store_stmt **st, struct tg_err *err)
 {
-    struct store_stmt *st;
     int rc = core_resource_ref_check(kind, key, err);
 
     if (rc)
         return rc;
-    st = st_get(ctx->conn, SQL_RES_BY_KEY, err);
-    if (st == NULL)
+    *st = st_get(ctx->conn, id, err);
+    if (*st == NULL)
         return TG_EINTERNAL;
-    st_int(st, 1, ctx->ws_id);
-    st_text(st, 2, kind);
-    st_text(st, 3, key);
-    rc = st_step(st, err);
+    st_int(*st, 1, ctx->ws_id);
+    st_text(*st, 2, kind);
+    st_text(*st, 3, key);
+    return st_step(*st, err);
+}
+
+int core_resource_get(struct core_ctx *ctx, const char *kind, const char *key,
+                      struct resource *out, struct tg_err *err)
+{
+    struct store_stmt *st = NULL;
+    int rc = step_by_key(ctx, SQL_RES_BY_KEY, kind, key, &st, err);
+
+    if (st == NULL)
+        return rc;
     if (rc == 1)
         row_resource(ctx, st, 0, out);
     st_reset(st);
@@ -236,19 +247,12 @@ int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key
 int core_resource_ensure_id(struct core_ctx *ctx, const char *kind, const char *key,
                             int64_t *id, struct tg_err *err)
 {
-    struct store_stmt *st;
+    struct store_stmt *st = NULL;
     struct resource r;
-    int rc = core_resource_ref_check(kind, key, err);
+    int rc = step_by_key(ctx, SQL_RES_ID_BY_KEY, kind, key, &st, err);
 
-    if (rc)
-        return rc;
-    st = st_get(ctx->conn, SQL_RES_ID_BY_KEY, err);
     if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, ctx->ws_id);
-    st_text(st, 2, kind);
-    st_text(st, 3, key);
-    rc = st_step(st, err);
+        return rc;
     if (rc == 1)
         *id = col_int(st, 0);
     st_reset(st);

@@ -600,6 +600,20 @@ static void on_guard_dispose(void *p)
     }
 }
 
+/* Appends the jobs first..last (linked) to a queue and wakes its thread. */
+static void queue_append(pthread_mutex_t *mu, pthread_cond_t *cv, struct job **head,
+                         struct job **tail, struct job *first, struct job *last)
+{
+    pthread_mutex_lock(mu);
+    if (*tail)
+        (*tail)->next = first;
+    else
+        *head = first;
+    *tail = last;
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(mu);
+}
+
 static void writer_run_one(struct job *j)
 {
     struct core_ctx cx;
@@ -700,14 +714,7 @@ static void *writer_main(void *arg)
          * on with the next batch. */
         for (j = batch; j->next; j = j->next) {
         }
-        pthread_mutex_lock(&S.pub_mu);
-        if (S.pub_tail)
-            S.pub_tail->next = batch;
-        else
-            S.pub_head = batch;
-        S.pub_tail = j;
-        pthread_cond_signal(&S.pub_cv);
-        pthread_mutex_unlock(&S.pub_mu);
+        queue_append(&S.pub_mu, &S.pub_cv, &S.pub_head, &S.pub_tail, batch, j);
         /* While the publisher answers: no answer waits for the copy and its fsync. */
         if (S.writer_checkpoints && store_checkpoint(S.writer_conn, &err) != 0)
             log_error("store: checkpoint: %s", err.msg);
@@ -811,14 +818,7 @@ static void *tailer_main(void *arg)
 
 static void enqueue(struct job *j)
 {
-    pthread_mutex_lock(&S.mu);
-    if (S.tail)
-        S.tail->next = j;
-    else
-        S.head = j;
-    S.tail = j;
-    pthread_cond_signal(&S.cv);
-    pthread_mutex_unlock(&S.mu);
+    queue_append(&S.mu, &S.cv, &S.head, &S.tail, j, j);
 }
 
 /* ---- the h2o handler ---- */
