@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <roaring/containers/containers.h>
 #include <roaring/roaring.h>
+#include <roaring/roaring_array.h>
 
 #include "core/core.h"
 #include "util/log.h"
@@ -91,9 +93,15 @@ struct dict_ent {
     uint32_t id;
 };
 
+/* What a retired or made object is, for freeing it. A SHELL is a bitmap whose containers are
+ * owned elsewhere (see "bitmaps shared by container" below): only its arrays go; with an
+ * origin (an abandoned build's shallow copy), its containers not in the origin go too. */
+enum { OBJ_MEM, OBJ_BITMAP, OBJ_SHELL, OBJ_CONTAINER };
+
 struct retired {
     void *p;
-    bool bitmap;
+    void *origin;
+    uint8_t kind, type; /* type: a container's typecode */
 };
 
 /* (context, added_by) pairs, interned: an assignment keeps a 4-byte index. The table only
@@ -146,6 +154,8 @@ struct engine {
     struct retired *made; /* objects created by the build: freed if it is abandoned */
     size_t nmade, capmade;
     bool structure_dirty, dict_dirty;
+    void **priv; /* containers the build made (bm_own) */
+    size_t npriv, cappriv;
     char *kinds[MAX_KINDS];
     int nkinds;
     struct who **who_dir;
@@ -159,24 +169,56 @@ struct engine *engine_main;
 
 /* ---- allocation bookkeeping ---- */
 
-static void free_obj(const struct retired *r)
+static void free_shell(roaring_bitmap_t *b, const roaring_bitmap_t *origin)
 {
-    if (r->bitmap)
-        roaring_bitmap_free(r->p);
-    else
-        xfree(r->p);
+    roaring_array_t *ra = &b->high_low_container;
+
+    if (origin) {
+        const roaring_array_t *o = &origin->high_low_container;
+        for (int32_t i = 0; i < ra->size; i++) {
+            bool shared = false;
+            for (int32_t j = 0; j < o->size && !shared; j++)
+                shared = o->containers[j] == ra->containers[i];
+            if (!shared)
+                container_free(ra->containers[i], ra->typecodes[i]);
+        }
+    }
+    ra->size = 0; /* roaring_bitmap_free then frees the arrays and the struct only */
+    roaring_bitmap_free(b);
 }
 
-static void push_ret(struct retired **v, size_t *n, size_t *cap, void *p, bool bitmap)
+static void free_obj(const struct retired *r)
 {
-    if (p == NULL)
+    switch (r->kind) {
+    case OBJ_BITMAP:
+        roaring_bitmap_free(r->p);
+        break;
+    case OBJ_SHELL:
+        free_shell(r->p, r->origin);
+        break;
+    case OBJ_CONTAINER:
+        container_free(r->p, r->type);
+        break;
+    default:
+        xfree(r->p);
+    }
+}
+
+static void push_obj(struct retired **v, size_t *n, size_t *cap, struct retired r)
+{
+    if (r.p == NULL)
         return;
     if (*n == *cap) {
         *cap = *cap ? *cap * 2 : 64;
         *v = xrealloc(*v, *cap * sizeof(**v));
     }
-    (*v)[*n].p = p;
-    (*v)[(*n)++].bitmap = bitmap;
+    (*v)[(*n)++] = r;
+}
+
+static void push_ret(struct retired **v, size_t *n, size_t *cap, void *p, bool bitmap)
+{
+    struct retired r = {p, NULL, bitmap ? OBJ_BITMAP : OBJ_MEM, 0};
+    push_obj(v, n, cap, r);
 }
 
 /* An object is replaced by the build. Whether a reader may hold it (it belongs to the current
@@ -185,7 +227,7 @@ static void push_ret(struct retired **v, size_t *n, size_t *cap, void *p, bool b
  * first snapshot loads there are no readers and nothing to wait for. */
 static void retire(struct engine *e, void *p, bool bitmap)
 {
-    struct retired r = {p, bitmap};
+    struct retired r = {p, NULL, bitmap ? OBJ_BITMAP : OBJ_MEM, 0};
     if (p == NULL)
         return;
     if (e->cur == NULL) {
@@ -208,9 +250,118 @@ static roaring_bitmap_t *bm_new(struct engine *e)
     return made(e, roaring_bitmap_create(), true);
 }
 
+static void priv_add(struct engine *e, void *c);
+
+/* A deep copy: every container is the build's own. */
 static roaring_bitmap_t *bm_copy(struct engine *e, const roaring_bitmap_t *b)
 {
-    return made(e, roaring_bitmap_copy(b), true);
+    roaring_bitmap_t *c = made(e, roaring_bitmap_copy(b), true);
+    if (e->cur)
+        for (int32_t i = 0; i < c->high_low_container.size; i++)
+            priv_add(e, c->high_low_container.containers[i]);
+    return c;
+}
+
+/* ---- bitmaps shared by container ----
+ *
+ * A tag's bitmap changes by a few members per commit, but a popular tag's bitmap is 16
+ * containers of 8 KB: copying it whole for every commit that touches it was a third of the
+ * writes' CPU. So the build makes a shallow copy (its own arrays, the published containers) and
+ * clones a container only before changing it (bm_add, bm_remove). Ownership: the newest
+ * version of a bitmap owns every container it points to; the version it replaced is retired
+ * as a SHELL (its arrays) plus each container the new version cloned away from it. Snapshots
+ * are reclaimed oldest first, so a container is freed only after every version that pointed to
+ * it. CRoaring's own copy-on-write is not used: its shared counts are not thread-safe in this
+ * version (DEPENDENCIES.md §4). */
+
+/* A container this build made (cloned, or created by roaring inside bm_add/bm_remove): no
+ * published version points to it, so it may change in place. */
+static bool priv_has(const struct engine *e, const void *c)
+{
+    for (size_t i = 0; i < e->npriv; i++)
+        if (e->priv[i] == c)
+            return true;
+    return false;
+}
+
+static void priv_add(struct engine *e, void *c)
+{
+    if (e->npriv == e->cappriv) {
+        e->cappriv = e->cappriv ? e->cappriv * 2 : 64;
+        e->priv = xrealloc(e->priv, e->cappriv * sizeof(*e->priv));
+    }
+    e->priv[e->npriv++] = c;
+}
+
+static roaring_bitmap_t *bm_shallow(struct engine *e, const roaring_bitmap_t *b)
+{
+    const roaring_array_t *o = &b->high_low_container;
+    roaring_bitmap_t *c = roaring_bitmap_create_with_capacity((uint32_t)o->size);
+    roaring_array_t *ra = &c->high_low_container;
+
+    if (o->size) {
+        memcpy(ra->containers, o->containers, (size_t)o->size * sizeof(*o->containers));
+        memcpy(ra->keys, o->keys, (size_t)o->size * sizeof(*o->keys));
+        memcpy(ra->typecodes, o->typecodes, (size_t)o->size * sizeof(*o->typecodes));
+    }
+    ra->size = o->size;
+    if (e->cur) {
+        struct retired r = {c, (void *)b, OBJ_SHELL, 0};
+        push_obj(&e->made, &e->nmade, &e->capmade, r);
+    }
+    return c;
+}
+
+/* Retires bitmap `b` that a shallow copy replaced. */
+static void retire_shell(struct engine *e, roaring_bitmap_t *b)
+{
+    struct retired r = {b, NULL, OBJ_SHELL, 0};
+    if (e->cur == NULL) {
+        roaring_bitmap_free(b); /* loading: no copy shares anything yet */
+        return;
+    }
+    push_obj(&e->cur->ret, &e->cur->nret, &e->cur->capret, r);
+}
+
+/* Makes the container that holds `v` (if any) this build's own. */
+static void bm_own(struct engine *e, roaring_bitmap_t *b, uint32_t v)
+{
+    roaring_array_t *ra = &b->high_low_container;
+    int32_t i = ra_get_index(ra, (uint16_t)(v >> 16));
+    void *c;
+
+    if (i < 0 || e->cur == NULL || priv_has(e, ra->containers[i]))
+        return;
+    c = container_clone(ra->containers[i], ra->typecodes[i]);
+    {
+        struct retired r = {ra->containers[i], NULL, OBJ_CONTAINER, ra->typecodes[i]};
+        push_obj(&e->cur->ret, &e->cur->nret, &e->cur->capret, r);
+    }
+    ra->containers[i] = c;
+    priv_add(e, c);
+}
+
+/* Roaring may have replaced the container (array <-> bitset): the new one is the build's too. */
+static void bm_mark(struct engine *e, roaring_bitmap_t *b, uint32_t v)
+{
+    roaring_array_t *ra = &b->high_low_container;
+    int32_t i = ra_get_index(ra, (uint16_t)(v >> 16));
+    if (i >= 0 && e->cur && !priv_has(e, ra->containers[i]))
+        priv_add(e, ra->containers[i]);
+}
+
+static void bm_add(struct engine *e, roaring_bitmap_t *b, uint32_t v)
+{
+    bm_own(e, b, v);
+    roaring_bitmap_add(b, v);
+    bm_mark(e, b, v);
+}
+
+static void bm_remove(struct engine *e, roaring_bitmap_t *b, uint32_t v)
+{
+    bm_own(e, b, v);
+    roaring_bitmap_remove(b, v);
+    bm_mark(e, b, v);
 }
 
 static void *mem_dup(struct engine *e, const void *p, size_t n)
@@ -244,6 +395,7 @@ static void build_begin(struct engine *e)
     b->kinds = e->kinds;
     e->b = b;
     e->nmade = 0;
+    e->npriv = 0;
     e->structure_dirty = e->dict_dirty = false;
 }
 
@@ -347,8 +499,8 @@ static roaring_bitmap_t *w_direct(struct engine *e, uint32_t id)
 {
     struct etag *t = w_tag(e, id);
     if (t->direct_gen != e->b->gen) {
-        roaring_bitmap_t *c = bm_copy(e, t->direct);
-        retire(e, t->direct, true);
+        roaring_bitmap_t *c = bm_shallow(e, t->direct);
+        retire_shell(e, t->direct);
         t->direct = c;
         t->direct_gen = e->b->gen;
     }
@@ -360,8 +512,8 @@ static roaring_bitmap_t *w_sub(struct engine *e, uint32_t id)
 {
     struct etag *t = w_tag(e, id);
     if (t->sub_gen != e->b->gen) {
-        roaring_bitmap_t *c = bm_copy(e, t->sub);
-        retire(e, t->sub, true);
+        roaring_bitmap_t *c = bm_shallow(e, t->sub);
+        retire_shell(e, t->sub);
         t->sub = c;
         t->sub_gen = e->b->gen;
     }
@@ -962,7 +1114,7 @@ static void sub_update(struct engine *e, uint32_t rid, uint32_t tag, const uint3
             continue;
         if (add) {
             if (!roaring_bitmap_contains(t->sub, rid))
-                roaring_bitmap_add(w_sub(e, (uint32_t)t->id), rid);
+                bm_add(e, w_sub(e, (uint32_t)t->id), rid);
         } else {
             bool keep = false;
             for (uint32_t j = 0; j < nnow && !keep; j++) {
@@ -970,7 +1122,7 @@ static void sub_update(struct engine *e, uint32_t rid, uint32_t tag, const uint3
                 keep = o && !o->deleted && tag_under(b, now[j], (uint32_t)t->id);
             }
             if (!keep && roaring_bitmap_contains(t->sub, rid))
-                roaring_bitmap_remove(w_sub(e, (uint32_t)t->id), rid);
+                bm_remove(e, w_sub(e, (uint32_t)t->id), rid);
         }
     }
 }
@@ -990,13 +1142,13 @@ static void res_set_tags(struct engine *e, uint32_t rid, const uint32_t *now, ui
     while (i < nwas || j < nnow) {
         if (j >= nnow || (i < nwas && was[i] < now[j])) {
             if (tag_at(b, was[i])) {
-                roaring_bitmap_remove(w_direct(e, was[i]), rid);
+                bm_remove(e, w_direct(e, was[i]), rid);
                 sub_update(e, rid, was[i], now, nnow, false);
             }
             i++;
         } else if (i >= nwas || now[j] < was[i]) {
             if (tag_at(b, now[j])) {
-                roaring_bitmap_add(w_direct(e, now[j]), rid);
+                bm_add(e, w_direct(e, now[j]), rid);
                 sub_update(e, rid, now[j], now, nnow, true);
             }
             j++;
@@ -1574,6 +1726,7 @@ void engine_free(struct engine *e)
         xfree(cur);
     }
     xfree(e->made);
+    xfree(e->priv);
     for (int i = 0; i < e->nkinds; i++)
         xfree(e->kinds[i]);
     pthread_mutex_destroy(&e->mu);
