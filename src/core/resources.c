@@ -177,17 +177,22 @@ int core_resource_id(struct core_ctx *ctx, const char *kind, const char *key, in
                      struct tg_err *err)
 {
     const struct eng_snap *s = core_snap(ctx);
-    struct resource r;
-    int rc = core_resource_ref_check(kind, key, err);
+    struct store_stmt *st = NULL;
+    int rc;
 
-    if (rc)
-        return rc;
-    /* Not in the engine may mean not applied yet: the store has the last word. */
+    /* Not in the engine may mean not applied yet (or not valid): the store has the last word. */
     if (s && (*id = eng_resource_by_key(s, ctx->ws_id, kind, key)) != 0)
         return 0;
-    rc = core_resource_get(ctx, kind, key, &r, err);
-    *id = rc ? 0 : r.id;
-    return rc;
+    *id = 0;
+    rc = step_by_key(ctx, SQL_RES_ID_BY_KEY, kind, key, &st, err);
+    if (st == NULL)
+        return rc;
+    if (rc == 1)
+        *id = col_int(st, 0);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "resource", "resource %s/%s not found", kind, key);
+    return rc < 0 ? rc : 0;
 }
 
 int core_resource_get_id(struct core_ctx *ctx, int64_t id, struct resource *out,
@@ -480,21 +485,32 @@ int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, 
     ids = arena_alloc(ctx->a, ((size_t)limit + 1) * sizeof(*ids));
     if (s && eng_tag_usage(s, t->id, ctx->ws_id, descendants, after_id, (size_t)limit + 1, ids,
                            &k)) {
-        /* Which resources: the engine's bitmaps. Their rows: the store, by id. */
+        /* Which resources: the engine's bitmaps. Their rows: the store, RES_BY_IDS ids per
+         * statement (ascending chunks of ascending ids keep the page in id order); an id
+         * deleted after the snapshot simply returns no row. */
         struct vec v;
+        int rc = 0;
         vec_init(&v, sizeof(struct resource));
         *more = k > (size_t)limit;
         if (*more)
             k = (size_t)limit;
-        for (size_t i = 0; i < k; i++) {
-            struct resource r;
-            int rc = core_resource_get_id(ctx, ids[i], &r, err);
-            if (rc == TG_ENOTFOUND)
-                continue; /* deleted after the snapshot */
-            if (rc)
-                return rc;
-            *(struct resource *)vec_push(ctx, &v) = r;
+        for (size_t i = 0; i < k && rc == 0; i += RES_BY_IDS) {
+            st = st_get(ctx->conn, SQL_RES_BY_IDS, err);
+            if (st == NULL)
+                return TG_EINTERNAL;
+            st_int(st, 1, ctx->ws_id);
+            for (size_t j = 0; j < RES_BY_IDS; j++) {
+                if (i + j < k)
+                    st_int(st, 2 + (int)j, ids[i + j]);
+                else
+                    st_null(st, 2 + (int)j);
+            }
+            while ((rc = st_step(st, err)) == 1)
+                row_resource(ctx, st, 0, vec_push(ctx, &v));
+            st_reset(st);
         }
+        if (rc < 0)
+            return rc;
         *out = v.items;
         *n = v.n;
         return 0;

@@ -641,15 +641,20 @@ static int kind_index(struct engine *e, const char *kind, struct tg_err *err)
 
 /* ---- assignment details: interned (context, added_by) pairs ---- */
 
-static uint64_t who_hash(const char *context, const char *added_by)
+/* FNV-1a of two strings (NULL as ""), with a separator byte so ("ab", "c") != ("a", "bc"). */
+static uint64_t hash2(uint64_t h, const char *a, const char *b)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *p = context ? context : ""; *p; p++)
+    for (const char *p = a ? a : ""; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     h = (h ^ 0x1ff) * 1099511628211ULL;
-    for (const char *p = added_by ? added_by : ""; *p; p++)
+    for (const char *p = b ? b : ""; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h;
+    return h ^ (h >> 29);
+}
+
+static uint64_t who_hash(const char *context, const char *added_by)
+{
+    return hash2(1469598103934665603ULL, context, added_by);
 }
 
 static bool str_eq(const char *a, const char *b)
@@ -1196,13 +1201,7 @@ static void children_edit(struct engine *e, uint32_t parent, uint32_t child, boo
 
 static uint64_t key_hash(int64_t ws, const char *kind, const char *key)
 {
-    uint64_t h = 1469598103934665603ULL ^ (uint64_t)ws;
-    for (const char *p = kind; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    h = (h ^ 0x100) * 1099511628211ULL;
-    for (const char *p = key; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    return h ^ (h >> 29);
+    return hash2(1469598103934665603ULL ^ (uint64_t)ws, kind, key);
 }
 
 static void kidx_put(struct keyidx *k, const char *kind, uint32_t rid, const struct eres *r)

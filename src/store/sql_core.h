@@ -118,6 +118,15 @@ STORE_SQL_ID(SQL_RES_BY_KEY, "SELECT " RES_COLS RES_FROM " WHERE r.ws_id = ?1 AN
 STORE_SQL_ID(SQL_RES_ID_BY_KEY, "SELECT id FROM resources WHERE ws_id = ?1 AND kind = ?2"
                                 " AND key = ?3")
 STORE_SQL_ID(SQL_RES_BY_ID, "SELECT " RES_COLS RES_FROM " WHERE r.id = ?1 AND r.ws_id = ?2")
+/* Up to RES_BY_IDS (32) resources by id in one statement, ?1 the workspace, unused slots NULL
+ * (which match nothing): a page of ids from the engine costs a few statements, not one each. */
+#define RES_BY_IDS 32
+STORE_SQL_ID(SQL_RES_BY_IDS,
+             "SELECT " RES_COLS RES_FROM " WHERE r.ws_id = ?1 AND r.id IN ("
+             "?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15"
+             ", ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27"
+             ", ?28, ?29, ?30, ?31, ?32, ?33"
+             ") ORDER BY r.id")
 STORE_SQL_ID(SQL_RES_INSERT,
              "INSERT INTO resources(ws_id, kind, key, name, parent_id, archived, extra,"
              " created_at, updated_at, version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)"

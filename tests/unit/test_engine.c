@@ -939,6 +939,35 @@ static void test_snapshots_share_containers(void **state)
         now++;
     apply(f, &e);
     {
+        /* Tag usage pages of 100 (rows fetched in several statements of 32 ids): the engine's
+         * pages equal the SQL ones. */
+        struct tag tg;
+        int64_t after[2] = {0, 0};
+        assert_int_equal(core_tag_get(&f->cx, t, &tg, &err), 0);
+        for (int page = 0; page < 3; page++) {
+            struct resource *items[2];
+            size_t n[2];
+            bool more[2];
+            for (int w = 0; w < 2; w++) {
+                struct core_ctx cx;
+                read_ctx(f, w ? e : NULL, &cx);
+                assert_int_equal(core_tag_usage(&cx, &tg, false, after[w], 100, &items[w], &n[w],
+                                                &more[w], &err),
+                                 0);
+                core_ctx_done(&cx);
+                engine_main = NULL;
+                after[w] = n[w] ? items[w][n[w] - 1].id : 0;
+            }
+            assert_int_equal(n[0], 100);
+            assert_int_equal(n[1], n[0]);
+            assert_int_equal(more[1], more[0]);
+            for (size_t i = 0; i < n[0]; i++) {
+                assert_int_equal(items[1][i].id, items[0][i].id);
+                assert_string_equal(items[1][i].key, items[0][i].key);
+            }
+        }
+    }
+    {
         const struct eng_snap *s = engine_acquire(e);
         assert_int_equal(snap_count(f, s, "Shared.Tag"), now);
         engine_release(e, s);
