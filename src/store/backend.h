@@ -47,6 +47,7 @@ struct store_backend {
     /* Optional (NULL: the backend has no checkpoints). */
     bool (*defer_checkpoints)(struct store_conn *c);
     int (*checkpoint)(struct store_conn *c, struct tg_err *err);
+    enum store_ckpt (*checkpoint_due)(struct store_conn *writer);
     struct store_stmt *(*st_get)(struct store_conn *c, enum store_sql id, struct tg_err *err);
     void (*st_int)(struct store_stmt *st, int i, int64_t v);
     void (*st_textn)(struct store_stmt *st, int i, const char *s, size_t n);

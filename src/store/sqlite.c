@@ -27,6 +27,7 @@ struct sq_store {
     char *path;
     char *desc;
     atomic_int wal_frames; /* the WAL's length after the last commit, with deferred checkpoints */
+    atomic_int wal_copied; /* of those, the frames the last checkpoint copied */
 };
 
 /* Transaction control runs once or twice per request: prepared once per connection, not parsed
@@ -43,6 +44,7 @@ struct sq_conn {
     struct sq_store *store;
     sqlite3 *db;
     bool writer;
+    bool wal_owner; /* the writer whose commits defer their checkpoints */
     struct sq_stmt *stmts[SQL__COUNT];
     sqlite3_stmt *ctl[CTL__COUNT];
 };
@@ -293,8 +295,13 @@ static void sq_savepoint_rollback(struct store_conn *c)
         ctl(SC(c), CTL_RELEASE, NULL);
 }
 
-/* SQLite's default checkpoint threshold, in pages. */
+/* SQLite's default checkpoint threshold, in pages: once that many are not copied yet, the
+ * background checkpointer copies them. */
 #define CHECKPOINT_FRAMES 1000
+/* Copies racing the writer never let the WAL start over (SQLite restarts it only at a write
+ * transaction that finds it completely copied): at this length the writer copies the rest
+ * itself, between two transactions, and the WAL starts over. 32 MB of 4 KB pages. */
+#define RESTART_FRAMES 8000
 
 /* Replaces the automatic checkpoint (itself a WAL hook): only note the WAL's length. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
@@ -309,7 +316,20 @@ static bool sq_defer_checkpoints(struct store_conn *cc)
 {
     struct sq_conn *c = SC(cc);
     sqlite3_wal_hook(c->db, on_wal_commit, c->store);
+    c->wal_owner = true;
     return true;
+}
+
+static enum store_ckpt sq_checkpoint_due(struct store_conn *cc)
+{
+    struct sq_store *st = SC(cc)->store;
+    int frames = atomic_load(&st->wal_frames), copied = atomic_load(&st->wal_copied);
+
+    if (copied > frames)
+        copied = 0; /* the WAL started over since */
+    if (frames >= RESTART_FRAMES)
+        return STORE_CKPT_RESTART;
+    return frames - copied >= CHECKPOINT_FRAMES ? STORE_CKPT_AHEAD : STORE_CKPT_NONE;
 }
 
 static int sq_checkpoint(struct store_conn *cc, struct tg_err *err)
@@ -317,19 +337,22 @@ static int sq_checkpoint(struct store_conn *cc, struct tg_err *err)
     struct sq_conn *c = SC(cc);
     int nlog = 0, ndone = 0, rc;
 
-    /* As SQLite's automatic checkpoint: after every commit once the WAL is that long, until
-     * one copies it all (readers may hold some back); the writer's next transaction then
-     * starts the WAL over. */
-    if (atomic_load(&c->store->wal_frames) < CHECKPOINT_FRAMES)
-        return 0;
     /* PASSIVE: copies what no reader still needs, never waits for a reader. */
     rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
     if (rc == SQLITE_BUSY)
-        return 0; /* another checkpoint runs: it does the work */
+        return 0; /* another checkpoint runs: it does the work, the next call the rest */
     if (rc != SQLITE_OK)
         return db_err(c->db, rc, err, "checkpoint");
-    if (nlog >= 0 && ndone == nlog)
+    if (nlog < 0)
+        return 0; /* not in WAL mode */
+    if (c->wal_owner && ndone == nlog) {
+        /* Between the writer's transactions nothing was appended meanwhile: the copy is
+         * complete and the next write transaction starts the WAL over. */
         atomic_store(&c->store->wal_frames, 0);
+        atomic_store(&c->store->wal_copied, 0);
+    } else {
+        atomic_store(&c->store->wal_copied, ndone);
+    }
     return 0;
 }
 
@@ -474,6 +497,7 @@ const struct store_backend store_sqlite_backend = {
     .retry_pending = sq_retry_pending,
     .defer_checkpoints = sq_defer_checkpoints,
     .checkpoint = sq_checkpoint,
+    .checkpoint_due = sq_checkpoint_due,
     .st_get = sq_st_get,
     .st_int = sq_st_int,
     .st_textn = sq_st_textn,

@@ -139,6 +139,10 @@ int store_checkpoint(struct store_conn *c, struct tg_err *err)
 {
     return c->be->checkpoint ? c->be->checkpoint(c, err) : 0;
 }
+enum store_ckpt store_checkpoint_due(struct store_conn *writer)
+{
+    return writer->be->checkpoint_due ? writer->be->checkpoint_due(writer) : STORE_CKPT_NONE;
+}
 int store_exec_script(struct store_conn *c, const char *sql, struct tg_err *err)
 {
     return c->be->exec_script(c, sql, err);

@@ -77,10 +77,21 @@ bool store_retry_pending(struct store_conn *c);
  * such a step (PostgreSQL).
  */
 bool store_defer_checkpoints(struct store_conn *writer);
-/** Copies committed WAL into the database file when the WAL has reached SQLite's usual
- * threshold (1000 pages); 0 when done or nothing to do. Run it on the writer connection, between
- * its transactions: a checkpoint racing the writer's commits never copies the WAL completely,
- * and SQLite starts the WAL over only after a complete one. */
+/** What the WAL needs after the writer's last commit (store_defer_checkpoints). */
+enum store_ckpt {
+    STORE_CKPT_NONE,
+    /* SQLite's usual threshold (1000 pages) are not copied yet: a checkpoint on another
+     * writing connection copies them without holding the writer up. */
+    STORE_CKPT_AHEAD,
+    /* The WAL is long (8000 pages): copies racing the writer's commits never let it start
+     * over, which SQLite does only at a write transaction that finds it completely copied.
+     * The writer copies the rest itself, between its transactions. */
+    STORE_CKPT_RESTART,
+};
+enum store_ckpt store_checkpoint_due(struct store_conn *writer);
+/** Copies committed WAL into the database file, as far as no reader still needs it (never
+ * waits for one); 0 when done, or when another checkpoint is running. `c` is the deferring
+ * writer (between its transactions) or another writing connection. */
 int store_checkpoint(struct store_conn *c, struct tg_err *err);
 /**
  * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must

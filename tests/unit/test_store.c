@@ -222,13 +222,26 @@ static long file_size(const char *path)
     return n;
 }
 
-/* The server's writer checkpoints when it suits it: its commits leave the WAL alone,
- * store_checkpoint copies it back once it is long enough, and the WAL then starts over. */
+static void insert_blobs(struct store_conn *w, int rows)
+{
+    struct tg_err err;
+    char sql[200];
+    snprintf(sql, sizeof(sql),
+             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < %d)"
+             " INSERT INTO big SELECT randomblob(3000) FROM n", rows);
+    assert_int_equal(store_begin_write(w, &err), 0);
+    assert_int_equal(store_exec_script(w, sql, &err), 0);
+    assert_int_equal(store_commit(w, &err), 0);
+}
+
+/* The server's commits leave the WAL's copy to others: a background connection copies it once
+ * 1000 pages are not copied yet (AHEAD), and the writer itself finishes the copy between its
+ * transactions once the WAL is long (RESTART), after which the WAL starts over. */
 static void test_deferred_checkpoints(void **state)
 {
     struct tmp *t = *state;
     struct store *s;
-    struct store_conn *w;
+    struct store_conn *w, *bg, *rd;
     struct tg_err err;
     char wal[160];
     long before, after, wal_len;
@@ -236,36 +249,59 @@ static void test_deferred_checkpoints(void **state)
     snprintf(wal, sizeof(wal), "%s-wal", t->path);
     assert_int_equal(store_open(t->url, &s, &err), 0);
     w = store_conn_open(s, true, &err);
+    bg = store_conn_open(s, true, &err);
     assert_non_null(w);
+    assert_non_null(bg);
     assert_true(store_defer_checkpoints(w));
     assert_int_equal(store_exec_script(w, "CREATE TABLE big(x BLOB)", &err), 0);
     /* A short WAL: nothing to do yet. */
-    assert_int_equal(store_checkpoint(w, &err), 0);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
     before = file_size(t->path);
-    assert_int_equal(store_begin_write(w, &err), 0);
-    assert_int_equal(store_exec_script(w,
-                                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1"
-                                       " FROM n WHERE i < 1500) INSERT INTO big"
-                                       " SELECT randomblob(3000) FROM n",
-                                       &err),
-                     0);
-    assert_int_equal(store_commit(w, &err), 0);
+    insert_blobs(w, 1500);
     /* Committed (and durable in the WAL) but not copied by the commit itself. */
     assert_int_equal(file_size(t->path), before);
     wal_len = file_size(wal);
     assert_true(wal_len > 1500L * 3000);
-    assert_int_equal(store_checkpoint(w, &err), 0);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_AHEAD);
+    /* The background connection copies it; then nothing is due. */
+    assert_int_equal(store_checkpoint(bg, &err), 0);
     after = file_size(t->path);
     assert_true(after > before + 1500L * 3000);
     assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1500);
-    /* The next transaction starts the WAL over instead of growing it. */
-    assert_int_equal(store_begin_write(w, &err), 0);
-    assert_int_equal(store_exec_script(w, "INSERT INTO big VALUES(x'00')", &err), 0);
-    assert_int_equal(store_commit(w, &err), 0);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    /* The writer was idle meanwhile: its next transaction starts the WAL over. */
+    insert_blobs(w, 1);
     assert_int_equal(file_size(wal), wal_len);
-    assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1501);
-    assert_int_equal(store_checkpoint(w, &err), 0); /* short again: nothing to do */
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
 
+    /* A reader on an old snapshot keeps the WAL from starting over, as copies racing the
+     * writer's commits do: it grows until the writer must finish the copy itself. */
+    rd = store_conn_open(s, false, &err);
+    assert_non_null(rd);
+    assert_int_equal(store_begin_read(rd, &err), 0);
+    assert_int_equal(store_exec_script(rd, "SELECT count(*) FROM big", &err), 0);
+    for (int i = 0; i < 6; i++) {
+        insert_blobs(w, 1500);
+        if (store_checkpoint_due(w) == STORE_CKPT_AHEAD)
+            assert_int_equal(store_checkpoint(bg, &err), 0);
+    }
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_RESTART);
+    wal_len = file_size(wal);
+    assert_true(wal_len > 8000L * 4096);
+    /* Still held back by the reader: still due. */
+    assert_int_equal(store_checkpoint(w, &err), 0);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_RESTART);
+    store_rollback(rd);
+    assert_int_equal(store_checkpoint(w, &err), 0);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    /* Started over: the WAL's length after this commit is that of one small transaction. */
+    insert_blobs(w, 1);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    assert_int_equal(file_size(wal), wal_len);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1500 * 7 + 2);
+
+    store_conn_close(rd);
+    store_conn_close(bg);
     store_conn_close(w);
     store_close(s);
 }
