@@ -697,7 +697,7 @@ static void ld_patch(struct hreq *r, struct core_ctx *cx, const char *kind, cons
     }
     if (rc)
         goto out;
-    rc = core_assign_replace(cx, res.id, e.ids, e.n, NULL, &err);
+    rc = core_assign_replace(cx, res.id, e.ids, e.n, NULL, NULL, NULL, &err);
     if (rc) {
         api_fail(r, rc, &err);
         goto out;

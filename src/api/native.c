@@ -1152,16 +1152,14 @@ static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
     }
     if (tag_refs(r, cx, arr, create, &ids, &n))
         goto out;
-    rc = replace ? core_assign_replace(cx, res_id, ids, n, context, &err)
-                 : core_assign_add(cx, res_id, ids, n, context, &err);
-    if (rc == 0)
-        rc = core_assign_list_brief(cx, res_id, &as, &n, &err);
+    rc = replace ? core_assign_replace(cx, res_id, ids, n, context, &as, &n, &err)
+                 : core_assign_add(cx, res_id, ids, n, context, &as, &n, &err);
     if (rc) {
         fail(r, rc, &err);
         goto out;
     }
     {
-        /* The list is read in the request's own transaction; the JSON is written by the loop
+        /* The list comes from the request's own transaction; the JSON is written by the loop
          * after the commit (the list lives in the request's arena). */
         struct asg_view *v = arena_alloc(&r->a, sizeof(*v));
         v->as = as;

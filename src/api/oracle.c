@@ -570,7 +570,7 @@ static void tags_write(struct hreq *r, struct core_ctx *cx, const struct kind_in
     case OP_SET:
         if (tag_ids(r, cx, b.set ? b.set : "", true, &ids, &n))
             return;
-        rc = core_assign_replace(cx, res.id, ids, n, context, &err);
+        rc = core_assign_replace(cx, res.id, ids, n, context, NULL, NULL, &err);
         break;
     case OP_EDIT:
         /* Removals first, so that one request can move a tag within an exclusive group. */
@@ -586,11 +586,11 @@ static void tags_write(struct hreq *r, struct core_ctx *cx, const struct kind_in
         if (rc == 0 && b.add) {
             if (tag_ids(r, cx, b.add, true, &ids, &n))
                 return;
-            rc = core_assign_add(cx, res.id, ids, n, context, &err);
+            rc = core_assign_add(cx, res.id, ids, n, context, NULL, NULL, &err);
         }
         break;
     case OP_CLEAR:
-        rc = core_assign_replace(cx, res.id, NULL, 0, context, &err);
+        rc = core_assign_replace(cx, res.id, NULL, 0, context, NULL, NULL, &err);
         break;
     }
     if (rc) {

@@ -348,15 +348,18 @@ int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
 int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
                            size_t *n, struct tg_err *err);
 /** Adds tags (already present ones are left alone). All or nothing: exclusive groups and the
- * per-resource limit are checked for the whole set. */
+ * per-resource limit are checked for the whole set. Unless `out` is NULL, gives the resource's
+ * tags afterwards, as core_assign_list_brief (without reading them back). */
 int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,
-                    const char *context, struct tg_err *err);
+                    const char *context, struct assignment **out, size_t *nout,
+                    struct tg_err *err);
 /** TG_ENOTFOUND when the tag is not directly on the resource. */
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err);
-/** Makes the direct set exactly `tag_ids`. */
+/** Makes the direct set exactly `tag_ids`; `out` as for core_assign_add. */
 int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
-                        size_t n, const char *context, struct tg_err *err);
+                        size_t n, const char *context, struct assignment **out, size_t *nout,
+                        struct tg_err *err);
 /** Resources carrying the tag (or, with descendants, any tag of its subtree), by id. */
 int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, int64_t after_id,
                    int limit, struct resource **out, size_t *n, bool *more, struct tg_err *err);

@@ -626,13 +626,25 @@ static int cmp_name_key(const void *x, const void *y)
     return c ? c : (a->tag.id > b->tag.id) - (a->tag.id < b->tag.id);
 }
 
-int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
-                           size_t *n, struct tg_err *err)
+static void list_out(struct vec *cur, struct assignment **out, size_t *nout)
+{
+    if (out == NULL)
+        return;
+    if (cur->n > 1)
+        qsort(cur->items, cur->n, sizeof(struct assignment), cmp_name_key);
+    *out = cur->items;
+    *nout = cur->n;
+}
+
+/* The resource's current tags, unsorted. */
+static int list_brief(struct core_ctx *ctx, int64_t resource_id, struct vec *out,
+                      struct tg_err *err)
 {
     struct store_stmt *st = st_get(ctx->conn, SQL_ASG_LIST_BRIEF, err);
     struct vec v;
     int rc;
 
+    vec_init(out, sizeof(struct assignment));
     if (st == NULL)
         return TG_EINTERNAL;
     vec_init(&v, sizeof(struct assignment));
@@ -654,11 +666,19 @@ int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct ass
     st_reset(st);
     if (rc < 0)
         return rc;
-    if (v.n > 1)
-        qsort(v.items, v.n, sizeof(struct assignment), cmp_name_key);
-    *out = v.items;
-    *n = v.n;
+    *out = v;
     return 0;
+}
+
+int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
+                           size_t *n, struct tg_err *err)
+{
+    struct vec v;
+    int rc = list_brief(ctx, resource_id, &v, err);
+
+    if (rc == 0)
+        list_out(&v, out, n);
+    return rc;
 }
 
 static int assigned(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, bool *yes,
@@ -678,7 +698,7 @@ static int assigned(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, b
 }
 
 static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
-                   const char *context, struct tg_err *err)
+                   const char *context, int64_t *id, struct tg_err *err)
 {
     struct store_stmt *st;
     int rc = core_rev(ctx, err);
@@ -694,8 +714,11 @@ static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *
     st_text(st, 4, core_actor(ctx));
     st_int(st, 5, ctx->now);
     st_int(st, 6, ctx->rev);
-    rc = st_exec(st, err);
-    if (rc)
+    rc = st_step(st, err);
+    if (rc == 1)
+        *id = col_int(st, 0);
+    st_reset(st);
+    if (rc < 0)
         return rc;
     {
         /* The writer escapes the name: a tag name may hold quotes and backslashes. */
@@ -713,19 +736,6 @@ static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *
         sbuf_release(&b);
         return core_change(ctx, "assignment", resource_id, "add", NULL, after, err);
     }
-}
-
-static int64_t count_assigned(struct core_ctx *ctx, int64_t resource_id)
-{
-    struct store_stmt *st = st_get(ctx->conn, SQL_ASG_COUNT, NULL);
-    int64_t n = 0;
-    if (st == NULL)
-        return 0;
-    st_int(st, 1, resource_id);
-    if (st_step(st, NULL) == 1)
-        n = col_int(st, 0);
-    st_reset(st);
-    return n;
 }
 
 /* Checks exclusive groups for `t` against what the resource holds now. */
@@ -761,41 +771,76 @@ static int check_exclusive(struct core_ctx *ctx, int64_t resource_id, const stru
     return rc < 0 ? rc : 0;
 }
 
-int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,
-                    const char *context, struct tg_err *err)
+/* Adds to a resource whose current tags are `cur` (core_assign_list_brief, unsorted), and keeps
+ * `cur` current: a write answers with the resource's tags without reading its rows back, and
+ * `cur` answers "already there?" and the count for the limit without a query each. */
+static int add_tracked(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
+                       size_t n, const char *context, struct vec *cur, struct tg_err *err)
 {
-    size_t i, added = 0;
+    size_t i, k, added = 0;
     int rc;
 
     if (n > (size_t)core_limits.max_batch)
         return tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags in one request",
                           core_limits.max_batch);
+    context = context ? context : "manual";
     for (i = 0; i < n; i++) {
+        struct assignment *a = cur->items;
         struct tag t;
-        bool yes;
+        int64_t id = 0;
+        bool yes = false;
         rc = core_tag_get(ctx, tag_ids[i], &t, err);
         if (rc)
             return rc;
         if (t.deleted)
             return tg_err_set(err, TG_ENOTFOUND, "tags", "tag '%s' is deleted", t.name);
-        rc = assigned(ctx, resource_id, t.id, &yes, err);
-        if (rc)
-            return rc;
+        /* `cur` holds the tags that are not deleted: for a live tag, being in it is being on
+         * the resource. */
+        for (k = 0; k < cur->n && !yes; k++)
+            yes = a[k].tag.id == t.id;
         if (yes)
             continue;
         rc = check_exclusive(ctx, resource_id, &t, err);
         if (rc)
             return rc;
-        rc = add_one(ctx, resource_id, &t, context, err);
+        rc = add_one(ctx, resource_id, &t, context, &id, err);
         if (rc)
             return rc;
         added++;
+        /* As core_assign_list_brief would read it back. The answer is written after the
+         * commit, from the request's arena: nothing may point into the request body. */
+        a = vec_push(ctx, cur);
+        memset(a, 0, sizeof(*a));
+        a->id = a->seq = id;
+        a->resource_id = resource_id;
+        a->context = arena_strdup(ctx->a, context);
+        a->added_by = arena_strdup(ctx->a, core_actor(ctx));
+        a->added_at = ctx->now;
+        a->tag.id = t.id;
+        a->tag.name = t.name;
+        a->tag.display_name = t.display_name;
+        a->tag.color = t.color;
+        a->tag.name_key = t.name_key;
     }
     /* Only an add can push the resource over the limit. */
-    if (added && count_assigned(ctx, resource_id) > core_limits.max_tags_per_resource)
+    if (added && cur->n > (size_t)core_limits.max_tags_per_resource)
         return tg_err_set(err, TG_ERULE, "tags", "a resource may carry at most %d tags",
                           core_limits.max_tags_per_resource);
     return 0;
+}
+
+int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,
+                    const char *context, struct assignment **out, size_t *nout,
+                    struct tg_err *err)
+{
+    struct vec cur;
+    int rc = list_brief(ctx, resource_id, &cur, err);
+
+    if (rc == 0)
+        rc = add_tracked(ctx, resource_id, tag_ids, n, context, &cur, err);
+    if (rc == 0)
+        list_out(&cur, out, nout);
+    return rc;
 }
 
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
@@ -828,24 +873,32 @@ int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id
 }
 
 int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
-                        size_t n, const char *context, struct tg_err *err)
+                        size_t n, const char *context, struct assignment **out, size_t *nout,
+                        struct tg_err *err)
 {
-    struct assignment *cur;
-    size_t ncur, i, j;
-    int rc = core_assign_list_brief(ctx, resource_id, &cur, &ncur, err);
+    struct vec cur;
+    size_t i, j, kept = 0;
+    int rc = list_brief(ctx, resource_id, &cur, err);
 
     if (rc)
         return rc;
     /* Removals first, so that an exclusive group can switch to another of its tags. */
-    for (i = 0; i < ncur; i++) {
+    for (i = 0; i < cur.n; i++) {
+        struct assignment *a = (struct assignment *)cur.items + i;
         bool keep = false;
         for (j = 0; j < n && !keep; j++)
-            keep = tag_ids[j] == cur[i].tag.id;
-        if (!keep) {
-            rc = core_assign_remove(ctx, resource_id, cur[i].tag.id, err);
-            if (rc)
-                return rc;
+            keep = tag_ids[j] == a->tag.id;
+        if (keep) {
+            ((struct assignment *)cur.items)[kept++] = *a;
+            continue;
         }
+        rc = core_assign_remove(ctx, resource_id, a->tag.id, err);
+        if (rc)
+            return rc;
     }
-    return core_assign_add(ctx, resource_id, tag_ids, n, context, err);
+    cur.n = kept;
+    rc = add_tracked(ctx, resource_id, tag_ids, n, context, &cur, err);
+    if (rc == 0)
+        list_out(&cur, out, nout);
+    return rc;
 }

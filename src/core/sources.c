@@ -734,7 +734,7 @@ static int sync_assignments(struct core_ctx *ctx, const struct tag *t, const str
         for (j = 0; j < have.n && !present; j++)
             present = ((struct resource *)have.items)[j].id == want[i].id;
         if (!present) {
-            rc = core_assign_add(ctx, want[i].id, &t->id, 1, SRC_CONTEXT, err);
+            rc = core_assign_add(ctx, want[i].id, &t->id, 1, SRC_CONTEXT, NULL, NULL, err);
             if (rc)
                 return reword(err, rc, "assignments",
                               arena_printf(ctx->a, "tag '%s' on %s %s: ", t->name,
@@ -1255,7 +1255,7 @@ int core_immuta_attach(struct core_ctx *ctx, const char *type, const char *model
     rc = core_immuta_model(ctx, type, model_id, true, &res, err);
     if (rc)
         return rc;
-    rc = core_assign_add(ctx, res.id, ids, n, "manual", err);
+    rc = core_assign_add(ctx, res.id, ids, n, "manual", NULL, NULL, err);
     if (rc)
         return rc;
     for (i = 0; i < n; i++) {

@@ -33,7 +33,7 @@ static void add(struct fixture *f, int64_t res, const char *tag)
 {
     struct tg_err err;
     int64_t id = tag_id(f, tag);
-    assert_int_equal(core_assign_add(&f->cx, res, &id, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, res, &id, 1, NULL, NULL, NULL, &err), 0);
 }
 
 /* Ends the transaction and returns the revision it wrote. */

@@ -195,7 +195,7 @@ static void test_confirm_assigned(void **state)
     seed(f, g, a, b);
     assert_int_equal(core_resource_ensure(&f->cx, "doc", "1", &r, &err), 0);
     id = a[1].out_id;
-    assert_int_equal(core_assign_add(&f->cx, r.id, &id, 1, "manual", &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r.id, &id, 1, "manual", NULL, NULL, &err), 0);
     fixture_next_txn(f);
     na[0] = tg("{\"en-US\":\"new\",\"de-DE\":\"neu\"}");
     na[0].id = a[0].out_id;
@@ -228,7 +228,7 @@ static void test_confirm_grants(void **state)
     assert_int_equal(core_replace(&f->cx, g, 1, 0, &res, &err), 0);
     assert_int_equal(core_resource_ensure(&f->cx, "doc", "1", &r, &err), 0);
     id = a[0].out_id;
-    assert_int_equal(core_assign_add(&f->cx, r.id, &id, 1, "manual", &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r.id, &id, 1, "manual", NULL, NULL, &err), 0);
     fixture_next_txn(f);
     na[0] = tg("{\"en-US\":\"other\"}");
     ng[0] = gr("{\"en-US\":\"G\"}", na, 1);

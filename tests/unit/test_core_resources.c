@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -43,10 +44,10 @@ static void test_inheritance(void **state)
     struct tg_err err;
     size_t n;
 
-    assert_int_equal(core_assign_add(&f->cx, top.id, &t1, 1, NULL, &err), 0);
-    assert_int_equal(core_assign_add(&f->cx, sub.id, &t2, 1, NULL, &err), 0);
-    assert_int_equal(core_assign_add(&f->cx, file.id, &t3, 1, NULL, &err), 0);
-    assert_int_equal(core_assign_add(&f->cx, file.id, &t1, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, top.id, &t1, 1, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, sub.id, &t2, 1, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, file.id, &t3, 1, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, file.id, &t1, 1, NULL, NULL, NULL, &err), 0);
     assert_int_equal(core_assign_list(&f->cx, file.id, false, &as, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_int_equal(core_assign_list(&f->cx, file.id, true, &as, &n, &err), 0);
@@ -74,7 +75,7 @@ static void test_brief_list(void **state)
     struct tg_err err;
     size_t nf, nb;
 
-    assert_int_equal(core_assign_add(&f->cx, r.id, ids, 4, "auto", &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r.id, ids, 4, "auto", NULL, NULL, &err), 0);
     assert_int_equal(core_assign_list(&f->cx, r.id, false, &full, &nf, &err), 0);
     assert_int_equal(core_assign_list_brief(&f->cx, r.id, &brief, &nb, &err), 0);
     assert_int_equal(nb, 4);
@@ -139,6 +140,102 @@ static void test_cycles_refused(void **state)
     assert_int_equal(core_resource_ref_check("folder", "", &err), TG_EINVAL);
 }
 
+static void same_str(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+/* An add or a replace answers with the resource's tags without reading them back: the answer
+ * must be what core_assign_list_brief reads after it, field by field and in order, through
+ * duplicates, tags already there, removals, exclusive groups, deleted tags and the limit. */
+static void test_write_answer_is_read_back(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const contexts[] = {"manual", "auto", "sync"};
+    struct resource rs[2] = {put(f, "file", "w1", NULL, NULL), put(f, "file", "w2", NULL, NULL)};
+    int64_t ids[7];
+    struct group_input gi;
+    struct tag_input ti;
+    struct group g;
+    struct tag t;
+    struct tg_err err;
+    unsigned seed = 20261123;
+    int saved = core_limits.max_tags_per_resource, ok = 0, failed = 0;
+
+    memset(&ti, 0, sizeof(ti));
+    ti.name = "Colored";
+    ti.display_name = "Shown name";
+    ti.has_display_name = true;
+    ti.color = "#AA0011";
+    ti.has_color = true;
+    assert_int_equal(core_tag_create(&f->cx, &ti, &t, &err), 0);
+    ids[0] = t.id;
+    ids[1] = tag_id(f, "zulu");
+    ids[2] = tag_id(f, "Alpha.beta");
+    ids[3] = tag_id(f, "Ex.one");
+    ids[4] = tag_id(f, "Ex.two");
+    ids[5] = tag_id(f, "gone");
+    ids[6] = tag_id(f, "mike");
+    memset(&gi, 0, sizeof(gi));
+    gi.name = "Exclusive";
+    gi.has_exclusive = true;
+    gi.exclusive = true;
+    assert_int_equal(core_group_create(&f->cx, &gi, &g, &err), 0);
+    assert_int_equal(core_group_set_tags(&f->cx, g.id, &ids[3], 2, &err), 0);
+    assert_int_equal(core_tag_delete(&f->cx, ids[5], false, false, 0, &err), 0);
+    core_limits.max_tags_per_resource = 4;
+    for (int round = 0; round < 400; round++) {
+        struct resource *r = &rs[rand_r(&seed) % 2];
+        int64_t want[4];
+        size_t n = (size_t)(rand_r(&seed) % 4), nout = 0, nread = 0;
+        struct assignment *out = NULL, *read = NULL;
+        bool replace = rand_r(&seed) % 3 == 0;
+        int rc;
+        for (size_t i = 0; i < n; i++)
+            want[i] = ids[rand_r(&seed) % 7];
+        if (!replace && n == 0)
+            n = 1, want[0] = ids[0];
+        assert_int_equal(store_savepoint(f->conn, &err), 0);
+        rc = replace ? core_assign_replace(&f->cx, r->id, want, n, contexts[round % 3], &out,
+                                           &nout, &err)
+                     : core_assign_add(&f->cx, r->id, want, n, contexts[round % 3], &out, &nout,
+                                       &err);
+        if (rc) {
+            /* Only the rules may refuse: the exclusive group, the deleted tag, the limit. */
+            assert_true(rc == TG_ECONFLICT || rc == TG_ENOTFOUND || rc == TG_ERULE);
+            failed++;
+            store_savepoint_rollback(f->conn);
+            continue;
+        }
+        ok++;
+        assert_int_equal(store_savepoint_release(f->conn, &err), 0);
+        assert_int_equal(core_assign_list_brief(&f->cx, r->id, &read, &nread, &err), 0);
+        assert_int_equal(nout, nread);
+        for (size_t i = 0; i < nout; i++) {
+            assert_int_equal(out[i].id, read[i].id);
+            assert_int_equal(out[i].seq, read[i].seq);
+            assert_int_equal(out[i].resource_id, read[i].resource_id);
+            assert_int_equal(out[i].added_at, read[i].added_at);
+            assert_int_equal(out[i].tag.id, read[i].tag.id);
+            same_str(out[i].context, read[i].context);
+            same_str(out[i].added_by, read[i].added_by);
+            same_str(out[i].tag.name, read[i].tag.name);
+            same_str(out[i].tag.display_name, read[i].tag.display_name);
+            same_str(out[i].tag.color, read[i].tag.color);
+            same_str(out[i].tag.name_key, read[i].tag.name_key);
+        }
+        if (round % 50 == 49)
+            fixture_next_txn(f);
+    }
+    core_limits.max_tags_per_resource = saved;
+    /* Both paths were taken many times. */
+    assert_true(ok > 150);
+    assert_true(failed > 30);
+}
+
 static void test_exclusive_group(void **state)
 {
     struct fixture *f = *state;
@@ -154,10 +251,10 @@ static void test_exclusive_group(void **state)
     gi.exclusive = true;
     assert_int_equal(core_group_create(&f->cx, &gi, &g, &err), 0);
     assert_int_equal(core_group_set_tags(&f->cx, g.id, ids, 2, &err), 0);
-    assert_int_equal(core_assign_add(&f->cx, r.id, &ids[0], 1, NULL, &err), 0);
-    assert_int_equal(core_assign_add(&f->cx, r.id, &ids[1], 1, NULL, &err), TG_ECONFLICT);
+    assert_int_equal(core_assign_add(&f->cx, r.id, &ids[0], 1, NULL, NULL, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r.id, &ids[1], 1, NULL, NULL, NULL, &err), TG_ECONFLICT);
     /* Replacing switches within the group. */
-    assert_int_equal(core_assign_replace(&f->cx, r.id, &ids[1], 1, NULL, &err), 0);
+    assert_int_equal(core_assign_replace(&f->cx, r.id, &ids[1], 1, NULL, NULL, NULL, &err), 0);
 }
 
 static void test_limit_and_remove(void **state)
@@ -171,7 +268,7 @@ static void test_limit_and_remove(void **state)
     core_limits.max_tags_per_resource = 3;
     /* The writer wraps each request in a savepoint; a failed request is rolled back whole. */
     assert_int_equal(store_savepoint(f->conn, &err), 0);
-    assert_int_equal(core_assign_add(&f->cx, r.id, ids, 4, NULL, &err), TG_ERULE);
+    assert_int_equal(core_assign_add(&f->cx, r.id, ids, 4, NULL, NULL, NULL, &err), TG_ERULE);
     store_savepoint_rollback(f->conn);
     core_limits.max_tags_per_resource = saved;
     assert_int_equal(core_assign_remove(&f->cx, r.id, ids[0], &err), TG_ENOTFOUND);
@@ -185,7 +282,7 @@ static void test_delete_detaches(void **state)
     int64_t t = tag_id(f, "T");
     struct tg_err err;
 
-    assert_int_equal(core_assign_add(&f->cx, p.id, &t, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, p.id, &t, 1, NULL, NULL, NULL, &err), 0);
     assert_int_equal(core_resource_delete(&f->cx, "folder", "p", &err), 0);
     assert_int_equal(core_resource_get(&f->cx, "folder", "p", &c, &err), TG_ENOTFOUND);
     assert_int_equal(core_resource_get(&f->cx, "file", "k", &c, &err), 0);
@@ -198,6 +295,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inheritance, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_brief_list, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_write_answer_is_read_back, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ensure_id, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_cycles_refused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_exclusive_group, fixture_setup, fixture_teardown),

@@ -61,7 +61,7 @@ static int64_t res(struct fixture *f, const char *kind, const char *key, const c
 static void add(struct fixture *f, int64_t r, int64_t t)
 {
     struct tg_err err;
-    assert_int_equal(core_assign_add(&f->cx, r, &t, 1, NULL, &err), 0);
+    assert_int_equal(core_assign_add(&f->cx, r, &t, 1, NULL, NULL, NULL, &err), 0);
 }
 
 /* Runs `src` on a fresh snapshot; returns the ids as "1,2,3" (arena) or "error@COL". */
@@ -397,7 +397,7 @@ static void test_random_against_sql(void **state)
             if (core_tag_get(&f->cx, tags[t], &tg, &err) != 0)
                 continue;
             if (what < 5 && !tg.deleted) {
-                core_assign_add(&f->cx, rids[r], &tags[t], 1, NULL, &err);
+                core_assign_add(&f->cx, rids[r], &tags[t], 1, NULL, NULL, NULL, &err);
             } else if (what < 8) {
                 core_assign_remove(&f->cx, rids[r], tags[t], &err);
             } else if (what == 8 && !tg.deleted && t != 0) {
@@ -540,7 +540,7 @@ static void test_tag_lists_against_sql(void **state)
                 in.display_name = rand_r(&seed) % 2 ? "Shown" : NULL;
                 break;
             case 4:
-                core_assign_add(&f->cx, rand_r(&seed) % 2 ? rf : rd, &tags[t], 1, NULL, &err);
+                core_assign_add(&f->cx, rand_r(&seed) % 2 ? rf : rd, &tags[t], 1, NULL, NULL, NULL, &err);
                 continue;
             case 5:
                 core_assign_remove(&f->cx, rand_r(&seed) % 2 ? rf : rd, tags[t], &err);
@@ -702,7 +702,7 @@ static void test_assignments_against_sql(void **state)
             if (gone[r])
                 continue;
             if (what < 5) {
-                core_assign_add(&f->cx, rids[r], &tags[t], 1, contexts[what % 3], &err);
+                core_assign_add(&f->cx, rids[r], &tags[t], 1, contexts[what % 3], NULL, NULL, &err);
             } else if (what < 7) {
                 core_assign_remove(&f->cx, rids[r], tags[t], &err);
             } else if (what == 7) {
@@ -736,7 +736,7 @@ static void test_assignments_against_sql(void **state)
                     gone[r] = true;
             } else {
                 int64_t two[2] = {tags[t], tags[(t + 3) % NT]};
-                core_assign_replace(&f->cx, rids[r], two, 2, "manual", &err);
+                core_assign_replace(&f->cx, rids[r], two, 2, "manual", NULL, NULL, &err);
             }
         }
         {
