@@ -29,7 +29,7 @@
 #include "util/mem.h"
 #include "util/name.h"
 
-#define CHUNK_BITS 12
+#define CHUNK_BITS 10
 #define CHUNK (1u << CHUNK_BITS)
 #define MAX_TAG_DEPTH 64
 #define MAX_KINDS 4096
@@ -1651,6 +1651,9 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
 out:
     if (rc == 0) {
         e->b->rev = rev;
+        /* The read may have begun early (store_begin_read_early): nothing it saw is
+         * published before it is durable. */
+        store_wait_durable(c);
         build_publish(e);
     } else {
         log_error("engine: applying changes after revision %lld failed: %s",

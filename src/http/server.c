@@ -112,8 +112,9 @@ static struct {
     struct job *pub_head, *pub_tail;
     bool pub_stop;
     bool writer_checkpoints; /* commits leave the WAL's copy to ckpt_main (SQLite) */
+    bool deferred_sync;      /* commits leave the WAL's fsync to the publisher's read */
     /* The background checkpointer (SQLite): copies the WAL while the writer goes on. */
-    pthread_t ckpt;
+    pthread_t ckpt, syncer;
     struct store_conn *ckpt_conn;
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
@@ -673,6 +674,16 @@ static void *ckpt_main(void *arg)
     return NULL;
 }
 
+/* Flushes the WAL group by group (deferred syncs): the publisher's read of a batch waits for
+ * its flush, and meanwhile catches up the batch before it. */
+static void *syncer_main(void *arg)
+{
+    (void)arg;
+    while (store_sync_next(S.writer_conn)) {
+    }
+    return NULL;
+}
+
 /* After a batch is handed over, while the publisher answers. */
 static void writer_checkpoint(void)
 {
@@ -800,8 +811,16 @@ static void *publisher_main(void *arg)
         for (j = batch; j && !wrote; j = j->next)
             wrote = j->r->revision > 0;
         tg_err_clear(&err);
-        if (wrote && store_begin_read(S.pub_conn, &err) == 0) {
-            engine_catch_up(engine_main, S.pub_conn, &err);
+        /* With deferred syncs no answer leaves before the commits its read saw are durable:
+         * even one that wrote nothing may show what an earlier batch wrote. A batch that
+         * wrote catches up the engine while its commits are flushed: the read begins early,
+         * and the catch-up waits for the flush before it publishes (and so do the answers,
+         * whatever the catch-up's outcome). */
+        if ((wrote ? store_begin_read_early(S.pub_conn, &err)
+                   : S.deferred_sync ? store_begin_read(S.pub_conn, &err) : 1) == 0) {
+            if (wrote)
+                engine_catch_up(engine_main, S.pub_conn, &err);
+            store_wait_durable(S.pub_conn);
             store_rollback(S.pub_conn);
         } else if (wrote) {
             log_error("engine: cannot read the changes: %s", err.msg);
@@ -1200,6 +1219,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     }
     S.writer_checkpoints = store_defer_checkpoints(S.writer_conn);
     if (S.writer_checkpoints) {
+        S.deferred_sync = S.cfg->defer_sync && store_defer_sync(S.writer_conn);
         S.ckpt_conn = store_conn_open(store, true, &err);
         if (S.ckpt_conn == NULL) {
             log_error("store: %s", err.msg);
@@ -1207,7 +1227,6 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         }
         pthread_mutex_init(&S.ckpt_mu, NULL);
         pthread_cond_init(&S.ckpt_cv, NULL);
-        pthread_create(&S.ckpt, NULL, ckpt_main, NULL);
     }
     {
         int64_t t0 = time_mono_us();
@@ -1283,6 +1302,12 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         }
         S.tailing = pthread_create(&S.tailer, NULL, tailer_main, NULL) == 0;
     }
+    /* Only now: a start that fails before this point must not leave threads waiting on the
+     * store's condition variables (destroying those would block). */
+    if (S.writer_checkpoints)
+        pthread_create(&S.ckpt, NULL, ckpt_main, NULL);
+    if (S.deferred_sync)
+        pthread_create(&S.syncer, NULL, syncer_main, NULL);
     pthread_create(&S.publisher, NULL, publisher_main, NULL);
     pthread_create(&S.writer, NULL, writer_main, NULL);
     for (i = 1; i < S.nthreads; i++)
@@ -1309,6 +1334,10 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_cond_signal(&S.pub_cv);
     pthread_mutex_unlock(&S.pub_mu);
     pthread_join(S.publisher, NULL);
+    if (S.deferred_sync) {
+        store_sync_stop(S.writer_conn);
+        pthread_join(S.syncer, NULL);
+    }
     atomic_store(&S.tail_stop, true);
     if (S.tailing)
         pthread_join(S.tailer, NULL);

@@ -7,13 +7,18 @@
 #include "store/backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/migrations.h"
+#include "util/log.h"
 #include "util/mem.h"
 
 #define STORE_SQL_ID(id, sql) sql,
@@ -28,15 +33,29 @@ struct sq_store {
     char *desc;
     atomic_int wal_frames; /* the WAL's length after the last commit, with deferred checkpoints */
     atomic_int wal_copied; /* of those, the frames the last checkpoint copied */
+    /* Deferred WAL sync (store_defer_sync): commits are counted, and no reader may see one
+     * before an fdatasync of the WAL made it durable. Guarded by sync_mu. */
+    bool deferred_sync;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    uint64_t visible;  /* commits that readers may see: counted before COMMIT */
+    uint64_t written;  /* commits whose COMMIT returned: their frames are in the WAL file */
+    uint64_t durable;  /* commits an fdatasync of the WAL covered */
+    bool syncing;
+    atomic_ullong syncs; /* fdatasyncs of the WAL done (store_syncs) */
+    bool sync_stop;    /* store_sync_stop: the syncer returns */
+    int wal_fd;        /* -1 until the first sync */
 };
 
 /* Transaction control runs once or twice per request: prepared once per connection, not parsed
  * by sqlite3_exec each time (that parse showed up in the writer's profile). */
 enum sq_ctl { CTL_BEGIN, CTL_BEGIN_IMMEDIATE, CTL_COMMIT, CTL_ROLLBACK, CTL_SAVEPOINT,
-              CTL_RELEASE, CTL_ROLLBACK_TO, CTL__COUNT };
+              CTL_RELEASE, CTL_ROLLBACK_TO, CTL_SNAPSHOT, CTL__COUNT };
 static const char *const ctl_text[CTL__COUNT] = {
     "BEGIN", "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK", "SAVEPOINT req", "RELEASE req",
     "ROLLBACK TO req",
+    /* Any read takes the transaction's snapshot; this one reads one page. */
+    "SELECT 1 FROM schema_version LIMIT 1",
 };
 
 struct sq_conn {
@@ -45,6 +64,8 @@ struct sq_conn {
     sqlite3 *db;
     bool writer;
     bool wal_owner; /* the writer whose commits defer their checkpoints */
+    bool early;     /* the next begin_read does not wait (store_begin_read_early) */
+    uint64_t seen;  /* deferred syncs: the commits the read's snapshot may see */
     struct sq_stmt *stmts[SQL__COUNT];
     sqlite3_stmt *ctl[CTL__COUNT];
 };
@@ -101,7 +122,8 @@ static int ctl(struct sq_conn *c, enum sq_ctl which, struct tg_err *err)
     }
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
+    /* CTL_SNAPSHOT reads a row; the others return none. */
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
         return db_err(c->db, rc, err, ctl_text[which]);
     return 0;
 }
@@ -195,6 +217,9 @@ static int sq_open(const char *url, struct store **out, struct tg_err *err)
     s = xcalloc(1, sizeof(*s));
     s->base.be = &store_sqlite_backend;
     s->path = xstrdup(path);
+    s->wal_fd = -1;
+    pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_cond_init(&s->sync_cv, NULL);
     s->desc = xmalloc(strlen(path) + 16);
     snprintf(s->desc, strlen(path) + 16, "sqlite %s", path);
     *out = &s->base;
@@ -204,6 +229,10 @@ static int sq_open(const char *url, struct store **out, struct tg_err *err)
 static void sq_close(struct store *st)
 {
     struct sq_store *s = SQ(st);
+    if (s->wal_fd >= 0)
+        close(s->wal_fd);
+    pthread_mutex_destroy(&s->sync_mu);
+    pthread_cond_destroy(&s->sync_cv);
     xfree(s->path);
     xfree(s->desc);
     xfree(s);
@@ -249,17 +278,164 @@ static int sq_begin_write(struct store_conn *c, struct tg_err *err)
     return ctl(SC(c), CTL_BEGIN_IMMEDIATE, err);
 }
 
-static int sq_begin_read(struct store_conn *c, struct tg_err *err)
+/* fdatasync of the WAL through a descriptor of our own: SQLite's is private to the writer's
+ * connection. The WAL keeps its inode while connections are open (SQLite truncates it, never
+ * replaces it); the check below reopens it should that ever change. */
+static int wal_fdatasync(struct sq_store *st)
 {
-    return ctl(SC(c), CTL_BEGIN, err);
+    char *wal = xmalloc(strlen(st->path) + 5);
+    struct stat a, b;
+    int rc = 0;
+
+    sprintf(wal, "%s-wal", st->path);
+    if (st->wal_fd >= 0 && (fstat(st->wal_fd, &a) != 0 || stat(wal, &b) != 0 ||
+                            a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+        close(st->wal_fd);
+        st->wal_fd = -1;
+    }
+    if (st->wal_fd < 0)
+        st->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
+    if (st->wal_fd < 0 || fdatasync(st->wal_fd) != 0)
+        rc = errno ? errno : EIO;
+    xfree(wal);
+    return rc;
 }
 
-static int sq_commit(struct store_conn *c, struct tg_err *err)
+/* Returns once every commit up to `want` is durable, syncing the WAL itself when no other
+ * thread is. A failed fdatasync leaves the WAL's state on disk unknown (the kernel may have
+ * dropped the dirty pages): like PostgreSQL on a failed fsync, stop, and let recovery start
+ * from what is on disk, rather than go on answering as if the writes were durable. */
+static void wait_durable(struct sq_store *st, uint64_t want)
 {
-    int rc = ctl(SC(c), CTL_COMMIT, err);
-    if (rc && !sqlite3_get_autocommit(SC(c)->db))
-        ctl(SC(c), CTL_ROLLBACK, NULL);
+    pthread_mutex_lock(&st->sync_mu);
+    while (st->durable < want) {
+        if (!st->syncing && st->written >= want) {
+            uint64_t upto = st->written;
+            int rc;
+            st->syncing = true;
+            pthread_mutex_unlock(&st->sync_mu);
+            rc = wal_fdatasync(st);
+            atomic_fetch_add(&st->syncs, 1);
+            if (rc) {
+                log_error("store: fdatasync of %s-wal failed: %s; stopping", st->path,
+                          strerror(rc));
+                abort();
+            }
+            pthread_mutex_lock(&st->sync_mu);
+            st->syncing = false;
+            if (upto > st->durable)
+                st->durable = upto;
+            pthread_cond_broadcast(&st->sync_cv);
+        } else {
+            pthread_cond_wait(&st->sync_cv, &st->sync_mu);
+        }
+    }
+    pthread_mutex_unlock(&st->sync_mu);
+}
+
+static bool sq_sync_next(struct store_conn *cc)
+{
+    struct sq_store *st = SC(cc)->store;
+    uint64_t want;
+
+    pthread_mutex_lock(&st->sync_mu);
+    while (!st->sync_stop && st->written <= st->durable)
+        pthread_cond_wait(&st->sync_cv, &st->sync_mu);
+    want = st->written;
+    pthread_mutex_unlock(&st->sync_mu);
+    wait_durable(st, want); /* also after the stop: what was written becomes durable */
+    return !st->sync_stop;
+}
+
+static void sq_sync_stop(struct store_conn *cc)
+{
+    struct sq_store *st = SC(cc)->store;
+    pthread_mutex_lock(&st->sync_mu);
+    st->sync_stop = true;
+    pthread_cond_broadcast(&st->sync_cv);
+    pthread_mutex_unlock(&st->sync_mu);
+}
+
+static int sq_begin_read(struct store_conn *cc, struct tg_err *err)
+{
+    struct sq_conn *c = SC(cc);
+    struct sq_store *st = c->store;
+    uint64_t seen;
+    int rc = ctl(c, CTL_BEGIN, err);
+
+    if (rc || !st->deferred_sync)
+        return rc;
+    /* Take the snapshot now, then wait until everything it may hold is durable: every commit
+     * it can see was counted in `visible` before it became visible. (The read's snapshot
+     * outlives the statement: it lasts until the transaction ends.) */
+    rc = ctl(c, CTL_SNAPSHOT, err);
+    if (rc) {
+        ctl(c, CTL_ROLLBACK, NULL);
+        return rc;
+    }
+    pthread_mutex_lock(&st->sync_mu);
+    seen = st->visible;
+    pthread_mutex_unlock(&st->sync_mu);
+    c->seen = seen;
+    if (!c->early)
+        wait_durable(st, seen);
+    return 0;
+}
+
+static int sq_begin_read_early(struct store_conn *cc, struct tg_err *err)
+{
+    int rc;
+    SC(cc)->early = true;
+    rc = sq_begin_read(cc, err);
+    SC(cc)->early = false;
     return rc;
+}
+
+static uint64_t sq_syncs(struct store_conn *cc)
+{
+    return atomic_load(&SC(cc)->store->syncs);
+}
+
+static void sq_wait_durable(struct store_conn *cc)
+{
+    struct sq_conn *c = SC(cc);
+    if (c->store->deferred_sync)
+        wait_durable(c->store, c->seen);
+}
+
+static int sq_commit(struct store_conn *cc, struct tg_err *err)
+{
+    struct sq_conn *c = SC(cc);
+    struct sq_store *st = c->store;
+    bool counted = st->deferred_sync && c->wal_owner;
+    uint64_t seq = 0;
+    int rc;
+
+    if (counted) {
+        pthread_mutex_lock(&st->sync_mu);
+        seq = ++st->visible;
+        pthread_mutex_unlock(&st->sync_mu);
+    }
+    rc = ctl(c, CTL_COMMIT, err);
+    if (rc && !sqlite3_get_autocommit(c->db))
+        ctl(c, CTL_ROLLBACK, NULL);
+    if (counted) {
+        pthread_mutex_lock(&st->sync_mu);
+        st->written = seq;
+        pthread_cond_broadcast(&st->sync_cv);
+        pthread_mutex_unlock(&st->sync_mu);
+    }
+    return rc;
+}
+
+static bool sq_defer_sync(struct store_conn *cc)
+{
+    struct sq_conn *c = SC(cc);
+    /* WAL + NORMAL: a commit writes its frames without fsync; checkpoints still sync. */
+    if (!c->wal_owner || exec(c->db, "PRAGMA synchronous=NORMAL", NULL) != 0)
+        return false;
+    c->store->deferred_sync = true;
+    return true;
 }
 
 /* A statement stepped but never reset keeps its read snapshot open after ROLLBACK: the next
@@ -498,6 +674,12 @@ const struct store_backend store_sqlite_backend = {
     .defer_checkpoints = sq_defer_checkpoints,
     .checkpoint = sq_checkpoint,
     .checkpoint_due = sq_checkpoint_due,
+    .defer_sync = sq_defer_sync,
+    .begin_read_early = sq_begin_read_early,
+    .wait_durable = sq_wait_durable,
+    .syncs = sq_syncs,
+    .sync_next = sq_sync_next,
+    .sync_stop = sq_sync_stop,
     .st_get = sq_st_get,
     .st_int = sq_st_int,
     .st_textn = sq_st_textn,

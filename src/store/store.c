@@ -139,6 +139,22 @@ int store_checkpoint(struct store_conn *c, struct tg_err *err)
 {
     return c->be->checkpoint ? c->be->checkpoint(c, err) : 0;
 }
+bool store_defer_sync(struct store_conn *writer)
+{
+    return writer->be->defer_sync ? writer->be->defer_sync(writer) : false;
+}
+int store_begin_read_early(struct store_conn *c, struct tg_err *err)
+{
+    return c->be->begin_read_early ? c->be->begin_read_early(c, err) : c->be->begin_read(c, err);
+}
+void store_wait_durable(struct store_conn *c)
+{
+    if (c->be->wait_durable)
+        c->be->wait_durable(c);
+}
+uint64_t store_syncs(struct store_conn *c) { return c->be->syncs ? c->be->syncs(c) : 0; }
+bool store_sync_next(struct store_conn *writer) { return writer->be->sync_next(writer); }
+void store_sync_stop(struct store_conn *writer) { writer->be->sync_stop(writer); }
 enum store_ckpt store_checkpoint_due(struct store_conn *writer)
 {
     return writer->be->checkpoint_due ? writer->be->checkpoint_due(writer) : STORE_CKPT_NONE;

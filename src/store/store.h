@@ -77,6 +77,29 @@ bool store_retry_pending(struct store_conn *c);
  * such a step (PostgreSQL).
  */
 bool store_defer_checkpoints(struct store_conn *writer);
+/**
+ * SQLite, after store_defer_checkpoints: the writer's commits stop waiting for the WAL's fsync,
+ * so that it runs the next transaction while the disk flushes. Durability moves to the
+ * readers: beginning a read transaction (any connection of the store) waits until every
+ * commit its snapshot may see is durable, running the fdatasync itself when no other thread
+ * is. So nothing is read, by the engine's catch-up or by anyone else, that a power loss could
+ * still take back; the server answers a write only after such a read. Returns false (and
+ * changes nothing) where commits are durable by themselves (PostgreSQL).
+ */
+bool store_defer_sync(struct store_conn *writer);
+/** With deferred syncs: waits until a commit is written but not durable, makes it durable and
+ * returns true; false once store_sync_stop was called (after a last sync). A thread looping
+ * on it flushes each group of commits as soon as the last flush is done, while the readers
+ * that wait for them (the engine's catch-up first) do other work. */
+bool store_sync_next(struct store_conn *writer);
+void store_sync_stop(struct store_conn *writer);
+/** store_begin_read without the wait: the snapshot may hold commits that are not durable
+ * yet. Whoever reads so must call store_wait_durable before anything read leaves the thread
+ * (the engine's catch-up builds its next snapshot meanwhile, and publishes it after). */
+int store_begin_read_early(struct store_conn *c, struct tg_err *err);
+void store_wait_durable(struct store_conn *c);
+/** Deferred syncs: the fdatasyncs of the WAL done so far (metrics, tests). */
+uint64_t store_syncs(struct store_conn *c);
 /** What the WAL needs after the writer's last commit (store_defer_checkpoints). */
 enum store_ckpt {
     STORE_CKPT_NONE,

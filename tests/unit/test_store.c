@@ -2,6 +2,7 @@
  * the pragmas it promises, transactions, savepoints, snapshots seen by readers, cached
  * statements, error mapping, history rows written by core, and injected faults (a locked
  * database, a schema newer than the binary, a read-only connection asked to write). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -306,6 +307,69 @@ static void test_deferred_checkpoints(void **state)
     store_close(s);
 }
 
+static void *sync_loop(void *arg)
+{
+    intptr_t n = 0;
+    while (store_sync_next(arg))
+        n++;
+    return (void *)n;
+}
+
+/* Deferred syncs: a commit no longer waits for the WAL's fsync, and nothing it wrote can be
+ * read before one ran: a reader's begin does it, or waits for the syncer's. */
+static void test_deferred_sync(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *w, *r;
+    struct tg_err err;
+    pthread_t syncer;
+    void *loops;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    w = store_conn_open(s, true, &err);
+    r = store_conn_open(s, false, &err);
+    assert_true(store_defer_checkpoints(w));
+    assert_int_equal(store_exec_script(w, "CREATE TABLE big(x BLOB)", &err), 0);
+    assert_true(store_defer_sync(w));
+    insert_blobs(w, 3);
+    assert_int_equal(store_syncs(w), 0); /* the commit did not sync */
+    /* The reader's snapshot holds the commit: its begin syncs first. */
+    assert_int_equal(store_begin_read(r, &err), 0);
+    assert_int_equal(store_syncs(w), 1);
+    store_rollback(r);
+    /* Nothing new: no sync. */
+    assert_int_equal(store_begin_read(r, &err), 0);
+    assert_int_equal(store_syncs(w), 1);
+    store_rollback(r);
+    /* An early read does not wait; its wait does. */
+    insert_blobs(w, 1);
+    assert_int_equal(store_begin_read_early(r, &err), 0);
+    assert_int_equal(store_syncs(w), 1);
+    store_wait_durable(r);
+    assert_int_equal(store_syncs(w), 2);
+    store_wait_durable(r);
+    assert_int_equal(store_syncs(w), 2);
+    store_rollback(r);
+    /* The syncer thread flushes what was written, and stops when told (after a last one). */
+    assert_int_equal(pthread_create(&syncer, NULL, sync_loop, w), 0);
+    insert_blobs(w, 1);
+    for (int i = 0; i < 2000 && store_syncs(w) < 3; i++)
+        usleep(1000);
+    assert_int_equal(store_syncs(w), 3);
+    assert_int_equal(store_begin_read(r, &err), 0); /* durable already: no wait, no sync */
+    assert_int_equal(store_syncs(w), 3);
+    store_rollback(r);
+    store_sync_stop(w);
+    assert_int_equal(pthread_join(syncer, &loops), 0);
+    assert_true((intptr_t)loops >= 1);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 5);
+
+    store_conn_close(r);
+    store_conn_close(w);
+    store_close(s);
+}
+
 /* Regression: a statement left stepped (not reset) by a request must not pin the reader's
  * snapshot for the next request (seen as freshly issued tokens answering 401). */
 static void test_unreset_statement_does_not_pin_snapshot(void **state)
@@ -603,6 +667,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_urls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_newer_schema_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions_and_snapshots, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreset_statement_does_not_pin_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_map_to_codes, setup, teardown),
