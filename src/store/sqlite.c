@@ -45,6 +45,7 @@ struct sq_store {
     atomic_ullong syncs; /* fdatasyncs of the WAL done (store_syncs) */
     bool sync_stop;    /* store_sync_stop: the syncer returns */
     int wal_fd;        /* -1 until the first sync */
+    char *wal_path;
 };
 
 /* Transaction control runs once or twice per request: prepared once per connection, not parsed
@@ -217,6 +218,8 @@ static int sq_open(const char *url, struct store **out, struct tg_err *err)
     s = xcalloc(1, sizeof(*s));
     s->base.be = &store_sqlite_backend;
     s->path = xstrdup(path);
+    s->wal_path = xmalloc(strlen(path) + 5);
+    snprintf(s->wal_path, strlen(path) + 5, "%s-wal", path);
     s->wal_fd = -1;
     pthread_mutex_init(&s->sync_mu, NULL);
     pthread_cond_init(&s->sync_cv, NULL);
@@ -234,6 +237,7 @@ static void sq_close(struct store *st)
     pthread_mutex_destroy(&s->sync_mu);
     pthread_cond_destroy(&s->sync_cv);
     xfree(s->path);
+    xfree(s->wal_path);
     xfree(s->desc);
     xfree(s);
 }
@@ -283,11 +287,10 @@ static int sq_begin_write(struct store_conn *c, struct tg_err *err)
  * replaces it); the check below reopens it should that ever change. */
 static int wal_fdatasync(struct sq_store *st)
 {
-    char *wal = xmalloc(strlen(st->path) + 5);
+    const char *wal = st->wal_path;
     struct stat a, b;
     int rc = 0;
 
-    sprintf(wal, "%s-wal", st->path);
     if (st->wal_fd >= 0 && (fstat(st->wal_fd, &a) != 0 || stat(wal, &b) != 0 ||
                             a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
         close(st->wal_fd);
@@ -297,7 +300,6 @@ static int wal_fdatasync(struct sq_store *st)
         st->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
     if (st->wal_fd < 0 || fdatasync(st->wal_fd) != 0)
         rc = errno ? errno : EIO;
-    xfree(wal);
     return rc;
 }
 
@@ -317,7 +319,7 @@ static void wait_durable(struct sq_store *st, uint64_t want)
             rc = wal_fdatasync(st);
             atomic_fetch_add(&st->syncs, 1);
             if (rc) {
-                log_error("store: fdatasync of %s-wal failed: %s; stopping", st->path,
+                log_error("store: fdatasync of %s failed: %s; stopping", st->wal_path,
                           strerror(rc));
                 abort();
             }
