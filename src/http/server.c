@@ -114,7 +114,7 @@ static struct {
     bool writer_checkpoints; /* commits leave the WAL's copy to ckpt_main (SQLite) */
     bool deferred_sync;      /* commits leave the WAL's fsync to the publisher's read */
     /* The background checkpointer (SQLite): copies the WAL while the writer goes on. */
-    pthread_t ckpt, syncer;
+    pthread_t ckpt, syncer[2]; /* two: a flush may start while the other runs (sqlite.c) */
     struct store_conn *ckpt_conn;
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
@@ -1307,7 +1307,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     if (S.writer_checkpoints)
         pthread_create(&S.ckpt, NULL, ckpt_main, NULL);
     if (S.deferred_sync)
-        pthread_create(&S.syncer, NULL, syncer_main, NULL);
+        for (int k = 0; k < 2; k++)
+            pthread_create(&S.syncer[k], NULL, syncer_main, NULL);
     pthread_create(&S.publisher, NULL, publisher_main, NULL);
     pthread_create(&S.writer, NULL, writer_main, NULL);
     for (i = 1; i < S.nthreads; i++)
@@ -1336,7 +1337,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_join(S.publisher, NULL);
     if (S.deferred_sync) {
         store_sync_stop(S.writer_conn);
-        pthread_join(S.syncer, NULL);
+        for (int k = 0; k < 2; k++)
+            pthread_join(S.syncer[k], NULL);
     }
     atomic_store(&S.tail_stop, true);
     if (S.tailing)

@@ -41,7 +41,8 @@ struct sq_store {
     uint64_t visible;  /* commits that readers may see: counted before COMMIT */
     uint64_t written;  /* commits whose COMMIT returned: their frames are in the WAL file */
     uint64_t durable;  /* commits an fdatasync of the WAL covered */
-    bool syncing;
+    int syncing;       /* fdatasyncs running (at most SYNCERS) */
+    uint64_t syncing_upto; /* the highest commit a running or finished fdatasync covers */
     atomic_ullong syncs; /* fdatasyncs of the WAL done (store_syncs) */
     bool sync_stop;    /* store_sync_stop: the syncer returns */
     int wal_fd;        /* -1 until the first sync */
@@ -307,14 +308,22 @@ static int wal_fdatasync(struct sq_store *st)
  * thread is. A failed fdatasync leaves the WAL's state on disk unknown (the kernel may have
  * dropped the dirty pages): like PostgreSQL on a failed fsync, stop, and let recovery start
  * from what is on disk, rather than go on answering as if the writes were durable. */
+/* fdatasyncs of the WAL that may run at once (see wait_durable). */
+#define SYNCERS 2
+
 static void wait_durable(struct sq_store *st, uint64_t want)
 {
     pthread_mutex_lock(&st->sync_mu);
     while (st->durable < want) {
-        if (!st->syncing && st->written >= want) {
+        /* A second fdatasync may start while one runs, for commits written since: when it
+         * returns, everything written before it began is on disk (it waits for the pages the
+         * first one is writing), so a commit waits for one flush, not for the rest of another
+         * first. */
+        if (st->syncing < SYNCERS && st->written >= want && st->written > st->syncing_upto) {
             uint64_t upto = st->written;
             int rc;
-            st->syncing = true;
+            st->syncing++;
+            st->syncing_upto = upto;
             pthread_mutex_unlock(&st->sync_mu);
             rc = wal_fdatasync(st);
             atomic_fetch_add(&st->syncs, 1);
@@ -324,7 +333,7 @@ static void wait_durable(struct sq_store *st, uint64_t want)
                 abort();
             }
             pthread_mutex_lock(&st->sync_mu);
-            st->syncing = false;
+            st->syncing--;
             if (upto > st->durable)
                 st->durable = upto;
             pthread_cond_broadcast(&st->sync_cv);
@@ -341,7 +350,7 @@ static bool sq_sync_next(struct store_conn *cc)
     uint64_t want;
 
     pthread_mutex_lock(&st->sync_mu);
-    while (!st->sync_stop && st->written <= st->durable)
+    while (!st->sync_stop && st->written <= st->syncing_upto)
         pthread_cond_wait(&st->sync_cv, &st->sync_mu);
     want = st->written;
     pthread_mutex_unlock(&st->sync_mu);
