@@ -1014,6 +1014,10 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 "tagd_store_transactions_total{outcome=\"failed\"} %llu\n",
                 atomic_load(&S.m.txn_commits), atomic_load(&S.m.txn_rollbacks),
                 atomic_load(&S.m.txn_failures));
+    sbuf_printf(b, "# HELP tagd_wal_syncs_total fdatasyncs of SQLite's WAL by the deferred syncs.\n"
+                   "# TYPE tagd_wal_syncs_total counter\n"
+                   "tagd_wal_syncs_total %llu\n",
+                (unsigned long long)store_syncs(S.writer_conn));
     sbuf_printf(b, "# HELP tagd_connections_rejected_total Connections over the limit.\n"
                    "# TYPE tagd_connections_rejected_total counter\n"
                    "tagd_connections_rejected_total %llu\n",

@@ -588,6 +588,39 @@ def test_metrics_gauges_follow_the_data():
         s.cleanup()
 
 
+@pytest.mark.parametrize("defer", ["1", "0"])
+def test_write_answers_follow_a_wal_flush(defer):
+    """SQLite: with deferred syncs (the default) the writer's COMMIT does not fsync; every
+    answered write was flushed by the syncer first (counted in tagd_wal_syncs_total). With
+    --defer-sync 0 each COMMIT waits for its own fsync and the syncer does nothing. Either way
+    a write is read back at once, from the engine and from SQL (as_of)."""
+    s = Server(extra_args=["--defer-sync", defer]).start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        syncs = lambda: int(re.search(r"^tagd_wal_syncs_total (\d+)$",
+                                      requests.get(s.url + "/metrics").text, re.M).group(1))
+        before = syncs()
+        for i in range(5):
+            r = a.post("/v1/resources/wf/r%d/tags" % i, json={"tags": ["Wf.t%d" % i],
+                                                               "create_missing": True})
+            assert r.status_code == 200, r.text
+            assert [t["name"] for t in r.json()["items"]] == ["Wf.t%d" % i]
+            after = syncs()
+            if defer == "1":
+                assert after > before  # flushed before the answer left
+            else:
+                assert after == 0
+            before = after
+            rev = r.headers["X-Tagd-Revision"]
+            got = a.get("/v1/resources/wf/r%d/tags" % i)
+            assert [t["name"] for t in got.json()["items"]] == ["Wf.t%d" % i]
+            past = a.get("/v1/resources/wf/r%d/tags?as_of=%s" % (i, rev))
+            assert past.status_code == 200, past.text
+            assert [t["name"] for t in past.json()["items"]] == ["Wf.t%d" % i]
+    finally:
+        s.cleanup()
+
+
 def test_keep_alive_and_pipelining(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
         c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)
