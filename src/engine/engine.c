@@ -1340,11 +1340,12 @@ static int id32(int64_t id, const char *what, struct tg_err *err)
     return 0;
 }
 
+static int sync_resource_tags(struct engine *e, struct store_conn *c, int64_t id,
+                              struct tg_err *err);
+
 static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
     struct store_stmt *st;
-    struct asg_rows v = {0};
-    uint32_t *blk;
     int rc = id32(id, "resource", err);
 
     if (rc)
@@ -1377,7 +1378,19 @@ static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, str
         res_set_row(e, (uint32_t)id, false, 0, 0, 0, false, NULL);
         return 0;
     }
-    st = st_get(c, SQL_ENG_RES_TAGS, err);
+    return sync_resource_tags(e, c, id, err);
+}
+
+/* Reloads only the resource's assignments: enough after changes that are all assignments (the
+ * resource's own row, and so its chunk entry's other fields, stayed as it was). */
+static int sync_resource_tags(struct engine *e, struct store_conn *c, int64_t id,
+                              struct tg_err *err)
+{
+    struct store_stmt *st = st_get(c, SQL_ENG_RES_TAGS, err);
+    struct asg_rows v = {0};
+    uint32_t *blk;
+    int rc = 0;
+
     if (st == NULL)
         return TG_EINTERNAL;
     st_int(st, 1, id);
@@ -1604,7 +1617,7 @@ int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err)
 
 static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
-    struct touched tags = {0}, res = {0};
+    struct touched tags = {0}, res = {0}, asg = {0};
     struct store_stmt *st;
     int64_t rev;
     int rc;
@@ -1625,8 +1638,10 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
             continue;
         if (strcmp(entity, "tag") == 0)
             touch(&tags, id);
-        else if (strcmp(entity, "resource") == 0 || strcmp(entity, "assignment") == 0)
+        else if (strcmp(entity, "resource") == 0)
             touch(&res, id);
+        else if (strcmp(entity, "assignment") == 0)
+            touch(&asg, id);
     }
     st_reset(st);
     if (rc < 0)
@@ -1646,8 +1661,22 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
     if (rc == 0 && e->dict_dirty)
         rebuild_dict(e);
     dedup(&res);
+    dedup(&asg);
     for (size_t i = 0; i < res.n && rc == 0; i++)
         rc = sync_resource(e, c, res.v[i], err);
+    /* A resource whose changes were all assignments, and that the engine holds: its tags
+     * only (the resource row's read and check are half of a catch-up's reads per add). */
+    for (size_t i = 0, k = 0; i < asg.n && rc == 0; i++) {
+        const struct eres *r;
+        while (k < res.n && res.v[k] < asg.v[i])
+            k++;
+        if (k < res.n && res.v[k] == asg.v[i])
+            continue; /* done above */
+        r = asg.v[i] > 0 && asg.v[i] < (int64_t)UINT32_MAX ? res_at(e->b, (uint32_t)asg.v[i])
+                                                             : NULL;
+        rc = r && (r->flags & R_EXISTS) ? sync_resource_tags(e, c, asg.v[i], err)
+                                        : sync_resource(e, c, asg.v[i], err);
+    }
 out:
     if (rc == 0) {
         e->b->rev = rev;
@@ -1663,6 +1692,7 @@ out:
 out_done:
     xfree(tags.v);
     xfree(res.v);
+    xfree(asg.v);
     return rc;
 }
 
