@@ -843,18 +843,13 @@ int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *ta
     return rc;
 }
 
-int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
-                       struct tg_err *err)
+/* Closes an assignment the caller knows is current. */
+static int remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                      struct tg_err *err)
 {
     struct store_stmt *st;
-    bool yes;
-    int rc = assigned(ctx, resource_id, tag_id, &yes, err);
+    int rc = core_rev(ctx, err);
 
-    if (rc)
-        return rc;
-    if (!yes)
-        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag is not on this resource");
-    rc = core_rev(ctx, err);
     if (rc)
         return rc;
     st = st_get(ctx->conn, SQL_ASG_CLOSE, err);
@@ -870,6 +865,19 @@ int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id
                        arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld}",
                                     (long long)resource_id, (long long)tag_id),
                        err);
+}
+
+int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                       struct tg_err *err)
+{
+    bool yes;
+    int rc = assigned(ctx, resource_id, tag_id, &yes, err);
+
+    if (rc)
+        return rc;
+    if (!yes)
+        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag is not on this resource");
+    return remove_one(ctx, resource_id, tag_id, err);
 }
 
 int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
@@ -892,7 +900,8 @@ int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t
             ((struct assignment *)cur.items)[kept++] = *a;
             continue;
         }
-        rc = core_assign_remove(ctx, resource_id, a->tag.id, err);
+        /* It is in `cur`: current, no need to ask the store again. */
+        rc = remove_one(ctx, resource_id, a->tag.id, err);
         if (rc)
             return rc;
     }

@@ -45,6 +45,8 @@
 
 #define MAX_STATUS 600
 #define WRITER_BATCH 64
+/* Two: a flush of the commits written since may start while the other runs (sqlite.c). */
+#define SYNCER_THREADS 2
 
 static const int64_t latency_buckets_us[] = {100,   250,    500,    1000,   2500,    5000, 10000,
                                              25000, 50000, 100000, 250000, 500000, 1000000};
@@ -112,9 +114,9 @@ static struct {
     struct job *pub_head, *pub_tail;
     bool pub_stop;
     bool writer_checkpoints; /* commits leave the WAL's copy to ckpt_main (SQLite) */
-    bool deferred_sync;      /* commits leave the WAL's fsync to the publisher's read */
+    bool deferred_sync;      /* commits leave the WAL's fsync to the syncer threads (SQLite) */
     /* The background checkpointer (SQLite): copies the WAL while the writer goes on. */
-    pthread_t ckpt, syncer[2]; /* two: a flush may start while the other runs (sqlite.c) */
+    pthread_t ckpt, syncer[SYNCER_THREADS];
     struct store_conn *ckpt_conn;
     pthread_mutex_t ckpt_mu;
     pthread_cond_t ckpt_cv;
@@ -1311,7 +1313,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     if (S.writer_checkpoints)
         pthread_create(&S.ckpt, NULL, ckpt_main, NULL);
     if (S.deferred_sync)
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < SYNCER_THREADS; k++)
             pthread_create(&S.syncer[k], NULL, syncer_main, NULL);
     pthread_create(&S.publisher, NULL, publisher_main, NULL);
     pthread_create(&S.writer, NULL, writer_main, NULL);
@@ -1341,7 +1343,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_join(S.publisher, NULL);
     if (S.deferred_sync) {
         store_sync_stop(S.writer_conn);
-        for (int k = 0; k < 2; k++)
+        for (int k = 0; k < SYNCER_THREADS; k++)
             pthread_join(S.syncer[k], NULL);
     }
     atomic_store(&S.tail_stop, true);

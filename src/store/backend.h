@@ -48,12 +48,14 @@ struct store_backend {
     bool (*defer_checkpoints)(struct store_conn *c);
     int (*checkpoint)(struct store_conn *c, struct tg_err *err);
     enum store_ckpt (*checkpoint_due)(struct store_conn *writer);
-    bool (*defer_sync)(struct store_conn *writer); /* optional, with the next two */
+    /* Optional, deferred syncs: sync_next and sync_stop are called only after defer_sync
+     * returned true; begin_read_early falls back on begin_read. */
+    bool (*defer_sync)(struct store_conn *writer);
     bool (*sync_next)(struct store_conn *writer);
-    int (*begin_read_early)(struct store_conn *c, struct tg_err *err); /* optional */
+    void (*sync_stop)(struct store_conn *writer);
+    int (*begin_read_early)(struct store_conn *c, struct tg_err *err);
     void (*wait_durable)(struct store_conn *c);
     uint64_t (*syncs)(struct store_conn *c);
-    void (*sync_stop)(struct store_conn *writer);
     struct store_stmt *(*st_get)(struct store_conn *c, enum store_sql id, struct tg_err *err);
     void (*st_int)(struct store_stmt *st, int i, int64_t v);
     void (*st_textn)(struct store_stmt *st, int i, const char *s, size_t n);

@@ -172,8 +172,6 @@ STORE_SQL_ID(SQL_ASG_CLOSE, "UPDATE assignments SET valid_to = ?3 WHERE resource
                             " AND tag_id = ?2 AND valid_to IS NULL")
 STORE_SQL_ID(SQL_ASG_EXISTS, "SELECT 1 FROM assignments WHERE resource_id = ?1 AND tag_id = ?2"
                              " AND valid_to IS NULL")
-STORE_SQL_ID(SQL_ASG_COUNT, "SELECT count(*) FROM assignments a JOIN tags t ON t.id = a.tag_id"
-                            " WHERE a.resource_id = ?1 AND a.valid_to IS NULL AND t.deleted = 0")
 STORE_SQL_ID(SQL_ASG_GROUP_OTHER,
              "SELECT t.name FROM assignments a JOIN tags t ON t.id = a.tag_id"
              " WHERE a.resource_id = ?1 AND a.valid_to IS NULL AND t.group_id = ?2"

@@ -283,34 +283,32 @@ static int sq_begin_write(struct store_conn *c, struct tg_err *err)
     return ctl(SC(c), CTL_BEGIN_IMMEDIATE, err);
 }
 
-/* fdatasync of the WAL through a descriptor of our own: SQLite's is private to the writer's
- * connection. The WAL keeps its inode while connections are open (SQLite truncates it, never
- * replaces it); the check below reopens it should that ever change. */
-static int wal_fdatasync(struct sq_store *st)
+/* The WAL's descriptor for fdatasync, our own: SQLite's is private to the writer's connection.
+ * The WAL keeps its inode while connections are open (SQLite truncates it, never replaces it);
+ * the check reopens it should that ever change. Called under sync_mu; `alone` (no flush
+ * running) is when the descriptor may be replaced, as no other thread is using it. */
+static int wal_fd_locked(struct sq_store *st, bool alone)
 {
-    const char *wal = st->wal_path;
     struct stat a, b;
-    int rc = 0;
 
-    if (st->wal_fd >= 0 && (fstat(st->wal_fd, &a) != 0 || stat(wal, &b) != 0 ||
-                            a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+    if (alone && st->wal_fd >= 0 &&
+        (fstat(st->wal_fd, &a) != 0 || stat(st->wal_path, &b) != 0 || a.st_ino != b.st_ino ||
+         a.st_dev != b.st_dev)) {
         close(st->wal_fd);
         st->wal_fd = -1;
     }
     if (st->wal_fd < 0)
-        st->wal_fd = open(wal, O_RDWR | O_CLOEXEC);
-    if (st->wal_fd < 0 || fdatasync(st->wal_fd) != 0)
-        rc = errno ? errno : EIO;
-    return rc;
+        st->wal_fd = open(st->wal_path, O_RDWR | O_CLOEXEC);
+    return st->wal_fd;
 }
 
-/* Returns once every commit up to `want` is durable, syncing the WAL itself when no other
- * thread is. A failed fdatasync leaves the WAL's state on disk unknown (the kernel may have
- * dropped the dirty pages): like PostgreSQL on a failed fsync, stop, and let recovery start
- * from what is on disk, rather than go on answering as if the writes were durable. */
 /* fdatasyncs of the WAL that may run at once (see wait_durable). */
 #define SYNCERS 2
 
+/* Returns once every commit up to `want` is durable, syncing the WAL itself when fewer than
+ * SYNCERS threads are. A failed fdatasync leaves the WAL's state on disk unknown (the kernel
+ * may have dropped the dirty pages): like PostgreSQL on a failed fsync, stop, and let recovery
+ * start from what is on disk, rather than go on answering as if the writes were durable. */
 static void wait_durable(struct sq_store *st, uint64_t want)
 {
     pthread_mutex_lock(&st->sync_mu);
@@ -321,11 +319,14 @@ static void wait_durable(struct sq_store *st, uint64_t want)
          * first. */
         if (st->syncing < SYNCERS && st->written >= want && st->written > st->syncing_upto) {
             uint64_t upto = st->written;
-            int rc;
+            int fd = wal_fd_locked(st, st->syncing == 0), rc = 0;
             st->syncing++;
             st->syncing_upto = upto;
             pthread_mutex_unlock(&st->sync_mu);
-            rc = wal_fdatasync(st);
+            if (fd < 0)
+                rc = EBADF; /* the WAL could not be opened */
+            else if (fdatasync(fd) != 0)
+                rc = errno ? errno : EIO;
             atomic_fetch_add(&st->syncs, 1);
             if (rc) {
                 log_error("store: fdatasync of %s failed: %s; stopping", st->wal_path,
@@ -348,14 +349,16 @@ static bool sq_sync_next(struct store_conn *cc)
 {
     struct sq_store *st = SC(cc)->store;
     uint64_t want;
+    bool stop;
 
     pthread_mutex_lock(&st->sync_mu);
     while (!st->sync_stop && st->written <= st->syncing_upto)
         pthread_cond_wait(&st->sync_cv, &st->sync_mu);
     want = st->written;
+    stop = st->sync_stop;
     pthread_mutex_unlock(&st->sync_mu);
     wait_durable(st, want); /* also after the stop: what was written becomes durable */
-    return !st->sync_stop;
+    return !stop;
 }
 
 static void sq_sync_stop(struct store_conn *cc)
