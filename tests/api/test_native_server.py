@@ -18,6 +18,15 @@ BIN = os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd"))
 AUTH = {"Authorization": "Bearer " + ADMIN_TOKEN}
 
 
+def run_parallel(work, n):
+    """Runs work(0) .. work(n - 1), each on its own thread, and waits for all of them."""
+    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
 def run_tagd(args, env=None, timeout=20):
     e = dict(os.environ)
     e.pop("TAGD_CONFIG", None)
@@ -322,11 +331,7 @@ def test_group_commit_concurrent_creates(server, admin):
         results[i] = s.post(server.url + "/v1/tags", json={"name": "Par.t%02d" % i},
                             headers=AUTH, timeout=30)
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_parallel(work, n)
     assert all(r.status_code == 201 for r in results), [r.text for r in results if r.status_code != 201]
     revs = [int(r.headers["X-Tagd-Revision"]) for r in results]
     assert len(set(revs)) == n
@@ -359,11 +364,7 @@ def test_failed_request_in_batch_rolls_back_alone(server, admin):
         results[i] = requests.post(server.url + "/v1/tags", json={"name": name}, headers=AUTH,
                                    timeout=30)
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_parallel(work, n)
     for i, r in enumerate(results):
         assert r.status_code == (201 if i % 3 else 400), (i, r.text)
     names = [t["name"] for t in admin.get("/v1/tags?prefix=Mix.&limit=1000").json()["items"]]
@@ -392,11 +393,7 @@ def test_concurrent_assignment_adds_answer_their_own_state(server, admin):
         reads[i] = s.get(server.url + "/v1/resources/file/%s/tags" % key, headers=AUTH,
                          timeout=30)
 
-    ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    run_parallel(work, n)
     by_res = {}
     for i, r in enumerate(results):
         k = i // nres
@@ -436,11 +433,7 @@ def test_threads_serve_concurrently():
                   for _ in range(5)]
             results[i] = (w, rd)
 
-        ts = [threading.Thread(target=work, args=(i,)) for i in range(n)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
+        run_parallel(work, n)
         for w, rd in results:
             assert w.status_code == 201, w.text
             # a read on any loop after the write's answer sees the write
