@@ -731,6 +731,10 @@ static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *
         jw_kint(&w, "resource_id", resource_id);
         jw_kint(&w, "tag_id", t->id);
         jw_kstr(&w, "tag", t->name_key);
+        /* With the change's principal and time, the whole row: the engine applies the add
+         * from this record without reading the resource's assignments again. */
+        jw_kint(&w, "id", *id);
+        jw_kstr(&w, "context", context ? context : "manual");
         jw_obj_end(&w);
         after = arena_strndup(ctx->a, sbuf_str(&b), b.len);
         sbuf_release(&b);

@@ -25,6 +25,7 @@
 #include <roaring/roaring_array.h>
 
 #include "core/core.h"
+#include "util/json.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/name.h"
@@ -163,6 +164,7 @@ struct engine {
     uint32_t *who_slots; /* writer's hash of the pairs: index + 1, 0 empty */
     size_t who_cap;
     uint32_t last_who;   /* the pair interned last: loading repeats it row after row */
+    int64_t max_asg_id;  /* the largest assignment id any block was built from */
 };
 
 struct engine *engine_main;
@@ -750,7 +752,10 @@ static int rows_push(struct engine *e, struct asg_rows *v, struct store_stmt *st
     v->tags[v->n] = (uint32_t)t;
     v->who[v->n] = w;
     v->at[v->n] = col_int(st, at + 3);
-    v->id[v->n++] = col_int(st, at + 4);
+    v->id[v->n] = col_int(st, at + 4);
+    if (v->id[v->n] > e->max_asg_id)
+        e->max_asg_id = v->id[v->n];
+    v->n++;
     return 0;
 }
 
@@ -988,6 +993,51 @@ static struct tag *rec_read(struct store_stmt *st, const char *name, const char 
 }
 
 /* Loads tag `id` from the store into the build. */
+/* Forgets tag `id` and takes it off every resource: it was purged, and its assignments were
+ * closed with it. A purged tag's id may be given to the next tag made (SQLite reuses the
+ * largest rowid), so the catch-up drops a purged tag before it reads the row again. */
+static void tag_drop(struct engine *e, uint32_t id)
+{
+    struct eng_snap *b = e->b;
+    struct etag *old = tag_at(b, id);
+    roaring_uint32_iterator_t *it;
+
+    if (old == NULL)
+        return;
+    it = roaring_create_iterator(old->direct);
+    while (it->has_value) {
+        struct eres *r = w_res(e, it->current_value);
+        uint32_t *nt = NULL, k = 0, m = 0;
+        for (uint32_t j = 0; j < r->ntags; j++)
+            m += r->tags[j] != (uint32_t)id;
+        if (m)
+            nt = made(e, xmalloc(B_SIZE(m)), false);
+        for (uint32_t j = 0; j < r->ntags; j++) {
+            if (r->tags[j] == (uint32_t)id)
+                continue;
+            nt[k] = r->tags[j];
+            B_WHO(nt, m)[k] = B_WHO(r->tags, r->ntags)[j];
+            B_AT(nt, m)[k] = B_AT(r->tags, r->ntags)[j];
+            B_ORD(nt, m)[k++] = B_ORD(r->tags, r->ntags)[j];
+        }
+        retire(e, r->tags, false);
+        r->tags = nt;
+        b->nasg -= r->ntags - k;
+        r->ntags = k;
+        roaring_advance_uint32_iterator(it);
+    }
+    roaring_free_uint32_iterator(it);
+    w_tags_dir(e, 0);
+    retire(e, old, false);
+    retire(e, old->direct, true);
+    retire(e, old->sub, true);
+    retire(e, old->name, false);
+    retire(e, old->key, false);
+    retire(e, old->rec, false);
+    b->tags[id] = NULL;
+    e->structure_dirty = e->dict_dirty = true;
+}
+
 static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
     struct eng_snap *b = e->b;
@@ -1008,43 +1058,8 @@ static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct t
     }
     if (rc == 0) {
         st_reset(st);
-        if (old == NULL)
-            return 0;
-        /* Purged: its assignments were closed with it. */
-        {
-            roaring_uint32_iterator_t *it = roaring_create_iterator(old->direct);
-            while (it->has_value) {
-                struct eres *r = w_res(e, it->current_value);
-                uint32_t *nt = NULL, k = 0, m = 0;
-                for (uint32_t j = 0; j < r->ntags; j++)
-                    m += r->tags[j] != (uint32_t)id;
-                if (m)
-                    nt = made(e, xmalloc(B_SIZE(m)), false);
-                for (uint32_t j = 0; j < r->ntags; j++) {
-                    if (r->tags[j] == (uint32_t)id)
-                        continue;
-                    nt[k] = r->tags[j];
-                    B_WHO(nt, m)[k] = B_WHO(r->tags, r->ntags)[j];
-                    B_AT(nt, m)[k] = B_AT(r->tags, r->ntags)[j];
-                    B_ORD(nt, m)[k++] = B_ORD(r->tags, r->ntags)[j];
-                }
-                retire(e, r->tags, false);
-                r->tags = nt;
-                b->nasg -= r->ntags - k;
-                r->ntags = k;
-                roaring_advance_uint32_iterator(it);
-            }
-            roaring_free_uint32_iterator(it);
-        }
-        w_tags_dir(e, 0);
-        retire(e, old, false);
-        retire(e, old->direct, true);
-        retire(e, old->sub, true);
-        retire(e, old->name, false);
-        retire(e, old->key, false);
-        retire(e, old->rec, false);
-        b->tags[id] = NULL;
-        e->structure_dirty = e->dict_dirty = true;
+        if (old != NULL)
+            tag_drop(e, (uint32_t)id);
         return 0;
     }
     {
@@ -1406,6 +1421,204 @@ static int sync_resource_tags(struct engine *e, struct store_conn *c, int64_t id
     return rc;
 }
 
+/* Ids a catch-up touched, sorted and made unique by dedup. */
+struct touched {
+    int64_t *v;
+    size_t n, cap;
+};
+
+static void touch(struct touched *t, int64_t id)
+{
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 64;
+        t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
+    }
+    t->v[t->n++] = id;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static size_t dedup(struct touched *t)
+{
+    size_t k = 0;
+    if (t->n)
+        qsort(t->v, t->n, sizeof(*t->v), cmp_i64);
+    for (size_t i = 0; i < t->n; i++)
+        if (k == 0 || t->v[k - 1] != t->v[i])
+            t->v[k++] = t->v[i];
+    t->n = k;
+    return k;
+}
+
+/* An assignment's add or removal as its change record tells it (core's add_one and
+ * remove_one write them). */
+enum { AOP_OTHER, AOP_ADD, AOP_REMOVE };
+struct aop {
+    int64_t rid, tag, id, at;
+    char *context, *added_by;
+    size_t seq; /* its place in the log: one resource's records apply in this order */
+    uint8_t kind;
+};
+
+struct aops {
+    struct aop *v;
+    size_t n, cap;
+};
+
+static void aop_read(struct aops *o, struct store_stmt *st, int64_t rid)
+{
+    struct aop *a;
+    const char *op = col_text(st, 3), *after = col_text(st, 6);
+    json_t *j = NULL, *x;
+
+    if (o->n == o->cap) {
+        o->cap = o->cap ? o->cap * 2 : 64;
+        o->v = xrealloc(o->v, o->cap * sizeof(*o->v));
+    }
+    a = &o->v[o->n];
+    memset(a, 0, sizeof(*a));
+    a->rid = rid;
+    a->seq = o->n++;
+    if (op == NULL || after == NULL)
+        return;
+    if (strcmp(op, "add") == 0)
+        a->kind = AOP_ADD;
+    else if (strcmp(op, "remove") == 0)
+        a->kind = AOP_REMOVE;
+    else
+        return;
+    j = json_loads(after, 0, NULL);
+    x = json_object_get(j, "tag_id");
+    a->tag = json_is_integer(x) ? json_integer_value(x) : 0;
+    if (a->kind == AOP_ADD) {
+        /* Records written before they carried the row (id, context) are read again. */
+        x = json_object_get(j, "id");
+        a->id = json_is_integer(x) ? json_integer_value(x) : 0;
+        x = json_object_get(j, "context");
+        a->context = json_is_string(x) ? xstrdup(json_string_value(x)) : NULL;
+        a->added_by = col_null(st, 4) ? NULL : xstrdup(col_text(st, 4));
+        a->at = col_int(st, 5);
+        if (a->id <= 0 || a->context == NULL || a->added_by == NULL)
+            a->kind = AOP_OTHER;
+    }
+    if (a->tag <= 0 || a->tag >= (int64_t)UINT32_MAX)
+        a->kind = AOP_OTHER;
+    json_decref(j);
+}
+
+static void aops_free(struct aops *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        xfree(o->v[i].context);
+        xfree(o->v[i].added_by);
+    }
+    xfree(o->v);
+}
+
+static int cmp_aop(const void *x, const void *y)
+{
+    const struct aop *a = x, *b = y;
+    if (a->rid != b->rid)
+        return a->rid < b->rid ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Applies one resource's adds and removals, in log order, to the block the engine holds: what
+ * reading its rows again would give, without the reads. *applied is false, and nothing
+ * changed, when a record does not fit that block (a row written before records carried it, a
+ * tag purged in the range, whose id a new tag may hold by now; an id not above every id the
+ * engine has seen, which would misplace the add in the assigning order): the caller then reads
+ * the rows. `purged` is sorted. */
+static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size_t nop,
+                      const struct touched *purged, bool *applied, struct tg_err *err)
+{
+    const struct eres *r = res_at(e->b, rid);
+    uint32_t n = r->ntags, cap = r->ntags + (uint32_t)nop, *tags, *who, *ord, *blk;
+    int64_t *at, max_id = e->max_asg_id;
+    bool ok = true;
+    int rc = 0;
+
+    *applied = false;
+    for (size_t i = 0; i < nop; i++)
+        if (op[i].kind == AOP_OTHER ||
+            (purged->n && bsearch(&op[i].tag, purged->v, purged->n, sizeof(*purged->v), cmp_i64)))
+            return 0;
+    tags = xmalloc(cap * sizeof(*tags));
+    who = xmalloc(cap * sizeof(*who));
+    ord = xmalloc(cap * sizeof(*ord));
+    at = xmalloc(cap * sizeof(*at));
+    if (n) {
+        memcpy(tags, r->tags, n * sizeof(*tags));
+        memcpy(who, B_WHO(r->tags, n), n * sizeof(*who));
+        memcpy(at, B_AT(r->tags, n), n * sizeof(*at));
+        memcpy(ord, B_ORD(r->tags, n), n * sizeof(*ord));
+    }
+    for (size_t i = 0; i < nop && ok && rc == 0; i++) {
+        uint32_t t = (uint32_t)op[i].tag, k = 0;
+        while (k < n && tags[k] < t)
+            k++;
+        if (op[i].kind == AOP_ADD) {
+            uint32_t w = 0, top = 0;
+            if ((k < n && tags[k] == t) || tag_at(e->b, t) == NULL || op[i].id <= max_id) {
+                ok = false;
+                break;
+            }
+            rc = who_intern(e, op[i].context, op[i].added_by, &w, err);
+            if (rc)
+                break;
+            for (uint32_t j = 0; j < n; j++)
+                if (ord[j] >= top)
+                    top = ord[j] + 1;
+            memmove(tags + k + 1, tags + k, (n - k) * sizeof(*tags));
+            memmove(who + k + 1, who + k, (n - k) * sizeof(*who));
+            memmove(at + k + 1, at + k, (n - k) * sizeof(*at));
+            memmove(ord + k + 1, ord + k, (n - k) * sizeof(*ord));
+            tags[k] = t;
+            who[k] = w;
+            at[k] = op[i].at;
+            ord[k] = top;
+            max_id = op[i].id;
+            n++;
+        } else {
+            uint32_t gone;
+            if (k == n || tags[k] != t) {
+                ok = false;
+                break;
+            }
+            gone = ord[k];
+            memmove(tags + k, tags + k + 1, (n - k - 1) * sizeof(*tags));
+            memmove(who + k, who + k + 1, (n - k - 1) * sizeof(*who));
+            memmove(at + k, at + k + 1, (n - k - 1) * sizeof(*at));
+            memmove(ord + k, ord + k + 1, (n - k - 1) * sizeof(*ord));
+            n--;
+            for (uint32_t j = 0; j < n; j++)
+                ord[j] -= ord[j] > gone;
+        }
+    }
+    if (ok && rc == 0) {
+        blk = n ? xmalloc(B_SIZE(n)) : NULL;
+        if (n) {
+            memcpy(blk, tags, n * sizeof(*tags));
+            memcpy(B_WHO(blk, n), who, n * sizeof(*who));
+            memcpy(B_AT(blk, n), at, n * sizeof(*at));
+            memcpy(B_ORD(blk, n), ord, n * sizeof(*ord));
+        }
+        res_set_tags(e, rid, blk, n);
+        xfree(blk);
+        e->max_asg_id = max_id;
+        *applied = true;
+    }
+    xfree(tags);
+    xfree(who);
+    xfree(ord);
+    xfree(at);
+    return rc;
+}
+
 /* ---- loading ---- */
 
 static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
@@ -1572,38 +1785,6 @@ int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err)
     return 0;
 }
 
-struct touched {
-    int64_t *v;
-    size_t n, cap;
-};
-
-static void touch(struct touched *t, int64_t id)
-{
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 64;
-        t->v = xrealloc(t->v, t->cap * sizeof(*t->v));
-    }
-    t->v[t->n++] = id;
-}
-
-static int cmp_i64(const void *x, const void *y)
-{
-    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    return a < b ? -1 : a > b;
-}
-
-static size_t dedup(struct touched *t)
-{
-    size_t k = 0;
-    if (t->n)
-        qsort(t->v, t->n, sizeof(*t->v), cmp_i64);
-    for (size_t i = 0; i < t->n; i++)
-        if (k == 0 || t->v[k - 1] != t->v[i])
-            t->v[k++] = t->v[i];
-    t->n = k;
-    return k;
-}
-
 static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err *err);
 
 int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err)
@@ -1617,7 +1798,8 @@ int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err)
 
 static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
-    struct touched tags = {0}, res = {0}, asg = {0};
+    struct touched tags = {0}, res = {0}, purged = {0};
+    struct aops ops = {0};
     struct store_stmt *st;
     int64_t rev;
     int rc;
@@ -1636,12 +1818,16 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
         rev = col_int(st, 0);
         if (entity == NULL)
             continue;
-        if (strcmp(entity, "tag") == 0)
+        if (strcmp(entity, "tag") == 0) {
+            const char *op = col_text(st, 3);
             touch(&tags, id);
-        else if (strcmp(entity, "resource") == 0)
+            if (op && strcmp(op, "purge") == 0)
+                touch(&purged, id);
+        } else if (strcmp(entity, "resource") == 0) {
             touch(&res, id);
-        else if (strcmp(entity, "assignment") == 0)
-            touch(&asg, id);
+        } else if (strcmp(entity, "assignment") == 0) {
+            aop_read(&ops, st, id);
+        }
     }
     st_reset(st);
     if (rc < 0)
@@ -1652,7 +1838,12 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
         rc = 0;
         goto out_done;
     }
-    /* Tags first, so that resources find every tag they carry. */
+    /* Tags first, so that resources find every tag they carry; a purged one is dropped
+     * before, in case a tag made since holds its id. */
+    dedup(&purged);
+    for (size_t i = 0; i < purged.n; i++)
+        if (purged.v[i] > 0 && purged.v[i] < (int64_t)UINT32_MAX)
+            tag_drop(e, (uint32_t)purged.v[i]);
     dedup(&tags);
     for (size_t i = 0; i < tags.n && rc == 0; i++)
         rc = sync_tag(e, c, tags.v[i], err);
@@ -1661,21 +1852,32 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
     if (rc == 0 && e->dict_dirty)
         rebuild_dict(e);
     dedup(&res);
-    dedup(&asg);
     for (size_t i = 0; i < res.n && rc == 0; i++)
         rc = sync_resource(e, c, res.v[i], err);
-    /* A resource whose changes were all assignments, and that the engine holds: its tags
-     * only (the resource row's read and check are half of a catch-up's reads per add). */
-    for (size_t i = 0, k = 0; i < asg.n && rc == 0; i++) {
+    /* A resource whose changes were all assignments, and that the engine holds: its adds and
+     * removals are applied from their records, or failing that its tags are read again (the
+     * resource row's read and check were half of a catch-up's reads per add, the tags' read
+     * most of the rest). */
+    if (ops.n)
+        qsort(ops.v, ops.n, sizeof(*ops.v), cmp_aop);
+    for (size_t i = 0, k = 0, m; i < ops.n && rc == 0; i = m) {
+        int64_t id = ops.v[i].rid;
         const struct eres *r;
-        while (k < res.n && res.v[k] < asg.v[i])
+        bool applied = false;
+        for (m = i + 1; m < ops.n && ops.v[m].rid == id; m++)
+            ;
+        while (k < res.n && res.v[k] < id)
             k++;
-        if (k < res.n && res.v[k] == asg.v[i])
+        if (k < res.n && res.v[k] == id)
             continue; /* done above */
-        r = asg.v[i] > 0 && asg.v[i] < (int64_t)UINT32_MAX ? res_at(e->b, (uint32_t)asg.v[i])
-                                                             : NULL;
-        rc = r && (r->flags & R_EXISTS) ? sync_resource_tags(e, c, asg.v[i], err)
-                                        : sync_resource(e, c, asg.v[i], err);
+        r = id > 0 && id < (int64_t)UINT32_MAX ? res_at(e->b, (uint32_t)id) : NULL;
+        if (r == NULL || !(r->flags & R_EXISTS)) {
+            rc = sync_resource(e, c, id, err);
+            continue;
+        }
+        rc = aops_apply(e, (uint32_t)id, ops.v + i, m - i, &purged, &applied, err);
+        if (rc == 0 && !applied)
+            rc = sync_resource_tags(e, c, id, err);
     }
 out:
     if (rc == 0) {
@@ -1692,7 +1894,8 @@ out:
 out_done:
     xfree(tags.v);
     xfree(res.v);
-    xfree(asg.v);
+    xfree(purged.v);
+    aops_free(&ops);
     return rc;
 }
 

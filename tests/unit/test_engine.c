@@ -705,6 +705,12 @@ static void test_assignments_against_sql(void **state)
                 core_assign_add(&f->cx, rids[r], &tags[t], 1, contexts[what % 3], NULL, NULL, &err);
             } else if (what < 7) {
                 core_assign_remove(&f->cx, rids[r], tags[t], &err);
+            } else if (what == 7 && round % 7 == 3) {
+                /* Purged, then made again under a new id: a purge in the same commit as adds
+                 * of the tag must leave none of them behind. */
+                if (core_tag_delete(&f->cx, tags[t], true, true, 0, &err) == 0)
+                    for (int i = 0; i < NT; i++)
+                        tags[i] = tag(f, names[i]);
             } else if (what == 7) {
                 struct tag tg;
                 if (core_tag_get(&f->cx, tags[t], &tg, &err) == 0) {
@@ -776,6 +782,43 @@ static void test_assignments_against_sql(void **state)
             }
         }
     }
+    engine_free(e);
+}
+
+/* A tag purged and made again in one commit gets the purged tag's id back (SQLite reuses the
+ * largest rowid). The engine must not keep the old tag's resources under the new one, nor
+ * apply an add of the old tag from that commit to the new one. */
+static void test_purged_id_reused(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    struct tg_err err;
+    int64_t r1 = res(f, "file", "f1", NULL), r2 = res(f, "file", "f2", NULL), x, again;
+    const char *sql, *eng;
+
+    add(f, r1, tag(f, "Keep"));
+    x = tag(f, "X");
+    add(f, r1, x);
+    apply(f, &e);
+    add(f, r2, x); /* in the same commit as the purge */
+    assert_int_equal(core_tag_delete(&f->cx, x, true, true, 0, &err), 0);
+    again = tag(f, "X");
+    assert_int_equal(again, x); /* the premise: the id came back */
+    apply(f, &e);
+    for (int i = 0; i < 2; i++) {
+        int64_t rid = i ? r2 : r1;
+        sql = asg_str(f, NULL, rid, false);
+        eng = asg_str(f, e, rid, false);
+        assert_string_equal(eng, sql);
+    }
+    assert_string_equal(names_str(f, e, NULL, 0, false, NULL),
+                        names_str(f, NULL, NULL, 0, false, NULL));
+    /* And the new tag is applied as any other. */
+    add(f, r2, again);
+    apply(f, &e);
+    assert_string_equal(asg_str(f, e, r2, false), asg_str(f, NULL, r2, false));
+    assert_string_equal(names_str(f, e, NULL, 0, false, NULL),
+                        names_str(f, NULL, NULL, 0, false, NULL));
     engine_free(e);
 }
 
@@ -989,6 +1032,7 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_assignments_against_sql, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_purged_id_reused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resource_keys, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_share_containers, fixture_setup,
                                         fixture_teardown),
