@@ -279,6 +279,14 @@ def pg_stop(base):
     shutil.rmtree(base, ignore_errors=True)
 
 
+def tagd_gauge(base, name):
+    """A gauge from tagd's /metrics (the engine's counts at its last revision)."""
+    req = urllib.request.Request(base + "/metrics", headers={"Authorization": "Bearer " + TOKEN})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        m = re.search(r"^%s (\d+)$" % name, r.read().decode(), re.M)
+    return int(m.group(1))
+
+
 def psql(sql, db="bench"):
     return sh(["psql", "-h", PG_SOCK, "-p", str(PG_PORT), "-U", "postgres", "-d", db, "-v",
                "ON_ERROR_STOP=1", "-qAt", "-c", sql], capture_output=True, text=True).stdout
@@ -475,12 +483,16 @@ def main():
             # (4) durable assignment adds from 64 clients (last: it changes the data).
             lua_w = os.path.join(ROOT, "bench", "lua", "writes.lua")
             quiet_disk()
+            # Rows added, not requests, are the figure: an add of a tag the resource already
+            # has writes nothing (see bench/lua/writes.lua for how that once inflated it).
+            n0 = tagd_gauge(base, "tagd_assignments")
             t4 = wrk(base, secs, 2, WRITE_CLIENTS, script=lua_w,
                      env={"BENCH_FILES": str(meta["resources"]), "BENCH_TAGS": str(meta["tags"]),
                           "BENCH_FIRST_FILE": str(meta["folders1"] + meta["folders2"] + 1),
                           "BENCH_TOKEN": TOKEN},
                      label="writes-tagd")
-            log("tagd: %.0f durable adds/s" % t4["rps"])
+            t4["added"] = (tagd_gauge(base, "tagd_assignments") - n0) / secs
+            log("tagd: %.0f requests/s, %.0f rows added/s" % (t4["rps"], t4["added"]))
     finally:
         stop(p)
 
@@ -528,11 +540,14 @@ def main():
                 # (4) the same adds on PostgreSQL, synchronous_commit=on.
                 psql("CHECKPOINT")
                 quiet_disk()
+                n0 = int(psql("SELECT count(*) FROM assignments"))
                 p4 = pgbench("\\set r random(%d, %d)\n\\set t random(1, %d)\n"
                              "INSERT INTO assignments(resource_id, tag_id) VALUES (:r, :t)"
                              " ON CONFLICT DO NOTHING;\n" % (lo, hi, meta["tags"]),
                              secs, WRITE_CLIENTS, "writes")
-                log("PostgreSQL: %.0f durable adds/s" % p4["rps"])
+                p4["added"] = (int(psql("SELECT count(*) FROM assignments")) - n0) / secs
+                log("PostgreSQL: %.0f transactions/s, %.0f rows added/s"
+                    % (p4["rps"], p4["added"]))
         finally:
             pg_stop(pgbase)
 
@@ -566,9 +581,11 @@ def main():
             results.append(("3", "  p50 ms, 1 client", tq1[i]["p50"], "", None, None, "< 1 ms",
                             tq1[i]["p50"] < 1, 0))
     if "4" in figs:
-        results.append(("4", "durable assignment adds/s, 64 clients", t4["rps"],
-                        "PostgreSQL sync commit", p4["rps"], t4["rps"] / p4["rps"], ">= 1x",
-                        t4["rps"] >= p4["rps"], t4["errors"]))
+        results.append(("4", "durable assignment adds/s (rows added), 64 clients", t4["added"],
+                        "PostgreSQL sync commit", p4["added"], t4["added"] / p4["added"],
+                        ">= 1x", t4["added"] >= p4["added"], t4["errors"]))
+        results.append(("4", "  requests/s (transactions/s)", t4["rps"], "PostgreSQL sync commit",
+                        p4["rps"], t4["rps"] / p4["rps"], "", None, 0))
     if "5" in figs:
         per = rss / meta["assignments"]
         per_net = (rss - rss_empty) / meta["assignments"]

@@ -8,6 +8,18 @@ for line in io.lines(os.getenv("BENCH_KEYS")) do
     end
 end
 
+-- Each thread draws its own keys (unseeded, LuaJIT's threads would all draw the same ones).
+local threads = 0
+function setup(thread)
+    threads = threads + 1
+    thread:set("thread_no", threads)
+end
+
+function init(args)
+    math.randomseed(os.time() * 1000 + thread_no)
+    for _ = 1, 10 do math.random() end
+end
+
 request = function()
     return wrk.format("GET", paths[math.random(#paths)])
 end
