@@ -165,6 +165,9 @@ struct engine {
     size_t who_cap;
     uint32_t last_who;   /* the pair interned last: loading repeats it row after row */
     int64_t max_asg_id;  /* the largest assignment id any block was built from */
+    /* Resources whose assignments a catch-up applied from the change records, or read again
+     * (engine_catch_up_stats). */
+    _Atomic uint64_t applied, reread;
 };
 
 struct engine *engine_main;
@@ -1530,15 +1533,17 @@ static int cmp_aop(const void *x, const void *y)
 /* Applies one resource's adds and removals, in log order, to the block the engine holds: what
  * reading its rows again would give, without the reads. *applied is false, and nothing
  * changed, when a record does not fit that block (a row written before records carried it, a
- * tag purged in the range, whose id a new tag may hold by now; an id not above every id the
- * engine has seen, which would misplace the add in the assigning order): the caller then reads
- * the rows. `purged` is sorted. */
+ * tag purged in the range, whose id a new tag may hold by now; an add whose id is not above
+ * every id the block holds, which would misplace it in the assigning order): the caller then
+ * reads the rows. `floor` is the largest assignment id the engine had seen before this
+ * catch-up: every block it had built holds ids up to it. `purged` is sorted. */
 static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size_t nop,
-                      const struct touched *purged, bool *applied, struct tg_err *err)
+                      int64_t floor, const struct touched *purged, bool *applied,
+                      struct tg_err *err)
 {
     const struct eres *r = res_at(e->b, rid);
     uint32_t n = r->ntags, cap = r->ntags + (uint32_t)nop, *tags, *who, *ord, *blk;
-    int64_t *at, max_id = e->max_asg_id;
+    int64_t *at, max_id = floor;
     bool ok = true;
     int rc = 0;
 
@@ -1609,7 +1614,8 @@ static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size
         }
         res_set_tags(e, rid, blk, n);
         xfree(blk);
-        e->max_asg_id = max_id;
+        if (max_id > e->max_asg_id)
+            e->max_asg_id = max_id;
         *applied = true;
     }
     xfree(tags);
@@ -1801,11 +1807,13 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
     struct touched tags = {0}, res = {0}, purged = {0};
     struct aops ops = {0};
     struct store_stmt *st;
+    int64_t floor;
     int64_t rev;
     int rc;
 
     build_begin(e);
     rev = e->b->rev;
+    floor = e->max_asg_id;
     st = st_get(c, SQL_ENG_CHANGES, err);
     if (st == NULL) {
         rc = TG_EINTERNAL;
@@ -1854,6 +1862,7 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
     dedup(&res);
     for (size_t i = 0; i < res.n && rc == 0; i++)
         rc = sync_resource(e, c, res.v[i], err);
+    atomic_fetch_add(&e->reread, res.n);
     /* A resource whose changes were all assignments, and that the engine holds: its adds and
      * removals are applied from their records, or failing that its tags are read again (the
      * resource row's read and check were half of a catch-up's reads per add, the tags' read
@@ -1872,10 +1881,12 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
             continue; /* done above */
         r = id > 0 && id < (int64_t)UINT32_MAX ? res_at(e->b, (uint32_t)id) : NULL;
         if (r == NULL || !(r->flags & R_EXISTS)) {
+            atomic_fetch_add(&e->reread, 1);
             rc = sync_resource(e, c, id, err);
             continue;
         }
-        rc = aops_apply(e, (uint32_t)id, ops.v + i, m - i, &purged, &applied, err);
+        rc = aops_apply(e, (uint32_t)id, ops.v + i, m - i, floor, &purged, &applied, err);
+        atomic_fetch_add(applied ? &e->applied : &e->reread, 1);
         if (rc == 0 && !applied)
             rc = sync_resource_tags(e, c, id, err);
     }
@@ -1897,6 +1908,12 @@ out_done:
     xfree(purged.v);
     aops_free(&ops);
     return rc;
+}
+
+void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread)
+{
+    *applied = atomic_load(&e->applied);
+    *reread = atomic_load(&e->reread);
 }
 
 static void free_current(struct eng_snap *s)

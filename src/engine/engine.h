@@ -40,6 +40,10 @@ void engine_free(struct engine *e);
  * snapshot. Call outside any transaction of `c`. On failure nothing is published and the next
  * call retries from the same revision. */
 int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err);
+/** Resources whose assignment changes the catch-ups applied from the change records, and
+ * resources they read again from the store instead (a changed resource row, or a record that
+ * did not fit: see engine.c, aops_apply). */
+void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread);
 
 const struct eng_snap *engine_acquire(struct engine *e);
 void engine_release(struct engine *e, const struct eng_snap *s);

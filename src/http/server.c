@@ -1020,6 +1020,17 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                    "# TYPE tagd_wal_syncs_total counter\n"
                    "tagd_wal_syncs_total %llu\n",
                 (unsigned long long)store_syncs(S.writer_conn));
+    if (engine_main) {
+        uint64_t applied, reread;
+        engine_catch_up_stats(engine_main, &applied, &reread);
+        sbuf_printf(b,
+                    "# HELP tagd_engine_resource_updates_total Resources the engine brought up to"
+                    " date after commits: applied from the change records, or read again.\n"
+                    "# TYPE tagd_engine_resource_updates_total counter\n"
+                    "tagd_engine_resource_updates_total{how=\"applied\"} %llu\n"
+                    "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n",
+                    (unsigned long long)applied, (unsigned long long)reread);
+    }
     sbuf_printf(b, "# HELP tagd_connections_rejected_total Connections over the limit.\n"
                    "# TYPE tagd_connections_rejected_total counter\n"
                    "tagd_connections_rejected_total %llu\n",

@@ -614,6 +614,24 @@ def test_write_answers_follow_a_wal_flush(defer):
         s.cleanup()
 
 
+def test_engine_applies_adds_from_the_change_records(server):
+    """An add to a resource the engine holds is applied from its change record: the metric
+    counts it as applied, not read again, and the engine answers with it."""
+    a = Api(server, ADMIN_TOKEN)
+    assert a.post("/v1/resources/ap/r1/tags", json={"tags": ["Ap.one"],
+                                                     "create_missing": True}).status_code == 200
+    count = lambda how: int(re.search(r'^tagd_engine_resource_updates_total\{how="%s"\} (\d+)$'
+                                      % how, requests.get(server.url + "/metrics").text,
+                                      re.M).group(1))
+    applied, reread = count("applied"), count("reread")
+    r = a.post("/v1/resources/ap/r1/tags", json={"tags": ["Ap.two"], "create_missing": True})
+    assert r.status_code == 200, r.text
+    assert count("applied") == applied + 1
+    assert count("reread") == reread
+    got = a.get("/v1/resources/ap/r1/tags")
+    assert [t["name"] for t in got.json()["items"]] == ["Ap.one", "Ap.two"]
+
+
 def test_keep_alive_and_pipelining(server):
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
         c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 3)

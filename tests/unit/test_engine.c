@@ -785,6 +785,48 @@ static void test_assignments_against_sql(void **state)
     engine_free(e);
 }
 
+/* Adds and removals are applied from their change records without reading the resources'
+ * rows again, whatever order the resources' ids and the assignments' ids come in; what they
+ * give reads the same as SQL. */
+static void test_adds_applied_from_records(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    struct tg_err err;
+    int64_t r1 = res(f, "file", "f1", NULL), r2 = res(f, "file", "f2", NULL);
+    int64_t a = tag(f, "A"), b = tag(f, "B"), c = tag(f, "C");
+    uint64_t applied0, reread0, applied, reread;
+
+    add(f, r1, a);
+    add(f, r2, a);
+    apply(f, &e);
+    engine_catch_up_stats(e, &applied0, &reread0);
+    /* The later resource first: its assignment id is the smaller one. */
+    add(f, r2, b);
+    add(f, r1, b);
+    add(f, r1, c);
+    assert_int_equal(core_assign_remove(&f->cx, r2, a, &err), 0);
+    apply(f, &e);
+    engine_catch_up_stats(e, &applied, &reread);
+    assert_int_equal(applied - applied0, 2);
+    assert_int_equal(reread - reread0, 0);
+    for (int i = 0; i < 2; i++) {
+        int64_t rid = i ? r2 : r1;
+        assert_string_equal(asg_str(f, e, rid, false), asg_str(f, NULL, rid, false));
+    }
+    /* A tag purged in the range: its resources are read again. */
+    add(f, r2, c);
+    assert_int_equal(core_tag_delete(&f->cx, c, true, true, 0, &err), 0);
+    apply(f, &e);
+    engine_catch_up_stats(e, &applied0, &reread0);
+    assert_int_equal(reread0 - reread, 1);
+    for (int i = 0; i < 2; i++) {
+        int64_t rid = i ? r2 : r1;
+        assert_string_equal(asg_str(f, e, rid, false), asg_str(f, NULL, rid, false));
+    }
+    engine_free(e);
+}
+
 /* A tag purged and made again in one commit gets the purged tag's id back (SQLite reuses the
  * largest rowid). The engine must not keep the old tag's resources under the new one, nor
  * apply an add of the old tag from that commit to the new one. */
@@ -1031,6 +1073,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tag_lists_against_sql, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_assignments_against_sql, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_adds_applied_from_records, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_purged_id_reused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resource_keys, fixture_setup, fixture_teardown),
