@@ -2,6 +2,7 @@
 #include "core/core.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -536,6 +537,93 @@ int core_rev(struct core_ctx *ctx, struct tg_err *err)
     return rc;
 }
 
+/* What changed after the engine's revision, for core_writer_snap (see core.h). A change to a
+ * resource or its assignments is noted by resource; any other change marks everything. */
+#define FRESH_MAX 4096
+static struct {
+    pthread_mutex_t mu;
+    bool on;
+    int64_t all_rev; /* last revision of a change to anything but a resource or its tags */
+    struct fresh_ent {
+        int64_t id, rev;
+    } v[FRESH_MAX];
+    size_t n;
+} fresh = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+void core_writer_engine(bool on)
+{
+    pthread_mutex_lock(&fresh.mu);
+    fresh.on = on;
+    fresh.n = 0;
+    fresh.all_rev = 0;
+    pthread_mutex_unlock(&fresh.mu);
+}
+
+/* Drops what the engine has applied (under fresh.mu). */
+static void fresh_trim(int64_t engine_rev)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < fresh.n; i++)
+        if (fresh.v[i].rev > engine_rev)
+            fresh.v[k++] = fresh.v[i];
+    fresh.n = k;
+}
+
+static void fresh_note(const char *entity, int64_t id, int64_t rev)
+{
+    pthread_mutex_lock(&fresh.mu);
+    if (!fresh.on) {
+        pthread_mutex_unlock(&fresh.mu);
+        return;
+    }
+    if (strcmp(entity, "assignment") != 0 && strcmp(entity, "resource") != 0) {
+        if (rev > fresh.all_rev)
+            fresh.all_rev = rev;
+    } else {
+        if (fresh.n == FRESH_MAX && engine_main) {
+            const struct eng_snap *s = engine_acquire(engine_main);
+            fresh_trim(eng_snap_rev(s));
+            engine_release(engine_main, s);
+        }
+        if (fresh.n == FRESH_MAX) {
+            /* The engine lags far behind: everything up to here counts as changed. */
+            for (size_t i = 0; i < fresh.n; i++)
+                if (fresh.v[i].rev > fresh.all_rev)
+                    fresh.all_rev = fresh.v[i].rev;
+            fresh.n = 0;
+            if (rev > fresh.all_rev)
+                fresh.all_rev = rev;
+        } else {
+            fresh.v[fresh.n].id = id;
+            fresh.v[fresh.n++].rev = rev;
+        }
+    }
+    pthread_mutex_unlock(&fresh.mu);
+}
+
+const struct eng_snap *core_writer_snap(int64_t resource_id)
+{
+    const struct eng_snap *s;
+    int64_t rev;
+    bool ok;
+
+    if (engine_main == NULL || !fresh.on)
+        return NULL;
+    s = engine_acquire(engine_main);
+    rev = eng_snap_rev(s);
+    pthread_mutex_lock(&fresh.mu);
+    fresh_trim(rev);
+    ok = fresh.on && fresh.all_rev <= rev;
+    for (size_t i = 0; ok && i < fresh.n; i++)
+        ok = fresh.v[i].id != resource_id;
+    pthread_mutex_unlock(&fresh.mu);
+    if (!ok) {
+        engine_release(engine_main, s);
+        return NULL;
+    }
+    return s;
+}
+
 int core_change(struct core_ctx *ctx, const char *entity, int64_t entity_id, const char *op,
                 const char *before, const char *after, struct tg_err *err)
 {
@@ -560,6 +648,9 @@ int core_change(struct core_ctx *ctx, const char *entity, int64_t entity_id, con
     st_text(st, 9, op);
     st_text(st, 10, before);
     st_text(st, 11, after);
+    /* Noted before it runs: a failed insert is a change that did not happen, which only
+     * makes the engine's answer wait for a later revision. */
+    fresh_note(entity, entity_id, ctx->rev);
     return st_exec(st, err);
 }
 

@@ -74,6 +74,19 @@ struct core_ctx {
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing);
 /** Frees what the calling thread cached (at the end of a server thread). */
 void core_thread_done(void);
+/**
+ * The writer's own reads from the engine. With SQLite tagd is the only writer, so the engine's
+ * snapshot at revision R is the store at R, and a resource's assignments read from it are
+ * current unless a change after R touched the resource (committed but not yet applied, or made
+ * earlier in the writer's transaction) or touched anything else (a tag renamed, deleted …).
+ * core_change notes each change for that; core_writer_snap answers with the snapshot only when
+ * none applies. Off (the store answers) until core_writer_engine(true); never with PostgreSQL,
+ * where other instances write.
+ */
+void core_writer_engine(bool on);
+/** The newest engine snapshot when it is current for `resource_id` (release it with
+ * engine_release), or NULL: the store must answer. */
+const struct eng_snap *core_writer_snap(int64_t resource_id);
 /** Ends the request: releases the engine snapshot it read from. */
 void core_ctx_done(struct core_ctx *ctx);
 /**

@@ -670,6 +670,42 @@ static int list_brief(struct core_ctx *ctx, int64_t resource_id, struct vec *out
     return 0;
 }
 
+/* The resource's current tags for a write (unsorted): from the engine when it is current for
+ * the resource (core_writer_snap), else from the store. The engine keeps ranks, not ids:
+ * `seq` orders the tags as they were assigned and `id` stays 0, as on every engine read. The
+ * strings are copied: the answer is written after the snapshot is released. */
+static int list_current(struct core_ctx *ctx, int64_t resource_id, struct vec *out,
+                        struct tg_err *err)
+{
+    const struct eng_snap *s = ctx->writing ? core_writer_snap(resource_id) : NULL;
+    struct eng_asg *ea;
+    size_t k;
+
+    if (s == NULL)
+        return list_brief(ctx, resource_id, out, err);
+    if (!eng_assignments(s, ctx->a, ctx->ws_id, resource_id, false, 1, &ea, &k)) {
+        engine_release(engine_main, s);
+        return list_brief(ctx, resource_id, out, err);
+    }
+    vec_init(out, sizeof(struct assignment));
+    for (size_t i = 0; i < k; i++) {
+        struct assignment *a = vec_push(ctx, out);
+        memset(a, 0, sizeof(*a));
+        a->seq = ea[i].seq;
+        a->resource_id = resource_id;
+        a->context = arena_strdup(ctx->a, ea[i].context);
+        a->added_by = arena_strdup(ctx->a, ea[i].added_by);
+        a->added_at = ea[i].added_at;
+        a->tag.id = ea[i].tag->id;
+        a->tag.name = arena_strdup(ctx->a, ea[i].tag->name);
+        a->tag.display_name = arena_strdup(ctx->a, ea[i].tag->display_name);
+        a->tag.color = arena_strdup(ctx->a, ea[i].tag->color);
+        a->tag.name_key = arena_strdup(ctx->a, ea[i].tag->name_key);
+    }
+    engine_release(engine_main, s);
+    return 0;
+}
+
 int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct assignment **out,
                            size_t *n, struct tg_err *err)
 {
@@ -838,7 +874,7 @@ int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *ta
                     struct tg_err *err)
 {
     struct vec cur;
-    int rc = list_brief(ctx, resource_id, &cur, err);
+    int rc = list_current(ctx, resource_id, &cur, err);
 
     if (rc == 0)
         rc = add_tracked(ctx, resource_id, tag_ids, n, context, &cur, err);
@@ -890,7 +926,7 @@ int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t
 {
     struct vec cur;
     size_t i, j, kept = 0;
-    int rc = list_brief(ctx, resource_id, &cur, err);
+    int rc = list_current(ctx, resource_id, &cur, err);
 
     if (rc)
         return rc;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "engine/engine.h"
 #include "fixture.h"
 
 static int64_t tag_id(struct fixture *f, const char *name)
@@ -148,12 +149,35 @@ static void same_str(const char *a, const char *b)
         assert_string_equal(a, b);
 }
 
+/* Commits; opens the engine into *e when it is NULL, else catches it up when `catch_up` (if
+ * not, it lags behind the store); starts the next transaction. */
+static void next_txn(struct fixture *f, struct engine **e, bool catch_up)
+{
+    struct tg_err err;
+    struct principal who = f->cx.who;
+    int64_t org = f->cx.org_id, ws = f->cx.ws_id;
+
+    assert_int_equal(store_commit(f->conn, &err), 0);
+    if (*e == NULL)
+        assert_int_equal(engine_open(f->conn, e, &err), 0);
+    else if (catch_up && engine_catch_up(*e, f->conn, &err) != 0)
+        fail_msg("catch up: %s", err.msg);
+    core_ctx_init(&f->cx, f->conn, &f->a, true);
+    f->cx.who = who;
+    f->cx.authed = true;
+    f->cx.org_id = org;
+    f->cx.ws_id = ws;
+    assert_int_equal(store_begin_write(f->conn, &err), 0);
+}
+
 /* An add or a replace answers with the resource's tags without reading them back: the answer
  * must be what core_assign_list_brief reads after it, field by field and in order, through
- * duplicates, tags already there, removals, exclusive groups, deleted tags and the limit. */
-static void test_write_answer_is_read_back(void **state)
+ * duplicates, tags already there, removals, exclusive groups, deleted tags and the limit.
+ * These are the rounds; with `engine`, the writer reads resources'
+ * tags from an engine that is caught up after some commits and not after others, and tags
+ * change now and then: whenever the engine answers, it must answer what the store would. */
+static void write_answer_rounds(struct fixture *f, bool engine)
 {
-    struct fixture *f = *state;
     static const char *const contexts[] = {"manual", "auto", "sync"};
     struct resource rs[2] = {put(f, "file", "w1", NULL, NULL), put(f, "file", "w2", NULL, NULL)};
     int64_t ids[7];
@@ -163,7 +187,8 @@ static void test_write_answer_is_read_back(void **state)
     struct tag t;
     struct tg_err err;
     unsigned seed = 20261123;
-    int saved = core_limits.max_tags_per_resource, ok = 0, failed = 0;
+    int saved = core_limits.max_tags_per_resource, ok = 0, failed = 0, from_engine = 0;
+    struct engine *e = NULL;
 
     memset(&ti, 0, sizeof(ti));
     ti.name = "Colored";
@@ -187,6 +212,11 @@ static void test_write_answer_is_read_back(void **state)
     assert_int_equal(core_group_set_tags(&f->cx, g.id, &ids[3], 2, &err), 0);
     assert_int_equal(core_tag_delete(&f->cx, ids[5], false, false, 0, &err), 0);
     core_limits.max_tags_per_resource = 4;
+    if (engine) {
+        next_txn(f, &e, false);
+        engine_main = e;
+        core_writer_engine(true);
+    }
     for (int round = 0; round < 400; round++) {
         struct resource *r = &rs[rand_r(&seed) % 2];
         int64_t want[4];
@@ -198,6 +228,17 @@ static void test_write_answer_is_read_back(void **state)
             want[i] = ids[rand_r(&seed) % 7];
         if (!replace && n == 0)
             n = 1, want[0] = ids[0];
+        /* Each round is one request, with a revision of its own, as the writer runs them: a
+         * revision taken by a request that was rolled back is taken again by the next. */
+        f->cx.rev = 0;
+        f->cx.seq = 0;
+        if (engine) {
+            const struct eng_snap *snap = core_writer_snap(r->id);
+            if (snap) {
+                from_engine++;
+                engine_release(e, snap);
+            }
+        }
         assert_int_equal(store_savepoint(f->conn, &err), 0);
         rc = replace ? core_assign_replace(&f->cx, r->id, want, n, contexts[round % 3], &out,
                                            &nout, &err)
@@ -205,6 +246,8 @@ static void test_write_answer_is_read_back(void **state)
                                        &err);
         if (rc) {
             /* Only the rules may refuse: the exclusive group, the deleted tag, the limit. */
+            if (!(rc == TG_ECONFLICT || rc == TG_ENOTFOUND || rc == TG_ERULE))
+                fail_msg("round %d: %d %s", round, rc, err.msg);
             assert_true(rc == TG_ECONFLICT || rc == TG_ENOTFOUND || rc == TG_ERULE);
             failed++;
             store_savepoint_rollback(f->conn);
@@ -215,8 +258,11 @@ static void test_write_answer_is_read_back(void **state)
         assert_int_equal(core_assign_list_brief(&f->cx, r->id, &read, &nread, &err), 0);
         assert_int_equal(nout, nread);
         for (size_t i = 0; i < nout; i++) {
-            assert_int_equal(out[i].id, read[i].id);
-            assert_int_equal(out[i].seq, read[i].seq);
+            if (!engine) {
+                /* The engine keeps ranks, not ids: with it only the order is compared. */
+                assert_int_equal(out[i].id, read[i].id);
+                assert_int_equal(out[i].seq, read[i].seq);
+            }
             assert_int_equal(out[i].resource_id, read[i].resource_id);
             assert_int_equal(out[i].added_at, read[i].added_at);
             assert_int_equal(out[i].tag.id, read[i].tag.id);
@@ -227,13 +273,46 @@ static void test_write_answer_is_read_back(void **state)
             same_str(out[i].tag.color, read[i].tag.color);
             same_str(out[i].tag.name_key, read[i].tag.name_key);
         }
-        if (round % 50 == 49)
+        if (engine) {
+            /* The order by seq is the order of assigning, as read from the store by id. */
+            for (size_t i = 0; i < nout; i++)
+                for (size_t j = 0; j < nout; j++)
+                    assert_int_equal(out[i].seq < out[j].seq, read[i].seq < read[j].seq);
+            if (round % 40 == 39) {
+                /* A tag changed: the engine is stale for every resource until caught up. */
+                struct tag_input ci;
+                struct tag ct;
+                memset(&ci, 0, sizeof(ci));
+                ci.has_color = true;
+                ci.color = round % 80 == 39 ? "#00AA11" : "#AA0011";
+                assert_int_equal(core_tag_update(&f->cx, ids[0], &ci, 0, &ct, &err), 0);
+            }
+            next_txn(f, &e, rand_r(&seed) % 2);
+        } else if (round % 50 == 49) {
             fixture_next_txn(f);
+        }
     }
     core_limits.max_tags_per_resource = saved;
     /* Both paths were taken many times. */
     assert_true(ok > 150);
     assert_true(failed > 30);
+    if (engine) {
+        assert_true(from_engine > 60);
+        assert_true(from_engine < 340);
+        core_writer_engine(false);
+        engine_main = NULL;
+        engine_free(e);
+    }
+}
+
+static void test_write_answer_is_read_back(void **state)
+{
+    write_answer_rounds(*state, false);
+}
+
+static void test_write_answer_from_the_engine(void **state)
+{
+    write_answer_rounds(*state, true);
 }
 
 static void test_exclusive_group(void **state)
@@ -295,6 +374,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_inheritance, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_brief_list, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_write_answer_from_the_engine, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_write_answer_is_read_back, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_ensure_id, fixture_setup, fixture_teardown),
