@@ -1234,7 +1234,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         log_error("store: %s", err.msg);
         return 2;
     }
-    S.writer_checkpoints = store_defer_checkpoints(S.writer_conn);
+    S.writer_checkpoints = store_defer_checkpoints(S.writer_conn, (int)S.cfg->wal_mb);
     if (S.writer_checkpoints) {
         S.deferred_sync = S.cfg->defer_sync && store_defer_sync(S.writer_conn);
         S.ckpt_conn = store_conn_open(store, true, &err);

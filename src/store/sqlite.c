@@ -33,6 +33,13 @@ struct sq_store {
     char *desc;
     atomic_int wal_frames; /* the WAL's length after the last commit, with deferred checkpoints */
     atomic_int wal_copied; /* of those, the frames the last checkpoint copied */
+    /* Copies racing the writer never let the WAL start over (SQLite restarts it only at a
+     * write transaction that finds it completely copied): at restart_frames the writer copies
+     * the rest itself, between two transactions, and the WAL starts over. Once ckpt_frames are
+     * not copied yet, the background checkpointer copies them. A long WAL copies a page the
+     * writes keep changing (the tails of the tables, the hot index pages) once for many
+     * commits: with 1,000 and 8,000 pages the copies were a sixth of tagd's CPU per add. */
+    int ckpt_frames, restart_frames;
     /* Deferred WAL sync (store_defer_sync): commits are counted, and no reader may see one
      * before an fdatasync of the WAL made it durable. Guarded by sync_mu. */
     bool deferred_sync;
@@ -485,13 +492,6 @@ static void sq_savepoint_rollback(struct store_conn *c)
         ctl(SC(c), CTL_RELEASE, NULL);
 }
 
-/* SQLite's default checkpoint threshold, in pages: once that many are not copied yet, the
- * background checkpointer copies them. */
-#define CHECKPOINT_FRAMES 1000
-/* Copies racing the writer never let the WAL start over (SQLite restarts it only at a write
- * transaction that finds it completely copied): at this length the writer copies the rest
- * itself, between two transactions, and the WAL starts over. 32 MB of 4 KB pages. */
-#define RESTART_FRAMES 8000
 
 /* Replaces the automatic checkpoint (itself a WAL hook): only note the WAL's length. */
 static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
@@ -502,9 +502,24 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK;
 }
 
-static bool sq_defer_checkpoints(struct store_conn *cc)
+static bool sq_defer_checkpoints(struct store_conn *cc, int wal_mb)
 {
     struct sq_conn *c = SC(cc);
+    sqlite3_stmt *st = NULL;
+    int64_t page = 4096;
+    char sql[80];
+
+    if (sqlite3_prepare_v2(c->db, "PRAGMA page_size", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0)
+        page = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    c->store->restart_frames = (int)((int64_t)wal_mb * 1048576 / page);
+    c->store->ckpt_frames = c->store->restart_frames / 4;
+    /* The WAL file keeps its length when it starts over: its blocks stay allocated, and the
+     * flushes only write data. */
+    snprintf(sql, sizeof(sql), "PRAGMA journal_size_limit=%lld", (long long)wal_mb * 1048576);
+    if (exec(c->db, sql, NULL) != 0)
+        return false;
     sqlite3_wal_hook(c->db, on_wal_commit, c->store);
     c->wal_owner = true;
     return true;
@@ -517,9 +532,9 @@ static enum store_ckpt sq_checkpoint_due(struct store_conn *cc)
 
     if (copied > frames)
         copied = 0; /* the WAL started over since */
-    if (frames >= RESTART_FRAMES)
+    if (frames >= st->restart_frames)
         return STORE_CKPT_RESTART;
-    return frames - copied >= CHECKPOINT_FRAMES ? STORE_CKPT_AHEAD : STORE_CKPT_NONE;
+    return frames - copied >= st->ckpt_frames ? STORE_CKPT_AHEAD : STORE_CKPT_NONE;
 }
 
 static int sq_checkpoint(struct store_conn *cc, struct tg_err *err)

@@ -131,9 +131,9 @@ void store_savepoint_rollback(struct store_conn *c) { c->be->savepoint_rollback(
 int store_ping(struct store_conn *c, struct tg_err *err) { return c->be->ping(c, err); }
 int store_wait_notify(struct store_conn *c, int timeout_ms) { return c->be->wait_notify(c, timeout_ms); }
 bool store_retry_pending(struct store_conn *c) { return c->be->retry_pending(c); }
-bool store_defer_checkpoints(struct store_conn *c)
+bool store_defer_checkpoints(struct store_conn *c, int wal_mb)
 {
-    return c->be->defer_checkpoints ? c->be->defer_checkpoints(c) : false;
+    return c->be->defer_checkpoints ? c->be->defer_checkpoints(c, wal_mb) : false;
 }
 int store_checkpoint(struct store_conn *c, struct tg_err *err)
 {

@@ -73,10 +73,11 @@ bool store_retry_pending(struct store_conn *c);
 /**
  * SQLite: commits on the writer connection `writer` stop copying the WAL into the database file
  * themselves (SQLite's automatic checkpoint, which the commit call waits for); the caller runs
- * store_checkpoint when it suits it. Returns false and changes nothing on a backend without
- * such a step (PostgreSQL).
+ * store_checkpoint when it suits it. The WAL grows to `wal_mb` MB before it starts over (a
+ * quarter of it uncopied makes a checkpoint due). Returns false and changes nothing on a
+ * backend without such a step (PostgreSQL).
  */
-bool store_defer_checkpoints(struct store_conn *writer);
+bool store_defer_checkpoints(struct store_conn *writer, int wal_mb);
 /**
  * SQLite, after store_defer_checkpoints: the writer's commits stop waiting for the WAL's fsync,
  * so that it runs the next transaction while the disk flushes. Durability moves to the

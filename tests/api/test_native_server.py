@@ -6,6 +6,7 @@ import re
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -612,6 +613,33 @@ def test_write_answers_follow_a_wal_flush(defer):
             assert [t["name"] for t in past.json()["items"]] == ["Wf.t%d" % i]
     finally:
         s.cleanup()
+
+
+def test_wal_mb_bounds_the_wal():
+    """SQLite: --wal-mb is the WAL's length before it starts over. Writes that put far more
+    than 4 MB through it leave a WAL file of about that length (it keeps it when it starts
+    over); with the default of 256 MB the same writes leave it longer. A value out of range is
+    refused at start."""
+    if os.environ.get("TAGD_TEST_STORE"):
+        pytest.skip("SQLite's WAL")
+    sizes = {}
+    for mb in ("4", "256"):
+        s = Server(extra_args=["--wal-mb", mb]).start()
+        try:
+            a = Api(s, ADMIN_TOKEN)
+            for i in range(1200):
+                r = a.post("/v1/resources/wm/r%d/tags" % i, json={"tags": ["Wm.t%d" % (i % 50)],
+                                                                   "create_missing": True})
+                assert r.status_code == 200, r.text
+            sizes[mb] = os.path.getsize(os.path.join(s.data, "tagd.db-wal"))
+        finally:
+            s.cleanup()
+    assert sizes["4"] <= 5 << 20, sizes
+    assert sizes["256"] > 8 << 20, sizes
+    r = subprocess.run([os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd")),
+                        "--wal-mb", "1", "--data", tempfile.mkdtemp(prefix="tagd-test-")],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "wal-mb" in r.stderr, r.stderr
 
 
 def test_engine_applies_adds_from_the_change_records(server):
