@@ -534,6 +534,10 @@ static enum store_ckpt sq_checkpoint_due(struct store_conn *cc)
         copied = 0; /* the WAL started over since */
     if (frames >= st->restart_frames)
         return STORE_CKPT_RESTART;
+    /* In the WAL's last quarter the background copies follow the commits closely, so that
+     * the writer's own copy at the restart is short (it stalls every write meanwhile). */
+    if (frames >= st->restart_frames - st->restart_frames / 4)
+        return frames - copied >= st->ckpt_frames / 16 ? STORE_CKPT_AHEAD : STORE_CKPT_NONE;
     return frames - copied >= st->ckpt_frames ? STORE_CKPT_AHEAD : STORE_CKPT_NONE;
 }
 

@@ -236,8 +236,8 @@ static void insert_blobs(struct store_conn *w, int rows)
 }
 
 /* The server's commits leave the WAL's copy to others: a background connection copies it once
- * 1000 pages are not copied yet (AHEAD), and the writer itself finishes the copy between its
- * transactions once the WAL is long (RESTART), after which the WAL starts over. */
+ * a quarter of the WAL is not copied yet (AHEAD), and the writer itself finishes the copy
+ * between its transactions once the WAL is long (RESTART), after which the WAL starts over. */
 static void test_deferred_checkpoints(void **state)
 {
     struct tmp *t = *state;
@@ -302,6 +302,20 @@ static void test_deferred_checkpoints(void **state)
     assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
     assert_int_equal(file_size(wal), wal_len > 16L << 20 ? 16L << 20 : wal_len);
     assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1500 * 7 + 2);
+
+    /* In the WAL's last quarter (from 3,072 pages) a copy is due from 64 uncopied pages, not
+     * 1,024: the writer's own copy at the restart stays short. */
+    insert_blobs(w, 3100);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_AHEAD);
+    /* A reader of the WAL keeps it, copied, from starting over, as the writer's next commits
+     * would under load. */
+    assert_int_equal(store_begin_read(rd, &err), 0);
+    assert_int_equal(store_exec_script(rd, "SELECT count(*) FROM big", &err), 0);
+    assert_int_equal(store_checkpoint(bg, &err), 0);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    insert_blobs(w, 100);
+    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_AHEAD);
+    store_rollback(rd);
 
     store_conn_close(rd);
     store_conn_close(bg);
