@@ -601,23 +601,28 @@ static void fresh_note(const char *entity, int64_t id, int64_t rev)
     pthread_mutex_unlock(&fresh.mu);
 }
 
+bool core_writer_fresh(const struct eng_snap *s, int64_t resource_id)
+{
+    int64_t rev = eng_snap_rev(s);
+    bool ok;
+
+    pthread_mutex_lock(&fresh.mu);
+    fresh_trim(rev);
+    ok = fresh.on && fresh.all_rev <= rev;
+    for (size_t i = 0; ok && resource_id && i < fresh.n; i++)
+        ok = fresh.v[i].id != resource_id;
+    pthread_mutex_unlock(&fresh.mu);
+    return ok;
+}
+
 const struct eng_snap *core_writer_snap(int64_t resource_id)
 {
     const struct eng_snap *s;
-    int64_t rev;
-    bool ok;
 
     if (engine_main == NULL || !fresh.on)
         return NULL;
     s = engine_acquire(engine_main);
-    rev = eng_snap_rev(s);
-    pthread_mutex_lock(&fresh.mu);
-    fresh_trim(rev);
-    ok = fresh.on && fresh.all_rev <= rev;
-    for (size_t i = 0; ok && i < fresh.n; i++)
-        ok = fresh.v[i].id != resource_id;
-    pthread_mutex_unlock(&fresh.mu);
-    if (!ok) {
+    if (!core_writer_fresh(s, resource_id)) {
         engine_release(engine_main, s);
         return NULL;
     }

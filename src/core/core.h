@@ -87,6 +87,9 @@ void core_writer_engine(bool on);
 /** The newest engine snapshot when it is current for `resource_id` (release it with
  * engine_release), or NULL: the store must answer. */
 const struct eng_snap *core_writer_snap(int64_t resource_id);
+/** Whether snapshot `s` is current for `resource_id` (0: for what is not a resource: tags,
+ * groups …). */
+bool core_writer_fresh(const struct eng_snap *s, int64_t resource_id);
 /** Ends the request: releases the engine snapshot it read from. */
 void core_ctx_done(struct core_ctx *ctx);
 /**

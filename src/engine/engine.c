@@ -2124,6 +2124,12 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
 
 /* ---- tag usage ---- */
 
+const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id)
+{
+    const struct etag *t = tag_at(s, id);
+    return t ? t->rec : NULL;
+}
+
 bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
                    int64_t after_id, size_t want, int64_t *ids, size_t *n)
 {

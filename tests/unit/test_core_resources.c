@@ -305,6 +305,37 @@ static void write_answer_rounds(struct fixture *f, bool engine)
     }
 }
 
+/* The writer finds a resource by key in the engine only while nothing changed it since the
+ * engine's snapshot: deleted in the writer's transaction, or committed but not yet applied,
+ * the key names the resource made again, not the deleted one. */
+static void test_ensure_id_from_the_engine(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    struct resource r = put(f, "file", "k1", NULL, NULL);
+    struct tg_err err;
+    int64_t id = 0, again = 0;
+
+    put(f, "file", "k2", NULL, NULL); /* k1's id is not the largest: SQLite would reuse it */
+    next_txn(f, &e, false);
+    engine_main = e;
+    core_writer_engine(true);
+    assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
+    assert_int_equal(id, r.id);
+    assert_int_equal(core_resource_delete(&f->cx, "file", "k1", &err), 0);
+    assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &again, &err), 0);
+    assert_true(again > 0 && again != r.id);
+    next_txn(f, &e, false); /* committed; the engine still maps k1 to the deleted one */
+    assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
+    assert_int_equal(id, again);
+    next_txn(f, &e, true);
+    assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
+    assert_int_equal(id, again);
+    core_writer_engine(false);
+    engine_main = NULL;
+    engine_free(e);
+}
+
 static void test_write_answer_is_read_back(void **state)
 {
     write_answer_rounds(*state, false);
@@ -375,6 +406,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_inheritance, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_brief_list, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_write_answer_from_the_engine, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ensure_id_from_the_engine, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_write_answer_is_read_back, fixture_setup,
                                         fixture_teardown),
