@@ -8,17 +8,7 @@ for line in io.lines(os.getenv("BENCH_KEYS")) do
     end
 end
 
--- Each thread draws its own keys (unseeded, LuaJIT's threads would all draw the same ones).
-local threads = 0
-function setup(thread)
-    threads = threads + 1
-    thread:set("thread_no", threads)
-end
-
-function init(args)
-    math.randomseed(os.time() * 1000 + thread_no)
-    for _ = 1, 10 do math.random() end
-end
+dofile((debug.getinfo(1, "S").source:sub(2):match("^(.*/)") or "") .. "seed.lua")
 
 request = function()
     return wrk.format("GET", paths[math.random(#paths)])

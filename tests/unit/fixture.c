@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "fixture.h"
+#include "engine/engine.h"
 #include "util/mem.h"
 #include "util/secret.h"
 
@@ -41,11 +42,20 @@ int fixture_setup(void **state)
 
 void fixture_next_txn(struct fixture *f)
 {
+    fixture_next_txn_engine(f, NULL, false);
+}
+
+void fixture_next_txn_engine(struct fixture *f, struct engine **e, bool catch_up)
+{
     struct tg_err err;
     struct principal who = f->cx.who;
     int64_t org = f->cx.org_id, ws = f->cx.ws_id;
 
     assert_int_equal(store_commit(f->conn, &err), 0);
+    if (e && *e == NULL)
+        assert_int_equal(engine_open(f->conn, e, &err), 0);
+    else if (e && catch_up && engine_catch_up(*e, f->conn, &err) != 0)
+        fail_msg("catch up: %s", err.msg);
     core_ctx_init(&f->cx, f->conn, &f->a, true);
     f->cx.who = who;
     f->cx.authed = true;

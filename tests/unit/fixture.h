@@ -18,5 +18,9 @@ int fixture_setup(void **state);
 int fixture_teardown(void **state);
 /** Commits the current transaction and starts the next one (new revision). */
 void fixture_next_txn(struct fixture *f);
+struct engine;
+/** The same, and between the two opens the engine into *e when it is NULL, else catches it
+ * up when `catch_up` (if not, it lags behind the store). */
+void fixture_next_txn_engine(struct fixture *f, struct engine **e, bool catch_up);
 
 #endif /* TAGD_TEST_FIXTURE_H */

@@ -149,27 +149,6 @@ static void same_str(const char *a, const char *b)
         assert_string_equal(a, b);
 }
 
-/* Commits; opens the engine into *e when it is NULL, else catches it up when `catch_up` (if
- * not, it lags behind the store); starts the next transaction. */
-static void next_txn(struct fixture *f, struct engine **e, bool catch_up)
-{
-    struct tg_err err;
-    struct principal who = f->cx.who;
-    int64_t org = f->cx.org_id, ws = f->cx.ws_id;
-
-    assert_int_equal(store_commit(f->conn, &err), 0);
-    if (*e == NULL)
-        assert_int_equal(engine_open(f->conn, e, &err), 0);
-    else if (catch_up && engine_catch_up(*e, f->conn, &err) != 0)
-        fail_msg("catch up: %s", err.msg);
-    core_ctx_init(&f->cx, f->conn, &f->a, true);
-    f->cx.who = who;
-    f->cx.authed = true;
-    f->cx.org_id = org;
-    f->cx.ws_id = ws;
-    assert_int_equal(store_begin_write(f->conn, &err), 0);
-}
-
 /* An add or a replace answers with the resource's tags without reading them back: the answer
  * must be what core_assign_list_brief reads after it, field by field and in order, through
  * duplicates, tags already there, removals, exclusive groups, deleted tags and the limit.
@@ -213,7 +192,7 @@ static void write_answer_rounds(struct fixture *f, bool engine)
     assert_int_equal(core_tag_delete(&f->cx, ids[5], false, false, 0, &err), 0);
     core_limits.max_tags_per_resource = 4;
     if (engine) {
-        next_txn(f, &e, false);
+        fixture_next_txn_engine(f, &e, false);
         engine_main = e;
         core_writer_engine(true);
     }
@@ -287,7 +266,7 @@ static void write_answer_rounds(struct fixture *f, bool engine)
                 ci.color = round % 80 == 39 ? "#00AA11" : "#AA0011";
                 assert_int_equal(core_tag_update(&f->cx, ids[0], &ci, 0, &ct, &err), 0);
             }
-            next_txn(f, &e, rand_r(&seed) % 2);
+            fixture_next_txn_engine(f, &e, rand_r(&seed) % 2);
         } else if (round % 50 == 49) {
             fixture_next_txn(f);
         }
@@ -317,7 +296,7 @@ static void test_ensure_id_from_the_engine(void **state)
     int64_t id = 0, again = 0;
 
     put(f, "file", "k2", NULL, NULL); /* k1's id is not the largest: SQLite would reuse it */
-    next_txn(f, &e, false);
+    fixture_next_txn_engine(f, &e, false);
     engine_main = e;
     core_writer_engine(true);
     assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
@@ -325,10 +304,11 @@ static void test_ensure_id_from_the_engine(void **state)
     assert_int_equal(core_resource_delete(&f->cx, "file", "k1", &err), 0);
     assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &again, &err), 0);
     assert_true(again > 0 && again != r.id);
-    next_txn(f, &e, false); /* committed; the engine still maps k1 to the deleted one */
+    /* Committed; the engine still maps k1 to the deleted one. */
+    fixture_next_txn_engine(f, &e, false);
     assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
     assert_int_equal(id, again);
-    next_txn(f, &e, true);
+    fixture_next_txn_engine(f, &e, true);
     assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
     assert_int_equal(id, again);
     core_writer_engine(false);

@@ -18,21 +18,7 @@
  * NULL) and starts the next transaction. */
 static void apply(struct fixture *f, struct engine **e)
 {
-    struct tg_err err;
-    struct principal who = f->cx.who;
-    int64_t org = f->cx.org_id, ws = f->cx.ws_id;
-
-    assert_int_equal(store_commit(f->conn, &err), 0);
-    if (*e == NULL)
-        assert_int_equal(engine_open(f->conn, e, &err), 0);
-    else if (engine_catch_up(*e, f->conn, &err) != 0)
-        fail_msg("catch up: %s", err.msg);
-    core_ctx_init(&f->cx, f->conn, &f->a, true);
-    f->cx.who = who;
-    f->cx.authed = true;
-    f->cx.org_id = org;
-    f->cx.ws_id = ws;
-    assert_int_equal(store_begin_write(f->conn, &err), 0);
+    fixture_next_txn_engine(f, e, true);
 }
 
 static int64_t tag(struct fixture *f, const char *name)
