@@ -259,11 +259,10 @@ int core_resource_ensure_id(struct core_ctx *ctx, const char *kind, const char *
     /* The writer's resources, mostly known: from the engine when nothing changed the one it
      * names since its snapshot (core_writer_fresh); a key it does not know may be newer. */
     if (ctx->writing && engine_main) {
-        const struct eng_snap *s = core_writer_snap(0);
-        int64_t found = s ? eng_resource_by_key(s, ctx->ws_id, kind, key) : 0;
+        const struct eng_snap *s = engine_acquire(engine_main);
+        int64_t found = eng_resource_by_key(s, ctx->ws_id, kind, key);
         bool ok = found && core_writer_fresh(s, found);
-        if (s)
-            engine_release(engine_main, s);
+        engine_release(engine_main, s);
         if (ok) {
             *id = found;
             return 0;

@@ -995,7 +995,6 @@ static struct tag *rec_read(struct store_stmt *st, const char *name, const char 
     return t;
 }
 
-/* Loads tag `id` from the store into the build. */
 /* Forgets tag `id` and takes it off every resource: it was purged, and its assignments were
  * closed with it. A purged tag's id may be given to the next tag made (SQLite reuses the
  * largest rowid), so the catch-up drops a purged tag before it reads the row again. */
@@ -1041,6 +1040,7 @@ static void tag_drop(struct engine *e, uint32_t id)
     e->structure_dirty = e->dict_dirty = true;
 }
 
+/* Loads tag `id` from the store into the build. */
 static int sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
     struct eng_snap *b = e->b;
@@ -1462,8 +1462,8 @@ static size_t dedup(struct touched *t)
 enum { AOP_OTHER, AOP_ADD, AOP_REMOVE };
 struct aop {
     int64_t rid, tag, id, at;
-    char *context, *added_by;
-    size_t seq; /* its place in the log: one resource's records apply in this order */
+    uint32_t who; /* an add's (context, added_by), interned as loading does */
+    size_t seq;   /* its place in the log: one resource's records apply in this order */
     uint8_t kind;
 };
 
@@ -1472,7 +1472,7 @@ struct aops {
     size_t n, cap;
 };
 
-static void aop_read(struct aops *o, struct store_stmt *st, int64_t rid)
+static void aop_read(struct engine *e, struct aops *o, struct store_stmt *st, int64_t rid)
 {
     struct aop *a;
     const char *op = col_text(st, 3), *after = col_text(st, 6);
@@ -1498,28 +1498,19 @@ static void aop_read(struct aops *o, struct store_stmt *st, int64_t rid)
     x = json_object_get(j, "tag_id");
     a->tag = json_is_integer(x) ? json_integer_value(x) : 0;
     if (a->kind == AOP_ADD) {
-        /* Records written before they carried the row (id, context) are read again. */
+        /* Records written before they carried the row (id, context) are read again, and so
+         * is the resource when the pair cannot be interned (the error comes back then). */
         x = json_object_get(j, "id");
         a->id = json_is_integer(x) ? json_integer_value(x) : 0;
         x = json_object_get(j, "context");
-        a->context = json_is_string(x) ? xstrdup(json_string_value(x)) : NULL;
-        a->added_by = col_null(st, 4) ? NULL : xstrdup(col_text(st, 4));
         a->at = col_int(st, 5);
-        if (a->id <= 0 || a->context == NULL || a->added_by == NULL)
+        if (a->id <= 0 || !json_is_string(x) || col_null(st, 4) ||
+            who_intern(e, json_string_value(x), col_text(st, 4), &a->who, NULL) != 0)
             a->kind = AOP_OTHER;
     }
     if (a->tag <= 0 || a->tag >= (int64_t)UINT32_MAX)
         a->kind = AOP_OTHER;
     json_decref(j);
-}
-
-static void aops_free(struct aops *o)
-{
-    for (size_t i = 0; i < o->n; i++) {
-        xfree(o->v[i].context);
-        xfree(o->v[i].added_by);
-    }
-    xfree(o->v);
 }
 
 static int cmp_aop(const void *x, const void *y)
@@ -1531,27 +1522,24 @@ static int cmp_aop(const void *x, const void *y)
 }
 
 /* Applies one resource's adds and removals, in log order, to the block the engine holds: what
- * reading its rows again would give, without the reads. *applied is false, and nothing
- * changed, when a record does not fit that block (a row written before records carried it, a
+ * reading its rows again would give, without the reads. False, and nothing changed, when a
+ * record does not fit that block (a row written before records carried it, a
  * tag purged in the range, whose id a new tag may hold by now; an add whose id is not above
  * every id the block holds, which would misplace it in the assigning order): the caller then
  * reads the rows. `floor` is the largest assignment id the engine had seen before this
  * catch-up: every block it had built holds ids up to it. `purged` is sorted. */
-static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size_t nop,
-                      int64_t floor, const struct touched *purged, bool *applied,
-                      struct tg_err *err)
+static bool aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size_t nop,
+                       int64_t floor, const struct touched *purged)
 {
     const struct eres *r = res_at(e->b, rid);
     uint32_t n = r->ntags, cap = r->ntags + (uint32_t)nop, *tags, *who, *ord, *blk;
     int64_t *at, max_id = floor;
     bool ok = true;
-    int rc = 0;
 
-    *applied = false;
     for (size_t i = 0; i < nop; i++)
         if (op[i].kind == AOP_OTHER ||
             (purged->n && bsearch(&op[i].tag, purged->v, purged->n, sizeof(*purged->v), cmp_i64)))
-            return 0;
+            return false;
     tags = xmalloc(cap * sizeof(*tags));
     who = xmalloc(cap * sizeof(*who));
     ord = xmalloc(cap * sizeof(*ord));
@@ -1562,19 +1550,16 @@ static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size
         memcpy(at, B_AT(r->tags, n), n * sizeof(*at));
         memcpy(ord, B_ORD(r->tags, n), n * sizeof(*ord));
     }
-    for (size_t i = 0; i < nop && ok && rc == 0; i++) {
+    for (size_t i = 0; i < nop && ok; i++) {
         uint32_t t = (uint32_t)op[i].tag, k = 0;
         while (k < n && tags[k] < t)
             k++;
         if (op[i].kind == AOP_ADD) {
-            uint32_t w = 0, top = 0;
+            uint32_t top = 0;
             if ((k < n && tags[k] == t) || tag_at(e->b, t) == NULL || op[i].id <= max_id) {
                 ok = false;
                 break;
             }
-            rc = who_intern(e, op[i].context, op[i].added_by, &w, err);
-            if (rc)
-                break;
             for (uint32_t j = 0; j < n; j++)
                 if (ord[j] >= top)
                     top = ord[j] + 1;
@@ -1583,7 +1568,7 @@ static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size
             memmove(at + k + 1, at + k, (n - k) * sizeof(*at));
             memmove(ord + k + 1, ord + k, (n - k) * sizeof(*ord));
             tags[k] = t;
-            who[k] = w;
+            who[k] = op[i].who;
             at[k] = op[i].at;
             ord[k] = top;
             max_id = op[i].id;
@@ -1604,7 +1589,7 @@ static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size
                 ord[j] -= ord[j] > gone;
         }
     }
-    if (ok && rc == 0) {
+    if (ok) {
         blk = n ? xmalloc(B_SIZE(n)) : NULL;
         if (n) {
             memcpy(blk, tags, n * sizeof(*tags));
@@ -1616,13 +1601,12 @@ static int aops_apply(struct engine *e, uint32_t rid, const struct aop *op, size
         xfree(blk);
         if (max_id > e->max_asg_id)
             e->max_asg_id = max_id;
-        *applied = true;
     }
     xfree(tags);
     xfree(who);
     xfree(ord);
     xfree(at);
-    return rc;
+    return ok;
 }
 
 /* ---- loading ---- */
@@ -1834,7 +1818,7 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
         } else if (strcmp(entity, "resource") == 0) {
             touch(&res, id);
         } else if (strcmp(entity, "assignment") == 0) {
-            aop_read(&ops, st, id);
+            aop_read(e, &ops, st, id);
         }
     }
     st_reset(st);
@@ -1872,7 +1856,7 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
     for (size_t i = 0, k = 0, m; i < ops.n && rc == 0; i = m) {
         int64_t id = ops.v[i].rid;
         const struct eres *r;
-        bool applied = false;
+        bool applied;
         for (m = i + 1; m < ops.n && ops.v[m].rid == id; m++)
             ;
         while (k < res.n && res.v[k] < id)
@@ -1885,9 +1869,9 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
             rc = sync_resource(e, c, id, err);
             continue;
         }
-        rc = aops_apply(e, (uint32_t)id, ops.v + i, m - i, floor, &purged, &applied, err);
+        applied = aops_apply(e, (uint32_t)id, ops.v + i, m - i, floor, &purged);
         atomic_fetch_add(applied ? &e->applied : &e->reread, 1);
-        if (rc == 0 && !applied)
+        if (!applied)
             rc = sync_resource_tags(e, c, id, err);
     }
 out:
@@ -1906,7 +1890,7 @@ out_done:
     xfree(tags.v);
     xfree(res.v);
     xfree(purged.v);
-    aops_free(&ops);
+    xfree(ops.v);
     return rc;
 }
 

@@ -87,14 +87,14 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
                      int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
                      size_t *n);
 
+/** Tag `id`'s whole record in the snapshot (deleted ones too), NULL when it has none. */
+const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id);
+
 /**
  * Tag usage: ids above after_id, ascending, of the resources carrying tag `tag_id` (with
  * `descendants`, any live tag of its subtree), at most `want`. A deleted tag has none. False
  * when the snapshot does not know the tag in that workspace (the store must answer).
  */
-/** Tag `id`'s whole record in the snapshot (deleted ones too), NULL when it has none. */
-const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id);
-
 bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
                    int64_t after_id, size_t want, int64_t *ids, size_t *n);
 
