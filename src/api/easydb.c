@@ -145,7 +145,8 @@ static void easydb_error(struct hreq *r, int code, const struct tg_err *err)
         if (pname) {
             jw_key(&w, "parameters");
             jw_obj(&w);
-            jw_kstr(&w, pname, param ? param : "");
+            jw_keys(&w, pname);
+            jw_str(&w, param ? param : "");
             jw_obj_end(&w);
         }
     } else {
@@ -455,13 +456,15 @@ static json_t *easydb_part(json_t *extra)
 static void kstr_from(struct jw *w, json_t *e, const char *k, const char *def)
 {
     json_t *v = e ? json_object_get(e, k) : NULL;
-    jw_kstr(w, k, json_is_string(v) ? json_string_value(v) : def);
+    jw_keys(w, k);
+    jw_str(w, json_is_string(v) ? json_string_value(v) : def);
 }
 
 static void kbool_from(struct jw *w, json_t *e, const char *k, bool def)
 {
     json_t *v = e ? json_object_get(e, k) : NULL;
-    jw_kbool(w, k, json_is_boolean(v) ? json_is_true(v) : def);
+    jw_keys(w, k);
+    jw_bool(w, json_is_boolean(v) ? json_is_true(v) : def);
 }
 
 static void render_tag(struct jw *w, struct hreq *r, struct core_ctx *cx, const struct tag *t)

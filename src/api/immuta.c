@@ -124,7 +124,7 @@ static void kprofile(struct jw *w, struct core_ctx *cx, struct profiles *p, cons
             p->id[p->n++] = id;
         }
     }
-    jw_key(w, k);
+    jw_keys(w, k);
     if (id)
         jw_int(w, id);
     else
@@ -133,7 +133,7 @@ static void kprofile(struct jw *w, struct core_ctx *cx, struct profiles *p, cons
 
 static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
 {
-    jw_key(w, k);
+    jw_keys(w, k);
     if (ms)
         jw_str(w, api_iso(r, ms));
     else

@@ -244,7 +244,7 @@ static const char *ld_page_href(struct hreq *r, int64_t limit, int64_t offset)
 
 static void ld_link(struct jw *w, const char *name, const char *href)
 {
-    jw_key(w, name);
+    jw_keys(w, name);
     jw_obj(w);
     jw_kstr(w, "href", href);
     jw_kstr(w, "type", "application/json");

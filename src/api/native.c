@@ -49,15 +49,16 @@ static void fail(struct hreq *r, int rc, const struct tg_err *err)
     api_fail(r, rc, err);
 }
 
-static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
+static void iso_or_null(struct jw *w, int64_t ms)
 {
-    (void)r;
-    jw_key(w, k);
     if (ms)
         jw_time(w, ms);
     else
         jw_null(w);
 }
+
+/* A macro so that the key stays a literal (jw_key). */
+#define kiso(w, r, k, ms) (jw_key(w, k), iso_or_null((w), (ms)))
 
 static const char *last_segment(const char *name)
 {
@@ -1030,11 +1031,46 @@ static void h_resources_list(struct hreq *r, struct core_ctx *cx)
 
 /* ---- assignments ---- */
 
+/* A piece of an answer written once and repeated where the next entry has the same inputs. */
+struct piece {
+    const void *k1, *k2;
+    int64_t v;
+    size_t off, len;
+    bool set;
+};
+
+static bool piece_repeat(struct sbuf *b, struct piece *p, const void *k1, const void *k2,
+                         int64_t v)
+{
+    if (p->set && p->k1 == k1 && p->k2 == k2 && p->v == v) {
+        sbuf_repeat(b, p->off, p->len);
+        return true;
+    }
+    p->k1 = k1;
+    p->k2 = k2;
+    p->v = v;
+    p->off = b->len;
+    return false;
+}
+
+static void piece_end(struct sbuf *b, struct piece *p)
+{
+    p->len = b->len - p->off;
+    p->set = true;
+}
+
 static void render_assignments(struct hreq *r, struct assignment *as, size_t n)
 {
+    /* The hottest read: a resource's (effective) tags. Neighbouring entries mostly share who
+     * added them (interned strings: equal pointers), when (one batch) and, inherited, from
+     * where; each such piece is written once and copied after that. Every piece follows a
+     * member of its object, so it starts with the ',' the writer's state expects. */
+    struct piece who = {0}, at = {0}, from = {0};
     struct jw w;
+    struct sbuf *b;
 
     api_json_begin(r, 200, &w);
+    b = w.b;
     jw_obj(&w);
     jw_key(&w, "items");
     jw_arr(&w);
@@ -1045,17 +1081,26 @@ static void render_assignments(struct hreq *r, struct assignment *as, size_t n)
         jw_kstr(&w, "display_name",
                 as[i].tag.display_name ? as[i].tag.display_name : last_segment(as[i].tag.name));
         jw_kstr(&w, "color", as[i].tag.color);
-        jw_kstr(&w, "context", as[i].context);
-        jw_kstr(&w, "added_by", as[i].added_by);
-        kiso(&w, r, "added_at", as[i].added_at);
-        jw_key(&w, "inherited_from");
-        if (as[i].inherited_from) {
-            jw_obj(&w);
-            jw_kstr(&w, "kind", as[i].from_kind);
-            jw_kstr(&w, "key", as[i].from_key);
-            jw_obj_end(&w);
-        } else {
-            jw_null(&w);
+        if (!piece_repeat(b, &who, as[i].context, as[i].added_by, 0)) {
+            jw_kstr(&w, "context", as[i].context);
+            jw_kstr(&w, "added_by", as[i].added_by);
+            piece_end(b, &who);
+        }
+        if (!piece_repeat(b, &at, NULL, NULL, as[i].added_at)) {
+            kiso(&w, r, "added_at", as[i].added_at);
+            piece_end(b, &at);
+        }
+        if (!piece_repeat(b, &from, as[i].from_kind, as[i].from_key, as[i].inherited_from)) {
+            jw_key(&w, "inherited_from");
+            if (as[i].inherited_from) {
+                jw_obj(&w);
+                jw_kstr(&w, "kind", as[i].from_kind);
+                jw_kstr(&w, "key", as[i].from_key);
+                jw_obj_end(&w);
+            } else {
+                jw_null(&w);
+            }
+            piece_end(b, &from);
         }
         jw_obj_end(&w);
     }

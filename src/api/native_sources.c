@@ -14,7 +14,7 @@ static int auth(struct hreq *r, struct core_ctx *cx)
 
 static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
 {
-    jw_key(w, k);
+    jw_keys(w, k);
     if (ms)
         jw_str(w, api_iso(r, ms));
     else

@@ -193,7 +193,7 @@ static void render(struct hreq *r, int status, const char *root, const struct fi
     api_json_begin(r, status, &w);
     jw_obj(&w);
     for (size_t i = 0; i < n; i++)
-        jw_kstr(&w, f[i].k, f[i].v);
+        (jw_keys(&w, f[i].k), jw_str(&w, f[i].v));
     jw_obj_end(&w);
 }
 

@@ -7,6 +7,7 @@
 #include "util/mem.h"
 
 static const struct route **routes;
+static size_t *literal; /* length of each pattern's part before its first parameter */
 static int nroutes;
 
 void router_init(void)
@@ -16,9 +17,12 @@ void router_init(void)
         for (const struct route *r = *t; r->method; r++)
             n++;
     routes = xcalloc((size_t)n + 1, sizeof(*routes));
+    literal = xcalloc((size_t)n + 1, sizeof(*literal));
     for (const struct route *const *t = api_route_tables; *t; t++)
-        for (const struct route *r = *t; r->method; r++)
+        for (const struct route *r = *t; r->method; r++) {
+            literal[i] = strcspn(r->pattern, "{");
             routes[i++] = r;
+        }
     nroutes = n;
 }
 
@@ -103,8 +107,13 @@ enum router_result router_match(struct hreq *r, int *index)
         return ROUTER_BAD_PATH;
     for (i = 0; i < nroutes; i++) {
         const struct route *rt = routes[i];
-        bool method_ok = strcmp(rt->method, r->method) == 0 ||
-                         (strcmp(rt->method, "GET") == 0 && strcmp(r->method, "HEAD") == 0);
+        bool method_ok;
+        /* A path that does not start with the pattern's literal part cannot match: most
+         * routes end here, before the segment walk. */
+        if (strncmp(r->path, rt->pattern, literal[i]) != 0)
+            continue;
+        method_ok = strcmp(rt->method, r->method) == 0 ||
+                    (strcmp(rt->method, "GET") == 0 && strcmp(r->method, "HEAD") == 0);
         if (!match(rt->pattern, r->path, raw, rawlen, &np))
             continue;
         if (!method_ok) {

@@ -82,6 +82,30 @@ int sbuf_adds(struct sbuf *b, const char *s)
     return sbuf_add(b, s, strlen(s));
 }
 
+int sbuf_repeat(struct sbuf *b, size_t off, size_t n)
+{
+    char tmp[256];
+    char *p;
+    int rc;
+
+    if (b->overflow || off > b->len || n > b->len - off)
+        return TG_ELIMIT;
+    if (b->len + n < b->cap && (b->max == 0 || b->len + n <= b->max)) {
+        /* Source and target do not overlap: the source ends at or before len. */
+        memcpy(b->buf + b->len, b->buf + off, n);
+        b->len += n;
+        b->buf[b->len] = '\0';
+        return 0;
+    }
+    /* Growing moves the buffer (or, past the ceiling, frees it): copy the piece out first. */
+    p = n <= sizeof(tmp) ? tmp : xmalloc(n);
+    memcpy(p, b->buf + off, n);
+    rc = sbuf_add_slow(b, p, n);
+    if (p != tmp)
+        xfree(p);
+    return rc;
+}
+
 
 int sbuf_vprintf(struct sbuf *b, const char *fmt, va_list ap)
 {

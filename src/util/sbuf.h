@@ -43,6 +43,9 @@ static inline int sbuf_addc(struct sbuf *b, char c)
 }
 
 int sbuf_adds(struct sbuf *b, const char *s);
+/** Appends again the `n` bytes the buffer holds at `off` (off + n <= len): a renderer repeats a
+ * piece it already wrote instead of writing it anew. Safe when the buffer has to grow. */
+int sbuf_repeat(struct sbuf *b, size_t off, size_t n);
 /** Makes room for `n` more bytes (fewer under the ceiling) without appending. */
 void sbuf_reserve(struct sbuf *b, size_t n);
 int sbuf_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

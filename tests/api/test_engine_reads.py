@@ -135,3 +135,45 @@ def test_cache_can_be_turned_off(tmp_path):
         assert tok.get("/v1/tags").status_code == 401
     finally:
         s.cleanup()
+
+
+def test_effective_tags_give_each_entry_its_own_who_when_and_where(server, admin):
+    """The effective list repeats a piece (who added it, when, where from) it already wrote
+    for a neighbour with the same inputs: every entry must still equal the one on the
+    resource that carries it."""
+    r = admin.post("/v1/tokens", json={"name": "second-writer", "rights": "tags:read,tags:assign"})
+    assert r.status_code == 201, r.text
+    other = Api(server, r.json()["token"])
+    assert admin.put("/v1/resources/folder/pa", json={}).status_code == 201
+    assert admin.put("/v1/resources/folder/pb",
+                     json={"parent": {"kind": "folder", "key": "pa"}}).status_code == 201
+    assert admin.put("/v1/resources/file/pf",
+                     json={"parent": {"kind": "folder", "key": "pb"}}).status_code == 201
+    adds = [("folder/pa", admin, ["Piece.a1", "Piece.a2"], "ctx-a"),
+            ("folder/pa", other, ["Piece.a3"], "ctx-a"),
+            ("folder/pb", admin, ["Piece.b1", "Piece.b2"], "manual"),
+            ("folder/pb", admin, ["Piece.b3"], "ctx-b"),
+            ("file/pf", admin, ["Piece.f1"], "manual"),
+            ("file/pf", other, ["Piece.f2", "Piece.f3"], "manual"),
+            ("file/pf", admin, ["Piece.f4"], "ctx-f")]
+    r = admin.post("/v1/tags", json={"tags": [{"name": t} for a in adds for t in a[2]]})
+    assert r.status_code == 201, r.text
+    for path, who, tags, ctx in adds:
+        r = who.post("/v1/resources/%s/tags" % path, json={"tags": tags, "context": ctx})
+        assert r.status_code == 200, r.text
+    own = {}
+    for path in ("folder/pa", "folder/pb", "file/pf"):
+        r = admin.get("/v1/resources/%s/tags" % path)
+        assert r.status_code == 200, r.text
+        for item in r.json()["items"]:
+            own[item["name"]] = (path, item)
+    r = admin.get("/v1/resources/file/pf/tags?effective=true")
+    assert r.status_code == 200, r.text
+    eff = r.json()["items"]
+    assert sorted(a["name"] for a in eff) == sorted(own)
+    assert len({(a["context"], a["added_by"]) for a in eff}) >= 4
+    for item in eff:
+        path, mine = own[item["name"]]
+        kind, key = path.split("/")
+        want = dict(mine, inherited_from=None if path == "file/pf" else {"kind": kind, "key": key})
+        assert item == want

@@ -127,6 +127,104 @@ static void test_escape_table_and_time(void **state)
     sbuf_release(&b);
 }
 
+/* jw_str and jw_keys check plain strings eight bytes at a time: every byte value, at every
+ * position of a word and of the tail, must come out as the byte-by-byte escaper writes it. */
+static void test_quoting_every_byte_everywhere(void **state)
+{
+    struct sbuf b, want;
+    struct jw w;
+    char s[140];
+    (void)state;
+    sbuf_init(&b, 0);
+    sbuf_init(&want, 0);
+    for (size_t len = 1; len <= 20; len++) {
+        for (size_t pos = 0; pos < len; pos++) {
+            for (int c = 1; c < 256; c++) {
+                memset(s, 'a', len);
+                s[pos] = (char)c;
+                sbuf_reset(&b);
+                jw_init(&w, &b);
+                jw_strn(&w, s, len);
+                sbuf_reset(&want);
+                sbuf_addc(&want, '"');
+                jw_escape(&want, s, len);
+                sbuf_addc(&want, '"');
+                assert_int_equal(b.len, want.len);
+                assert_memory_equal(b.buf, want.buf, want.len);
+                sbuf_reset(&b);
+                jw_init(&w, &b);
+                jw_obj(&w);
+                jw_keyn(&w, s, len);
+                jw_int(&w, 1);
+                sbuf_add(&want, ":1", 2);
+                assert_int_equal(b.len - 1, want.len);
+                assert_memory_equal(b.buf + 1, want.buf, want.len);
+            }
+        }
+    }
+    /* Longer than the stack copy: the escaping path. */
+    memset(s, 'x', sizeof(s));
+    s[135] = '"';
+    sbuf_reset(&b);
+    jw_init(&w, &b);
+    jw_strn(&w, s, sizeof(s));
+    assert_int_equal(b.len, sizeof(s) + 3);
+    assert_memory_equal(b.buf + 136, "\\\"", 2);
+    sbuf_release(&b);
+    sbuf_release(&want);
+}
+
+/* A literal key (jw_key) and a key from data (jw_keys) write the same; a key from data is
+ * escaped. */
+static void test_literal_and_data_keys(void **state)
+{
+    struct sbuf b;
+    struct jw w;
+    (void)state;
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_kint(&w, "a", 1);
+    jw_keys(&w, "a");
+    jw_int(&w, 2);
+    jw_keys(&w, "q\"k");
+    jw_null(&w);
+    jw_key(&w, "o");
+    jw_obj(&w);
+    jw_key(&w, "in");
+    jw_str(&w, "v");
+    jw_obj_end(&w);
+    jw_obj_end(&w);
+    assert_string_equal(sbuf_str(&b), "{\"a\":1,\"a\":2,\"q\\\"k\":null,\"o\":{\"in\":\"v\"}}");
+    sbuf_release(&b);
+}
+
+/* sbuf_repeat copies a piece the buffer holds, also when the buffer has to grow (it moves)
+ * and never past the ceiling or outside what was written. */
+static void test_sbuf_repeat(void **state)
+{
+    struct sbuf b;
+    (void)state;
+    sbuf_init(&b, 0);
+    sbuf_adds(&b, "abc");
+    assert_int_equal(sbuf_repeat(&b, 1, 2), 0);
+    assert_string_equal(sbuf_str(&b), "abcbc");
+    for (int i = 0; i < 12; i++)
+        assert_int_equal(sbuf_repeat(&b, 0, b.len), 0); /* doubles: grows every time */
+    assert_int_equal(b.len, 5u << 12);
+    assert_memory_equal(b.buf + b.len - 5, "abcbc", 5);
+    assert_int_equal(sbuf_repeat(&b, b.len - 2, 3), TG_ELIMIT);
+    assert_int_equal(sbuf_repeat(&b, b.len + 1, 0), TG_ELIMIT);
+    sbuf_release(&b);
+    sbuf_init(&b, 8);
+    sbuf_adds(&b, "12345");
+    assert_int_equal(sbuf_repeat(&b, 0, 3), 0);
+    assert_string_equal(sbuf_str(&b), "12345123");
+    assert_int_equal(sbuf_repeat(&b, 0, 1), TG_ELIMIT);
+    assert_int_equal(b.len, 0);
+    sbuf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -135,6 +233,9 @@ int main(void)
         cmocka_unit_test(test_roundtrip_with_jansson),
         cmocka_unit_test(test_parse_limits),
         cmocka_unit_test(test_sbuf_ceiling),
+        cmocka_unit_test(test_quoting_every_byte_everywhere),
+        cmocka_unit_test(test_literal_and_data_keys),
+        cmocka_unit_test(test_sbuf_repeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
