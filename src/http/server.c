@@ -1321,18 +1321,30 @@ int server_run(const struct tagd_config *cfg, struct store *store)
             return 2;
         }
         S.tailing = pthread_create(&S.tailer, NULL, tailer_main, NULL) == 0;
+        if (S.tailing)
+            pthread_setname_np(S.tailer, "tagd-tail");
     }
     /* Only now: a start that fails before this point must not leave threads waiting on the
-     * store's condition variables (destroying those would block). */
-    if (S.writer_checkpoints)
+     * store's condition variables (destroying those would block). Each thread is named for
+     * `top -H` and /proc/PID/task/TID/comm: an operator sees which role spends the CPU (the
+     * main thread, an HTTP loop too, keeps the process's name for pidof). */
+    if (S.writer_checkpoints) {
         pthread_create(&S.ckpt, NULL, ckpt_main, NULL);
+        pthread_setname_np(S.ckpt, "tagd-checkpoint");
+    }
     if (S.deferred_sync)
-        for (int k = 0; k < SYNCER_THREADS; k++)
+        for (int k = 0; k < SYNCER_THREADS; k++) {
             pthread_create(&S.syncer[k], NULL, syncer_main, NULL);
+            pthread_setname_np(S.syncer[k], "tagd-sync");
+        }
     pthread_create(&S.publisher, NULL, publisher_main, NULL);
+    pthread_setname_np(S.publisher, "tagd-publish");
     pthread_create(&S.writer, NULL, writer_main, NULL);
-    for (i = 1; i < S.nthreads; i++)
+    pthread_setname_np(S.writer, "tagd-writer");
+    for (i = 1; i < S.nthreads; i++) {
         pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
+        pthread_setname_np(S.threads[i].tid, "tagd-http");
+    }
     loop_main(&S.threads[0]);
     for (i = 1; i < S.nthreads; i++)
         pthread_join(S.threads[i].tid, NULL);
