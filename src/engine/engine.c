@@ -30,7 +30,12 @@
 #include "util/mem.h"
 #include "util/name.h"
 
-#define CHUNK_BITS 10
+/* A write copies the chunk of every resource it changes (40 bytes an entry) and, once per
+ * build, the chunk directory. With 1,024-entry chunks the copies were a quarter of the
+ * publisher's time under random adds (a 40 KB copy for each); 128 entries copy 5 KB, and the
+ * directory of a million resources 61 KB per build (figure 4: publisher 22.8 -> 17.0 us per
+ * add; 64 entries measured the same as 128). */
+#define CHUNK_BITS 7
 #define CHUNK (1u << CHUNK_BITS)
 #define MAX_TAG_DEPTH 64
 #define MAX_KINDS 4096
