@@ -40,6 +40,7 @@ static const struct opt opts[] = {
     I("auth-cache", auth_cache_ms, 0, 3600000, "ms a checked token is trusted without a store read, 0 off (1000)"),
     I("defer-sync", defer_sync, 0, 1, "SQLite: 1 the writer goes on while the WAL is flushed, answers and reads still wait for it; 0 each commit waits (1)"),
     I("wal-mb", wal_mb, 4, 65536, "SQLite: MB the WAL grows to before it starts over; a quarter of it not yet copied starts a background checkpoint (256)"),
+    I("write-cache-mb", write_cache_mb, 0, 65536, "SQLite: MB of page cache for the writer, filled at start with the index that adds touch at random; 0: SQLite's 64 MB, nothing read at start (256)"),
     I("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
     {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)"},
     I("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
@@ -195,6 +196,7 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->auth_cache_ms = 1000;
     cfg->defer_sync = 1;
     cfg->wal_mb = 256;
+    cfg->write_cache_mb = 256;
     cfg->drain_timeout_ms = 10000;
     cfg->min_revision_wait_ms = 2000;
     cfg->tail_poll_ms = 500;

@@ -25,6 +25,7 @@ struct tagd_config {
     int64_t auth_cache_ms;
     int64_t defer_sync; /* SQLite: the WAL's fsync leaves the writer (store_defer_sync) */
     int64_t wal_mb;     /* SQLite: the WAL's length before it starts over (store_defer_checkpoints) */
+    int64_t write_cache_mb; /* SQLite: the writer's page cache, warmed at start (store_warm_writer) */
     int64_t drain_timeout_ms;
     char cors_origin[256]; /* the one origin allowed cross-origin access; "": CORS off */
     int64_t min_revision_wait_ms; /* bound on a read's wait for X-Tagd-Min-Revision */

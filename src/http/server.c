@@ -1235,6 +1235,13 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         return 2;
     }
     S.writer_checkpoints = store_defer_checkpoints(S.writer_conn, (int)S.cfg->wal_mb);
+    {
+        int64_t t0 = time_mono_us();
+        int64_t n = store_warm_writer(S.writer_conn, (int)S.cfg->write_cache_mb);
+        if (n > 0)
+            log_info("store: the writer's cache holds %lld index entries (%lld ms)", (long long)n,
+                     (long long)(time_mono_us() - t0) / 1000);
+    }
     if (S.writer_checkpoints) {
         S.deferred_sync = S.cfg->defer_sync && store_defer_sync(S.writer_conn);
         S.ckpt_conn = store_conn_open(store, true, &err);

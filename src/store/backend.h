@@ -46,6 +46,7 @@ struct store_backend {
     bool (*retry_pending)(struct store_conn *c);
     /* Optional (NULL: the backend has no checkpoints). */
     bool (*defer_checkpoints)(struct store_conn *c, int wal_mb);
+    int64_t (*warm_writer)(struct store_conn *c, int cache_mb);
     int (*checkpoint)(struct store_conn *c, struct tg_err *err);
     enum store_ckpt (*checkpoint_due)(struct store_conn *writer);
     /* Optional, deferred syncs: sync_next and sync_stop are called only after defer_sync

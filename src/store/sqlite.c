@@ -568,6 +568,40 @@ static bool sq_defer_checkpoints(struct store_conn *cc, int wal_mb)
     return true;
 }
 
+/* The writer's page cache holds the pages its transactions read. Nearly all of them are hot
+ * (the tails of the tables and of each tag's index range) except the leaves of
+ * assignments_cur, which an add to a random resource reads at random. Left to the OS, those
+ * pages go cold while reads are served from the engine: on the benchmark machine the page
+ * cache gave a file back within minutes, and an add that had to read its leaf from disk
+ * stalled the writer and every request behind it (figure 4 after the read figures: 8,600
+ * adds/s instead of 15,400). As PostgreSQL keeps its indexes in shared_buffers, the writer
+ * keeps this one in its own cache, read once at start, as many entries as fit (an entry with
+ * its share of the page is about 17 bytes). */
+static int64_t sq_warm_writer(struct store_conn *cc, int cache_mb)
+{
+    struct sq_conn *c = SC(cc);
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+    char sql[64];
+
+    if (cache_mb <= 0)
+        return 0;
+    snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%d", cache_mb * 1024);
+    if (exec(c->db, sql, NULL) != 0)
+        return 0;
+    if (sqlite3_prepare_v2(c->db,
+                           "SELECT count(*) FROM (SELECT resource_id FROM assignments"
+                           " INDEXED BY assignments_cur WHERE valid_to IS NULL"
+                           " AND resource_id >= 0 LIMIT ?1)",
+                           -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (int64_t)cache_mb * 1048576 / 17);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            n = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return n;
+}
+
 static enum store_ckpt sq_checkpoint_due(struct store_conn *cc)
 {
     struct sq_store *st = SC(cc)->store;
@@ -748,6 +782,7 @@ const struct store_backend store_sqlite_backend = {
     .wait_notify = sq_wait_notify,
     .retry_pending = sq_retry_pending,
     .defer_checkpoints = sq_defer_checkpoints,
+    .warm_writer = sq_warm_writer,
     .checkpoint = sq_checkpoint,
     .checkpoint_due = sq_checkpoint_due,
     .defer_sync = sq_defer_sync,

@@ -135,6 +135,10 @@ bool store_defer_checkpoints(struct store_conn *c, int wal_mb)
 {
     return c->be->defer_checkpoints ? c->be->defer_checkpoints(c, wal_mb) : false;
 }
+int64_t store_warm_writer(struct store_conn *c, int cache_mb)
+{
+    return c->be->warm_writer ? c->be->warm_writer(c, cache_mb) : -1;
+}
 int store_checkpoint(struct store_conn *c, struct tg_err *err)
 {
     return c->be->checkpoint ? c->be->checkpoint(c, err) : 0;

@@ -79,6 +79,13 @@ bool store_retry_pending(struct store_conn *c);
  */
 bool store_defer_checkpoints(struct store_conn *writer, int wal_mb);
 /**
+ * SQLite: gives the writer connection a page cache of `cache_mb` MB and fills it with the
+ * index that assignment writes touch at random (assignments_cur), as far as it fits. Returns
+ * the number of index entries read, or -1 on a backend that keeps its own buffers
+ * (PostgreSQL). 0 MB leaves SQLite's cache as it is and reads nothing.
+ */
+int64_t store_warm_writer(struct store_conn *writer, int cache_mb);
+/**
  * SQLite, after store_defer_checkpoints: the writer's commits stop waiting for the WAL's fsync,
  * so that it runs the next transaction while the disk flushes. Durability moves to the
  * readers: beginning a read transaction (any connection of the store) waits until every

@@ -707,6 +707,40 @@ def test_second_process_cannot_share_the_port(server):
     assert b"in use" in p.stderr
 
 
+def test_write_cache_is_warmed_at_start():
+    """SQLite: the writer's page cache (--write-cache-mb) is filled at start with the index
+    that adds read at random, and the log says how much went in; 0 reads nothing. A value out
+    of range is refused at start."""
+    if os.environ.get("TAGD_TEST_STORE"):
+        pytest.skip("SQLite's page cache")
+    data = tempfile.mkdtemp(prefix="tagd-test-")
+    s = Server(data_dir=data).start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        for i in range(30):
+            r = a.post("/v1/resources/wc/r%d/tags" % i, json={"tags": ["Wc.a", "Wc.b"],
+                                                              "create_missing": True})
+            assert r.status_code == 200, r.text
+    finally:
+        s.stop()
+    logs = []
+    for mb in ("8", "0"):
+        s = Server(data_dir=data, extra_args=["--write-cache-mb", mb, "--log-level", "info"])
+        s.start()
+        try:
+            assert Api(s, ADMIN_TOKEN).get("/v1/resources/wc/r7/tags").json()["total"] == 2
+        finally:
+            s.stop()
+        logs.append(s.read_log())
+    # The log file grows across the starts: the second start (0 MB) adds no such line.
+    assert logs[0].count("the writer's cache holds 60 index entries") == 1, logs[0][-3000:]
+    assert logs[1].count("index entries") == 1, logs[1][-3000:]
+    r = subprocess.run([os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd")),
+                        "--write-cache-mb", "-1", "--data", tempfile.mkdtemp(prefix="tagd-test-")],
+                       capture_output=True, text=True, timeout=10)
+    assert r.returncode != 0 and "write-cache-mb" in r.stderr, r.stderr
+
+
 def test_threads_are_named_by_role(server):
     """`top -H` and /proc/PID/task/TID/comm tell an operator which role spends the CPU; the
     main thread keeps the process's name (pidof tagd)."""

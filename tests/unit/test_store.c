@@ -329,6 +329,32 @@ static void test_deferred_checkpoints(void **state)
     store_close(s);
 }
 
+/* The writer's cache is filled at start with assignments_cur, the index random adds read:
+ * every current entry while they fit, none of the closed ones (the index is partial), and
+ * nothing with 0 MB. */
+static void test_warm_writer(void **state)
+{
+    struct tmp *t = *state;
+    struct store *s;
+    struct store_conn *w;
+    struct tg_err err;
+
+    assert_int_equal(store_open(t->url, &s, &err), 0);
+    w = store_conn_open(s, true, &err);
+    assert_non_null(w);
+    assert_int_equal(store_exec_script(w,
+                                       "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+                                       " WHERE i < 5000) INSERT INTO assignments(resource_id, tag_id,"
+                                       " added_at, valid_from, valid_to) SELECT i / 10, i % 10, 1, 1,"
+                                       " CASE WHEN i % 5 = 0 THEN 2 END FROM n",
+                                       &err),
+                     0);
+    assert_int_equal(store_warm_writer(w, 0), 0);
+    assert_int_equal(store_warm_writer(w, 1), 4000);
+    store_conn_close(w);
+    store_close(s);
+}
+
 static void *sync_loop(void *arg)
 {
     intptr_t n = 0;
@@ -691,6 +717,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transactions_and_snapshots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_checkpoints, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_warm_writer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreset_statement_does_not_pin_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_map_to_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statements_are_cached, setup, teardown),
