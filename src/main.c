@@ -1,10 +1,13 @@
 /* main.c: flags and configuration, store and bootstrap, then the server until a signal.
  * `tagd migrate --from URL --to URL` copies a whole installation between stores instead. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "core/core.h"
@@ -22,6 +25,43 @@ static int make_dir(const char *path)
         return 0;
     fprintf(stderr, "tagd: cannot create data directory %s: %s\n", path, strerror(errno));
     return -1;
+}
+
+/* One tagd per SQLite file: its writer assumes it is the file's only writer (the engine answers
+ * the writer's reads, the WAL is sized and copied by it alone), so a second server on the same
+ * file would corrupt what the first believes. An exclusive flock on PATH.lock, held until the
+ * process ends (the kernel drops it with the process, so a crash leaves no stale lock); the
+ * file says which pid holds it. Returns 0, or -1 having said why. */
+static int lock_sqlite_store(const char *store_url, bool keep)
+{
+    char path[4200], pid[32] = "";
+    int fd;
+
+    if (strncmp(store_url, "sqlite:", 7) != 0)
+        return 0;
+    snprintf(path, sizeof(path), "%s.lock", store_url + 7);
+    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        fprintf(stderr, "tagd: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        fprintf(stderr, "tagd: the store %s is in use by another tagd (pid %s); stop it first\n",
+                store_url + 7, pid[0] ? pid : "unknown");
+        close(fd);
+        return -1;
+    }
+    if (!keep) {
+        close(fd);
+        return 0;
+    }
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+        fprintf(stderr, "tagd: cannot write %s: %s\n", path, strerror(errno));
+    return 0; /* fd stays open: the lock lives as long as the process */
 }
 
 static int migrate_main(int argc, char **argv)
@@ -47,6 +87,8 @@ static int migrate_main(int argc, char **argv)
                         "store and verifies the row counts. Stop tagd on the source first.\n");
         return 2;
     }
+    if (lock_sqlite_store(from, false) != 0 || lock_sqlite_store(to, false) != 0)
+        return 1;
     tg_err_clear(&err);
     if (store_copy(from, to, stdout, &err) != 0) {
         fprintf(stderr, "tagd migrate: %s\n", err.msg);
@@ -85,6 +127,8 @@ int main(int argc, char **argv)
     api_config.rate_burst = (int)cfg.rate_burst;
 
     if (strncmp(cfg.store, "sqlite:", 7) == 0 && make_dir(cfg.data) != 0)
+        return 1;
+    if (lock_sqlite_store(cfg.store, true) != 0)
         return 1;
     tg_err_clear(&err);
     if (store_open(cfg.store, &store, &err) != 0) {

@@ -741,6 +741,34 @@ def test_write_cache_is_warmed_at_start():
     assert r.returncode != 0 and "write-cache-mb" in r.stderr, r.stderr
 
 
+def test_one_server_per_sqlite_store():
+    """A second tagd on the same SQLite file is refused at start (each would take itself for
+    the file's only writer), as is `tagd migrate` from it, until the first one stops; a
+    killed server leaves no stale lock."""
+    if os.environ.get("TAGD_TEST_STORE"):
+        pytest.skip("SQLite's file lock")
+    data = tempfile.mkdtemp(prefix="tagd-test-")
+    binary = os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd"))
+    first = Server(data_dir=data).start()
+    try:
+        r = subprocess.run([binary, "--data", data, "--listen", "127.0.0.1:%d" % free_port()],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 1, r.stderr
+        assert "in use by another tagd (pid %d)" % first.proc.pid in r.stderr, r.stderr
+        r = subprocess.run([binary, "migrate", "--from", "sqlite:%s/tagd.db" % data,
+                            "--to", "sqlite:%s/copy.db" % data],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 1 and "in use by another tagd" in r.stderr, r.stderr
+        assert Api(first, ADMIN_TOKEN).get("/healthz").status_code == 200
+    finally:
+        first.stop(sig=signal.SIGKILL)
+    second = Server(data_dir=data).start()
+    try:
+        assert Api(second, ADMIN_TOKEN).get("/healthz").status_code == 200
+    finally:
+        second.stop()
+
+
 def test_threads_are_named_by_role(server):
     """`top -H` and /proc/PID/task/TID/comm tell an operator which role spends the CPU; the
     main thread keeps the process's name (pidof tagd)."""
