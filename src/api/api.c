@@ -357,6 +357,14 @@ int api_query_bool(struct hreq *r, const char *name, bool def, bool *out)
     return -1;
 }
 
+void api_time_or_null(struct jw *w, int64_t ms)
+{
+    if (ms)
+        jw_time(w, ms);
+    else
+        jw_null(w);
+}
+
 const char *api_iso(struct hreq *r, int64_t ms)
 {
     char buf[32];

@@ -163,6 +163,10 @@ char *api_url_decode(struct arena *a, const char *s, size_t n, bool plus_is_spac
 void api_url_encode(struct sbuf *b, const char *s);
 /** The ISO time of ms into the arena. */
 const char *api_iso(struct hreq *r, int64_t ms);
+/** A time as a JSON value: ISO 8601 in UTC (jw_time), null for 0 (no time). */
+void api_time_or_null(struct jw *w, int64_t ms);
+/* A time member; a macro so that the key stays a literal (jw_key). */
+#define api_kiso(w, k, ms) (jw_key(w, k), api_time_or_null((w), (ms)))
 
 /* ---- rendered answers of engine-served reads (cache.c) ---- */
 

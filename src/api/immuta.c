@@ -131,15 +131,6 @@ static void kprofile(struct jw *w, struct core_ctx *cx, struct profiles *p, cons
         jw_null(w);
 }
 
-static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
-{
-    jw_keys(w, k);
-    if (ms)
-        jw_str(w, api_iso(r, ms));
-    else
-        jw_null(w);
-}
-
 static const char *display_name(const struct tag *t)
 {
     const char *dot = strrchr(t->name, '.');
@@ -162,8 +153,8 @@ static void render_tag(struct jw *w, struct hreq *r, struct core_ctx *cx, struct
     jw_kbool(w, "systemCreated", t->system_created);
     jw_kbool(w, "protected", t->protected_);
     kprofile(w, cx, p, "createdBy", t->system_created ? NULL : t->created_by);
-    kiso(w, r, "createdAt", t->created_at);
-    kiso(w, r, "updatedAt", t->updated_at);
+    api_kiso(w, "createdAt", t->created_at);
+    api_kiso(w, "updatedAt", t->updated_at);
     jw_obj_end(w);
 }
 

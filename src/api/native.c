@@ -49,17 +49,6 @@ static void fail(struct hreq *r, int rc, const struct tg_err *err)
     api_fail(r, rc, err);
 }
 
-static void iso_or_null(struct jw *w, int64_t ms)
-{
-    if (ms)
-        jw_time(w, ms);
-    else
-        jw_null(w);
-}
-
-/* A macro so that the key stays a literal (jw_key). */
-#define kiso(w, r, k, ms) (jw_key(w, k), iso_or_null((w), (ms)))
-
 static const char *last_segment(const char *name)
 {
     const char *dot = strrchr(name, '.');
@@ -96,8 +85,8 @@ static void render_tag(struct jw *w, struct hreq *r, const struct tag *t)
         jw_null(w);
     jw_kint(w, "position", t->position);
     jw_kstr(w, "created_by", t->created_by);
-    kiso(w, r, "created_at", t->created_at);
-    kiso(w, r, "updated_at", t->updated_at);
+    api_kiso(w, "created_at", t->created_at);
+    api_kiso(w, "updated_at", t->updated_at);
     jw_kint(w, "version", t->version);
     jw_obj_end(w);
 }
@@ -517,8 +506,8 @@ void api_native_render_resource(struct jw *w, struct hreq *r, const struct resou
         jw_null(w);
     }
     jw_kbool(w, "archived", res->archived);
-    kiso(w, r, "created_at", res->created_at);
-    kiso(w, r, "updated_at", res->updated_at);
+    api_kiso(w, "created_at", res->created_at);
+    api_kiso(w, "updated_at", res->updated_at);
     jw_kint(w, "version", res->version);
     jw_obj_end(w);
 }
@@ -608,8 +597,8 @@ static void render_group(struct jw *w, struct hreq *r, struct core_ctx *cx, cons
         for (size_t i = 0; i < n; i++)
             jw_int(w, tags[i].id);
     jw_arr_end(w);
-    kiso(w, r, "created_at", g->created_at);
-    kiso(w, r, "updated_at", g->updated_at);
+    api_kiso(w, "created_at", g->created_at);
+    api_kiso(w, "updated_at", g->updated_at);
     jw_kint(w, "version", g->version);
     jw_obj_end(w);
 }
@@ -1087,7 +1076,7 @@ static void render_assignments(struct hreq *r, struct assignment *as, size_t n)
             piece_end(b, &who);
         }
         if (!piece_repeat(b, &at, NULL, NULL, as[i].added_at)) {
-            kiso(&w, r, "added_at", as[i].added_at);
+            api_kiso(&w, "added_at", as[i].added_at);
             piece_end(b, &at);
         }
         if (!piece_repeat(b, &from, as[i].from_kind, as[i].from_key, as[i].inherited_from)) {
@@ -1336,7 +1325,7 @@ static void h_users_create(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "login", u.login);
     jw_key(&w, "rights");
     rights_array(&w, r, u.rights);
-    kiso(&w, r, "created_at", u.created_at);
+    api_kiso(&w, "created_at", u.created_at);
     jw_obj_end(&w);
 out:
     json_decref(body);
@@ -1369,7 +1358,7 @@ static void h_users_list(struct hreq *r, struct core_ctx *cx)
         jw_key(&w, "rights");
         rights_array(&w, r, u[i].rights);
         jw_kbool(&w, "disabled", u[i].disabled);
-        kiso(&w, r, "created_at", u[i].created_at);
+        api_kiso(&w, "created_at", u[i].created_at);
         jw_obj_end(&w);
     }
     jw_arr_end(&w);
@@ -1386,9 +1375,9 @@ static void render_token(struct jw *w, struct hreq *r, const struct token *k, co
     jw_key(w, "rights");
     rights_array(w, r, k->rights);
     jw_kstr(w, "organization_id", arena_printf(&r->a, "org_%lld", (long long)k->org_id));
-    kiso(w, r, "created_at", k->created_at);
-    kiso(w, r, "expires_at", k->expires_at);
-    kiso(w, r, "revoked_at", k->revoked_at);
+    api_kiso(w, "created_at", k->created_at);
+    api_kiso(w, "expires_at", k->expires_at);
+    api_kiso(w, "revoked_at", k->revoked_at);
     if (secret)
         jw_kstr(w, "token", secret);
     jw_obj_end(w);
@@ -1532,7 +1521,7 @@ static void h_changes(struct hreq *r, struct core_ctx *cx)
         jw_obj(&w);
         jw_kint(&w, "revision", c[i].rev);
         jw_kint(&w, "seq", c[i].seq);
-        kiso(&w, r, "at", c[i].at);
+        api_kiso(&w, "at", c[i].at);
         jw_kstr(&w, "principal", c[i].principal);
         jw_kstr(&w, "entity", c[i].entity);
         jw_kint(&w, "entity_id", c[i].entity_id);
@@ -1555,7 +1544,7 @@ static void render_org(struct jw *w, struct hreq *r, const struct org *o)
     jw_kstr(w, "id", arena_printf(&r->a, "org_%lld", (long long)o->id));
     jw_kstr(w, "name", o->name);
     jw_kstr(w, "default_workspace_id", arena_printf(&r->a, "ws_%lld", (long long)o->default_ws_id));
-    kiso(w, r, "created_at", o->created_at);
+    api_kiso(w, "created_at", o->created_at);
     jw_obj_end(w);
 }
 
@@ -1673,7 +1662,7 @@ static void h_ws_create(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "id", arena_printf(&r->a, "ws_%lld", (long long)ws.id));
     jw_kstr(&w, "organization_id", arena_printf(&r->a, "org_%lld", (long long)org_id));
     jw_kstr(&w, "name", ws.name);
-    kiso(&w, r, "created_at", ws.created_at);
+    api_kiso(&w, "created_at", ws.created_at);
     jw_obj_end(&w);
 out:
     json_decref(body);

@@ -16,15 +16,6 @@ static int auth_admin(struct hreq *r, struct core_ctx *cx)
     return api_native_auth(r, cx, RIGHT_ADMIN);
 }
 
-static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
-{
-    jw_keys(w, k);
-    if (ms)
-        jw_str(w, api_iso(r, ms));
-    else
-        jw_null(w);
-}
-
 static void render_link(struct jw *w, struct hreq *r, const struct link *l, const char *token)
 {
     jw_obj(w);
@@ -37,8 +28,8 @@ static void render_link(struct jw *w, struct hreq *r, const struct link *l, cons
     jw_kstr(w, "role", core_link_role_name(l->role));
     if (l->kind == LINK_PUBLIC)
         jw_kbool(w, "protected", l->protected_);
-    kiso(w, r, "created_at", l->created_at);
-    kiso(w, r, "expires_at", l->expires_at);
+    api_kiso(w, "created_at", l->created_at);
+    api_kiso(w, "expires_at", l->expires_at);
     if (token)
         jw_kstr(w, "access_token", token);
     jw_obj_end(w);

@@ -12,15 +12,6 @@ static int auth(struct hreq *r, struct core_ctx *cx)
     return api_native_auth(r, cx, RIGHT_ADMIN);
 }
 
-static void kiso(struct jw *w, struct hreq *r, const char *k, int64_t ms)
-{
-    jw_keys(w, k);
-    if (ms)
-        jw_str(w, api_iso(r, ms));
-    else
-        jw_null(w);
-}
-
 static void render_source(struct jw *w, struct hreq *r, const struct source *s)
 {
     jw_obj(w);
@@ -28,8 +19,8 @@ static void render_source(struct jw *w, struct hreq *r, const struct source *s)
     jw_kstr(w, "url", s->url);
     jw_kstr(w, "origin", s->origin);
     jw_kstr(w, "created_by", s->created_by);
-    kiso(w, r, "created_at", s->created_at);
-    kiso(w, r, "refreshed_at", s->refreshed_at);
+    api_kiso(w, "created_at", s->created_at);
+    api_kiso(w, "refreshed_at", s->refreshed_at);
     jw_kstr(w, "last_error", s->last_error);
     jw_obj_end(w);
 }

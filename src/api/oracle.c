@@ -192,8 +192,10 @@ static void render(struct hreq *r, int status, const char *root, const struct fi
     }
     api_json_begin(r, status, &w);
     jw_obj(&w);
-    for (size_t i = 0; i < n; i++)
-        (jw_keys(&w, f[i].k), jw_str(&w, f[i].v));
+    for (size_t i = 0; i < n; i++) {
+        jw_keys(&w, f[i].k);
+        jw_str(&w, f[i].v);
+    }
     jw_obj_end(&w);
 }
 

@@ -15,20 +15,9 @@ void jw_init(struct jw *w, struct sbuf *b)
     w->first[0] = true;
 }
 
-static void sep(struct jw *w)
-{
-    if (w->after_key) {
-        w->after_key = false;
-        return;
-    }
-    if (!w->first[w->depth])
-        sbuf_addc(w->b, ',');
-    w->first[w->depth] = false;
-}
-
 static void open(struct jw *w, char c)
 {
-    sep(w);
+    jw_sep(w);
     sbuf_addc(w->b, c);
     if (w->depth < JW_MAX_DEPTH - 1)
         w->depth++;
@@ -139,7 +128,7 @@ void jw_keyn(struct jw *w, const char *k, size_t n)
 {
     char buf[64 + 3];
 
-    sep(w);
+    jw_sep(w);
     w->after_key = true;
     if (n <= 64 && quote_plain(buf, k, n)) {
         buf[n + 2] = ':';
@@ -161,7 +150,7 @@ void jw_time(struct jw *w, int64_t ms)
     {
         size_t n = strlen(buf);
         buf[n] = '"';
-        sep(w);
+        jw_sep(w);
         sbuf_add(w->b, buf, n + 1);
     }
 }
@@ -170,7 +159,7 @@ void jw_strn(struct jw *w, const char *s, size_t n)
 {
     char buf[128 + 2];
 
-    sep(w);
+    jw_sep(w);
     if (n <= 128 && quote_plain(buf, s, n)) {
         sbuf_add(w->b, buf, n + 2);
         return;
@@ -194,7 +183,7 @@ void jw_int(struct jw *w, int64_t v)
     char buf[24], *p = buf + sizeof(buf);
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-    sep(w);
+    jw_sep(w);
     do {
         *--p = (char)('0' + u % 10);
         u /= 10;
@@ -206,7 +195,7 @@ void jw_int(struct jw *w, int64_t v)
 
 void jw_double(struct jw *w, double v)
 {
-    sep(w);
+    jw_sep(w);
     if (!isfinite(v))
         sbuf_adds(w->b, "null");
     else
@@ -215,19 +204,19 @@ void jw_double(struct jw *w, double v)
 
 void jw_bool(struct jw *w, bool v)
 {
-    sep(w);
+    jw_sep(w);
     sbuf_adds(w->b, v ? "true" : "false");
 }
 
 void jw_null(struct jw *w)
 {
-    sep(w);
+    jw_sep(w);
     sbuf_add(w->b, "null", 4);
 }
 
 void jw_raw(struct jw *w, const char *json)
 {
-    sep(w);
+    jw_sep(w);
     sbuf_adds(w->b, json && *json ? json : "null");
 }
 

@@ -43,14 +43,21 @@ void jw_raw(struct jw *w, const char *json);
  * does not compile otherwise) and is written without the escaping check: every renderer
  * writes one per value, and checking their bytes was a fifth of a rendered list's
  * instructions. A key that comes from data goes through jw_keys, which escapes it. */
+/** What goes before every value or key: a ',' unless it is the first of its container or
+ * the value of the key just written. Inline for the keys below. */
+static inline void jw_sep(struct jw *w)
+{
+    if (w->after_key) {
+        w->after_key = false;
+        return;
+    }
+    if (!w->first[w->depth])
+        sbuf_addc(w->b, ',');
+    w->first[w->depth] = false;
+}
 static inline void jw_keyq(struct jw *w, const char *quoted, size_t n)
 {
-    /* The separator logic of every jw value (jw.c's sep), then the key. */
-    if (!w->after_key) {
-        if (!w->first[w->depth])
-            sbuf_addc(w->b, ',');
-        w->first[w->depth] = false;
-    }
+    jw_sep(w);
     w->after_key = true;
     sbuf_add(w->b, quoted, n);
 }
