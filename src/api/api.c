@@ -237,6 +237,14 @@ void api_no_content(struct hreq *r)
     r->content_type = NULL;
 }
 
+void api_not_yet(struct hreq *r, int64_t rev)
+{
+    api_set_header(r, "Retry-After", "1");
+    api_failf(r, TG_EBUSY, "X-Tagd-Min-Revision", "revision %lld is not available yet",
+              (long long)rev);
+    r->not_yet = true;
+}
+
 void api_render_later(struct hreq *r, int status, void (*fn)(struct hreq *r, void *arg),
                       void *arg)
 {

@@ -89,6 +89,8 @@ struct hreq {
     /* A body rendered after the handler returned (api_render_later); NULL: r->out is final. */
     void (*render)(struct hreq *r, void *arg);
     void *render_arg;
+    /* Set with api_not_yet: a read parked for X-Tagd-Min-Revision runs again. */
+    bool not_yet;
 };
 
 /** All routes of every dialect, terminated by a route with a NULL method. */
@@ -147,6 +149,13 @@ void api_fail(struct hreq *r, int code, const struct tg_err *err);
 void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_no_content(struct hreq *r);
+/**
+ * Answers 503 with Retry-After: revision `rev` (X-Tagd-Min-Revision) is not available yet.
+ * A handler that needs the engine at that revision calls it when the engine is behind the
+ * store; until --min-revision-wait has passed, the server drops this answer and runs the
+ * read again once the engine has caught up.
+ */
+void api_not_yet(struct hreq *r, int64_t rev);
 /**
  * Sets `status` now and leaves the body to `fn(r, arg)`, which the server calls on the request's
  * event loop just before answering: for a write, after its commit, off the writer thread (the

@@ -92,6 +92,11 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
     o.archived = p->archived;
     o.limit = p->count_only ? 0 : (int)p->limit;
     s = engine_acquire(engine_main);
+    if (eng_snap_rev(s) < cx->min_rev) {
+        engine_release(engine_main, s);
+        api_not_yet(r, cx->min_rev);
+        return;
+    }
     rc = eng_query_run(s, &r->a, q, &o, &res, &qe, &err);
     r->revision = eng_snap_rev(s);
     engine_release(engine_main, s);

@@ -523,13 +523,21 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
             store_rollback(t->reader);
             if (!last_try)
                 return false;
-            api_set_header(r, "Retry-After", "1");
-            api_failf(r, TG_EBUSY, "X-Tagd-Min-Revision", "revision %lld is not available yet",
-                      (long long)want);
+            api_not_yet(r, want);
             return true;
         }
     }
     r->route->fn(r, &cx);
+    if (r->not_yet && !last_try) {
+        /* The store has the revision but the engine, which alone answers this route, has
+         * not applied it yet (the tailer is a notification behind): the answer is dropped. */
+        core_ctx_done(&cx);
+        store_rollback(t->reader);
+        r->not_yet = false;
+        r->nres_headers = 0;
+        r->status = 0;
+        return false;
+    }
     if (r->revision == 0) {
         /* Answered from memory alone (or from nothing, like /healthz): the engine snapshot's
          * revision is the one the read saw, and asking the store would cost a transaction. */
@@ -854,12 +862,23 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
 }
 
 /* Follows the revisions other instances commit (see the header) and applies them to the engine,
- * reading `changes` from its last applied revision on. */
+ * reading `changes` from its last applied revision on.
+ *
+ * It compares the store's revision with the last one it handled itself, never with
+ * S.seen_rev: a read with X-Tagd-Min-Revision, or this instance's own commit, raises that
+ * from the store without touching the engine or the auth cache, and taking it as "handled"
+ * left the engine (and a token another instance revoked) behind until the next commit. */
 static void *tailer_main(void *arg)
 {
     struct arena a;
+    int64_t tailed = atomic_load(&S.seen_rev);
     (void)arg;
     arena_init(&a);
+    if (engine_main) {
+        const struct eng_snap *s = engine_acquire(engine_main);
+        tailed = eng_snap_rev(s);
+        engine_release(engine_main, s);
+    }
     while (!atomic_load(&S.tail_stop)) {
         struct tg_err err;
         struct core_ctx cx;
@@ -874,11 +893,12 @@ static void *tailer_main(void *arg)
         rev = core_current_rev(&cx);
         store_rollback(S.tail_conn);
         /* Another instance's commits reach this engine before a read may ask for them. */
-        if (rev > atomic_load(&S.seen_rev)) {
+        if (rev > tailed) {
             if (engine_main && engine_catch_up(engine_main, S.tail_conn, &err) != 0)
                 continue;
             /* Another instance may have revoked a token: cached checks start over. */
             store_auth_epoch_bump();
+            tailed = rev;
         }
         note_rev(rev);
         arena_release(&a);

@@ -165,6 +165,72 @@ def test_polling_fallback_without_listen(pair):
         c.cleanup()
 
 
+def test_a_read_that_learns_a_commit_first_does_not_hide_it_from_the_index(pair):
+    """A read with X-Tagd-Min-Revision may learn of another instance's commit from the store
+    before the tailer has applied it to the engine (here the tailer polls every 1.5 s). The
+    tailer must still apply it (it once took it as already seen, and the engine stayed behind
+    until the next commit), and a query, which only the engine answers, waits for the engine
+    rather than answering from an older snapshot."""
+    a, _, store = pair
+    A = Api(a, ADMIN_TOKEN)
+    c = Server(extra_args=["--store", store, "--tail-poll", "1500", "--min-revision-wait", "5000"],
+               env={"TAGD_PG_NO_LISTEN": "1"}).start()
+    try:
+        C = Api(c, ADMIN_TOKEN)
+        assert A.put("/v1/resources/folder/lag-dir", json={}).status_code in (200, 201)
+        w = A.post("/v1/resources/folder/lag-dir/tags", json={"tags": ["Lag.one"],
+                                                             "create_missing": True})
+        assert w.status_code in (200, 201), w.text
+        # The engine is behind: answered from the store, which tells C of revision w.
+        r = C.get("/v1/resources/folder/lag-dir/tags", headers={
+            "X-Tagd-Min-Revision": str(rev(w))})
+        assert r.status_code == 200, r.text
+        assert [t["name"] for t in r.json()["items"]] == ["Lag.one"]
+        time.sleep(3.2)  # two polls
+        q = C.get("/v1/resources?query=Lag.one&ids_only=true")
+        assert q.status_code == 200, q.text
+        assert q.json()["total"] == 1
+        assert rev(q) >= rev(w)
+        w = A.post("/v1/resources/folder/lag-dir/tags", json={"tags": ["Lag.two"],
+                                                             "create_missing": True})
+        assert w.status_code in (200, 201), w.text
+        want = {"X-Tagd-Min-Revision": str(rev(w))}
+        r = C.get("/v1/resources/folder/lag-dir/tags", headers=want)
+        assert sorted(t["name"] for t in r.json()["items"]) == ["Lag.one", "Lag.two"]
+        q = C.get("/v1/resources?query=Lag.two&ids_only=true", headers=want)
+        assert q.status_code == 200, q.text
+        assert q.json()["total"] == 1
+        assert rev(q) >= rev(w)
+    finally:
+        c.cleanup()
+
+
+def test_a_token_revoked_elsewhere_stops_working_after_an_own_commit(pair):
+    """Another instance revokes a token this one has cached; this instance then commits
+    something itself, which makes it see the revoking revision before its tailer does. The
+    tailer must still start the token checks over (it once took the revision as handled)."""
+    a, _, store = pair
+    A = Api(a, ADMIN_TOKEN)
+    c = Server(extra_args=["--store", store, "--tail-poll", "1500", "--auth-cache", "600000",
+                           "--threads", "1"],
+               env={"TAGD_PG_NO_LISTEN": "1"}).start()
+    try:
+        C = Api(c, ADMIN_TOKEN)
+        t = A.post("/v1/tokens", json={"name": "revoked-elsewhere", "rights": ["tags:read"]})
+        assert t.status_code == 201, t.text
+        T = Api(c, t.json()["token"])
+        r = T.get("/v1/tags", headers={"X-Tagd-Min-Revision": str(rev(t))})
+        assert r.status_code == 200, r.text  # checked once, then cached
+        assert A.delete("/v1/tokens/%d" % t.json()["id"]).status_code == 204
+        w = C.post("/v1/tags", json={"name": "Revoke.after"})
+        assert w.status_code == 201, w.text
+        time.sleep(3.2)  # two polls
+        r = T.get("/v1/tags")
+        assert r.status_code == 401, r.text
+    finally:
+        c.cleanup()
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "12x", ""])
 def test_min_revision_malformed_is_400(pair, value):
     _, b, _ = pair
