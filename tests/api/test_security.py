@@ -307,7 +307,10 @@ def test_unknown_login_costs_as_much_as_a_wrong_password(server):
         unknown.append(attempt("no-such-user-%s" % uuid.uuid4().hex[:8]))
     known.sort()
     unknown.sort()
-    assert unknown[3] > 0.5 * known[3], (known, unknown)
+    # The kernel alone makes one argon2id check take 10 or 30 ms (its 16 MiB are mapped
+    # afresh each time, and whether those pages come back fast varies): medians of seven may
+    # differ 3x with no leak at all, while the leak this guards against is 30x or more.
+    assert unknown[3] > 0.2 * known[3], (known, unknown)
 
 
 # ---- request smuggling ----
