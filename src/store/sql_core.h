@@ -66,12 +66,16 @@ STORE_SQL_ID(SQL_CHANGES_REST_OF_REV,
 STORE_SQL_ID(SQL_TAG_BY_ID, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1 AND t.ws_id = ?2")
 STORE_SQL_ID(SQL_TAG_BY_KEY, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"
                              " AND t.name_key = ?2")
+/* The inserts of objects that can be deleted name their columns and values here once: SQLite
+ * (store/sqlite.c) adds the id itself, because it would hand out a deleted row's id again. */
+#define TAG_INSERT_COLS                                                                            \
+    "ws_id, name, name_key, parent_id, display_name, l10n, color, description, source,"            \
+    " system_created, protected, archived, deleted, group_id, position, extra, created_by,"        \
+    " created_at, updated_at, version"
+#define TAG_INSERT_VALS                                                                            \
+    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20"
 STORE_SQL_ID(SQL_TAG_INSERT,
-             "INSERT INTO tags(ws_id, name, name_key, parent_id, display_name, l10n, color,"
-             " description, source, system_created, protected, archived, deleted, group_id,"
-             " position, extra, created_by, created_at, updated_at, version)"
-             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-             " ?18, ?19, ?20) RETURNING id")
+             "INSERT INTO tags(" TAG_INSERT_COLS ") VALUES(" TAG_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_TAG_UPDATE,
              "UPDATE tags SET name = ?2, name_key = ?3, parent_id = ?4, display_name = ?5,"
              " l10n = ?6, color = ?7, description = ?8, source = ?9, system_created = ?10,"
@@ -93,10 +97,11 @@ STORE_SQL_ID(SQL_TAG_COUNT, "SELECT count(*)" TAG_FILTER)
 STORE_SQL_ID(SQL_GROUP_BY_ID, "SELECT " GROUP_COLS " FROM groups g WHERE g.id = ?1 AND g.ws_id = ?2")
 STORE_SQL_ID(SQL_GROUP_BY_KEY, "SELECT " GROUP_COLS " FROM groups g WHERE g.ws_id = ?1"
                                " AND g.name_key = ?2")
-STORE_SQL_ID(SQL_GROUP_INSERT,
-             "INSERT INTO groups(ws_id, name, name_key, l10n, position, exclusive, extra,"
-             " created_at, updated_at, version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)"
-             " RETURNING id")
+#define GROUP_INSERT_COLS                                                                          \
+    "ws_id, name, name_key, l10n, position, exclusive, extra, created_at, updated_at, version"
+#define GROUP_INSERT_VALS "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1"
+STORE_SQL_ID(SQL_GROUP_INSERT, "INSERT INTO groups(" GROUP_INSERT_COLS ") VALUES("
+                               GROUP_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_GROUP_UPDATE,
              "UPDATE groups SET name = ?2, name_key = ?3, l10n = ?4, position = ?5,"
              " exclusive = ?6, extra = ?7, updated_at = ?8, version = ?9 WHERE id = ?1")
@@ -127,10 +132,11 @@ STORE_SQL_ID(SQL_RES_BY_IDS,
              ", ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27"
              ", ?28, ?29, ?30, ?31, ?32, ?33"
              ") ORDER BY r.id")
+#define RES_INSERT_COLS                                                                            \
+    "ws_id, kind, key, name, parent_id, archived, extra, created_at, updated_at, version"
+#define RES_INSERT_VALS "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1"
 STORE_SQL_ID(SQL_RES_INSERT,
-             "INSERT INTO resources(ws_id, kind, key, name, parent_id, archived, extra,"
-             " created_at, updated_at, version) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1)"
-             " RETURNING id")
+             "INSERT INTO resources(" RES_INSERT_COLS ") VALUES(" RES_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_RES_UPDATE,
              "UPDATE resources SET name = ?2, parent_id = ?3, archived = ?4, extra = ?5,"
              " updated_at = ?6, version = ?7 WHERE id = ?1")

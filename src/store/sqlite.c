@@ -27,6 +27,34 @@ static const char *const sql_text[] = {
 };
 #undef STORE_SQL_ID
 
+/* SQLite gives a new row the largest rowid + 1, so the id of a purged tag, or of a deleted
+ * resource or group, went to the next one made when it had been the largest: a client holding
+ * the id, the history and the change feed then found another object under it. These inserts
+ * take the next id above every id the table or its history (kept for good) has held; both are
+ * the last entry of an index. PostgreSQL's identity columns never hand an id out twice. */
+#define NEXT_ID(table, hist, col)                                                                  \
+    "(SELECT max(coalesce((SELECT max(id) FROM " table "), 0),"                                    \
+    " coalesce((SELECT max(" col ") FROM " hist "), 0)) + 1)"
+
+static const char *sq_sql(enum store_sql id)
+{
+    switch (id) {
+    case SQL_TAG_INSERT:
+        return "INSERT INTO tags(id, " TAG_INSERT_COLS ") VALUES("
+               NEXT_ID("tags", "tags_hist", "tag_id") ", " TAG_INSERT_VALS ") RETURNING id";
+    case SQL_RES_INSERT:
+        return "INSERT INTO resources(id, " RES_INSERT_COLS ") VALUES("
+               NEXT_ID("resources", "resources_hist", "resource_id") ", " RES_INSERT_VALS
+               ") RETURNING id";
+    case SQL_GROUP_INSERT:
+        return "INSERT INTO groups(id, " GROUP_INSERT_COLS ") VALUES("
+               NEXT_ID("groups", "groups_hist", "group_id") ", " GROUP_INSERT_VALS
+               ") RETURNING id";
+    default:
+        return sql_text[id];
+    }
+}
+
 struct sq_store {
     struct store base;
     char *path;
@@ -679,7 +707,7 @@ static struct store_stmt *sq_st_get(struct store_conn *cc, enum store_sql id, st
         sqlite3_clear_bindings(st->s);
         return &st->base;
     }
-    rc = sqlite3_prepare_v3(c->db, sql_text[id], -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    rc = sqlite3_prepare_v3(c->db, sq_sql(id), -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
     if (rc != SQLITE_OK) {
         tg_err_set(err, TG_EINTERNAL, "", "prepare statement %d: %s", (int)id,
                    sqlite3_errmsg(c->db));

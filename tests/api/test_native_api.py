@@ -185,6 +185,39 @@ def test_purge_is_admin_only(server, admin):
     assert admin.delete("/v1/tags/Purge?purge=maybe").status_code == 400
 
 
+def test_ids_are_never_reused(admin):
+    """A purged tag, a deleted resource or group keeps its id for good: a client holding it,
+    the history and the change feed never find another object under it (SQLite hands the
+    largest rowid out again once its row is gone, unless told otherwise)."""
+    r = admin.post("/v1/tags", json={"name": "Reuse.gone"})
+    assert r.status_code == 201, r.text
+    gone = r.json()["id"]
+    assert admin.delete("/v1/tags/%d?recursive=true&purge=true" % r.json()["parent_id"]
+                        ).status_code == 204
+    r = admin.post("/v1/tags", json={"name": "ReuseNew"})
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] > gone
+    changes = admin.get("/v1/changes?limit=1000").json()["items"]
+    assert [c["op"] for c in changes if c["entity"] == "tag" and c["entity_id"] == r.json()["id"]
+            ] == ["create"]
+
+    r = admin.put("/v1/resources/reuse/gone", json={})
+    assert r.status_code == 201, r.text
+    gone = r.json()["id"]
+    assert admin.delete("/v1/resources/reuse/gone").status_code == 204
+    r = admin.put("/v1/resources/reuse/new", json={})
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] > gone
+
+    r = admin.post("/v1/groups", json={"name": "ReuseGone"})
+    assert r.status_code == 201, r.text
+    gone = r.json()["id"]
+    assert admin.delete("/v1/groups/%d" % gone).status_code == 204
+    r = admin.post("/v1/groups", json={"name": "ReuseNew"})
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] > gone
+
+
 def test_restore_errors(admin):
     assert admin.post("/v1/tags/No.such:restore").status_code == 404
     admin.post("/v1/tags", json={"name": "Rst"})
