@@ -368,10 +368,10 @@ int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key
         if (rc)
             return rc;
         for (i = 0; i < n; i++) {
-            rc = core_change(ctx, "assignment", r.id, "remove", NULL,
+            rc = core_change(ctx, "assignment", r.id, "remove",
                              arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld}",
                                           (long long)r.id, (long long)as[i].tag.id),
-                             err);
+                             NULL, err);
             if (rc)
                 return rc;
         }
@@ -914,10 +914,10 @@ static int remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
     rc = st_exec(st, err);
     if (rc)
         return rc;
-    return core_change(ctx, "assignment", resource_id, "remove", NULL,
+    return core_change(ctx, "assignment", resource_id, "remove",
                        arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld}",
                                     (long long)resource_id, (long long)tag_id),
-                       err);
+                       NULL, err);
 }
 
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,

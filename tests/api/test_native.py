@@ -217,6 +217,28 @@ def test_changes_log(admin):
     assert [(c["entity"], c["op"], c["after"]["name"]) for c in ch] == [("tag", "create", "Logged")]
 
 
+def test_changes_log_of_assignments(admin):
+    """An add carries the assignment in `after`, a removal (one tag, or all of a deleted
+    resource's) in `before`, as every other removal in the log does."""
+    since = admin.get("/v1/changes?limit=1000").json()["next_since"]
+    assert admin.post("/v1/resources/logged/one/tags", json={"tags": ["LogA", "LogB"],
+                                                            "create_missing": True}
+                      ).status_code in (200, 201)
+    assert admin.delete("/v1/resources/logged/one/tags/LogA").status_code == 204
+    assert admin.delete("/v1/resources/logged/one").status_code == 204
+    ch = [c for c in admin.get("/v1/changes?since=%d&limit=1000" % since).json()["items"]
+          if c["entity"] == "assignment"]
+    tag = {t["name"]: t["id"] for t in admin.get("/v1/tags?prefix=Log&limit=100").json()["items"]}
+    assert [(c["op"], (c["before"] or c["after"])["tag_id"]) for c in ch] == [
+        ("add", tag["LogA"]), ("add", tag["LogB"]), ("remove", tag["LogA"]),
+        ("remove", tag["LogB"])]
+    for c in ch:
+        if c["op"] == "add":
+            assert c["before"] is None and c["after"]["resource_id"] == c["entity_id"]
+        else:
+            assert c["after"] is None and c["before"]["resource_id"] == c["entity_id"]
+
+
 def test_unknown_route_and_method(server, admin):
     r = admin.get("/v1/nothing")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

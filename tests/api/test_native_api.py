@@ -97,7 +97,7 @@ def test_resource_crud(admin):
     # the removal of its assignment is in the change log
     ch = admin.get("/v1/changes?limit=1000").json()["items"]
     assert any(c["entity"] == "assignment" and c["op"] == "remove" and
-               c["after"]["resource_id"] == r.json()["id"] for c in ch), \
+               c["before"]["resource_id"] == r.json()["id"] for c in ch), \
         sorted({(c["entity"], c["op"]) for c in ch})
     assert admin.get("/v1/tags/Crud.t/resources").json()["items"] == []
 

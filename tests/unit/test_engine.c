@@ -810,6 +810,19 @@ static void test_adds_applied_from_records(void **state)
         int64_t rid = i ? r2 : r1;
         assert_string_equal(asg_str(f, e, rid, false), asg_str(f, NULL, rid, false));
     }
+    /* A removal keeps its data in `before`; one written before that, in `after`, still
+     * applies from its record. */
+    assert_int_equal(core_assign_remove(&f->cx, r1, a, &err), 0);
+    assert_int_equal(store_exec_script(f->conn,
+                                       "UPDATE changes SET after = before, before = NULL"
+                                       " WHERE op = 'remove' AND before IS NOT NULL;",
+                                       &err),
+                     0);
+    apply(f, &e);
+    engine_catch_up_stats(e, &applied, &reread);
+    assert_int_equal(applied - applied0, 1);
+    assert_int_equal(reread - reread0, 0);
+    assert_string_equal(asg_str(f, e, r1, false), asg_str(f, NULL, r1, false));
     engine_free(e);
 }
 
