@@ -530,14 +530,14 @@ static void h_delete(struct hreq *r, struct core_ctx *cx)
 }
 
 #define P "/v1/organizations/{organization_id}/knowledge/connectors/tags"
-#define R(m, p, f, fl) {m, p, f, fl, &aitronos_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &aitronos_dialect, NULL, NULL}
 const struct route aitronos_routes[] = {
     R("GET", P, h_list, 0),
     R("POST", P, h_create, ROUTE_WRITE),
     R("GET", P "/{tag_id}", h_get, 0),
     R("PATCH", P "/{tag_id}", h_patch, ROUTE_WRITE),
     R("DELETE", P "/{tag_id}", h_delete, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R
 #undef P

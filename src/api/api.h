@@ -49,6 +49,10 @@ struct route {
     unsigned flags;
     const struct dialect *d;
     const char *name; /* for metrics; the pattern when NULL */
+    /* A write's slow part that needs no transaction (fetching a source): the server runs it
+     * on its fetch thread, with a read transaction, before the writer runs fn. It leaves
+     * what it got in hreq.prep; fn decides the answer. */
+    api_handler prepare;
 };
 
 struct api_config {
@@ -91,6 +95,7 @@ struct hreq {
     void *render_arg;
     /* Set with api_not_yet: a read parked for X-Tagd-Min-Revision runs again. */
     bool not_yet;
+    void *prep; /* what route.prepare left for the handler, in the request's arena */
 };
 
 /** All routes of every dialect, terminated by a route with a NULL method. */

@@ -1042,7 +1042,7 @@ out:
     json_decref(body);
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &easydb_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &easydb_dialect, NULL, NULL}
 const struct route easydb_routes[] = {
     /* GET starts a session when no token is given: a write. */
     R("GET", "/api/v1/session", h_session, ROUTE_WRITE),
@@ -1056,6 +1056,6 @@ const struct route easydb_routes[] = {
     R("POST", "/api/session/deauthenticate", h_deauthenticate, ROUTE_WRITE),
     R("GET", "/api/tags", h_tags_get, 0),
     R("POST", "/api/tags", h_tags_post, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

@@ -72,7 +72,8 @@ static void immuta_error(struct hreq *r, int code, const struct tg_err *err)
 
 /* ---- shared pieces ---- */
 
-static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
+/* Checks the token and the right; with `charge`, also takes one from the token's rate. */
+static int auth_charged(struct hreq *r, struct core_ctx *cx, unsigned need, bool charge)
 {
     const char *tok = api_bearer(r);
     struct tg_err err;
@@ -96,7 +97,12 @@ static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_fail(r, rc, &err);
         return -1;
     }
-    return ratelimit_take(r, cx);
+    return charge ? ratelimit_take(r, cx) : 0;
+}
+
+static int auth(struct hreq *r, struct core_ctx *cx, unsigned need)
+{
+    return auth_charged(r, cx, need, true);
 }
 
 /* Creator names to Immuta profile ids, remembered for one answer. */
@@ -471,18 +477,36 @@ static void h_tag_delete(struct hreq *r, struct core_ctx *cx)
 
 /* ---- POST /tag/refresh ---- */
 
+/* On the server's fetch thread, before the writer (route.prepare): the sources are fetched
+ * there, for a caller allowed to refresh, so that no slow source holds up the writer. The
+ * answer, an error included, is the writer's (h_refresh). */
+static void h_refresh_prepare(struct hreq *r, struct core_ctx *cx)
+{
+    struct src_prefetch *pre;
+    struct tg_err err;
+
+    if (auth(r, cx, RIGHT_WRITE))
+        return;
+    pre = arena_zalloc(&r->a, sizeof(*pre));
+    tg_err_clear(&err);
+    if (core_src_prefetch(cx, pre, &err) == 0)
+        r->prep = pre;
+}
+
 static void h_refresh(struct hreq *r, struct core_ctx *cx)
 {
+    const struct src_prefetch *pre = r->prep;
     struct src_result *res;
     struct tg_err err;
     size_t n, i, j;
     struct jw w;
     int rc;
 
-    if (auth(r, cx, RIGHT_WRITE))
+    /* Charged once, by h_refresh_prepare, when it ran. */
+    if (auth_charged(r, cx, RIGHT_WRITE, pre == NULL))
         return;
     tg_err_clear(&err);
-    rc = core_src_refresh(cx, &res, &n, &err);
+    rc = core_src_refresh(cx, pre, &res, &n, &err);
     if (rc) {
         api_fail(r, rc, &err);
         return;
@@ -634,15 +658,15 @@ static void h_model_detach(struct hreq *r, struct core_ctx *cx)
     jw_arr_end(&w);
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &immuta_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &immuta_dialect, NULL, NULL}
 const struct route immuta_routes[] = {
     R("GET", "/tag", h_tag_search, 0),
     R("POST", "/tag", h_tag_write, ROUTE_WRITE),
-    R("POST", "/tag/refresh", h_refresh, ROUTE_WRITE),
+    {"POST", "/tag/refresh", h_refresh, ROUTE_WRITE, &immuta_dialect, NULL, h_refresh_prepare},
     R("DELETE", "/tag/{tag}", h_tag_delete, ROUTE_WRITE),
     R("GET", "/tag/{modelType}/{modelId}", h_model_list, 0),
     R("POST", "/tag/{modelType}/{modelId}", h_model_attach, ROUTE_WRITE),
     R("DELETE", "/tag/{modelType}/{modelId}/{tag}", h_model_detach, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

@@ -754,13 +754,13 @@ static void h_preflight(struct hreq *r, struct core_ctx *cx)
     api_set_header(r, "Access-Control-Max-Age", "300");
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &launchdarkly_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &launchdarkly_dialect, NULL, NULL}
 const struct route launchdarkly_routes[] = {
     R("GET", LD_TAGS_PATH, h_tags, 0),
     R("OPTIONS", LD_TAGS_PATH, h_preflight, 0),
     R("PATCH", "/api/v2/flags/{projectKey}/{flagKey}", h_flag_patch, ROUTE_WRITE),
     R("PATCH", "/api/v2/segments/{projectKey}/{environmentKey}/{segmentKey}", h_segment_patch,
       ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

@@ -1668,7 +1668,7 @@ out:
     json_decref(body);
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
 const struct route native_routes[] = {
     R("GET", "/healthz", h_healthz, 0),
     R("GET", "/readyz", h_readyz, 0),
@@ -1704,6 +1704,6 @@ const struct route native_routes[] = {
     R("GET", "/v1/organizations", h_orgs_list, 0),
     R("POST", "/v1/organizations", h_orgs_create, ROUTE_WRITE),
     R("POST", "/v1/organizations/{org}/workspaces", h_ws_create, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

@@ -193,7 +193,7 @@ static void h_publiclink_delete(struct hreq *r, struct core_ctx *cx)
     links_delete(r, cx, LINK_PUBLIC);
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
 const struct route native_links_routes[] = {
     R("GET", "/v1/applinks", h_applinks_list, 0),
     R("POST", "/v1/applinks", h_applinks_create, ROUTE_WRITE),
@@ -201,6 +201,6 @@ const struct route native_links_routes[] = {
     R("GET", "/v1/publiclinks", h_publiclinks_list, 0),
     R("POST", "/v1/publiclinks", h_publiclinks_create, ROUTE_WRITE),
     R("DELETE", "/v1/publiclinks/{id}", h_publiclink_delete, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

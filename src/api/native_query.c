@@ -241,9 +241,9 @@ out:
     json_decref(body);
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
 const struct route native_query_routes[] = {
     R("POST", "/v1/query", h_query, 0),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

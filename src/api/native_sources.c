@@ -113,11 +113,11 @@ static void h_source_delete(struct hreq *r, struct core_ctx *cx)
     api_no_content(r);
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
 const struct route native_sources_routes[] = {
     R("GET", "/v1/sources", h_sources_list, 0),
     R("POST", "/v1/sources", h_sources_create, ROUTE_WRITE),
     R("DELETE", "/v1/sources/{name}", h_source_delete, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

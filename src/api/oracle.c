@@ -645,7 +645,7 @@ static void h_folder_clear(struct hreq *r, struct core_ctx *cx)
     tags_write(r, cx, &kind_folder, OP_CLEAR);
 }
 
-#define R(m, p, f, fl) {m, p, f, fl, &oracle_dialect, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &oracle_dialect, NULL, NULL}
 const struct route oracle_routes[] = {
     R("GET", "/documents/api/1.1/files/{fileId}/tags", h_file_get, 0),
     R("POST", "/documents/api/1.1/files/{fileId}/tags", h_file_set, ROUTE_WRITE),
@@ -655,6 +655,6 @@ const struct route oracle_routes[] = {
     R("POST", "/documents/api/1.1/folders/{folderId}/tags", h_folder_set, ROUTE_WRITE),
     R("PUT", "/documents/api/1.1/folders/{folderId}/tags", h_folder_edit, ROUTE_WRITE),
     R("DELETE", "/documents/api/1.1/folders/{folderId}/tags", h_folder_clear, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL},
+    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

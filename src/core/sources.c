@@ -897,8 +897,66 @@ static int set_status(struct core_ctx *ctx, const char *name, const char *error,
     return st_exec(st, err);
 }
 
-static int refresh_one(struct core_ctx *ctx, const struct source *s, struct src_result *res,
-                       struct tg_err *err)
+/* A config-file source wins over a workspace source added under its name before. */
+static bool shadowed(const struct source *s)
+{
+    return s->id && config_find(s->name) >= 0;
+}
+
+static int fetch_source(struct core_ctx *ctx, const struct source *s, const char **text,
+                        size_t *len, struct tg_err *why)
+{
+    return core_src_fetch(ctx, s->url, s->id != 0 && !src_limits.allow_local, text, len, why);
+}
+
+int core_src_prefetch(struct core_ctx *ctx, struct src_prefetch *out, struct tg_err *err)
+{
+    struct source *all;
+    size_t count, i;
+    int rc = core_src_list(ctx, &all, &count, err);
+
+    memset(out, 0, sizeof(*out));
+    if (rc)
+        return rc;
+    out->v = arena_zalloc(ctx->a, (count + 1) * sizeof(*out->v));
+    for (i = 0; i < count; i++) {
+        struct src_fetched *f = &out->v[out->n];
+        if (shadowed(&all[i]))
+            continue;
+        f->name = all[i].name;
+        f->url = all[i].url;
+        tg_err_clear(&f->why);
+        f->ok = fetch_source(ctx, &all[i], &f->text, &f->len, &f->why) == 0;
+        out->n++;
+    }
+    return 0;
+}
+
+/* The document fetched for `s`: from `pre` when given, else fetched now. */
+static int source_text(struct core_ctx *ctx, const struct src_prefetch *pre,
+                       const struct source *s, const char **text, size_t *len,
+                       struct tg_err *why)
+{
+    if (pre == NULL)
+        return fetch_source(ctx, s, text, len, why);
+    for (size_t i = 0; i < pre->n; i++) {
+        const struct src_fetched *f = &pre->v[i];
+        if (strcmp(f->name, s->name) != 0 || strcmp(f->url, s->url) != 0)
+            continue;
+        if (!f->ok) {
+            *why = f->why;
+            return why->code ? why->code : TG_EINVAL;
+        }
+        *text = f->text;
+        *len = f->len;
+        return 0;
+    }
+    return tg_err_set(why, TG_ECONFLICT, "sources",
+                      "source '%s' changed during the refresh: refresh again", s->name);
+}
+
+static int refresh_one(struct core_ctx *ctx, const struct src_prefetch *pre,
+                       const struct source *s, struct src_result *res, struct tg_err *err)
 {
     struct tg_err why;
     struct src_tag *tags;
@@ -907,7 +965,7 @@ static int refresh_one(struct core_ctx *ctx, const struct source *s, struct src_
     int rc;
 
     tg_err_clear(&why);
-    rc = core_src_fetch(ctx, s->url, s->id != 0 && !src_limits.allow_local, &text, &len, &why);
+    rc = source_text(ctx, pre, s, &text, &len, &why);
     if (rc == 0)
         rc = core_src_parse(ctx, text, len, &tags, &n, &why);
     if (rc == 0) {
@@ -932,8 +990,8 @@ static int refresh_one(struct core_ctx *ctx, const struct source *s, struct src_
     return s->id ? set_status(ctx, s->name, res->ok ? NULL : res->error, err) : 0;
 }
 
-int core_src_refresh(struct core_ctx *ctx, struct src_result **out, size_t *n,
-                     struct tg_err *err)
+int core_src_refresh(struct core_ctx *ctx, const struct src_prefetch *pre,
+                     struct src_result **out, size_t *n, struct tg_err *err)
 {
     struct source *all;
     struct src_result *res;
@@ -949,7 +1007,7 @@ int core_src_refresh(struct core_ctx *ctx, struct src_result **out, size_t *n,
         return rc;
     res = arena_zalloc(ctx->a, (count + 1) * sizeof(*res));
     for (i = 0; i < count; i++) {
-        if (all[i].id && config_find(all[i].name) >= 0) {
+        if (shadowed(&all[i])) {
             /* Added through the API before the config file took the name: the file wins. */
             res[i].name = all[i].name;
             res[i].error = "a config-file source has the same name";
@@ -958,7 +1016,7 @@ int core_src_refresh(struct core_ctx *ctx, struct src_result **out, size_t *n,
                 return rc;
             continue;
         }
-        rc = refresh_one(ctx, &all[i], &res[i], err);
+        rc = refresh_one(ctx, pre, &all[i], &res[i], err);
         if (rc)
             return rc;
     }

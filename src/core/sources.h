@@ -106,13 +106,34 @@ struct src_result {
 /** Brings the workspace's tags of source `name` in line with `tags` (from core_src_parse). */
 int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag *tags, size_t n,
                    struct src_result *res, struct tg_err *err);
+/* A source's document as fetched ahead of its refresh (core_src_prefetch). */
+struct src_fetched {
+    const char *name, *url;
+    const char *text; /* when ok */
+    size_t len;
+    bool ok;
+    struct tg_err why; /* when !ok */
+};
+struct src_prefetch {
+    struct src_fetched *v;
+    size_t n;
+};
+
 /**
- * Refreshes every source of the workspace. Each source is fetched, parsed and applied inside
- * its own savepoint: a failing one changes nothing and is reported in its result. Returns 0
- * unless the store fails.
+ * Fetches every source of the workspace into the context's arena, in a read transaction. The
+ * server runs it on its fetch thread before a refresh reaches the writer, so that a slow or
+ * dead source (up to source-timeout each) holds up no other write.
  */
-int core_src_refresh(struct core_ctx *ctx, struct src_result **out, size_t *n,
-                     struct tg_err *err);
+int core_src_prefetch(struct core_ctx *ctx, struct src_prefetch *out, struct tg_err *err);
+/**
+ * Refreshes every source of the workspace. Each source is parsed and applied inside its own
+ * savepoint: a failing one changes nothing and is reported in its result. With `pre`, the
+ * documents are those it fetched (a source added since, or whose URL changed since, fails
+ * with "changed during the refresh"); without, each is fetched here. Returns 0 unless the
+ * store fails.
+ */
+int core_src_refresh(struct core_ctx *ctx, const struct src_prefetch *pre,
+                     struct src_result **out, size_t *n, struct tg_err *err);
 
 /* ---- Immuta models and tag rules ---- */
 

@@ -113,6 +113,14 @@ static struct {
     pthread_cond_t pub_cv;
     struct job *pub_head, *pub_tail;
     bool pub_stop;
+    /* Writes with a slow part outside any transaction (route.prepare) wait here for the fetch
+     * thread, which passes them on to the writer; guarded by fetch_mu. */
+    pthread_t fetcher;
+    struct store_conn *fetch_conn; /* opened on first use */
+    pthread_mutex_t fetch_mu;
+    pthread_cond_t fetch_cv;
+    struct job *fetch_head, *fetch_tail;
+    bool fetch_stop;
     bool writer_checkpoints; /* commits leave the WAL's copy to ckpt_main (SQLite) */
     bool deferred_sync;      /* commits leave the WAL's fsync to the syncer threads (SQLite) */
     /* The background checkpointer (SQLite): copies the WAL while the writer goes on. */
@@ -631,6 +639,53 @@ static void queue_append(pthread_mutex_t *mu, pthread_cond_t *cv, struct job **h
     pthread_mutex_unlock(mu);
 }
 
+static void enqueue(struct job *j);
+
+/* Runs route.prepare of each write that has one, in a read transaction of its own, then hands
+ * the write to the writer. A store it cannot reach leaves prepare undone: the handler then does
+ * that part itself. Stops once asked to and nothing waits. */
+static void *fetcher_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        struct job *j;
+        struct tg_err err;
+
+        pthread_mutex_lock(&S.fetch_mu);
+        while (S.fetch_head == NULL && !S.fetch_stop)
+            pthread_cond_wait(&S.fetch_cv, &S.fetch_mu);
+        j = S.fetch_head;
+        if (j == NULL) {
+            pthread_mutex_unlock(&S.fetch_mu);
+            break;
+        }
+        S.fetch_head = j->next;
+        if (S.fetch_head == NULL)
+            S.fetch_tail = NULL;
+        j->next = NULL;
+        pthread_mutex_unlock(&S.fetch_mu);
+
+        tg_err_clear(&err);
+        if (S.fetch_conn == NULL && (S.fetch_conn = store_conn_open(S.store, false, &err)) == NULL)
+            log_error("store: %s", err.msg);
+        if (S.fetch_conn && store_begin_read(S.fetch_conn, &err) == 0) {
+            struct core_ctx cx;
+            struct hreq *r = j->r;
+            core_ctx_init(&cx, S.fetch_conn, &r->a, false);
+            r->route->prepare(r, &cx);
+            core_ctx_done(&cx);
+            store_rollback(S.fetch_conn);
+            /* The answer is the handler's: drop whatever prepare wrote. */
+            sbuf_reset(&r->out);
+            r->status = 0;
+            r->nres_headers = 0;
+            r->render = NULL;
+        }
+        enqueue(j);
+    }
+    return NULL;
+}
+
 static void writer_run_one(struct job *j)
 {
     struct core_ctx cx;
@@ -984,7 +1039,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         j->route_index = index;
         j->start_us = start;
         atomic_fetch_add(&S.inflight, 1);
-        enqueue(j);
+        if (r->route->prepare)
+            queue_append(&S.fetch_mu, &S.fetch_cv, &S.fetch_head, &S.fetch_tail, j, j);
+        else
+            enqueue(j);
     }
     return 0;
 }
@@ -1211,6 +1269,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_cond_init(&S.cv, NULL);
     pthread_mutex_init(&S.pub_mu, NULL);
     pthread_cond_init(&S.pub_cv, NULL);
+    pthread_mutex_init(&S.fetch_mu, NULL);
+    pthread_cond_init(&S.fetch_cv, NULL);
     {
         FILE *f = fopen("/dev/urandom", "rb");
         if (f == NULL || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
@@ -1368,6 +1428,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     pthread_setname_np(S.publisher, "tagd-publish");
     pthread_create(&S.writer, NULL, writer_main, NULL);
     pthread_setname_np(S.writer, "tagd-writer");
+    pthread_create(&S.fetcher, NULL, fetcher_main, NULL);
+    pthread_setname_np(S.fetcher, "tagd-fetch");
     for (i = 1; i < S.nthreads; i++) {
         pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
         pthread_setname_np(S.threads[i].tid, "tagd-http");
@@ -1376,6 +1438,13 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     for (i = 1; i < S.nthreads; i++)
         pthread_join(S.threads[i].tid, NULL);
 
+    /* The fetch thread first: what it still holds goes on to the writer. */
+    pthread_mutex_lock(&S.fetch_mu);
+    S.fetch_stop = true;
+    pthread_cond_signal(&S.fetch_cv);
+    pthread_mutex_unlock(&S.fetch_mu);
+    pthread_join(S.fetcher, NULL);
+    store_conn_close(S.fetch_conn);
     pthread_mutex_lock(&S.mu);
     S.writer_stop = true;
     pthread_cond_signal(&S.cv);

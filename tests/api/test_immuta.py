@@ -762,6 +762,62 @@ def test_refresh_http_source_and_assignments(src_server, http_source):
         a.delete("/v1/sources/" + name)
 
 
+def test_refresh_fetches_without_holding_up_writes(src_server, http_source):
+    """The sources are fetched before the refresh reaches the writer: while a slow source
+    keeps a refresh waiting (up to source-timeout, 1 s here), other writes go through."""
+    base, routes = http_source
+    a = native(src_server)
+    routes["/slow-hold"] = (200, b'["Hold.tag"]', 0.9)
+    assert a.post("/v1/sources", json={"name": "hold", "url": base + "/slow-hold"}
+                  ).status_code == 201
+    try:
+        box = {}
+        th = threading.Thread(target=lambda: box.setdefault("r", a.post("/tag/refresh")))
+        th.start()
+        time.sleep(0.3)
+        t0 = time.time()
+        w = a.post("/v1/tags", json={"name": "Meanwhile.one"})
+        took = time.time() - t0
+        th.join(10)
+        assert w.status_code == 201, w.text
+        assert took < 0.3, took
+        r = box["r"]
+        assert r.status_code == 200, r.text
+        res = {s["name"]: s for s in r.json()["sources"]}
+        assert res["hold"]["ok"] is True and res["hold"]["created"] == 2
+        # The refresh committed after the write it let through.
+        assert int(r.headers["X-Tagd-Revision"]) > int(w.headers["X-Tagd-Revision"])
+    finally:
+        a.delete("/v1/sources/hold")
+
+
+def test_refresh_by_a_stranger_fetches_nothing(src_server, http_source):
+    """Without the right to write, a refresh is refused before anything is fetched."""
+    base, routes = http_source
+    a = native(src_server)
+    hits = []
+    routes["/counted"] = (200, b'["Counted.tag"]', 0)
+    orig = _Handler.do_GET
+
+    def counting(self):
+        hits.append(self.path)
+        return orig(self)
+    _Handler.do_GET = counting
+    assert a.post("/v1/sources", json={"name": "counted", "url": base + "/counted"}
+                  ).status_code == 201
+    try:
+        r = requests.post(src_server.url + "/tag/refresh", timeout=10)
+        assert r.status_code == 401, r.text
+        ro = Api(src_server, src_server.token(["tags:read"]))
+        assert ro.post("/tag/refresh").status_code == 403
+        assert hits == []
+        assert a.post("/tag/refresh").status_code == 200
+        assert hits == ["/counted"]
+    finally:
+        _Handler.do_GET = orig
+        a.delete("/v1/sources/counted")
+
+
 def test_refresh_without_sources(server, admin):
     r = admin.post("/tag/refresh")
     assert r.status_code == 200 and r.json() == {"sources": []}

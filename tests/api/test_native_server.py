@@ -781,7 +781,7 @@ def test_threads_are_named_by_role(server):
             names.append(f.read().strip())
     with open("/proc/%d/comm" % pid) as f:
         main = f.read().strip()
-    assert "tagd-writer" in names and "tagd-publish" in names, names
+    assert "tagd-writer" in names and "tagd-publish" in names and "tagd-fetch" in names, names
     assert not main.startswith("tagd-"), main
     if not os.environ.get("TAGD_TEST_STORE"):
         assert names.count("tagd-sync") == 2 and "tagd-checkpoint" in names, names

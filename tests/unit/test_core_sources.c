@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "core/sources.h"
@@ -186,6 +187,52 @@ static void test_apply_cycle(void **state)
     assert_string_equal(get(f, "Crm.a").source, "crm");
 }
 
+/* A refresh from documents fetched ahead (by the server's fetch thread): it applies what was
+ * fetched then, not what the source holds now, and a source added or moved since fails alone
+ * instead of being fetched by the writer. */
+static void test_refresh_from_a_prefetch(void **state)
+{
+    struct fixture *f = *state;
+    char one[300], two[300];
+    struct src_prefetch pre;
+    struct src_result *res;
+    struct source s;
+    struct tg_err err;
+    size_t n;
+
+    snprintf(one, sizeof(one), "%s/one.json", f->dir);
+    snprintf(two, sizeof(two), "%s/two.json", f->dir);
+    write_file(one, "[\"Pre.fetched\"]");
+    write_file(two, "[\"Pre.two\"]");
+    assert_int_equal(core_src_create(&f->cx, "one", one, &s, &err), 0);
+    assert_int_equal(core_src_prefetch(&f->cx, &pre, &err), 0);
+    assert_int_equal(pre.n, 1);
+    assert_true(pre.v[0].ok);
+    write_file(one, "[\"Pre.later\"]");
+    assert_int_equal(core_src_create(&f->cx, "two", two, &s, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, &pre, &res, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(res[0].name, "one");
+    assert_true(res[0].ok);
+    assert_string_equal(res[1].name, "two");
+    assert_false(res[1].ok);
+    assert_non_null(strstr(res[1].error, "changed during the refresh"));
+    assert_true(exists_live(f, "Pre.fetched"));
+    assert_false(exists_live(f, "Pre.later"));
+    assert_false(exists_live(f, "Pre.two"));
+    /* A fetch that failed ahead fails the same way in the refresh. */
+    assert_int_equal(core_src_delete(&f->cx, "two", &err), 0);
+    unlink(one);
+    assert_int_equal(core_src_prefetch(&f->cx, &pre, &err), 0);
+    assert_false(pre.v[0].ok);
+    assert_int_equal(core_src_refresh(&f->cx, &pre, &res, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_false(res[0].ok);
+    assert_non_null(strstr(res[0].error, "cannot read"));
+    assert_true(exists_live(f, "Pre.fetched"));
+    assert_int_equal(core_src_delete(&f->cx, "one", &err), 0);
+}
+
 static void test_refresh_rolls_back_a_failing_source(void **state)
 {
     struct fixture *f = *state;
@@ -209,7 +256,7 @@ static void test_refresh_rolls_back_a_failing_source(void **state)
     assert_int_equal(core_src_create(&f->cx, "missing", "/nonexistent/x.json", &s, &err), 0);
     assert_int_equal(core_src_create(&f->cx, "good", bad, &s, &err), TG_EEXISTS);
     core_limits.max_tags_per_resource = 1;
-    assert_int_equal(core_src_refresh(&f->cx, &res, &n, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, NULL, &res, &n, &err), 0);
     core_limits.max_tags_per_resource = saved;
     assert_int_equal(n, 3);
     assert_string_equal(res[0].name, "good");
@@ -253,7 +300,7 @@ static void test_config_shadows_stored(void **state)
     assert_int_equal(core_src_create(&f->cx, "dup", path, &s, &err), 0);
     snprintf(spec, sizeof(spec), "dup=%s", path);
     assert_int_equal(core_src_configure(spec, &err), 0);
-    assert_int_equal(core_src_refresh(&f->cx, &res, &n, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, NULL, &res, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_true(res[0].ok);
     assert_int_equal(res[0].created, 2);
@@ -481,6 +528,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_formats, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_parse_errors, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_apply_cycle, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_from_a_prefetch, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_refresh_rolls_back_a_failing_source, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_configure, fixture_setup, fixture_teardown),
