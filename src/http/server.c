@@ -683,6 +683,7 @@ static void *fetcher_main(void *arg)
         }
         enqueue(j);
     }
+    core_thread_done(); /* its cached token checks */
     return NULL;
 }
 
