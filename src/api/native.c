@@ -1455,10 +1455,17 @@ static void h_tokens_list(struct hreq *r, struct core_ctx *cx)
     size_t n;
     int rc;
 
+    const char *org = api_query(r, "organization_id");
+    int64_t org_id = 0;
+
     if (auth(r, cx, RIGHT_ADMIN))
         return;
+    if (org && !core_parse_id(org, "org_", &org_id)) {
+        api_failf(r, TG_EINVAL, "organization_id", "'organization_id' must look like org_1");
+        return;
+    }
     tg_err_clear(&err);
-    rc = core_token_list(cx, api_query(r, "kind"), &k, &n, &err);
+    rc = core_token_list(cx, org_id, api_query(r, "kind"), &k, &n, &err);
     if (rc) {
         fail(r, rc, &err);
         return;

@@ -183,17 +183,27 @@ int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, co
     return core_change(ctx, "token", id, "create", NULL, NULL, err);
 }
 
-int core_token_list(struct core_ctx *ctx, const char *kind, struct token **out, size_t *n,
-                    struct tg_err *err)
+int core_token_list(struct core_ctx *ctx, int64_t org_id, const char *kind, struct token **out,
+                    size_t *n, struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_TOKEN_LIST, err);
+    struct store_stmt *st;
     struct vec v;
     int rc;
 
+    if (org_id && org_id != ctx->org_id) {
+        struct org o;
+        if (!core_install_admin(ctx))
+            return tg_err_set(err, TG_EFORBIDDEN, "organization_id",
+                              "only the installation's admin sees other organizations' tokens");
+        rc = core_org_get(ctx, org_id, &o, err);
+        if (rc)
+            return rc;
+    }
+    st = st_get(ctx->conn, SQL_TOKEN_LIST, err);
     if (st == NULL)
         return TG_EINTERNAL;
     vec_init(&v, sizeof(struct token));
-    st_int(st, 1, ctx->org_id);
+    st_int(st, 1, org_id ? org_id : ctx->org_id);
     st_text(st, 2, kind);
     for (;;) {
         rc = st_step(st, err);
@@ -214,7 +224,9 @@ int core_token_get(struct core_ctx *ctx, int64_t id, struct token *out, struct t
     if (st == NULL)
         return TG_EINTERNAL;
     st_int(st, 1, id);
-    st_int(st, 2, ctx->org_id);
+    /* The installation's admin issues tokens of every organization, and so revokes them. */
+    if (!core_install_admin(ctx))
+        st_int(st, 2, ctx->org_id);
     rc = st_step(st, err);
     if (rc == 1)
         row_token(ctx, st, 0, out);

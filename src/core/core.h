@@ -407,8 +407,11 @@ int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, co
                       unsigned rights, int64_t user_id, int64_t resource_id, int64_t expires_at,
                       const char *extra, const char **secret, struct token *out,
                       struct tg_err *err);
-int core_token_list(struct core_ctx *ctx, const char *kind, struct token **out, size_t *n,
-                    struct tg_err *err);
+/** The tokens of organization `org_id` (0: the caller's; only the installation's admin may
+ * name another, else TG_EFORBIDDEN; an unknown one is TG_ENOTFOUND). */
+int core_token_list(struct core_ctx *ctx, int64_t org_id, const char *kind, struct token **out,
+                    size_t *n, struct tg_err *err);
+/** A token of the caller's organization; the installation's admin finds any organization's. */
 int core_token_get(struct core_ctx *ctx, int64_t id, struct token *out, struct tg_err *err);
 int core_token_revoke(struct core_ctx *ctx, int64_t id, struct tg_err *err);
 

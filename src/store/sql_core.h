@@ -210,8 +210,9 @@ STORE_SQL_ID(SQL_TOKEN_INSERT,
              "INSERT INTO tokens(org_id, kind, name, hash, rights, user_id, resource_id, extra,"
              " created_at, expires_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id")
 STORE_SQL_ID(SQL_TOKEN_BY_HASH, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.hash = ?1")
+/* ?2 NULL: any organization's (the installation's admin). */
 STORE_SQL_ID(SQL_TOKEN_BY_ID, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.id = ?1"
-                              " AND k.org_id = ?2")
+                              " AND (CAST(?2 AS BIGINT) IS NULL OR k.org_id = ?2)")
 STORE_SQL_ID(SQL_TOKEN_LIST, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.org_id = ?1"
                              " AND (CAST(?2 AS TEXT) IS NULL OR k.kind = ?2) ORDER BY k.id")
 STORE_SQL_ID(SQL_TOKEN_REVOKE, "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1"

@@ -388,6 +388,41 @@ def test_users(server, admin):
     assert writer.post("/v1/users", json={"login": "dave", "password": "long enough pw"}).status_code == 403
 
 
+def test_install_admin_manages_every_organizations_tokens(server, admin):
+    """The installation's admin issues tokens for any organization, and so lists and revokes
+    them there too (an organization's own admin stays within its organization)."""
+    org = admin.post("/v1/organizations", json={"name": "TokOrg"})
+    assert org.status_code == 201, org.text
+    org = org.json()["id"]
+    r = admin.post("/v1/tokens", json={"name": "theirs", "rights": ["tags:read"],
+                                       "organization_id": org})
+    assert r.status_code == 201, r.text
+    theirs = r.json()
+    r = admin.post("/v1/tokens", json={"name": "their-admin", "rights": ["admin", "tags:read"],
+                                       "organization_id": org})
+    assert r.status_code == 201, r.text
+    their_admin = Api(server, r.json()["token"])
+    user = Api(server, theirs["token"])
+    assert user.get("/v1/tags").status_code == 200
+
+    listed = admin.get("/v1/tokens", params={"organization_id": org})
+    assert listed.status_code == 200, listed.text
+    assert sorted(k["name"] for k in listed.json()["items"]) == ["their-admin", "theirs"]
+    assert all(k["organization_id"] == org for k in listed.json()["items"])
+    assert "theirs" not in [k["name"] for k in admin.get("/v1/tokens").json()["items"]]
+    assert admin.get("/v1/tokens", params={"organization_id": "org_999999"}).status_code == 404
+    assert admin.get("/v1/tokens", params={"organization_id": "acme"}).status_code == 400
+    # Their admin sees its own organization, not the installation's.
+    own = admin.get("/v1/tokens").json()["items"][0]
+    assert their_admin.get("/v1/tokens", params={"organization_id": own["organization_id"]}
+                           ).status_code == 403
+    assert their_admin.delete("/v1/tokens/%d" % own["id"]).status_code == 404
+
+    assert admin.delete("/v1/tokens/%d" % theirs["id"]).status_code == 204
+    assert user.get("/v1/tags").status_code == 401
+    assert admin.delete("/v1/tokens/%d" % theirs["id"]).status_code == 404
+
+
 def test_tokens_rights_and_errors(server, admin):
     r = admin.post("/v1/tokens", json={"name": "multi", "rights": ["tags:read", "tags:assign"]})
     assert r.status_code == 201
