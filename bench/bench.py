@@ -12,6 +12,7 @@ import argparse
 import datetime
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -64,6 +65,14 @@ def wait_http(url, timeout=600, proc=None):
     raise RuntimeError("no answer from " + url)
 
 
+def cpu_times(pid):
+    """(user, system) CPU seconds a process has spent, from /proc."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tck = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tck, int(fields[12]) / tck
+
+
 def rss_bytes(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -88,8 +97,12 @@ def wrk(url, seconds, threads, conns, script=None, env=None, label=""):
     cmd.append(url)
     e = dict(os.environ)
     e.update(env or {})
+    # wrk's own CPU: the only child waited for meanwhile (the servers are waited at the end).
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     out = sh(cmd, capture_output=True, text=True, env=e).stdout
-    res = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    res = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+           "client_cpu": ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime}
     for pct in ("50", "99"):
         m = re.search(r"^\s+%s%%\s+(\S+)" % pct, out, re.M)
         res["p" + pct] = to_ms(m.group(1)) if m else None
@@ -460,9 +473,17 @@ def main():
             # (2) effective tags of random depth-3 resources.
             keys_file = os.path.join(WORK, "depth3.tsv")
             lua = os.path.join(ROOT, "bench", "lua", "restags.lua")
+            c0 = cpu_times(p.pid)
             t2 = wrk(base, secs, 2, CLIENTS, script=lua, env={"BENCH_KEYS": keys_file,
                                                                "BENCH_TOKEN": TOKEN},
                      label="restags-tagd")
+            c1 = cpu_times(p.pid)
+            # Where the two cores went, per request: tagd's code, tagd's time in the kernel
+            # (the sockets) and the client's. Their sum bounds the requests/s of this machine.
+            n2 = t2["rps"] * secs
+            t2["user_us"] = (c1[0] - c0[0]) / n2 * 1e6
+            t2["sys_us"] = (c1[1] - c0[1]) / n2 * 1e6
+            t2["client_us"] = t2["client_cpu"] / n2 * 1e6
             t2_1 = wrk(base, min(secs, 5), 1, 1, script=lua, env={"BENCH_KEYS": keys_file,
                                                                    "BENCH_TOKEN": TOKEN},
                        label="restags-tagd-1client")
@@ -525,6 +546,15 @@ def main():
                 results.append(("2", "  HTTP floor: GET /healthz, same load", t2h["rps"],
                                 "PostgreSQL", p2["rps"], t2h["rps"] / p2["rps"], "", None,
                                 t2h["errors"]))
+                cores = os.cpu_count() * 1e6
+                results.append(("2", "  CPU µs per request: tagd's code + tagd in the kernel"
+                                " (reference: wrk, the client)",
+                                "%.1f + %.1f" % (t2["user_us"], t2["sys_us"]), "wrk",
+                                t2["client_us"], None, "", None, 0))
+                ceil0 = cores / (t2["sys_us"] + t2["client_us"])
+                results.append(("2", "  ceiling if tagd's code took no time: cores / (kernel +"
+                                " wrk µs per request), requests/s", ceil0, "PostgreSQL",
+                                p2["rps"], ceil0 / p2["rps"], "", None, 0))
             if "3" in figs:
                 pj, pg = [], []
                 for i, (name, e) in enumerate(shapes(terms)):
