@@ -641,6 +641,16 @@ static void queue_append(pthread_mutex_t *mu, pthread_cond_t *cv, struct job **h
 
 static void enqueue(struct job *j);
 
+/* Asks a thread that waits on (mu, cv) for work to stop once it has none, and waits for it. */
+static void stop_and_join(pthread_mutex_t *mu, pthread_cond_t *cv, bool *stop, pthread_t tid)
+{
+    pthread_mutex_lock(mu);
+    *stop = true;
+    pthread_cond_signal(cv);
+    pthread_mutex_unlock(mu);
+    pthread_join(tid, NULL);
+}
+
 /* Runs route.prepare of each write that has one, in a read transaction of its own, then hands
  * the write to the writer. A store it cannot reach leaves prepare undone: the handler then does
  * that part itself. Stops once asked to and nothing waits. */
@@ -1439,31 +1449,16 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     for (i = 1; i < S.nthreads; i++)
         pthread_join(S.threads[i].tid, NULL);
 
-    /* The fetch thread first: what it still holds goes on to the writer. */
-    pthread_mutex_lock(&S.fetch_mu);
-    S.fetch_stop = true;
-    pthread_cond_signal(&S.fetch_cv);
-    pthread_mutex_unlock(&S.fetch_mu);
-    pthread_join(S.fetcher, NULL);
+    /* Each stage drains into the next: the fetch thread into the writer, the writer into the
+     * publisher. */
+    stop_and_join(&S.fetch_mu, &S.fetch_cv, &S.fetch_stop, S.fetcher);
     store_conn_close(S.fetch_conn);
-    pthread_mutex_lock(&S.mu);
-    S.writer_stop = true;
-    pthread_cond_signal(&S.cv);
-    pthread_mutex_unlock(&S.mu);
-    pthread_join(S.writer, NULL);
+    stop_and_join(&S.mu, &S.cv, &S.writer_stop, S.writer);
     if (S.writer_checkpoints) {
-        pthread_mutex_lock(&S.ckpt_mu);
-        S.ckpt_stop = true;
-        pthread_cond_signal(&S.ckpt_cv);
-        pthread_mutex_unlock(&S.ckpt_mu);
-        pthread_join(S.ckpt, NULL);
+        stop_and_join(&S.ckpt_mu, &S.ckpt_cv, &S.ckpt_stop, S.ckpt);
         store_conn_close(S.ckpt_conn);
     }
-    pthread_mutex_lock(&S.pub_mu);
-    S.pub_stop = true;
-    pthread_cond_signal(&S.pub_cv);
-    pthread_mutex_unlock(&S.pub_mu);
-    pthread_join(S.publisher, NULL);
+    stop_and_join(&S.pub_mu, &S.pub_cv, &S.pub_stop, S.publisher);
     if (S.deferred_sync) {
         store_sync_stop(S.writer_conn);
         for (int k = 0; k < SYNCER_THREADS; k++)
