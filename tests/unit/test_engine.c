@@ -826,6 +826,44 @@ static void test_adds_applied_from_records(void **state)
     engine_free(e);
 }
 
+/* A tag made in the commit that puts it on a resource, with the resources made in the same or
+ * an earlier catch-up: queries find the resource and its child at once. */
+static void test_new_tag_found_by_queries_at_once(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    int64_t d1, c1, d2, c2;
+
+    apply(f, &e);
+    d1 = res(f, "folder", "d1", NULL);
+    c1 = res(f, "file", "c1", "d1");
+    apply(f, &e);
+    add(f, d1, tag(f, "New.one"));
+    apply(f, &e);
+    assert_string_equal(run(f, e, "New.one", true), ids(f, 2, d1, c1));
+    assert_string_equal(run(f, e, "New.one", false), ids(f, 1, d1));
+    assert_string_equal(run(f, e, "New.*", true), ids(f, 2, d1, c1));
+    d2 = res(f, "folder", "d2", NULL);
+    c2 = res(f, "file", "c2", "d2");
+    add(f, d2, tag(f, "New.two"));
+    apply(f, &e);
+    assert_string_equal(run(f, e, "New.two", true), ids(f, 2, d2, c2));
+    assert_string_equal(run(f, e, "New.*", true), ids(f, 4, d1, c1, d2, c2));
+    /* Each in its own catch-up, as a tailer applies another instance's commits one by one. */
+    {
+        int64_t d3, c3;
+        d3 = res(f, "folder", "d3", NULL);
+        apply(f, &e);
+        c3 = res(f, "file", "c3", "d3");
+        apply(f, &e);
+        add(f, d3, tag(f, "New.three"));
+        apply(f, &e);
+        assert_string_equal(run(f, e, "New.three", true), ids(f, 2, d3, c3));
+        assert_string_equal(run(f, e, "New.three", false), ids(f, 1, d3));
+    }
+    engine_free(e);
+}
+
 /* A tag purged and made again under its name in one commit. It once got the purged tag's id
  * back (SQLite reused the largest rowid); now it gets a new one (store/sqlite.c, NEXT_ID). The
  * engine must not keep the old tag's resources under either, nor apply an add of the old tag
@@ -1075,6 +1113,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_assignments_against_sql, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_adds_applied_from_records, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_new_tag_found_by_queries_at_once, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_purged_id_reused, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_resource_keys, fixture_setup, fixture_teardown),
