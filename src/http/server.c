@@ -957,14 +957,21 @@ static void *tailer_main(void *arg)
             continue;
         core_ctx_init(&cx, S.tail_conn, &a, false);
         rev = core_current_rev(&cx);
-        store_rollback(S.tail_conn);
-        /* Another instance's commits reach this engine before a read may ask for them. */
+        /* Another instance's commits reach this engine before a read may ask for them. The
+         * catch-up reads in the snapshot the revision came from: outside it each statement
+         * saw newer commits than the change list it applied, so a resource's rows could name
+         * a tag the engine did not know yet, and that tag's bitmap then missed the resource
+         * for good (a query found nothing where the resource's tags showed it). */
         if (rev > tailed) {
-            if (engine_main && engine_catch_up(engine_main, S.tail_conn, &err) != 0)
+            int rc = engine_main ? engine_catch_up(engine_main, S.tail_conn, &err) : 0;
+            store_rollback(S.tail_conn);
+            if (rc != 0)
                 continue;
             /* Another instance may have revoked a token: cached checks start over. */
             store_auth_epoch_bump();
             tailed = rev;
+        } else {
+            store_rollback(S.tail_conn);
         }
         note_rev(rev);
         arena_release(&a);
