@@ -826,41 +826,37 @@ static void test_adds_applied_from_records(void **state)
     engine_free(e);
 }
 
-/* A tag made in the commit that puts it on a resource, with the resources made in the same or
- * an earlier catch-up: queries find the resource and its child at once. */
+/* A tag made in the commit that puts it on a folder, with the folder and its file made in the
+ * same catch-up (split 0), in an earlier one (1), or each in its own, as a tailer applies
+ * another instance's commits one by one (2): queries find the folder and its file at once. */
 static void test_new_tag_found_by_queries_at_once(void **state)
 {
     struct fixture *f = *state;
     struct engine *e = NULL;
-    int64_t d1, c1, d2, c2;
+    int64_t all[6];
 
     apply(f, &e);
-    d1 = res(f, "folder", "d1", NULL);
-    c1 = res(f, "file", "c1", "d1");
-    apply(f, &e);
-    add(f, d1, tag(f, "New.one"));
-    apply(f, &e);
-    assert_string_equal(run(f, e, "New.one", true), ids(f, 2, d1, c1));
-    assert_string_equal(run(f, e, "New.one", false), ids(f, 1, d1));
-    assert_string_equal(run(f, e, "New.*", true), ids(f, 2, d1, c1));
-    d2 = res(f, "folder", "d2", NULL);
-    c2 = res(f, "file", "c2", "d2");
-    add(f, d2, tag(f, "New.two"));
-    apply(f, &e);
-    assert_string_equal(run(f, e, "New.two", true), ids(f, 2, d2, c2));
-    assert_string_equal(run(f, e, "New.*", true), ids(f, 4, d1, c1, d2, c2));
-    /* Each in its own catch-up, as a tailer applies another instance's commits one by one. */
-    {
-        int64_t d3, c3;
-        d3 = res(f, "folder", "d3", NULL);
+    for (int split = 0; split < 3; split++) {
+        char dk[16], ck[16], name[16];
+        int64_t d, c;
+        snprintf(dk, sizeof(dk), "d%d", split);
+        snprintf(ck, sizeof(ck), "c%d", split);
+        snprintf(name, sizeof(name), "New.t%d", split);
+        d = res(f, "folder", dk, NULL);
+        if (split == 2)
+            apply(f, &e);
+        c = res(f, "file", ck, dk);
+        if (split >= 1)
+            apply(f, &e);
+        add(f, d, tag(f, name));
         apply(f, &e);
-        c3 = res(f, "file", "c3", "d3");
-        apply(f, &e);
-        add(f, d3, tag(f, "New.three"));
-        apply(f, &e);
-        assert_string_equal(run(f, e, "New.three", true), ids(f, 2, d3, c3));
-        assert_string_equal(run(f, e, "New.three", false), ids(f, 1, d3));
+        assert_string_equal(run(f, e, name, true), ids(f, 2, d, c));
+        assert_string_equal(run(f, e, name, false), ids(f, 1, d));
+        all[2 * split] = d;
+        all[2 * split + 1] = c;
     }
+    assert_string_equal(run(f, e, "New.*", true),
+                        ids(f, 6, all[0], all[1], all[2], all[3], all[4], all[5]));
     engine_free(e);
 }
 
