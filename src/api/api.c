@@ -237,6 +237,17 @@ void api_no_content(struct hreq *r)
     r->content_type = NULL;
 }
 
+void api_reset_answer(struct hreq *r)
+{
+    sbuf_reset(&r->out);
+    r->status = 0;
+    r->content_type = NULL;
+    r->nres_headers = 0;
+    r->revision = 0;
+    r->render = NULL;
+    r->not_yet = false;
+}
+
 void api_not_yet(struct hreq *r, int64_t rev)
 {
     api_set_header(r, "Retry-After", "1");

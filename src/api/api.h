@@ -154,6 +154,8 @@ void api_fail(struct hreq *r, int code, const struct tg_err *err);
 void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_no_content(struct hreq *r);
+/** Forgets the answer so far (body, status, headers, revision): the request runs again. */
+void api_reset_answer(struct hreq *r);
 /**
  * Answers 503 with Retry-After: revision `rev` (X-Tagd-Min-Revision) is not available yet.
  * A handler that needs the engine at that revision calls it when the engine is behind the

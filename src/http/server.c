@@ -541,9 +541,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
          * not applied it yet (the tailer is a notification behind): the answer is dropped. */
         core_ctx_done(&cx);
         store_rollback(t->reader);
-        r->not_yet = false;
-        r->nres_headers = 0;
-        r->status = 0;
+        api_reset_answer(r);
         return false;
     }
     if (r->revision == 0) {
@@ -686,10 +684,7 @@ static void *fetcher_main(void *arg)
             core_ctx_done(&cx);
             store_rollback(S.fetch_conn);
             /* The answer is the handler's: drop whatever prepare wrote. */
-            sbuf_reset(&r->out);
-            r->status = 0;
-            r->nres_headers = 0;
-            r->render = NULL;
+            api_reset_answer(r);
         }
         enqueue(j);
     }
@@ -820,13 +815,8 @@ static void *writer_main(void *arg)
              * run the batch again from the start, a few times. */
             for (int attempt = 0; attempt < 3 && store_retry_pending(S.writer_conn); attempt++) {
                 store_rollback(S.writer_conn);
-                for (j = batch; j; j = j->next) {
-                    sbuf_reset(&j->r->out);
-                    j->r->nres_headers = 0;
-                    j->r->revision = 0;
-                    j->r->status = 0;
-                    j->r->render = NULL;
-                }
+                for (j = batch; j; j = j->next)
+                    api_reset_answer(j->r);
                 tg_err_clear(&err);
                 if (store_begin_write(S.writer_conn, &err) != 0)
                     break;
@@ -838,10 +828,7 @@ static void *writer_main(void *arg)
                 log_error("commit failed: %s", err.msg);
                 for (j = batch; j; j = j->next) {
                     if (j->r->status < 300) {
-                        sbuf_reset(&j->r->out);
-                        j->r->nres_headers = 0;
-                        j->r->revision = 0;
-                        j->r->render = NULL;
+                        api_reset_answer(j->r);
                         api_fail(j->r, err.code == TG_EBUSY ? TG_EBUSY : TG_EINTERNAL, &err);
                     }
                 }
