@@ -506,6 +506,10 @@ void api_native_render_resource(struct jw *w, struct hreq *r, const struct resou
         jw_null(w);
     }
     jw_kbool(w, "archived", res->archived);
+    if (res->extra) {
+        jw_key(w, "document");
+        jw_raw(w, res->extra);
+    }
     api_kiso(w, "created_at", res->created_at);
     api_kiso(w, "updated_at", res->updated_at);
     jw_kint(w, "version", res->version);
@@ -875,7 +879,7 @@ static void h_resource_get(struct hreq *r, struct core_ctx *cx)
     set_etag(r, res.version);
 }
 
-static const char *const resource_fields[] = {"name", "parent", "archived", NULL};
+static const char *const resource_fields[] = {"name", "parent", "archived", "document", NULL};
 
 static void h_resource_put(struct hreq *r, struct core_ctx *cx)
 {
@@ -904,6 +908,15 @@ static void h_resource_put(struct hreq *r, struct core_ctx *cx)
         json_get_bool(body, "archived", &in.archived, &in.has_archived, &err)) {
         fail(r, TG_EINVAL, &err);
         goto out;
+    }
+    p = json_object_get(body, "document");
+    if (p) {
+        if (!json_is_object(p) && !json_is_null(p)) {
+            api_failf(r, TG_EINVAL, "document", "'document' must be an object or null");
+            goto out;
+        }
+        in.has_extra = true;
+        in.extra = json_is_object(p) ? json_to_arena(&r->a, p) : NULL;
     }
     p = json_object_get(body, "parent");
     if (p) {

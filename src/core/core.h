@@ -314,6 +314,10 @@ struct resource_filter {
     int64_t after_id;  /* keyset cursor */
     int limit;
 };
+/** Checks a resource's document (resource_input.extra, JSON object text; NULL: none) for its
+ *  kind: a flag's and a segment's hold only the properties of LaunchDarkly's FeatureFlag and
+ *  UserSegment that tagd does not keep itself, with their types (core/documents.c). */
+int core_document_check(const char *kind, const char *doc, struct tg_err *err);
 /** Validates a kind ([a-z0-9_-], 1-32) and a key (clean UTF-8, 1-512 bytes). */
 int core_resource_ref_check(const char *kind, const char *key, struct tg_err *err);
 int core_resource_get(struct core_ctx *ctx, const char *kind, const char *key,

@@ -307,8 +307,12 @@ int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
     }
     if (in->has_archived)
         r.archived = in->archived;
-    if (in->has_extra)
+    if (in->has_extra) {
+        rc = core_document_check(kind, in->extra, err);
+        if (rc)
+            return rc;
         r.extra = core_strdup(ctx, in->extra);
+    }
     if (in->has_parent) {
         if (in->parent_kind == NULL) {
             r.parent_id = 0;
