@@ -80,6 +80,8 @@ for _p in ("/api/v1", "/api"):
 
 LD_ROWS = [
     ("launchdarkly", "GET", "/api/v2/tags", None, "read"),
+    ("launchdarkly", "GET", "/api/v2/flags/web/chk", None, "read"),
+    ("launchdarkly", "GET", "/api/v2/segments/web/prod/seg", None, "read"),
     ("launchdarkly", "PATCH", "/api/v2/flags/web/chk", {"tags": ["intruder"]}, "write"),
     ("launchdarkly", "PATCH", "/api/v2/segments/web/prod/seg",
      [{"op": "add", "path": "/tags/-", "value": "intruder"}], "write"),

@@ -14,7 +14,8 @@ import requests
 
 from conftest import ADMIN_TOKEN, Api, Server
 
-LD_KINDS = ["flag", "project", "environment", "segment", "metric", "aiconfig", "view"]
+LD_KINDS = ["flag", "project", "environment", "segment", "metric", "metric-data-source",
+            "aiconfig", "view"]
 
 
 def ld(server, path="/api/v2/tags", token=ADMIN_TOKEN, **kw):
@@ -64,6 +65,7 @@ def data(server, admin):
     tag_resource(admin, "environment", "e1", ["env.prod"])
     tag_resource(admin, "segment", "s1", ["seg_a", "ops"])
     tag_resource(admin, "metric", "m1", ["metric-1"])
+    tag_resource(admin, "metric-data-source", "d1", ["mds-1"])
     tag_resource(admin, "aiconfig", "a1", ["ai"])
     tag_resource(admin, "view", "v1", ["view-1"])
     # Not a LaunchDarkly kind: never listed.
@@ -75,7 +77,7 @@ def data(server, admin):
     # A deleted tag vanishes although its assignment stays.
     tag_resource(admin, "flag", "f3", ["gone"])
     assert admin.delete("/v1/tags/gone").status_code == 204
-    return sorted(["ops", "pro", "Beta", "proj-x", "env.prod", "seg_a", "metric-1", "ai",
+    return sorted(["ops", "pro", "Beta", "proj-x", "env.prod", "seg_a", "metric-1", "mds-1", "ai",
                    "view-1"])
 
 
@@ -153,7 +155,8 @@ def test_cors(server, data):
 def test_kind_single_each(server, data):
     expect = {"flag": ["Beta", "ops", "pro"], "project": ["proj-x"],
               "environment": ["env.prod"], "segment": ["ops", "seg_a"],
-              "metric": ["metric-1"], "aiconfig": ["ai"], "view": ["view-1"]}
+              "metric": ["metric-1"], "metric-data-source": ["mds-1"], "aiconfig": ["ai"],
+              "view": ["view-1"]}
     for kind in LD_KINDS:
         body = ld(server, params={"kind": kind}).json()
         assert body["items"] == expect[kind], kind
@@ -172,7 +175,7 @@ def test_kind_repeated_and_comma(server, data):
 
 
 def test_kind_unknown_is_400(server, data):
-    for q in ("kind=folder", "kind=flag,bogus", "kind=flag&kind=Flag", "kind=metric-data-source"):
+    for q in ("kind=folder", "kind=flag,bogus", "kind=flag&kind=Flag", "kind=metric_data_source"):
         body = assert_ld_error(ld(server, "/api/v2/tags?" + q), 400, "invalid_request")
         assert "kind" in body["message"]
     # Bytes that are not UTF-8 are not echoed into the (JSON, UTF-8) message.
@@ -434,7 +437,8 @@ def test_patch_json_patch(server, admin, flag):
     assert r.headers["Content-Type"] == "application/json"
     body = r.json()
     assert body["key"] == "chk" and body["name"] == "Checkout" and body["tags"] == ["p-ops"]
-    assert body["archived"] is False and body["_version"] == version
+    # A PATCH that changes something raises the version, tags included.
+    assert body["archived"] is False and body["_version"] == version + 1
     assert body["_links"]["self"] == {"href": "/api/v2/flags/web/chk", "type": "application/json"}
     assert "p-ops" in ld(server, params={"kind": "flag", "pre": "p-"}).json()["items"]
     # The {"comment", "patch"} wrapper; add at an index, replace one, remove one.
@@ -464,10 +468,13 @@ def test_patch_version_test_is_all_or_nothing(server, admin, flag):
     assert r.status_code == 200 and r.json()["tags"] == ["p-first"], r.text
     # A bad later operation undoes the earlier ones.
     r = ld_patch(server, flag, [{"op": "add", "path": "/tags/-", "value": "p-second"},
-                                {"op": "replace", "path": "/description", "value": "x"}])
+                                {"op": "replace", "path": "/description", "value": "x"},
+                                {"op": "replace", "path": "/key", "value": "other"}])
     body = assert_ld_error(r, 400, "invalid_request")
-    assert "tags" in body["message"]
+    assert "key" in body["message"]
     assert flag_tags(admin) == ["p-first"]
+    got = requests.get(server.url + flag, headers={"Authorization": ADMIN_TOKEN}).json()
+    assert got["description"] == "" and got["key"] == "chk"
 
 
 def test_patch_merge(server, admin, flag):
@@ -475,8 +482,9 @@ def test_patch_merge(server, admin, flag):
     assert r.status_code == 200 and r.json()["tags"] == ["m-1", "m-2"], r.text
     r = ld_patch(server, flag, {"comment": "c", "merge": {"tags": ["m-3"]}})
     assert r.status_code == 200 and r.json()["tags"] == ["m-3"]
-    assert_ld_error(ld_patch(server, flag, {"name": "renamed"}), 400, "invalid_request")
+    assert_ld_error(ld_patch(server, flag, {"key": "renamed"}), 400, "invalid_request")
     assert_ld_error(ld_patch(server, flag, {"tags": "m-4"}), 400, "invalid_request")
+    assert_ld_error(ld_patch(server, flag, {"name": None}), 400, "invalid_request")
     r = ld_patch(server, flag, {"tags": None})
     assert r.status_code == 200 and r.json()["tags"] == []
 
@@ -517,8 +525,7 @@ def test_patch_segment(server, admin, flag):
     r = ld_patch(server, path, body, content_type=SEMANTIC)
     assert r.status_code == 200, r.text
     got = r.json()
-    assert got["key"] == "beta-users" and got["environmentKey"] == "prod"
-    assert got["tags"] == ["seg-t"]
+    assert got["key"] == "beta-users" and got["tags"] == ["seg-t"]
     assert got["_links"]["self"]["href"] == path
     assert ld(server, params={"kind": "segment", "pre": "seg-"}).json()["items"] == ["seg-t"]
     r = ld_patch(server, path, [{"op": "add", "path": "/tags/-", "value": "seg-u"}])
@@ -534,7 +541,8 @@ def test_patch_errors(server, admin, flag):
     assert_ld_error(ld_patch(server, flag, add, token=reader), 403, "forbidden")
     for bad in ([{"op": "remove", "path": "/tags/99"}], [{"op": "add", "path": "/tags/99", "value": "a"}],
                 [{"op": "add", "path": "/tags/-"}], [{"path": "/tags/-", "value": "a"}],
-                [{"op": "move", "path": "/tags/0", "from": "/tags/1"}],
+                [{"op": "move", "path": "/tags/0", "from": "/tags/99"}],
+                [{"op": "frob", "path": "/tags/0"}],
                 [{"op": "add", "path": "/tags/01", "value": "a"}],
                 [{"op": "test", "path": "/version", "value": "1"}],
                 {"patch": {"op": "add"}}, {"merge": []}, "text"):
@@ -545,8 +553,13 @@ def test_patch_errors(server, admin, flag):
     # Echoed names are clipped without splitting a UTF-8 character.
     r = ld_patch(server, flag, {"\u00e9" * 100: 1})
     assert_ld_error(r, 400, "invalid_request")
+    assert "\u00e9" * 32 + "'" in r.content.decode("utf-8")
+    r = ld_patch(server, flag, {"\u00e9" * 100: 1}, content_type=SEMANTIC)
+    assert_ld_error(r, 400, "invalid_request")
+    r = ld_patch(server, flag, {"instructions": [{"kind": "\u00e9" * 100}]}, content_type=SEMANTIC)
+    assert_ld_error(r, 400, "invalid_request")
     assert "\u00e9" * 24 + "..." in r.content.decode("utf-8")
-    r = requests.get(server.url + flag, headers={"Authorization": ADMIN_TOKEN})
+    r = requests.delete(server.url + flag, headers={"Authorization": ADMIN_TOKEN})
     assert_ld_error(r, 405, "method_not_allowed")
     assert "e-1" not in flag_tags(admin)
 
@@ -573,3 +586,170 @@ def test_rate_limit_concurrent(limited):
     # 3 from the burst, plus at most one refilled per second that the burst of requests took.
     assert 3 <= codes.count(200) <= 3 + int(elapsed) + 1, (codes, elapsed)
     assert codes.count(429) >= 24 - 3 - int(elapsed) - 1
+
+
+# ---- flags and segments as whole documents ----
+
+def ld_get(server, path, token=ADMIN_TOKEN):
+    return requests.get(server.url + path, headers={"Authorization": token}, timeout=30)
+
+
+FLAG_TYPES = {"_links": dict, "_version": int, "archived": bool, "creationDate": int,
+              "customProperties": dict, "experiments": dict, "key": str, "kind": str,
+              "name": str, "tags": list, "temporary": bool, "variations": list}
+SEGMENT_TYPES = {"_links": dict, "creationDate": int, "deleted": bool, "generation": int,
+                 "key": str, "lastModifiedDate": int, "name": str, "rules": list, "tags": list,
+                 "version": int}
+
+
+def test_flag_read_is_a_complete_feature_flag(server, admin):
+    assert admin.put("/v1/resources/flag/doc%2Fnew", json={"name": "New"}).status_code == 201
+    r = ld_get(server, "/api/v2/flags/doc/new")
+    assert r.status_code == 200, r.text
+    f = r.json()
+    for k, t in FLAG_TYPES.items():
+        assert isinstance(f[k], t), (k, f)
+    assert f["key"] == "new" and f["name"] == "New" and f["kind"] == "boolean"
+    assert [v["value"] for v in f["variations"]] == [True, False]
+    assert f["defaults"] == {"onVariation": 0, "offVariation": 1}
+    assert f["experiments"] == {"baselineIdx": 0, "items": []}
+    assert f["_links"]["self"]["href"] == "/api/v2/flags/doc/new"
+    assert f["_links"]["parent"]["href"] == "/api/v2/flags/doc"
+    assert abs(f["creationDate"] - now_ms()) < 60000
+    assert_ld_error(ld_get(server, "/api/v2/flags/doc/missing"), 404, "not_found")
+    assert_ld_error(ld_get(server, "/api/v2/flags/doc/new", token="nope"), 401, "unauthorized")
+
+
+def test_segment_read_is_a_complete_user_segment(server, admin):
+    assert admin.put("/v1/resources/segment/doc%2Fprod%2Fs", json={}).status_code == 201
+    s = ld_get(server, "/api/v2/segments/doc/prod/s").json()
+    for k, t in SEGMENT_TYPES.items():
+        assert isinstance(s[k], t), (k, s)
+    assert s["key"] == "s" and s["name"] == "s" and s["deleted"] is False
+    assert s["included"] == [] and s["rules"] == []
+    assert s["_links"]["self"]["href"] == "/api/v2/segments/doc/prod/s"
+
+
+def test_patch_whole_flag_document(server, admin):
+    """The spec's own example, with a tag insert: the document and the tags both change."""
+    assert admin.put("/v1/resources/flag/doc%2Fwhole", json={"name": "Whole"}).status_code == 201
+    v = ld_get(server, "/api/v2/flags/doc/whole").json()["_version"]
+    r = ld_patch(server, "/api/v2/flags/doc/whole", [
+        {"op": "test", "path": "/version", "value": v},
+        {"op": "replace", "path": "/description", "value": "Checkout, rewritten"},
+        {"op": "add", "path": "/tags/0", "value": "w-1"}])
+    assert r.status_code == 200, r.text
+    f = r.json()
+    assert f["description"] == "Checkout, rewritten" and f["tags"] == ["w-1"]
+    assert f["_version"] == v + 1
+    # The tags are assignments: the native API, queries and the tag list see them.
+    assert [a["name"] for a in admin.get("/v1/resources/flag/doc%2Fwhole/tags").json()["items"]] == ["w-1"]
+    assert "w-1" in ld(server, params={"kind": "flag"}).json()["items"]
+    # What was set stays: a read answers it, and the native resource shows the document.
+    assert ld_get(server, "/api/v2/flags/doc/whole").json()["description"] == "Checkout, rewritten"
+    native = admin.get("/v1/resources/flag/doc%2Fwhole").json()
+    assert native["document"]["description"] == "Checkout, rewritten"
+    assert "tags" not in native["document"] and "name" not in native["document"]
+    # Merge patch over several fields; semantic updateName.
+    r = ld_patch(server, "/api/v2/flags/doc/whole", {
+        "temporary": False, "customProperties": {"team": {"name": "Team", "value": ["web"]}},
+        "variations": [{"value": True, "name": "on"}, {"value": False, "name": "off"}]})
+    assert r.status_code == 200, r.text
+    f = r.json()
+    assert f["temporary"] is False and f["customProperties"]["team"]["value"] == ["web"]
+    assert f["variations"][0]["name"] == "on" and f["tags"] == ["w-1"]
+    r = ld_patch(server, "/api/v2/flags/doc/whole", {"instructions": [
+        {"kind": "updateName", "value": "Whole flag"}]}, content_type=SEMANTIC)
+    assert r.status_code == 200 and r.json()["name"] == "Whole flag", r.text
+    assert admin.get("/v1/resources/flag/doc%2Fwhole").json()["name"] == "Whole flag"
+    # Archiving through the representation archives the resource.
+    r = ld_patch(server, "/api/v2/flags/doc/whole", [{"op": "replace", "path": "/archived", "value": True}])
+    assert r.status_code == 200 and r.json()["archived"] is True
+    assert admin.get("/v1/resources/flag/doc%2Fwhole").json()["archived"] is True
+    # A patch that changes nothing keeps the version.
+    v = r.json()["_version"]
+    r = ld_patch(server, "/api/v2/flags/doc/whole", [{"op": "add", "path": "/tags/-", "value": "w-1"}])
+    assert r.status_code == 200 and r.json()["_version"] == v
+
+
+def test_patch_that_would_break_the_document_is_400_and_changes_nothing(server, admin):
+    assert admin.put("/v1/resources/flag/doc%2Fstrict", json={"name": "Strict"}).status_code == 201
+    path = "/api/v2/flags/doc/strict"
+    before = ld_get(server, path).json()
+    for bad in ([{"op": "replace", "path": "/kind", "value": "bogus"}],
+                [{"op": "replace", "path": "/temporary", "value": "yes"}],
+                [{"op": "replace", "path": "/variations", "value": []}],
+                [{"op": "replace", "path": "/variations/0/value", "value": "on"}],
+                [{"op": "replace", "path": "/defaults/onVariation", "value": 5}],
+                [{"op": "add", "path": "/environments", "value": {}}],
+                [{"op": "replace", "path": "/creationDate", "value": 1}],
+                [{"op": "remove", "path": "/_links"}],
+                [{"op": "replace", "path": "/name", "value": ""}],
+                [{"op": "replace", "path": "/customProperties", "value": {"x": {"name": 1}}}],
+                [{"op": "add", "path": "/tags/-", "value": "ok"},
+                 {"op": "add", "path": "/tags/-", "value": "not ok"}],
+                {"description": 7}, {"experiments": None, "_version": 99}):
+        r = ld_patch(server, path, bad)
+        assert_ld_error(r, 400, "invalid_request")
+    assert ld_get(server, path).json() == before
+    assert admin.get("/v1/resources/flag/doc%2Fstrict").json().get("document") is None
+    # A failed test other than the version is the same 409 as the version's.
+    r = ld_patch(server, path, [{"op": "test", "path": "/description", "value": "no"},
+                                {"op": "replace", "path": "/description", "value": "yes"}])
+    assert_ld_error(r, 409, "optimistic_locking_error")
+    assert ld_get(server, path).json() == before
+
+
+def test_dry_run_answers_the_preview_and_writes_nothing(server, admin):
+    assert admin.put("/v1/resources/flag/doc%2Fdry", json={"name": "Dry"}).status_code == 201
+    before = ld_get(server, "/api/v2/flags/doc/dry").json()
+    r = ld_patch(server, "/api/v2/flags/doc/dry?dryRun=true",
+                 [{"op": "replace", "path": "/description", "value": "preview"},
+                  {"op": "add", "path": "/tags/-", "value": "dry-only"}])
+    assert r.status_code == 200, r.text
+    assert r.json()["description"] == "preview" and r.json()["tags"] == ["dry-only"]
+    assert ld_get(server, "/api/v2/flags/doc/dry").json() == before
+    assert "dry-only" not in [t["name"] for t in admin.get("/v1/tags?limit=1000").json()["items"]]
+
+
+def test_segment_document_patch(server, admin):
+    assert admin.put("/v1/resources/segment/doc%2Fprod%2Fvip", json={"name": "VIP"}).status_code == 201
+    path = "/api/v2/segments/doc/prod/vip"
+    r = ld_patch(server, path, [{"op": "add", "path": "/included/-", "value": "user-1"},
+                                {"op": "add", "path": "/rules/-", "value": {"clauses": [
+                                    {"attribute": "email", "op": "endsWith", "values": ["@x.io"],
+                                     "negate": False}]}},
+                                {"op": "add", "path": "/tags/-", "value": "vip"}])
+    assert r.status_code == 200, r.text
+    s = r.json()
+    assert s["included"] == ["user-1"] and s["rules"][0]["clauses"][0]["attribute"] == "email"
+    assert s["tags"] == ["vip"] and s["version"] == s["generation"]
+    v = s["version"]
+    assert_ld_error(ld_patch(server, path, [{"op": "test", "path": "/version", "value": v + 1}]),
+                    409, "optimistic_locking_error")
+    assert_ld_error(ld_patch(server, path, [{"op": "add", "path": "/rules/-", "value": {"clauses": [{}]}}]),
+                    400, "invalid_request")
+    assert_ld_error(ld_patch(server, path, {"archived": True}), 400, "invalid_request")
+    assert ld_get(server, path).json()["version"] == v
+
+
+def test_native_document_is_checked_for_flags_and_free_for_others(server, admin):
+    r = admin.put("/v1/resources/flag/doc%2Fnative", json={
+        "name": "Native", "document": {"description": "from /v1", "temporary": False,
+                                       "kind": "multivariate",
+                                       "variations": [{"value": "a"}, {"value": "b"}, {"value": "c"}],
+                                       "defaults": {"onVariation": 2, "offVariation": 0}}})
+    assert r.status_code == 201, r.text
+    assert r.json()["document"]["description"] == "from /v1"
+    f = ld_get(server, "/api/v2/flags/doc/native").json()
+    assert f["description"] == "from /v1" and f["kind"] == "multivariate"
+    assert f["defaults"] == {"onVariation": 2, "offVariation": 0} and f["temporary"] is False
+    for bad in ({"tags": ["x"]}, {"key": "k"}, {"kind": "string"}, {"variations": [{"value": 1}]},
+                {"unknown": 1}, {"defaults": {"onVariation": 0}}, "text", [1]):
+        r = admin.put("/v1/resources/flag/doc%2Fnative", json={"document": bad})
+        assert r.status_code == 400, (bad, r.text)
+    assert admin.get("/v1/resources/flag/doc%2Fnative").json()["document"]["kind"] == "multivariate"
+    r = admin.put("/v1/resources/folder/anything", json={"document": {"any": [1, {"x": None}]}})
+    assert r.status_code == 201 and r.json()["document"] == {"any": [1, {"x": None}]}
+    r = admin.put("/v1/resources/folder/anything", json={"document": None})
+    assert r.status_code == 200 and "document" not in r.json()
