@@ -2,7 +2,7 @@
 """Sums the results of every suite of scripts/test and prints the closing line.
 
 Unit tests count each cmocka case (from the test logs); API tests count each pytest case (from
-the JUnit XML). A build failure or a missing result counts as one failure."""
+the JUnit XML); client tests each node test (from its TAP). A build failure or a missing result counts as one failure."""
 import glob
 import json
 import os
@@ -44,6 +44,21 @@ def api_counts(path):
     return passed, failed
 
 
+def tap_counts(path):
+    """node --test's TAP: each top-level "ok N" or "not ok N" is a test; a run that reports
+    none (node missing, the server never started) counts as one failure."""
+    passed = failed = 0
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if re.match(r"ok \d+ ", line):
+                passed += 1
+            elif re.match(r"not ok \d+ ", line):
+                failed += 1
+    if passed + failed == 0:
+        failed = 1
+    return passed, failed
+
+
 def main():
     results, status = sys.argv[1], int(sys.argv[2])
     passed = failed = 0
@@ -54,6 +69,11 @@ def main():
         failed += f
     for path in sorted(glob.glob(os.path.join(results, "*-api.xml"))):
         p, f = api_counts(path)
+        print("%-28s %d passed, %d failed" % (os.path.basename(path), p, f))
+        passed += p
+        failed += f
+    for path in sorted(glob.glob(os.path.join(results, "*.tap"))):
+        p, f = tap_counts(path)
         print("%-28s %d passed, %d failed" % (os.path.basename(path), p, f))
         passed += p
         failed += f
