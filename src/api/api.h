@@ -96,6 +96,7 @@ struct hreq {
     /* Set with api_not_yet: a read parked for X-Tagd-Min-Revision runs again. */
     bool not_yet;
     void *prep; /* what route.prepare left for the handler, in the request's arena */
+    bool authed; /* the handler accepted a credential (http/ keeps the connection for it) */
 };
 
 /** All routes of every dialect, terminated by a route with a NULL method. */

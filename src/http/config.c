@@ -30,6 +30,9 @@ static const struct opt opts[] = {
     {"log-format", OPT_STR, offsetof(struct tagd_config, log_format), sizeof(((struct tagd_config *)0)->log_format), 0, 0, "text|json (text)"},
     I("max-body", max_body, 1, 1LL << 30, "largest request body in bytes (1048576)"),
     I("max-conns", max_conns, 1, 1000000, "open connections per thread (4096)"),
+    I("max-conns-per-addr", max_conns_per_addr, 0, 1000000, "open connections of one client address, 0 no limit (256)"),
+    I("max-anon-body", max_anon_body, 0, 1LL << 30, "body bytes a request without credentials may send (65536)"),
+    I("max-body-memory-mb", max_body_memory_mb, 1, 1 << 20, "MB all request bodies in flight may take; beyond it 503 (256)"),
     I("idle-timeout", idle_timeout_ms, 100, 3600000, "request and idle deadline in ms (10000)"),
     I("max-header-bytes", max_header_bytes, 1024, 1 << 20, "sum of header bytes (16384)"),
     I("max-json-depth", max_json_depth, 1, 1000, "deepest JSON nesting accepted (32)"),
@@ -189,6 +192,9 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->max_body = 1 << 20;
     cfg->max_conns = 4096;
     cfg->idle_timeout_ms = 10000;
+    cfg->max_conns_per_addr = 256;
+    cfg->max_anon_body = 65536;
+    cfg->max_body_memory_mb = 256;
     cfg->max_header_bytes = 16384;
     cfg->max_json_depth = 32;
     cfg->max_tags_per_resource = 1000;

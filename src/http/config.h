@@ -16,6 +16,9 @@ struct tagd_config {
     int64_t max_body;
     int64_t max_conns;
     int64_t idle_timeout_ms;
+    int64_t max_conns_per_addr; /* 0: no limit */
+    int64_t max_anon_body;      /* body bytes of a request without credentials */
+    int64_t max_body_memory_mb; /* all bodies in flight */
     int64_t max_header_bytes;
     int64_t max_json_depth;
     int64_t max_tags_per_resource;

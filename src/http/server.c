@@ -38,6 +38,7 @@
 #include <h2o.h>
 
 #include "engine/engine.h"
+#include "http/conns.h"
 #include "http/router.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -60,7 +61,6 @@ struct metrics {
     atomic_ullong txn_commits;
     atomic_ullong txn_rollbacks;
     atomic_ullong txn_failures;
-    atomic_ullong conns_rejected;
 };
 
 struct loop_thread {
@@ -68,6 +68,7 @@ struct loop_thread {
     h2o_accept_ctx_t accept_ctx;
     h2o_evloop_t *loop;
     h2o_socket_t *listener;
+    struct conn_loop *conns; /* accepts on the listener; the budgets of http/conns.h */
     h2o_multithread_receiver_t receiver;
     struct store_conn *reader;
     h2o_timeout_t park_tick; /* re-checks parked X-Tagd-Min-Revision reads */
@@ -239,6 +240,24 @@ static const char *framing_error(h2o_req_t *req)
     return NULL;
 }
 
+/* The prefix and 8 hex digits of the sequence, without printf (every request). */
+static const char *new_request_id(struct hreq *r)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint64_t seq = (uint64_t)atomic_fetch_add(&S.seq, 1);
+    size_t pl = strlen(S.id_prefix), nd = 8;
+    char *id;
+
+    while (nd < 16 && (seq >> (4 * nd)) != 0)
+        nd++;
+    id = arena_alloc(&r->a, pl + nd + 1);
+    memcpy(id, S.id_prefix, pl);
+    for (size_t k = nd; k-- > 0; seq >>= 4)
+        id[pl + k] = hex[seq & 15];
+    id[pl + nd] = '\0';
+    return id;
+}
+
 static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
 {
     struct hreq *r = xcalloc(1, sizeof(*r));
@@ -291,21 +310,8 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
                 rid = r->headers[i].value;
         if (rid && id_ok(rid, strlen(rid)))
             r->request_id = rid;
-        else {
-            /* The prefix and 8 hex digits of the sequence, without printf (every request). */
-            static const char hex[] = "0123456789abcdef";
-            uint64_t seq = (uint64_t)atomic_fetch_add(&S.seq, 1);
-            size_t pl = strlen(S.id_prefix), nd = 8;
-            char *id;
-            while (nd < 16 && (seq >> (4 * nd)) != 0)
-                nd++;
-            id = arena_alloc(&r->a, pl + nd + 1);
-            memcpy(id, S.id_prefix, pl);
-            for (size_t k = nd; k-- > 0; seq >>= 4)
-                id[pl + k] = hex[seq & 15];
-            id[pl + nd] = '\0';
-            r->request_id = id;
-        }
+        else
+            r->request_id = new_request_id(r);
     }
     r->status = 0;
     return r;
@@ -487,12 +493,47 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
     add_security_headers(req, r);
     if (r->status == 204 || r->status == 304)
         len = 0;
+    if (r->authed)
+        conns_mark_authed(req);
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
     log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
     req->res.content_length = len;
     h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
+    hreq_free(r);
+}
+
+/* A whole answer for http/conns.c, which refuses requests whose body is still arriving and
+ * writes to the socket itself: the dialect's error, logged as respond() logs. */
+static void render_refusal(const char *method, const char *path, int status, const char *msg,
+                           int retry_after, struct sbuf *out)
+{
+    struct hreq *r = xcalloc(1, sizeof(*r));
+    const char *q;
+
+    arena_init(&r->a);
+    sbuf_init(&r->out, 0);
+    r->method = method ? method : "-";
+    q = path ? strchr(path, '?') : NULL;
+    r->path = path ? (q ? arena_strndup(&r->a, path, (size_t)(q - path)) : path) : "/";
+    r->query = "";
+    r->request_id = new_request_id(r);
+    r->d = api_dialect_for_path(r->path);
+    api_failf(r, status == 413 ? TG_ELIMIT : TG_EBUSY, "body", "%s", msg);
+    sbuf_printf(out, "HTTP/1.1 %d %s\r\nconnection: close\r\ncontent-length: %zu\r\n"
+                     "x-request-id: %s\r\nx-content-type-options: nosniff\r\n",
+                r->status, reason(r->status), r->out.len, r->request_id);
+    if (r->content_type)
+        sbuf_printf(out, "content-type: %s\r\n", r->content_type);
+    for (int i = 0; i < r->nres_headers; i++)
+        sbuf_printf(out, "%s: %s\r\n", r->res_headers[i].name, r->res_headers[i].value);
+    if (retry_after > 0)
+        sbuf_printf(out, "retry-after: %d\r\n", retry_after);
+    sbuf_adds(out, "\r\n");
+    sbuf_add(out, sbuf_str(&r->out), r->out.len);
+    observe(router_count(), r->status, 0);
+    log_access(r->method, r->path, r->status, r->out.len, 0LL, r->request_id);
     hreq_free(r);
 }
 
@@ -536,6 +577,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         }
     }
     r->route->fn(r, &cx);
+    r->authed = cx.authed;
     if (r->not_yet && !last_try) {
         /* The store has the revision but the engine, which alone answers this route, has
          * not applied it yet (the tailer is a notification behind): the answer is dropped. */
@@ -705,6 +747,7 @@ static void writer_run_one(struct job *j)
     }
     core_ctx_init(&cx, S.writer_conn, &r->a, true);
     r->route->fn(r, &cx);
+    r->authed = cx.authed;
     if (r->status == 0)
         api_failf(r, TG_EINTERNAL, "", "handler produced no response");
     if (r->status >= 300) {
@@ -994,6 +1037,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     t->last_req_us = start;
+    if (!conns_request_begin(req, r->body_len)) {
+        api_failf(r, TG_EBUSY, "body",
+                  "the server holds as many request bodies as it may: try again");
+        api_set_header(r, "Retry-After", "1");
+        respond(req, r, index, start);
+        return 0;
+    }
     m = router_match(r, &index);
     if (m != ROUTER_OK) {
         index = router_count();
@@ -1114,10 +1164,39 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                     "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n",
                     (unsigned long long)applied, (unsigned long long)reread);
     }
-    sbuf_printf(b, "# HELP tagd_connections_rejected_total Connections over the limit.\n"
-                   "# TYPE tagd_connections_rejected_total counter\n"
-                   "tagd_connections_rejected_total %llu\n",
-                atomic_load(&S.m.conns_rejected));
+    {
+        struct conns_stats cs;
+        conns_stats(&cs);
+        sbuf_printf(b,
+                    "# HELP tagd_connections_rejected_total Connections closed by the budgets: "
+                    "refused at --max-conns, refused at --max-conns-per-addr, anonymous ones "
+                    "closed to make room.\n"
+                    "# TYPE tagd_connections_rejected_total counter\n"
+                    "tagd_connections_rejected_total{reason=\"limit\"} %llu\n"
+                    "tagd_connections_rejected_total{reason=\"addr\"} %llu\n"
+                    "tagd_connections_rejected_total{reason=\"evicted\"} %llu\n"
+                    "# HELP tagd_bodies_refused_total Requests answered while their body arrived: "
+                    "413 without credentials, 503 over --max-body-memory-mb.\n"
+                    "# TYPE tagd_bodies_refused_total counter\n"
+                    "tagd_bodies_refused_total{reason=\"anonymous\"} %llu\n"
+                    "tagd_bodies_refused_total{reason=\"budget\"} %llu\n"
+                    "# HELP tagd_accept_pauses_total Times accepting paused for want of "
+                    "descriptors.\n"
+                    "# TYPE tagd_accept_pauses_total counter\n"
+                    "tagd_accept_pauses_total %llu\n"
+                    "# HELP tagd_body_bytes Request body bytes held now.\n"
+                    "# TYPE tagd_body_bytes gauge\n"
+                    "tagd_body_bytes %lld\n"
+                    "# HELP tagd_connections Open client connections.\n"
+                    "# TYPE tagd_connections gauge\n",
+                    (unsigned long long)cs.refused_limit, (unsigned long long)cs.refused_addr,
+                    (unsigned long long)cs.evicted, (unsigned long long)cs.body_refused,
+                    (unsigned long long)cs.body_budget, (unsigned long long)cs.accept_paused,
+                    (long long)cs.body_bytes);
+        for (int i = 0; i < S.nthreads; i++)
+            sbuf_printf(b, "tagd_connections{loop=\"%d\"} %d\n", i,
+                        S.threads[i].conns ? conns_loop_count(S.threads[i].conns) : 0);
+    }
     sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
                  "# TYPE tagd_loop_responses_total counter\n");
     for (int i = 0; i < S.nthreads; i++)
@@ -1134,32 +1213,6 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
 }
 
 /* ---- listeners and loops ---- */
-
-static int count_conns(struct loop_thread *t)
-{
-    int n = 0;
-    for (h2o_linklist_t *l = t->ctx.http1._conns.next; l != &t->ctx.http1._conns; l = l->next)
-        n++;
-    return n;
-}
-
-static void on_accept(h2o_socket_t *listener, const char *err)
-{
-    struct loop_thread *t = listener->data;
-    h2o_socket_t *sock;
-
-    if (err != NULL)
-        return;
-    sock = h2o_evloop_socket_accept(listener);
-    if (sock == NULL)
-        return;
-    if (count_conns(t) >= S.cfg->max_conns) {
-        atomic_fetch_add(&S.m.conns_rejected, 1);
-        h2o_socket_close(sock);
-        return;
-    }
-    h2o_accept(&t->accept_ctx, sock);
-}
 
 static int parse_listen(const char *s, struct sockaddr_in *sa)
 {
@@ -1239,6 +1292,7 @@ static void *loop_main(void *arg)
             continue;
         now = time_mono_us();
         if (t->listener) {
+            conns_loop_stop(t->conns);
             h2o_socket_read_stop(t->listener);
             h2o_socket_close(t->listener);
             t->listener = NULL;
@@ -1286,6 +1340,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
                  rnd[3]);
     }
     router_init();
+    conns_setup(cfg, S.nthreads, render_refusal);
     S.m.by_route_status = xcalloc(((size_t)router_count() + 1) * MAX_STATUS, sizeof(atomic_ullong));
 
     if (parse_listen(cfg->listen, &sa) != 0) {
@@ -1382,8 +1437,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
             return 2;
         }
         t->listener = h2o_evloop_socket_create(t->loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
-        t->listener->data = t;
-        h2o_socket_read_start(t->listener, on_accept);
+        t->conns = conns_loop_new(t->loop, t->listener, t->fd, &t->accept_ctx);
     }
     {
         struct sockaddr_in bound;
@@ -1463,8 +1517,10 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         pthread_join(S.tailer, NULL);
     store_conn_close(S.tail_conn);
     log_info("tagd stopped: drained in-flight requests");
-    for (i = 0; i < S.nthreads; i++)
+    for (i = 0; i < S.nthreads; i++) {
         store_conn_close(S.threads[i].reader);
+        conns_loop_free(S.threads[i].conns);
+    }
     core_writer_engine(false);
     engine_free(engine_main);
     engine_main = NULL;

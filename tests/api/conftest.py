@@ -57,11 +57,12 @@ class PortTaken(Exception):
 class Server:
     """A running tagd. `url` is its base URL; `admin` a requests.Session with the admin token."""
 
-    def __init__(self, extra_args=None, env=None, data_dir=None):
+    def __init__(self, extra_args=None, env=None, data_dir=None, wrap=None):
         self.bin = os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd"))
         self.data = data_dir or tempfile.mkdtemp(prefix="tagd-test-")
         self.owns_data = data_dir is None
         self.extra_args = list(extra_args or [])
+        self.wrap = list(wrap or [])  # a command tagd runs under, e.g. prlimit
         self.env_extra = dict(env or {})
         self.proc = None
         self.port = None
@@ -93,6 +94,7 @@ class Server:
         wrap = os.environ.get("TAGD_WRAP")
         if wrap:
             args = shlex.split(wrap) + args
+        args = self.wrap + args
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=env)
         deadline = time.time() + (120 if os.environ.get("TAGD_WRAP") else 20)

@@ -247,16 +247,31 @@ def test_idle_timeout_closes_silent_connection():
         s.cleanup()
 
 
-def test_connection_cap():
+def _held(s, n, token=None, source="127.0.0.1"):
+    held = []
+    for _ in range(n):
+        c = socket.create_connection(("127.0.0.1", s.port), timeout=5, source_address=(source, 0))
+        if token:
+            c.sendall(b"GET /v1/tags HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                      + token.encode() + b"\r\n\r\n")
+        else:
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert c.recv(65536).startswith(b"HTTP/1.1 200")
+        held.append(c)
+    return held
+
+
+def _metric(s, name, reason):
+    m = requests.get(s.url + "/metrics").text
+    return int(re.search(r'^%s\{reason="%s"\} (\d+)$' % (name, reason), m, re.M).group(1))
+
+
+def test_connection_cap_keeps_authenticated_connections():
+    """At --max-conns, with every connection authenticated, a new one is refused."""
     s = Server(extra_args=["--max-conns", "3"]).start()
     try:
         time.sleep(0.3)  # let the health probe's connection close
-        held = []
-        for _ in range(3):
-            c = socket.create_connection(("127.0.0.1", s.port), timeout=5)
-            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            assert c.recv(4096).startswith(b"HTTP/1.1 200")
-            held.append(c)
+        held = _held(s, 3, ADMIN_TOKEN)
         extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
         try:
             extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -265,34 +280,48 @@ def test_connection_cap():
             data = b""
         extra.close()
         assert data == b"", data
-        for c in held:
+        for c in held:  # the authenticated ones are still served
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert c.recv(4096).startswith(b"HTTP/1.1 200")
             c.close()
         assert wait_for(lambda: requests.get(s.url + "/healthz").status_code == 200)
-        m = requests.get(s.url + "/metrics").text
-        assert int(re.search(r"^tagd_connections_rejected_total (\d+)$", m, re.M).group(1)) >= 1
+        assert _metric(s, "tagd_connections_rejected_total", "limit") >= 1
     finally:
         s.cleanup()
 
 
-# ---- revisions ----
-
-def test_revision_header_on_every_get(server, admin):
-    admin.post("/v1/tags", json={"name": "Rev.a"})
-    admin.put("/v1/resources/doc/rev1", json={})
-    g = admin.post("/v1/groups", json={"name": "RevGroup"}).json()
-    rev = int(admin.get("/v1/changes?limit=1000").headers["X-Tagd-Revision"])
-    assert rev >= 3
-    paths = ["/v1/tags", "/v1/tags/Rev.a", "/v1/tags/Rev.a/resources", "/v1/groups",
-             "/v1/groups/%d" % g["id"], "/v1/resources", "/v1/resources/doc/rev1",
-             "/v1/resources/doc/rev1/tags", "/v1/users", "/v1/tokens", "/v1/changes",
-             "/v1/organizations", "/readyz", "/healthz", "/metrics", "/openapi.json"]
-    for p in paths:
-        r = admin.get(p)
-        assert r.status_code == 200, (p, r.text)
-        assert r.headers.get("X-Tagd-Revision") == str(rev), p
-    # errors on GET carry it too
-    r = admin.get("/v1/tags/NoSuchTag")
-    assert r.status_code == 404 and r.headers["X-Tagd-Revision"] == str(rev)
+def test_anonymous_connections_make_room():
+    """Idle anonymous connections give their place to a client from another address: the
+    oldest of the most crowded address goes first."""
+    s = Server(extra_args=["--max-conns", "3"]).start()
+    try:
+        time.sleep(0.3)
+        held = _held(s, 2, source="127.0.0.2")  # max-conns minus the reserve (one)
+        same = socket.socket()
+        same.bind(("127.0.0.2", 0))
+        same.connect(("127.0.0.1", s.port))
+        try:  # a third from the same address gets no room
+            same.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert same.recv(4096) == b""
+        except (ConnectionResetError, BrokenPipeError):
+            pass
+        same.close()
+        extra = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+        extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert extra.recv(4096).startswith(b"HTTP/1.1 200")
+        extra.close()
+        try:
+            gone = held[0].recv(4096) == b""
+        except ConnectionResetError:
+            gone = True
+        assert gone
+        held[1].sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert held[1].recv(4096).startswith(b"HTTP/1.1 200")
+        for c in held:
+            c.close()
+        assert _metric(s, "tagd_connections_rejected_total", "evicted") >= 1
+    finally:
+        s.cleanup()
 
 
 def test_min_revision(server, admin):
