@@ -164,6 +164,75 @@ def test_parent_and_child_in_one_request(admin):
     assert [t["name"] for t in r.json()] == ["Both.child", "Both"]
 
 
+def _names(admin, text):
+    return [t["name"] for t in admin.get("/tag", params={"searchText": text}).json()]
+
+
+def test_root_tag_that_does_not_exist_is_created(admin):
+    """Immuta's tagging clients send rootTag and the children's full names to a fresh catalog
+    (fh-immuta-utils' Tagger.create_message_body_for_tag_creation)."""
+    r = admin.post("/tag", json={"rootTag": {"name": "Fresh", "deleteHierarchy": False},
+                                 "tags": [{"name": "Fresh.a"}, {"name": "Fresh.b.c"}]})
+    assert r.status_code == 200, r.text
+    assert [t["name"] for t in r.json()] == ["Fresh.a", "Fresh.b.c"]
+    root = admin.get("/tag", params={"searchText": "Fresh"}).json()[0]
+    assert root["name"] == "Fresh" and root["source"] == "curated" and root["deleted"] is False
+    assert _names(admin, "Fresh") == ["Fresh", "Fresh.a", "Fresh.b", "Fresh.b.c"]
+    # The same request again: the tags overlap, which the clients take as done.
+    body = hapi(admin.post("/tag", json={"rootTag": {"name": "Fresh", "deleteHierarchy": False},
+                                         "tags": [{"name": "Fresh.a"}]}), 400)
+    assert "overlap with existing hierarchies" in body["message"]
+
+
+@pytest.mark.parametrize("root,tags", [
+    ({"name": "NewDeep.er", "source": "curated"}, [{"name": "NewDeep.er.leaf"}]),
+    ({"name": "NewHier", "deleteHierarchy": True}, [{"name": "NewHier.x"}]),
+    ({"name": "NewEmpty"}, []),
+    ({"name": "NewSelf"}, [{"name": "NewSelf"}, {"name": "NewSelf.kid"}]),
+])
+def test_root_tag_created_with_its_parents(admin, root, tags):
+    r = admin.post("/tag", json={"rootTag": root, "tags": tags})
+    assert r.status_code == 200, r.text
+    top = root["name"].split(".")[0]
+    want = sorted({root["name"], top} | {t["name"] for t in tags}
+                  | {t["name"].rsplit(".", 1)[0] for t in tags})
+    assert _names(admin, top) == want
+
+
+def test_deleted_root_tag_is_revived(admin):
+    old = admin.post("/tag", json={"tags": [{"name": "Revived"}]}).json()[0]
+    assert admin.delete("/tag/Revived").status_code == 200
+    r = admin.post("/tag", json={"rootTag": {"name": "Revived"},
+                                 "tags": [{"name": "Revived.again"}]})
+    assert r.status_code == 200, r.text
+    root = [t for t in admin.get("/tag", params={"searchText": "Revived"}).json()
+            if t["name"] == "Revived"][0]
+    assert root["id"] == old["id"] and root["deleted"] is False
+
+
+def test_root_tag_made_in_the_failing_request_is_undone(server, admin):
+    """The root is created inside the request's transaction: an error after it (renaming a
+    protected tag below it fails only when the rename runs) leaves nothing behind."""
+    t = admin.post("/tag", json={"tags": [{"name": "Locked"}]}).json()[0]
+    s = requests.patch(server.url + "/v1/tags/%d" % t["id"], json={"protected": True},
+                       headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert s.status_code == 200, s.text
+    before = _rev(admin)
+    body = hapi(admin.post("/tag", json={"rootTag": {"name": "Undone"},
+                                         "tags": [{"name": "Undone.new"},
+                                                  {"id": t["id"], "name": "Undone.locked"}]}),
+                403)
+    assert "protected" in body["message"]
+    assert _names(admin, "Undone") == []
+    assert _rev(admin) == before
+    # Checks that come before any write still refuse the whole request.
+    hapi(admin.post("/tag", json={"rootTag": {"name": "Undone"},
+                                  "tags": [{"name": "Undone.x"}, {"name": "Elsewhere.y"}]}), 400)
+    hapi(admin.post("/tag", json={"rootTag": {"name": "Undone", "source": "crm"},
+                                  "tags": [{"name": "Undone.x"}]}), 400)
+    assert _names(admin, "Undone") == []
+
+
 def test_rename_children_with_root_tag(admin):
     created = admin.post("/tag", json={"tags": [{"name": "Addr.email"}, {"name": "Addr.work"},
                                                 {"name": "Addr.home"}]}).json()
@@ -250,7 +319,8 @@ def test_rename_frees_the_old_name(admin):
      "curated"),
     ({"tags": [{"name": "Elsewhere.x"}], "rootTag": {"name": "Address"}}, 400,
      "not below rootTag"),
-    ({"tags": [{"name": "Nowhere.x"}], "rootTag": {"name": "Nowhere"}}, 404, "not found"),
+    ({"tags": [{"name": "x.y"}], "rootTag": {"name": "x..y"}}, 400, "rootTag.name"),
+    ({"tags": [{"name": "Nowhere2.x"}], "rootTag": {"name": "Nowhere"}}, 400, "not below rootTag"),
     ({"tags": [{"name": "Address.q", "id": 999999}]}, 404, "not found"),
 ])
 def test_create_invalid(admin, body, status, text):

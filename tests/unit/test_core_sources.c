@@ -397,8 +397,15 @@ static void test_tags_write(void **state)
 
     struct immuta_item outside[1] = {{"Other.x", 0}};
     assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), TG_EINVAL);
+    /* A rootTag that does not exist is made with the tags below it; above, outside is checked
+     * against it all the same. */
     root.name = "Nope";
-    assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), TG_ENOTFOUND);
+    assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), TG_EINVAL);
+    assert_false(exists_live(f, "Nope"));
+    root.name = "Other";
+    assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), 0);
+    assert_true(exists_live(f, "Other"));
+    assert_true(exists_live(f, "Other.x"));
     root.name = "Address";
     root.source = "crm";
     assert_int_equal(core_immuta_tags_write(&f->cx, again, 1, &root, out, &err), TG_EINVAL);
