@@ -803,6 +803,8 @@ int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag 
             t.parent_id = dot ? parent.id : 0;
             t.source = name;
             t.protected_ = true;
+            /* tagd made it, not whoever asked for the refresh (Immuta's createdBy: null). */
+            t.created_by = "system";
             t.description = d->has_description ? d->description : NULL;
             rc = core_tag_save(ctx, NULL, &t, "create", err);
             if (rc)
@@ -1427,22 +1429,18 @@ int core_immuta_search(struct core_ctx *ctx, const struct immuta_search *q, stru
     return 0;
 }
 
+const char *core_immuta_creator(const struct tag *t)
+{
+    /* A refresh records "system" as the creator of what it brings in (core_src_apply). */
+    return t->system_created ? NULL : t->created_by;
+}
+
+const char *core_immuta_adder(const struct assignment *a)
+{
+    return a->context && strcmp(a->context, SRC_CONTEXT) == 0 ? NULL : a->added_by;
+}
+
 int64_t core_immuta_profile(struct core_ctx *ctx, const char *who)
 {
-    struct store_stmt *st;
-    struct tg_err err;
-    int64_t id = 0;
-
-    if (who == NULL)
-        return 0;
-    tg_err_clear(&err);
-    st = st_get(ctx->conn, SQL_IMMUTA_PROFILE, &err);
-    if (st == NULL)
-        return 0;
-    st_int(st, 1, ctx->org_id);
-    st_text(st, 2, who);
-    if (st_step(st, &err) == 1)
-        id = col_int(st, 0);
-    st_reset(st);
-    return id;
+    return core_principal_id(ctx, who);
 }

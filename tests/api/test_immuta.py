@@ -19,6 +19,10 @@ import requests
 from conftest import ADMIN_TOKEN, Api, Server, free_port
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+# The env admin token is the first token (id 1) of a fresh server: core.h
+# CORE_PRINCIPAL_TOKEN_BASE + 1.
+TOKEN_BASE = 1000000000000
+ENV_PROFILE = TOKEN_BASE + 1
 TAG_FIELDS = {"id", "name", "displayName", "color", "description", "source", "deleted",
               "systemCreated", "protected", "createdBy", "createdAt", "updatedAt"}
 
@@ -138,7 +142,8 @@ def test_create_parent_with_children(admin):
         assert t["deleted"] is False and t["systemCreated"] is False and t["protected"] is False
         assert ISO.match(t["createdAt"]) and ISO.match(t["updatedAt"])
         assert isinstance(t["id"], int)
-        assert t["createdBy"] is None  # the env admin token is no tagd user
+        # The env admin token is a principal too: a profile id of the tokens' range.
+        assert isinstance(t["createdBy"], int) and t["createdBy"] > TOKEN_BASE
     assert [t["displayName"] for t in tags] == ["email", "work", "home"]
     assert len({t["id"] for t in tags}) == 3
     # The implicit parent exists.
@@ -472,7 +477,7 @@ def test_attach_to_datasource(admin, attach_tags):
                                                 "source": "curated"}])
     assert r.status_code == 200, r.text
     assert r.json() == [{"name": "Discovered.Passport", "source": "curated", "context": "manual",
-                         "addedBy": None, "deleted": False}]
+                         "addedBy": ENV_PROFILE, "deleted": False}]
     tags = admin.get("/tag/datasource/22").json()
     assert [t["name"] for t in tags] == ["Discovered.Passport"]
 
@@ -492,7 +497,7 @@ def test_attach_to_column_inherits_from_datasource(server, admin, attach_tags):
                                                        "source": "curated"}])
     assert r.status_code == 200, r.text
     assert r.json() == [{"name": "Discovered.Passport", "source": "curated",
-                         "context": "manual", "addedBy": None, "deleted": False}]
+                         "context": "manual", "addedBy": ENV_PROFILE, "deleted": False}]
     direct = admin.get("/tag/column/6_countrycode").json()
     assert [t["name"] for t in direct] == ["Discovered.Passport"]
     eff = admin.get("/tag/column/6_countrycode", params={"includeInherited": "true"}).json()
@@ -572,12 +577,11 @@ def test_deleted_tag_leaves_model(admin, attach_tags):
     assert [t["name"] for t in admin.get("/tag/project/31").json()] == ["Confidential"]
 
 
-def test_added_by_null_for_a_token_without_user(admin, attach_tags):
-    """Profiles are tagd users; the env admin token has none (a user-owned creator is covered
-    by tests/unit/test_core_sources.c)."""
+def test_added_by_is_the_tokens_profile(admin, attach_tags):
+    """Every principal has a profile id, tokens too (more in test_immuta_login.py)."""
     out = admin.post("/tag/project/3", json=[{"name": "Confidential"}]).json()
-    assert out[0]["addedBy"] is None
-    assert admin.get("/tag/project/3").json()[0]["addedBy"] is None
+    assert out[0]["addedBy"] == ENV_PROFILE
+    assert admin.get("/tag/project/3").json()[0]["addedBy"] == ENV_PROFILE
 
 
 # ---- sources and refresh ----
