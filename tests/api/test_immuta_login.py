@@ -6,6 +6,7 @@ and flatironhealth/fh-immuta-utils' ImmutaRequestsAuth, a real client): a reques
 without a token, a 401, `POST /bim/apikey/authenticate` with `{"apikey": …}`, then the same
 request again with `Authorization: Bearer <token>`. `ImmutaClientAuth` below does exactly that
 with requests' auth hooks, so the tagging calls run unchanged against tagd."""
+import calendar
 import json
 import os
 import re
@@ -116,8 +117,8 @@ def test_login_answers_a_bearer_token(server, form):
     tok = body["token"]
     assert tok != ADMIN_TOKEN
     # Immuta's default: an hour.
-    exp = time.mktime(time.strptime(body["tokenExpiration"][:19], "%Y-%m-%dT%H:%M:%S"))
-    assert 3500 < exp - time.mktime(time.gmtime()) < 3700
+    exp = calendar.timegm(time.strptime(body["tokenExpiration"][:19], "%Y-%m-%dT%H:%M:%S"))
+    assert 3500 < exp - time.time() < 3700
     a = Api(server, tok)
     r = a.post("/tag", json={"tags": [{"name": "Login%s.x" % ("Form" if form else "Json")}]})
     assert r.status_code == 200, r.text
@@ -149,14 +150,19 @@ def test_login_token_only_on_immuta_routes(server):
 
 
 def test_login_token_expires(tmp_path):
-    s = Server(extra_args=["--immuta-token-ttl", "1"]).start()
+    # Two seconds: room for the first request under valgrind.
+    s = Server(extra_args=["--immuta-token-ttl", "2"]).start()
     try:
+        t0 = time.time()
         r = requests.post(s.url + LOGIN, json={"apikey": ADMIN_TOKEN}, timeout=30)
-        tok = r.json()["token"]
         assert r.status_code == 200
+        tok, exp = r.json()["token"], r.json()["tokenExpiration"]
+        expires = (calendar.timegm(time.strptime(exp[:19], "%Y-%m-%dT%H:%M:%S"))
+                   + int(exp[20:23]) / 1000)
+        assert t0 + 1.5 < expires < time.time() + 2.5
         a = Api(s, tok)
         assert a.get("/tag").status_code == 200
-        time.sleep(1.3)
+        time.sleep(max(0.0, expires - time.time()) + 0.3)
         body = hapi(a.get("/tag"), 401)
         assert "expired" in body["message"]
         hapi(a.post("/tag", json={"tags": [{"name": "Late"}]}), 401)
@@ -297,7 +303,8 @@ def test_profile_ids_of_tokens(server, admin):
     ids = {t["createdBy"], u["createdBy"], env["createdBy"]}
     assert len(ids) == 3
     # Every read agrees.
-    found = {x["name"]: x["createdBy"] for x in admin.get("/tag", params={"searchText": "Prof."}).json()}
+    found = {x["name"]: x["createdBy"]
+             for x in admin.get("/tag", params={"searchText": "Prof."}).json()}
     assert found == {"Prof.a": TOKEN_BASE + kid, "Prof.b": TOKEN_BASE + oid,
                      "Prof.c": env["createdBy"]}
     assert admin.get("/tag/datasource/61").json()[0]["addedBy"] == TOKEN_BASE + oid
