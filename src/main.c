@@ -119,6 +119,7 @@ int main(int argc, char **argv)
     }
     core_limits.max_tags_per_resource = (int)cfg.max_tags_per_resource;
     core_limits.session_ttl_ms = cfg.session_ttl * 1000;
+    core_limits.login_ttl_ms = cfg.immuta_token_ttl * 1000;
     core_limits.auth_cache_ms = cfg.auth_cache_ms;
     api_config.max_body = (size_t)cfg.max_body;
     api_config.max_json_depth = (int)cfg.max_json_depth;

@@ -34,7 +34,8 @@ const struct dialect *api_dialect_for_path(const char *path)
         return &easydb_dialect;
     if (strncmp(path, "/api/v2/", 8) == 0)
         return &launchdarkly_dialect;
-    if (strncmp(path, "/tag", 4) == 0 && (path[4] == '/' || path[4] == '\0'))
+    if ((strncmp(path, "/tag", 4) == 0 && (path[4] == '/' || path[4] == '\0')) ||
+        strncmp(path, "/bim/", 5) == 0)
         return &immuta_dialect;
     if (strncmp(path, "/documents/", 11) == 0)
         return &oracle_dialect;
@@ -186,6 +187,27 @@ const char *api_cookie(struct hreq *r, const char *name)
                 break;
             p = semi + 1;
         }
+    }
+    return NULL;
+}
+
+const char *api_form_value(struct hreq *r, const char *name)
+{
+    const char *p = r->body, *end = r->body + r->body_len;
+    size_t nl = strlen(name);
+
+    if (r->body == NULL || r->body_len > api_config.max_body)
+        return NULL;
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        const char *eq = memchr(p, '=', (size_t)(stop - p));
+        if (eq) {
+            char *k = api_url_decode(&r->a, p, (size_t)(eq - p), true);
+            if (k && strlen(k) == nl && strcmp(k, name) == 0)
+                return api_url_decode(&r->a, eq + 1, (size_t)(stop - eq - 1), true);
+        }
+        p = stop + 1;
     }
     return NULL;
 }

@@ -127,6 +127,9 @@ size_t api_query_all(struct hreq *r, const char *name, const char ***out);
 /** True when the query holds `name` at all. */
 bool api_query_has(struct hreq *r, const char *name);
 const char *api_cookie(struct hreq *r, const char *name);
+/** The decoded value of the first `name` of an application/x-www-form-urlencoded body (the
+ * caller checks the content type), or NULL when it is absent or not percent-decodable. */
+const char *api_form_value(struct hreq *r, const char *name);
 /** Parses the body as JSON (limits applied); on failure renders the dialect's error and
  * returns NULL. The caller owns the reference. */
 json_t *api_body_json(struct hreq *r);

@@ -3,8 +3,10 @@
  * Shapes: tags are flat JSON objects in camelCase; every answer is an array (GET /tag, POST
  * /tag, DELETE /tag/{tag}, the model routes) except POST /tag/refresh, whose body tagd chose.
  * Errors use hapi's default body {"statusCode", "error", "message"}, the framework Immuta runs
- * on. Authorization is "Bearer <token>" or the bare token, as real Immuta clients send both.
- * The rules (hierarchy updates, attach, refresh, the search filters) live in core/sources.c. */
+ * on. Authorization is "Bearer <token>" or the bare token, as real Immuta clients send both;
+ * the token is an API key (a tagd API token) or what POST /bim/apikey/authenticate gave for
+ * one, which Immuta's clients ask for before anything else (core_apikey_login). The rules
+ * (hierarchy updates, attach, refresh, the search filters) live in core/sources.c. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -90,7 +92,8 @@ static int auth_charged(struct hreq *r, struct core_ctx *cx, unsigned need, bool
         return -1;
     }
     tg_err_clear(&err);
-    rc = core_auth_token(cx, tok, &err);
+    /* An API key, or the token that logging in with one gave (h_apikey_login). */
+    rc = core_auth_token_login(cx, tok, &err);
     if (rc == 0)
         rc = core_require(cx, need, &err);
     if (rc) {
@@ -158,7 +161,7 @@ static void render_tag(struct jw *w, struct hreq *r, struct core_ctx *cx, struct
     jw_kbool(w, "deleted", t->deleted);
     jw_kbool(w, "systemCreated", t->system_created);
     jw_kbool(w, "protected", t->protected_);
-    kprofile(w, cx, p, "createdBy", t->system_created ? NULL : t->created_by);
+    kprofile(w, cx, p, "createdBy", core_immuta_creator(t));
     api_kiso(w, "createdAt", t->created_at);
     api_kiso(w, "updatedAt", t->updated_at);
     jw_obj_end(w);
@@ -171,7 +174,7 @@ static void render_assignment(struct jw *w, struct core_ctx *cx, struct profiles
     jw_kstr(w, "name", a->tag.name);
     jw_kstr(w, "source", a->tag.source);
     jw_kstr(w, "context", a->inherited_from ? "inherited" : a->context);
-    kprofile(w, cx, p, "addedBy", a->added_by);
+    kprofile(w, cx, p, "addedBy", core_immuta_adder(a));
     jw_kbool(w, "deleted", a->tag.deleted);
     if (a->inherited_from) {
         jw_key(w, "inheritedFrom");
@@ -216,6 +219,93 @@ static int only_keys(struct hreq *r, json_t *o, const char *where, const char *c
         }
     }
     return 0;
+}
+
+/* ---- POST /bim/apikey/authenticate ---- */
+
+/* Longer than any key tagd issues or accepts (core_auth_token stops at 256), with room for an
+ * operator's long TAGD_ADMIN_TOKEN; beyond it the body is malformed, not a wrong key. */
+#define APIKEY_MAX 1024
+
+/* The apikey of a JSON or form body; renders 400 (or 413, 415) and returns NULL otherwise. */
+static const char *apikey_of(struct hreq *r)
+{
+    static const char *const keys[] = {"apikey", NULL};
+    const char *ct = api_header(r, "content-type"), *key = NULL;
+    json_t *body = NULL, *v;
+
+    if (ct && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+        key = api_form_value(r, "apikey");
+        if (key == NULL) {
+            api_failf(r, TG_EINVAL, "apikey", "\"apikey\" is required");
+            return NULL;
+        }
+    } else {
+        body = api_body_json(r);
+        if (body == NULL)
+            return NULL;
+        if (!json_is_object(body)) {
+            api_failf(r, TG_EINVAL, "body", "\"value\" must be an object");
+            goto out;
+        }
+        if (only_keys(r, body, "", keys, NULL))
+            goto out;
+        v = json_object_get(body, "apikey");
+        if (!json_is_string(v)) {
+            api_failf(r, TG_EINVAL, "apikey",
+                      v ? "\"apikey\" must be a string" : "\"apikey\" is required");
+            goto out;
+        }
+        key = arena_strndup(&r->a, json_string_value(v), json_string_length(v));
+        if (strlen(key) != json_string_length(v)) {
+            api_failf(r, TG_EINVAL, "apikey", "\"apikey\" must not contain NUL");
+            key = NULL;
+            goto out;
+        }
+    }
+    if (*key == '\0') {
+        api_failf(r, TG_EINVAL, "apikey", "\"apikey\" is not allowed to be empty");
+        key = NULL;
+    } else if (strlen(key) > APIKEY_MAX) {
+        api_failf(r, TG_EINVAL, "apikey",
+                  "\"apikey\" length must be less than or equal to %d characters long",
+                  APIKEY_MAX);
+        key = NULL;
+    }
+out:
+    json_decref(body);
+    return key;
+}
+
+/* Immuta's API-key login: the key is a tagd API token (or TAGD_ADMIN_TOKEN); the answer's token
+ * works as "Bearer <token>" on every /tag route until it expires (--immuta-token-ttl) or the
+ * key is revoked. A write, for the token's row; a wrong key is rolled back like any failure. */
+static void h_apikey_login(struct hreq *r, struct core_ctx *cx)
+{
+    const char *key = apikey_of(r), *secret;
+    struct tg_err err;
+    int64_t expires;
+    struct jw w;
+    int rc;
+
+    if (key == NULL)
+        return;
+    tg_err_clear(&err);
+    rc = core_apikey_login(cx, key, &secret, &expires, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return;
+    }
+    /* The key's own bucket: logging in again and again gains no requests. The row written
+     * above is rolled back with the 429. */
+    if (ratelimit_take(r, cx))
+        return;
+    api_json_begin(r, 200, &w);
+    jw_obj(&w);
+    jw_kbool(&w, "authenticated", true);
+    jw_kstr(&w, "token", secret);
+    api_kiso(&w, "tokenExpiration", expires);
+    jw_obj_end(&w);
 }
 
 /* ---- POST /tag ---- */
@@ -660,6 +750,7 @@ static void h_model_detach(struct hreq *r, struct core_ctx *cx)
 
 #define R(m, p, f, fl) {m, p, f, fl, &immuta_dialect, NULL, NULL}
 const struct route immuta_routes[] = {
+    R("POST", "/bim/apikey/authenticate", h_apikey_login, ROUTE_WRITE),
     R("GET", "/tag", h_tag_search, 0),
     R("POST", "/tag", h_tag_write, ROUTE_WRITE),
     {"POST", "/tag/refresh", h_refresh, ROUTE_WRITE, &immuta_dialect, NULL, h_refresh_prepare},

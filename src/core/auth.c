@@ -1,4 +1,7 @@
-/* core/auth.c: users (argon2id passwords) and tokens (only a hash is stored). */
+/* core/auth.c: users (argon2id passwords), tokens (only a hash is stored), API-key logins and
+ * the numbers that stand for principals. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core_int.h"
@@ -177,8 +180,9 @@ int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, co
         out->rights = core_rights_str(ctx->a, rights);
         out->extra = core_strdup(ctx, extra);
     }
-    /* Sessions are not audited as changes: they are frequent and carry no tag data. */
-    if (strcmp(kind, "session") == 0)
+    /* Sessions and logins are not audited as changes: they are frequent and carry no tag
+     * data. */
+    if (strcmp(kind, "session") == 0 || strcmp(kind, "login") == 0)
         return 0;
     return core_change(ctx, "token", id, "create", NULL, NULL, err);
 }
@@ -255,4 +259,103 @@ int core_token_revoke(struct core_ctx *ctx, int64_t id, struct tg_err *err)
     if (rc)
         return rc;
     return core_change(ctx, "token", id, "revoke", NULL, NULL, err);
+}
+
+int core_apikey_login(struct core_ctx *ctx, const char *key, const char **secret,
+                      int64_t *expires_at, struct tg_err *err)
+{
+    struct store_stmt *st;
+    struct principal who;
+    char extra[48];
+    int64_t expires;
+    int rc;
+
+    /* A wrong key runs the same statements as a right one up to the insert: it is looked up
+     * by its hash, and the sweep runs first, for the default organization when the key
+     * names none. */
+    rc = core_auth_token(ctx, key, err);
+    if (rc == 0 && strcmp(ctx->who.kind, "api") != 0 && strcmp(ctx->who.kind, "env") != 0)
+        rc = tg_err_set(err, TG_EAUTH, "apikey", "invalid API key");
+    if (rc && rc != TG_EAUTH)
+        return rc;
+    st = st_get(ctx->conn, SQL_LOGIN_PURGE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, rc == 0 ? ctx->org_id : 0);
+    st_int(st, 2, ctx->now);
+    if (st_exec(st, err) != 0)
+        return TG_EINTERNAL;
+    if (rc) {
+        memset(&ctx->who, 0, sizeof(ctx->who));
+        ctx->authed = false;
+        return tg_err_set(err, TG_EAUTH, "apikey", "invalid API key");
+    }
+    who = ctx->who;
+    expires = ctx->now + core_limits.login_ttl_ms;
+    if (who.expires_at && who.expires_at < expires)
+        expires = who.expires_at;
+    snprintf(extra, sizeof(extra), "{\"key\":%lld}", (long long)who.token_id);
+    /* The row carries the key's rights, user and scope for GET /v1/tokens; a check reads them
+     * from the key (core.c, login_key). */
+    rc = core_token_create(ctx, who.org_id, "login", who.name, who.rights, who.user_id,
+                           who.resource_id, expires, extra, secret, NULL, err);
+    if (rc)
+        return rc;
+    *expires_at = expires;
+    return 0;
+}
+
+int64_t core_principal_id(struct core_ctx *ctx, const char *who)
+{
+    struct store_stmt *st;
+    struct tg_err err;
+    const char *colon;
+    int64_t id = 0;
+    bool token = false;
+
+    if (who == NULL || strcmp(who, "system") == 0)
+        return 0;
+    tg_err_clear(&err);
+    st = st_get(ctx->conn, SQL_PRINCIPAL_USER, &err);
+    if (st == NULL)
+        return 0;
+    st_int(st, 1, ctx->org_id);
+    st_text(st, 2, who);
+    if (st_step(st, &err) == 1)
+        id = col_int(st, 0);
+    st_reset(st);
+    if (id == 0) {
+        /* Links record themselves as "<kind>:<token id>" (links.c). */
+        colon = strchr(who, ':');
+        if (colon && (strncmp(who, "applink:", 8) == 0 || strncmp(who, "publiclink:", 11) == 0)) {
+            char kind[16];
+            char *end;
+            long long v = strtoll(colon + 1, &end, 10);
+            snprintf(kind, sizeof(kind), "%.*s", (int)(colon - who), who);
+            st = *end == '\0' && v > 0 ? st_get(ctx->conn, SQL_PRINCIPAL_LINK, &err) : NULL;
+            if (st) {
+                st_int(st, 1, v);
+                st_int(st, 2, ctx->org_id);
+                st_text(st, 3, kind);
+                if (st_step(st, &err) == 1)
+                    id = col_int(st, 0);
+                st_reset(st);
+            }
+        }
+        if (id == 0) {
+            st = st_get(ctx->conn, SQL_PRINCIPAL_TOKEN, &err);
+            if (st == NULL)
+                return 0;
+            st_int(st, 1, ctx->org_id);
+            st_text(st, 2, who);
+            if (st_step(st, &err) == 1)
+                id = col_int(st, 0);
+            st_reset(st);
+        }
+        token = id > 0;
+    }
+    /* Row ids never come near the base: the ranges stay apart. */
+    if (id <= 0 || id >= CORE_PRINCIPAL_TOKEN_BASE)
+        return 0;
+    return token ? CORE_PRINCIPAL_TOKEN_BASE + id : id;
 }

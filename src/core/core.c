@@ -2,6 +2,7 @@
 #include "core/core.h"
 
 #include <ctype.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -16,7 +17,7 @@
 #include "util/secret.h"
 #include "util/timeu.h"
 
-struct core_limits core_limits = {1000, 1000, 1000, 24LL * 3600 * 1000, 1000};
+struct core_limits core_limits = {1000, 1000, 1000, 24LL * 3600 * 1000, 1000, 3600LL * 1000};
 
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing)
 {
@@ -213,7 +214,46 @@ static int set_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err)
     return 0;
 }
 
-static int auth_from_store(struct core_ctx *ctx, const char *hash, struct tg_err *err)
+/* A login token (core_apikey_login) stands for its API key: *k becomes the key's row, with the
+ * kind "login" and the earlier of the two expiries. The key is read at every check, so
+ * revoking it ends its logins at once. */
+static int login_key(struct core_ctx *ctx, struct token *k, struct tg_err *err)
+{
+    struct store_stmt *st;
+    struct token key;
+    json_t *extra = k->extra ? json_loads(k->extra, 0, NULL) : NULL;
+    json_int_t id = json_integer_value(json_object_get(extra, "key"));
+    int rc;
+
+    json_decref(extra);
+    if (k->revoked_at)
+        return tg_err_set(err, TG_EAUTH, "", "token revoked");
+    if (id <= 0)
+        return tg_err_set(err, TG_EAUTH, "", "invalid token");
+    st = st_get(ctx->conn, SQL_TOKEN_BY_ID, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, k->org_id);
+    rc = st_step(st, err);
+    if (rc == 1)
+        row_token(ctx, st, 0, &key);
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || (strcmp(key.kind, "api") != 0 && strcmp(key.kind, "env") != 0))
+        return tg_err_set(err, TG_EAUTH, "", "invalid token");
+    if (key.revoked_at)
+        return tg_err_set(err, TG_EAUTH, "", "token revoked");
+    if (key.expires_at == 0 || (k->expires_at && k->expires_at < key.expires_at))
+        key.expires_at = k->expires_at;
+    key.kind = "login";
+    *k = key;
+    return 0;
+}
+
+static int auth_from_store(struct core_ctx *ctx, const char *hash, bool login_ok,
+                           struct tg_err *err)
 {
     struct store_stmt *st;
     struct token k;
@@ -237,6 +277,14 @@ static int auth_from_store(struct core_ctx *ctx, const char *hash, struct tg_err
     if (strcmp(k.kind, "applink") == 0 || strcmp(k.kind, "publiclink") == 0 ||
         strcmp(k.kind, "session") == 0)
         return tg_err_set(err, TG_EAUTH, "", "invalid token");
+    /* Login tokens only work on the routes of the dialect whose clients log in (Immuta). */
+    if (strcmp(k.kind, "login") == 0) {
+        if (!login_ok)
+            return tg_err_set(err, TG_EAUTH, "", "invalid token");
+        rc = login_key(ctx, &k, err);
+        if (rc)
+            return rc;
+    }
     if (k.revoked_at)
         return tg_err_set(err, TG_EAUTH, "", "token revoked");
     if (k.expires_at && k.expires_at <= ctx->now)
@@ -323,12 +371,14 @@ static void auth_cache_put(struct core_ctx *ctx, const char *hash, uint64_t epoc
     v->ws_id = ctx->ws_id;
 }
 
-static bool auth_cache_get(struct core_ctx *ctx, const char *hash, uint64_t epoch)
+static bool auth_cache_get(struct core_ctx *ctx, const char *hash, uint64_t epoch, bool login_ok)
 {
     for (int i = 0; i < AUTH_CACHE; i++) {
         struct auth_ent *v = &auth_cache[i];
         if (v->hash[0] == '\0' || memcmp(v->hash, hash, SECRET_HASH_HEX) != 0)
             continue;
+        if (!login_ok && strcmp(v->who.kind, "login") == 0)
+            return false; /* the store refuses it, as for any other route */
         if (v->epoch != epoch || ctx->now - v->cached_at >= core_limits.auth_cache_ms ||
             (v->who.expires_at && v->who.expires_at <= ctx->now) || ctx->now < v->cached_at) {
             v->hash[0] = '\0';
@@ -352,7 +402,8 @@ void core_thread_done(void)
     }
 }
 
-int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err)
+static int auth_token(struct core_ctx *ctx, const char *secret, bool login_ok,
+                      struct tg_err *err)
 {
     char hash[SECRET_HASH_HEX];
     /* Inside a write that changed tokens or users the store is ahead of every cache entry. */
@@ -362,12 +413,22 @@ int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err
     if (secret == NULL || *secret == '\0' || strlen(secret) > 256)
         return tg_err_set(err, TG_EAUTH, "", "invalid token");
     secret_hash(secret, strlen(secret), hash);
-    if (cache && auth_cache_get(ctx, hash, ctx->auth_epoch))
+    if (cache && auth_cache_get(ctx, hash, ctx->auth_epoch, login_ok))
         return 0;
-    rc = auth_from_store(ctx, hash, err);
+    rc = auth_from_store(ctx, hash, login_ok, err);
     if (rc == 0 && cache)
         auth_cache_put(ctx, hash, ctx->auth_epoch);
     return rc;
+}
+
+int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err)
+{
+    return auth_token(ctx, secret, false, err);
+}
+
+int core_auth_token_login(struct core_ctx *ctx, const char *secret, struct tg_err *err)
+{
+    return auth_token(ctx, secret, true, err);
 }
 
 /* ---- bootstrap ---- */

@@ -38,6 +38,7 @@ struct core_limits {
     int max_list_limit;        /* 1000 */
     int64_t session_ttl_ms;    /* easydb sessions, 24 h */
     int64_t auth_cache_ms;     /* longest a cached token authentication is trusted, 1 s; 0 off */
+    int64_t login_ttl_ms;      /* tokens of an API-key login (core_apikey_login), 1 h */
 };
 extern struct core_limits core_limits;
 
@@ -48,7 +49,7 @@ struct principal {
     int64_t ws_id;       /* the organization's default workspace */
     unsigned rights;
     const char *name;    /* who, for created_by / added_by / the change log */
-    const char *kind;    /* "api", "session", "applink", "publiclink", "env" */
+    const char *kind;    /* "api", "session", "applink", "publiclink", "env", "login" */
     int64_t resource_id; /* scope: 0, or the resource whose subtree the token reaches */
     int64_t expires_at;  /* 0: never */
     const char *extra;   /* token's extra JSON (dialect data), may be NULL */
@@ -108,6 +109,9 @@ const char *core_rights_str(struct arena *a, unsigned rights);
 /** Looks the secret up (by hash) and, when valid, fills ctx->who and sets ctx->authed,
  * ctx->org_id and ctx->ws_id. TG_EAUTH when unknown, revoked or expired. */
 int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err);
+/** core_auth_token that also accepts the tokens of API-key logins (core_apikey_login). Only
+ * the routes of the dialect whose clients log in that way call it (Immuta's /tag). */
+int core_auth_token_login(struct core_ctx *ctx, const char *secret, struct tg_err *err);
 /** True when the principal is an admin of the installation's first (default) organization,
  * the only one allowed to manage organizations. */
 bool core_install_admin(struct core_ctx *ctx);
@@ -418,6 +422,30 @@ int core_token_list(struct core_ctx *ctx, int64_t org_id, const char *kind, stru
 /** A token of the caller's organization; the installation's admin finds any organization's. */
 int core_token_get(struct core_ctx *ctx, int64_t id, struct token *out, struct tg_err *err);
 int core_token_revoke(struct core_ctx *ctx, int64_t id, struct tg_err *err);
+/**
+ * An API-key login (Immuta's POST /bim/apikey/authenticate): `key` must be a live bearer token
+ * (kind "api" or "env"); issues a token of kind "login" that stands for the key: the same
+ * organization, rights, scope and principal, good until core_limits.login_ttl_ms from now or
+ * until the key expires, whichever is first, and never after the key is revoked
+ * (core_auth_token_login checks the key at every use). The secret is returned once in *secret
+ * (arena), its expiry in *expires_at. TG_EAUTH (field "apikey") for any other key; the caller's
+ * principal is then unset. Expired login tokens of the key's organization are swept first.
+ * A wrong key costs the same statements as a right one but the insert.
+ */
+int core_apikey_login(struct core_ctx *ctx, const char *key, const char **secret,
+                      int64_t *expires_at, struct tg_err *err);
+/**
+ * A number that stands for a principal as created_by / added_by record it (principal.name),
+ * unique inside ctx's organization and stable across restarts (it comes from row ids, which
+ * are never reused): a user's login gives the user's id (below CORE_PRINCIPAL_TOKEN_BASE); an
+ * API token's name, the env admin token's "TAGD_ADMIN_TOKEN", an applink's or public link's
+ * "applink:<id>" give CORE_PRINCIPAL_TOKEN_BASE + the id of the first token recorded under
+ * that name. 0 for NULL, for "system" (what tagd did itself) and for a name no principal of
+ * the organization has. A name is one principal: a token named like a user is that user, and
+ * tokens that share a name share the number, as they share every record.
+ */
+int64_t core_principal_id(struct core_ctx *ctx, const char *who);
+#define CORE_PRINCIPAL_TOKEN_BASE 1000000000000LL
 
 /* ---- helpers shared by the files of core/ and the dialects ---- */
 char *core_strdup(struct core_ctx *ctx, const char *s);

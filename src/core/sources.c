@@ -803,6 +803,8 @@ int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag 
             t.parent_id = dot ? parent.id : 0;
             t.source = name;
             t.protected_ = true;
+            /* tagd made it, not whoever asked for the refresh (Immuta's createdBy: null). */
+            t.created_by = "system";
             t.description = d->has_description ? d->description : NULL;
             rc = core_tag_save(ctx, NULL, &t, "create", err);
             if (rc)
@@ -1102,12 +1104,52 @@ static int overlap(struct tg_err *err, const char *name)
                       "tag '%.150s' would overlap with existing hierarchies", name);
 }
 
+/* Makes the live tag `name` (normalized), unless this request already did (as the parent of
+ * another item, or as the rootTag): created, or a deleted one revived with its id. */
+static int ensure_curated(struct core_ctx *ctx, const char *name, struct tag *out,
+                          struct tg_err *err)
+{
+    struct tag_input in;
+    struct tag t;
+    bool found;
+    const char *dot = strrchr(name, '.');
+    char *nfc, *key;
+    int rc;
+
+    if (dot) {
+        /* Brings back a deleted parent too, which reviving the child alone would not. */
+        struct tag parent;
+        rc = core_tag_ensure(ctx, arena_strndup(ctx->a, name, (size_t)(dot - name)), &parent,
+                             err);
+        if (rc)
+            return rc;
+    }
+    rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
+    if (rc == 0)
+        rc = tag_by_key(ctx, key, &t, &found, err);
+    if (rc)
+        return rc;
+    if (found && !t.deleted) {
+        *out = t;
+        return 0;
+    }
+    memset(&in, 0, sizeof(in));
+    in.name = nfc;
+    in.revive = true;
+    /* Made here, a tag is curated, also when it revives what a source once brought in. */
+    in.has_source = true;
+    in.has_protected = true;
+    rc = core_tag_create(ctx, &in, out, err);
+    return rc == TG_EEXISTS ? overlap(err, nfc) : rc;
+}
+
 int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items, size_t n,
                            const struct immuta_root *root, struct tag *out, struct tg_err *err)
 {
     char **nfc = arena_zalloc(ctx->a, (n + 1) * sizeof(char *));
     char **key = arena_zalloc(ctx->a, (n + 1) * sizeof(char *));
     struct tag rt, *old = arena_zalloc(ctx->a, (n + 1) * sizeof(struct tag));
+    bool make_root = false;
     size_t i, j;
     int rc;
 
@@ -1134,15 +1176,24 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
         if (root->source && strcmp(root->source, "curated") != 0)
             return tg_err_set(err, TG_EINVAL, "source", "rootTag.source must be [curated]");
         rc = core_tag_find(ctx, root->name, &rt, err);
-        if (rc == 0 && rt.deleted)
-            rc = tg_err_set(err, TG_ENOTFOUND, "name", "tag '%s' not found", rt.name);
-        if (rc)
-            return rc == TG_ENOTFOUND ? tg_err_set(err, TG_ENOTFOUND, "name",
-                                                   "rootTag '%.150s' not found", root->name)
-                                      : rc;
-        if (root->source && strcmp(rt.source, root->source) != 0)
+        if (rc == TG_ENOTFOUND || (rc == 0 && rt.deleted)) {
+            /* Immuta's tagging clients send rootTag to a fresh catalog too: the root is made
+             * (a deleted one revived) once everything below is checked, as a curated tag. */
+            char *rnfc, *rkey;
+            rc = name_normalize(ctx->a, root->name, strlen(root->name), true, "name", &rnfc,
+                                &rkey, err);
+            if (rc)
+                return reword(err, rc, "rootTag.name", "rootTag.name: ");
+            memset(&rt, 0, sizeof(rt));
+            rt.name = rnfc;
+            rt.name_key = rkey;
+            make_root = true;
+        } else if (rc) {
+            return rc == TG_EINVAL ? reword(err, rc, "rootTag.name", "rootTag.name: ") : rc;
+        } else if (root->source && strcmp(rt.source, root->source) != 0) {
             return tg_err_set(err, TG_EINVAL, "source", "rootTag '%s' has source '%s'",
                               rt.name, rt.source);
+        }
         for (i = 0; i < n; i++)
             if (strcmp(key[i], rt.name_key) != 0 && !below(key[i], rt.name_key))
                 return tg_err_set(err, TG_EINVAL, "name",
@@ -1170,7 +1221,7 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
         if (!found || t.deleted || (items[i].id && t.id == items[i].id))
             continue;
         /* With deleteHierarchy, a child the request does not keep goes first. */
-        doomed = root && root->delete_hierarchy && below(t.name_key, rt.name_key);
+        doomed = root && root->delete_hierarchy && rt.id && below(t.name_key, rt.name_key);
         for (j = 0; j < n && doomed; j++)
             if (items[j].id && (items[j].id == t.id || below(old[j].name_key, t.name_key)))
                 doomed = false;
@@ -1182,7 +1233,14 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
         if (!doomed)
             return overlap(err, nfc[i]);
     }
-    if (root && root->delete_hierarchy) {
+    /* A root made here has no children to delete; an item that names it makes it itself. */
+    for (i = 0; i < n && make_root; i++)
+        make_root = strcmp(key[i], rt.name_key) != 0;
+    if (make_root) {
+        rc = ensure_curated(ctx, rt.name, &rt, err);
+        if (rc)
+            return rc;
+    } else if (root && root->delete_hierarchy && rt.id) {
         struct tag *sub;
         size_t ns;
         rc = core_tag_subtree(ctx, &rt, &sub, &ns, err);
@@ -1211,37 +1269,11 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
             return rc == TG_EEXISTS ? overlap(err, nfc[i]) : rc;
     }
     for (i = 0; i < n; i++) {
-        struct tag_input in;
-        struct tag t;
-        bool found;
-        const char *dot = strrchr(nfc[i], '.');
         if (items[i].id)
             continue;
-        if (dot) {
-            /* Brings back a deleted parent too, which reviving the child alone would not. */
-            struct tag parent;
-            rc = core_tag_ensure(ctx, arena_strndup(ctx->a, nfc[i], (size_t)(dot - nfc[i])),
-                                 &parent, err);
-            if (rc)
-                return rc;
-        }
-        rc = tag_by_key(ctx, key[i], &t, &found, err);
+        rc = ensure_curated(ctx, nfc[i], &out[i], err);
         if (rc)
             return rc;
-        if (found && !t.deleted) {
-            /* Made earlier in this request as the parent of another item. */
-            out[i] = t;
-            continue;
-        }
-        memset(&in, 0, sizeof(in));
-        in.name = nfc[i];
-        in.revive = true;
-        /* Made here, a tag is curated, also when it revives what a source once brought in. */
-        in.has_source = true;
-        in.has_protected = true;
-        rc = core_tag_create(ctx, &in, &out[i], err);
-        if (rc)
-            return rc == TG_EEXISTS ? overlap(err, nfc[i]) : rc;
     }
     /* The answer shows each tag as the request left it. */
     for (i = 0; i < n; i++) {
@@ -1397,22 +1429,18 @@ int core_immuta_search(struct core_ctx *ctx, const struct immuta_search *q, stru
     return 0;
 }
 
+const char *core_immuta_creator(const struct tag *t)
+{
+    /* A refresh records "system" as the creator of what it brings in (core_src_apply). */
+    return t->system_created ? NULL : t->created_by;
+}
+
+const char *core_immuta_adder(const struct assignment *a)
+{
+    return a->context && strcmp(a->context, SRC_CONTEXT) == 0 ? NULL : a->added_by;
+}
+
 int64_t core_immuta_profile(struct core_ctx *ctx, const char *who)
 {
-    struct store_stmt *st;
-    struct tg_err err;
-    int64_t id = 0;
-
-    if (who == NULL)
-        return 0;
-    tg_err_clear(&err);
-    st = st_get(ctx->conn, SQL_IMMUTA_PROFILE, &err);
-    if (st == NULL)
-        return 0;
-    st_int(st, 1, ctx->org_id);
-    st_text(st, 2, who);
-    if (st_step(st, &err) == 1)
-        id = col_int(st, 0);
-    st_reset(st);
-    return id;
+    return core_principal_id(ctx, who);
 }

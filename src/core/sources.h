@@ -189,8 +189,13 @@ struct immuta_search {
 /** GET /tag: matching tags sorted by name, bytewise. */
 int core_immuta_search(struct core_ctx *ctx, const struct immuta_search *q, struct tag **out,
                        size_t *n, struct tg_err *err);
-/** The Immuta profile id of a recorded creator: the id of the tagd user of that login in the
- * caller's organization, or 0 when the creator is not a user (a token, "system"). */
+/** Who Immuta shows as a tag's creator (createdBy): the recorded principal, or NULL when tagd
+ * made the tag itself (a system tag, or one a refresh of an external source created). */
+const char *core_immuta_creator(const struct tag *t);
+/** Who Immuta shows as having attached a tag (addedBy): the recorded principal, or NULL when a
+ * refresh of an external source attached it (context "external"). */
+const char *core_immuta_adder(const struct assignment *a);
+/** The Immuta profile id of a recorded principal: core_principal_id, 0 for none (null). */
 int64_t core_immuta_profile(struct core_ctx *ctx, const char *who);
 
 #endif /* TAGD_CORE_SOURCES_H */

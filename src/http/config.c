@@ -40,6 +40,7 @@ static const struct opt opts[] = {
     I("rate-limit", rate_limit, 0, 1000000, "requests per second per token, 0 off (0)"),
     I("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
     I("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
+    I("immuta-token-ttl", immuta_token_ttl, 1, 31536000, "lifetime in s of the tokens Immuta's API-key login gives (3600)"),
     I("auth-cache", auth_cache_ms, 0, 3600000, "ms a checked token is trusted without a store read, 0 off (1000)"),
     I("defer-sync", defer_sync, 0, 1, "SQLite: 1 the writer goes on while the WAL is flushed, answers and reads still wait for it; 0 each commit waits (1)"),
     I("wal-mb", wal_mb, 4, 65536, "SQLite: MB the WAL grows to before it starts over; a quarter of it not yet copied starts a background checkpoint (256)"),
@@ -199,6 +200,7 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->max_json_depth = 32;
     cfg->max_tags_per_resource = 1000;
     cfg->session_ttl = 86400;
+    cfg->immuta_token_ttl = 3600;
     cfg->auth_cache_ms = 1000;
     cfg->defer_sync = 1;
     cfg->wal_mb = 256;

@@ -25,6 +25,7 @@ struct tagd_config {
     int64_t rate_limit;  /* requests per second per token; 0 off */
     int64_t rate_burst;
     int64_t session_ttl;  /* seconds */
+    int64_t immuta_token_ttl; /* seconds: POST /bim/apikey/authenticate's tokens */
     int64_t auth_cache_ms;
     int64_t defer_sync; /* SQLite: the WAL's fsync leaves the writer (store_defer_sync) */
     int64_t wal_mb;     /* SQLite: the WAL's length before it starts over (store_defer_checkpoints) */

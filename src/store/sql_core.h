@@ -222,3 +222,13 @@ STORE_SQL_ID(SQL_TOKEN_REVOKE_KIND_OTHER,
              " AND revoked_at IS NULL")
 STORE_SQL_ID(SQL_TOKEN_UNREVOKE, "UPDATE tokens SET revoked_at = NULL, rights = ?2 WHERE id = ?1")
 STORE_SQL_ID(SQL_USER_NAME, "SELECT login FROM users WHERE id = ?1")
+/* core_principal_id: a recorded principal name to the row it stands for (auth.c). */
+STORE_SQL_ID(SQL_PRINCIPAL_USER, "SELECT id FROM users WHERE org_id = ?1 AND login = ?2")
+STORE_SQL_ID(SQL_PRINCIPAL_TOKEN,
+             "SELECT MIN(id) FROM tokens WHERE org_id = ?1 AND kind IN ('api', 'env')"
+             " AND user_id IS NULL AND COALESCE(name, 'token') = ?2")
+STORE_SQL_ID(SQL_PRINCIPAL_LINK,
+             "SELECT id FROM tokens WHERE id = ?1 AND org_id = ?2 AND kind = ?3")
+/* core_apikey_login: logins are swept when they have expired (auth.c). */
+STORE_SQL_ID(SQL_LOGIN_PURGE,
+             "DELETE FROM tokens WHERE org_id = ?1 AND kind = 'login' AND expires_at <= ?2")

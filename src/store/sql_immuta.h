@@ -30,7 +30,6 @@ STORE_SQL_ID(SQL_IMMUTA_SEARCH,
              " AND (CASE CAST(?5 AS BIGINT) WHEN 0 THEN t.system_created = 0 AND t.deleted = 0"
              "      WHEN 1 THEN t.deleted = 0 OR t.system_created = 1 ELSE t.deleted = 0 END)"
              " ORDER BY t.name")
-STORE_SQL_ID(SQL_IMMUTA_PROFILE, "SELECT id FROM users WHERE org_id = ?1 AND login = ?2")
 STORE_SQL_ID(SQL_IMMUTA_ASG_ONE,
              "SELECT a.context, a.added_by FROM assignments a WHERE a.resource_id = ?1"
              " AND a.tag_id = ?2 AND a.valid_to IS NULL")

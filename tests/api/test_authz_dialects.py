@@ -114,7 +114,7 @@ ROWS = (NATIVE_ROWS + SOURCES_ROWS + QUERY_ROWS + AITRONOS_ROWS + ORACLE_ROWS + 
 # ---- principals ---------------------------------------------------------------------------
 
 BEARER = ["none", "garbage", "expired", "revoked", "readonly", "other_org", "link_as_bearer",
-          "link_headers_only", "session_as_bearer"]
+          "link_headers_only", "session_as_bearer", "login_token", "login_revoked_key"]
 SESSIONS = ["none", "garbage", "garbage_header", "expired", "logged_out", "readonly",
             "other_org", "api_token"]
 LINKS = ["applink_other_folder", "applink_revoked", "applink_expired", "applink_wrong_secret",
@@ -128,7 +128,10 @@ def expectation(dialect, who, method, path, need):
     if who == "readonly" and not write:
         return None
     unauthenticated = ("none", "garbage", "expired", "revoked", "link_as_bearer",
-                       "link_headers_only", "session_as_bearer")
+                       "link_headers_only", "session_as_bearer", "login_revoked_key")
+    # An Immuta login token (issue 17) is a credential on Immuta's routes only.
+    if dialect != "immuta":
+        unauthenticated += ("login_token",)
     if dialect == "native":
         if who in unauthenticated:
             return 401, "unauthorized"
@@ -147,11 +150,14 @@ def expectation(dialect, who, method, path, need):
                 "revoked": (401, "TOKEN_INVALID"),
                 "link_as_bearer": (401, "TOKEN_INVALID"),
                 "session_as_bearer": (401, "TOKEN_INVALID"),
+                "login_token": (401, "TOKEN_INVALID"),
+                "login_revoked_key": (401, "TOKEN_INVALID"),
                 "expired": (401, "TOKEN_EXPIRED"),
                 "readonly": (403, "INSUFFICIENT_PERMISSIONS"),
                 "other_org": (404, "ORGANIZATION_NOT_FOUND")}.get(who)
     if dialect == "oracle":
-        if who in ("none", "garbage", "expired", "revoked", "link_as_bearer", "session_as_bearer"):
+        if who in ("none", "garbage", "expired", "revoked", "link_as_bearer", "session_as_bearer",
+                   "login_token", "login_revoked_key"):
             return 401, "-20"
         if who == "link_headers_only":
             return None  # that is a valid applink in this dialect
@@ -324,6 +330,14 @@ def world(server):
     revoked = token(w["org"], "admin")
     _ok(A("DELETE", "/v1/tokens/%d" % revoked["id"]), 204)
     w.tokens["revoked"] = revoked["token"]
+    # Immuta's API-key logins (issue 17): a live one of A's admin key, and one whose key is
+    # revoked after the login.
+    immuta_login = lambda key: _ok(requests.post(  # noqa: E731
+        s.url + "/bim/apikey/authenticate", json={"apikey": key}, timeout=60), 200)["token"]
+    w.tokens["login"] = immuta_login(w.tokens["admin"])
+    doomed = token(w["org"], "admin")
+    w.tokens["login_revoked_key"] = immuta_login(doomed["token"])
+    _ok(A("DELETE", "/v1/tokens/%d" % doomed["id"]), 204)
     w["victim"] = token(w["org"], "tags:read")["id"]
     w.tokens["other_org"] = token(w["orgb"], "admin")["token"]
 
@@ -415,6 +429,8 @@ def credentials(server, w, dialect, who):
         "revoked": (w.tokens["revoked"], {}),
         "readonly": (w.tokens["readonly"], {}),
         "other_org": (w.tokens["other_org"], {}),
+        "login_token": (w.tokens["login"], {}),
+        "login_revoked_key": (w.tokens["login_revoked_key"], {}),
         "link_as_bearer": (L["fa"]["access_token"], {}),
         "link_headers_only": (None, al("fa")),
         "applink_other_folder": (None, al("fb")),
@@ -602,6 +618,9 @@ def test_org_admin_cannot_make_tagd_read_local_files(server, world):
 # Served without credentials on purpose (LaunchDarkly answers CORS preflights to anyone).
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
           ("OPTIONS", "/api/v2/tags")}
+# Takes its credential in the body, whatever the headers say; its refusals (wrong, revoked,
+# expired keys, sessions and login tokens as keys) are in test_immuta_login.py.
+LOGIN_ROUTES = {("POST", "/bim/apikey/authenticate")}
 COVERED = {"native.c", "native_links.c", "native_sources.c", "native_query.c", "aitronos.c", "oracle.c", "easydb.c",
            "launchdarkly.c", "immuta.c"}
 
@@ -638,7 +657,7 @@ def test_every_route_has_rows():
     have += [(m, p.split("?")[0]) for m, p in _rows_of_other_matrix()]
     missing, uncovered = [], set()
     for f, method, pattern in routes:
-        if (method, pattern) in PUBLIC:
+        if (method, pattern) in PUBLIC or (method, pattern) in LOGIN_ROUTES:
             continue
         if f not in COVERED:
             uncovered.add(f)

@@ -19,6 +19,10 @@ import requests
 from conftest import ADMIN_TOKEN, Api, Server, free_port
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+# The env admin token is the first token (id 1) of a fresh server: core.h
+# CORE_PRINCIPAL_TOKEN_BASE + 1.
+TOKEN_BASE = 1000000000000
+ENV_PROFILE = TOKEN_BASE + 1
 TAG_FIELDS = {"id", "name", "displayName", "color", "description", "source", "deleted",
               "systemCreated", "protected", "createdBy", "createdAt", "updatedAt"}
 
@@ -138,7 +142,8 @@ def test_create_parent_with_children(admin):
         assert t["deleted"] is False and t["systemCreated"] is False and t["protected"] is False
         assert ISO.match(t["createdAt"]) and ISO.match(t["updatedAt"])
         assert isinstance(t["id"], int)
-        assert t["createdBy"] is None  # the env admin token is no tagd user
+        # The env admin token is a principal too: a profile id of the tokens' range.
+        assert isinstance(t["createdBy"], int) and t["createdBy"] > TOKEN_BASE
     assert [t["displayName"] for t in tags] == ["email", "work", "home"]
     assert len({t["id"] for t in tags}) == 3
     # The implicit parent exists.
@@ -162,6 +167,75 @@ def test_parent_and_child_in_one_request(admin):
     r = admin.post("/tag", json={"tags": [{"name": "Both.child"}, {"name": "Both"}]})
     assert r.status_code == 200, r.text
     assert [t["name"] for t in r.json()] == ["Both.child", "Both"]
+
+
+def _names(admin, text):
+    return [t["name"] for t in admin.get("/tag", params={"searchText": text}).json()]
+
+
+def test_root_tag_that_does_not_exist_is_created(admin):
+    """Immuta's tagging clients send rootTag and the children's full names to a fresh catalog
+    (fh-immuta-utils' Tagger.create_message_body_for_tag_creation)."""
+    r = admin.post("/tag", json={"rootTag": {"name": "Fresh", "deleteHierarchy": False},
+                                 "tags": [{"name": "Fresh.a"}, {"name": "Fresh.b.c"}]})
+    assert r.status_code == 200, r.text
+    assert [t["name"] for t in r.json()] == ["Fresh.a", "Fresh.b.c"]
+    root = admin.get("/tag", params={"searchText": "Fresh"}).json()[0]
+    assert root["name"] == "Fresh" and root["source"] == "curated" and root["deleted"] is False
+    assert _names(admin, "Fresh") == ["Fresh", "Fresh.a", "Fresh.b", "Fresh.b.c"]
+    # The same request again: the tags overlap, which the clients take as done.
+    body = hapi(admin.post("/tag", json={"rootTag": {"name": "Fresh", "deleteHierarchy": False},
+                                         "tags": [{"name": "Fresh.a"}]}), 400)
+    assert "overlap with existing hierarchies" in body["message"]
+
+
+@pytest.mark.parametrize("root,tags", [
+    ({"name": "NewDeep.er", "source": "curated"}, [{"name": "NewDeep.er.leaf"}]),
+    ({"name": "NewHier", "deleteHierarchy": True}, [{"name": "NewHier.x"}]),
+    ({"name": "NewEmpty"}, []),
+    ({"name": "NewSelf"}, [{"name": "NewSelf"}, {"name": "NewSelf.kid"}]),
+])
+def test_root_tag_created_with_its_parents(admin, root, tags):
+    r = admin.post("/tag", json={"rootTag": root, "tags": tags})
+    assert r.status_code == 200, r.text
+    top = root["name"].split(".")[0]
+    want = sorted({root["name"], top} | {t["name"] for t in tags}
+                  | {t["name"].rsplit(".", 1)[0] for t in tags})
+    assert _names(admin, top) == want
+
+
+def test_deleted_root_tag_is_revived(admin):
+    old = admin.post("/tag", json={"tags": [{"name": "Revived"}]}).json()[0]
+    assert admin.delete("/tag/Revived").status_code == 200
+    r = admin.post("/tag", json={"rootTag": {"name": "Revived"},
+                                 "tags": [{"name": "Revived.again"}]})
+    assert r.status_code == 200, r.text
+    root = [t for t in admin.get("/tag", params={"searchText": "Revived"}).json()
+            if t["name"] == "Revived"][0]
+    assert root["id"] == old["id"] and root["deleted"] is False
+
+
+def test_root_tag_made_in_the_failing_request_is_undone(server, admin):
+    """The root is created inside the request's transaction: an error after it (renaming a
+    protected tag below it fails only when the rename runs) leaves nothing behind."""
+    t = admin.post("/tag", json={"tags": [{"name": "Locked"}]}).json()[0]
+    s = requests.patch(server.url + "/v1/tags/%d" % t["id"], json={"protected": True},
+                       headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert s.status_code == 200, s.text
+    before = _rev(admin)
+    body = hapi(admin.post("/tag", json={"rootTag": {"name": "Undone"},
+                                         "tags": [{"name": "Undone.new"},
+                                                  {"id": t["id"], "name": "Undone.locked"}]}),
+                403)
+    assert "protected" in body["message"]
+    assert _names(admin, "Undone") == []
+    assert _rev(admin) == before
+    # Checks that come before any write still refuse the whole request.
+    hapi(admin.post("/tag", json={"rootTag": {"name": "Undone"},
+                                  "tags": [{"name": "Undone.x"}, {"name": "Elsewhere.y"}]}), 400)
+    hapi(admin.post("/tag", json={"rootTag": {"name": "Undone", "source": "crm"},
+                                  "tags": [{"name": "Undone.x"}]}), 400)
+    assert _names(admin, "Undone") == []
 
 
 def test_rename_children_with_root_tag(admin):
@@ -250,7 +324,8 @@ def test_rename_frees_the_old_name(admin):
      "curated"),
     ({"tags": [{"name": "Elsewhere.x"}], "rootTag": {"name": "Address"}}, 400,
      "not below rootTag"),
-    ({"tags": [{"name": "Nowhere.x"}], "rootTag": {"name": "Nowhere"}}, 404, "not found"),
+    ({"tags": [{"name": "x.y"}], "rootTag": {"name": "x..y"}}, 400, "rootTag.name"),
+    ({"tags": [{"name": "Nowhere2.x"}], "rootTag": {"name": "Nowhere"}}, 400, "not below rootTag"),
     ({"tags": [{"name": "Address.q", "id": 999999}]}, 404, "not found"),
 ])
 def test_create_invalid(admin, body, status, text):
@@ -402,7 +477,7 @@ def test_attach_to_datasource(admin, attach_tags):
                                                 "source": "curated"}])
     assert r.status_code == 200, r.text
     assert r.json() == [{"name": "Discovered.Passport", "source": "curated", "context": "manual",
-                         "addedBy": None, "deleted": False}]
+                         "addedBy": ENV_PROFILE, "deleted": False}]
     tags = admin.get("/tag/datasource/22").json()
     assert [t["name"] for t in tags] == ["Discovered.Passport"]
 
@@ -422,7 +497,7 @@ def test_attach_to_column_inherits_from_datasource(server, admin, attach_tags):
                                                        "source": "curated"}])
     assert r.status_code == 200, r.text
     assert r.json() == [{"name": "Discovered.Passport", "source": "curated",
-                         "context": "manual", "addedBy": None, "deleted": False}]
+                         "context": "manual", "addedBy": ENV_PROFILE, "deleted": False}]
     direct = admin.get("/tag/column/6_countrycode").json()
     assert [t["name"] for t in direct] == ["Discovered.Passport"]
     eff = admin.get("/tag/column/6_countrycode", params={"includeInherited": "true"}).json()
@@ -502,12 +577,11 @@ def test_deleted_tag_leaves_model(admin, attach_tags):
     assert [t["name"] for t in admin.get("/tag/project/31").json()] == ["Confidential"]
 
 
-def test_added_by_null_for_a_token_without_user(admin, attach_tags):
-    """Profiles are tagd users; the env admin token has none (a user-owned creator is covered
-    by tests/unit/test_core_sources.c)."""
+def test_added_by_is_the_tokens_profile(admin, attach_tags):
+    """Every principal has a profile id, tokens too (more in test_immuta_login.py)."""
     out = admin.post("/tag/project/3", json=[{"name": "Confidential"}]).json()
-    assert out[0]["addedBy"] is None
-    assert admin.get("/tag/project/3").json()[0]["addedBy"] is None
+    assert out[0]["addedBy"] == ENV_PROFILE
+    assert admin.get("/tag/project/3").json()[0]["addedBy"] == ENV_PROFILE
 
 
 # ---- sources and refresh ----

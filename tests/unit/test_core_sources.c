@@ -397,8 +397,15 @@ static void test_tags_write(void **state)
 
     struct immuta_item outside[1] = {{"Other.x", 0}};
     assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), TG_EINVAL);
+    /* A rootTag that does not exist is made with the tags below it; above, outside is checked
+     * against it all the same. */
     root.name = "Nope";
-    assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), TG_ENOTFOUND);
+    assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), TG_EINVAL);
+    assert_false(exists_live(f, "Nope"));
+    root.name = "Other";
+    assert_int_equal(core_immuta_tags_write(&f->cx, outside, 1, &root, out, &err), 0);
+    assert_true(exists_live(f, "Other"));
+    assert_true(exists_live(f, "Other.x"));
     root.name = "Address";
     root.source = "crm";
     assert_int_equal(core_immuta_tags_write(&f->cx, again, 1, &root, out, &err), TG_EINVAL);
@@ -474,8 +481,88 @@ static void test_profile(void **state)
     f->cx.who.name = "alice";
     assert_int_equal(core_tag_ensure(&f->cx, "ByAlice", &t, &err), 0);
     assert_int_equal(core_immuta_profile(&f->cx, t.created_by), u.id);
-    assert_int_equal(core_immuta_profile(&f->cx, "TAGD_ADMIN_TOKEN"), 0);
+    assert_true(u.id > 0 && u.id < CORE_PRINCIPAL_TOKEN_BASE);
+    /* The env admin token is the bootstrap's first token row. */
+    assert_int_equal(core_immuta_profile(&f->cx, "TAGD_ADMIN_TOKEN"),
+                     CORE_PRINCIPAL_TOKEN_BASE + 1);
     assert_int_equal(core_immuta_profile(&f->cx, NULL), 0);
+    assert_int_equal(core_immuta_profile(&f->cx, "system"), 0);
+    assert_int_equal(core_immuta_profile(&f->cx, "nobody-of-that-name"), 0);
+}
+
+/* Tokens: the first token recorded under a name (a token without a name records "token"),
+ * links as "<kind>:<id>"; the same number after the rows are read again. */
+static void test_profile_tokens(void **state)
+{
+    struct fixture *f = *state;
+    struct token a, b, c, d;
+    struct tg_err err;
+    const char *secret;
+
+    assert_int_equal(core_token_create(&f->cx, 0, "api", "ci", RIGHT_ALL, 0, 0, 0, NULL, &secret,
+                                       &a, &err), 0);
+    assert_int_equal(core_token_create(&f->cx, 0, "api", "ci", RIGHT_READ, 0, 0, 0, NULL, &secret,
+                                       &b, &err), 0);
+    assert_int_equal(core_token_create(&f->cx, 0, "api", NULL, RIGHT_READ, 0, 0, 0, NULL, &secret,
+                                       &c, &err), 0);
+    assert_int_equal(core_token_create(&f->cx, 0, "applink", "link", 0, 0, 0, 0, NULL, &secret,
+                                       &d, &err), 0);
+    assert_int_equal(core_principal_id(&f->cx, "ci"), CORE_PRINCIPAL_TOKEN_BASE + a.id);
+    assert_int_equal(core_principal_id(&f->cx, "token"), CORE_PRINCIPAL_TOKEN_BASE + c.id);
+    assert_int_equal(core_principal_id(&f->cx, arena_printf(f->cx.a, "applink:%lld",
+                                                            (long long)d.id)),
+                     CORE_PRINCIPAL_TOKEN_BASE + d.id);
+    /* A link's own name is no principal name, nor another kind's id. */
+    assert_int_equal(core_principal_id(&f->cx, "link"), 0);
+    assert_int_equal(core_principal_id(&f->cx, arena_printf(f->cx.a, "publiclink:%lld",
+                                                            (long long)d.id)),
+                     0);
+    assert_int_equal(core_principal_id(&f->cx, "applink:x"), 0);
+    (void)b;
+}
+
+/* Immuta's API-key login: the token stands for its key and works only where logins are
+ * accepted; it ends with the key. */
+static void test_apikey_login(void **state)
+{
+    struct fixture *f = *state;
+    struct core_ctx cx;
+    struct token k;
+    struct tg_err err;
+    const char *secret, *key, *again;
+    int64_t expires;
+
+    core_ctx_init(&cx, f->conn, &f->a, true);
+    assert_int_equal(core_apikey_login(&cx, "unit-token", &secret, &expires, &err), 0);
+    assert_int_equal(expires, cx.now + core_limits.login_ttl_ms);
+    core_ctx_init(&cx, f->conn, &f->a, true);
+    assert_int_equal(core_auth_token(&cx, secret, &err), TG_EAUTH);
+    assert_false(cx.authed);
+    assert_int_equal(core_auth_token_login(&cx, secret, &err), 0);
+    assert_string_equal(cx.who.kind, "login");
+    assert_string_equal(cx.who.name, "TAGD_ADMIN_TOKEN");
+    assert_int_equal(cx.who.token_id, 1);
+    assert_int_equal(cx.who.rights & RIGHT_ADMIN, RIGHT_ADMIN);
+    /* A login token is no key. */
+    core_ctx_init(&cx, f->conn, &f->a, true);
+    assert_int_equal(core_apikey_login(&cx, secret, &again, &expires, &err), TG_EAUTH);
+    assert_false(cx.authed);
+    assert_int_equal(core_apikey_login(&cx, "wrong", &again, &expires, &err), TG_EAUTH);
+    assert_false(cx.authed);
+
+    /* A key that expires sooner than the login's lifetime takes the login with it. */
+    assert_int_equal(core_token_create(&f->cx, 0, "api", "short", RIGHT_READ, 0, 0,
+                                       f->cx.now + 5000, NULL, &key, &k, &err), 0);
+    core_ctx_init(&cx, f->conn, &f->a, true);
+    assert_int_equal(core_apikey_login(&cx, key, &secret, &expires, &err), 0);
+    assert_int_equal(expires, k.expires_at);
+    core_ctx_init(&cx, f->conn, &f->a, true);
+    assert_int_equal(core_auth_token_login(&cx, secret, &err), 0);
+    assert_int_equal(cx.who.token_id, k.id);
+    assert_int_equal(cx.who.rights, RIGHT_READ);
+    assert_int_equal(core_token_revoke(&f->cx, k.id, &err), 0);
+    core_ctx_init(&cx, f->conn, &f->a, true);
+    assert_int_equal(core_auth_token_login(&cx, secret, &err), TG_EAUTH);
 }
 
 static void test_attach_all_or_nothing(void **state)
@@ -538,6 +625,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_models, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_tags_write, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_search, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_apikey_login, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_profile_tokens, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_profile, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_attach_all_or_nothing, fixture_setup,
                                         fixture_teardown),
