@@ -213,6 +213,33 @@ static const char *session_token(struct hreq *r)
 
 /* ---- sessions ---- */
 
+/* easydb's session type gives instance.server_version as an int: TAGD_VERSION "M.m.p" becomes
+ * M * 10000 + m * 100 + p (0.1.0 is 100), which orders like the versions as long as minor and
+ * patch stay below 100. */
+static long long server_version(void)
+{
+    unsigned major = 0, minor = 0, patch = 0;
+
+    if (sscanf(TAGD_VERSION, "%u.%u.%u", &major, &minor, &patch) < 1)
+        return 0;
+    return (long long)major * 10000 + minor * 100 + patch;
+}
+
+/* frontend_locale is an object in easydb ("as read from the locale file", whose format is not
+ * documented): tagd answers the session language split into its parts,
+ * {"code":"de-DE","language":"de","region":"DE"}. */
+static void render_locale(struct jw *w, const char *lang)
+{
+    const char *dash = strchr(lang, '-');
+
+    jw_obj(w);
+    jw_kstr(w, "code", lang);
+    jw_key(w, "language");
+    jw_strn(w, lang, dash ? (size_t)(dash - lang) : strlen(lang));
+    jw_kstr(w, "region", dash ? dash + 1 : "");
+    jw_obj_end(w);
+}
+
 static void render_session(struct hreq *r, const struct session *s, const char *token)
 {
     struct jw w;
@@ -225,12 +252,14 @@ static void render_session(struct hreq *r, const struct session *s, const char *
     jw_obj(&w);
     jw_kstr(&w, "api", "1");
     jw_kstr(&w, "name", "tagd");
-    jw_kstr(&w, "server_version", TAGD_VERSION);
+    jw_kint(&w, "server_version", server_version());
     jw_kstr(&w, "solution", "tagd");
-    jw_kstr(&w, "user-schema", "1");
+    /* The same as the X-Easydb-User-Schema-Version header, but an int (types/session). */
+    jw_kint(&w, "user-schema", 1);
     jw_obj_end(&w);
     jw_kstr(&w, "frontend_language", s->language);
-    jw_kstr(&w, "frontend_locale", s->language);
+    jw_key(&w, "frontend_locale");
+    render_locale(&w, s->language);
     jw_key(&w, "authentication_methods");
     jw_arr(&w);
     jw_obj(&w);
@@ -460,6 +489,16 @@ static void kstr_from(struct jw *w, json_t *e, const char *k, const char *def)
     jw_str(w, json_is_string(v) ? json_string_value(v) : def);
 }
 
+/* A string attribute easydb does not document as nullable: left out unless it is set. */
+static void kopt_str_from(struct jw *w, json_t *e, const char *k)
+{
+    json_t *v = e ? json_object_get(e, k) : NULL;
+    if (json_is_string(v)) {
+        jw_keys(w, k);
+        jw_str(w, json_string_value(v));
+    }
+}
+
 static void kbool_from(struct jw *w, json_t *e, const char *k, bool def)
 {
     json_t *v = e ? json_object_get(e, k) : NULL;
@@ -500,8 +539,8 @@ static void render_tag(struct jw *w, struct hreq *r, struct core_ctx *cx, const 
     jw_key(w, "frontend_prefs");
     v = e ? json_object_get(e, "frontend_prefs") : NULL;
     raw_json(w, r, json_is_object(v) ? v : NULL);
-    kstr_from(w, e, "reference", NULL);
-    kstr_from(w, e, "shortname", NULL);
+    kopt_str_from(w, e, "reference");
+    kopt_str_from(w, e, "shortname");
     jw_obj_end(w);
     jw_key(w, "_acl");
     v = extra ? json_object_get(extra, "acl") : NULL;
@@ -542,8 +581,8 @@ static int render_groups(struct hreq *r, struct core_ctx *cx, struct tg_err *err
         jw_kstr(&w, "type", g[i].exclusive ? "choice" : "checkbox");
         jw_key(&w, "displayname");
         render_l10n(&w, g[i].l10n, g[i].name);
-        kstr_from(&w, e, "reference", NULL);
-        kstr_from(&w, e, "shortname", NULL);
+        kopt_str_from(&w, e, "reference");
+        kopt_str_from(&w, e, "shortname");
         jw_obj_end(&w);
         jw_key(&w, "_tags");
         jw_arr(&w);
