@@ -192,6 +192,13 @@ STORE_SQL_ID(SQL_TAG_USAGE,
              " AND (t.id = ?1 OR (?2 = 1 AND t.ws_id = ?5 AND substr(t.name_key, 1, length(?3) + 1)"
              " = ?3 || '.'))) AND r.id > ?4 ORDER BY r.id LIMIT ?6")
 
+/* SQL_TAG_USAGE's resources in all, for the list's total. */
+STORE_SQL_ID(SQL_TAG_USAGE_COUNT,
+             "SELECT count(*) FROM resources r WHERE r.id IN (SELECT a.resource_id FROM assignments a"
+             " JOIN tags t ON t.id = a.tag_id WHERE a.valid_to IS NULL AND t.deleted = 0"
+             " AND (t.id = ?1 OR (?2 = 1 AND t.ws_id = ?4 AND substr(t.name_key, 1, length(?3) + 1)"
+             " = ?3 || '.')))")
+
 STORE_SQL_ID(SQL_COUNT_ALL,
              "SELECT (SELECT count(*) FROM tags WHERE deleted = 0),"
              " (SELECT count(*) FROM resources),"
