@@ -121,7 +121,9 @@ static void easydb_error(struct hreq *r, int code, const struct tg_err *err)
                 pname = user_codes[i].param;
     } else if (strncmp(ecode, "error.server.", 13) == 0) {
         realm = "server";
-        status = 500;
+        /* A busy or full store is retryable: 503 as in every other dialect, though easydb
+         * documents 500 for every server error (a client that retries on 5xx does the same). */
+        status = code == TG_EBUSY ? 503 : 500;
     } else {
         realm = "api";
     }
@@ -132,13 +134,17 @@ static void easydb_error(struct hreq *r, int code, const struct tg_err *err)
     jw_obj(&w);
     jw_kstr(&w, "realm", realm);
     jw_kstr(&w, "code", ecode);
-    if (status == 500) {
+    if (strcmp(realm, "server") == 0) {
         char id[37];
         uuid4(id);
         /* The uuid ties the answer to the log line that has the details. */
         log_error("easydb %s %s: %s (uuid %s, request %s)", r->method, r->path, err->msg, id,
                   r->request_id ? r->request_id : "-");
-        jw_kstr(&w, "description", code == TG_EBUSY ? "database busy" : "internal server error");
+        /* The store's own words for busy or full ("store full: database or disk is full"),
+         * as the native dialect shows them; nothing more for a bug. */
+        jw_kstr(&w, "description", code != TG_EBUSY ? "internal server error"
+                                   : err->msg[0] ? err->msg
+                                                 : "database busy");
         jw_kstr(&w, "uuid", id);
     } else if (strcmp(realm, "user") == 0) {
         /* Parameters only for the codes that have them (E4). */
