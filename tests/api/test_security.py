@@ -406,3 +406,119 @@ def test_conflicting_lengths_caught_on_a_kept_alive_connection(server, first):
     assert out.startswith(b"HTTP/1.1 201"), out[:200]
     assert b"HTTP/1.1 400" in out and b"conflicting content-length headers" in out, out
     assert _tag_count(server, "SmugglePipe") == 0
+
+
+# ---- HTTP edges (issue 18) ----
+
+AUTH_JSON = (b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
+
+
+def _after_close(port, data, timeout=5):
+    """Sends data, reads until the server closes; returns (answer, seconds it took)."""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(data)
+        out = b""
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                out += b
+        except (socket.timeout, ConnectionResetError):
+            pass
+    return out, time.monotonic() - start
+
+
+@pytest.mark.parametrize("fold", [b" folded\r\n", b"\tfolded\r\n"])
+def test_obs_fold_is_refused(server, fold):
+    # RFC 9112 5.2: a server may reject obs-fold with 400; a proxy that unfolds it sees other
+    # headers than tagd would.
+    body = b'{"name": "SmuggleFold"}'
+    head = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"X-Note: a\r\n" + fold +
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    out, _ = _after_close(server.port, head + body + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert b"folded header line" in out
+    assert out.count(b"HTTP/1.1 ") == 1, out
+    assert _tag_count(server, "SmuggleFold") == 0
+
+
+@pytest.mark.parametrize("size", [b"0xbe", b"0x15", b"1 5", b"+15", b"-1", b"", b"g"])
+def test_malformed_chunk_size_is_refused(server, size):
+    # "0xbe" was read as a last chunk of size 0 with the extension "xbe": the chunk's bytes
+    # then became the next request on the connection.
+    body = b'{"name": "SmuggleHex"}'
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    req = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           size + b"\r\n" + smuggled + b"\r\n0\r\n\r\n")
+    out, _ = _after_close(server.port, req)
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert out.count(b"HTTP/1.1 ") == 1, out
+    assert _tag_count(server, "SmuggleHex") == 0
+
+
+def test_chunk_extensions_and_uppercase_hex_are_accepted(server):
+    body = b'{"name": "OkChunkExt"}' + b" " * (0x1A - len(b'{"name": "OkChunkExt"}'))
+    req = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           b"1A ; name=value\r\n" + body + b"\r\n0;last\r\nX-Trailer: t\r\n\r\n")
+    out = raw_request(server.port, req, timeout=3)
+    assert out.startswith(b"HTTP/1.1 201"), out[:300]
+    r = requests.delete(server.url + "/v1/tags/OkChunkExt", timeout=10,
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert r.status_code == 204, r.text
+
+
+@pytest.mark.parametrize("size", [b"7fffffffffffffff", b"ffffffffffffffffff", b"200001"])
+def test_huge_chunk_size_is_413_at_once(server, size):
+    # The declared chunk alone is beyond --max-body (1 MiB): answered at once, not after the
+    # idle timeout (10 s) with the connection held.
+    req = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           size + b"\r\n{\"name\": ")
+    out, took = _after_close(server.port, req, timeout=8)
+    assert out.startswith(b"HTTP/1.1 413"), out[:300]
+    assert took < 3, took
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_huge_chunk_size_after_good_chunks_is_413(server):
+    # Split over several packets, on a kept-alive connection after a good request.
+    good = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
+        c.sendall(good)
+        time.sleep(0.2)
+        c.sendall(b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n")
+        time.sleep(0.1)
+        c.sendall(b"4\r\nabcd\r\n7fff")
+        time.sleep(0.1)
+        c.sendall(b"ffffffff")
+        start, out = time.monotonic(), b""
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                out += b
+        except socket.timeout:
+            pass
+    assert out.startswith(b"HTTP/1.1 200"), out[:300]
+    assert b"HTTP/1.1 413" in out, out
+    assert time.monotonic() - start < 3
+
+
+def test_two_host_headers_are_refused(server):
+    out, _ = _after_close(server.port, b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert b"more than one host header" in out
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.9", b"HTTP/1.2"])
+def test_unknown_http_version_is_505(server, version):
+    out, _ = _after_close(server.port, b"GET /healthz " + version + b"\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 505"), out[:300]
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.0", b"HTTP/1.1"])
+def test_known_http_versions_are_served(server, version):
+    out = raw_request(server.port, b"GET /healthz " + version + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200"), out[:300]
