@@ -16,6 +16,8 @@ int core_user_create(struct core_ctx *ctx, const char *login, const char *passwo
     if (login == NULL || *login == '\0')
         return tg_err_set(err, TG_EINVAL, "login", "login is required");
     rc = name_normalize(ctx->a, login, strlen(login), false, "login", &nfc, &key, err);
+    if (rc == 0)
+        rc = name_check_visible(nfc, strlen(nfc), "login", err);
     if (rc)
         return rc;
     if (password == NULL || strlen(password) < 8)

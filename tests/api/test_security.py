@@ -522,3 +522,65 @@ def test_unknown_http_version_is_505(server, version):
 def test_known_http_versions_are_served(server, version):
     out = raw_request(server.port, b"GET /healthz " + version + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 200"), out[:300]
+
+
+# ---- names that imitate others (issue 18) ----
+
+RLO, ZWJ, ZWSP = "\u202e", "\u200d", "\u200b"
+IMITATIONS = ["Confidential" + RLO, "Conf" + ZWJ + "idential", "Confi" + ZWSP + "dential",
+              "Confidential\u2066x\u2069", "Con\u00adfidential", "\ufeffConfidential"]
+
+
+@pytest.mark.parametrize("name", IMITATIONS)
+def test_invisible_characters_refused_in_native_names(server, name):
+    h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    for path, body in (("/v1/tags", {"name": name}), ("/v1/tags", {"name": "Legit." + name}),
+                       ("/v1/groups", {"name": name})):
+        r = requests.post(server.url + path, json=body, headers=h, timeout=10)
+        assert r.status_code == 400, (path, r.text)
+        e = r.json()["error"]
+        assert e["code"] == "invalid_input" and e["details"]["field"] == "name", e
+        assert "character U+" in e["message"], e
+    # Nor by renaming, nor as a login.
+    r = requests.post(server.url + "/v1/tags", json={"name": "Plain"}, headers=h, timeout=10)
+    assert r.status_code in (201, 409), r.text
+    r = requests.patch(server.url + "/v1/tags/Plain", json={"name": name}, headers=h, timeout=10)
+    assert r.status_code == 400, r.text
+    r = requests.post(server.url + "/v1/users", json={"login": name, "password": "password-123",
+                                                     "rights": ["tags:read"]}, headers=h, timeout=10)
+    assert r.status_code == 400, r.text
+    assert _tag_count(server, "Conf") == 0
+
+
+def test_emoji_and_script_joiners_are_names(server):
+    h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    for name in ["Team.\U0001F469\u200d\U0001F4BB", "Team.\u0915\u094d\u200d\u0937",
+                 "Team.\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"]:
+        r = requests.post(server.url + "/v1/tags", json={"name": name}, headers=h, timeout=10)
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == name
+
+
+def test_invisible_characters_refused_in_easydb_and_aitronos(server):
+    h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    r = requests.post(server.url + "/v1/users", json={"login": "imitator", "password": "password-123",
+                                                     "rights": ["tags:read", "tags:write"]}, headers=h, timeout=10)
+    assert r.status_code in (201, 409), r.text
+    tok = requests.get(server.url + "/api/v1/session", timeout=10).json()["token"]
+    r = requests.post(server.url + "/api/v1/session/authenticate",
+                      params={"token": tok, "login": "imitator", "password": "password-123"}, timeout=10)
+    assert r.status_code == 200, r.text
+    for body in ([{"taggroup": {"displayname": {"en-US": "Confidential" + RLO}}, "_tags": []}],
+                 [{"taggroup": {"displayname": {"en-US": "G-imit"}},
+                   "_tags": [{"tag": {"displayname": {"en-US": "Conf" + ZWJ + "idential"}}}]}]):
+        r = requests.post(server.url + "/api/v1/tags", params={"token": tok}, json=body, timeout=10)
+        assert r.status_code == 400, r.text
+        assert r.json()["realm"] == "api" and r.json()["code"] == "error.api.invalid_value", r.text
+        assert "character U+" in r.json()["description"]
+    assert _tag_count(server, "Conf") == 0
+    org = requests.get(server.url + "/v1/organizations", headers=h, timeout=10).json()["items"][0]
+    p = "/v1/organizations/%s/knowledge/connectors/tags" % org["id"]
+    r = requests.post(server.url + p, json={"name": "Confidential" + RLO, "workspace_id": org["default_workspace_id"]},
+                      headers=h, timeout=10)
+    assert r.status_code in (400, 422), r.text
+    assert r.json()["success"] is False and "character U+" in json.dumps(r.json())
