@@ -340,6 +340,52 @@ static int open_session(struct hreq *r, struct core_ctx *cx, struct session *s, 
     return 0;
 }
 
+/* The organization a request addresses: `organization=org_N` (query or form), 0 when not
+ * given (the session's, or for a new session the installation's default). easydb has no
+ * organizations; logins are unique per organization, so a user of another one names it. */
+static int request_org(struct hreq *r, int64_t *org_id)
+{
+    const char *v = param(r, "organization");
+
+    *org_id = 0;
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (!core_parse_id(v, "org_", org_id)) {
+        fail_code(r, TG_EINVAL, "error.api.invalid_value", "organization must look like org_1");
+        return -1;
+    }
+    return 0;
+}
+
+static void fail_org(struct hreq *r, int rc, const struct tg_err *err)
+{
+    if (rc == TG_ENOTFOUND && strcmp(err->field, "organization") == 0)
+        fail_code(r, TG_EINVAL, "error.api.invalid_value", "organization '%.40s' not found",
+                  param(r, "organization"));
+    else
+        api_fail(r, rc, err);
+}
+
+/* Moves the open session into the organization the request names, if any. */
+static int move_session(struct hreq *r, struct core_ctx *cx, struct session *s)
+{
+    struct tg_err err;
+    int64_t org_id;
+    int rc;
+
+    tg_err_clear(&err);
+    if (request_org(r, &org_id))
+        return -1;
+    if (org_id == 0)
+        return 0;
+    rc = core_session_move(cx, s, org_id, &err);
+    if (rc) {
+        fail_org(r, rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
 static int set_language(struct hreq *r, struct core_ctx *cx, struct session *s)
 {
     const char *lang = param(r, "language");
@@ -363,6 +409,7 @@ static void h_session(struct hreq *r, struct core_ctx *cx)
     const char *tok = session_token(r), *lang = param(r, "language");
     struct session s;
     struct tg_err err;
+    int64_t org_id;
     int rc;
 
     tg_err_clear(&err);
@@ -371,15 +418,17 @@ static void h_session(struct hreq *r, struct core_ctx *cx)
             fail_code(r, TG_EINVAL, "error.user.language_not_found", "%.200s", lang);
             return;
         }
-        rc = core_session_create(cx, lang, &tok, &s, &err);
+        if (request_org(r, &org_id))
+            return;
+        rc = core_session_create(cx, org_id, lang, &tok, &s, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            fail_org(r, rc, &err);
             return;
         }
         render_session(r, &s, tok);
         return;
     }
-    if (open_session(r, cx, &s, &tok) || set_language(r, cx, &s))
+    if (open_session(r, cx, &s, &tok) || move_session(r, cx, &s) || set_language(r, cx, &s))
         return;
     render_session(r, &s, tok);
 }
@@ -393,7 +442,7 @@ static void h_authenticate(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     tg_err_clear(&err);
-    if (open_session(r, cx, &s, &tok))
+    if (open_session(r, cx, &s, &tok) || move_session(r, cx, &s))
         return;
     if (method && *method) {
         /* A comma list tried in order; tagd knows only "easydb". */

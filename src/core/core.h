@@ -399,7 +399,9 @@ struct token {
 int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
                      unsigned rights, struct user *out, struct tg_err *err);
 int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err);
-/** Verifies a login and password (argon2id); TG_EAUTH when wrong. */
+/** Verifies a login of ctx's organization and its password (argon2id); TG_EAUTH when wrong.
+ * Logins are unique per organization, so another organization's user of the same login is
+ * another user. */
 int core_user_check(struct core_ctx *ctx, const char *login, const char *password,
                     struct user *out, struct tg_err *err);
 /**

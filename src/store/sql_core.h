@@ -210,7 +210,7 @@ STORE_SQL_ID(SQL_USER_INSERT,
 STORE_SQL_ID(SQL_USER_LIST, "SELECT id, org_id, login, display_name, rights, created_at, disabled"
                             " FROM users WHERE org_id = ?1 ORDER BY id")
 STORE_SQL_ID(SQL_USER_BY_LOGIN, "SELECT id, org_id, login, display_name, rights, created_at,"
-                                " disabled, pw_hash FROM users WHERE login_key = ?1")
+                                " disabled, pw_hash FROM users WHERE org_id = ?1 AND login_key = ?2")
 STORE_SQL_ID(SQL_USER_COUNT, "SELECT count(*) FROM users")
 
 STORE_SQL_ID(SQL_TOKEN_INSERT,

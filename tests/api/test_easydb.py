@@ -844,3 +844,110 @@ def test_golden(case, clean, reader, admin, server):
             for p in path:
                 v = v[p]
             env[name] = v
+
+
+# ---- organizations (issue 18) ----
+
+def org_admin(server, admin, name):
+    """A new organization and an admin token of it."""
+    r = admin.post("/v1/organizations", json={"name": name})
+    assert r.status_code == 201, r.text
+    org = r.json()["id"]
+    r = admin.post("/v1/tokens", json={"name": "admin-" + name, "rights": "admin", "organization_id": org})
+    assert r.status_code == 201, r.text
+    return org, Api(server, r.json()["token"])
+
+
+def authenticate(server, token, login, password, **extra):
+    return requests.post(server.url + "/api/v1/session/authenticate",
+                         params=dict(token=token, login=login, password=password, **extra), timeout=10)
+
+
+def test_logins_are_per_organization(server, admin):
+    """Logins were unique across all organizations: one organization learned and blocked
+    another's login names. Now each organization has its own, and easydb's login looks in the
+    organization the request addresses (`organization=org_N`; the default one otherwise)."""
+    org_b, b = org_admin(server, admin, "Tenant B")
+    user(admin, "twin", ["tags:read"], password="password-aaa")
+    r = b.post("/v1/users", json={"login": "Twin", "password": "password-bbb",
+                                  "rights": ["tags:read", "tags:write"]})
+    assert r.status_code == 201, r.text
+    twin_b = r.json()["id"]
+    # Still unique (case-insensitively) within one organization.
+    r = b.post("/v1/users", json={"login": "twin", "password": "password-ccc", "rights": []})
+    assert r.status_code == 409, r.text
+    assert [u["login"] for u in b.get("/v1/users").json()["items"]] == ["Twin"]
+
+    # A session of the default organization knows only its own twin.
+    c = Easydb(server)
+    err(authenticate(server, c.token, "twin", "password-bbb"), "error.user.login_failed")
+    r = authenticate(server, c.token, "twin", "password-aaa")
+    assert r.status_code == 200, r.text
+    assert r.json()["system_rights"] == {}
+
+    # A session started in organization B finds B's.
+    r = requests.get(server.url + "/api/v1/session", params={"organization": org_b}, timeout=10)
+    assert r.status_code == 200, r.text
+    tb = r.json()["token"]
+    err(authenticate(server, tb, "twin", "password-aaa"), "error.user.login_failed")
+    r = authenticate(server, tb, "twin", "password-bbb")
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["user"]["_id"] == twin_b
+    assert r.json()["system_rights"] == {"system.tagmanager": {}}
+    # ... and works in B: a group made there is not the default organization's.
+    r = requests.post(server.url + "/api/v1/tags", params={"token": tb},
+                      json=[{"taggroup": {"displayname": {"en-US": "Only in B"}}, "_tags": []}], timeout=10)
+    assert r.status_code == 200, r.text
+    assert "Only in B" not in [g["name"] for g in admin.get("/v1/groups").json()["items"]]
+
+    # The organization may also come with the login (form body), moving the session.
+    c = Easydb(server)
+    r = requests.post(server.url + "/api/v1/session/authenticate",
+                      data={"token": c.token, "login": "twin", "password": "password-bbb",
+                            "organization": org_b}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["user"]["_id"] == twin_b
+    # A failed login there leaves the session where it was.
+    c = Easydb(server)
+    err(authenticate(server, c.token, "twin", "wrong-password", organization=org_b), "error.user.login_failed")
+    assert authenticate(server, c.token, "twin", "password-aaa").status_code == 200
+
+    # Unknown and malformed organizations.
+    for bad in ("org_987654", "Tenant B", "org_x"):
+        err(requests.get(server.url + "/api/v1/session", params={"organization": bad}, timeout=10),
+            "error.api.invalid_value", "api")
+        err(authenticate(server, Easydb(server).token, "twin", "password-aaa", organization=bad),
+            "error.api.invalid_value", "api")
+
+
+def test_migration_keeps_logins_working():
+    """A store made before logins were per organization (migration 8): its users still log in,
+    and afterwards another organization can have the same login."""
+    if os.environ.get("TAGD_TEST_STORE"):
+        pytest.skip("rewinds the SQLite file; tests/pg runs migration 8 on a new database")
+    import sqlite3
+    s = Server().start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        user(a, "keeper", ["tags:read", "tags:write"], password="password-kkk")
+        assert s.stop() == 0
+        db = sqlite3.connect(os.path.join(s.data, "tagd.db"))
+        with db:
+            db.execute("DROP INDEX users_login")
+            db.execute("CREATE UNIQUE INDEX users_login ON users(login_key)")
+            db.execute("DELETE FROM schema_version WHERE v = 8")
+        db.close()
+        s.start()
+        a = Api(s, ADMIN_TOKEN)
+        c = Easydb(s)
+        r = authenticate(s, c.token, "keeper", "password-kkk")
+        assert r.status_code == 200, r.text
+        assert r.json()["system_rights"] == {"system.tagmanager": {}}
+        _, b = org_admin(s, a, "After migration")
+        r = b.post("/v1/users", json={"login": "keeper", "password": "password-lll", "rights": []})
+        assert r.status_code == 201, r.text
+        db = sqlite3.connect(os.path.join(s.data, "tagd.db"))
+        assert db.execute("SELECT max(v) FROM schema_version").fetchone()[0] >= 8
+        db.close()
+    finally:
+        s.cleanup()
