@@ -18,9 +18,10 @@
  * complete head in server.c.
  *
  * When a chunk line is bad, the bytes from that line on never reach h2o: the input is cut
- * there, h2o reads what came before (the head and the good chunks), and the guard answers on
- * h2o's request as h2o's own entity reader does for a body that is too large (h2o_send_error
- * with the connection closed after it).
+ * there, h2o reads what came before (requests pipelined before it, the head and the good
+ * chunks), and once h2o has answered the requests before it and waits for the rest of the
+ * offending body, the guard answers on h2o's request as h2o's own entity reader does for a body
+ * that is too large (h2o_send_error with the connection closed after it).
  *
  * Per connection state lives in `struct guard`, freed when h2o closes the socket (on_close),
  * or when the outermost guard callback returns if the socket was closed inside it. */
@@ -304,23 +305,26 @@ static int find_req(h2o_req_t *req, void *data)
     return 0;
 }
 
-/* Answers g->refused on the request being read from `sock` and closes the connection after
- * it. While h2o writes (its "100 Continue"), the answer waits for guard_on_write. */
+/* Answers g->refused on the offending request and closes the connection after it. Requests
+ * before it on the connection (pipelined) are answered first: h2o reaches the offending one
+ * only after their answers were written, and then waits for the rest of its body, which never
+ * comes. So this runs after every guard callback until that state is seen: the connection's
+ * request has its head parsed, was not handed to a handler yet, and has no answer; and no
+ * write is in progress (h2o's "100 Continue"). */
 static void refuse(struct guard *g, h2o_socket_t *sock)
 {
     struct find f = {sock, NULL};
     int status = g->refused;
 
-    if (sock->_cb.read != NULL)
-        h2o_socket_read_stop(sock);
     if (g->answered || h2o_socket_is_writing(sock))
         return;
-    g->answered = true;
     H2O_HTTP1_CALLBACKS.foreach_request(g->ctx, find_req, &f);
-    /* Only a request whose head h2o parsed and that has no answer yet; otherwise h2o is
-     * already answering (and closes). */
-    if (f.req == NULL || f.req->version == 0 || f.req->res.status != 0)
+    if (f.req == NULL || f.req->version == 0 || f.req->processed_at.at.tv_sec != 0 ||
+        f.req->res.status != 0)
         return;
+    g->answered = true;
+    if (sock->_cb.read != NULL)
+        h2o_socket_read_stop(sock);
     f.req->http1_is_persistent = 0;
     if (status == 413)
         h2o_send_error_generic(f.req, 413, "Payload Too Large",

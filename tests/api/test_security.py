@@ -3,6 +3,7 @@ requests that carry a credential, CORS off unless one origin is configured, no v
 Server header, and no secret in the access log."""
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -456,6 +457,22 @@ def test_malformed_chunk_size_is_refused(server, size):
     assert out.startswith(b"HTTP/1.1 400"), out[:300]
     assert out.count(b"HTTP/1.1 ") == 1, out
     assert _tag_count(server, "SmuggleHex") == 0
+
+
+def test_malformed_chunk_after_pipelined_requests(server):
+    # The requests before the bad one on the connection are answered first, each once; then
+    # the bad one is refused and the connection closed.
+    body = b'{"name": "OkPipeBefore"}'
+    good = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+            b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    bad = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           b"0x1\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n")
+    out, _ = _after_close(server.port, good + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + bad)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", out)
+    assert statuses == [b"201", b"200", b"400"], out
+    r = requests.delete(server.url + "/v1/tags/OkPipeBefore", timeout=10,
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert r.status_code == 204, r.text
 
 
 def test_chunk_extensions_and_uppercase_hex_are_accepted(server):
