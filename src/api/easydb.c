@@ -121,7 +121,9 @@ static void easydb_error(struct hreq *r, int code, const struct tg_err *err)
                 pname = user_codes[i].param;
     } else if (strncmp(ecode, "error.server.", 13) == 0) {
         realm = "server";
-        status = 500;
+        /* A busy or full store is retryable: 503 as in every other dialect, though easydb
+         * documents 500 for every server error (a client that retries on 5xx does the same). */
+        status = code == TG_EBUSY ? 503 : 500;
     } else {
         realm = "api";
     }
@@ -132,13 +134,17 @@ static void easydb_error(struct hreq *r, int code, const struct tg_err *err)
     jw_obj(&w);
     jw_kstr(&w, "realm", realm);
     jw_kstr(&w, "code", ecode);
-    if (status == 500) {
+    if (strcmp(realm, "server") == 0) {
         char id[37];
         uuid4(id);
         /* The uuid ties the answer to the log line that has the details. */
         log_error("easydb %s %s: %s (uuid %s, request %s)", r->method, r->path, err->msg, id,
                   r->request_id ? r->request_id : "-");
-        jw_kstr(&w, "description", code == TG_EBUSY ? "database busy" : "internal server error");
+        /* The store's own words for busy or full ("store full: database or disk is full"),
+         * as the native dialect shows them; nothing more for a bug. */
+        jw_kstr(&w, "description", code != TG_EBUSY ? "internal server error"
+                                   : err->msg[0] ? err->msg
+                                                 : "database busy");
         jw_kstr(&w, "uuid", id);
     } else if (strcmp(realm, "user") == 0) {
         /* Parameters only for the codes that have them (E4). */
@@ -213,6 +219,33 @@ static const char *session_token(struct hreq *r)
 
 /* ---- sessions ---- */
 
+/* easydb's session type gives instance.server_version as an int: TAGD_VERSION "M.m.p" becomes
+ * M * 10000 + m * 100 + p (0.1.0 is 100), which orders like the versions as long as minor and
+ * patch stay below 100. */
+static long long server_version(void)
+{
+    unsigned major = 0, minor = 0, patch = 0;
+
+    if (sscanf(TAGD_VERSION, "%u.%u.%u", &major, &minor, &patch) < 1)
+        return 0;
+    return (long long)major * 10000 + minor * 100 + patch;
+}
+
+/* frontend_locale is an object in easydb ("as read from the locale file", whose format is not
+ * documented): tagd answers the session language split into its parts,
+ * {"code":"de-DE","language":"de","region":"DE"}. */
+static void render_locale(struct jw *w, const char *lang)
+{
+    const char *dash = strchr(lang, '-');
+
+    jw_obj(w);
+    jw_kstr(w, "code", lang);
+    jw_key(w, "language");
+    jw_strn(w, lang, dash ? (size_t)(dash - lang) : strlen(lang));
+    jw_kstr(w, "region", dash ? dash + 1 : "");
+    jw_obj_end(w);
+}
+
 static void render_session(struct hreq *r, const struct session *s, const char *token)
 {
     struct jw w;
@@ -225,12 +258,14 @@ static void render_session(struct hreq *r, const struct session *s, const char *
     jw_obj(&w);
     jw_kstr(&w, "api", "1");
     jw_kstr(&w, "name", "tagd");
-    jw_kstr(&w, "server_version", TAGD_VERSION);
+    jw_kint(&w, "server_version", server_version());
     jw_kstr(&w, "solution", "tagd");
-    jw_kstr(&w, "user-schema", "1");
+    /* The same as the X-Easydb-User-Schema-Version header, but an int (types/session). */
+    jw_kint(&w, "user-schema", 1);
     jw_obj_end(&w);
     jw_kstr(&w, "frontend_language", s->language);
-    jw_kstr(&w, "frontend_locale", s->language);
+    jw_key(&w, "frontend_locale");
+    render_locale(&w, s->language);
     jw_key(&w, "authentication_methods");
     jw_arr(&w);
     jw_obj(&w);
@@ -305,6 +340,52 @@ static int open_session(struct hreq *r, struct core_ctx *cx, struct session *s, 
     return 0;
 }
 
+/* The organization a request addresses: `organization=org_N` (query or form), 0 when not
+ * given (the session's, or for a new session the installation's default). easydb has no
+ * organizations; logins are unique per organization, so a user of another one names it. */
+static int request_org(struct hreq *r, int64_t *org_id)
+{
+    const char *v = param(r, "organization");
+
+    *org_id = 0;
+    if (v == NULL || *v == '\0')
+        return 0;
+    if (!core_parse_id(v, "org_", org_id)) {
+        fail_code(r, TG_EINVAL, "error.api.invalid_value", "organization must look like org_1");
+        return -1;
+    }
+    return 0;
+}
+
+static void fail_org(struct hreq *r, int rc, const struct tg_err *err)
+{
+    if (rc == TG_ENOTFOUND && strcmp(err->field, "organization") == 0)
+        fail_code(r, TG_EINVAL, "error.api.invalid_value", "organization '%.40s' not found",
+                  param(r, "organization"));
+    else
+        api_fail(r, rc, err);
+}
+
+/* Moves the open session into the organization the request names, if any. */
+static int move_session(struct hreq *r, struct core_ctx *cx, struct session *s)
+{
+    struct tg_err err;
+    int64_t org_id;
+    int rc;
+
+    tg_err_clear(&err);
+    if (request_org(r, &org_id))
+        return -1;
+    if (org_id == 0)
+        return 0;
+    rc = core_session_move(cx, s, org_id, &err);
+    if (rc) {
+        fail_org(r, rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
 static int set_language(struct hreq *r, struct core_ctx *cx, struct session *s)
 {
     const char *lang = param(r, "language");
@@ -328,6 +409,7 @@ static void h_session(struct hreq *r, struct core_ctx *cx)
     const char *tok = session_token(r), *lang = param(r, "language");
     struct session s;
     struct tg_err err;
+    int64_t org_id;
     int rc;
 
     tg_err_clear(&err);
@@ -336,15 +418,17 @@ static void h_session(struct hreq *r, struct core_ctx *cx)
             fail_code(r, TG_EINVAL, "error.user.language_not_found", "%.200s", lang);
             return;
         }
-        rc = core_session_create(cx, lang, &tok, &s, &err);
+        if (request_org(r, &org_id))
+            return;
+        rc = core_session_create(cx, org_id, lang, &tok, &s, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            fail_org(r, rc, &err);
             return;
         }
         render_session(r, &s, tok);
         return;
     }
-    if (open_session(r, cx, &s, &tok) || set_language(r, cx, &s))
+    if (open_session(r, cx, &s, &tok) || move_session(r, cx, &s) || set_language(r, cx, &s))
         return;
     render_session(r, &s, tok);
 }
@@ -358,7 +442,7 @@ static void h_authenticate(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     tg_err_clear(&err);
-    if (open_session(r, cx, &s, &tok))
+    if (open_session(r, cx, &s, &tok) || move_session(r, cx, &s))
         return;
     if (method && *method) {
         /* A comma list tried in order; tagd knows only "easydb". */
@@ -460,6 +544,16 @@ static void kstr_from(struct jw *w, json_t *e, const char *k, const char *def)
     jw_str(w, json_is_string(v) ? json_string_value(v) : def);
 }
 
+/* A string attribute easydb does not document as nullable: left out unless it is set. */
+static void kopt_str_from(struct jw *w, json_t *e, const char *k)
+{
+    json_t *v = e ? json_object_get(e, k) : NULL;
+    if (json_is_string(v)) {
+        jw_keys(w, k);
+        jw_str(w, json_string_value(v));
+    }
+}
+
 static void kbool_from(struct jw *w, json_t *e, const char *k, bool def)
 {
     json_t *v = e ? json_object_get(e, k) : NULL;
@@ -500,8 +594,8 @@ static void render_tag(struct jw *w, struct hreq *r, struct core_ctx *cx, const 
     jw_key(w, "frontend_prefs");
     v = e ? json_object_get(e, "frontend_prefs") : NULL;
     raw_json(w, r, json_is_object(v) ? v : NULL);
-    kstr_from(w, e, "reference", NULL);
-    kstr_from(w, e, "shortname", NULL);
+    kopt_str_from(w, e, "reference");
+    kopt_str_from(w, e, "shortname");
     jw_obj_end(w);
     jw_key(w, "_acl");
     v = extra ? json_object_get(extra, "acl") : NULL;
@@ -542,8 +636,8 @@ static int render_groups(struct hreq *r, struct core_ctx *cx, struct tg_err *err
         jw_kstr(&w, "type", g[i].exclusive ? "choice" : "checkbox");
         jw_key(&w, "displayname");
         render_l10n(&w, g[i].l10n, g[i].name);
-        kstr_from(&w, e, "reference", NULL);
-        kstr_from(&w, e, "shortname", NULL);
+        kopt_str_from(&w, e, "reference");
+        kopt_str_from(&w, e, "shortname");
         jw_obj_end(&w);
         jw_key(&w, "_tags");
         jw_arr(&w);

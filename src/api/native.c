@@ -558,7 +558,7 @@ static void h_tag_resources(struct hreq *r, struct core_ctx *cx)
 {
     struct resource *items;
     struct tg_err err;
-    int64_t after, limit;
+    int64_t after, limit, total = 0;
     bool desc, more;
     struct tag t;
     size_t n;
@@ -571,11 +571,13 @@ static void h_tag_resources(struct hreq *r, struct core_ctx *cx)
         return;
     tg_err_clear(&err);
     rc = core_tag_usage(cx, &t, desc, after, (int)limit, &items, &n, &more, &err);
+    if (rc == 0)
+        rc = core_tag_usage_total(cx, &t, desc, &total, &err);
     if (rc) {
         fail(r, rc, &err);
         return;
     }
-    render_resource_page(r, cx, items, n, more, NULL);
+    render_resource_page(r, cx, items, n, more, &total);
 }
 
 /* ---- groups ---- */

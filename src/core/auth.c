@@ -19,6 +19,8 @@ int core_user_create(struct core_ctx *ctx, const char *login, const char *passwo
     if (login == NULL || *login == '\0')
         return tg_err_set(err, TG_EINVAL, "login", "login is required");
     rc = name_normalize(ctx->a, login, strlen(login), false, "login", &nfc, &key, err);
+    if (rc == 0)
+        rc = name_check_visible(nfc, strlen(nfc), "login", err);
     if (rc)
         return rc;
     if (password == NULL || strlen(password) < 8)
@@ -104,10 +106,12 @@ int core_user_check(struct core_ctx *ctx, const char *login, const char *passwor
     if (login == NULL || password == NULL ||
         name_normalize(ctx->a, login, strlen(login), false, "login", &nfc, &key, NULL) != 0)
         return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
+    /* Logins are unique per organization (migration 8): the one the request addresses. */
     st = st_get(ctx->conn, SQL_USER_BY_LOGIN, err);
     if (st == NULL)
         return TG_EINTERNAL;
-    st_text(st, 1, key);
+    st_int(st, 1, ctx->org_id);
+    st_text(st, 2, key);
     rc = st_step(st, err);
     if (rc == 1) {
         row_user(ctx, st, out);

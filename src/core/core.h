@@ -387,6 +387,9 @@ int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t
 /** Resources carrying the tag (or, with descendants, any tag of its subtree), by id. */
 int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, int64_t after_id,
                    int limit, struct resource **out, size_t *n, bool *more, struct tg_err *err);
+/** How many resources core_tag_usage lists in all (its pages' "total"). */
+int core_tag_usage_total(struct core_ctx *ctx, const struct tag *t, bool descendants,
+                         int64_t *total, struct tg_err *err);
 /** Counts for /metrics. */
 int core_counts(struct core_ctx *ctx, int64_t *tags, int64_t *resources, int64_t *assignments);
 
@@ -404,7 +407,9 @@ struct token {
 int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
                      unsigned rights, struct user *out, struct tg_err *err);
 int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err);
-/** Verifies a login and password (argon2id); TG_EAUTH when wrong. */
+/** Verifies a login of ctx's organization and its password (argon2id); TG_EAUTH when wrong.
+ * Logins are unique per organization, so another organization's user of the same login is
+ * another user. */
 int core_user_check(struct core_ctx *ctx, const char *login, const char *password,
                     struct user *out, struct tg_err *err);
 /**

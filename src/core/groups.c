@@ -37,8 +37,15 @@ static int group_save(struct core_ctx *ctx, const struct group *before, struct g
                       const char *key, const char *op, struct tg_err *err)
 {
     struct store_stmt *st;
-    int rc = core_rev(ctx, err);
+    int rc;
 
+    /* As for tags (core_tag_save): new names only. */
+    if (before == NULL || strcmp(before->name, g->name) != 0) {
+        rc = name_check_visible(g->name, strlen(g->name), "name", err);
+        if (rc)
+            return rc;
+    }
+    rc = core_rev(ctx, err);
     if (rc)
         return rc;
     g->updated_at = ctx->now;

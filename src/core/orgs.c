@@ -9,9 +9,12 @@
 static int check_name(struct core_ctx *ctx, const char *name, struct tg_err *err)
 {
     char *nfc;
+    int rc;
+
     if (name == NULL || *name == '\0')
         return tg_err_set(err, TG_EINVAL, "name", "name is required");
-    return name_normalize(ctx->a, name, strlen(name), false, "name", &nfc, NULL, err);
+    rc = name_normalize(ctx->a, name, strlen(name), false, "name", &nfc, NULL, err);
+    return rc ? rc : name_check_visible(nfc, strlen(nfc), "name", err);
 }
 
 int core_org_create(struct core_ctx *ctx, const char *name, struct org *out, struct tg_err *err)

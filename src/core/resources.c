@@ -501,7 +501,7 @@ int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, 
         limit = 100;
     ids = arena_alloc(ctx->a, ((size_t)limit + 1) * sizeof(*ids));
     if (s && eng_tag_usage(s, t->id, ctx->ws_id, descendants, after_id, (size_t)limit + 1, ids,
-                           &k)) {
+                           &k, NULL)) {
         /* Which resources: the engine's bitmaps. Their rows: the store, RES_BY_IDS ids per
          * statement (ascending chunks of ascending ids keep the page in id order); an id
          * deleted after the snapshot simply returns no row. */
@@ -542,6 +542,30 @@ int core_tag_usage(struct core_ctx *ctx, const struct tag *t, bool descendants, 
     st_int(st, 5, ctx->ws_id);
     st_int(st, 6, limit + 1);
     return collect_resources(ctx, st, limit, out, n, more, err);
+}
+
+int core_tag_usage_total(struct core_ctx *ctx, const struct tag *t, bool descendants,
+                         int64_t *total, struct tg_err *err)
+{
+    const struct eng_snap *s = core_snap(ctx);
+    struct store_stmt *st;
+    size_t k;
+    int rc;
+
+    /* The same source as core_tag_usage's ids, so the total agrees with the pages. */
+    if (s && eng_tag_usage(s, t->id, ctx->ws_id, descendants, -1, 0, NULL, &k, total))
+        return 0;
+    st = st_get(ctx->conn, SQL_TAG_USAGE_COUNT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, t->id);
+    st_int(st, 2, descendants ? 1 : 0);
+    st_text(st, 3, t->name_key);
+    st_int(st, 4, ctx->ws_id);
+    rc = st_step(st, err);
+    *total = rc == 1 ? col_int(st, 0) : 0;
+    st_reset(st);
+    return rc < 0 ? rc : 0;
 }
 
 /* ---- assignments ---- */

@@ -103,20 +103,21 @@ static int use_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err)
     return 0;
 }
 
-int core_session_create(struct core_ctx *ctx, const char *language, const char **secret,
-                        struct session *out, struct tg_err *err)
+int core_session_create(struct core_ctx *ctx, int64_t org_id, const char *language,
+                        const char **secret, struct session *out, struct tg_err *err)
 {
     struct store_stmt *st;
     struct session s;
     struct token k;
-    int64_t org_id = 0;
     int rc;
 
     if (language && !core_session_language_ok(language))
         return tg_err_set(err, TG_EINVAL, "language", "language '%.40s' not found", language);
-    rc = default_org(ctx, &org_id, err);
+    rc = org_id ? 0 : default_org(ctx, &org_id, err);
     if (rc == 0)
         rc = use_org(ctx, org_id, err);
+    if (rc == TG_ENOTFOUND)
+        return tg_err_set(err, TG_ENOTFOUND, "organization", "organization not found");
     if (rc)
         return rc;
     /* Expired sessions are useless rows; starting a new one sweeps them. */
@@ -227,6 +228,40 @@ int core_session_open(struct core_ctx *ctx, const char *secret, struct session *
         ctx->who.name = s.login;
     }
     *out = s;
+    return 0;
+}
+
+int core_session_move(struct core_ctx *ctx, struct session *s, int64_t org_id,
+                      struct tg_err *err)
+{
+    struct session next = *s;
+    int rc;
+
+    if (org_id == ctx->org_id)
+        return 0;
+    rc = use_org(ctx, org_id, err);
+    if (rc == TG_ENOTFOUND)
+        return tg_err_set(err, TG_ENOTFOUND, "organization", "organization not found");
+    if (rc)
+        return rc;
+    /* A user belongs to one organization: the session leaves it. */
+    next.user_id = 0;
+    next.login = NULL;
+    next.display_name = NULL;
+    next.rights = 0;
+    next.method = NULL;
+    next.authenticated_at = 0;
+    rc = write_session(ctx, &next, org_id, err);
+    if (rc)
+        return rc;
+    ctx->authed = false;
+    memset(&ctx->who, 0, sizeof(ctx->who));
+    ctx->who.token_id = s->id;
+    ctx->who.org_id = ctx->org_id;
+    ctx->who.ws_id = ctx->ws_id;
+    ctx->who.kind = "session";
+    ctx->who.expires_at = s->expires_at;
+    *s = next;
     return 0;
 }
 

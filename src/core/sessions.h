@@ -28,10 +28,17 @@ struct session {
 
 /** True for a language tag of the form "de-DE". */
 bool core_session_language_ok(const char *language);
-/** Starts an unauthenticated session; the secret is returned once in *secret (arena).
- * `language` may be NULL; an invalid one is TG_EINVAL (field "language"). */
-int core_session_create(struct core_ctx *ctx, const char *language, const char **secret,
-                        struct session *out, struct tg_err *err);
+/** Starts an unauthenticated session in organization `org_id` (0: the installation's default
+ * organization); the secret is returned once in *secret (arena). `language` may be NULL; an
+ * invalid one is TG_EINVAL (field "language"); an unknown organization is TG_ENOTFOUND (field
+ * "organization"). */
+int core_session_create(struct core_ctx *ctx, int64_t org_id, const char *language,
+                        const char **secret, struct session *out, struct tg_err *err);
+/** Moves an open session into organization `org_id`, whose logins core_session_authenticate
+ * then looks in; an authenticated session of another organization becomes unauthenticated.
+ * TG_ENOTFOUND (field "organization") when there is no such organization. */
+int core_session_move(struct core_ctx *ctx, struct session *s, int64_t org_id,
+                      struct tg_err *err);
 /** Finds the live session of `secret` and makes it the request's principal: ctx's organization
  * and workspace are the session's; when it is authenticated ctx->authed is set and ctx->who
  * carries the user and rights. TG_ENOTFOUND (field "session") when the secret is unknown, not a
@@ -41,7 +48,8 @@ int core_session_open(struct core_ctx *ctx, const char *secret, struct session *
 /** Sets the session's language (TG_EINVAL for a malformed one). */
 int core_session_set_language(struct core_ctx *ctx, struct session *s, const char *language,
                               struct tg_err *err);
-/** Authenticates the session with a user's login and password. TG_EINVAL (field "login") when
+/** Authenticates the session with the login and password of a user of the session's
+ * organization (ctx's, see core_session_open). TG_EINVAL (field "login") when
  * either is empty, TG_EAUTH (field "login") when they are wrong or the user is disabled; the
  * session is unchanged on failure. */
 int core_session_authenticate(struct core_ctx *ctx, struct session *s, const char *login,

@@ -120,6 +120,13 @@ int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t,
     struct store_stmt *st;
     int rc;
 
+    /* Every new name, made or renamed through any dialect, passes here. Names already stored
+     * are not rewritten (docs/security.md). */
+    if (before == NULL || strcmp(before->name, t->name) != 0) {
+        rc = name_check_visible(t->name, strlen(t->name), "name", err);
+        if (rc)
+            return rc;
+    }
     rc = core_rev(ctx, err);
     if (rc)
         return rc;

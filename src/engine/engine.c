@@ -2141,19 +2141,25 @@ const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id)
 }
 
 bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
-                   int64_t after_id, size_t want, int64_t *ids, size_t *n)
+                   int64_t after_id, size_t want, int64_t *ids, size_t *n, int64_t *total_out)
 {
     const struct etag *t = tag_at(s, tag_id);
     const roaring_bitmap_t *b;
     roaring_uint32_iterator_t it;
 
     *n = 0;
+    if (total_out)
+        *total_out = 0;
     /* A deleted tag's live descendants (restored alone) are left to the store. */
     if (t == NULL || t->ws_id != ws_id || (t->deleted && descendants))
         return false;
-    if (t->deleted || after_id >= (int64_t)UINT32_MAX)
+    if (t->deleted)
         return true;
     b = descendants && t->sub ? t->sub : t->direct;
+    if (total_out)
+        *total_out = (int64_t)roaring_bitmap_get_cardinality(b);
+    if (after_id >= (int64_t)UINT32_MAX)
+        return true;
     roaring_init_iterator(b, &it);
     if (!roaring_move_uint32_iterator_equalorlarger(&it, (uint32_t)(after_id < 0 ? 0 : after_id + 1)))
         return true;

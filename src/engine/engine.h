@@ -94,9 +94,10 @@ const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id);
  * Tag usage: ids above after_id, ascending, of the resources carrying tag `tag_id` (with
  * `descendants`, any live tag of its subtree), at most `want`. A deleted tag has none. False
  * when the snapshot does not know the tag in that workspace (the store must answer).
+ * OUT total_out (may be NULL): how many resources carry it in all, whatever after_id and want.
  */
 bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
-                   int64_t after_id, size_t want, int64_t *ids, size_t *n);
+                   int64_t after_id, size_t want, int64_t *ids, size_t *n, int64_t *total_out);
 
 /**
  * The names of the workspace's live tags directly on at least one resource of `kinds` (nkinds

@@ -28,6 +28,7 @@
  * Threads: a conn_loop and its connections belong to one loop thread; the per-address table
  * and the counters are shared (mutex, atomics). */
 #include "http/conns.h"
+#include "http/guard.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -84,7 +85,11 @@ struct conn {
     int64_t active_us;     /* when bytes last arrived */
     int64_t refused_us;    /* when the answer was written (0: not refused) */
     h2o_socket_cb saved_read;
-    h2o_socket_cb inner_read; /* h2o's read callback, which on_conn_read calls on */
+    h2o_socket_cb h2o_read;  /* h2o's read callback, which on_conn_read calls on */
+    h2o_socket_cb h2o_write; /* h2o's pending write callback, which on_conn_write calls */
+    struct guard *guard;     /* the chunked framing check (http/guard.c) */
+    int depth;               /* our callbacks on the stack for this socket */
+    bool gone;               /* h2o closed the socket while depth > 0: freed when it unwinds */
 };
 
 struct conn_loop {
@@ -251,16 +256,28 @@ static void unlink_conn(struct conn *c)
     assert(cl->n >= 0 && cl->nlive >= 0 && cl->nanon >= 0);
 }
 
+static void conn_free(struct conn *c)
+{
+    guard_free(c->guard);
+    xfree(c);
+}
+
 static void on_conn_close(void *data)
 {
     struct conn *c = data;
     atomic_fetch_sub(&c->cl->body_bytes, c->counted);
+    c->counted = 0;
     /* h2o may dispose of the last request's pool after the socket. */
     for (struct conn_hold *h = c->holds; h; h = h->next)
         h->c = NULL;
+    c->holds = NULL;
     unlink_conn(c);
     addr_release(c->addr);
-    xfree(c);
+    c->sock = NULL;
+    if (c->depth > 0)
+        c->gone = true;
+    else
+        conn_free(c);
 }
 
 static void mark_closing(struct conn *c)
@@ -370,15 +387,25 @@ static void on_resume(h2o_timeout_entry_t *e)
 }
 
 static void on_conn_read(h2o_socket_t *sock, const char *err);
+static void on_conn_write(h2o_socket_t *sock, const char *err);
 
-/* Puts on_conn_read in front of h2o's read callback. h2o sets its own again whenever it starts
- * reading (after each response), so the sweep calls this for every connection too. */
-static void wrap_reads(struct conn *c)
+/* Puts our callbacks in front of h2o's. h2o installs its read callback again only inside its
+ * own socket callbacks (after a response was written, for keep-alive, or after "100 Continue")
+ * and at accept, and its write callback when it starts a write; so arming after accept, after
+ * each of h2o's callbacks returns and after tagd starts a response (conns_rearm) keeps every
+ * read and write going through them. Assigning _cb directly (not h2o_socket_read_start) keeps
+ * the socket's polling as h2o set it: a callback is only replaced by another one. */
+static void arm(struct conn *c)
 {
-    h2o_socket_cb cb = c->sock->_cb.read;
-    if (cb != NULL && cb != on_conn_read && !c->closing) {
-        c->inner_read = cb;
-        c->sock->_cb.read = on_conn_read;
+    h2o_socket_t *sock = c->sock;
+
+    if (sock->_cb.read != NULL && sock->_cb.read != on_conn_read) {
+        c->h2o_read = sock->_cb.read;
+        sock->_cb.read = on_conn_read;
+    }
+    if (sock->_cb.write != NULL && sock->_cb.write != on_conn_write) {
+        c->h2o_write = sock->_cb.write;
+        sock->_cb.write = on_conn_write;
     }
 }
 
@@ -421,8 +448,9 @@ static void accept_one(struct conn_loop *cl, int fd, const struct sockaddr_in *s
     cl->nanon++;
     sock->on_close.cb = on_conn_close;
     sock->on_close.data = c;
+    c->guard = guard_new(cl->accept->ctx, C.max_body);
     h2o_accept(cl->accept, sock);
-    wrap_reads(c);
+    arm(c);
 }
 
 static void on_listener(h2o_socket_t *listener, const char *err)
@@ -578,17 +606,60 @@ static bool check_body(struct conn *c)
     return true;
 }
 
+/* After one of h2o's callbacks returned: the guard's turn, and our callbacks back in front. */
+static void after_h2o(struct conn *c)
+{
+    if (c->gone)
+        return;
+    guard_after(c->guard, c->sock);
+    if (!c->gone)
+        arm(c);
+}
+
+static void leave(struct conn *c)
+{
+    if (--c->depth == 0 && c->gone)
+        conn_free(c);
+}
+
 static void on_conn_read(h2o_socket_t *sock, const char *err)
 {
     struct conn *c = sock->on_close.data;
-    h2o_socket_cb inner = c->inner_read;
 
-    assert(sock->on_close.cb == on_conn_close && inner != NULL);
-    if (err == NULL && !check_body(c))
+    assert(sock->on_close.cb == on_conn_close && c->h2o_read != NULL);
+    c->depth++;
+    if (err == NULL) {
+        guard_before_read(c->guard, sock);
+        if (!check_body(c))
+            goto out;
+    }
+    /* h2o may start reading with another callback, stop, or close the socket in there. */
+    c->h2o_read(sock, err);
+    after_h2o(c);
+out:
+    leave(c);
+}
+
+static void on_conn_write(h2o_socket_t *sock, const char *err)
+{
+    struct conn *c = sock->on_close.data;
+    h2o_socket_cb cb = c->h2o_write;
+
+    assert(sock->on_close.cb == on_conn_close);
+    c->h2o_write = NULL;
+    if (cb == NULL)
         return;
-    /* h2o may start reading with another callback, stop, or close the socket in there: the
-     * wrapper stays only while h2o leaves the field alone, and `sock` may be gone after. */
-    inner(sock, err);
+    c->depth++;
+    cb(sock, err);
+    after_h2o(c);
+    leave(c);
+}
+
+void conns_rearm(h2o_socket_t *sock)
+{
+    struct conn *c = sock && sock->on_close.cb == on_conn_close ? sock->on_close.data : NULL;
+    if (c && !c->gone)
+        arm(c);
 }
 
 static int64_t global_body_bytes(void)
@@ -624,7 +695,7 @@ static void on_sweep(h2o_timeout_entry_t *e)
         }
         if (c->closing)
             continue;
-        wrap_reads(c);
+        arm(c);
         if (c->sock->bytes_read != c->last_read) {
             c->last_read = c->sock->bytes_read;
             c->active_us = now;
@@ -703,11 +774,12 @@ void conns_loop_free(struct conn_loop *cl)
     for (c = cl->head; c; c = next) {
         next = c->next;
         c->sock->on_close.cb = NULL;
+        c->sock->on_close.data = NULL;
         atomic_fetch_sub(&cl->body_bytes, c->counted);
         for (struct conn_hold *h = c->holds; h; h = h->next)
             h->c = NULL;
         addr_release(c->addr);
-        xfree(c);
+        conn_free(c);
     }
     for (int i = 0; i < C.nloops; i++)
         if (C.loops[i] == cl)

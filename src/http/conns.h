@@ -39,6 +39,9 @@ void conns_loop_free(struct conn_loop *cl);
 /** Open connections of the loop. */
 int conns_loop_count(const struct conn_loop *cl);
 
+/** After tagd started a response on `sock` (outside h2o's callbacks): puts conns.c's callbacks
+ *  in front of the write callback h2o just registered. */
+void conns_rearm(h2o_socket_t *sock);
 /** A request of `req`'s connection reached the handler: it is not idle until the request's
  *  pool goes. Returns false when the bodies in flight are over budget: answer 503. */
 bool conns_request_begin(h2o_req_t *req, size_t body_len);

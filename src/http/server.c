@@ -188,42 +188,69 @@ static bool id_ok(const char *s, size_t n)
     return true;
 }
 
-/* h2o 2.2.5 keeps only the first Content-Length (a Transfer-Encoding wins over it) and passes
- * neither header on, so a second, different Content-Length never reaches on_req: a request
- * smuggling vector when a proxy in front frames the body by the other one. The request head is
- * still at the start of the connection's input buffer (h2o consumes it only after the
- * response), already validated by h2o's parser; scan its header lines for both. Returns why
- * the body's framing is ambiguous, or NULL. */
-static const char *framing_error(h2o_req_t *req)
+/* What h2o 2.2.5 lets through in a request head, checked on the head itself. The head is still
+ * at the start of the connection's input buffer (h2o consumes it only after the response),
+ * already validated by h2o's parser; its header lines are scanned for:
+ * - a second, different Content-Length, or Content-Length with Transfer-Encoding: h2o keeps only
+ *   the first Content-Length (a Transfer-Encoding wins over it) and passes neither header on, a
+ *   request smuggling vector when a proxy in front frames the body by the other one;
+ * - folded lines (obs-fold, a line starting with SP or HTAB): h2o takes them as a header without
+ *   a name, a proxy may unfold them into the header before; RFC 9112 5.2 allows a 400;
+ * - two Host headers: h2o keeps the last one, a proxy may route by the first (RFC 9112 3.2:
+ *   400);
+ * - an HTTP/1 minor version other than 0 and 1: h2o serves HTTP/1.9 as HTTP/1.1 (505).
+ * Returns why the request is refused, with *status_out 400 or 505, or NULL. */
+static const char *framing_error(h2o_req_t *req, int *status_out)
 {
-    const char *cl = NULL, *p, *end;
+    const char *cl = NULL, *p, *end, *eol;
     size_t cl_len = 0;
     bool te = false;
+    int hosts = 0;
     h2o_socket_t *sock;
 
-    if (req->entity.base == NULL || req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
+    *status_out = 400;
+    if (req->version >= 0x200 || req->conn->callbacks->get_socket == NULL)
         return NULL;
     sock = req->conn->callbacks->get_socket(req->conn);
-    if (sock == NULL || sock->input == NULL || sock->input->size < req->input.method.len ||
-        memcmp(sock->input->bytes, req->input.method.base, req->input.method.len) != 0)
+    if (sock == NULL || sock->input == NULL)
         return NULL;
     p = sock->input->bytes;
     end = p + sock->input->size;
-    p = memchr(p, '\n', (size_t)(end - p)); /* skip the request line */
+    while (p < end && (*p == '\r' || *p == '\n')) /* h2o skips an empty line before it */
+        p++;
+    if ((size_t)(end - p) < req->input.method.len ||
+        memcmp(p, req->input.method.base, req->input.method.len) != 0)
+        return NULL;
+    eol = memchr(p, '\n', (size_t)(end - p)); /* the request line: "... HTTP/1.x" */
+    if (eol == NULL)
+        return NULL;
+    {
+        const char *ve = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
+        if (ve - p >= 8 && memcmp(ve - 8, "HTTP/1.", 7) == 0 && ve[-1] != '0' && ve[-1] != '1') {
+            *status_out = 505;
+            return "only HTTP/1.0 and HTTP/1.1 are served";
+        }
+    }
+    p = eol;
     while (p != NULL && ++p < end) {
-        const char *eol = memchr(p, '\n', (size_t)(end - p)), *colon, *v, *ve;
+        const char *colon, *v, *ve;
+        eol = memchr(p, '\n', (size_t)(end - p));
         if (eol == NULL)
             break;
         ve = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
         if (ve == p) /* the blank line ends the head */
             break;
+        if (*p == ' ' || *p == '\t')
+            return "folded header line (obs-fold)";
         colon = memchr(p, ':', (size_t)(ve - p));
-        if (colon != NULL && *p != ' ' && *p != '\t') {
+        if (colon != NULL) {
             size_t nlen = (size_t)(colon - p);
             for (v = colon + 1; v < ve && (*v == ' ' || *v == '\t'); v++) {
             }
             while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
                 ve--;
+            if (nlen == 4 && strncasecmp(p, "host", 4) == 0 && ++hosts > 1)
+                return "more than one host header";
             if (nlen == 14 && strncasecmp(p, "content-length", 14) == 0) {
                 if (cl && (cl_len != (size_t)(ve - v) || memcmp(cl, v, cl_len) != 0))
                     return "conflicting content-length headers";
@@ -235,7 +262,7 @@ static const char *framing_error(h2o_req_t *req)
         }
         p = eol;
     }
-    if (cl && te)
+    if (cl && te && req->entity.base != NULL)
         return "both content-length and transfer-encoding";
     return NULL;
 }
@@ -263,7 +290,8 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
     struct hreq *r = xcalloc(1, sizeof(*r));
     size_t path_len = req->query_at != SIZE_MAX ? req->query_at : req->path.len;
     size_t hdr_bytes = 0, i;
-    const char *framing = framing_error(req);
+    int framing_status;
+    const char *framing = framing_error(req, &framing_status);
 
     arena_init(&r->a);
     sbuf_init(&r->out, 0);
@@ -291,7 +319,7 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
     r->nheaders = req->headers.size;
     if (framing) {
         /* Where the next request starts is unclear: answer, then close. */
-        *status = 400;
+        *status = framing_status;
         *why = framing;
         req->http1_is_persistent = 0;
     }
@@ -348,6 +376,7 @@ static const char *reason(int status)
     case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Status";
     }
 }
@@ -456,6 +485,7 @@ static bool cors_preflight(struct hreq *r)
 /* Sends r's response on req, logs it, and frees r. */
 static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t start_us)
 {
+    h2o_socket_t *sock;
     int64_t us;
     size_t len = r->out.len;
     char rev[32];
@@ -500,7 +530,10 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
     log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
     req->res.content_length = len;
+    sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
+    /* h2o installs its read callback again once this is written: see http/conns.c. */
+    conns_rearm(sock);
     hreq_free(r);
 }
 

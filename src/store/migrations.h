@@ -79,6 +79,11 @@ static const char *const store_migrations[] = {
     MIGRATION_AITRONOS,
     MIGRATION_ORACLE,
     MIGRATION_ENGINE,
+    /* 8: logins are unique per organization, not across all of them (issue 18): one
+     * organization no longer learns or blocks another's login names. Every existing login was
+     * unique globally, so it is unique in its organization: no row changes. */
+    "DROP INDEX users_login;"
+    "CREATE UNIQUE INDEX users_login ON users(org_id, login_key);",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

@@ -192,6 +192,13 @@ STORE_SQL_ID(SQL_TAG_USAGE,
              " AND (t.id = ?1 OR (?2 = 1 AND t.ws_id = ?5 AND substr(t.name_key, 1, length(?3) + 1)"
              " = ?3 || '.'))) AND r.id > ?4 ORDER BY r.id LIMIT ?6")
 
+/* SQL_TAG_USAGE's resources in all, for the list's total. */
+STORE_SQL_ID(SQL_TAG_USAGE_COUNT,
+             "SELECT count(*) FROM resources r WHERE r.id IN (SELECT a.resource_id FROM assignments a"
+             " JOIN tags t ON t.id = a.tag_id WHERE a.valid_to IS NULL AND t.deleted = 0"
+             " AND (t.id = ?1 OR (?2 = 1 AND t.ws_id = ?4 AND substr(t.name_key, 1, length(?3) + 1)"
+             " = ?3 || '.')))")
+
 STORE_SQL_ID(SQL_COUNT_ALL,
              "SELECT (SELECT count(*) FROM tags WHERE deleted = 0),"
              " (SELECT count(*) FROM resources),"
@@ -203,7 +210,7 @@ STORE_SQL_ID(SQL_USER_INSERT,
 STORE_SQL_ID(SQL_USER_LIST, "SELECT id, org_id, login, display_name, rights, created_at, disabled"
                             " FROM users WHERE org_id = ?1 ORDER BY id")
 STORE_SQL_ID(SQL_USER_BY_LOGIN, "SELECT id, org_id, login, display_name, rights, created_at,"
-                                " disabled, pw_hash FROM users WHERE login_key = ?1")
+                                " disabled, pw_hash FROM users WHERE org_id = ?1 AND login_key = ?2")
 STORE_SQL_ID(SQL_USER_COUNT, "SELECT count(*) FROM users")
 
 STORE_SQL_ID(SQL_TOKEN_INSERT,

@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <unicase.h>
+#include <unictype.h>
 #include <uninorm.h>
 #include <unistr.h>
 
@@ -119,6 +120,96 @@ int name_normalize(struct arena *a, const char *in, size_t n, bool hier, const c
     }
     free(norm);
     return 0;
+}
+
+/* An emoji as a ZWJ sequence joins them (UTS #51 ED-16): the character before the joiner,
+ * past a modifier or a variation selector, and the one after. */
+static bool emoji_base(ucs4_t c)
+{
+    return uc_is_property_extended_pictographic(c);
+}
+
+static bool skipped_before_zwj(ucs4_t c)
+{
+    return c == 0xFE0E || c == 0xFE0F || uc_is_property_emoji_modifier(c);
+}
+
+static bool virama(ucs4_t c)
+{
+    return uc_combining_class(c) == UC_CCC_VR;
+}
+
+/* The code points of s (n bytes, valid UTF-8), decoded once. */
+static ucs4_t *decode(const char *s, size_t n, size_t *count)
+{
+    const uint8_t *p = (const uint8_t *)s, *end = p + n;
+    ucs4_t *cps = xcalloc(n + 1, sizeof(*cps));
+    size_t k = 0;
+
+    while (p < end) {
+        int l = u8_mbtouc(&cps[k], p, (size_t)(end - p));
+        if (l <= 0)
+            break;
+        p += l;
+        k++;
+    }
+    *count = k;
+    return cps;
+}
+
+static bool zwj_ok(const ucs4_t *c, size_t i, size_t n)
+{
+    size_t j = i;
+
+    if (i > 0 && virama(c[i - 1]))
+        return true;
+    while (j > 0 && skipped_before_zwj(c[j - 1]))
+        j--;
+    return j > 0 && i + 1 < n && emoji_base(c[j - 1]) && emoji_base(c[i + 1]);
+}
+
+/* UAX #31 A1 (after a virama) and B (/$LJ $T* ZWNJ $T* $RJ/). */
+static bool zwnj_ok(const ucs4_t *c, size_t i, size_t n)
+{
+    size_t j = i, k = i + 1;
+    int t;
+
+    if (i > 0 && virama(c[i - 1]))
+        return true;
+    while (j > 0 && uc_joining_type(c[j - 1]) == UC_JOINING_TYPE_T)
+        j--;
+    while (k < n && uc_joining_type(c[k]) == UC_JOINING_TYPE_T)
+        k++;
+    if (j == 0 || k >= n)
+        return false;
+    t = uc_joining_type(c[j - 1]);
+    if (t != UC_JOINING_TYPE_L && t != UC_JOINING_TYPE_D)
+        return false;
+    t = uc_joining_type(c[k]);
+    return t == UC_JOINING_TYPE_R || t == UC_JOINING_TYPE_D;
+}
+
+int name_check_visible(const char *s, size_t n, const char *field, struct tg_err *err)
+{
+    size_t count, i;
+    ucs4_t *c = decode(s, n, &count);
+    int rc = 0;
+
+    for (i = 0; i < count && rc == 0; i++) {
+        if (!uc_is_general_category(c[i], UC_CATEGORY_Cf))
+            continue;
+        if (c[i] == 0x200D && zwj_ok(c, i, count))
+            continue;
+        if (c[i] == 0x200C && zwnj_ok(c, i, count))
+            continue;
+        rc = tg_err_set(err, TG_EINVAL, field,
+                        uc_is_property_bidi_control(c[i])
+                            ? "name contains the bidirectional control character U+%04X"
+                            : "name contains the invisible format character U+%04X",
+                        (unsigned)c[i]);
+    }
+    xfree(c);
+    return rc;
 }
 
 char *name_fold(struct arena *a, const char *s)

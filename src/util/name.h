@@ -38,6 +38,21 @@ char *name_fold(struct arena *a, const char *s);
 /** Number of levels of a normalized hierarchical name ("a.b.c" is 3). */
 int name_levels(const char *nfc);
 
+/**
+ * Refuses invisible format characters (general category Cf, which holds every bidirectional
+ * control: U+200E/F, U+061C, U+202A-202E, U+2066-2069) in a new name, so that no name can
+ * imitate another ("Confidential" with U+202E or U+200B), after Unicode's identifier security
+ * profile (UTS #39, with the joiner contexts of UAX #31 and UTS #51). Two joiners are kept
+ * where they are part of the writing:
+ * - U+200D ZERO WIDTH JOINER between two emoji (Extended_Pictographic; the first may carry an
+ *   emoji modifier or a variation selector), as in emoji ZWJ sequences, or after a virama;
+ * - U+200C ZERO WIDTH NON-JOINER after a virama, or between a left- or dual-joining and a
+ *   right- or dual-joining letter (skipping transparent marks), as in Persian.
+ * `s` (n bytes) is valid NFC UTF-8 (name_normalize's output). Returns 0, or TG_EINVAL for
+ * `field` naming the code point.
+ */
+int name_check_visible(const char *s, size_t n, const char *field, struct tg_err *err);
+
 /** True when `s` (n bytes) is valid UTF-8 without NUL or control characters. */
 bool name_is_clean_utf8(const char *s, size_t n);
 

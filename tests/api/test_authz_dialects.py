@@ -253,12 +253,18 @@ def _ok(r, *codes):
     return r.json() if r.content else None
 
 
+# The organization of each login: logins are unique per organization, and an easydb login is
+# looked up in the organization its request names (issue 18).
+ORG_OF = {}
+
+
 def _session(server, login=None):
     """A new easydb session token, authenticated as `login` when given."""
     tok = _ok(requests.get(server.url + "/api/v1/session", timeout=60), 200)["token"]
     if login:
         _ok(requests.post(server.url + "/api/v1/session/authenticate", timeout=60,
-                          params={"token": tok, "login": login, "password": PASSWORD}), 200)
+                          params={"token": tok, "login": login, "password": PASSWORD,
+                                  "organization": ORG_OF[login]}), 200)
     return tok
 
 
@@ -274,6 +280,7 @@ def world(server):
     a = _ok(inst("POST", "/v1/organizations", json={"name": "Acme"}), 201)
     b = _ok(inst("POST", "/v1/organizations", json={"name": "Beta"}), 201)
     w.update(org=a["id"], ws=a["default_workspace_id"], orgb=b["id"], wsb=b["default_workspace_id"])
+    ORG_OF.update(aw=a["id"], ar=a["id"], bw=b["id"])
 
     def token(org, rights, **extra):
         body = {"name": "mx", "rights": rights, "organization_id": org}

@@ -7,12 +7,14 @@ import copy
 import datetime
 import json
 import os
+import subprocess
 import time
 
 import pytest
 import requests
 
 from conftest import ADMIN_TOKEN, Api, Server
+from easydb_types import SESSION, TAGGROUPS, check_answer, validate
 
 EASYDB_HEADERS = ("X-Easydb-Api-Version", "X-Easydb-Base-Schema-Version",
                   "X-Easydb-User-Schema-Version")
@@ -38,7 +40,26 @@ SEED = [{
     ]}]
 
 TAG_KEYS = {"_id", "type", "displayname", "description", "displaytype", "enabled", "sticky",
-            "is_default", "frontend_prefs", "reference", "shortname"}
+            "is_default", "frontend_prefs"}
+
+CHECKED = []
+
+
+@pytest.fixture(autouse=True)
+def easydb_types(monkeypatch):
+    """Every easydb answer this file receives, through any requests call, must have easydb's
+    documented types (tests/api/easydb_types.py): a wrong type fails the test that got it."""
+    send = requests.Session.send
+
+    def checked_send(self, request, **kw):
+        r = send(self, request, **kw)
+        path = requests.utils.urlparse(r.request.url).path
+        if r.request.method != "HEAD" and path.startswith("/api/"):
+            check_answer(r.request.method, path, r.status_code, r.json())
+            CHECKED.append(path)
+        return r
+
+    monkeypatch.setattr(requests.Session, "send", checked_send)
 
 
 class Easydb:
@@ -146,6 +167,57 @@ def test_new_session_is_unauthenticated(server):
     assert r.headers["Pragma"] == "no-cache"
     # Two sessions never share a token.
     assert requests.get(server.url + "/api/v1/session", timeout=10).json()["token"] != s["token"]
+
+
+def test_session_instance_and_locale_types(server, admin):
+    """easydb's session type (types/session): instance.server_version and user-schema are
+    integers, frontend_locale an object (issue 17); for new, shown, re-languaged and
+    authenticated sessions alike."""
+    user(admin, "typed", ["tags:read"])
+    c = Easydb(server)
+    answers = [requests.get(server.url + "/api/v1/session", timeout=10),
+               c.get("/api/v1/session", params={"language": "de-DE"}),
+               c.post("/api/v1/session/authenticate", params={"login": "typed", "password": "password-123"}),
+               c.post("/api/v1/session/deauthenticate")]
+    for r in answers:
+        assert r.status_code == 200, r.text
+        s = r.json()
+        assert validate(s, SESSION) == [], s
+        inst = s["instance"]
+        assert type(inst["server_version"]) is int and inst["server_version"] > 0
+        assert inst["user-schema"] == int(r.headers["X-Easydb-User-Schema-Version"])
+        loc = s["frontend_locale"]
+        assert isinstance(loc, dict)
+        assert loc["code"] == s["frontend_language"]
+        lang, _, region = s["frontend_language"].partition("-")
+        assert loc["language"] == lang and loc["region"] == region
+    assert answers[1].json()["frontend_locale"]["code"] == "de-DE"
+    # server_version is the version tagd reports, as one integer.
+    out = subprocess.run([server.bin, "--version"], capture_output=True, text=True).stdout
+    major, minor, patch = (int(x) for x in out.split()[1].split("."))
+    assert answers[0].json()["instance"]["server_version"] == major * 10000 + minor * 100 + patch
+
+
+def test_type_table_rejects_wrong_types():
+    """The type check itself: what tagd answered before issue 17 fails it."""
+    old = {"token": "t", "instance": {"api": "1", "name": "tagd", "server_version": "0.1.0",
+                                      "solution": "tagd", "user-schema": "1"},
+           "frontend_language": "en-US", "frontend_locale": "en-US",
+           "authentication_methods": [{"method": "easydb"}],
+           "config": {"base": {}, "defaults": {}, "extensions": {}}}
+    errors = validate(old, SESSION)
+    assert len(errors) == 3, errors
+    assert any("server_version" in e for e in errors) and any("frontend_locale" in e for e in errors)
+    group = [{"_basetype": "taggroup", "_tags": [],
+              "taggroup": {"_id": 1, "type": "choice", "displayname": {"en-US": "G"},
+                           "reference": None}}]
+    assert validate(group, TAGGROUPS) != []
+    group[0]["taggroup"].pop("reference")
+    assert validate(group, TAGGROUPS) == []
+    group[0]["taggroup"]["colour"] = "red"
+    assert validate(group, TAGGROUPS) != []
+    with pytest.raises(AssertionError):
+        check_answer("GET", "/api/v1/tags", 400, {"realm": "user", "code": 5})
 
 
 def test_session_show_and_language(server):
@@ -332,7 +404,9 @@ def test_seed_create_and_get(clean, admin):
     assert new["tag"]["sticky"] is False and new["tag"]["is_default"] is True
     assert new["tag"]["enabled"] is True
     assert new["tag"]["frontend_prefs"] is None
-    assert new["tag"]["reference"] is None and new["tag"]["shortname"] is None
+    # Unset references and shortnames are left out: easydb documents them as strings.
+    assert "reference" not in new["tag"] and "shortname" not in new["tag"]
+    assert "reference" not in g["taggroup"] and "shortname" not in g["taggroup"]
     assert new["_acl"] == SEED[0]["_tags"][0]["_acl"]
     assert pub["tag"]["displayname"] == {"de-DE": "veröffentlicht", "en-US": "published"}
     assert pub["tag"]["sticky"] is True
@@ -361,12 +435,10 @@ def test_seed_get_document_shape(clean):
     got = strip_ids(clean.tags())
     want = copy.deepcopy(SEED)
     for g in want:
-        g["taggroup"].update({"reference": None, "shortname": None})
         for t in g["_tags"]:
             t["tag"].setdefault("description", {})
             t["tag"].setdefault("displaytype", "facet")
-            t["tag"].update({"enabled": True, "frontend_prefs": None, "reference": None,
-                             "shortname": None})
+            t["tag"].update({"enabled": True, "frontend_prefs": None})
     assert got == want
 
 
@@ -451,8 +523,7 @@ def test_native_groups_are_visible(clean, admin):
     admin.post("/v1/tags", json={"name": "Ungrouped"})
     lst = clean.tags()
     assert len(lst) == 1
-    assert lst[0]["taggroup"] == {"_id": g["id"], "type": "checkbox", "displayname": {"en-US": "Native"},
-                                  "reference": None, "shortname": None}
+    assert lst[0]["taggroup"] == {"_id": g["id"], "type": "checkbox", "displayname": {"en-US": "Native"}}
     assert lst[0]["_tags"][0]["tag"]["_id"] == t["id"]
     assert lst[0]["_tags"][0]["tag"]["displayname"] == {"en-US": "Native tag"}
     # Posting it back keeps the native names; the ungrouped tag is never touched.
@@ -472,8 +543,33 @@ def test_frontend_prefs_and_defaults_round_trip(clean):
     t = r.json()[0]["_tags"][0]["tag"]
     assert t["type"] == "all_versions" and t["displaytype"] == "search" and t["enabled"] is False
     assert t["frontend_prefs"] == {"webfrontend": {"color": "green", "icon": "fa-eye"}}
-    assert t["shortname"] == "x" and "_version" not in t
+    assert t["shortname"] == "x" and "_version" not in t and "reference" not in t
     assert r.json()[0]["taggroup"]["shortname"] == "g"
+    assert "reference" not in r.json()[0]["taggroup"]
+
+
+def test_unset_reference_and_shortname_are_left_out(clean):
+    """easydb documents only frontend_prefs as nullable: a reference or shortname that is not
+    set is not sent at all (issue 17), also after it was set and then taken away (null or
+    left out), and for groups and tags made through the native API."""
+    body = clean.replace([{"taggroup": {"displayname": {"en-US": "G"}, "reference": "g-ref",
+                                        "shortname": "g"},
+                           "_tags": [{"tag": {"displayname": {"en-US": "x"}, "reference": "x-ref",
+                                              "shortname": "x"}}]}]).json()
+    g, t = body[0]["taggroup"], body[0]["_tags"][0]["tag"]
+    assert (g["reference"], g["shortname"], t["reference"], t["shortname"]) == ("g-ref", "g", "x-ref", "x")
+    g["reference"] = None
+    g.pop("shortname")
+    t["reference"] = None
+    t["shortname"] = None
+    r = clean.replace(body)
+    assert r.status_code == 200, r.text
+    for out in (r.json(), clean.tags()):
+        g, t = out[0]["taggroup"], out[0]["_tags"][0]["tag"]
+        for k in ("reference", "shortname"):
+            assert k not in g and k not in t, out
+        assert t["frontend_prefs"] is None  # the one documented nullable field
+        assert validate(out, TAGGROUPS) == []
 
 
 # ---- errors and atomicity ----
@@ -748,3 +844,110 @@ def test_golden(case, clean, reader, admin, server):
             for p in path:
                 v = v[p]
             env[name] = v
+
+
+# ---- organizations (issue 18) ----
+
+def org_admin(server, admin, name):
+    """A new organization and an admin token of it."""
+    r = admin.post("/v1/organizations", json={"name": name})
+    assert r.status_code == 201, r.text
+    org = r.json()["id"]
+    r = admin.post("/v1/tokens", json={"name": "admin-" + name, "rights": "admin", "organization_id": org})
+    assert r.status_code == 201, r.text
+    return org, Api(server, r.json()["token"])
+
+
+def authenticate(server, token, login, password, **extra):
+    return requests.post(server.url + "/api/v1/session/authenticate",
+                         params=dict(token=token, login=login, password=password, **extra), timeout=10)
+
+
+def test_logins_are_per_organization(server, admin):
+    """Logins were unique across all organizations: one organization learned and blocked
+    another's login names. Now each organization has its own, and easydb's login looks in the
+    organization the request addresses (`organization=org_N`; the default one otherwise)."""
+    org_b, b = org_admin(server, admin, "Tenant B")
+    user(admin, "twin", ["tags:read"], password="password-aaa")
+    r = b.post("/v1/users", json={"login": "Twin", "password": "password-bbb",
+                                  "rights": ["tags:read", "tags:write"]})
+    assert r.status_code == 201, r.text
+    twin_b = r.json()["id"]
+    # Still unique (case-insensitively) within one organization.
+    r = b.post("/v1/users", json={"login": "twin", "password": "password-ccc", "rights": []})
+    assert r.status_code == 409, r.text
+    assert [u["login"] for u in b.get("/v1/users").json()["items"]] == ["Twin"]
+
+    # A session of the default organization knows only its own twin.
+    c = Easydb(server)
+    err(authenticate(server, c.token, "twin", "password-bbb"), "error.user.login_failed")
+    r = authenticate(server, c.token, "twin", "password-aaa")
+    assert r.status_code == 200, r.text
+    assert r.json()["system_rights"] == {}
+
+    # A session started in organization B finds B's.
+    r = requests.get(server.url + "/api/v1/session", params={"organization": org_b}, timeout=10)
+    assert r.status_code == 200, r.text
+    tb = r.json()["token"]
+    err(authenticate(server, tb, "twin", "password-aaa"), "error.user.login_failed")
+    r = authenticate(server, tb, "twin", "password-bbb")
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["user"]["_id"] == twin_b
+    assert r.json()["system_rights"] == {"system.tagmanager": {}}
+    # ... and works in B: a group made there is not the default organization's.
+    r = requests.post(server.url + "/api/v1/tags", params={"token": tb},
+                      json=[{"taggroup": {"displayname": {"en-US": "Only in B"}}, "_tags": []}], timeout=10)
+    assert r.status_code == 200, r.text
+    assert "Only in B" not in [g["name"] for g in admin.get("/v1/groups").json()["items"]]
+
+    # The organization may also come with the login (form body), moving the session.
+    c = Easydb(server)
+    r = requests.post(server.url + "/api/v1/session/authenticate",
+                      data={"token": c.token, "login": "twin", "password": "password-bbb",
+                            "organization": org_b}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.json()["user"]["user"]["_id"] == twin_b
+    # A failed login there leaves the session where it was.
+    c = Easydb(server)
+    err(authenticate(server, c.token, "twin", "wrong-password", organization=org_b), "error.user.login_failed")
+    assert authenticate(server, c.token, "twin", "password-aaa").status_code == 200
+
+    # Unknown and malformed organizations.
+    for bad in ("org_987654", "Tenant B", "org_x"):
+        err(requests.get(server.url + "/api/v1/session", params={"organization": bad}, timeout=10),
+            "error.api.invalid_value", "api")
+        err(authenticate(server, Easydb(server).token, "twin", "password-aaa", organization=bad),
+            "error.api.invalid_value", "api")
+
+
+def test_migration_keeps_logins_working():
+    """A store made before logins were per organization (migration 8): its users still log in,
+    and afterwards another organization can have the same login."""
+    if os.environ.get("TAGD_TEST_STORE"):
+        pytest.skip("rewinds the SQLite file; tests/pg runs migration 8 on a new database")
+    import sqlite3
+    s = Server().start()
+    try:
+        a = Api(s, ADMIN_TOKEN)
+        user(a, "keeper", ["tags:read", "tags:write"], password="password-kkk")
+        assert s.stop() == 0
+        db = sqlite3.connect(os.path.join(s.data, "tagd.db"))
+        with db:
+            db.execute("DROP INDEX users_login")
+            db.execute("CREATE UNIQUE INDEX users_login ON users(login_key)")
+            db.execute("DELETE FROM schema_version WHERE v = 8")
+        db.close()
+        s.start()
+        a = Api(s, ADMIN_TOKEN)
+        c = Easydb(s)
+        r = authenticate(s, c.token, "keeper", "password-kkk")
+        assert r.status_code == 200, r.text
+        assert r.json()["system_rights"] == {"system.tagmanager": {}}
+        _, b = org_admin(s, a, "After migration")
+        r = b.post("/v1/users", json={"login": "keeper", "password": "password-lll", "rights": []})
+        assert r.status_code == 201, r.text
+        db = sqlite3.connect(os.path.join(s.data, "tagd.db"))
+        assert db.execute("SELECT max(v) FROM schema_version").fetchone()[0] >= 8
+        db.close()
+    finally:
+        s.cleanup()

@@ -363,6 +363,30 @@ def test_tag_usage_pagination(admin):
     assert sorted(x["key"] for x in items) == ["r%02d" % i for i in range(12) if i % 2]
 
 
+
+def test_tag_usage_has_total(admin):
+    """docs/api.md promises "total" on every list: /v1/tags/{id}/resources lacked it
+    (issue 18). It counts every resource of the list, on every page, whatever the limit."""
+    for i in range(7):
+        admin.post("/v1/resources/tot/r%d/tags" % i, json={"tags": ["Tot.t%d" % (i % 3)], "create_missing": True})
+    for path, want in (("/v1/tags/Tot/resources?descendants=true", 7), ("/v1/tags/Tot.t0/resources", 3),
+                       ("/v1/tags/Tot/resources", 0)):
+        cursor, seen = None, 0
+        while True:
+            r = admin.get(path, params={"limit": 2, **({"cursor": cursor} if cursor else {})})
+            assert r.status_code == 200, r.text
+            assert r.json()["total"] == want, (path, r.json())
+            seen += len(r.json()["items"])
+            cursor = r.json()["next_cursor"]
+            if not cursor:
+                break
+        assert seen == want
+    admin.delete("/v1/resources/tot/r0/tags/Tot.t0")
+    assert admin.get("/v1/tags/Tot.t0/resources").json()["total"] == 2
+    admin.delete("/v1/tags/Tot.t1")
+    assert admin.get("/v1/tags/Tot.t1/resources").json() == {"items": [], "next_cursor": None, "total": 0}
+
+
 # ---- users and tokens ----
 
 def test_users(server, admin):

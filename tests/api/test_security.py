@@ -3,6 +3,7 @@ requests that carry a credential, CORS off unless one origin is configured, no v
 Server header, and no secret in the access log."""
 import json
 import os
+import re
 import socket
 import subprocess
 import tempfile
@@ -406,3 +407,197 @@ def test_conflicting_lengths_caught_on_a_kept_alive_connection(server, first):
     assert out.startswith(b"HTTP/1.1 201"), out[:200]
     assert b"HTTP/1.1 400" in out and b"conflicting content-length headers" in out, out
     assert _tag_count(server, "SmugglePipe") == 0
+
+
+# ---- HTTP edges (issue 18) ----
+
+AUTH_JSON = (b"Authorization: Bearer " + ADMIN_TOKEN.encode() + b"\r\nContent-Type: application/json\r\n")
+
+
+def _after_close(port, data, timeout=5):
+    """Sends data, reads until the server closes; returns (answer, seconds it took)."""
+    start = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(data)
+        out = b""
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                out += b
+        except (socket.timeout, ConnectionResetError):
+            pass
+    return out, time.monotonic() - start
+
+
+@pytest.mark.parametrize("fold", [b" folded\r\n", b"\tfolded\r\n"])
+def test_obs_fold_is_refused(server, fold):
+    # RFC 9112 5.2: a server may reject obs-fold with 400; a proxy that unfolds it sees other
+    # headers than tagd would.
+    body = b'{"name": "SmuggleFold"}'
+    head = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"X-Note: a\r\n" + fold +
+            b"Content-Length: %d\r\n\r\n" % len(body))
+    out, _ = _after_close(server.port, head + body + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert b"folded header line" in out
+    assert out.count(b"HTTP/1.1 ") == 1, out
+    assert _tag_count(server, "SmuggleFold") == 0
+
+
+@pytest.mark.parametrize("size", [b"0xbe", b"0x15", b"1 5", b"+15", b"-1", b"", b"g"])
+def test_malformed_chunk_size_is_refused(server, size):
+    # "0xbe" was read as a last chunk of size 0 with the extension "xbe": the chunk's bytes
+    # then became the next request on the connection.
+    body = b'{"name": "SmuggleHex"}'
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    req = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           size + b"\r\n" + smuggled + b"\r\n0\r\n\r\n")
+    out, _ = _after_close(server.port, req)
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert out.count(b"HTTP/1.1 ") == 1, out
+    assert _tag_count(server, "SmuggleHex") == 0
+
+
+def test_malformed_chunk_after_pipelined_requests(server):
+    # The requests before the bad one on the connection are answered first, each once; then
+    # the bad one is refused and the connection closed.
+    body = b'{"name": "OkPipeBefore"}'
+    good = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+            b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body))
+    bad = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           b"0x1\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n\r\n0\r\n\r\n")
+    out, _ = _after_close(server.port, good + b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + bad)
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", out)
+    assert statuses == [b"201", b"200", b"400"], out
+    r = requests.delete(server.url + "/v1/tags/OkPipeBefore", timeout=10,
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert r.status_code == 204, r.text
+
+
+def test_chunk_extensions_and_uppercase_hex_are_accepted(server):
+    body = b'{"name": "OkChunkExt"}' + b" " * (0x1A - len(b'{"name": "OkChunkExt"}'))
+    req = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           b"1A ; name=value\r\n" + body + b"\r\n0;last\r\nX-Trailer: t\r\n\r\n")
+    out = raw_request(server.port, req, timeout=3)
+    assert out.startswith(b"HTTP/1.1 201"), out[:300]
+    r = requests.delete(server.url + "/v1/tags/OkChunkExt", timeout=10,
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN})
+    assert r.status_code == 204, r.text
+
+
+@pytest.mark.parametrize("size", [b"7fffffffffffffff", b"ffffffffffffffffff", b"200001"])
+def test_huge_chunk_size_is_413_at_once(server, size):
+    # The declared chunk alone is beyond --max-body (1 MiB): answered at once, not after the
+    # idle timeout (10 s) with the connection held.
+    req = (b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n" +
+           size + b"\r\n{\"name\": ")
+    out, took = _after_close(server.port, req, timeout=8)
+    assert out.startswith(b"HTTP/1.1 413"), out[:300]
+    assert took < 3, took
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_huge_chunk_size_after_good_chunks_is_413(server):
+    # Split over several packets, on a kept-alive connection after a good request.
+    good = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as c:
+        c.sendall(good)
+        time.sleep(0.2)
+        c.sendall(b"POST /v1/tags HTTP/1.1\r\nHost: x\r\n" + AUTH_JSON + b"Transfer-Encoding: chunked\r\n\r\n")
+        time.sleep(0.1)
+        c.sendall(b"4\r\nabcd\r\n7fff")
+        time.sleep(0.1)
+        c.sendall(b"ffffffff")
+        start, out = time.monotonic(), b""
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                out += b
+        except socket.timeout:
+            pass
+    assert out.startswith(b"HTTP/1.1 200"), out[:300]
+    assert b"HTTP/1.1 413" in out, out
+    assert time.monotonic() - start < 3
+
+
+def test_two_host_headers_are_refused(server):
+    out, _ = _after_close(server.port, b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 400"), out[:300]
+    assert b"more than one host header" in out
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.9", b"HTTP/1.2"])
+def test_unknown_http_version_is_505(server, version):
+    out, _ = _after_close(server.port, b"GET /healthz " + version + b"\r\nHost: x\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 505"), out[:300]
+
+
+@pytest.mark.parametrize("version", [b"HTTP/1.0", b"HTTP/1.1"])
+def test_known_http_versions_are_served(server, version):
+    out = raw_request(server.port, b"GET /healthz " + version + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 200"), out[:300]
+
+
+# ---- names that imitate others (issue 18) ----
+
+RLO, ZWJ, ZWSP = "\u202e", "\u200d", "\u200b"
+IMITATIONS = ["Confidential" + RLO, "Conf" + ZWJ + "idential", "Confi" + ZWSP + "dential",
+              "Confidential\u2066x\u2069", "Con\u00adfidential", "\ufeffConfidential"]
+
+
+@pytest.mark.parametrize("name", IMITATIONS)
+def test_invisible_characters_refused_in_native_names(server, name):
+    h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    for path, body in (("/v1/tags", {"name": name}), ("/v1/tags", {"name": "Legit." + name}),
+                       ("/v1/groups", {"name": name})):
+        r = requests.post(server.url + path, json=body, headers=h, timeout=10)
+        assert r.status_code == 400, (path, r.text)
+        e = r.json()["error"]
+        assert e["code"] == "invalid_input" and e["details"]["field"] == "name", e
+        assert "character U+" in e["message"], e
+    # Nor by renaming, nor as a login.
+    r = requests.post(server.url + "/v1/tags", json={"name": "Plain"}, headers=h, timeout=10)
+    assert r.status_code in (201, 409), r.text
+    r = requests.patch(server.url + "/v1/tags/Plain", json={"name": name}, headers=h, timeout=10)
+    assert r.status_code == 400, r.text
+    r = requests.post(server.url + "/v1/users", json={"login": name, "password": "password-123",
+                                                     "rights": ["tags:read"]}, headers=h, timeout=10)
+    assert r.status_code == 400, r.text
+    assert _tag_count(server, "Conf") == 0
+
+
+def test_emoji_and_script_joiners_are_names(server):
+    h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    for name in ["Team.\U0001F469\u200d\U0001F4BB", "Team.\u0915\u094d\u200d\u0937",
+                 "Team.\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"]:
+        r = requests.post(server.url + "/v1/tags", json={"name": name}, headers=h, timeout=10)
+        assert r.status_code == 201, r.text
+        assert r.json()["name"] == name
+
+
+def test_invisible_characters_refused_in_easydb_and_aitronos(server):
+    h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+    r = requests.post(server.url + "/v1/users", json={"login": "imitator", "password": "password-123",
+                                                     "rights": ["tags:read", "tags:write"]}, headers=h, timeout=10)
+    assert r.status_code in (201, 409), r.text
+    tok = requests.get(server.url + "/api/v1/session", timeout=10).json()["token"]
+    r = requests.post(server.url + "/api/v1/session/authenticate",
+                      params={"token": tok, "login": "imitator", "password": "password-123"}, timeout=10)
+    assert r.status_code == 200, r.text
+    for body in ([{"taggroup": {"displayname": {"en-US": "Confidential" + RLO}}, "_tags": []}],
+                 [{"taggroup": {"displayname": {"en-US": "G-imit"}},
+                   "_tags": [{"tag": {"displayname": {"en-US": "Conf" + ZWJ + "idential"}}}]}]):
+        r = requests.post(server.url + "/api/v1/tags", params={"token": tok}, json=body, timeout=10)
+        assert r.status_code == 400, r.text
+        assert r.json()["realm"] == "api" and r.json()["code"] == "error.api.invalid_value", r.text
+        assert "character U+" in r.json()["description"]
+    assert _tag_count(server, "Conf") == 0
+    org = requests.get(server.url + "/v1/organizations", headers=h, timeout=10).json()["items"][0]
+    p = "/v1/organizations/%s/knowledge/connectors/tags" % org["id"]
+    r = requests.post(server.url + p, json={"name": "Confidential" + RLO, "workspace_id": org["default_workspace_id"]},
+                      headers=h, timeout=10)
+    assert r.status_code in (400, 422), r.text
+    assert r.json()["success"] is False and "character U+" in json.dumps(r.json())

@@ -289,8 +289,8 @@ static void test_sessions(void **state)
     assert_int_equal(core_user_create(&f->cx, "ed", "password1", RIGHT_READ | RIGHT_WRITE, &u,
                                       &err),
                      0);
-    assert_int_equal(core_session_create(&f->cx, "xx", &secret, &s, &err), TG_EINVAL);
-    assert_int_equal(core_session_create(&f->cx, NULL, &secret, &s, &err), 0);
+    assert_int_equal(core_session_create(&f->cx, 0, "xx", &secret, &s, &err), TG_EINVAL);
+    assert_int_equal(core_session_create(&f->cx, 0, NULL, &secret, &s, &err), 0);
     assert_int_equal(core_session_open(&f->cx, secret, &o, &err), 0);
     assert_false(f->cx.authed);
     assert_int_equal(o.user_id, 0);

@@ -419,6 +419,19 @@ static void test_random_against_sql(void **state)
                 if (strcmp(usage_str(f, e, &tg, desc), want) != 0)
                     fail_msg("round %d usage '%s': engine %s, sql %s", round, src,
                              usage_str(f, e, &tg, desc), want);
+                /* The list's total (issue 18), from SQL and from the engine. */
+                {
+                    struct core_ctx cx;
+                    int64_t total = -1;
+                    assert_int_equal(core_tag_usage_total(&f->cx, &tg, desc, &total, &err), 0);
+                    assert_int_equal(total, (int64_t)n);
+                    read_ctx(f, e, &cx);
+                    total = -1;
+                    assert_int_equal(core_tag_usage_total(&cx, &tg, desc, &total, &err), 0);
+                    assert_int_equal(total, (int64_t)n);
+                    core_ctx_done(&cx);
+                    engine_main = NULL;
+                }
             }
         }
     }

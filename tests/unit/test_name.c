@@ -93,9 +93,59 @@ static void test_flat_names_keep_dots(void **state)
     arena_release(&a);
 }
 
+/* name_check_visible (issue 18): Cf characters refused, joiners kept where writing needs them. */
+static const struct {
+    const char *in;
+    int rc;
+} visible_cases[] = {
+    /* 1 */ {"Confidential", 0},
+    /* 2 */ {"Conf\xe2\x80\xaeidential", TG_EINVAL},           /* U+202E RLO */
+    /* 3 */ {"Confidential\xe2\x80\x8d", TG_EINVAL},           /* ZWJ at the end */
+    /* 4 */ {"Conf\xe2\x80\x8didential", TG_EINVAL},           /* ZWJ between letters */
+    /* 5 */ {"Conf\xe2\x80\x8bidential", TG_EINVAL},           /* U+200B ZWSP */
+    /* 6 */ {"a\xe2\x81\xa6" "b\xe2\x81\xa9", TG_EINVAL},      /* U+2066 LRI ... PDI */
+    /* 7 */ {"a\xe2\x80\x8f" "b", TG_EINVAL},                    /* U+200F RLM */
+    /* 8 */ {"a\xd8\x9c" "b", TG_EINVAL},                         /* U+061C ALM */
+    /* 9 */ {"\xef\xbb\xbf" "a", TG_EINVAL},                  /* U+FEFF */
+    /* 10 */ {"Con\xc2\xad" "fidential", TG_EINVAL},          /* U+00AD soft hyphen */
+    /* 11 */ {"a\xe2\x81\xa0" "b", TG_EINVAL},                /* U+2060 word joiner */
+    /* 12 */ {"\xf0\x9f\x91\xa9\xe2\x80\x8d\xf0\x9f\x92\xbb", 0}, /* woman technologist */
+    /* 13 */ {"\xf0\x9f\x91\xa8\xf0\x9f\x8f\xbd\xe2\x80\x8d\xf0\x9f\x9a\x80", 0}, /* + skin tone */
+    /* 14 */ {"\xe2\x9d\xa4\xef\xb8\x8f\xe2\x80\x8d\xf0\x9f\x94\xa5", 0}, /* heart on fire */
+    /* 15 */ {"\xe0\xa4\x95\xe0\xa5\x8d\xe2\x80\x8d\xe0\xa4\xb7", 0}, /* Devanagari k+virama+ZWJ+ss */
+    /* 16 */ {"\xd9\x85\xdb\x8c\xe2\x80\x8c\xd8\xae\xd9\x88\xd8\xa7\xd9\x87\xd9\x85", 0}, /* Persian ZWNJ */
+    /* 17 */ {"a\xe2\x80\x8c" "b", TG_EINVAL},               /* ZWNJ between Latin letters */
+    /* 18 */ {"\xe0\xa4\x95\xe0\xa5\x8d\xe2\x80\x8c\xe0\xa4\xb7", 0}, /* ZWNJ after a virama */
+    /* 19 */ {"\xf0\x9f\x91\xa9\xe2\x80\x8d" "a", TG_EINVAL}, /* emoji ZWJ letter */
+    /* 20 */ {"\xf0\x9f\x8f\xb4\xf3\xa0\x81\xa7\xf3\xa0\x81\xa2\xf3\xa0\x81\xbf", TG_EINVAL}, /* tag chars */
+    /* 21 */ {"caf\xc3\xa9 \xf0\x9f\x98\x80", 0},
+    /* 22 */ {"\xd8\xb9\xd8\xb1\xd8\xa8\xd9\x8a", 0},      /* Arabic letters */
+};
+
+static void test_check_visible(void **state)
+{
+    struct tg_err err;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(visible_cases) / sizeof(visible_cases[0]); i++) {
+        const char *in = visible_cases[i].in;
+        int rc;
+        tg_err_clear(&err);
+        rc = name_check_visible(in, strlen(in), "name", &err);
+        if (rc != visible_cases[i].rc)
+            fail_msg("visible-%zu: rc %d, want %d (%s)", i + 1, rc, visible_cases[i].rc, err.msg);
+        if (rc)
+            assert_string_equal(err.field, "name");
+    }
+    tg_err_clear(&err);
+    name_check_visible("a\xe2\x80\xae" "b", 5, "name", &err);
+    assert_string_equal(err.msg, "name contains the bidirectional control character U+202E");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_check_visible),
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_segment_length),
         cmocka_unit_test(test_flat_names_keep_dots),

@@ -208,7 +208,8 @@ static void unique_violation_and_savepoint(void **state)
     assert_int_equal(store_commit(c, &err), 0);
 
     st = st_get(c, SQL_USER_BY_LOGIN, &err);
-    st_text(st, 1, key);
+    st_int(st, 1, 1);
+    st_text(st, 2, key);
     assert_int_equal(st_step(st, &err), 0);
     st_reset(st);
     st = st_get(c, SQL_META_GET, &err);
