@@ -803,39 +803,41 @@ out:
     json_decref(body);
 }
 
+/* The hrefs of `o` under `base`: its collection's path segments are all but its own key. */
+static void ld_hrefs(struct hreq *r, struct ld_obj *o, const char *base, const char *const *segs,
+                     size_t n)
+{
+    struct sbuf b;
+
+    sbuf_init(&b, 0);
+    sbuf_adds(&b, base);
+    for (size_t i = 0; i < n; i++) {
+        if (i == n - 1)
+            o->parent_href = arena_strdup(&r->a, sbuf_str(&b));
+        sbuf_addc(&b, '/');
+        api_url_encode(&b, segs[i]);
+    }
+    o->href = arena_strdup(&r->a, sbuf_str(&b));
+    sbuf_release(&b);
+}
+
 static struct ld_obj ld_flag(struct hreq *r)
 {
     struct ld_obj o = {"flag", NULL, r->params[1], r->params[0], NULL, NULL, NULL};
-    struct sbuf b;
+    const char *segs[] = {o.proj, o.key};
 
     o.rkey = arena_printf(&r->a, "%s/%s", o.proj, o.key);
-    sbuf_init(&b, 0);
-    sbuf_adds(&b, "/api/v2/flags/");
-    api_url_encode(&b, o.proj);
-    o.parent_href = arena_strdup(&r->a, sbuf_str(&b));
-    sbuf_addc(&b, '/');
-    api_url_encode(&b, o.key);
-    o.href = arena_strdup(&r->a, sbuf_str(&b));
-    sbuf_release(&b);
+    ld_hrefs(r, &o, "/api/v2/flags", segs, 2);
     return o;
 }
 
 static struct ld_obj ld_segment(struct hreq *r)
 {
     struct ld_obj o = {"segment", NULL, r->params[2], r->params[0], r->params[1], NULL, NULL};
-    struct sbuf b;
+    const char *segs[] = {o.proj, o.env, o.key};
 
     o.rkey = arena_printf(&r->a, "%s/%s/%s", o.proj, o.env, o.key);
-    sbuf_init(&b, 0);
-    sbuf_adds(&b, "/api/v2/segments/");
-    api_url_encode(&b, o.proj);
-    sbuf_addc(&b, '/');
-    api_url_encode(&b, o.env);
-    o.parent_href = arena_strdup(&r->a, sbuf_str(&b));
-    sbuf_addc(&b, '/');
-    api_url_encode(&b, o.key);
-    o.href = arena_strdup(&r->a, sbuf_str(&b));
-    sbuf_release(&b);
+    ld_hrefs(r, &o, "/api/v2/segments", segs, 3);
     return o;
 }
 
