@@ -3,7 +3,8 @@
 Covers the three examples of the seed (inherited tags, directAssigned=1, the applink), the
 sibling set/edit/delete endpoints for files and folders, XML answers parsed with ElementTree,
 applinks and public links (scope, role, expiry, revocation, access codes) and every error
-status with the {errorCode, errorKey, errorMessage} body."""
+status with the {errorCode, errorKey, errorMessage} body. Every answer under /documents/ that
+any test here receives is checked against Oracle's documented types (tests/api/oracle_types.py)."""
 import os
 import sqlite3
 import time
@@ -13,6 +14,8 @@ import pytest
 import requests
 
 from conftest import ADMIN_TOKEN, Api
+from doc_types import check_every_answer
+from oracle_types import check_answer
 
 BASE = "/documents/api/1.1"
 # The seed's GUIDs.
@@ -20,6 +23,18 @@ FILE1 = "D2D76EA99539F2BDF37FD80CB5D17B95F47087F4E518"
 FILE3 = "DED694950C14AFF280419F9AB5D17B95F47087F4E518"
 FOLDER1 = "F2D76EA99539F2BDF37FD80CB5D17B95F47087F4E518"
 XML = {"Accept": "application/xml"}
+
+
+@pytest.fixture(autouse=True)
+def oracle_types(monkeypatch):
+    """A wrong type in any Oracle answer fails the test that got it."""
+    def check(r):
+        path = requests.utils.urlparse(r.request.url).path
+        if r.request.method != "HEAD":
+            check_answer(r.request.method, path, r.status_code, r.headers.get("Content-Type"),
+                         r.content)
+
+    check_every_answer(monkeypatch, check)
 
 
 def ftags(kind, key):
@@ -574,3 +589,43 @@ def test_openapi_describes_the_endpoints(server):
         assert methods <= set(doc["paths"][path]), path
     assert doc["paths"][BASE + "/folders/{folderId}/tags"]["get"]["responses"]["404"][
         "description"].startswith("File or folder ID")
+
+
+# ---- the type table itself ----
+
+GOOD_GET = b'{"errorCode":"0","idList":"D1","tags":"a,b","type":"file"}'
+
+
+@pytest.mark.parametrize("method,path,status,ctype,content", [
+    # errorCode as a number, a missing attribute, an unknown one, a wrong type value.
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":0,"idList":"D1","tags":"a","type":"file"}'),
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","type":"file"}'),
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","tags":"a","type":"file","extra":1}'),
+    ("GET", ftags("folder", "F1"), 200, "application/json", GOOD_GET),
+    # tags as a list, or with an empty entry.
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","tags":["a"],"type":"file"}'),
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","tags":"a,,b","type":"file"}'),
+    # A write answer without idList; an error without errorKey; an errorCode off its status.
+    ("POST", ftags("file", "D1"), 200, "application/json", b'{"errorCode":"0","type":"file"}'),
+    ("GET", ftags("file", "D1"), 404, "application/json",
+     b'{"errorCode":"-16","errorMessage":"gone"}'),
+    ("GET", ftags("file", "D1"), 404, "application/json",
+     b'{"errorCode":"-20","errorKey":"!cs","errorMessage":"gone"}'),
+    # XML under another root, or with a field the schema does not have.
+    ("GET", ftags("file", "D1"), 200, "application/xml",
+     b"<FolderGetTagsResponse><errorCode>0</errorCode><idList>D1</idList><tags>a</tags>"
+     b"<type>file</type></FolderGetTagsResponse>"),
+    ("PUT", ftags("file", "D1"), 200, "application/xml",
+     b"<FileEditTagsResponse><errorCode>0</errorCode><idList>D1</idList><x>1</x>"
+     b"</FileEditTagsResponse>"),
+    ("GET", ftags("file", "D1"), 200, "text/plain", GOOD_GET),
+])
+def test_type_table_rejects_wrong_types(method, path, status, ctype, content):
+    check_answer("GET", ftags("file", "D1"), 200, "application/json", GOOD_GET)
+    with pytest.raises(AssertionError):
+        check_answer(method, path, status, ctype, content)
