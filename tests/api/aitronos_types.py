@@ -122,8 +122,25 @@ def schema_for(method, path, status):
     raise AssertionError("no Aitronos type for %s %s %d" % (method, path, status))
 
 
-def check_answer(method, path, status, headers, content):
-    """Asserts that an answer of the Aitronos routes has Aitronos' documented types."""
+# A2 names the codes of a refused API key apart from those of a refused bearer token.
+API_KEY_CODES = {"INVALID_API_KEY", "API_KEY_EXPIRED", "API_KEY_DEACTIVATED", "API_KEY_PAUSED"}
+TOKEN_CODES = {"TOKEN_EXPIRED", "TOKEN_INVALID"}
+
+
+def _credential(request_headers):
+    """How the request sent its credential: "bearer", "api_key" or None."""
+    h = {k.lower(): v for k, v in (request_headers or {}).items()}
+    auth = h.get("authorization", "")
+    if auth.lower().startswith("bearer ") and auth[7:].strip():
+        return "bearer"
+    if h.get("x-api-key") or h.get("api-key"):
+        return "api_key"
+    return None
+
+
+def check_answer(method, path, status, headers, content, request_headers=None):
+    """Asserts that an answer of the Aitronos routes has Aitronos' documented types; with the
+    request's headers, also that a refused credential gets the codes of its kind."""
     if not _PREFIX.match(path):
         return
     what = "%s %s %d" % (method, path, status)
@@ -140,3 +157,9 @@ def check_answer(method, path, status, headers, content):
         assert e["type"] == ("server_error" if status >= 500 else "client_error"), what
         assert e["code"] in CODES.get(status, set()), "%s: %s is not a %d code" % (
             what, e["code"], status)
+        if request_headers is not None and status == 401:
+            sent = _credential(request_headers)
+            allowed = {"bearer": TOKEN_CODES, "api_key": API_KEY_CODES}.get(
+                sent, {"AUTHENTICATION_REQUIRED"})
+            assert e["code"] in allowed, "%s: %s for a credential sent as %s" % (
+                what, e["code"], sent)

@@ -29,7 +29,8 @@ def aitronos_types(monkeypatch):
     def check(r):
         path = requests.utils.urlparse(r.request.url).path
         if r.request.method != "HEAD":
-            check_answer(r.request.method, path, r.status_code, r.headers, r.content)
+            check_answer(r.request.method, path, r.status_code, r.headers, r.content,
+                         r.request.headers)
 
     check_every_answer(monkeypatch, check)
 
@@ -357,7 +358,16 @@ def test_authentication(env):
     # The X-API-Key header is accepted as well.
     r = requests.get(s.url + tags_path(env.org_a), headers={"X-API-Key": env.tok_a}, timeout=10)
     assert r.status_code == 200, r.text
-    r = requests.get(s.url + tags_path(env.org_a), headers={"X-API-Key": "wrong"}, timeout=10)
+    # A key sent as an API key is refused with the API-key codes of Aitronos' error-codes page,
+    # a bearer token with the token codes.
+    for header in ("X-API-Key", "api-key"):
+        r = requests.get(s.url + tags_path(env.org_a), headers={header: "wrong"}, timeout=10)
+        assert_error(r, 401, "INVALID_API_KEY")
+        r = requests.get(s.url + tags_path(env.org_a), headers={header: ""}, timeout=10)
+        assert_error(r, 401, "AUTHENTICATION_REQUIRED")
+    # The Authorization header wins over X-API-Key.
+    r = requests.get(s.url + tags_path(env.org_a),
+                     headers={"Authorization": "Bearer wrong", "X-API-Key": env.tok_a}, timeout=10)
     assert_error(r, 401, "TOKEN_INVALID")
 
 
@@ -383,6 +393,9 @@ def test_revoked_and_expired_tokens(env):
         assert r.status_code == 200
     time.sleep(max(0, soon / 1000.0 - time.time()) + 0.3)
     assert_error(Api(env.server, tok).get(tags_path(env.org_a)), 401, "TOKEN_EXPIRED")
+    r = requests.get(env.server.url + tags_path(env.org_a), headers={"X-API-Key": tok},
+                     timeout=10)
+    assert_error(r, 401, "API_KEY_EXPIRED")
 
 
 def test_read_only_token(env):
@@ -571,3 +584,19 @@ def test_type_table_rejects_wrong_types(method, path, status, headers, content):
     check_answer("GET", tags_path("org_1", "tag_1"), 404, JSON_H, GOOD_ERROR)
     with pytest.raises(AssertionError):
         check_answer(method, path, status, headers, content)
+
+
+def test_type_table_checks_the_code_of_the_credential():
+    """A refused API key has an API-key code; a refused bearer token a token code."""
+    def refused(code):
+        return bad_error(code=code, status=401)
+
+    p = tags_path("org_1")
+    check_answer("GET", p, 401, JSON_H, refused("TOKEN_INVALID"), {"Authorization": "Bearer x"})
+    check_answer("GET", p, 401, JSON_H, refused("INVALID_API_KEY"), {"X-API-Key": "x"})
+    check_answer("GET", p, 401, JSON_H, refused("AUTHENTICATION_REQUIRED"), {})
+    with pytest.raises(AssertionError):
+        check_answer("GET", p, 401, JSON_H, refused("TOKEN_INVALID"), {"X-API-Key": "x"})
+    with pytest.raises(AssertionError):
+        check_answer("GET", p, 401, JSON_H, refused("INVALID_API_KEY"),
+                     {"Authorization": "Bearer x"})
