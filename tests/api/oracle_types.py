@@ -93,7 +93,7 @@ ERROR = {
 ERROR_STATUS = {"-16": {404}, "-20": {401, 403}, "-26": {400},
                 "-1": {400, 405, 413, 415, 429, 431, 500, 503}}
 
-_PATH = re.compile(r"^/documents/api/1\.1/(file|folder)s/[^/]+/tags$")
+_PATH = re.compile(r"^/documents/api/1\.[12]/(file|folder)s/[^/]+/tags$")
 _OPERATION = {"GET": "Get", "POST": "Set", "PUT": "Edit", "DELETE": "Delete"}
 
 

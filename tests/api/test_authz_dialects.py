@@ -56,8 +56,9 @@ AITRONOS_ROWS = [
 ]
 
 ORACLE_ROWS = []
-for _kind, _key in (("file", "Dfa"), ("folder", "fa")):
-    _p = "%s/%ss/%s/tags" % (BASE, _kind, _key)
+for _base, _kind, _key in ((b, k, key) for b in (BASE, "/documents/api/1.2")
+                           for k, key in (("file", "Dfa"), ("folder", "fa"))):
+    _p = "%s/%ss/%s/tags" % (_base, _kind, _key)
     ORACLE_ROWS += [
         ("oracle", "GET", _p, None, "read"),
         ("oracle", "POST", _p, {"setTags": "intruder"}, "write"),

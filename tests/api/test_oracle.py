@@ -580,10 +580,48 @@ def test_bad_ids_and_media(server, admin, tree):
     assert_error(r, 405, "-1")
 
 
+def test_version_1_2_serves_the_same_endpoints(server, admin, tree):
+    """Oracle's current reference documents the tag endpoints under /documents/api/1.2/ with
+    the bodies of 1.1; clients written from it call those paths."""
+    v12 = "/documents/api/1.2/%ss/%s/tags"
+    r = admin.get(v12 % ("file", FILE1))
+    assert r.status_code == 200, r.text
+    assert r.json() == admin.get(ftags("file", FILE1)).json()
+    r = admin.get(v12 % ("folder", FOLDER1) + "?directAssigned=1", headers=XML)
+    assert parse_xml(r, "FolderGetTagsResponse") == [
+        ("errorCode", "0"), ("idList", FOLDER1), ("tags", "personal,work"), ("type", "folder")]
+    put_res(admin, "file", "v12.txt", ("folder", "sibling"))
+    p = v12 % ("file", "v12.txt")
+    r = admin.post(p, json={"setTags": "a12,b12"})
+    assert r.json() == {"errorCode": "0", "idList": "v12.txt", "type": "file"}
+    assert admin.put(p, json={"addTags": "c12", "removeTags": "a12"}).status_code == 200
+    assert admin.get(ftags("file", "v12.txt") + "?directAssigned=1").json()["tags"] == "b12,c12"
+    assert admin.delete(p).json() == {"errorCode": "0", "idList": "v12.txt", "type": "file"}
+    p = v12 % ("folder", "sibling")
+    assert admin.put(p, json={"addTags": "f12"}).status_code == 200
+    assert admin.get(p + "?directAssigned=1").json()["tags"] == "sibTag,f12"
+    assert admin.put(p, json={"removeTags": "f12"}).status_code == 200
+    # Links and errors work there as well.
+    link = applink(admin, "folder", "shared")
+    h = {"appLinkID": link["id"], "accessToken": link["access_token"]}
+    assert anon(server, "GET", v12 % ("file", FILE3), headers=h).json()["tags"] == \
+        "myFileTag,appLinkFileTag"
+    assert_error(anon(server, "GET", v12 % ("file", FILE1), headers=h), 403, "-20")
+    assert_error(admin.get(v12 % ("file", "DNOPE")), 404, "-16")
+    assert_error(anon(server, "GET", v12 % ("file", FILE1)), 401, "-20")
+    # Other versions are no tag API.
+    for version in ("1.0", "1.3", "2"):
+        assert_error(admin.get("/documents/api/%s/files/%s/tags" % (version, FILE1)), 404, "-16")
+
+
 def test_openapi_describes_the_endpoints(server):
     doc = anon(server, "GET", "/openapi.json").json()
     for path, methods in [(BASE + "/files/{fileId}/tags", {"get", "post", "put", "delete"}),
                           (BASE + "/folders/{folderId}/tags", {"get", "post", "put", "delete"}),
+                          ("/documents/api/1.2/files/{fileId}/tags",
+                           {"get", "post", "put", "delete"}),
+                          ("/documents/api/1.2/folders/{folderId}/tags",
+                           {"get", "post", "put", "delete"}),
                           ("/v1/applinks", {"get", "post"}), ("/v1/publiclinks", {"get", "post"}),
                           ("/v1/applinks/{id}", {"delete"}), ("/v1/publiclinks/{id}", {"delete"})]:
         assert methods <= set(doc["paths"][path]), path
