@@ -151,6 +151,8 @@ def check_answer(method, path, status, headers, content, request_headers=None):
     assert headers.get("Content-Type", "").startswith("application/json"), what
     body = json.loads(content)
     fail_unless_valid(what, body, schema, "Aitronos")
+    if schema is TAG and _TAG.match(path):
+        assert body["tag_id"] == path.rsplit("/", 1)[1], "%s: tag_id %r" % (what, body["tag_id"])
     if status >= 400:
         e = body["error"]
         assert e["status"] == status, "%s: error.status %r" % (what, e["status"])

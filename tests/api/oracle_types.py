@@ -41,6 +41,7 @@ tests/api/test_oracle.py applies it to every answer it receives."""
 import json
 import re
 import xml.etree.ElementTree as ET
+from urllib.parse import unquote
 
 from doc_types import fail_unless_valid
 
@@ -140,6 +141,10 @@ def check_answer(method, path, status, content_type, content):
         want = root_name(method, path, status)
         assert root == want, "%s: XML root %s, not %s" % (what, root, want)
     fail_unless_valid(what, body, schema_for(method, path, status), "Oracle")
+    if status < 400:
+        # "Globally unique identifier (GUID) for the file": the item the path names.
+        item = unquote(path.split("/")[-2])
+        assert body["idList"] == item, "%s: idList %r" % (what, body["idList"])
     if status >= 400:
         code = body["errorCode"]
         assert status in ERROR_STATUS.get(code, set()), "%s: errorCode %s with status %d" % (

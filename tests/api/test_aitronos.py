@@ -566,6 +566,8 @@ def bad_error(**change):
      b'{"tag_id":"tag_1","name":"P","color":"red","workspace_id":"ws_1"}'),
     ("POST", tags_path("org_1"), 201, JSON_H,
      b'{"tag_id":"tag_1","name":"P","color":null,"workspace_id":"ws_1","id":1}'),
+    # Another tag than the path names.
+    ("GET", tags_path("org_1", "tag_2"), 200, JSON_H, GOOD_TAG),
     # The list as a bare array; a created tag answered 200; a 204 with a body.
     ("GET", tags_path("org_1"), 200, JSON_H, b"[" + GOOD_TAG + b"]"),
     ("POST", tags_path("org_1"), 200, JSON_H, GOOD_TAG),

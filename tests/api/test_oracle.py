@@ -667,3 +667,11 @@ def test_type_table_rejects_wrong_types(method, path, status, ctype, content):
     check_answer("GET", ftags("file", "D1"), 200, "application/json", GOOD_GET)
     with pytest.raises(AssertionError):
         check_answer(method, path, status, ctype, content)
+
+
+def test_type_table_checks_the_item():
+    with pytest.raises(AssertionError):
+        check_answer("GET", ftags("file", "D1"), 200, "application/json",
+                     GOOD_GET.replace(b'"D1"', b'"D2"'))
+    check_answer("DELETE", ftags("file", "x%26y"), 200, "application/json",
+                 b'{"errorCode":"0","idList":"x&y","type":"file"}')
