@@ -1,9 +1,10 @@
 """Aitronos' documented types for the knowledge-connector tags, as a table (issue 17).
 
-Aitronos publishes no machine-readable schema of this API, and its one client library, the
+No machine-readable schema of this API could be found, and Aitronos' one client library, the
 Python package aitronos-sdk (5.0.0; `client.knowledge_connectors.list_tags(...)` in the docs),
-is on PyPI, which this project's machines cannot reach (only Debian and npm), and its source is
-not public. Its npm package (@aitronos/freddy-plugins) is a UI kit without API calls. So the
+is on PyPI, which this project's machines cannot reach (only Debian and npm), with its source
+in no public repository. Its npm package (@aitronos/freddy-plugins) is a UI kit without API
+calls. So the
 answers are checked against the types the documentation gives (spec ../shared/spec/aitronos.md):
 
   A1  docs.aitronos.com/docs/api-reference/knowledge-connectors/tags (+ .md): the routes;
