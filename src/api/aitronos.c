@@ -10,6 +10,7 @@
  * timestamp}} with trace_id equal to the request id (X-Request-Id, access log).
  * docs/dialects/aitronos.md records every choice the public documentation leaves open. */
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -79,6 +80,12 @@ static struct amap map_error(int code, const struct tg_err *err)
         if (field_is(err, "authorization"))
             return (struct amap){401, "AUTHENTICATION_REQUIRED", "Authentication is required.",
                                  false};
+        /* The error-codes page gives a refused API key codes of its own; clients that send
+         * X-API-Key look for them, not for the bearer token's. */
+        if (field_is(err, "api_key") && strstr(err->msg, "expired"))
+            return (struct amap){401, "API_KEY_EXPIRED", "The API key has expired.", false};
+        if (field_is(err, "api_key"))
+            return (struct amap){401, "INVALID_API_KEY", "The API key is invalid.", false};
         if (strstr(err->msg, "expired"))
             return (struct amap){401, "TOKEN_EXPIRED", "The access token has expired.", false};
         return (struct amap){401, "TOKEN_INVALID", "The access token is invalid.", false};
@@ -169,6 +176,7 @@ static const char *pid(struct hreq *r, const char *prefix, int64_t id)
 static int enter(struct hreq *r, struct core_ctx *cx, unsigned need)
 {
     const char *tok = api_bearer(r);
+    bool api_key = tok == NULL;
     struct tg_err err;
     int64_t org;
     int rc;
@@ -184,6 +192,8 @@ static int enter(struct hreq *r, struct core_ctx *cx, unsigned need)
         return -1;
     }
     rc = core_auth_token(cx, tok, &err);
+    if (rc == TG_EAUTH && api_key)
+        snprintf(err.field, sizeof(err.field), "api_key");
     if (rc) {
         api_fail(r, rc, &err);
         return -1;

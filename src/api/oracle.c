@@ -1,4 +1,4 @@
-/* api/oracle.c: the Oracle Content Management documents API 1.1, file and folder tags.
+/* api/oracle.c: the Oracle Content Management documents API 1.1 and 1.2, file and folder tags.
  *
  * Files and folders are tagd resources of kinds "file" and "folder", keyed by their GUID; a
  * file's parent is its folder and folders nest, so GET answers the inherited tags from
@@ -646,6 +646,9 @@ static void h_folder_clear(struct hreq *r, struct core_ctx *cx)
 }
 
 #define R(m, p, f, fl) {m, p, f, fl, &oracle_dialect, NULL, NULL}
+/* 1.2, the version Oracle's current reference documents, has the tag endpoints of 1.1 with the
+ * same bodies and answers, so both versions share the handlers. (Written out: the tests read
+ * this table.) */
 const struct route oracle_routes[] = {
     R("GET", "/documents/api/1.1/files/{fileId}/tags", h_file_get, 0),
     R("POST", "/documents/api/1.1/files/{fileId}/tags", h_file_set, ROUTE_WRITE),
@@ -655,6 +658,14 @@ const struct route oracle_routes[] = {
     R("POST", "/documents/api/1.1/folders/{folderId}/tags", h_folder_set, ROUTE_WRITE),
     R("PUT", "/documents/api/1.1/folders/{folderId}/tags", h_folder_edit, ROUTE_WRITE),
     R("DELETE", "/documents/api/1.1/folders/{folderId}/tags", h_folder_clear, ROUTE_WRITE),
+    R("GET", "/documents/api/1.2/files/{fileId}/tags", h_file_get, 0),
+    R("POST", "/documents/api/1.2/files/{fileId}/tags", h_file_set, ROUTE_WRITE),
+    R("PUT", "/documents/api/1.2/files/{fileId}/tags", h_file_edit, ROUTE_WRITE),
+    R("DELETE", "/documents/api/1.2/files/{fileId}/tags", h_file_clear, ROUTE_WRITE),
+    R("GET", "/documents/api/1.2/folders/{folderId}/tags", h_folder_get, 0),
+    R("POST", "/documents/api/1.2/folders/{folderId}/tags", h_folder_set, ROUTE_WRITE),
+    R("PUT", "/documents/api/1.2/folders/{folderId}/tags", h_folder_edit, ROUTE_WRITE),
+    R("DELETE", "/documents/api/1.2/folders/{folderId}/tags", h_folder_clear, ROUTE_WRITE),
     {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

@@ -3,7 +3,10 @@ endpoints that set up a multi-organization installation.
 
 One tagd per module. The fixture creates two organizations (A, B) through the native API, a
 second workspace in A, and tokens of each organization; every test then speaks the Aitronos
-paths /v1/organizations/{org}/knowledge/connectors/tags with those tokens."""
+paths /v1/organizations/{org}/knowledge/connectors/tags with those tokens. Every answer of those
+paths that any test here receives is checked against Aitronos' documented types
+(tests/api/aitronos_types.py)."""
+import json
 import re
 import time
 import uuid
@@ -11,11 +14,25 @@ import uuid
 import pytest
 import requests
 
+from aitronos_types import check_answer
 from conftest import ADMIN_TOKEN, Api
+from doc_types import check_every_answer
 
 ERROR_KEYS = {"code", "message", "system_message", "type", "status", "details", "trace_id",
               "timestamp"}
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+@pytest.fixture(autouse=True)
+def aitronos_types(monkeypatch):
+    """A wrong type in any Aitronos answer fails the test that got it."""
+    def check(r):
+        path = requests.utils.urlparse(r.request.url).path
+        if r.request.method != "HEAD":
+            check_answer(r.request.method, path, r.status_code, r.headers, r.content,
+                         r.request.headers)
+
+    check_every_answer(monkeypatch, check)
 
 
 def tags_path(org, tag_id=None):
@@ -341,7 +358,16 @@ def test_authentication(env):
     # The X-API-Key header is accepted as well.
     r = requests.get(s.url + tags_path(env.org_a), headers={"X-API-Key": env.tok_a}, timeout=10)
     assert r.status_code == 200, r.text
-    r = requests.get(s.url + tags_path(env.org_a), headers={"X-API-Key": "wrong"}, timeout=10)
+    # A key sent as an API key is refused with the API-key codes of Aitronos' error-codes page,
+    # a bearer token with the token codes.
+    for header in ("X-API-Key", "api-key"):
+        r = requests.get(s.url + tags_path(env.org_a), headers={header: "wrong"}, timeout=10)
+        assert_error(r, 401, "INVALID_API_KEY")
+        r = requests.get(s.url + tags_path(env.org_a), headers={header: ""}, timeout=10)
+        assert_error(r, 401, "AUTHENTICATION_REQUIRED")
+    # The Authorization header wins over X-API-Key.
+    r = requests.get(s.url + tags_path(env.org_a),
+                     headers={"Authorization": "Bearer wrong", "X-API-Key": env.tok_a}, timeout=10)
     assert_error(r, 401, "TOKEN_INVALID")
 
 
@@ -367,6 +393,9 @@ def test_revoked_and_expired_tokens(env):
         assert r.status_code == 200
     time.sleep(max(0, soon / 1000.0 - time.time()) + 0.3)
     assert_error(Api(env.server, tok).get(tags_path(env.org_a)), 401, "TOKEN_EXPIRED")
+    r = requests.get(env.server.url + tags_path(env.org_a), headers={"X-API-Key": tok},
+                     timeout=10)
+    assert_error(r, 401, "API_KEY_EXPIRED")
 
 
 def test_read_only_token(env):
@@ -510,3 +539,66 @@ def test_native_only_states(env):
     assert a.delete("/v1/tags/%s" % gone).status_code == 204
     assert_error(a.get(tags_path(org, gone)), 404, "CONNECTOR_TAG_NOT_FOUND")
     assert "SoftGone" not in names(a, org)
+
+
+# ---- the type table itself ----
+
+JSON_H = {"Content-Type": "application/json"}
+GOOD_TAG = b'{"tag_id":"tag_1","name":"P","color":null,"workspace_id":"ws_1"}'
+GOOD_ERROR = (b'{"success":false,"error":{"code":"CONNECTOR_TAG_NOT_FOUND","message":"m",'
+              b'"system_message":"s","type":"client_error","status":404,"details":{},'
+              b'"trace_id":"abc","timestamp":"2026-11-23T11:47:51Z"}}')
+
+
+def bad_error(**change):
+    e = json.loads(GOOD_ERROR)
+    e["error"].update(change)
+    return json.dumps(e).encode()
+
+
+@pytest.mark.parametrize("method,path,status,headers,content", [
+    # A tag without color, with a number for an id, a color that is no hex code, an extra field.
+    ("GET", tags_path("org_1", "tag_1"), 200, JSON_H,
+     b'{"tag_id":"tag_1","name":"P","workspace_id":"ws_1"}'),
+    ("GET", tags_path("org_1", "tag_1"), 200, JSON_H,
+     b'{"tag_id":1,"name":"P","color":null,"workspace_id":"ws_1"}'),
+    ("PATCH", tags_path("org_1", "tag_1"), 200, JSON_H,
+     b'{"tag_id":"tag_1","name":"P","color":"red","workspace_id":"ws_1"}'),
+    ("POST", tags_path("org_1"), 201, JSON_H,
+     b'{"tag_id":"tag_1","name":"P","color":null,"workspace_id":"ws_1","id":1}'),
+    # Another tag than the path names.
+    ("GET", tags_path("org_1", "tag_2"), 200, JSON_H, GOOD_TAG),
+    # The list as a bare array; a created tag answered 200; a 204 with a body.
+    ("GET", tags_path("org_1"), 200, JSON_H, b"[" + GOOD_TAG + b"]"),
+    ("POST", tags_path("org_1"), 200, JSON_H, GOOD_TAG),
+    ("DELETE", tags_path("org_1", "tag_1"), 204, JSON_H, b"{}"),
+    # Errors: status as a string, off the HTTP status, a code of another status, no
+    # system_message, a timestamp that is not ISO-8601, success true.
+    ("GET", tags_path("org_1", "tag_1"), 404, JSON_H, bad_error(status="404")),
+    ("GET", tags_path("org_1", "tag_1"), 404, JSON_H, bad_error(status=400)),
+    ("GET", tags_path("org_1", "tag_1"), 404, JSON_H, bad_error(code="VALIDATION_ERROR")),
+    ("GET", tags_path("org_1", "tag_1"), 404, JSON_H, bad_error(system_message=None)),
+    ("GET", tags_path("org_1", "tag_1"), 404, JSON_H, bad_error(timestamp="yesterday")),
+    ("GET", tags_path("org_1", "tag_1"), 404, JSON_H, GOOD_ERROR.replace(b"false", b"true")),
+])
+def test_type_table_rejects_wrong_types(method, path, status, headers, content):
+    check_answer("GET", tags_path("org_1", "tag_1"), 200, JSON_H, GOOD_TAG)
+    check_answer("GET", tags_path("org_1", "tag_1"), 404, JSON_H, GOOD_ERROR)
+    with pytest.raises(AssertionError):
+        check_answer(method, path, status, headers, content)
+
+
+def test_type_table_checks_the_code_of_the_credential():
+    """A refused API key has an API-key code; a refused bearer token a token code."""
+    def refused(code):
+        return bad_error(code=code, status=401)
+
+    p = tags_path("org_1")
+    check_answer("GET", p, 401, JSON_H, refused("TOKEN_INVALID"), {"Authorization": "Bearer x"})
+    check_answer("GET", p, 401, JSON_H, refused("INVALID_API_KEY"), {"X-API-Key": "x"})
+    check_answer("GET", p, 401, JSON_H, refused("AUTHENTICATION_REQUIRED"), {})
+    with pytest.raises(AssertionError):
+        check_answer("GET", p, 401, JSON_H, refused("TOKEN_INVALID"), {"X-API-Key": "x"})
+    with pytest.raises(AssertionError):
+        check_answer("GET", p, 401, JSON_H, refused("INVALID_API_KEY"),
+                     {"Authorization": "Bearer x"})

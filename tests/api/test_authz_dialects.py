@@ -20,11 +20,29 @@ import time
 import pytest
 import requests
 
+import aitronos_types
+import oracle_types
 from conftest import ADMIN_TOKEN, ROOT, Server
+from doc_types import check_every_answer
 
 BASE = "/documents/api/1.1"
 AIT = "/v1/organizations/{org}/knowledge/connectors/tags"
 GARBAGE = "tgd_garbage-0123456789abcdef"
+
+
+@pytest.fixture(autouse=True)
+def documented_types(monkeypatch):
+    """Every refusal here must also have the documented types of its product (issue 17)."""
+    def check(r):
+        path = requests.utils.urlparse(r.request.url).path
+        if r.request.method == "HEAD":
+            return
+        oracle_types.check_answer(r.request.method, path, r.status_code,
+                                  r.headers.get("Content-Type"), r.content)
+        aitronos_types.check_answer(r.request.method, path, r.status_code, r.headers,
+                                    r.content, r.request.headers)
+
+    check_every_answer(monkeypatch, check)
 
 
 # ---- rows: (dialect, method, path, body, need) -------------------------------------------
@@ -56,8 +74,9 @@ AITRONOS_ROWS = [
 ]
 
 ORACLE_ROWS = []
-for _kind, _key in (("file", "Dfa"), ("folder", "fa")):
-    _p = "%s/%ss/%s/tags" % (BASE, _kind, _key)
+for _base, _kind, _key in ((b, k, key) for b in (BASE, "/documents/api/1.2")
+                           for k, key in (("file", "Dfa"), ("folder", "fa"))):
+    _p = "%s/%ss/%s/tags" % (_base, _kind, _key)
     ORACLE_ROWS += [
         ("oracle", "GET", _p, None, "read"),
         ("oracle", "POST", _p, {"setTags": "intruder"}, "write"),

@@ -3,7 +3,8 @@
 Covers the three examples of the seed (inherited tags, directAssigned=1, the applink), the
 sibling set/edit/delete endpoints for files and folders, XML answers parsed with ElementTree,
 applinks and public links (scope, role, expiry, revocation, access codes) and every error
-status with the {errorCode, errorKey, errorMessage} body."""
+status with the {errorCode, errorKey, errorMessage} body. Every answer under /documents/ that
+any test here receives is checked against Oracle's documented types (tests/api/oracle_types.py)."""
 import os
 import sqlite3
 import time
@@ -13,6 +14,8 @@ import pytest
 import requests
 
 from conftest import ADMIN_TOKEN, Api
+from doc_types import check_every_answer
+from oracle_types import check_answer
 
 BASE = "/documents/api/1.1"
 # The seed's GUIDs.
@@ -20,6 +23,18 @@ FILE1 = "D2D76EA99539F2BDF37FD80CB5D17B95F47087F4E518"
 FILE3 = "DED694950C14AFF280419F9AB5D17B95F47087F4E518"
 FOLDER1 = "F2D76EA99539F2BDF37FD80CB5D17B95F47087F4E518"
 XML = {"Accept": "application/xml"}
+
+
+@pytest.fixture(autouse=True)
+def oracle_types(monkeypatch):
+    """A wrong type in any Oracle answer fails the test that got it."""
+    def check(r):
+        path = requests.utils.urlparse(r.request.url).path
+        if r.request.method != "HEAD":
+            check_answer(r.request.method, path, r.status_code, r.headers.get("Content-Type"),
+                         r.content)
+
+    check_every_answer(monkeypatch, check)
 
 
 def ftags(kind, key):
@@ -565,12 +580,98 @@ def test_bad_ids_and_media(server, admin, tree):
     assert_error(r, 405, "-1")
 
 
+def test_version_1_2_serves_the_same_endpoints(server, admin, tree):
+    """Oracle's current reference documents the tag endpoints under /documents/api/1.2/ with
+    the bodies of 1.1; clients written from it call those paths."""
+    v12 = "/documents/api/1.2/%ss/%s/tags"
+    r = admin.get(v12 % ("file", FILE1))
+    assert r.status_code == 200, r.text
+    assert r.json() == admin.get(ftags("file", FILE1)).json()
+    r = admin.get(v12 % ("folder", FOLDER1) + "?directAssigned=1", headers=XML)
+    assert parse_xml(r, "FolderGetTagsResponse") == [
+        ("errorCode", "0"), ("idList", FOLDER1), ("tags", "personal,work"), ("type", "folder")]
+    put_res(admin, "file", "v12.txt", ("folder", "sibling"))
+    p = v12 % ("file", "v12.txt")
+    r = admin.post(p, json={"setTags": "a12,b12"})
+    assert r.json() == {"errorCode": "0", "idList": "v12.txt", "type": "file"}
+    assert admin.put(p, json={"addTags": "c12", "removeTags": "a12"}).status_code == 200
+    assert admin.get(ftags("file", "v12.txt") + "?directAssigned=1").json()["tags"] == "b12,c12"
+    assert admin.delete(p).json() == {"errorCode": "0", "idList": "v12.txt", "type": "file"}
+    p = v12 % ("folder", "sibling")
+    assert admin.put(p, json={"addTags": "f12"}).status_code == 200
+    assert admin.get(p + "?directAssigned=1").json()["tags"] == "sibTag,f12"
+    assert admin.put(p, json={"removeTags": "f12"}).status_code == 200
+    # Links and errors work there as well.
+    link = applink(admin, "folder", "shared")
+    h = {"appLinkID": link["id"], "accessToken": link["access_token"]}
+    assert anon(server, "GET", v12 % ("file", FILE3), headers=h).json()["tags"] == \
+        "myFileTag,appLinkFileTag"
+    assert_error(anon(server, "GET", v12 % ("file", FILE1), headers=h), 403, "-20")
+    assert_error(admin.get(v12 % ("file", "DNOPE")), 404, "-16")
+    assert_error(anon(server, "GET", v12 % ("file", FILE1)), 401, "-20")
+    # Other versions are no tag API.
+    for version in ("1.0", "1.3", "2"):
+        assert_error(admin.get("/documents/api/%s/files/%s/tags" % (version, FILE1)), 404, "-16")
+
+
 def test_openapi_describes_the_endpoints(server):
     doc = anon(server, "GET", "/openapi.json").json()
     for path, methods in [(BASE + "/files/{fileId}/tags", {"get", "post", "put", "delete"}),
                           (BASE + "/folders/{folderId}/tags", {"get", "post", "put", "delete"}),
+                          ("/documents/api/1.2/files/{fileId}/tags",
+                           {"get", "post", "put", "delete"}),
+                          ("/documents/api/1.2/folders/{folderId}/tags",
+                           {"get", "post", "put", "delete"}),
                           ("/v1/applinks", {"get", "post"}), ("/v1/publiclinks", {"get", "post"}),
                           ("/v1/applinks/{id}", {"delete"}), ("/v1/publiclinks/{id}", {"delete"})]:
         assert methods <= set(doc["paths"][path]), path
     assert doc["paths"][BASE + "/folders/{folderId}/tags"]["get"]["responses"]["404"][
         "description"].startswith("File or folder ID")
+
+
+# ---- the type table itself ----
+
+GOOD_GET = b'{"errorCode":"0","idList":"D1","tags":"a,b","type":"file"}'
+
+
+@pytest.mark.parametrize("method,path,status,ctype,content", [
+    # errorCode as a number, a missing attribute, an unknown one, a wrong type value.
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":0,"idList":"D1","tags":"a","type":"file"}'),
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","type":"file"}'),
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","tags":"a","type":"file","extra":1}'),
+    ("GET", ftags("folder", "F1"), 200, "application/json", GOOD_GET),
+    # tags as a list, or with an empty entry.
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","tags":["a"],"type":"file"}'),
+    ("GET", ftags("file", "D1"), 200, "application/json",
+     b'{"errorCode":"0","idList":"D1","tags":"a,,b","type":"file"}'),
+    # A write answer without idList; an error without errorKey; an errorCode off its status.
+    ("POST", ftags("file", "D1"), 200, "application/json", b'{"errorCode":"0","type":"file"}'),
+    ("GET", ftags("file", "D1"), 404, "application/json",
+     b'{"errorCode":"-16","errorMessage":"gone"}'),
+    ("GET", ftags("file", "D1"), 404, "application/json",
+     b'{"errorCode":"-20","errorKey":"!cs","errorMessage":"gone"}'),
+    # XML under another root, or with a field the schema does not have.
+    ("GET", ftags("file", "D1"), 200, "application/xml",
+     b"<FolderGetTagsResponse><errorCode>0</errorCode><idList>D1</idList><tags>a</tags>"
+     b"<type>file</type></FolderGetTagsResponse>"),
+    ("PUT", ftags("file", "D1"), 200, "application/xml",
+     b"<FileEditTagsResponse><errorCode>0</errorCode><idList>D1</idList><x>1</x>"
+     b"</FileEditTagsResponse>"),
+    ("GET", ftags("file", "D1"), 200, "text/plain", GOOD_GET),
+])
+def test_type_table_rejects_wrong_types(method, path, status, ctype, content):
+    check_answer("GET", ftags("file", "D1"), 200, "application/json", GOOD_GET)
+    with pytest.raises(AssertionError):
+        check_answer(method, path, status, ctype, content)
+
+
+def test_type_table_checks_the_item():
+    with pytest.raises(AssertionError):
+        check_answer("GET", ftags("file", "D1"), 200, "application/json",
+                     GOOD_GET.replace(b'"D1"', b'"D2"'))
+    check_answer("DELETE", ftags("file", "x%26y"), 200, "application/json",
+                 b'{"errorCode":"0","idList":"x&y","type":"file"}')

@@ -4,7 +4,23 @@ import time
 import pytest
 import requests
 
+import aitronos_types
+import oracle_types
 from conftest import ADMIN_TOKEN, Server
+from doc_types import check_every_answer
+
+
+@pytest.fixture(autouse=True)
+def documented_types(monkeypatch):
+    """The 429s of Oracle and Aitronos must have their products' documented types too."""
+    def check(r):
+        path = requests.utils.urlparse(r.request.url).path
+        oracle_types.check_answer(r.request.method, path, r.status_code,
+                                  r.headers.get("Content-Type"), r.content)
+        aitronos_types.check_answer(r.request.method, path, r.status_code, r.headers,
+                                    r.content, r.request.headers)
+
+    check_every_answer(monkeypatch, check)
 
 
 @pytest.fixture(scope="module")
