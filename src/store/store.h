@@ -134,6 +134,9 @@ void store_sync_stop(struct store_conn *writer);
  * yet. Whoever reads so must call store_wait_durable before anything read leaves the thread
  * (the engine's catch-up builds its next snapshot meanwhile, and publishes it after). */
 int store_begin_read_early(struct store_conn *c, struct tg_err *err);
+/** Waits until what the last read begun on `c` may see is durable; after a read that failed
+ * to begin, until every commit made so far is (an answer that leaves all the same must not
+ * show, or report, a commit a power loss could take back). */
 void store_wait_durable(struct store_conn *c);
 /** Deferred syncs: the fdatasyncs of the WAL done so far (metrics, tests). */
 uint64_t store_syncs(struct store_conn *c);

@@ -48,6 +48,7 @@ struct track {
 struct cv_file {
     sqlite3_file base;
     struct track *t;    /* NULL: not tracked (temporary files) */
+    bool readonly;      /* opened by a read-only connection (crashvfs_fail_reads) */
     sqlite3_file *real; /* the unix VFS's file, in the same allocation, after this struct */
 };
 
@@ -59,6 +60,8 @@ static bool installed;
 static uint64_t ops, cut_at;
 static enum crashvfs_mode cut_mode;
 static uint64_t rng;
+static unsigned fail_reads_per_mille;
+static uint64_t fail_rng;
 static struct crashvfs_stats stats;
 
 static uint64_t next_rand(void)
@@ -365,6 +368,20 @@ static int cv_shm_map(sqlite3_file *f, int pg, int pgsz, int extend, void volati
 
 static int cv_shm_lock(sqlite3_file *f, int offset, int n, int flags)
 {
+    /* A read transaction of a read-only connection begins with a shared lock on one of the
+     * WAL's read marks: failing it fails the read's first statement. */
+    if (((struct cv_file *)f)->readonly && fail_reads_per_mille &&
+        flags == (SQLITE_SHM_LOCK | SQLITE_SHM_SHARED)) {
+        bool fail;
+        pthread_mutex_lock(&mu);
+        fail_rng = fail_rng * 6364136223846793005ULL + 1442695040888963407ULL;
+        fail = (fail_rng >> 33) % 1000 < fail_reads_per_mille;
+        if (fail)
+            stats.failed_reads++;
+        pthread_mutex_unlock(&mu);
+        if (fail)
+            return SQLITE_IOERR;
+    }
     return REAL(f)->pMethods->xShmLock(REAL(f), offset, n, flags);
 }
 
@@ -433,6 +450,7 @@ static int cv_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flag
         f->pMethods = NULL;
         return rc;
     }
+    cf->readonly = (flags & SQLITE_OPEN_READONLY) != 0;
     if (name &&
         (flags & (SQLITE_OPEN_MAIN_DB | SQLITE_OPEN_WAL | SQLITE_OPEN_MAIN_JOURNAL)) != 0) {
         pthread_mutex_lock(&mu);
@@ -560,6 +578,14 @@ void crashvfs_arm(uint64_t n, enum crashvfs_mode mode, uint64_t seed)
     cut_at = n ? ops + n : 0;
     cut_mode = mode;
     rng = seed;
+    pthread_mutex_unlock(&mu);
+}
+
+void crashvfs_fail_reads(unsigned per_mille, uint64_t seed)
+{
+    pthread_mutex_lock(&mu);
+    fail_reads_per_mille = per_mille;
+    fail_rng = seed;
     pthread_mutex_unlock(&mu);
 }
 

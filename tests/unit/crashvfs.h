@@ -35,12 +35,16 @@ int crashvfs_install(void);
 /** Cuts power after `ops` more writes, truncates and syncs of tracked files (0: never, until
  * crashvfs_cut_now), choosing among the sectors with `seed`. */
 void crashvfs_arm(uint64_t ops, enum crashvfs_mode mode, uint64_t seed);
+/** Fails (SQLITE_IOERR) about `per_mille` in 1,000 of the read transactions that read-only
+ * connections begin, from the next one on: a read that cannot begin, as I/O errors or a
+ * lock that cannot be had make it. */
+void crashvfs_fail_reads(unsigned per_mille, uint64_t seed);
 /** Cuts power now. Does not return. */
 _Noreturn void crashvfs_cut_now(void);
 /** Counters since install: writes, syncs (both kinds), and at the cut the sectors dropped and
  * kept (printed on stderr by the cut). */
 struct crashvfs_stats {
-    uint64_t writes, syncs, fdatasyncs, truncates;
+    uint64_t writes, syncs, fdatasyncs, truncates, failed_reads;
 };
 void crashvfs_stats(struct crashvfs_stats *out);
 
