@@ -20,8 +20,10 @@
  * The next round goes on from the recovered store.
  *
  * Both durability modes run: deferred syncs (the syncer's fdatasync reaches crashvfs through
- * -Wl,--wrap=fdatasync) and a sync per commit. `test_powerloss ROUNDS [SEED]` runs longer
- * (bench/powerloss); the default is a few seconds' worth. */
+ * -Wl,--wrap=fdatasync) and a sync per commit. With deferred syncs, one round in four also
+ * fails a fifth of the publisher's reads at their begin, whose answers leave all the same.
+ * A store serves STORE_ROUNDS rounds, then a new one starts. `test_powerloss ROUNDS [SEED]`
+ * runs longer (bench/powerloss); the default is a few seconds' worth. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
