@@ -548,8 +548,9 @@ static void sq_close(struct store *st)
 
     if (s->wal_fd >= 0)
         close(s->wal_fd);
-    /* The callers close every connection first: the last one has copied the WAL into the
-     * file, so this is how the file stays until the next open (the marker's invariant). */
+    /* The callers close every connection first, so this is how the file stays until the next
+     * open (the marker's invariant); what is left in the WAL is SQLite's to replay, as after
+     * any stop. */
     if (stat(s->path, &sb) == 0 && marker_write(s->marker_path, s->created_ms, &sb, false, &err))
         log_warn("store: %s", err.msg);
     xfree(s->marker_path);
