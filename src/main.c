@@ -92,6 +92,9 @@ static int migrate_main(int argc, char **argv)
     tg_err_clear(&err);
     if (store_copy(from, to, stdout, &err) != 0) {
         fprintf(stderr, "tagd migrate: %s\n", err.msg);
+        if (err.code == TG_EPRECOND)
+            fprintf(stderr, "tagd migrate: nothing was copied; restore the store from a "
+                            "backup first (docs/operations.md, \"Start-up checks\")\n");
         return 1;
     }
     printf("migrated %s to %s: every table's row count matches\n", from, to);
@@ -101,6 +104,7 @@ static int migrate_main(int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct tagd_config cfg;
+    struct store_open_opts opts = {0};
     struct store *store = NULL;
     struct store_conn *conn;
     struct tg_err err;
@@ -132,7 +136,22 @@ int main(int argc, char **argv)
     if (lock_sqlite_store(cfg.store, true) != 0)
         return 1;
     tg_err_clear(&err);
-    if (store_open(cfg.store, &store, &err) != 0) {
+    opts.check = strcmp(cfg.store_check, "full") == 0    ? STORE_CHECK_FULL
+                 : strcmp(cfg.store_check, "quick") == 0 ? STORE_CHECK_QUICK
+                                                         : STORE_CHECK_AUTO;
+    opts.reinit = cfg.reinit_store != 0;
+    rc = store_open_with(cfg.store, &opts, &store, &err);
+    if (rc == TG_EPRECOND) {
+        /* Not a store to serve: everyone's data would silently be gone, or go wrong later. */
+        fprintf(stderr,
+                "tagd: refusing to start: %s\n"
+                "tagd: restore the store from a backup, or start over with an empty store "
+                "(the file is kept aside) with --reinit-store 1 (docs/operations.md, "
+                "\"Start-up checks\")\n",
+                err.msg);
+        return 1;
+    }
+    if (rc != 0) {
         log_error("cannot open store %s: %s", cfg.store, err.msg);
         return 1;
     }

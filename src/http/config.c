@@ -53,6 +53,8 @@ static const struct opt opts[] = {
     {"sources", OPT_STR, offsetof(struct tagd_config, sources), sizeof(((struct tagd_config *)0)->sources), 0, 0, "external tag sources: name=url pairs, space-separated"},
     I("source-timeout", source_timeout_ms, 100, 600000, "ms to fetch one tag source (5000)"),
     I("sources-allow-local", sources_allow_local, 0, 1, "1: API-registered sources may read local files and private addresses (0)"),
+    {"store-check", OPT_STR, offsetof(struct tagd_config, store_check), sizeof(((struct tagd_config *)0)->store_check), 0, 0, "SQLite at start: auto (quick_check after a crash or a change behind tagd's back), quick (quick_check) or full (integrity_check) (auto)"},
+    I("reinit-store", reinit_store, 0, 1, "SQLite: 1 starts over with an empty store where the store is gone or damaged, keeping the old file as PATH.damaged-TIME; 0 refuses to start (0)"),
 };
 #undef S
 #undef I
@@ -209,6 +211,7 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->min_revision_wait_ms = 2000;
     cfg->tail_poll_ms = 500;
     cfg->source_timeout_ms = 5000;
+    snprintf(cfg->store_check, sizeof(cfg->store_check), "auto");
 
     for (int a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--help") == 0 || strcmp(argv[a], "-h") == 0) {
@@ -283,6 +286,11 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     /* Browsers serialize the scheme and host in lower case. */
     for (char *c = cfg->cors_origin; *c; c++)
         *c = (char)tolower((unsigned char)*c);
+    if (strcmp(cfg->store_check, "auto") && strcmp(cfg->store_check, "quick") &&
+        strcmp(cfg->store_check, "full")) {
+        fprintf(stderr, "tagd: store-check must be auto, quick or full\n");
+        return -1;
+    }
     if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
         strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
         fprintf(stderr, "tagd: log-level must be debug, info, warn or error\n");

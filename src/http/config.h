@@ -38,6 +38,8 @@ struct tagd_config {
     char sources[4096];        /* "name=url ..." external tag sources (issue 4) */
     int64_t source_timeout_ms; /* fetch deadline per source */
     int64_t sources_allow_local; /* API sources may read files and private addresses */
+    char store_check[16];  /* SQLite start-up check: auto, quick or full (store_open_with) */
+    int64_t reinit_store;  /* 1: a SQLite store found gone or damaged is started over */
 };
 
 /** Fills `cfg` from defaults, file, environment and argv. Returns 0 to run, 1 when the

@@ -27,8 +27,10 @@ struct store_stmt {
 
 struct store_backend {
     const char *name;
-    /* Called with the URL as given; returns 0 and an owned *out or a tg_code. */
-    int (*open)(const char *url, struct store **out, struct tg_err *err);
+    /* Called with the URL as given and the options (never NULL); returns 0 and an owned *out
+     * or a tg_code. */
+    int (*open)(const char *url, const struct store_open_opts *o, struct store **out,
+                struct tg_err *err);
     void (*close)(struct store *s);
     const char *(*describe)(const struct store *s);
     struct store_conn *(*conn_open)(struct store *s, bool writer, struct tg_err *err);

@@ -453,13 +453,15 @@ static void pg_close(struct store *st)
     xfree(s);
 }
 
-static int pg_open(const char *url, struct store **out, struct tg_err *err)
+static int pg_open(const char *url, const struct store_open_opts *opts, struct store **out,
+                   struct tg_err *err)
 {
     struct pg_store *s;
     PGconn *pg;
     const char *at, *host;
     int rc;
 
+    (void)opts; /* PostgreSQL checks its own files */
     pg = connect_url(url, err);
     if (pg == NULL)
         return TG_EBUSY;

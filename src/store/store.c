@@ -68,12 +68,19 @@ static const struct store_backend *backend_for(const char *url)
     return NULL;
 }
 
-int store_open(const char *url, struct store **out, struct tg_err *err)
+int store_open_with(const char *url, const struct store_open_opts *o, struct store **out,
+                    struct tg_err *err)
 {
+    static const struct store_open_opts defaults = {.check = STORE_CHECK_AUTO};
     const struct store_backend *be = backend_for(url);
     if (be == NULL)
         return tg_err_set(err, TG_EINVAL, "store", "unsupported store url '%s'", url);
-    return be->open(url, out, err);
+    return be->open(url, o ? o : &defaults, out, err);
+}
+
+int store_open(const char *url, struct store **out, struct tg_err *err)
+{
+    return store_open_with(url, NULL, out, err);
 }
 
 void store_close(struct store *s)

@@ -35,6 +35,35 @@ struct store_stmt;
  * owned *out, or a tg_code with `err` set.
  */
 int store_open(const char *url, struct store **out, struct tg_err *err);
+
+/** How store_open_with checks a SQLite file that a store was created in before (the marker
+ * PATH.state beside it says so; docs/operations.md, "Start-up checks"). Whatever the mode, a
+ * file that held a store and now holds none (truncated, deleted, replaced) is refused. */
+enum store_check {
+    /* PRAGMA quick_check when the last session did not close the store (a crash or a power
+     * loss) or the file changed since it did (size, mtime or inode). */
+    STORE_CHECK_AUTO,
+    STORE_CHECK_QUICK, /* PRAGMA quick_check at every open */
+    STORE_CHECK_FULL,  /* PRAGMA integrity_check at every open (indexes against tables too) */
+};
+
+struct store_open_opts {
+    enum store_check check;
+    /* A store that is gone or damaged is started over, empty, instead of refused; a file
+     * that is there is kept as PATH.damaged-YYYYMMDDTHHMMSSZ (with its WAL), never deleted. */
+    bool reinit;
+    /* `tagd migrate`'s source: the file must hold a store, marker or not. */
+    bool must_exist;
+};
+
+/**
+ * store_open with start-up checks (NULL: the defaults, STORE_CHECK_AUTO and nothing else).
+ * A SQLite store that existed and is now empty, missing or fails the check returns
+ * TG_EPRECOND with `err` saying what was found; nothing was written then. PostgreSQL ignores
+ * the options (its server checks its own files).
+ */
+int store_open_with(const char *url, const struct store_open_opts *o, struct store **out,
+                    struct tg_err *err);
 void store_close(struct store *s);
 /** Short description of the backend for logs ("sqlite /path/tagd.db"). Borrowed. */
 const char *store_describe(const struct store *s);
@@ -105,6 +134,9 @@ void store_sync_stop(struct store_conn *writer);
  * yet. Whoever reads so must call store_wait_durable before anything read leaves the thread
  * (the engine's catch-up builds its next snapshot meanwhile, and publishes it after). */
 int store_begin_read_early(struct store_conn *c, struct tg_err *err);
+/** Waits until what the last read begun on `c` may see is durable; after a read that failed
+ * to begin, until every commit made so far is (an answer that leaves all the same must not
+ * show, or report, a commit a power loss could take back). */
 void store_wait_durable(struct store_conn *c);
 /** Deferred syncs: the fdatasyncs of the WAL done so far (metrics, tests). */
 uint64_t store_syncs(struct store_conn *c);
