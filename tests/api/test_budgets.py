@@ -16,8 +16,16 @@ import requests
 from conftest import ADMIN_TOKEN, Server
 
 H = {"Authorization": "Bearer " + ADMIN_TOKEN}
-# The bound on a normal client's p99: 50 ms, four times that under the sanitizers.
-P99 = 0.05 * (4 if os.environ.get("TAGD_SANITIZED") else 1)
+# Under the sanitizers these tests are about memory safety under attack, not timings: ASan's
+# tagd is several times slower and keeps freed memory in quarantine (256 MB), so the latency and
+# CPU bounds are loose there (they still catch a lockout or a spin) and RSS is not compared;
+# the body bytes tagd reports it holds are, in every build.
+SANITIZED = bool(os.environ.get("TAGD_SANITIZED"))
+P99 = 1.0 if SANITIZED else 0.05  # a normal client's p99, s
+# tagd's CPU seconds over the 3 s of idle flood. The flood reconnects as fast as it can, and each
+# refused connection costs an accept and a close (kernel time, most of it on this VM's wakeups);
+# the spin this guards against took a whole core, 3 s.
+CPU = 2.5 if SANITIZED else 2.0
 
 # The attacker: holds `n` sockets from `naddrs` source addresses for `seconds`, reopening those
 # the server closes. Mode "idle" sends nothing; "body" sends a POST head announcing 2 MB and all
@@ -96,11 +104,14 @@ def attack(port, n, naddrs, seconds, mode):
                              str(seconds), mode], stdout=subprocess.PIPE, text=True)
 
 
-def normal_client(server, seconds, gap=0.05):
-    """Requests with a token on fresh connections for `seconds`: (latencies, failures)."""
+def normal_client(server, seconds, gap=0.05, probe=None):
+    """Requests with a token on fresh connections for `seconds`: (latencies, failures).
+    `probe`, if given, runs between requests, outside the timing."""
     lat, failures = [], []
     end = time.time() + seconds
     while time.time() < end:
+        if probe:
+            probe()
         t0 = time.perf_counter()
         try:
             r = requests.get(server.url + "/v1/tags?limit=5", headers=H, timeout=5)
@@ -127,6 +138,16 @@ def cpu_seconds(pid):
 def rss_mb(pid):
     with open("/proc/%d/status" % pid) as f:
         return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1)) / 1024
+
+
+class BodyBytes:
+    """The largest tagd_body_bytes seen: what tagd says request bodies hold."""
+
+    def __init__(self, server):
+        self.server, self.peak = server, 0
+
+    def __call__(self):
+        self.peak = max(self.peak, metric(self.server, "tagd_body_bytes"))
 
 
 def tagd_pid(server):
@@ -166,8 +187,8 @@ def test_descriptor_limit_is_fitted_and_not_spun_on():
         out = a.communicate(timeout=30)[0]
         assert not failures, (failures, out)
         assert p99(lat) < P99, (p99(lat), out)
-        # Idle sockets cost nothing once accepted: not a spin on a readable listener.
-        assert used < 1.0, used
+        # Not a spin on a readable listener.
+        assert used < CPU, used
         settle(s)
     finally:
         s.cleanup()
@@ -231,14 +252,16 @@ def test_bodies_without_credentials_are_refused_early():
         before = rss_mb(pid)
         a = attack(s.port, 200, 4, 6, "body")
         time.sleep(2)
-        lat, failures = normal_client(s, 3)
+        held = BodyBytes(s)
+        lat, failures = normal_client(s, 3, probe=held)
         peak = rss_mb(pid)
         out = a.communicate(timeout=60)[0]
         assert not failures, (failures, out)
         assert p99(lat) < P99, (p99(lat), out)
         assert "'413'" in out, out
         # 200 x 2 MB held would be 400 MB; refused at 64 KB it is a few MB of buffers.
-        assert peak - before < 120, (before, peak, out)
+        assert SANITIZED or peak - before < 120, (before, peak, out)
+        assert held.peak < 32 << 20, held.peak
         assert metric(s, "tagd_bodies_refused_total", "anonymous") > 0
     finally:
         s.cleanup()
@@ -254,13 +277,16 @@ def test_bodies_in_flight_have_a_memory_budget():
         before = rss_mb(pid)
         a = attack(s.port, 60, 2, 5, "fakeauth")
         time.sleep(1.5)
-        lat, failures = normal_client(s, 3)
+        held = BodyBytes(s)
+        lat, failures = normal_client(s, 3, probe=held)
         peak = rss_mb(pid)
         out = a.communicate(timeout=60)[0]
         assert not failures, (failures, out)
         assert p99(lat) < P99, (p99(lat), out)
         assert "'503'" in out, out
-        assert peak - before < 100, (before, peak, out)
+        assert SANITIZED or peak - before < 100, (before, peak, out)
+        # The budget, and what one read past it can add.
+        assert held.peak < 24 << 20, held.peak
         assert metric(s, "tagd_bodies_refused_total", "budget") > 0
     finally:
         s.cleanup()
