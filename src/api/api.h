@@ -97,6 +97,8 @@ struct hreq {
     bool not_yet;
     void *prep; /* what route.prepare left for the handler, in the request's arena */
     bool authed; /* the handler accepted a credential (http/ keeps the connection for it) */
+    /* Set with api_run_as_write: a read that must write after all runs again as a write. */
+    bool as_write;
 };
 
 /** All routes of every dialect, terminated by a route with a NULL method. */
@@ -167,6 +169,12 @@ void api_reset_answer(struct hreq *r);
  * read again once the engine has caught up.
  */
 void api_not_yet(struct hreq *r, int64_t rev);
+/**
+ * From a read handler (cx->writing false) that finds the request must write after all (GET
+ * /api/v1/session changing a session): forgets the answer so far; the server runs the request
+ * again on the writer thread. Lets a route that seldom writes be a read.
+ */
+void api_run_as_write(struct hreq *r);
 /**
  * Sets `status` now and leaves the body to `fn(r, arg)`, which the server calls on the request's
  * event loop just before answering: for a write, after its commit, off the writer thread (the
