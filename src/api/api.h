@@ -39,7 +39,8 @@ struct dialect {
 };
 
 enum {
-    ROUTE_WRITE = 1, /* runs on the writer thread inside a transaction */
+    ROUTE_WRITE = 1,   /* runs on the writer thread inside a transaction */
+    ROUTE_NOLIMIT = 2, /* system endpoints (/healthz ...): no rate limit by client address */
 };
 
 struct route {
@@ -61,6 +62,8 @@ struct api_config {
     int max_header_bytes;
     int rate_per_sec; /* per token; 0: off */
     int rate_burst;
+    int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
+    int anon_rate_burst;
     int64_t min_rev_wait_ms;
 };
 extern struct api_config api_config;
@@ -99,6 +102,10 @@ struct hreq {
     bool authed; /* the handler accepted a credential (http/ keeps the connection for it) */
     /* Set with api_run_as_write: a read that must write after all runs again as a write. */
     bool as_write;
+    /* The client's IPv4 address (network order), 0 when unknown, for the limit by address. */
+    uint32_t peer;
+    bool addr_seen;    /* the address's bucket admitted the request (ratelimit_addr_before) */
+    bool addr_charged; /* ... and took one request from it */
 };
 
 /** All routes of every dialect, terminated by a route with a NULL method. */

@@ -37,6 +37,7 @@
 
 #include <h2o.h>
 
+#include "api/ratelimit.h"
 #include "engine/engine.h"
 #include "http/conns.h"
 #include "http/router.h"
@@ -344,6 +345,7 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
         else
             r->request_id = new_request_id(r);
     }
+    r->peer = conns_peer(req);
     r->status = 0;
     return r;
 }
@@ -528,6 +530,7 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         len = 0;
     if (r->authed)
         conns_mark_authed(req);
+    ratelimit_addr_after(r);
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
@@ -1126,6 +1129,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (r->body_len > (size_t)S.cfg->max_body) {
         api_failf(r, TG_ELIMIT, "body", "body is larger than %lld bytes",
                   (long long)S.cfg->max_body);
+        respond(req, r, index, start);
+        return 0;
+    }
+    if (ratelimit_addr_before(r, !carries_credentials(r))) {
         respond(req, r, index, start);
         return 0;
     }
