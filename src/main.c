@@ -130,6 +130,8 @@ int main(int argc, char **argv)
     api_config.max_header_bytes = (int)cfg.max_header_bytes;
     api_config.rate_per_sec = (int)cfg.rate_limit;
     api_config.rate_burst = (int)cfg.rate_burst;
+    api_config.anon_rate_per_sec = (int)cfg.anon_rate_limit;
+    api_config.anon_rate_burst = (int)cfg.anon_rate_burst;
 
     if (strncmp(cfg.store, "sqlite:", 7) == 0 && make_dir(cfg.data) != 0)
         return 1;

@@ -270,6 +270,12 @@ void api_reset_answer(struct hreq *r)
     r->not_yet = false;
 }
 
+void api_run_as_write(struct hreq *r)
+{
+    api_reset_answer(r);
+    r->as_write = true;
+}
+
 void api_not_yet(struct hreq *r, int64_t rev)
 {
     api_set_header(r, "Retry-After", "1");

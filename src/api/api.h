@@ -39,7 +39,8 @@ struct dialect {
 };
 
 enum {
-    ROUTE_WRITE = 1, /* runs on the writer thread inside a transaction */
+    ROUTE_WRITE = 1,   /* runs on the writer thread inside a transaction */
+    ROUTE_NOLIMIT = 2, /* system endpoints (/healthz ...): no rate limit by client address */
 };
 
 struct route {
@@ -61,6 +62,8 @@ struct api_config {
     int max_header_bytes;
     int rate_per_sec; /* per token; 0: off */
     int rate_burst;
+    int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
+    int anon_rate_burst;
     int64_t min_rev_wait_ms;
 };
 extern struct api_config api_config;
@@ -97,6 +100,12 @@ struct hreq {
     bool not_yet;
     void *prep; /* what route.prepare left for the handler, in the request's arena */
     bool authed; /* the handler accepted a credential (http/ keeps the connection for it) */
+    /* Set with api_run_as_write: a read that must write after all runs again as a write. */
+    bool as_write;
+    /* The client's IPv4 address (network order), 0 when unknown, for the limit by address. */
+    uint32_t peer;
+    bool addr_seen;    /* the address's bucket admitted the request (ratelimit_addr_before) */
+    bool addr_charged; /* ... and took one request from it */
 };
 
 /** All routes of every dialect, terminated by a route with a NULL method. */
@@ -167,6 +176,12 @@ void api_reset_answer(struct hreq *r);
  * read again once the engine has caught up.
  */
 void api_not_yet(struct hreq *r, int64_t rev);
+/**
+ * From a read handler (cx->writing false) that finds the request must write after all (GET
+ * /api/v1/session changing a session): forgets the answer so far; the server runs the request
+ * again on the writer thread. Lets a route that seldom writes be a read.
+ */
+void api_run_as_write(struct hreq *r);
 /**
  * Sets `status` now and leaves the body to `fn(r, arg)`, which the server calls on the request's
  * event loop just before answering: for a write, after its commit, off the writer thread (the

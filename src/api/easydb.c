@@ -404,6 +404,20 @@ static int set_language(struct hreq *r, struct core_ctx *cx, struct session *s)
     return 0;
 }
 
+/* Whether the request changes the open session's language or organization: a write. Malformed
+ * values are not changes (set_language and move_session refuse them). */
+static bool session_changes(struct hreq *r, const struct core_ctx *cx, const struct session *s)
+{
+    const char *lang = param(r, "language"), *org = param(r, "organization");
+    int64_t org_id;
+
+    if (lang && core_session_language_ok(lang) && strcmp(lang, s->language) != 0)
+        return true;
+    return org && *org && core_parse_id(org, "org_", &org_id) && org_id != cx->org_id;
+}
+
+/* A read: starting a session writes nothing (core/sessions.h), nor does showing one; changing
+ * its language or organization runs again as a write. */
 static void h_session(struct hreq *r, struct core_ctx *cx)
 {
     const char *tok = session_token(r), *lang = param(r, "language");
@@ -428,7 +442,13 @@ static void h_session(struct hreq *r, struct core_ctx *cx)
         render_session(r, &s, tok);
         return;
     }
-    if (open_session(r, cx, &s, &tok) || move_session(r, cx, &s) || set_language(r, cx, &s))
+    if (open_session(r, cx, &s, &tok))
+        return;
+    if (!cx->writing && session_changes(r, cx, &s)) {
+        api_run_as_write(r);
+        return;
+    }
+    if (move_session(r, cx, &s) || set_language(r, cx, &s))
         return;
     render_session(r, &s, tok);
 }
@@ -1138,14 +1158,14 @@ out:
 
 #define R(m, p, f, fl) {m, p, f, fl, &easydb_dialect, NULL, NULL}
 const struct route easydb_routes[] = {
-    /* GET starts a session when no token is given: a write. */
-    R("GET", "/api/v1/session", h_session, ROUTE_WRITE),
+    /* GET starts a session when no token is given, which writes nothing. */
+    R("GET", "/api/v1/session", h_session, 0),
     R("POST", "/api/v1/session/authenticate", h_authenticate, ROUTE_WRITE),
     R("POST", "/api/v1/session/deauthenticate", h_deauthenticate, ROUTE_WRITE),
     R("GET", "/api/v1/tags", h_tags_get, 0),
     R("POST", "/api/v1/tags", h_tags_post, ROUTE_WRITE),
     /* The docs also call the API without "v1" (E4, E5). */
-    R("GET", "/api/session", h_session, ROUTE_WRITE),
+    R("GET", "/api/session", h_session, 0),
     R("POST", "/api/session/authenticate", h_authenticate, ROUTE_WRITE),
     R("POST", "/api/session/deauthenticate", h_deauthenticate, ROUTE_WRITE),
     R("GET", "/api/tags", h_tags_get, 0),

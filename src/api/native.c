@@ -1692,10 +1692,10 @@ out:
 
 #define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
 const struct route native_routes[] = {
-    R("GET", "/healthz", h_healthz, 0),
-    R("GET", "/readyz", h_readyz, 0),
-    R("GET", "/metrics", h_metrics, 0),
-    R("GET", "/openapi.json", h_openapi, 0),
+    R("GET", "/healthz", h_healthz, ROUTE_NOLIMIT),
+    R("GET", "/readyz", h_readyz, ROUTE_NOLIMIT),
+    R("GET", "/metrics", h_metrics, ROUTE_NOLIMIT),
+    R("GET", "/openapi.json", h_openapi, ROUTE_NOLIMIT),
     R("GET", "/v1/tags", h_tags_list, 0),
     R("POST", "/v1/tags", h_tags_create, ROUTE_WRITE),
     R("POST", "/v1/tags/{id}:restore", h_tag_restore, ROUTE_WRITE),

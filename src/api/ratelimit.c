@@ -1,10 +1,11 @@
-/* api/ratelimit.c: token buckets per API token (see ratelimit.h).
+/* api/ratelimit.c: token buckets per API token and per client address (see ratelimit.h).
  *
  * The table has a fixed size so memory never grows with the number of tokens. A token hashes to
  * a short probe window; when every slot there belongs to other tokens, the one idle longest is
  * taken over. Its bucket has usually refilled completely by then, in which case forgetting it
  * changes nothing; otherwise that token merely gets a fresh bucket, which errs on the lenient
- * side and never refuses a request that should pass. */
+ * side and never refuses a request that should pass. Addresses have a table of their own, so
+ * that a flood of anonymous requests never pushes tokens' buckets out. */
 #include "api/ratelimit.h"
 
 #include <pthread.h>
@@ -16,12 +17,12 @@
 #define RL_PROBE 16
 
 struct bucket {
-    int64_t token_id; /* 0: free */
+    int64_t token_id; /* 0: free; the address table keys on the address + 1 */
     double level;     /* requests available */
     int64_t last_us;  /* monotonic time of the last refill */
 };
 
-static struct bucket rl_table[RL_SLOTS];
+static struct bucket rl_table[RL_SLOTS], rl_addr_table[RL_SLOTS];
 static pthread_mutex_t rl_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static size_t rl_hash(int64_t id)
@@ -31,13 +32,13 @@ static size_t rl_hash(int64_t id)
 }
 
 /* The bucket of `id`, claiming (and filling) a slot when it has none. Called locked. */
-static struct bucket *rl_find(int64_t id, double burst, int64_t now)
+static struct bucket *rl_find(struct bucket *table, int64_t id, double burst, int64_t now)
 {
     size_t h = rl_hash(id);
     struct bucket *victim = NULL;
 
     for (size_t i = 0; i < RL_PROBE; i++) {
-        struct bucket *b = &rl_table[(h + i) & (RL_SLOTS - 1)];
+        struct bucket *b = &table[(h + i) & (RL_SLOTS - 1)];
         if (b->token_id == id)
             return b;
         if (b->token_id == 0) {
@@ -66,7 +67,7 @@ int ratelimit_take(struct hreq *r, const struct core_ctx *cx)
         burst = rate < 1 ? 1 : rate;
     pthread_mutex_lock(&rl_mu);
     {
-        struct bucket *b = rl_find(cx->who.token_id, burst, now);
+        struct bucket *b = rl_find(rl_table, cx->who.token_id, burst, now);
         b->level += (double)(now - b->last_us) * rate / 1e6;
         if (b->level > burst)
             b->level = burst;
@@ -91,4 +92,79 @@ int ratelimit_take(struct hreq *r, const struct core_ctx *cx)
     api_set_header(r, "Retry-After", buf);
     api_failf(r, TG_ERATE, "", "You've exceeded the API rate limit. Try again later.");
     return -1;
+}
+
+enum addr_op {
+    ADDR_CHECK,  /* admit while the bucket has a request, take none */
+    ADDR_TAKE,   /* admit and take one while it has one */
+    ADDR_CHARGE, /* served already: take one even from an empty bucket, down to -burst */
+    ADDR_REFUND, /* taken by ADDR_TAKE, but a credential was accepted after all */
+};
+
+/* Refills the bucket of `addr` and applies `op`. A client failing on many connections at once
+ * runs into debt (ADDR_CHARGE) and waits it off. Refused requests cost nothing: they are cheap
+ * to refuse. Returns the seconds until the bucket admits a request, 0 when it admits this
+ * one. */
+static int64_t addr_take(uint32_t addr, enum addr_op op)
+{
+    double rate = api_config.anon_rate_per_sec, burst = api_config.anon_rate_burst, wait = 0;
+    int64_t now = time_mono_us();
+
+    if (burst < 1)
+        burst = rate < 1 ? 1 : rate;
+    pthread_mutex_lock(&rl_mu);
+    {
+        struct bucket *b = rl_find(rl_addr_table, (int64_t)addr + 1, burst, now);
+        b->level += (double)(now - b->last_us) * rate / 1e6 + (op == ADDR_REFUND ? 1.0 : 0.0);
+        if (b->level > burst)
+            b->level = burst;
+        b->last_us = now;
+        if (op == ADDR_CHARGE)
+            b->level = b->level - 1.0 < -burst ? -burst : b->level - 1.0;
+        else if (op != ADDR_REFUND && b->level < 1.0)
+            wait = (1.0 - b->level) / rate;
+        else if (op == ADDR_TAKE)
+            b->level -= 1.0;
+    }
+    pthread_mutex_unlock(&rl_mu);
+    return wait > 0 ? (int64_t)wait + 1 : 0;
+}
+
+static bool addr_limited(const struct hreq *r)
+{
+    return api_config.anon_rate_per_sec > 0 && r->peer != 0 && r->route &&
+           !(r->route->flags & ROUTE_NOLIMIT);
+}
+
+int ratelimit_addr_before(struct hreq *r, bool anonymous)
+{
+    int64_t wait;
+    char buf[32];
+
+    if (!addr_limited(r))
+        return 0;
+    wait = addr_take(r->peer, anonymous ? ADDR_TAKE : ADDR_CHECK);
+    if (wait == 0) {
+        r->addr_seen = true;
+        r->addr_charged = anonymous;
+        return 0;
+    }
+    snprintf(buf, sizeof(buf), "%lld", (long long)wait);
+    api_set_header(r, "Retry-After", buf);
+    api_failf(r, TG_ERATE, "", "Too many requests without an accepted credential from this "
+                               "address. Try again later.");
+    return -1;
+}
+
+void ratelimit_addr_after(struct hreq *r)
+{
+    if (!r->addr_seen || !addr_limited(r))
+        return;
+    /* A credential the http layer does not see (easydb's token in a form body) may have been
+     * accepted: what was taken for it goes back. */
+    if (r->authed && r->addr_charged)
+        addr_take(r->peer, ADDR_REFUND);
+    else if (!r->authed && !r->addr_charged)
+        addr_take(r->peer, ADDR_CHARGE);
+    r->addr_charged = !r->authed;
 }

@@ -501,6 +501,18 @@ int core_bootstrap(struct store_conn *conn, const char *env_token, const char *a
         if (rc)
             goto out_abort;
     }
+    /* easydb's unauthenticated sessions are signed with this key instead of being stored
+     * (core/sessions.h); every instance of a shared store signs with the same one. */
+    {
+        char key[SECRET_KEY_HEX];
+        if (meta_get(conn, "session_key", key, sizeof(key)) == 0) {
+            secret_key_new(key);
+            rc = meta_set(conn, "session_key", key, err);
+        }
+        sodium_memzero(key, sizeof(key));
+        if (rc)
+            goto out_abort;
+    }
     if (env_token && *env_token) {
         secret_hash(env_token, strlen(env_token), hash);
         /* Only the newest TAGD_ADMIN_TOKEN is valid: a rotated value revokes the old one. */

@@ -1,7 +1,10 @@
-/* core/sessions.c: login sessions kept as hashed rows of `tokens` (see sessions.h). */
+/* core/sessions.c: login sessions: signed values until they need state, then hashed rows of
+ * `tokens` (see sessions.h). */
 #include "core/sessions.h"
 
+#include <assert.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +61,147 @@ static void parse_extra(struct core_ctx *ctx, const char *extra, struct session 
     json_decref(o);
 }
 
-static int write_session(struct core_ctx *ctx, const struct session *s, int64_t org_id,
+/* The layout of a signed session: bumping it refuses the values handed out before. */
+#define SIGNED_VERSION 1
+#define SIGNED_PREFIX "tgd_" /* like every tagd secret, for secret scanners */
+#define SIGNED_NONCE 12
+/* version, org, created, expires (big-endian int64), language ("de-DE"), a random nonce that
+ * makes every session's value (and so the hash its row will have) unique. */
+#define SIGNED_LEN (1 + 3 * 8 + 5 + SIGNED_NONCE)
+
+static void put64(unsigned char *p, int64_t v)
+{
+    for (int i = 7; i >= 0; i--, v = (int64_t)((uint64_t)v >> 8))
+        p[i] = (unsigned char)(v & 0xff);
+}
+
+static int64_t get64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return (int64_t)v;
+}
+
+/* The store's session key (core_bootstrap makes it), into `key`. */
+static int session_key(struct core_ctx *ctx, char key[SECRET_KEY_HEX], struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_META_GET, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_text(st, 1, "session_key");
+    rc = st_step(st, err);
+    if (rc == 1)
+        snprintf(key, SECRET_KEY_HEX, "%s", col_text(st, 0));
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_EINTERNAL, "", "no session key: the store was not bootstrapped");
+    return rc < 0 ? rc : 0;
+}
+
+/* The signed value of an unstored session of organization `org_id`. */
+static int sign_session(struct core_ctx *ctx, int64_t org_id, const struct session *s,
+                        const char **secret, struct tg_err *err)
+{
+    unsigned char m[SIGNED_LEN];
+    char key[SECRET_KEY_HEX], out[256];
+    int rc = session_key(ctx, key, err);
+
+    if (rc)
+        return rc;
+    assert(strlen(s->language) == 5);
+    m[0] = SIGNED_VERSION;
+    put64(m + 1, org_id);
+    put64(m + 9, s->created_at);
+    put64(m + 17, s->expires_at);
+    memcpy(m + 25, s->language, 5);
+    randombytes_buf(m + 30, SIGNED_NONCE);
+    rc = secret_sign(key, m, sizeof(m), SIGNED_PREFIX, out, sizeof(out));
+    sodium_memzero(key, sizeof(key));
+    if (rc)
+        return tg_err_set(err, TG_EINTERNAL, "", "cannot sign the session");
+    *secret = core_strdup(ctx, out);
+    return 0;
+}
+
+/* Reads a signed session; false when `secret` is not one of this store's, or has expired. */
+static bool open_signed(struct core_ctx *ctx, const char *secret, int64_t *org_id,
+                        struct session *s, struct tg_err *err, int *rc)
+{
+    unsigned char m[SIGNED_LEN];
+    char key[SECRET_KEY_HEX], lang[6];
+    bool ok;
+
+    *rc = 0;
+    if (strncmp(secret, SIGNED_PREFIX, strlen(SIGNED_PREFIX)) != 0)
+        return false;
+    *rc = session_key(ctx, key, err);
+    if (*rc)
+        return false;
+    ok = secret_verify(key, secret, SIGNED_PREFIX, m, sizeof(m));
+    sodium_memzero(key, sizeof(key));
+    if (!ok || m[0] != SIGNED_VERSION)
+        return false;
+    memcpy(lang, m + 25, 5);
+    lang[5] = '\0';
+    if (!core_session_language_ok(lang))
+        return false;
+    memset(s, 0, sizeof(*s));
+    *org_id = get64(m + 1);
+    s->created_at = get64(m + 9);
+    s->expires_at = get64(m + 17);
+    s->language = core_strdup(ctx, lang);
+    s->pending = core_strdup(ctx, secret);
+    return s->expires_at > ctx->now;
+}
+
+/* Stores the session's state; a session that has no row yet gets one, under the hash of the
+ * value it was handed out as, so that value keeps working. */
+static int write_session(struct core_ctx *ctx, struct session *s, int64_t org_id,
                          struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_EASYDB_SESSION_SET, err);
+    struct store_stmt *st;
+    int rc;
 
+    assert(ctx->writing);
+    if (s->id == 0) {
+        char hash[SECRET_HASH_HEX];
+
+        assert(s->pending != NULL);
+        /* Expired sessions are useless rows; storing a new one sweeps them. */
+        st = st_get(ctx->conn, SQL_EASYDB_SESSION_PURGE, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, org_id);
+        st_int(st, 2, ctx->now);
+        rc = st_exec(st, err);
+        if (rc)
+            return rc;
+        secret_hash(s->pending, strlen(s->pending), hash);
+        st = st_get(ctx->conn, SQL_TOKEN_INSERT, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, org_id);
+        st_text(st, 2, "session");
+        st_text(st, 3, "session");
+        st_text(st, 4, hash);
+        st_text(st, 5, core_rights_str(ctx->a, 0));
+        if (s->user_id)
+            st_int(st, 6, s->user_id);
+        st_text(st, 8, session_extra(ctx, s));
+        st_int(st, 9, s->created_at);
+        st_int(st, 10, s->expires_at);
+        rc = st_step(st, err);
+        if (rc != 1)
+            return rc < 0 ? rc : TG_EINTERNAL;
+        s->id = col_int(st, 0);
+        st_reset(st);
+        s->pending = NULL;
+        return 0;
+    }
+    st = st_get(ctx->conn, SQL_EASYDB_SESSION_SET, err);
     if (st == NULL)
         return TG_EINTERNAL;
     st_int(st, 1, s->id);
@@ -106,9 +245,7 @@ static int use_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err)
 int core_session_create(struct core_ctx *ctx, int64_t org_id, const char *language,
                         const char **secret, struct session *out, struct tg_err *err)
 {
-    struct store_stmt *st;
     struct session s;
-    struct token k;
     int rc;
 
     if (language && !core_session_language_ok(language))
@@ -120,25 +257,14 @@ int core_session_create(struct core_ctx *ctx, int64_t org_id, const char *langua
         return tg_err_set(err, TG_ENOTFOUND, "organization", "organization not found");
     if (rc)
         return rc;
-    /* Expired sessions are useless rows; starting a new one sweeps them. */
-    st = st_get(ctx->conn, SQL_EASYDB_SESSION_PURGE, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, org_id);
-    st_int(st, 2, ctx->now);
-    rc = st_exec(st, err);
-    if (rc)
-        return rc;
     memset(&s, 0, sizeof(s));
     s.language = language ? core_strdup(ctx, language) : DEFAULT_LANGUAGE;
-    rc = core_token_create(ctx, org_id, "session", "session", 0, 0, 0,
-                           ctx->now + core_limits.session_ttl_ms, session_extra(ctx, &s), secret,
-                           &k, err);
+    s.created_at = ctx->now;
+    s.expires_at = ctx->now + core_limits.session_ttl_ms;
+    rc = sign_session(ctx, org_id, &s, secret, err);
     if (rc)
         return rc;
-    s.id = k.id;
-    s.created_at = k.created_at;
-    s.expires_at = k.expires_at;
+    s.pending = *secret;
     *out = s;
     return 0;
 }
@@ -189,19 +315,30 @@ int core_session_open(struct core_ctx *ctx, const char *secret, struct session *
     st_reset(st);
     if (rc < 0)
         return rc;
-    if (rc == 0 || strcmp(k.kind, "session") != 0 || k.revoked_at ||
-        (k.expires_at && k.expires_at <= ctx->now))
+    if (rc == 0) {
+        /* Not stored: a session nobody has authenticated or changed yet, if signed here. */
+        int64_t org_id = 0;
+        if (!open_signed(ctx, secret, &org_id, &s, err, &rc))
+            return rc ? rc : tg_err_set(err, TG_ENOTFOUND, "session", "session not found");
+        memset(&k, 0, sizeof(k));
+        k.org_id = org_id;
+        k.expires_at = s.expires_at;
+        k.extra = NULL;
+    } else if (strcmp(k.kind, "session") != 0 || k.revoked_at ||
+               (k.expires_at && k.expires_at <= ctx->now)) {
         return tg_err_set(err, TG_ENOTFOUND, "session", "session not found");
+    } else {
+        memset(&s, 0, sizeof(s));
+        s.id = k.id;
+        s.user_id = k.user_id;
+        s.created_at = k.created_at;
+        s.expires_at = k.expires_at;
+        parse_extra(ctx, k.extra, &s);
+    }
     rc = use_org(ctx, k.org_id, err);
     if (rc)
         return rc == TG_ENOTFOUND ? tg_err_set(err, TG_ENOTFOUND, "session", "session not found")
                                   : rc;
-    memset(&s, 0, sizeof(s));
-    s.id = k.id;
-    s.user_id = k.user_id;
-    s.created_at = k.created_at;
-    s.expires_at = k.expires_at;
-    parse_extra(ctx, k.extra, &s);
     if (s.user_id && !load_user(ctx, &s, err, &rc)) {
         if (rc < 0)
             return rc;
@@ -256,7 +393,7 @@ int core_session_move(struct core_ctx *ctx, struct session *s, int64_t org_id,
         return rc;
     ctx->authed = false;
     memset(&ctx->who, 0, sizeof(ctx->who));
-    ctx->who.token_id = s->id;
+    ctx->who.token_id = next.id;
     ctx->who.org_id = ctx->org_id;
     ctx->who.ws_id = ctx->ws_id;
     ctx->who.kind = "session";
@@ -300,6 +437,7 @@ int core_session_authenticate(struct core_ctx *ctx, struct session *s, const cha
     if (!load_user(ctx, &next, err, &rc))
         return rc ? rc : tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
     ctx->authed = true;
+    ctx->who.token_id = next.id; /* a session stored just now had none */
     ctx->who.user_id = u.id;
     ctx->who.org_id = ctx->org_id;
     ctx->who.ws_id = ctx->ws_id;

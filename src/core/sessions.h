@@ -1,12 +1,18 @@
 /* core/sessions.h: login sessions (easydb's /api/v1/session).
  *
- * A session is a row of `tokens` with kind "session": only the hash of its secret is stored,
- * it expires core_limits.session_ttl_ms after it was started, and it starts unauthenticated.
- * Authenticating checks a tagd user's login and password (argon2id) and records the user in the
- * row (user_id) with the method and time in the row's extra JSON; deauthenticating clears them.
- * The rights of an authenticated session are always the user's current rights, read at every
- * use, so a session never outlives a change of its user. Sessions belong to the installation's
- * default organization until authenticated, then to the user's. */
+ * Starting a session writes nothing: an unauthenticated session is a value signed with the
+ * store's session key (meta "session_key", made by core_bootstrap; HMAC-SHA-512-256) that holds
+ * its organization, times and language, so anyone may start sessions without costing the
+ * writer or the store anything, and every instance of a shared store accepts them. The session
+ * becomes a row of `tokens` with kind "session" (only the hash of the same value is stored, so
+ * the client's token keeps working) the first time it has state to keep: when it
+ * authenticates, or changes its language or organization. A row expires when the signed value
+ * would have (core_limits.session_ttl_ms after the start). Authenticating checks a tagd user's
+ * login and password (argon2id) and records the user in the row (user_id) with the method and
+ * time in the row's extra JSON; deauthenticating clears them. The rights of an authenticated
+ * session are always the user's current rights, read at every use, so a session never outlives
+ * a change of its user. Sessions belong to the installation's default organization unless the
+ * client names another, and to the user's once authenticated. */
 #ifndef TAGD_CORE_SESSIONS_H
 #define TAGD_CORE_SESSIONS_H
 
@@ -16,7 +22,8 @@
 #include "core/core.h"
 
 struct session {
-    int64_t id;               /* the token row */
+    int64_t id;               /* the token row; 0 while not stored */
+    const char *pending;      /* while not stored (id 0): the signed value, the row's secret */
     int64_t user_id;          /* 0 while not authenticated */
     const char *login;        /* NULL while not authenticated */
     const char *display_name; /* the user's, may be NULL */
@@ -29,11 +36,13 @@ struct session {
 /** True for a language tag of the form "de-DE". */
 bool core_session_language_ok(const char *language);
 /** Starts an unauthenticated session in organization `org_id` (0: the installation's default
- * organization); the secret is returned once in *secret (arena). `language` may be NULL; an
+ * organization), writing nothing; the secret is returned in *secret (arena). `language` may be NULL; an
  * invalid one is TG_EINVAL (field "language"); an unknown organization is TG_ENOTFOUND (field
  * "organization"). */
 int core_session_create(struct core_ctx *ctx, int64_t org_id, const char *language,
                         const char **secret, struct session *out, struct tg_err *err);
+/* The calls below that change a session store it: they need ctx->writing. */
+
 /** Moves an open session into organization `org_id`, whose logins core_session_authenticate
  * then looks in; an authenticated session of another organization becomes unauthenticated.
  * TG_ENOTFOUND (field "organization") when there is no such organization. */
@@ -41,7 +50,8 @@ int core_session_move(struct core_ctx *ctx, struct session *s, int64_t org_id,
                       struct tg_err *err);
 /** Finds the live session of `secret` and makes it the request's principal: ctx's organization
  * and workspace are the session's; when it is authenticated ctx->authed is set and ctx->who
- * carries the user and rights. TG_ENOTFOUND (field "session") when the secret is unknown, not a
+ * carries the user and rights. Reads only. TG_ENOTFOUND (field "session") when the secret is
+ * unknown (a signed value that was forged, altered or signed with another key too), not a
  * session, revoked or expired. */
 int core_session_open(struct core_ctx *ctx, const char *secret, struct session *out,
                       struct tg_err *err);

@@ -39,6 +39,8 @@ static const struct opt opts[] = {
     I("max-tags-per-resource", max_tags_per_resource, 1, 1000000, "tags on one resource (1000)"),
     I("rate-limit", rate_limit, 0, 1000000, "requests per second per token, 0 off (0)"),
     I("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
+    I("anon-rate-limit", anon_rate_limit, 0, 1000000, "requests per second per client address that no credential admits, 0 off (0)"),
+    I("anon-rate-burst", anon_rate_burst, 0, 1000000, "bucket size per client address (2 x anon-rate-limit)"),
     I("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
     I("immuta-token-ttl", immuta_token_ttl, 1, 31536000, "lifetime in s of the tokens Immuta's API-key login gives (3600)"),
     I("auth-cache", auth_cache_ms, 0, 3600000, "ms a checked token is trusted without a store read, 0 off (1000)"),
@@ -274,6 +276,8 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
         snprintf(cfg->store, sizeof(cfg->store), "sqlite:%s/tagd.db", cfg->data);
     if (cfg->rate_burst == 0)
         cfg->rate_burst = cfg->rate_limit * 2;
+    if (cfg->anon_rate_burst == 0)
+        cfg->anon_rate_burst = cfg->anon_rate_limit * 2;
     if (strcmp(cfg->log_format, "json") != 0 && strcmp(cfg->log_format, "text") != 0) {
         fprintf(stderr, "tagd: log-format must be text or json\n");
         return -1;

@@ -24,6 +24,8 @@ struct tagd_config {
     int64_t max_tags_per_resource;
     int64_t rate_limit;  /* requests per second per token; 0 off */
     int64_t rate_burst;
+    int64_t anon_rate_limit; /* requests per second per client address no credential admits; 0 off */
+    int64_t anon_rate_burst;
     int64_t session_ttl;  /* seconds */
     int64_t immuta_token_ttl; /* seconds: POST /bim/apikey/authenticate's tokens */
     int64_t auth_cache_ms;

@@ -37,6 +37,7 @@
 
 #include <h2o.h>
 
+#include "api/ratelimit.h"
 #include "engine/engine.h"
 #include "http/conns.h"
 #include "http/router.h"
@@ -157,6 +158,9 @@ struct parked {
 struct parked_guard {
     struct parked *p;
 };
+
+static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
+                         int64_t start);
 
 static void note_rev(int64_t rev)
 {
@@ -341,6 +345,7 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
         else
             r->request_id = new_request_id(r);
     }
+    r->peer = conns_peer(req);
     r->status = 0;
     return r;
 }
@@ -525,6 +530,7 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         len = 0;
     if (r->authed)
         conns_mark_authed(req);
+    ratelimit_addr_after(r);
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
@@ -659,7 +665,10 @@ static void on_park_tick(h2o_timeout_entry_t *e)
         return;
     }
     pk->guard->p = NULL;
-    respond(pk->req, pk->r, pk->route_index, pk->start_us);
+    if (pk->r->as_write)
+        submit_write(pk->t, pk->req, pk->r, pk->route_index, pk->start_us);
+    else
+        respond(pk->req, pk->r, pk->route_index, pk->start_us);
     atomic_fetch_sub(&S.inflight, 1);
     xfree(pk);
 }
@@ -1057,6 +1066,28 @@ static void enqueue(struct job *j)
 
 /* ---- the h2o handler ---- */
 
+/* Hands a write (or a read that turned out to write, api_run_as_write) to the writer. */
+static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
+                         int64_t start)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    struct job_guard *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_guard_dispose);
+
+    r->as_write = false;
+    g->job = j;
+    j->guard = g;
+    j->r = r;
+    j->req = req;
+    j->thread = t;
+    j->route_index = index;
+    j->start_us = start;
+    atomic_fetch_add(&S.inflight, 1);
+    if (r->route->prepare)
+        queue_append(&S.fetch_mu, &S.fetch_cv, &S.fetch_head, &S.fetch_tail, j, j);
+    else
+        enqueue(j);
+}
+
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
 {
     struct loop_thread *t = (struct loop_thread *)req->conn->ctx;
@@ -1107,6 +1138,10 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         respond(req, r, index, start);
         return 0;
     }
+    if (ratelimit_addr_before(r, !carries_credentials(r))) {
+        respond(req, r, index, start);
+        return 0;
+    }
     if (!(r->route->flags & ROUTE_WRITE)) {
         int64_t want;
         if (!min_revision(r, &want)) {
@@ -1119,25 +1154,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             park(t, req, r, index, start, want);
             return 0;
         }
-        respond(req, r, index, start);
+        if (r->as_write)
+            submit_write(t, req, r, index, start);
+        else
+            respond(req, r, index, start);
         return 0;
     }
-    {
-        struct job *j = xcalloc(1, sizeof(*j));
-        struct job_guard *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_guard_dispose);
-        g->job = j;
-        j->guard = g;
-        j->r = r;
-        j->req = req;
-        j->thread = t;
-        j->route_index = index;
-        j->start_us = start;
-        atomic_fetch_add(&S.inflight, 1);
-        if (r->route->prepare)
-            queue_append(&S.fetch_mu, &S.fetch_cv, &S.fetch_head, &S.fetch_tail, j, j);
-        else
-            enqueue(j);
-    }
+    submit_write(t, req, r, index, start);
     return 0;
 }
 

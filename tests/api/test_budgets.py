@@ -290,3 +290,65 @@ def test_bodies_in_flight_have_a_memory_budget():
         assert metric(s, "tagd_bodies_refused_total", "budget") > 0
     finally:
         s.cleanup()
+
+
+# The session flood: keep-alive connections from 127.0.0.2 starting easydb sessions for
+# `seconds` at `rate` a second in all (the rate of the issue's attacker: more is a CPU flood,
+# which any request would be, and on a small shared machine it measures only the CPU); prints
+# how many were started.
+SESSION_FLOOD = textwrap.dedent(r'''
+    import http.client, sys, threading, time
+    port, conns, seconds, rate = (int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]),
+                                  float(sys.argv[4]))
+    counts = []
+    def flood():
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=("127.0.0.2", 0))
+        n, start = 0, time.time()
+        while time.time() < start + seconds:
+            c.request("GET", "/api/v1/session")
+            r = c.getresponse()
+            r.read()
+            n += r.status == 200
+            ahead = start + n * conns / rate - time.time()
+            if ahead > 0:
+                time.sleep(ahead)
+        counts.append(n)
+    ts = [threading.Thread(target=flood) for _ in range(conns)]
+    [t.start() for t in ts]
+    [t.join() for t in ts]
+    print(sum(counts))
+''')
+
+
+def test_session_flood_leaves_writers_alone():
+    """Anonymous easydb session starts were commits on the writer: one client started 542 a
+    second and writers slowed 3x (issue 18). Now they write nothing: a writer keeps its p99
+    while 600 a second are started, and the only commits are its own."""
+    s = Server().start()
+    try:
+        def commits():
+            return metric(s, 'tagd_store_transactions_total{outcome="commit"}')
+
+        before = commits()
+        flood = subprocess.Popen([sys.executable, "-c", SESSION_FLOOD, str(s.port), "2", "5", "600"],
+                                 stdout=subprocess.PIPE, text=True)
+        time.sleep(1)
+        lat, failures, writes = [], [], 0
+        w = requests.Session()
+        end = time.time() + 3
+        while time.time() < end:
+            t0 = time.perf_counter()
+            r = w.post(s.url + "/v1/tags", json={"name": "Flood.w%d" % writes}, headers=H, timeout=5)
+            lat.append(time.perf_counter() - t0)
+            if r.status_code == 201:
+                writes += 1
+            else:
+                failures.append(r.status_code)
+            time.sleep(0.02)
+        started = int(flood.communicate(timeout=60)[0])
+        assert not failures, failures
+        assert p99(lat) < P99, (p99(lat), sorted(lat)[-5:], started)
+        assert started > 1000, started
+        assert commits() - before <= writes, (commits() - before, writes, started)
+    finally:
+        s.cleanup()

@@ -951,3 +951,115 @@ def test_migration_keeps_logins_working():
         db.close()
     finally:
         s.cleanup()
+
+
+# ---- anonymous sessions (issue 18) ----
+
+def stored_sessions(s):
+    """The session rows of a stopped server's store."""
+    q = "SELECT count(*) FROM tokens WHERE kind = 'session'"
+    if s.store:
+        out = subprocess.run(["psql", "-XAtq", s.store, "-c", q], capture_output=True, text=True,
+                             check=True).stdout
+        return int(out.strip())
+    import sqlite3
+    db = sqlite3.connect(os.path.join(s.data, "tagd.db"))
+    try:
+        return db.execute(q).fetchone()[0]
+    finally:
+        db.close()
+
+
+def commits(s):
+    for line in requests.get(s.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith('tagd_store_transactions_total{outcome="commit"}'):
+            return int(line.split()[-1])
+    raise AssertionError("no commit counter in /metrics")
+
+
+def test_anonymous_sessions_write_nothing():
+    """GET /api/v1/session without a token committed a session row: one client started 542 a
+    second, 12 GB a day, on the writer's thread. A session now is a signed value until it has
+    something to keep; only authenticating (or changing its language) stores it, under the same
+    token, which survives a restart."""
+    s = Server().start()
+    try:
+        before = commits(s)
+        tokens = set()
+        for i in range(300):
+            params = {"language": "de-DE"} if i == 0 else None
+            r = requests.get(s.url + "/api/v1/session", params=params, timeout=10)
+            assert r.status_code == 200, r.text
+            assert "authenticated" not in r.json()
+            tokens.add(r.json()["token"])
+            if i == 0:
+                german = r.json()["token"]
+                assert r.json()["frontend_language"] == "de-DE"
+        assert len(tokens) == 300
+        # Showing an unstored session writes nothing either.
+        r = requests.get(s.url + "/api/v1/session", params={"token": german}, timeout=10)
+        assert r.status_code == 200 and r.json()["token"] == german
+        assert r.json()["frontend_language"] == "de-DE"
+        assert commits(s) == before
+        assert s.stop() == 0
+        assert stored_sessions(s) == 0
+
+        # The key is the store's: the token still works after a restart, and the language
+        # it was started with survives authentication.
+        s.start()
+        user(Api(s, ADMIN_TOKEN), "anon", ["tags:read"])
+        r = authenticate(s, german, "anon", "password-123")
+        assert r.status_code == 200, r.text
+        assert r.json()["token"] == german and r.json()["frontend_language"] == "de-DE"
+        assert requests.get(s.url + "/api/v1/tags", params={"token": german}, timeout=10).status_code == 200
+        # Changing an unstored session's language stores it (a GET that writes).
+        other = next(iter(tokens - {german}))
+        r = requests.get(s.url + "/api/v1/session", params={"token": other, "language": "fr-FR"},
+                         timeout=10)
+        assert r.status_code == 200 and r.json()["token"] == other
+        assert requests.get(s.url + "/api/v1/session", params={"token": other},
+                            timeout=10).json()["frontend_language"] == "fr-FR"
+        assert s.stop() == 0
+        assert stored_sessions(s) == 2
+    finally:
+        s.cleanup()
+
+
+def test_forged_and_tampered_session_tokens(server, admin):
+    """An unstored session is only as good as its signature: a changed, cut, made-up or
+    another store's token is no session, for showing and for authenticating alike."""
+    user(admin, "victim", ["tags:read"])
+    good = Easydb(server).token
+    other = Server().start()
+    try:
+        foreign = requests.get(other.url + "/api/v1/session", timeout=10).json()["token"]
+    finally:
+        other.cleanup()
+
+    def flip(t, i):
+        c = t[i]
+        return t[:i] + ("B" if c != "B" else "C") + t[i + 1:]
+
+    bad = [flip(good, 10), flip(good, len(good) // 2), flip(good, len(good) - 2), good[:-1],
+           good + "A", good[:40], "tgd_" + "A" * (len(good) - 4), foreign]
+    for t in bad:
+        b = err(requests.get(server.url + "/api/v1/session", params={"token": t}, timeout=10),
+                "error.user.session_not_found")
+        assert b["parameters"] == {"id": t}
+        err(authenticate(server, t, "victim", "password-123"), "error.user.session_not_found")
+        err(requests.get(server.url + "/api/v1/tags", params={"token": t}, timeout=10),
+            "error.user.not_authenticated")
+    assert authenticate(server, good, "victim", "password-123").status_code == 200
+
+
+def test_anonymous_session_expires():
+    s = Server(extra_args=["--session-ttl", "1"]).start()
+    try:
+        user(Api(s, ADMIN_TOKEN), "late", ["tags:read"])
+        tok = requests.get(s.url + "/api/v1/session", timeout=10).json()["token"]
+        time.sleep(1.3)
+        err(requests.get(s.url + "/api/v1/session", params={"token": tok}, timeout=10),
+            "error.user.session_not_found")
+        err(authenticate(s, tok, "late", "password-123"), "error.user.session_not_found")
+    finally:
+        s.cleanup()

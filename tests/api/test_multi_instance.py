@@ -238,6 +238,24 @@ def test_a_token_revoked_elsewhere_stops_working_after_an_own_commit(pair):
         c.cleanup()
 
 
+def test_an_unstored_session_works_on_every_instance(pair):
+    """easydb sessions are not stored until they authenticate (issue 18): the token A hands
+    out is signed with the store's key, so B shows and authenticates it, and A then sees the
+    authenticated session B stored."""
+    a, b, _ = pair
+    r = Api(a, ADMIN_TOKEN).post("/v1/users", json={"login": "roamer", "password": "password-123",
+                                                      "rights": ["tags:read"]})
+    assert r.status_code == 201, r.text
+    tok = requests.get(a.url + "/api/v1/session", params={"language": "de-DE"}, timeout=10).json()["token"]
+    r = requests.get(b.url + "/api/v1/session", params={"token": tok}, timeout=10)
+    assert r.status_code == 200 and r.json()["frontend_language"] == "de-DE", r.text
+    r = requests.post(b.url + "/api/v1/session/authenticate", timeout=30,
+                      params={"token": tok, "login": "roamer", "password": "password-123"})
+    assert r.status_code == 200, r.text
+    r = requests.get(a.url + "/api/v1/tags", params={"token": tok}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
 @pytest.mark.parametrize("value", ["abc", "-1", "12x", ""])
 def test_min_revision_malformed_is_400(pair, value):
     _, b, _ = pair
@@ -528,6 +546,12 @@ def test_instances_starting_together_on_an_empty_database(pg_base):
         assert not errors, errors
         for s in servers:
             assert Api(s, ADMIN_TOKEN).get("/v1/tags").status_code == 200
+        # One session key for all (issue 18): a session one started, another knows.
+        for i, s in enumerate(servers):
+            tok = requests.get(s.url + "/api/v1/session", timeout=10).json()["token"]
+            other = servers[(i + 1) % len(servers)]
+            r = requests.get(other.url + "/api/v1/session", params={"token": tok}, timeout=10)
+            assert r.status_code == 200, r.text
 
         def one(q):
             return subprocess.run(["psql", "-XAtq", store, "-c", q], capture_output=True,
