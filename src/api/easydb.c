@@ -185,28 +185,14 @@ static void fail_code(struct hreq *r, int code, const char *ecode, const char *f
 /* A parameter from the query string or, when the body is a form, from the body (E6). */
 static const char *param(struct hreq *r, const char *name)
 {
-    const char *v = api_query(r, name), *ct, *p, *end;
-    size_t nl = strlen(name);
+    const char *v = api_query(r, name), *ct;
 
     if (v || r->body_len == 0)
         return v;
     ct = api_header(r, "content-type");
     if (ct == NULL || strncasecmp(ct, "application/x-www-form-urlencoded", 33) != 0)
         return NULL;
-    p = r->body;
-    end = r->body + r->body_len;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        const char *eq = memchr(p, '=', (size_t)(stop - p));
-        if (eq) {
-            char *k = api_url_decode(&r->a, p, (size_t)(eq - p), true);
-            if (k && strlen(k) == nl && strcmp(k, name) == 0)
-                return api_url_decode(&r->a, eq + 1, (size_t)(stop - eq - 1), true);
-        }
-        p = stop + 1;
-    }
-    return NULL;
+    return api_form_value(r, name);
 }
 
 static const char *session_token(struct hreq *r)

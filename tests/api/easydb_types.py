@@ -23,6 +23,8 @@ document, the table names it explicitly (TAGD_EXTRA) so that nothing else slips 
 and status; tests/api/test_easydb.py applies it to every answer it receives."""
 import re
 
+from doc_types import validate
+
 STRING = {"type": "string"}
 INT = {"type": "integer"}
 BOOL = {"type": "boolean"}
@@ -190,46 +192,6 @@ CONFIRMATION = {
 # What tagd adds to easydb's types, on purpose and documented in docs/dialects/easydb.md.
 TAGD_EXTRA = {"session": {"expires": STRING}}
 SESSION["properties"].update(TAGD_EXTRA["session"])
-
-_PY = {"string": str, "integer": int, "boolean": bool, "object": dict, "array": list,
-       "null": type(None)}
-
-
-def _is(value, name):
-    if name == "integer":
-        return isinstance(value, int) and not isinstance(value, bool)
-    if name == "boolean":
-        return isinstance(value, bool)
-    return isinstance(value, _PY[name])
-
-
-def validate(value, schema, where="$"):
-    """Returns the list of type errors of `value` against `schema` (empty when it conforms)."""
-    errors = []
-    types = schema.get("type")
-    if types is not None:
-        names = types if isinstance(types, list) else [types]
-        if not any(_is(value, n) for n in names):
-            return ["%s: %r is not %s" % (where, value, " or ".join(names))]
-    if "enum" in schema and value not in schema["enum"]:
-        errors.append("%s: %r is not one of %r" % (where, value, schema["enum"]))
-    if isinstance(value, dict):
-        props = schema.get("properties", {})
-        for k in schema.get("required", []):
-            if k not in value:
-                errors.append("%s: %r is missing" % (where, k))
-        extra = schema.get("additionalProperties", True)
-        for k, v in value.items():
-            if k in props:
-                errors += validate(v, props[k], "%s.%s" % (where, k))
-            elif extra is False:
-                errors.append("%s: %r is not an easydb attribute" % (where, k))
-            elif isinstance(extra, dict):
-                errors += validate(v, extra, "%s.%s" % (where, k))
-    if isinstance(value, list) and "items" in schema:
-        for i, v in enumerate(value):
-            errors += validate(v, schema["items"], "%s[%d]" % (where, i))
-    return errors
 
 
 _SESSION_PATH = re.compile(r"^/api/(v1/)?session(/(authenticate|deauthenticate))?$")
