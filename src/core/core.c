@@ -191,14 +191,12 @@ int core_require(struct core_ctx *ctx, unsigned need, struct tg_err *err)
     return 0;
 }
 
-static int meta_get(struct store_conn *c, const char *key, char *out, size_t outlen);
-
 bool core_install_admin(struct core_ctx *ctx)
 {
     char buf[32];
     if (!ctx->authed || !(ctx->who.rights & RIGHT_ADMIN))
         return false;
-    if (meta_get(ctx->conn, "default_org", buf, sizeof(buf)) != 1)
+    if (core__meta_get(ctx->conn, "default_org", buf, sizeof(buf)) != 1)
         return false;
     return strtoll(buf, NULL, 10) == ctx->org_id;
 }
@@ -433,7 +431,7 @@ int core_auth_token_login(struct core_ctx *ctx, const char *secret, struct tg_er
 
 /* ---- bootstrap ---- */
 
-static int meta_get(struct store_conn *c, const char *key, char *out, size_t outlen)
+int core__meta_get(struct store_conn *c, const char *key, char *out, size_t outlen)
 {
     struct store_stmt *st = st_get(c, SQL_META_GET, NULL);
     int found = 0;
@@ -476,7 +474,7 @@ int core_bootstrap(struct store_conn *conn, const char *env_token, const char *a
     rc = store_begin_write(conn, err);
     if (rc)
         goto out;
-    fresh = meta_get(conn, "default_org", buf, sizeof(buf)) == 0;
+    fresh = core__meta_get(conn, "default_org", buf, sizeof(buf)) == 0;
     if (fresh) {
         rc = core_org_create(&ctx, "default", &o, err);
         if (rc)
@@ -505,7 +503,7 @@ int core_bootstrap(struct store_conn *conn, const char *env_token, const char *a
      * (core/sessions.h); every instance of a shared store signs with the same one. */
     {
         char key[SECRET_KEY_HEX];
-        if (meta_get(conn, "session_key", key, sizeof(key)) == 0) {
+        if (core__meta_get(conn, "session_key", key, sizeof(key)) == 0) {
             secret_key_new(key);
             rc = meta_set(conn, "session_key", key, err);
         }

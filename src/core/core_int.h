@@ -12,6 +12,8 @@ void row_resource(struct core_ctx *ctx, struct store_stmt *st, int at, struct re
 void row_group(struct core_ctx *ctx, struct store_stmt *st, int at, struct group *g);
 void row_token(struct core_ctx *ctx, struct store_stmt *st, int at, struct token *k);
 const char *col_dup(struct core_ctx *ctx, struct store_stmt *st, int i);
+/** The meta table's value for `key` into `out`: 1 found, 0 not there, -1 on a store error. */
+int core__meta_get(struct store_conn *c, const char *key, char *out, size_t outlen);
 
 /* A growable array in the request arena. */
 struct vec {

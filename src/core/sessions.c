@@ -86,19 +86,13 @@ static int64_t get64(const unsigned char *p)
 /* The store's session key (core_bootstrap makes it), into `key`. */
 static int session_key(struct core_ctx *ctx, char key[SECRET_KEY_HEX], struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_META_GET, err);
-    int rc;
+    int rc = core__meta_get(ctx->conn, "session_key", key, SECRET_KEY_HEX);
 
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_text(st, 1, "session_key");
-    rc = st_step(st, err);
-    if (rc == 1)
-        snprintf(key, SECRET_KEY_HEX, "%s", col_text(st, 0));
-    st_reset(st);
+    if (rc < 0)
+        return tg_err_set(err, TG_EBUSY, "store", "the store cannot be read");
     if (rc == 0)
         return tg_err_set(err, TG_EINTERNAL, "", "no session key: the store was not bootstrapped");
-    return rc < 0 ? rc : 0;
+    return 0;
 }
 
 /* The signed value of an unstored session of organization `org_id`. */
@@ -215,19 +209,15 @@ static int write_session(struct core_ctx *ctx, struct session *s, int64_t org_id
 
 static int default_org(struct core_ctx *ctx, int64_t *org_id, struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_META_GET, err);
-    int rc;
+    char buf[32];
+    int rc = core__meta_get(ctx->conn, "default_org", buf, sizeof(buf));
 
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_text(st, 1, "default_org");
-    rc = st_step(st, err);
-    if (rc == 1)
-        *org_id = strtoll(col_text(st, 0), NULL, 10);
-    st_reset(st);
+    if (rc < 0)
+        return tg_err_set(err, TG_EBUSY, "store", "the store cannot be read");
     if (rc == 0)
         return tg_err_set(err, TG_EINTERNAL, "", "no default organization");
-    return rc < 0 ? rc : 0;
+    *org_id = strtoll(buf, NULL, 10);
+    return 0;
 }
 
 static int use_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err)
