@@ -309,25 +309,32 @@ int core_apikey_login(struct core_ctx *ctx, const char *key, const char **secret
     return 0;
 }
 
-int64_t core_principal_id(struct core_ctx *ctx, const char *who)
+/* The first id a statement of (organization, name) answers; 0 when none or on a store error. */
+static int64_t principal_row(struct core_ctx *ctx, enum store_sql sql, const char *who)
 {
-    struct store_stmt *st;
-    struct tg_err err;
-    const char *colon;
+    struct store_stmt *st = st_get(ctx->conn, sql, NULL);
     int64_t id = 0;
-    bool token = false;
 
-    if (who == NULL || strcmp(who, "system") == 0)
-        return 0;
-    tg_err_clear(&err);
-    st = st_get(ctx->conn, SQL_PRINCIPAL_USER, &err);
     if (st == NULL)
         return 0;
     st_int(st, 1, ctx->org_id);
     st_text(st, 2, who);
-    if (st_step(st, &err) == 1)
+    if (st_step(st, NULL) == 1)
         id = col_int(st, 0);
     st_reset(st);
+    return id;
+}
+
+int64_t core_principal_id(struct core_ctx *ctx, const char *who)
+{
+    struct store_stmt *st;
+    const char *colon;
+    int64_t id;
+    bool token = false;
+
+    if (who == NULL || strcmp(who, "system") == 0)
+        return 0;
+    id = principal_row(ctx, SQL_PRINCIPAL_USER, who);
     if (id == 0) {
         /* Links record themselves as "<kind>:<token id>" (links.c). */
         colon = strchr(who, ':');
@@ -336,26 +343,18 @@ int64_t core_principal_id(struct core_ctx *ctx, const char *who)
             char *end;
             long long v = strtoll(colon + 1, &end, 10);
             snprintf(kind, sizeof(kind), "%.*s", (int)(colon - who), who);
-            st = *end == '\0' && v > 0 ? st_get(ctx->conn, SQL_PRINCIPAL_LINK, &err) : NULL;
+            st = *end == '\0' && v > 0 ? st_get(ctx->conn, SQL_PRINCIPAL_LINK, NULL) : NULL;
             if (st) {
                 st_int(st, 1, v);
                 st_int(st, 2, ctx->org_id);
                 st_text(st, 3, kind);
-                if (st_step(st, &err) == 1)
+                if (st_step(st, NULL) == 1)
                     id = col_int(st, 0);
                 st_reset(st);
             }
         }
-        if (id == 0) {
-            st = st_get(ctx->conn, SQL_PRINCIPAL_TOKEN, &err);
-            if (st == NULL)
-                return 0;
-            st_int(st, 1, ctx->org_id);
-            st_text(st, 2, who);
-            if (st_step(st, &err) == 1)
-                id = col_int(st, 0);
-            st_reset(st);
-        }
+        if (id == 0)
+            id = principal_row(ctx, SQL_PRINCIPAL_TOKEN, who);
         token = id > 0;
     }
     /* Row ids never come near the base: the ranges stay apart. */
