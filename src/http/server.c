@@ -520,6 +520,10 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 0, NULL, v.base,
                               v.len);
     }
+    /* Every 503 is a "come back later": say when, whatever the dialect rendered. */
+    if (r->status == 503 && !handler_set(r, "retry-after"))
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("retry-after"), 0, NULL,
+                              H2O_STRLIT("1"));
     add_security_headers(req, r);
     if (r->status == 204 || r->status == 304)
         len = 0;
@@ -1186,6 +1190,36 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                    "# TYPE tagd_wal_syncs_total counter\n"
                    "tagd_wal_syncs_total %llu\n",
                 (unsigned long long)store_syncs(S.writer_conn));
+    sbuf_printf(b,
+                "# HELP tagd_store_reconnects_total Store connections opened again after one"
+                " was lost.\n"
+                "# TYPE tagd_store_reconnects_total counter\n"
+                "tagd_store_reconnects_total %llu\n"
+                "# HELP tagd_store_unavailable_total Store operations that failed because the"
+                " store could not be reached (answered 503).\n"
+                "# TYPE tagd_store_unavailable_total counter\n"
+                "tagd_store_unavailable_total %llu\n"
+                "# HELP tagd_store_lost_commits_total Commits whose answer the connection lost,"
+                " by what tagd found out afterwards.\n"
+                "# TYPE tagd_store_lost_commits_total counter\n"
+                "tagd_store_lost_commits_total{outcome=\"committed\"} %llu\n"
+                "tagd_store_lost_commits_total{outcome=\"aborted\"} %llu\n"
+                "tagd_store_lost_commits_total{outcome=\"unknown\"} %llu\n"
+                "# HELP tagd_store_lock_waits_total Write transactions that waited over 100 ms"
+                " for the revision counter's lock (other instances' writes).\n"
+                "# TYPE tagd_store_lock_waits_total counter\n"
+                "tagd_store_lock_waits_total %llu\n"
+                "# HELP tagd_store_lock_wait_seconds_total Time write transactions waited for"
+                " that lock.\n"
+                "# TYPE tagd_store_lock_wait_seconds_total counter\n"
+                "tagd_store_lock_wait_seconds_total %g\n",
+                (unsigned long long)store_stat(STORE_STAT_RECONNECTS),
+                (unsigned long long)store_stat(STORE_STAT_UNAVAILABLE),
+                (unsigned long long)store_stat(STORE_STAT_COMMIT_COMMITTED),
+                (unsigned long long)store_stat(STORE_STAT_COMMIT_ABORTED),
+                (unsigned long long)store_stat(STORE_STAT_COMMIT_UNKNOWN),
+                (unsigned long long)store_stat(STORE_STAT_LOCK_WAITS),
+                (double)store_stat(STORE_STAT_LOCK_WAIT_US) / 1e6);
     if (engine_main) {
         uint64_t applied, reread;
         engine_catch_up_stats(engine_main, &applied, &reread);

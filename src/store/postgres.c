@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 
 #include "store/migrations.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/sbuf.h"
 
@@ -213,6 +215,26 @@ static char *translate_ddl(const char *sql)
 
 /* ---- errors ---- */
 
+/* Whether the last contact with the server failed: the log says so once per outage, not once
+ * per request, and says when it is over. */
+static atomic_bool server_down;
+
+/* The server cannot be reached or the connection was lost. A client is told only that (a
+ * 503): the host, the port and libpq's words are for the log. */
+static int unreachable(struct tg_err *err, const char *what, const char *detail)
+{
+    if (!atomic_exchange(&server_down, true))
+        log_warn("store: postgres unreachable (%s): %s", what, detail);
+    store_stat_add(STORE_STAT_UNAVAILABLE, 1);
+    return tg_err_set(err, TG_EBUSY, "store", "the store is unavailable; try again");
+}
+
+static void reachable(void)
+{
+    if (atomic_exchange(&server_down, false))
+        log_info("store: postgres reachable again");
+}
+
 static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg_err *err,
                    const char *what)
 {
@@ -227,7 +249,7 @@ static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     if (pg && PQstatus(pg) == CONNECTION_BAD)
-        return tg_err_set(err, TG_EBUSY, "", "store connection lost: %s", buf);
+        return unreachable(err, what, buf);
     if (state) {
         if (strcmp(state, "23505") == 0)
             return tg_err_set(err, TG_EEXISTS, "", "already exists");
@@ -236,12 +258,18 @@ static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg
         if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
             if (c)
                 c->retry = true;
-            return tg_err_set(err, TG_EBUSY, "", "store conflict, retry: %s", buf);
+            return tg_err_set(err, TG_EBUSY, "store", "the store had a conflict; try again");
         }
+        /* The server is going away or refuses connections (shutdown, crash recovery), or
+         * ended this session (idle in a transaction too long: see connect_url). */
+        if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 ||
+            strcmp(state, "25P03") == 0)
+            return unreachable(err, what, buf);
         if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
-            strncmp(state, "53", 2) == 0 || strncmp(state, "08", 2) == 0 ||
-            strcmp(state, "57P01") == 0)
-            return tg_err_set(err, TG_EBUSY, "", "store busy: %s", buf);
+            strncmp(state, "53", 2) == 0) {
+            log_warn("store: postgres is busy (%s): %s", what, buf);
+            return tg_err_set(err, TG_EBUSY, "store", "the store is busy; try again");
+        }
     }
     return tg_err_set(err, TG_EINTERNAL, "", "%s: %s", what, buf);
 }
@@ -301,10 +329,11 @@ static PGconn *connect_url(const char *url, struct tg_err *err)
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", pg ? PQerrorMessage(pg) : "out of memory");
         msg[strcspn(msg, "\n")] = '\0';
-        tg_err_set(err, TG_EBUSY, "store", "cannot connect to postgres: %s", msg);
+        unreachable(err, "connect", msg);
         PQfinish(pg);
         return NULL;
     }
+    reachable();
     PQsetNoticeProcessor(pg, quiet_notice, NULL);
     if (pg_exec(NULL, pg,
                 "SET client_min_messages = warning; SET statement_timeout = '30s';"
@@ -369,6 +398,7 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
         c->pg = NULL;
         return err ? err->code : TG_EBUSY;
     }
+    store_stat_add(STORE_STAT_RECONNECTS, 1);
     return 0;
 }
 

@@ -59,6 +59,14 @@ bool store_sql_writes_auth(enum store_sql id)
     return auth_writes[id];
 }
 
+static atomic_uint_fast64_t stats[STORE_STAT__COUNT];
+static atomic_int_fast64_t hold_timeout_ms = 2000;
+
+void store_stat_add(enum store_stat s, uint64_t n) { atomic_fetch_add(&stats[s], n); }
+uint64_t store_stat(enum store_stat s) { return atomic_load(&stats[s]); }
+void store_set_hold_timeout_ms(int64_t ms) { atomic_store(&hold_timeout_ms, ms); }
+int64_t store_hold_timeout_ms(void) { return atomic_load(&hold_timeout_ms); }
+
 static const struct store_backend *backend_for(const char *url)
 {
     if (strncmp(url, "postgres://", 11) == 0 || strncmp(url, "postgresql://", 13) == 0)

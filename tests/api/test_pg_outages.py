@@ -1,0 +1,144 @@
+"""Several tagd instances on PostgreSQL through outages (issue 27).
+
+Every test here stops, restarts or cuts off the database, so the module runs its own private
+cluster (tests/pg/start), never the shared one of TAGD_TEST_STORE; without PostgreSQL it skips.
+Each test gets databases of its own on that cluster. A small TCP proxy between tagd and the
+cluster cuts a connection at the moment a test wants (around a COMMIT)."""
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+import requests
+
+from conftest import ADMIN_TOKEN, ROOT, Api, Server
+
+RUN = ["runuser", "-u", "postgres", "--"] if os.getuid() == 0 else []
+
+
+class Cluster:
+    def __init__(self, d, url):
+        self.dir = d
+        self.url = url
+        self.port = int(re.search(r":(\d+)/", url).group(1))
+        with open(os.path.join(d, "pgbin")) as f:
+            self.pgbin = f.read().strip()
+        self.serial = 0
+
+    def pg_ctl(self, *args):
+        return subprocess.run(RUN + [os.path.join(self.pgbin, "pg_ctl"), "-D",
+                                     os.path.join(self.dir, "data"), "-w", "-t", "60"]
+                              + list(args), capture_output=True, text=True, timeout=90)
+
+    def stop(self, mode="fast"):
+        out = self.pg_ctl("-m", mode, "stop")
+        assert out.returncode == 0, out.stderr
+
+    def start(self):
+        # The options tests/pg/start gave: pg_ctl start does not remember them.
+        opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c max_connections=300 -c fsync=off"
+                " -c synchronous_commit=off -c full_page_writes=off" % (self.port, self.dir))
+        out = self.pg_ctl("-l", os.path.join(self.dir, "data", "server.log"), "-o", opts, "start")
+        assert out.returncode == 0, out.stdout + out.stderr
+
+    def sql(self, q, db=None):
+        url = self.url if db is None else self.url.rpartition("/")[0] + "/" + db
+        return subprocess.run(["psql", "-XAtq", url, "-c", q], capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+
+    def new_db(self):
+        self.serial += 1
+        name = "o%d_%d" % (os.getpid(), self.serial)
+        self.sql('CREATE DATABASE "%s"' % name)
+        return self.url.rpartition("/")[0] + "/" + name
+
+    def terminate(self, store):
+        return int(self.sql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                            " WHERE datname = '%s'" % store.rpartition("/")[2]))
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    d = tempfile.mkdtemp(prefix="tagd-pgout-")
+    try:
+        out = subprocess.run([os.path.join(ROOT, "tests", "pg", "start"), d],
+                             capture_output=True, text=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        pytest.skip("cannot start PostgreSQL: %s" % e)
+    if out.returncode != 0:
+        pytest.skip("cannot start PostgreSQL: " + out.stderr[-2000:])
+    c = Cluster(d, out.stdout.strip())
+    try:
+        yield c
+    finally:
+        subprocess.run([os.path.join(ROOT, "tests", "pg", "stop"), d], capture_output=True)
+
+
+@pytest.fixture
+def up(cluster):
+    """The cluster, running again after the test whatever the test did to it."""
+    yield cluster
+    if cluster.pg_ctl("status").returncode != 0:
+        cluster.start()
+
+
+def rev(r):
+    return int(r.headers["X-Tagd-Revision"])
+
+
+def server(store, *args, env=None):
+    return Server(extra_args=["--store", store, "--threads", "1"] + list(args), env=env).start()
+
+
+def test_outage_answers_503_with_retry_after_in_every_dialect(up):
+    """While PostgreSQL is down every request that needs the store answers 503 in its
+    dialect's shape with Retry-After, reads and /v1/changes included, and no answer names the
+    database's host, port or libpq's words; the log does, once. Afterwards all is served."""
+    store = up.new_db()
+    s = server(store)
+    try:
+        A = Api(s, ADMIN_TOKEN)
+        assert A.post("/v1/tags", json={"name": "Out.one"}).status_code == 201
+        ses = requests.get(s.url + "/api/v1/session", timeout=10).json()["token"]
+        up.stop()
+        calls = [
+            ("GET", "/v1/tags/Out.one", None),
+            ("GET", "/v1/tags", None),
+            ("GET", "/v1/changes", None),
+            ("POST", "/v1/tags", {"name": "Out.two"}),
+            ("GET", "/readyz", None),
+            ("GET", "/documents/api/1.1/folders/F1/tags", None),  # Oracle
+            ("GET", "/tag", None),  # Immuta
+            ("GET", "/api/v2/tags", None),  # LaunchDarkly
+            ("GET", "/v1/organizations/1/knowledge/connectors/tags", None),  # Aitronos
+        ]
+        for method, path, body in calls:
+            r = A.request(method, path, json=body)
+            assert r.status_code == 503, (path, r.status_code, r.text)
+            assert r.headers.get("Retry-After") == "1", (path, r.headers)
+            for leak in ("127.0.0.1", str(up.port), "connection to server", "refused",
+                         "shutting down", "postgres"):
+                assert leak not in r.text, (path, r.text)
+        r = requests.get(s.url + "/api/v1/tags", params={"token": ses}, timeout=10)  # easydb
+        assert r.status_code == 503 and r.headers.get("Retry-After") == "1", r.text
+        assert r.json()["code"] == "error.server.database"
+        assert str(up.port) not in r.text
+        up.start()
+        deadline = time.time() + 10
+        while A.get("/v1/tags/Out.one").status_code != 200 and time.time() < deadline:
+            time.sleep(0.1)
+        assert A.get("/v1/changes").status_code == 200
+        assert A.post("/v1/tags", json={"name": "Out.two"}).status_code == 201
+        log = s.read_log()
+        assert log.count("postgres unreachable") == 1, log[-3000:]
+        assert "postgres reachable again" in log
+        m = A.get("/metrics").text
+        assert re.search(r"^tagd_store_unavailable_total [1-9]", m, re.M), m
+    finally:
+        s.cleanup()
