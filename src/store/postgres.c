@@ -1025,15 +1025,28 @@ static const char *pg_col_name(struct store_stmt *sst, int i)
     return st->res && i >= 0 && i < PQnfields(st->res) ? PQfname(st->res, i) : NULL;
 }
 
+/* An id is never handed out twice, as SQLite's NEXT_ID: a purged tag or a deleted resource
+ * or group lives on in its history table (tags_hist.tag_id, ...), so each identity starts
+ * above the ids of its table and of the table's history (T_hist, column T minus its final
+ * s, then _id), where there is one. */
 static int pg_after_copy(struct store_conn *c, struct tg_err *err)
 {
     return pg_exec(PC(c), PC(c)->pg,
-                   "DO $$ DECLARE r record; BEGIN"
+                   "DO $$ DECLARE r record; top bigint; h bigint; hcol text; BEGIN"
                    " FOR r IN SELECT table_name, column_name FROM information_schema.columns"
                    "  WHERE table_schema = current_schema() AND is_identity = 'YES' LOOP"
-                   "  EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, %L),"
-                   "   coalesce((SELECT max(%I) FROM %I), 0) + 1, false)',"
-                   "   r.table_name, r.column_name, r.column_name, r.table_name);"
+                   "  EXECUTE format('SELECT coalesce(max(%I), 0) FROM %I', r.column_name,"
+                   "   r.table_name) INTO top;"
+                   "  hcol := regexp_replace(r.table_name, 's$', '') || '_id';"
+                   "  IF EXISTS (SELECT 1 FROM information_schema.columns"
+                   "   WHERE table_schema = current_schema()"
+                   "    AND table_name = r.table_name || '_hist' AND column_name = hcol) THEN"
+                   "   EXECUTE format('SELECT coalesce(max(%I), 0) FROM %I', hcol,"
+                   "    r.table_name || '_hist') INTO h;"
+                   "   top := greatest(top, h);"
+                   "  END IF;"
+                   "  PERFORM setval(pg_get_serial_sequence(quote_ident(r.table_name),"
+                   "   r.column_name), top + 1, false);"
                    " END LOOP;"
                    " UPDATE revision_counter SET rev = (SELECT coalesce(max(rev), 0)"
                    "  FROM revisions) WHERE id = 1;"
