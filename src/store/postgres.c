@@ -743,11 +743,20 @@ static void pg_savepoint_rollback(struct store_conn *c)
     pg_exec(PC(c), PC(c)->pg, "ROLLBACK TO SAVEPOINT req; RELEASE SAVEPOINT req", NULL);
 }
 
+/* Ready means what a request would find: a connection that died since its last use (a
+ * restart, terminated backends) is opened again, as begin() does, before saying no. */
 static int pg_ping(struct store_conn *cc, struct tg_err *err)
 {
     struct pg_conn *c = PC(cc);
     int rc = ensure_conn(c, err);
-    return rc ? rc : pg_exec(c, c->pg, "SELECT 1", err);
+    if (rc == 0)
+        rc = pg_exec(c, c->pg, "SELECT 1", err);
+    if (rc && (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD)) {
+        rc = reconnect(c, err);
+        if (rc == 0)
+            rc = pg_exec(c, c->pg, "SELECT 1", err);
+    }
+    return rc;
 }
 
 static int pg_exec_script(struct store_conn *c, const char *sql, struct tg_err *err)

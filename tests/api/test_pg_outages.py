@@ -142,3 +142,26 @@ def test_outage_answers_503_with_retry_after_in_every_dialect(up):
         assert re.search(r"^tagd_store_unavailable_total [1-9]", m, re.M), m
     finally:
         s.cleanup()
+
+
+def test_readyz_is_ready_when_the_instance_can_serve(up):
+    """Right after every backend of the instance was terminated (a failover, an operator's
+    pg_terminate_backend), reads and writes reconnect and succeed: /readyz says ready too.
+    While the database is down it says not ready, and ready again once it is back."""
+    store = up.new_db()
+    s = server(store)
+    try:
+        A = Api(s, ADMIN_TOKEN)
+        assert A.get("/readyz").status_code == 200
+        assert up.terminate(store) >= 3
+        time.sleep(0.1)
+        r = A.get("/readyz")
+        assert r.status_code == 200, r.text
+        assert A.get("/v1/tags").status_code == 200
+        assert A.post("/v1/tags", json={"name": "Ready.after"}).status_code == 201
+        up.stop()
+        assert A.get("/readyz").status_code == 503
+        up.start()
+        assert A.get("/readyz").status_code == 200
+    finally:
+        s.cleanup()
