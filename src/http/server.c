@@ -142,6 +142,7 @@ static struct {
 } S;
 
 #define PARK_TICK_MS 5
+#define FLOOR_WAIT_MS 1000
 
 /* A read waiting for a revision; lives until answered or until its client goes away. */
 struct parked {
@@ -604,7 +605,10 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     if (want > atomic_load(&S.seen_rev)) {
         /* The tailer may lag behind the store by a notification: this read's snapshot is
          * what it would answer from, so it is the final word. */
-        note_rev(core_current_rev(&cx));
+        int64_t now = core_current_rev(&cx);
+        if (now > atomic_load(&S.seen_rev))
+            store_wake_tailer();
+        note_rev(now);
         if (want > atomic_load(&S.seen_rev)) {
             store_rollback(t->reader);
             if (!last_try)
@@ -613,11 +617,21 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
             return true;
         }
     }
+    /* Never an older revision than this instance answered already (a read served by SQL
+     * may have seen commits the tailer has not applied to the engine yet): the engine serves
+     * only from a snapshot at least that new, else the read goes to SQL, or, on a route only
+     * the engine answers, waits for the engine as for X-Tagd-Min-Revision. The store's
+     * snapshot, taken after this, is at least that new by itself. */
+    cx.min_rev = atomic_load(&S.seen_rev);
+    if (cx.min_rev < want)
+        cx.min_rev = want;
     r->route->fn(r, &cx);
     r->authed = cx.authed;
     if (r->not_yet && !last_try) {
         /* The store has the revision but the engine, which alone answers this route, has
-         * not applied it yet (the tailer is a notification behind): the answer is dropped. */
+         * not applied it yet (the tailer is a notification behind): the answer is dropped,
+         * and the tailer, which may be polling, tails now. */
+        store_wake_tailer();
         core_ctx_done(&cx);
         store_rollback(t->reader);
         api_reset_answer(r);
@@ -631,6 +645,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         else
             r->revision = core_current_rev(&cx);
     }
+    note_rev(r->revision);
     core_ctx_done(&cx);
     store_rollback(t->reader);
     return true;
@@ -681,7 +696,11 @@ static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int inde
     pk->route_index = index;
     pk->start_us = start;
     pk->want = want;
-    pk->deadline_us = time_mono_us() + S.cfg->min_revision_wait_ms * 1000;
+    /* A read that asked for no revision waits only for the engine to reach what this
+     * instance answered already (run_read): a moment, even where clients may not wait. */
+    pk->deadline_us = time_mono_us() + (want == 0 && S.cfg->min_revision_wait_ms == 0
+                                            ? FLOOR_WAIT_MS
+                                            : S.cfg->min_revision_wait_ms) * 1000;
     atomic_fetch_add(&S.inflight, 1);
     h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
 }
@@ -1113,7 +1132,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             respond(req, r, index, start);
             return 0;
         }
-        if (!run_read(t, r, want, S.cfg->min_revision_wait_ms == 0 || stop_requested)) {
+        if (!run_read(t, r, want,
+                      (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested)) {
             park(t, req, r, index, start, want);
             return 0;
         }
@@ -1580,6 +1600,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
             pthread_join(S.syncer[k], NULL);
     }
     atomic_store(&S.tail_stop, true);
+    store_wake_tailer();
     if (S.tailing)
         pthread_join(S.tailer, NULL);
     store_conn_close(S.tail_conn);

@@ -779,7 +779,7 @@ static int drain_notifies(PGconn *pg)
 static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
 {
     struct pg_conn *c = PC(cc);
-    struct pollfd pfd;
+    struct pollfd pfd[2];
     struct tg_err err;
     int got;
 
@@ -799,9 +799,14 @@ static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
         else if (PQstatus(c->pg) == CONNECTION_OK)
             c->no_listen = true;
     }
+    pfd[1].fd = store_wake_fd();
+    pfd[1].events = POLLIN;
+    pfd[1].revents = 0;
     if (!c->listening) {
-        /* Polling is the fallback: the caller reads the revisions after the timeout. */
-        poll(NULL, 0, timeout_ms);
+        /* Polling is the fallback: the caller reads the revisions after the timeout (or
+         * when woken: store_wake_tailer). */
+        poll(&pfd[1], 1, timeout_ms);
+        store_wake_drain();
         return 0;
     }
     if (PQconsumeInput(c->pg) == 0)
@@ -809,12 +814,13 @@ static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
     got = drain_notifies(c->pg);
     if (got)
         return 1;
-    pfd.fd = PQsocket(c->pg);
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+    pfd[0].fd = PQsocket(c->pg);
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
         return TG_EBUSY;
-    if (pfd.revents && PQconsumeInput(c->pg) == 0)
+    store_wake_drain();
+    if (pfd[0].revents && PQconsumeInput(c->pg) == 0)
         return TG_EBUSY;
     return drain_notifies(c->pg);
 }

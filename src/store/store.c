@@ -4,9 +4,11 @@
  * store/postgres.c. Everything else is a thin indirection through struct store_backend. */
 #include "store/backend.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- which statements write what authentication reads ---- */
 
@@ -66,6 +68,36 @@ void store_stat_add(enum store_stat s, uint64_t n) { atomic_fetch_add(&stats[s],
 uint64_t store_stat(enum store_stat s) { return atomic_load(&stats[s]); }
 void store_set_hold_timeout_ms(int64_t ms) { atomic_store(&hold_timeout_ms, ms); }
 int64_t store_hold_timeout_ms(void) { return atomic_load(&hold_timeout_ms); }
+
+static int wake_pipe[2] = {-1, -1};
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+
+static void wake_init(void)
+{
+    if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+        wake_pipe[0] = wake_pipe[1] = -1;
+}
+
+int store_wake_fd(void)
+{
+    pthread_once(&wake_once, wake_init);
+    return wake_pipe[0];
+}
+
+void store_wake_drain(void)
+{
+    char buf[64];
+    if (store_wake_fd() >= 0)
+        while (read(wake_pipe[0], buf, sizeof(buf)) > 0) {
+        }
+}
+
+void store_wake_tailer(void)
+{
+    /* A full pipe already wakes the tailer: a failed write loses nothing. */
+    if (store_wake_fd() >= 0 && write(wake_pipe[1], "w", 1) < 0) {
+    }
+}
 
 static const struct store_backend *backend_for(const char *url)
 {

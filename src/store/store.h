@@ -65,6 +65,9 @@ bool store_is_shared(const struct store *s);
  * SQLite has no other writers and simply sleeps.
  */
 int store_wait_notify(struct store_conn *c, int timeout_ms);
+/** Makes the current or next store_wait_notify return at once (0), from any thread: a read
+ * found the store ahead of what the tailer applied, so there is something to tail now. */
+void store_wake_tailer(void);
 /**
  * True when the current write transaction hit a serialization failure or a deadlock
  * (PostgreSQL 40001/40P01): the whole transaction must be rolled back and run again.

@@ -165,3 +165,29 @@ def test_readyz_is_ready_when_the_instance_can_serve(up):
         assert A.get("/readyz").status_code == 200
     finally:
         s.cleanup()
+
+
+def test_revision_never_goes_back_on_one_instance(up):
+    """B follows A by polling only, and slowly. A read on B served by SQL sees A's new commit;
+    the next read on B, a tag list the engine answers, must not answer an older revision
+    (it saw 1396, then 1395): it goes to SQL too until the engine has caught up."""
+    store = up.new_db()
+    a = server(store)
+    b = server(store, "--tail-poll", "5000", env={"TAGD_PG_NO_LISTEN": "1"})
+    try:
+        A, B = Api(a, ADMIN_TOKEN), Api(b, ADMIN_TOKEN)
+        for i in range(3):
+            w = A.post("/v1/tags", json={"name": "Mono.%d" % i})
+            assert w.status_code == 201
+            first = B.get("/v1/tags/Mono.%d" % i)  # from SQL: sees A's commit
+            assert first.status_code == 200 and rev(first) >= rev(w)
+            listed = B.get("/v1/tags")  # the engine's list
+            assert listed.status_code == 200, listed.text
+            assert rev(listed) >= rev(first), (rev(first), rev(listed))
+            assert "Mono.%d" % i in [t["name"] for t in listed.json()["items"]]
+            q = B.get("/v1/resources?query=Mono.%d&ids_only=true" % i)  # the engine only
+            assert q.status_code == 200, q.text
+            assert rev(q) >= rev(listed)
+    finally:
+        a.cleanup()
+        b.cleanup()
