@@ -108,6 +108,9 @@ struct pg_conn {
     bool pending;   /* a read's ROLLBACK was sent and its result not read yet */
     bool begin_pending; /* a read's BEGIN waits to go out with its first statement */
     int64_t changes;
+    /* The open write transaction's id (txid_current), "" when there is none: after a
+     * connection lost during COMMIT, txid_status tells whether it committed. */
+    char xid[24];
     struct pg_stmt *stmts[SQL__COUNT];
 };
 
@@ -560,17 +563,42 @@ static void pg_conn_close(struct store_conn *cc)
     xfree(c);
 }
 
-/* BEGIN; when the server went away since the last use (a restart, a failover), connect again
- * and retry once: nothing has happened in this transaction yet. */
-static int begin(struct pg_conn *c, const char *sql, struct tg_err *err)
+static int64_t mono_us(void)
 {
-    int rc = pg_exec(c, c->pg, sql, err);
-    if (rc && PQstatus(c->pg) == CONNECTION_BAD) {
-        rc = reconnect(c, err);
-        if (rc == 0)
-            rc = pg_exec(c, c->pg, sql, err);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* BEGIN and the lock that orders writers of every instance (see the header), in one round
+ * trip, which also learns the transaction's id. When the server went away since the last use
+ * (a restart, a failover), connect again and retry once: nothing has happened in this
+ * transaction yet. The round trip's time is the wait for the lock (metrics). */
+static int begin_locked(struct pg_conn *c, struct tg_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        PGresult *res;
+        int64_t t0 = mono_us(), waited;
+        int rc = 0;
+
+        settle(c);
+        res = PQexec(c->pg, "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                            " SELECT rev, txid_current() FROM revision_counter"
+                            " WHERE id = 1 FOR UPDATE");
+        waited = mono_us() - t0;
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            snprintf(c->xid, sizeof(c->xid), "%s", PQgetvalue(res, 0, 1));
+            store_stat_add(STORE_STAT_LOCK_WAIT_US, (uint64_t)waited);
+            if (waited > 100000)
+                store_stat_add(STORE_STAT_LOCK_WAITS, 1);
+        } else {
+            rc = pg_fail(c, c->pg, res, err, "begin");
+        }
+        PQclear(res);
+        if (rc && attempt == 0 && PQstatus(c->pg) == CONNECTION_BAD && reconnect(c, err) == 0)
+            continue;
+        return rc;
     }
-    return rc;
 }
 
 static int pg_begin_write(struct store_conn *cc, struct tg_err *err)
@@ -584,12 +612,8 @@ static int pg_begin_write(struct store_conn *cc, struct tg_err *err)
     for (int attempt = 0;; attempt++) {
         bool again;
         c->retry = false;
-        /* The one lock that orders writers of every instance (see the header), sent with
-         * the BEGIN in one round trip. */
-        rc = begin(c,
-                   "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                   " SELECT rev FROM revision_counter WHERE id = 1 FOR UPDATE",
-                   err);
+        c->xid[0] = '\0';
+        rc = begin_locked(c, err);
         if (rc == 0)
             return 0;
         again = c->retry && attempt < PG_RETRIES;
@@ -671,6 +695,64 @@ static PGresult *exec_first(struct pg_conn *c, const char *name, int n, const ch
     return PQexecPrepared(c->pg, name, n, args, NULL, NULL, 0);
 }
 
+#define RESOLVE_US 5000000 /* how long a commit of unknown outcome is looked into */
+
+/* The connection was lost after the COMMIT was sent: the transaction may have committed (the
+ * answer was lost) or not (the server never got it, or died first). A new connection asks
+ * the server (txid_status), so that the requests are answered what really happened: 0 when
+ * it committed, TG_EBUSY when it surely did not. When the server cannot tell within
+ * RESOLVE_US (still unreachable), TG_EINTERNAL: the client must not take a 503 for "nothing
+ * happened" then. */
+static int resolve_commit(struct pg_conn *c, struct tg_err *err)
+{
+    int64_t deadline = mono_us() + RESOLVE_US;
+    char xid[24];
+
+    snprintf(xid, sizeof(xid), "%s", c->xid);
+    c->xid[0] = '\0';
+    log_warn("store: connection lost during COMMIT of transaction %s: asking whether it "
+             "committed", xid);
+    for (;;) {
+        if (reconnect(c, NULL) == 0) {
+            const char *args[1] = {xid};
+            PGresult *res = PQexecParams(c->pg, "SELECT txid_status($1::bigint)", 1, NULL,
+                                         args, NULL, NULL, 0);
+            const char *st = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+                                     !PQgetisnull(res, 0, 0)
+                                 ? PQgetvalue(res, 0, 0)
+                                 : "";
+            bool committed = strcmp(st, "committed") == 0, aborted = strcmp(st, "aborted") == 0;
+            PQclear(res);
+            if (committed) {
+                store_stat_add(STORE_STAT_COMMIT_COMMITTED, 1);
+                log_warn("store: transaction %s had committed; its requests are answered so",
+                         xid);
+                return 0;
+            }
+            if (aborted) {
+                store_stat_add(STORE_STAT_COMMIT_ABORTED, 1);
+                log_warn("store: transaction %s had not committed; its requests answer 503",
+                         xid);
+                return tg_err_set(err, TG_EBUSY, "store",
+                                  "the store connection was lost before the write committed;"
+                                  " nothing of it was committed: try again");
+            }
+            /* "in progress": the old session has not noticed it lost its client yet. */
+        }
+        if (mono_us() >= deadline)
+            break;
+        {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    store_stat_add(STORE_STAT_COMMIT_UNKNOWN, 1);
+    log_error("store: whether transaction %s committed is unknown: the store did not say", xid);
+    return tg_err_set(err, TG_EINTERNAL, "store",
+                      "the store connection was lost during the commit; whether the write was"
+                      " committed is unknown");
+}
+
 static int pg_commit(struct store_conn *cc, struct tg_err *err)
 {
     struct pg_conn *c = PC(cc);
@@ -682,12 +764,25 @@ static int pg_commit(struct store_conn *cc, struct tg_err *err)
         return tg_err_set(err, c->retry ? TG_EBUSY : TG_EINTERNAL, "",
                           "transaction failed and was rolled back");
     }
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        /* Lost before the COMMIT left: the server rolled the transaction back. */
+        c->rev_taken = false;
+        c->xid[0] = '\0';
+        return unreachable(err, "commit", "connection lost before COMMIT");
+    }
     /* NOTIFY is delivered at commit, or not at all: a wake-up hint for other instances. It
      * goes with the COMMIT in one round trip; an error stops the rest of the string. */
     {
         PGresult *res =
             PQexec(c->pg, c->rev_taken ? "NOTIFY " NOTIFY_CHANNEL "; COMMIT" : "COMMIT");
         const char *tag = PQcmdStatus(res);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(c->pg) == CONNECTION_BAD &&
+            c->xid[0]) {
+            PQclear(res);
+            c->rev_taken = false;
+            return resolve_commit(c, err);
+        }
+        c->xid[0] = '\0';
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             rc = pg_fail(c, c->pg, res, err, "commit");
             PQclear(res);

@@ -88,6 +88,68 @@ def up(cluster):
         cluster.start()
 
 
+class Proxy:
+    """Forwards TCP connections to the cluster. `cut = "before"` drops the next connection
+    whose client sends a COMMIT, before it reaches the server (the transaction surely did not
+    commit); `cut = "after"` drops the next one whose server answers a COMMIT, before the
+    answer reaches tagd (it did commit, and tagd does not know)."""
+
+    def __init__(self, port):
+        self.target = port
+        self.cut = None
+        self.cuts = 0
+        self.lock = threading.Lock()
+        self.ls = socket.socket()
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.port = self.ls.getsockname()[1]
+        self.open = True
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def url(self, store):
+        return re.sub(r":\d+/", ":%d/" % self.port, store)
+
+    def accept(self):
+        while self.open:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            s = socket.create_connection(("127.0.0.1", self.target))
+            threading.Thread(target=self.pump, args=(c, s, "before", b"COMMIT\x00"),
+                             daemon=True).start()
+            threading.Thread(target=self.pump, args=(s, c, "after", b"COMMIT\x00"),
+                             daemon=True).start()
+
+    def pump(self, src, dst, mode, marker):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                with self.lock:
+                    fire = self.cut == mode and marker in data
+                    if fire:
+                        self.cut = None
+                        self.cuts += 1
+                if fire:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for sk in (src, dst):
+            try:
+                sk.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sk.close()
+
+    def close(self):
+        self.open = False
+        self.ls.close()
+
+
 def rev(r):
     return int(r.headers["X-Tagd-Revision"])
 
@@ -191,3 +253,41 @@ def test_revision_never_goes_back_on_one_instance(up):
     finally:
         a.cleanup()
         b.cleanup()
+
+
+def test_a_commit_whose_answer_was_lost_is_answered_what_happened(up):
+    """The connection drops right after the server committed, before tagd read the answer:
+    tagd asks the server after reconnecting and answers 201, and the tag exists once. The
+    connection drops before the COMMIT reaches the server: the answer is 503 and nothing was
+    written. /metrics counts both, and the log says what happened."""
+    store = up.new_db()
+    proxy = Proxy(up.port)
+    s = server(proxy.url(store))
+    try:
+        A = Api(s, ADMIN_TOKEN)
+        assert A.post("/v1/tags", json={"name": "Lost.warmup"}).status_code == 201
+        proxy.cut = "after"
+        r = A.post("/v1/tags", json={"name": "Lost.after"})
+        assert proxy.cuts == 1
+        assert r.status_code == 201, r.text
+        assert A.get("/v1/tags/Lost.after").status_code == 200
+        ch = A.get("/v1/changes?since=%d" % (rev(r) - 1)).json()["items"]
+        assert [c["after"]["name"] for c in ch if c["entity"] == "tag"] == ["Lost.after"]
+
+        proxy.cut = "before"
+        r = A.post("/v1/tags", json={"name": "Lost.before"})
+        assert proxy.cuts == 2
+        assert r.status_code == 503, r.text + s.read_log()[-3000:]
+        assert r.headers.get("Retry-After") == "1"
+        assert "nothing of it was committed" in r.json()["error"]["message"]
+        assert A.get("/v1/tags/Lost.before").status_code == 404
+        assert A.post("/v1/tags", json={"name": "Lost.before"}).status_code == 201
+
+        m = A.get("/metrics").text
+        assert 'tagd_store_lost_commits_total{outcome="committed"} 1' in m, m
+        assert 'tagd_store_lost_commits_total{outcome="aborted"} 1' in m, m
+        log = s.read_log()
+        assert "had committed" in log and "had not committed" in log
+    finally:
+        s.cleanup()
+        proxy.close()
