@@ -131,6 +131,7 @@ int main(int argc, char **argv)
         return 1;
     if (lock_sqlite_store(cfg.store, true) != 0)
         return 1;
+    store_set_hold_timeout_ms(cfg.store_hold_timeout_ms);
     tg_err_clear(&err);
     if (store_open(cfg.store, &store, &err) != 0) {
         log_error("cannot open store %s: %s", cfg.store, err.msg);

@@ -320,8 +320,14 @@ static void quiet_notice(void *arg, const char *message)
 
 /* ---- connections ---- */
 
-static PGconn *connect_url(const char *url, struct tg_err *err)
+/* `writer`: the connection takes the revision counter's lock. Its session may sit idle inside
+ * a transaction only for store_hold_timeout_ms (the server then ends it and the lock is
+ * free): a frozen instance (SIGSTOP, a VM paused, a stuck host) holds the writers of every
+ * other instance up that long at most, not until statement_timeout. tagd's writer runs
+ * between two statements for microseconds, so only such an instance meets the limit. */
+static PGconn *connect_url(const char *url, bool writer, struct tg_err *err)
 {
+    char set[320];
     /* Defaults first, the URL last: what the URL says wins (libpq processes in order). */
     const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
                           "tcp_user_timeout", "dbname", NULL};
@@ -338,11 +344,12 @@ static PGconn *connect_url(const char *url, struct tg_err *err)
     }
     reachable();
     PQsetNoticeProcessor(pg, quiet_notice, NULL);
-    if (pg_exec(NULL, pg,
-                "SET client_min_messages = warning; SET statement_timeout = '30s';"
-                "SET idle_in_transaction_session_timeout = '60s';"
-                "SET default_transaction_isolation = 'read committed'",
-                err) != 0) {
+    snprintf(set, sizeof(set),
+             "SET client_min_messages = warning; SET statement_timeout = '30s';"
+             "SET idle_in_transaction_session_timeout = '%lldms';"
+             "SET default_transaction_isolation = 'read committed'",
+             writer ? (long long)store_hold_timeout_ms() : 60000LL);
+    if (pg_exec(NULL, pg, set, err) != 0) {
         PQfinish(pg);
         return NULL;
     }
@@ -390,7 +397,7 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
     c->pending = false;
     c->begin_pending = false;
     c->listening = false;
-    c->pg = connect_url(c->s->url, err);
+    c->pg = connect_url(c->s->url, c->writer, err);
     if (c->pg == NULL)
         return TG_EBUSY;
     if (!c->writer)
@@ -493,7 +500,7 @@ static int pg_open(const char *url, struct store **out, struct tg_err *err)
     const char *at, *host;
     int rc;
 
-    pg = connect_url(url, err);
+    pg = connect_url(url, false, err);
     if (pg == NULL)
         return TG_EBUSY;
     rc = migrate(pg, err);
@@ -530,7 +537,7 @@ static struct store_conn *pg_conn_open(struct store *s, bool writer, struct tg_e
     c->base.be = &store_pg_backend;
     c->s = PS(s);
     c->writer = writer;
-    c->pg = connect_url(c->s->url, err);
+    c->pg = connect_url(c->s->url, c->writer, err);
     if (c->pg == NULL || prepare_all(c, err) != 0) {
         PQfinish(c->pg);
         xfree(c);

@@ -291,3 +291,53 @@ def test_a_commit_whose_answer_was_lost_is_answered_what_happened(up):
     finally:
         s.cleanup()
         proxy.close()
+
+
+def test_a_frozen_instance_holds_the_others_up_two_seconds_at_most(up):
+    """A is stopped (SIGSTOP) while its write transaction holds the revision counter's lock
+    (a trigger makes its insert take 0.5 s). A write on B waits for that lock; the server
+    ends A's session once it sits idle in its transaction for --store-hold-timeout (default
+    2 s), so B's write is answered within about 2.5 s, not after statement_timeout (30 s).
+    A, resumed, answers 503 and wrote nothing. B's /metrics shows the lock wait."""
+    store = up.new_db()
+    a = server(store)
+    b = server(store)
+    db = store.rpartition("/")[2]
+    up.sql("CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+           " PERFORM pg_sleep(0.5); RETURN NEW; END $$;"
+           "CREATE TRIGGER slow BEFORE INSERT ON tags FOR EACH ROW"
+           " WHEN (NEW.name = 'Frozen') EXECUTE FUNCTION slow()", db=db)
+    A, B = Api(a, ADMIN_TOKEN), Api(b, ADMIN_TOKEN)
+    box = {}
+
+    def write_on_a():
+        box["a"] = A.post("/v1/tags", json={"name": "Frozen"}, timeout=60)
+
+    th = threading.Thread(target=write_on_a)
+    try:
+        assert B.post("/v1/tags", json={"name": "Other.first"}).status_code == 201
+        th.start()
+        time.sleep(0.25)  # A's writer is inside the trigger, holding the lock
+        a.proc.send_signal(signal.SIGSTOP)
+        t0 = time.time()
+        try:
+            r = B.post("/v1/tags", json={"name": "Other.second"}, timeout=8)
+        except (requests.RequestException, OSError):
+            pytest.fail("B's write waited over 8 s for the frozen instance")
+        waited = time.time() - t0
+        assert r.status_code == 201, r.text + b.read_log()[-3000:]
+        assert waited < 3.0, waited
+        a.proc.send_signal(signal.SIGCONT)
+        th.join(30)
+        assert box["a"].status_code == 503, box["a"].text
+        assert B.get("/v1/tags/Frozen").status_code == 404
+        m = B.get("/metrics").text
+        assert re.search(r"^tagd_store_lock_waits_total [1-9]", m, re.M), m
+        w = float(re.search(r"^tagd_store_lock_wait_seconds_total (\S+)", m, re.M).group(1))
+        assert w >= 1.0, m
+    finally:
+        if a.proc:
+            a.proc.send_signal(signal.SIGCONT)
+        th.join(30)
+        a.cleanup()
+        b.cleanup()
