@@ -602,6 +602,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     store_begin_read_lazy(t->reader);
     core_ctx_init(&cx, t->reader, &r->a, false);
     cx.min_rev = want;
+    cx.auth_min_rev = want;
     if (want > atomic_load(&S.seen_rev)) {
         /* The tailer may lag behind the store by a notification: this read's snapshot is
          * what it would answer from, so it is the final word. */
@@ -1053,8 +1054,10 @@ static void *tailer_main(void *arg)
             store_rollback(S.tail_conn);
             if (rc != 0)
                 continue;
-            /* Another instance may have revoked a token: cached checks start over. */
+            /* Another instance may have revoked a token: cached checks start over, and
+             * reads that name a revision up to this one may use them again. */
             store_auth_epoch_bump();
+            store_auth_rev_set(rev);
             tailed = rev;
         } else {
             store_rollback(S.tail_conn);
@@ -1548,6 +1551,14 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         arena_release(&a);
     }
     if (store_is_shared(store)) {
+        /* Nothing is cached yet: the tailer takes it on from what the engine loaded. */
+        int64_t loaded = atomic_load(&S.seen_rev);
+        if (engine_main) {
+            const struct eng_snap *snap = engine_acquire(engine_main);
+            loaded = eng_snap_rev(snap);
+            engine_release(engine_main, snap);
+        }
+        store_auth_rev_set(loaded);
         S.tail_conn = store_conn_open(store, false, &err);
         if (S.tail_conn == NULL) {
             log_error("store: %s", err.msg);

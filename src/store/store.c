@@ -52,6 +52,10 @@ static void classify(void)
         auth_writes[i] = writes_auth(sql_texts[i]);
 }
 
+static atomic_int_fast64_t auth_rev = INT64_MAX;
+
+int64_t store_auth_rev(void) { return atomic_load(&auth_rev); }
+void store_auth_rev_set(int64_t rev) { atomic_store(&auth_rev, rev); }
 uint64_t store_auth_epoch(void) { return atomic_load(&auth_epoch); }
 void store_auth_epoch_bump(void) { atomic_fetch_add(&auth_epoch, 1); }
 bool store_auth_dirty(const struct store_conn *c) { return c->auth_dirty; }

@@ -148,6 +148,15 @@ bool store_read_begun(const struct store_conn *c);
  */
 uint64_t store_auth_epoch(void);
 void store_auth_epoch_bump(void);
+/**
+ * The revision up to which the epoch has taken in every instance's changes to authentication
+ * (this instance's commits bump it at once, another's when the tailer applies them; the tailer
+ * sets this after its bump). A read that names a newer revision (X-Tagd-Min-Revision) checks
+ * its token in the store, not in a cache. Unlimited (INT64_MAX) where no other instance
+ * writes.
+ */
+int64_t store_auth_rev(void);
+void store_auth_rev_set(int64_t rev);
 /** True when the open transaction wrote such a table (not yet visible in the epoch). */
 bool store_auth_dirty(const struct store_conn *c);
 bool store_sql_writes_auth(enum store_sql id);

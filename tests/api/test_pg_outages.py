@@ -341,3 +341,30 @@ def test_a_frozen_instance_holds_the_others_up_two_seconds_at_most(up):
         th.join(30)
         a.cleanup()
         b.cleanup()
+
+
+def test_a_read_that_names_a_revision_checks_tokens_as_of_it(up):
+    """B polls (no LISTEN, every 5 s) and caches token checks for a minute. A token B has
+    just checked is revoked through A at revision N: a read on B with X-Tagd-Min-Revision: N
+    is refused (401), although B's tailer has not applied N yet."""
+    store = up.new_db()
+    a = server(store)
+    b = server(store, "--tail-poll", "5000", "--auth-cache", "60000",
+               env={"TAGD_PG_NO_LISTEN": "1"})
+    try:
+        A = Api(a, ADMIN_TOKEN)
+        t = A.post("/v1/tokens", json={"name": "revoked", "rights": ["tags:read"]})
+        assert t.status_code == 201, t.text
+        tok = t.json()
+        B = Api(b, tok["token"])
+        r = B.get("/v1/tags", headers={"X-Tagd-Min-Revision": str(rev(t))})
+        assert r.status_code == 200, r.text  # checked, and cached
+        d = A.delete("/v1/tokens/%s" % tok["id"])
+        assert d.status_code == 204, d.text
+        r = B.get("/v1/tags", headers={"X-Tagd-Min-Revision": str(rev(d))})
+        assert r.status_code == 401, (r.status_code, r.text)
+        r = B.get("/v1/tags/x", headers={"X-Tagd-Min-Revision": str(rev(d))})
+        assert r.status_code == 401, (r.status_code, r.text)
+    finally:
+        a.cleanup()
+        b.cleanup()
