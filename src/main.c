@@ -90,6 +90,9 @@ static int migrate_main(int argc, char **argv)
     if (lock_sqlite_store(from, false) != 0 || lock_sqlite_store(to, false) != 0)
         return 1;
     tg_err_clear(&err);
+    /* The copy's one transaction waits for the source between its statements: no instance
+     * runs meanwhile, so nobody waits for its locks. */
+    store_set_hold_timeout_ms(3600000);
     if (store_copy(from, to, stdout, &err) != 0) {
         fprintf(stderr, "tagd migrate: %s\n", err.msg);
         return 1;
