@@ -221,6 +221,8 @@ def test_readyz_is_ready_when_the_instance_can_serve(up):
         assert r.status_code == 200, r.text
         assert A.get("/v1/tags").status_code == 200
         assert A.post("/v1/tags", json={"name": "Ready.after"}).status_code == 201
+        m = A.get("/metrics").text
+        assert re.search(r"^tagd_store_reconnects_total [1-9]", m, re.M), m
         up.stop()
         assert A.get("/readyz").status_code == 503
         up.start()
