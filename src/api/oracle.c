@@ -235,6 +235,9 @@ static void oracle_error(struct hreq *r, int code, const struct tg_err *err)
     case TG_EINTERNAL:
         ora_fail(r, 500, ORA_GENERAL, "!csUnexpectedError", "internal error");
         break;
+    case TG_EBUSY:
+        ora_fail(r, 503, ORA_GENERAL, "!csServiceUnavailable", msg);
+        break;
     default:
         ora_fail(r, tg_code_status(code), ORA_GENERAL, "!csInvalidRequest", msg);
         break;

@@ -187,6 +187,8 @@ def test_outage_answers_503_with_retry_after_in_every_dialect(up):
             for leak in ("127.0.0.1", str(up.port), "connection to server", "refused",
                          "shutting down", "postgres"):
                 assert leak not in r.text, (path, r.text)
+        r = A.get("/documents/api/1.1/folders/F1/tags")
+        assert r.json()["errorKey"] == "!csServiceUnavailable", r.text
         r = requests.get(s.url + "/api/v1/tags", params={"token": ses}, timeout=10)  # easydb
         assert r.status_code == 503 and r.headers.get("Retry-After") == "1", r.text
         assert r.json()["code"] == "error.server.database"
