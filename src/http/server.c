@@ -591,6 +591,27 @@ static bool min_revision(struct hreq *r, int64_t *want)
     return !(errno || end == minrev || *end != '\0' || *want < 0);
 }
 
+/* The revision a read answered from the store says. Its snapshot may hold commits the engine
+ * has not applied yet (the tailer's delay, the publisher's): it reflects every revision up to
+ * the engine's as well, and says that one, so that the next read, which the engine may serve,
+ * says no older one (a client saw 1396, then 1395). Never below what the read had to reflect
+ * (cx->min_rev: what the instance answered before, or what the client asked), never above its
+ * snapshot. */
+static int64_t store_read_rev(struct core_ctx *cx)
+{
+    int64_t snap = core_current_rev(cx), rev = cx->min_rev;
+
+    if (engine_main == NULL)
+        return snap;
+    {
+        const struct eng_snap *s = engine_acquire(engine_main);
+        if (eng_snap_rev(s) > rev)
+            rev = eng_snap_rev(s);
+        engine_release(engine_main, s);
+    }
+    return rev < snap ? rev : snap;
+}
+
 /* Runs a read. Returns false, having answered nothing, when the request asks for a revision
  * not seen yet and `last_try` is false: the caller parks it and tries again. */
 static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool last_try)
@@ -618,11 +639,11 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
             return true;
         }
     }
-    /* Never an older revision than this instance answered already (a read served by SQL
-     * may have seen commits the tailer has not applied to the engine yet): the engine serves
-     * only from a snapshot at least that new, else the read goes to SQL, or, on a route only
-     * the engine answers, waits for the engine as for X-Tagd-Min-Revision. The store's
-     * snapshot, taken after this, is at least that new by itself. */
+    /* Never an older revision than this instance answered already (S.seen_rev, which every
+     * answer raises; see store_read_rev): the engine serves only from a snapshot at least
+     * that new, else the read goes to SQL, or, on a route only the engine answers, waits for
+     * the engine as for X-Tagd-Min-Revision. The store's snapshot, taken after this, is at
+     * least that new by itself. */
     cx.min_rev = atomic_load(&S.seen_rev);
     if (cx.min_rev < want)
         cx.min_rev = want;
@@ -644,7 +665,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         if (!store_read_begun(t->reader) && core_snap(&cx))
             r->revision = eng_snap_rev(cx.snap);
         else
-            r->revision = core_current_rev(&cx);
+            r->revision = store_read_rev(&cx);
     }
     note_rev(r->revision);
     core_ctx_done(&cx);
