@@ -103,6 +103,7 @@ struct pg_conn {
     bool writer;
     bool listening;
     bool no_listen; /* LISTEN refused (CockroachDB, YugabyteDB by default): poll only */
+    bool no_xid;    /* no txid_current(): a commit's lost answer stays unknown */
     bool retry;     /* serialization failure or deadlock in this transaction */
     bool rev_taken; /* this transaction allocated a revision: NOTIFY at commit */
     bool pending;   /* a read's ROLLBACK was sent and its result not read yet */
@@ -585,14 +586,30 @@ static int begin_locked(struct pg_conn *c, struct tg_err *err)
 {
     for (int attempt = 0;; attempt++) {
         PGresult *res;
+        const char *state;
         int64_t t0 = mono_us(), waited;
         int rc = 0;
 
         settle(c);
-        res = PQexec(c->pg, "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                            " SELECT rev, txid_current() FROM revision_counter"
-                            " WHERE id = 1 FOR UPDATE");
+        res = PQexec(c->pg, c->no_xid ? "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                                        " SELECT rev, '' FROM revision_counter"
+                                        " WHERE id = 1 FOR UPDATE"
+                                      : "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                                        " SELECT rev, txid_current() FROM revision_counter"
+                                        " WHERE id = 1 FOR UPDATE");
         waited = mono_us() - t0;
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK && !c->no_xid &&
+            PQstatus(c->pg) == CONNECTION_OK && state && strcmp(state, "42883") == 0) {
+            /* An engine without it (undefined_function): write without knowing the id. */
+            PQclear(res);
+            pg_exec(c, c->pg, "ROLLBACK", NULL);
+            c->no_xid = true;
+            log_warn("store: the server has no txid_current(): the outcome of a commit whose"
+                     " answer is lost cannot be found out");
+            attempt--;
+            continue;
+        }
         if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
             snprintf(c->xid, sizeof(c->xid), "%s", PQgetvalue(res, 0, 1));
             store_stat_add(STORE_STAT_LOCK_WAIT_US, (uint64_t)waited);
@@ -717,9 +734,10 @@ static int resolve_commit(struct pg_conn *c, struct tg_err *err)
 
     snprintf(xid, sizeof(xid), "%s", c->xid);
     c->xid[0] = '\0';
-    log_warn("store: connection lost during COMMIT of transaction %s: asking whether it "
-             "committed", xid);
-    for (;;) {
+    if (xid[0]) /* else nothing to ask about: the server has no txid_current() */
+        log_warn("store: connection lost during COMMIT of transaction %s: asking whether it "
+                 "committed", xid);
+    while (xid[0]) {
         if (reconnect(c, NULL) == 0) {
             const char *args[1] = {xid};
             PGresult *res = PQexecParams(c->pg, "SELECT txid_status($1::bigint)", 1, NULL,
@@ -754,7 +772,8 @@ static int resolve_commit(struct pg_conn *c, struct tg_err *err)
         }
     }
     store_stat_add(STORE_STAT_COMMIT_UNKNOWN, 1);
-    log_error("store: whether transaction %s committed is unknown: the store did not say", xid);
+    log_error("store: whether transaction %s committed is unknown: the store did not say",
+              xid[0] ? xid : "(no id)");
     return tg_err_set(err, TG_EINTERNAL, "store",
                       "the store connection was lost during the commit; whether the write was"
                       " committed is unknown");
@@ -783,8 +802,7 @@ static int pg_commit(struct store_conn *cc, struct tg_err *err)
         PGresult *res =
             PQexec(c->pg, c->rev_taken ? "NOTIFY " NOTIFY_CHANNEL "; COMMIT" : "COMMIT");
         const char *tag = PQcmdStatus(res);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(c->pg) == CONNECTION_BAD &&
-            c->xid[0]) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(c->pg) == CONNECTION_BAD) {
             PQclear(res);
             c->rev_taken = false;
             return resolve_commit(c, err);

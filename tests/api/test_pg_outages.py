@@ -378,3 +378,29 @@ def test_a_read_that_names_a_revision_checks_tokens_as_of_it(up):
     finally:
         a.cleanup()
         b.cleanup()
+
+
+def test_without_txid_current_writes_go_on_and_a_lost_commit_is_unknown(up):
+    """An engine without txid_current() (a function that raises undefined_function stands in
+    for it): writes still work, and a commit whose answer was lost answers 500 (outcome
+    unknown), never a 503 that would say nothing was committed."""
+    store = up.new_db()
+    db = store.rpartition("/")[2]
+    up.sql("CREATE FUNCTION public.txid_current() RETURNS bigint LANGUAGE plpgsql AS $$ BEGIN"
+           " RAISE EXCEPTION 'no such function' USING ERRCODE = 'undefined_function'; END $$;"
+           "ALTER DATABASE \"%s\" SET search_path = public, pg_catalog" % db, db=db)
+    proxy = Proxy(up.port)
+    s = server(proxy.url(store))
+    try:
+        A = Api(s, ADMIN_TOKEN)
+        assert A.post("/v1/tags", json={"name": "NoXid.one"}).status_code == 201
+        proxy.cut = "after"
+        r = A.post("/v1/tags", json={"name": "NoXid.two"})
+        assert proxy.cuts == 1
+        assert r.status_code == 500, r.text
+        assert A.get("/v1/tags/NoXid.two").status_code == 200  # it had committed
+        assert 'tagd_store_lost_commits_total{outcome="unknown"} 1' in A.get("/metrics").text
+        assert "has no txid_current()" in s.read_log()
+    finally:
+        s.cleanup()
+        proxy.close()
