@@ -6,7 +6,6 @@ Each test gets databases of its own on that cluster. A small TCP proxy between t
 cluster cuts a connection at the moment a test wants (around a COMMIT)."""
 import os
 import re
-import select
 import signal
 import socket
 import subprocess
