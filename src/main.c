@@ -90,6 +90,9 @@ static int migrate_main(int argc, char **argv)
     if (lock_sqlite_store(from, false) != 0 || lock_sqlite_store(to, false) != 0)
         return 1;
     tg_err_clear(&err);
+    /* The copy's one transaction waits for the source between its statements: no instance
+     * runs meanwhile, so nobody waits for its locks. */
+    store_set_hold_timeout_ms(3600000);
     if (store_copy(from, to, stdout, &err) != 0) {
         fprintf(stderr, "tagd migrate: %s\n", err.msg);
         if (err.code == TG_EPRECOND)
@@ -137,6 +140,7 @@ int main(int argc, char **argv)
         return 1;
     if (lock_sqlite_store(cfg.store, true) != 0)
         return 1;
+    store_set_hold_timeout_ms(cfg.store_hold_timeout_ms);
     tg_err_clear(&err);
     opts.check = strcmp(cfg.store_check, "full") == 0    ? STORE_CHECK_FULL
                  : strcmp(cfg.store_check, "quick") == 0 ? STORE_CHECK_QUICK

@@ -293,6 +293,15 @@ void api_render_later(struct hreq *r, int status, void (*fn)(struct hreq *r, voi
     r->render_arg = arg;
 }
 
+int api_code(int code, const struct tg_err *err)
+{
+    /* core answers TG_EINTERNAL when it could not get or run a statement; when the store said
+     * it was unreachable or busy, that is what the client hears (a 503 it may retry). */
+    if (code == TG_EINTERNAL && err && err->code == TG_EBUSY)
+        return TG_EBUSY;
+    return code;
+}
+
 void api_fail(struct hreq *r, int code, const struct tg_err *err)
 {
     const struct dialect *d = r->d ? r->d : &native_dialect;
@@ -304,7 +313,7 @@ void api_fail(struct hreq *r, int code, const struct tg_err *err)
         err = &def;
     }
     r->render = NULL;
-    d->error(r, code, err);
+    d->error(r, api_code(code, err), err);
 }
 
 void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)

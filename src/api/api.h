@@ -162,6 +162,10 @@ void api_set_header(struct hreq *r, const char *name, const char *value);
 /** Starts a JSON body: sets the content type and status, and returns a writer on r->out. */
 void api_json_begin(struct hreq *r, int status, struct jw *w);
 /** Renders `err` with the route's dialect. */
+/** The code a dialect renders for `code` failing with `err`: TG_EBUSY when core reports a
+ * statement it could not run (TG_EINTERNAL) because the store was unreachable or busy. Every
+ * dialect's error function goes through it (api_fail does). */
+int api_code(int code, const struct tg_err *err);
 void api_fail(struct hreq *r, int code, const struct tg_err *err);
 /** Shorthand: fill an error and render it. */
 void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)

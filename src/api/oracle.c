@@ -214,8 +214,10 @@ static void ora_fail(struct hreq *r, int status, int code, const char *key, cons
 /* The dialect's one mapping from tagd's codes to Oracle's statuses and error codes. */
 static void oracle_error(struct hreq *r, int code, const struct tg_err *err)
 {
-    const char *msg = err && err->msg[0] ? err->msg : tg_code_slug(code);
+    const char *msg;
 
+    code = api_code(code, err);
+    msg = err && err->msg[0] ? err->msg : tg_code_slug(code);
     switch (code) {
     case TG_EINVAL:
     case TG_ERULE:
@@ -232,6 +234,9 @@ static void oracle_error(struct hreq *r, int code, const struct tg_err *err)
         break;
     case TG_EINTERNAL:
         ora_fail(r, 500, ORA_GENERAL, "!csUnexpectedError", "internal error");
+        break;
+    case TG_EBUSY:
+        ora_fail(r, 503, ORA_GENERAL, "!csServiceUnavailable", msg);
         break;
     default:
         ora_fail(r, tg_code_status(code), ORA_GENERAL, "!csInvalidRequest", msg);

@@ -26,7 +26,10 @@ void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *
     ctx->a = a;
     ctx->writing = writing;
     ctx->now = time_now_ms();
-    /* Before any statement of the request: see the authentication cache. */
+    /* Before any statement of the request: see the authentication cache. The revision
+     * first: the tailer bumps the epoch before it raises it, so an epoch read after a raised
+     * revision has taken that revision in. */
+    ctx->auth_rev = store_auth_rev();
     ctx->auth_epoch = store_auth_epoch();
 }
 
@@ -404,8 +407,11 @@ static int auth_token(struct core_ctx *ctx, const char *secret, bool login_ok,
                       struct tg_err *err)
 {
     char hash[SECRET_HASH_HEX];
-    /* Inside a write that changed tokens or users the store is ahead of every cache entry. */
-    bool cache = core_limits.auth_cache_ms > 0 && !store_auth_dirty(ctx->conn);
+    /* Inside a write that changed tokens or users the store is ahead of every cache entry;
+     * so is it for a read that names a revision the cache has not taken in yet (another
+     * instance revoked the token there, and the tailer has not applied it). */
+    bool cache = core_limits.auth_cache_ms > 0 && !store_auth_dirty(ctx->conn) &&
+                 ctx->auth_min_rev <= ctx->auth_rev;
     int rc;
 
     if (secret == NULL || *secret == '\0' || strlen(secret) > 256)

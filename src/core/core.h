@@ -69,6 +69,8 @@ struct core_ctx {
     int64_t min_rev;              /* X-Tagd-Min-Revision: the engine answers only from there */
     const struct eng_snap *snap;  /* the engine snapshot this read answers from, once taken */
     uint64_t auth_epoch;          /* store_auth_epoch() when the request began */
+    int64_t auth_rev;             /* store_auth_rev() then (read before auth_epoch) */
+    int64_t auth_min_rev;         /* the revision the client named: tokens as of it */
 };
 
 /** Prepares a context for one request. */

@@ -143,6 +143,7 @@ static struct {
 } S;
 
 #define PARK_TICK_MS 5
+#define FLOOR_WAIT_MS 1000
 
 /* A read waiting for a revision; lives until answered or until its client goes away. */
 struct parked {
@@ -525,6 +526,10 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
         h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 0, NULL, v.base,
                               v.len);
     }
+    /* Every 503 is a "come back later": say when, whatever the dialect rendered. */
+    if (r->status == 503 && !handler_set(r, "retry-after"))
+        h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("retry-after"), 0, NULL,
+                              H2O_STRLIT("1"));
     add_security_headers(req, r);
     if (r->status == 204 || r->status == 304)
         len = 0;
@@ -592,6 +597,27 @@ static bool min_revision(struct hreq *r, int64_t *want)
     return !(errno || end == minrev || *end != '\0' || *want < 0);
 }
 
+/* The revision a read answered from the store says. Its snapshot may hold commits the engine
+ * has not applied yet (the tailer's delay, the publisher's): it reflects every revision up to
+ * the engine's as well, and says that one, so that the next read, which the engine may serve,
+ * says no older one (a client saw 1396, then 1395). Never below what the read had to reflect
+ * (cx->min_rev: what the instance answered before, or what the client asked), never above its
+ * snapshot. */
+static int64_t store_read_rev(struct core_ctx *cx)
+{
+    int64_t snap = core_current_rev(cx), rev = cx->min_rev;
+
+    if (engine_main == NULL)
+        return snap;
+    {
+        const struct eng_snap *s = engine_acquire(engine_main);
+        if (eng_snap_rev(s) > rev)
+            rev = eng_snap_rev(s);
+        engine_release(engine_main, s);
+    }
+    return rev < snap ? rev : snap;
+}
+
 /* Runs a read. Returns false, having answered nothing, when the request asks for a revision
  * not seen yet and `last_try` is false: the caller parks it and tries again. */
 static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool last_try)
@@ -603,10 +629,14 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     store_begin_read_lazy(t->reader);
     core_ctx_init(&cx, t->reader, &r->a, false);
     cx.min_rev = want;
+    cx.auth_min_rev = want;
     if (want > atomic_load(&S.seen_rev)) {
         /* The tailer may lag behind the store by a notification: this read's snapshot is
          * what it would answer from, so it is the final word. */
-        note_rev(core_current_rev(&cx));
+        int64_t now = core_current_rev(&cx);
+        if (now > atomic_load(&S.seen_rev))
+            store_wake_tailer();
+        note_rev(now);
         if (want > atomic_load(&S.seen_rev)) {
             store_rollback(t->reader);
             if (!last_try)
@@ -615,11 +645,21 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
             return true;
         }
     }
+    /* Never an older revision than this instance answered already (S.seen_rev, which every
+     * answer raises; see store_read_rev): the engine serves only from a snapshot at least
+     * that new, else the read goes to SQL, or, on a route only the engine answers, waits for
+     * the engine as for X-Tagd-Min-Revision. The store's snapshot, taken after this, is at
+     * least that new by itself. */
+    cx.min_rev = atomic_load(&S.seen_rev);
+    if (cx.min_rev < want)
+        cx.min_rev = want;
     r->route->fn(r, &cx);
     r->authed = cx.authed;
     if (r->not_yet && !last_try) {
         /* The store has the revision but the engine, which alone answers this route, has
-         * not applied it yet (the tailer is a notification behind): the answer is dropped. */
+         * not applied it yet (the tailer is a notification behind): the answer is dropped,
+         * and the tailer, which may be polling, tails now. */
+        store_wake_tailer();
         core_ctx_done(&cx);
         store_rollback(t->reader);
         api_reset_answer(r);
@@ -631,8 +671,9 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         if (!store_read_begun(t->reader) && core_snap(&cx))
             r->revision = eng_snap_rev(cx.snap);
         else
-            r->revision = core_current_rev(&cx);
+            r->revision = store_read_rev(&cx);
     }
+    note_rev(r->revision);
     core_ctx_done(&cx);
     store_rollback(t->reader);
     return true;
@@ -686,7 +727,11 @@ static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int inde
     pk->route_index = index;
     pk->start_us = start;
     pk->want = want;
-    pk->deadline_us = time_mono_us() + S.cfg->min_revision_wait_ms * 1000;
+    /* A read that asked for no revision waits only for the engine to reach what this
+     * instance answered already (run_read): a moment, even where clients may not wait. */
+    pk->deadline_us = time_mono_us() + (want == 0 && S.cfg->min_revision_wait_ms == 0
+                                            ? FLOOR_WAIT_MS
+                                            : S.cfg->min_revision_wait_ms) * 1000;
     atomic_fetch_add(&S.inflight, 1);
     h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
 }
@@ -1045,8 +1090,10 @@ static void *tailer_main(void *arg)
             store_rollback(S.tail_conn);
             if (rc != 0)
                 continue;
-            /* Another instance may have revoked a token: cached checks start over. */
+            /* Another instance may have revoked a token: cached checks start over, and
+             * reads that name a revision up to this one may use them again. */
             store_auth_epoch_bump();
+            store_auth_rev_set(rev);
             tailed = rev;
         } else {
             store_rollback(S.tail_conn);
@@ -1150,7 +1197,8 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             respond(req, r, index, start);
             return 0;
         }
-        if (!run_read(t, r, want, S.cfg->min_revision_wait_ms == 0 || stop_requested)) {
+        if (!run_read(t, r, want,
+                      (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested)) {
             park(t, req, r, index, start, want);
             return 0;
         }
@@ -1215,6 +1263,36 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                    "# TYPE tagd_wal_syncs_total counter\n"
                    "tagd_wal_syncs_total %llu\n",
                 (unsigned long long)store_syncs(S.writer_conn));
+    sbuf_printf(b,
+                "# HELP tagd_store_reconnects_total Store connections opened again after one"
+                " was lost.\n"
+                "# TYPE tagd_store_reconnects_total counter\n"
+                "tagd_store_reconnects_total %llu\n"
+                "# HELP tagd_store_unavailable_total Store operations that failed because the"
+                " store could not be reached (answered 503).\n"
+                "# TYPE tagd_store_unavailable_total counter\n"
+                "tagd_store_unavailable_total %llu\n"
+                "# HELP tagd_store_lost_commits_total Commits whose answer the connection lost,"
+                " by what tagd found out afterwards.\n"
+                "# TYPE tagd_store_lost_commits_total counter\n"
+                "tagd_store_lost_commits_total{outcome=\"committed\"} %llu\n"
+                "tagd_store_lost_commits_total{outcome=\"aborted\"} %llu\n"
+                "tagd_store_lost_commits_total{outcome=\"unknown\"} %llu\n"
+                "# HELP tagd_store_lock_waits_total Write transactions that waited over 100 ms"
+                " for the revision counter's lock (other instances' writes).\n"
+                "# TYPE tagd_store_lock_waits_total counter\n"
+                "tagd_store_lock_waits_total %llu\n"
+                "# HELP tagd_store_lock_wait_seconds_total Time write transactions waited for"
+                " that lock.\n"
+                "# TYPE tagd_store_lock_wait_seconds_total counter\n"
+                "tagd_store_lock_wait_seconds_total %g\n",
+                (unsigned long long)store_stat(STORE_STAT_RECONNECTS),
+                (unsigned long long)store_stat(STORE_STAT_UNAVAILABLE),
+                (unsigned long long)store_stat(STORE_STAT_COMMIT_COMMITTED),
+                (unsigned long long)store_stat(STORE_STAT_COMMIT_ABORTED),
+                (unsigned long long)store_stat(STORE_STAT_COMMIT_UNKNOWN),
+                (unsigned long long)store_stat(STORE_STAT_LOCK_WAITS),
+                (double)store_stat(STORE_STAT_LOCK_WAIT_US) / 1e6);
     if (engine_main) {
         uint64_t applied, reread;
         engine_catch_up_stats(engine_main, &applied, &reread);
@@ -1523,6 +1601,14 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         arena_release(&a);
     }
     if (store_is_shared(store)) {
+        /* Nothing is cached yet: the tailer takes it on from what the engine loaded. */
+        int64_t loaded = atomic_load(&S.seen_rev);
+        if (engine_main) {
+            const struct eng_snap *snap = engine_acquire(engine_main);
+            loaded = eng_snap_rev(snap);
+            engine_release(engine_main, snap);
+        }
+        store_auth_rev_set(loaded);
         S.tail_conn = store_conn_open(store, false, &err);
         if (S.tail_conn == NULL) {
             log_error("store: %s", err.msg);
@@ -1575,6 +1661,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
             pthread_join(S.syncer[k], NULL);
     }
     atomic_store(&S.tail_stop, true);
+    store_wake_tailer();
     if (S.tailing)
         pthread_join(S.tailer, NULL);
     store_conn_close(S.tail_conn);

@@ -79,6 +79,11 @@ struct store_backend {
     int (*after_copy)(struct store_conn *c, struct tg_err *err);
 };
 
+/* The read end of store_wake_tailer's pipe (non-blocking; -1 if it could not be made): a
+ * backend's wait_notify also wakes when it is readable, and drains it. */
+int store_wake_fd(void);
+void store_wake_drain(void);
+
 extern const struct store_backend store_sqlite_backend;
 extern const struct store_backend store_pg_backend;
 

@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <libpq-fe.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 
 #include "store/migrations.h"
+#include "util/log.h"
 #include "util/mem.h"
 #include "util/sbuf.h"
 
@@ -101,11 +103,15 @@ struct pg_conn {
     bool writer;
     bool listening;
     bool no_listen; /* LISTEN refused (CockroachDB, YugabyteDB by default): poll only */
+    bool no_xid;    /* no txid_current(): a commit's lost answer stays unknown */
     bool retry;     /* serialization failure or deadlock in this transaction */
     bool rev_taken; /* this transaction allocated a revision: NOTIFY at commit */
     bool pending;   /* a read's ROLLBACK was sent and its result not read yet */
     bool begin_pending; /* a read's BEGIN waits to go out with its first statement */
     int64_t changes;
+    /* The open write transaction's id (txid_current), "" when there is none: after a
+     * connection lost during COMMIT, txid_status tells whether it committed. */
+    char xid[24];
     struct pg_stmt *stmts[SQL__COUNT];
 };
 
@@ -213,6 +219,26 @@ static char *translate_ddl(const char *sql)
 
 /* ---- errors ---- */
 
+/* Whether the last contact with the server failed: the log says so once per outage, not once
+ * per request, and says when it is over. */
+static atomic_bool server_down;
+
+/* The server cannot be reached or the connection was lost. A client is told only that (a
+ * 503): the host, the port and libpq's words are for the log. */
+static int unreachable(struct tg_err *err, const char *what, const char *detail)
+{
+    if (!atomic_exchange(&server_down, true))
+        log_warn("store: postgres unreachable (%s): %s", what, detail);
+    store_stat_add(STORE_STAT_UNAVAILABLE, 1);
+    return tg_err_set(err, TG_EBUSY, "store", "the store is unavailable; try again");
+}
+
+static void reachable(void)
+{
+    if (atomic_exchange(&server_down, false))
+        log_info("store: postgres reachable again");
+}
+
 static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg_err *err,
                    const char *what)
 {
@@ -227,7 +253,7 @@ static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg
     while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
         buf[--n] = '\0';
     if (pg && PQstatus(pg) == CONNECTION_BAD)
-        return tg_err_set(err, TG_EBUSY, "", "store connection lost: %s", buf);
+        return unreachable(err, what, buf);
     if (state) {
         if (strcmp(state, "23505") == 0)
             return tg_err_set(err, TG_EEXISTS, "", "already exists");
@@ -236,12 +262,18 @@ static int pg_fail(struct pg_conn *c, PGconn *pg, const PGresult *res, struct tg
         if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0) {
             if (c)
                 c->retry = true;
-            return tg_err_set(err, TG_EBUSY, "", "store conflict, retry: %s", buf);
+            return tg_err_set(err, TG_EBUSY, "store", "the store had a conflict; try again");
         }
+        /* The server is going away or refuses connections (shutdown, crash recovery), or
+         * ended this session (idle in a transaction too long: see connect_url). */
+        if (strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0 ||
+            strcmp(state, "25P03") == 0)
+            return unreachable(err, what, buf);
         if (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0 ||
-            strncmp(state, "53", 2) == 0 || strncmp(state, "08", 2) == 0 ||
-            strcmp(state, "57P01") == 0)
-            return tg_err_set(err, TG_EBUSY, "", "store busy: %s", buf);
+            strncmp(state, "53", 2) == 0) {
+            log_warn("store: postgres is busy (%s): %s", what, buf);
+            return tg_err_set(err, TG_EBUSY, "store", "the store is busy; try again");
+        }
     }
     return tg_err_set(err, TG_EINTERNAL, "", "%s: %s", what, buf);
 }
@@ -289,8 +321,14 @@ static void quiet_notice(void *arg, const char *message)
 
 /* ---- connections ---- */
 
-static PGconn *connect_url(const char *url, struct tg_err *err)
+/* `writer`: the connection takes the revision counter's lock. Its session may sit idle inside
+ * a transaction only for store_hold_timeout_ms (the server then ends it and the lock is
+ * free): a frozen instance (SIGSTOP, a VM paused, a stuck host) holds the writers of every
+ * other instance up that long at most, not until statement_timeout. tagd's writer runs
+ * between two statements for microseconds, so only such an instance meets the limit. */
+static PGconn *connect_url(const char *url, bool writer, struct tg_err *err)
 {
+    char set[320];
     /* Defaults first, the URL last: what the URL says wins (libpq processes in order). */
     const char *keys[] = {"connect_timeout", "application_name", "keepalives_idle",
                           "tcp_user_timeout", "dbname", NULL};
@@ -301,16 +339,18 @@ static PGconn *connect_url(const char *url, struct tg_err *err)
         char msg[512];
         snprintf(msg, sizeof(msg), "%s", pg ? PQerrorMessage(pg) : "out of memory");
         msg[strcspn(msg, "\n")] = '\0';
-        tg_err_set(err, TG_EBUSY, "store", "cannot connect to postgres: %s", msg);
+        unreachable(err, "connect", msg);
         PQfinish(pg);
         return NULL;
     }
+    reachable();
     PQsetNoticeProcessor(pg, quiet_notice, NULL);
-    if (pg_exec(NULL, pg,
-                "SET client_min_messages = warning; SET statement_timeout = '30s';"
-                "SET idle_in_transaction_session_timeout = '60s';"
-                "SET default_transaction_isolation = 'read committed'",
-                err) != 0) {
+    snprintf(set, sizeof(set),
+             "SET client_min_messages = warning; SET statement_timeout = '30s';"
+             "SET idle_in_transaction_session_timeout = '%lldms';"
+             "SET default_transaction_isolation = 'read committed'",
+             writer ? (long long)store_hold_timeout_ms() : 60000LL);
+    if (pg_exec(NULL, pg, set, err) != 0) {
         PQfinish(pg);
         return NULL;
     }
@@ -358,7 +398,7 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
     c->pending = false;
     c->begin_pending = false;
     c->listening = false;
-    c->pg = connect_url(c->s->url, err);
+    c->pg = connect_url(c->s->url, c->writer, err);
     if (c->pg == NULL)
         return TG_EBUSY;
     if (!c->writer)
@@ -369,6 +409,7 @@ static int reconnect(struct pg_conn *c, struct tg_err *err)
         c->pg = NULL;
         return err ? err->code : TG_EBUSY;
     }
+    store_stat_add(STORE_STAT_RECONNECTS, 1);
     return 0;
 }
 
@@ -462,7 +503,7 @@ static int pg_open(const char *url, const struct store_open_opts *opts, struct s
     int rc;
 
     (void)opts; /* PostgreSQL checks its own files */
-    pg = connect_url(url, err);
+    pg = connect_url(url, false, err);
     if (pg == NULL)
         return TG_EBUSY;
     rc = migrate(pg, err);
@@ -499,7 +540,7 @@ static struct store_conn *pg_conn_open(struct store *s, bool writer, struct tg_e
     c->base.be = &store_pg_backend;
     c->s = PS(s);
     c->writer = writer;
-    c->pg = connect_url(c->s->url, err);
+    c->pg = connect_url(c->s->url, c->writer, err);
     if (c->pg == NULL || prepare_all(c, err) != 0) {
         PQfinish(c->pg);
         xfree(c);
@@ -532,17 +573,58 @@ static void pg_conn_close(struct store_conn *cc)
     xfree(c);
 }
 
-/* BEGIN; when the server went away since the last use (a restart, a failover), connect again
- * and retry once: nothing has happened in this transaction yet. */
-static int begin(struct pg_conn *c, const char *sql, struct tg_err *err)
+static int64_t mono_us(void)
 {
-    int rc = pg_exec(c, c->pg, sql, err);
-    if (rc && PQstatus(c->pg) == CONNECTION_BAD) {
-        rc = reconnect(c, err);
-        if (rc == 0)
-            rc = pg_exec(c, c->pg, sql, err);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* BEGIN and the lock that orders writers of every instance (see the header), in one round
+ * trip, which also learns the transaction's id. When the server went away since the last use
+ * (a restart, a failover), connect again and retry once: nothing has happened in this
+ * transaction yet. The round trip's time is the wait for the lock (metrics). */
+static int begin_locked(struct pg_conn *c, struct tg_err *err)
+{
+    for (int attempt = 0;; attempt++) {
+        PGresult *res;
+        const char *state;
+        int64_t t0 = mono_us(), waited;
+        int rc = 0;
+
+        settle(c);
+        res = PQexec(c->pg, c->no_xid ? "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                                        " SELECT rev, '' FROM revision_counter"
+                                        " WHERE id = 1 FOR UPDATE"
+                                      : "BEGIN ISOLATION LEVEL READ COMMITTED;"
+                                        " SELECT rev, txid_current() FROM revision_counter"
+                                        " WHERE id = 1 FOR UPDATE");
+        waited = mono_us() - t0;
+        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(res) != PGRES_TUPLES_OK && !c->no_xid &&
+            PQstatus(c->pg) == CONNECTION_OK && state && strcmp(state, "42883") == 0) {
+            /* An engine without it (undefined_function): write without knowing the id. */
+            PQclear(res);
+            pg_exec(c, c->pg, "ROLLBACK", NULL);
+            c->no_xid = true;
+            log_warn("store: the server has no txid_current(): the outcome of a commit whose"
+                     " answer is lost cannot be found out");
+            attempt--;
+            continue;
+        }
+        if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+            snprintf(c->xid, sizeof(c->xid), "%s", PQgetvalue(res, 0, 1));
+            store_stat_add(STORE_STAT_LOCK_WAIT_US, (uint64_t)waited);
+            if (waited > 100000)
+                store_stat_add(STORE_STAT_LOCK_WAITS, 1);
+        } else {
+            rc = pg_fail(c, c->pg, res, err, "begin");
+        }
+        PQclear(res);
+        if (rc && attempt == 0 && PQstatus(c->pg) == CONNECTION_BAD && reconnect(c, err) == 0)
+            continue;
+        return rc;
     }
-    return rc;
 }
 
 static int pg_begin_write(struct store_conn *cc, struct tg_err *err)
@@ -556,12 +638,8 @@ static int pg_begin_write(struct store_conn *cc, struct tg_err *err)
     for (int attempt = 0;; attempt++) {
         bool again;
         c->retry = false;
-        /* The one lock that orders writers of every instance (see the header), sent with
-         * the BEGIN in one round trip. */
-        rc = begin(c,
-                   "BEGIN ISOLATION LEVEL READ COMMITTED;"
-                   " SELECT rev FROM revision_counter WHERE id = 1 FOR UPDATE",
-                   err);
+        c->xid[0] = '\0';
+        rc = begin_locked(c, err);
         if (rc == 0)
             return 0;
         again = c->retry && attempt < PG_RETRIES;
@@ -643,6 +721,66 @@ static PGresult *exec_first(struct pg_conn *c, const char *name, int n, const ch
     return PQexecPrepared(c->pg, name, n, args, NULL, NULL, 0);
 }
 
+#define RESOLVE_US 5000000 /* how long a commit of unknown outcome is looked into */
+
+/* The connection was lost after the COMMIT was sent: the transaction may have committed (the
+ * answer was lost) or not (the server never got it, or died first). A new connection asks
+ * the server (txid_status), so that the requests are answered what really happened: 0 when
+ * it committed, TG_EBUSY when it surely did not. When the server cannot tell within
+ * RESOLVE_US (still unreachable), TG_EINTERNAL: the client must not take a 503 for "nothing
+ * happened" then. */
+static int resolve_commit(struct pg_conn *c, struct tg_err *err)
+{
+    int64_t deadline = mono_us() + RESOLVE_US;
+    char xid[24];
+
+    snprintf(xid, sizeof(xid), "%s", c->xid);
+    c->xid[0] = '\0';
+    if (xid[0]) /* else nothing to ask about: the server has no txid_current() */
+        log_warn("store: connection lost during COMMIT of transaction %s: asking whether it "
+                 "committed", xid);
+    while (xid[0]) {
+        if (reconnect(c, NULL) == 0) {
+            const char *args[1] = {xid};
+            PGresult *res = PQexecParams(c->pg, "SELECT txid_status($1::bigint)", 1, NULL,
+                                         args, NULL, NULL, 0);
+            const char *st = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+                                     !PQgetisnull(res, 0, 0)
+                                 ? PQgetvalue(res, 0, 0)
+                                 : "";
+            bool committed = strcmp(st, "committed") == 0, aborted = strcmp(st, "aborted") == 0;
+            PQclear(res);
+            if (committed) {
+                store_stat_add(STORE_STAT_COMMIT_COMMITTED, 1);
+                log_warn("store: transaction %s had committed; its requests are answered so",
+                         xid);
+                return 0;
+            }
+            if (aborted) {
+                store_stat_add(STORE_STAT_COMMIT_ABORTED, 1);
+                log_warn("store: transaction %s had not committed; its requests answer 503",
+                         xid);
+                return tg_err_set(err, TG_EBUSY, "store",
+                                  "the store connection was lost before the write committed;"
+                                  " nothing of it was committed: try again");
+            }
+            /* "in progress": the old session has not noticed it lost its client yet. */
+        }
+        if (mono_us() >= deadline)
+            break;
+        {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    store_stat_add(STORE_STAT_COMMIT_UNKNOWN, 1);
+    log_error("store: whether transaction %s committed is unknown: the store did not say",
+              xid[0] ? xid : "(no id)");
+    return tg_err_set(err, TG_EINTERNAL, "store",
+                      "the store connection was lost during the commit; whether the write was"
+                      " committed is unknown");
+}
+
 static int pg_commit(struct store_conn *cc, struct tg_err *err)
 {
     struct pg_conn *c = PC(cc);
@@ -654,12 +792,24 @@ static int pg_commit(struct store_conn *cc, struct tg_err *err)
         return tg_err_set(err, c->retry ? TG_EBUSY : TG_EINTERNAL, "",
                           "transaction failed and was rolled back");
     }
+    if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+        /* Lost before the COMMIT left: the server rolled the transaction back. */
+        c->rev_taken = false;
+        c->xid[0] = '\0';
+        return unreachable(err, "commit", "connection lost before COMMIT");
+    }
     /* NOTIFY is delivered at commit, or not at all: a wake-up hint for other instances. It
      * goes with the COMMIT in one round trip; an error stops the rest of the string. */
     {
         PGresult *res =
             PQexec(c->pg, c->rev_taken ? "NOTIFY " NOTIFY_CHANNEL "; COMMIT" : "COMMIT");
         const char *tag = PQcmdStatus(res);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(c->pg) == CONNECTION_BAD) {
+            PQclear(res);
+            c->rev_taken = false;
+            return resolve_commit(c, err);
+        }
+        c->xid[0] = '\0';
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             rc = pg_fail(c, c->pg, res, err, "commit");
             PQclear(res);
@@ -715,11 +865,20 @@ static void pg_savepoint_rollback(struct store_conn *c)
     pg_exec(PC(c), PC(c)->pg, "ROLLBACK TO SAVEPOINT req; RELEASE SAVEPOINT req", NULL);
 }
 
+/* Ready means what a request would find: a connection that died since its last use (a
+ * restart, terminated backends) is opened again, as begin() does, before saying no. */
 static int pg_ping(struct store_conn *cc, struct tg_err *err)
 {
     struct pg_conn *c = PC(cc);
     int rc = ensure_conn(c, err);
-    return rc ? rc : pg_exec(c, c->pg, "SELECT 1", err);
+    if (rc == 0)
+        rc = pg_exec(c, c->pg, "SELECT 1", err);
+    if (rc && (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD)) {
+        rc = reconnect(c, err);
+        if (rc == 0)
+            rc = pg_exec(c, c->pg, "SELECT 1", err);
+    }
+    return rc;
 }
 
 static int pg_exec_script(struct store_conn *c, const char *sql, struct tg_err *err)
@@ -742,7 +901,7 @@ static int drain_notifies(PGconn *pg)
 static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
 {
     struct pg_conn *c = PC(cc);
-    struct pollfd pfd;
+    struct pollfd pfd[2];
     struct tg_err err;
     int got;
 
@@ -762,9 +921,14 @@ static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
         else if (PQstatus(c->pg) == CONNECTION_OK)
             c->no_listen = true;
     }
+    pfd[1].fd = store_wake_fd();
+    pfd[1].events = POLLIN;
+    pfd[1].revents = 0;
     if (!c->listening) {
-        /* Polling is the fallback: the caller reads the revisions after the timeout. */
-        poll(NULL, 0, timeout_ms);
+        /* Polling is the fallback: the caller reads the revisions after the timeout (or
+         * when woken: store_wake_tailer). */
+        poll(&pfd[1], 1, timeout_ms);
+        store_wake_drain();
         return 0;
     }
     if (PQconsumeInput(c->pg) == 0)
@@ -772,12 +936,13 @@ static int pg_wait_notify(struct store_conn *cc, int timeout_ms)
     got = drain_notifies(c->pg);
     if (got)
         return 1;
-    pfd.fd = PQsocket(c->pg);
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR)
+    pfd[0].fd = PQsocket(c->pg);
+    pfd[0].events = POLLIN;
+    pfd[0].revents = 0;
+    if (poll(pfd, 2, timeout_ms) < 0 && errno != EINTR)
         return TG_EBUSY;
-    if (pfd.revents && PQconsumeInput(c->pg) == 0)
+    store_wake_drain();
+    if (pfd[0].revents && PQconsumeInput(c->pg) == 0)
         return TG_EBUSY;
     return drain_notifies(c->pg);
 }
@@ -997,15 +1162,28 @@ static const char *pg_col_name(struct store_stmt *sst, int i)
     return st->res && i >= 0 && i < PQnfields(st->res) ? PQfname(st->res, i) : NULL;
 }
 
+/* An id is never handed out twice, as SQLite's NEXT_ID: a purged tag or a deleted resource
+ * or group lives on in its history table (tags_hist.tag_id, ...), so each identity starts
+ * above the ids of its table and of the table's history (T_hist, column T minus its final
+ * s, then _id), where there is one. */
 static int pg_after_copy(struct store_conn *c, struct tg_err *err)
 {
     return pg_exec(PC(c), PC(c)->pg,
-                   "DO $$ DECLARE r record; BEGIN"
+                   "DO $$ DECLARE r record; top bigint; h bigint; hcol text; BEGIN"
                    " FOR r IN SELECT table_name, column_name FROM information_schema.columns"
                    "  WHERE table_schema = current_schema() AND is_identity = 'YES' LOOP"
-                   "  EXECUTE format('SELECT setval(pg_get_serial_sequence(%L, %L),"
-                   "   coalesce((SELECT max(%I) FROM %I), 0) + 1, false)',"
-                   "   r.table_name, r.column_name, r.column_name, r.table_name);"
+                   "  EXECUTE format('SELECT coalesce(max(%I), 0) FROM %I', r.column_name,"
+                   "   r.table_name) INTO top;"
+                   "  hcol := regexp_replace(r.table_name, 's$', '') || '_id';"
+                   "  IF EXISTS (SELECT 1 FROM information_schema.columns"
+                   "   WHERE table_schema = current_schema()"
+                   "    AND table_name = r.table_name || '_hist' AND column_name = hcol) THEN"
+                   "   EXECUTE format('SELECT coalesce(max(%I), 0) FROM %I', hcol,"
+                   "    r.table_name || '_hist') INTO h;"
+                   "   top := greatest(top, h);"
+                   "  END IF;"
+                   "  PERFORM setval(pg_get_serial_sequence(quote_ident(r.table_name),"
+                   "   r.column_name), top + 1, false);"
                    " END LOOP;"
                    " UPDATE revision_counter SET rev = (SELECT coalesce(max(rev), 0)"
                    "  FROM revisions) WHERE id = 1;"

@@ -4,9 +4,11 @@
  * store/postgres.c. Everything else is a thin indirection through struct store_backend. */
 #include "store/backend.h"
 
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- which statements write what authentication reads ---- */
 
@@ -50,6 +52,10 @@ static void classify(void)
         auth_writes[i] = writes_auth(sql_texts[i]);
 }
 
+static atomic_int_fast64_t auth_rev = INT64_MAX;
+
+int64_t store_auth_rev(void) { return atomic_load(&auth_rev); }
+void store_auth_rev_set(int64_t rev) { atomic_store(&auth_rev, rev); }
 uint64_t store_auth_epoch(void) { return atomic_load(&auth_epoch); }
 void store_auth_epoch_bump(void) { atomic_fetch_add(&auth_epoch, 1); }
 bool store_auth_dirty(const struct store_conn *c) { return c->auth_dirty; }
@@ -57,6 +63,44 @@ bool store_sql_writes_auth(enum store_sql id)
 {
     pthread_once(&classify_once, classify);
     return auth_writes[id];
+}
+
+static atomic_uint_fast64_t stats[STORE_STAT__COUNT];
+static atomic_int_fast64_t hold_timeout_ms = 2000;
+
+void store_stat_add(enum store_stat s, uint64_t n) { atomic_fetch_add(&stats[s], n); }
+uint64_t store_stat(enum store_stat s) { return atomic_load(&stats[s]); }
+void store_set_hold_timeout_ms(int64_t ms) { atomic_store(&hold_timeout_ms, ms); }
+int64_t store_hold_timeout_ms(void) { return atomic_load(&hold_timeout_ms); }
+
+static int wake_pipe[2] = {-1, -1};
+static pthread_once_t wake_once = PTHREAD_ONCE_INIT;
+
+static void wake_init(void)
+{
+    if (pipe2(wake_pipe, O_NONBLOCK | O_CLOEXEC) != 0)
+        wake_pipe[0] = wake_pipe[1] = -1;
+}
+
+int store_wake_fd(void)
+{
+    pthread_once(&wake_once, wake_init);
+    return wake_pipe[0];
+}
+
+void store_wake_drain(void)
+{
+    char buf[64];
+    if (store_wake_fd() >= 0)
+        while (read(wake_pipe[0], buf, sizeof(buf)) > 0) {
+        }
+}
+
+void store_wake_tailer(void)
+{
+    /* A full pipe already wakes the tailer: a failed write loses nothing. */
+    if (store_wake_fd() >= 0 && write(wake_pipe[1], "w", 1) < 0) {
+    }
 }
 
 static const struct store_backend *backend_for(const char *url)

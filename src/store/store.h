@@ -94,6 +94,9 @@ bool store_is_shared(const struct store *s);
  * SQLite has no other writers and simply sleeps.
  */
 int store_wait_notify(struct store_conn *c, int timeout_ms);
+/** Makes the current or next store_wait_notify return at once (0), from any thread: a read
+ * found the store ahead of what the tailer applied, so there is something to tail now. */
+void store_wake_tailer(void);
 /**
  * True when the current write transaction hit a serialization failure or a deadlock
  * (PostgreSQL 40001/40P01): the whole transaction must be rolled back and run again.
@@ -177,9 +180,41 @@ bool store_read_begun(const struct store_conn *c);
  */
 uint64_t store_auth_epoch(void);
 void store_auth_epoch_bump(void);
+/**
+ * The revision up to which the epoch has taken in every instance's changes to authentication
+ * (this instance's commits bump it at once, another's when the tailer applies them; the tailer
+ * sets this after its bump). A read that names a newer revision (X-Tagd-Min-Revision) checks
+ * its token in the store, not in a cache. Unlimited (INT64_MAX) where no other instance
+ * writes.
+ */
+int64_t store_auth_rev(void);
+void store_auth_rev_set(int64_t rev);
 /** True when the open transaction wrote such a table (not yet visible in the epoch). */
 bool store_auth_dirty(const struct store_conn *c);
 bool store_sql_writes_auth(enum store_sql id);
+/**
+ * What the store went through, for /metrics and the operator (PostgreSQL; SQLite leaves them
+ * at 0). Process-wide counters, added to from any thread.
+ */
+enum store_stat {
+    STORE_STAT_RECONNECTS,       /* connections opened again after one was lost */
+    STORE_STAT_UNAVAILABLE,      /* operations that failed because the store was unreachable */
+    STORE_STAT_COMMIT_COMMITTED, /* commits whose answer was lost, found committed */
+    STORE_STAT_COMMIT_ABORTED,   /* commits whose answer was lost, found not committed */
+    STORE_STAT_COMMIT_UNKNOWN,   /* commits whose answer was lost and could not be found out */
+    STORE_STAT_LOCK_WAITS,       /* write transactions that waited over 100 ms for the lock */
+    STORE_STAT_LOCK_WAIT_US,     /* microseconds write transactions waited for it in all */
+    STORE_STAT__COUNT
+};
+void store_stat_add(enum store_stat s, uint64_t n);
+uint64_t store_stat(enum store_stat s);
+/**
+ * The longest one instance may hold the others up (PostgreSQL): a session that sits idle
+ * inside a transaction longer than this (its instance frozen, its host gone) is ended by the
+ * server, which releases the revision counter's lock. Set before connections are opened.
+ */
+void store_set_hold_timeout_ms(int64_t ms);
+int64_t store_hold_timeout_ms(void);
 /** Runs a script of SQL outside the named statements (tools only: `tagd migrate`). */
 int store_exec_script(struct store_conn *c, const char *sql, struct tg_err *err);
 

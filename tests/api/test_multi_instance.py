@@ -462,6 +462,54 @@ def test_migrate_sqlite_to_postgres(pg_base):
         shutil.rmtree(data, ignore_errors=True)
 
 
+def test_migrate_never_hands_out_an_id_again(pg_base):
+    """The newest tag was purged, the newest resource and group deleted: their ids live on in
+    the history tables and the change log only. After `tagd migrate` to PostgreSQL the next
+    tag, resource and group get new ids, as they would on SQLite (issue 27: the feed showed
+    tag 2 "Gone" purged and tag 2 "Fresh" created)."""
+    data = tempfile.mkdtemp(prefix="tagd-test-")
+    src = Server(extra_args=["--store", "sqlite:%s/tagd.db" % data], data_dir=data).start()
+    S = Api(src, ADMIN_TOKEN)
+    assert S.post("/v1/tags", json={"name": "Kept"}).status_code == 201
+    r = S.post("/v1/tags", json={"name": "Gone"})
+    assert r.status_code == 201
+    gone = {"tag": r.json()["id"]}
+    assert S.delete("/v1/tags/Gone?purge=true").status_code == 204
+    assert S.put("/v1/resources/mig/kept", json={}).status_code == 201
+    r = S.put("/v1/resources/mig/gone", json={})
+    gone["resource"] = r.json()["id"]
+    assert S.delete("/v1/resources/mig/gone").status_code == 204
+    assert S.post("/v1/groups", json={"name": "KeptGroup"}).status_code == 201
+    r = S.post("/v1/groups", json={"name": "GoneGroup"})
+    gone["group"] = r.json()["id"]
+    assert S.delete("/v1/groups/%d" % gone["group"]).status_code == 204
+    src.stop()
+
+    db_dir = tempfile.mkdtemp(prefix="tagd-mig-")
+    target = pg_store_for(db_dir)
+    bin_ = os.environ.get("TAGD_BIN", os.path.join(ROOT, "build", "tagd"))
+    dst = None
+    try:
+        out = subprocess.run([bin_, "migrate", "--from", "sqlite:%s/tagd.db" % src.data,
+                              "--to", target], capture_output=True, text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        dst = Server(extra_args=["--store", target]).start()
+        P = Api(dst, ADMIN_TOKEN)
+        r = P.post("/v1/tags", json={"name": "Fresh"})
+        assert r.status_code == 201 and r.json()["id"] > gone["tag"], (r.text, gone)
+        r = P.put("/v1/resources/mig/fresh", json={})
+        assert r.status_code == 201 and r.json()["id"] > gone["resource"], (r.text, gone)
+        r = P.post("/v1/groups", json={"name": "FreshGroup"})
+        assert r.status_code == 201 and r.json()["id"] > gone["group"], (r.text, gone)
+    finally:
+        if dst:
+            dst.cleanup()
+        pg_drop(target)
+        os.rmdir(db_dir)
+        src.cleanup()
+        shutil.rmtree(data, ignore_errors=True)
+
+
 def test_lost_connections_are_reopened(pair):
     """Every backend of the database is terminated (as in a PostgreSQL restart or failover):
     the next read and write through each instance reconnect and succeed, and the tailer
