@@ -140,7 +140,9 @@ int main(int argc, char **argv)
         return 1;
     if (lock_sqlite_store(cfg.store, true) != 0)
         return 1;
-    store_set_hold_timeout_ms(cfg.store_hold_timeout_ms);
+    /* Opening and bootstrapping run before anyone else writes, and hash the admin secrets
+     * (argon2id) inside their transaction: a minute's hold there, --store-hold-timeout after. */
+    store_set_hold_timeout_ms(60000);
     tg_err_clear(&err);
     opts.check = strcmp(cfg.store_check, "full") == 0    ? STORE_CHECK_FULL
                  : strcmp(cfg.store_check, "quick") == 0 ? STORE_CHECK_QUICK
@@ -170,6 +172,7 @@ int main(int argc, char **argv)
         return 1;
     }
     store_conn_close(conn);
+    store_set_hold_timeout_ms(cfg.store_hold_timeout_ms);
     if (generated) {
         fprintf(stderr,
                 "tagd: first start: admin token (shown once, store it now):\n  %s\n",

@@ -390,7 +390,11 @@ def test_killing_an_instance_loses_no_acknowledged_write(pair):
     ths = [threading.Thread(target=load, args=(k,)) for k in range(4)]
     for t in ths:
         t.start()
+    # A second of load, longer where writes are slow (valgrind): enough acknowledged to check.
     time.sleep(1.0)
+    deadline = time.time() + 60
+    while len(acked) <= 10 and time.time() < deadline:
+        time.sleep(0.1)
     c.proc.send_signal(signal.SIGKILL)
     c.proc.wait()
     stop.set()

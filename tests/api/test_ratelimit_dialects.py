@@ -1,6 +1,7 @@
 """The per-token rate limit applies to every dialect, each answering 429 in its own format; so
 does the limit by client address for requests that no credential admits (issue 18)."""
 import http.client
+import os
 import json
 import time
 
@@ -181,6 +182,10 @@ def test_repeated_wrong_logins_hit_429(anon):
     """Password guessing on easydb's authenticate is throttled per address: each wrong
     password counts, and once over the limit the address is refused before any password is
     checked, right ones included, until its bucket refills."""
+    if "valgrind" in os.environ.get("TAGD_WRAP", ""):
+        # Each argon2id check takes longer than a second there: the bucket refills (1/s)
+        # between two guesses. The plain and ASan passes run it.
+        pytest.skip("argon2id under valgrind outlasts the refill")
     assert _admin(anon, "POST", "/v1/users", json={"login": "guessed", "password": "right-password-1",
                                                     "rights": ["tags:read"]}).status_code == 201
     a = "127.0.0.5"
