@@ -6,7 +6,7 @@
  * generation G the writer mutates in place only objects of generation G, which no reader has
  * seen; anything older is copied first and the original is put on the retire list of the
  * snapshot it belonged to. A retired object is freed when that snapshot and every older one
- * have been released (CRoaring's own copy-on-write is not used: DEPENDENCIES.md §4).
+ * have been released (CRoaring's own copy-on-write is not used: see below, at priv_has).
  *
  * Bitmaps per tag: `direct` (resources carrying the tag, deleted tags included, as their
  * assignments stay open) and `sub` (the union over the live tags of its subtree; NULL for a tag
@@ -281,8 +281,8 @@ static roaring_bitmap_t *bm_copy(struct engine *e, const roaring_bitmap_t *b)
  * version of a bitmap owns every container it points to; the version it replaced is retired
  * as a SHELL (its arrays) plus each container the new version cloned away from it. Snapshots
  * are reclaimed oldest first, so a container is freed only after every version that pointed to
- * it. CRoaring's own copy-on-write is not used: its shared counts are not thread-safe in this
- * version (DEPENDENCIES.md §4). */
+ * it. CRoaring's own copy-on-write is not used: its shared counts are not thread-safe in the
+ * version meson.build requires (docs/development.md, "Dependencies"). */
 
 /* A container this build made (cloned, or created by roaring inside bm_add/bm_remove): no
  * published version points to it, so it may change in place. */
