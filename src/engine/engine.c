@@ -24,7 +24,7 @@
 #include <roaring/roaring.h>
 #include <roaring/roaring_array.h>
 
-#include "core/core.h"
+#include "core/model.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/mem.h"
