@@ -113,10 +113,10 @@ extern const struct route *const api_route_tables[];
 
 /* Dialect route tables and error renderers. */
 extern const struct route native_routes[];
-extern const struct route native_sources_routes[]; /* issue 4 */
-extern const struct route native_links_routes[];   /* issue 7 */
-extern const struct route native_query_routes[];   /* issue 8 */
-/** GET /v1/resources?query=...: native.c hands requests with `query` to this (issue 8). */
+extern const struct route native_sources_routes[]; /* external tag sources */
+extern const struct route native_links_routes[];   /* applinks, public links */
+extern const struct route native_query_routes[];   /* tag queries */
+/** GET /v1/resources?query=...: native.c hands requests with `query` to this. */
 void native_query_resources(struct hreq *r, struct core_ctx *cx);
 extern const struct route easydb_routes[];
 extern const struct route immuta_routes[];

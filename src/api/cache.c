@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "api/api.h"
-#include "engine/engine.h"
 #include "util/mem.h"
 
 #define CACHE_ENTRIES 8
@@ -31,12 +30,10 @@ static _Thread_local uint64_t clock_;
 
 bool api_cache_serve(struct hreq *r, struct core_ctx *cx)
 {
-    const struct eng_snap *s = core_snap(cx);
     int64_t rev;
 
-    if (s == NULL)
+    if (!core_snap_rev(cx, &rev))
         return false;
-    rev = eng_snap_rev(s);
     for (int i = 0; i < CACHE_ENTRIES; i++) {
         struct entry *e = &cache[i];
         if (e->body == NULL || e->route != r->route || e->ws_id != cx->ws_id || e->rev != rev ||
@@ -56,11 +53,11 @@ bool api_cache_serve(struct hreq *r, struct core_ctx *cx)
 void api_cache_store(struct hreq *r, struct core_ctx *cx)
 {
     /* The snapshot core read from, when it did (not when it was behind X-Tagd-Min-Revision). */
-    const struct eng_snap *s = core_snap(cx);
     struct entry *victim = &cache[0];
+    int64_t rev;
 
     /* Only a plain 200 rendered from the snapshot: no headers of its own to replay. */
-    if (s == NULL || r->status != 200 || r->nres_headers || r->out.len > CACHE_MAX_BODY ||
+    if (!core_snap_rev(cx, &rev) || r->status != 200 || r->nres_headers || r->out.len > CACHE_MAX_BODY ||
         r->out.overflow)
         return;
     for (int i = 1; i < CACHE_ENTRIES && victim->body; i++)
@@ -70,7 +67,7 @@ void api_cache_store(struct hreq *r, struct core_ctx *cx)
     xfree(victim->query);
     victim->route = r->route;
     victim->ws_id = cx->ws_id;
-    victim->rev = eng_snap_rev(s);
+    victim->rev = rev;
     victim->query = xstrdup(r->query);
     victim->body = xmalloc(r->out.len ? r->out.len : 1);
     memcpy(victim->body, sbuf_str(&r->out), r->out.len);

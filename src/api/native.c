@@ -975,7 +975,7 @@ static void h_resources_list(struct hreq *r, struct core_ctx *cx)
     size_t n;
     int rc;
 
-    if (api_query_has(r, "query")) { /* a tag query: served by the engine (issue 8) */
+    if (api_query_has(r, "query")) { /* a tag query: served by the engine */
         native_query_resources(r, cx);
         return;
     }

@@ -1,4 +1,4 @@
-/* api/native_links.c: the native admin endpoints for applinks and public links (issue 7).
+/* api/native_links.c: the native admin endpoints for applinks and public links.
  *
  * POST /v1/applinks and /v1/publiclinks create a link to one resource and return its id (and,
  * for applinks, the access token) once; GET lists the organization's live links without any

@@ -1,4 +1,4 @@
-/* api/native_query.c: the tag query routes of the native API (issue 8), served by the engine.
+/* api/native_query.c: the tag query routes of the native API, served by the engine.
  *
  * GET /v1/resources?query=EXPR (native.c hands any /v1/resources request with `query` here)
  * and POST /v1/query {"query": ...} take the same parameters (docs/query.md). The engine

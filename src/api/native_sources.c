@@ -1,6 +1,6 @@
 /* api/native_sources.c: /v1/sources, the external tag sources that POST /tag/refresh re-reads
- * (issue 4). Admin only: a source names files and URLs the server will read. Native shapes:
- * a collection is {"items": [...]}, errors are the native error body. */
+ * and GET /v1/sources reports on. Admin only: a source names files and URLs the server will
+ * read. Native shapes: a collection is {"items": [...]}, errors are the native error body. */
 #include <string.h>
 
 #include "api/api.h"

@@ -49,6 +49,16 @@ const struct eng_snap *core_snap(struct core_ctx *ctx)
     return eng_snap_rev(ctx->snap) >= ctx->min_rev ? ctx->snap : NULL;
 }
 
+bool core_snap_rev(struct core_ctx *ctx, int64_t *rev)
+{
+    const struct eng_snap *s = core_snap(ctx);
+
+    if (s == NULL)
+        return false;
+    *rev = eng_snap_rev(s);
+    return true;
+}
+
 char *core_strdup(struct core_ctx *ctx, const char *s)
 {
     return arena_strdup(ctx->a, s);

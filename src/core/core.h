@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/model.h"
 #include "store/store.h"
 #include "util/arena.h"
 #include "util/err.h"
@@ -101,6 +102,8 @@ void core_ctx_done(struct core_ctx *ctx);
  * engine, or when the engine has not applied the revision the client asked for.
  */
 const struct eng_snap *core_snap(struct core_ctx *ctx);
+/** The revision of core_snap(ctx) in *rev; false when core_snap(ctx) is NULL. */
+bool core_snap_rev(struct core_ctx *ctx, int64_t *rev);
 
 /* ---- rights and authentication ---- */
 
@@ -175,15 +178,7 @@ int64_t core_current_rev(struct core_ctx *ctx);
 /** The newest revision committed at or before `ms` (0 if none). */
 int64_t core_rev_at_time(struct core_ctx *ctx, int64_t ms);
 
-/* ---- tags ---- */
-
-struct tag {
-    int64_t id, ws_id, parent_id, group_id, position;
-    int64_t created_at, updated_at, version;
-    const char *name, *name_key, *display_name, *l10n, *color, *description, *source;
-    const char *created_by, *extra;
-    bool system_created, protected_, archived, deleted;
-};
+/* ---- tags (struct tag and the other plain values: core/model.h) ---- */
 
 /* What a create or update sets. For update, only fields whose has_ flag is set change. */
 struct tag_input {
@@ -262,11 +257,6 @@ int core_color_parse(const char *in, char out[8], const char *field, struct tg_e
 
 /* ---- groups ---- */
 
-struct group {
-    int64_t id, ws_id, position, created_at, updated_at, version;
-    const char *name, *l10n, *extra;
-    bool exclusive;
-};
 struct group_input {
     const char *name;
     const char *l10n;
@@ -295,12 +285,6 @@ int core_group_set_tags(struct core_ctx *ctx, int64_t id, const int64_t *ids, si
 
 /* ---- resources ---- */
 
-struct resource {
-    int64_t id, ws_id, parent_id, created_at, updated_at, version;
-    const char *kind, *key, *name, *extra;
-    const char *parent_kind, *parent_key;
-    bool archived;
-};
 struct resource_input {
     const char *name;
     bool has_name;
@@ -355,15 +339,6 @@ bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor);
 
 /* ---- assignments ---- */
 
-struct assignment {
-    int64_t id;  /* 0 when the engine answered (no dialect shows it) */
-    int64_t seq; /* orders one resource's assignments as they were made (the id, or a rank) */
-    int64_t resource_id, added_at;
-    struct tag tag;
-    const char *context, *added_by;
-    int64_t inherited_from; /* 0 for direct */
-    const char *from_kind, *from_key;
-};
 /** The resource's tags: direct only, or effective (own first, then each ancestor's, nearest
  * first; a tag both direct and inherited is listed once, as direct). */
 int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,

@@ -10,7 +10,7 @@
 #include "core/history.h"
 #include "engine/engine.h"
 
-/* Binds the parameters of the tag-use statements (see sql_launchdarkly.h). */
+/* Binds the parameters of the tag-use statements (see sql_history.h). */
 static void bind_use(struct core_ctx *ctx, struct store_stmt *st, const struct tag_use_filter *f)
 {
     st_int(st, 1, ctx->ws_id);

@@ -215,7 +215,7 @@ static const char *name_try(struct core_ctx *ctx, const char *base, int k)
 
 static int use_count(struct core_ctx *ctx, int64_t tag_id, int64_t *n, struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_EASYDB_TAG_USE_COUNT, err);
+    struct store_stmt *st = st_get(ctx->conn, SQL_REPLACE_TAG_USE_COUNT, err);
     int rc;
 
     if (st == NULL)
@@ -247,7 +247,7 @@ static int live_children(struct core_ctx *ctx, int64_t tag_id, int64_t *n, struc
  * outside its group. */
 static int delete_tag(struct core_ctx *ctx, const struct tag *t, struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_EASYDB_TAG_USERS, err);
+    struct store_stmt *st = st_get(ctx->conn, SQL_REPLACE_TAG_USERS, err);
     struct tag after = *t;
     struct vec res;
     int rc;

@@ -165,7 +165,7 @@ static int write_session(struct core_ctx *ctx, struct session *s, int64_t org_id
 
         assert(s->pending != NULL);
         /* Expired sessions are useless rows; storing a new one sweeps them. */
-        st = st_get(ctx->conn, SQL_EASYDB_SESSION_PURGE, err);
+        st = st_get(ctx->conn, SQL_SESSION_PURGE, err);
         if (st == NULL)
             return TG_EINTERNAL;
         st_int(st, 1, org_id);
@@ -195,7 +195,7 @@ static int write_session(struct core_ctx *ctx, struct session *s, int64_t org_id
         s->pending = NULL;
         return 0;
     }
-    st = st_get(ctx->conn, SQL_EASYDB_SESSION_SET, err);
+    st = st_get(ctx->conn, SQL_SESSION_SET, err);
     if (st == NULL)
         return TG_EINTERNAL;
     st_int(st, 1, s->id);
@@ -262,7 +262,7 @@ int core_session_create(struct core_ctx *ctx, int64_t org_id, const char *langua
 /* Fills the user part of an authenticated session; false when the user is gone or disabled. */
 static bool load_user(struct core_ctx *ctx, struct session *s, struct tg_err *err, int *rc)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_EASYDB_USER_BY_ID, err);
+    struct store_stmt *st = st_get(ctx->conn, SQL_SESSION_USER_BY_ID, err);
     bool ok = false;
 
     *rc = 0;

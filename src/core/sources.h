@@ -1,4 +1,4 @@
-/* core/sources.h: external tag sources and the Immuta model rules (issue 4).
+/* core/sources.h: external tag sources and the Immuta model rules.
  *
  * A source is a named JSON document of tag names (a local file or an http(s) URL) that
  * POST /tag/refresh re-reads. Tags it brings in carry the source's name in tags.source, are

@@ -6,7 +6,7 @@
  * generation G the writer mutates in place only objects of generation G, which no reader has
  * seen; anything older is copied first and the original is put on the retire list of the
  * snapshot it belonged to. A retired object is freed when that snapshot and every older one
- * have been released (CRoaring's own copy-on-write is not used: DEPENDENCIES.md §4).
+ * have been released (CRoaring's own copy-on-write is not used: see below, at priv_has).
  *
  * Bitmaps per tag: `direct` (resources carrying the tag, deleted tags included, as their
  * assignments stay open) and `sub` (the union over the live tags of its subtree; NULL for a tag
@@ -14,6 +14,7 @@
  * tag ids, parent, kind, workspace and a bitmap of their children (for effective tags). */
 #include "engine/engine.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +25,7 @@
 #include <roaring/roaring.h>
 #include <roaring/roaring_array.h>
 
-#include "core/core.h"
+#include "core/model.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -281,8 +282,8 @@ static roaring_bitmap_t *bm_copy(struct engine *e, const roaring_bitmap_t *b)
  * version of a bitmap owns every container it points to; the version it replaced is retired
  * as a SHELL (its arrays) plus each container the new version cloned away from it. Snapshots
  * are reclaimed oldest first, so a container is freed only after every version that pointed to
- * it. CRoaring's own copy-on-write is not used: its shared counts are not thread-safe in this
- * version (DEPENDENCIES.md §4). */
+ * it. CRoaring's own copy-on-write is not used: its shared counts are not thread-safe in the
+ * version meson.build requires (docs/development.md, "Dependencies"). */
 
 /* A container this build made (cloned, or created by roaring inside bm_add/bm_remove): no
  * published version points to it, so it may change in place. */
@@ -386,8 +387,10 @@ static void *mem_dup(struct engine *e, const void *p, size_t n)
 
 static void build_begin(struct engine *e)
 {
-    struct eng_snap *b = xcalloc(1, sizeof(*b));
+    struct eng_snap *b;
 
+    assert(e->b == NULL); /* one build at a time (engine_catch_up holds catch_mu) */
+    b = xcalloc(1, sizeof(*b));
     e->gen++;
     if (e->cur) {
         /* Readers change cur->refs under the mutex: copy the snapshot under it too. */
@@ -424,6 +427,7 @@ static void reclaim_locked(struct engine *e, struct eng_snap **list)
 {
     while (e->oldest && e->oldest != e->cur && e->oldest->refs == 0) {
         struct eng_snap *s = e->oldest;
+        assert(s->newer != NULL); /* older than cur, so a newer one exists */
         e->oldest = s->newer;
         s->newer = *list;
         *list = s;
@@ -446,6 +450,10 @@ static void build_publish(struct engine *e)
 {
     struct eng_snap *dead = NULL;
 
+    /* A published snapshot never changes, and a newer one reflects a newer revision: readers
+     * and api/cache.c key what they computed on the revision alone. */
+    assert(e->b != NULL && e->b->gen == e->gen);
+    assert(e->cur == NULL || e->b->rev > e->cur->rev);
     e->nmade = 0;
     pthread_mutex_lock(&e->mu);
     if (e->cur)
@@ -493,8 +501,12 @@ static struct etag *tag_at(const struct eng_snap *s, int64_t id)
 static struct etag *w_tag(struct engine *e, uint32_t id)
 {
     struct eng_snap *b = e->b;
-    struct etag *t = b->tags[id], *c;
+    struct etag *t, *c;
 
+    assert(b != NULL && id < b->ntags && b->tags[id] != NULL);
+    t = b->tags[id];
+    /* Generation G mutates in place only what generation G made: no reader has seen it. */
+    assert(t->gen <= b->gen);
     if (t->gen == b->gen)
         return t;
     w_tags_dir(e, 0);
@@ -508,6 +520,7 @@ static struct etag *w_tag(struct engine *e, uint32_t id)
 static roaring_bitmap_t *w_direct(struct engine *e, uint32_t id)
 {
     struct etag *t = w_tag(e, id);
+    assert(t->direct != NULL);
     if (t->direct_gen != e->b->gen) {
         roaring_bitmap_t *c = bm_shallow(e, t->direct);
         retire_shell(e, t->direct);
@@ -521,6 +534,7 @@ static roaring_bitmap_t *w_direct(struct engine *e, uint32_t id)
 static roaring_bitmap_t *w_sub(struct engine *e, uint32_t id)
 {
     struct etag *t = w_tag(e, id);
+    assert(t->sub != NULL);
     if (t->sub_gen != e->b->gen) {
         roaring_bitmap_t *c = bm_shallow(e, t->sub);
         retire_shell(e, t->sub);
@@ -564,6 +578,7 @@ static struct eres *w_res(struct engine *e, uint32_t id)
     uint32_t c = id >> CHUNK_BITS;
     struct chunk *ch;
 
+    assert(b != NULL);
     if (c >= b->nchunks)
         w_chunks_dir(e, c + 1);
     ch = b->chunks[c];
@@ -1230,6 +1245,9 @@ static uint64_t key_hash(int64_t ws, const char *kind, const char *key)
 static void kidx_put(struct keyidx *k, const char *kind, uint32_t rid, const struct eres *r)
 {
     uint32_t h = (uint32_t)(key_hash(r->ws, kind, r->key) & (k->cap - 1));
+
+    /* Rebuilt at half load (kidx_insert), so a probe always ends at an empty slot. */
+    assert(k->used < k->cap / 2 + 1 && (k->cap & (k->cap - 1)) == 0);
     while (atomic_load_explicit(&k->slot[h], memory_order_relaxed))
         h = (h + 1) & (k->cap - 1);
     atomic_store_explicit(&k->slot[h], rid, memory_order_release);
@@ -1956,10 +1974,12 @@ void engine_free(struct engine *e)
     if (cur) {
         struct eng_snap *s = e->oldest, *next;
         for (; s && s != cur; s = next) {
+            assert(s->refs == 0);
             next = s->newer;
             s->newer = NULL;
             free_snaps(s);
         }
+        assert(cur->refs == 0);
         free_current(cur);
         for (size_t i = 0; i < cur->nret; i++)
             free_obj(&cur->ret[i]);
@@ -1989,6 +2009,7 @@ const struct eng_snap *engine_acquire(struct engine *e)
     struct eng_snap *s;
     pthread_mutex_lock(&e->mu);
     s = e->cur;
+    assert(s != NULL); /* engine_open published the first one */
     s->refs++;
     pthread_mutex_unlock(&e->mu);
     return s;
@@ -1997,6 +2018,7 @@ const struct eng_snap *engine_acquire(struct engine *e)
 void engine_release(struct engine *e, const struct eng_snap *s)
 {
     pthread_mutex_lock(&e->mu);
+    assert(s->refs > 0);
     ((struct eng_snap *)s)->refs--;
     pthread_mutex_unlock(&e->mu);
 }

@@ -38,7 +38,7 @@ struct tagd_config {
     int64_t store_hold_timeout_ms; /* shared store: a writer session idle in a transaction */
     int64_t tail_poll_ms;         /* shared store: poll interval when no NOTIFY arrives */
     char config[512];
-    char sources[4096];        /* "name=url ..." external tag sources (issue 4) */
+    char sources[4096];        /* "name=url ..." external tag sources */
     int64_t source_timeout_ms; /* fetch deadline per source */
     int64_t sources_allow_local; /* API sources may read files and private addresses */
     char store_check[16];  /* SQLite start-up check: auto, quick or full (store_open_with) */

@@ -22,6 +22,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -752,11 +753,14 @@ static void on_guard_dispose(void *p)
     }
 }
 
-/* Appends the jobs first..last (linked) to a queue and wakes its thread. */
+/* Appends the jobs first..last (linked) to a queue and wakes its thread. A queue is empty
+ * exactly when both its ends are NULL, and its last job ends the chain. */
 static void queue_append(pthread_mutex_t *mu, pthread_cond_t *cv, struct job **head,
                          struct job **tail, struct job *first, struct job *last)
 {
+    assert(first != NULL && last != NULL && last->next == NULL);
     pthread_mutex_lock(mu);
+    assert((*head == NULL) == (*tail == NULL));
     if (*tail)
         (*tail)->next = first;
     else
@@ -827,6 +831,9 @@ static void writer_run_one(struct job *j)
     struct tg_err err;
     struct hreq *r = j->r;
 
+    /* A job reaches the writer unanswered (the fetch step and a retry reset what prepare or
+     * the failed attempt left): the status is the handler's alone, so >= 300 means rollback. */
+    assert(r->status == 0);
     tg_err_clear(&err);
     if (store_savepoint(S.writer_conn, &err) != 0) {
         api_fail(r, TG_EBUSY, &err);
@@ -927,6 +934,7 @@ static void *writer_main(void *arg)
         for (j = batch; j && n < WRITER_BATCH - 1; j = j->next)
             n++;
         /* j is the last job of this batch. */
+        assert(batch != NULL);
         S.head = j ? j->next : NULL;
         if (j)
             j->next = NULL;

@@ -71,15 +71,14 @@ static const char *const store_migrations[] = {
     "  revoked_at BIGINT, last_used_at BIGINT);"
     "CREATE UNIQUE INDEX tokens_hash ON tokens(hash);"
     "CREATE INDEX tokens_org ON tokens(org_id, kind);",
-    /* 2-7: one slot per feature, filled in by its issue (see docs/development.md). A slot that
-     * holds nothing yet is a no-op statement, so numbering stays fixed. */
-    MIGRATION_EASYDB,
-    MIGRATION_IMMUTA,
-    MIGRATION_LAUNCHDARKLY,
-    MIGRATION_AITRONOS,
-    MIGRATION_ORACLE,
-    MIGRATION_ENGINE,
-    /* 8: logins are unique per organization, not across all of them (issue 18): one
+    /* 2-7: see migrations_features.h. */
+    MIGRATION_NONE,        /* 2 */
+    MIGRATION_TAG_SOURCES, /* 3 */
+    MIGRATION_NONE,        /* 4 */
+    MIGRATION_NONE,        /* 5 */
+    MIGRATION_LINKS,       /* 6 */
+    MIGRATION_NONE,        /* 7 */
+    /* 8: logins are unique per organization, not across all of them: one
      * organization no longer learns or blocks another's login names. Every existing login was
      * unique globally, so it is unique in its organization: no row changes. */
     "DROP INDEX users_login;"

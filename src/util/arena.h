@@ -1,7 +1,7 @@
 /* util/arena.h: a bump allocator for one request.
  *
  * Everything a request parses, decodes or renders lives here and is freed at once when its
- * response has been handed to the HTTP layer (STYLE M1). Not thread safe: an arena belongs to
+ * response has been handed to the HTTP layer. Not thread safe: an arena belongs to
  * the one thread that currently works on its request. */
 #ifndef TAGD_UTIL_ARENA_H
 #define TAGD_UTIL_ARENA_H

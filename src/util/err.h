@@ -1,7 +1,7 @@
 /* util/err.h: the error vocabulary of every layer below the dialects.
  *
  * Functions named as actions return 0 or a negative tg_code and fill a struct tg_err with the
- * details (STYLE E1-E3). Each dialect maps a tg_code to its own status and error body. */
+ * details. Each dialect maps a tg_code to its own status and error body. */
 #ifndef TAGD_UTIL_ERR_H
 #define TAGD_UTIL_ERR_H
 

@@ -1,7 +1,7 @@
 /* util/jw.h: an append-only JSON writer into an sbuf.
  *
- * Rendering responses this way is about six times faster than building jansson trees
- * (DEPENDENCIES.md §2). The writer tracks where a comma is needed; callers only say what comes
+ * Rendering responses this way was measured about six times faster than building jansson
+ * trees (docs/development.md, "Dependencies"). The writer tracks where a comma is needed; callers only say what comes
  * next. Strings are escaped for JSON; invalid UTF-8 never reaches it because every stored
  * string was validated on the way in. */
 #ifndef TAGD_UTIL_JW_H

@@ -1,4 +1,5 @@
-/* util/mem.c: the only place that calls malloc and free (STYLE E8). */
+/* util/mem.c: the only place that calls malloc and free: out of memory aborts
+ * with a message, since every size a client controls is capped before it is allocated. */
 #include "util/mem.h"
 
 #include <stdio.h>

@@ -2,7 +2,7 @@
  *
  * Invariants: `buf` is NULL or holds `len` bytes followed by a NUL; `len < cap`; `len` never
  * exceeds `max`. Growing past `max` returns TG_ELIMIT, frees the buffer and leaves it empty and
- * reusable (STYLE M5). A zero `max` means no ceiling (only for buffers that do not grow from
+ * reusable. A zero `max` means no ceiling (only for buffers that do not grow from
  * client input). */
 #ifndef TAGD_UTIL_SBUF_H
 #define TAGD_UTIL_SBUF_H

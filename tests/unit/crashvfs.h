@@ -1,4 +1,4 @@
-/* tests/unit/crashvfs.h: an SQLite VFS for tests that loses power (issue 18).
+/* tests/unit/crashvfs.h: an SQLite VFS for tests that loses power.
  *
  * A shim over the default unix VFS. Writes go through to the files at once, as the kernel's
  * page cache takes them; what a power loss could still take back is tracked per file: every

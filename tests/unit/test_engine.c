@@ -419,7 +419,7 @@ static void test_random_against_sql(void **state)
                 if (strcmp(usage_str(f, e, &tg, desc), want) != 0)
                     fail_msg("round %d usage '%s': engine %s, sql %s", round, src,
                              usage_str(f, e, &tg, desc), want);
-                /* The list's total (issue 18), from SQL and from the engine. */
+                /* The list's total, from SQL and from the engine. */
                 {
                     struct core_ctx cx;
                     int64_t total = -1;

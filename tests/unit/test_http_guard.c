@@ -1,4 +1,4 @@
-/* tests/unit/test_http_guard.c: the chunked framing check (http/guard.c, issue 18). */
+/* tests/unit/test_http_guard.c: the chunked framing check (http/guard.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

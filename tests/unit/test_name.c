@@ -93,7 +93,7 @@ static void test_flat_names_keep_dots(void **state)
     arena_release(&a);
 }
 
-/* name_check_visible (issue 18): Cf characters refused, joiners kept where writing needs them. */
+/* name_check_visible: Cf characters refused, joiners kept where writing needs them. */
 static const struct {
     const char *in;
     int rc;

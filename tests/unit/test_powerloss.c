@@ -1,4 +1,4 @@
-/* tests/unit/test_powerloss.c: power loss under a write load (issue 18).
+/* tests/unit/test_powerloss.c: power loss under a write load.
  *
  * SIGKILL loses nothing the kernel has; a power loss loses whatever was not synced, and tears
  * what was being written. Each round forks a child that opens the store through the normal

@@ -1,5 +1,5 @@
-/* store/sql_launchdarkly.h: statements for as-of reads (core/history.c) behind LaunchDarkly's
- * /api/v2/tags. No include guard, see sql_all.h.
+/* store/sql_history.h: statements for reads as of a past revision (core/history.c), as
+ * LaunchDarkly's /api/v2/tags makes them. No include guard, see sql_all.h.
  *
  * Parameters: ?1 workspace, ?2-?9 resource kinds (unused slots NULL, which match nothing),
  * ?10 1 when any kind counts, ?11 1 when uses on archived resources count, ?12 name prefix or

@@ -1,5 +1,6 @@
-/* store/sql_oracle.h: statements for applinks and public links (core/links.c) and the oracle
- * dialect. No include guard, see sql_all.h. Link rows are tokens; TOKEN_COLS is in sql_core.h. */
+/* store/sql_links.h: statements for applinks and public links (core/links.c), which the oracle
+ * dialect serves. No include guard, see sql_all.h. Link rows are tokens; TOKEN_COLS is in
+ * sql_core.h. */
 
 /* ?1 kind, ?2 public id: the link, its secret's hash and its resource (NULL when gone). */
 STORE_SQL_ID(SQL_LINK_BY_ID,
