@@ -2,6 +2,7 @@
  * `tagd migrate --from URL --to URL` copies a whole installation between stores instead. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,11 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc, argv);
+    /* Request bodies come and go in buffers of up to a few MB. glibc raises its mmap threshold
+     * each time such a buffer is freed, until large buffers come from the heap, where what an
+     * attack (or a burst of uploads) took stays resident after it ends. A fixed threshold keeps
+     * every buffer of 256 KiB or more mapped and gives it back when it is freed. */
+    mallopt(M_MMAP_THRESHOLD, 256 * 1024);
     rc = config_load(&cfg, argc, argv);
     if (rc)
         return rc > 0 ? 0 : 2;
