@@ -99,7 +99,8 @@ int main(int argc, char **argv)
     uint32_t *tparent, *rparent, *rank_tag;
     uint8_t *rdepth;
     double *cdf, acc = 0;
-    struct vec *members;
+    struct vec *members, own = {0};
+    uint32_t *own_off;
     FILE *ft, *fr, *fa, *frt, *fredis, *fq, *fk;
 
     if (argc != 9) {
@@ -261,6 +262,7 @@ int main(int argc, char **argv)
     fa = out(dir, "assign.tsv");
     frt = out(dir, "restags.tsv");
     members = calloc(ntags + 1, sizeof(*members));
+    own_off = calloc(nres + 2, sizeof(*own_off));
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO assignments(resource_id, tag_id, context, added_by,"
                            " added_at, valid_from) VALUES(?1, ?2, 'manual', 'bench', ?3, ?4)",
@@ -313,9 +315,11 @@ int main(int argc, char **argv)
                 fprintf(fa, "%u\t%u\n", i, got[j]);
                 fprintf(frt, "%s%s", j ? "," : "", names[got[j]]);
                 push(&members[got[j]], i);
+                push(&own, got[j]);
                 nasg++;
             }
             fprintf(frt, "}\n");
+            own_off[i + 1] = own.n;
         }
     }
     sqlite3_finalize(st);
@@ -327,50 +331,82 @@ int main(int argc, char **argv)
     exec(db, "ANALYZE; PRAGMA journal_mode=WAL;");
     sqlite3_close(db);
 
-    /* Redis: one set per tag (t:ID), and per inner tag the union of its subtree (s:ID), as the
-     * engine keeps them. */
-    fredis = out(dir, "redis.resp");
-    for (i = 1; i <= ntags; i++) {
-        struct vec *m = &members[i];
-        for (j = 0; j < m->n; j += 1000) {
-            uint32_t n = m->n - j < 1000 ? m->n - j : 1000;
-            char key[32], num[16];
-            fprintf(fredis, "*%u\r\n", n + 2);
-            resp_bulk(fredis, "SADD");
-            snprintf(key, sizeof(key), "t:%u", i);
-            resp_bulk(fredis, key);
-            for (uint32_t k = 0; k < n; k++) {
-                snprintf(num, sizeof(num), "%u", m->v[j + k]);
-                resp_bulk(fredis, num);
-            }
-        }
-    }
-    for (i = 1; i <= ntags; i++) {
-        uint32_t nk = 0;
+    /* Redis, as its experts keep tags: a bitmap over resource ids per tag (t:ID), per inner tag
+     * one of its whole subtree (s:ID), the same two for effective (inherited) tags (e:ID,
+     * es:ID), and one of every resource (all), for `not`. Bit r is resource id r (Redis counts
+     * bits from the high end of byte 0); every bitmap has the same length, so that BITOP NOT
+     * only sets bits past the last resource and at 0, which an AND with `all` clears. */
+    {
+        size_t nb = ((size_t)nres + 1 + 7) / 8;
+        uint8_t **bt = calloc(ntags + 1, sizeof(*bt)), **be = calloc(ntags + 1, sizeof(*be));
+        uint8_t **bs = calloc(ntags + 1, sizeof(*bs)), **bes = calloc(ntags + 1, sizeof(*bes));
+        uint8_t *all = calloc(nb, 1);
+        bool *inner = calloc(ntags + 1, sizeof(*inner));
         char key[32];
-        for (j = 1; j <= ntags; j++) {
-            uint32_t a = j;
-            while (a && a != i)
-                a = tparent[a];
-            nk += a == i;
-        }
-        if (nk < 2)
-            continue;
-        fprintf(fredis, "*%u\r\n", nk + 2);
-        resp_bulk(fredis, "SUNIONSTORE");
-        snprintf(key, sizeof(key), "s:%u", i);
-        resp_bulk(fredis, key);
-        for (j = 1; j <= ntags; j++) {
-            uint32_t a = j;
-            while (a && a != i)
-                a = tparent[a];
-            if (a == i) {
-                snprintf(key, sizeof(key), "t:%u", j);
-                resp_bulk(fredis, key);
+
+        if (!bt || !be || !bs || !bes || !all || !inner)
+            exit(1);
+        for (i = 1; i <= ntags; i++)
+            if (tparent[i])
+                inner[tparent[i]] = true;
+        for (i = 1; i <= ntags; i++) {
+            bt[i] = calloc(nb, 1);
+            be[i] = calloc(nb, 1);
+            if (inner[i]) {
+                bs[i] = calloc(nb, 1);
+                bes[i] = calloc(nb, 1);
             }
+            if (!bt[i] || !be[i] || (inner[i] && (!bs[i] || !bes[i])))
+                exit(1);
         }
+        for (i = 1; i <= nres; i++) {
+            all[i >> 3] |= (uint8_t)(0x80u >> (i & 7));
+            for (j = own_off[i]; j < own_off[i + 1]; j++)
+                bt[own.v[j]][i >> 3] |= (uint8_t)(0x80u >> (i & 7));
+            /* effective: the resource's own tags and every ancestor's */
+            for (uint32_t a = i; a; a = rparent[a])
+                for (j = own_off[a]; j < own_off[a + 1]; j++)
+                    be[own.v[j]][i >> 3] |= (uint8_t)(0x80u >> (i & 7));
+        }
+        for (i = 1; i <= ntags; i++)
+            for (uint32_t a = i; a; a = tparent[a])
+                if (inner[a])
+                    for (size_t k = 0; k < nb; k++) {
+                        bs[a][k] |= bt[i][k];
+                        bes[a][k] |= be[i][k];
+                    }
+        fredis = out(dir, "redis.resp");
+#define RESP_SET(name, bits)                                                                   \
+    do {                                                                                       \
+        fprintf(fredis, "*3\r\n");                                                             \
+        resp_bulk(fredis, "SET");                                                              \
+        resp_bulk(fredis, name);                                                               \
+        fprintf(fredis, "$%zu\r\n", nb);                                                       \
+        fwrite(bits, 1, nb, fredis);                                                           \
+        fprintf(fredis, "\r\n");                                                               \
+    } while (0)
+        RESP_SET("all", all);
+        for (i = 1; i <= ntags; i++) {
+            snprintf(key, sizeof(key), "t:%u", i);
+            RESP_SET(key, bt[i]);
+            snprintf(key, sizeof(key), "e:%u", i);
+            RESP_SET(key, be[i]);
+            if (inner[i]) {
+                snprintf(key, sizeof(key), "s:%u", i);
+                RESP_SET(key, bs[i]);
+                snprintf(key, sizeof(key), "es:%u", i);
+                RESP_SET(key, bes[i]);
+            }
+            free(bt[i]);
+            free(be[i]);
+            free(bs[i]);
+            free(bes[i]);
+        }
+#undef RESP_SET
+        fclose(fredis);
+        free(all);
+        free(inner);
     }
-    fclose(fredis);
 
     /* Query terms: tags by popularity rank, one root for the subtree shapes. */
     fq = out(dir, "terms.tsv");
@@ -392,6 +428,22 @@ int main(int argc, char **argv)
         {
             uint32_t p = 1 + below((uint32_t)roots);
             fprintf(fq, "P\t%u\t%s\n", p, names[p]);
+        }
+        {
+            /* R: the rarest tag that is on some resource (the selective shape); H: the tag
+             * whose count is nearest half the resources (the broad one). */
+            uint32_t r = 0, h = 0;
+            for (i = 1; i <= ntags; i++) {
+                uint32_t n = members[i].n;
+                if (n && (!r || n < members[r].n))
+                    r = i;
+                if (!h || (n > nres / 2 ? n - nres / 2 : nres / 2 - n) <
+                              (members[h].n > nres / 2 ? members[h].n - nres / 2
+                                                       : nres / 2 - members[h].n))
+                    h = i;
+            }
+            fprintf(fq, "R\t%u\t%s\n", r, names[r]);
+            fprintf(fq, "H\t%u\t%s\n", h, names[h]);
         }
     }
     fclose(fq);
