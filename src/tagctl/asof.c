@@ -146,9 +146,9 @@ int asof_load(struct tc_client *c, const char *spec, struct tc_snap **out)
         return rc;
     }
     if (want_rev >= 0 && want_rev > s->rev) {
+        long long latest = s->rev;
         asof_free(s);
-        return tc_fail(TC_NOTFOUND, "--as-of %lld: the latest revision is %lld", want_rev,
-                       s->rev);
+        return tc_fail(TC_NOTFOUND, "--as-of %lld: the latest revision is %lld", want_rev, latest);
     }
     if (want_rev >= 0)
         s->rev = want_rev;

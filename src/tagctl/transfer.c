@@ -442,10 +442,13 @@ static void progress_pos(struct reader *r, struct tc_progress *p)
 static int send_tag_chunk(struct tc_ctx *x, json_t *chunk, long first, long last)
 {
     struct tc_resp resp;
+    json_t *body;
     int rc;
     if (json_array_size(chunk) == 0)
         return TC_OK;
-    rc = client_call(x->cl, "POST", "/v1/tags", json_pack("{s:O}", "tags", chunk) , &resp);
+    body = json_pack("{s:O}", "tags", chunk);
+    rc = client_call(x->cl, "POST", "/v1/tags", body, &resp);
+    json_decref(body);
     resp_release(&resp);
     if (rc)
         tc_fail(0, "import: the batch of lines %ld-%ld was refused and changed nothing; "
