@@ -90,8 +90,10 @@ static void use(struct tc_ctx *x, const struct out_col *cols, const char *id_pat
 
 static int item_out(void *ctx, json_t *item)
 {
-    out_item(ctx, item);
-    return TC_OK;
+    struct out *o = ctx;
+    out_item(o, item);
+    /* A reader that went away (tagctl tags list | head): fetch no more pages. */
+    return ferror(o->f) ? TC_ERROR : TC_OK;
 }
 
 /* Lists every item at `path` (paged) through the ctx's output. */
@@ -616,6 +618,18 @@ static int c_groups_update(struct tc_ctx *x)
     sbuf_init(&p, 0);
     group_path(&p, ARG(x, 0), NULL);
     rc = call_if_match(x, "PATCH", sbuf_str(&p), o);
+    sbuf_release(&p);
+    return rc;
+}
+
+static int c_groups_rename(struct tc_ctx *x)
+{
+    struct sbuf p;
+    int rc;
+    use(x, group_cols, "id");
+    sbuf_init(&p, 0);
+    group_path(&p, ARG(x, 0), NULL);
+    rc = call_if_match(x, "PATCH", sbuf_str(&p), json_pack("{s:s}", "name", ARG(x, 1)));
     sbuf_release(&p);
     return rc;
 }
@@ -1368,7 +1382,7 @@ static const char bash_script[] =
     "    fi\n"
     "    case $noun in\n"
     "    tags) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'list get create update rename move delete restore resources' -- \"$cur\")); return; fi ;;\n"
-    "    groups) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'list get create update delete set-tags' -- \"$cur\")); return; fi ;;\n"
+    "    groups) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'list get create update rename delete set-tags' -- \"$cur\")); return; fi ;;\n"
     "    resources) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'list get put delete' -- \"$cur\")); fi; return ;;\n"
     "    tokens) COMPREPLY=($(compgen -W 'list create revoke' -- \"$cur\")); return ;;\n"
     "    users) COMPREPLY=($(compgen -W 'list create' -- \"$cur\")); return ;;\n"
@@ -1399,7 +1413,7 @@ static const char zsh_script[] =
     "    fi\n"
     "    case $words[2] in\n"
     "    tags) (( CURRENT == 3 )) && { compadd -- list get create update rename move delete restore resources; return } ;;\n"
-    "    groups) (( CURRENT == 3 )) && { compadd -- list get create update delete set-tags; return } ;;\n"
+    "    groups) (( CURRENT == 3 )) && { compadd -- list get create update rename delete set-tags; return } ;;\n"
     "    resources) (( CURRENT == 3 )) && compadd -- list get put delete; return ;;\n"
     "    tokens) compadd -- list create revoke; return ;;\n"
     "    users) compadd -- list create; return ;;\n"
@@ -1466,7 +1480,7 @@ const struct tc_cmd tc_cmds[] = {
     {"tags restore", c_tags_restore, 1, 1, "", "TAG", "Restore a soft-deleted tag and its deleted parents.", false, false},
     {"tags resources", c_tags_resources, 1, 1, "descendants", "TAG [--descendants]",
      "Resources that carry the tag directly (--descendants: or a tag of its subtree).", false, false},
-    {"groups", NULL, 0, 0, "", "", "Tag groups: list get create update delete set-tags.", false, false},
+    {"groups", NULL, 0, 0, "", "", "Tag groups: list get create update rename delete set-tags.", false, false},
     {"groups list", c_groups_list, 0, 0, "", "", "List tag groups.", RD, false},
     {"groups get", c_groups_get, 1, 1, "", "ID", "Show a group with its ordered tag ids.", RD, false},
     {"groups create", c_groups_create, 1, 1, "exclusive position l10n",
@@ -1474,6 +1488,8 @@ const struct tc_cmd tc_cmds[] = {
      "Create a group (--exclusive: a resource carries at most one of its tags).", false, false},
     {"groups update", c_groups_update, 1, 1, "name exclusive position l10n if-match",
      "ID [--name N] [--exclusive=true|false] [--position N] [--if-match VERSION]", "Change a group.", false, false},
+    {"groups rename", c_groups_rename, 2, 2, "if-match", "ID NEW-NAME [--if-match VERSION]",
+     "Rename a group.", false, false},
     {"groups delete", c_groups_delete, 1, 1, "", "ID", "Delete a group; its tags stay, without a group.", false, false},
     {"groups set-tags", c_groups_set_tags, 1, -1, "", "ID TAG...",
      "Make the tags given the group's tags, in this order.", false, false},
@@ -1584,7 +1600,10 @@ void cmd_help(FILE *f, const struct tc_cmd *c)
                    "'tagctl help COMMAND' tells more; see also tagctl(1).\n");
         return;
     }
-    fprintf(f, "usage: tagctl %s %s\n\n%s\n", c->name, c->usage, c->help);
+    if (c->fn == NULL)
+        fprintf(f, "usage: tagctl %s VERB [ARGS] [FLAGS]\n\n%s\n", c->name, c->help);
+    else
+        fprintf(f, "usage: tagctl %s %s\n\n%s\n", c->name, c->usage, c->help);
     if (c->fn == NULL) {
         fprintf(f, "\n");
         for (const struct tc_cmd *d = tc_cmds; d->name; d++) {

@@ -195,6 +195,7 @@ def test_groups(ctl):
     assert ctl.json("groups", "update", gid, "--exclusive=false")["exclusive"] is False
     assert gid in ctl("groups", "list", "-q").stdout.split()
     assert ctl.json("groups", "get", gid)["name"] == "Tier"
+    assert ctl.json("groups", "rename", gid, "Level")["name"] == "Level"
     ctl("groups", "update", gid, rc=EXIT_USAGE)
     ctl("groups", "delete", gid)
     ctl("groups", "get", gid, rc=EXIT_NOTFOUND)
@@ -608,3 +609,22 @@ def test_man_page_is_installed():
     assert "install_man('docs/tagctl.1')" in build
     for word in ("EXIT STATUS", "ENVIRONMENT", "FILES", r"\-\-as\-of", "TAGD_TOKEN"):
         assert word in text
+
+
+def test_readme_examples_run(home):
+    """The README's five tagctl commands, in order, against a fresh server."""
+    import shlex
+    text = open(os.path.join(ROOT, "README.md")).read()
+    block = text.split("The same five with `tagctl`")[1].split("```sh")[1].split("```")[0]
+    cmds = [shlex.split(l, comments=True) for l in block.splitlines() if l.startswith("tagctl ")]
+    assert len(cmds) == 5
+    s = Server().start()
+    try:
+        c = Ctl(s, home)
+        for cmd in cmds:
+            c(*cmd[1:])
+        eff = c.json("effective", "file/report.pdf")
+        assert eff[0]["name"] == "Address.email"
+        assert eff[0]["inherited_from"] == {"kind": "folder", "key": "finance"}
+    finally:
+        s.cleanup()
