@@ -162,6 +162,32 @@ void client_print_error(struct tc_client *c, const struct tc_resp *r)
     }
 }
 
+/* Ends a transfer once SIGINT or SIGTERM came: a hung request must not hold Ctrl-C for the
+ * whole --timeout. */
+static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ud;
+    (void)dt;
+    (void)dn;
+    (void)ut;
+    (void)un;
+    return tc_stop ? 1 : 0;
+}
+
+/* The request body as --debug shows it: a password is replaced, never printed. */
+static char *debug_body(json_t *body)
+{
+    json_t *copy;
+    char *s;
+    if (!json_is_object(body) || json_object_get(body, "password") == NULL)
+        return json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
+    copy = json_copy(body);
+    json_object_set_new(copy, "password", json_string("(hidden)"));
+    s = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    return s;
+}
+
 static int call(struct tc_client *c, const char *method, const char *path, json_t *body,
                 struct tc_resp *r, bool quiet)
 {
@@ -194,6 +220,8 @@ static int call(struct tc_client *c, const char *method, const char *path, json_
     curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tagctl/" TAGD_VERSION);
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
     if (strcmp(method, "HEAD") == 0)
         curl_easy_setopt(c->curl, CURLOPT_NOBODY, 1L);
     if (c->cfg->token) {
@@ -220,14 +248,21 @@ static int call(struct tc_client *c, const char *method, const char *path, json_
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, 0L);
     }
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
-    if (c->debug)
+    if (c->debug) {
+        char *shown = body ? debug_body(body) : NULL;
         fprintf(stderr, "> %s %s\n> Authorization: %s\n%s%s%s", method, sbuf_str(&url),
-                c->cfg->token ? "Bearer (hidden)" : "(none)", data ? "> " : "",
-                data ? data : "", data ? "\n" : "");
+                c->cfg->token ? "Bearer (hidden)" : "(none)", shown ? "> " : "",
+                shown ? shown : "", shown ? "\n" : "");
+        xfree(shown); /* jansson allocates with malloc */
+    }
     c->errbuf[0] = '\0';
     cc = curl_easy_perform(c->curl);
     curl_slist_free_all(h);
     xfree(data); /* jansson allocates with malloc */
+    if (cc == CURLE_ABORTED_BY_CALLBACK) {
+        rc = TC_ERROR; /* interrupted; the caller decides what that means */
+        goto out;
+    }
     if (cc != CURLE_OK) {
         bool overflow = cc == CURLE_WRITE_ERROR && r->raw.overflow;
         rc = overflow ? TC_ERROR : TC_UNREACHABLE;

@@ -317,7 +317,7 @@ static json_t *snap_filter(struct tc_ctx *x, json_t *arr, bool tags)
             continue;
         if (tags && !(del && strcmp(del, "true") == 0) && (del && strcmp(del, "only") == 0) != d)
             continue;
-        if (!tags && kind && strcmp(kind, json_string_value(json_object_get(it, "kind"))) != 0)
+        if (!tags && kind && strcmp(kind, json_string_value(json_object_get(it, "kind")) ?: "") != 0)
             continue;
         if (tags && source &&
             strcmp(source, json_string_value(json_object_get(it, "source")) ?: "") != 0)
@@ -1024,6 +1024,9 @@ static int changes_run(struct tc_ctx *x, long long since, bool follow, long inte
     }
     if (!table_follow)
         out_end(&x->out);
+    /* --follow ends at SIGINT or SIGTERM, and that is its normal end. */
+    if (follow && tc_stop)
+        rc = TC_OK;
     return rc;
 }
 

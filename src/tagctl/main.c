@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <curl/curl.h>
+#include <unistr.h>
 
 #include "tagctl/tagctl.h"
 #include "util/mem.h"
@@ -37,6 +38,11 @@ static int run(int argc, char **argv)
     int used = 0, rc;
     long timeout = 60;
 
+    /* JSON carries only UTF-8: a word that is not would become no request at all. */
+    for (int i = 1; i < argc; i++) {
+        if (u8_check((const uint8_t *)argv[i], strlen(argv[i])) != NULL)
+            return tc_fail(TC_USAGE, "argument %d is not valid UTF-8", i);
+    }
     rc = args_parse(argc, argv, &a);
     if (rc)
         return tc_fail(rc, "%s (tagctl help lists the commands and flags)", a.err);
@@ -123,6 +129,8 @@ static int run(int argc, char **argv)
     if (!c->offline || strcmp(c->name, "config") == 0)
         x.cl = client_new(&cfg, a.debug, timeout);
     rc = c->fn(&x);
+    if (tc_stop && rc != TC_OK)
+        tc_fail(0, "interrupted");
     client_free(x.cl);
 out:
     config_profile_release(&prof);

@@ -501,9 +501,23 @@ void out_object(struct out *o, json_t *obj)
     json_t *v;
 
     if (o->quiet || o->fmt == OUT_JSONL || o->fmt == OUT_CSV || o->fmt == OUT_TSV) {
+        const struct out_col *saved = o->cols;
+        struct out_col *own = NULL;
+        if (o->cols == NULL) {
+            /* No column set for this answer: every field is a column. */
+            size_t n = 0;
+            own = xcalloc(json_object_size(obj) + 1, sizeof(*own));
+            json_object_foreach(obj, k, v) {
+                own[n].head = k;
+                own[n++].path = k;
+            }
+            o->cols = own;
+        }
         out_begin(o);
         out_item(o, obj);
         out_end(o);
+        o->cols = saved;
+        xfree(own);
         return;
     }
     sbuf_init(&b, 0);

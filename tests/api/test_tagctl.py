@@ -348,11 +348,16 @@ def test_tokens_users_orgs(ctl, server):
     ctl("users", "create", "alice", "--rights", "tags:read", stdin="correct horse battery\n")
     assert "alice" in ctl("users", "list").stdout
     ctl("users", "create", "bob", stdin="short\n", rc=EXIT_USAGE)
+    p = ctl("users", "create", "carol", "--debug", stdin="another long password\n")
+    assert '"password":"(hidden)"' in p.stderr and "another long password" not in p.stderr
 
     o = ctl.json("orgs", "create", "Acme")
     assert o["id"].startswith("org_")
     assert o["id"] in ctl("orgs", "list", "-q").stdout.split()
     assert ctl.json("orgs", "add-workspace", o["id"], "Lab")["name"] == "Lab"
+    row = list(csv.DictReader(io.StringIO(ctl("orgs", "add-workspace", o["id"], "Lab2",
+                                              "-o", "csv").stdout)))
+    assert row[0]["name"] == "Lab2" and row[0]["organization_id"] == o["id"]
     t = ctl.json("tokens", "create", "--name", "acme-admin", "--rights", "admin", "--org", o["id"])
     assert t["organization_id"] == o["id"]
     assert [x["name"] for x in ctl.json("tokens", "list", "--org", o["id"])] == ["acme-admin"]
@@ -512,6 +517,8 @@ def test_usage_errors_are_exit_2(ctl):
     ctl("tags", "list", "--quiet=maybe", rc=EXIT_USAGE)
     ctl("tags", "list", "--workspace", "ws_1", rc=EXIT_USAGE)
     ctl("tokens", "list", "--as-of", "1", rc=EXIT_USAGE)
+    assert "not valid UTF-8" in ctl("tags", "get", b"\xff".decode("utf-8", "surrogateescape"),
+                                    rc=EXIT_USAGE).stderr
     ctl(rc=EXIT_USAGE)
     ctl("tags", rc=EXIT_USAGE)
 
@@ -628,3 +635,24 @@ def test_readme_examples_run(home):
         assert eff[0]["inherited_from"] == {"kind": "folder", "key": "finance"}
     finally:
         s.cleanup()
+
+
+def test_timeout_and_interrupt_of_a_server_that_never_answers(ctl):
+    import socket
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)  # connections complete in the backlog; nothing ever answers
+        url = "http://127.0.0.1:%d" % hung.getsockname()[1]
+        t0 = time.time()
+        p = ctl("tags", "list", "--timeout", "1", env=ctl.env(TAGD_URL=url), rc=EXIT_UNREACHABLE)
+        assert time.time() - t0 < 10 and "timed out" in p.stderr.lower()
+        proc = subprocess.Popen([TAGCTL, "tags", "list", "--timeout", "60"], env=ctl.env(TAGD_URL=url),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(0.5)
+        t0 = time.time()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=10)
+        assert time.time() - t0 < 5
+        assert proc.returncode == EXIT_ERROR and "interrupted" in err
+        for m in SANITIZER_MARKERS:
+            assert m not in err, err
