@@ -68,7 +68,8 @@ bool args_parse_bool(const char *s, bool *out)
     return false;
 }
 
-/* Global options land in their fields; returns false when `d` is a command flag. */
+/* Global options land in their fields (`*global` true); a command flag leaves `*global` false.
+ * Returns TC_OK, or TC_USAGE for a boolean given a value that is not one. */
 static int set_global(struct tc_args *a, const struct flagdef *d, const char *val, bool *global)
 {
     bool b = true;
