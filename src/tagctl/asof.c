@@ -324,3 +324,33 @@ json_t *asof_assignments(struct tc_snap *s, long long id, bool effective)
     json_decref(seen);
     return arr;
 }
+
+json_t *asof_tag_resources(struct tc_snap *s, json_t *tag, bool descendants)
+{
+    const char *name = json_string_value(json_object_get(tag, "name")), *k;
+    size_t nlen = name ? strlen(name) : 0, n = 0;
+    json_t *tids = json_object(), *rids = json_object(), *o, **v, *arr;
+
+    json_object_foreach(s->tags, k, o) {
+        const char *tn = json_string_value(json_object_get(o, "name"));
+        if (json_equal(json_object_get(o, "id"), json_object_get(tag, "id")) ||
+            (descendants && tn && name && strncasecmp(tn, name, nlen) == 0 && tn[nlen] == '.'))
+            json_object_set_new(tids, k, json_true());
+    }
+    json_object_foreach(s->asg, k, o) {
+        char tk[32], rk[32];
+        snprintf(tk, sizeof(tk), "%lld", (long long)json_integer_value(json_object_get(o, "tag_id")));
+        snprintf(rk, sizeof(rk), "%lld",
+                 (long long)json_integer_value(json_object_get(o, "resource_id")));
+        if (json_object_get(tids, tk) && json_object_get(s->resources, rk))
+            json_object_set_new(rids, rk, json_true());
+    }
+    v = xcalloc(json_object_size(rids) + 1, sizeof(*v));
+    json_object_foreach(rids, k, o)
+        v[n++] = res_view(s, json_object_get(s->resources, k));
+    arr = sorted(v, n, by_id);
+    xfree(v);
+    json_decref(tids);
+    json_decref(rids);
+    return arr;
+}

@@ -337,6 +337,8 @@ static int c_tags_list(struct tc_ctx *x)
     use(x, tag_cols, "id");
     if (x->a->as_of) {
         struct tc_snap *s;
+        if (args_get(x->a, "group") || args_get(x->a, "kind"))
+            return tc_fail(TC_USAGE, "tags list --as-of does not filter by --group or --kind");
         rc = snap_load(x, &s);
         if (rc == TC_OK) {
             rc = show_array(x, snap_filter(x, asof_list(s, "tag"), true));
@@ -515,6 +517,21 @@ static int c_tags_resources(struct tc_ctx *x)
     struct sbuf p;
     int rc;
     use(x, res_cols, "");
+    if (x->a->as_of) {
+        struct tc_snap *s;
+        json_t *t;
+        rc = snap_load(x, &s);
+        if (rc)
+            return rc;
+        t = asof_tag(s, ARG(x, 0));
+        if (t)
+            rc = show_array(x, asof_tag_resources(s, t, args_bool(x->a, "descendants")));
+        else
+            rc = tc_fail(TC_NOTFOUND, "error: not_found: no tag '%s' at revision %lld", ARG(x, 0),
+                         asof_revision(s));
+        asof_free(s);
+        return rc;
+    }
     sbuf_init(&p, 0);
     tag_path(&p, ARG(x, 0), "/resources");
     if (args_bool(x->a, "descendants"))
@@ -1482,7 +1499,7 @@ const struct tc_cmd tc_cmds[] = {
      "Soft-delete tags (--recursive for one with children; --purge removes them for good, admin).", false, false},
     {"tags restore", c_tags_restore, 1, 1, "", "TAG", "Restore a soft-deleted tag and its deleted parents.", false, false},
     {"tags resources", c_tags_resources, 1, 1, "descendants", "TAG [--descendants]",
-     "Resources that carry the tag directly (--descendants: or a tag of its subtree).", false, false},
+     "Resources that carry the tag directly (--descendants: or a tag of its subtree).", RD, false},
     {"groups", NULL, 0, 0, "", "", "Tag groups: list get create update rename delete set-tags.", false, false},
     {"groups list", c_groups_list, 0, 0, "", "", "List tag groups.", RD, false},
     {"groups get", c_groups_get, 1, 1, "", "ID", "Show a group with its ordered tag ids.", RD, false},

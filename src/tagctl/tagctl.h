@@ -234,6 +234,9 @@ json_t *asof_get(struct tc_snap *s, const char *entity, long long id);
 json_t *asof_tag(struct tc_snap *s, const char *ref);
 /** A resource by kind and key; borrowed or NULL. */
 json_t *asof_resource(struct tc_snap *s, const char *kind, const char *key);
+/** The resources that carried `tag` (borrowed; a snapshot's tag) directly, or with
+ * `descendants` a tag of its subtree, as a new array in id order. */
+json_t *asof_tag_resources(struct tc_snap *s, json_t *tag, bool descendants);
 /** The tags on resource `id` as a new array of assignments shaped like the live API's, with
  * `effective` the inherited ones after the direct ones, nearest ancestor first. */
 json_t *asof_assignments(struct tc_snap *s, long long id, bool effective);

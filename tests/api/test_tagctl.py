@@ -11,6 +11,7 @@ import json
 import os
 import pty
 import select
+import shutil
 import signal
 import stat
 import struct
@@ -323,9 +324,14 @@ def test_as_of_revision_and_time(ctl, server):
     assert ctl.json("resources", "get", "box/past", "--as-of", str(rev))["name"] is None
     assert "box/past" in ctl("resources", "list", "--as-of", str(rev), "-q").stdout.split()
     ctl("groups", "list", "--as-of", str(rev))
+    assert ctl("tags", "resources", "Past.a", "--as-of", str(rev), "-q").stdout.split() == ["box/past"]
+    assert ctl("tags", "resources", "Past", "--descendants", "--as-of", str(rev), "-q").stdout.split() == ["box/past"]
+    assert ctl("tags", "resources", "Past.b", "-q").stdout == ""
     ctl("tags", "get", "Past.a", "--as-of", "yesterday", rc=EXIT_USAGE)
     ctl("tags", "get", "Past.a", "--as-of", "999999999", rc=EXIT_NOTFOUND)
     ctl("query", "Past.a", "--as-of", str(rev), rc=EXIT_USAGE)
+    ctl("tags", "list", "--kind", "box", "--as-of", str(rev), rc=EXIT_USAGE)
+    ctl("resources", "list", "--tag", "Past.a", "--as-of", str(rev), rc=EXIT_USAGE)
 
 
 # ---- tokens, users, organizations, sources ----
@@ -616,6 +622,9 @@ def test_man_page_is_installed():
     assert "install_man('docs/tagctl.1')" in build
     for word in ("EXIT STATUS", "ENVIRONMENT", "FILES", r"\-\-as\-of", "TAGD_TOKEN"):
         assert word in text
+    if shutil.which("groff"):
+        p = subprocess.run(["groff", "-man", "-ww", "-z", page], capture_output=True, text=True)
+        assert p.returncode == 0 and p.stderr == "", p.stderr
 
 
 def test_readme_examples_run(home):
