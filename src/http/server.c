@@ -48,8 +48,6 @@
 
 #define MAX_STATUS 600
 #define WRITER_BATCH 64
-/* Two: a flush of the commits written since may start while the other runs (sqlite.c). */
-#define SYNCER_THREADS 2
 
 static const int64_t latency_buckets_us[] = {100,   250,    500,    1000,   2500,    5000, 10000,
                                              25000, 50000, 100000, 250000, 500000, 1000000};
@@ -124,14 +122,6 @@ static struct {
     pthread_cond_t fetch_cv;
     struct job *fetch_head, *fetch_tail;
     bool fetch_stop;
-    bool writer_checkpoints; /* commits leave the WAL's copy to ckpt_main (SQLite) */
-    bool deferred_sync;      /* commits leave the WAL's fsync to the syncer threads (SQLite) */
-    /* The background checkpointer (SQLite): copies the WAL while the writer goes on. */
-    pthread_t ckpt, syncer[SYNCER_THREADS];
-    struct store_conn *ckpt_conn;
-    pthread_mutex_t ckpt_mu;
-    pthread_cond_t ckpt_cv;
-    bool ckpt_wanted, ckpt_stop;
     atomic_int inflight;
     atomic_llong seq;
     struct metrics m;
@@ -859,62 +849,6 @@ static void writer_run_one(struct job *j)
     r->revision = cx.rev ? cx.rev : core_current_rev(&cx);
 }
 
-/* Copying the WAL into the database file ends in an fsync of that file: on the writer it held
- * up every batch behind it (a fifth of the writer's time under 64 writing clients). */
-static void *ckpt_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct tg_err err;
-        pthread_mutex_lock(&S.ckpt_mu);
-        while (!S.ckpt_wanted && !S.ckpt_stop)
-            pthread_cond_wait(&S.ckpt_cv, &S.ckpt_mu);
-        if (S.ckpt_stop) {
-            pthread_mutex_unlock(&S.ckpt_mu);
-            break;
-        }
-        S.ckpt_wanted = false;
-        pthread_mutex_unlock(&S.ckpt_mu);
-        tg_err_clear(&err);
-        if (store_checkpoint(S.ckpt_conn, &err) != 0)
-            log_error("store: checkpoint: %s", err.msg);
-    }
-    return NULL;
-}
-
-/* Flushes the WAL group by group (deferred syncs): the publisher's read of a batch waits for
- * its flush, and meanwhile catches up the batch before it. */
-static void *syncer_main(void *arg)
-{
-    (void)arg;
-    while (store_sync_next(S.writer_conn)) {
-    }
-    return NULL;
-}
-
-/* After a batch is handed over, while the publisher answers. */
-static void writer_checkpoint(void)
-{
-    struct tg_err err;
-
-    switch (store_checkpoint_due(S.writer_conn)) {
-    case STORE_CKPT_NONE:
-        break;
-    case STORE_CKPT_AHEAD:
-        pthread_mutex_lock(&S.ckpt_mu);
-        S.ckpt_wanted = true;
-        pthread_cond_signal(&S.ckpt_cv);
-        pthread_mutex_unlock(&S.ckpt_mu);
-        break;
-    case STORE_CKPT_RESTART:
-        /* The background copies did most of it: what is left is the tail since the last. */
-        tg_err_clear(&err);
-        if (store_checkpoint(S.writer_conn, &err) != 0)
-            log_error("store: checkpoint: %s", err.msg);
-        break;
-    }
-}
-
 static void *writer_main(void *arg)
 {
     (void)arg;
@@ -979,8 +913,7 @@ static void *writer_main(void *arg)
         for (j = batch; j->next; j = j->next) {
         }
         queue_append(&S.pub_mu, &S.pub_cv, &S.pub_head, &S.pub_tail, batch, j);
-        if (S.writer_checkpoints)
-            writer_checkpoint();
+        store_writer_idle(S.writer_conn);
     }
     core_thread_done();
     return NULL;
@@ -1017,15 +950,14 @@ static void *publisher_main(void *arg)
          * wrote catches up the engine while its commits are flushed: the read begins early,
          * and the catch-up waits for the flush before it publishes (and so do the answers,
          * whatever the catch-up's outcome). */
-        if ((wrote ? store_begin_read_early(S.pub_conn, &err)
-                   : S.deferred_sync ? store_begin_read(S.pub_conn, &err) : 1) == 0) {
-            if (wrote)
-                engine_catch_up(engine_main, S.pub_conn, &err);
+        if (!wrote) {
+            store_wait_all_durable(S.pub_conn);
+        } else if (store_begin_read_early(S.pub_conn, &err) == 0) {
+            engine_catch_up(engine_main, S.pub_conn, &err);
             store_wait_durable(S.pub_conn);
             store_rollback(S.pub_conn);
         } else {
-            if (wrote)
-                log_error("engine: cannot read the changes: %s", err.msg);
+            log_error("engine: cannot read the changes: %s", err.msg);
             /* The answers leave all the same (the batch committed; the next catch-up brings
              * the engine along), but not before every commit is durable: they went out
              * unflushed when the read could not begin (test_wait_durable_after_a_failed_read
@@ -1270,7 +1202,7 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
     sbuf_printf(b, "# HELP tagd_wal_syncs_total fdatasyncs of SQLite's WAL by the deferred syncs.\n"
                    "# TYPE tagd_wal_syncs_total counter\n"
                    "tagd_wal_syncs_total %llu\n",
-                (unsigned long long)store_syncs(S.writer_conn));
+                (unsigned long long)store_stat(STORE_STAT_WAL_SYNCS));
     sbuf_printf(b,
                 "# HELP tagd_store_reconnects_total Store connections opened again after one"
                 " was lost.\n"
@@ -1457,6 +1389,15 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* A start that fails once the writer's connection is open: closing it stops the store's
+ * threads around it, which store_close would otherwise wait for. */
+static int start_failed(void)
+{
+    store_conn_close(S.writer_conn);
+    S.writer_conn = NULL;
+    return 2;
+}
+
 int server_run(const struct tagd_config *cfg, struct store *store)
 {
     struct sockaddr_in sa;
@@ -1512,7 +1453,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     handler->on_req = on_req;
 
     tg_err_clear(&err);
-    S.writer_conn = store_conn_open(store, true, &err);
+    S.writer_conn = store_writer_open(store, &err);
     if (S.writer_conn == NULL) {
         log_error("store: %s", err.msg);
         return 2;
@@ -1520,25 +1461,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     S.pub_conn = store_conn_open(store, false, &err);
     if (S.pub_conn == NULL) {
         log_error("store: %s", err.msg);
-        return 2;
-    }
-    S.writer_checkpoints = store_defer_checkpoints(S.writer_conn, (int)S.cfg->wal_mb);
-    {
-        int64_t t0 = time_mono_us();
-        int64_t n = store_warm_writer(S.writer_conn, (int)S.cfg->write_cache_mb);
-        if (n > 0)
-            log_info("store: the writer's cache holds %lld index entries (%lld ms)", (long long)n,
-                     (long long)(time_mono_us() - t0) / 1000);
-    }
-    if (S.writer_checkpoints) {
-        S.deferred_sync = S.cfg->defer_sync && store_defer_sync(S.writer_conn);
-        S.ckpt_conn = store_conn_open(store, true, &err);
-        if (S.ckpt_conn == NULL) {
-            log_error("store: %s", err.msg);
-            return 2;
-        }
-        pthread_mutex_init(&S.ckpt_mu, NULL);
-        pthread_cond_init(&S.ckpt_cv, NULL);
+        return start_failed();
     }
     {
         int64_t t0 = time_mono_us();
@@ -1546,7 +1469,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
          * writer's large page cache with pages no write needs. */
         if (engine_open(S.pub_conn, &engine_main, &err) != 0) {
             log_error("engine: %s", err.msg);
-            return 2;
+            return start_failed();
         }
         log_info("engine loaded in %.3f s", (double)(time_mono_us() - t0) / 1e6);
         /* Alone on its SQLite file, the writer reads a resource's current tags from the
@@ -1573,16 +1496,16 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         t->reader = store_conn_open(store, false, &err);
         if (t->reader == NULL) {
             log_error("store: %s", err.msg);
-            return 2;
+            return start_failed();
         }
         if (i == 0 && sa.sin_port != 0 && !port_is_free(&sa)) {
             log_error("cannot listen on %s: address already in use", cfg->listen);
-            return 2;
+            return start_failed();
         }
         t->fd = open_listener(&sa);
         if (t->fd < 0) {
             log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
-            return 2;
+            return start_failed();
         }
         t->listener = h2o_evloop_socket_create(t->loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
         t->conns = conns_loop_new(t->loop, t->listener, t->fd, &t->accept_ctx);
@@ -1620,7 +1543,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         S.tail_conn = store_conn_open(store, false, &err);
         if (S.tail_conn == NULL) {
             log_error("store: %s", err.msg);
-            return 2;
+            return start_failed();
         }
         S.tailing = pthread_create(&S.tailer, NULL, tailer_main, NULL) == 0;
         if (S.tailing)
@@ -1630,15 +1553,6 @@ int server_run(const struct tagd_config *cfg, struct store *store)
      * store's condition variables (destroying those would block). Each thread is named for
      * `top -H` and /proc/PID/task/TID/comm: an operator sees which role spends the CPU (the
      * main thread, an HTTP loop too, keeps the process's name for pidof). */
-    if (S.writer_checkpoints) {
-        pthread_create(&S.ckpt, NULL, ckpt_main, NULL);
-        pthread_setname_np(S.ckpt, "tagd-checkpoint");
-    }
-    if (S.deferred_sync)
-        for (int k = 0; k < SYNCER_THREADS; k++) {
-            pthread_create(&S.syncer[k], NULL, syncer_main, NULL);
-            pthread_setname_np(S.syncer[k], "tagd-sync");
-        }
     pthread_create(&S.publisher, NULL, publisher_main, NULL);
     pthread_setname_np(S.publisher, "tagd-publish");
     pthread_create(&S.writer, NULL, writer_main, NULL);
@@ -1658,16 +1572,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     stop_and_join(&S.fetch_mu, &S.fetch_cv, &S.fetch_stop, S.fetcher);
     store_conn_close(S.fetch_conn);
     stop_and_join(&S.mu, &S.cv, &S.writer_stop, S.writer);
-    if (S.writer_checkpoints) {
-        stop_and_join(&S.ckpt_mu, &S.ckpt_cv, &S.ckpt_stop, S.ckpt);
-        store_conn_close(S.ckpt_conn);
-    }
     stop_and_join(&S.pub_mu, &S.pub_cv, &S.pub_stop, S.publisher);
-    if (S.deferred_sync) {
-        store_sync_stop(S.writer_conn);
-        for (int k = 0; k < SYNCER_THREADS; k++)
-            pthread_join(S.syncer[k], NULL);
-    }
     atomic_store(&S.tail_stop, true);
     store_wake_tailer();
     if (S.tailing)

@@ -24,7 +24,7 @@ int fixture_setup(void **state)
     if (mkdtemp(f->dir) == NULL)
         return -1;
     snprintf(url, sizeof(url), "sqlite:%s/t.db", f->dir);
-    if (store_open(url, &f->store, &err) != 0)
+    if (store_open(url, NULL, &f->store, &err) != 0)
         return -1;
     f->conn = store_conn_open(f->store, true, &err);
     if (f->conn == NULL)
