@@ -125,6 +125,7 @@ static struct {
     atomic_int inflight;
     atomic_llong seq;
     struct metrics m;
+    struct engine *engine; /* loaded at start, freed at the end; reaches core in contexts */
     char id_prefix[9];
     atomic_llong seen_rev;
     pthread_t tailer;
@@ -598,13 +599,13 @@ static int64_t store_read_rev(struct core_ctx *cx)
 {
     int64_t snap = core_current_rev(cx), rev = cx->min_rev;
 
-    if (engine_main == NULL)
+    if (cx->engine == NULL)
         return snap;
     {
-        const struct eng_snap *s = engine_acquire(engine_main);
+        const struct eng_snap *s = engine_acquire(cx->engine);
         if (eng_snap_rev(s) > rev)
             rev = eng_snap_rev(s);
-        engine_release(engine_main, s);
+        engine_release(cx->engine, s);
     }
     return rev < snap ? rev : snap;
 }
@@ -619,6 +620,7 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     tg_err_clear(&err);
     store_begin_read_lazy(t->reader);
     core_ctx_init(&cx, t->reader, &r->a, false);
+    cx.engine = S.engine;
     cx.min_rev = want;
     cx.auth_min_rev = want;
     if (want > atomic_load(&S.seen_rev)) {
@@ -803,6 +805,7 @@ static void *fetcher_main(void *arg)
             struct core_ctx cx;
             struct hreq *r = j->r;
             core_ctx_init(&cx, S.fetch_conn, &r->a, false);
+            cx.engine = S.engine;
             r->route->prepare(r, &cx);
             core_ctx_done(&cx);
             store_rollback(S.fetch_conn);
@@ -830,6 +833,7 @@ static void writer_run_one(struct job *j)
         return;
     }
     core_ctx_init(&cx, S.writer_conn, &r->a, true);
+    cx.engine = S.engine;
     r->route->fn(r, &cx);
     r->authed = cx.authed;
     if (r->status == 0)
@@ -953,7 +957,7 @@ static void *publisher_main(void *arg)
         if (!wrote) {
             store_wait_all_durable(S.pub_conn);
         } else if (store_begin_read_early(S.pub_conn, &err) == 0) {
-            engine_catch_up(engine_main, S.pub_conn, &err);
+            engine_catch_up(S.engine, S.pub_conn, &err);
             store_wait_durable(S.pub_conn);
             store_rollback(S.pub_conn);
         } else {
@@ -1003,10 +1007,10 @@ static void *tailer_main(void *arg)
     int64_t tailed = atomic_load(&S.seen_rev);
     (void)arg;
     arena_init(&a);
-    if (engine_main) {
-        const struct eng_snap *s = engine_acquire(engine_main);
+    if (S.engine) {
+        const struct eng_snap *s = engine_acquire(S.engine);
         tailed = eng_snap_rev(s);
-        engine_release(engine_main, s);
+        engine_release(S.engine, s);
     }
     while (!atomic_load(&S.tail_stop)) {
         struct tg_err err;
@@ -1019,6 +1023,7 @@ static void *tailer_main(void *arg)
         if (store_begin_read(S.tail_conn, &err) != 0)
             continue;
         core_ctx_init(&cx, S.tail_conn, &a, false);
+        cx.engine = S.engine;
         rev = core_current_rev(&cx);
         /* Another instance's commits reach this engine before a read may ask for them. The
          * catch-up reads in the snapshot the revision came from: outside it each statement
@@ -1026,7 +1031,7 @@ static void *tailer_main(void *arg)
          * a tag the engine did not know yet, and that tag's bitmap then missed the resource
          * for good (a query found nothing where the resource's tags showed it). */
         if (rev > tailed) {
-            int rc = engine_main ? engine_catch_up(engine_main, S.tail_conn, &err) : 0;
+            int rc = S.engine ? engine_catch_up(S.engine, S.tail_conn, &err) : 0;
             store_rollback(S.tail_conn);
             if (rc != 0)
                 continue;
@@ -1233,9 +1238,9 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 (unsigned long long)store_stat(STORE_STAT_COMMIT_UNKNOWN),
                 (unsigned long long)store_stat(STORE_STAT_LOCK_WAITS),
                 (double)store_stat(STORE_STAT_LOCK_WAIT_US) / 1e6);
-    if (engine_main) {
+    if (S.engine) {
         uint64_t applied, reread;
-        engine_catch_up_stats(engine_main, &applied, &reread);
+        engine_catch_up_stats(S.engine, &applied, &reread);
         sbuf_printf(b,
                     "# HELP tagd_engine_resource_updates_total Resources the engine brought up to"
                     " date after commits: applied from the change records, or read again.\n"
@@ -1467,7 +1472,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         int64_t t0 = time_mono_us();
         /* Through the publisher's reading connection: the scan would otherwise fill the
          * writer's large page cache with pages no write needs. */
-        if (engine_open(S.pub_conn, &engine_main, &err) != 0) {
+        if (engine_open(S.pub_conn, &S.engine, &err) != 0) {
             log_error("engine: %s", err.msg);
             return start_failed();
         }
@@ -1526,6 +1531,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         arena_init(&a);
         if (store_begin_read(S.threads[0].reader, &err) == 0) {
             core_ctx_init(&cx, S.threads[0].reader, &a, false);
+            cx.engine = S.engine;
             note_rev(core_current_rev(&cx));
             store_rollback(S.threads[0].reader);
         }
@@ -1534,10 +1540,10 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     if (store_is_shared(store)) {
         /* Nothing is cached yet: the tailer takes it on from what the engine loaded. */
         int64_t loaded = atomic_load(&S.seen_rev);
-        if (engine_main) {
-            const struct eng_snap *snap = engine_acquire(engine_main);
+        if (S.engine) {
+            const struct eng_snap *snap = engine_acquire(S.engine);
             loaded = eng_snap_rev(snap);
-            engine_release(engine_main, snap);
+            engine_release(S.engine, snap);
         }
         store_auth_rev_set(loaded);
         S.tail_conn = store_conn_open(store, false, &err);
@@ -1584,8 +1590,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         conns_loop_free(S.threads[i].conns);
     }
     core_writer_engine(false);
-    engine_free(engine_main);
-    engine_main = NULL;
+    engine_free(S.engine);
+    S.engine = NULL;
     store_conn_close(S.writer_conn);
     store_conn_close(S.pub_conn);
     xfree(S.threads);

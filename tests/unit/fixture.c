@@ -50,6 +50,7 @@ void fixture_next_txn_engine(struct fixture *f, struct engine **e, bool catch_up
     struct tg_err err;
     struct principal who = f->cx.who;
     int64_t org = f->cx.org_id, ws = f->cx.ws_id;
+    struct engine *kept = f->cx.engine;
 
     assert_int_equal(store_commit(f->conn, &err), 0);
     if (e && *e == NULL)
@@ -61,6 +62,7 @@ void fixture_next_txn_engine(struct fixture *f, struct engine **e, bool catch_up
     f->cx.authed = true;
     f->cx.org_id = org;
     f->cx.ws_id = ws;
+    f->cx.engine = e ? *e : kept; /* the context's engine stays until a test drops it */
     assert_int_equal(store_begin_write(f->conn, &err), 0);
 }
 

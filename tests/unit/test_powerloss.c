@@ -145,6 +145,7 @@ static void run_request(int64_t i, struct arena *a)
     if (store_savepoint(L.writer, &err) != 0)
         child_fail("savepoint", &err);
     core_ctx_init(&cx, L.writer, a, true);
+    cx.engine = L.engine;
     cx.who = L.who;
     cx.authed = true;
     cx.org_id = L.org_id;
@@ -192,7 +193,6 @@ static void child_open(const char *url, bool deferred, bool threads)
         child_fail("defer_checkpoints", NULL);
     if (engine_open(L.pub, &L.engine, &err) != 0)
         child_fail("engine_open", &err);
-    engine_main = L.engine;
     core_writer_engine(true);
     arena_init(&auth);
     if (store_begin_read(L.pub, &err) != 0)
