@@ -837,143 +837,59 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- metrics ---- */
 
-void api_metrics_render(struct hreq *r, struct core_ctx *cx)
+/* What this layer counted, for api/metrics.c (api_metrics_source): a copy, taken now. */
+static void http_stats(struct api_http_stats *o, struct arena *a)
 {
-    struct sbuf *b = &r->out;
-    int64_t tags = 0, res = 0, asg = 0;
     int nr = router_count();
-    unsigned long long cum = 0;
-    struct txn_stats ts;
+    size_t n = 0, cap = 64;
+    struct api_route_count *counts = arena_alloc(a, cap * sizeof(*counts));
+    unsigned long long *buckets = arena_alloc(a, (NBUCKETS + 1) * sizeof(*buckets));
+    int *loop_conns = arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_conns) + 1);
+    unsigned long long *loop_served =
+        arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_served) + 1);
+    struct conns_stats cs;
 
-    txn_stats_get(&ts);
-    sbuf_reset(b);
-    r->status = 200;
-    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    sbuf_adds(b, "# HELP tagd_requests_total HTTP requests by route and status.\n"
-                 "# TYPE tagd_requests_total counter\n");
     for (int i = 0; i <= nr; i++) {
-        const struct route *rt = router_at(i);
-        for (int s = 100; s < MAX_STATUS; s++) {
+        for (int st = 100; st < MAX_STATUS; st++) {
             unsigned long long v =
-                atomic_load(&S.m.by_route_status[(size_t)i * MAX_STATUS + (size_t)s]);
+                atomic_load(&S.m.by_route_status[(size_t)i * MAX_STATUS + (size_t)st]);
             if (v == 0)
                 continue;
-            sbuf_printf(b, "tagd_requests_total{route=\"%s %s\",status=\"%d\"} %llu\n",
-                        rt ? rt->method : "ANY",
-                        rt ? (rt->name ? rt->name : rt->pattern) : "unmatched", s, v);
+            if (n == cap) {
+                struct api_route_count *more = arena_alloc(a, 2 * cap * sizeof(*more));
+                memcpy(more, counts, n * sizeof(*more));
+                counts = more;
+                cap *= 2;
+            }
+            counts[n].route = router_at(i);
+            counts[n].status = st;
+            counts[n++].n = v;
         }
     }
-    sbuf_adds(b, "# HELP tagd_request_duration_seconds Request latency.\n"
-                 "# TYPE tagd_request_duration_seconds histogram\n");
-    for (size_t k = 0; k < NBUCKETS; k++) {
-        cum += atomic_load(&S.m.buckets[k]);
-        sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                    (double)latency_buckets_us[k] / 1e6, cum);
+    o->counts = counts;
+    o->ncounts = n;
+    for (size_t k = 0; k <= NBUCKETS; k++)
+        buckets[k] = atomic_load(&S.m.buckets[k]);
+    o->bucket_le_us = latency_buckets_us;
+    o->buckets = buckets;
+    o->nbuckets = (int)NBUCKETS;
+    o->latency_count = atomic_load(&S.m.latency_count);
+    o->latency_sum_us = atomic_load(&S.m.latency_sum_us);
+    conns_stats(&cs);
+    o->refused_limit = cs.refused_limit;
+    o->refused_addr = cs.refused_addr;
+    o->evicted = cs.evicted;
+    o->body_refused = cs.body_refused;
+    o->body_budget = cs.body_budget;
+    o->accept_paused = cs.accept_paused;
+    o->body_bytes = cs.body_bytes;
+    for (int i = 0; i < S.nthreads; i++) {
+        loop_conns[i] = S.threads[i].conns ? conns_loop_count(S.threads[i].conns) : 0;
+        loop_served[i] = atomic_load(&S.threads[i].served);
     }
-    cum += atomic_load(&S.m.buckets[NBUCKETS]);
-    sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-    sbuf_printf(b, "tagd_request_duration_seconds_sum %g\n",
-                (double)atomic_load(&S.m.latency_sum_us) / 1e6);
-    sbuf_printf(b, "tagd_request_duration_seconds_count %llu\n",
-                atomic_load(&S.m.latency_count));
-    sbuf_printf(b,
-                "# HELP tagd_store_transactions_total Writer transactions by outcome.\n"
-                "# TYPE tagd_store_transactions_total counter\n"
-                "tagd_store_transactions_total{outcome=\"commit\"} %llu\n"
-                "tagd_store_transactions_total{outcome=\"request_rollback\"} %llu\n"
-                "tagd_store_transactions_total{outcome=\"failed\"} %llu\n",
-                (unsigned long long)ts.commits, (unsigned long long)ts.rollbacks,
-                (unsigned long long)ts.failures);
-    sbuf_printf(b, "# HELP tagd_wal_syncs_total fdatasyncs of SQLite's WAL by the deferred syncs.\n"
-                   "# TYPE tagd_wal_syncs_total counter\n"
-                   "tagd_wal_syncs_total %llu\n",
-                (unsigned long long)store_stat(STORE_STAT_WAL_SYNCS));
-    sbuf_printf(b,
-                "# HELP tagd_store_reconnects_total Store connections opened again after one"
-                " was lost.\n"
-                "# TYPE tagd_store_reconnects_total counter\n"
-                "tagd_store_reconnects_total %llu\n"
-                "# HELP tagd_store_unavailable_total Store operations that failed because the"
-                " store could not be reached (answered 503).\n"
-                "# TYPE tagd_store_unavailable_total counter\n"
-                "tagd_store_unavailable_total %llu\n"
-                "# HELP tagd_store_lost_commits_total Commits whose answer the connection lost,"
-                " by what tagd found out afterwards.\n"
-                "# TYPE tagd_store_lost_commits_total counter\n"
-                "tagd_store_lost_commits_total{outcome=\"committed\"} %llu\n"
-                "tagd_store_lost_commits_total{outcome=\"aborted\"} %llu\n"
-                "tagd_store_lost_commits_total{outcome=\"unknown\"} %llu\n"
-                "# HELP tagd_store_lock_waits_total Write transactions that waited over 100 ms"
-                " for the revision counter's lock (other instances' writes).\n"
-                "# TYPE tagd_store_lock_waits_total counter\n"
-                "tagd_store_lock_waits_total %llu\n"
-                "# HELP tagd_store_lock_wait_seconds_total Time write transactions waited for"
-                " that lock.\n"
-                "# TYPE tagd_store_lock_wait_seconds_total counter\n"
-                "tagd_store_lock_wait_seconds_total %g\n",
-                (unsigned long long)store_stat(STORE_STAT_RECONNECTS),
-                (unsigned long long)store_stat(STORE_STAT_UNAVAILABLE),
-                (unsigned long long)store_stat(STORE_STAT_COMMIT_COMMITTED),
-                (unsigned long long)store_stat(STORE_STAT_COMMIT_ABORTED),
-                (unsigned long long)store_stat(STORE_STAT_COMMIT_UNKNOWN),
-                (unsigned long long)store_stat(STORE_STAT_LOCK_WAITS),
-                (double)store_stat(STORE_STAT_LOCK_WAIT_US) / 1e6);
-    if (ts.engine) {
-        uint64_t applied = ts.engine_applied, reread = ts.engine_reread;
-        sbuf_printf(b,
-                    "# HELP tagd_engine_resource_updates_total Resources the engine brought up to"
-                    " date after commits: applied from the change records, or read again.\n"
-                    "# TYPE tagd_engine_resource_updates_total counter\n"
-                    "tagd_engine_resource_updates_total{how=\"applied\"} %llu\n"
-                    "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n",
-                    (unsigned long long)applied, (unsigned long long)reread);
-    }
-    {
-        struct conns_stats cs;
-        conns_stats(&cs);
-        sbuf_printf(b,
-                    "# HELP tagd_connections_rejected_total Connections closed by the budgets: "
-                    "refused at --max-conns, refused at --max-conns-per-addr, anonymous ones "
-                    "closed to make room.\n"
-                    "# TYPE tagd_connections_rejected_total counter\n"
-                    "tagd_connections_rejected_total{reason=\"limit\"} %llu\n"
-                    "tagd_connections_rejected_total{reason=\"addr\"} %llu\n"
-                    "tagd_connections_rejected_total{reason=\"evicted\"} %llu\n"
-                    "# HELP tagd_bodies_refused_total Requests answered while their body arrived: "
-                    "413 without credentials, 503 over --max-body-memory-mb.\n"
-                    "# TYPE tagd_bodies_refused_total counter\n"
-                    "tagd_bodies_refused_total{reason=\"anonymous\"} %llu\n"
-                    "tagd_bodies_refused_total{reason=\"budget\"} %llu\n"
-                    "# HELP tagd_accept_pauses_total Times accepting paused for want of "
-                    "descriptors.\n"
-                    "# TYPE tagd_accept_pauses_total counter\n"
-                    "tagd_accept_pauses_total %llu\n"
-                    "# HELP tagd_body_bytes Request body bytes held now.\n"
-                    "# TYPE tagd_body_bytes gauge\n"
-                    "tagd_body_bytes %lld\n"
-                    "# HELP tagd_connections Open client connections.\n"
-                    "# TYPE tagd_connections gauge\n",
-                    (unsigned long long)cs.refused_limit, (unsigned long long)cs.refused_addr,
-                    (unsigned long long)cs.evicted, (unsigned long long)cs.body_refused,
-                    (unsigned long long)cs.body_budget, (unsigned long long)cs.accept_paused,
-                    (long long)cs.body_bytes);
-        for (int i = 0; i < S.nthreads; i++)
-            sbuf_printf(b, "tagd_connections{loop=\"%d\"} %d\n", i,
-                        S.threads[i].conns ? conns_loop_count(S.threads[i].conns) : 0);
-    }
-    sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
-                 "# TYPE tagd_loop_responses_total counter\n");
-    for (int i = 0; i < S.nthreads; i++)
-        sbuf_printf(b, "tagd_loop_responses_total{loop=\"%d\"} %llu\n", i,
-                    atomic_load(&S.threads[i].served));
-    core_counts(cx, &tags, &res, &asg);
-    sbuf_printf(b,
-                "# TYPE tagd_tags gauge\ntagd_tags %lld\n"
-                "# TYPE tagd_resources gauge\ntagd_resources %lld\n"
-                "# TYPE tagd_assignments gauge\ntagd_assignments %lld\n"
-                "# TYPE tagd_revision gauge\ntagd_revision %lld\n",
-                (long long)tags, (long long)res, (long long)asg,
-                (long long)core_current_rev(cx));
+    o->nloops = S.nthreads;
+    o->loop_conns = loop_conns;
+    o->loop_served = loop_served;
 }
 
 /* ---- listeners and loops ---- */
@@ -1109,6 +1025,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     }
     router_init();
     conns_setup(cfg, S.nthreads, render_refusal);
+    api_metrics_source(http_stats);
     S.m.by_route_status = xcalloc(((size_t)router_count() + 1) * MAX_STATUS, sizeof(atomic_ullong));
 
     if (parse_listen(cfg->listen, &sa) != 0) {

@@ -70,6 +70,18 @@ static atomic_int_fast64_t hold_timeout_ms = 2000;
 
 void store_stat_add(enum store_stat s, uint64_t n) { atomic_fetch_add(&stats[s], n); }
 uint64_t store_stat(enum store_stat s) { return atomic_load(&stats[s]); }
+
+void store_stats_get(struct store_stats *out)
+{
+    out->reconnects = store_stat(STORE_STAT_RECONNECTS);
+    out->unavailable = store_stat(STORE_STAT_UNAVAILABLE);
+    out->commit_committed = store_stat(STORE_STAT_COMMIT_COMMITTED);
+    out->commit_aborted = store_stat(STORE_STAT_COMMIT_ABORTED);
+    out->commit_unknown = store_stat(STORE_STAT_COMMIT_UNKNOWN);
+    out->lock_waits = store_stat(STORE_STAT_LOCK_WAITS);
+    out->lock_wait_us = store_stat(STORE_STAT_LOCK_WAIT_US);
+    out->wal_syncs = store_stat(STORE_STAT_WAL_SYNCS);
+}
 void store_set_hold_timeout_ms(int64_t ms) { atomic_store(&hold_timeout_ms, ms); }
 int64_t store_hold_timeout_ms(void) { return atomic_load(&hold_timeout_ms); }
 

@@ -189,6 +189,14 @@ enum store_stat {
 };
 void store_stat_add(enum store_stat s, uint64_t n);
 uint64_t store_stat(enum store_stat s);
+/* All of them at once, for /metrics (the fields name the enum's members). */
+struct store_stats {
+    uint64_t reconnects, unavailable;
+    uint64_t commit_committed, commit_aborted, commit_unknown;
+    uint64_t lock_waits, lock_wait_us;
+    uint64_t wal_syncs;
+};
+void store_stats_get(struct store_stats *out);
 /**
  * The longest one instance may hold the others up (PostgreSQL): a session that sits idle
  * inside a transaction longer than this (its instance frozen, its host gone) is ended by the

@@ -137,6 +137,7 @@ struct engine *txn_engine(void) { return T.engine; }
 void txn_stats_get(struct txn_stats *out)
 {
     memset(out, 0, sizeof(*out));
+    store_stats_get(&out->store);
     out->commits = atomic_load(&T.commits);
     out->rollbacks = atomic_load(&T.rollbacks);
     out->failures = atomic_load(&T.failures);

@@ -25,12 +25,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "util/err.h"
 
 struct arena;
 struct core_ctx;
 struct engine;
-struct store;
 
 /* Jobs one write transaction takes at most. */
 #define TXN_BATCH 64
@@ -141,8 +141,10 @@ void txn_wake_tailer(void);
 /** The store, for logs ("sqlite /path/tagd.db"); borrowed. */
 const char *txn_store_describe(void);
 
-/* What the pipeline counted, for /metrics. */
+/* What the pipeline counted, for /metrics, with the counts of the two parts it drives (the
+ * store's, the engine's), so that the layers above see them through this one struct. */
 struct txn_stats {
+    struct store_stats store;
     uint64_t commits;   /* batches committed */
     uint64_t rollbacks; /* jobs undone alone (their savepoint rolled back) */
     uint64_t failures;  /* batches whose commit failed */
