@@ -84,7 +84,7 @@ struct sq_store {
      * writes keep changing (the tails of the tables, the hot index pages) once for many
      * commits: with 1,000 and 8,000 pages the copies were a sixth of tagd's CPU per add. */
     int ckpt_frames, restart_frames;
-    /* Deferred WAL sync (store_defer_sync): commits are counted, and no reader may see one
+    /* Deferred WAL sync (store__defer_sync): commits are counted, and no reader may see one
      * before an fdatasync of the WAL made it durable. Guarded by sync_mu. */
     bool deferred_sync;
     pthread_mutex_t sync_mu;
@@ -94,7 +94,7 @@ struct sq_store {
     uint64_t durable;  /* commits an fdatasync of the WAL covered */
     int syncing;       /* fdatasyncs running (at most SYNCERS) */
     uint64_t syncing_upto; /* the highest commit a running or finished fdatasync covers */
-    atomic_ullong syncs; /* fdatasyncs of the WAL done (store_syncs) */
+    atomic_ullong syncs; /* fdatasyncs of the WAL done (store__syncs) */
     bool sync_stop;    /* store_sync_stop: the syncer returns */
     int wal_fd;        /* -1 until the first sync */
     char *wal_path;
