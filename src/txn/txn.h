@@ -55,7 +55,7 @@ struct txn_job {
     struct arena *a;      /* the job's memory, for its contexts: set by the caller, borrowed */
     struct txn_job *next; /* the stage's queue (or the batch) this job is in */
     enum txn_stage stage;
-    bool kept;        /* the writer released its savepoint and the batch committed */
+    bool kept;        /* the writer released its savepoint (cleared again if the commit fails) */
     int64_t revision; /* the revision its answer reflects when kept; 0 otherwise */
 };
 
