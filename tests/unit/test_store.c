@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
@@ -354,6 +355,81 @@ static void test_warm_writer(void **state)
     assert_int_equal(store__warm_writer(w, 1), 4000);
     store_conn_close(w);
     store_close(s);
+}
+
+/* opts.exclusive: one process per SQLite file. A second exclusive open is refused with the
+ * holder's pid before it reads the file; a plain open (tests, tools) is not; the lock goes
+ * with store_close. create_dir makes the store's directory. */
+static void test_exclusive_store_is_locked(void **state)
+{
+    struct tmp *t = *state;
+    struct store_open_opts ex = {.exclusive = true, .create_dir = true};
+    struct store *s = NULL, *again = NULL;
+    struct tg_err err;
+    char want[64], url[200];
+    struct stat sb;
+
+    assert_int_equal(store_open(t->url, &ex, &s, &err), 0);
+    tg_err_clear(&err);
+    assert_int_equal(store_open(t->url, &ex, &again, &err), TG_EBUSY);
+    snprintf(want, sizeof(want), "in use by another tagd (pid %ld)", (long)getpid());
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("%s", err.msg);
+    assert_int_equal(store_open(t->url, NULL, &again, &err), 0);
+    store_close(again);
+    store_close(s);
+    assert_int_equal(store_open(t->url, &ex, &s, &err), 0);
+    store_close(s);
+    /* A missing directory is made (0700) only when asked. */
+    snprintf(url, sizeof(url), "sqlite:%s/sub/t.db", t->dir);
+    ex.create_dir = false;
+    assert_true(store_open(url, &ex, &s, &err) < 0);
+    ex.create_dir = true;
+    assert_int_equal(store_open(url, &ex, &s, &err), 0);
+    snprintf(url, sizeof(url), "%s/sub", t->dir);
+    assert_int_equal(stat(url, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    store_close(s);
+}
+
+/* store_writer_open runs the store's own threads for the writer (a 1 MB WAL: copies due
+ * within a few hundred pages; deferred syncs): commits are copied and flushed without the
+ * caller's help but for store_writer_idle, and closing the writer stops the threads, so that
+ * store_close returns. */
+static void test_writer_threads(void **state)
+{
+    struct tmp *t = *state;
+    struct store_open_opts o = {.wal_mb = 1, .defer_sync = true};
+    struct store *s = NULL;
+    struct store_conn *w, *r;
+    struct tg_err err;
+    uint64_t syncs0 = store_stat(STORE_STAT_WAL_SYNCS);
+
+    assert_int_equal(store_open(t->url, &o, &s, &err), 0);
+    w = store_writer_open(s, &err);
+    assert_non_null(w);
+    r = store_conn_open(s, false, &err);
+    assert_non_null(r);
+    assert_int_equal(store_exec_script(w, "CREATE TABLE big(x BLOB)", &err), 0);
+    for (int i = 0; i < 20; i++) {
+        insert_blobs(w, 50);
+        store_writer_idle(w);
+    }
+    /* The syncers flushed what was committed: a reader's begin has nothing left to wait for. */
+    for (int i = 0; i < 2000 && store__syncs(w) == 0; i++)
+        usleep(1000);
+    assert_true(store__syncs(w) > 0);
+    assert_true(store_stat(STORE_STAT_WAL_SYNCS) > syncs0);
+    assert_int_equal(store_begin_read(r, &err), 0);
+    store_rollback(r);
+    /* The checkpointer copied into the database file: far more than its first pages. */
+    for (int i = 0; i < 2000 && file_size(t->path) < 1000L * 3000; i++)
+        usleep(1000);
+    assert_true(file_size(t->path) >= 1000L * 3000);
+    store_conn_close(r);
+    store_conn_close(w);
+    store_close(s);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1000);
 }
 
 static void *sync_loop(void *arg)
@@ -719,6 +795,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_warm_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_store_is_locked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreset_statement_does_not_pin_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_map_to_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statements_are_cached, setup, teardown),
