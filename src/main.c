@@ -1,14 +1,9 @@
 /* main.c: flags and configuration, store and bootstrap, then the server until a signal.
  * `tagd migrate --from URL --to URL` copies a whole installation between stores instead. */
-#include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "api/api.h"
 #include "core/core.h"
@@ -19,51 +14,6 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/secret.h"
-
-static int make_dir(const char *path)
-{
-    if (mkdir(path, 0700) == 0 || errno == EEXIST)
-        return 0;
-    fprintf(stderr, "tagd: cannot create data directory %s: %s\n", path, strerror(errno));
-    return -1;
-}
-
-/* One tagd per SQLite file: its writer assumes it is the file's only writer (the engine answers
- * the writer's reads, the WAL is sized and copied by it alone), so a second server on the same
- * file would corrupt what the first believes. An exclusive flock on PATH.lock, held until the
- * process ends (the kernel drops it with the process, so a crash leaves no stale lock); the
- * file says which pid holds it. Returns 0, or -1 having said why. */
-static int lock_sqlite_store(const char *store_url, bool keep)
-{
-    char path[4200], pid[32] = "";
-    int fd;
-
-    if (strncmp(store_url, "sqlite:", 7) != 0)
-        return 0;
-    snprintf(path, sizeof(path), "%s.lock", store_url + 7);
-    fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        fprintf(stderr, "tagd: cannot open %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-        pid[n > 0 ? n : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
-        fprintf(stderr, "tagd: the store %s is in use by another tagd (pid %s); stop it first\n",
-                store_url + 7, pid[0] ? pid : "unknown");
-        close(fd);
-        return -1;
-    }
-    if (!keep) {
-        close(fd);
-        return 0;
-    }
-    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
-        fprintf(stderr, "tagd: cannot write %s: %s\n", path, strerror(errno));
-    return 0; /* fd stays open: the lock lives as long as the process */
-}
 
 static int migrate_main(int argc, char **argv)
 {
@@ -88,8 +38,6 @@ static int migrate_main(int argc, char **argv)
                         "store and verifies the row counts. Stop tagd on the source first.\n");
         return 2;
     }
-    if (lock_sqlite_store(from, false) != 0 || lock_sqlite_store(to, false) != 0)
-        return 1;
     tg_err_clear(&err);
     /* The copy's one transaction waits for the source between its statements: no instance
      * runs meanwhile, so nobody waits for its locks. */
@@ -142,10 +90,6 @@ int main(int argc, char **argv)
     api_config.anon_rate_per_sec = (int)cfg.anon_rate_limit;
     api_config.anon_rate_burst = (int)cfg.anon_rate_burst;
 
-    if (strncmp(cfg.store, "sqlite:", 7) == 0 && make_dir(cfg.data) != 0)
-        return 1;
-    if (lock_sqlite_store(cfg.store, true) != 0)
-        return 1;
     /* Opening and bootstrapping run before anyone else writes, and hash the admin secrets
      * (argon2id) inside their transaction: a minute's hold there, --store-hold-timeout after. */
     store_set_hold_timeout_ms(60000);
@@ -154,7 +98,12 @@ int main(int argc, char **argv)
                  : strcmp(cfg.store_check, "quick") == 0 ? STORE_CHECK_QUICK
                                                          : STORE_CHECK_AUTO;
     opts.reinit = cfg.reinit_store != 0;
-    rc = store_open_with(cfg.store, &opts, &store, &err);
+    opts.exclusive = true;
+    opts.create_dir = true;
+    opts.wal_mb = (int)cfg.wal_mb;
+    opts.write_cache_mb = (int)cfg.write_cache_mb;
+    opts.defer_sync = cfg.defer_sync != 0;
+    rc = store_open(cfg.store, &opts, &store, &err);
     if (rc == TG_EPRECOND) {
         /* Not a store to serve: everyone's data would silently be gone, or go wrong later. */
         fprintf(stderr,

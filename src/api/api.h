@@ -218,7 +218,39 @@ void api_cache_store(struct hreq *r, struct core_ctx *cx);
 /** Frees this thread's entries (at the end of a loop thread). */
 void api_cache_thread_done(void);
 
-/* ---- system endpoints (served by every instance), implemented in http/ ---- */
+/* ---- /metrics (metrics.c) ----
+ *
+ * Rendered from the stats each part exports: http/'s counts (below, copied when asked), the
+ * write pipeline's with the store's and the engine's (txn/txn.h, struct txn_stats), and the
+ * model's sizes (core_counts). */
+
+/* One nonzero count of requests by route and status. */
+struct api_route_count {
+    const struct route *route; /* NULL: requests no route matched */
+    int status;
+    unsigned long long n;
+};
+
+/* What http/ counted. Arrays are in the arena the source was given. */
+struct api_http_stats {
+    const struct api_route_count *counts; /* by route (in the router's order), then status */
+    size_t ncounts;
+    const int64_t *bucket_le_us;      /* latency histogram: nbuckets upper bounds (µs) */
+    const unsigned long long *buckets; /* nbuckets + 1 counts, the last above every bound */
+    int nbuckets;
+    unsigned long long latency_count, latency_sum_us;
+    /* The connection budgets (http/conns.h). */
+    unsigned long long refused_limit, refused_addr, evicted, body_refused, body_budget,
+        accept_paused;
+    long long body_bytes;
+    int nloops;
+    const int *loop_conns;                 /* open connections of each event loop */
+    const unsigned long long *loop_served; /* responses each event loop sent */
+};
+typedef void api_http_stats_fn(struct api_http_stats *out, struct arena *a);
+/** Where http/'s counts come from, registered once at start (before any request). */
+void api_metrics_source(api_http_stats_fn *fn);
+/** GET /metrics: the Prometheus text of every part's stats. */
 void api_metrics_render(struct hreq *r, struct core_ctx *cx);
 
 #endif /* TAGD_API_API_H */

@@ -81,7 +81,7 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
         query_error(r, &qe, true);
         return;
     }
-    if (engine_main == NULL) {
+    if (cx->engine == NULL) {
         api_failf(r, TG_EBUSY, "", "the index is not loaded");
         return;
     }
@@ -91,15 +91,15 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
     o.effective = p->effective;
     o.archived = p->archived;
     o.limit = p->count_only ? 0 : (int)p->limit;
-    s = engine_acquire(engine_main);
+    s = engine_acquire(cx->engine);
     if (eng_snap_rev(s) < cx->min_rev) {
-        engine_release(engine_main, s);
+        engine_release(cx->engine, s);
         api_not_yet(r, cx->min_rev);
         return;
     }
     rc = eng_query_run(s, &r->a, q, &o, &res, &qe, &err);
     r->revision = eng_snap_rev(s);
-    engine_release(engine_main, s);
+    engine_release(cx->engine, s);
     if (rc) {
         if (rc == TG_EINVAL)
             query_error(r, &qe, false);

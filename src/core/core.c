@@ -36,16 +36,16 @@ void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *
 void core_ctx_done(struct core_ctx *ctx)
 {
     if (ctx->snap)
-        engine_release(engine_main, ctx->snap);
+        engine_release(ctx->engine, ctx->snap);
     ctx->snap = NULL;
 }
 
 const struct eng_snap *core_snap(struct core_ctx *ctx)
 {
-    if (ctx->writing || engine_main == NULL)
+    if (ctx->writing || ctx->engine == NULL)
         return NULL;
     if (ctx->snap == NULL)
-        ctx->snap = engine_acquire(engine_main);
+        ctx->snap = engine_acquire(ctx->engine);
     return eng_snap_rev(ctx->snap) >= ctx->min_rev ? ctx->snap : NULL;
 }
 
@@ -656,7 +656,7 @@ static void fresh_trim(int64_t engine_rev)
     fresh.n = k;
 }
 
-static void fresh_note(const char *entity, int64_t id, int64_t rev)
+static void fresh_note(struct engine *e, const char *entity, int64_t id, int64_t rev)
 {
     pthread_mutex_lock(&fresh.mu);
     if (!fresh.on) {
@@ -667,10 +667,10 @@ static void fresh_note(const char *entity, int64_t id, int64_t rev)
         if (rev > fresh.all_rev)
             fresh.all_rev = rev;
     } else {
-        if (fresh.n == FRESH_MAX && engine_main) {
-            const struct eng_snap *s = engine_acquire(engine_main);
+        if (fresh.n == FRESH_MAX && e) {
+            const struct eng_snap *s = engine_acquire(e);
             fresh_trim(eng_snap_rev(s));
-            engine_release(engine_main, s);
+            engine_release(e, s);
         }
         if (fresh.n == FRESH_MAX) {
             /* The engine lags far behind: everything up to here counts as changed. */
@@ -702,15 +702,15 @@ bool core_writer_fresh(const struct eng_snap *s, int64_t resource_id)
     return ok;
 }
 
-const struct eng_snap *core_writer_snap(int64_t resource_id)
+const struct eng_snap *core_writer_snap(struct core_ctx *ctx, int64_t resource_id)
 {
     const struct eng_snap *s;
 
-    if (engine_main == NULL || !fresh.on)
+    if (ctx->engine == NULL || !fresh.on)
         return NULL;
-    s = engine_acquire(engine_main);
+    s = engine_acquire(ctx->engine);
     if (!core_writer_fresh(s, resource_id)) {
-        engine_release(engine_main, s);
+        engine_release(ctx->engine, s);
         return NULL;
     }
     return s;
@@ -742,7 +742,7 @@ int core_change(struct core_ctx *ctx, const char *entity, int64_t entity_id, con
     st_text(st, 11, after);
     /* Noted before it runs: a failed insert is a change that did not happen, which only
      * makes the engine's answer wait for a later revision. */
-    fresh_note(entity, entity_id, ctx->rev);
+    fresh_note(ctx->engine, entity, entity_id, ctx->rev);
     return st_exec(st, err);
 }
 

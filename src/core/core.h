@@ -56,8 +56,14 @@ struct principal {
     const char *extra;   /* token's extra JSON (dialect data), may be NULL */
 };
 
+struct engine;
+
 struct core_ctx {
     struct store_conn *conn;
+    /* The in-memory index that reads are answered from, and the writer's own reads when it is
+     * current (core_writer_snap); NULL: none is loaded, the store answers. Set by whoever
+     * owns the engine (the server's loops and write pipeline) after core_ctx_init. */
+    struct engine *engine;
     struct arena *a;
     struct principal who;
     bool authed;
@@ -88,9 +94,9 @@ void core_thread_done(void);
  * where other instances write.
  */
 void core_writer_engine(bool on);
-/** The newest engine snapshot when it is current for `resource_id` (release it with
- * engine_release), or NULL: the store must answer. */
-const struct eng_snap *core_writer_snap(int64_t resource_id);
+/** The newest snapshot of ctx->engine when it is current for `resource_id` (release it with
+ * engine_release(ctx->engine, ...)), or NULL: the store must answer. */
+const struct eng_snap *core_writer_snap(struct core_ctx *ctx, int64_t resource_id);
 /** Whether snapshot `s` is current for `resource_id` (0: for what is not a resource: tags,
  * groups …). */
 bool core_writer_fresh(const struct eng_snap *s, int64_t resource_id);

@@ -258,11 +258,11 @@ int core_resource_ensure_id(struct core_ctx *ctx, const char *kind, const char *
 
     /* The writer's resources, mostly known: from the engine when nothing changed the one it
      * names since its snapshot (core_writer_fresh); a key it does not know may be newer. */
-    if (ctx->writing && engine_main) {
-        const struct eng_snap *s = engine_acquire(engine_main);
+    if (ctx->writing && ctx->engine) {
+        const struct eng_snap *s = engine_acquire(ctx->engine);
         int64_t found = eng_resource_by_key(s, ctx->ws_id, kind, key);
         bool ok = found && core_writer_fresh(s, found);
-        engine_release(engine_main, s);
+        engine_release(ctx->engine, s);
         if (ok) {
             *id = found;
             return 0;
@@ -718,14 +718,14 @@ static int list_brief(struct core_ctx *ctx, int64_t resource_id, struct vec *out
 static int list_current(struct core_ctx *ctx, int64_t resource_id, struct vec *out,
                         struct tg_err *err)
 {
-    const struct eng_snap *s = ctx->writing ? core_writer_snap(resource_id) : NULL;
+    const struct eng_snap *s = ctx->writing ? core_writer_snap(ctx, resource_id) : NULL;
     struct eng_asg *ea;
     size_t k;
 
     if (s == NULL)
         return list_brief(ctx, resource_id, out, err);
     if (!eng_assignments(s, ctx->a, ctx->ws_id, resource_id, false, 1, &ea, &k)) {
-        engine_release(engine_main, s);
+        engine_release(ctx->engine, s);
         return list_brief(ctx, resource_id, out, err);
     }
     vec_init(out, sizeof(struct assignment));
@@ -743,7 +743,7 @@ static int list_current(struct core_ctx *ctx, int64_t resource_id, struct vec *o
         a->tag.color = arena_strdup(ctx->a, ea[i].tag->color);
         a->tag.name_key = arena_strdup(ctx->a, ea[i].tag->name_key);
     }
-    engine_release(engine_main, s);
+    engine_release(ctx->engine, s);
     return 0;
 }
 

@@ -271,14 +271,14 @@ int core_tag_get(struct core_ctx *ctx, int64_t id, struct tag *out, struct tg_er
 {
     /* The writer asks for the same tags over and over (an add resolves its tags, then adds
      * them): from the engine when no tag changed since its snapshot (core_writer_fresh). */
-    const struct eng_snap *s = ctx->writing ? core_writer_snap(0) : NULL;
+    const struct eng_snap *s = ctx->writing ? core_writer_snap(ctx, 0) : NULL;
 
     if (s) {
         const struct tag *t = eng_tag_record(s, id);
         bool found = t && t->ws_id == ctx->ws_id;
         if (found)
             tag_copy(ctx, t, out);
-        engine_release(engine_main, s);
+        engine_release(ctx->engine, s);
         if (found)
             return 0;
     }

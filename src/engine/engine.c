@@ -176,8 +176,6 @@ struct engine {
     _Atomic uint64_t applied, reread;
 };
 
-struct engine *engine_main;
-
 /* ---- allocation bookkeeping ---- */
 
 static void free_shell(roaring_bitmap_t *b, const roaring_bitmap_t *origin)

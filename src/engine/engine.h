@@ -50,9 +50,6 @@ void engine_release(struct engine *e, const struct eng_snap *s);
 /** The last revision the snapshot reflects. */
 int64_t eng_snap_rev(const struct eng_snap *s);
 
-/** The process's engine, set by the server at start (NULL in tools that run without one). */
-extern struct engine *engine_main;
-
 struct eng_stats {
     int64_t rev;
     size_t tags, resources, assignments;

@@ -29,9 +29,9 @@ struct tagd_config {
     int64_t session_ttl;  /* seconds */
     int64_t immuta_token_ttl; /* seconds: POST /bim/apikey/authenticate's tokens */
     int64_t auth_cache_ms;
-    int64_t defer_sync; /* SQLite: the WAL's fsync leaves the writer (store_defer_sync) */
-    int64_t wal_mb;     /* SQLite: the WAL's length before it starts over (store_defer_checkpoints) */
-    int64_t write_cache_mb; /* SQLite: the writer's page cache, warmed at start (store_warm_writer) */
+    int64_t defer_sync; /* SQLite: the WAL's fsync leaves the writer (store_open_opts.defer_sync) */
+    int64_t wal_mb;     /* SQLite: the WAL's length before it starts over (store_open_opts.wal_mb) */
+    int64_t write_cache_mb; /* SQLite: the writer's page cache, warmed at start (store_open_opts.write_cache_mb) */
     int64_t drain_timeout_ms;
     char cors_origin[256]; /* the one origin allowed cross-origin access; "": CORS off */
     int64_t min_revision_wait_ms; /* bound on a read's wait for X-Tagd-Min-Revision */
@@ -41,7 +41,7 @@ struct tagd_config {
     char sources[4096];        /* "name=url ..." external tag sources */
     int64_t source_timeout_ms; /* fetch deadline per source */
     int64_t sources_allow_local; /* API sources may read files and private addresses */
-    char store_check[16];  /* SQLite start-up check: auto, quick or full (store_open_with) */
+    char store_check[16];  /* SQLite start-up check: auto, quick or full (store_open) */
     int64_t reinit_store;  /* 1: a SQLite store found gone or damaged is started over */
 };
 

@@ -1,24 +1,19 @@
-/* http/server.c: h2o event loops, the writer thread, limits, access log, metrics, drain.
+/* http/server.c: h2o event loops, listeners, request copy, respond, parking, drain.
  *
  * Shape: N loop threads, each with its own h2o context, SO_REUSEPORT listener and read-only
  * store connection, share nothing. A request is copied into a self-contained struct hreq.
- * Reads run on the loop inside a short read transaction. Writes are queued to the single
- * writer thread, which drains the queue into one transaction (a savepoint per request, so a
- * failing request rolls back alone) and commits once (group commit). It hands the batch to the
- * publisher thread and starts the next one; the publisher applies what was committed to the
- * engine and sends each result back to its loop with an h2o_multithread message; the loop then
- * sends the response. No answer leaves before its commit is durable and in the engine.
+ * Reads run on the loop inside a short read transaction. Writes go to the write pipeline
+ * (txn/txn.h) as jobs: its writer runs each request's handler in a savepoint of a group
+ * commit (server_ops below is how it calls back into the request), its publisher hands the
+ * result back to the request's loop with an h2o_multithread message, and the loop sends the
+ * response. No answer leaves before its commit is durable and in the engine.
  *
  * A client may close its connection while its write is queued: a shared object in the
  * request's pool notices the disposal and detaches the job, so the result is dropped.
  *
- * Several instances (a shared store, PostgreSQL): S.seen_rev is the newest revision this
- * instance knows to be committed. The writer raises it after each commit; a tailer thread
- * raises it for other instances' commits (woken by LISTEN/NOTIFY, polling every --tail-poll ms
- * as the fallback; revisions are commit-ordered, so the newest one covers all before it). A read
- * with X-Tagd-Min-Revision above it is parked on a loop timer, without blocking the loop, until
- * the revision is seen or --min-revision-wait ms have passed, then answered 503 with
- * Retry-After. */
+ * A read with X-Tagd-Min-Revision above what this instance has seen committed (txn_seen_rev)
+ * is parked on a loop timer, without blocking the loop, until the revision is seen or
+ * --min-revision-wait ms have passed, then answered 503 with Retry-After. */
 #include "http/server.h"
 
 #include <arpa/inet.h>
@@ -39,17 +34,14 @@
 #include <h2o.h>
 
 #include "api/ratelimit.h"
-#include "engine/engine.h"
 #include "http/conns.h"
 #include "http/router.h"
+#include "txn/txn.h"
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/timeu.h"
 
 #define MAX_STATUS 600
-#define WRITER_BATCH 64
-/* Two: a flush of the commits written since may start while the other runs (sqlite.c). */
-#define SYNCER_THREADS 2
 
 static const int64_t latency_buckets_us[] = {100,   250,    500,    1000,   2500,    5000, 10000,
                                              25000, 50000, 100000, 250000, 500000, 1000000};
@@ -60,9 +52,6 @@ struct metrics {
     atomic_ullong buckets[NBUCKETS + 1];
     atomic_ullong latency_count;
     atomic_ullong latency_sum_us;
-    atomic_ullong txn_commits;
-    atomic_ullong txn_rollbacks;
-    atomic_ullong txn_failures;
 };
 
 struct loop_thread {
@@ -86,9 +75,12 @@ struct job_guard {
     struct job *job;
 };
 
+/* A write on its way through the pipeline: from submit_write until the loop gets it back
+ * (on_writer_done) it is the pipeline's, apart from `req` and `guard`, which only the loop
+ * touches. */
 struct job {
     h2o_multithread_message_t super;
-    struct job *next; /* writer queue */
+    struct txn_job txn;
     struct hreq *r;
     h2o_req_t *req; /* NULL once the client went away */
     struct job_guard *guard;
@@ -103,44 +95,10 @@ static struct {
     h2o_globalconf_t config;
     struct loop_thread *threads;
     int nthreads;
-    pthread_t writer;
-    struct store_conn *writer_conn;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct job *head, *tail;
-    bool writer_stop;
-    /* Committed batches on their way out (see publisher_main); guarded by pub_mu. */
-    pthread_t publisher;
-    struct store_conn *pub_conn;
-    pthread_mutex_t pub_mu;
-    pthread_cond_t pub_cv;
-    struct job *pub_head, *pub_tail;
-    bool pub_stop;
-    /* Writes with a slow part outside any transaction (route.prepare) wait here for the fetch
-     * thread, which passes them on to the writer; guarded by fetch_mu. */
-    pthread_t fetcher;
-    struct store_conn *fetch_conn; /* opened on first use */
-    pthread_mutex_t fetch_mu;
-    pthread_cond_t fetch_cv;
-    struct job *fetch_head, *fetch_tail;
-    bool fetch_stop;
-    bool writer_checkpoints; /* commits leave the WAL's copy to ckpt_main (SQLite) */
-    bool deferred_sync;      /* commits leave the WAL's fsync to the syncer threads (SQLite) */
-    /* The background checkpointer (SQLite): copies the WAL while the writer goes on. */
-    pthread_t ckpt, syncer[SYNCER_THREADS];
-    struct store_conn *ckpt_conn;
-    pthread_mutex_t ckpt_mu;
-    pthread_cond_t ckpt_cv;
-    bool ckpt_wanted, ckpt_stop;
     atomic_int inflight;
     atomic_llong seq;
     struct metrics m;
     char id_prefix[9];
-    atomic_llong seen_rev;
-    pthread_t tailer;
-    bool tailing;
-    atomic_bool tail_stop;
-    struct store_conn *tail_conn;
 } S;
 
 #define PARK_TICK_MS 5
@@ -163,13 +121,6 @@ struct parked_guard {
 
 static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
                          int64_t start);
-
-static void note_rev(int64_t rev)
-{
-    int64_t cur = atomic_load(&S.seen_rev);
-    while (rev > cur && !atomic_compare_exchange_weak(&S.seen_rev, &cur, rev)) {
-    }
-}
 
 static volatile sig_atomic_t stop_requested;
 
@@ -598,60 +549,36 @@ static bool min_revision(struct hreq *r, int64_t *want)
     return !(errno || end == minrev || *end != '\0' || *want < 0);
 }
 
-/* The revision a read answered from the store says. Its snapshot may hold commits the engine
- * has not applied yet (the tailer's delay, the publisher's): it reflects every revision up to
- * the engine's as well, and says that one, so that the next read, which the engine may serve,
- * says no older one (a client saw 1396, then 1395). Never below what the read had to reflect
- * (cx->min_rev: what the instance answered before, or what the client asked), never above its
- * snapshot. */
-static int64_t store_read_rev(struct core_ctx *cx)
-{
-    int64_t snap = core_current_rev(cx), rev = cx->min_rev;
-
-    if (engine_main == NULL)
-        return snap;
-    {
-        const struct eng_snap *s = engine_acquire(engine_main);
-        if (eng_snap_rev(s) > rev)
-            rev = eng_snap_rev(s);
-        engine_release(engine_main, s);
-    }
-    return rev < snap ? rev : snap;
-}
-
 /* Runs a read. Returns false, having answered nothing, when the request asks for a revision
  * not seen yet and `last_try` is false: the caller parks it and tries again. */
 static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool last_try)
 {
     struct core_ctx cx;
-    struct tg_err err;
 
-    tg_err_clear(&err);
-    store_begin_read_lazy(t->reader);
-    core_ctx_init(&cx, t->reader, &r->a, false);
+    txn_read_begin(&cx, t->reader, &r->a);
     cx.min_rev = want;
     cx.auth_min_rev = want;
-    if (want > atomic_load(&S.seen_rev)) {
+    if (want > txn_seen_rev()) {
         /* The tailer may lag behind the store by a notification: this read's snapshot is
          * what it would answer from, so it is the final word. */
         int64_t now = core_current_rev(&cx);
-        if (now > atomic_load(&S.seen_rev))
-            store_wake_tailer();
-        note_rev(now);
-        if (want > atomic_load(&S.seen_rev)) {
-            store_rollback(t->reader);
+        if (now > txn_seen_rev())
+            txn_wake_tailer();
+        txn_note_rev(now);
+        if (want > txn_seen_rev()) {
+            txn_read_end(&cx);
             if (!last_try)
                 return false;
             api_not_yet(r, want);
             return true;
         }
     }
-    /* Never an older revision than this instance answered already (S.seen_rev, which every
-     * answer raises; see store_read_rev): the engine serves only from a snapshot at least
+    /* Never an older revision than this instance answered already (txn_seen_rev, which every
+     * answer raises; see txn_read_rev): the engine serves only from a snapshot at least
      * that new, else the read goes to SQL, or, on a route only the engine answers, waits for
      * the engine as for X-Tagd-Min-Revision. The store's snapshot, taken after this, is at
      * least that new by itself. */
-    cx.min_rev = atomic_load(&S.seen_rev);
+    cx.min_rev = txn_seen_rev();
     if (cx.min_rev < want)
         cx.min_rev = want;
     r->route->fn(r, &cx);
@@ -660,23 +587,15 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         /* The store has the revision but the engine, which alone answers this route, has
          * not applied it yet (the tailer is a notification behind): the answer is dropped,
          * and the tailer, which may be polling, tails now. */
-        store_wake_tailer();
-        core_ctx_done(&cx);
-        store_rollback(t->reader);
+        txn_wake_tailer();
+        txn_read_end(&cx);
         api_reset_answer(r);
         return false;
     }
-    if (r->revision == 0) {
-        /* Answered from memory alone (or from nothing, like /healthz): the engine snapshot's
-         * revision is the one the read saw, and asking the store would cost a transaction. */
-        if (!store_read_begun(t->reader) && core_snap(&cx))
-            r->revision = eng_snap_rev(cx.snap);
-        else
-            r->revision = store_read_rev(&cx);
-    }
-    note_rev(r->revision);
-    core_ctx_done(&cx);
-    store_rollback(t->reader);
+    if (r->revision == 0)
+        r->revision = txn_read_rev(&cx);
+    txn_note_rev(r->revision);
+    txn_read_end(&cx);
     return true;
 }
 
@@ -698,7 +617,7 @@ static void on_park_tick(h2o_timeout_entry_t *e)
     struct parked *pk = H2O_STRUCT_FROM_MEMBER(struct parked, te, e);
     bool last = stop_requested || time_mono_us() >= pk->deadline_us;
 
-    if (!last && atomic_load(&S.seen_rev) < pk->want) {
+    if (!last && txn_seen_rev() < pk->want) {
         h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
         return;
     }
@@ -753,293 +672,52 @@ static void on_guard_dispose(void *p)
     }
 }
 
-/* Appends the jobs first..last (linked) to a queue and wakes its thread. A queue is empty
- * exactly when both its ends are NULL, and its last job ends the chain. */
-static void queue_append(pthread_mutex_t *mu, pthread_cond_t *cv, struct job **head,
-                         struct job **tail, struct job *first, struct job *last)
+/* ---- how the write pipeline runs a request (struct txn_ops) ---- */
+
+#define JOB(tj) H2O_STRUCT_FROM_MEMBER(struct job, txn, (tj))
+
+/* The handler in the writer's savepoint: the status is the handler's alone (the fetch step and
+ * a retry reset what prepare or a failed attempt left), so >= 300 means rollback. */
+static enum txn_outcome job_run(struct txn_job *tj, struct core_ctx *cx)
 {
-    assert(first != NULL && last != NULL && last->next == NULL);
-    pthread_mutex_lock(mu);
-    assert((*head == NULL) == (*tail == NULL));
-    if (*tail)
-        (*tail)->next = first;
-    else
-        *head = first;
-    *tail = last;
-    pthread_cond_signal(cv);
-    pthread_mutex_unlock(mu);
-}
+    struct hreq *r = JOB(tj)->r;
 
-static void enqueue(struct job *j);
-
-/* Asks a thread that waits on (mu, cv) for work to stop once it has none, and waits for it. */
-static void stop_and_join(pthread_mutex_t *mu, pthread_cond_t *cv, bool *stop, pthread_t tid)
-{
-    pthread_mutex_lock(mu);
-    *stop = true;
-    pthread_cond_signal(cv);
-    pthread_mutex_unlock(mu);
-    pthread_join(tid, NULL);
-}
-
-/* Runs route.prepare of each write that has one, in a read transaction of its own, then hands
- * the write to the writer. A store it cannot reach leaves prepare undone: the handler then does
- * that part itself. Stops once asked to and nothing waits. */
-static void *fetcher_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct job *j;
-        struct tg_err err;
-
-        pthread_mutex_lock(&S.fetch_mu);
-        while (S.fetch_head == NULL && !S.fetch_stop)
-            pthread_cond_wait(&S.fetch_cv, &S.fetch_mu);
-        j = S.fetch_head;
-        if (j == NULL) {
-            pthread_mutex_unlock(&S.fetch_mu);
-            break;
-        }
-        S.fetch_head = j->next;
-        if (S.fetch_head == NULL)
-            S.fetch_tail = NULL;
-        j->next = NULL;
-        pthread_mutex_unlock(&S.fetch_mu);
-
-        tg_err_clear(&err);
-        if (S.fetch_conn == NULL && (S.fetch_conn = store_conn_open(S.store, false, &err)) == NULL)
-            log_error("store: %s", err.msg);
-        if (S.fetch_conn && store_begin_read(S.fetch_conn, &err) == 0) {
-            struct core_ctx cx;
-            struct hreq *r = j->r;
-            core_ctx_init(&cx, S.fetch_conn, &r->a, false);
-            r->route->prepare(r, &cx);
-            core_ctx_done(&cx);
-            store_rollback(S.fetch_conn);
-            /* The answer is the handler's: drop whatever prepare wrote. */
-            api_reset_answer(r);
-        }
-        enqueue(j);
-    }
-    core_thread_done(); /* its cached token checks */
-    return NULL;
-}
-
-static void writer_run_one(struct job *j)
-{
-    struct core_ctx cx;
-    struct tg_err err;
-    struct hreq *r = j->r;
-
-    /* A job reaches the writer unanswered (the fetch step and a retry reset what prepare or
-     * the failed attempt left): the status is the handler's alone, so >= 300 means rollback. */
     assert(r->status == 0);
-    tg_err_clear(&err);
-    if (store_savepoint(S.writer_conn, &err) != 0) {
-        api_fail(r, TG_EBUSY, &err);
-        return;
-    }
-    core_ctx_init(&cx, S.writer_conn, &r->a, true);
-    r->route->fn(r, &cx);
-    r->authed = cx.authed;
+    r->route->fn(r, cx);
+    r->authed = cx->authed;
     if (r->status == 0)
         api_failf(r, TG_EINTERNAL, "", "handler produced no response");
-    if (r->status >= 300) {
-        /* All or nothing: whatever the request wrote is undone. */
-        store_savepoint_rollback(S.writer_conn);
-        atomic_fetch_add(&S.m.txn_rollbacks, 1);
-        r->revision = 0;
-        return;
-    }
-    if (store_savepoint_release(S.writer_conn, &err) != 0) {
-        store_savepoint_rollback(S.writer_conn);
-        api_fail(r, TG_EINTERNAL, &err);
-        return;
-    }
-    r->revision = cx.rev ? cx.rev : core_current_rev(&cx);
+    return r->status >= 300 ? TXN_UNDO : TXN_KEEP;
 }
 
-/* Copying the WAL into the database file ends in an fsync of that file: on the writer it held
- * up every batch behind it (a fifth of the writer's time under 64 writing clients). */
-static void *ckpt_main(void *arg)
+static void job_prepare(struct txn_job *tj, struct core_ctx *cx)
 {
-    (void)arg;
-    for (;;) {
-        struct tg_err err;
-        pthread_mutex_lock(&S.ckpt_mu);
-        while (!S.ckpt_wanted && !S.ckpt_stop)
-            pthread_cond_wait(&S.ckpt_cv, &S.ckpt_mu);
-        if (S.ckpt_stop) {
-            pthread_mutex_unlock(&S.ckpt_mu);
-            break;
-        }
-        S.ckpt_wanted = false;
-        pthread_mutex_unlock(&S.ckpt_mu);
-        tg_err_clear(&err);
-        if (store_checkpoint(S.ckpt_conn, &err) != 0)
-            log_error("store: checkpoint: %s", err.msg);
-    }
-    return NULL;
+    struct hreq *r = JOB(tj)->r;
+    r->route->prepare(r, cx);
 }
 
-/* Flushes the WAL group by group (deferred syncs): the publisher's read of a batch waits for
- * its flush, and meanwhile catches up the batch before it. */
-static void *syncer_main(void *arg)
+static void job_reset(struct txn_job *tj) { api_reset_answer(JOB(tj)->r); }
+
+static void job_fail(struct txn_job *tj, int code, const struct tg_err *err)
 {
-    (void)arg;
-    while (store_sync_next(S.writer_conn)) {
-    }
-    return NULL;
+    api_fail(JOB(tj)->r, code, err);
 }
 
-/* After a batch is handed over, while the publisher answers. */
-static void writer_checkpoint(void)
+/* On the publisher: back to the request's loop. */
+static void job_done(struct txn_job *tj)
 {
-    struct tg_err err;
-
-    switch (store_checkpoint_due(S.writer_conn)) {
-    case STORE_CKPT_NONE:
-        break;
-    case STORE_CKPT_AHEAD:
-        pthread_mutex_lock(&S.ckpt_mu);
-        S.ckpt_wanted = true;
-        pthread_cond_signal(&S.ckpt_cv);
-        pthread_mutex_unlock(&S.ckpt_mu);
-        break;
-    case STORE_CKPT_RESTART:
-        /* The background copies did most of it: what is left is the tail since the last. */
-        tg_err_clear(&err);
-        if (store_checkpoint(S.writer_conn, &err) != 0)
-            log_error("store: checkpoint: %s", err.msg);
-        break;
-    }
+    struct job *j = JOB(tj);
+    j->r->revision = tj->revision;
+    h2o_multithread_send_message(&j->thread->receiver, &j->super);
 }
 
-static void *writer_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct job *batch, *j;
-        struct tg_err err;
-        int n = 0;
-
-        pthread_mutex_lock(&S.mu);
-        while (S.head == NULL && !S.writer_stop)
-            pthread_cond_wait(&S.cv, &S.mu);
-        if (S.head == NULL && S.writer_stop) {
-            pthread_mutex_unlock(&S.mu);
-            break;
-        }
-        batch = S.head;
-        for (j = batch; j && n < WRITER_BATCH - 1; j = j->next)
-            n++;
-        /* j is the last job of this batch. */
-        assert(batch != NULL);
-        S.head = j ? j->next : NULL;
-        if (j)
-            j->next = NULL;
-        if (S.head == NULL)
-            S.tail = NULL;
-        pthread_mutex_unlock(&S.mu);
-
-        tg_err_clear(&err);
-        if (store_begin_write(S.writer_conn, &err) != 0) {
-            for (j = batch; j; j = j->next)
-                api_fail(j->r, TG_EBUSY, &err);
-        } else {
-            for (j = batch; j; j = j->next)
-                writer_run_one(j);
-            /* A serialization failure or deadlock (PostgreSQL) spoils the whole transaction:
-             * run the batch again from the start, a few times. */
-            for (int attempt = 0; attempt < 3 && store_retry_pending(S.writer_conn); attempt++) {
-                store_rollback(S.writer_conn);
-                for (j = batch; j; j = j->next)
-                    api_reset_answer(j->r);
-                tg_err_clear(&err);
-                if (store_begin_write(S.writer_conn, &err) != 0)
-                    break;
-                for (j = batch; j; j = j->next)
-                    writer_run_one(j);
-            }
-            if (store_commit(S.writer_conn, &err) != 0) {
-                atomic_fetch_add(&S.m.txn_failures, 1);
-                log_error("commit failed: %s", err.msg);
-                for (j = batch; j; j = j->next) {
-                    if (j->r->status < 300) {
-                        api_reset_answer(j->r);
-                        api_fail(j->r, err.code == TG_EBUSY ? TG_EBUSY : TG_EINTERNAL, &err);
-                    }
-                }
-            } else {
-                atomic_fetch_add(&S.m.txn_commits, 1);
-            }
-        }
-        /* The publisher applies the commit to the engine and answers, while this thread goes
-         * on with the next batch. */
-        for (j = batch; j->next; j = j->next) {
-        }
-        queue_append(&S.pub_mu, &S.pub_cv, &S.pub_head, &S.pub_tail, batch, j);
-        if (S.writer_checkpoints)
-            writer_checkpoint();
-    }
-    core_thread_done();
-    return NULL;
-}
-
-/* The second stage of a write: every job it takes was committed (or failed) by the writer.
- * One engine catch-up covers all of them, whatever number of batches are waiting; it reads
- * inside one read transaction of its own connection, so the changes and the rows it reloads
- * come from the same snapshot although the writer commits meanwhile. Only then do the answers
- * leave: a client that saw its write reads it back, from the store or the engine. Write
- * handlers must not consult the engine: it may lag the writer's store by the batches in here. */
-static void *publisher_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct job *batch, *j, *next;
-        struct tg_err err;
-        bool wrote = false;
-
-        pthread_mutex_lock(&S.pub_mu);
-        while (S.pub_head == NULL && !S.pub_stop)
-            pthread_cond_wait(&S.pub_cv, &S.pub_mu);
-        batch = S.pub_head;
-        S.pub_head = S.pub_tail = NULL;
-        pthread_mutex_unlock(&S.pub_mu);
-        if (batch == NULL)
-            break; /* stopping, and nothing left */
-
-        for (j = batch; j && !wrote; j = j->next)
-            wrote = j->r->revision > 0;
-        tg_err_clear(&err);
-        /* With deferred syncs no answer leaves before the commits its read saw are durable:
-         * even one that wrote nothing may show what an earlier batch wrote. A batch that
-         * wrote catches up the engine while its commits are flushed: the read begins early,
-         * and the catch-up waits for the flush before it publishes (and so do the answers,
-         * whatever the catch-up's outcome). */
-        if ((wrote ? store_begin_read_early(S.pub_conn, &err)
-                   : S.deferred_sync ? store_begin_read(S.pub_conn, &err) : 1) == 0) {
-            if (wrote)
-                engine_catch_up(engine_main, S.pub_conn, &err);
-            store_wait_durable(S.pub_conn);
-            store_rollback(S.pub_conn);
-        } else {
-            if (wrote)
-                log_error("engine: cannot read the changes: %s", err.msg);
-            /* The answers leave all the same (the batch committed; the next catch-up brings
-             * the engine along), but not before every commit is durable: they went out
-             * unflushed when the read could not begin (test_wait_durable_after_a_failed_read
-             * in tests/unit/test_powerloss.c). */
-            store_wait_durable(S.pub_conn);
-        }
-        for (j = batch; j; j = next) {
-            next = j->next;
-            note_rev(j->r->revision);
-            h2o_multithread_send_message(&j->thread->receiver, &j->super);
-        }
-    }
-    return NULL;
-}
+static const struct txn_ops server_ops = {
+    .run = job_run,
+    .prepare = job_prepare,
+    .reset = job_reset,
+    .fail = job_fail,
+    .done = job_done,
+};
 
 static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages)
 {
@@ -1056,67 +734,6 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         atomic_fetch_sub(&S.inflight, 1);
         xfree(j);
     }
-}
-
-/* Follows the revisions other instances commit (see the header) and applies them to the engine,
- * reading `changes` from its last applied revision on.
- *
- * It compares the store's revision with the last one it handled itself, never with
- * S.seen_rev: a read with X-Tagd-Min-Revision, or this instance's own commit, raises that
- * from the store without touching the engine or the auth cache, and taking it as "handled"
- * left the engine (and a token another instance revoked) behind until the next commit. */
-static void *tailer_main(void *arg)
-{
-    struct arena a;
-    int64_t tailed = atomic_load(&S.seen_rev);
-    (void)arg;
-    arena_init(&a);
-    if (engine_main) {
-        const struct eng_snap *s = engine_acquire(engine_main);
-        tailed = eng_snap_rev(s);
-        engine_release(engine_main, s);
-    }
-    while (!atomic_load(&S.tail_stop)) {
-        struct tg_err err;
-        struct core_ctx cx;
-        int64_t rev;
-        store_wait_notify(S.tail_conn, (int)S.cfg->tail_poll_ms);
-        if (atomic_load(&S.tail_stop))
-            break;
-        tg_err_clear(&err);
-        if (store_begin_read(S.tail_conn, &err) != 0)
-            continue;
-        core_ctx_init(&cx, S.tail_conn, &a, false);
-        rev = core_current_rev(&cx);
-        /* Another instance's commits reach this engine before a read may ask for them. The
-         * catch-up reads in the snapshot the revision came from: outside it each statement
-         * saw newer commits than the change list it applied, so a resource's rows could name
-         * a tag the engine did not know yet, and that tag's bitmap then missed the resource
-         * for good (a query found nothing where the resource's tags showed it). */
-        if (rev > tailed) {
-            int rc = engine_main ? engine_catch_up(engine_main, S.tail_conn, &err) : 0;
-            store_rollback(S.tail_conn);
-            if (rc != 0)
-                continue;
-            /* Another instance may have revoked a token: cached checks start over, and
-             * reads that name a revision up to this one may use them again. */
-            store_auth_epoch_bump();
-            store_auth_rev_set(rev);
-            tailed = rev;
-        } else {
-            store_rollback(S.tail_conn);
-        }
-        note_rev(rev);
-        arena_release(&a);
-        arena_init(&a);
-    }
-    arena_release(&a);
-    return NULL;
-}
-
-static void enqueue(struct job *j)
-{
-    queue_append(&S.mu, &S.cv, &S.head, &S.tail, j, j);
 }
 
 /* ---- the h2o handler ---- */
@@ -1136,11 +753,9 @@ static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, 
     j->thread = t;
     j->route_index = index;
     j->start_us = start;
+    j->txn.a = &r->a;
     atomic_fetch_add(&S.inflight, 1);
-    if (r->route->prepare)
-        queue_append(&S.fetch_mu, &S.fetch_cv, &S.fetch_head, &S.fetch_tail, j, j);
-    else
-        enqueue(j);
+    txn_submit(&j->txn, r->route->prepare != NULL);
 }
 
 static int on_req(h2o_handler_t *self, h2o_req_t *req)
@@ -1222,142 +837,59 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- metrics ---- */
 
-void api_metrics_render(struct hreq *r, struct core_ctx *cx)
+/* What this layer counted, for api/metrics.c (api_metrics_source): a copy, taken now. */
+static void http_stats(struct api_http_stats *o, struct arena *a)
 {
-    struct sbuf *b = &r->out;
-    int64_t tags = 0, res = 0, asg = 0;
     int nr = router_count();
-    unsigned long long cum = 0;
+    size_t n = 0, cap = 64;
+    struct api_route_count *counts = arena_alloc(a, cap * sizeof(*counts));
+    unsigned long long *buckets = arena_alloc(a, (NBUCKETS + 1) * sizeof(*buckets));
+    int *loop_conns = arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_conns) + 1);
+    unsigned long long *loop_served =
+        arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_served) + 1);
+    struct conns_stats cs;
 
-    sbuf_reset(b);
-    r->status = 200;
-    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    sbuf_adds(b, "# HELP tagd_requests_total HTTP requests by route and status.\n"
-                 "# TYPE tagd_requests_total counter\n");
     for (int i = 0; i <= nr; i++) {
-        const struct route *rt = router_at(i);
-        for (int s = 100; s < MAX_STATUS; s++) {
+        for (int st = 100; st < MAX_STATUS; st++) {
             unsigned long long v =
-                atomic_load(&S.m.by_route_status[(size_t)i * MAX_STATUS + (size_t)s]);
+                atomic_load(&S.m.by_route_status[(size_t)i * MAX_STATUS + (size_t)st]);
             if (v == 0)
                 continue;
-            sbuf_printf(b, "tagd_requests_total{route=\"%s %s\",status=\"%d\"} %llu\n",
-                        rt ? rt->method : "ANY",
-                        rt ? (rt->name ? rt->name : rt->pattern) : "unmatched", s, v);
+            if (n == cap) {
+                struct api_route_count *more = arena_alloc(a, 2 * cap * sizeof(*more));
+                memcpy(more, counts, n * sizeof(*more));
+                counts = more;
+                cap *= 2;
+            }
+            counts[n].route = router_at(i);
+            counts[n].status = st;
+            counts[n++].n = v;
         }
     }
-    sbuf_adds(b, "# HELP tagd_request_duration_seconds Request latency.\n"
-                 "# TYPE tagd_request_duration_seconds histogram\n");
-    for (size_t k = 0; k < NBUCKETS; k++) {
-        cum += atomic_load(&S.m.buckets[k]);
-        sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                    (double)latency_buckets_us[k] / 1e6, cum);
+    o->counts = counts;
+    o->ncounts = n;
+    for (size_t k = 0; k <= NBUCKETS; k++)
+        buckets[k] = atomic_load(&S.m.buckets[k]);
+    o->bucket_le_us = latency_buckets_us;
+    o->buckets = buckets;
+    o->nbuckets = (int)NBUCKETS;
+    o->latency_count = atomic_load(&S.m.latency_count);
+    o->latency_sum_us = atomic_load(&S.m.latency_sum_us);
+    conns_stats(&cs);
+    o->refused_limit = cs.refused_limit;
+    o->refused_addr = cs.refused_addr;
+    o->evicted = cs.evicted;
+    o->body_refused = cs.body_refused;
+    o->body_budget = cs.body_budget;
+    o->accept_paused = cs.accept_paused;
+    o->body_bytes = cs.body_bytes;
+    for (int i = 0; i < S.nthreads; i++) {
+        loop_conns[i] = S.threads[i].conns ? conns_loop_count(S.threads[i].conns) : 0;
+        loop_served[i] = atomic_load(&S.threads[i].served);
     }
-    cum += atomic_load(&S.m.buckets[NBUCKETS]);
-    sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-    sbuf_printf(b, "tagd_request_duration_seconds_sum %g\n",
-                (double)atomic_load(&S.m.latency_sum_us) / 1e6);
-    sbuf_printf(b, "tagd_request_duration_seconds_count %llu\n",
-                atomic_load(&S.m.latency_count));
-    sbuf_printf(b,
-                "# HELP tagd_store_transactions_total Writer transactions by outcome.\n"
-                "# TYPE tagd_store_transactions_total counter\n"
-                "tagd_store_transactions_total{outcome=\"commit\"} %llu\n"
-                "tagd_store_transactions_total{outcome=\"request_rollback\"} %llu\n"
-                "tagd_store_transactions_total{outcome=\"failed\"} %llu\n",
-                atomic_load(&S.m.txn_commits), atomic_load(&S.m.txn_rollbacks),
-                atomic_load(&S.m.txn_failures));
-    sbuf_printf(b, "# HELP tagd_wal_syncs_total fdatasyncs of SQLite's WAL by the deferred syncs.\n"
-                   "# TYPE tagd_wal_syncs_total counter\n"
-                   "tagd_wal_syncs_total %llu\n",
-                (unsigned long long)store_syncs(S.writer_conn));
-    sbuf_printf(b,
-                "# HELP tagd_store_reconnects_total Store connections opened again after one"
-                " was lost.\n"
-                "# TYPE tagd_store_reconnects_total counter\n"
-                "tagd_store_reconnects_total %llu\n"
-                "# HELP tagd_store_unavailable_total Store operations that failed because the"
-                " store could not be reached (answered 503).\n"
-                "# TYPE tagd_store_unavailable_total counter\n"
-                "tagd_store_unavailable_total %llu\n"
-                "# HELP tagd_store_lost_commits_total Commits whose answer the connection lost,"
-                " by what tagd found out afterwards.\n"
-                "# TYPE tagd_store_lost_commits_total counter\n"
-                "tagd_store_lost_commits_total{outcome=\"committed\"} %llu\n"
-                "tagd_store_lost_commits_total{outcome=\"aborted\"} %llu\n"
-                "tagd_store_lost_commits_total{outcome=\"unknown\"} %llu\n"
-                "# HELP tagd_store_lock_waits_total Write transactions that waited over 100 ms"
-                " for the revision counter's lock (other instances' writes).\n"
-                "# TYPE tagd_store_lock_waits_total counter\n"
-                "tagd_store_lock_waits_total %llu\n"
-                "# HELP tagd_store_lock_wait_seconds_total Time write transactions waited for"
-                " that lock.\n"
-                "# TYPE tagd_store_lock_wait_seconds_total counter\n"
-                "tagd_store_lock_wait_seconds_total %g\n",
-                (unsigned long long)store_stat(STORE_STAT_RECONNECTS),
-                (unsigned long long)store_stat(STORE_STAT_UNAVAILABLE),
-                (unsigned long long)store_stat(STORE_STAT_COMMIT_COMMITTED),
-                (unsigned long long)store_stat(STORE_STAT_COMMIT_ABORTED),
-                (unsigned long long)store_stat(STORE_STAT_COMMIT_UNKNOWN),
-                (unsigned long long)store_stat(STORE_STAT_LOCK_WAITS),
-                (double)store_stat(STORE_STAT_LOCK_WAIT_US) / 1e6);
-    if (engine_main) {
-        uint64_t applied, reread;
-        engine_catch_up_stats(engine_main, &applied, &reread);
-        sbuf_printf(b,
-                    "# HELP tagd_engine_resource_updates_total Resources the engine brought up to"
-                    " date after commits: applied from the change records, or read again.\n"
-                    "# TYPE tagd_engine_resource_updates_total counter\n"
-                    "tagd_engine_resource_updates_total{how=\"applied\"} %llu\n"
-                    "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n",
-                    (unsigned long long)applied, (unsigned long long)reread);
-    }
-    {
-        struct conns_stats cs;
-        conns_stats(&cs);
-        sbuf_printf(b,
-                    "# HELP tagd_connections_rejected_total Connections closed by the budgets: "
-                    "refused at --max-conns, refused at --max-conns-per-addr, anonymous ones "
-                    "closed to make room.\n"
-                    "# TYPE tagd_connections_rejected_total counter\n"
-                    "tagd_connections_rejected_total{reason=\"limit\"} %llu\n"
-                    "tagd_connections_rejected_total{reason=\"addr\"} %llu\n"
-                    "tagd_connections_rejected_total{reason=\"evicted\"} %llu\n"
-                    "# HELP tagd_bodies_refused_total Requests answered while their body arrived: "
-                    "413 without credentials, 503 over --max-body-memory-mb.\n"
-                    "# TYPE tagd_bodies_refused_total counter\n"
-                    "tagd_bodies_refused_total{reason=\"anonymous\"} %llu\n"
-                    "tagd_bodies_refused_total{reason=\"budget\"} %llu\n"
-                    "# HELP tagd_accept_pauses_total Times accepting paused for want of "
-                    "descriptors.\n"
-                    "# TYPE tagd_accept_pauses_total counter\n"
-                    "tagd_accept_pauses_total %llu\n"
-                    "# HELP tagd_body_bytes Request body bytes held now.\n"
-                    "# TYPE tagd_body_bytes gauge\n"
-                    "tagd_body_bytes %lld\n"
-                    "# HELP tagd_connections Open client connections.\n"
-                    "# TYPE tagd_connections gauge\n",
-                    (unsigned long long)cs.refused_limit, (unsigned long long)cs.refused_addr,
-                    (unsigned long long)cs.evicted, (unsigned long long)cs.body_refused,
-                    (unsigned long long)cs.body_budget, (unsigned long long)cs.accept_paused,
-                    (long long)cs.body_bytes);
-        for (int i = 0; i < S.nthreads; i++)
-            sbuf_printf(b, "tagd_connections{loop=\"%d\"} %d\n", i,
-                        S.threads[i].conns ? conns_loop_count(S.threads[i].conns) : 0);
-    }
-    sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
-                 "# TYPE tagd_loop_responses_total counter\n");
-    for (int i = 0; i < S.nthreads; i++)
-        sbuf_printf(b, "tagd_loop_responses_total{loop=\"%d\"} %llu\n", i,
-                    atomic_load(&S.threads[i].served));
-    core_counts(cx, &tags, &res, &asg);
-    sbuf_printf(b,
-                "# TYPE tagd_tags gauge\ntagd_tags %lld\n"
-                "# TYPE tagd_resources gauge\ntagd_resources %lld\n"
-                "# TYPE tagd_assignments gauge\ntagd_assignments %lld\n"
-                "# TYPE tagd_revision gauge\ntagd_revision %lld\n",
-                (long long)tags, (long long)res, (long long)asg,
-                (long long)core_current_rev(cx));
+    o->nloops = S.nthreads;
+    o->loop_conns = loop_conns;
+    o->loop_served = loop_served;
 }
 
 /* ---- listeners and loops ---- */
@@ -1457,6 +989,16 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* A start that fails: the pipeline's connections and the store's threads around its writer,
+ * which store_close would otherwise wait for, end here. */
+static int start_failed(void)
+{
+    txn_stop();
+    for (int i = 0; S.threads && i < S.nthreads; i++)
+        txn_reader_close(S.threads[i].reader);
+    return 2;
+}
+
 int server_run(const struct tagd_config *cfg, struct store *store)
 {
     struct sockaddr_in sa;
@@ -1472,12 +1014,6 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     S.cfg = cfg;
     S.store = store;
     S.nthreads = cfg->threads;
-    pthread_mutex_init(&S.mu, NULL);
-    pthread_cond_init(&S.cv, NULL);
-    pthread_mutex_init(&S.pub_mu, NULL);
-    pthread_cond_init(&S.pub_cv, NULL);
-    pthread_mutex_init(&S.fetch_mu, NULL);
-    pthread_cond_init(&S.fetch_cv, NULL);
     {
         FILE *f = fopen("/dev/urandom", "rb");
         if (f == NULL || fread(rnd, 1, sizeof(rnd), f) != sizeof(rnd))
@@ -1489,6 +1025,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     }
     router_init();
     conns_setup(cfg, S.nthreads, render_refusal);
+    api_metrics_source(http_stats);
     S.m.by_route_status = xcalloc(((size_t)router_count() + 1) * MAX_STATUS, sizeof(atomic_ullong));
 
     if (parse_listen(cfg->listen, &sa) != 0) {
@@ -1512,47 +1049,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     handler->on_req = on_req;
 
     tg_err_clear(&err);
-    S.writer_conn = store_conn_open(store, true, &err);
-    if (S.writer_conn == NULL) {
-        log_error("store: %s", err.msg);
-        return 2;
-    }
-    S.pub_conn = store_conn_open(store, false, &err);
-    if (S.pub_conn == NULL) {
-        log_error("store: %s", err.msg);
-        return 2;
-    }
-    S.writer_checkpoints = store_defer_checkpoints(S.writer_conn, (int)S.cfg->wal_mb);
-    {
-        int64_t t0 = time_mono_us();
-        int64_t n = store_warm_writer(S.writer_conn, (int)S.cfg->write_cache_mb);
-        if (n > 0)
-            log_info("store: the writer's cache holds %lld index entries (%lld ms)", (long long)n,
-                     (long long)(time_mono_us() - t0) / 1000);
-    }
-    if (S.writer_checkpoints) {
-        S.deferred_sync = S.cfg->defer_sync && store_defer_sync(S.writer_conn);
-        S.ckpt_conn = store_conn_open(store, true, &err);
-        if (S.ckpt_conn == NULL) {
-            log_error("store: %s", err.msg);
-            return 2;
-        }
-        pthread_mutex_init(&S.ckpt_mu, NULL);
-        pthread_cond_init(&S.ckpt_cv, NULL);
-    }
-    {
-        int64_t t0 = time_mono_us();
-        /* Through the publisher's reading connection: the scan would otherwise fill the
-         * writer's large page cache with pages no write needs. */
-        if (engine_open(S.pub_conn, &engine_main, &err) != 0) {
-            log_error("engine: %s", err.msg);
-            return 2;
-        }
-        log_info("engine loaded in %.3f s", (double)(time_mono_us() - t0) / 1e6);
-        /* Alone on its SQLite file, the writer reads a resource's current tags from the
-         * engine when nothing changed them since (core.h): a third of its time per add. */
-        core_writer_engine(!store_is_shared(store));
-    }
+    if (txn_open(store, &server_ops, (int)cfg->tail_poll_ms, &err) != 0)
+        return start_failed(); /* txn_open said why */
     /* Every loop's context (its multithread queue's socket, its listener) is created here on the
      * main thread, so those sockets' buffers belong to the main thread's (thread-local) buffer
      * prototype while the loop threads read into them and free them. h2o 2.2.5 recycles freed
@@ -1570,19 +1068,19 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         t->accept_ctx.hosts = S.config.hosts;
         h2o_multithread_register_receiver(t->ctx.queue, &t->receiver, on_writer_done);
         h2o_timeout_init(t->loop, &t->park_tick, PARK_TICK_MS);
-        t->reader = store_conn_open(store, false, &err);
+        t->reader = txn_reader_open(&err);
         if (t->reader == NULL) {
             log_error("store: %s", err.msg);
-            return 2;
+            return start_failed();
         }
         if (i == 0 && sa.sin_port != 0 && !port_is_free(&sa)) {
             log_error("cannot listen on %s: address already in use", cfg->listen);
-            return 2;
+            return start_failed();
         }
         t->fd = open_listener(&sa);
         if (t->fd < 0) {
             log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
-            return 2;
+            return start_failed();
         }
         t->listener = h2o_evloop_socket_create(t->loop, t->fd, H2O_SOCKET_FLAG_DONT_READ);
         t->conns = conns_loop_new(t->loop, t->listener, t->fd, &t->accept_ctx);
@@ -1595,56 +1093,14 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         inet_ntop(AF_INET, &bound.sin_addr, addr, sizeof(addr));
         log_info("tagd %s listening on %s:%d (%d thread%s, store %s)", TAGD_VERSION, addr,
                  ntohs(bound.sin_port), S.nthreads, S.nthreads == 1 ? "" : "s",
-                 store_describe(store));
+                 txn_store_describe());
     }
-    {
-        struct arena a;
-        struct core_ctx cx;
-        arena_init(&a);
-        if (store_begin_read(S.threads[0].reader, &err) == 0) {
-            core_ctx_init(&cx, S.threads[0].reader, &a, false);
-            note_rev(core_current_rev(&cx));
-            store_rollback(S.threads[0].reader);
-        }
-        arena_release(&a);
-    }
-    if (store_is_shared(store)) {
-        /* Nothing is cached yet: the tailer takes it on from what the engine loaded. */
-        int64_t loaded = atomic_load(&S.seen_rev);
-        if (engine_main) {
-            const struct eng_snap *snap = engine_acquire(engine_main);
-            loaded = eng_snap_rev(snap);
-            engine_release(engine_main, snap);
-        }
-        store_auth_rev_set(loaded);
-        S.tail_conn = store_conn_open(store, false, &err);
-        if (S.tail_conn == NULL) {
-            log_error("store: %s", err.msg);
-            return 2;
-        }
-        S.tailing = pthread_create(&S.tailer, NULL, tailer_main, NULL) == 0;
-        if (S.tailing)
-            pthread_setname_np(S.tailer, "tagd-tail");
-    }
-    /* Only now: a start that fails before this point must not leave threads waiting on the
-     * store's condition variables (destroying those would block). Each thread is named for
-     * `top -H` and /proc/PID/task/TID/comm: an operator sees which role spends the CPU (the
-     * main thread, an HTTP loop too, keeps the process's name for pidof). */
-    if (S.writer_checkpoints) {
-        pthread_create(&S.ckpt, NULL, ckpt_main, NULL);
-        pthread_setname_np(S.ckpt, "tagd-checkpoint");
-    }
-    if (S.deferred_sync)
-        for (int k = 0; k < SYNCER_THREADS; k++) {
-            pthread_create(&S.syncer[k], NULL, syncer_main, NULL);
-            pthread_setname_np(S.syncer[k], "tagd-sync");
-        }
-    pthread_create(&S.publisher, NULL, publisher_main, NULL);
-    pthread_setname_np(S.publisher, "tagd-publish");
-    pthread_create(&S.writer, NULL, writer_main, NULL);
-    pthread_setname_np(S.writer, "tagd-writer");
-    pthread_create(&S.fetcher, NULL, fetcher_main, NULL);
-    pthread_setname_np(S.fetcher, "tagd-fetch");
+    /* Only now: a start that fails before this point must not leave the pipeline's threads
+     * waiting on the store. Each thread is named for `top -H` and /proc/PID/task/TID/comm: an
+     * operator sees which role spends the CPU (the main thread, an HTTP loop too, keeps the
+     * process's name for pidof). */
+    if (txn_start(&err) != 0)
+        return start_failed(); /* txn_start said why */
     for (i = 1; i < S.nthreads; i++) {
         pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
         pthread_setname_np(S.threads[i].tid, "tagd-http");
@@ -1653,36 +1109,13 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     for (i = 1; i < S.nthreads; i++)
         pthread_join(S.threads[i].tid, NULL);
 
-    /* Each stage drains into the next: the fetch thread into the writer, the writer into the
-     * publisher. */
-    stop_and_join(&S.fetch_mu, &S.fetch_cv, &S.fetch_stop, S.fetcher);
-    store_conn_close(S.fetch_conn);
-    stop_and_join(&S.mu, &S.cv, &S.writer_stop, S.writer);
-    if (S.writer_checkpoints) {
-        stop_and_join(&S.ckpt_mu, &S.ckpt_cv, &S.ckpt_stop, S.ckpt);
-        store_conn_close(S.ckpt_conn);
-    }
-    stop_and_join(&S.pub_mu, &S.pub_cv, &S.pub_stop, S.publisher);
-    if (S.deferred_sync) {
-        store_sync_stop(S.writer_conn);
-        for (int k = 0; k < SYNCER_THREADS; k++)
-            pthread_join(S.syncer[k], NULL);
-    }
-    atomic_store(&S.tail_stop, true);
-    store_wake_tailer();
-    if (S.tailing)
-        pthread_join(S.tailer, NULL);
-    store_conn_close(S.tail_conn);
+    /* Every write in flight is answered or dropped by now (S.inflight). */
+    txn_stop();
     log_info("tagd stopped: drained in-flight requests");
     for (i = 0; i < S.nthreads; i++) {
-        store_conn_close(S.threads[i].reader);
+        txn_reader_close(S.threads[i].reader);
         conns_loop_free(S.threads[i].conns);
     }
-    core_writer_engine(false);
-    engine_free(engine_main);
-    engine_main = NULL;
-    store_conn_close(S.writer_conn);
-    store_conn_close(S.pub_conn);
     xfree(S.threads);
     xfree(S.m.by_route_status);
     return rc;

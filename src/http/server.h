@@ -3,7 +3,8 @@
 #define TAGD_HTTP_SERVER_H
 
 #include "http/config.h"
-#include "store/store.h"
+
+struct store;
 
 /** Serves until a stop signal; returns the process exit code (0 after a clean drain). */
 int server_run(const struct tagd_config *cfg, struct store *store);

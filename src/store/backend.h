@@ -46,19 +46,14 @@ struct store_backend {
     int (*exec_script)(struct store_conn *c, const char *sql, struct tg_err *err);
     int (*wait_notify)(struct store_conn *c, int timeout_ms);
     bool (*retry_pending)(struct store_conn *c);
-    /* Optional (NULL: the backend has no checkpoints). */
-    bool (*defer_checkpoints)(struct store_conn *c, int wal_mb);
-    int64_t (*warm_writer)(struct store_conn *c, int cache_mb);
-    int (*checkpoint)(struct store_conn *c, struct tg_err *err);
-    enum store_ckpt (*checkpoint_due)(struct store_conn *writer);
-    /* Optional, deferred syncs: sync_next and sync_stop are called only after defer_sync
-     * returned true; begin_read_early falls back on begin_read. */
-    bool (*defer_sync)(struct store_conn *writer);
-    bool (*sync_next)(struct store_conn *writer);
-    void (*sync_stop)(struct store_conn *writer);
+    /* Optional: NULL opens a plain writing connection and has no upkeep. */
+    struct store_conn *(*writer_open)(struct store *s, struct tg_err *err);
+    void (*writer_idle)(struct store_conn *writer);
+    /* Optional, where commits may be visible before they are durable: begin_read_early falls
+     * back on begin_read, the waits on returning at once. */
     int (*begin_read_early)(struct store_conn *c, struct tg_err *err);
     void (*wait_durable)(struct store_conn *c);
-    uint64_t (*syncs)(struct store_conn *c);
+    void (*wait_all_durable)(struct store_conn *c);
     struct store_stmt *(*st_get)(struct store_conn *c, enum store_sql id, struct tg_err *err);
     void (*st_int)(struct store_stmt *st, int i, int64_t v);
     void (*st_textn)(struct store_stmt *st, int i, const char *s, size_t n);

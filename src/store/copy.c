@@ -130,18 +130,21 @@ static int copy_table(struct store_conn *src, struct store_conn *dst, const char
 
 int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err)
 {
-    static const struct store_open_opts source_checks = {.check = STORE_CHECK_QUICK,
-                                                         .must_exist = true};
+    /* Neither store may be in use by a server meanwhile (exclusive: SQLite's file lock). */
+    static const struct store_open_opts source_checks = {
+        .check = STORE_CHECK_QUICK, .must_exist = true, .exclusive = true};
+    static const struct store_open_opts target_opts = {.check = STORE_CHECK_AUTO,
+                                                       .exclusive = true};
     struct store *s = NULL, *d = NULL;
     struct store_conn *src = NULL, *dst = NULL;
     struct table *tabs = NULL;
     int ntabs = 0, left, rc;
 
     /* The source must hold a store, checked whole (quick_check: the copy reads it all
-     * anyway); the target gets the start-up checks of any store (store_open_with). */
-    rc = store_open_with(from, &source_checks, &s, err);
+     * anyway); the target gets the start-up checks of any store (store_open). */
+    rc = store_open(from, &source_checks, &s, err);
     if (rc == 0)
-        rc = store_open(to, &d, err);
+        rc = store_open(to, &target_opts, &d, err);
     if (rc)
         goto out;
     src = store_conn_open(s, true, err);

@@ -70,6 +70,18 @@ static atomic_int_fast64_t hold_timeout_ms = 2000;
 
 void store_stat_add(enum store_stat s, uint64_t n) { atomic_fetch_add(&stats[s], n); }
 uint64_t store_stat(enum store_stat s) { return atomic_load(&stats[s]); }
+
+void store_stats_get(struct store_stats *out)
+{
+    out->reconnects = store_stat(STORE_STAT_RECONNECTS);
+    out->unavailable = store_stat(STORE_STAT_UNAVAILABLE);
+    out->commit_committed = store_stat(STORE_STAT_COMMIT_COMMITTED);
+    out->commit_aborted = store_stat(STORE_STAT_COMMIT_ABORTED);
+    out->commit_unknown = store_stat(STORE_STAT_COMMIT_UNKNOWN);
+    out->lock_waits = store_stat(STORE_STAT_LOCK_WAITS);
+    out->lock_wait_us = store_stat(STORE_STAT_LOCK_WAIT_US);
+    out->wal_syncs = store_stat(STORE_STAT_WAL_SYNCS);
+}
 void store_set_hold_timeout_ms(int64_t ms) { atomic_store(&hold_timeout_ms, ms); }
 int64_t store_hold_timeout_ms(void) { return atomic_load(&hold_timeout_ms); }
 
@@ -112,19 +124,14 @@ static const struct store_backend *backend_for(const char *url)
     return NULL;
 }
 
-int store_open_with(const char *url, const struct store_open_opts *o, struct store **out,
-                    struct tg_err *err)
+int store_open(const char *url, const struct store_open_opts *o, struct store **out,
+               struct tg_err *err)
 {
     static const struct store_open_opts defaults = {.check = STORE_CHECK_AUTO};
     const struct store_backend *be = backend_for(url);
     if (be == NULL)
         return tg_err_set(err, TG_EINVAL, "store", "unsupported store url '%s'", url);
     return be->open(url, o ? o : &defaults, out, err);
-}
-
-int store_open(const char *url, struct store **out, struct tg_err *err)
-{
-    return store_open_with(url, NULL, out, err);
 }
 
 void store_close(struct store *s)
@@ -182,21 +189,14 @@ void store_savepoint_rollback(struct store_conn *c) { c->be->savepoint_rollback(
 int store_ping(struct store_conn *c, struct tg_err *err) { return c->be->ping(c, err); }
 int store_wait_notify(struct store_conn *c, int timeout_ms) { return c->be->wait_notify(c, timeout_ms); }
 bool store_retry_pending(struct store_conn *c) { return c->be->retry_pending(c); }
-bool store_defer_checkpoints(struct store_conn *c, int wal_mb)
+struct store_conn *store_writer_open(struct store *s, struct tg_err *err)
 {
-    return c->be->defer_checkpoints ? c->be->defer_checkpoints(c, wal_mb) : false;
+    return s->be->writer_open ? s->be->writer_open(s, err) : s->be->conn_open(s, true, err);
 }
-int64_t store_warm_writer(struct store_conn *c, int cache_mb)
+void store_writer_idle(struct store_conn *writer)
 {
-    return c->be->warm_writer ? c->be->warm_writer(c, cache_mb) : -1;
-}
-int store_checkpoint(struct store_conn *c, struct tg_err *err)
-{
-    return c->be->checkpoint ? c->be->checkpoint(c, err) : 0;
-}
-bool store_defer_sync(struct store_conn *writer)
-{
-    return writer->be->defer_sync ? writer->be->defer_sync(writer) : false;
+    if (writer->be->writer_idle)
+        writer->be->writer_idle(writer);
 }
 int store_begin_read_early(struct store_conn *c, struct tg_err *err)
 {
@@ -207,12 +207,10 @@ void store_wait_durable(struct store_conn *c)
     if (c->be->wait_durable)
         c->be->wait_durable(c);
 }
-uint64_t store_syncs(struct store_conn *c) { return c->be->syncs ? c->be->syncs(c) : 0; }
-bool store_sync_next(struct store_conn *writer) { return writer->be->sync_next(writer); }
-void store_sync_stop(struct store_conn *writer) { writer->be->sync_stop(writer); }
-enum store_ckpt store_checkpoint_due(struct store_conn *writer)
+void store_wait_all_durable(struct store_conn *c)
 {
-    return writer->be->checkpoint_due ? writer->be->checkpoint_due(writer) : STORE_CKPT_NONE;
+    if (c->be->wait_all_durable)
+        c->be->wait_all_durable(c);
 }
 int store_exec_script(struct store_conn *c, const char *sql, struct tg_err *err)
 {

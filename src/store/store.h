@@ -29,14 +29,7 @@ struct store;
 struct store_conn;
 struct store_stmt;
 
-/**
- * Opens the store named by `url` ("sqlite:PATH", a plain path, or "postgres://user@host:port/db"
- * / "postgresql://...", any libpq URI) and applies every pending migration. Returns 0 and an
- * owned *out, or a tg_code with `err` set.
- */
-int store_open(const char *url, struct store **out, struct tg_err *err);
-
-/** How store_open_with checks a SQLite file that a store was created in before (the marker
+/** How store_open checks a SQLite file that a store was created in before (the marker
  * PATH.state beside it says so; docs/operations.md, "Start-up checks"). Whatever the mode, a
  * file that held a store and now holds none (truncated, deleted, replaced) is refused. */
 enum store_check {
@@ -47,6 +40,9 @@ enum store_check {
     STORE_CHECK_FULL,  /* PRAGMA integrity_check at every open (indexes against tables too) */
 };
 
+/* What a backend does beyond SQL is configured here, once: the server's write pipeline sees
+ * only store_writer_open, store_writer_idle and the durability waits below. PostgreSQL ignores
+ * every option (its server checks, locks and flushes its own files). */
 struct store_open_opts {
     enum store_check check;
     /* A store that is gone or damaged is started over, empty, instead of refused; a file
@@ -54,16 +50,31 @@ struct store_open_opts {
     bool reinit;
     /* `tagd migrate`'s source: the file must hold a store, marker or not. */
     bool must_exist;
+    /* This process is the file's only writer until store_close: SQLite takes an exclusive
+     * lock on PATH.lock (which names the holder's pid) and refuses the store with TG_EBUSY
+     * when another process holds it. One tagd per SQLite file: its writer assumes it is the
+     * file's only writer (the engine answers the writer's reads, the WAL is sized and copied
+     * by it alone). */
+    bool exclusive;
+    bool create_dir; /* SQLite: PATH's directory is made (0700) when it is missing */
+    /* For the connection store_writer_open makes (SQLite; docs/operations.md). */
+    int wal_mb;         /* the WAL's length before it starts over (its copies then run on a
+                         * checkpointer thread of the store's); 0: SQLite's own checkpoints */
+    int write_cache_mb; /* the writer's page cache, filled at open with the index random adds
+                         * read; 0: SQLite's 64 MB, nothing read */
+    bool defer_sync;    /* with wal_mb: commits leave the WAL's fsync to syncer threads of the
+                         * store's, and readers wait for it (store_begin_read) */
 };
 
 /**
- * store_open with start-up checks (NULL: the defaults, STORE_CHECK_AUTO and nothing else).
- * A SQLite store that existed and is now empty, missing or fails the check returns
- * TG_EPRECOND with `err` saying what was found; nothing was written then. PostgreSQL ignores
- * the options (its server checks its own files).
+ * Opens the store named by `url` ("sqlite:PATH", a plain path, or "postgres://user@host:port/db"
+ * / "postgresql://...", any libpq URI) and applies every pending migration, with the options
+ * `o` (NULL: the defaults, STORE_CHECK_AUTO and nothing else). A SQLite store that existed and
+ * is now empty, missing or fails the check returns TG_EPRECOND with `err` saying what was
+ * found; nothing was written then. Returns 0 and an owned *out, or a tg_code with `err` set.
  */
-int store_open_with(const char *url, const struct store_open_opts *o, struct store **out,
-                    struct tg_err *err);
+int store_open(const char *url, const struct store_open_opts *o, struct store **out,
+               struct tg_err *err);
 void store_close(struct store *s);
 /** Short description of the backend for logs ("sqlite /path/tagd.db"). Borrowed. */
 const char *store_describe(const struct store *s);
@@ -103,62 +114,31 @@ void store_wake_tailer(void);
  */
 bool store_retry_pending(struct store_conn *c);
 /**
- * SQLite: commits on the writer connection `writer` stop copying the WAL into the database file
- * themselves (SQLite's automatic checkpoint, which the commit call waits for); the caller runs
- * store_checkpoint when it suits it. The WAL grows to `wal_mb` MB before it starts over (a
- * quarter of it uncopied makes a checkpoint due). Returns false and changes nothing on a
- * backend without such a step (PostgreSQL).
+ * Opens the connection of the one thread that commits the server's writes, with whatever the
+ * backend does around such a writer as store_open's options asked: SQLite sizes its WAL,
+ * warms its page cache, and starts a checkpointer thread (and, with defer_sync, syncer
+ * threads) that stop when this connection is closed. At most one per store at a time.
+ * Returns owned or NULL with `err` set.
  */
-bool store_defer_checkpoints(struct store_conn *writer, int wal_mb);
-/**
- * SQLite: gives the writer connection a page cache of `cache_mb` MB and fills it with the
- * index that assignment writes touch at random (assignments_cur), as far as it fits. Returns
- * the number of index entries read, or -1 on a backend that keeps its own buffers
- * (PostgreSQL). 0 MB leaves SQLite's cache as it is and reads nothing.
- */
-int64_t store_warm_writer(struct store_conn *writer, int cache_mb);
-/**
- * SQLite, after store_defer_checkpoints: the writer's commits stop waiting for the WAL's fsync,
- * so that it runs the next transaction while the disk flushes. Durability moves to the
- * readers: beginning a read transaction (any connection of the store) waits until every
- * commit its snapshot may see is durable, running the fdatasync itself when no other thread
- * is. So nothing is read, by the engine's catch-up or by anyone else, that a power loss could
- * still take back; the server answers a write only after such a read. Returns false (and
- * changes nothing) where commits are durable by themselves (PostgreSQL).
- */
-bool store_defer_sync(struct store_conn *writer);
-/** With deferred syncs: waits until a commit is written but not durable, makes it durable and
- * returns true; false once store_sync_stop was called (after a last sync). A thread looping
- * on it flushes each group of commits as soon as the last flush is done, while the readers
- * that wait for them (the engine's catch-up first) do other work. */
-bool store_sync_next(struct store_conn *writer);
-void store_sync_stop(struct store_conn *writer);
-/** store_begin_read without the wait: the snapshot may hold commits that are not durable
- * yet. Whoever reads so must call store_wait_durable before anything read leaves the thread
- * (the engine's catch-up builds its next snapshot meanwhile, and publishes it after). */
+struct store_conn *store_writer_open(struct store *s, struct tg_err *err);
+/** The writer between two transactions, after handing its last commit on: the backend's
+ * upkeep (SQLite: a due copy of the WAL starts on the checkpointer, or, once the WAL is at its
+ * length, the writer copies the rest itself so that the WAL starts over). */
+void store_writer_idle(struct store_conn *writer);
+/** store_begin_read without waiting for durability: the snapshot may hold commits that are
+ * not durable yet (SQLite with defer_sync). Whoever reads so must call store_wait_durable
+ * before anything read leaves the thread (the engine's catch-up builds its next snapshot
+ * meanwhile, and publishes it after). Elsewhere the same as store_begin_read. */
 int store_begin_read_early(struct store_conn *c, struct tg_err *err);
 /** Waits until what the last read begun on `c` may see is durable; after a read that failed
  * to begin, until every commit made so far is (an answer that leaves all the same must not
- * show, or report, a commit a power loss could take back). */
+ * show, or report, a commit a power loss could take back). At once where every commit is
+ * durable when it returns. */
 void store_wait_durable(struct store_conn *c);
-/** Deferred syncs: the fdatasyncs of the WAL done so far (metrics, tests). */
-uint64_t store_syncs(struct store_conn *c);
-/** What the WAL needs after the writer's last commit (store_defer_checkpoints). */
-enum store_ckpt {
-    STORE_CKPT_NONE,
-    /* SQLite's usual threshold (1000 pages) are not copied yet: a checkpoint on another
-     * writing connection copies them without holding the writer up. */
-    STORE_CKPT_AHEAD,
-    /* The WAL is long (8000 pages): copies racing the writer's commits never let it start
-     * over, which SQLite does only at a write transaction that finds it completely copied.
-     * The writer copies the rest itself, between its transactions. */
-    STORE_CKPT_RESTART,
-};
-enum store_ckpt store_checkpoint_due(struct store_conn *writer);
-/** Copies committed WAL into the database file, as far as no reader still needs it (never
- * waits for one); 0 when done, or when another checkpoint is running. `c` is the deferring
- * writer (between its transactions) or another writing connection. */
-int store_checkpoint(struct store_conn *c, struct tg_err *err);
+/** Waits until every commit made so far, on any connection, is durable (an answer that read
+ * nothing of its own may still show an earlier commit). At once where every commit is
+ * durable when it returns. */
+void store_wait_all_durable(struct store_conn *c);
 /**
  * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must
  * hold no rows yet. Ids, revisions, the change log and every history table keep their values;
@@ -193,8 +173,8 @@ void store_auth_rev_set(int64_t rev);
 bool store_auth_dirty(const struct store_conn *c);
 bool store_sql_writes_auth(enum store_sql id);
 /**
- * What the store went through, for /metrics and the operator (PostgreSQL; SQLite leaves them
- * at 0). Process-wide counters, added to from any thread.
+ * What the store went through, for /metrics and the operator (PostgreSQL; SQLite counts
+ * only its WAL's syncs). Process-wide counters, added to from any thread.
  */
 enum store_stat {
     STORE_STAT_RECONNECTS,       /* connections opened again after one was lost */
@@ -204,10 +184,19 @@ enum store_stat {
     STORE_STAT_COMMIT_UNKNOWN,   /* commits whose answer was lost and could not be found out */
     STORE_STAT_LOCK_WAITS,       /* write transactions that waited over 100 ms for the lock */
     STORE_STAT_LOCK_WAIT_US,     /* microseconds write transactions waited for it in all */
+    STORE_STAT_WAL_SYNCS,        /* SQLite: fdatasyncs of the WAL by the deferred syncs */
     STORE_STAT__COUNT
 };
 void store_stat_add(enum store_stat s, uint64_t n);
 uint64_t store_stat(enum store_stat s);
+/* All of them at once, for /metrics (the fields name the enum's members). */
+struct store_stats {
+    uint64_t reconnects, unavailable;
+    uint64_t commit_committed, commit_aborted, commit_unknown;
+    uint64_t lock_waits, lock_wait_us;
+    uint64_t wal_syncs;
+};
+void store_stats_get(struct store_stats *out);
 /**
  * The longest one instance may hold the others up (PostgreSQL): a session that sits idle
  * inside a transaction longer than this (its instance frozen, its host gone) is ended by the

@@ -38,7 +38,7 @@ static void setup(void)
     if (mkdtemp(dir) == NULL)
         abort();
     snprintf(url, sizeof(url), "sqlite:%s/f.db", dir);
-    if (store_open(url, &store, &err) != 0)
+    if (store_open(url, NULL, &store, &err) != 0)
         abort();
     conn = store_conn_open(store, true, &err);
     if (conn == NULL || core_bootstrap(conn, "fuzz-token", "fuzz-password", &gen, &err) != 0)

@@ -24,7 +24,7 @@ int fixture_setup(void **state)
     if (mkdtemp(f->dir) == NULL)
         return -1;
     snprintf(url, sizeof(url), "sqlite:%s/t.db", f->dir);
-    if (store_open(url, &f->store, &err) != 0)
+    if (store_open(url, NULL, &f->store, &err) != 0)
         return -1;
     f->conn = store_conn_open(f->store, true, &err);
     if (f->conn == NULL)
@@ -50,6 +50,7 @@ void fixture_next_txn_engine(struct fixture *f, struct engine **e, bool catch_up
     struct tg_err err;
     struct principal who = f->cx.who;
     int64_t org = f->cx.org_id, ws = f->cx.ws_id;
+    struct engine *kept = f->cx.engine;
 
     assert_int_equal(store_commit(f->conn, &err), 0);
     if (e && *e == NULL)
@@ -61,6 +62,7 @@ void fixture_next_txn_engine(struct fixture *f, struct engine **e, bool catch_up
     f->cx.authed = true;
     f->cx.org_id = org;
     f->cx.ws_id = ws;
+    f->cx.engine = e ? *e : kept; /* the context's engine stays until a test drops it */
     assert_int_equal(store_begin_write(f->conn, &err), 0);
 }
 

@@ -193,7 +193,7 @@ static void write_answer_rounds(struct fixture *f, bool engine)
     core_limits.max_tags_per_resource = 4;
     if (engine) {
         fixture_next_txn_engine(f, &e, false);
-        engine_main = e;
+        f->cx.engine = e;
         core_writer_engine(true);
     }
     for (int round = 0; round < 400; round++) {
@@ -212,7 +212,7 @@ static void write_answer_rounds(struct fixture *f, bool engine)
         f->cx.rev = 0;
         f->cx.seq = 0;
         if (engine) {
-            const struct eng_snap *snap = core_writer_snap(r->id);
+            const struct eng_snap *snap = core_writer_snap(&f->cx, r->id);
             if (snap) {
                 from_engine++;
                 engine_release(e, snap);
@@ -279,7 +279,7 @@ static void write_answer_rounds(struct fixture *f, bool engine)
         assert_true(from_engine > 60);
         assert_true(from_engine < 340);
         core_writer_engine(false);
-        engine_main = NULL;
+        f->cx.engine = NULL;
         engine_free(e);
     }
 }
@@ -297,7 +297,7 @@ static void test_ensure_id_from_the_engine(void **state)
 
     put(f, "file", "k2", NULL, NULL); /* k1's id is not the largest: SQLite would reuse it */
     fixture_next_txn_engine(f, &e, false);
-    engine_main = e;
+    f->cx.engine = e;
     core_writer_engine(true);
     assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
     assert_int_equal(id, r.id);
@@ -312,7 +312,7 @@ static void test_ensure_id_from_the_engine(void **state)
     assert_int_equal(core_resource_ensure_id(&f->cx, "file", "k1", &id, &err), 0);
     assert_int_equal(id, again);
     core_writer_engine(false);
-    engine_main = NULL;
+    f->cx.engine = NULL;
     engine_free(e);
 }
 

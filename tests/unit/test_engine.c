@@ -318,7 +318,7 @@ static void test_paging_and_filters(void **state)
 }
 
 /* A reading context of the fixture's principal; the engine answers when `e` is set (it
- * becomes engine_main until the caller's core_ctx_done and reset). */
+ * travels in the context, as the server's do). */
 static void read_ctx(struct fixture *f, struct engine *e, struct core_ctx *cx)
 {
     core_ctx_init(cx, f->conn, &f->a, false);
@@ -326,7 +326,7 @@ static void read_ctx(struct fixture *f, struct engine *e, struct core_ctx *cx)
     cx->authed = true;
     cx->org_id = f->cx.org_id;
     cx->ws_id = f->cx.ws_id;
-    engine_main = e;
+    cx->engine = e;
 }
 
 /* core_tag_usage answered with the engine, paged by 3, as "1,2,3". */
@@ -352,7 +352,6 @@ static const char *usage_str(struct fixture *f, struct engine *e, const struct t
             after = items[n - 1].id;
     }
     core_ctx_done(&cx);
-    engine_main = NULL;
     return arena_strdup(&f->a, buf);
 }
 
@@ -430,7 +429,6 @@ static void test_random_against_sql(void **state)
                     assert_int_equal(core_tag_usage_total(&cx, &tg, desc, &total, &err), 0);
                     assert_int_equal(total, (int64_t)n);
                     core_ctx_done(&cx);
-                    engine_main = NULL;
                 }
             }
         }
@@ -472,7 +470,6 @@ static const char *list_all(struct fixture *f, struct engine *e, struct tag_filt
         tf.cursor = next;
     }
     core_ctx_done(&cx);
-    engine_main = NULL;
     res = arena_strdup(&f->a, sbuf_str(&out));
     sbuf_release(&out);
     return res;
@@ -622,7 +619,6 @@ static const char *asg_str(struct fixture *f, struct engine *e, int64_t rid, boo
                     as[i].from_key ? as[i].from_key : "-", as[i].tag.color ? as[i].tag.color : "-");
     }
     core_ctx_done(&cx);
-    engine_main = NULL;
     res = arena_strdup(&f->a, sbuf_str(&out));
     sbuf_release(&out);
     return res;
@@ -658,7 +654,6 @@ static const char *names_str(struct fixture *f, struct engine *e, const char *co
             break;
     }
     core_ctx_done(&cx);
-    engine_main = NULL;
     res = arena_strdup(&f->a, sbuf_str(&out));
     sbuf_release(&out);
     return res;
@@ -1087,7 +1082,6 @@ static void test_snapshots_share_containers(void **state)
                                                 &more[w], &err),
                                  0);
                 core_ctx_done(&cx);
-                engine_main = NULL;
                 after[w] = n[w] ? items[w][n[w] - 1].id : 0;
             }
             assert_int_equal(n[0], 100);

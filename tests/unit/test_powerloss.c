@@ -3,10 +3,11 @@
  * SIGKILL loses nothing the kernel has; a power loss loses whatever was not synced, and tears
  * what was being written. Each round forks a child that opens the store through the normal
  * path with crashvfs (crashvfs.h) under SQLite, and runs a write load through core the way
- * tagd's server does (http/server.c): a writer that group-commits batches of requests, each in
+ * tagd's server does (txn/txn.c): a writer that group-commits batches of requests, each in
  * its own savepoint; a publisher that catches the engine up with each committed batch, waits
- * for its durability and only then acknowledges its requests (to the parent, over a pipe); the
- * background checkpointer; and, with deferred syncs, the syncer threads that flush the WAL.
+ * for its durability and only then acknowledges its requests (to the parent, over a pipe);
+ * and the store's own threads around its writer (store_writer_open): the background
+ * checkpointer and, with deferred syncs, the syncers that flush the WAL.
  * The WAL is kept short (1 MB) so that checkpoints and start-overs of the WAL happen within a
  * round. At a random write, truncate or sync the power goes: unsynced sectors are dropped,
  * torn or kept. The parent then opens the store through the normal path again (store_open,
@@ -42,6 +43,7 @@
 #include "core/core.h"
 #include "crashvfs.h"
 #include "engine/engine.h"
+#include "store/sqlite.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -64,49 +66,22 @@ struct batch {
 
 static struct {
     struct store *store;
-    struct store_conn *writer, *pub, *ckpt;
+    struct store_conn *writer, *pub;
     struct engine *engine;
     struct principal who;
     int64_t org_id, ws_id;
     int ack_fd;
-    pthread_mutex_t mu; /* the publisher's queue and the checkpointer's flag */
-    pthread_cond_t cv, ckpt_cv;
+    pthread_mutex_t mu; /* the publisher's queue */
+    pthread_cond_t cv;
     struct batch *head, *tail;
     int64_t acked_upto; /* requests acknowledged: every number below */
-    bool ckpt_wanted;
     unsigned fail_reads; /* per mille of the publisher's reads that fail to begin */
-} L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER,
-       .ckpt_cv = PTHREAD_COND_INITIALIZER};
+} L = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static _Noreturn void child_fail(const char *what, const struct tg_err *err)
 {
     fprintf(stderr, "powerloss child: %s: %s\n", what, err ? err->msg : "");
     _exit(4);
-}
-
-static void *syncer_main(void *arg)
-{
-    (void)arg;
-    while (store_sync_next(L.writer)) {
-    }
-    return NULL;
-}
-
-static void *ckpt_main(void *arg)
-{
-    (void)arg;
-    for (;;) {
-        struct tg_err err;
-        pthread_mutex_lock(&L.mu);
-        while (!L.ckpt_wanted)
-            pthread_cond_wait(&L.ckpt_cv, &L.mu);
-        L.ckpt_wanted = false;
-        pthread_mutex_unlock(&L.mu);
-        tg_err_clear(&err);
-        if (store_checkpoint(L.ckpt, &err) != 0)
-            child_fail("checkpoint", &err);
-    }
-    return NULL;
 }
 
 /* As the server's publisher: no answer leaves before its batch is durable and in the engine. */
@@ -170,6 +145,7 @@ static void run_request(int64_t i, struct arena *a)
     if (store_savepoint(L.writer, &err) != 0)
         child_fail("savepoint", &err);
     core_ctx_init(&cx, L.writer, a, true);
+    cx.engine = L.engine;
     cx.who = L.who;
     cx.authed = true;
     cx.org_id = L.org_id;
@@ -191,53 +167,32 @@ static void run_request(int64_t i, struct arena *a)
         child_fail("release", &err);
 }
 
-static void writer_checkpoint(void)
-{
-    struct tg_err err;
-
-    switch (store_checkpoint_due(L.writer)) {
-    case STORE_CKPT_NONE:
-        break;
-    case STORE_CKPT_AHEAD:
-        pthread_mutex_lock(&L.mu);
-        L.ckpt_wanted = true;
-        pthread_cond_signal(&L.ckpt_cv);
-        pthread_mutex_unlock(&L.mu);
-        break;
-    case STORE_CKPT_RESTART:
-        tg_err_clear(&err);
-        if (store_checkpoint(L.writer, &err) != 0)
-            child_fail("restart checkpoint", &err);
-        break;
-    }
-}
-
 /* The child's store as the server opens it (with crashvfs under it), and the admin's
- * principal for the requests' contexts. */
-static void child_open(const char *url, bool deferred)
+ * principal for the requests' contexts. `threads`: the store's checkpointer and syncers run
+ * (store_writer_open); without them the writer defers checkpoints and syncs all the same, and
+ * nothing flushes the WAL but a reader's wait. */
+static void child_open(const char *url, bool deferred, bool threads)
 {
     static struct arena auth; /* the principal's strings, for the child's life */
+    /* 1 MB: a background copy every 64 frames, a start-over every 256. */
+    struct store_open_opts opts = {.wal_mb = 1, .defer_sync = deferred};
     struct tg_err err;
     struct core_ctx cx;
 
     if (crashvfs_install() != 0)
         child_fail("crashvfs_install", NULL);
     tg_err_clear(&err);
-    if (store_open(url, &L.store, &err) != 0)
+    if (store_open(url, &opts, &L.store, &err) != 0)
         child_fail("store_open", &err);
-    L.writer = store_conn_open(L.store, true, &err);
+    L.writer = threads ? store_writer_open(L.store, &err) : store_conn_open(L.store, true, &err);
     L.pub = L.writer ? store_conn_open(L.store, false, &err) : NULL;
-    L.ckpt = L.pub ? store_conn_open(L.store, true, &err) : NULL;
-    if (L.ckpt == NULL)
+    if (L.pub == NULL)
         child_fail("store_conn_open", &err);
-    /* 1 MB: a background copy every 64 frames, a start-over every 256. */
-    if (!store_defer_checkpoints(L.writer, 1))
+    if (!threads && (!store__defer_checkpoints(L.writer, 1) ||
+                     (deferred && !store__defer_sync(L.writer))))
         child_fail("defer_checkpoints", NULL);
-    if (deferred && !store_defer_sync(L.writer))
-        child_fail("defer_sync", NULL);
     if (engine_open(L.pub, &L.engine, &err) != 0)
         child_fail("engine_open", &err);
-    engine_main = L.engine;
     core_writer_engine(true);
     arena_init(&auth);
     if (store_begin_read(L.pub, &err) != 0)
@@ -263,16 +218,12 @@ static _Noreturn void child_main(const char *url, bool deferred, int64_t first, 
     uint64_t rnd = seed;
     int64_t i = first;
 
-    child_open(url, deferred);
+    child_open(url, deferred, true);
     crashvfs_arm(cut_ops, mode, seed);
     /* From here on, only the publisher's reads. */
     L.fail_reads = fail_reads;
     crashvfs_fail_reads(L.fail_reads, seed);
 
-    if (deferred)
-        for (int k = 0; k < 2; k++)
-            pthread_create(&tid, NULL, syncer_main, NULL);
-    pthread_create(&tid, NULL, ckpt_main, NULL);
     pthread_create(&tid, NULL, publisher_main, NULL);
 
     while (i < first + count) {
@@ -302,7 +253,7 @@ static _Noreturn void child_main(const char *url, bool deferred, int64_t first, 
         L.tail = b;
         pthread_cond_broadcast(&L.cv);
         pthread_mutex_unlock(&L.mu);
-        writer_checkpoint();
+        store_writer_idle(L.writer);
     }
     pthread_mutex_lock(&L.mu);
     while (L.acked_upto < first + count)
@@ -356,7 +307,7 @@ static int64_t verify(const char *url, const char *path, int64_t acked, const ch
 
     tg_err_clear(&err);
     /* The normal path: tagd's start-up check (quick_check after an unclosed session). */
-    if (store_open(url, &s, &err) != 0)
+    if (store_open(url, NULL, &s, &err) != 0)
         fail_msg("%s: the store does not open after the power cut: %s", round, err.msg);
     assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
@@ -443,7 +394,7 @@ static void new_store(char *dir, char *url, size_t urlsz, char *path, size_t pat
     snprintf(path, pathsz, "%s/tagd.db", dir);
     snprintf(url, urlsz, "sqlite:%s", path);
     tg_err_clear(&err);
-    assert_int_equal(store_open(url, &s, &err), 0);
+    assert_int_equal(store_open(url, NULL, &s, &err), 0);
     c = store_conn_open(s, true, &err);
     assert_non_null(c);
     assert_int_equal(core_bootstrap(c, TOKEN, NULL, &gen, &err), 0);
@@ -559,7 +510,7 @@ static void test_wait_durable_after_a_failed_read(void **state)
         struct tg_err err;
         struct arena a;
 
-        child_open(url, true);
+        child_open(url, true, false);
         crashvfs_arm(0, CRASHVFS_DROP, 1);
         arena_init(&a);
         if (store_begin_write(L.writer, &err) != 0)

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <sqlite3.h>
 
 #include "core/core.h"
 #include "store/migrations.h"
+#include "store/sqlite.h"
 #include "util/mem.h"
 #include "util/secret.h"
 
@@ -108,13 +110,13 @@ static void test_open_migrates_once(void **state)
     int64_t nmig = (int64_t)(sizeof(store_migrations) / sizeof(store_migrations[0]));
 
     tg_err_clear(&err);
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     assert_non_null(strstr(store_describe(s), t->path));
     store_close(s);
     assert_int_equal(peek(t->path, "SELECT max(v) FROM schema_version"), nmig);
     assert_int_equal(peek(t->path, "SELECT count(*) FROM schema_version"), nmig);
     /* A second open applies nothing again. */
-    assert_int_equal(store_open(t->path, &s, &err), 0); /* a plain path works too */
+    assert_int_equal(store_open(t->path, NULL, &s, &err), 0); /* a plain path works too */
     store_close(s);
     assert_int_equal(peek(t->path, "SELECT count(*) FROM schema_version"), nmig);
     /* WAL is a property of the file: durable, concurrent readers. */
@@ -130,12 +132,12 @@ static void test_bad_urls(void **state)
     char url[200];
 
     tg_err_clear(&err);
-    assert_int_equal(store_open("mysql://localhost/x", &s, &err), TG_EINVAL);
+    assert_int_equal(store_open("mysql://localhost/x", NULL, &s, &err), TG_EINVAL);
     assert_string_equal(err.field, "store");
     assert_null(s);
     snprintf(url, sizeof(url), "sqlite:%s/no/such/dir/t.db", t->dir);
     tg_err_clear(&err);
-    assert_true(store_open(url, &s, &err) < 0);
+    assert_true(store_open(url, NULL, &s, &err) < 0);
     assert_null(s);
 }
 
@@ -145,13 +147,13 @@ static void test_newer_schema_is_refused(void **state)
     struct store *s = NULL;
     struct tg_err err;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     store_close(s);
     /* Fault: a database written by a newer tagd. */
     assert_int_equal(peek(t->path, "INSERT INTO schema_version(v) VALUES(9999) RETURNING v"), 9999);
     s = NULL;
     tg_err_clear(&err);
-    assert_true(store_open(t->url, &s, &err) < 0);
+    assert_true(store_open(t->url, NULL, &s, &err) < 0);
     assert_null(s);
     assert_non_null(strstr(err.msg, "newer"));
 }
@@ -163,7 +165,7 @@ static void test_transactions_and_snapshots(void **state)
     struct store_conn *w, *r;
     struct tg_err err;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     w = store_conn_open(s, true, &err);
     r = store_conn_open(s, false, &err);
     assert_non_null(w);
@@ -248,7 +250,7 @@ static void test_deferred_checkpoints(void **state)
     long before, after, wal_len, keep;
 
     snprintf(wal, sizeof(wal), "%s-wal", t->path);
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     w = store_conn_open(s, true, &err);
     bg = store_conn_open(s, true, &err);
     assert_non_null(w);
@@ -256,30 +258,30 @@ static void test_deferred_checkpoints(void **state)
     /* 16 MB: 4,096 pages, due for a copy from 1,024. The WAL file gets its length at once:
      * 4,096 frames (a page and a 24-byte header each) after its 32-byte header, and a quarter
      * more, so that no frame is ever written past its end. */
-    assert_true(store_defer_checkpoints(w, 16));
+    assert_true(store__defer_checkpoints(w, 16));
     keep = 32 + 4096L * (4096 + 24);
     keep += keep / 4;
     assert_int_equal(file_size(wal), keep);
     assert_int_equal(store_exec_script(w, "CREATE TABLE big(x BLOB)", &err), 0);
     /* A short WAL: nothing to do yet. */
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_NONE);
     before = file_size(t->path);
     insert_blobs(w, 1500);
     /* Committed (and durable in the WAL) but not copied by the commit itself. */
     assert_int_equal(file_size(t->path), before);
     wal_len = file_size(wal);
     assert_true(wal_len > 1500L * 3000);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_AHEAD);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_AHEAD);
     /* The background connection copies it; then nothing is due. */
-    assert_int_equal(store_checkpoint(bg, &err), 0);
+    assert_int_equal(store__checkpoint(bg, &err), 0);
     after = file_size(t->path);
     assert_true(after > before + 1500L * 3000);
     assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1500);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_NONE);
     /* The writer was idle meanwhile: its next transaction starts the WAL over. */
     insert_blobs(w, 1);
     assert_int_equal(file_size(wal), wal_len);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_NONE);
 
     /* A reader on an old snapshot keeps the WAL from starting over, as copies racing the
      * writer's commits do: it grows until the writer must finish the copy itself. */
@@ -289,38 +291,38 @@ static void test_deferred_checkpoints(void **state)
     assert_int_equal(store_exec_script(rd, "SELECT count(*) FROM big", &err), 0);
     for (int i = 0; i < 6; i++) {
         insert_blobs(w, 1500);
-        if (store_checkpoint_due(w) == STORE_CKPT_AHEAD)
-            assert_int_equal(store_checkpoint(bg, &err), 0);
+        if (store__checkpoint_due(w) == STORE_CKPT_AHEAD)
+            assert_int_equal(store__checkpoint(bg, &err), 0);
     }
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_RESTART);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_RESTART);
     wal_len = file_size(wal);
     assert_true(wal_len > 4096L * 4096);
     /* Still held back by the reader: still due. */
-    assert_int_equal(store_checkpoint(w, &err), 0);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_RESTART);
+    assert_int_equal(store__checkpoint(w, &err), 0);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_RESTART);
     store_rollback(rd);
-    assert_int_equal(store_checkpoint(w, &err), 0);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    assert_int_equal(store__checkpoint(w, &err), 0);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_NONE);
     /* Started over: the file, held back past its length, is cut back to it, not shorter
      * (the next pass writes inside it again). */
     assert_true(wal_len > keep);
     insert_blobs(w, 1);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_NONE);
     assert_int_equal(file_size(wal), keep);
     assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1500 * 7 + 2);
 
     /* In the WAL's last quarter (from 3,072 pages) a copy is due from 64 uncopied pages, not
      * 1,024: the writer's own copy at the restart stays short. */
     insert_blobs(w, 3100);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_AHEAD);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_AHEAD);
     /* A reader of the WAL keeps it, copied, from starting over, as the writer's next commits
      * would under load. */
     assert_int_equal(store_begin_read(rd, &err), 0);
     assert_int_equal(store_exec_script(rd, "SELECT count(*) FROM big", &err), 0);
-    assert_int_equal(store_checkpoint(bg, &err), 0);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_NONE);
+    assert_int_equal(store__checkpoint(bg, &err), 0);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_NONE);
     insert_blobs(w, 100);
-    assert_int_equal(store_checkpoint_due(w), STORE_CKPT_AHEAD);
+    assert_int_equal(store__checkpoint_due(w), STORE_CKPT_AHEAD);
     store_rollback(rd);
 
     store_conn_close(rd);
@@ -339,7 +341,7 @@ static void test_warm_writer(void **state)
     struct store_conn *w;
     struct tg_err err;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     w = store_conn_open(s, true, &err);
     assert_non_null(w);
     assert_int_equal(store_exec_script(w,
@@ -349,16 +351,91 @@ static void test_warm_writer(void **state)
                                        " CASE WHEN i % 5 = 0 THEN 2 END FROM n",
                                        &err),
                      0);
-    assert_int_equal(store_warm_writer(w, 0), 0);
-    assert_int_equal(store_warm_writer(w, 1), 4000);
+    assert_int_equal(store__warm_writer(w, 0), 0);
+    assert_int_equal(store__warm_writer(w, 1), 4000);
     store_conn_close(w);
     store_close(s);
+}
+
+/* opts.exclusive: one process per SQLite file. A second exclusive open is refused with the
+ * holder's pid before it reads the file; a plain open (tests, tools) is not; the lock goes
+ * with store_close. create_dir makes the store's directory. */
+static void test_exclusive_store_is_locked(void **state)
+{
+    struct tmp *t = *state;
+    struct store_open_opts ex = {.exclusive = true, .create_dir = true};
+    struct store *s = NULL, *again = NULL;
+    struct tg_err err;
+    char want[64], url[200];
+    struct stat sb;
+
+    assert_int_equal(store_open(t->url, &ex, &s, &err), 0);
+    tg_err_clear(&err);
+    assert_int_equal(store_open(t->url, &ex, &again, &err), TG_EBUSY);
+    snprintf(want, sizeof(want), "in use by another tagd (pid %ld)", (long)getpid());
+    if (strstr(err.msg, want) == NULL)
+        fail_msg("%s", err.msg);
+    assert_int_equal(store_open(t->url, NULL, &again, &err), 0);
+    store_close(again);
+    store_close(s);
+    assert_int_equal(store_open(t->url, &ex, &s, &err), 0);
+    store_close(s);
+    /* A missing directory is made (0700) only when asked. */
+    snprintf(url, sizeof(url), "sqlite:%s/sub/t.db", t->dir);
+    ex.create_dir = false;
+    assert_true(store_open(url, &ex, &s, &err) < 0);
+    ex.create_dir = true;
+    assert_int_equal(store_open(url, &ex, &s, &err), 0);
+    snprintf(url, sizeof(url), "%s/sub", t->dir);
+    assert_int_equal(stat(url, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0700);
+    store_close(s);
+}
+
+/* store_writer_open runs the store's own threads for the writer (a 1 MB WAL: copies due
+ * within a few hundred pages; deferred syncs): commits are copied and flushed without the
+ * caller's help but for store_writer_idle, and closing the writer stops the threads, so that
+ * store_close returns. */
+static void test_writer_threads(void **state)
+{
+    struct tmp *t = *state;
+    struct store_open_opts o = {.wal_mb = 1, .defer_sync = true};
+    struct store *s = NULL;
+    struct store_conn *w, *r;
+    struct tg_err err;
+    uint64_t syncs0 = store_stat(STORE_STAT_WAL_SYNCS);
+
+    assert_int_equal(store_open(t->url, &o, &s, &err), 0);
+    w = store_writer_open(s, &err);
+    assert_non_null(w);
+    r = store_conn_open(s, false, &err);
+    assert_non_null(r);
+    assert_int_equal(store_exec_script(w, "CREATE TABLE big(x BLOB)", &err), 0);
+    for (int i = 0; i < 20; i++) {
+        insert_blobs(w, 50);
+        store_writer_idle(w);
+    }
+    /* The syncers flushed what was committed: a reader's begin has nothing left to wait for. */
+    for (int i = 0; i < 2000 && store__syncs(w) == 0; i++)
+        usleep(1000);
+    assert_true(store__syncs(w) > 0);
+    assert_true(store_stat(STORE_STAT_WAL_SYNCS) > syncs0);
+    assert_int_equal(store_begin_read(r, &err), 0);
+    store_rollback(r);
+    /* The checkpointer copied into the database file: far more than its first pages. */
+    for (int i = 0; i < 2000 && file_size(t->path) < 1000L * 3000; i++)
+        usleep(1000);
+    assert_true(file_size(t->path) >= 1000L * 3000);
+    store_conn_close(r);
+    store_conn_close(w);
+    store_close(s);
+    assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 1000);
 }
 
 static void *sync_loop(void *arg)
 {
     intptr_t n = 0;
-    while (store_sync_next(arg))
+    while (store__sync_next(arg))
         n++;
     return (void *)n;
 }
@@ -374,41 +451,41 @@ static void test_deferred_sync(void **state)
     pthread_t syncer;
     void *loops;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     w = store_conn_open(s, true, &err);
     r = store_conn_open(s, false, &err);
-    assert_true(store_defer_checkpoints(w, 256));
+    assert_true(store__defer_checkpoints(w, 256));
     assert_int_equal(store_exec_script(w, "CREATE TABLE big(x BLOB)", &err), 0);
-    assert_true(store_defer_sync(w));
+    assert_true(store__defer_sync(w));
     insert_blobs(w, 3);
-    assert_int_equal(store_syncs(w), 0); /* the commit did not sync */
+    assert_int_equal(store__syncs(w), 0); /* the commit did not sync */
     /* The reader's snapshot holds the commit: its begin syncs first. */
     assert_int_equal(store_begin_read(r, &err), 0);
-    assert_int_equal(store_syncs(w), 1);
+    assert_int_equal(store__syncs(w), 1);
     store_rollback(r);
     /* Nothing new: no sync. */
     assert_int_equal(store_begin_read(r, &err), 0);
-    assert_int_equal(store_syncs(w), 1);
+    assert_int_equal(store__syncs(w), 1);
     store_rollback(r);
     /* An early read does not wait; its wait does. */
     insert_blobs(w, 1);
     assert_int_equal(store_begin_read_early(r, &err), 0);
-    assert_int_equal(store_syncs(w), 1);
+    assert_int_equal(store__syncs(w), 1);
     store_wait_durable(r);
-    assert_int_equal(store_syncs(w), 2);
+    assert_int_equal(store__syncs(w), 2);
     store_wait_durable(r);
-    assert_int_equal(store_syncs(w), 2);
+    assert_int_equal(store__syncs(w), 2);
     store_rollback(r);
     /* The syncer thread flushes what was written, and stops when told (after a last one). */
     assert_int_equal(pthread_create(&syncer, NULL, sync_loop, w), 0);
     insert_blobs(w, 1);
-    for (int i = 0; i < 2000 && store_syncs(w) < 3; i++)
+    for (int i = 0; i < 2000 && store__syncs(w) < 3; i++)
         usleep(1000);
-    assert_int_equal(store_syncs(w), 3);
+    assert_int_equal(store__syncs(w), 3);
     assert_int_equal(store_begin_read(r, &err), 0); /* durable already: no wait, no sync */
-    assert_int_equal(store_syncs(w), 3);
+    assert_int_equal(store__syncs(w), 3);
     store_rollback(r);
-    store_sync_stop(w);
+    store__sync_stop(w);
     assert_int_equal(pthread_join(syncer, &loops), 0);
     assert_true((intptr_t)loops >= 1);
     assert_int_equal(peek(t->path, "SELECT count(*) FROM big"), 5);
@@ -428,7 +505,7 @@ static void test_unreset_statement_does_not_pin_snapshot(void **state)
     struct store_stmt *st;
     struct tg_err err;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     w = store_conn_open(s, true, &err);
     r = store_conn_open(s, false, &err);
     assert_int_equal(store_begin_write(w, &err), 0);
@@ -460,7 +537,7 @@ static void test_errors_map_to_codes(void **state)
     struct store_conn *w, *r;
     struct tg_err err;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     w = store_conn_open(s, true, &err);
     r = store_conn_open(s, false, &err);
     assert_int_equal(store_begin_write(w, &err), 0);
@@ -491,7 +568,7 @@ static void test_statements_are_cached(void **state)
     struct store_stmt *a, *b;
     struct tg_err err;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     c = store_conn_open(s, true, &err);
     a = st_get(c, SQL_REV_AT_TIME, &err);
     st_int(a, 1, 12345);
@@ -514,7 +591,7 @@ static void test_locked_store_is_busy(void **state)
     struct tg_err err;
     sqlite3 *other = NULL;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     w = store_conn_open(s, true, &err);
     /* Fault: another process holds the write lock past the busy timeout. */
     assert_int_equal(sqlite3_open(t->path, &other), SQLITE_OK);
@@ -545,7 +622,7 @@ static void test_history_and_changes_rows(void **state)
     int64_t rev1, rev2;
 
     secret_init();
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     c = store_conn_open(s, true, &err);
     assert_int_equal(core_bootstrap(c, "store-token", NULL, &gen, &err), 0);
     xfree(gen);
@@ -634,7 +711,7 @@ static void test_auth_epoch_moves_at_commit_only(void **state)
     uint64_t e0 = store_auth_epoch();
     struct store_stmt *st;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     c = store_conn_open(s, true, &err);
     assert_non_null(c);
     assert_int_equal(store_begin_write(c, &err), 0);
@@ -676,7 +753,7 @@ static void test_lazy_read(void **state)
     struct tg_err err;
     struct store_stmt *st;
 
-    assert_int_equal(store_open(t->url, &s, &err), 0);
+    assert_int_equal(store_open(t->url, NULL, &s, &err), 0);
     c = store_conn_open(s, false, &err);
     assert_non_null(c);
     store_begin_read_lazy(c);
@@ -718,6 +795,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_checkpoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_warm_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exclusive_store_is_locked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unreset_statement_does_not_pin_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors_map_to_codes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_statements_are_cached, setup, teardown),

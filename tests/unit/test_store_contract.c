@@ -55,7 +55,7 @@ static struct env *env_open(const char *url)
         snprintf(e->url, sizeof(e->url), "%.*s/%s", (int)(slash - url), url, e->db);
     }
     tg_err_clear(&err);
-    if (store_open(e->url, &e->s, &err) != 0)
+    if (store_open(e->url, NULL, &e->s, &err) != 0)
         fail_msg("store_open %s: %s", e->url, err.msg);
     return e;
 }

@@ -1,0 +1,566 @@
+/* txn/txn.c: the write pipeline (txn/txn.h): the fetch step, the writer with its batches,
+ * savepoints and retries, the publisher, and the tailer.
+ *
+ * Shape: the fetch step and the writer each drain a queue; the writer takes up to TXN_BATCH
+ * jobs into one transaction (a savepoint per job, so a failing job rolls back alone) and
+ * commits once (group commit). It hands the batch to the publisher and starts the next one;
+ * the publisher applies what was committed to the engine, waits for durability and hands each
+ * job back (ops->done). The store's own upkeep around the writer (SQLite's checkpoints and
+ * syncs) runs on the store's threads; the writer only gives it its turn between batches
+ * (store_writer_idle).
+ *
+ * Several instances (a shared store, PostgreSQL): T.seen_rev is the newest revision this
+ * instance knows to be committed. The publisher raises it after each commit; the tailer raises
+ * it for other instances' commits (woken by LISTEN/NOTIFY, polling every tail_poll_ms as the
+ * fallback; revisions are commit-ordered, so the newest one covers all before it). Readers
+ * (http/) park a read that names a newer revision until it is seen.
+ *
+ * State: one static struct T. The queues are guarded by their mutexes; the connections belong
+ * to their threads (writer_conn to the writer, pub_conn to the publisher, fetch_conn to the
+ * fetch step, tail_conn to the tailer); `engine` is set at txn_open and freed at txn_stop,
+ * after every thread that uses it has stopped. */
+#include "txn/txn.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "engine/engine.h"
+#include "store/store.h"
+#include "util/arena.h"
+#include "util/log.h"
+#include "util/timeu.h"
+
+/* A queue of jobs: empty exactly when both ends are NULL, and its last job ends the chain
+ * (tail->next == NULL). Guarded by mu; `stop` asks its thread to return once it is empty. */
+struct queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct txn_job *head, *tail;
+    bool stop;
+};
+
+static struct {
+    const struct txn_ops *ops;
+    struct store *store;
+    int tail_poll_ms;
+    struct engine *engine;
+    bool opened, started;
+    struct queue fetch, write, publish;
+    pthread_t fetcher, writer, publisher, tailer;
+    struct store_conn *writer_conn, *pub_conn, *tail_conn;
+    struct store_conn *fetch_conn; /* opened on first use */
+    bool tailing;
+    atomic_bool tail_stop;
+    atomic_llong seen_rev;
+    atomic_ullong commits, rollbacks, failures;
+} T;
+
+static void queue_init(struct queue *q)
+{
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->cv, NULL);
+    q->head = q->tail = NULL;
+    q->stop = false;
+}
+
+/* Appends the jobs first..last (linked) and wakes the queue's thread. */
+static void queue_append(struct queue *q, struct txn_job *first, struct txn_job *last)
+{
+    assert(first != NULL && last != NULL && last->next == NULL);
+    pthread_mutex_lock(&q->mu);
+    assert((q->head == NULL) == (q->tail == NULL));
+    if (q->tail)
+        q->tail->next = first;
+    else
+        q->head = first;
+    q->tail = last;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* Waits for work; takes up to `max` jobs (0: all) as a chain, or returns NULL once asked to
+ * stop with nothing left. */
+static struct txn_job *queue_take(struct queue *q, int max)
+{
+    struct txn_job *first, *last;
+    int n = 1;
+
+    pthread_mutex_lock(&q->mu);
+    while (q->head == NULL && !q->stop)
+        pthread_cond_wait(&q->cv, &q->mu);
+    first = q->head;
+    if (first == NULL) {
+        pthread_mutex_unlock(&q->mu);
+        return NULL;
+    }
+    for (last = first; last->next && (max == 0 || n < max); last = last->next)
+        n++;
+    assert(max == 0 || n <= max);
+    q->head = last->next;
+    if (q->head == NULL)
+        q->tail = NULL;
+    last->next = NULL;
+    pthread_mutex_unlock(&q->mu);
+    return first;
+}
+
+/* Asks the queue's thread to stop once it has nothing left, and waits for it. */
+static void queue_stop(struct queue *q, pthread_t tid)
+{
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_signal(&q->cv);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(tid, NULL);
+}
+
+static void queue_release(struct queue *q)
+{
+    assert(q->head == NULL && q->tail == NULL);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->cv);
+}
+
+void txn_note_rev(int64_t rev)
+{
+    int64_t cur = atomic_load(&T.seen_rev);
+    while (rev > cur && !atomic_compare_exchange_weak(&T.seen_rev, &cur, rev)) {
+    }
+}
+
+int64_t txn_seen_rev(void) { return atomic_load(&T.seen_rev); }
+struct engine *txn_engine(void) { return T.engine; }
+
+void txn_stats_get(struct txn_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    store_stats_get(&out->store);
+    out->commits = atomic_load(&T.commits);
+    out->rollbacks = atomic_load(&T.rollbacks);
+    out->failures = atomic_load(&T.failures);
+    if (T.engine) {
+        out->engine = true;
+        engine_catch_up_stats(T.engine, &out->engine_applied, &out->engine_reread);
+    }
+}
+
+void txn_submit(struct txn_job *j, bool prepare)
+{
+    assert(T.started && j->stage == TXN_NEW && j->a != NULL && j->next == NULL);
+    assert(!j->kept && j->revision == 0);
+    if (prepare && T.ops->prepare) {
+        j->stage = TXN_FETCHING;
+        queue_append(&T.fetch, j, j);
+    } else {
+        j->stage = TXN_WRITING;
+        queue_append(&T.write, j, j);
+    }
+}
+
+/* ---- the fetch step ---- */
+
+/* Runs ops->prepare of each job, in a read transaction of its own, then hands the job to the
+ * writer. A store it cannot reach leaves prepare undone: the job then does that part itself
+ * on the writer. */
+static void *fetcher_main(void *arg)
+{
+    struct txn_job *j;
+
+    (void)arg;
+    while ((j = queue_take(&T.fetch, 1)) != NULL) {
+        struct tg_err err;
+
+        assert(j->stage == TXN_FETCHING);
+        tg_err_clear(&err);
+        if (T.fetch_conn == NULL && (T.fetch_conn = store_conn_open(T.store, false, &err)) == NULL)
+            log_error("store: %s", err.msg);
+        if (T.fetch_conn && store_begin_read(T.fetch_conn, &err) == 0) {
+            struct core_ctx cx;
+            core_ctx_init(&cx, T.fetch_conn, j->a, false);
+            cx.engine = T.engine;
+            T.ops->prepare(j, &cx);
+            core_ctx_done(&cx);
+            store_rollback(T.fetch_conn);
+            /* The answer is the writer's to give: drop whatever prepare wrote. */
+            T.ops->reset(j);
+        }
+        j->stage = TXN_WRITING;
+        queue_append(&T.write, j, j);
+    }
+    core_thread_done(); /* its cached token checks */
+    return NULL;
+}
+
+/* ---- the writer ---- */
+
+/* Runs one job in its savepoint. Returns true when its answer is an error already (it was
+ * undone alone, or could not run), false when what it wrote is kept for the commit. */
+static bool writer_run_one(struct txn_job *j)
+{
+    struct core_ctx cx;
+    struct tg_err err;
+
+    /* A job reaches the writer unanswered and unkept (the fetch step and a retry reset it). */
+    assert(j->stage == TXN_WRITING && !j->kept && j->revision == 0);
+    tg_err_clear(&err);
+    if (store_savepoint(T.writer_conn, &err) != 0) {
+        T.ops->fail(j, TG_EBUSY, &err);
+        return true;
+    }
+    core_ctx_init(&cx, T.writer_conn, j->a, true);
+    cx.engine = T.engine;
+    if (T.ops->run(j, &cx) == TXN_UNDO) {
+        /* All or nothing: whatever the job wrote is undone. */
+        store_savepoint_rollback(T.writer_conn);
+        atomic_fetch_add(&T.rollbacks, 1);
+        return true;
+    }
+    if (store_savepoint_release(T.writer_conn, &err) != 0) {
+        store_savepoint_rollback(T.writer_conn);
+        T.ops->fail(j, TG_EINTERNAL, &err);
+        return true;
+    }
+    j->kept = true;
+    j->revision = cx.rev ? cx.rev : core_current_rev(&cx);
+    return false;
+}
+
+/* Forgets a job's run, for a retry or a failed commit. */
+static void writer_reset(struct txn_job *j)
+{
+    T.ops->reset(j);
+    j->kept = false;
+    j->revision = 0;
+}
+
+static void *writer_main(void *arg)
+{
+    struct txn_job *batch;
+
+    (void)arg;
+    while ((batch = queue_take(&T.write, TXN_BATCH)) != NULL) {
+        bool undone[TXN_BATCH];
+        struct txn_job *j, *last = NULL;
+        struct tg_err err;
+        int i;
+
+        tg_err_clear(&err);
+        if (store_begin_write(T.writer_conn, &err) != 0) {
+            for (j = batch; j; j = j->next)
+                T.ops->fail(j, TG_EBUSY, &err);
+        } else {
+            for (j = batch, i = 0; j; j = j->next, i++)
+                undone[i] = writer_run_one(j);
+            /* A serialization failure or deadlock (PostgreSQL) spoils the whole transaction:
+             * run the batch again from the start, a few times. */
+            for (int attempt = 0; attempt < 3 && store_retry_pending(T.writer_conn); attempt++) {
+                store_rollback(T.writer_conn);
+                for (j = batch, i = 0; j; j = j->next, i++) {
+                    writer_reset(j);
+                    undone[i] = false;
+                }
+                tg_err_clear(&err);
+                if (store_begin_write(T.writer_conn, &err) != 0)
+                    break;
+                for (j = batch, i = 0; j; j = j->next, i++)
+                    undone[i] = writer_run_one(j);
+            }
+            if (store_commit(T.writer_conn, &err) != 0) {
+                atomic_fetch_add(&T.failures, 1);
+                log_error("commit failed: %s", err.msg);
+                for (j = batch, i = 0; j; j = j->next, i++) {
+                    if (!undone[i]) {
+                        writer_reset(j);
+                        T.ops->fail(j, err.code == TG_EBUSY ? TG_EBUSY : TG_EINTERNAL, &err);
+                    }
+                }
+            } else {
+                atomic_fetch_add(&T.commits, 1);
+            }
+        }
+        /* The publisher applies the commit to the engine and answers, while this thread goes
+         * on with the next batch. */
+        for (j = batch; j; j = j->next) {
+            assert(j->stage == TXN_WRITING && (j->kept || j->revision == 0));
+            j->stage = TXN_PUBLISHING;
+            last = j;
+        }
+        queue_append(&T.publish, batch, last);
+        store_writer_idle(T.writer_conn);
+    }
+    core_thread_done();
+    return NULL;
+}
+
+/* ---- the publisher ---- */
+
+/* The second stage of a write: every job it takes was committed (or failed) by the writer.
+ * One engine catch-up covers all of them, whatever number of batches are waiting; it reads
+ * inside one read transaction of its own connection, so the changes and the rows it reloads
+ * come from the same snapshot although the writer commits meanwhile. Only then do the answers
+ * leave: a client that saw its write reads it back, from the store or the engine. Write
+ * handlers must not consult the engine: it may lag the writer's store by the batches in here. */
+static void *publisher_main(void *arg)
+{
+    struct txn_job *batch;
+
+    (void)arg;
+    while ((batch = queue_take(&T.publish, 0)) != NULL) {
+        struct txn_job *j, *next;
+        struct tg_err err;
+        bool wrote = false;
+
+        for (j = batch; j && !wrote; j = j->next)
+            wrote = j->revision > 0;
+        tg_err_clear(&err);
+        /* With deferred syncs no answer leaves before the commits its read saw are durable:
+         * even one that wrote nothing may show what an earlier batch wrote. A batch that
+         * wrote catches up the engine while its commits are flushed: the read begins early,
+         * and the catch-up waits for the flush before it publishes (and so do the answers,
+         * whatever the catch-up's outcome). */
+        if (!wrote) {
+            store_wait_all_durable(T.pub_conn);
+        } else if (store_begin_read_early(T.pub_conn, &err) == 0) {
+            engine_catch_up(T.engine, T.pub_conn, &err);
+            store_wait_durable(T.pub_conn);
+            store_rollback(T.pub_conn);
+        } else {
+            log_error("engine: cannot read the changes: %s", err.msg);
+            /* The answers leave all the same (the batch committed; the next catch-up brings
+             * the engine along), but not before every commit is durable: they went out
+             * unflushed when the read could not begin (test_wait_durable_after_a_failed_read
+             * in tests/unit/test_powerloss.c). */
+            store_wait_durable(T.pub_conn);
+        }
+        for (j = batch; j; j = next) {
+            next = j->next; /* done hands j back: it may be freed at once */
+            assert(j->stage == TXN_PUBLISHING);
+            txn_note_rev(j->revision);
+            j->next = NULL;
+            j->stage = TXN_DONE;
+            T.ops->done(j);
+        }
+    }
+    return NULL;
+}
+
+/* ---- the tailer ---- */
+
+/* Follows the revisions other instances commit (see the header) and applies them to the engine,
+ * reading `changes` from its last applied revision on.
+ *
+ * It compares the store's revision with the last one it handled itself, never with
+ * T.seen_rev: a read with X-Tagd-Min-Revision, or this instance's own commit, raises that
+ * from the store without touching the engine or the auth cache, and taking it as "handled"
+ * left the engine (and a token another instance revoked) behind until the next commit. */
+static void *tailer_main(void *arg)
+{
+    struct arena a;
+    int64_t tailed = atomic_load(&T.seen_rev);
+    (void)arg;
+    arena_init(&a);
+    if (T.engine) {
+        const struct eng_snap *s = engine_acquire(T.engine);
+        tailed = eng_snap_rev(s);
+        engine_release(T.engine, s);
+    }
+    while (!atomic_load(&T.tail_stop)) {
+        struct tg_err err;
+        struct core_ctx cx;
+        int64_t rev;
+        store_wait_notify(T.tail_conn, T.tail_poll_ms);
+        if (atomic_load(&T.tail_stop))
+            break;
+        tg_err_clear(&err);
+        if (store_begin_read(T.tail_conn, &err) != 0)
+            continue;
+        core_ctx_init(&cx, T.tail_conn, &a, false);
+        cx.engine = T.engine;
+        rev = core_current_rev(&cx);
+        /* Another instance's commits reach this engine before a read may ask for them. The
+         * catch-up reads in the snapshot the revision came from: outside it each statement
+         * saw newer commits than the change list it applied, so a resource's rows could name
+         * a tag the engine did not know yet, and that tag's bitmap then missed the resource
+         * for good (a query found nothing where the resource's tags showed it). */
+        if (rev > tailed) {
+            int rc = T.engine ? engine_catch_up(T.engine, T.tail_conn, &err) : 0;
+            store_rollback(T.tail_conn);
+            if (rc != 0)
+                continue;
+            /* Another instance may have revoked a token: cached checks start over, and
+             * reads that name a revision up to this one may use them again. */
+            store_auth_epoch_bump();
+            store_auth_rev_set(rev);
+            tailed = rev;
+        } else {
+            store_rollback(T.tail_conn);
+        }
+        txn_note_rev(rev);
+        arena_release(&a);
+        arena_init(&a);
+    }
+    arena_release(&a);
+    return NULL;
+}
+
+/* ---- reads ---- */
+
+struct store_conn *txn_reader_open(struct tg_err *err)
+{
+    assert(T.opened);
+    return store_conn_open(T.store, false, err);
+}
+
+void txn_reader_close(struct store_conn *reader) { store_conn_close(reader); }
+void txn_wake_tailer(void) { store_wake_tailer(); }
+const char *txn_store_describe(void) { return store_describe(T.store); }
+
+void txn_read_begin(struct core_ctx *cx, struct store_conn *reader, struct arena *a)
+{
+    store_begin_read_lazy(reader);
+    core_ctx_init(cx, reader, a, false);
+    cx->engine = T.engine;
+}
+
+int64_t txn_read_rev(struct core_ctx *cx)
+{
+    int64_t snap, rev = cx->min_rev;
+
+    /* Answered from memory alone (or from nothing, like /healthz): the engine snapshot's
+     * revision is the one the read saw, and asking the store would cost a transaction. */
+    if (!store_read_begun(cx->conn) && core_snap_rev(cx, &snap))
+        return snap;
+    snap = core_current_rev(cx);
+    if (cx->engine == NULL)
+        return snap;
+    {
+        const struct eng_snap *s = engine_acquire(cx->engine);
+        if (eng_snap_rev(s) > rev)
+            rev = eng_snap_rev(s);
+        engine_release(cx->engine, s);
+    }
+    return rev < snap ? rev : snap;
+}
+
+void txn_read_end(struct core_ctx *cx)
+{
+    core_ctx_done(cx);
+    store_rollback(cx->conn);
+}
+
+/* ---- start and stop ---- */
+
+int txn_open(struct store *s, const struct txn_ops *ops, int tail_poll_ms, struct tg_err *err)
+{
+    assert(!T.opened && ops->run && ops->reset && ops->fail && ops->done);
+    memset(&T, 0, sizeof(T));
+    T.opened = true;
+    T.ops = ops;
+    T.store = s;
+    T.tail_poll_ms = tail_poll_ms;
+    queue_init(&T.fetch);
+    queue_init(&T.write);
+    queue_init(&T.publish);
+    T.writer_conn = store_writer_open(s, err);
+    T.pub_conn = T.writer_conn ? store_conn_open(s, false, err) : NULL;
+    if (T.pub_conn == NULL) {
+        log_error("store: %s", err->msg);
+        return err->code ? err->code : TG_EINTERNAL;
+    }
+    {
+        int64_t t0 = time_mono_us();
+        int rc;
+        /* Through the publisher's reading connection: the scan would otherwise fill the
+         * writer's large page cache with pages no write needs. */
+        rc = engine_open(T.pub_conn, &T.engine, err);
+        if (rc != 0) {
+            log_error("engine: %s", err->msg);
+            return rc;
+        }
+        log_info("engine loaded in %.3f s", (double)(time_mono_us() - t0) / 1e6);
+        /* Alone on its SQLite file, the writer reads a resource's current tags from the
+         * engine when nothing changed them since (core.h): a third of its time per add. */
+        core_writer_engine(!store_is_shared(s));
+    }
+    {
+        struct arena a;
+        struct core_ctx cx;
+        struct tg_err rerr;
+        arena_init(&a);
+        tg_err_clear(&rerr);
+        if (store_begin_read(T.pub_conn, &rerr) == 0) {
+            core_ctx_init(&cx, T.pub_conn, &a, false);
+            txn_note_rev(core_current_rev(&cx));
+            store_rollback(T.pub_conn);
+        }
+        arena_release(&a);
+    }
+    return 0;
+}
+
+int txn_start(struct tg_err *err)
+{
+    assert(T.opened && !T.started && T.engine != NULL);
+    if (store_is_shared(T.store)) {
+        /* Nothing is cached yet: the tailer takes it on from what the engine loaded. */
+        const struct eng_snap *snap = engine_acquire(T.engine);
+        store_auth_rev_set(eng_snap_rev(snap));
+        engine_release(T.engine, snap);
+        T.tail_conn = store_conn_open(T.store, false, err);
+        if (T.tail_conn == NULL) {
+            log_error("store: %s", err->msg);
+            return err->code ? err->code : TG_EINTERNAL;
+        }
+        T.tailing = pthread_create(&T.tailer, NULL, tailer_main, NULL) == 0;
+        if (T.tailing)
+            pthread_setname_np(T.tailer, "tagd-tail");
+    }
+    /* Each thread is named for `top -H` and /proc/PID/task/TID/comm: an operator sees which
+     * role spends the CPU. */
+    pthread_create(&T.publisher, NULL, publisher_main, NULL);
+    pthread_setname_np(T.publisher, "tagd-publish");
+    pthread_create(&T.writer, NULL, writer_main, NULL);
+    pthread_setname_np(T.writer, "tagd-writer");
+    pthread_create(&T.fetcher, NULL, fetcher_main, NULL);
+    pthread_setname_np(T.fetcher, "tagd-fetch");
+    T.started = true;
+    return 0;
+}
+
+void txn_stop(void)
+{
+    if (!T.opened)
+        return;
+    if (T.started) {
+        /* Each stage drains into the next: the fetch step into the writer, the writer into
+         * the publisher. */
+        queue_stop(&T.fetch, T.fetcher);
+        queue_stop(&T.write, T.writer);
+        queue_stop(&T.publish, T.publisher);
+        T.started = false;
+    }
+    atomic_store(&T.tail_stop, true);
+    store_wake_tailer();
+    if (T.tailing)
+        pthread_join(T.tailer, NULL);
+    T.tailing = false;
+    store_conn_close(T.tail_conn);
+    store_conn_close(T.fetch_conn);
+    core_writer_engine(false);
+    engine_free(T.engine);
+    T.engine = NULL;
+    /* Closing the writer stops the store's threads around it. The publisher's connection,
+     * read-only, closes after it: SQLite's last connection to close copies the WAL and deletes
+     * it when it may write, and the WAL (allocated at start to its full length) is to stay
+     * for the next start, as test_reinit_store_starts_fresh_and_keeps_the_old_file expects. */
+    store_conn_close(T.writer_conn);
+    store_conn_close(T.pub_conn);
+    T.tail_conn = T.fetch_conn = T.pub_conn = T.writer_conn = NULL;
+    queue_release(&T.fetch);
+    queue_release(&T.write);
+    queue_release(&T.publish);
+    T.opened = false;
+}
