@@ -1,7 +1,7 @@
 // The query box: the tag query language (docs/query.md), answered as you type, with the
 // column of a syntax error pointed at, the count and the results page by page. The URL holds
 // the query (?q=...&effective=1), so a link shares it.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, ApiError, enc, Page, Resource } from './api';
 import { ErrorText, navigate } from './ui';
 
@@ -16,6 +16,7 @@ export function QueryView() {
   const [cursor, setCursor] = useState<string | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [ms, setMs] = useState<number | null>(null);
+  const first = useRef(true);
 
   const run = async (more: boolean, live: () => boolean = () => true) => {
     const t0 = performance.now();
@@ -56,7 +57,9 @@ export function QueryView() {
       return;
     }
     let alive = true;
-    const timer = setTimeout(() => run(false, () => alive), 150);
+    // A query from the URL runs at once; typing waits for a pause of 60 ms.
+    const timer = setTimeout(() => run(false, () => alive), first.current ? 0 : 60);
+    first.current = false;
     return () => {
       alive = false;
       clearTimeout(timer);
