@@ -2,7 +2,7 @@
 // revision. The native API answers reads only at the current revision, so the console
 // rebuilds the past from the change log (GET /v1/changes holds each entity's whole
 // before/after): the taxonomy and a resource's direct tags as of revision R.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, Change, Tag } from './api';
 import { ErrorText, fmtTime } from './ui';
 
@@ -56,17 +56,32 @@ export async function assignedAt(rev: number, resourceId: number): Promise<Set<n
   return s;
 }
 
-function describe(c: Change): string {
+/** Names of tags and resources by id, from the records seen (the newest spelling wins). */
+interface Names {
+  tags: Map<number, string>;
+  res: Map<number, string>;
+}
+
+function learn(n: Names, cs: Change[]) {
+  for (const c of cs) {
+    const d = c.after || c.before;
+    if (!d) continue;
+    if (c.entity === 'tag' && d.name) n.tags.set(c.entity_id, d.name);
+    if (c.entity === 'resource' && d.kind) n.res.set(c.entity_id, `${d.kind}/${d.key}`);
+  }
+}
+
+function describe(c: Change, n: Names): string {
   const d = c.after || c.before || {};
   switch (c.entity) {
     case 'tag':
-      if (c.op === 'update' && c.before && c.after && c.before.name !== c.after.name)
+      if (c.before && c.after && c.before.name !== c.after.name)
         return `tag ${c.before.name} → ${c.after.name}`;
       return `tag ${d.name ?? c.entity_id}`;
     case 'resource':
       return `resource ${d.kind ?? ''}/${d.key ?? c.entity_id}`;
     case 'assignment':
-      return `tag #${d.tag_id} on resource #${d.resource_id}`;
+      return `${n.tags.get(d.tag_id) ?? 'tag #' + d.tag_id} on ${n.res.get(d.resource_id) ?? 'resource #' + d.resource_id}`;
     default:
       return `${c.entity} ${d.name ?? d.login ?? c.entity_id}`;
   }
@@ -81,6 +96,7 @@ export function HistoryView(props: {
   const [filter, setFilter] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [rev, setRev] = useState(String(props.asOf ?? ''));
+  const names = useRef<Names>({ tags: new Map(), res: new Map() }).current;
 
   useEffect(() => {
     let live = true;
@@ -99,6 +115,7 @@ export function HistoryView(props: {
           since = p.next_since;
         }
         if (all.length) {
+          learn(names, all);
           setItems((old) => all.reverse().concat(old));
           setHead(since);
         }
@@ -117,7 +134,7 @@ export function HistoryView(props: {
 
   const f = filter.trim().toLowerCase();
   const shown = (f
-    ? items.filter((c) => (c.principal + ' ' + c.entity + ' ' + c.op + ' ' + describe(c)).toLowerCase().includes(f))
+    ? items.filter((c) => (c.principal + ' ' + c.entity + ' ' + c.op + ' ' + describe(c, names)).toLowerCase().includes(f))
     : items
   ).slice(0, 500);
 
@@ -170,7 +187,7 @@ export function HistoryView(props: {
               <td>{fmtTime(c.at)}</td>
               <td>{c.principal}</td>
               <td>{c.op}</td>
-              <td>{describe(c)}</td>
+              <td>{describe(c, names)}</td>
               <td>
                 <button type="button" class="link" aria-label={`View as of revision ${c.revision}`} onClick={() => { setRev(String(c.revision)); props.setAsOf(c.revision); }}>
                   as of

@@ -244,7 +244,7 @@ function ResourceDetail(props: {
         </>
       )}
       {canAssign && (
-        <form class="toolbar" onSubmit={doAdd}>
+        <form class="toolbar addtag" onSubmit={doAdd}>
           <label class="grow">
             Add a tag
             <input

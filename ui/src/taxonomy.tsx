@@ -434,7 +434,7 @@ function TagEditor(props: {
         <dt>Used on</dt>
         <dd>{usage ? `${usage.own} resources directly, ${usage.tree} with its subtree` : '…'}</dd>
         <dt>Subtree</dt>
-        <dd>{sub.length} tags</dd>
+        <dd>{sub.length === 1 ? 'this tag only' : `${sub.length} tags`}</dd>
         <dt>Version</dt>
         <dd>{t.version}</dd>
       </dl>
