@@ -18,6 +18,7 @@ export interface Tag {
   parent_id: number | null;
   color: string | null;
   description: string | null;
+  l10n?: Record<string, string> | null;
   source: string;
   protected: boolean;
   archived: boolean;

@@ -71,6 +71,13 @@ function learn(n: Names, cs: Change[]) {
   }
 }
 
+/** The newest revision committed at or before `ms` (0 when none was). */
+export async function revisionAt(ms: number, head: number): Promise<number> {
+  let r = 0;
+  for (const c of await changesUpTo(head)) if (Date.parse(c.at) <= ms) r = c.revision;
+  return r;
+}
+
 function describe(c: Change, n: Names): string {
   const d = c.after || c.before || {};
   switch (c.entity) {
@@ -96,6 +103,7 @@ export function HistoryView(props: {
   const [filter, setFilter] = useState('');
   const [error, setError] = useState<unknown>(null);
   const [rev, setRev] = useState(String(props.asOf ?? ''));
+  const [when, setWhen] = useState('');
   const names = useRef<Names>({ tags: new Map(), res: new Map() }).current;
 
   useEffect(() => {
@@ -161,6 +169,26 @@ export function HistoryView(props: {
           onInput={(e) => setRev((e.target as HTMLInputElement).value)}
         />
         <button type="submit">Travel</button>
+        <label>
+          or as of a time
+          <input
+            type="datetime-local"
+            step="1"
+            value={when}
+            onChange={async (e) => {
+              const v = (e.target as HTMLInputElement).value;
+              setWhen(v);
+              if (!v) return;
+              try {
+                const r = await revisionAt(new Date(v).getTime(), head);
+                setRev(String(r));
+                props.setAsOf(r);
+              } catch (x) {
+                setError(x);
+              }
+            }}
+          />
+        </label>
         {props.asOf != null && (
           <button type="button" class="secondary" onClick={() => { setRev(''); props.setAsOf(null); }}>
             Back to now

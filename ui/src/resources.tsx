@@ -18,6 +18,7 @@ export function ResourcesView(props: { caps: Caps; asOf: number | null }) {
   const [cursor, setCursor] = useState<string | null>(null);
   const [total, setTotal] = useState<number | null>(null);
   const [error, setError] = useState<unknown>(null);
+  const [picked, setPicked] = useState<Map<number, Resource>>(new Map());
   const selKind = p.get('kind');
   const selKey = p.get('key');
   const parent = p.get('parent') || '';
@@ -70,9 +71,25 @@ export function ResourcesView(props: { caps: Caps; asOf: number | null }) {
         </div>
         <p class="muted" aria-live="polite">{total != null ? `${total} resources` : ''}</p>
         <ErrorText error={error} />
+        {props.caps.assign && props.asOf == null && picked.size > 0 && (
+          <BulkBar picked={[...picked.values()]} onDone={() => setPicked(new Map())} />
+        )}
         <ul class="reslist" aria-label="Resources">
           {list.map((r) => (
-            <li key={r.id}>
+            <li key={r.id} class={props.caps.assign && props.asOf == null ? 'pickable' : ''}>
+              {props.caps.assign && props.asOf == null && (
+                <input
+                  type="checkbox"
+                  aria-label={`Select ${r.kind}/${r.key}`}
+                  checked={picked.has(r.id)}
+                  onChange={(e) => {
+                    const m = new Map(picked);
+                    if ((e.target as HTMLInputElement).checked) m.set(r.id, r);
+                    else m.delete(r.id);
+                    setPicked(m);
+                  }}
+                />
+              )}
               <button
                 type="button"
                 class={'item' + (r.kind === selKind && r.key === selKey ? ' selected' : '')}
@@ -94,6 +111,54 @@ export function ResourcesView(props: { caps: Caps; asOf: number | null }) {
         )}
       </div>
     </section>
+  );
+}
+
+/** Tags or untags every selected resource in one step (one request per resource). */
+function BulkBar(props: { picked: Resource[]; onDone: () => void }) {
+  const [tag, setTag] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [done, setDone] = useState<string | null>(null);
+  const [errors, setErrors] = useState<string[]>([]);
+  const run = async (add: boolean) => {
+    setBusy(true);
+    setDone(null);
+    const errs: string[] = [];
+    let ok = 0;
+    for (let i = 0; i < props.picked.length; i += 8) {
+      await Promise.all(
+        props.picked.slice(i, i + 8).map(async (r) => {
+          try {
+            if (add) await api('POST', resPath(r.kind, r.key) + '/tags', { tags: [tag.trim()] });
+            else await api('DELETE', resPath(r.kind, r.key) + '/tags/' + enc(tag.trim()));
+            ok++;
+          } catch (e) {
+            errs.push(`${r.kind}/${r.key}: ${(e as Error).message}`);
+          }
+        }),
+      );
+    }
+    setBusy(false);
+    setErrors(errs);
+    setDone(`${add ? 'Tagged' : 'Untagged'} ${ok} of ${props.picked.length} resources.`);
+  };
+  return (
+    <form class="bulk" aria-label="Selected resources" onSubmit={(e) => { e.preventDefault(); run(true); }}>
+      <span>{props.picked.length} selected</span>
+      <label class="grow">
+        <span class="sr">Tag for the selected resources</span>
+        <input placeholder="Tag name" value={tag} onInput={(e) => setTag((e.target as HTMLInputElement).value)} />
+      </label>
+      <button type="submit" disabled={busy || !tag.trim()}>Tag all</button>
+      <button type="button" class="secondary" disabled={busy || !tag.trim()} onClick={() => run(false)}>Untag all</button>
+      <button type="button" class="link" onClick={props.onDone}>Clear selection</button>
+      {done && <p role="status" class="full">{done}</p>}
+      {errors.length > 0 && (
+        <ul class="error full" role="alert">
+          {errors.slice(0, 20).map((e) => <li key={e}>{e}</li>)}
+        </ul>
+      )}
+    </form>
   );
 }
 

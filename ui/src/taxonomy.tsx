@@ -1,7 +1,7 @@
 // The taxonomy: the tag tree (virtualized: only the rows in view are in the DOM, so 50,000
 // tags scroll as smoothly as 50), search as you type, and the selected tag's editor.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { allPages, api, Tag } from './api';
+import { allPages, api, enc, Page, Tag } from './api';
 import { Dialog, ErrorText, Swatch } from './ui';
 import type { Caps } from './main';
 
@@ -191,6 +191,25 @@ export function Taxonomy(props: { caps: Caps; asOf: number | null; asOfTags?: Ma
   const [selected, setSelected] = useState<number | null>(null);
   const [creating, setCreating] = useState(false);
   const kids = useMemo(() => buildChildren(tags), [tags]);
+  // Until every tag is loaded, a search also asks the server, so it finds all from the start.
+  const [remote, setRemote] = useState<Tag[]>([]);
+  useEffect(() => {
+    const needle = q.trim();
+    if (!loading || !needle || props.asOf != null) {
+      setRemote([]);
+      return;
+    }
+    let live = true;
+    const timer = setTimeout(() => {
+      api<Page<Tag>>('GET', '/v1/tags?limit=1000&q=' + enc(needle))
+        .then((p) => live && setRemote(p.items))
+        .catch(() => {});
+    }, 80);
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [q, loading]);
   const readOnly = !props.caps.write || props.asOf != null;
 
   const rows = useMemo(() => {
@@ -200,7 +219,8 @@ export function Taxonomy(props: { caps: Caps; asOf: number | null; asOfTags?: Ma
       // Prefix matches first, then substring matches, both in name order.
       const pre: Tag[] = [];
       const sub: Tag[] = [];
-      for (const t of tags.values()) {
+      const pool = remote.length ? [...tags.values(), ...remote.filter((t) => !tags.has(t.id))] : tags.values();
+      for (const t of pool) {
         const n = t.name.toLowerCase();
         if (n.startsWith(needle)) pre.push(t);
         else if (n.includes(needle)) sub.push(t);
@@ -219,7 +239,7 @@ export function Taxonomy(props: { caps: Caps; asOf: number | null; asOfTags?: Ma
     };
     walk(null, 0);
     return out;
-  }, [tags, kids, expanded, q]);
+  }, [tags, kids, expanded, q, remote]);
 
   const toggle = (t: Tag) => {
     const s = new Set(expanded);
@@ -378,6 +398,9 @@ function TagEditor(props: {
   const [name, setName] = useState(t.name);
   const [color, setColor] = useState(t.color || '');
   const [description, setDescription] = useState(t.description || '');
+  const l10nText = (l: Record<string, string> | null | undefined) =>
+    Object.entries(l || {}).map(([k, v]) => `${k} = ${v}`).join('\n');
+  const [l10n, setL10n] = useState(l10nText(t.l10n));
   const [error, setError] = useState<unknown>(null);
   const [usage, setUsage] = useState<{ own: number; tree: number } | null>(null);
   const [confirm, setConfirm] = useState<null | 'delete' | 'rename'>(null);
@@ -402,6 +425,19 @@ function TagEditor(props: {
     if (name !== t.name) body.name = name;
     if (color !== (t.color || '')) body.color = color || null;
     if (description !== (t.description || '')) body.description = description || null;
+    if (l10n !== l10nText(t.l10n)) {
+      const out: Record<string, string> = {};
+      for (const line of l10n.split('\n')) {
+        if (!line.trim()) continue;
+        const m = /^\s*([A-Za-z]{2,3}-[A-Za-z]{2})\s*=\s*(.+?)\s*$/.exec(line);
+        if (!m) {
+          setError(new Error(`"${line.trim()}" is not a line like "de-DE = E-Mail" (localized names)`));
+          return;
+        }
+        out[m[1]] = m[2];
+      }
+      body.l10n = Object.keys(out).length ? out : null;
+    }
     try {
       const out = await api<Tag>('PATCH', `/v1/tags/${t.id}`, body, { 'If-Match': `"${t.version}"` });
       props.onChanged(out);
@@ -439,6 +475,9 @@ function TagEditor(props: {
         <dd>{t.version}</dd>
       </dl>
       {t.description && props.readOnly && <p>{t.description}</p>}
+      {props.readOnly && t.l10n && (
+        <p class="muted">{Object.entries(t.l10n).map(([k, v]) => `${k}: ${v}`).join(' · ')}</p>
+      )}
       {!props.readOnly && (
         <form
           onSubmit={(e) => {
@@ -466,6 +505,10 @@ function TagEditor(props: {
           <label>
             Description
             <textarea value={description} onInput={(e) => setDescription((e.target as HTMLTextAreaElement).value)} />
+          </label>
+          <label>
+            Localized names (one per line: de-DE = E-Mail)
+            <textarea class="mono" value={l10n} onInput={(e) => setL10n((e.target as HTMLTextAreaElement).value)} />
           </label>
           <ErrorText error={error} />
           <div class="actions">

@@ -105,8 +105,18 @@ test('builds a taxonomy: create, search as you type, color and description', asy
   await page.getByRole('heading', { name: 'Country.DE' }).waitFor();
   await page.getByLabel('Color', { exact: true }).fill('#1E90FF');
   await page.getByLabel('Description').fill('Germany');
+  // A malformed localized name is refused before anything is sent, and the form keeps it all.
+  const l10n = page.getByLabel('Localized names');
+  await l10n.fill('Deutschland');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('alert').filter({ hasText: 'localized names' }).waitFor();
+  assert.equal(await page.getByLabel('Description').inputValue(), 'Germany');
+  await l10n.fill('de-DE = Deutschland\nfr-FR = Allemagne');
   await page.getByRole('button', { name: 'Save' }).click();
   await eventually(async () => (await tagd.native('GET', '/v1/tags/Country.DE')).color === '#1E90FF');
+  const de = await tagd.native('GET', '/v1/tags/Country.DE');
+  assert.deepEqual(de.l10n, { 'de-DE': 'Deutschland', 'fr-FR': 'Allemagne' });
+  assert.equal(de.description, 'Germany');
 
   await page.getByRole('searchbox', { name: 'Search tags' }).fill('fr');
   const matches = page.getByRole('listbox', { name: 'Matching tags' });
@@ -139,6 +149,28 @@ test('tags a folder and the file inherits it, with its origin', async () => {
   await page.getByRole('button', { name: 'Add', exact: true }).click();
   await page.getByRole('list', { name: 'Direct tags' }).getByText('Confidential').waitFor();
   await shot('resources');
+});
+
+test('tags and untags many resources in one step', async () => {
+  for (const k of ['a.txt', 'b.txt', 'c.txt'])
+    await tagd.native('PUT', '/v1/resources/file/' + k, { parent: { kind: 'folder', key: 'other' } });
+  await page.goto(tagd.url + '/ui/resources?kind=file');
+  await page.getByLabel('Select file/a.txt').check();
+  await page.getByLabel('Select file/b.txt').check();
+  const bar = page.getByRole('form', { name: 'Selected resources' });
+  await bar.getByText('2 selected').waitFor();
+  await bar.getByLabel('Tag for the selected resources').fill('Country.FR');
+  await bar.getByRole('button', { name: 'Tag all', exact: true }).click();
+  await bar.getByRole('status').filter({ hasText: 'Tagged 2 of 2 resources.' }).waitFor();
+  const tagged = async (k) => (await tagd.native('GET', `/v1/resources/file/${k}/tags`)).items.map((t) => t.name);
+  assert.deepEqual(await tagged('a.txt'), ['Country.FR']);
+  assert.deepEqual(await tagged('b.txt'), ['Country.FR']);
+  assert.deepEqual(await tagged('c.txt'), []);
+  await bar.getByRole('button', { name: 'Untag all' }).click();
+  await bar.getByRole('status').filter({ hasText: 'Untagged 2 of 2 resources.' }).waitFor();
+  assert.deepEqual(await tagged('a.txt'), []);
+  await bar.getByRole('button', { name: 'Clear selection' }).click();
+  assert.equal(await page.getByRole('form', { name: 'Selected resources' }).count(), 0);
 });
 
 test('query: count and results as you type, column of a syntax error, URL holds it', async () => {
@@ -196,6 +228,14 @@ test('travels back in time: the taxonomy and a resource as of a past revision', 
   await page.getByRole('list', { name: 'Direct tags' }).getByText('Country.DE').waitFor();
   await page.getByRole('button', { name: 'Back to now' }).click();
   await page.getByRole('list', { name: 'Direct tags' }).getByText('Nation.DE').waitFor();
+  // As of a time before anything was written: revision 0, no tags.
+  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByLabel('or as of a time').fill('2001-01-01T00:00:00');
+  await page.getByRole('status').filter({ hasText: 'Viewing revision 0' }).waitFor();
+  await page.getByRole('link', { name: 'Taxonomy' }).click();
+  await page.getByText('0 tags', { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Back to now' }).click();
+  await page.getByRole('tree').getByRole('treeitem', { name: 'Nation' }).waitFor();
 });
 
 test('admin issues a token, shown once', async () => {
