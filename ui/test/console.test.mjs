@@ -251,6 +251,45 @@ test('admin issues a token, shown once', async () => {
   assert.deepEqual(me.rights, ['tags:read']);
 });
 
+test('admin manages sources and revokes links', async () => {
+  const sources = page.getByRole('region', { name: 'External tag sources' });
+  await sources.getByLabel('Name').fill('local');
+  await sources.getByLabel('URL or file path').fill('/tmp/tags.json');
+  await sources.getByRole('button', { name: 'Add source' }).click();
+  await sources.getByRole('alert').filter({ hasText: 'local files' }).waitFor();
+  assert.equal(await sources.getByLabel('URL or file path').inputValue(), '/tmp/tags.json');
+  await sources.getByLabel('URL or file path').fill('https://tags.example.com/tags.json');
+  await sources.getByRole('button', { name: 'Add source' }).click();
+  await sources.getByRole('cell', { name: 'https://tags.example.com/tags.json' }).waitFor();
+
+  const link = await tagd.native('POST', '/v1/applinks', { resource: { kind: 'folder', key: 'finance' }, role: 'viewer' });
+  await page.reload();
+  const applinks = page.getByRole('region', { name: 'Applinks' });
+  await applinks.getByText(link.id).waitFor();
+  page.once('dialog', (d) => d.accept());
+  await applinks.getByRole('button', { name: 'Revoke ' + link.id }).click();
+  await applinks.getByText('none').waitFor();
+  assert.deepEqual((await tagd.native('GET', '/v1/applinks')).items, []);
+});
+
+test('every control of every view has an accessible name', async () => {
+  for (const view of ['tags', 'resources?kind=folder&key=finance', 'query?q=Nation.*', 'history', 'admin']) {
+    await page.goto(tagd.url + '/ui/' + view);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await page.waitForTimeout(300);
+    const unnamed = await page.evaluate(() => {
+      const out = [];
+      for (const el of document.querySelectorAll('input, textarea, select, button, a[href], [tabindex="0"]')) {
+        const name = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+          (el.labels && el.labels.length) || (el.tagName === 'BUTTON' || el.tagName === 'A' ? el.textContent.trim() : '');
+        if (!name) out.push(el.outerHTML.slice(0, 120));
+      }
+      return out;
+    });
+    assert.deepEqual(unnamed, [], view);
+  }
+});
+
 test('a read-only token sees no write controls', async () => {
   const token = await tagd.token(['tags:read'], 'reader');
   const p = await newPage();
