@@ -9,6 +9,7 @@ import { QueryView } from './query';
 import { ResourcesView } from './resources';
 import { Taxonomy } from './taxonomy';
 import { AdminView } from './admin';
+import { GroupsView } from './groups';
 import { ErrorText, navigate } from './ui';
 import './style.css';
 
@@ -68,6 +69,7 @@ function SignIn(props: { onSignedIn: (me: Me) => void; reason?: unknown }) {
 
 const PAGES: [string, string][] = [
   ['tags', 'Taxonomy'],
+  ['groups', 'Groups'],
   ['resources', 'Resources'],
   ['query', 'Query'],
   ['history', 'History'],
@@ -206,6 +208,7 @@ function App() {
       )}
       <main id="main" tabIndex={-1}>
         {pg === 'tags' && (asOf == null || asOfTags) && <Taxonomy caps={c} asOf={asOf} asOfTags={asOfTags} />}
+        {pg === 'groups' && <GroupsView caps={c} />}
         {pg === 'resources' && <ResourcesView caps={c} asOf={asOf} />}
         {pg === 'query' && <QueryView />}
         {pg === 'history' && <HistoryView asOf={asOf} setAsOf={setAsOf} />}

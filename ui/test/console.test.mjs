@@ -238,6 +238,43 @@ test('travels back in time: the taxonomy and a resource as of a past revision', 
   await page.getByRole('tree').getByRole('treeitem', { name: 'Nation' }).waitFor();
 });
 
+test('tag groups: create, add tags, order by keyboard and by dragging, exclusive', async () => {
+  await page.getByRole('link', { name: 'Groups' }).click();
+  const form = page.getByRole('form', { name: 'New group' });
+  await form.getByLabel('New group').fill('Nations');
+  await form.getByLabel(/exclusive/).check();
+  await form.getByRole('button', { name: 'Create group' }).click();
+  await page.getByRole('heading', { name: 'Nations' }).waitFor();
+  const add = page.getByLabel('Add a tag to the group');
+  for (const t of ['Nation.DE', 'Nation.FR', 'Confidential']) {
+    await add.fill(t);
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('list', { name: 'Tags of Nations, in order' }).getByText(t, { exact: true }).waitFor();
+  }
+  const order = async () => {
+    const g = (await tagd.native('GET', '/v1/groups')).items.find((x) => x.name === 'Nations');
+    const names = new Map((await tagd.native('GET', `/v1/tags?group=${g.id}`)).items.map((t) => [t.id, t.name]));
+    return { exclusive: g.exclusive, tags: g.tags.map((id) => names.get(id)) };
+  };
+  assert.deepEqual(await order(), { exclusive: true, tags: ['Nation.DE', 'Nation.FR', 'Confidential'] });
+  // From the keyboard: focus Confidential's Up button and press it twice, then save.
+  await page.getByRole('button', { name: 'Move Confidential up' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Move Confidential up' }).press('Enter');
+  await page.getByRole('button', { name: 'Save order' }).click();
+  await eventually(async () => (await order()).tags[0] === 'Confidential');
+  assert.deepEqual((await order()).tags, ['Confidential', 'Nation.DE', 'Nation.FR']);
+  // By dragging Nation.FR onto the first place.
+  const items = page.getByRole('list', { name: 'Tags of Nations, in order' }).getByRole('listitem');
+  await items.nth(2).dragTo(items.nth(0));
+  await page.getByRole('button', { name: 'Save order' }).click();
+  await eventually(async () => (await order()).tags[0] === 'Nation.FR');
+  assert.deepEqual((await order()).tags, ['Nation.FR', 'Confidential', 'Nation.DE']);
+  await page.getByLabel('exclusive', { exact: true }).uncheck();
+  await eventually(async () => (await order()).exclusive === false);
+  await shot('groups');
+});
+
 test('admin issues a token, shown once', async () => {
   await page.getByRole('link', { name: 'Admin' }).click();
   const tokens = page.getByRole('region', { name: 'Tokens' });
@@ -273,7 +310,7 @@ test('admin manages sources and revokes links', async () => {
 });
 
 test('every control of every view has an accessible name', async () => {
-  for (const view of ['tags', 'resources?kind=folder&key=finance', 'query?q=Nation.*', 'history', 'admin']) {
+  for (const view of ['tags', 'groups', 'resources?kind=folder&key=finance', 'query?q=Nation.*', 'history', 'admin']) {
     await page.goto(tagd.url + '/ui/' + view);
     await page.getByRole('button', { name: 'Sign out' }).waitFor();
     await page.waitForTimeout(300);
@@ -301,6 +338,11 @@ test('a read-only token sees no write controls', async () => {
   assert.equal(await p.getByRole('button', { name: 'Save' }).count(), 0);
   assert.equal(await p.getByRole('button', { name: /Delete/ }).count(), 0);
   assert.equal(await p.getByRole('link', { name: 'Admin' }).count(), 0);
+  await p.getByRole('link', { name: 'Groups' }).click();
+  await p.getByRole('button', { name: /Nations/ }).click();
+  await p.getByRole('list', { name: 'Tags of Nations, in order' }).getByText('Nation.DE').waitFor();
+  assert.equal(await p.getByRole('button', { name: /Create group|Save order|Move|Delete group/ }).count(), 0);
+  await p.getByRole('link', { name: 'Taxonomy' }).click();
   await p.goto(tagd.url + '/ui/resources?kind=folder&key=finance');
   await p.getByRole('list', { name: 'Direct tags' }).getByText('Nation.DE').waitFor();
   assert.equal(await p.getByLabel('Add a tag').count(), 0);
