@@ -103,7 +103,6 @@ def main():
     with open(out_h + ".tmp", "w", encoding="utf-8") as f:
         f.write("/* Generated from ui/ by tools/console2c.py; do not edit. */\n")
         f.write("#ifndef TAGD_CONSOLE_ASSETS_H\n#define TAGD_CONSOLE_ASSETS_H\n\n")
-        f.write("#define CONSOLE_BUILT %d\n\n" % (1 if built else 0))
         for i, (name, data, _) in enumerate(assets):
             gz = gzip.compress(data, 9, mtime=0)
             f.write("static const char console_raw_%d[] =\n%s;\n" % (i, c_string(data)))

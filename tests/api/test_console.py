@@ -4,6 +4,8 @@ GET /v1/me. The console itself is tested in a real browser by ui/test/console.te
 import gzip
 import os
 import re
+import shutil
+import subprocess
 
 import pytest
 import requests
@@ -201,3 +203,28 @@ def test_console_routes_are_described(server):
         op = doc["paths"][pattern][method.lower()]
         assert op["summary"]
         assert op["security"] == ([{"bearer": []}] if pattern.startswith("/v1/") else [])
+
+
+def test_without_node_the_build_embeds_a_page_that_says_so(tmp_path):
+    """tools/console2c.py with a ui/ that has no node_modules (node or npm ci missing): the
+    header holds one page saying how to build the console, console.c compiles against it, and
+    the depfile names the missing esbuild so that the next build tries again."""
+    ui = tmp_path / "ui"
+    ui.mkdir()
+    out, dep = tmp_path / "console_assets.h", tmp_path / "console_assets.h.d"
+    subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "tools", "console2c.py"), str(ui),
+                    str(out), str(dep)], check=True)
+    text = out.read_text()
+    assert '{"index.html", "text/html; charset=utf-8"' in text
+    assert "was not built" in text and "npm ci" in text
+    assert text.count("console_raw_") == 2  # one asset: its array and its table entry
+    assert str(ui / "node_modules" / ".bin" / "esbuild") in dep.read_text()
+    cc = shutil.which("cc")
+    if cc is None:
+        pytest.skip("no C compiler")
+    flags = subprocess.run(["pkg-config", "--cflags", "jansson"], capture_output=True,
+                           text=True).stdout.split()
+    subprocess.run([cc, "-std=c17", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
+                    "-Wno-unused-parameter", "-fsyntax-only", "-I", os.path.join(ROOT, "src"),
+                    "-I", str(tmp_path)] + flags + [os.path.join(ROOT, "src", "api", "console.c")],
+                   check=True)
