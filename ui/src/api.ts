@@ -126,6 +126,9 @@ export async function api<T = any>(
   }
   if (!res.ok) {
     const e = data && data.error;
+    // The token was revoked or expired while signed in: the console signs out (main.tsx).
+    if (res.status === 401 && token && path !== '/v1/me')
+      dispatchEvent(new CustomEvent('tagd-unauthorized', { detail: e ? e.message : 'unauthorized' }));
     throw new ApiError(
       res.status,
       e ? e.code : 'http_' + res.status,

@@ -104,6 +104,13 @@ function App() {
       setHref(location.href);
     };
     addEventListener('popstate', on);
+    const gone = (e: Event) => {
+      setToken(null);
+      forgetHistory();
+      setMe(null);
+      setReason(new ApiError(401, 'unauthorized', 'Signed out: ' + (e as CustomEvent).detail));
+    };
+    addEventListener('tagd-unauthorized', gone);
     if (getToken())
       api<Me>('GET', '/v1/me')
         .then(setMe)
@@ -112,7 +119,10 @@ function App() {
           if (e instanceof ApiError && e.status !== 401) setReason(e);
         })
         .finally(() => setChecking(false));
-    return () => removeEventListener('popstate', on);
+    return () => {
+      removeEventListener('popstate', on);
+      removeEventListener('tagd-unauthorized', gone);
+    };
   }, []);
 
   useEffect(() => {
@@ -147,6 +157,7 @@ function App() {
   if (!me)
     return (
       <SignIn
+        key={String(reason)}
         reason={reason}
         onSignedIn={(m) => {
           forgetHistory();

@@ -348,6 +348,13 @@ test('a read-only token sees no write controls', async () => {
   assert.equal(await p.getByLabel('Add a tag').count(), 0);
   assert.equal(await p.getByRole('button', { name: /^Remove/ }).count(), 0);
   await shot('read-only', p);
+  // Revoked while signed in: the next answer (401) signs the console out, saying why.
+  const id = (await tagd.native('GET', '/v1/tokens?kind=api')).items.find((t) => t.name === 'reader').id;
+  await tagd.native('DELETE', '/v1/tokens/' + id);
+  await p.getByRole('link', { name: 'Query' }).click();
+  await p.getByRole('textbox', { name: 'Query', exact: true }).fill('kind:folder');
+  await p.getByRole('alert').filter({ hasText: /Signed out: token revoked/ }).waitFor();
+  await p.getByLabel('API token').waitFor();
   await p.context().close();
 });
 
