@@ -102,7 +102,7 @@ export async function api<T = any>(
   headers: Record<string, string> = {},
 ): Promise<T> {
   const h: Record<string, string> = { ...headers };
-  if (token) h['Authorization'] = 'Bearer ' + token;
+  if (token && !h['Authorization']) h['Authorization'] = 'Bearer ' + token;
   if (body !== undefined) h['Content-Type'] = 'application/json';
   let res: Response;
   try {

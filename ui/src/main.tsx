@@ -67,6 +67,65 @@ function SignIn(props: { onSignedIn: (me: Me) => void; reason?: unknown }) {
   );
 }
 
+/**
+ * The installation's admin acts in another organization with a token of that organization:
+ * switching issues one (admin, 8 hours, named after the principal), signs in with it and keeps
+ * the first token in this tab to come back, which revokes the issued one. Every switch is
+ * thus a token in the change log, as any other grant of access.
+ */
+const HOME = 'tagd.home';
+
+function OrgSwitcher(props: { me: Me; onSwitched: (me: Me) => void }) {
+  const [orgs, setOrgs] = useState<{ id: string; name: string }[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const home = sessionStorage.getItem(HOME);
+  useEffect(() => {
+    // Only the installation's admin lists organizations; from another one, its home token does.
+    if (props.me.installation_admin || home)
+      api('GET', '/v1/organizations', undefined, home ? { Authorization: 'Bearer ' + JSON.parse(home).token } : {})
+        .then((p) => setOrgs(p.items))
+        .catch(setError);
+  }, [props.me.organization.id]);
+  if (!orgs.length) return <ErrorText error={error} />;
+  const change = async (id: string) => {
+    setError(null);
+    try {
+      const h = home ? JSON.parse(home) : null;
+      if (h) {
+        // Back to the first token first; the token of the organization left is revoked.
+        await api('DELETE', '/v1/tokens/' + h.issued, undefined, { Authorization: 'Bearer ' + h.token });
+        setToken(h.token);
+        sessionStorage.removeItem(HOME);
+      }
+      const me = await api<Me>('GET', '/v1/me');
+      if (me.organization.id !== id) {
+        const t = await api('POST', '/v1/tokens', {
+          name: `console: ${me.principal}`,
+          rights: ['admin'],
+          organization_id: id,
+          expires_at: new Date(Date.now() + 8 * 3600 * 1000).toISOString(),
+        });
+        sessionStorage.setItem(HOME, JSON.stringify({ token: getToken(), issued: t.id }));
+        setToken(t.token);
+      }
+      forgetHistory();
+      props.onSwitched(await api<Me>('GET', '/v1/me'));
+      navigate('/ui/tags');
+    } catch (x) {
+      setError(x);
+    }
+  };
+  return (
+    <label class="switch">
+      <span class="sr">Organization</span>
+      <select value={props.me.organization.id} onChange={(e) => change((e.target as HTMLSelectElement).value)}>
+        {orgs.map((o) => <option key={o.id} value={o.id}>{o.name}</option>)}
+      </select>
+      <ErrorText error={error} />
+    </label>
+  );
+}
+
 const PAGES: [string, string][] = [
   ['tags', 'Taxonomy'],
   ['groups', 'Groups'],
@@ -105,6 +164,7 @@ function App() {
     };
     addEventListener('popstate', on);
     const gone = (e: Event) => {
+      sessionStorage.removeItem(HOME);
       setToken(null);
       forgetHistory();
       setMe(null);
@@ -167,6 +227,12 @@ function App() {
     );
   const c = caps(me);
   const signOut = () => {
+    const home = sessionStorage.getItem(HOME);
+    if (home) {
+      const h = JSON.parse(home);
+      api('DELETE', '/v1/tokens/' + h.issued, undefined, { Authorization: 'Bearer ' + h.token }).catch(() => {});
+      sessionStorage.removeItem(HOME);
+    }
     setToken(null);
     forgetHistory();
     setMe(null);
@@ -199,6 +265,7 @@ function App() {
         </nav>
         <div class="who" aria-label="Signed in as">
           <span class="principal">{me.principal}</span>
+          <OrgSwitcher me={me} onSwitched={setMe} />
           <span class="org">
             {me.organization.name} / {me.workspace.name}
           </span>
@@ -217,7 +284,7 @@ function App() {
           <ErrorText error={asOfErr} />
         </div>
       )}
-      <main id="main" tabIndex={-1}>
+      <main id="main" tabIndex={-1} key={me.token_id}>
         {pg === 'tags' && (asOf == null || asOfTags) && <Taxonomy caps={c} asOf={asOf} asOfTags={asOfTags} />}
         {pg === 'groups' && <GroupsView caps={c} />}
         {pg === 'resources' && <ResourcesView caps={c} asOf={asOf} />}

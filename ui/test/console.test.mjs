@@ -378,6 +378,24 @@ test('a second organization sees nothing of the first', async () => {
   await p.context().close();
 });
 
+test("the installation's admin switches organization and back", async () => {
+  await page.goto(tagd.url + '/ui/tags');
+  const who = page.getByLabel('Signed in as');
+  const sw = who.getByRole('combobox', { name: 'Organization' });
+  await sw.selectOption({ label: 'Other' });
+  await who.getByText('Other / default', { exact: true }).waitFor();
+  await page.getByText('0 tags', { exact: true }).waitFor();
+  const issued = (await tagd.native('GET', '/v1/tokens?organization_id=org_2')).items
+    .find((t) => t.name === 'console: TAGD_ADMIN_TOKEN');
+  assert.ok(issued && !issued.revoked_at && issued.expires_at);
+  await sw.selectOption({ label: 'default' });
+  await who.getByText('default / default', { exact: true }).waitFor();
+  await page.getByRole('tree').getByRole('treeitem', { name: 'Nation' }).waitFor();
+  const after = (await tagd.native('GET', '/v1/tokens?organization_id=org_2')).items
+    .find((t) => t.id === issued.id);
+  assert.ok(!after || after.revoked_at, 'the switched token is revoked');
+});
+
 test('stays small in the DOM with 5,000 tags, at phone width and in dark mode', async () => {
   const names = [];
   for (let i = 0; i < 5000; i++) names.push({ name: `Bulk.g${Math.floor(i / 100)}.t${i}` });
