@@ -132,13 +132,16 @@ function GroupEditor(props: { group: Group; canWrite: boolean; onChanged: () => 
       return false;
     }
   };
+  const [excl, setExcl] = useState(g.exclusive);
   const setExclusive = async (on: boolean) => {
     setError(null);
+    setExcl(on); // shown at once, put back if the API refuses
     try {
       await api('PATCH', `/v1/groups/${g.id}`, { exclusive: on }, { 'If-Match': `"${g.version}"` });
       props.onChanged();
     } catch (x) {
-      setError(x); // an exclusive group whose tags share a resource is refused (409)
+      setExcl(!on);
+      setError(x);
     }
   };
   const remove = async () => {
@@ -156,7 +159,7 @@ function GroupEditor(props: { group: Group; canWrite: boolean; onChanged: () => 
       <h2>{g.name}</h2>
       {props.canWrite ? (
         <label class="check">
-          <input type="checkbox" checked={g.exclusive} onChange={(e) => setExclusive((e.target as HTMLInputElement).checked)} />
+          <input type="checkbox" checked={excl} onChange={(e) => setExclusive((e.target as HTMLInputElement).checked)} />
           exclusive
         </label>
       ) : (

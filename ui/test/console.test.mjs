@@ -378,6 +378,52 @@ test('a second organization sees nothing of the first', async () => {
   await p.context().close();
 });
 
+// WCAG 2 contrast of every visible text against its nearest opaque background: 4.5:1, or
+// 3:1 for large text (24px, or 18.66px bold). Disabled controls are exempt, as WCAG has them.
+function lowContrast() {
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bg = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return rgb(getComputedStyle(document.body).backgroundColor).slice(0, 3);
+  };
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || el.closest('.sr, [disabled], dialog:not([open])')) continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || st.display === 'none' || !el.getClientRects().length) continue;
+    const fg = rgb(st.color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(bg(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(st.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) out.push(`${n.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)}`);
+  }
+  return out;
+}
+
+test('text is readable: contrast in light and dark', async () => {
+  for (const scheme of ['light', 'dark']) {
+    const p = await newPage({ colorScheme: scheme });
+    await signIn(p, ADMIN_TOKEN);
+    for (const view of ['tags', 'groups', 'resources?kind=folder&key=finance', 'query?q=Nation.*', 'history', 'admin']) {
+      await p.goto(tagd.url + '/ui/' + view);
+      await p.getByRole('button', { name: 'Sign out' }).waitFor();
+      await p.waitForTimeout(300);
+      assert.deepEqual(await p.evaluate(lowContrast), [], `${scheme} ${view}`);
+    }
+    await p.context().close();
+  }
+});
+
 test("the installation's admin switches organization and back", async () => {
   await page.goto(tagd.url + '/ui/tags');
   const who = page.getByLabel('Signed in as');
