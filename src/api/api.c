@@ -25,7 +25,7 @@ extern const struct dialect easydb_dialect, immuta_dialect, launchdarkly_dialect
 
 const struct route *const api_route_tables[] = {
     native_routes, native_sources_routes, native_links_routes, native_query_routes, easydb_routes, immuta_routes, launchdarkly_routes, aitronos_routes,
-    oracle_routes, NULL,
+    oracle_routes, console_routes, NULL,
 };
 
 const struct dialect *api_dialect_for_path(const char *path)

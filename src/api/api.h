@@ -123,6 +123,7 @@ extern const struct route immuta_routes[];
 extern const struct route launchdarkly_routes[];
 extern const struct route aitronos_routes[];
 extern const struct route oracle_routes[];
+extern const struct route console_routes[]; /* the web console at /ui/, GET /v1/me */
 extern const struct dialect native_dialect;
 /** The dialect whose error format answers an unmatched path (by prefix). */
 const struct dialect *api_dialect_for_path(const char *path);

@@ -643,12 +643,14 @@ def test_org_admin_cannot_make_tagd_read_local_files(server, world):
 
 # Served without credentials on purpose (LaunchDarkly answers CORS preflights to anyone).
 PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
-          ("OPTIONS", "/api/v2/tags")}
+          ("OPTIONS", "/api/v2/tags"),
+          # The web console's files (test_console.py); what it shows comes from /v1 with a token.
+          ("GET", "/"), ("GET", "/ui"), ("GET", "/ui/{file}")}
 # Takes its credential in the body, whatever the headers say; its refusals (wrong, revoked,
 # expired keys, sessions and login tokens as keys) are in test_immuta_login.py.
 LOGIN_ROUTES = {("POST", "/bim/apikey/authenticate")}
 COVERED = {"native.c", "native_links.c", "native_sources.c", "native_query.c", "aitronos.c", "oracle.c", "easydb.c",
-           "launchdarkly.c", "immuta.c"}
+           "launchdarkly.c", "immuta.c", "console.c"}
 
 
 def _routes():

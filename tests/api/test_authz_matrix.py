@@ -13,6 +13,7 @@ from conftest import ADMIN_TOKEN, Api
 NATIVE = [
     # (method, path, body, needs)  needs: read | write | assign | admin
     ("GET", "/v1/tags", None, "read"),
+    ("GET", "/v1/me", None, "read"),
     ("POST", "/v1/tags", {"name": "Mx.new"}, "write"),
     ("GET", "/v1/tags/Mx.base", None, "read"),
     ("PATCH", "/v1/tags/Mx.base", {"description": "x"}, "write"),

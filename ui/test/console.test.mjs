@@ -1,0 +1,467 @@
+// The web console end to end: Debian's chromium (/usr/bin/chromium, never a downloaded
+// browser) driven by playwright-core against a real tagd on a free port with a fresh data
+// directory (tests/clients/tagd.mjs starts it). The tests run in order on one server, as a
+// person would: sign in, build a taxonomy, tag a folder, query, rename, travel back in time;
+// then the views of a read-only token and of another organization. Screenshots of each main
+// view go to build/test-results/console/ ($TAGD_RESULTS/console/).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { startTagd, ADMIN_TOKEN, ROOT } from '../../tests/clients/tagd.mjs';
+
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = join(process.env.TAGD_RESULTS || join(ROOT, 'build', 'test-results'), 'console');
+mkdirSync(SHOTS, { recursive: true });
+
+let tagd, browser, page;
+
+async function shot(name, p = page) {
+  await p.screenshot({ path: join(SHOTS, name + '.png'), fullPage: false });
+}
+
+async function signIn(p, token) {
+  await p.goto(tagd.url + '/ui/');
+  await p.getByLabel('API token').fill(token);
+  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('button', { name: 'Sign out' }).waitFor();
+}
+
+async function eventually(check, ms = 5000) {
+  const end = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error('condition not met in ' + ms + ' ms');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function newPage(opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
+  return ctx.newPage();
+}
+
+// The type check runs beside the browser tests (it takes seconds of CPU, they mostly wait) and
+// is awaited by the last test.
+let typecheck;
+
+before(async () => {
+  const ui = join(ROOT, 'ui');
+  typecheck = promisify(execFile)(process.execPath,
+    [join(ui, 'node_modules', 'typescript', 'bin', 'tsc'), '--noEmit', '-p', ui]);
+  typecheck.catch(() => {}); // reported by its test
+  tagd = await startTagd();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  page = await newPage();
+  page.setDefaultTimeout(10000);
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (tagd) await tagd.stop();
+});
+
+test('signs in with a token, refuses a wrong one, shows who and where', async () => {
+  await page.goto(tagd.url + '/');
+  assert.match(page.url(), /\/ui\/$/);
+  await page.getByLabel('API token').fill('not-a-token');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').filter({ hasText: /invalid token/ }).waitFor();
+  await shot('signin');
+  await page.getByLabel('API token').fill(ADMIN_TOKEN);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  const who = page.getByLabel('Signed in as');
+  await who.getByText('TAGD_ADMIN_TOKEN').waitFor();
+  await who.getByText('default / default').waitFor();
+  await who.getByText('admin', { exact: true }).waitFor();
+});
+
+test('builds a taxonomy: create, search as you type, color and description', async () => {
+  for (const name of ['Country.DE', 'Country.FR', 'Confidential']) {
+    await page.getByRole('button', { name: 'New tag' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New tag' });
+    await dlg.getByLabel('Full name').fill(name);
+    await dlg.getByRole('button', { name: 'Create' }).click();
+    await dlg.waitFor({ state: 'detached' });
+  }
+  // A name the API refuses: the error in words, the dialog keeps what was typed.
+  await page.getByRole('button', { name: 'New tag' }).click();
+  const dlg = page.getByRole('dialog', { name: 'New tag' });
+  await dlg.getByLabel('Full name').fill('Bad..name');
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  await dlg.getByRole('alert').waitFor();
+  assert.equal(await dlg.getByLabel('Full name').inputValue(), 'Bad..name');
+  await dlg.getByRole('button', { name: 'Cancel' }).click();
+
+  const tree = page.getByRole('tree', { name: 'Tag tree' });
+  await tree.getByRole('treeitem', { name: 'Country' }).waitFor();
+  // Keyboard: focus the tree, open Country with the right arrow, walk down to DE, select it.
+  await tree.focus();
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowDown'); // Country (Confidential sorts first)
+  await page.keyboard.press('ArrowLeft'); // closed, whatever it was
+  await page.keyboard.press('ArrowRight'); // open
+  await page.keyboard.press('ArrowDown');
+  await page.keyboard.press('Enter');
+  await page.getByRole('heading', { name: 'Country.DE' }).waitFor();
+  await page.getByLabel('Color', { exact: true }).fill('#1E90FF');
+  await page.getByLabel('Description').fill('Germany');
+  // A malformed localized name is refused before anything is sent, and the form keeps it all.
+  const l10n = page.getByLabel('Localized names');
+  await l10n.fill('Deutschland');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await page.getByRole('alert').filter({ hasText: 'localized names' }).waitFor();
+  assert.equal(await page.getByLabel('Description').inputValue(), 'Germany');
+  await l10n.fill('de-DE = Deutschland\nfr-FR = Allemagne');
+  await page.getByRole('button', { name: 'Save' }).click();
+  await eventually(async () => (await tagd.native('GET', '/v1/tags/Country.DE')).color === '#1E90FF');
+  const de = await tagd.native('GET', '/v1/tags/Country.DE');
+  assert.deepEqual(de.l10n, { 'de-DE': 'Deutschland', 'fr-FR': 'Allemagne' });
+  assert.equal(de.description, 'Germany');
+
+  await page.getByRole('searchbox', { name: 'Search tags' }).fill('fr');
+  const matches = page.getByRole('listbox', { name: 'Matching tags' });
+  await matches.getByRole('option', { name: 'Country.FR' }).waitFor();
+  assert.equal(await matches.getByRole('option').count(), 1);
+  await page.getByRole('searchbox', { name: 'Search tags' }).fill('');
+  await shot('taxonomy');
+});
+
+test('tags a folder and the file inherits it, with its origin', async () => {
+  await tagd.native('PUT', '/v1/resources/folder/finance', { name: 'Finance' });
+  await tagd.native('PUT', '/v1/resources/file/report.pdf', { parent: { kind: 'folder', key: 'finance' } });
+  await page.getByRole('link', { name: 'Resources' }).click();
+  await page.getByRole('button', { name: /Finance/ }).click();
+  await page.getByLabel('Add a tag').fill('Country.DE');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByRole('list', { name: 'Direct tags' }).getByText('Country.DE').waitFor();
+  // An unknown tag: refused in words next to the box, which keeps the text.
+  await page.getByLabel('Add a tag').fill('No.such.tag');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByRole('alert').filter({ hasText: /tag/i }).waitFor();
+  assert.equal(await page.getByLabel('Add a tag').inputValue(), 'No.such.tag');
+  await page.getByLabel('Add a tag').fill('');
+
+  await page.getByRole('button', { name: /report\.pdf/ }).click();
+  const inherited = page.getByRole('list', { name: 'Inherited tags' });
+  await inherited.getByText('Country.DE').waitFor();
+  await inherited.getByRole('button', { name: 'folder/finance' }).waitFor();
+  await page.getByLabel('Add a tag').fill('Confidential');
+  await page.getByRole('button', { name: 'Add', exact: true }).click();
+  await page.getByRole('list', { name: 'Direct tags' }).getByText('Confidential').waitFor();
+  await shot('resources');
+});
+
+test('tags and untags many resources in one step', async () => {
+  for (const k of ['a.txt', 'b.txt', 'c.txt'])
+    await tagd.native('PUT', '/v1/resources/file/' + k, { parent: { kind: 'folder', key: 'other' } });
+  await page.goto(tagd.url + '/ui/resources?kind=file');
+  await page.getByLabel('Select file/a.txt').check();
+  await page.getByLabel('Select file/b.txt').check();
+  const bar = page.getByRole('form', { name: 'Selected resources' });
+  await bar.getByText('2 selected').waitFor();
+  await bar.getByLabel('Tag for the selected resources').fill('Country.FR');
+  await bar.getByRole('button', { name: 'Tag all', exact: true }).click();
+  await bar.getByRole('status').filter({ hasText: 'Tagged 2 of 2 resources.' }).waitFor();
+  const tagged = async (k) => (await tagd.native('GET', `/v1/resources/file/${k}/tags`)).items.map((t) => t.name);
+  assert.deepEqual(await tagged('a.txt'), ['Country.FR']);
+  assert.deepEqual(await tagged('b.txt'), ['Country.FR']);
+  assert.deepEqual(await tagged('c.txt'), []);
+  await bar.getByRole('button', { name: 'Untag all' }).click();
+  await bar.getByRole('status').filter({ hasText: 'Untagged 2 of 2 resources.' }).waitFor();
+  assert.deepEqual(await tagged('a.txt'), []);
+  await bar.getByRole('button', { name: 'Clear selection' }).click();
+  assert.equal(await page.getByRole('form', { name: 'Selected resources' }).count(), 0);
+});
+
+test('query: count and results as you type, column of a syntax error, URL holds it', async () => {
+  await page.getByRole('link', { name: 'Query' }).click();
+  const box = page.getByRole('textbox', { name: 'Query', exact: true });
+  await box.fill('Country.* and (');
+  await page.getByRole('alert').filter({ hasText: /column 16/ }).waitFor();
+  assert.equal(await box.getAttribute('aria-invalid'), 'true');
+  await box.fill('Country.*');
+  await page.getByText(/1 resource matches/).waitFor();
+  await page.getByLabel('include inherited tags').check();
+  await page.getByText(/2 resources match/).waitFor();
+  await page.getByRole('table').getByText('report.pdf').waitFor();
+  const url = new URL(page.url());
+  assert.equal(url.pathname, '/ui/query');
+  assert.equal(url.searchParams.get('q'), 'Country.*');
+  assert.equal(url.searchParams.get('effective'), '1');
+  await shot('query');
+  // The link shares the query: a fresh load of it answers the same.
+  await page.goto(url.toString());
+  await page.getByText(/2 resources match/).waitFor();
+});
+
+test('renames a subtree after a confirmation that counts what it touches', async () => {
+  await page.getByRole('link', { name: 'Taxonomy' }).click();
+  await page.getByRole('tree').getByRole('treeitem', { name: 'Country' }).click();
+  await page.getByLabel('Full name (rename or move)').fill('Nation');
+  await page.getByRole('button', { name: 'Save' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Rename Country?' });
+  await dlg.getByText('changes 3 tags and 1 resource').waitFor();
+  await dlg.getByRole('button', { name: 'Rename' }).click();
+  await page.getByRole('heading', { name: 'Nation' }).waitFor();
+  await page.getByRole('tree').getByRole('treeitem', { name: 'Nation' }).waitFor();
+  assert.equal(await page.getByRole('tree').getByRole('treeitem', { name: 'Country' }).count(), 0);
+  // The folder carries the renamed tag.
+  await page.goto(tagd.url + '/ui/resources?kind=folder&key=finance');
+  await page.getByRole('list', { name: 'Direct tags' }).getByText('Nation.DE').waitFor();
+});
+
+test('travels back in time: the taxonomy and a resource as of a past revision', async () => {
+  await page.getByRole('link', { name: 'History' }).click();
+  const row = page.getByRole('row').filter({ hasText: 'tag Country → Nation' });
+  await row.waitFor();
+  const rev = Number(await row.getByRole('cell').first().textContent());
+  await shot('history');
+  await page.getByLabel('View as of revision', { exact: true }).fill(String(rev - 1));
+  await page.getByRole('button', { name: 'Travel' }).click();
+  await page.getByRole('status').filter({ hasText: `Viewing revision ${rev - 1}` }).waitFor();
+  await page.getByRole('link', { name: 'Taxonomy' }).click();
+  assert.equal(new URL(page.url()).searchParams.get('asof'), String(rev - 1));
+  await page.getByRole('tree').getByRole('treeitem', { name: 'Country' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'New tag' }).count(), 0);
+  await shot('taxonomy-as-of');
+  await page.goto(tagd.url + `/ui/resources?kind=folder&key=finance&asof=${rev - 1}`);
+  await page.getByRole('list', { name: 'Direct tags' }).getByText('Country.DE').waitFor();
+  await page.getByRole('button', { name: 'Back to now' }).click();
+  await page.getByRole('list', { name: 'Direct tags' }).getByText('Nation.DE').waitFor();
+  // As of a time before anything was written: revision 0, no tags.
+  await page.getByRole('link', { name: 'History' }).click();
+  await page.getByLabel('or as of a time').fill('2001-01-01T00:00:00');
+  await page.getByRole('status').filter({ hasText: 'Viewing revision 0' }).waitFor();
+  await page.getByRole('link', { name: 'Taxonomy' }).click();
+  await page.getByText('0 tags', { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Back to now' }).click();
+  await page.getByRole('tree').getByRole('treeitem', { name: 'Nation' }).waitFor();
+});
+
+test('tag groups: create, add tags, order by keyboard and by dragging, exclusive', async () => {
+  await page.getByRole('link', { name: 'Groups' }).click();
+  const form = page.getByRole('form', { name: 'New group' });
+  await form.getByLabel('New group').fill('Nations');
+  await form.getByLabel(/exclusive/).check();
+  await form.getByRole('button', { name: 'Create group' }).click();
+  await page.getByRole('heading', { name: 'Nations' }).waitFor();
+  const add = page.getByLabel('Add a tag to the group');
+  for (const t of ['Nation.DE', 'Nation.FR', 'Confidential']) {
+    await add.fill(t);
+    await page.getByRole('button', { name: 'Add', exact: true }).click();
+    await page.getByRole('list', { name: 'Tags of Nations, in order' }).getByText(t, { exact: true }).waitFor();
+  }
+  const order = async () => {
+    const g = (await tagd.native('GET', '/v1/groups')).items.find((x) => x.name === 'Nations');
+    const names = new Map((await tagd.native('GET', `/v1/tags?group=${g.id}`)).items.map((t) => [t.id, t.name]));
+    return { exclusive: g.exclusive, tags: g.tags.map((id) => names.get(id)) };
+  };
+  assert.deepEqual(await order(), { exclusive: true, tags: ['Nation.DE', 'Nation.FR', 'Confidential'] });
+  // From the keyboard: focus Confidential's Up button and press it twice, then save.
+  await page.getByRole('button', { name: 'Move Confidential up' }).focus();
+  await page.keyboard.press('Enter');
+  await page.getByRole('button', { name: 'Move Confidential up' }).press('Enter');
+  await page.getByRole('button', { name: 'Save order' }).click();
+  await eventually(async () => (await order()).tags[0] === 'Confidential');
+  assert.deepEqual((await order()).tags, ['Confidential', 'Nation.DE', 'Nation.FR']);
+  // By dragging Nation.FR onto the first place.
+  const items = page.getByRole('list', { name: 'Tags of Nations, in order' }).getByRole('listitem');
+  await items.nth(2).dragTo(items.nth(0));
+  await page.getByRole('button', { name: 'Save order' }).click();
+  await eventually(async () => (await order()).tags[0] === 'Nation.FR');
+  assert.deepEqual((await order()).tags, ['Nation.FR', 'Confidential', 'Nation.DE']);
+  await page.getByLabel('exclusive', { exact: true }).uncheck();
+  await eventually(async () => (await order()).exclusive === false);
+  await shot('groups');
+});
+
+test('admin issues a token, shown once', async () => {
+  await page.getByRole('link', { name: 'Admin' }).click();
+  const tokens = page.getByRole('region', { name: 'Tokens' });
+  await tokens.getByLabel('Name').fill('console-reader');
+  await tokens.getByRole('button', { name: 'Issue token' }).click();
+  const secret = await tokens.getByRole('status').locator('code').textContent();
+  assert.match(secret, /^tgd_/);
+  await tokens.getByRole('cell', { name: 'console-reader', exact: true }).waitFor();
+  await shot('admin');
+  const me = await (await fetch(tagd.url + '/v1/me', { headers: { Authorization: 'Bearer ' + secret } })).json();
+  assert.deepEqual(me.rights, ['tags:read']);
+});
+
+test('admin manages sources and revokes links', async () => {
+  const sources = page.getByRole('region', { name: 'External tag sources' });
+  await sources.getByLabel('Name').fill('local');
+  await sources.getByLabel('URL or file path').fill('/tmp/tags.json');
+  await sources.getByRole('button', { name: 'Add source' }).click();
+  await sources.getByRole('alert').filter({ hasText: 'local files' }).waitFor();
+  assert.equal(await sources.getByLabel('URL or file path').inputValue(), '/tmp/tags.json');
+  await sources.getByLabel('URL or file path').fill('https://tags.example.com/tags.json');
+  await sources.getByRole('button', { name: 'Add source' }).click();
+  await sources.getByRole('cell', { name: 'https://tags.example.com/tags.json' }).waitFor();
+
+  const link = await tagd.native('POST', '/v1/applinks', { resource: { kind: 'folder', key: 'finance' }, role: 'viewer' });
+  await page.reload();
+  const applinks = page.getByRole('region', { name: 'Applinks' });
+  await applinks.getByText(link.id).waitFor();
+  page.once('dialog', (d) => d.accept());
+  await applinks.getByRole('button', { name: 'Revoke ' + link.id }).click();
+  await applinks.getByText('none').waitFor();
+  assert.deepEqual((await tagd.native('GET', '/v1/applinks')).items, []);
+});
+
+test('every control of every view has an accessible name', async () => {
+  for (const view of ['tags', 'groups', 'resources?kind=folder&key=finance', 'query?q=Nation.*', 'history', 'admin']) {
+    await page.goto(tagd.url + '/ui/' + view);
+    await page.getByRole('button', { name: 'Sign out' }).waitFor();
+    await page.waitForTimeout(300);
+    const unnamed = await page.evaluate(() => {
+      const out = [];
+      for (const el of document.querySelectorAll('input, textarea, select, button, a[href], [tabindex="0"]')) {
+        const name = el.getAttribute('aria-label') || el.getAttribute('aria-labelledby') ||
+          (el.labels && el.labels.length) || (el.tagName === 'BUTTON' || el.tagName === 'A' ? el.textContent.trim() : '');
+        if (!name) out.push(el.outerHTML.slice(0, 120));
+      }
+      return out;
+    });
+    assert.deepEqual(unnamed, [], view);
+  }
+});
+
+test('a read-only token sees no write controls', async () => {
+  const token = await tagd.token(['tags:read'], 'reader');
+  const p = await newPage();
+  await signIn(p, token);
+  await p.getByLabel('Signed in as').getByText('read', { exact: true }).waitFor();
+  await p.getByRole('tree').getByRole('treeitem', { name: 'Nation' }).click();
+  await p.getByRole('heading', { name: 'Nation' }).waitFor();
+  assert.equal(await p.getByRole('button', { name: 'New tag' }).count(), 0);
+  assert.equal(await p.getByRole('button', { name: 'Save' }).count(), 0);
+  assert.equal(await p.getByRole('button', { name: /Delete/ }).count(), 0);
+  assert.equal(await p.getByRole('link', { name: 'Admin' }).count(), 0);
+  await p.getByRole('link', { name: 'Groups' }).click();
+  await p.getByRole('button', { name: /Nations/ }).click();
+  await p.getByRole('list', { name: 'Tags of Nations, in order' }).getByText('Nation.DE').waitFor();
+  assert.equal(await p.getByRole('button', { name: /Create group|Save order|Move|Delete group/ }).count(), 0);
+  await p.getByRole('link', { name: 'Taxonomy' }).click();
+  await p.goto(tagd.url + '/ui/resources?kind=folder&key=finance');
+  await p.getByRole('list', { name: 'Direct tags' }).getByText('Nation.DE').waitFor();
+  assert.equal(await p.getByLabel('Add a tag').count(), 0);
+  assert.equal(await p.getByRole('button', { name: /^Remove/ }).count(), 0);
+  await shot('read-only', p);
+  // Revoked while signed in: the next answer (401) signs the console out, saying why.
+  const id = (await tagd.native('GET', '/v1/tokens?kind=api')).items.find((t) => t.name === 'reader').id;
+  await tagd.native('DELETE', '/v1/tokens/' + id);
+  await p.getByRole('link', { name: 'Query' }).click();
+  await p.getByRole('textbox', { name: 'Query', exact: true }).fill('kind:folder');
+  await p.getByRole('alert').filter({ hasText: /Signed out: token revoked/ }).waitFor();
+  await p.getByLabel('API token').waitFor();
+  await p.context().close();
+});
+
+test('a second organization sees nothing of the first', async () => {
+  const org = await tagd.native('POST', '/v1/organizations', { name: 'Other' });
+  const { token } = await tagd.native('POST', '/v1/tokens', {
+    name: 'other-admin', rights: ['admin'], organization_id: org.id,
+  });
+  const p = await newPage();
+  await signIn(p, token);
+  await p.getByLabel('Signed in as').getByText('Other / default').waitFor();
+  await p.getByText('0 tags', { exact: true }).waitFor();
+  await p.getByRole('link', { name: 'Resources' }).click();
+  await p.getByText('0 resources', { exact: true }).waitFor();
+  await p.getByRole('link', { name: 'Query' }).click();
+  await p.getByRole('textbox', { name: 'Query', exact: true }).fill('kind:folder');
+  await p.getByText(/0 resources match/).waitFor();
+  await p.getByRole('link', { name: 'History' }).click();
+  await p.getByText('newest revision').waitFor();
+  assert.equal(await p.getByRole('row').filter({ hasText: /Country|Nation|finance/ }).count(), 0);
+  await p.context().close();
+});
+
+// WCAG 2 contrast of every visible text against its nearest opaque background: 4.5:1, or
+// 3:1 for large text (24px, or 18.66px bold). Disabled controls are exempt, as WCAG has them.
+function lowContrast() {
+  const rgb = (c) => (c.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bg = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return rgb(getComputedStyle(document.body).backgroundColor).slice(0, 3);
+  };
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!n.textContent.trim() || !el || el.closest('.sr, [disabled], dialog:not([open])')) continue;
+    const st = getComputedStyle(el);
+    if (st.visibility === 'hidden' || st.display === 'none' || !el.getClientRects().length) continue;
+    const fg = rgb(st.color).slice(0, 3);
+    const [a, b] = [lum(fg), lum(bg(el))].sort((x, y) => y - x);
+    const ratio = (a + 0.05) / (b + 0.05);
+    const size = parseFloat(st.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(st.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) out.push(`${n.textContent.trim().slice(0, 30)}: ${ratio.toFixed(2)}`);
+  }
+  return out;
+}
+
+test('text is readable: contrast in light and dark', async () => {
+  for (const scheme of ['light', 'dark']) {
+    const p = await newPage({ colorScheme: scheme });
+    await signIn(p, ADMIN_TOKEN);
+    for (const view of ['tags', 'groups', 'resources?kind=folder&key=finance', 'query?q=Nation.*', 'history', 'admin']) {
+      await p.goto(tagd.url + '/ui/' + view);
+      await p.getByRole('button', { name: 'Sign out' }).waitFor();
+      await p.waitForTimeout(300);
+      assert.deepEqual(await p.evaluate(lowContrast), [], `${scheme} ${view}`);
+    }
+    await p.context().close();
+  }
+});
+
+test("the installation's admin switches organization and back", async () => {
+  await page.goto(tagd.url + '/ui/tags');
+  const who = page.getByLabel('Signed in as');
+  const sw = who.getByRole('combobox', { name: 'Organization' });
+  await sw.selectOption({ label: 'Other' });
+  await who.getByText('Other / default', { exact: true }).waitFor();
+  await page.getByText('0 tags', { exact: true }).waitFor();
+  const issued = (await tagd.native('GET', '/v1/tokens?organization_id=org_2')).items
+    .find((t) => t.name === 'console: TAGD_ADMIN_TOKEN');
+  assert.ok(issued && !issued.revoked_at && issued.expires_at);
+  await sw.selectOption({ label: 'default' });
+  await who.getByText('default / default', { exact: true }).waitFor();
+  await page.getByRole('tree').getByRole('treeitem', { name: 'Nation' }).waitFor();
+  const after = (await tagd.native('GET', '/v1/tokens?organization_id=org_2')).items
+    .find((t) => t.id === issued.id);
+  assert.ok(!after || after.revoked_at, 'the switched token is revoked');
+});
+
+test('stays small in the DOM with 5,000 tags, at phone width and in dark mode', async () => {
+  const names = [];
+  for (let i = 0; i < 5000; i++) names.push({ name: `Bulk.g${Math.floor(i / 100)}.t${i}` });
+  for (let i = 0; i < names.length; i += 1000)
+    await tagd.native('POST', '/v1/tags', { tags: names.slice(i, i + 1000) });
+  const p = await newPage({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
+  await signIn(p, ADMIN_TOKEN);
+  await p.getByText(/^50\d\d tags$/).waitFor({ timeout: 20000 });
+  await p.getByRole('searchbox', { name: 'Search tags' }).fill('t49');
+  await p.getByRole('listbox').getByRole('option', { name: 'Bulk.g49.t4900' }).waitFor();
+  await p.getByText(/111 of 50\d\d tags match/).waitFor();
+  const rows = await p.locator('.row').count();
+  assert.ok(rows < 80, `${rows} rows in the DOM`);
+  await shot('phone-dark', p);
+  await p.context().close();
+});
+
+test('the console type-checks (tsc --noEmit, strict)', async () => {
+  await typecheck;
+});
