@@ -28,6 +28,13 @@ void vec_init(struct vec *v, size_t size);
 /** A new zeroed element at the end (arena memory; earlier element pointers may move). */
 void *vec_push(struct core_ctx *ctx, struct vec *v);
 
+/* ---- tags (tags.c) ---- */
+
+/** The workspace's tag of name key `key`, soft-deleted ones included: *found tells whether there
+ * is one. 0 either way, or a store error. */
+int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                     struct tg_err *err);
+
 /* ---- the installation (meta.c, orgs.c, principals.c) ---- */
 
 /** The meta table's value for `key` into `out`: 1 found, 0 not there, -1 on a store error. */

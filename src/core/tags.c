@@ -185,6 +185,24 @@ int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t,
     return core_versioned_put(ctx, &tag_rows, before, t, op, err);
 }
 
+int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                     struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_BY_KEY, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, key);
+    rc = st_step(st, err);
+    *found = rc == 1;
+    if (rc == 1)
+        row_tag(ctx, st, 0, out);
+    st_reset(st);
+    return rc < 0 ? rc : 0;
+}
+
 static int tag_by(struct core_ctx *ctx, enum store_sql id, int64_t n, const char *key,
                   struct tag *out, struct tg_err *err)
 {
