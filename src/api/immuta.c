@@ -20,7 +20,13 @@
 
 static void immuta_error(struct hreq *r, int code, const struct tg_err *err);
 
-const struct dialect immuta_dialect = {"immuta", immuta_error};
+static const char *const immuta_paths[] = {"/tag", "/bim/", NULL};
+const struct dialect immuta_dialect = {
+    .name = "immuta",
+    .error = immuta_error,
+    .paths = immuta_paths,
+    .routes = immuta_routes,
+};
 
 /* ---- errors ---- */
 

@@ -1,6 +1,6 @@
-/* api/native_query.c: the tag query routes of the native API, served by the engine.
+/* api/native/query.c: the tag query routes of the native API, served by the engine.
  *
- * GET /v1/resources?query=EXPR (native.c hands any /v1/resources request with `query` here)
+ * GET /v1/resources?query=EXPR (resources.c hands any /v1/resources request with `query` here)
  * and POST /v1/query {"query": ...} take the same parameters (docs/query.md). core_query_resources
  * (core/query.h) applies the rights and answers ids from an engine snapshot; the page's
  * resources are then read by id, and one deleted between the snapshot and that read is
@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/native/native.h"
 #include "core/query.h"
 
 struct qparams {
@@ -163,7 +163,7 @@ static int body_str(struct hreq *r, json_t *o, const char *k, const char **out)
     return 0;
 }
 
-static void h_query(struct hreq *r, struct core_ctx *cx)
+void native_query(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"query", "kind",     "effective", "archived",
                                          "limit", "cursor",   "count_only", "ids_only", NULL};
@@ -212,10 +212,3 @@ static void h_query(struct hreq *r, struct core_ctx *cx)
 out:
     json_decref(body);
 }
-
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
-const struct route native_query_routes[] = {
-    R("POST", "/v1/query", h_query, 0),
-    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
-};
-#undef R
