@@ -26,6 +26,7 @@ int core_rev(struct core_ctx *ctx, struct tg_err *err)
         return rc < 0 ? rc : tg_err_set(err, TG_EINTERNAL, "", "no revision");
     ctx->rev = col_int(st, 0);
     st_reset(st);
+    assert(ctx->rev > 0 && ctx->seq == 0);
     st = st_get(ctx->conn, SQL_REV_INSERT, err);
     if (st == NULL)
         return TG_EINTERNAL;
@@ -46,6 +47,7 @@ int core_change(struct core_ctx *ctx, const char *entity, int64_t entity_id, con
 
     if (rc)
         return rc;
+    assert(ctx->rev > 0);
     st = st_get(ctx->conn, SQL_CHANGE_INSERT, err);
     if (st == NULL)
         return TG_EINTERNAL;

@@ -2,6 +2,7 @@
  * from. A context lives for one request; everything it hands out lives in its arena. */
 #include "core/core.h"
 
+#include <assert.h>
 #include <string.h>
 
 #include "engine/engine.h"
@@ -11,6 +12,7 @@ struct core_limits core_limits = {1000, 1000, 1000, 24LL * 3600 * 1000, 1000, 36
 
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing)
 {
+    assert(a != NULL);
     memset(ctx, 0, sizeof(*ctx));
     ctx->conn = conn;
     ctx->a = a;

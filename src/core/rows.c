@@ -1,6 +1,7 @@
 /* core/rows.c: reading store rows into the request arena: the row readers of tags, resources,
  * groups and tokens (the column lists TAG_COLS, RES_COLS, GROUP_COLS and TOKEN_COLS of
  * store/sql_core.h), and the arena vector the list functions of core/ collect rows in. */
+#include <assert.h>
 #include <string.h>
 
 #include "core/core_int.h"
@@ -18,6 +19,7 @@ void vec_init(struct vec *v, size_t size)
 
 void *vec_push(struct core_ctx *ctx, struct vec *v)
 {
+    assert(v->size > 0 && v->n <= v->cap);
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 16;
         void *items = arena_alloc(ctx->a, cap * v->size);

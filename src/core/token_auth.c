@@ -1,6 +1,7 @@
 /* core/token_auth.c: token authentication: a bearer secret becomes the request's principal
  * (ctx->who), checked against the store and remembered per thread in a small cache. Which
  * kinds of token pass where is decided here; the tokens themselves are made in tokens.c. */
+#include <assert.h>
 #include <jansson.h>
 #include <string.h>
 
@@ -136,6 +137,7 @@ static void auth_cache_put(struct core_ctx *ctx, const char *hash, uint64_t epoc
     size_t len[3], total = 0;
     char *p;
 
+    assert(ctx->authed && ctx->who.kind != NULL);
     for (int i = 1; i < AUTH_CACHE && v->hash[0]; i++)
         if (auth_cache[i].hash[0] == '\0' || auth_cache[i].used < v->used)
             v = &auth_cache[i];

@@ -1,6 +1,7 @@
 /* core/writer_fresh.c: the writer's notes of what changed after the engine's revision, so that
  * the writer may read from an engine snapshot that is current for what it reads (core.h,
  * core_writer_engine). core_change feeds them (core__fresh_note). */
+#include <assert.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -50,6 +51,7 @@ void core__fresh_note(const char *entity, int64_t id, int64_t rev)
         if (rev > fresh.all_rev)
             fresh.all_rev = rev;
     } else {
+        assert(fresh.n <= FRESH_MAX);
         if (fresh.n == FRESH_MAX && engine_main) {
             const struct eng_snap *s = engine_acquire(engine_main);
             fresh_trim(eng_snap_rev(s));

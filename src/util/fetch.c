@@ -2,6 +2,7 @@
  * (fetch.h). */
 #include "util/fetch.h"
 
+#include <assert.h>
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -95,6 +96,7 @@ int fetch_http(struct arena *a, const char *url, const struct fetch_limits *lim,
     long status = 0;
     int rc = 0;
 
+    assert(lim->max_bytes > 0 && lim->timeout_ms > 0);
     c = curl_easy_init();
     if (c == NULL)
         return tg_err_set(err, TG_EINTERNAL, "url", "cannot start an HTTP client");

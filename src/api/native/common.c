@@ -1,5 +1,6 @@
 /* api/native/common.c: what the files of the native API share: authentication, ETags and
  * If-Match, field checks, the resource representation and its pages, and tag references. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,6 +198,7 @@ int native_load_resource(struct hreq *r, struct core_ctx *cx, struct resource *r
     struct tg_err err;
     int rc;
 
+    assert(r->params[0] != NULL && r->params[1] != NULL); /* a {kind}/{key} route */
     tg_err_clear(&err);
     rc = core_resource_get(cx, r->params[0], r->params[1], res, &err);
     if (rc) {
