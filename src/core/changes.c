@@ -175,6 +175,19 @@ static int exists_error(const struct versioned *k, const void *row, int rc, stru
     return rc;
 }
 
+/* Ends the row's open history entry at the request's revision. */
+static int hist_close(struct core_ctx *ctx, const struct versioned *k, int64_t id,
+                      struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, k->hist_close, err);
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->rev);
+    return st_exec(st, err);
+}
+
 int core_versioned_put(struct core_ctx *ctx, const struct versioned *k, const void *before,
                        void *row, const char *op, struct tg_err *err)
 {
@@ -223,12 +236,7 @@ int core_versioned_put(struct core_ctx *ctx, const struct versioned *k, const vo
         rc = st_exec(st, err);
         if (rc)
             return exists_error(k, row, rc, err);
-        st = st_get(ctx->conn, k->hist_close, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        st_int(st, 1, field_get(row, k->id_at));
-        st_int(st, 2, ctx->rev);
-        rc = st_exec(st, err);
+        rc = hist_close(ctx, k, field_get(row, k->id_at), err);
         if (rc)
             return rc;
     }
@@ -260,12 +268,7 @@ int core_versioned_remove(struct core_ctx *ctx, const struct versioned *k, const
     rc = core_rev(ctx, err);
     if (rc)
         return rc;
-    st = st_get(ctx->conn, k->hist_close, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, id);
-    st_int(st, 2, ctx->rev);
-    rc = st_exec(st, err);
+    rc = hist_close(ctx, k, id, err);
     if (rc)
         return rc;
     st = st_get(ctx->conn, k->remove, err);

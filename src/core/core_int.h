@@ -55,6 +55,13 @@ void core__fresh_note(const char *entity, int64_t id, int64_t rev);
 /* The offset of a field of type `ftype` in a model struct (another type does not compile). */
 #define VERSIONED_AT(type, field, ftype)                                                           \
     (offsetof(type, field) + 0 * _Generic(((type *)0)->field, ftype: 0))
+/* The offsets of struct versioned for a row of `type` whose model struct is reached through
+ * member path `m` (empty, or like `g.` for a struct that wraps one). */
+#define VERSIONED_FIELDS(type, m)                                                                  \
+    .id_at = VERSIONED_AT(type, m id, int64_t), .ws_id_at = VERSIONED_AT(type, m ws_id, int64_t), \
+    .created_at_at = VERSIONED_AT(type, m created_at, int64_t),                                    \
+    .updated_at_at = VERSIONED_AT(type, m updated_at, int64_t),                                    \
+    .version_at = VERSIONED_AT(type, m version, int64_t)
 
 /**
  * What core_versioned_put needs to know of one kind of versioned row (tags, groups, resources).
@@ -67,7 +74,7 @@ void core__fresh_note(const char *entity, int64_t id, int64_t rev);
  *   hist_open:  ?1 id, ?2 revision (valid_from), ?3 the row's JSON, ?4... bind_hist;
  *   remove:     ?1 id.
  * The row's id, ws_id, created_at, updated_at and version are int64_t fields at the offsets
- * given (VERSIONED_AT(type, field, int64_t)).
+ * given (VERSIONED_FIELDS).
  */
 struct versioned {
     const char *entity; /* the change log's name: "tag", "group", "resource" */

@@ -96,11 +96,7 @@ static const char *res_json_v(struct core_ctx *ctx, const void *row)
 
 static const struct versioned res_rows = {
     .entity = "resource",
-    .id_at = VERSIONED_AT(struct resource, id, int64_t),
-    .ws_id_at = VERSIONED_AT(struct resource, ws_id, int64_t),
-    .created_at_at = VERSIONED_AT(struct resource, created_at, int64_t),
-    .updated_at_at = VERSIONED_AT(struct resource, updated_at, int64_t),
-    .version_at = VERSIONED_AT(struct resource, version, int64_t),
+    VERSIONED_FIELDS(struct resource, ),
     .insert = SQL_RES_INSERT,
     .update = SQL_RES_UPDATE,
     .hist_close = SQL_RES_HIST_CLOSE,
