@@ -20,7 +20,15 @@
 
 static void aitronos_error(struct hreq *r, int code, const struct tg_err *err);
 
-const struct dialect aitronos_dialect = {"aitronos", aitronos_error};
+/* Its paths lie below the native API's organizations: only those with /knowledge/ are its. */
+static const char *const aitronos_paths[] = {"/v1/organizations/", NULL};
+const struct dialect aitronos_dialect = {
+    .name = "aitronos",
+    .error = aitronos_error,
+    .paths = aitronos_paths,
+    .infix = "/knowledge/",
+    .routes = aitronos_routes,
+};
 
 /* ---- errors ---- */
 

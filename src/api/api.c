@@ -1,4 +1,4 @@
-/* api/api.c: request and response helpers shared by every dialect, and the route list. */
+/* api/api.c: request and response helpers shared by every dialect. */
 #include "api/api.h"
 
 #include <ctype.h>
@@ -19,30 +19,6 @@ struct api_config api_config = {
     .rate_burst = 0,
     .min_rev_wait_ms = 2000,
 };
-
-extern const struct dialect easydb_dialect, immuta_dialect, launchdarkly_dialect,
-    aitronos_dialect, oracle_dialect;
-
-const struct route *const api_route_tables[] = {
-    native_routes, native_sources_routes, native_links_routes, native_query_routes, easydb_routes, immuta_routes, launchdarkly_routes, aitronos_routes,
-    oracle_routes, console_routes, NULL,
-};
-
-const struct dialect *api_dialect_for_path(const char *path)
-{
-    if (strncmp(path, "/api/v1/", 8) == 0 || strcmp(path, "/api/v1") == 0)
-        return &easydb_dialect;
-    if (strncmp(path, "/api/v2/", 8) == 0)
-        return &launchdarkly_dialect;
-    if ((strncmp(path, "/tag", 4) == 0 && (path[4] == '/' || path[4] == '\0')) ||
-        strncmp(path, "/bim/", 5) == 0)
-        return &immuta_dialect;
-    if (strncmp(path, "/documents/", 11) == 0)
-        return &oracle_dialect;
-    if (strncmp(path, "/v1/organizations/", 18) == 0 && strstr(path, "/knowledge/"))
-        return &aitronos_dialect;
-    return &native_dialect;
-}
 
 const char *api_header(struct hreq *r, const char *lname)
 {

@@ -32,10 +32,18 @@ struct kv {
 struct hreq;
 typedef void (*api_handler)(struct hreq *r, struct core_ctx *cx);
 
+/* A dialect: one product's API (api/<product>.c, the native API in api/native/). Every dialect
+ * is listed in the registry (api/dialects.c). */
 struct dialect {
     const char *name;
     /** Renders err as this dialect's error response (status, headers, body). */
     void (*error)(struct hreq *r, int code, const struct tg_err *err);
+    /* The paths the dialect answers errors for when no route matches (api_dialect_for_path),
+     * NULL-terminated: an entry ending in '/' is a prefix, any other is the path itself or a
+     * prefix followed by '/'. NULL for the native API, which answers every other path. */
+    const char *const *paths;
+    const char *infix; /* when set, a path must also contain it to be the dialect's */
+    const struct route *routes; /* the dialect's route table (terminated by a NULL method) */
 };
 
 enum {
@@ -108,24 +116,17 @@ struct hreq {
     bool addr_charged; /* ... and took one request from it */
 };
 
-/** All routes of every dialect, terminated by a route with a NULL method. */
+/* The registry (api/dialects.c): every dialect, NULL-terminated, in the order their routes are
+ * matched; and their route tables in the same order, NULL-terminated, for the router. */
+extern const struct dialect *const api_dialects[];
 extern const struct route *const api_route_tables[];
 
-/* Dialect route tables and error renderers. */
-extern const struct route native_routes[];
-extern const struct route native_sources_routes[]; /* external tag sources */
-extern const struct route native_links_routes[];   /* applinks, public links */
-extern const struct route native_query_routes[];   /* tag queries */
-/** GET /v1/resources?query=...: native.c hands requests with `query` to this. */
-void native_query_resources(struct hreq *r, struct core_ctx *cx);
-extern const struct route easydb_routes[];
-extern const struct route immuta_routes[];
-extern const struct route launchdarkly_routes[];
-extern const struct route aitronos_routes[];
-extern const struct route oracle_routes[];
-extern const struct route console_routes[]; /* the web console at /ui/, GET /v1/me */
-extern const struct dialect native_dialect;
-/** The dialect whose error format answers an unmatched path (by prefix). */
+/* Each dialect's struct and route table (the registry's X(name) is name_dialect, name_routes). */
+extern const struct dialect native_dialect, easydb_dialect, immuta_dialect, launchdarkly_dialect,
+    aitronos_dialect, oracle_dialect, console_dialect;
+extern const struct route native_routes[], easydb_routes[], immuta_routes[], launchdarkly_routes[],
+    aitronos_routes[], oracle_routes[], console_routes[];
+/** The dialect whose error format answers an unmatched path (by its paths). */
 const struct dialect *api_dialect_for_path(const char *path);
 
 /* ---- request helpers ---- */
@@ -150,13 +151,6 @@ int api_query_int(struct hreq *r, const char *name, int64_t def, int64_t min, in
 int api_query_bool(struct hreq *r, const char *name, bool def, bool *out);
 /** The bearer token of the Authorization header, or NULL. */
 const char *api_bearer(struct hreq *r);
-
-/** The native API's authentication: bearer token, the rights of `need`, then the rate limit.
- * Renders the error and returns -1 on failure. Shared by every native route file. */
-int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need);
-
-/** The native representation of a resource (GET /v1/resources/{kind}/{key}). */
-void api_native_render_resource(struct jw *w, struct hreq *r, const struct resource *res);
 
 /* ---- response helpers ---- */
 void api_set_header(struct hreq *r, const char *name, const char *value);

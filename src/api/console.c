@@ -1,5 +1,5 @@
 /* api/console.c: the web console (docs/console.md) and the one native read it needs that the
- * rest of /v1 lacks.
+ * rest of /v1 lacked (GET /v1/me, now in api/native/admin.c).
  *
  * The console is a single-page application bundled from ui/ by esbuild and embedded in the
  * binary at build time (tools/console2c.py writes console_assets.h), so it works without
@@ -9,9 +9,7 @@
  * embedded as it is and gzipped, answered gzipped to clients that accept it, with a strong
  * ETag per representation and 304 on If-None-Match. Any other /ui/ path without a dot is one
  * of the console's own pages (/ui/query?q=...), answered with index.html; the console routes it.
- *
- * GET /v1/me says who the bearer token is: principal, rights, organization and workspace, so
- * the console can show them and leave out the controls the token may not use. */
+ * */
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -170,57 +168,21 @@ static void h_root(struct hreq *r, struct core_ctx *cx)
     api_set_header(r, "Cache-Control", "no-store");
 }
 
-static void h_me(struct hreq *r, struct core_ctx *cx)
-{
-    static const char *const right_names[] = {"tags:read", "tags:write", "tags:assign", "admin"};
-    struct tg_err err;
-    struct org o;
-    struct workspace ws;
-    struct jw w;
-    int rc;
-
-    if (api_native_auth(r, cx, 0))
-        return;
-    tg_err_clear(&err);
-    rc = core_org_get(cx, cx->org_id, &o, &err);
-    if (rc == 0)
-        rc = core_ws_get(cx, cx->ws_id, &ws, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
-    api_json_begin(r, 200, &w);
-    jw_obj(&w);
-    jw_kstr(&w, "principal", cx->who.name);
-    jw_kstr(&w, "kind", cx->who.kind);
-    jw_kstr(&w, "token_id", arena_printf(&r->a, "tok_%lld", (long long)cx->who.token_id));
-    jw_key(&w, "rights");
-    jw_arr(&w);
-    for (unsigned i = 0; i < sizeof(right_names) / sizeof(right_names[0]); i++)
-        if (cx->who.rights & (1u << i))
-            jw_str(&w, right_names[i]);
-    jw_arr_end(&w);
-    jw_kbool(&w, "installation_admin", core_install_admin(cx));
-    jw_key(&w, "organization");
-    jw_obj(&w);
-    jw_kstr(&w, "id", arena_printf(&r->a, "org_%lld", (long long)o.id));
-    jw_kstr(&w, "name", o.name);
-    jw_obj_end(&w);
-    jw_key(&w, "workspace");
-    jw_obj(&w);
-    jw_kstr(&w, "id", arena_printf(&r->a, "ws_%lld", (long long)ws.id));
-    jw_kstr(&w, "name", ws.name);
-    jw_obj_end(&w);
-    api_kiso(&w, "expires_at", cx->who.expires_at);
-    jw_obj_end(&w);
-}
-
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
+#define R(m, p, f, fl) {m, p, f, fl, &console_dialect, NULL, NULL}
 const struct route console_routes[] = {
     R("GET", "/", h_root, ROUTE_NOLIMIT),
     R("GET", "/ui", h_ui_index, ROUTE_NOLIMIT),
     R("GET", "/ui/{file}", h_ui_file, ROUTE_NOLIMIT),
-    R("GET", "/v1/me", h_me, 0),
     {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R
+
+/* Errors under /ui are the native API's: the console is a client of /v1. */
+static const char *const console_paths[] = {"/ui", NULL};
+
+const struct dialect console_dialect = {
+    .name = "console",
+    .error = api_native_error,
+    .paths = console_paths,
+    .routes = console_routes,
+};

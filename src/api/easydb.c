@@ -161,7 +161,13 @@ static void easydb_error(struct hreq *r, int code, const struct tg_err *err)
     jw_obj_end(&w);
 }
 
-const struct dialect easydb_dialect = {"easydb", easydb_error};
+static const char *const easydb_paths[] = {"/api/v1", NULL};
+const struct dialect easydb_dialect = {
+    .name = "easydb",
+    .error = easydb_error,
+    .paths = easydb_paths,
+    .routes = easydb_routes,
+};
 
 /* Renders the easydb error `ecode` with its one parameter (or description) `value`. */
 static void fail_code(struct hreq *r, int code, const char *ecode, const char *fmt, ...)

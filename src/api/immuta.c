@@ -6,19 +6,27 @@
  * on. Authorization is "Bearer <token>" or the bare token, as real Immuta clients send both;
  * the token is an API key (a tagd API token) or what POST /bim/apikey/authenticate gave for
  * one, which Immuta's clients ask for before anything else (core_apikey_login). The rules
- * (hierarchy updates, attach, refresh, the search filters) live in core/sources.c. */
+ * (hierarchy updates, attach, the search filters) live in core/immuta_rules.c, external
+ * sources and their refresh in core/sources.c. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/api.h"
 #include "api/ratelimit.h"
+#include "core/immuta_rules.h"
 #include "core/sources.h"
 #include "util/json.h"
 
 static void immuta_error(struct hreq *r, int code, const struct tg_err *err);
 
-const struct dialect immuta_dialect = {"immuta", immuta_error};
+static const char *const immuta_paths[] = {"/tag", "/bim/", NULL};
+const struct dialect immuta_dialect = {
+    .name = "immuta",
+    .error = immuta_error,
+    .paths = immuta_paths,
+    .routes = immuta_routes,
+};
 
 /* ---- errors ---- */
 

@@ -91,7 +91,13 @@ static void ld_error(struct hreq *r, int code, const struct tg_err *err)
     jw_obj_end(&w);
 }
 
-const struct dialect launchdarkly_dialect = {"launchdarkly", ld_error};
+static const char *const launchdarkly_paths[] = {"/api/v2/", NULL};
+const struct dialect launchdarkly_dialect = {
+    .name = "launchdarkly",
+    .error = ld_error,
+    .paths = launchdarkly_paths,
+    .routes = launchdarkly_routes,
+};
 
 /* ---- authentication ---- */
 

@@ -26,7 +26,13 @@
 #include "util/name.h"
 
 static void oracle_error(struct hreq *r, int code, const struct tg_err *err);
-const struct dialect oracle_dialect = {"oracle", oracle_error};
+static const char *const oracle_paths[] = {"/documents/", NULL};
+const struct dialect oracle_dialect = {
+    .name = "oracle",
+    .error = oracle_error,
+    .paths = oracle_paths,
+    .routes = oracle_routes,
+};
 
 /* Oracle's error codes (Error-Messages page of the documents API). */
 enum {

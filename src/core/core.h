@@ -80,6 +80,8 @@ struct core_ctx {
     int64_t auth_min_rev;         /* the revision the client named: tokens as of it */
 };
 
+/* ---- the request context (context.c) and the writer's engine reads (writer_fresh.c) ---- */
+
 /** Prepares a context for one request. */
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing);
 /** Frees what the calling thread cached (at the end of a server thread). */
@@ -111,7 +113,7 @@ const struct eng_snap *core_snap(struct core_ctx *ctx);
 /** The revision of core_snap(ctx) in *rev; false when core_snap(ctx) is NULL. */
 bool core_snap_rev(struct core_ctx *ctx, int64_t *rev);
 
-/* ---- rights and authentication ---- */
+/* ---- rights and authentication (rights.c, token_auth.c; first start: bootstrap.c) ---- */
 
 /** Parses "tags:read,tags:write,tags:assign,admin" (also "read", "write", "assign", "*"). */
 int core_rights_parse(const char *s, unsigned *out, struct tg_err *err);
@@ -138,7 +140,7 @@ int core_require(struct core_ctx *ctx, unsigned need, struct tg_err *err);
 int core_bootstrap(struct store_conn *conn, const char *env_token, const char *admin_password,
                    char **generated, struct tg_err *err);
 
-/* ---- organizations and workspaces ---- */
+/* ---- organizations and workspaces (orgs.c) ---- */
 
 struct org {
     int64_t id;
@@ -162,7 +164,7 @@ int core_ws_get(struct core_ctx *ctx, int64_t id, struct workspace *out, struct 
 int core_ws_list(struct core_ctx *ctx, int64_t org_id, struct workspace **out, size_t *n,
                  struct tg_err *err);
 
-/* ---- the change log ---- */
+/* ---- the change log (changes.c) ---- */
 
 /** Appends one change record (allocating the request's revision on first use). `before` and
  * `after` are JSON text or NULL. */
@@ -184,7 +186,7 @@ int64_t core_current_rev(struct core_ctx *ctx);
 /** The newest revision committed at or before `ms` (0 if none). */
 int64_t core_rev_at_time(struct core_ctx *ctx, int64_t ms);
 
-/* ---- tags (struct tag and the other plain values: core/model.h) ---- */
+/* ---- tags (tags.c; struct tag and the other plain values: core/model.h) ---- */
 
 /* What a create or update sets. For update, only fields whose has_ flag is set change. */
 struct tag_input {
@@ -261,7 +263,7 @@ int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *af
  * dialects echo a color the way their client sent it. */
 int core_color_parse(const char *in, char out[8], const char *field, struct tg_err *err);
 
-/* ---- groups ---- */
+/* ---- groups (groups.c) ---- */
 
 struct group_input {
     const char *name;
@@ -289,7 +291,7 @@ int core_group_tags(struct core_ctx *ctx, int64_t id, struct tag **out, size_t *
 int core_group_set_tags(struct core_ctx *ctx, int64_t id, const int64_t *ids, size_t n,
                         struct tg_err *err);
 
-/* ---- resources ---- */
+/* ---- resources (resources.c, documents.c) ---- */
 
 struct resource_input {
     const char *name;
@@ -343,7 +345,7 @@ int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,
 /** True when `id` is `ancestor` or lies in its subtree. */
 bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor);
 
-/* ---- assignments ---- */
+/* ---- assignments (resources.c) ---- */
 
 /** The resource's tags: direct only, or effective (own first, then each ancestor's, nearest
  * first; a tag both direct and inherited is listed once, as direct). */
@@ -376,7 +378,7 @@ int core_tag_usage_total(struct core_ctx *ctx, const struct tag *t, bool descend
 /** Counts for /metrics. */
 int core_counts(struct core_ctx *ctx, int64_t *tags, int64_t *resources, int64_t *assignments);
 
-/* ---- users and tokens ---- */
+/* ---- users and tokens (users.c, tokens.c, principals.c) ---- */
 
 struct user {
     int64_t id, org_id, created_at;
@@ -435,7 +437,7 @@ int core_apikey_login(struct core_ctx *ctx, const char *key, const char **secret
 int64_t core_principal_id(struct core_ctx *ctx, const char *who);
 #define CORE_PRINCIPAL_TOKEN_BASE 1000000000000LL
 
-/* ---- helpers shared by the files of core/ and the dialects ---- */
+/* ---- helpers shared by the files of core/ and the dialects (context.c, refs.c) ---- */
 char *core_strdup(struct core_ctx *ctx, const char *s);
 /** Opaque cursors: base64url of a string. */
 const char *core_cursor_encode(struct core_ctx *ctx, const char *s);

@@ -1,9 +1,14 @@
-/* core/core_int.h: helpers shared by the files of core/ only. */
+/* core/core_int.h: helpers shared by the files of core/ only. Everyone else uses core.h. */
 #ifndef TAGD_CORE_CORE_INT_H
 #define TAGD_CORE_CORE_INT_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "core/core.h"
 #include "store/store.h"
+
+/* ---- reading rows (rows.c) ---- */
 
 /* Row readers: copy the columns of TAG_COLS / RES_COLS / GROUP_COLS / TOKEN_COLS starting at
  * column `at` into arena-owned structs. */
@@ -12,18 +17,95 @@ void row_resource(struct core_ctx *ctx, struct store_stmt *st, int at, struct re
 void row_group(struct core_ctx *ctx, struct store_stmt *st, int at, struct group *g);
 void row_token(struct core_ctx *ctx, struct store_stmt *st, int at, struct token *k);
 const char *col_dup(struct core_ctx *ctx, struct store_stmt *st, int i);
-/** The meta table's value for `key` into `out`: 1 found, 0 not there, -1 on a store error. */
-int core__meta_get(struct store_conn *c, const char *key, char *out, size_t outlen);
 
-/* A growable array in the request arena. */
+/* A growable array in the request arena. Invariant: n <= cap, and items holds cap elements of
+ * `size` bytes (NULL while cap is 0). */
 struct vec {
     void *items;
     size_t n, cap, size;
 };
 void vec_init(struct vec *v, size_t size);
+/** A new zeroed element at the end (arena memory; earlier element pointers may move). */
 void *vec_push(struct core_ctx *ctx, struct vec *v);
 
+/* ---- tags (tags.c) ---- */
+
+/** The workspace's tag of name key `key`, soft-deleted ones included: *found tells whether there
+ * is one. 0 either way, or a store error. */
+int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                     struct tg_err *err);
+
+/* ---- the installation (meta.c, orgs.c, principals.c) ---- */
+
+/** The meta table's value for `key` into `out`: 1 found, 0 not there, -1 on a store error. */
+int core__meta_get(struct store_conn *c, const char *key, char *out, size_t outlen);
+/** Sets `key` to `value` in the meta table (inside the caller's write transaction). */
+int core__meta_set(struct store_conn *c, const char *key, const char *value, struct tg_err *err);
+/** Makes the context act in organization `org_id` and its default workspace (TG_ENOTFOUND when
+ * there is no such organization). */
+int core__ctx_set_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err);
 /** The principal name recorded as created_by / added_by. */
 const char *core_actor(struct core_ctx *ctx);
+
+/* ---- the change log (changes.c, writer_fresh.c) ---- */
+
+/** Notes for core_writer_snap that `entity` `id` changed at revision `rev` (core_change). */
+void core__fresh_note(struct engine *e, const char *entity, int64_t id, int64_t rev);
+
+/* The offset of a field of type `ftype` in a model struct (another type does not compile). */
+#define VERSIONED_AT(type, field, ftype)                                                           \
+    (offsetof(type, field) + 0 * _Generic(((type *)0)->field, ftype: 0))
+/* The offsets of struct versioned for a row of `type` whose model struct is reached through
+ * member path `m` (empty, or like `g.` for a struct that wraps one). */
+#define VERSIONED_FIELDS(type, m)                                                                  \
+    .id_at = VERSIONED_AT(type, m id, int64_t), .ws_id_at = VERSIONED_AT(type, m ws_id, int64_t), \
+    .created_at_at = VERSIONED_AT(type, m created_at, int64_t),                                    \
+    .updated_at_at = VERSIONED_AT(type, m updated_at, int64_t),                                    \
+    .version_at = VERSIONED_AT(type, m version, int64_t)
+
+/**
+ * What core_versioned_put needs to know of one kind of versioned row (tags, groups, resources).
+ * Its four statements share their parameter numbers, so that a row is bound once, whether it
+ * is inserted or updated:
+ *   insert:     ?1 ws_id, ?2 now (created_at and updated_at), ?3 version, ?4... the row's
+ *               columns (bind), then the columns only an insert sets (bind, insert true);
+ *   update:     ?1 id, ?2 now (updated_at), ?3 version, ?4... the row's columns (bind);
+ *   hist_close: ?1 id, ?2 revision (valid_to);
+ *   hist_open:  ?1 id, ?2 revision (valid_from), ?3 the row's JSON, ?4... bind_hist;
+ *   remove:     ?1 id.
+ * The row's id, ws_id, created_at, updated_at and version are int64_t fields at the offsets
+ * given (VERSIONED_FIELDS).
+ */
+struct versioned {
+    const char *entity; /* the change log's name: "tag", "group", "resource" */
+    const char *what;   /* "tag '<name>' already exists"; NULL: the store's error as it is */
+    bool has_name;      /* new names (const char * at name_at) pass name_check_visible */
+    size_t name_at;
+    size_t id_at, ws_id_at, created_at_at, updated_at_at, version_at;
+    enum store_sql insert, update, hist_close, hist_open;
+    enum store_sql remove; /* ?1 id: deletes the current row */
+    void (*bind)(struct store_stmt *st, const void *row, bool insert);
+    void (*bind_hist)(struct store_stmt *st, const void *row); /* NULL: no more columns */
+    const char *(*json)(struct core_ctx *ctx, const void *row); /* history and change log */
+};
+
+/**
+ * Writes one versioned row: inserts `row` when `before` is NULL (setting its id, ws_id,
+ * created_at and version 1), else updates it to version before's + 1; either way sets
+ * updated_at, closes the row's open history entry, opens one at the request's revision and
+ * appends the change `op` with both JSON forms. `before` borrows, `row` is updated in place.
+ * Inside the writer's transaction only.
+ */
+int core_versioned_put(struct core_ctx *ctx, const struct versioned *kind, const void *before,
+                       void *row, const char *op, struct tg_err *err);
+
+/**
+ * Removes versioned row `row` (borrows) for good: closes its history at the request's revision,
+ * deletes the current row and appends the change `op` ("delete", "purge") with its last JSON.
+ * What refers to the row (assignments, children, a group's tags) is the caller's to settle
+ * first. Inside the writer's transaction only.
+ */
+int core_versioned_remove(struct core_ctx *ctx, const struct versioned *kind, const void *row,
+                          const char *op, struct tg_err *err);
 
 #endif /* TAGD_CORE_CORE_INT_H */

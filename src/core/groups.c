@@ -33,85 +33,56 @@ static const char *group_json(struct core_ctx *ctx, const struct group *g)
     return out;
 }
 
+/* A group as core_versioned_put writes it: with its name key, which struct group does not
+ * keep. */
+struct group_row {
+    struct group g;
+    const char *name_key;
+};
+
+/* Parameters ?4... of SQL_GROUP_INSERT and SQL_GROUP_UPDATE (core_int.h, struct versioned). */
+static void group_bind(struct store_stmt *st, const void *row, bool insert)
+{
+    const struct group_row *r = row;
+
+    (void)insert;
+    st_text(st, 4, r->g.name);
+    st_text(st, 5, r->name_key);
+    st_text(st, 6, r->g.l10n);
+    st_int(st, 7, r->g.position);
+    st_bool(st, 8, r->g.exclusive);
+    st_text(st, 9, r->g.extra);
+}
+
+static const char *group_row_json(struct core_ctx *ctx, const void *row)
+{
+    return group_json(ctx, &((const struct group_row *)row)->g);
+}
+
+static const struct versioned group_rows = {
+    .entity = "group",
+    .what = "group",
+    .has_name = true,
+    .name_at = VERSIONED_AT(struct group_row, g.name, const char *),
+    VERSIONED_FIELDS(struct group_row, g.),
+    .insert = SQL_GROUP_INSERT,
+    .update = SQL_GROUP_UPDATE,
+    .hist_close = SQL_GROUP_HIST_CLOSE,
+    .hist_open = SQL_GROUP_HIST_OPEN,
+    .remove = SQL_GROUP_DELETE_ROW,
+    .bind = group_bind,
+    .json = group_row_json,
+};
+
 static int group_save(struct core_ctx *ctx, const struct group *before, struct group *g,
                       const char *key, const char *op, struct tg_err *err)
 {
-    struct store_stmt *st;
-    int rc;
+    struct group_row old = {.g = before ? *before : (struct group){0}};
+    struct group_row row = {.g = *g, .name_key = key};
+    int rc = core_versioned_put(ctx, &group_rows, before ? &old : NULL, &row, op, err);
 
-    /* As for tags (core_tag_save): new names only. */
-    if (before == NULL || strcmp(before->name, g->name) != 0) {
-        rc = name_check_visible(g->name, strlen(g->name), "name", err);
-        if (rc)
-            return rc;
-    }
-    rc = core_rev(ctx, err);
-    if (rc)
-        return rc;
-    g->updated_at = ctx->now;
-    if (before == NULL) {
-        st = st_get(ctx->conn, SQL_GROUP_INSERT, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        g->ws_id = ctx->ws_id;
-        g->created_at = ctx->now;
-        g->version = 1;
-        st_int(st, 1, g->ws_id);
-        st_text(st, 2, g->name);
-        st_text(st, 3, key);
-        st_text(st, 4, g->l10n);
-        st_int(st, 5, g->position);
-        st_bool(st, 6, g->exclusive);
-        st_text(st, 7, g->extra);
-        st_int(st, 8, ctx->now);
-        rc = st_step(st, err);
-        if (rc != 1) {
-            if (rc == TG_EEXISTS)
-                return tg_err_set(err, TG_EEXISTS, "name", "group '%s' already exists", g->name);
-            return rc < 0 ? rc : TG_EINTERNAL;
-        }
-        g->id = col_int(st, 0);
-        st_reset(st);
-    } else {
-        st = st_get(ctx->conn, SQL_GROUP_UPDATE, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        g->version = before->version + 1;
-        st_int(st, 1, g->id);
-        st_text(st, 2, g->name);
-        st_text(st, 3, key);
-        st_text(st, 4, g->l10n);
-        st_int(st, 5, g->position);
-        st_bool(st, 6, g->exclusive);
-        st_text(st, 7, g->extra);
-        st_int(st, 8, ctx->now);
-        st_int(st, 9, g->version);
-        rc = st_exec(st, err);
-        if (rc) {
-            if (rc == TG_EEXISTS)
-                return tg_err_set(err, TG_EEXISTS, "name", "group '%s' already exists", g->name);
-            return rc;
-        }
-        st = st_get(ctx->conn, SQL_GROUP_HIST_CLOSE, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        st_int(st, 1, g->id);
-        st_int(st, 2, ctx->rev);
-        rc = st_exec(st, err);
-        if (rc)
-            return rc;
-    }
-    st = st_get(ctx->conn, SQL_GROUP_HIST_OPEN, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, g->id);
-    st_int(st, 2, ctx->rev);
-    st_text(st, 3, group_json(ctx, g));
-    rc = st_exec(st, err);
-    if (rc)
-        return rc;
-    return core_change(ctx, "group", g->id, op, before ? group_json(ctx, before) : NULL,
-                       group_json(ctx, g), err);
+    *g = row.g;
+    return rc;
 }
 
 int core_group_get(struct core_ctx *ctx, int64_t id, struct group *out, struct tg_err *err)
@@ -250,11 +221,10 @@ int core_group_tags(struct core_ctx *ctx, int64_t id, struct tag **out, size_t *
 
 int core_group_delete(struct core_ctx *ctx, int64_t id, struct tg_err *err)
 {
-    struct group g;
+    struct group_row old = {.name_key = NULL};
     struct tag *tags;
-    struct store_stmt *st;
     size_t n, i;
-    int rc = core_group_get(ctx, id, &g, err);
+    int rc = core_group_get(ctx, id, &old.g, err);
 
     if (rc)
         return rc;
@@ -269,22 +239,7 @@ int core_group_delete(struct core_ctx *ctx, int64_t id, struct tg_err *err)
         if (rc)
             return rc;
     }
-    st = st_get(ctx->conn, SQL_GROUP_HIST_CLOSE, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, id);
-    st_int(st, 2, ctx->rev);
-    rc = st_exec(st, err);
-    if (rc)
-        return rc;
-    st = st_get(ctx->conn, SQL_GROUP_DELETE_ROW, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, id);
-    rc = st_exec(st, err);
-    if (rc)
-        return rc;
-    return core_change(ctx, "group", id, "delete", group_json(ctx, &g), NULL, err);
+    return core_versioned_remove(ctx, &group_rows, &old, "delete", err);
 }
 
 int core_group_list(struct core_ctx *ctx, struct group **out, size_t *n, struct tg_err *err)

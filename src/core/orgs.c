@@ -176,3 +176,14 @@ int core_ws_list(struct core_ctx *ctx, int64_t org_id, struct workspace **out, s
     *n = v.n;
     return rc;
 }
+
+int core__ctx_set_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err)
+{
+    struct org o;
+    int rc = core_org_get(ctx, org_id, &o, err);
+    if (rc)
+        return rc;
+    ctx->org_id = o.id;
+    ctx->ws_id = o.default_ws_id;
+    return 0;
+}

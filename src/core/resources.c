@@ -60,83 +60,57 @@ static const char *res_json(struct core_ctx *ctx, const struct resource *r)
     return out;
 }
 
-static int hist_close(struct core_ctx *ctx, int64_t id, struct tg_err *err)
+/* Parameters ?4... of SQL_RES_INSERT and SQL_RES_UPDATE (core_int.h, struct versioned): kind
+ * and key never change, so only an insert sets them. */
+static void res_bind(struct store_stmt *st, const void *row, bool insert)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_RES_HIST_CLOSE, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, id);
-    st_int(st, 2, ctx->rev);
-    return st_exec(st, err);
+    const struct resource *r = row;
+
+    st_text(st, 4, r->name);
+    if (r->parent_id)
+        st_int(st, 5, r->parent_id);
+    st_bool(st, 6, r->archived);
+    st_text(st, 7, r->extra);
+    if (insert) {
+        st_text(st, 8, r->kind);
+        st_text(st, 9, r->key);
+    }
 }
+
+static void res_bind_hist(struct store_stmt *st, const void *row)
+{
+    const struct resource *r = row;
+
+    st_int(st, 4, r->ws_id);
+    st_text(st, 5, r->kind);
+    st_text(st, 6, r->key);
+    if (r->parent_id)
+        st_int(st, 7, r->parent_id);
+    st_bool(st, 8, r->archived);
+}
+
+static const char *res_json_v(struct core_ctx *ctx, const void *row)
+{
+    return res_json(ctx, row);
+}
+
+static const struct versioned res_rows = {
+    .entity = "resource",
+    VERSIONED_FIELDS(struct resource, ),
+    .insert = SQL_RES_INSERT,
+    .update = SQL_RES_UPDATE,
+    .hist_close = SQL_RES_HIST_CLOSE,
+    .hist_open = SQL_RES_HIST_OPEN,
+    .remove = SQL_RES_DELETE_ROW,
+    .bind = res_bind,
+    .bind_hist = res_bind_hist,
+    .json = res_json_v,
+};
 
 static int res_save(struct core_ctx *ctx, const struct resource *before, struct resource *r,
                     const char *op, struct tg_err *err)
 {
-    struct store_stmt *st;
-    int rc = core_rev(ctx, err);
-
-    if (rc)
-        return rc;
-    r->updated_at = ctx->now;
-    if (before == NULL) {
-        st = st_get(ctx->conn, SQL_RES_INSERT, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        r->ws_id = ctx->ws_id;
-        r->created_at = ctx->now;
-        r->version = 1;
-        st_int(st, 1, r->ws_id);
-        st_text(st, 2, r->kind);
-        st_text(st, 3, r->key);
-        st_text(st, 4, r->name);
-        if (r->parent_id)
-            st_int(st, 5, r->parent_id);
-        st_bool(st, 6, r->archived);
-        st_text(st, 7, r->extra);
-        st_int(st, 8, ctx->now);
-        rc = st_step(st, err);
-        if (rc != 1)
-            return rc < 0 ? rc : TG_EINTERNAL;
-        r->id = col_int(st, 0);
-        st_reset(st);
-    } else {
-        st = st_get(ctx->conn, SQL_RES_UPDATE, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        r->version = before->version + 1;
-        st_int(st, 1, r->id);
-        st_text(st, 2, r->name);
-        if (r->parent_id)
-            st_int(st, 3, r->parent_id);
-        st_bool(st, 4, r->archived);
-        st_text(st, 5, r->extra);
-        st_int(st, 6, ctx->now);
-        st_int(st, 7, r->version);
-        rc = st_exec(st, err);
-        if (rc)
-            return rc;
-        rc = hist_close(ctx, r->id, err);
-        if (rc)
-            return rc;
-    }
-    st = st_get(ctx->conn, SQL_RES_HIST_OPEN, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, r->id);
-    st_int(st, 2, ctx->rev);
-    st_int(st, 3, r->ws_id);
-    st_text(st, 4, r->kind);
-    st_text(st, 5, r->key);
-    if (r->parent_id)
-        st_int(st, 6, r->parent_id);
-    st_bool(st, 7, r->archived);
-    st_text(st, 8, res_json(ctx, r));
-    rc = st_exec(st, err);
-    if (rc)
-        return rc;
-    return core_change(ctx, "resource", r->id, op, before ? res_json(ctx, before) : NULL,
-                       res_json(ctx, r), err);
+    return core_versioned_put(ctx, &res_rows, before, r, op, err);
 }
 
 /* Steps statement `id` (?1 workspace, ?2 kind, ?3 key) once, after checking the reference:
@@ -413,17 +387,7 @@ int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key
         if (rc)
             return rc;
     }
-    rc = hist_close(ctx, r.id, err);
-    if (rc)
-        return rc;
-    st = st_get(ctx->conn, SQL_RES_DELETE_ROW, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, r.id);
-    rc = st_exec(st, err);
-    if (rc)
-        return rc;
-    return core_change(ctx, "resource", r.id, "delete", res_json(ctx, &r), NULL, err);
+    return core_versioned_remove(ctx, &res_rows, &r, "delete", err);
 }
 
 static void bind_res_filter(struct core_ctx *ctx, struct store_stmt *st,
@@ -991,4 +955,18 @@ int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t
     if (rc == 0)
         list_out(&cur, out, nout);
     return rc;
+}
+
+int core_counts(struct core_ctx *ctx, int64_t *tags, int64_t *resources, int64_t *assignments)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_COUNT_ALL, NULL);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    if (st_step(st, NULL) == 1) {
+        *tags = col_int(st, 0);
+        *resources = col_int(st, 1);
+        *assignments = col_int(st, 2);
+    }
+    st_reset(st);
+    return 0;
 }

@@ -1,17 +1,13 @@
-/* core/sources.c: external tag sources (fetch, parse, refresh) and the Immuta model rules.
+/* core/sources.c: external tag sources: their list, fetching, parsing and refresh.
  *
  * Refresh works on one source at a time inside its own savepoint, so a source that fails to
  * load or to apply leaves its tags exactly as they were while the others proceed. The
  * document is fully fetched, parsed and validated before anything is written. Tags of a source
  * are protected; they change only here (core_tag_save directly, since core_tag_update refuses
- * protected tags). Assignments made by a source carry the context SRC_CONTEXT, so a refresh
+ * protected tags). Assignments made by a source carry the context CORE_SRC_CONTEXT, so a refresh
  * can tell them from manual ones and only ever removes its own. */
 #include "core/sources.h"
 
-#include <curl/curl.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <arpa/inet.h>
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -20,11 +16,12 @@
 #include <sys/stat.h>
 
 #include "core/core_int.h"
+#include "core/immuta_rules.h"
+#include "util/fetch.h"
 #include "util/json.h"
 #include "util/mem.h"
 #include "util/name.h"
 
-#define SRC_CONTEXT "external"
 #define SRC_MAX_CONFIG 64
 #define SRC_MAX_NAME 64
 #define SRC_MAX_URL 2048
@@ -45,14 +42,9 @@ static struct {
     int n;
 } config_sources;
 
-static bool curl_ready;
-
 int core_src_global_init(void)
 {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-        return -1;
-    curl_ready = true;
-    return 0;
+    return fetch_global_init();
 }
 
 static void config_clear(void)
@@ -67,17 +59,7 @@ static void config_clear(void)
 void core_src_global_release(void)
 {
     config_clear();
-    if (curl_ready)
-        curl_global_cleanup();
-    curl_ready = false;
-}
-
-/* Prefixes the message already in `err` (tg_err_set must not read the buffer it writes). */
-static int reword(struct tg_err *err, int code, const char *field, const char *prefix)
-{
-    char msg[sizeof(err->msg)];
-    snprintf(msg, sizeof(msg), "%s", err->msg);
-    return tg_err_set(err, code, field, "%s%s", prefix, msg);
+    fetch_global_release();
 }
 
 /* ---- names, URLs, storage ---- */
@@ -292,128 +274,6 @@ int core_src_delete(struct core_ctx *ctx, const char *name, struct tg_err *err)
 
 /* ---- fetching ---- */
 
-struct fetch_buf {
-    struct sbuf b;
-    bool too_big;
-};
-
-static size_t on_body(char *p, size_t size, size_t nmemb, void *arg)
-{
-    struct fetch_buf *f = arg;
-    size_t n = size * nmemb;
-    if (sbuf_add(&f->b, p, n) != 0) {
-        f->too_big = true;
-        return 0; /* aborts the transfer */
-    }
-    return n;
-}
-
-/* True for addresses a tenant must not make tagd reach: loopback, private, link-local,
- * unspecified, multicast, and their IPv4-mapped IPv6 forms. */
-static bool private_addr(const struct sockaddr *sa)
-{
-    if (sa->sa_family == AF_INET) {
-        uint32_t a = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
-        return (a >> 24) == 0 || (a >> 24) == 127 || (a >> 24) == 10 ||
-               (a >> 20) == (172u << 4 | 1) || (a >> 16) == (192u << 8 | 168) ||
-               (a >> 16) == (169u << 8 | 254) || (a >> 22) == (100u << 2 | 1) ||
-               (a >> 28) >= 14;
-    }
-    if (sa->sa_family == AF_INET6) {
-        const struct in6_addr *a6 = &((const struct sockaddr_in6 *)sa)->sin6_addr;
-        const uint8_t *b = a6->s6_addr;
-        if (IN6_IS_ADDR_V4MAPPED(a6)) {
-            struct sockaddr_in v4;
-            memset(&v4, 0, sizeof(v4));
-            v4.sin_family = AF_INET;
-            memcpy(&v4.sin_addr, b + 12, 4);
-            return private_addr((const struct sockaddr *)&v4);
-        }
-        return IN6_IS_ADDR_LOOPBACK(a6) || IN6_IS_ADDR_UNSPECIFIED(a6) ||
-               IN6_IS_ADDR_LINKLOCAL(a6) || IN6_IS_ADDR_MULTICAST(a6) || (b[0] & 0xfe) == 0xfc;
-    }
-    return true;
-}
-
-/* libcurl asks before every connect, after DNS: the resolved address is what is checked, so a
- * public name that resolves to a private address is refused too. */
-static curl_socket_t open_public_only(void *clientp, curlsocktype purpose,
-                                      struct curl_sockaddr *address)
-{
-    bool *refused = clientp;
-    (void)purpose;
-    if (private_addr(&address->addr)) {
-        *refused = true;
-        return CURL_SOCKET_BAD;
-    }
-    return socket(address->family, address->socktype, address->protocol);
-}
-
-static int fetch_http(struct core_ctx *ctx, const char *url, bool restricted, const char **text,
-                      size_t *len, struct tg_err *err)
-{
-    bool refused = false;
-    struct fetch_buf f;
-    char errbuf[CURL_ERROR_SIZE];
-    CURL *c;
-    CURLcode cc;
-    long status = 0;
-    int rc = 0;
-
-    c = curl_easy_init();
-    if (c == NULL)
-        return tg_err_set(err, TG_EINTERNAL, "url", "cannot start an HTTP client");
-    sbuf_init(&f.b, src_limits.max_bytes);
-    f.too_big = false;
-    errbuf[0] = '\0';
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    /* The writer thread fetches: no signals, a hard deadline, http(s) only, even on redirect. */
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)src_limits.timeout_ms);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)src_limits.timeout_ms);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-#else
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 3L);
-    curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)src_limits.max_bytes);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "tagd/" TAGD_VERSION);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &f);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    if (restricted) {
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_public_only);
-        curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &refused);
-    }
-    cc = curl_easy_perform(c);
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    if (refused)
-        rc = tg_err_set(err, TG_ERULE, "url",
-                        "sources added through the API may not reach private addresses");
-    else if (f.too_big || cc == CURLE_FILESIZE_EXCEEDED)
-        rc = tg_err_set(err, TG_EINVAL, "url", "document is larger than %zu bytes",
-                        src_limits.max_bytes);
-    else if (cc == CURLE_OPERATION_TIMEDOUT)
-        rc = tg_err_set(err, TG_EINVAL, "url", "no answer within %lld ms",
-                        (long long)src_limits.timeout_ms);
-    else if (cc != CURLE_OK)
-        rc = tg_err_set(err, TG_EINVAL, "url", "%s",
-                        errbuf[0] ? errbuf : curl_easy_strerror(cc));
-    else if (status >= 400 || status < 200)
-        rc = tg_err_set(err, TG_EINVAL, "url", "HTTP status %ld", status);
-    if (rc == 0) {
-        *text = arena_strndup(ctx->a, sbuf_str(&f.b), f.b.len);
-        *len = f.b.len;
-    }
-    sbuf_release(&f.b);
-    curl_easy_cleanup(c);
-    return rc;
-}
-
 static int fetch_file(struct core_ctx *ctx, const char *path, const char **text, size_t *len,
                       struct tg_err *err)
 {
@@ -453,8 +313,14 @@ static int fetch_file(struct core_ctx *ctx, const char *path, const char **text,
 int core_src_fetch(struct core_ctx *ctx, const char *url, bool restricted, const char **text,
                    size_t *len, struct tg_err *err)
 {
-    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-        return fetch_http(ctx, url, restricted, text, len, err);
+    if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0) {
+        struct fetch_limits lim = {src_limits.timeout_ms, src_limits.max_bytes, restricted};
+        int rc = fetch_http(ctx->a, url, &lim, text, len, err);
+        if (rc == TG_ERULE)
+            return tg_err_set(err, TG_ERULE, "url",
+                              "sources added through the API may not reach private addresses");
+        return rc;
+    }
     if (restricted)
         return tg_err_set(err, TG_ERULE, "url", "sources added through the API may not read local files");
     if (strncmp(url, "file://", 7) == 0)
@@ -470,8 +336,6 @@ static int key_cmp(const void *a, const void *b)
 }
 
 /* Checks an Immuta model reference without touching the store. */
-static int model_check(const char *type, const char *id, struct tg_err *err);
-
 static int parse_models(struct core_ctx *ctx, json_t *arr, struct src_tag *t, struct tg_err *err)
 {
     size_t i;
@@ -501,9 +365,9 @@ static int parse_models(struct core_ctx *ctx, json_t *arr, struct src_tag *t, st
         } else {
             ids = json_string_value(id);
         }
-        rc = model_check(json_string_value(ty), ids, err);
+        rc = core_immuta_model_check(json_string_value(ty), ids, err);
         if (rc)
-            return reword(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
+            return tg_err_prefix(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
         t->models[t->nmodels].type = core_strdup(ctx, json_string_value(ty));
         t->models[t->nmodels].id = core_strdup(ctx, ids);
         t->nmodels++;
@@ -521,7 +385,7 @@ static int add_entry(struct core_ctx *ctx, struct vec *v, const char *name, json
 
     rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
     if (rc)
-        return reword(err, TG_EINVAL, "name", arena_printf(ctx->a, "tag '%.100s': ", name));
+        return tg_err_prefix(err, TG_EINVAL, "name", arena_printf(ctx->a, "tag '%.100s': ", name));
     if (v->n >= src_limits.max_tags)
         return tg_err_set(err, TG_EINVAL, "tags", "more than %zu tags", src_limits.max_tags);
     t = vec_push(ctx, v);
@@ -588,7 +452,7 @@ int core_src_parse(struct core_ctx *ctx, const char *text, size_t len, struct sr
         colon = colon ? strchr(colon, ':') : NULL;
         if (colon)
             *colon = '\0';
-        return reword(err, TG_EINVAL, "document", "not a JSON document: ");
+        return tg_err_prefix(err, TG_EINVAL, "document", "not a JSON document: ");
     }
     vec_init(&v, sizeof(struct src_tag));
     list = json_is_object(doc) ? json_object_get(doc, "tags") : NULL;
@@ -674,24 +538,6 @@ static const struct src_tag *desired_find(const struct src_tag *tags, size_t n, 
     return bsearch(&probe, tags, n, sizeof(*tags), key_cmp);
 }
 
-static int tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
-                      struct tg_err *err)
-{
-    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_BY_KEY, err);
-    int rc;
-
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, ctx->ws_id);
-    st_text(st, 2, key);
-    rc = st_step(st, err);
-    *found = rc == 1;
-    if (rc == 1)
-        row_tag(ctx, st, 0, out);
-    st_reset(st);
-    return rc < 0 ? rc : 0;
-}
-
 static void add_conflict(struct core_ctx *ctx, struct vec *c, const char *name)
 {
     *(const char **)vec_push(ctx, c) = name;
@@ -711,7 +557,7 @@ static int sync_assignments(struct core_ctx *ctx, const struct tag *t, const str
         return TG_EINTERNAL;
     vec_init(&have, sizeof(struct resource));
     st_int(st, 1, t->id);
-    st_text(st, 2, SRC_CONTEXT);
+    st_text(st, 2, CORE_SRC_CONTEXT);
     for (;;) {
         struct resource *r;
         rc = st_step(st, err);
@@ -730,13 +576,13 @@ static int sync_assignments(struct core_ctx *ctx, const struct tag *t, const str
         bool present = false;
         rc = core_immuta_model(ctx, d->models[i].type, d->models[i].id, true, &want[i], err);
         if (rc)
-            return reword(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
+            return tg_err_prefix(err, rc, "assignments", arena_printf(ctx->a, "tag '%s': ", t->name));
         for (j = 0; j < have.n && !present; j++)
             present = ((struct resource *)have.items)[j].id == want[i].id;
         if (!present) {
-            rc = core_assign_add(ctx, want[i].id, &t->id, 1, SRC_CONTEXT, NULL, NULL, err);
+            rc = core_assign_add(ctx, want[i].id, &t->id, 1, CORE_SRC_CONTEXT, NULL, NULL, err);
             if (rc)
-                return reword(err, rc, "assignments",
+                return tg_err_prefix(err, rc, "assignments",
                               arena_printf(ctx->a, "tag '%s' on %s %s: ", t->name,
                                            d->models[i].type, d->models[i].id));
         }
@@ -773,7 +619,7 @@ int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag 
         bool found, pfound = true;
         const char *dot = strrchr(d->name, '.');
 
-        rc = tag_by_key(ctx, d->key, &t, &found, err);
+        rc = core__tag_by_key(ctx, d->key, &t, &found, err);
         if (rc)
             return rc;
         if (found && strcmp(t.source, name) != 0) {
@@ -787,7 +633,7 @@ int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag 
             /* Case folding keeps the dots where they were, so the key splits like the name. */
             if (pdot)
                 *pdot = '\0';
-            rc = tag_by_key(ctx, pk, &parent, &pfound, err);
+            rc = core__tag_by_key(ctx, pk, &parent, &pfound, err);
             if (rc)
                 return rc;
             if (!pfound || (parent.deleted && strcmp(parent.source, name) != 0)) {
@@ -1025,422 +871,4 @@ int core_src_refresh(struct core_ctx *ctx, const struct src_prefetch *pre,
     *out = res;
     *n = count;
     return 0;
-}
-
-/* ---- Immuta models ---- */
-
-static bool all_digits(const char *s, size_t n)
-{
-    if (n == 0 || n > 18)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9')
-            return false;
-    return true;
-}
-
-static int model_check(const char *type, const char *id, struct tg_err *err)
-{
-    const char *us;
-
-    if (type == NULL || (strcmp(type, "datasource") != 0 && strcmp(type, "column") != 0 &&
-                         strcmp(type, "project") != 0))
-        return tg_err_set(err, TG_EINVAL, "modelType",
-                          "modelType must be one of [datasource, column, project]");
-    if (strcmp(type, "column") != 0) {
-        if (!all_digits(id, strlen(id)))
-            return tg_err_set(err, TG_EINVAL, "modelId", "%s id must be a number", type);
-        return 0;
-    }
-    us = strchr(id, '_');
-    if (us == NULL || !all_digits(id, (size_t)(us - id)) || us[1] == '\0')
-        return tg_err_set(err, TG_EINVAL, "modelId",
-                          "a column id is <datasourceId>_<column>, like 49_OBJECTID");
-    return core_resource_ref_check(type, id, err);
-}
-
-int core_immuta_model(struct core_ctx *ctx, const char *type, const char *id, bool create,
-                      struct resource *out, struct tg_err *err)
-{
-    struct resource_input in;
-    const char *dsid;
-    int rc = model_check(type, id, err);
-
-    if (rc)
-        return rc;
-    rc = core_resource_get(ctx, type, id, out, err);
-    if (strcmp(type, "column") != 0) {
-        if (rc == TG_ENOTFOUND && create)
-            return core_resource_ensure(ctx, type, id, out, err);
-        return rc;
-    }
-    dsid = arena_strndup(ctx->a, id, (size_t)(strchr(id, '_') - id));
-    if (rc == 0 && out->parent_kind && strcmp(out->parent_kind, "datasource") == 0 &&
-        strcmp(out->parent_key, dsid) == 0)
-        return 0;
-    if (rc != 0 && rc != TG_ENOTFOUND)
-        return rc;
-    if (!create)
-        return rc;
-    /* A column lives below its data source, so the data source's tags reach it. */
-    memset(&in, 0, sizeof(in));
-    in.has_parent = true;
-    in.parent_kind = "datasource";
-    in.parent_key = dsid;
-    return core_resource_put(ctx, type, id, &in, out, NULL, err);
-}
-
-/* ---- POST /tag ---- */
-
-static bool below(const char *key, const char *root)
-{
-    size_t n = strlen(root);
-    return strncmp(key, root, n) == 0 && key[n] == '.';
-}
-
-static int overlap(struct tg_err *err, const char *name)
-{
-    return tg_err_set(err, TG_EEXISTS, "name",
-                      "tag '%.150s' would overlap with existing hierarchies", name);
-}
-
-/* Makes the live tag `name` (normalized), unless this request already did (as the parent of
- * another item, or as the rootTag): created, or a deleted one revived with its id. */
-static int ensure_curated(struct core_ctx *ctx, const char *name, struct tag *out,
-                          struct tg_err *err)
-{
-    struct tag_input in;
-    struct tag t;
-    bool found;
-    const char *dot = strrchr(name, '.');
-    char *nfc, *key;
-    int rc;
-
-    if (dot) {
-        /* Brings back a deleted parent too, which reviving the child alone would not. */
-        struct tag parent;
-        rc = core_tag_ensure(ctx, arena_strndup(ctx->a, name, (size_t)(dot - name)), &parent,
-                             err);
-        if (rc)
-            return rc;
-    }
-    rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
-    if (rc == 0)
-        rc = tag_by_key(ctx, key, &t, &found, err);
-    if (rc)
-        return rc;
-    if (found && !t.deleted) {
-        *out = t;
-        return 0;
-    }
-    memset(&in, 0, sizeof(in));
-    in.name = nfc;
-    in.revive = true;
-    /* Made here, a tag is curated, also when it revives what a source once brought in. */
-    in.has_source = true;
-    in.has_protected = true;
-    rc = core_tag_create(ctx, &in, out, err);
-    return rc == TG_EEXISTS ? overlap(err, nfc) : rc;
-}
-
-int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items, size_t n,
-                           const struct immuta_root *root, struct tag *out, struct tg_err *err)
-{
-    char **nfc = arena_zalloc(ctx->a, (n + 1) * sizeof(char *));
-    char **key = arena_zalloc(ctx->a, (n + 1) * sizeof(char *));
-    struct tag rt, *old = arena_zalloc(ctx->a, (n + 1) * sizeof(struct tag));
-    bool make_root = false;
-    size_t i, j;
-    int rc;
-
-    if (n > (size_t)core_limits.max_batch)
-        return tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags in one request",
-                          core_limits.max_batch);
-    for (i = 0; i < n; i++) {
-        if (items[i].name == NULL)
-            return tg_err_set(err, TG_EINVAL, "name", "tags[%zu].name is required", i);
-        rc = name_normalize(ctx->a, items[i].name, strlen(items[i].name), true, "name", &nfc[i],
-                            &key[i], err);
-        if (rc)
-            return reword(err, rc, "name", arena_printf(ctx->a, "tags[%zu].name: ", i));
-        for (j = 0; j < i; j++) {
-            if (strcmp(key[j], key[i]) == 0)
-                return tg_err_set(err, TG_EINVAL, "name", "tag '%s' is named twice", nfc[i]);
-            if (items[i].id && items[j].id == items[i].id)
-                return tg_err_set(err, TG_EINVAL, "id", "tag id %lld is given twice",
-                                  (long long)items[i].id);
-        }
-    }
-    memset(&rt, 0, sizeof(rt));
-    if (root) {
-        if (root->source && strcmp(root->source, "curated") != 0)
-            return tg_err_set(err, TG_EINVAL, "source", "rootTag.source must be [curated]");
-        rc = core_tag_find(ctx, root->name, &rt, err);
-        if (rc == TG_ENOTFOUND || (rc == 0 && rt.deleted)) {
-            /* Immuta's tagging clients send rootTag to a fresh catalog too: the root is made
-             * (a deleted one revived) once everything below is checked, as a curated tag. */
-            char *rnfc, *rkey;
-            rc = name_normalize(ctx->a, root->name, strlen(root->name), true, "name", &rnfc,
-                                &rkey, err);
-            if (rc)
-                return reword(err, rc, "rootTag.name", "rootTag.name: ");
-            memset(&rt, 0, sizeof(rt));
-            rt.name = rnfc;
-            rt.name_key = rkey;
-            make_root = true;
-        } else if (rc) {
-            return rc == TG_EINVAL ? reword(err, rc, "rootTag.name", "rootTag.name: ") : rc;
-        } else if (root->source && strcmp(rt.source, root->source) != 0) {
-            return tg_err_set(err, TG_EINVAL, "source", "rootTag '%s' has source '%s'",
-                              rt.name, rt.source);
-        }
-        for (i = 0; i < n; i++)
-            if (strcmp(key[i], rt.name_key) != 0 && !below(key[i], rt.name_key))
-                return tg_err_set(err, TG_EINVAL, "name",
-                                  "tag '%s' is not below rootTag '%s'", nfc[i], rt.name);
-    }
-    /* Everything is checked before the first write: first the tags named by id... */
-    for (i = 0; i < n; i++) {
-        if (!items[i].id)
-            continue;
-        rc = core_tag_get(ctx, items[i].id, &old[i], err);
-        if (rc == 0 && old[i].deleted)
-            rc = TG_ENOTFOUND;
-        if (rc)
-            return rc == TG_ENOTFOUND ? tg_err_set(err, TG_ENOTFOUND, "id", "tag %lld not found",
-                                                   (long long)items[i].id)
-                                      : rc;
-    }
-    /* ...then every name against what exists and what this request moves or deletes. */
-    for (i = 0; i < n; i++) {
-        struct tag t;
-        bool found, doomed;
-        rc = tag_by_key(ctx, key[i], &t, &found, err);
-        if (rc)
-            return rc;
-        if (!found || t.deleted || (items[i].id && t.id == items[i].id))
-            continue;
-        /* With deleteHierarchy, a child the request does not keep goes first. */
-        doomed = root && root->delete_hierarchy && rt.id && below(t.name_key, rt.name_key);
-        for (j = 0; j < n && doomed; j++)
-            if (items[j].id && (items[j].id == t.id || below(old[j].name_key, t.name_key)))
-                doomed = false;
-        /* A name this request renames away (with its subtree) is free once renames are done. */
-        for (j = 0; j < n && !doomed; j++)
-            if (items[j].id && strcmp(key[j], old[j].name_key) != 0 &&
-                (old[j].id == t.id || below(t.name_key, old[j].name_key)) && !items[i].id)
-                doomed = true;
-        if (!doomed)
-            return overlap(err, nfc[i]);
-    }
-    /* A root made here has no children to delete; an item that names it makes it itself. */
-    for (i = 0; i < n && make_root; i++)
-        make_root = strcmp(key[i], rt.name_key) != 0;
-    if (make_root) {
-        rc = ensure_curated(ctx, rt.name, &rt, err);
-        if (rc)
-            return rc;
-    } else if (root && root->delete_hierarchy && rt.id) {
-        struct tag *sub;
-        size_t ns;
-        rc = core_tag_subtree(ctx, &rt, &sub, &ns, err);
-        if (rc)
-            return rc;
-        for (i = ns; i-- > 0;) {
-            bool keep = sub[i].deleted || sub[i].id == rt.id;
-            for (j = 0; j < n && !keep; j++)
-                keep = items[j].id && (items[j].id == sub[i].id ||
-                                       below(old[j].name_key, sub[i].name_key));
-            if (keep)
-                continue;
-            rc = core_tag_delete(ctx, sub[i].id, false, false, 0, err);
-            if (rc)
-                return rc;
-        }
-    }
-    for (i = 0; i < n; i++) {
-        struct tag_input in;
-        if (!items[i].id)
-            continue;
-        memset(&in, 0, sizeof(in));
-        in.name = nfc[i];
-        rc = core_tag_update(ctx, items[i].id, &in, 0, &out[i], err);
-        if (rc)
-            return rc == TG_EEXISTS ? overlap(err, nfc[i]) : rc;
-    }
-    for (i = 0; i < n; i++) {
-        if (items[i].id)
-            continue;
-        rc = ensure_curated(ctx, nfc[i], &out[i], err);
-        if (rc)
-            return rc;
-    }
-    /* The answer shows each tag as the request left it. */
-    for (i = 0; i < n; i++) {
-        rc = core_tag_get(ctx, out[i].id, &out[i], err);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* ---- attach and detach ---- */
-
-static int assignment_row(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
-                          struct assignment *a, struct tg_err *err)
-{
-    struct store_stmt *st = st_get(ctx->conn, SQL_IMMUTA_ASG_ONE, err);
-    int rc;
-
-    if (st == NULL)
-        return TG_EINTERNAL;
-    memset(a, 0, sizeof(*a));
-    st_int(st, 1, resource_id);
-    st_int(st, 2, t->id);
-    rc = st_step(st, err);
-    if (rc == 1) {
-        a->context = col_dup(ctx, st, 0);
-        a->added_by = col_dup(ctx, st, 1);
-    }
-    st_reset(st);
-    if (rc < 0)
-        return rc;
-    if (rc == 0)
-        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag '%s' is not on this model", t->name);
-    a->resource_id = resource_id;
-    a->tag = *t;
-    return 0;
-}
-
-int core_immuta_attach(struct core_ctx *ctx, const char *type, const char *model_id,
-                       const struct immuta_attach *items, size_t n, struct assignment *out,
-                       struct tg_err *err)
-{
-    struct tag *tags = arena_zalloc(ctx->a, (n + 1) * sizeof(struct tag));
-    int64_t *ids = arena_zalloc(ctx->a, (n + 1) * sizeof(int64_t));
-    struct resource res;
-    size_t i;
-    int rc;
-
-    rc = model_check(type, model_id, err);
-    if (rc)
-        return rc;
-    if (n > (size_t)core_limits.max_batch)
-        return tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags in one request",
-                          core_limits.max_batch);
-    /* Every tag is checked before the model is touched: one bad entry stops them all. */
-    for (i = 0; i < n; i++) {
-        if (items[i].name == NULL)
-            return tg_err_set(err, TG_EINVAL, "name", "[%zu].name is required", i);
-        rc = core_tag_find(ctx, items[i].name, &tags[i], err);
-        if (rc == 0 && tags[i].deleted)
-            rc = tg_err_set(err, TG_ENOTFOUND, "name", "tag '%s' is deleted", tags[i].name);
-        if (rc)
-            return rc;
-        if (items[i].source && strcmp(items[i].source, tags[i].source) != 0)
-            return tg_err_set(err, TG_EINVAL, "source", "tag '%s' has source '%s', not '%.64s'",
-                              tags[i].name, tags[i].source, items[i].source);
-        ids[i] = tags[i].id;
-    }
-    rc = core_immuta_model(ctx, type, model_id, true, &res, err);
-    if (rc)
-        return rc;
-    rc = core_assign_add(ctx, res.id, ids, n, "manual", NULL, NULL, err);
-    if (rc)
-        return rc;
-    for (i = 0; i < n; i++) {
-        rc = assignment_row(ctx, res.id, &tags[i], &out[i], err);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-int core_immuta_detach(struct core_ctx *ctx, const char *type, const char *model_id,
-                       const char *tag, struct assignment *out, struct tg_err *err)
-{
-    struct resource res;
-    struct tag t;
-    int rc;
-
-    rc = core_immuta_model(ctx, type, model_id, false, &res, err);
-    if (rc == TG_ENOTFOUND)
-        return tg_err_set(err, TG_ENOTFOUND, "modelId", "%s %s has no tags", type, model_id);
-    if (rc)
-        return rc;
-    rc = core_tag_find(ctx, tag, &t, err);
-    if (rc)
-        return rc;
-    rc = assignment_row(ctx, res.id, &t, out, err);
-    if (rc)
-        return rc;
-    return core_assign_remove(ctx, res.id, t.id, err);
-}
-
-/* ---- GET /tag ---- */
-
-int core_immuta_search(struct core_ctx *ctx, const struct immuta_search *q, struct tag **out,
-                       size_t *n, struct tg_err *err)
-{
-    struct store_stmt *st;
-    const char **ex = arena_zalloc(ctx->a, (q->nexcluded + 1) * sizeof(char *));
-    struct vec v;
-    size_t i;
-    int rc;
-
-    if (q->text && !name_is_clean_utf8(q->text, strlen(q->text)))
-        return tg_err_set(err, TG_EINVAL, "searchText", "searchText must be text");
-    for (i = 0; i < q->nexcluded; i++) {
-        if (!name_is_clean_utf8(q->excluded[i], strlen(q->excluded[i])))
-            return tg_err_set(err, TG_EINVAL, "excludedHierarchies",
-                              "excludedHierarchies must be text");
-        ex[i] = name_fold(ctx->a, q->excluded[i]);
-    }
-    st = st_get(ctx->conn, SQL_IMMUTA_SEARCH, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
-    st_int(st, 1, ctx->ws_id);
-    st_text(st, 2, q->text && *q->text ? name_fold(ctx->a, q->text) : NULL);
-    st_text(st, 3, q->source);
-    st_text(st, 4, q->excluded_source);
-    st_int(st, 5, q->system);
-    vec_init(&v, sizeof(struct tag));
-    for (;;) {
-        struct tag t;
-        bool skip = false;
-        if (q->limit > 0 && v.n >= (size_t)q->limit) {
-            rc = 0;
-            break;
-        }
-        rc = st_step(st, err);
-        if (rc <= 0)
-            break;
-        row_tag(ctx, st, 0, &t);
-        for (i = 0; i < q->nexcluded && !skip; i++)
-            skip = strcmp(t.name_key, ex[i]) == 0 || below(t.name_key, ex[i]);
-        if (!skip)
-            *(struct tag *)vec_push(ctx, &v) = t;
-    }
-    st_reset(st);
-    if (rc < 0)
-        return rc;
-    *out = v.items;
-    *n = v.n;
-    return 0;
-}
-
-const char *core_immuta_creator(const struct tag *t)
-{
-    /* A refresh records "system" as the creator of what it brings in (core_src_apply). */
-    return t->system_created ? NULL : t->created_by;
-}
-
-const char *core_immuta_adder(const struct assignment *a)
-{
-    return a->context && strcmp(a->context, SRC_CONTEXT) == 0 ? NULL : a->added_by;
-}
-
-int64_t core_immuta_profile(struct core_ctx *ctx, const char *who)
-{
-    return core_principal_id(ctx, who);
 }

@@ -114,117 +114,89 @@ const char *core_tag_json(struct core_ctx *ctx, const struct tag *t)
     return out;
 }
 
+/* Parameters ?4... of SQL_TAG_INSERT and SQL_TAG_UPDATE (core_int.h, struct versioned). */
+static void tag_bind(struct store_stmt *st, const void *row, bool insert)
+{
+    const struct tag *t = row;
+
+    st_text(st, 4, t->name);
+    st_text(st, 5, t->name_key);
+    if (t->parent_id)
+        st_int(st, 6, t->parent_id);
+    st_text(st, 7, t->display_name);
+    st_text(st, 8, t->l10n);
+    st_text(st, 9, t->color);
+    st_text(st, 10, t->description);
+    st_text(st, 11, t->source ? t->source : "curated");
+    st_bool(st, 12, t->system_created);
+    st_bool(st, 13, t->protected_);
+    st_bool(st, 14, t->archived);
+    st_bool(st, 15, t->deleted);
+    if (t->group_id)
+        st_int(st, 16, t->group_id);
+    st_int(st, 17, t->position);
+    st_text(st, 18, t->extra);
+    if (insert)
+        st_text(st, 19, t->created_by);
+}
+
+static void tag_bind_hist(struct store_stmt *st, const void *row)
+{
+    const struct tag *t = row;
+
+    st_text(st, 4, t->name);
+    st_bool(st, 5, t->deleted);
+}
+
+static const char *tag_json(struct core_ctx *ctx, const void *row)
+{
+    return core_tag_json(ctx, row);
+}
+
+static const struct versioned tag_rows = {
+    .entity = "tag",
+    .what = "tag",
+    .has_name = true,
+    .name_at = VERSIONED_AT(struct tag, name, const char *),
+    VERSIONED_FIELDS(struct tag, ),
+    .insert = SQL_TAG_INSERT,
+    .update = SQL_TAG_UPDATE,
+    .hist_close = SQL_TAG_HIST_CLOSE,
+    .hist_open = SQL_TAG_HIST_OPEN,
+    .remove = SQL_TAG_DELETE_ROW,
+    .bind = tag_bind,
+    .bind_hist = tag_bind_hist,
+    .json = tag_json,
+};
+
 int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t, const char *op,
                   struct tg_err *err)
 {
-    struct store_stmt *st;
-    int rc;
-
-    /* Every new name, made or renamed through any dialect, passes here. Names already stored
-     * are not rewritten (docs/security.md). */
-    if (before == NULL || strcmp(before->name, t->name) != 0) {
-        rc = name_check_visible(t->name, strlen(t->name), "name", err);
-        if (rc)
-            return rc;
-    }
-    rc = core_rev(ctx, err);
-    if (rc)
-        return rc;
-    t->updated_at = ctx->now;
     if (before == NULL) {
-        st = st_get(ctx->conn, SQL_TAG_INSERT, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        t->ws_id = ctx->ws_id;
-        t->created_at = ctx->now;
-        t->version = 1;
         if (t->created_by == NULL)
             t->created_by = core_actor(ctx);
-        st_int(st, 1, t->ws_id);
-        st_text(st, 2, t->name);
-        st_text(st, 3, t->name_key);
-        if (t->parent_id)
-            st_int(st, 4, t->parent_id);
-        st_text(st, 5, t->display_name);
-        st_text(st, 6, t->l10n);
-        st_text(st, 7, t->color);
-        st_text(st, 8, t->description);
-        st_text(st, 9, t->source ? t->source : "curated");
-        st_bool(st, 10, t->system_created);
-        st_bool(st, 11, t->protected_);
-        st_bool(st, 12, t->archived);
-        st_bool(st, 13, t->deleted);
-        if (t->group_id)
-            st_int(st, 14, t->group_id);
-        st_int(st, 15, t->position);
-        st_text(st, 16, t->extra);
-        st_text(st, 17, t->created_by);
-        st_int(st, 18, t->created_at);
-        st_int(st, 19, t->updated_at);
-        st_int(st, 20, t->version);
-        rc = st_step(st, err);
-        if (rc != 1) {
-            if (rc == TG_EEXISTS)
-                return tg_err_set(err, TG_EEXISTS, "name", "tag '%s' already exists", t->name);
-            return rc < 0 ? rc : TG_EINTERNAL;
-        }
-        t->id = col_int(st, 0);
-        st_reset(st);
         if (t->source == NULL)
             t->source = "curated";
-    } else {
-        st = st_get(ctx->conn, SQL_TAG_UPDATE, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        t->version = before->version + 1;
-        st_int(st, 1, t->id);
-        st_text(st, 2, t->name);
-        st_text(st, 3, t->name_key);
-        if (t->parent_id)
-            st_int(st, 4, t->parent_id);
-        st_text(st, 5, t->display_name);
-        st_text(st, 6, t->l10n);
-        st_text(st, 7, t->color);
-        st_text(st, 8, t->description);
-        st_text(st, 9, t->source ? t->source : "curated");
-        st_bool(st, 10, t->system_created);
-        st_bool(st, 11, t->protected_);
-        st_bool(st, 12, t->archived);
-        st_bool(st, 13, t->deleted);
-        if (t->group_id)
-            st_int(st, 14, t->group_id);
-        st_int(st, 15, t->position);
-        st_text(st, 16, t->extra);
-        st_int(st, 17, t->updated_at);
-        st_int(st, 18, t->version);
-        rc = st_exec(st, err);
-        if (rc) {
-            if (rc == TG_EEXISTS)
-                return tg_err_set(err, TG_EEXISTS, "name", "tag '%s' already exists", t->name);
-            return rc;
-        }
-        st = st_get(ctx->conn, SQL_TAG_HIST_CLOSE, err);
-        if (st == NULL)
-            return TG_EINTERNAL;
-        st_int(st, 1, t->id);
-        st_int(st, 2, ctx->rev);
-        rc = st_exec(st, err);
-        if (rc)
-            return rc;
     }
-    st = st_get(ctx->conn, SQL_TAG_HIST_OPEN, err);
+    return core_versioned_put(ctx, &tag_rows, before, t, op, err);
+}
+
+int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                     struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_TAG_BY_KEY, err);
+    int rc;
+
     if (st == NULL)
         return TG_EINTERNAL;
-    st_int(st, 1, t->id);
-    st_int(st, 2, ctx->rev);
-    st_text(st, 3, t->name);
-    st_bool(st, 4, t->deleted);
-    st_text(st, 5, core_tag_json(ctx, t));
-    rc = st_exec(st, err);
-    if (rc)
-        return rc;
-    return core_change(ctx, "tag", t->id, op, before ? core_tag_json(ctx, before) : NULL,
-                       core_tag_json(ctx, t), err);
+    st_int(st, 1, ctx->ws_id);
+    st_text(st, 2, key);
+    rc = st_step(st, err);
+    *found = rc == 1;
+    if (rc == 1)
+        row_tag(ctx, st, 0, out);
+    st_reset(st);
+    return rc < 0 ? rc : 0;
 }
 
 static int tag_by(struct core_ctx *ctx, enum store_sql id, int64_t n, const char *key,
@@ -709,23 +681,7 @@ int core_tag_delete(struct core_ctx *ctx, int64_t id, bool recursive, bool purge
             rc = st_exec(st, err);
             if (rc)
                 return rc;
-            st = st_get(ctx->conn, SQL_TAG_HIST_CLOSE, err);
-            if (st == NULL)
-                return TG_EINTERNAL;
-            st_int(st, 1, before.id);
-            st_int(st, 2, ctx->rev);
-            rc = st_exec(st, err);
-            if (rc)
-                return rc;
-            st = st_get(ctx->conn, SQL_TAG_DELETE_ROW, err);
-            if (st == NULL)
-                return TG_EINTERNAL;
-            st_int(st, 1, before.id);
-            rc = st_exec(st, err);
-            if (rc)
-                return rc;
-            rc = core_change(ctx, "tag", before.id, "purge", core_tag_json(ctx, &before), NULL,
-                             err);
+            rc = core_versioned_remove(ctx, &tag_rows, &before, "purge", err);
         } else {
             if (before.deleted)
                 continue;

@@ -67,24 +67,28 @@ STORE_SQL_ID(SQL_TAG_BY_ID, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1 AND
 STORE_SQL_ID(SQL_TAG_BY_KEY, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"
                              " AND t.name_key = ?2")
 /* The inserts of objects that can be deleted name their columns and values here once: SQLite
- * (store/sqlite.c) adds the id itself, because it would hand out a deleted row's id again. */
+ * (store/sqlite.c) adds the id itself, because it would hand out a deleted row's id again.
+ * Tags, groups and resources are written by core_versioned_put (core/changes.c), which binds a
+ * row once for its insert or its update: both number their parameters alike (?1 ws_id or id,
+ * ?2 now, ?3 version, then the row's columns, then those only an insert sets), and so do the
+ * history inserts (?1 id, ?2 revision, ?3 data, then their own columns). */
 #define TAG_INSERT_COLS                                                                            \
-    "ws_id, name, name_key, parent_id, display_name, l10n, color, description, source,"            \
-    " system_created, protected, archived, deleted, group_id, position, extra, created_by,"        \
-    " created_at, updated_at, version"
+    "ws_id, created_at, updated_at, version, name, name_key, parent_id, display_name, l10n,"       \
+    " color, description, source, system_created, protected, archived, deleted, group_id,"        \
+    " position, extra, created_by"
 #define TAG_INSERT_VALS                                                                            \
-    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20"
+    "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19"
 STORE_SQL_ID(SQL_TAG_INSERT,
              "INSERT INTO tags(" TAG_INSERT_COLS ") VALUES(" TAG_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_TAG_UPDATE,
-             "UPDATE tags SET name = ?2, name_key = ?3, parent_id = ?4, display_name = ?5,"
-             " l10n = ?6, color = ?7, description = ?8, source = ?9, system_created = ?10,"
-             " protected = ?11, archived = ?12, deleted = ?13, group_id = ?14, position = ?15,"
-             " extra = ?16, updated_at = ?17, version = ?18 WHERE id = ?1")
+             "UPDATE tags SET updated_at = ?2, version = ?3, name = ?4, name_key = ?5,"
+             " parent_id = ?6, display_name = ?7, l10n = ?8, color = ?9, description = ?10,"
+             " source = ?11, system_created = ?12, protected = ?13, archived = ?14, deleted = ?15,"
+             " group_id = ?16, position = ?17, extra = ?18 WHERE id = ?1")
 STORE_SQL_ID(SQL_TAG_DELETE_ROW, "DELETE FROM tags WHERE id = ?1")
 STORE_SQL_ID(SQL_TAG_HIST_CLOSE, "UPDATE tags_hist SET valid_to = ?2 WHERE tag_id = ?1"
                                  " AND valid_to IS NULL")
-STORE_SQL_ID(SQL_TAG_HIST_OPEN, "INSERT INTO tags_hist(tag_id, valid_from, name, deleted, data)"
+STORE_SQL_ID(SQL_TAG_HIST_OPEN, "INSERT INTO tags_hist(tag_id, valid_from, data, name, deleted)"
                                 " VALUES(?1, ?2, ?3, ?4, ?5)")
 STORE_SQL_ID(SQL_TAG_SUBTREE, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"
                               " AND (t.name_key = ?2 OR substr(t.name_key, 1, length(?2) + 1)"
@@ -98,13 +102,13 @@ STORE_SQL_ID(SQL_GROUP_BY_ID, "SELECT " GROUP_COLS " FROM groups g WHERE g.id = 
 STORE_SQL_ID(SQL_GROUP_BY_KEY, "SELECT " GROUP_COLS " FROM groups g WHERE g.ws_id = ?1"
                                " AND g.name_key = ?2")
 #define GROUP_INSERT_COLS                                                                          \
-    "ws_id, name, name_key, l10n, position, exclusive, extra, created_at, updated_at, version"
-#define GROUP_INSERT_VALS "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1"
+    "ws_id, created_at, updated_at, version, name, name_key, l10n, position, exclusive, extra"
+#define GROUP_INSERT_VALS "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
 STORE_SQL_ID(SQL_GROUP_INSERT, "INSERT INTO groups(" GROUP_INSERT_COLS ") VALUES("
                                GROUP_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_GROUP_UPDATE,
-             "UPDATE groups SET name = ?2, name_key = ?3, l10n = ?4, position = ?5,"
-             " exclusive = ?6, extra = ?7, updated_at = ?8, version = ?9 WHERE id = ?1")
+             "UPDATE groups SET updated_at = ?2, version = ?3, name = ?4, name_key = ?5,"
+             " l10n = ?6, position = ?7, exclusive = ?8, extra = ?9 WHERE id = ?1")
 STORE_SQL_ID(SQL_GROUP_DELETE_ROW, "DELETE FROM groups WHERE id = ?1")
 STORE_SQL_ID(SQL_GROUP_LIST, "SELECT " GROUP_COLS " FROM groups g WHERE g.ws_id = ?1"
                              " ORDER BY g.position, g.id")
@@ -133,21 +137,21 @@ STORE_SQL_ID(SQL_RES_BY_IDS,
              ", ?28, ?29, ?30, ?31, ?32, ?33"
              ") ORDER BY r.id")
 #define RES_INSERT_COLS                                                                            \
-    "ws_id, kind, key, name, parent_id, archived, extra, created_at, updated_at, version"
-#define RES_INSERT_VALS "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, 1"
+    "ws_id, created_at, updated_at, version, name, parent_id, archived, extra, kind, key"
+#define RES_INSERT_VALS "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
 STORE_SQL_ID(SQL_RES_INSERT,
              "INSERT INTO resources(" RES_INSERT_COLS ") VALUES(" RES_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_RES_UPDATE,
-             "UPDATE resources SET name = ?2, parent_id = ?3, archived = ?4, extra = ?5,"
-             " updated_at = ?6, version = ?7 WHERE id = ?1")
+             "UPDATE resources SET updated_at = ?2, version = ?3, name = ?4, parent_id = ?5,"
+             " archived = ?6, extra = ?7 WHERE id = ?1")
 STORE_SQL_ID(SQL_RES_DELETE_ROW, "DELETE FROM resources WHERE id = ?1")
 STORE_SQL_ID(SQL_RES_PARENT, "SELECT parent_id FROM resources WHERE id = ?1")
 STORE_SQL_ID(SQL_RES_CHILDREN, "SELECT id FROM resources WHERE parent_id = ?1")
 STORE_SQL_ID(SQL_RES_HIST_CLOSE, "UPDATE resources_hist SET valid_to = ?2 WHERE resource_id = ?1"
                                  " AND valid_to IS NULL")
 STORE_SQL_ID(SQL_RES_HIST_OPEN,
-             "INSERT INTO resources_hist(resource_id, valid_from, ws_id, kind, key, parent_id,"
-             " archived, data) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+             "INSERT INTO resources_hist(resource_id, valid_from, data, ws_id, kind, key,"
+             " parent_id, archived) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
 /* ?1 ws, ?2 kind, ?3 parent, ?4 tag, ?5 archived mode, ?6 after id, ?7 limit */
 #define RES_FILTER                                                                                 \
     RES_FROM " WHERE r.ws_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR r.kind = ?2)"                   \
@@ -229,13 +233,13 @@ STORE_SQL_ID(SQL_TOKEN_REVOKE_KIND_OTHER,
              " AND revoked_at IS NULL")
 STORE_SQL_ID(SQL_TOKEN_UNREVOKE, "UPDATE tokens SET revoked_at = NULL, rights = ?2 WHERE id = ?1")
 STORE_SQL_ID(SQL_USER_NAME, "SELECT login FROM users WHERE id = ?1")
-/* core_principal_id: a recorded principal name to the row it stands for (auth.c). */
+/* core_principal_id: a recorded principal name to the row it stands for (principals.c). */
 STORE_SQL_ID(SQL_PRINCIPAL_USER, "SELECT id FROM users WHERE org_id = ?1 AND login = ?2")
 STORE_SQL_ID(SQL_PRINCIPAL_TOKEN,
              "SELECT MIN(id) FROM tokens WHERE org_id = ?1 AND kind IN ('api', 'env')"
              " AND user_id IS NULL AND COALESCE(name, 'token') = ?2")
 STORE_SQL_ID(SQL_PRINCIPAL_LINK,
              "SELECT id FROM tokens WHERE id = ?1 AND org_id = ?2 AND kind = ?3")
-/* core_apikey_login: logins are swept when they have expired (auth.c). */
+/* core_apikey_login: logins are swept when they have expired (tokens.c). */
 STORE_SQL_ID(SQL_LOGIN_PURGE,
              "DELETE FROM tokens WHERE org_id = ?1 AND kind = 'login' AND expires_at <= ?2")

@@ -1,4 +1,4 @@
-/* store/sql_immuta.h: statements for the Immuta model rules (core_immuta_* in core/sources.c):
+/* store/sql_immuta.h: statements for the Immuta model rules (core_immuta_* in core/immuta_rules.c):
  * its tag search and the one assignment it shows. No include guard, see sql_all.h. */
 /* GET /tag. ?5: 0 no system tags and no deleted ones; 1 every system tag (deleted too) and
  * the live others; 2 the live tags. */

@@ -19,6 +19,16 @@ int tg_err_set(struct tg_err *err, int code, const char *field, const char *fmt,
     return code;
 }
 
+int tg_err_prefix(struct tg_err *err, int code, const char *field, const char *prefix)
+{
+    char msg[sizeof(err->msg)];
+
+    if (err == NULL)
+        return code;
+    snprintf(msg, sizeof(msg), "%s", err->msg);
+    return tg_err_set(err, code, field, "%s%s", prefix, msg);
+}
+
 void tg_err_clear(struct tg_err *err)
 {
     if (err)

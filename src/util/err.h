@@ -39,6 +39,9 @@ struct tg_err {
 int tg_err_set(struct tg_err *err, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void tg_err_clear(struct tg_err *err);
+/** Sets `err` to `code` and `field` with `prefix` put before the message already in `err`
+ * (which tg_err_set cannot read while it writes it); returns `code`. */
+int tg_err_prefix(struct tg_err *err, int code, const char *field, const char *prefix);
 /** The HTTP status a code maps to in the native API. */
 int tg_code_status(int code);
 /** A stable lower-case slug for the code ("not_found"). */

@@ -1,5 +1,5 @@
 """The served OpenAPI document: identical to docs/openapi.yaml, structurally valid OpenAPI 3.1,
-and describing every route of the native route table (parsed from src/api/native.c)."""
+and describing every route of the native route table (parsed from src/api/native/routes.c)."""
 import os
 import re
 
@@ -13,7 +13,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "tra
 
 
 def native_routes():
-    with open(os.path.join(ROOT, "src", "api", "native.c"), encoding="utf-8") as f:
+    with open(os.path.join(ROOT, "src", "api", "native", "routes.c"), encoding="utf-8") as f:
         src = f.read()
     table = src[src.index("const struct route native_routes[]"):]
     table = table[:table.index("};")]

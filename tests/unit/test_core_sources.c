@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "core/immuta_rules.h"
 #include "core/sources.h"
 #include "fixture.h"
 

@@ -1,9 +1,9 @@
-/* api/native_sources.c: /v1/sources, the external tag sources that POST /tag/refresh re-reads
+/* api/native/sources.c: /v1/sources, the external tag sources that POST /tag/refresh re-reads
  * and GET /v1/sources reports on. Admin only: a source names files and URLs the server will
  * read. Native shapes: a collection is {"items": [...]}, errors are the native error body. */
 #include <string.h>
 
-#include "api/api.h"
+#include "api/native/native.h"
 #include "core/sources.h"
 #include "util/json.h"
 
@@ -25,7 +25,7 @@ static void render_source(struct jw *w, struct hreq *r, const struct source *s)
     jw_obj_end(w);
 }
 
-static void h_sources_list(struct hreq *r, struct core_ctx *cx)
+void native_sources_list(struct hreq *r, struct core_ctx *cx)
 {
     struct source *all;
     struct tg_err err;
@@ -51,7 +51,7 @@ static void h_sources_list(struct hreq *r, struct core_ctx *cx)
     jw_obj_end(&w);
 }
 
-static void h_sources_create(struct hreq *r, struct core_ctx *cx)
+void native_sources_create(struct hreq *r, struct core_ctx *cx)
 {
     const char *name = NULL, *url = NULL, *k;
     struct source s;
@@ -97,7 +97,7 @@ out:
     json_decref(body);
 }
 
-static void h_source_delete(struct hreq *r, struct core_ctx *cx)
+void native_source_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int rc;
@@ -112,12 +112,3 @@ static void h_source_delete(struct hreq *r, struct core_ctx *cx)
     }
     api_no_content(r);
 }
-
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
-const struct route native_sources_routes[] = {
-    R("GET", "/v1/sources", h_sources_list, 0),
-    R("POST", "/v1/sources", h_sources_create, ROUTE_WRITE),
-    R("DELETE", "/v1/sources/{name}", h_source_delete, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
-};
-#undef R

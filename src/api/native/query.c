@@ -1,14 +1,15 @@
-/* api/native_query.c: the tag query routes of the native API, served by the engine.
+/* api/native/query.c: the tag query routes of the native API, served by the engine.
  *
- * GET /v1/resources?query=EXPR (native.c hands any /v1/resources request with `query` here)
- * and POST /v1/query {"query": ...} take the same parameters (docs/query.md). The engine
- * answers ids from a snapshot; the page's resources are then read from the store by id, which
- * keeps the index small. A resource deleted between the snapshot and that read is skipped. */
+ * GET /v1/resources?query=EXPR (resources.c hands any /v1/resources request with `query` here)
+ * and POST /v1/query {"query": ...} take the same parameters (docs/query.md). core_query_resources
+ * (core/query.h) applies the rights and answers ids from an engine snapshot; the page's
+ * resources are then read by id, and one deleted between the snapshot and that read is
+ * skipped. */
 #include <stdio.h>
 #include <string.h>
 
-#include "api/api.h"
-#include "engine/engine.h"
+#include "api/native/native.h"
+#include "core/query.h"
 
 struct qparams {
     const char *query;
@@ -24,7 +25,7 @@ static int auth(struct hreq *r, struct core_ctx *cx)
 }
 
 /* The native error shape with the column of the query that is wrong. */
-static void query_error(struct hreq *r, const struct qerr *qe, bool syntax)
+static void query_error(struct hreq *r, const struct core_query_err *qe)
 {
     struct jw w;
 
@@ -33,7 +34,7 @@ static void query_error(struct hreq *r, const struct qerr *qe, bool syntax)
     jw_key(&w, "error");
     jw_obj(&w);
     jw_kstr(&w, "code", tg_code_slug(TG_EINVAL));
-    if (syntax)
+    if (qe->fault == CORE_QUERY_SYNTAX)
         jw_kstr(&w, "message",
                 arena_printf(&r->a, "syntax error at column %d: %s", qe->col, qe->msg));
     else
@@ -50,61 +51,33 @@ static void query_error(struct hreq *r, const struct qerr *qe, bool syntax)
 
 static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams *p)
 {
-    const struct eng_snap *s;
-    struct eng_result res;
-    struct eng_query o;
-    struct qnode *q;
-    struct qerr qe;
+    struct core_query q = {
+        .text = p->query,
+        .kind = p->kind,
+        .cursor = p->cursor,
+        .effective = p->effective,
+        .archived = p->archived,
+        .limit = p->count_only ? 0 : (int)p->limit,
+    };
+    struct core_query_result res;
+    struct core_query_err qe;
     struct tg_err err;
     struct jw w;
     int rc;
 
     tg_err_clear(&err);
-    if (p->query == NULL) {
-        api_failf(r, TG_EINVAL, "query", "'query' is required");
-        return;
-    }
-    if (p->kind && core_resource_ref_check(p->kind, "x", &err) != 0) {
-        api_fail(r, TG_EINVAL, &err);
-        return;
-    }
-    memset(&o, 0, sizeof(o));
-    if (p->cursor) {
-        const char *dec;
-        if (core_cursor_decode(cx, p->cursor, &dec, &err) != 0 ||
-            !core_parse_id(dec, "r", &o.after_id)) {
-            api_failf(r, TG_EINVAL, "cursor", "cursor is invalid");
-            return;
-        }
-    }
-    if (query_parse(&r->a, p->query, strlen(p->query), &q, &qe) != 0) {
-        query_error(r, &qe, true);
-        return;
-    }
-    if (cx->engine == NULL) {
-        api_failf(r, TG_EBUSY, "", "the index is not loaded");
-        return;
-    }
-    o.ws_id = cx->ws_id;
-    o.within = cx->who.resource_id; /* a token scoped to a subtree sees only that subtree */
-    o.kind = p->kind;
-    o.effective = p->effective;
-    o.archived = p->archived;
-    o.limit = p->count_only ? 0 : (int)p->limit;
-    s = engine_acquire(cx->engine);
-    if (eng_snap_rev(s) < cx->min_rev) {
-        engine_release(cx->engine, s);
-        api_not_yet(r, cx->min_rev);
-        return;
-    }
-    rc = eng_query_run(s, &r->a, q, &o, &res, &qe, &err);
-    r->revision = eng_snap_rev(s);
-    engine_release(cx->engine, s);
+    rc = core_query_resources(cx, &q, &res, &qe, &err);
+    if (res.rev)
+        r->revision = res.rev; /* also on an error the snapshot's evaluation found */
     if (rc) {
-        if (rc == TG_EINVAL)
-            query_error(r, &qe, false);
+        if (rc == TG_EINVAL && qe.fault != CORE_QUERY_INPUT)
+            query_error(r, &qe);
         else
             api_fail(r, rc, &err);
+        return;
+    }
+    if (res.behind) {
+        api_not_yet(r, cx->min_rev);
         return;
     }
     api_json_begin(r, 200, &w);
@@ -128,9 +101,8 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
     }
     if (!p->count_only) {
         jw_key(&w, "next_cursor");
-        if (res.more && res.n)
-            jw_str(&w, core_cursor_encode(
-                           cx, arena_printf(&r->a, "r%lld", (long long)res.ids[res.n - 1])));
+        if (res.next_cursor)
+            jw_str(&w, res.next_cursor);
         else
             jw_null(&w);
     }
@@ -191,7 +163,7 @@ static int body_str(struct hreq *r, json_t *o, const char *k, const char **out)
     return 0;
 }
 
-static void h_query(struct hreq *r, struct core_ctx *cx)
+void native_query(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"query", "kind",     "effective", "archived",
                                          "limit", "cursor",   "count_only", "ids_only", NULL};
@@ -240,10 +212,3 @@ static void h_query(struct hreq *r, struct core_ctx *cx)
 out:
     json_decref(body);
 }
-
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
-const struct route native_query_routes[] = {
-    R("POST", "/v1/query", h_query, 0),
-    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
-};
-#undef R

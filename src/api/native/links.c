@@ -1,4 +1,4 @@
-/* api/native_links.c: the native admin endpoints for applinks and public links.
+/* api/native/links.c: the native admin endpoints for applinks and public links.
  *
  * POST /v1/applinks and /v1/publiclinks create a link to one resource and return its id (and,
  * for applinks, the access token) once; GET lists the organization's live links without any
@@ -6,7 +6,7 @@
  * the Oracle dialect (api/oracle.c) is where the links are used. */
 #include <string.h>
 
-#include "api/api.h"
+#include "api/native/native.h"
 #include "core/links.h"
 #include "util/json.h"
 #include "util/timeu.h"
@@ -163,44 +163,32 @@ static void links_delete(struct hreq *r, struct core_ctx *cx, int kind)
     api_no_content(r);
 }
 
-static void h_applinks_create(struct hreq *r, struct core_ctx *cx)
+void native_applinks_create(struct hreq *r, struct core_ctx *cx)
 {
     links_create(r, cx, LINK_APP);
 }
 
-static void h_applinks_list(struct hreq *r, struct core_ctx *cx)
+void native_applinks_list(struct hreq *r, struct core_ctx *cx)
 {
     links_list(r, cx, LINK_APP);
 }
 
-static void h_applink_delete(struct hreq *r, struct core_ctx *cx)
+void native_applink_delete(struct hreq *r, struct core_ctx *cx)
 {
     links_delete(r, cx, LINK_APP);
 }
 
-static void h_publiclinks_create(struct hreq *r, struct core_ctx *cx)
+void native_publiclinks_create(struct hreq *r, struct core_ctx *cx)
 {
     links_create(r, cx, LINK_PUBLIC);
 }
 
-static void h_publiclinks_list(struct hreq *r, struct core_ctx *cx)
+void native_publiclinks_list(struct hreq *r, struct core_ctx *cx)
 {
     links_list(r, cx, LINK_PUBLIC);
 }
 
-static void h_publiclink_delete(struct hreq *r, struct core_ctx *cx)
+void native_publiclink_delete(struct hreq *r, struct core_ctx *cx)
 {
     links_delete(r, cx, LINK_PUBLIC);
 }
-
-#define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
-const struct route native_links_routes[] = {
-    R("GET", "/v1/applinks", h_applinks_list, 0),
-    R("POST", "/v1/applinks", h_applinks_create, ROUTE_WRITE),
-    R("DELETE", "/v1/applinks/{id}", h_applink_delete, ROUTE_WRITE),
-    R("GET", "/v1/publiclinks", h_publiclinks_list, 0),
-    R("POST", "/v1/publiclinks", h_publiclinks_create, ROUTE_WRITE),
-    R("DELETE", "/v1/publiclinks/{id}", h_publiclink_delete, ROUTE_WRITE),
-    {NULL, NULL, NULL, 0, NULL, NULL, NULL},
-};
-#undef R

@@ -1,0 +1,209 @@
+/* api/native/common.c: what the files of the native API share: authentication, ETags and
+ * If-Match, field checks, the resource representation and its pages, and tag references. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/native/native.h"
+#include "api/ratelimit.h"
+
+int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
+{
+    struct tg_err err;
+    const char *tok = api_bearer(r);
+    int rc;
+
+    tg_err_clear(&err);
+    if (tok == NULL) {
+        api_failf(r, TG_EAUTH, "Authorization", "missing bearer token");
+        return -1;
+    }
+    rc = core_auth_token(cx, tok, &err);
+    if (rc == 0)
+        rc = core_require(cx, need, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return -1;
+    }
+    return ratelimit_take(r, cx);
+}
+
+const char *native_last_segment(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot ? dot + 1 : name;
+}
+
+void native_set_etag(struct hreq *r, int64_t version)
+{
+    api_set_header(r, "ETag", arena_printf(&r->a, "\"%lld\"", (long long)version));
+}
+
+/* If-Match: "N" or W/"N" or *; returns 0 (no check), the version, or -1 after a 412/400. */
+int native_if_match(struct hreq *r, int64_t *version)
+{
+    const char *h = api_header(r, "if-match");
+    char *end;
+
+    *version = 0;
+    if (h == NULL || strcmp(h, "*") == 0)
+        return 0;
+    if (strncmp(h, "W/", 2) == 0)
+        h += 2;
+    if (*h == '"')
+        h++;
+    *version = strtoll(h, &end, 10);
+    if (*version <= 0 || (*end != '"' && *end != '\0')) {
+        /* A tag that cannot match any version: the precondition fails. */
+        api_failf(r, TG_EPRECOND, "If-Match", "If-Match does not name a version");
+        return -1;
+    }
+    return 0;
+}
+
+/* Rejects fields outside `allowed` (NULL-terminated). */
+int native_only_fields(struct hreq *r, json_t *o, const char *const *allowed)
+{
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(o, k, v)
+    {
+        bool ok = false;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, k) == 0;
+        if (!ok) {
+            api_failf(r, TG_EINVAL, k, "unknown field '%s'", k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void api_native_render_resource(struct jw *w, struct hreq *r, const struct resource *res)
+{
+    jw_obj(w);
+    jw_kint(w, "id", res->id);
+    jw_kstr(w, "kind", res->kind);
+    jw_kstr(w, "key", res->key);
+    jw_kstr(w, "name", res->name);
+    jw_key(w, "parent");
+    if (res->parent_id && res->parent_kind) {
+        jw_obj(w);
+        jw_kstr(w, "kind", res->parent_kind);
+        jw_kstr(w, "key", res->parent_key);
+        jw_obj_end(w);
+    } else {
+        jw_null(w);
+    }
+    jw_kbool(w, "archived", res->archived);
+    if (res->extra) {
+        jw_key(w, "document");
+        jw_raw(w, res->extra);
+    }
+    api_kiso(w, "created_at", res->created_at);
+    api_kiso(w, "updated_at", res->updated_at);
+    jw_kint(w, "version", res->version);
+    jw_obj_end(w);
+}
+
+int native_id_cursor(struct hreq *r, struct core_ctx *cx, int64_t *after)
+{
+    const char *c = api_query(r, "cursor"), *dec;
+    struct tg_err err;
+
+    *after = 0;
+    if (c == NULL)
+        return 0;
+    tg_err_clear(&err);
+    if (core_cursor_decode(cx, c, &dec, &err) != 0 || !core_parse_id(dec, "r", after)) {
+        api_failf(r, TG_EINVAL, "cursor", "cursor is invalid");
+        return -1;
+    }
+    return 0;
+}
+
+void native_render_resource_page(struct hreq *r, struct core_ctx *cx, struct resource *items,
+                                 size_t n, bool more, const int64_t *total)
+{
+    struct jw w;
+
+    api_json_begin(r, 200, &w);
+    jw_obj(&w);
+    jw_key(&w, "items");
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++)
+        api_native_render_resource(&w, r, &items[i]);
+    jw_arr_end(&w);
+    jw_key(&w, "next_cursor");
+    if (more && n)
+        jw_str(&w, core_cursor_encode(cx, arena_printf(&r->a, "r%lld", (long long)items[n - 1].id)));
+    else
+        jw_null(&w);
+    if (total)
+        jw_kint(&w, "total", *total);
+    jw_obj_end(&w);
+}
+
+/* Resolves a JSON array of tag references (ids or names) into ids. With `create`, unknown
+ * names are created. Renders the error and returns -1 on failure. */
+int native_tag_refs(struct hreq *r, struct core_ctx *cx, json_t *arr, bool create, int64_t **ids,
+                    size_t *n)
+{
+    struct tg_err err;
+    size_t i;
+
+    if (!json_is_array(arr)) {
+        api_failf(r, TG_EINVAL, "tags", "'tags' must be an array of tag names or ids");
+        return -1;
+    }
+    *n = json_array_size(arr);
+    if (*n > (size_t)core_limits.max_batch) {
+        api_failf(r, TG_ELIMIT, "tags", "more than %d tags in one request", core_limits.max_batch);
+        return -1;
+    }
+    *ids = arena_alloc(&r->a, (*n + 1) * sizeof(int64_t));
+    for (i = 0; i < *n; i++) {
+        json_t *v = json_array_get(arr, i);
+        struct tag t;
+        int rc;
+        tg_err_clear(&err);
+        if (json_is_integer(v)) {
+            rc = core_tag_get(cx, json_integer_value(v), &t, &err);
+        } else if (json_is_string(v)) {
+            rc = create ? core_tag_ensure(cx, json_string_value(v), &t, &err)
+                        : core_tag_resolve(cx, json_string_value(v), &t, &err);
+        } else {
+            api_failf(r, TG_EINVAL, "tags", "tags[%zu] must be a tag name or id", i);
+            return -1;
+        }
+        if (rc == 0 && t.deleted)
+            rc = tg_err_set(&err, TG_ENOTFOUND, "tags", "tag '%s' is deleted", t.name);
+        if (rc) {
+            /* An unknown tag in a list is invalid input, not a missing endpoint. */
+            if (rc == TG_ENOTFOUND)
+                rc = TG_ERULE;
+            snprintf(err.field, sizeof(err.field), "tags[%zu]", i);
+            api_fail(r, rc, &err);
+            return -1;
+        }
+        (*ids)[i] = t.id;
+    }
+    return 0;
+}
+
+int native_load_resource(struct hreq *r, struct core_ctx *cx, struct resource *res)
+{
+    struct tg_err err;
+    int rc;
+
+    assert(r->params[0] != NULL && r->params[1] != NULL); /* a {kind}/{key} route */
+    tg_err_clear(&err);
+    rc = core_resource_get(cx, r->params[0], r->params[1], res, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return -1;
+    }
+    return 0;
+}

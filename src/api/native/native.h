@@ -1,0 +1,106 @@
+/* api/native/native.h: shared by the files of the native API (src/api/native/) only.
+ *
+ * The native API is tagd's own REST API under /v1 plus the system endpoints. Each file of this
+ * folder holds one topic's handlers; routes.c lists them all in the dialect's one route table.
+ * Handlers follow api/api.h: they parse, call core, render, and answer errors in the native
+ * shape through api_fail. Helpers that render an error return -1 after doing so. */
+#ifndef TAGD_API_NATIVE_NATIVE_H
+#define TAGD_API_NATIVE_NATIVE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api/api.h"
+
+/* ---- shared pieces (common.c) ---- */
+
+/** The native API's authentication: bearer token, the rights of `need`, then the rate limit.
+ * Renders the error and returns -1 on failure. */
+int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need);
+/** GET /v1/me (admin.c). */
+void native_me(struct hreq *r, struct core_ctx *cx);
+/** The native representation of a resource (GET /v1/resources/{kind}/{key}). */
+void api_native_render_resource(struct jw *w, struct hreq *r, const struct resource *res);
+/** The last dot-separated segment of a tag name (its default display name). */
+const char *native_last_segment(const char *name);
+/** Sets the ETag of a versioned object. */
+void native_set_etag(struct hreq *r, int64_t version);
+/** If-Match: "N", W/"N" or *; *version is 0 when there is nothing to check. 0 or -1. */
+int native_if_match(struct hreq *r, int64_t *version);
+/** Rejects fields of `o` outside `allowed` (NULL-terminated). 0 or -1. */
+int native_only_fields(struct hreq *r, json_t *o, const char *const *allowed);
+/** The keyset cursor of a resource page (the query's `cursor`) into *after (0: none). 0 or -1. */
+int native_id_cursor(struct hreq *r, struct core_ctx *cx, int64_t *after);
+/** Answers a page of resources, with next_cursor and, unless `total` is NULL, the total. */
+void native_render_resource_page(struct hreq *r, struct core_ctx *cx, struct resource *items,
+                                 size_t n, bool more, const int64_t *total);
+/** Resolves a JSON array of tag references (ids or names) into *ids (arena); with `create`,
+ * unknown names are created. 0 or -1. */
+int native_tag_refs(struct hreq *r, struct core_ctx *cx, json_t *arr, bool create, int64_t **ids,
+                    size_t *n);
+/** The resource the route's {kind} and {key} name. 0 or -1. */
+int native_load_resource(struct hreq *r, struct core_ctx *cx, struct resource *res);
+
+/* ---- handlers, by file (routes.c maps them to routes) ---- */
+
+/* system.c */
+void native_healthz(struct hreq *r, struct core_ctx *cx);
+void native_readyz(struct hreq *r, struct core_ctx *cx);
+void native_metrics(struct hreq *r, struct core_ctx *cx);
+void native_openapi(struct hreq *r, struct core_ctx *cx);
+/* tags.c */
+void native_tags_list(struct hreq *r, struct core_ctx *cx);
+void native_tags_create(struct hreq *r, struct core_ctx *cx);
+void native_tag_get(struct hreq *r, struct core_ctx *cx);
+void native_tag_patch(struct hreq *r, struct core_ctx *cx);
+void native_tag_delete(struct hreq *r, struct core_ctx *cx);
+void native_tag_restore(struct hreq *r, struct core_ctx *cx);
+void native_tag_resources(struct hreq *r, struct core_ctx *cx);
+/* groups.c */
+void native_groups_list(struct hreq *r, struct core_ctx *cx);
+void native_groups_create(struct hreq *r, struct core_ctx *cx);
+void native_group_get(struct hreq *r, struct core_ctx *cx);
+void native_group_patch(struct hreq *r, struct core_ctx *cx);
+void native_group_delete(struct hreq *r, struct core_ctx *cx);
+void native_group_set_tags(struct hreq *r, struct core_ctx *cx);
+/* resources.c */
+void native_resources_list(struct hreq *r, struct core_ctx *cx);
+void native_resource_get(struct hreq *r, struct core_ctx *cx);
+void native_resource_put(struct hreq *r, struct core_ctx *cx);
+void native_resource_delete(struct hreq *r, struct core_ctx *cx);
+/* assignments.c */
+void native_res_tags_get(struct hreq *r, struct core_ctx *cx);
+void native_res_tags_add(struct hreq *r, struct core_ctx *cx);
+void native_res_tags_put(struct hreq *r, struct core_ctx *cx);
+void native_res_tag_delete(struct hreq *r, struct core_ctx *cx);
+/* admin.c */
+void native_users_list(struct hreq *r, struct core_ctx *cx);
+void native_users_create(struct hreq *r, struct core_ctx *cx);
+void native_tokens_list(struct hreq *r, struct core_ctx *cx);
+void native_tokens_create(struct hreq *r, struct core_ctx *cx);
+void native_token_delete(struct hreq *r, struct core_ctx *cx);
+void native_orgs_list(struct hreq *r, struct core_ctx *cx);
+void native_orgs_create(struct hreq *r, struct core_ctx *cx);
+void native_ws_create(struct hreq *r, struct core_ctx *cx);
+/* changes.c */
+void native_changes(struct hreq *r, struct core_ctx *cx);
+/* sources.c */
+void native_sources_list(struct hreq *r, struct core_ctx *cx);
+void native_sources_create(struct hreq *r, struct core_ctx *cx);
+void native_source_delete(struct hreq *r, struct core_ctx *cx);
+/* links.c */
+void native_applinks_list(struct hreq *r, struct core_ctx *cx);
+void native_applinks_create(struct hreq *r, struct core_ctx *cx);
+void native_applink_delete(struct hreq *r, struct core_ctx *cx);
+void native_publiclinks_list(struct hreq *r, struct core_ctx *cx);
+void native_publiclinks_create(struct hreq *r, struct core_ctx *cx);
+void native_publiclink_delete(struct hreq *r, struct core_ctx *cx);
+/* query.c */
+/** POST /v1/query. */
+void native_query(struct hreq *r, struct core_ctx *cx);
+/** GET /v1/resources?query=...: native_resources_list hands requests with `query` to this. */
+void native_query_resources(struct hreq *r, struct core_ctx *cx);
+
+#endif /* TAGD_API_NATIVE_NATIVE_H */

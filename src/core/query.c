@@ -1,0 +1,81 @@
+/* core/query.c: tag queries over resources, with the rights they obey (query.h). */
+#include "core/query.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/core_int.h"
+#include "engine/engine.h"
+#include "engine/query.h"
+
+static void fault(struct core_query_err *qe, enum core_query_fault f, const struct qerr *e)
+{
+    qe->fault = f;
+    qe->col = e->col;
+    snprintf(qe->msg, sizeof(qe->msg), "%s", e->msg);
+}
+
+int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
+                         struct core_query_result *out, struct core_query_err *qe,
+                         struct tg_err *err)
+{
+    struct engine *e = ctx->engine;
+    const struct eng_snap *s;
+    struct eng_result res;
+    struct eng_query o;
+    struct qnode *tree;
+    struct qerr pe;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(qe, 0, sizeof(*qe));
+    rc = core_require(ctx, RIGHT_READ, err);
+    if (rc)
+        return rc;
+    if (q->text == NULL)
+        return tg_err_set(err, TG_EINVAL, "query", "'query' is required");
+    if (q->kind && core_resource_ref_check(q->kind, "x", err) != 0)
+        return TG_EINVAL;
+    memset(&o, 0, sizeof(o));
+    if (q->cursor) {
+        const char *dec;
+        if (core_cursor_decode(ctx, q->cursor, &dec, NULL) != 0 ||
+            !core_parse_id(dec, "r", &o.after_id))
+            return tg_err_set(err, TG_EINVAL, "cursor", "cursor is invalid");
+    }
+    if (query_parse(ctx->a, q->text, strlen(q->text), &tree, &pe) != 0) {
+        fault(qe, CORE_QUERY_SYNTAX, &pe);
+        return tg_err_set(err, TG_EINVAL, "query", "%s", pe.msg);
+    }
+    if (e == NULL)
+        return tg_err_set(err, TG_EBUSY, "", "the index is not loaded");
+    o.ws_id = ctx->ws_id;
+    o.within = ctx->who.resource_id; /* a token scoped to a subtree sees only that subtree */
+    o.kind = q->kind;
+    o.effective = q->effective;
+    o.archived = q->archived;
+    o.limit = q->limit;
+    s = engine_acquire(e);
+    if (eng_snap_rev(s) < ctx->min_rev) {
+        engine_release(e, s);
+        out->behind = true;
+        return 0;
+    }
+    rc = eng_query_run(s, ctx->a, tree, &o, &res, &pe, err);
+    out->rev = eng_snap_rev(s);
+    engine_release(e, s);
+    if (rc) {
+        if (rc == TG_EINVAL)
+            fault(qe, CORE_QUERY_EVAL, &pe);
+        return rc;
+    }
+    assert(res.n <= (size_t)(q->limit > 0 ? q->limit : 0));
+    out->total = res.total;
+    out->ids = res.ids;
+    out->n = res.n;
+    if (res.more && res.n)
+        out->next_cursor = core_cursor_encode(
+            ctx, arena_printf(ctx->a, "r%lld", (long long)res.ids[res.n - 1]));
+    return 0;
+}

@@ -1,0 +1,127 @@
+/* core/users.c: users of an organization, with argon2id password hashes. */
+#include <string.h>
+
+#include "core/core_int.h"
+#include "util/name.h"
+#include "util/secret.h"
+
+int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
+                     unsigned rights, struct user *out, struct tg_err *err)
+{
+    char pw[SECRET_PW_MAX];
+    char *nfc, *key;
+    struct store_stmt *st;
+    int rc;
+
+    if (login == NULL || *login == '\0')
+        return tg_err_set(err, TG_EINVAL, "login", "login is required");
+    rc = name_normalize(ctx->a, login, strlen(login), false, "login", &nfc, &key, err);
+    if (rc == 0)
+        rc = name_check_visible(nfc, strlen(nfc), "login", err);
+    if (rc)
+        return rc;
+    if (password == NULL || strlen(password) < 8)
+        return tg_err_set(err, TG_EINVAL, "password", "password must have at least 8 characters");
+    if (strlen(password) > 1024)
+        return tg_err_set(err, TG_EINVAL, "password", "password is too long");
+    if (secret_pw_hash(password, pw) != 0)
+        return tg_err_set(err, TG_EINTERNAL, "password", "password hashing failed");
+    st = st_get(ctx->conn, SQL_USER_INSERT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->org_id);
+    st_text(st, 2, nfc);
+    st_text(st, 3, key);
+    st_text(st, 4, pw);
+    st_text(st, 5, core_rights_str(ctx->a, rights));
+    st_null(st, 6);
+    st_int(st, 7, ctx->now);
+    rc = st_step(st, err);
+    if (rc != 1) {
+        if (rc == TG_EEXISTS)
+            return tg_err_set(err, TG_EEXISTS, "login", "user '%s' already exists", nfc);
+        return rc < 0 ? rc : TG_EINTERNAL;
+    }
+    out->id = col_int(st, 0);
+    st_reset(st);
+    out->org_id = ctx->org_id;
+    out->login = nfc;
+    out->display_name = NULL;
+    out->rights = core_rights_str(ctx->a, rights);
+    out->created_at = ctx->now;
+    out->disabled = false;
+    return core_change(ctx, "user", out->id, "create", NULL, NULL, err);
+}
+
+static void row_user(struct core_ctx *ctx, struct store_stmt *st, struct user *u)
+{
+    u->id = col_int(st, 0);
+    u->org_id = col_int(st, 1);
+    u->login = col_dup(ctx, st, 2);
+    u->display_name = col_dup(ctx, st, 3);
+    u->rights = col_dup(ctx, st, 4);
+    u->created_at = col_int(st, 5);
+    u->disabled = col_int(st, 6) != 0;
+}
+
+int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_USER_LIST, err);
+    struct vec v;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct user));
+    st_int(st, 1, ctx->org_id);
+    for (;;) {
+        rc = st_step(st, err);
+        if (rc <= 0)
+            break;
+        row_user(ctx, st, vec_push(ctx, &v));
+    }
+    *out = v.items;
+    *n = v.n;
+    return rc;
+}
+
+/* The argon2id hash, with secret_pw_hash's parameters (t=2, m=16 MiB, p=1), of a password
+ * nobody knows. An unknown or disabled login is checked against it, so it costs as much time
+ * as a wrong password and the answer time does not tell which logins exist. Regenerate it when
+ * those parameters change. */
+static const char dummy_pw_hash[] = "$argon2id$v=19$m=16384,t=2,p=1$U1FAFXN1pHkWxVdTfqXdtw$"
+                                    "vUcC42NrXsEtzkEhYkK7SDHxRqbJ7fycCs2wyb9LVEc";
+
+int core_user_check(struct core_ctx *ctx, const char *login, const char *password,
+                    struct user *out, struct tg_err *err)
+{
+    struct store_stmt *st;
+    char *nfc, *key;
+    char *hash = NULL;
+    int rc;
+
+    if (login == NULL || password == NULL ||
+        name_normalize(ctx->a, login, strlen(login), false, "login", &nfc, &key, NULL) != 0)
+        return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
+    /* Logins are unique per organization (migration 8): the one the request addresses. */
+    st = st_get(ctx->conn, SQL_USER_BY_LOGIN, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->org_id);
+    st_text(st, 2, key);
+    rc = st_step(st, err);
+    if (rc == 1) {
+        row_user(ctx, st, out);
+        hash = core_strdup(ctx, col_text(st, 7));
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || out->disabled) {
+        (void)secret_pw_verify(dummy_pw_hash, password);
+        return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
+    }
+    if (!secret_pw_verify(hash, password))
+        return tg_err_set(err, TG_EAUTH, "login", "wrong login or password");
+    return 0;
+}
