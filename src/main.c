@@ -14,10 +14,12 @@
 #include "core/core.h"
 #include "core/sources.h"
 #include "http/config.h"
+#include "http/listen.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/notify.h"
 #include "util/secret.h"
 
 static int make_dir(const char *path)
@@ -142,6 +144,9 @@ int main(int argc, char **argv)
     api_config.anon_rate_per_sec = (int)cfg.anon_rate_limit;
     api_config.anon_rate_burst = (int)cfg.anon_rate_burst;
 
+    rc = listen_preflight(&cfg);
+    if (rc)
+        return rc;
     if (strncmp(cfg.store, "sqlite:", 7) == 0 && make_dir(cfg.data) != 0)
         return 1;
     if (lock_sqlite_store(cfg.store, true) != 0)
@@ -154,6 +159,7 @@ int main(int argc, char **argv)
                  : strcmp(cfg.store_check, "quick") == 0 ? STORE_CHECK_QUICK
                                                          : STORE_CHECK_AUTO;
     opts.reinit = cfg.reinit_store != 0;
+    notify_send("STATUS=opening the store");
     rc = store_open_with(cfg.store, &opts, &store, &err);
     if (rc == TG_EPRECOND) {
         /* Not a store to serve: everyone's data would silently be gone, or go wrong later. */
