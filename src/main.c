@@ -21,6 +21,7 @@
 #include "util/mem.h"
 #include "util/notify.h"
 #include "util/secret.h"
+#include "util/timeu.h"
 
 static int make_dir(const char *path)
 {
@@ -107,6 +108,50 @@ static int migrate_main(int argc, char **argv)
     return 0;
 }
 
+/* `tagd backup [options] DEST`: the options name the store as they do for serving (--config,
+ * --data, --store, TAGD_*), DEST is the one other argument. */
+static int backup_main(int argc, char **argv)
+{
+    struct tagd_config cfg;
+    const char *dest = NULL;
+    char **args = xcalloc((size_t)argc, sizeof(*args));
+    int n = 0, rc;
+    int64_t rev = 0, bytes = 0, t0;
+    struct tg_err err;
+
+    args[n++] = argv[0];
+    for (int a = 2; a < argc; a++) {
+        if (strncmp(argv[a], "--", 2) != 0 && dest == NULL) {
+            dest = argv[a];
+            continue;
+        }
+        args[n++] = argv[a];
+        /* An option's separate value is not DEST. */
+        if (strncmp(argv[a], "--", 2) == 0 && strchr(argv[a], '=') == NULL && a + 1 < argc &&
+            strcmp(argv[a], "--help") != 0 && strcmp(argv[a], "--version") != 0)
+            args[n++] = argv[++a];
+    }
+    rc = config_load(&cfg, n, args);
+    xfree(args);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (dest == NULL) {
+        fprintf(stderr, "usage: tagd backup [--config FILE | --data DIR | --store sqlite:PATH] DEST\n"
+                        "Copies the SQLite store into the new file DEST while tagd runs. To\n"
+                        "restore, start tagd on the copy (docs/operations.md, \"Backups\").\n");
+        return 2;
+    }
+    tg_err_clear(&err);
+    t0 = time_mono_us();
+    if (store_backup(cfg.store, dest, &rev, &bytes, &err) != 0) {
+        fprintf(stderr, "tagd backup: %s\n", err.msg);
+        return 1;
+    }
+    printf("backed up %s to %s: revision %lld, %lld bytes, %.2f s\n", cfg.store, dest,
+           (long long)rev, (long long)bytes, (double)(time_mono_us() - t0) / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct tagd_config cfg;
@@ -119,6 +164,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+        return backup_main(argc, argv);
     /* Request bodies come and go in buffers of up to a few MB. glibc raises its mmap threshold
      * each time such a buffer is freed, until large buffers come from the heap, where what an
      * attack (or a burst of uploads) took stays resident after it ends. A fixed threshold keeps
