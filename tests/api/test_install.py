@@ -2,6 +2,7 @@
 the sysusers.d and tmpfiles.d entries; the man page and the example config name every option
 `tagd --help` lists, the example config loads as it is and with every default uncommented, and
 the unit passes `systemd-analyze verify`."""
+import functools
 import os
 import re
 import shutil
@@ -26,11 +27,15 @@ def dest():
     shutil.rmtree(d, ignore_errors=True)
 
 
+@functools.lru_cache(maxsize=None)
+def prefix():
+    out = subprocess.run(["meson", "introspect", "--buildoptions", BUILD], capture_output=True,
+                         text=True).stdout
+    return re.search(r'"name": "prefix", "value": "([^"]+)"', out).group(1)
+
+
 def installed(dest, rel):
-    prefix = subprocess.run(["meson", "introspect", "--buildoptions", BUILD], capture_output=True,
-                            text=True).stdout
-    p = re.search(r'"name": "prefix", "value": "([^"]+)"', prefix).group(1)
-    return os.path.join(dest, (p + "/" + rel).lstrip("/"))
+    return os.path.join(dest, (prefix() + "/" + rel).lstrip("/"))
 
 
 def help_options():
