@@ -143,6 +143,7 @@ static int backup_main(int argc, char **argv)
     }
     tg_err_clear(&err);
     t0 = time_mono_us();
+    umask(077); /* the copy holds what the store holds: hashed secrets, every tenant's data */
     if (store_backup(cfg.store, dest, &rev, &bytes, &err) != 0) {
         fprintf(stderr, "tagd backup: %s\n", err.msg);
         return 1;

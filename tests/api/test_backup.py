@@ -79,6 +79,7 @@ def test_backup_under_write_load_holds_every_write_up_to_its_revision():
         # The copy was taken while writes went on, not before or after them all.
         assert len(before) >= 100 and after, (rev, len(acked), n_at_end)
         assert not os.path.exists(dest + "-wal")
+        assert os.stat(dest).st_mode & 0o077 == 0, oct(os.stat(dest).st_mode)
 
         # Restoring is starting on the copy.
         copy.start()
