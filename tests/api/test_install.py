@@ -52,6 +52,10 @@ def test_files_are_installed(dest):
     unit = open(installed(dest, "lib/systemd/system/tagd.service")).read()
     assert "Type=notify" in unit and "StateDirectory=tagd" in unit and "User=tagd" in unit
     assert "@" not in re.search(r"^ExecStart=(.*)$", unit, re.M).group(1)
+    # Every place the unit points to is the man page or exists once installed.
+    for doc in re.search(r"^Documentation=(.*)$", unit, re.M).group(1).split():
+        assert doc.startswith("man:") or os.path.exists(
+            os.path.join(dest, doc[len("file://"):].lstrip("/"))), doc
     assert re.search(r"^u tagd ", open(installed(dest, "lib/sysusers.d/tagd.conf")).read(), re.M)
 
 
