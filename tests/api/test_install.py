@@ -3,6 +3,7 @@ the sysusers.d and tmpfiles.d entries; the man page and the example config name 
 `tagd --help` lists, the example config loads as it is and with every default uncommented, and
 the unit passes `systemd-analyze verify`."""
 import functools
+import json
 import os
 import re
 import shutil
@@ -41,6 +42,17 @@ def installed(dest, rel):
 def help_options():
     out = subprocess.run([BIN, "--help"], capture_output=True, text=True).stdout
     return [m for m in re.findall(r"^  --([a-z-]+)", out, re.M) if m not in ("help", "version")]
+
+
+def test_every_program_of_the_build_is_installed(dest):
+    out = subprocess.run(["meson", "introspect", "--targets", BUILD], capture_output=True,
+                         text=True, timeout=60).stdout
+    programs = [t for t in json.loads(out) if t["type"] == "executable" and t["installed"]]
+    assert "tagd" in [t["name"] for t in programs]
+    for t in programs:
+        for path in t["install_filename"]:
+            f = os.path.join(dest, path.lstrip("/"))
+            assert os.path.isfile(f) and os.access(f, os.X_OK), f
 
 
 def test_files_are_installed(dest):
