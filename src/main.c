@@ -4,16 +4,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "api/api.h"
 #include "core/core.h"
 #include "core/sources.h"
 #include "http/config.h"
+#include "http/listen.h"
 #include "http/server.h"
 #include "store/store.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/notify.h"
 #include "util/secret.h"
+#include "util/timeu.h"
 
 static int migrate_main(int argc, char **argv)
 {
@@ -53,6 +57,51 @@ static int migrate_main(int argc, char **argv)
     return 0;
 }
 
+/* `tagd backup [options] DEST`: the options name the store as they do for serving (--config,
+ * --data, --store, TAGD_*), DEST is the one other argument. */
+static int backup_main(int argc, char **argv)
+{
+    struct tagd_config cfg;
+    const char *dest = NULL;
+    char **args = xcalloc((size_t)argc, sizeof(*args));
+    int n = 0, rc;
+    int64_t rev = 0, bytes = 0, t0;
+    struct tg_err err;
+
+    args[n++] = argv[0];
+    for (int a = 2; a < argc; a++) {
+        if (strncmp(argv[a], "--", 2) != 0 && dest == NULL) {
+            dest = argv[a];
+            continue;
+        }
+        args[n++] = argv[a];
+        /* An option's separate value is not DEST. */
+        if (strncmp(argv[a], "--", 2) == 0 && strchr(argv[a], '=') == NULL && a + 1 < argc &&
+            strcmp(argv[a], "--help") != 0 && strcmp(argv[a], "--version") != 0)
+            args[n++] = argv[++a];
+    }
+    rc = config_load(&cfg, n, args);
+    xfree(args);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    if (dest == NULL) {
+        fprintf(stderr, "usage: tagd backup [--config FILE | --data DIR | --store sqlite:PATH] DEST\n"
+                        "Copies the SQLite store into the new file DEST while tagd runs. To\n"
+                        "restore, start tagd on the copy (docs/operations.md, \"Backups\").\n");
+        return 2;
+    }
+    tg_err_clear(&err);
+    t0 = time_mono_us();
+    umask(077); /* the copy holds what the store holds: hashed secrets, every tenant's data */
+    if (store_backup(cfg.store, dest, &rev, &bytes, &err) != 0) {
+        fprintf(stderr, "tagd backup: %s\n", err.msg);
+        return 1;
+    }
+    printf("backed up %s to %s: revision %lld, %lld bytes, %.2f s\n", cfg.store, dest,
+           (long long)rev, (long long)bytes, (double)(time_mono_us() - t0) / 1e6);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct tagd_config cfg;
@@ -65,6 +114,8 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc, argv);
+    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+        return backup_main(argc, argv);
     /* Request bodies come and go in buffers of up to a few MB. glibc raises its mmap threshold
      * each time such a buffer is freed, until large buffers come from the heap, where what an
      * attack (or a burst of uploads) took stays resident after it ends. A fixed threshold keeps
@@ -90,6 +141,9 @@ int main(int argc, char **argv)
     api_config.anon_rate_per_sec = (int)cfg.anon_rate_limit;
     api_config.anon_rate_burst = (int)cfg.anon_rate_burst;
 
+    rc = listen_preflight(&cfg);
+    if (rc)
+        return rc;
     /* Opening and bootstrapping run before anyone else writes, and hash the admin secrets
      * (argon2id) inside their transaction: a minute's hold there, --store-hold-timeout after. */
     store_set_hold_timeout_ms(60000);
@@ -103,6 +157,7 @@ int main(int argc, char **argv)
     opts.wal_mb = (int)cfg.wal_mb;
     opts.write_cache_mb = (int)cfg.write_cache_mb;
     opts.defer_sync = cfg.defer_sync != 0;
+    notify_send("STATUS=opening the store");
     rc = store_open(cfg.store, &opts, &store, &err);
     if (rc == TG_EPRECOND) {
         /* Not a store to serve: everyone's data would silently be gone, or go wrong later. */

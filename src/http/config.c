@@ -113,6 +113,37 @@ static const struct opt *find(const char *name, size_t len)
     return NULL;
 }
 
+/* A value as the file gives it, `v` at its first non-blank: "double" or 'single' quoted (taken
+ * as is between the quotes, '#' included), or bare, where a '#' at its start or after a blank
+ * begins a comment (a '#' inside a word, as in a URL's fragment, stays). Either may be followed
+ * by blanks and a # comment. Cuts `*v` in place; -1 when a quote is not closed or text follows
+ * it. */
+static int unquote(char **v)
+{
+    char *s = *v, *t;
+
+    if (*s == '"' || *s == '\'') {
+        char *close = strchr(s + 1, *s);
+        if (close == NULL)
+            return -1;
+        for (t = close + 1; isspace((unsigned char)*t); t++)
+            ;
+        if (*t != '\0' && *t != '#')
+            return -1;
+        *close = '\0';
+        *v = s + 1;
+        return 0;
+    }
+    for (t = s; *t; t++)
+        if (*t == '#' && (t == s || isspace((unsigned char)t[-1]))) {
+            *t = '\0';
+            break;
+        }
+    for (t = s + strlen(s); t > s && isspace((unsigned char)t[-1]); t--)
+        t[-1] = '\0';
+    return 0;
+}
+
 static int load_file(struct tagd_config *cfg, const char *path)
 {
     char line[1024];
@@ -144,8 +175,12 @@ static int load_file(struct tagd_config *cfg, const char *path)
         v = eq + 1;
         while (isspace((unsigned char)*v))
             v++;
-        for (char *t = v + strlen(v); t > v && isspace((unsigned char)t[-1]); t--)
-            t[-1] = '\0';
+        if (unquote(&v) != 0) {
+            fprintf(stderr, "tagd: %s:%d: a quoted value must end with its quote, followed by "
+                            "nothing but a # comment\n", path, lineno);
+            rc = -1;
+            break;
+        }
         for (char *t = k; t < e; t++)
             if (*t == '_')
                 *t = '-';

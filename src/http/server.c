@@ -35,10 +35,12 @@
 
 #include "api/ratelimit.h"
 #include "http/conns.h"
+#include "http/listen.h"
 #include "http/router.h"
 #include "txn/txn.h"
 #include "util/log.h"
 #include "util/mem.h"
+#include "util/notify.h"
 #include "util/timeu.h"
 
 #define MAX_STATUS 600
@@ -894,7 +896,7 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
 
 /* ---- listeners and loops ---- */
 
-static int parse_listen(const char *s, struct sockaddr_in *sa)
+int parse_listen(const char *s, struct sockaddr_in *sa)
 {
     char host[128];
     const char *colon = strrchr(s, ':');
@@ -923,7 +925,7 @@ static int parse_listen(const char *s, struct sockaddr_in *sa)
 /* SO_REUSEPORT lets every loop own a listener, but it also lets another process of the same
  * user bind the same port and silently take a share of the connections. A plain bind first
  * (no SO_REUSEPORT) fails when anyone holds the port; only then do the loops bind together. */
-static int port_is_free(const struct sockaddr_in *sa)
+int port_is_free(const struct sockaddr_in *sa)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), on = 1, ok;
     if (fd < 0)
@@ -968,10 +970,14 @@ static void *loop_main(void *arg)
             log_error("event loop %d: %s", t->index, strerror(errno));
             break;
         }
+        if (t->index == 0)
+            notify_watchdog_tick(); /* the first loop is alive, so is the service */
         if (!stop_requested)
             continue;
         now = time_mono_us();
         if (t->listener) {
+            if (t->index == 0)
+                notify_send("STOPPING=1\nSTATUS=draining");
             conns_loop_stop(t->conns);
             h2o_socket_read_stop(t->listener);
             h2o_socket_close(t->listener);
@@ -1049,6 +1055,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     handler->on_req = on_req;
 
     tg_err_clear(&err);
+    notify_send("STATUS=loading the store's index and the engine");
     if (txn_open(store, &server_ops, (int)cfg->tail_poll_ms, &err) != 0)
         return start_failed(); /* txn_open said why */
     /* Every loop's context (its multithread queue's socket, its listener) is created here on the
@@ -1105,6 +1112,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
         pthread_create(&S.threads[i].tid, NULL, loop_main, &S.threads[i]);
         pthread_setname_np(S.threads[i].tid, "tagd-http");
     }
+    /* Loaded and listening: a service started after tagd's (After=) finds it answering. */
+    notify_send("READY=1\nSTATUS=ready");
     loop_main(&S.threads[0]);
     for (i = 1; i < S.nthreads; i++)
         pthread_join(S.threads[i].tid, NULL);

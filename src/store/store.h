@@ -146,6 +146,16 @@ void store_wait_all_durable(struct store_conn *c);
  * same number of rows on both sides. Writes one line per table to `report`. 0 or a tg_code.
  */
 int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err);
+
+/**
+ * `tagd backup`: a consistent copy of the SQLite store at `url` into the new file `dest`,
+ * taken while a tagd serves it and writes go on (one read transaction: the copy is the store
+ * as of one commit). `dest` must not exist; it appears only once complete and checked
+ * (quick_check), fsync'd with its directory. Sets *rev to the copy's revision, *bytes to its
+ * size. PostgreSQL stores are refused (TG_EINVAL): pg_dump does that. 0 or a tg_code.
+ */
+int store_backup(const char *url, const char *dest, int64_t *rev, int64_t *bytes,
+                 struct tg_err *err);
 /**
  * A read transaction that begins at the first st_get, so that a request answered wholly from
  * memory never touches the store; store_rollback ends it either way.

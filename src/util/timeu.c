@@ -104,6 +104,14 @@ static bool digits(const char **p, int n, int *out)
     return true;
 }
 
+static int days_in_month(int y, int m)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : days[m - 1];
+}
+
 bool time_parse(const char *s, int64_t *ms)
 {
     const char *p = s;
@@ -124,8 +132,8 @@ bool time_parse(const char *s, int64_t *ms)
     if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
         !digits(&p, 2, &d))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > 31)
-        return false;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo))
+        return false; /* 2030-02-31 is no date, not a way to write March 3rd */
     if (*p == 'T' || *p == 't' || *p == ' ') {
         p++;
         if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi))
@@ -156,6 +164,8 @@ bool time_parse(const char *s, int64_t *ms)
             if (*p == ':')
                 p++;
             if (isdigit((unsigned char)*p) && !digits(&p, 2, &om))
+                return false;
+            if (oh > 23 || om > 59)
                 return false;
             off = sign * (oh * 60 + om);
         }

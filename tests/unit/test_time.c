@@ -66,6 +66,33 @@ static const struct {
     {"", false, 0},
 };
 
+/* Dates that do not exist are refused, not rolled over into the next month (issue 24:
+ * 2030-02-31 was stored as March 3rd); the last day of each month still parses. */
+static void test_parse_rejects_impossible_dates(void **state)
+{
+    static const char *bad[] = {
+        "2030-02-31T00:00:00Z", "2030-02-29", "2030-02-30T12:00:00+02:00", "2100-02-29",
+        "2030-04-31", "2030-06-31T00:00:00Z", "2030-09-31", "2030-11-31T23:59:59Z",
+        "2030-01-01T00:00:00+24:00", "2030-01-01T00:00:00+01:60",
+    };
+    static const char *good[] = {
+        "2030-01-31", "2028-02-29T00:00:00Z", "2000-02-29", "2030-02-28", "2030-04-30",
+        "2030-12-31T23:59:59Z", "2030-01-01T00:00:00+23:59",
+    };
+    int64_t ms;
+    (void)state;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("bad %s\n", bad[i]);
+        assert_false(time_parse(bad[i], &ms));
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        print_message("good %s\n", good[i]);
+        assert_true(time_parse(good[i], &ms));
+    }
+    assert_true(time_parse("2028-02-29T00:00:00Z", &ms));
+    assert_int_equal(ms, 1835395200000LL);
+}
+
 static void test_parse(void **state)
 {
     (void)state;
@@ -84,6 +111,7 @@ int main(void)
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_format_matches_gmtime),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_rejects_impossible_dates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
