@@ -11,6 +11,7 @@
 
 #include "core/history.h"
 #include "engine/engine.h"
+#include "engine/engine_int.h"
 #include "util/sbuf.h"
 #include "fixture.h"
 
@@ -1107,6 +1108,137 @@ static void test_snapshots_share_containers(void **state)
     engine_free(e);
 }
 
+/* Puts resource (kind, key) under folder `pkey` (NULL: detached); errors (a cycle) are ignored. */
+static void put_under(struct fixture *f, const char *kind, const char *key, const char *pkey,
+                      int archived)
+{
+    struct resource_input in;
+    struct resource r;
+    struct tg_err err;
+    memset(&in, 0, sizeof(in));
+    in.has_parent = true;
+    in.parent_kind = pkey ? "folder" : NULL;
+    in.parent_key = pkey;
+    if (archived >= 0) {
+        in.has_archived = true;
+        in.archived = archived != 0;
+    }
+    tg_err_clear(&err);
+    core_resource_put(&f->cx, kind, key, &in, &r, NULL, &err);
+}
+
+/* The effective bitmaps (engine.c, struct etag) after random batches of every change the
+ * engine applies: adds, removals, resources made, moved, archived and deleted (children
+ * detached), tags deleted, restored, moved to another parent, purged and made again. After
+ * each commit every tag's eff and esub must equal a walk of the resource tree from its direct
+ * and subtree bitmaps (eng__effective_check), and an effective query must read them. */
+static void test_effective_random(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"A", "A.B", "A.B.C", "A.D", "E", "E.F", "E.F.G", "H",
+                                        "H.I"};
+    enum { NT = sizeof(names) / sizeof(names[0]), NF = 10, NR = 40 };
+    int64_t tags[NT], mover;
+    struct tg_err err;
+    unsigned seed = 20261207;
+    int mover_under_e = 0, nmade = 0;
+    char key[32], pkey[32];
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    mover = tag(f, "A.M");
+    (void)tag(f, "A.M.N");
+    /* Folders f0..f9 in a random forest, files k0..k39 under random folders. */
+    for (int i = 0; i < NF; i++) {
+        snprintf(key, sizeof(key), "f%d", i);
+        snprintf(pkey, sizeof(pkey), "f%d", i ? rand_r(&seed) % i : 0);
+        put_under(f, "folder", key, i ? pkey : NULL, -1);
+    }
+    for (int i = 0; i < NR; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(pkey, sizeof(pkey), "f%d", rand_r(&seed) % NF);
+        put_under(f, "file", key, rand_r(&seed) % 5 ? pkey : NULL, -1);
+    }
+    apply(f, &e);
+    for (int round = 0; round < 150; round++) {
+        for (int op = 0; op < 10; op++) {
+            int what = rand_r(&seed) % 100, t = rand_r(&seed) % NT;
+            bool folder = rand_r(&seed) % 3 == 0;
+            int n = folder ? NF : NR;
+            const char *kind = folder ? "folder" : "file";
+            int64_t rid;
+            struct tag tg;
+            snprintf(key, sizeof(key), "%s%d", folder ? "f" : "k", rand_r(&seed) % n);
+            snprintf(pkey, sizeof(pkey), "f%d", rand_r(&seed) % NF);
+            tg_err_clear(&err);
+            if (core_resource_id(&f->cx, kind, key, &rid, &err) != 0)
+                rid = 0;
+            if (core_tag_get(&f->cx, tags[t], &tg, &err) != 0) {
+                /* Purged: made again (maybe with the old id). */
+                tags[t] = tag(f, names[t]);
+                continue;
+            }
+            if (what < 40 && rid && !tg.deleted) {
+                core_assign_add(&f->cx, rid, &tags[t], 1, NULL, NULL, NULL, &err);
+            } else if (what < 65 && rid) {
+                core_assign_remove(&f->cx, rid, tags[t], &err);
+            } else if (what < 75) {
+                /* Moved, made (a missing key is created there) or detached. */
+                put_under(f, kind, key, rand_r(&seed) % 4 ? pkey : NULL, -1);
+            } else if (what < 78) {
+                snprintf(key, sizeof(key), "new%d", nmade++);
+                put_under(f, rand_r(&seed) % 2 ? "folder" : "file", key, pkey, -1);
+            } else if (what < 82 && rid) {
+                core_resource_delete(&f->cx, kind, key, &err);
+            } else if (what < 85) {
+                put_under(f, kind, key, NULL, rand_r(&seed) % 2);
+            } else if (what < 90 && !tg.deleted && t != 0 && t != 4) {
+                core_tag_delete(&f->cx, tags[t], true, false, 0, &err);
+            } else if (what < 94 && tg.deleted) {
+                core_tag_restore(&f->cx, tags[t], &tg, &err);
+            } else if (what < 97) {
+                /* A.M (with its child) moves between A and E: both subtrees change. */
+                struct tag_input in;
+                struct tag out;
+                memset(&in, 0, sizeof(in));
+                mover_under_e = !mover_under_e;
+                in.name = mover_under_e ? "E.M" : "A.M";
+                core_tag_update(&f->cx, mover, &in, 0, &out, &err);
+            } else if (t == 2 || t == 6 || t == 8) {
+                /* A leaf purged, its assignments closed. */
+                core_tag_delete(&f->cx, tags[t], false, true, 0, &err);
+            }
+        }
+        apply(f, &e);
+        {
+            const struct eng_snap *s = engine_acquire(e);
+            char msg[200];
+            int bad = eng__effective_check(s, msg, sizeof(msg));
+            if (bad)
+                fail_msg("round %d: %d effective bitmaps differ; %s", round, bad, msg);
+            engine_release(e, s);
+        }
+    }
+    /* The queries read them: a file under a folder tagged A (only) is found by A and A.*. */
+    put_under(f, "folder", "qa", NULL, -1);
+    put_under(f, "file", "qa-1", "qa", -1);
+    add(f, res(f, "folder", "qa", NULL), tags[0]);
+    apply(f, &e);
+    {
+        int64_t fid = res(f, "file", "qa-1", "qa"), pid = res(f, "folder", "qa", NULL);
+        char want[64];
+        snprintf(want, sizeof(want), ",%lld,", (long long)fid);
+        apply(f, &e);
+        assert_non_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A", true)), want));
+        assert_non_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A.*", true)), want));
+        assert_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A", false)), want));
+        snprintf(want, sizeof(want), ",%lld,", (long long)pid);
+        assert_non_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A", false)), want));
+    }
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1129,6 +1261,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resource_keys, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_share_containers, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_effective_random, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

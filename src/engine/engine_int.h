@@ -1,0 +1,18 @@
+/* engine/engine_int.h: Only for src/engine/ and the engine's unit tests. Everyone else uses
+ * engine.h. */
+#ifndef TAGD_ENGINE_ENGINE_INT_H
+#define TAGD_ENGINE_ENGINE_INT_H
+
+#include <stddef.h>
+
+struct eng_snap;
+
+/**
+ * Recomputes every tag's effective bitmaps (eff, esub: engine.c, struct etag) from its direct
+ * and subtree bitmaps by walking the resource tree, and compares them with the ones the engine
+ * maintains. Returns how many differ (0: all equal); the first one is described in `msg`.
+ * Costs a walk per tag: for tests and debug builds on small snapshots.
+ */
+int eng__effective_check(const struct eng_snap *s, char *msg, size_t len);
+
+#endif /* TAGD_ENGINE_ENGINE_INT_H */
