@@ -837,6 +837,32 @@ static void test_adds_applied_from_records(void **state)
     assert_int_equal(applied - applied0, 1);
     assert_int_equal(reread - reread0, 0);
     assert_string_equal(asg_str(f, e, r1, false), asg_str(f, NULL, r1, false));
+    /* Contexts the record's own scanner leaves to jansson (escapes, longer than its buffer)
+     * and plain ones: each applied from its record, read as SQL reads it. */
+    {
+        static const char *const ctxs[] = {"say \"hi\" \\ \u00e9\t", "plain", NULL, ""};
+        char big[400];
+        int64_t d = tag(f, "D"), g = tag(f, "G"), h = tag(f, "H"), k = tag(f, "K"),
+                l = tag(f, "L");
+        int64_t ts[] = {d, g, h, k};
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        apply(f, &e);
+        engine_catch_up_stats(e, &applied0, &reread0);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(core_assign_add(&f->cx, i % 2 ? r1 : r2, &ts[i], 1,
+                                             i == 2 ? big : ctxs[i], NULL, NULL, &err),
+                             0);
+        assert_int_equal(core_assign_add(&f->cx, r1, &l, 1, ctxs[3], NULL, NULL, &err), 0);
+        apply(f, &e);
+        engine_catch_up_stats(e, &applied, &reread);
+        assert_int_equal(applied - applied0, 2);
+        assert_int_equal(reread - reread0, 0);
+        for (int i = 0; i < 2; i++) {
+            int64_t rid = i ? r2 : r1;
+            assert_string_equal(asg_str(f, e, rid, false), asg_str(f, NULL, rid, false));
+        }
+    }
     engine_free(e);
 }
 
