@@ -5,7 +5,13 @@
 
 #include <stddef.h>
 
+#include <roaring/roaring.h>
+
 struct eng_snap;
+
+/** x & y ('&'), x & ~y ('-') or x | y ('|') as a new bitmap, as the queries compute them
+ * (bm_op in engine.c: a bitset container may hold DEFAULT_MAX_SIZE or fewer members). */
+roaring_bitmap_t *eng__bm_op(const roaring_bitmap_t *x, const roaring_bitmap_t *y, char op);
 
 /**
  * Recomputes every tag's effective bitmaps (eff, esub: engine.c, struct etag) from its direct

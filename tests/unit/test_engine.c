@@ -12,6 +12,7 @@
 #include "core/history.h"
 #include "engine/engine.h"
 #include "engine/engine_int.h"
+#include <roaring/containers/containers.h>
 #include "util/sbuf.h"
 #include "fixture.h"
 
@@ -1265,6 +1266,68 @@ static void test_effective_random(void **state)
     engine_free(e);
 }
 
+/* The queries' own bitmap operations (engine.c, bm_op) against roaring's, on random bitmaps
+ * whose containers are of every kind: sparse (arrays), dense (bitsets, with results on either
+ * side of the array limit), runs, absent on one side. */
+static void test_bitmap_ops(void **state)
+{
+    unsigned seed = 7;
+    (void)state;
+    for (int round = 0; round < 60; round++) {
+        roaring_bitmap_t *b[2];
+        for (int k = 0; k < 2; k++) {
+            b[k] = roaring_bitmap_create();
+            for (uint32_t key = 0; key < 6; key++) {
+                int kind = rand_r(&seed) % 5;
+                uint32_t base = key << 16;
+                if (kind == 0)
+                    continue;
+                if (kind == 1) { /* sparse */
+                    for (int i = 0; i < 100; i++)
+                        roaring_bitmap_add(b[k], base + (uint32_t)(rand_r(&seed) % 65536));
+                } else if (kind == 2 || kind == 3) { /* dense: about 1/2 or 1/8 */
+                    int every = kind == 2 ? 2 : 8;
+                    for (uint32_t v = 0; v < 65536; v++)
+                        if (rand_r(&seed) % every == 0)
+                            roaring_bitmap_add(b[k], base + v);
+                } else { /* runs */
+                    uint32_t lo = (uint32_t)(rand_r(&seed) % 30000);
+                    roaring_bitmap_add_range(b[k], base + lo, base + lo + 20000);
+                    roaring_bitmap_run_optimize(b[k]);
+                }
+            }
+        }
+        for (int op = 0; op < 3; op++) {
+            roaring_bitmap_t *want = op == 0   ? roaring_bitmap_and(b[0], b[1])
+                                     : op == 1 ? roaring_bitmap_andnot(b[0], b[1])
+                                               : roaring_bitmap_or(b[0], b[1]);
+            roaring_bitmap_t *got = eng__bm_op(b[0], b[1], "&-|"[op]);
+            uint64_t n = roaring_bitmap_get_cardinality(want);
+            uint32_t *wv = calloc(n + 1, sizeof(*wv)), *gv = calloc(n + 1, sizeof(*gv));
+            bool same = roaring_bitmap_get_cardinality(got) == n;
+            /* by members and count: got's containers may be of another kind */
+            roaring_bitmap_to_uint32_array(want, wv);
+            if (same)
+                roaring_bitmap_to_uint32_array(got, gv);
+            same = same && memcmp(wv, gv, n * sizeof(*wv)) == 0;
+            free(wv);
+            free(gv);
+            if (!same)
+                fail_msg("round %d op %c: %llu members, want %llu", round, "&-|"[op],
+                         (unsigned long long)roaring_bitmap_get_cardinality(got),
+                         (unsigned long long)roaring_bitmap_get_cardinality(want));
+            /* no empty containers, as roaring keeps none */
+            for (int32_t i = 0; i < got->high_low_container.size; i++)
+                assert_true(container_nonzero_cardinality(got->high_low_container.containers[i],
+                                                          got->high_low_container.typecodes[i]));
+            roaring_bitmap_free(want);
+            roaring_bitmap_free(got);
+        }
+        roaring_bitmap_free(b[0]);
+        roaring_bitmap_free(b[1]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1288,6 +1351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshots_share_containers, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_effective_random, fixture_setup, fixture_teardown),
+        cmocka_unit_test(test_bitmap_ops),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
