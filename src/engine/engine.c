@@ -2753,10 +2753,13 @@ __attribute__((target("popcnt"))) static int popcnt_words_hw(const uint64_t *w, 
 
 static int popcnt_words(const uint64_t *w, size_t n)
 {
-    static int hw = -1; /* a benign race: every thread computes the same */
-    if (hw < 0)
-        hw = __builtin_cpu_supports("popcnt") ? 1 : 0;
-    return hw ? popcnt_words_hw(w, n) : popcnt_words_soft(w, n);
+    static _Atomic int hw = -1; /* every thread that finds it unset computes the same */
+    int v = atomic_load_explicit(&hw, memory_order_relaxed);
+    if (v < 0) {
+        v = __builtin_cpu_supports("popcnt") ? 1 : 0;
+        atomic_store_explicit(&hw, v, memory_order_relaxed);
+    }
+    return v ? popcnt_words_hw(w, n) : popcnt_words_soft(w, n);
 }
 #else
 static int popcnt_words(const uint64_t *w, size_t n)
