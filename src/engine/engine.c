@@ -3044,6 +3044,270 @@ static int eval_kind(struct qctx *c, const char *kind, struct val *out)
     return 0;
 }
 
+/* ---- one pass per container key ----
+ *
+ * An expression with operators is evaluated key by key (ids >> 16) in 8 KB word buffers, one
+ * per level of the tree: each leaf's container is spread into words, the operators are word
+ * loops, the filters (kind, archived, scope) are applied to the root's words, which are then
+ * counted and read for the page. No intermediate bitmap is allocated and each key is counted
+ * once, where bm_op allocated, cloned and counted a container per operation. */
+
+bool eng__fused = true;
+
+#define WORDS BITSET_CONTAINER_SIZE_IN_WORDS
+
+struct fused {
+    const roaring_bitmap_t **leaf; /* every leaf's bitmap, in evaluation order */
+    size_t nleaf, at;
+    const roaring_bitmap_t *universe;
+    uint64_t *buf; /* WORDS per level */
+};
+
+static size_t tree_leaves(const struct qnode *q);
+
+/* The words of b's container at `key` (zero when it has none). */
+static void spread(const roaring_bitmap_t *b, uint16_t key, uint64_t *w)
+{
+    const roaring_array_t *ra = &b->high_low_container;
+    int32_t i = ra_get_index(ra, key);
+    const void *c;
+    uint8_t t;
+
+    if (i < 0) {
+        memset(w, 0, WORDS * sizeof(*w));
+        return;
+    }
+    t = ra->typecodes[i];
+    c = container_unwrap_shared(ra->containers[i], &t);
+    if (t == BITSET_CONTAINER_TYPE_CODE) {
+        memcpy(w, ((const bitset_container_t *)c)->array, WORDS * sizeof(*w));
+        return;
+    }
+    memset(w, 0, WORDS * sizeof(*w));
+    if (t == ARRAY_CONTAINER_TYPE_CODE) {
+        const array_container_t *ac = c;
+        for (int32_t k = 0; k < ac->cardinality; k++)
+            w[ac->array[k] >> 6] |= 1ULL << (ac->array[k] & 63);
+    } else {
+        const run_container_t *rc = c;
+        for (int32_t k = 0; k < rc->n_runs; k++) {
+            uint32_t lo = rc->runs[k].value, hi = lo + rc->runs[k].length; /* inclusive */
+            for (uint32_t v = lo; v <= hi;) {
+                if ((v & 63) == 0 && v + 63 <= hi) {
+                    w[v >> 6] = ~0ULL;
+                    v += 64;
+                } else {
+                    w[v >> 6] |= 1ULL << (v & 63);
+                    v++;
+                }
+            }
+        }
+    }
+}
+
+static void fused_leaves(struct fused *f, struct qctx *c, const struct qnode *q, int *rc)
+{
+    struct val v = {0};
+    if (*rc)
+        return;
+    switch (q->kind) {
+    case QN_TAG:
+    case QN_SUBTREE:
+    case QN_HAS:
+        *rc = leaf(c, q, &v);
+        break;
+    case QN_KIND:
+        *rc = eval_kind(c, q->name, &v);
+        break;
+    case QN_NOT:
+        fused_leaves(f, c, q->a, rc);
+        return;
+    case QN_AND:
+    case QN_OR:
+        fused_leaves(f, c, q->a, rc);
+        fused_leaves(f, c, q->b, rc);
+        return;
+    }
+    if (*rc == 0) {
+        assert(v.own == NULL); /* leaves are the snapshot's bitmaps */
+        f->leaf[f->nleaf++] = v.b;
+    }
+}
+
+/* The expression's words at `key` into w; deeper levels use the buffers after it. */
+static void fused_eval(struct fused *f, const struct qnode *q, uint16_t key, uint64_t *w)
+{
+    uint64_t *x = w + WORDS;
+
+    switch (q->kind) {
+    case QN_TAG:
+    case QN_SUBTREE:
+    case QN_HAS:
+    case QN_KIND:
+        spread(f->leaf[f->at++], key, w);
+        return;
+    case QN_NOT:
+        fused_eval(f, q->a, key, x);
+        spread(f->universe, key, w);
+        for (int i = 0; i < WORDS; i++)
+            w[i] &= ~x[i];
+        return;
+    case QN_AND:
+        /* a and not b (either way round): one difference, as eval() does, so that the
+         * universe does not enter. The leaves are read in the order fused_leaves took them. */
+        if (q->a->kind == QN_NOT && q->b->kind != QN_NOT) {
+            size_t at = f->at, na = tree_leaves(q->a->a);
+            f->at = at + na;
+            fused_eval(f, q->b, key, w);
+            f->at = at;
+            fused_eval(f, q->a->a, key, x);
+            f->at = at + na + tree_leaves(q->b);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= ~x[i];
+            return;
+        }
+        fused_eval(f, q->a, key, w);
+        if (q->b->kind == QN_NOT) {
+            fused_eval(f, q->b->a, key, x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= ~x[i];
+        } else {
+            fused_eval(f, q->b, key, x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= x[i];
+        }
+        return;
+    case QN_OR:
+        fused_eval(f, q->a, key, w);
+        fused_eval(f, q->b, key, x);
+        for (int i = 0; i < WORDS; i++)
+            w[i] |= x[i];
+        return;
+    }
+}
+
+static int tree_depth(const struct qnode *q)
+{
+    int a, b;
+    switch (q->kind) {
+    case QN_NOT:
+        return 1 + tree_depth(q->a);
+    case QN_AND:
+    case QN_OR:
+        a = tree_depth(q->a);
+        b = tree_depth(q->b);
+        return 1 + (a > b ? a : b);
+    default:
+        return 1;
+    }
+}
+
+static size_t tree_leaves(const struct qnode *q)
+{
+    if (q->kind == QN_NOT)
+        return tree_leaves(q->a);
+    if (q->kind == QN_AND || q->kind == QN_OR)
+        return tree_leaves(q->a) + tree_leaves(q->b);
+    return 1;
+}
+
+static void keys_add(uint16_t *keys, size_t *n, const roaring_bitmap_t *b)
+{
+    const roaring_array_t *ra = &b->high_low_container;
+    for (int32_t i = 0; i < ra->size; i++) {
+        size_t lo = 0, hi = *n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (keys[mid] < ra->keys[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < *n && keys[lo] == ra->keys[i])
+            continue;
+        memmove(keys + lo + 1, keys + lo, (*n - lo) * sizeof(*keys));
+        keys[lo] = ra->keys[i];
+        (*n)++;
+    }
+}
+
+/* The query with operators `q`, evaluated as above; the filters as eng_query_run applies them. */
+static int fused_run(struct qctx *c, const struct qnode *q, const roaring_bitmap_t *kind_set,
+                     const roaring_bitmap_t *archived, const roaring_bitmap_t *scope,
+                     struct eng_result *out)
+{
+    const struct eng_query *o = c->o;
+    struct fused f;
+    uint16_t *keys;
+    size_t nkeys = 0, n = 0;
+    int depth = tree_depth(q), rc = 0;
+    uint64_t *w;
+
+    memset(&f, 0, sizeof(f));
+    f.leaf = arena_alloc(c->a, tree_leaves(q) * sizeof(*f.leaf));
+    f.universe = c->universe;
+    fused_leaves(&f, c, q, &rc);
+    if (rc)
+        return rc;
+    {
+        size_t cap = (size_t)f.universe->high_low_container.size;
+        for (size_t i = 0; i < f.nleaf; i++)
+            cap += (size_t)f.leaf[i]->high_low_container.size;
+        keys = arena_alloc(c->a, (cap + 1) * sizeof(*keys));
+    }
+    for (size_t i = 0; i < f.nleaf; i++)
+        keys_add(keys, &nkeys, f.leaf[i]);
+    keys_add(keys, &nkeys, f.universe);
+    f.buf = arena_alloc(c->a, ((size_t)depth + 1) * WORDS * sizeof(uint64_t));
+    w = f.buf;
+    if (o->limit > 0)
+        out->ids = arena_alloc(c->a, (size_t)o->limit * sizeof(int64_t));
+    for (size_t k = 0; k < nkeys; k++) {
+        uint64_t *x = w + WORDS;
+        uint32_t base = (uint32_t)keys[k] << 16;
+        int cnt;
+        f.at = 0;
+        fused_eval(&f, q, keys[k], w);
+        if (kind_set) {
+            spread(kind_set, keys[k], x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= x[i];
+        }
+        if (archived) {
+            spread(archived, keys[k], x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= ~x[i];
+        }
+        if (scope) {
+            spread(scope, keys[k], x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= x[i];
+        }
+        cnt = popcnt_words(w, WORDS);
+        out->total += (uint64_t)cnt;
+        if (cnt == 0 || o->limit <= 0 || out->more)
+            continue;
+        for (int i = 0; i < WORDS; i++) {
+            uint64_t word = w[i];
+            while (word) {
+                int64_t id = (int64_t)base + i * 64 + __builtin_ctzll(word);
+                word &= word - 1;
+                if (id <= o->after_id)
+                    continue;
+                if (n == (size_t)o->limit) {
+                    out->more = true;
+                    break;
+                }
+                out->ids[n++] = id;
+            }
+            if (out->more)
+                break;
+        }
+    }
+    out->n = n;
+    return 0;
+}
+
 int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,
                   const struct eng_query *o, struct eng_result *out, struct qerr *qe,
                   struct tg_err *err)
@@ -3062,6 +3326,27 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
     c.err = err;
     c.empty = roaring_bitmap_create();
     c.universe = u ? u->bm : c.empty;
+    if (eng__fused && (q->kind == QN_AND || q->kind == QN_OR || q->kind == QN_NOT)) {
+        const roaring_bitmap_t *kind_set = NULL, *archived = NULL;
+        struct val scope = {0};
+        if (o->kind) {
+            struct val k;
+            eval_kind(&c, o->kind, &k);
+            kind_set = k.b;
+        }
+        if (!o->archived && s->archived && !roaring_bitmap_is_empty(s->archived))
+            archived = s->archived;
+        if (o->within) {
+            roaring_bitmap_t *one = roaring_bitmap_create();
+            if (o->within > 0 && o->within < (int64_t)UINT32_MAX)
+                roaring_bitmap_add(one, (uint32_t)o->within);
+            scope = expand(s, owned(one));
+        }
+        rc = fused_run(&c, q, kind_set, archived, scope.b, out);
+        val_drop(&scope);
+        roaring_bitmap_free(c.empty);
+        return rc;
+    }
     rc = eval(&c, q, &v);
     if (rc == 0) {
         bool drop_archived =

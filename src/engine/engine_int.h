@@ -3,6 +3,7 @@
 #ifndef TAGD_ENGINE_ENGINE_INT_H
 #define TAGD_ENGINE_ENGINE_INT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <roaring/roaring.h>
@@ -20,5 +21,9 @@ roaring_bitmap_t *eng__bm_op(const roaring_bitmap_t *x, const roaring_bitmap_t *
  * Costs a walk per tag: for tests and debug builds on small snapshots.
  */
 int eng__effective_check(const struct eng_snap *s, char *msg, size_t len);
+
+/** Whether eng_query_run evaluates an expression with operators key by key (engine.c,
+ * fused_run; the default) or with a bitmap per operation: tests compare the two. */
+extern bool eng__fused;
 
 #endif /* TAGD_ENGINE_ENGINE_INT_H */

@@ -1328,6 +1328,121 @@ static void test_bitmap_ops(void **state)
     }
 }
 
+/* One query's answer as text: total, more and ids. */
+static const char *answer(struct fixture *f, const struct eng_snap *s, const char *src,
+                          const struct eng_query *o)
+{
+    struct eng_result res;
+    struct qnode *q;
+    struct qerr qe;
+    struct tg_err err;
+    struct sbuf b;
+    const char *out;
+
+    if (query_parse(&f->a, src, strlen(src), &q, &qe) != 0 ||
+        eng_query_run(s, &f->a, q, o, &res, &qe, &err) != 0)
+        return arena_printf(&f->a, "error@%d", qe.col);
+    sbuf_init(&b, 0);
+    sbuf_printf(&b, "total=%llu more=%d:", (unsigned long long)res.total, res.more);
+    for (size_t i = 0; i < res.n; i++)
+        sbuf_printf(&b, " %lld", (long long)res.ids[i]);
+    out = arena_strdup(&f->a, sbuf_str(&b));
+    sbuf_release(&b);
+    return out;
+}
+
+/* Expressions with operators are evaluated key by key (engine.c, fused_run); the answers must
+ * be those of the bitmap-per-operation path, for every option, on resources in two containers
+ * (ids below and above 65536), with array, bitset and run containers among the leaves. */
+static void test_fused_like_bitmaps(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"A", "A.B", "A.C", "D", "E", "E.F", "Big"};
+    static const char *const exprs[] = {
+        "A or D", "A and not D", "not D and A", "not (A or E.*)", "A.* and (D or E.F)",
+        "(A or (A.B and (E.* or D))) and not A.C", "Big and not A", "Big or E", "not Big",
+        "kind:folder or A", "not not D", "(D and not E) or (A.B and not A.C)",
+        "Big and A and D", "E.* or A.* or D", "(not D and A.*) or (E and not Big)"};
+    enum { NT = sizeof(names) / sizeof(names[0]), NE = sizeof(exprs) / sizeof(exprs[0]) };
+    int64_t tags[NT], rids[4600];
+    int nr = 0;
+    unsigned seed = 4242;
+    struct tg_err err;
+    char key[32];
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "d%d", i);
+        rids[nr++] = res(f, "folder", key, NULL);
+    }
+    for (int i = 0; i < 4200; i++) {
+        char pkey[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(pkey, sizeof(pkey), "d%d", i % 20);
+        rids[nr++] = res(f, i % 7 ? "file" : "column", key, i % 3 ? pkey : NULL);
+    }
+    assert_int_equal(store_exec_script(f->conn,
+                                       "INSERT INTO resources(id, ws_id, kind, key, created_at,"
+                                       " updated_at) SELECT 70000, ws_id, 'file', 'hi-x', 0, 0"
+                                       " FROM resources LIMIT 1;",
+                                       &err),
+                     0);
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof(key), "h%d", i);
+        rids[nr++] = res(f, "file", key, i % 2 ? "d3" : NULL);
+    }
+    for (int i = 0; i < nr; i++) {
+        int64_t ts[NT];
+        size_t n = 0;
+        for (int t = 0; t < NT - 1; t++)
+            if (rand_r(&seed) % 4 == 0)
+                ts[n++] = tags[t];
+        if (i < 4200 || i % 2)
+            ts[n++] = tags[NT - 1]; /* Big: a bitset in the first container */
+        assert_int_equal(core_assign_add(&f->cx, rids[i], ts, n, NULL, NULL, NULL, &err), 0);
+        if (i % 11 == 0) {
+            struct resource_input in;
+            struct resource r;
+            memset(&in, 0, sizeof(in));
+            in.has_archived = true;
+            in.archived = true;
+            snprintf(key, sizeof(key), "%s%d", i < 20 ? "d" : i < 4220 ? "k" : "h",
+                     i < 20 ? i : i < 4220 ? i - 20 : i - 4220);
+            core_resource_put(&f->cx, i < 20 ? "folder" : i < 4220 && (i - 20) % 7 == 0 ? "column" : "file",
+                              key, &in, &r, NULL, &err);
+        }
+    }
+    apply(f, &e);
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        for (int round = 0; round < 400; round++) {
+            struct eng_query o;
+            const char *want, *got, *src = exprs[round % NE];
+            memset(&o, 0, sizeof(o));
+            o.ws_id = f->cx.ws_id;
+            o.effective = rand_r(&seed) % 2;
+            o.archived = rand_r(&seed) % 2;
+            o.limit = (int[]){0, 1, 7, 100, 5000}[rand_r(&seed) % 5];
+            o.after_id = rand_r(&seed) % 3 ? 0 : (int64_t)(rand_r(&seed) % 71000);
+            o.kind = (const char *[]){NULL, NULL, "file", "column", "nothing"}[rand_r(&seed) % 5];
+            o.within = rand_r(&seed) % 4 ? 0 : rids[rand_r(&seed) % 20];
+            eng__fused = false;
+            want = answer(f, s, src, &o);
+            eng__fused = true;
+            got = answer(f, s, src, &o);
+            if (strcmp(want, got) != 0)
+                fail_msg("round %d '%s' (effective %d archived %d limit %d after %lld kind %s"
+                         " within %lld):\n bitmaps %.300s\n fused   %.300s",
+                         round, src, o.effective, o.archived, o.limit, (long long)o.after_id,
+                         o.kind ? o.kind : "-", (long long)o.within, want, got);
+        }
+        engine_release(e, s);
+    }
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1352,6 +1467,7 @@ int main(void)
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_effective_random, fixture_setup, fixture_teardown),
         cmocka_unit_test(test_bitmap_ops),
+        cmocka_unit_test_setup_teardown(test_fused_like_bitmaps, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
