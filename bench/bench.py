@@ -361,7 +361,7 @@ def q_redis_zset(e, eff):
 
 # ---- systems ----
 
-def start_tagd(datadir, threads=2):
+def start_tagd(datadir, threads=2, timeout=600):
     port = free_port()
     env = dict(os.environ, TAGD_ADMIN_TOKEN=TOKEN)
     logf = open(os.path.join(WORK, "tagd.log"), "ab")
@@ -369,7 +369,11 @@ def start_tagd(datadir, threads=2):
     p = subprocess.Popen([TAGD, "--data", datadir, "--listen", "127.0.0.1:%d" % port,
                           "--threads", str(threads), "--log-level", "warn",
                           "--max-conns", "10000"], env=env, stdout=logf, stderr=logf)
-    wait_http("http://127.0.0.1:%d/healthz" % port, proc=p)
+    try:
+        wait_http("http://127.0.0.1:%d/healthz" % port, timeout=timeout, proc=p)
+    except RuntimeError:
+        stop(p)
+        raise
     return p, port, time.time() - t0
 
 
@@ -1086,7 +1090,8 @@ def scale(args):
             p, _, _ = start_tagd(os.path.join(WORK, "tagd-empty"))
             out["empty"] = rss_bytes(p.pid)
             stop(p)
-        p, port, start_s = start_tagd(data)
+        # 100M on a loaded 2-core machine took longer than start_tagd's usual 600 s.
+        p, port, start_s = start_tagd(data, timeout=7200)
         rss = rss_bytes(p.pid)
         base = "http://127.0.0.1:%d" % port
         log("%s: started in %.1f s, RSS %.0f MB" % (size, start_s, rss / 1e6))
