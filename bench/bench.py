@@ -33,6 +33,9 @@ SIZES = {
                  seconds=5, write_seconds=20),
     "small": dict(roots=5, mids=4, leaves=5, resources=20_000, assignments=200_000, seconds=3,
                   write_seconds=5),
+    # --huge: the scale figure, tagd only, beside the full set measured the same way.
+    "huge": dict(roots=10, mids=9, leaves=10, resources=10_000_000, assignments=100_000_000,
+                 seconds=5, write_seconds=20),
 }
 SEED = 20261123
 CLIENTS = 8        # concurrent clients for figures 2 and 3, the same for every system
@@ -358,7 +361,7 @@ def q_redis_zset(e, eff):
 
 # ---- systems ----
 
-def start_tagd(datadir, threads=2):
+def start_tagd(datadir, threads=2, timeout=600):
     port = free_port()
     env = dict(os.environ, TAGD_ADMIN_TOKEN=TOKEN)
     logf = open(os.path.join(WORK, "tagd.log"), "ab")
@@ -366,7 +369,11 @@ def start_tagd(datadir, threads=2):
     p = subprocess.Popen([TAGD, "--data", datadir, "--listen", "127.0.0.1:%d" % port,
                           "--threads", str(threads), "--log-level", "warn",
                           "--max-conns", "10000"], env=env, stdout=logf, stderr=logf)
-    wait_http("http://127.0.0.1:%d/healthz" % port, proc=p)
+    try:
+        wait_http("http://127.0.0.1:%d/healthz" % port, timeout=timeout, proc=p)
+    except RuntimeError:
+        stop(p)
+        raise
     return p, port, time.time() - t0
 
 
@@ -694,7 +701,14 @@ def main():
     ap.add_argument("--runs", type=int, default=3, help="timed runs per figure (at least 3)")
     ap.add_argument("--warmup", type=int, default=2, help="seconds of warm-up before a figure")
     ap.add_argument("--write-seconds", type=int, help="length of each figure-4 run")
+    ap.add_argument("--huge", action="store_true",
+                    help="the scale figure: tagd alone at 10M and 100M assignments")
+    ap.add_argument("--note", default="", help="--huge: a line for the results file")
+    ap.add_argument("--gen-only", action="store_true",
+                    help="--huge: only generate the two data sets (reused by the next run)")
     args = ap.parse_args()
+    if args.huge:
+        return scale(args)
     size = "small" if args.small else "full"
     cfg = dict(SIZES[size])
     if args.seconds:
@@ -846,7 +860,9 @@ def main():
             tune = []
             for t in PG_TUNINGS:
                 pg_set(t)
-                tune.append([pgbench("%s;\n%s;\n" % pg_sql(e, eff), WARMUP, CLIENTS,
+                # At least 2 s: on a loaded machine a 1 s run ended before 8 clients had
+                # connected and finished one transaction (pgbench then reports no tps).
+                tune.append([pgbench("%s;\n%s;\n" % pg_sql(e, eff), max(WARMUP, 2), CLIENTS,
                                      "tune-%d" % i)["rps"] for i, (_, e, eff) in enumerate(qs)])
             pq, pbest = [], []
             for i, (name, e, eff) in enumerate(qs):
@@ -1030,6 +1046,120 @@ def report(size, cfg, meta, results, args):
     path = os.path.join(ROOT, "bench", "results", "%s-%s.md" % (now.strftime("%Y-%m-%d"), size))
     with open(path, "w") as f:
         f.write(text)
+    log("saved " + os.path.relpath(path, ROOT))
+
+
+def scale(args):
+    """bench/run --huge: how start time, memory per assignment and the p50 of every figure-3
+    shape with one client grow from the full data set (10M assignments) to ten times it (100M),
+    tagd alone (issue 19 asks no reference at that size). Each size's data stays in
+    bench/results/tmp/scale-SIZE/ and is reused by the next run (its generation at 100M takes
+    the better part of an hour); the store is copied fresh first, as tagd's start writes to
+    it."""
+    global WORK, TAGD, RUNS, WARMUP, SOURCE
+    TAGD = args.tagd
+    RUNS, WARMUP = args.runs, args.warmup
+    secs = args.seconds or 5
+    out = {}
+    for size in ("full", "huge"):
+        cfg = SIZES[size]
+        WORK = os.path.join(ROOT, "bench", "results", "tmp", "scale-" + size)
+        pristine = os.path.join(WORK, "pristine")
+        if not os.path.exists(os.path.join(WORK, "gen.done")):
+            shutil.rmtree(WORK, ignore_errors=True)
+            os.makedirs(WORK)
+            gen = os.path.join(WORK, "gen")
+            sh(["cc", "-O2", "-o", gen, os.path.join(ROOT, "bench", "gen.c"), "-lsqlite3"])
+            p, _, _ = start_tagd(pristine)
+            stop(p)
+            t0 = time.time()
+            sh([gen, os.path.join(pristine, "tagd.db"), WORK, str(cfg["roots"]),
+                str(cfg["mids"]), str(cfg["leaves"]), str(cfg["resources"]),
+                str(cfg["assignments"]), str(SEED), "tagd"])
+            log("%s: generated in %.0f s" % (size, time.time() - t0))
+            open(os.path.join(WORK, "gen.done"), "w").close()
+        if args.gen_only:
+            continue
+        meta = {k: int(v) for k, v in read_tsv("meta.tsv")}
+        terms = {k: {"id": int(tid), "name": name} for k, tid, name in read_tsv("terms.tsv")}
+        data = os.path.join(WORK, "run")
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.copytree(pristine, data)
+        sh(["sync"])
+        if "empty" not in out:
+            p, _, _ = start_tagd(os.path.join(WORK, "tagd-empty"))
+            out["empty"] = rss_bytes(p.pid)
+            stop(p)
+        # 100M on a loaded 2-core machine took longer than start_tagd's usual 600 s.
+        p, port, start_s = start_tagd(data, timeout=7200)
+        rss = rss_bytes(p.pid)
+        base = "http://127.0.0.1:%d" % port
+        log("%s: started in %.1f s, RSS %.0f MB" % (size, start_s, rss / 1e6))
+        r = {"meta": meta, "start": start_s, "rss": rss, "shapes": []}
+        try:
+            for name, e, eff in shapes(terms):
+                url = tagd_url(base, e, eff)
+                total = get_json(url)["total"]
+                m = measure(lambda s, l: wrk(url, s, 1, 1, label=l),
+                            "scale-%s-%s%s" % (size, name.replace(" ", "_"), "-eff" if eff else ""),
+                            secs)
+                r["shapes"].append((name + (", effective" if eff else ""), m, total))
+                log("%s: %s%s: p50 %.3f ms (%d matches)" %
+                    (size, name, " effective" if eff else "", m["p50"], total))
+        finally:
+            stop(p)
+            shutil.rmtree(data, ignore_errors=True)
+        out[size] = r
+    if not args.gen_only:
+        scale_report(out, args, secs)
+
+
+def scale_report(out, args, secs):
+    now = datetime.datetime.now(datetime.timezone.utc)
+    f, h = out["full"], out["huge"]
+    cmd = "bench/run" + "".join(" " + a for a in sys.argv[1:])
+
+    def per(r, above):
+        return ((r["rss"] - (out["empty"] if above else 0)) / r["meta"]["assignments"])
+
+    def g(a, b):
+        return "%.2fx" % (b / a) if a else ""
+    lines = [
+        "# tagd benchmark: scale figure (--huge), %s" % now.strftime("%Y-%m-%d %H:%M UTC"),
+        "",
+        "Command: `%s` at commit %s." % (cmd, SOURCE),
+        "Data: the benchmark's generator and seed at two sizes: %d tags, %d resources, %d"
+        " assignments, and %d resources, %d assignments (tagd alone: no reference is asked for"
+        " at 100M)." % (f["meta"]["tags"], f["meta"]["resources"], f["meta"]["assignments"],
+                        h["meta"]["resources"], h["meta"]["assignments"]),
+        "Machine: %d CPUs, %.0f GB RAM. tagd: --threads 2, SQLite, log level warn. Queries: one"
+        " client (wrk -t1 -c1), %d s warm-up then %d runs of %d s, the median p50."
+        % (os.cpu_count(),
+           os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, WARMUP, RUNS, secs),
+    ]
+    if args.note:
+        lines.append(args.note)
+    lines += ["", "| figure | 10M | 100M | growth (100M / 10M) | target |",
+              "| --- | ---: | ---: | ---: | --- |",
+              "| start with the data set loaded, s | %.1f | %.1f | %s | < 10 s at 10M, < 100 s"
+              " at 100M |" % (f["start"], h["start"], g(f["start"], h["start"])),
+              "| resident memory, MB (whole process) | %.0f | %.0f | %s | |"
+              % (f["rss"] / 1e6, h["rss"] / 1e6, g(f["rss"], h["rss"])),
+              "| bytes per assignment (whole process) | %.1f | %.1f | %s | < 64 |"
+              % (per(f, False), per(h, False), g(per(f, False), per(h, False))),
+              "| bytes per assignment above an empty tagd (%.1f MB) | %.1f | %.1f | %s | |"
+              % (out["empty"] / 1e6, per(f, True), per(h, True), g(per(f, True), per(h, True)))]
+    for (name, mf, tf), (_, mh, th) in zip(f["shapes"], h["shapes"]):
+        lines.append("| query %s: p50 ms, one client (matches 10M / 100M: %d / %d) | %.3f | %.3f"
+                     " | %s | < 0.2 ms |" % (name, tf, th, mf["p50"], mh["p50"],
+                                            g(mf["p50"], mh["p50"])))
+        if mf.get("errors") or mh.get("errors"):
+            lines[-1] += " (non-2xx answers!)"
+    text = "\n".join(lines) + "\n"
+    print("\n" + text)
+    path = os.path.join(ROOT, "bench", "results", "%s-huge.md" % now.strftime("%Y-%m-%d"))
+    with open(path, "w") as fh:
+        fh.write(text)
     log("saved " + os.path.relpath(path, ROOT))
 
 

@@ -7,7 +7,10 @@
  * (folders, subfolders, files); each resource carries 0.5x-1.5x the mean number of tags, drawn
  * from a Zipf(1) popularity over every tag in a seeded random order.
  *
- * Usage: gen DB OUTDIR ROOTS MIDS LEAVES RESOURCES ASSIGNMENTS SEED */
+ * Usage: gen DB OUTDIR ROOTS MIDS LEAVES RESOURCES ASSIGNMENTS SEED [tagd]
+ * With `tagd` (bench/run --huge), only tagd's file and the small files the harness reads are
+ * written: the references' copies (COPY files, Redis bitmaps) of 100 million assignments would
+ * take many gigabytes and are not measured at that size. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -52,11 +55,19 @@ static void exec(sqlite3 *db, const char *sql)
     }
 }
 
+static bool tagd_only;
+
 static FILE *out(const char *dir, const char *name)
 {
     char path[4096];
     FILE *f;
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (tagd_only && (strcmp(name, "resources.tsv") == 0 || strcmp(name, "assign.tsv") == 0 ||
+                      strcmp(name, "restags.tsv") == 0 || strcmp(name, "redis.resp") == 0))
+        name = NULL;
+    if (name == NULL)
+        snprintf(path, sizeof(path), "/dev/null");
+    else
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
     f = fopen(path, "w");
     if (f == NULL) {
         perror(path);
@@ -103,10 +114,12 @@ int main(int argc, char **argv)
     uint32_t *own_off;
     FILE *ft, *fr, *fa, *frt, *fredis, *fq, *fk;
 
-    if (argc != 9) {
-        fprintf(stderr, "usage: gen DB OUTDIR ROOTS MIDS LEAVES RESOURCES ASSIGNMENTS SEED\n");
+    if (argc != 9 && !(argc == 10 && strcmp(argv[9], "tagd") == 0)) {
+        fprintf(stderr,
+                "usage: gen DB OUTDIR ROOTS MIDS LEAVES RESOURCES ASSIGNMENTS SEED [tagd]\n");
         return 2;
     }
+    tagd_only = argc == 10;
     dir = argv[2];
     roots = atoi(argv[3]);
     mids = atoi(argv[4]);
@@ -336,7 +349,7 @@ int main(int argc, char **argv)
      * es:ID), and one of every resource (all), for `not`. Bit r is resource id r (Redis counts
      * bits from the high end of byte 0); every bitmap has the same length, so that BITOP NOT
      * only sets bits past the last resource and at 0, which an AND with `all` clears. */
-    {
+    if (!tagd_only) {
         size_t nb = ((size_t)nres + 1 + 7) / 8;
         uint8_t **bt = calloc(ntags + 1, sizeof(*bt)), **be = calloc(ntags + 1, sizeof(*be));
         uint8_t **bs = calloc(ntags + 1, sizeof(*bs)), **bes = calloc(ntags + 1, sizeof(*bes));

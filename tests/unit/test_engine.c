@@ -11,6 +11,8 @@
 
 #include "core/history.h"
 #include "engine/engine.h"
+#include "engine/engine_int.h"
+#include <roaring/containers/containers.h>
 #include "util/sbuf.h"
 #include "fixture.h"
 
@@ -831,6 +833,32 @@ static void test_adds_applied_from_records(void **state)
     assert_int_equal(applied - applied0, 1);
     assert_int_equal(reread - reread0, 0);
     assert_string_equal(asg_str(f, e, r1, false), asg_str(f, NULL, r1, false));
+    /* Contexts the record's own scanner leaves to jansson (escapes, longer than its buffer)
+     * and plain ones: each applied from its record, read as SQL reads it. */
+    {
+        static const char *const ctxs[] = {"say \"hi\" \\ \u00e9\t", "plain", NULL, ""};
+        char big[400];
+        int64_t d = tag(f, "D"), g = tag(f, "G"), h = tag(f, "H"), k = tag(f, "K"),
+                l = tag(f, "L");
+        int64_t ts[] = {d, g, h, k};
+        memset(big, 'x', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        apply(f, &e);
+        engine_catch_up_stats(e, &applied0, &reread0);
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(core_assign_add(&f->cx, i % 2 ? r1 : r2, &ts[i], 1,
+                                             i == 2 ? big : ctxs[i], NULL, NULL, &err),
+                             0);
+        assert_int_equal(core_assign_add(&f->cx, r1, &l, 1, ctxs[3], NULL, NULL, &err), 0);
+        apply(f, &e);
+        engine_catch_up_stats(e, &applied, &reread);
+        assert_int_equal(applied - applied0, 2);
+        assert_int_equal(reread - reread0, 0);
+        for (int i = 0; i < 2; i++) {
+            int64_t rid = i ? r2 : r1;
+            assert_string_equal(asg_str(f, e, rid, false), asg_str(f, NULL, rid, false));
+        }
+    }
     engine_free(e);
 }
 
@@ -1101,6 +1129,314 @@ static void test_snapshots_share_containers(void **state)
     engine_free(e);
 }
 
+/* Puts resource (kind, key) under folder `pkey` (NULL: detached); errors (a cycle) are ignored. */
+static void put_under(struct fixture *f, const char *kind, const char *key, const char *pkey,
+                      int archived)
+{
+    struct resource_input in;
+    struct resource r;
+    struct tg_err err;
+    memset(&in, 0, sizeof(in));
+    in.has_parent = true;
+    in.parent_kind = pkey ? "folder" : NULL;
+    in.parent_key = pkey;
+    if (archived >= 0) {
+        in.has_archived = true;
+        in.archived = archived != 0;
+    }
+    tg_err_clear(&err);
+    core_resource_put(&f->cx, kind, key, &in, &r, NULL, &err);
+}
+
+/* The effective bitmaps (engine.c, struct etag) after random batches of every change the
+ * engine applies: adds, removals, resources made, moved, archived and deleted (children
+ * detached), tags deleted, restored, moved to another parent, purged and made again. After
+ * each commit every tag's eff and esub must equal a walk of the resource tree from its direct
+ * and subtree bitmaps (eng__effective_check), and an effective query must read them. */
+static void test_effective_random(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"A", "A.B", "A.B.C", "A.D", "E", "E.F", "E.F.G", "H",
+                                        "H.I"};
+    enum { NT = sizeof(names) / sizeof(names[0]), NF = 10, NR = 40 };
+    int64_t tags[NT], mover;
+    struct tg_err err;
+    unsigned seed = 20261207;
+    int mover_under_e = 0, nmade = 0;
+    char key[32], pkey[32];
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    mover = tag(f, "A.M");
+    (void)tag(f, "A.M.N");
+    /* Folders f0..f9 in a random forest, files k0..k39 under random folders. */
+    for (int i = 0; i < NF; i++) {
+        snprintf(key, sizeof(key), "f%d", i);
+        snprintf(pkey, sizeof(pkey), "f%d", i ? rand_r(&seed) % i : 0);
+        put_under(f, "folder", key, i ? pkey : NULL, -1);
+    }
+    for (int i = 0; i < NR; i++) {
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(pkey, sizeof(pkey), "f%d", rand_r(&seed) % NF);
+        put_under(f, "file", key, rand_r(&seed) % 5 ? pkey : NULL, -1);
+    }
+    apply(f, &e);
+    for (int round = 0; round < 150; round++) {
+        for (int op = 0; op < 10; op++) {
+            int what = rand_r(&seed) % 100, t = rand_r(&seed) % NT;
+            bool folder = rand_r(&seed) % 3 == 0;
+            int n = folder ? NF : NR;
+            const char *kind = folder ? "folder" : "file";
+            int64_t rid;
+            struct tag tg;
+            snprintf(key, sizeof(key), "%s%d", folder ? "f" : "k", rand_r(&seed) % n);
+            snprintf(pkey, sizeof(pkey), "f%d", rand_r(&seed) % NF);
+            tg_err_clear(&err);
+            if (core_resource_id(&f->cx, kind, key, &rid, &err) != 0)
+                rid = 0;
+            if (core_tag_get(&f->cx, tags[t], &tg, &err) != 0) {
+                /* Purged: made again (maybe with the old id). */
+                tags[t] = tag(f, names[t]);
+                continue;
+            }
+            if (what < 40 && rid && !tg.deleted) {
+                core_assign_add(&f->cx, rid, &tags[t], 1, NULL, NULL, NULL, &err);
+            } else if (what < 65 && rid) {
+                core_assign_remove(&f->cx, rid, tags[t], &err);
+            } else if (what < 75) {
+                /* Moved, made (a missing key is created there) or detached. */
+                put_under(f, kind, key, rand_r(&seed) % 4 ? pkey : NULL, -1);
+            } else if (what < 78) {
+                snprintf(key, sizeof(key), "new%d", nmade++);
+                put_under(f, rand_r(&seed) % 2 ? "folder" : "file", key, pkey, -1);
+            } else if (what < 82 && rid) {
+                core_resource_delete(&f->cx, kind, key, &err);
+            } else if (what < 85) {
+                put_under(f, kind, key, NULL, rand_r(&seed) % 2);
+            } else if (what < 90 && !tg.deleted && t != 0 && t != 4) {
+                core_tag_delete(&f->cx, tags[t], true, false, 0, &err);
+            } else if (what < 94 && tg.deleted) {
+                core_tag_restore(&f->cx, tags[t], &tg, &err);
+            } else if (what < 97) {
+                /* A.M (with its child) moves between A and E: both subtrees change. */
+                struct tag_input in;
+                struct tag out;
+                memset(&in, 0, sizeof(in));
+                mover_under_e = !mover_under_e;
+                in.name = mover_under_e ? "E.M" : "A.M";
+                core_tag_update(&f->cx, mover, &in, 0, &out, &err);
+            } else if (t == 2 || t == 6 || t == 8) {
+                /* A leaf purged, its assignments closed. */
+                core_tag_delete(&f->cx, tags[t], false, true, 0, &err);
+            }
+        }
+        apply(f, &e);
+        {
+            const struct eng_snap *s = engine_acquire(e);
+            char msg[200];
+            int bad = eng__effective_check(s, msg, sizeof(msg));
+            if (bad)
+                fail_msg("round %d: %d effective bitmaps differ; %s", round, bad, msg);
+            engine_release(e, s);
+        }
+    }
+    /* The queries read them: a file under a folder tagged A (only) is found by A and A.*. */
+    put_under(f, "folder", "qa", NULL, -1);
+    put_under(f, "file", "qa-1", "qa", -1);
+    add(f, res(f, "folder", "qa", NULL), tags[0]);
+    apply(f, &e);
+    {
+        int64_t fid = res(f, "file", "qa-1", "qa"), pid = res(f, "folder", "qa", NULL);
+        char want[64];
+        snprintf(want, sizeof(want), ",%lld,", (long long)fid);
+        apply(f, &e);
+        assert_non_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A", true)), want));
+        assert_non_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A.*", true)), want));
+        assert_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A", false)), want));
+        snprintf(want, sizeof(want), ",%lld,", (long long)pid);
+        assert_non_null(strstr(arena_printf(&f->a, ",%s,", run(f, e, "A", false)), want));
+    }
+    engine_free(e);
+}
+
+/* The queries' own bitmap operations (engine.c, bm_op) against roaring's, on random bitmaps
+ * whose containers are of every kind: sparse (arrays), dense (bitsets, with results on either
+ * side of the array limit), runs, absent on one side. */
+static void test_bitmap_ops(void **state)
+{
+    unsigned seed = 7;
+    (void)state;
+    for (int round = 0; round < 60; round++) {
+        roaring_bitmap_t *b[2];
+        for (int k = 0; k < 2; k++) {
+            b[k] = roaring_bitmap_create();
+            for (uint32_t key = 0; key < 6; key++) {
+                int kind = rand_r(&seed) % 5;
+                uint32_t base = key << 16;
+                if (kind == 0)
+                    continue;
+                if (kind == 1) { /* sparse */
+                    for (int i = 0; i < 100; i++)
+                        roaring_bitmap_add(b[k], base + (uint32_t)(rand_r(&seed) % 65536));
+                } else if (kind == 2 || kind == 3) { /* dense: about 1/2 or 1/8 */
+                    int every = kind == 2 ? 2 : 8;
+                    for (uint32_t v = 0; v < 65536; v++)
+                        if (rand_r(&seed) % every == 0)
+                            roaring_bitmap_add(b[k], base + v);
+                } else { /* runs */
+                    uint32_t lo = (uint32_t)(rand_r(&seed) % 30000);
+                    roaring_bitmap_add_range(b[k], base + lo, base + lo + 20000);
+                    roaring_bitmap_run_optimize(b[k]);
+                }
+            }
+        }
+        for (int op = 0; op < 3; op++) {
+            roaring_bitmap_t *want = op == 0   ? roaring_bitmap_and(b[0], b[1])
+                                     : op == 1 ? roaring_bitmap_andnot(b[0], b[1])
+                                               : roaring_bitmap_or(b[0], b[1]);
+            roaring_bitmap_t *got = eng__bm_op(b[0], b[1], "&-|"[op]);
+            uint64_t n = roaring_bitmap_get_cardinality(want);
+            uint32_t *wv = calloc(n + 1, sizeof(*wv)), *gv = calloc(n + 1, sizeof(*gv));
+            bool same = roaring_bitmap_get_cardinality(got) == n;
+            /* by members and count: got's containers may be of another kind */
+            roaring_bitmap_to_uint32_array(want, wv);
+            if (same)
+                roaring_bitmap_to_uint32_array(got, gv);
+            same = same && memcmp(wv, gv, n * sizeof(*wv)) == 0;
+            free(wv);
+            free(gv);
+            if (!same)
+                fail_msg("round %d op %c: %llu members, want %llu", round, "&-|"[op],
+                         (unsigned long long)roaring_bitmap_get_cardinality(got),
+                         (unsigned long long)roaring_bitmap_get_cardinality(want));
+            /* no empty containers, as roaring keeps none */
+            for (int32_t i = 0; i < got->high_low_container.size; i++)
+                assert_true(container_nonzero_cardinality(got->high_low_container.containers[i],
+                                                          got->high_low_container.typecodes[i]));
+            roaring_bitmap_free(want);
+            roaring_bitmap_free(got);
+        }
+        roaring_bitmap_free(b[0]);
+        roaring_bitmap_free(b[1]);
+    }
+}
+
+/* One query's answer as text: total, more and ids. */
+static const char *answer(struct fixture *f, const struct eng_snap *s, const char *src,
+                          const struct eng_query *o)
+{
+    struct eng_result res;
+    struct qnode *q;
+    struct qerr qe;
+    struct tg_err err;
+    struct sbuf b;
+    const char *out;
+
+    if (query_parse(&f->a, src, strlen(src), &q, &qe) != 0 ||
+        eng_query_run(s, &f->a, q, o, &res, &qe, &err) != 0)
+        return arena_printf(&f->a, "error@%d", qe.col);
+    sbuf_init(&b, 0);
+    sbuf_printf(&b, "total=%llu more=%d:", (unsigned long long)res.total, res.more);
+    for (size_t i = 0; i < res.n; i++)
+        sbuf_printf(&b, " %lld", (long long)res.ids[i]);
+    out = arena_strdup(&f->a, sbuf_str(&b));
+    sbuf_release(&b);
+    return out;
+}
+
+/* Expressions with operators are evaluated key by key (engine.c, fused_run); the answers must
+ * be those of the bitmap-per-operation path, for every option, on resources in two containers
+ * (ids below and above 65536), with array, bitset and run containers among the leaves. */
+static void test_fused_like_bitmaps(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"A", "A.B", "A.C", "D", "E", "E.F", "Big"};
+    static const char *const exprs[] = {
+        "A or D", "A and not D", "not D and A", "not (A or E.*)", "A.* and (D or E.F)",
+        "(A or (A.B and (E.* or D))) and not A.C", "Big and not A", "Big or E", "not Big",
+        "kind:folder or A", "not not D", "(D and not E) or (A.B and not A.C)",
+        "Big and A and D", "E.* or A.* or D", "(not D and A.*) or (E and not Big)"};
+    enum { NT = sizeof(names) / sizeof(names[0]), NE = sizeof(exprs) / sizeof(exprs[0]) };
+    int64_t tags[NT], rids[4600];
+    int nr = 0;
+    unsigned seed = 4242;
+    struct tg_err err;
+    char key[32];
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    for (int i = 0; i < 20; i++) {
+        snprintf(key, sizeof(key), "d%d", i);
+        rids[nr++] = res(f, "folder", key, NULL);
+    }
+    for (int i = 0; i < 4200; i++) {
+        char pkey[16];
+        snprintf(key, sizeof(key), "k%d", i);
+        snprintf(pkey, sizeof(pkey), "d%d", i % 20);
+        rids[nr++] = res(f, i % 7 ? "file" : "column", key, i % 3 ? pkey : NULL);
+    }
+    assert_int_equal(store_exec_script(f->conn,
+                                       "INSERT INTO resources(id, ws_id, kind, key, created_at,"
+                                       " updated_at) SELECT 70000, ws_id, 'file', 'hi-x', 0, 0"
+                                       " FROM resources LIMIT 1;",
+                                       &err),
+                     0);
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof(key), "h%d", i);
+        rids[nr++] = res(f, "file", key, i % 2 ? "d3" : NULL);
+    }
+    for (int i = 0; i < nr; i++) {
+        int64_t ts[NT];
+        size_t n = 0;
+        for (int t = 0; t < NT - 1; t++)
+            if (rand_r(&seed) % 4 == 0)
+                ts[n++] = tags[t];
+        if (i < 4200 || i % 2)
+            ts[n++] = tags[NT - 1]; /* Big: a bitset in the first container */
+        assert_int_equal(core_assign_add(&f->cx, rids[i], ts, n, NULL, NULL, NULL, &err), 0);
+        if (i % 11 == 0) {
+            struct resource_input in;
+            struct resource r;
+            memset(&in, 0, sizeof(in));
+            in.has_archived = true;
+            in.archived = true;
+            snprintf(key, sizeof(key), "%s%d", i < 20 ? "d" : i < 4220 ? "k" : "h",
+                     i < 20 ? i : i < 4220 ? i - 20 : i - 4220);
+            core_resource_put(&f->cx, i < 20 ? "folder" : i < 4220 && (i - 20) % 7 == 0 ? "column" : "file",
+                              key, &in, &r, NULL, &err);
+        }
+    }
+    apply(f, &e);
+    {
+        const struct eng_snap *s = engine_acquire(e);
+        for (int round = 0; round < 400; round++) {
+            struct eng_query o;
+            const char *want, *got, *src = exprs[round % NE];
+            memset(&o, 0, sizeof(o));
+            o.ws_id = f->cx.ws_id;
+            o.effective = rand_r(&seed) % 2;
+            o.archived = rand_r(&seed) % 2;
+            o.limit = (int[]){0, 1, 7, 100, 5000}[rand_r(&seed) % 5];
+            o.after_id = rand_r(&seed) % 3 ? 0 : (int64_t)(rand_r(&seed) % 71000);
+            o.kind = (const char *[]){NULL, NULL, "file", "column", "nothing"}[rand_r(&seed) % 5];
+            o.within = rand_r(&seed) % 4 ? 0 : rids[rand_r(&seed) % 20];
+            eng__fused = false;
+            want = answer(f, s, src, &o);
+            eng__fused = true;
+            got = answer(f, s, src, &o);
+            if (strcmp(want, got) != 0)
+                fail_msg("round %d '%s' (effective %d archived %d limit %d after %lld kind %s"
+                         " within %lld):\n bitmaps %.300s\n fused   %.300s",
+                         round, src, o.effective, o.archived, o.limit, (long long)o.after_id,
+                         o.kind ? o.kind : "-", (long long)o.within, want, got);
+        }
+        engine_release(e, s);
+    }
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1123,6 +1459,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resource_keys, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_snapshots_share_containers, fixture_setup,
                                         fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_effective_random, fixture_setup, fixture_teardown),
+        cmocka_unit_test(test_bitmap_ops),
+        cmocka_unit_test_setup_teardown(test_fused_like_bitmaps, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

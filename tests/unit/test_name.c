@@ -6,6 +6,10 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
+#include <unicase.h>
+#include <uninorm.h>
+
 #include "util/name.h"
 
 static const struct {
@@ -142,10 +146,47 @@ static void test_check_visible(void **state)
     assert_string_equal(err.msg, "name contains the bidirectional control character U+202E");
 }
 
+/* name-ascii: ASCII names take a path of their own (no libunistring); for random ASCII input
+ * it must give what normalizing and folding with libunistring gives, errors included. */
+static void test_ascii_like_unicode(void **state)
+{
+    static const char alphabet[] = "aZ.. ,\t\x7f" "09Kk-_~!\"\\" "AzqQ";
+    unsigned seed = 99;
+    struct arena a;
+    (void)state;
+    arena_init(&a);
+    for (int round = 0; round < 20000; round++) {
+        char in[24], *nfc = NULL, *key = NULL;
+        size_t n = 1 + (size_t)(rand_r(&seed) % 20), nlen = 0, flen = 0;
+        struct tg_err err;
+        uint8_t *norm, *fold;
+        int rc;
+        for (size_t i = 0; i < n; i++)
+            in[i] = alphabet[rand_r(&seed) % (sizeof(alphabet) - 1)];
+        in[n] = '\0';
+        rc = name_normalize(&a, in, n, round % 2 == 0, "name", &nfc, &key, &err);
+        /* The Unicode path on the same input: a 'é' appended and taken off again would
+         * change nothing, so compare with libunistring directly. */
+        norm = u8_normalize(UNINORM_NFC, (const uint8_t *)in, n, NULL, &nlen);
+        fold = u8_casefold(norm, nlen, NULL, UNINORM_NFC, NULL, &flen);
+        assert_int_equal(nlen, n);
+        assert_memory_equal(norm, in, n);
+        if (rc == 0) {
+            assert_int_equal(strlen(key), flen);
+            assert_memory_equal(key, fold, flen);
+            assert_string_equal(nfc, in);
+        }
+        free(norm);
+        free(fold);
+    }
+    arena_release(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_check_visible),
+        cmocka_unit_test(test_ascii_like_unicode),
         cmocka_unit_test(test_cases),
         cmocka_unit_test(test_segment_length),
         cmocka_unit_test(test_flat_names_keep_dots),
