@@ -140,6 +140,7 @@ int main(int argc, char **argv)
     api_config.rate_burst = (int)cfg.rate_burst;
     api_config.anon_rate_per_sec = (int)cfg.anon_rate_limit;
     api_config.anon_rate_burst = (int)cfg.anon_rate_burst;
+    api_config.changes_max_wait_s = cfg.changes_max_wait;
 
     rc = listen_preflight(&cfg);
     if (rc)

@@ -73,6 +73,7 @@ struct api_config {
     int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
     int anon_rate_burst;
     int64_t min_rev_wait_ms;
+    int64_t changes_max_wait_s; /* bound on GET /v1/changes?wait= */
 };
 extern struct api_config api_config;
 
@@ -114,6 +115,13 @@ struct hreq {
     uint32_t peer;
     bool addr_seen;    /* the address's bucket admitted the request (ratelimit_addr_before) */
     bool addr_charged; /* ... and took one request from it */
+    /* Set with api_wait: a read that found nothing new waits (parked, off the loop's stack)
+     * until revision wait_rev is seen or wait_ms have passed, then runs again; on that last
+     * run wait_over is true and the handler answers what it has. wait_rev > 0 only between
+     * api_wait and the server parking the request. */
+    int64_t wait_rev;
+    int64_t wait_ms;
+    bool wait_over;
 };
 
 /* The registry (api/dialects.c): every dialect, NULL-terminated, in the order their routes are
@@ -175,6 +183,13 @@ void api_reset_answer(struct hreq *r);
  * read again once the engine has caught up.
  */
 void api_not_yet(struct hreq *r, int64_t rev);
+/**
+ * From a read handler that has nothing to answer yet (a long poll): forgets the answer so
+ * far; the server parks the request without blocking its loop and runs it again once this
+ * instance has seen revision `rev` committed, or after `ms` ms (from the first wait) with
+ * r->wait_over set, when the handler must answer. Never called when r->wait_over.
+ */
+void api_wait(struct hreq *r, int64_t rev, int64_t ms);
 /**
  * From a read handler (cx->writing false) that finds the request must write after all (GET
  * /api/v1/session changing a session): forgets the answer so far; the server runs the request

@@ -50,6 +50,7 @@ static const struct opt opts[] = {
     I("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
     {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)"},
     I("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
+    I("changes-max-wait", changes_max_wait, 0, 3600, "s GET /v1/changes?wait= may wait for a change at most; 0: no long poll (60)"),
     I("store-hold-timeout", store_hold_timeout_ms, 100, 600000, "PostgreSQL: ms a frozen instance may hold the other instances' writes up (2000)"),
     I("tail-poll", tail_poll_ms, 10, 60000, "ms between polls of the shared change log (500)"),
     {"config", OPT_STR, offsetof(struct tagd_config, config), sizeof(((struct tagd_config *)0)->config), 0, 0, "config file of name = value lines"},
@@ -247,6 +248,7 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->write_cache_mb = 256;
     cfg->drain_timeout_ms = 10000;
     cfg->min_revision_wait_ms = 2000;
+    cfg->changes_max_wait = 60;
     cfg->tail_poll_ms = 500;
     cfg->store_hold_timeout_ms = 2000;
     cfg->source_timeout_ms = 5000;

@@ -115,6 +115,7 @@ struct parked {
     struct loop_thread *t;
     int route_index;
     int64_t start_us, want, deadline_us;
+    bool wait; /* a long poll (api_wait): `want` is the handler's, the read runs at any rev */
 };
 
 struct parked_guard {
@@ -614,16 +615,54 @@ static void on_parked_dispose(void *p)
     xfree(pk);
 }
 
+/* A long poll's tick: runs the handler again once its revision is seen or its time is up;
+ * the handler may wait again (what came was another organization's), up to the same deadline. */
+static bool wait_tick(struct parked *pk, bool last)
+{
+    if (!last && txn_seen_rev() < pk->want)
+        return false;
+    pk->r->wait_over = last;
+    run_read(pk->t, pk->r, 0, true);
+    if (pk->r->wait_rev > 0) {
+        assert(!last);
+        pk->want = pk->r->wait_rev;
+        pk->r->wait_rev = 0;
+        return false;
+    }
+    return true;
+}
+
 static void on_park_tick(h2o_timeout_entry_t *e)
 {
     struct parked *pk = H2O_STRUCT_FROM_MEMBER(struct parked, te, e);
     bool last = stop_requested || time_mono_us() >= pk->deadline_us;
+
+    if (pk->wait) {
+        if (!wait_tick(pk, last)) {
+            h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+            return;
+        }
+        pk->guard->p = NULL;
+        respond(pk->req, pk->r, pk->route_index, pk->start_us);
+        atomic_fetch_sub(&S.inflight, 1);
+        xfree(pk);
+        return;
+    }
 
     if (!last && txn_seen_rev() < pk->want) {
         h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
         return;
     }
     if (!run_read(pk->t, pk->r, pk->want, last)) {
+        h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+        return;
+    }
+    if (pk->r->wait_rev > 0) {
+        /* The revision it asked for came, and the handler has nothing past it: a long poll. */
+        pk->wait = true;
+        pk->want = pk->r->wait_rev;
+        pk->deadline_us = pk->start_us + pk->r->wait_ms * 1000;
+        pk->r->wait_rev = 0;
         h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
         return;
     }
@@ -636,8 +675,8 @@ static void on_park_tick(h2o_timeout_entry_t *e)
     xfree(pk);
 }
 
-static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index, int64_t start,
-                 int64_t want)
+static struct parked *park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
+                           int64_t start, int64_t want)
 {
     struct parked *pk = xcalloc(1, sizeof(*pk));
     pk->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*pk->guard), on_parked_dispose);
@@ -656,6 +695,21 @@ static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int inde
                                             : S.cfg->min_revision_wait_ms) * 1000;
     atomic_fetch_add(&S.inflight, 1);
     h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
+    return pk;
+}
+
+/* Parks a long poll (the handler called api_wait) until its revision or its deadline. */
+static void park_wait(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
+                      int64_t start)
+{
+    int64_t want = r->wait_rev, ms = r->wait_ms;
+    struct parked *pk;
+
+    assert(want > 0 && ms > 0);
+    r->wait_rev = 0;
+    pk = park(t, req, r, index, start, want);
+    pk->wait = true;
+    pk->deadline_us = start + ms * 1000;
 }
 
 static void detach_guard(struct job *j)
@@ -824,7 +878,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         if (!run_read(t, r, want,
                       (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested)) {
-            park(t, req, r, index, start, want);
+            (void)park(t, req, r, index, start, want);
+            return 0;
+        }
+        if (r->wait_rev > 0) {
+            park_wait(t, req, r, index, start);
             return 0;
         }
         if (r->as_write)
