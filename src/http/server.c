@@ -37,6 +37,7 @@
 #include "http/conns.h"
 #include "http/listen.h"
 #include "http/router.h"
+#include "http/stream.h"
 #include "txn/txn.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -126,6 +127,9 @@ static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, 
                          int64_t start);
 
 static volatile sig_atomic_t stop_requested;
+
+/* For http/stream.c: streams end when the server drains. */
+static bool stopping(void) { return stop_requested != 0; }
 
 static void on_signal(int sig)
 {
@@ -495,6 +499,11 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
     log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
+    if (r->stream_fill && r->status == 200) {
+        stream_start(req, r, ((struct loop_thread *)req->conn->ctx)->reader,
+                     &((struct loop_thread *)req->conn->ctx)->park_tick, stopping);
+        return;
+    }
     req->res.content_length = len;
     sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
@@ -950,6 +959,14 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
     o->nloops = S.nthreads;
     o->loop_conns = loop_conns;
     o->loop_served = loop_served;
+    {
+        struct stream_stats ss;
+        stream_stats_get(&ss);
+        o->events_subscribers = ss.subscribers;
+        o->events_opened = ss.opened;
+        o->events_sent = ss.events;
+        o->events_cut = ss.cut;
+    }
 }
 
 /* ---- listeners and loops ---- */

@@ -111,3 +111,228 @@ def test_long_poll_wait_is_bounded_by_configuration():
         assert time.monotonic() - start < 5
     finally:
         s.cleanup()
+
+
+# ---- GET /v1/events ----
+
+import http.client
+import json
+import signal
+import socket
+
+
+class Sse:
+    """A minimal SSE client: events as dicts {id, event, data}, comments counted."""
+
+    def __init__(self, server, token=ADMIN_TOKEN, params="", last_id=None, timeout=10):
+        self.c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
+        h = {"Authorization": "Bearer " + token}
+        if last_id:
+            h["Last-Event-ID"] = last_id
+        self.c.request("GET", "/v1/events" + params, headers=h)
+        self.r = self.c.getresponse()
+        self.comments = 0
+
+    def next(self):
+        ev = {}
+        while True:
+            line = self.r.readline()
+            if not line:
+                return None
+            line = line.decode().rstrip("\n")
+            if line == "":
+                if "data" in ev or "event" in ev:
+                    if "data" in ev:
+                        ev["data"] = json.loads(ev["data"])
+                    return ev
+                continue
+            if line.startswith(":"):
+                self.comments += 1
+                continue
+            k, _, v = line.partition(":")
+            ev[k] = v[1:] if v.startswith(" ") else v
+
+    def take(self, n):
+        out = []
+        while len(out) < n:
+            ev = self.next()
+            assert ev is not None, "stream ended after %d events" % len(out)
+            out.append(ev)
+        return out
+
+    def close(self):
+        self.c.close()
+
+
+def _changes_since(admin, since):
+    items = []
+    while True:
+        body = admin.get("/v1/changes", params={"since": since, "limit": 500}).json()
+        if not body["items"]:
+            return items
+        items += body["items"]
+        since = body["next_since"]
+
+
+def _ids(changes):
+    return ["%d-%d" % (c["revision"], c["seq"]) for c in changes]
+
+
+def test_events_stream_live_changes(server, admin):
+    since = _rev(admin)
+    s = Sse(server, params="?since=%d" % since)
+    assert s.r.status == 200
+    assert s.r.getheader("Content-Type") == "text/event-stream"
+    assert admin.post("/v1/tags", json={"name": "Live.one"}).status_code == 201
+    evs = s.take(2)  # Live and Live.one
+    s.close()
+    assert [e["event"] for e in evs] == ["change", "change"]
+    assert evs[1]["data"]["after"]["name"] == "Live.one"
+    assert _ids(_changes_since(admin, since))[:2] == [e["id"] for e in evs]
+    assert all(e["id"] == "%d-%d" % (e["data"]["revision"], e["data"]["seq"]) for e in evs)
+
+
+def test_events_resume_across_disconnect_without_gap_or_duplicate(server, admin):
+    since = _rev(admin)
+    stop = threading.Event()
+
+    def load():
+        i = 0
+        while not stop.is_set() and i < 60:
+            assert admin.post("/v1/tags", json={"name": "Resume.t%03d" % i}).status_code == 201
+            i += 1
+
+    w = threading.Thread(target=load)
+    w.start()
+    got = []
+    s = Sse(server, params="?since=%d" % since)
+    got += s.take(10)
+    s.close()
+    s = Sse(server, last_id=got[-1]["id"])
+    got += s.take(15)
+    s.close()
+    # ?since= takes an event id too.
+    s = Sse(server, params="?since=" + got[-1]["id"])
+    w.join()
+    want = _ids(_changes_since(admin, since))
+    got += s.take(len(want) - len(got))
+    s.close()
+    assert [e["id"] for e in got] == want
+
+
+def test_events_resume_across_sigkill(tmp_path):
+    srv = Server().start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        since = _rev(a)
+        for i in range(5):
+            assert a.post("/v1/tags", json={"name": "Kill.a%d" % i}).status_code == 201
+        s = Sse(srv, params="?since=%d" % since)
+        got = s.take(4)
+        srv.stop(sig=signal.SIGKILL)
+        s.close()
+        srv.start()
+        for i in range(5):
+            assert a.post("/v1/tags", json={"name": "Kill.b%d" % i}).status_code == 201
+        want = _ids(_changes_since(a, since))
+        s = Sse(srv, last_id=got[-1]["id"])
+        got += s.take(len(want) - len(got))
+        s.close()
+        assert [e["id"] for e in got] == want
+    finally:
+        srv.cleanup()
+
+
+def test_events_filters(server, admin):
+    since = _rev(admin)
+    s = Sse(server, params="?since=%d&tag=Filt.*" % since)
+    k = Sse(server, params="?since=%d&entity=resource&kind=filtdoc" % since)
+    assert admin.post("/v1/tags", json={"name": "FiltOther"}).status_code == 201
+    assert admin.post("/v1/tags", json={"name": "Filt.a"}).status_code == 201
+    assert admin.put("/v1/resources/filtdir/d1", json={"name": "D"}).status_code == 201
+    assert admin.put("/v1/resources/filtdoc/x1", json={"name": "X"}).status_code == 201
+    evs = s.take(2)
+    assert [e["data"]["after"]["name"] for e in evs] == ["Filt", "Filt.a"]
+    evs = k.take(1)
+    assert evs[0]["data"]["entity"] == "resource" and evs[0]["data"]["after"]["kind"] == "filtdoc"
+    s.close()
+    k.close()
+    bad = Sse(server, params="?since=abc")
+    assert bad.r.status == 400
+    bad.close()
+    bad = Sse(server, last_id="12-x")
+    assert bad.r.status == 400
+    bad.close()
+    anon = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    anon.request("GET", "/v1/events")
+    assert anon.getresponse().status == 401
+    anon.close()
+
+
+def test_events_other_organization_sees_nothing(server, admin):
+    org = admin.post("/v1/organizations", json={"name": "EvOther"})
+    assert org.status_code == 201, org.text
+    r = admin.post("/v1/tokens", json={"name": "ev-other", "rights": ["tags:read", "tags:write"],
+                                       "organization_id": org.json()["id"]})
+    other_token = r.json()["token"]
+    other = Api(server, other_token)
+    since = _rev(admin)
+    s = Sse(server, token=other_token, params="?since=%d" % since, timeout=10)
+    assert admin.post("/v1/tags", json={"name": "NotTheirs"}).status_code == 201
+    assert other.post("/v1/tags", json={"name": "Theirs"}).status_code == 201
+    ev = s.next()
+    s.close()
+    assert ev["data"]["after"]["name"] == "Theirs"
+
+
+def test_events_heartbeat():
+    srv = Server(extra_args=["--events-heartbeat", "200"]).start()
+    try:
+        s = Sse(srv, params="?since=%d" % _rev(Api(srv, ADMIN_TOKEN)))
+        time.sleep(1)
+        a = Api(srv, ADMIN_TOKEN)
+        assert a.post("/v1/tags", json={"name": "Beat"}).status_code == 201
+        s.next()
+        assert s.comments >= 2
+        s.close()
+    finally:
+        srv.cleanup()
+
+
+def test_a_consumer_that_reads_nothing_is_cut_off_while_writes_go_on():
+    srv = Server(extra_args=["--events-stall", "1000"]).start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(("127.0.0.1", srv.port))
+        c.sendall(b"GET /v1/events?since=0 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + ADMIN_TOKEN.encode() + b"\r\n\r\n")
+        # Enough change records to fill both sockets' buffers many times over.
+        slow = 0.0
+        for i in range(40):
+            tags = [{"name": "Cut.b%02d.t%03d" % (i, j), "description": "x" * 400} for j in range(100)]
+            start = time.monotonic()
+            r = a.post("/v1/tags", json={"tags": tags})
+            slow = max(slow, time.monotonic() - start)
+            assert r.status_code in (200, 201), r.text
+        assert slow < 5, slow
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            m = a.get("/metrics").text
+            if "tagd_events_cut_off_total 1" in m:
+                break
+            time.sleep(0.2)
+        assert "tagd_events_cut_off_total 1" in m
+        assert "tagd_events_subscribers 0" in m
+        # The connection was shut down: what is left in the buffers, then the end.
+        c.settimeout(5)
+        try:
+            while c.recv(65536):
+                pass
+        except (ConnectionResetError, socket.timeout):
+            pass
+        c.close()
+        assert a.get("/v1/tags", params={"limit": 1}).status_code == 200
+    finally:
+        srv.cleanup()
