@@ -370,3 +370,47 @@ def test_events_switch_instance_on_postgresql():
         b.cleanup()
         pg_drop(store)
         os.rmdir(d)
+
+
+def test_events_end_with_where_to_resume_when_tagd_stops():
+    srv = Server().start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        since = _rev(a)
+        assert a.post("/v1/tags", json={"name": "Drain"}).status_code == 201
+        s = Sse(srv, params="?since=%d" % since)
+        ev = s.take(1)[0]
+        start = time.monotonic()
+        srv.proc.send_signal(signal.SIGTERM)
+        end = s.next()
+        assert end["event"] == "end", end
+        assert end["data"] == {"reason": "shutdown", "resume": str(ev["data"]["revision"])}
+        assert s.next() is None
+        s.close()
+        assert srv.proc.wait(15) == 0
+        assert time.monotonic() - start < 10
+    finally:
+        srv.cleanup()
+
+
+def test_a_stream_too_far_behind_ends_with_where_to_resume():
+    srv = Server(extra_args=["--events-max-lag", "5"]).start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        for i in range(8):
+            assert a.post("/v1/tags", json={"name": "Lag.t%d" % i}).status_code == 201
+        s = Sse(srv, params="?since=0")
+        end = s.next()
+        assert end["event"] == "end" and end["data"] == {"reason": "lagging", "resume": "0"}
+        assert s.next() is None
+        s.close()
+        # Caught up through /v1/changes, the client resumes with no gap.
+        last = _changes_since(a, 0)[-2]
+        s = Sse(srv, params="?since=%d-%d" % (last["revision"], last["seq"]))
+        ev = s.next()
+        s.close()
+        assert ev["event"] == "change"
+        assert ev["id"] == _ids(_changes_since(a, 0))[-1]
+        assert "tagd_events_cut_off_total 1" in a.get("/metrics").text
+    finally:
+        srv.cleanup()
