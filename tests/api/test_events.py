@@ -414,3 +414,18 @@ def test_a_stream_too_far_behind_ends_with_where_to_resume():
         assert "tagd_events_cut_off_total 1" in a.get("/metrics").text
     finally:
         srv.cleanup()
+
+
+def test_a_revoked_token_s_stream_ends(server, admin):
+    r = admin.post("/v1/tokens", json={"name": "ev-revoked", "rights": ["tags:read"]})
+    assert r.status_code == 201, r.text
+    tok = r.json()
+    s = Sse(server, token=tok["token"], params="?since=%d" % _rev(admin))
+    assert admin.post("/v1/tags", json={"name": "BeforeRevoke"}).status_code == 201
+    assert s.next()["data"]["after"]["name"] == "BeforeRevoke"
+    assert admin.delete("/v1/tokens/%d" % tok["id"]).status_code == 204
+    assert admin.post("/v1/tags", json={"name": "AfterRevoke"}).status_code == 201
+    end = s.next()
+    assert end["event"] == "end" and end["data"]["reason"] == "unauthorized", end
+    assert s.next() is None
+    s.close()

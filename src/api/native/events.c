@@ -18,8 +18,7 @@
 struct events {
     struct event_cursor at;  /* the last record sent (or skipped by the filters) */
     struct event_filter f;
-    struct principal who;    /* the subscriber, as authenticated when it connected */
-    int64_t org_id, ws_id;
+    int64_t org_id;          /* the subscriber's organization when it connected */
 };
 
 /* Splits a comma-separated query parameter into up to EVENT_MAX_FILTER values. */
@@ -96,10 +95,14 @@ static enum api_stream_state events_fill(struct hreq *r, struct core_ctx *cx, bo
         render_end(out, e, r->stream_why ? r->stream_why : "shutdown");
         return API_STREAM_END;
     }
-    cx->who = e->who;
-    cx->org_id = e->org_id;
-    cx->ws_id = e->ws_id;
-    cx->authed = true;
+    /* The token again at every fill (the loop's auth cache makes that cheap): a stream of a
+     * token revoked or expired since it connected ends at the next change. */
+    tg_err_clear(&err);
+    if (core_auth_token(cx, api_bearer(r), &err) || core_require(cx, RIGHT_READ, &err) ||
+        cx->org_id != e->org_id) {
+        render_end(out, e, "unauthorized");
+        return API_STREAM_END;
+    }
     if (api_config.events_max_lag > 0 && core_current_rev(cx) - e->at.rev > api_config.events_max_lag) {
         /* Behind by more than the bound: the client catches up with /v1/changes pages, or
          * reconnects from where this says, rather than hold this stream open for ever. */
@@ -159,8 +162,6 @@ void native_events(struct hreq *r, struct core_ctx *cx)
         e->at.rev = core_current_rev(cx);
         e->at.seq = EVENT_SEQ_ALL;
     }
-    e->who = cx->who;
     e->org_id = cx->org_id;
-    e->ws_id = cx->ws_id;
     api_stream(r, events_fill, e);
 }
