@@ -83,6 +83,10 @@ static enum api_stream_state fill(struct stream *s, bool ending)
     arena_init(&a);
     s->seen = txn_seen_rev();
     txn_read_begin(&cx, s->reader, &a);
+    /* The fill reads up to what the instance has seen: so does its token check (a cached
+     * check older than that may miss a revocation the stream is about to read). */
+    cx.min_rev = s->seen;
+    cx.auth_min_rev = s->seen;
     st = s->r->stream_fill(s->r, &cx, ending, &s->buf);
     txn_read_end(&cx);
     arena_release(&a);

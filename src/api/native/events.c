@@ -116,6 +116,20 @@ static enum api_stream_state events_fill(struct hreq *r, struct core_ctx *cx, bo
         return API_STREAM_END;
     }
     for (size_t i = 0; i < n; i++) {
+        if (strcmp(c[i].entity, "token") == 0 || strcmp(c[i].entity, "user") == 0) {
+            /* The page may revoke the subscriber itself, in a snapshot newer than the check
+             * above (a cached one, or one before the page's transaction began): checked again
+             * in the page's own snapshot, past the cache, before anything of it is sent. */
+            cx->auth_min_rev = INT64_MAX;
+            tg_err_clear(&err);
+            if (core_auth_token(cx, api_bearer(r), &err) || core_require(cx, RIGHT_READ, &err)) {
+                render_end(out, e, "unauthorized");
+                return API_STREAM_END;
+            }
+            break;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
         if (!event_after(&e->at, c[i].rev, c[i].seq))
             continue;
         if (event_match(cx, &e->f, &c[i])) {
