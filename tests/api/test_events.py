@@ -1,11 +1,16 @@
 """The change stream: GET /v1/changes?wait= (long poll) and GET /v1/events (SSE)."""
+import http.client
+import json
+import os
+import signal
+import socket
+import tempfile
 import threading
 import time
 
 import pytest
-import requests
 
-from conftest import ADMIN_TOKEN, Api, Server
+from conftest import ADMIN_TOKEN, Api, Server, pg_drop, pg_store_for
 
 
 def _rev(admin):
@@ -114,11 +119,6 @@ def test_long_poll_wait_is_bounded_by_configuration():
 
 
 # ---- GET /v1/events ----
-
-import http.client
-import json
-import signal
-import socket
 
 
 class Sse:
@@ -341,11 +341,8 @@ def test_a_consumer_that_reads_nothing_is_cut_off_while_writes_go_on():
 def test_events_switch_instance_on_postgresql():
     """Two instances on one PostgreSQL store: a stream on B sees A's writes (its tailer wakes
     it), and a client that read part through A resumes on B with no gap or duplicate."""
-    import os
-    from conftest import pg_drop, pg_store_for
     if not os.environ.get("TAGD_TEST_STORE", "").startswith(("postgres://", "postgresql://")):
         pytest.skip("needs TAGD_TEST_STORE=postgres://...")
-    import tempfile
     d = tempfile.mkdtemp(prefix="tagd-ev-")
     store = pg_store_for(d)
     a = Server(extra_args=["--store", store]).start()
