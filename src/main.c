@@ -140,6 +140,10 @@ int main(int argc, char **argv)
     api_config.rate_burst = (int)cfg.rate_burst;
     api_config.anon_rate_per_sec = (int)cfg.anon_rate_limit;
     api_config.anon_rate_burst = (int)cfg.anon_rate_burst;
+    api_config.changes_max_wait_s = cfg.changes_max_wait;
+    api_config.events_heartbeat_ms = cfg.events_heartbeat_ms;
+    api_config.events_stall_ms = cfg.events_stall_ms;
+    api_config.events_max_lag = cfg.events_max_lag;
 
     rc = listen_preflight(&cfg);
     if (rc)

@@ -1,6 +1,7 @@
 /* api/api.c: request and response helpers shared by every dialect. */
 #include "api/api.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -18,6 +19,10 @@ struct api_config api_config = {
     .rate_per_sec = 0,
     .rate_burst = 0,
     .min_rev_wait_ms = 2000,
+    .changes_max_wait_s = 60,
+    .events_heartbeat_ms = 15000,
+    .events_stall_ms = 30000,
+    .events_max_lag = 100000,
 };
 
 const char *api_header(struct hreq *r, const char *lname)
@@ -258,6 +263,26 @@ void api_not_yet(struct hreq *r, int64_t rev)
     api_failf(r, TG_EBUSY, "X-Tagd-Min-Revision", "revision %lld is not available yet",
               (long long)rev);
     r->not_yet = true;
+}
+
+void api_wait(struct hreq *r, int64_t rev, int64_t ms)
+{
+    assert(rev > 0 && ms > 0 && !r->wait_over);
+    api_reset_answer(r);
+    r->wait_rev = rev;
+    r->wait_ms = ms;
+}
+
+void api_stream(struct hreq *r, api_stream_fill fill, void *arg)
+{
+    api_reset_answer(r);
+    r->status = 200;
+    r->content_type = "text/event-stream";
+    api_set_header(r, "Cache-Control", "no-cache");
+    /* nginx buffers a response unless told not to; a stream must pass at once. */
+    api_set_header(r, "X-Accel-Buffering", "no");
+    r->stream_fill = fill;
+    r->stream_arg = arg;
 }
 
 void api_render_later(struct hreq *r, int status, void (*fn)(struct hreq *r, void *arg),

@@ -73,8 +73,28 @@ struct api_config {
     int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
     int anon_rate_burst;
     int64_t min_rev_wait_ms;
+    int64_t changes_max_wait_s; /* bound on GET /v1/changes?wait= */
+    int64_t events_heartbeat_ms; /* a stream idle this long sends a comment */
+    int64_t events_stall_ms;     /* a stream whose client reads nothing this long is cut */
+    int64_t events_max_lag;      /* revisions a stream may be behind the store; 0: no bound */
 };
 extern struct api_config api_config;
+
+struct hreq;
+struct sbuf;
+
+/* What a stream's fill did (api_stream). */
+enum api_stream_state {
+    API_STREAM_IDLE, /* caught up: call again once a newer revision is seen */
+    API_STREAM_MORE, /* left some over: call again once `out` is sent */
+    API_STREAM_END,  /* `out` is the last: end the stream */
+    API_STREAM_CUT,  /* `out` is the last: end the stream, the client fell behind */
+};
+/* Appends what is new to `out`, on the request's loop inside a read transaction of its own
+ * (cx, with the engine); with `ending` (the server stops, or the client fell behind with
+ * r->stream_why saying how) it appends its last words only. */
+typedef enum api_stream_state (*api_stream_fill)(struct hreq *r, struct core_ctx *cx,
+                                                 bool ending, struct sbuf *out);
 
 struct hreq {
     struct arena a;
@@ -114,6 +134,19 @@ struct hreq {
     uint32_t peer;
     bool addr_seen;    /* the address's bucket admitted the request (ratelimit_addr_before) */
     bool addr_charged; /* ... and took one request from it */
+    /* Set with api_wait: a read that found nothing new waits (parked, off the loop's stack)
+     * until revision wait_rev is seen or wait_ms have passed, then runs again; on that last
+     * run wait_over is true and the handler answers what it has. wait_rev > 0 only between
+     * api_wait and the server parking the request. */
+    int64_t wait_rev;
+    int64_t wait_ms;
+    bool wait_over;
+    /* Set with api_stream: the answer is a stream that the server fills through stream_fill
+     * (which owns stream_arg, in r->a) as the client reads; the request lives until it ends. */
+    api_stream_fill stream_fill;
+    void *stream_arg;
+    const char *stream_why;  /* why the server ends the stream, for the fill's last words */
+    uint64_t stream_events;  /* events the fill wrote (metrics) */
 };
 
 /* The registry (api/dialects.c): every dialect, NULL-terminated, in the order their routes are
@@ -175,6 +208,19 @@ void api_reset_answer(struct hreq *r);
  * read again once the engine has caught up.
  */
 void api_not_yet(struct hreq *r, int64_t rev);
+/**
+ * From a read handler that has nothing to answer yet (a long poll): forgets the answer so
+ * far; the server parks the request without blocking its loop and runs it again once this
+ * instance has seen revision `rev` committed, or after `ms` ms (from the first wait) with
+ * r->wait_over set, when the handler must answer. Never called when r->wait_over.
+ */
+void api_wait(struct hreq *r, int64_t rev, int64_t ms);
+/**
+ * From a read handler: answers 200 with a text/event-stream body that the server writes as
+ * the client reads, calling `fill` (see api_stream_fill) whenever this instance has seen a
+ * new revision, with heartbeats in between, until the client goes or the fill ends it.
+ */
+void api_stream(struct hreq *r, api_stream_fill fill, void *arg);
 /**
  * From a read handler (cx->writing false) that finds the request must write after all (GET
  * /api/v1/session changing a session): forgets the answer so far; the server runs the request
@@ -241,6 +287,8 @@ struct api_http_stats {
     int nloops;
     const int *loop_conns;                 /* open connections of each event loop */
     const unsigned long long *loop_served; /* responses each event loop sent */
+    /* The event streams (http/stream.h). */
+    unsigned long long events_subscribers, events_opened, events_sent, events_cut;
 };
 typedef void api_http_stats_fn(struct api_http_stats *out, struct arena *a);
 /** Where http/'s counts come from, registered once at start (before any request). */

@@ -131,6 +131,21 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
         for (int i = 0; i < hs.nloops; i++)
             sbuf_printf(b, "tagd_connections{loop=\"%d\"} %d\n", i, hs.loop_conns[i]);
     }
+    sbuf_printf(b,
+                "# HELP tagd_events_subscribers Open GET /v1/events streams.\n"
+                "# TYPE tagd_events_subscribers gauge\n"
+                "tagd_events_subscribers %llu\n"
+                "# HELP tagd_events_streams_total GET /v1/events streams opened.\n"
+                "# TYPE tagd_events_streams_total counter\n"
+                "tagd_events_streams_total %llu\n"
+                "# HELP tagd_events_sent_total Change events sent on GET /v1/events streams.\n"
+                "# TYPE tagd_events_sent_total counter\n"
+                "tagd_events_sent_total %llu\n"
+                "# HELP tagd_events_cut_off_total Streams ended because their client fell "
+                "behind (--events-max-lag) or read nothing (--events-stall).\n"
+                "# TYPE tagd_events_cut_off_total counter\n"
+                "tagd_events_cut_off_total %llu\n",
+                hs.events_subscribers, hs.events_opened, hs.events_sent, hs.events_cut);
     sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
                  "# TYPE tagd_loop_responses_total counter\n");
     for (int i = 0; i < hs.nloops; i++)

@@ -50,6 +50,10 @@ static const struct opt opts[] = {
     I("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
     {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)"},
     I("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
+    I("changes-max-wait", changes_max_wait, 0, 3600, "s GET /v1/changes?wait= may wait for a change at most; 0: no long poll (60)"),
+    I("events-heartbeat", events_heartbeat_ms, 100, 3600000, "ms an idle /v1/events stream waits before a heartbeat comment (15000)"),
+    I("events-stall", events_stall_ms, 100, 3600000, "ms a /v1/events client may read nothing before its stream is cut (30000)"),
+    I("events-max-lag", events_max_lag, 0, INT64_MAX, "revisions a /v1/events stream may be behind before it is ended with where to resume; 0 no bound (100000)"),
     I("store-hold-timeout", store_hold_timeout_ms, 100, 600000, "PostgreSQL: ms a frozen instance may hold the other instances' writes up (2000)"),
     I("tail-poll", tail_poll_ms, 10, 60000, "ms between polls of the shared change log (500)"),
     {"config", OPT_STR, offsetof(struct tagd_config, config), sizeof(((struct tagd_config *)0)->config), 0, 0, "config file of name = value lines"},
@@ -247,6 +251,10 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->write_cache_mb = 256;
     cfg->drain_timeout_ms = 10000;
     cfg->min_revision_wait_ms = 2000;
+    cfg->changes_max_wait = 60;
+    cfg->events_heartbeat_ms = 15000;
+    cfg->events_stall_ms = 30000;
+    cfg->events_max_lag = 100000;
     cfg->tail_poll_ms = 500;
     cfg->store_hold_timeout_ms = 2000;
     cfg->source_timeout_ms = 5000;

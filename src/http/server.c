@@ -37,6 +37,7 @@
 #include "http/conns.h"
 #include "http/listen.h"
 #include "http/router.h"
+#include "http/stream.h"
 #include "txn/txn.h"
 #include "util/log.h"
 #include "util/mem.h"
@@ -115,6 +116,7 @@ struct parked {
     struct loop_thread *t;
     int route_index;
     int64_t start_us, want, deadline_us;
+    bool wait; /* a long poll (api_wait): `want` is the handler's, the read runs at any rev */
 };
 
 struct parked_guard {
@@ -125,6 +127,9 @@ static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, 
                          int64_t start);
 
 static volatile sig_atomic_t stop_requested;
+
+/* For http/stream.c: streams end when the server drains. */
+static bool stopping(void) { return stop_requested != 0; }
 
 static void on_signal(int sig)
 {
@@ -494,6 +499,11 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
     log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
+    if (r->stream_fill && r->status == 200) {
+        stream_start(req, r, ((struct loop_thread *)req->conn->ctx)->reader,
+                     &((struct loop_thread *)req->conn->ctx)->park_tick, stopping);
+        return;
+    }
     req->res.content_length = len;
     sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
@@ -614,16 +624,54 @@ static void on_parked_dispose(void *p)
     xfree(pk);
 }
 
+/* A long poll's tick: runs the handler again once its revision is seen or its time is up;
+ * the handler may wait again (what came was another organization's), up to the same deadline. */
+static bool wait_tick(struct parked *pk, bool last)
+{
+    if (!last && txn_seen_rev() < pk->want)
+        return false;
+    pk->r->wait_over = last;
+    run_read(pk->t, pk->r, 0, true);
+    if (pk->r->wait_rev > 0) {
+        assert(!last);
+        pk->want = pk->r->wait_rev;
+        pk->r->wait_rev = 0;
+        return false;
+    }
+    return true;
+}
+
 static void on_park_tick(h2o_timeout_entry_t *e)
 {
     struct parked *pk = H2O_STRUCT_FROM_MEMBER(struct parked, te, e);
     bool last = stop_requested || time_mono_us() >= pk->deadline_us;
+
+    if (pk->wait) {
+        if (!wait_tick(pk, last)) {
+            h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+            return;
+        }
+        pk->guard->p = NULL;
+        respond(pk->req, pk->r, pk->route_index, pk->start_us);
+        atomic_fetch_sub(&S.inflight, 1);
+        xfree(pk);
+        return;
+    }
 
     if (!last && txn_seen_rev() < pk->want) {
         h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
         return;
     }
     if (!run_read(pk->t, pk->r, pk->want, last)) {
+        h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
+        return;
+    }
+    if (pk->r->wait_rev > 0) {
+        /* The revision it asked for came, and the handler has nothing past it: a long poll. */
+        pk->wait = true;
+        pk->want = pk->r->wait_rev;
+        pk->deadline_us = pk->start_us + pk->r->wait_ms * 1000;
+        pk->r->wait_rev = 0;
         h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
         return;
     }
@@ -636,8 +684,8 @@ static void on_park_tick(h2o_timeout_entry_t *e)
     xfree(pk);
 }
 
-static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index, int64_t start,
-                 int64_t want)
+static struct parked *park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
+                           int64_t start, int64_t want)
 {
     struct parked *pk = xcalloc(1, sizeof(*pk));
     pk->guard = h2o_mem_alloc_shared(&req->pool, sizeof(*pk->guard), on_parked_dispose);
@@ -656,6 +704,21 @@ static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int inde
                                             : S.cfg->min_revision_wait_ms) * 1000;
     atomic_fetch_add(&S.inflight, 1);
     h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
+    return pk;
+}
+
+/* Parks a long poll (the handler called api_wait) until its revision or its deadline. */
+static void park_wait(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
+                      int64_t start)
+{
+    int64_t want = r->wait_rev, ms = r->wait_ms;
+    struct parked *pk;
+
+    assert(want > 0 && ms > 0);
+    r->wait_rev = 0;
+    pk = park(t, req, r, index, start, want);
+    pk->wait = true;
+    pk->deadline_us = start + ms * 1000;
 }
 
 static void detach_guard(struct job *j)
@@ -824,7 +887,11 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         }
         if (!run_read(t, r, want,
                       (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested)) {
-            park(t, req, r, index, start, want);
+            (void)park(t, req, r, index, start, want);
+            return 0;
+        }
+        if (r->wait_rev > 0) {
+            park_wait(t, req, r, index, start);
             return 0;
         }
         if (r->as_write)
@@ -892,6 +959,14 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
     o->nloops = S.nthreads;
     o->loop_conns = loop_conns;
     o->loop_served = loop_served;
+    {
+        struct stream_stats ss;
+        stream_stats_get(&ss);
+        o->events_subscribers = ss.subscribers;
+        o->events_opened = ss.opened;
+        o->events_sent = ss.events;
+        o->events_cut = ss.cut;
+    }
 }
 
 /* ---- listeners and loops ---- */

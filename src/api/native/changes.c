@@ -1,5 +1,5 @@
 /* api/native/changes.c: /v1/changes: the change log, one page of whole revisions at a
- * time. */
+ * time; with ?wait=S a long poll that answers once a change past `since` is committed. */
 #include <stdint.h>
 
 #include "api/native/native.h"
@@ -8,18 +8,29 @@ void native_changes(struct hreq *r, struct core_ctx *cx)
 {
     struct change *c;
     struct tg_err err;
-    int64_t since, limit;
+    int64_t since, limit, wait;
     struct jw w;
     size_t n;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ) || api_query_int(r, "since", 0, 0, INT64_MAX, &since) ||
-        api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit))
+        api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
+        api_query_int(r, "wait", 0, 0, INT64_MAX, &wait))
         return;
+    if (wait > api_config.changes_max_wait_s)
+        wait = api_config.changes_max_wait_s;
     tg_err_clear(&err);
     rc = core_changes_list(cx, since, (int)limit, &c, &n, &err);
     if (rc) {
         api_fail(r, rc, &err);
+        return;
+    }
+    if (n == 0 && wait > 0 && !r->wait_over) {
+        /* Nothing of this organization past `since`: wait for a revision past what the store
+         * holds now (not past `since`, which other organizations' changes may have passed
+         * already, so that the wait does not spin on them). */
+        int64_t now = core_current_rev(cx);
+        api_wait(r, (now > since ? now : since) + 1, wait * 1000);
         return;
     }
     api_json_begin(r, 200, &w);

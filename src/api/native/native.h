@@ -86,6 +86,7 @@ void native_orgs_create(struct hreq *r, struct core_ctx *cx);
 void native_ws_create(struct hreq *r, struct core_ctx *cx);
 /* changes.c */
 void native_changes(struct hreq *r, struct core_ctx *cx);
+void native_events(struct hreq *r, struct core_ctx *cx);
 /* sources.c */
 void native_sources_list(struct hreq *r, struct core_ctx *cx);
 void native_sources_create(struct hreq *r, struct core_ctx *cx);

@@ -45,6 +45,7 @@ const struct route native_routes[] = {
     R("POST", "/v1/tokens", native_tokens_create, ROUTE_WRITE),
     R("DELETE", "/v1/tokens/{id}", native_token_delete, ROUTE_WRITE),
     R("GET", "/v1/changes", native_changes, 0),
+    R("GET", "/v1/events", native_events, 0),
     R("GET", "/v1/organizations", native_orgs_list, 0),
     R("POST", "/v1/organizations", native_orgs_create, ROUTE_WRITE),
     R("POST", "/v1/organizations/{org}/workspaces", native_ws_create, ROUTE_WRITE),

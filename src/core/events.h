@@ -1,0 +1,53 @@
+/* core/events.h: which change records a subscriber of the change stream sees.
+ *
+ * The change log in the store is the stream's only source: a subscriber's position is a
+ * (revision, seq) cursor into it, so that a reconnect or a restart resumes with no gap and no
+ * duplicate. This file holds the pure parts: the cursor's text form (the SSE event id) and
+ * the filters. */
+#ifndef TAGD_CORE_EVENTS_H
+#define TAGD_CORE_EVENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/core.h"
+
+/* seq of a cursor that is past its whole revision (`since=N`). */
+#define EVENT_SEQ_ALL INT64_MAX
+
+/* The last record a subscriber has: every record after (rev, seq) is still to come.
+ * Invariant: rev >= 0, seq >= 0. */
+struct event_cursor {
+    int64_t rev;
+    int64_t seq;
+};
+
+#define EVENT_MAX_FILTER 8
+
+/* What a subscriber asked for; every non-empty list must match (an OR within a list). */
+struct event_filter {
+    const char *entity[EVENT_MAX_FILTER]; /* "tag", "assignment", ... */
+    int nentity;
+    const char *tag[EVENT_MAX_FILTER];    /* "PII" (exact) or "PII.*" (the tag and below) */
+    int ntag;
+    const char *kind[EVENT_MAX_FILTER];   /* a resource's kind */
+    int nkind;
+    int64_t resource; /* 0, or the resource whose subtree the records must touch */
+};
+
+/** Parses an SSE event id ("rev-seq") or a bare revision ("rev", past it wholly). */
+bool event_cursor_parse(const char *s, struct event_cursor *out);
+/** The event id of record (rev, seq): "rev-seq" (buf of at least 48 bytes). */
+void event_cursor_format(int64_t rev, int64_t seq, char *buf, size_t cap);
+/** True when record (rev, seq) comes after cursor c. */
+bool event_after(const struct event_cursor *c, int64_t rev, int64_t seq);
+/** True when tag name `name` matches pattern `pat` ("A.B" exactly, "A.*" A and below). */
+bool event_tag_match(const char *pat, const char *name);
+/**
+ * True when change record c passes filter f and the subscriber's scope (cx->who.resource_id:
+ * a token scoped to a resource subtree sees only records that touch it, no organization-wide
+ * record). cx is a read context of the subscriber's organization (resource ancestry).
+ */
+bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct change *c);
+
+#endif /* TAGD_CORE_EVENTS_H */

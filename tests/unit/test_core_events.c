@@ -1,0 +1,123 @@
+/* tests/unit/test_core_events.c: the change stream's cursor, tag patterns and filters with
+ * the subscriber's scope (core/events.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "core/events.h"
+#include "fixture.h"
+
+static void test_cursor(void **state)
+{
+    struct event_cursor c;
+    char buf[48];
+
+    (void)state;
+    assert_true(event_cursor_parse("42", &c));
+    assert_int_equal(c.rev, 42);
+    assert_true(c.seq == EVENT_SEQ_ALL);
+    assert_true(event_cursor_parse("42-3", &c));
+    assert_int_equal(c.rev, 42);
+    assert_int_equal(c.seq, 3);
+    assert_true(event_after(&c, 42, 4));
+    assert_false(event_after(&c, 42, 3));
+    assert_false(event_after(&c, 41, 9));
+    assert_true(event_after(&c, 43, 1));
+    assert_true(event_cursor_parse("0", &c));
+    for (size_t i = 0; i < 8; i++) {
+        const char *bad[] = {"", "-1", "x", "4-", "4-x", "4-3-2", " 4", "99999999999999999999"};
+        assert_false(event_cursor_parse(bad[i], &c));
+    }
+    assert_false(event_cursor_parse(NULL, &c));
+    event_cursor_format(7, 2, buf, sizeof(buf));
+    assert_string_equal(buf, "7-2");
+    assert_true(event_cursor_parse(buf, &c));
+    assert_true(c.rev == 7 && c.seq == 2);
+}
+
+static void test_tag_patterns(void **state)
+{
+    (void)state;
+    assert_true(event_tag_match("PII.*", "PII"));
+    assert_true(event_tag_match("PII.*", "PII.email"));
+    assert_true(event_tag_match("PII.*", "pii.Email.work"));
+    assert_false(event_tag_match("PII.*", "PIIX"));
+    assert_false(event_tag_match("PII.*", "PIIX.a"));
+    assert_false(event_tag_match("PII.*", NULL));
+    assert_true(event_tag_match("PII.email", "pii.EMAIL"));
+    assert_false(event_tag_match("PII.email", "PII.email.work"));
+}
+
+static struct resource put(struct fixture *f, const char *kind, const char *key, const char *pkey)
+{
+    struct resource_input in;
+    struct resource r;
+    struct tg_err err;
+    memset(&in, 0, sizeof(in));
+    if (pkey) {
+        in.has_parent = true;
+        in.parent_kind = "folder";
+        in.parent_key = pkey;
+    }
+    assert_int_equal(core_resource_put(&f->cx, kind, key, &in, &r, NULL, &err), 0);
+    return r;
+}
+
+static void test_filters_and_scope(void **state)
+{
+    struct fixture *f = *state;
+    struct resource top = put(f, "folder", "top", NULL);
+    struct resource in = put(f, "doc", "in", "top");
+    struct resource out = put(f, "doc", "out", NULL);
+    struct event_filter flt;
+    struct change res_in = {.entity = "resource", .entity_id = in.id, .op = "create",
+                            .after = "{\"kind\":\"doc\",\"name\":\"in\"}"};
+    struct change res_out = {.entity = "resource", .entity_id = out.id, .op = "create",
+                             .after = "{\"kind\":\"doc\"}"};
+    struct change tag = {.entity = "tag", .entity_id = 1, .op = "create",
+                         .after = "{\"name\":\"PII.email\"}"};
+    struct change asg = {.entity = "assignment", .entity_id = in.id, .op = "add",
+                         .after = "{\"resource_id\":1,\"tag\":\"pii.email\"}"};
+
+    memset(&flt, 0, sizeof(flt));
+    assert_true(event_match(&f->cx, &flt, &tag));
+    assert_true(event_match(&f->cx, &flt, &res_out));
+    flt.entity[flt.nentity++] = "resource";
+    assert_false(event_match(&f->cx, &flt, &tag));
+    assert_true(event_match(&f->cx, &flt, &res_in));
+    flt.kind[flt.nkind++] = "folder";
+    assert_false(event_match(&f->cx, &flt, &res_in));
+    flt.kind[flt.nkind++] = "doc";
+    assert_true(event_match(&f->cx, &flt, &res_in));
+    memset(&flt, 0, sizeof(flt));
+    flt.tag[flt.ntag++] = "PII.*";
+    assert_true(event_match(&f->cx, &flt, &tag));
+    assert_true(event_match(&f->cx, &flt, &asg));
+    assert_false(event_match(&f->cx, &flt, &res_in));
+    memset(&flt, 0, sizeof(flt));
+    flt.resource = top.id;
+    assert_true(event_match(&f->cx, &flt, &res_in));
+    assert_true(event_match(&f->cx, &flt, &asg));
+    assert_false(event_match(&f->cx, &flt, &res_out));
+    assert_false(event_match(&f->cx, &flt, &tag));
+    /* A subscriber scoped to the subtree: nothing outside it, no organization-wide record. */
+    memset(&flt, 0, sizeof(flt));
+    f->cx.who.resource_id = top.id;
+    assert_true(event_match(&f->cx, &flt, &res_in));
+    assert_false(event_match(&f->cx, &flt, &res_out));
+    assert_false(event_match(&f->cx, &flt, &tag));
+    f->cx.who.resource_id = 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cursor),
+        cmocka_unit_test(test_tag_patterns),
+        cmocka_unit_test_setup_teardown(test_filters_and_scope, fixture_setup, fixture_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
