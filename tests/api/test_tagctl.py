@@ -545,6 +545,15 @@ def test_login_checks_and_stores_with_mode_0600(ctl, server, home, tmp_path):
     ctl("tags", "list", "--limit", "1", "--profile", "ci", env=env)
 
 
+def test_workspace_flag_picks_the_workspace(ctl):
+    org = ctl.json("orgs", "list")[0]["id"]
+    ws = ctl.json("orgs", "add-workspace", org, "Sandbox")["id"]
+    ctl("tags", "create", "Sandboxed", "--workspace", ws)
+    assert [t["name"] for t in ctl.json("tags", "list", "--workspace", ws)] == ["Sandboxed"]
+    assert "Sandboxed" not in [t["name"] for t in ctl.json("tags", "list")]
+    ctl("tags", "list", "--workspace", "ws_999999", rc=EXIT_NOTFOUND)
+
+
 # ---- errors, exit codes, debug, terminal ----
 
 def test_usage_errors_are_exit_2(ctl):
@@ -557,7 +566,7 @@ def test_usage_errors_are_exit_2(ctl):
     ctl("tags", "list", "--limit", "0", rc=EXIT_USAGE)
     ctl("tags", "list", "--output", rc=EXIT_USAGE)
     ctl("tags", "list", "--quiet=maybe", rc=EXIT_USAGE)
-    ctl("tags", "list", "--workspace", "ws_1", rc=EXIT_USAGE)
+    ctl("tags", "list", "--workspace", "staging", rc=EXIT_USAGE)  # the server's 400
     ctl("tokens", "list", "--as-of", "1", rc=EXIT_USAGE)
     assert "not valid UTF-8" in ctl("tags", "get", b"\xff".decode("utf-8", "surrogateescape"),
                                     rc=EXIT_USAGE).stderr

@@ -22,6 +22,9 @@ int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
     rc = core_auth_token(cx, tok, &err);
     if (rc == 0)
         rc = core_require(cx, need, &err);
+    /* A request may act in another workspace of its organization (the default otherwise). */
+    if (rc == 0 && api_header(r, "x-tagd-workspace"))
+        rc = core_ws_select(cx, api_header(r, "x-tagd-workspace"), &err);
     if (rc) {
         api_fail(r, rc, &err);
         return -1;
