@@ -3,7 +3,10 @@
  * The current state and the state at a revision are answered by sibling statements that differ
  * only in where rows come from (current tables, or the version valid at the revision), so both
  * paths apply the same rules: direct assignments only, deleted tags never count, archived
- * resources count only on request. */
+ * resources count only on request. The native API's as-of reads (core_asof_*) rebuild model
+ * structs from the versions' JSON (the change log's representation), so the dialect renders
+ * them as it renders the present; tag queries as of a revision are evaluated here, on the
+ * workspace of then loaded once, because the engine holds only the present. */
 #include <assert.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -13,9 +16,9 @@
 
 #include "core/core_int.h"
 #include "core/history.h"
+#include "core/query.h"
 #include "engine/engine.h"
 #include "engine/query.h"
-#include "core/query.h"
 #include "util/json.h"
 #include "util/name.h"
 #include "util/timeu.h"

@@ -31,13 +31,15 @@ STORE_SQL_ID(SQL_HIST_USE_NAMES_ASOF, "SELECT DISTINCT t.name" HIST_USE_ASOF " O
  * lookup, and a read of a whole workspace walks its current rows (tags) or the history table
  * in id order (resources). Assignments keep no index on the resource for closed rows: a
  * resource's past tags scan the closed assignments opened at or before R (docs/api.md). */
-#define HIST_AT(x, p) " " x ".valid_from <= " p " AND (" x ".valid_to IS NULL OR " x ".valid_to > " p ")"
+#define HIST_AT(x, p)                                                                             \
+    " " x ".valid_from <= " p " AND (" x ".valid_to IS NULL OR " x ".valid_to > " p ")"
 /* The time of the version's revision (updated_at) and of the entity's first one (created_at). */
 #define HIST_TIMES(x, tbl, idcol)                                                                 \
     " (SELECT v.at FROM revisions v WHERE v.rev = " x ".valid_from),"                             \
     " (SELECT v.at FROM revisions v WHERE v.rev = (SELECT min(h2.valid_from) FROM " tbl " h2"      \
     " WHERE h2." idcol " = " x "." idcol "))"
-#define HIST_TAG_COLS "SELECT h.tag_id, h.data, t.created_by," HIST_TIMES("h", "tags_hist", "tag_id")
+#define HIST_TAG_COLS                                                                             \
+    "SELECT h.tag_id, h.data, t.created_by," HIST_TIMES("h", "tags_hist", "tag_id")
 /* ?1 workspace, ?2 revision. Also deleted versions: the caller filters. */
 STORE_SQL_ID(SQL_ASOF_TAGS, HIST_TAG_COLS " FROM tags t JOIN tags_hist h ON h.tag_id = t.id"
                             " WHERE t.ws_id = ?1 AND" HIST_AT("h", "?2"))
@@ -46,8 +48,9 @@ STORE_SQL_ID(SQL_ASOF_TAG, HIST_TAG_COLS " FROM tags t JOIN tags_hist h ON h.tag
                            " WHERE t.id = ?3 AND t.ws_id = ?1 AND" HIST_AT("h", "?2"))
 #define HIST_GROUP_COLS "SELECT h.group_id, h.data," HIST_TIMES("h", "groups_hist", "group_id")
 /* ?1 workspace, ?2 revision. */
-STORE_SQL_ID(SQL_ASOF_GROUPS, HIST_GROUP_COLS " FROM groups g JOIN groups_hist h ON h.group_id = g.id"
-                              " WHERE g.ws_id = ?1 AND" HIST_AT("h", "?2") " ORDER BY h.group_id")
+STORE_SQL_ID(SQL_ASOF_GROUPS,
+             HIST_GROUP_COLS " FROM groups g JOIN groups_hist h ON h.group_id = g.id"
+             " WHERE g.ws_id = ?1 AND" HIST_AT("h", "?2") " ORDER BY h.group_id")
 #define HIST_RES_COLS                                                                             \
     "SELECT rh.resource_id, rh.kind, rh.key, rh.parent_id, rh.archived, rh.data,"                 \
     HIST_TIMES("rh", "resources_hist", "resource_id")
@@ -93,7 +96,8 @@ STORE_SQL_ID(SQL_ASOF_ENTITY_CHANGES,
              " AND (entity = ?3 OR entity = ?4) AND (CAST(?7 AS TEXT) IS NULL OR principal = ?7)"
              " AND at >= ?8 AND at < ?9 ORDER BY rev, seq LIMIT ?10")
 /* The first revision of an entity's versions (0: none): where its history starts. */
-STORE_SQL_ID(SQL_ASOF_TAG_FIRST, "SELECT coalesce(min(valid_from), 0) FROM tags_hist WHERE tag_id = ?1")
+STORE_SQL_ID(SQL_ASOF_TAG_FIRST,
+             "SELECT coalesce(min(valid_from), 0) FROM tags_hist WHERE tag_id = ?1")
 STORE_SQL_ID(SQL_ASOF_RES_FIRST,
              "SELECT coalesce(min(valid_from), 0) FROM resources_hist WHERE resource_id = ?1")
 STORE_SQL_ID(SQL_ASOF_GROUP_FIRST,

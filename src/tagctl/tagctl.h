@@ -213,7 +213,8 @@ extern bool tc_color_err;
 /* ---- asof.c: --as-of ---- */
 
 /** Whether `spec` is an --as-of value: a revision number (digits below 10^12; sets `*rev`), or
- * epoch milliseconds (more digits) or an ISO-8601 time (sets `*ms`), the other -1. The server resolves it (its as_of parameter). */
+ * epoch milliseconds (more digits) or an ISO-8601 time (sets `*ms`), the other -1. The server
+ * resolves it (its as_of parameter). */
 bool asof_parse(const char *spec, long long *rev, int64_t *ms);
 
 /* ---- cmd.c, transfer.c: the commands ---- */
