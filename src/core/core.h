@@ -161,6 +161,10 @@ int core_org_get(struct core_ctx *ctx, int64_t id, struct org *out, struct tg_er
 int core_ws_create(struct core_ctx *ctx, int64_t org_id, const char *name, struct workspace *out,
                    struct tg_err *err);
 int core_ws_get(struct core_ctx *ctx, int64_t id, struct workspace *out, struct tg_err *err);
+/** Makes an authenticated context act in workspace `ref` ("ws_N" or "N") of its own
+ * organization instead of the default one: TG_EINVAL when malformed, TG_ENOTFOUND when no
+ * workspace of the caller's organization has that id. */
+int core_ws_select(struct core_ctx *ctx, const char *ref, struct tg_err *err);
 int core_ws_list(struct core_ctx *ctx, int64_t org_id, struct workspace **out, size_t *n,
                  struct tg_err *err);
 

@@ -229,6 +229,12 @@ static int call(struct tc_client *c, const char *method, const char *path, json_
         h = curl_slist_append(h, sbuf_str(&auth));
     }
     h = curl_slist_append(h, "Accept: application/json");
+    if (c->cfg->workspace) {
+        /* The server acts in that workspace of the token's organization (docs/api.md). */
+        sbuf_reset(&auth);
+        sbuf_printf(&auth, "X-Tagd-Workspace: %s", c->cfg->workspace);
+        h = curl_slist_append(h, sbuf_str(&auth));
+    }
     if (client_if_match) {
         sbuf_reset(&auth);
         if (client_if_match[0] == '"' || strncmp(client_if_match, "W/", 2) == 0 ||

@@ -3,8 +3,8 @@
  * Each command parses its words and flags, makes one or more calls to the native API through
  * client.c and renders through out.c; nothing here knows HTTP beyond paths and JSON bodies. A
  * resource is KIND/KEY on the command line (the key may hold slashes; it is percent-encoded in
- * the path). Commands that read take --as-of: then they answer from a snapshot replayed from the
- * change log (asof.c) instead of asking the current state. */
+ * the path). Commands that read take --as-of, which they pass to the server as its as_of
+ * parameter (docs/api.md, Reading the past): the server answers from its history. */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -288,44 +288,19 @@ static int call_if_match(struct tc_ctx *x, const char *method, const char *path,
 
 /* ---- as-of ---- */
 
-static int snap_load(struct tc_ctx *x, struct tc_snap **s)
+/* Adds the server's as_of parameter for --as-of, after checking its form here (a malformed
+ * one is a usage error before any call). */
+static int as_of_query(struct tc_ctx *x, struct sbuf *p)
 {
-    int rc = asof_load(x->cl, x->a->as_of, s);
-    if (rc == TC_OK && !x->a->quiet && x->out.fmt == OUT_TABLE)
-        fprintf(stderr, "as of revision %lld\n", asof_revision(*s));
-    return rc;
-}
-
-/* Keeps the items of `arr` that the list filters admit (the server's filters, applied here
- * to a snapshot). Takes `arr`, returns a new array. */
-static json_t *snap_filter(struct tc_ctx *x, json_t *arr, bool tags)
-{
-    json_t *outa = json_array(), *it;
-    size_t i;
-    const char *prefix = args_get(x->a, "prefix"), *q = args_get(x->a, "search");
-    const char *arch = args_get(x->a, "archived"), *del = args_get(x->a, "deleted");
-    const char *kind = args_get(x->a, "kind"), *source = args_get(x->a, "source");
-    json_array_foreach(arr, i, it) {
-        const char *name = json_string_value(json_object_get(it, tags ? "name" : "key"));
-        bool a = json_is_true(json_object_get(it, "archived"));
-        bool d = json_is_true(json_object_get(it, "deleted"));
-        if (prefix && (name == NULL || strncasecmp(name, prefix, strlen(prefix)) != 0))
-            continue;
-        if (q && (name == NULL || strcasestr(name, q) == NULL))
-            continue;
-        if (!(arch && strcmp(arch, "true") == 0) && (arch && strcmp(arch, "only") == 0) != a)
-            continue;
-        if (tags && !(del && strcmp(del, "true") == 0) && (del && strcmp(del, "only") == 0) != d)
-            continue;
-        if (!tags && kind && strcmp(kind, json_string_value(json_object_get(it, "kind")) ?: "") != 0)
-            continue;
-        if (tags && source &&
-            strcmp(source, json_string_value(json_object_get(it, "source")) ?: "") != 0)
-            continue;
-        json_array_append(outa, it);
-    }
-    json_decref(arr);
-    return outa;
+    long long rev;
+    int64_t ms;
+    if (x->a->as_of == NULL)
+        return TC_OK;
+    if (!asof_parse(x->a->as_of, &rev, &ms))
+        return tc_fail(TC_USAGE, "--as-of wants a revision number or an ISO-8601 time, not '%s'",
+                       x->a->as_of);
+    url_query(p, "as_of", x->a->as_of);
+    return TC_OK;
 }
 
 /* ---- tags ---- */
@@ -335,17 +310,6 @@ static int c_tags_list(struct tc_ctx *x)
     struct sbuf p;
     int rc;
     use(x, tag_cols, "id");
-    if (x->a->as_of) {
-        struct tc_snap *s;
-        if (args_get(x->a, "group") || args_get(x->a, "kind"))
-            return tc_fail(TC_USAGE, "tags list --as-of does not filter by --group or --kind");
-        rc = snap_load(x, &s);
-        if (rc == TC_OK) {
-            rc = show_array(x, snap_filter(x, asof_list(s, "tag"), true));
-            asof_free(s);
-        }
-        return rc;
-    }
     sbuf_init(&p, 0);
     sbuf_adds(&p, "/v1/tags");
     url_query(&p, "prefix", args_get(x->a, "prefix"));
@@ -355,7 +319,9 @@ static int c_tags_list(struct tc_ctx *x)
     url_query(&p, "archived", args_get(x->a, "archived"));
     url_query(&p, "deleted", args_get(x->a, "deleted"));
     url_query(&p, "kind", args_get(x->a, "kind"));
-    rc = show_list(x, sbuf_str(&p));
+    rc = as_of_query(x, &p);
+    if (rc == TC_OK)
+        rc = show_list(x, sbuf_str(&p));
     sbuf_release(&p);
     return rc;
 }
@@ -365,28 +331,11 @@ static int c_tags_get(struct tc_ctx *x)
     struct sbuf p;
     int rc;
     use(x, tag_cols, "id");
-    if (x->a->as_of) {
-        struct tc_snap *s;
-        json_t *t;
-        rc = snap_load(x, &s);
-        if (rc)
-            return rc;
-        t = asof_tag(s, ARG(x, 0));
-        if (t) {
-            json_t *v = json_deep_copy(t);
-            json_object_del(v, "extra");
-            out_object(&x->out, v);
-            json_decref(v);
-        } else {
-            rc = tc_fail(TC_NOTFOUND, "error: not_found: no tag '%s' at revision %lld", ARG(x, 0),
-                         asof_revision(s));
-        }
-        asof_free(s);
-        return rc;
-    }
     sbuf_init(&p, 0);
     tag_path(&p, ARG(x, 0), NULL);
-    rc = show_call(x, "GET", sbuf_str(&p), NULL);
+    rc = as_of_query(x, &p);
+    if (rc == TC_OK)
+        rc = show_call(x, "GET", sbuf_str(&p), NULL);
     sbuf_release(&p);
     return rc;
 }
@@ -512,24 +461,55 @@ static int c_tags_restore(struct tc_ctx *x)
     return rc;
 }
 
+/* The tag's name as of --as-of, quoted for the query language. */
+static int tag_query_name(struct tc_ctx *x, const char *ref, struct sbuf *q)
+{
+    struct sbuf p;
+    struct tc_resp r;
+    const char *name;
+    int rc;
+    sbuf_init(&p, 0);
+    tag_path(&p, ref, NULL);
+    rc = as_of_query(x, &p);
+    if (rc == TC_OK)
+        rc = client_call(x->cl, "GET", sbuf_str(&p), NULL, &r);
+    sbuf_release(&p);
+    if (rc)
+        return rc;
+    name = json_string_value(json_object_get(r.body, "name"));
+    sbuf_addc(q, '"');
+    for (; name && *name; name++) {
+        if (*name == '"' || *name == '\\')
+            sbuf_addc(q, '\\');
+        sbuf_addc(q, *name);
+    }
+    sbuf_addc(q, '"');
+    resp_release(&r);
+    return TC_OK;
+}
+
 static int c_tags_resources(struct tc_ctx *x)
 {
     struct sbuf p;
     int rc;
     use(x, res_cols, "");
     if (x->a->as_of) {
-        struct tc_snap *s;
-        json_t *t;
-        rc = snap_load(x, &s);
-        if (rc)
-            return rc;
-        t = asof_tag(s, ARG(x, 0));
-        if (t)
-            rc = show_array(x, asof_tag_resources(s, t, args_bool(x->a, "descendants")));
-        else
-            rc = tc_fail(TC_NOTFOUND, "error: not_found: no tag '%s' at revision %lld", ARG(x, 0),
-                         asof_revision(s));
-        asof_free(s);
+        /* The server keeps the past of tag queries, not of this route: the same set is the
+         * query NAME (with --descendants, NAME.*) as of then. */
+        struct sbuf q;
+        sbuf_init(&q, 0);
+        rc = tag_query_name(x, ARG(x, 0), &q);
+        if (rc == TC_OK && args_bool(x->a, "descendants"))
+            sbuf_adds(&q, ".*");
+        sbuf_init(&p, 0);
+        sbuf_adds(&p, "/v1/resources");
+        url_query(&p, "query", sbuf_str(&q));
+        if (rc == TC_OK)
+            rc = as_of_query(x, &p);
+        if (rc == TC_OK)
+            rc = show_list(x, sbuf_str(&p));
+        sbuf_release(&p);
+        sbuf_release(&q);
         return rc;
     }
     sbuf_init(&p, 0);
@@ -565,17 +545,16 @@ static void group_path(struct sbuf *b, const char *id, const char *suffix)
 
 static int c_groups_list(struct tc_ctx *x)
 {
+    struct sbuf p;
+    int rc;
     use(x, group_cols, "id");
-    if (x->a->as_of) {
-        struct tc_snap *s;
-        int rc = snap_load(x, &s);
-        if (rc == TC_OK) {
-            rc = show_array(x, asof_list(s, "group"));
-            asof_free(s);
-        }
-        return rc;
-    }
-    return show_list(x, "/v1/groups");
+    sbuf_init(&p, 0);
+    sbuf_adds(&p, "/v1/groups");
+    rc = as_of_query(x, &p);
+    if (rc == TC_OK)
+        rc = show_list(x, sbuf_str(&p));
+    sbuf_release(&p);
+    return rc;
 }
 
 static int c_groups_get(struct tc_ctx *x)
@@ -583,27 +562,11 @@ static int c_groups_get(struct tc_ctx *x)
     struct sbuf p;
     int rc;
     use(x, group_cols, "id");
-    if (x->a->as_of) {
-        struct tc_snap *s;
-        const char *id = ARG(x, 0);
-        json_t *g;
-        rc = snap_load(x, &s);
-        if (rc)
-            return rc;
-        if (strncmp(id, "grp_", 4) == 0)
-            id += 4;
-        g = asof_get(s, "group", strtoll(id, NULL, 10));
-        if (g)
-            out_object(&x->out, g);
-        else
-            rc = tc_fail(TC_NOTFOUND, "error: not_found: no group '%s' at revision %lld",
-                         ARG(x, 0), asof_revision(s));
-        asof_free(s);
-        return rc;
-    }
     sbuf_init(&p, 0);
     group_path(&p, ARG(x, 0), NULL);
-    rc = show_call(x, "GET", sbuf_str(&p), NULL);
+    rc = as_of_query(x, &p);
+    if (rc == TC_OK)
+        rc = show_call(x, "GET", sbuf_str(&p), NULL);
     sbuf_release(&p);
     return rc;
 }
@@ -684,40 +647,17 @@ static int c_res_list(struct tc_ctx *x)
     struct sbuf p;
     int rc;
     use(x, res_cols, "");
-    if (x->a->as_of) {
-        struct tc_snap *s;
-        if (args_get(x->a, "parent") || args_get(x->a, "tag"))
-            return tc_fail(TC_USAGE, "resources list --as-of filters by --kind and --archived only");
-        rc = snap_load(x, &s);
-        if (rc == TC_OK) {
-            rc = show_array(x, snap_filter(x, asof_list(s, "resource"), false));
-            asof_free(s);
-        }
-        return rc;
-    }
     sbuf_init(&p, 0);
     sbuf_adds(&p, "/v1/resources");
     url_query(&p, "kind", args_get(x->a, "kind"));
     url_query(&p, "parent", args_get(x->a, "parent"));
     url_query(&p, "tag", args_get(x->a, "tag"));
     url_query(&p, "archived", args_get(x->a, "archived"));
-    rc = show_list(x, sbuf_str(&p));
+    rc = as_of_query(x, &p);
+    if (rc == TC_OK)
+        rc = show_list(x, sbuf_str(&p));
     sbuf_release(&p);
     return rc;
-}
-
-static int snap_resource(struct tc_ctx *x, struct tc_snap *s, const char *ref, json_t **out)
-{
-    char *kind;
-    const char *key;
-    if (!cmd_split_ref(ref, &kind, &key))
-        return tc_fail(TC_USAGE, "a resource is KIND/KEY, not '%s'", ref);
-    *out = asof_resource(s, kind, key);
-    xfree(kind);
-    if (*out == NULL)
-        return tc_fail(TC_NOTFOUND, "error: not_found: no resource '%s' at revision %lld", ref,
-                       asof_revision(s));
-    return TC_OK;
 }
 
 static int c_res_get(struct tc_ctx *x)
@@ -725,27 +665,10 @@ static int c_res_get(struct tc_ctx *x)
     struct sbuf p;
     int rc;
     use(x, res_cols, "");
-    if (x->a->as_of) {
-        struct tc_snap *s;
-        json_t *r;
-        rc = snap_load(x, &s);
-        if (rc)
-            return rc;
-        rc = snap_resource(x, s, ARG(x, 0), &r);
-        if (rc == TC_OK) {
-            json_t *all = asof_list(s, "resource"), *it;
-            size_t i;
-            json_array_foreach(all, i, it) {
-                if (json_equal(json_object_get(it, "id"), json_object_get(r, "id")))
-                    out_object(&x->out, it);
-            }
-            json_decref(all);
-        }
-        asof_free(s);
-        return rc;
-    }
     sbuf_init(&p, 0);
     rc = res_path(&p, ARG(x, 0), NULL);
+    if (rc == TC_OK)
+        rc = as_of_query(x, &p);
     if (rc == TC_OK)
         rc = show_call(x, "GET", sbuf_str(&p), NULL);
     sbuf_release(&p);
@@ -857,23 +780,12 @@ static int c_effective(struct tc_ctx *x)
     bool direct = args_bool(x->a, "direct");
     int rc;
     use(x, asg_cols, "name");
-    if (x->a->as_of) {
-        struct tc_snap *s;
-        json_t *r;
-        rc = snap_load(x, &s);
-        if (rc)
-            return rc;
-        rc = snap_resource(x, s, ARG(x, 0), &r);
-        if (rc == TC_OK)
-            rc = show_array(x, asof_assignments(s, json_integer_value(json_object_get(r, "id")),
-                                                !direct));
-        asof_free(s);
-        return rc;
-    }
     sbuf_init(&p, 0);
     rc = res_path(&p, ARG(x, 0), "/tags");
     if (!direct)
         url_query(&p, "effective", "true");
+    if (rc == TC_OK)
+        rc = as_of_query(x, &p);
     if (rc == TC_OK)
         rc = show_call(x, "GET", sbuf_str(&p), NULL);
     sbuf_release(&p);
@@ -894,6 +806,11 @@ static int c_query(struct tc_ctx *x)
     if (args_bool(x->a, "effective"))
         url_query(&p, "effective", "true");
     url_query(&p, "archived", args_get(x->a, "archived"));
+    rc = as_of_query(x, &p);
+    if (rc) {
+        sbuf_release(&p);
+        return rc;
+    }
     if (args_bool(x->a, "count")) {
         struct tc_resp r;
         url_query(&p, "count_only", "true");
@@ -1106,7 +1023,27 @@ static int c_history(struct tc_ctx *x)
     sbuf_release(&p);
     if (rc)
         return rc;
-    return changes_run(x, 0, false, 0, &h);
+    if (h.id <= 0)
+        return changes_run(x, 0, false, 0, &h); /* a purged tag: its name in the whole log */
+    /* The server pages the entity's own records (docs/api.md, History). */
+    use(x, change_cols, "revision");
+    sbuf_init(&p, 0);
+    if (strcmp(kind, "resource") == 0) {
+        rc = res_path(&p, ref, "/history");
+    } else {
+        char id[32];
+        snprintf(id, sizeof(id), "%lld", h.id);
+        sbuf_adds(&p, strcmp(kind, "tag") == 0 ? "/v1/tags/" : "/v1/groups/");
+        sbuf_adds(&p, id);
+        sbuf_adds(&p, "/history");
+    }
+    url_query(&p, "principal", args_get(x->a, "principal"));
+    url_query(&p, "from", args_get(x->a, "from"));
+    url_query(&p, "to", args_get(x->a, "to"));
+    if (rc == TC_OK)
+        rc = show_list(x, sbuf_str(&p));
+    sbuf_release(&p);
+    return rc;
 }
 
 /* ---- tokens, users, organizations, sources ---- */
@@ -1529,12 +1466,15 @@ const struct tc_cmd tc_cmds[] = {
      "The tags on a resource with where each comes from: INHERITED_FROM names the ancestor, '-' means direct.", RD, false},
     {"query", c_query, 1, 1, "effective count kind archived",
      "EXPR [--effective] [--count] [--kind K] [--archived true|only]",
-     "Resources matching a tag query such as 'Country.* and not Confidential' (docs/query.md).", false, false},
+     "Resources matching a tag query such as 'Country.* and not Confidential' (docs/query.md).",
+     true, false},
     {"changes", c_changes, 0, 0, "since follow interval entity",
      "[--since REVISION] [--follow] [--interval SECONDS] [--entity E]",
      "The change log in order; --follow polls for new records until interrupted.", false, false},
-    {"history", c_history, 2, 2, "", "tag TAG | group ID | resource KIND/KEY",
-     "Every recorded change of one entity (a resource's include its tags), from the change log.", false, false},
+    {"history", c_history, 2, 2, "principal from to",
+     "tag TAG | group ID | resource KIND/KEY [--principal WHO] [--from TIME] [--to TIME]",
+     "Every recorded change of one entity (a resource's include its tags): who, when, what; "
+     "--from and --to bound the time, --principal picks who.", false, false},
     {"tokens", NULL, 0, 0, "", "", "API tokens (admin): list create revoke.", false, false},
     {"tokens list", c_tokens_list, 0, 0, "kind", "[--kind KIND] [--org ORG]", "List tokens; never their secrets.", false, false},
     {"tokens create", c_tokens_create, 0, 0, "name rights expires",

@@ -112,11 +112,8 @@ static int run(int argc, char **argv)
                      profile, path, profile);
         goto out;
     }
-    if (cfg.workspace && !c->offline) {
-        /* Tokens act in their organization's default workspace; the native API has no way to
-         * pick another per request. Better to refuse than to act on the wrong one. */
-        rc = tc_fail(TC_USAGE, "--workspace: the native API cannot select a workspace; a token "
-                               "acts in its organization's default workspace");
+    if (cfg.workspace && strpbrk(cfg.workspace, "\r\n")) {
+        rc = tc_fail(TC_USAGE, "--workspace wants a workspace id (ws_N), not '%s'", cfg.workspace);
         goto out;
     }
 

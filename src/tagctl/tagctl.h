@@ -3,7 +3,7 @@
  * tagctl is a program of its own beside tagd: it speaks only the documented native API over
  * HTTP (docs/cli.md) and links nothing of tagd but util/. Its parts: args.c (the command line),
  * config.c (profiles and precedence), out.c (tables and the machine formats), client.c (libcurl,
- * errors, paging), asof.c (reads as of a past revision, from the change log), cmd.c and
+ * errors, paging), asof.c (the form of --as-of), cmd.c and
  * transfer.c (the commands), main.c (dispatch). */
 #ifndef TAGD_TAGCTL_TAGCTL_H
 #define TAGD_TAGCTL_TAGCTL_H
@@ -210,36 +210,12 @@ int tc_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3))
 /** Whether stderr gets colors (a terminal, no NO_COLOR, no --no-color). */
 extern bool tc_color_err;
 
-/* ---- asof.c: reads as of a past revision ---- */
+/* ---- asof.c: --as-of ---- */
 
-struct tc_snap;
-
-/** Resolves `spec` (a revision number, or an ISO-8601 time) and replays the change log up to
- * it into a snapshot of tags, groups, resources and assignments. Returns TC_OK with `*out`
- * (owned, free with asof_free), TC_USAGE for a malformed spec, or a call's exit code. */
-int asof_load(struct tc_client *c, const char *spec, struct tc_snap **out);
-void asof_free(struct tc_snap *s);
-/** The revision the snapshot shows. */
-long long asof_revision(const struct tc_snap *s);
-/** Whether `spec` is an --as-of value asof_load accepts; sets `*rev` or `*ms`, the other -1. */
+/** Whether `spec` is an --as-of value: a revision number (digits below 10^12; sets `*rev`), or
+ * epoch milliseconds (more digits) or an ISO-8601 time (sets `*ms`), the other -1. The server
+ * resolves it (its as_of parameter). */
 bool asof_parse(const char *spec, long long *rev, int64_t *ms);
-/** New references to the snapshot's objects of `entity` ("tag", "group", "resource") as
- * they were, in id order, as a JSON array the caller owns. Tags, groups and resources get the
- * fields the live API answers where the change log has them (a resource's parent as
- * {kind, key}). */
-json_t *asof_list(struct tc_snap *s, const char *entity);
-/** One object of `entity` by id (borrowed), or NULL. */
-json_t *asof_get(struct tc_snap *s, const char *entity, long long id);
-/** A tag by id or by name (case-insensitive, ASCII folding) as it was; borrowed or NULL. */
-json_t *asof_tag(struct tc_snap *s, const char *ref);
-/** A resource by kind and key; borrowed or NULL. */
-json_t *asof_resource(struct tc_snap *s, const char *kind, const char *key);
-/** The resources that carried `tag` (borrowed; a snapshot's tag) directly, or with
- * `descendants` a tag of its subtree, as a new array in id order. */
-json_t *asof_tag_resources(struct tc_snap *s, json_t *tag, bool descendants);
-/** The tags on resource `id` as a new array of assignments shaped like the live API's, with
- * `effective` the inherited ones after the direct ones, nearest ancestor first. */
-json_t *asof_assignments(struct tc_snap *s, long long id, bool effective);
 
 /* ---- cmd.c, transfer.c: the commands ---- */
 

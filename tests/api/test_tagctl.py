@@ -294,6 +294,11 @@ def test_history(ctl):
     ctl("untag", "doc/h1", "Hist.y")
     ents = [(i["entity"], i["op"]) for i in ctl.json("history", "resource", "doc/h1")]
     assert ("assignment", "add") in ents and ("assignment", "remove") in ents
+    who = ctl.json("history", "tag", "Hist.y")[0]["principal"]
+    assert len(ctl.json("history", "tag", "Hist.y", "--principal", who)) == 3
+    assert ctl.json("history", "tag", "Hist.y", "--principal", "nobody") == []
+    assert ctl.json("history", "tag", "Hist.y", "--from", "2999-01-01T00:00:00Z") == []
+    assert len(ctl.json("history", "tag", "Hist.y", "--limit", "2")) == 2
     ctl("history", "planet", "x", rc=EXIT_USAGE)
     ctl("history", "tag", "Never.was", "-o", "json")  # unknown: an empty history
     ctl("history", "resource", "doc/never", rc=EXIT_NOTFOUND)
@@ -328,10 +333,41 @@ def test_as_of_revision_and_time(ctl, server):
     assert ctl("tags", "resources", "Past", "--descendants", "--as-of", str(rev), "-q").stdout.split() == ["box/past"]
     assert ctl("tags", "resources", "Past.b", "-q").stdout == ""
     ctl("tags", "get", "Past.a", "--as-of", "yesterday", rc=EXIT_USAGE)
-    ctl("tags", "get", "Past.a", "--as-of", "999999999", rc=EXIT_NOTFOUND)
-    ctl("query", "Past.a", "--as-of", str(rev), rc=EXIT_USAGE)
+    # A revision after the newest is the server's 400 (docs/api.md): a usage error.
+    ctl("tags", "get", "Past.a", "--as-of", "999999999", rc=EXIT_USAGE)
+    ctl("tags", "get", "Past.a", "--as-of", "1990-01-01T00:00:00Z", rc=EXIT_NOTFOUND)
     ctl("tags", "list", "--kind", "box", "--as-of", str(rev), rc=EXIT_USAGE)
     ctl("resources", "list", "--tag", "Past.a", "--as-of", str(rev), rc=EXIT_USAGE)
+
+
+def test_as_of_effective_tags_and_queries(ctl, server):
+    """The server answers --as-of for effective tags (with the ancestor each came from) and
+    for tag queries, as the tree and the tags were then."""
+    ctl("tags", "create", "Then.red", "Then.blue")
+    ctl("resources", "put", "shelf/top")
+    ctl("resources", "put", "shelf/low")
+    ctl("resources", "put", "jar/j1", "--parent", "shelf/top")
+    ctl("tag", "shelf/top", "Then.red")
+    ctl("tag", "jar/j1", "Then.blue")
+    rev = revision(server)
+    ctl("resources", "put", "jar/j1", "--parent", "shelf/low")
+    ctl("untag", "shelf/top", "Then.red")
+    ctl("tags", "rename", "Then.blue", "Then.navy")
+
+    then = ctl.json("effective", "jar/j1", "--as-of", str(rev))
+    assert [(i["name"], i["inherited_from"]) for i in then] == [
+        ("Then.blue", None), ("Then.red", {"kind": "shelf", "key": "top"})]
+    assert [i["name"] for i in ctl.json("effective", "jar/j1")] == ["Then.navy"]
+    assert [i["name"] for i in ctl.json("effective", "jar/j1", "--direct", "--as-of", str(rev))] == [
+        "Then.blue"]
+    q = lambda *a: sorted(ctl(*("query",) + a + ("-q",)).stdout.split())
+    assert q("Then.red", "--effective", "--as-of", str(rev)) == ["jar/j1", "shelf/top"]
+    assert q("Then.red", "--effective") == []
+    assert q("Then.blue and kind:jar", "--as-of", str(rev)) == ["jar/j1"]
+    assert ctl("query", "Then.*", "--effective", "--count", "--as-of", str(rev)).stdout.strip() == "2"
+    ctl("query", "Then.navy", "--as-of", str(rev), rc=EXIT_USAGE)  # unknown then
+    assert [r["parent"]["key"] for r in ctl.json("resources", "list", "--parent", "shelf/top",
+                                                 "--as-of", str(rev))] == ["top"]
 
 
 # ---- tokens, users, organizations, sources ----
@@ -509,6 +545,15 @@ def test_login_checks_and_stores_with_mode_0600(ctl, server, home, tmp_path):
     ctl("tags", "list", "--limit", "1", "--profile", "ci", env=env)
 
 
+def test_workspace_flag_picks_the_workspace(ctl):
+    org = ctl.json("orgs", "list")[0]["id"]
+    ws = ctl.json("orgs", "add-workspace", org, "Sandbox")["id"]
+    ctl("tags", "create", "Sandboxed", "--workspace", ws)
+    assert [t["name"] for t in ctl.json("tags", "list", "--workspace", ws)] == ["Sandboxed"]
+    assert "Sandboxed" not in [t["name"] for t in ctl.json("tags", "list")]
+    ctl("tags", "list", "--workspace", "ws_999999", rc=EXIT_NOTFOUND)
+
+
 # ---- errors, exit codes, debug, terminal ----
 
 def test_usage_errors_are_exit_2(ctl):
@@ -521,7 +566,7 @@ def test_usage_errors_are_exit_2(ctl):
     ctl("tags", "list", "--limit", "0", rc=EXIT_USAGE)
     ctl("tags", "list", "--output", rc=EXIT_USAGE)
     ctl("tags", "list", "--quiet=maybe", rc=EXIT_USAGE)
-    ctl("tags", "list", "--workspace", "ws_1", rc=EXIT_USAGE)
+    ctl("tags", "list", "--workspace", "staging", rc=EXIT_USAGE)  # the server's 400
     ctl("tokens", "list", "--as-of", "1", rc=EXIT_USAGE)
     assert "not valid UTF-8" in ctl("tags", "get", b"\xff".decode("utf-8", "surrogateescape"),
                                     rc=EXIT_USAGE).stderr

@@ -66,6 +66,8 @@ export interface Page<T> {
   items: T[];
   next_cursor?: string | null;
   total?: number;
+  /** Set when the page was read as of a past revision (the as_of parameter). */
+  as_of?: { revision: number; at: string };
 }
 
 /** An error the API answered, in words, with the field (and query column) it names. */

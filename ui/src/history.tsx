@@ -1,59 +1,29 @@
 // History: the change feed (newest first, polled for new changes) and the state as of a past
-// revision. The native API answers reads only at the current revision, so the console
-// rebuilds the past from the change log (GET /v1/changes holds each entity's whole
-// before/after): the taxonomy and a resource's direct tags as of revision R.
+// revision. tagd answers reads as of a revision or a time itself (the as_of parameter,
+// docs/api.md): the console asks it, it never rebuilds the past.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api, Change, Tag } from './api';
+import { allPages, api, ApiError, Change, Page, Tag } from './api';
 import { ErrorText, fmtTime } from './ui';
 
-let log: Change[] = [];
-let logUntil = 0; // every record of revisions <= logUntil is in `log`
-
-/** Every change record up to the newest, read once and then only what is new. */
-export async function changesUpTo(rev: number): Promise<Change[]> {
-  while (logUntil < rev) {
-    const p = await api<{ items: Change[]; next_since: number }>(
-      'GET',
-      `/v1/changes?since=${logUntil}&limit=1000`,
-    );
-    if (!p.items.length) break;
-    log = log.concat(p.items);
-    logUntil = p.next_since;
-  }
-  return log.filter((c) => c.revision <= rev);
-}
-export function forgetHistory() {
-  log = [];
-  logUntil = 0;
-}
-
-/** The live (not deleted) tags as of revision `rev`. */
+/** The live (not deleted) tags as of revision `rev`; revision 0 (before anything) has none. */
 export async function tagsAt(rev: number): Promise<Map<number, Tag>> {
   const m = new Map<number, Tag>();
-  for (const c of await changesUpTo(rev)) {
-    if (c.entity !== 'tag') continue;
-    if (c.after) {
-      const t = c.after as Tag;
-      // Change records keep display_name null when unset; lists answer the last segment.
-      m.set(c.entity_id, { ...t, display_name: t.display_name || t.name.split('.').pop()!, parent_id: t.parent_id ?? null });
-    }
-    else m.delete(c.entity_id);
-  }
-  for (const [id, t] of m) if (t.deleted) m.delete(id);
+  if (rev <= 0) return m;
+  await allPages<Tag>('/v1/tags?as_of=' + rev, (items) => {
+    for (const t of items) m.set(t.id, t);
+  });
   return m;
 }
 
-/** The ids of the tags directly on resource `resourceId` as of revision `rev`. */
-export async function assignedAt(rev: number, resourceId: number): Promise<Set<number>> {
-  const s = new Set<number>();
-  for (const c of await changesUpTo(rev)) {
-    if (c.entity !== 'assignment') continue;
-    const d = c.after || c.before;
-    if (!d || d.resource_id !== resourceId) continue;
-    if (c.after) s.add(d.tag_id);
-    else s.delete(d.tag_id);
+/** The newest revision committed at or before `ms` (0 when none was: tagd answers 404). */
+export async function revisionAt(ms: number): Promise<number> {
+  try {
+    const p = await api<Page<Tag>>('GET', '/v1/tags?limit=1&as_of=' + encodeURIComponent(new Date(ms).toISOString()));
+    return p.as_of ? p.as_of.revision : 0;
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return 0;
+    throw e;
   }
-  return s;
 }
 
 /** Names of tags and resources by id, from the records seen (the newest spelling wins). */
@@ -69,13 +39,6 @@ function learn(n: Names, cs: Change[]) {
     if (c.entity === 'tag' && d.name) n.tags.set(c.entity_id, d.name);
     if (c.entity === 'resource' && d.kind) n.res.set(c.entity_id, `${d.kind}/${d.key}`);
   }
-}
-
-/** The newest revision committed at or before `ms` (0 when none was). */
-export async function revisionAt(ms: number, head: number): Promise<number> {
-  let r = 0;
-  for (const c of await changesUpTo(head)) if (Date.parse(c.at) <= ms) r = c.revision;
-  return r;
 }
 
 function describe(c: Change, n: Names): string {
@@ -180,7 +143,7 @@ export function HistoryView(props: {
               setWhen(v);
               if (!v) return;
               try {
-                const r = await revisionAt(new Date(v).getTime(), head);
+                const r = await revisionAt(new Date(v).getTime());
                 setRev(String(r));
                 props.setAsOf(r);
               } catch (x) {

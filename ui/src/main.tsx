@@ -4,7 +4,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError, getToken, Me, setToken, Tag } from './api';
-import { forgetHistory, HistoryView, tagsAt } from './history';
+import { HistoryView, tagsAt } from './history';
 import { QueryView } from './query';
 import { ResourcesView } from './resources';
 import { Taxonomy } from './taxonomy';
@@ -108,7 +108,6 @@ function OrgSwitcher(props: { me: Me; onSwitched: (me: Me) => void }) {
         sessionStorage.setItem(HOME, JSON.stringify({ token: getToken(), issued: t.id }));
         setToken(t.token);
       }
-      forgetHistory();
       props.onSwitched(await api<Me>('GET', '/v1/me'));
       navigate('/ui/tags');
     } catch (x) {
@@ -166,7 +165,6 @@ function App() {
     const gone = (e: Event) => {
       sessionStorage.removeItem(HOME);
       setToken(null);
-      forgetHistory();
       setMe(null);
       setReason(new ApiError(401, 'unauthorized', 'Signed out: ' + (e as CustomEvent).detail));
     };
@@ -220,8 +218,7 @@ function App() {
         key={String(reason)}
         reason={reason}
         onSignedIn={(m) => {
-          forgetHistory();
-          setMe(m);
+              setMe(m);
         }}
       />
     );
@@ -234,7 +231,6 @@ function App() {
       sessionStorage.removeItem(HOME);
     }
     setToken(null);
-    forgetHistory();
     setMe(null);
   };
   const go = (k: string) => {
@@ -288,7 +284,7 @@ function App() {
         {pg === 'tags' && (asOf == null || asOfTags) && <Taxonomy caps={c} asOf={asOf} asOfTags={asOfTags} />}
         {pg === 'groups' && <GroupsView caps={c} />}
         {pg === 'resources' && <ResourcesView caps={c} asOf={asOf} />}
-        {pg === 'query' && <QueryView />}
+        {pg === 'query' && <QueryView asOf={asOf} />}
         {pg === 'history' && <HistoryView asOf={asOf} setAsOf={setAsOf} />}
         {pg === 'admin' && c.admin && <AdminView me={me} />}
       </main>

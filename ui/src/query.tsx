@@ -7,7 +7,8 @@ import { ErrorText, navigate } from './ui';
 
 const PAGE = 50;
 
-export function QueryView() {
+/** `asOf`: the query is answered on the workspace as it was at that revision. */
+export function QueryView(props: { asOf: number | null }) {
   const p = new URLSearchParams(location.search);
   const [q, setQ] = useState(p.get('q') || '');
   const [effective, setEffective] = useState(p.get('effective') === '1');
@@ -22,7 +23,8 @@ export function QueryView() {
     const t0 = performance.now();
     const url =
       '/v1/resources?query=' + enc(q) + '&limit=' + PAGE + (effective ? '&effective=true' : '') +
-      (more && cursor ? '&cursor=' + enc(cursor) : '');
+      (more && cursor ? '&cursor=' + enc(cursor) : '') +
+      (props.asOf != null ? '&as_of=' + props.asOf : '');
     try {
       const pg = await api<Page<Resource>>('GET', url);
       if (!live()) return;
@@ -64,7 +66,7 @@ export function QueryView() {
       alive = false;
       clearTimeout(timer);
     };
-  }, [q, effective]);
+  }, [q, effective, props.asOf]);
 
   const col = error instanceof ApiError && error.column ? error.column : null;
   return (
@@ -104,6 +106,7 @@ export function QueryView() {
       {total != null && (
         <p class="count" aria-live="polite">
           <strong>{total}</strong> resource{total === 1 ? '' : 's'} match{total === 1 ? 'es' : ''}
+          {props.asOf != null && ` as of revision ${props.asOf}`}
           {ms != null && <span class="muted"> ({ms} ms)</span>}
         </p>
       )}

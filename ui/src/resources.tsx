@@ -2,7 +2,6 @@
 // ancestor it comes from), adding tags with autocomplete and removing them.
 import { useEffect, useState } from 'preact/hooks';
 import { api, enc, Page, resPath, Resource, Tag, TagOnResource } from './api';
-import { assignedAt, tagsAt } from './history';
 import { ErrorText, navigate, Swatch } from './ui';
 import type { Caps } from './main';
 
@@ -31,6 +30,7 @@ export function ResourcesView(props: { caps: Caps; asOf: number | null }) {
       if (parent) q.set('parent', parent);
       q.set('limit', '100');
       if (more && cursor) q.set('cursor', cursor);
+      if (props.asOf != null) q.set('as_of', String(props.asOf)); // the resources of then
       const pg = await api<Page<Resource>>('GET', '/v1/resources?' + q);
       setList(more ? list.concat(pg.items) : pg.items);
       setCursor(pg.next_cursor || null);
@@ -42,7 +42,7 @@ export function ResourcesView(props: { caps: Caps; asOf: number | null }) {
   };
   useEffect(() => {
     load(false);
-  }, [kind, parent]);
+  }, [kind, parent, props.asOf]);
 
   const open = (r: { kind: string; key: string }) => {
     const q = new URLSearchParams(location.search);
@@ -183,24 +183,14 @@ function ResourceDetail(props: {
     let live = true;
     (async () => {
       try {
-        const r = await api<Resource>('GET', base);
+        // As of a past revision, tagd answers the resource and its effective tags as they were
+        // then, each inherited one with the ancestor it came from then.
+        const at = props.asOf != null ? 'as_of=' + props.asOf : '';
+        const r = await api<Resource>('GET', base + (at ? '?' + at : ''));
         if (!live) return;
         setRes(r);
-        if (props.asOf != null) {
-          // The past: the direct tags from the change log, names as of then.
-          const [ids, all] = await Promise.all([assignedAt(props.asOf, r.id), tagsAt(props.asOf)]);
-          if (!live) return;
-          setTags(
-            [...ids].map((id) => {
-              const t = all.get(id);
-              const name = t ? t.name : `#${id}`;
-              return { tag_id: id, name, display_name: name, color: t ? t.color : null, context: null, added_by: '', added_at: '', inherited_from: null };
-            }),
-          );
-        } else {
-          const p = await api<Page<TagOnResource>>('GET', base + '/tags?effective=true');
-          if (live) setTags(p.items);
-        }
+        const p = await api<Page<TagOnResource>>('GET', base + '/tags?effective=true' + (at ? '&' + at : ''));
+        if (live) setTags(p.items);
       } catch (e) {
         if (live) setError(e);
       }
@@ -288,9 +278,9 @@ function ResourceDetail(props: {
           </li>
         ))}
       </ul>
-      {props.asOf == null && (
+      {
         <>
-          <h3>Inherited tags</h3>
+          <h3>Inherited tags{props.asOf != null ? ` as of revision ${props.asOf}` : ''}</h3>
           <ul class="chips" aria-label="Inherited tags">
             {inherited.length === 0 && <li class="muted">none</li>}
             {inherited.map((t) => (
@@ -307,7 +297,7 @@ function ResourceDetail(props: {
             ))}
           </ul>
         </>
-      )}
+      }
       {canAssign && (
         <form class="toolbar addtag" onSubmit={doAdd}>
           <label class="grow">

@@ -229,6 +229,19 @@ test('travels back in time: the taxonomy and a resource as of a past revision', 
   await shot('taxonomy-as-of');
   await page.goto(tagd.url + `/ui/resources?kind=folder&key=finance&asof=${rev - 1}`);
   await page.getByRole('list', { name: 'Direct tags' }).getByText('Country.DE').waitFor();
+  // The file's effective tags then, each inherited one with the ancestor it came from.
+  await page.goto(tagd.url + `/ui/resources?kind=file&key=report.pdf&asof=${rev - 1}`);
+  const inheritedThen = page.getByRole('list', { name: 'Inherited tags' });
+  await inheritedThen.getByText('Country.DE').waitFor();
+  await inheritedThen.getByRole('button', { name: 'folder/finance' }).waitFor();
+  // A query as of then names the tags of then, and finds what inherited them then.
+  await page.goto(tagd.url + `/ui/query?q=Country.DE&effective=1&asof=${rev - 1}`);
+  await page.getByText(`2 resources match as of revision ${rev - 1}`).waitFor();
+  await page.getByRole('table').getByText('report.pdf').waitFor();
+  await page.getByRole('button', { name: 'Back to now' }).click();
+  await page.getByRole('alert').filter({ hasText: /unknown tag 'Country.DE'/ }).waitFor();
+  await page.goto(tagd.url + `/ui/resources?kind=folder&key=finance&asof=${rev - 1}`);
+  await page.getByRole('list', { name: 'Direct tags' }).getByText('Country.DE').waitFor();
   await page.getByRole('button', { name: 'Back to now' }).click();
   await page.getByRole('list', { name: 'Direct tags' }).getByText('Nation.DE').waitFor();
   // As of a time before anything was written: revision 0, no tags.

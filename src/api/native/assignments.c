@@ -35,7 +35,9 @@ static void piece_end(struct sbuf *b, struct piece *p)
     p->set = true;
 }
 
-static void render_assignments(struct hreq *r, struct assignment *as, size_t n)
+/* `asof` NULL: the present; else the answer names the revision it is as of. */
+static void render_assignments(struct hreq *r, struct assignment *as, size_t n,
+                               const struct native_asof *asof)
 {
     /* The hottest read: a resource's (effective) tags. Neighbouring entries mostly share who
      * added them (interned strings: equal pointers), when (one batch) and, inherited, from
@@ -82,6 +84,8 @@ static void render_assignments(struct hreq *r, struct assignment *as, size_t n)
     }
     jw_arr_end(&w);
     jw_kint(&w, "total", (int64_t)n);
+    if (asof)
+        native_render_as_of(&w, asof);
     jw_obj_end(&w);
 }
 
@@ -93,11 +97,12 @@ struct asg_view {
 static void render_assignments_later(struct hreq *r, void *arg)
 {
     struct asg_view *v = arg;
-    render_assignments(r, v->as, v->n);
+    render_assignments(r, v->as, v->n, NULL);
 }
 
 void native_res_tags_get(struct hreq *r, struct core_ctx *cx)
 {
+    struct native_asof asof;
     struct assignment *as;
     struct tg_err err;
     int64_t id;
@@ -105,17 +110,25 @@ void native_res_tags_get(struct hreq *r, struct core_ctx *cx)
     size_t n;
     int rc;
 
-    if (api_native_auth(r, cx, RIGHT_READ) || api_query_bool(r, "effective", false, &eff))
+    if (api_native_auth(r, cx, RIGHT_READ) || api_query_bool(r, "effective", false, &eff) ||
+        native_as_of(r, cx, &asof))
         return;
     tg_err_clear(&err);
-    rc = core_resource_id(cx, r->params[0], r->params[1], &id, &err);
-    if (rc == 0)
-        rc = core_assign_list(cx, id, eff, &as, &n, &err);
+    if (asof.set) {
+        struct resource res;
+        rc = core_asof_resource_get(cx, asof.rev, r->params[0], r->params[1], &res, &err);
+        if (rc == 0)
+            rc = core_asof_assign_list(cx, asof.rev, &res, eff, &as, &n, &err);
+    } else {
+        rc = core_resource_id(cx, r->params[0], r->params[1], &id, &err);
+        if (rc == 0)
+            rc = core_assign_list(cx, id, eff, &as, &n, &err);
+    }
     if (rc) {
         api_fail(r, rc, &err);
         return;
     }
-    render_assignments(r, as, n);
+    render_assignments(r, as, n, asof.set ? &asof : NULL);
 }
 
 static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)

@@ -1,8 +1,10 @@
 /* api/native/changes.c: /v1/changes: the change log, one page of whole revisions at a
  * time; with ?wait=S a long poll that answers once a change past `since` is committed. */
 #include <stdint.h>
+#include <string.h>
 
 #include "api/native/native.h"
+#include "util/timeu.h"
 
 void native_changes(struct hreq *r, struct core_ctx *cx)
 {
@@ -55,5 +57,71 @@ void native_changes(struct hreq *r, struct core_ctx *cx)
     jw_arr_end(&w);
     jw_key(&w, "next_since");
     jw_int(&w, n ? c[n - 1].rev : since);
+    jw_obj_end(&w);
+}
+
+/* A time parameter of a history (RFC 3339 or epoch ms) into *ms; 0 when absent. 0 or -1. */
+static int time_param(struct hreq *r, const char *name, int64_t *ms)
+{
+    const char *v = api_query(r, name);
+
+    *ms = 0;
+    if (v == NULL)
+        return 0;
+    if (strlen(v) > 64 || !time_parse(v, ms) || *ms < 0) {
+        api_failf(r, TG_EINVAL, name, "'%s' must be an RFC 3339 time or epoch milliseconds",
+                  name);
+        return -1;
+    }
+    return 0;
+}
+
+void native_render_history(struct hreq *r, struct core_ctx *cx, const char *entity, int64_t id)
+{
+    struct history_filter f;
+    struct change *c;
+    struct tg_err err;
+    const char *next;
+    int64_t limit;
+    struct jw w;
+    size_t n;
+    int rc;
+
+    memset(&f, 0, sizeof(f));
+    if (api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
+        time_param(r, "from", &f.from_ms) || time_param(r, "to", &f.to_ms))
+        return;
+    f.limit = (int)limit;
+    f.principal = api_query(r, "principal");
+    f.cursor = api_query(r, "cursor");
+    if (f.cursor && *f.cursor == '\0')
+        f.cursor = NULL;
+    tg_err_clear(&err);
+    rc = core_history(cx, entity, id, &f, &c, &n, &next, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return;
+    }
+    api_json_begin(r, 200, &w);
+    jw_obj(&w);
+    jw_key(&w, "items");
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        jw_obj(&w);
+        jw_kint(&w, "revision", c[i].rev);
+        jw_kint(&w, "seq", c[i].seq);
+        api_kiso(&w, "at", c[i].at);
+        jw_kstr(&w, "principal", c[i].principal);
+        jw_kstr(&w, "entity", c[i].entity);
+        jw_kint(&w, "entity_id", c[i].entity_id);
+        jw_kstr(&w, "op", c[i].op);
+        jw_key(&w, "before");
+        jw_raw(&w, c[i].before);
+        jw_key(&w, "after");
+        jw_raw(&w, c[i].after);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
+    jw_kstr(&w, "next_cursor", next);
     jw_obj_end(&w);
 }

@@ -22,6 +22,9 @@ int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
     rc = core_auth_token(cx, tok, &err);
     if (rc == 0)
         rc = core_require(cx, need, &err);
+    /* A request may act in another workspace of its organization (the default otherwise). */
+    if (rc == 0 && api_header(r, "x-tagd-workspace"))
+        rc = core_ws_select(cx, api_header(r, "x-tagd-workspace"), &err);
     if (rc) {
         api_fail(r, rc, &err);
         return -1;
@@ -124,8 +127,8 @@ int native_id_cursor(struct hreq *r, struct core_ctx *cx, int64_t *after)
     return 0;
 }
 
-void native_render_resource_page(struct hreq *r, struct core_ctx *cx, struct resource *items,
-                                 size_t n, bool more, const int64_t *total)
+static void resource_page(struct hreq *r, struct core_ctx *cx, struct resource *items, size_t n,
+                          bool more, const int64_t *total, const struct native_asof *asof)
 {
     struct jw w;
 
@@ -143,7 +146,22 @@ void native_render_resource_page(struct hreq *r, struct core_ctx *cx, struct res
         jw_null(&w);
     if (total)
         jw_kint(&w, "total", *total);
+    if (asof)
+        native_render_as_of(&w, asof);
     jw_obj_end(&w);
+}
+
+void native_render_resource_page(struct hreq *r, struct core_ctx *cx, struct resource *items,
+                                 size_t n, bool more, const int64_t *total)
+{
+    resource_page(r, cx, items, n, more, total, NULL);
+}
+
+void native_render_resource_page_as_of(struct hreq *r, struct core_ctx *cx,
+                                       struct resource *items, size_t n, bool more,
+                                       const struct native_asof *asof)
+{
+    resource_page(r, cx, items, n, more, NULL, asof);
 }
 
 /* Resolves a JSON array of tag references (ids or names) into ids. With `create`, unknown
@@ -201,6 +219,53 @@ int native_load_resource(struct hreq *r, struct core_ctx *cx, struct resource *r
     assert(r->params[0] != NULL && r->params[1] != NULL); /* a {kind}/{key} route */
     tg_err_clear(&err);
     rc = core_resource_get(cx, r->params[0], r->params[1], res, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
+int native_as_of(struct hreq *r, struct core_ctx *cx, struct native_asof *a)
+{
+    const char *spec = api_query(r, "as_of");
+    struct tg_err err;
+    int rc;
+
+    memset(a, 0, sizeof(*a));
+    if (spec == NULL)
+        return 0;
+    tg_err_clear(&err);
+    rc = core_asof_resolve(cx, spec, &a->rev, &a->at, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return -1;
+    }
+    a->set = true;
+    api_set_header(r, "X-Tagd-As-Of", arena_printf(&r->a, "%lld", (long long)a->rev));
+    return 0;
+}
+
+void native_render_as_of(struct jw *w, const struct native_asof *a)
+{
+    assert(a->set);
+    jw_key(w, "as_of");
+    jw_obj(w);
+    jw_kint(w, "revision", a->rev);
+    api_kiso(w, "at", a->at);
+    jw_obj_end(w);
+}
+
+int native_load_resource_at(struct hreq *r, struct core_ctx *cx, const struct native_asof *asof,
+                            struct resource *res)
+{
+    struct tg_err err;
+    int rc;
+
+    if (!asof->set)
+        return native_load_resource(r, cx, res);
+    tg_err_clear(&err);
+    rc = core_asof_resource_get(cx, asof->rev, r->params[0], r->params[1], res, &err);
     if (rc) {
         api_fail(r, rc, &err);
         return -1;

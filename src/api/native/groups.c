@@ -6,10 +6,13 @@
 
 /* ---- groups ---- */
 
-static void render_group(struct jw *w, struct hreq *r, struct core_ctx *cx, const struct group *g)
+/* `asof` NULL: the group now, with its tags now; else its tags as of the revision. */
+static void render_group(struct jw *w, struct hreq *r, struct core_ctx *cx, const struct group *g,
+                         const struct native_asof *asof)
 {
     struct tag *tags;
     size_t n = 0;
+    int rc;
 
     jw_obj(w);
     jw_kint(w, "id", g->id);
@@ -23,7 +26,11 @@ static void render_group(struct jw *w, struct hreq *r, struct core_ctx *cx, cons
     jw_kbool(w, "exclusive", g->exclusive);
     jw_key(w, "tags");
     jw_arr(w);
-    if (core_group_tags(cx, g->id, &tags, &n, NULL) == 0)
+    if (asof)
+        rc = core_asof_group_tags(cx, asof->rev, g->id, &tags, &n, NULL);
+    else
+        rc = core_group_tags(cx, g->id, &tags, &n, NULL);
+    if (rc == 0)
         for (size_t i = 0; i < n; i++)
             jw_int(w, tags[i].id);
     jw_arr_end(w);
@@ -69,16 +76,20 @@ static int parse_group_input(struct hreq *r, json_t *o, struct group_input *in)
 
 void native_groups_list(struct hreq *r, struct core_ctx *cx)
 {
+    struct native_asof asof;
     struct tg_err err;
     struct group *g;
     struct jw w;
     size_t n;
     int rc;
 
-    if (api_native_auth(r, cx, RIGHT_READ))
+    if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof))
         return;
     tg_err_clear(&err);
-    rc = core_group_list(cx, &g, &n, &err);
+    if (asof.set)
+        rc = core_asof_group_list(cx, asof.rev, &g, &n, &err);
+    else
+        rc = core_group_list(cx, &g, &n, &err);
     if (rc) {
         api_fail(r, rc, &err);
         return;
@@ -88,9 +99,11 @@ void native_groups_list(struct hreq *r, struct core_ctx *cx)
     jw_key(&w, "items");
     jw_arr(&w);
     for (size_t i = 0; i < n; i++)
-        render_group(&w, r, cx, &g[i]);
+        render_group(&w, r, cx, &g[i], asof.set ? &asof : NULL);
     jw_arr_end(&w);
     jw_kint(&w, "total", (int64_t)n);
+    if (asof.set)
+        native_render_as_of(&w, &asof);
     jw_obj_end(&w);
 }
 
@@ -115,7 +128,7 @@ void native_groups_create(struct hreq *r, struct core_ctx *cx)
             api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 201, &w);
-            render_group(&w, r, cx, &g);
+            render_group(&w, r, cx, &g, NULL);
             native_set_etag(r, g.version);
             api_set_header(r, "Location", arena_printf(&r->a, "/v1/groups/%lld", (long long)g.id));
         }
@@ -134,22 +147,27 @@ static int group_id_param(struct hreq *r, int64_t *id)
 
 void native_group_get(struct hreq *r, struct core_ctx *cx)
 {
+    struct native_asof asof;
     struct tg_err err;
     struct group g;
     struct jw w;
     int64_t id;
     int rc;
 
-    if (api_native_auth(r, cx, RIGHT_READ) || group_id_param(r, &id))
+    if (api_native_auth(r, cx, RIGHT_READ) || group_id_param(r, &id) ||
+        native_as_of(r, cx, &asof))
         return;
     tg_err_clear(&err);
-    rc = core_group_get(cx, id, &g, &err);
+    if (asof.set)
+        rc = core_asof_group_get(cx, asof.rev, id, &g, &err);
+    else
+        rc = core_group_get(cx, id, &g, &err);
     if (rc) {
         api_fail(r, rc, &err);
         return;
     }
     api_json_begin(r, 200, &w);
-    render_group(&w, r, cx, &g);
+    render_group(&w, r, cx, &g, asof.set ? &asof : NULL);
     native_set_etag(r, g.version);
 }
 
@@ -175,7 +193,7 @@ void native_group_patch(struct hreq *r, struct core_ctx *cx)
             api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
-            render_group(&w, r, cx, &g);
+            render_group(&w, r, cx, &g, NULL);
             native_set_etag(r, g.version);
         }
     }
@@ -224,8 +242,17 @@ void native_group_set_tags(struct hreq *r, struct core_ctx *cx)
             api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
-            render_group(&w, r, cx, &g);
+            render_group(&w, r, cx, &g, NULL);
         }
     }
     json_decref(body);
+}
+
+void native_group_history(struct hreq *r, struct core_ctx *cx)
+{
+    int64_t id;
+
+    if (api_native_auth(r, cx, RIGHT_READ) || group_id_param(r, &id))
+        return;
+    native_render_history(r, cx, "group", id);
 }

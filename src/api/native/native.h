@@ -13,8 +13,22 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "core/history.h"
 
 /* ---- shared pieces (common.c) ---- */
+
+/* A past moment a read answers for (the as_of parameter); `set` false: the present. */
+struct native_asof {
+    bool set;
+    int64_t rev; /* the revision resolved (core_asof_resolve) */
+    int64_t at;  /* its commit time, ms */
+};
+/** Reads and resolves the as_of parameter into *a, and names the revision in the answer's
+ * X-Tagd-As-Of header. 0 (also without the parameter) or -1 with the error rendered. */
+int native_as_of(struct hreq *r, struct core_ctx *cx, struct native_asof *a);
+/** Writes the member "as_of": {"revision", "at"} of a collection answered as of a->rev. */
+void native_render_as_of(struct jw *w, const struct native_asof *a);
+
 
 /** The native API's authentication: bearer token, the rights of `need`, then the rate limit.
  * Renders the error and returns -1 on failure. */
@@ -36,12 +50,20 @@ int native_id_cursor(struct hreq *r, struct core_ctx *cx, int64_t *after);
 /** Answers a page of resources, with next_cursor and, unless `total` is NULL, the total. */
 void native_render_resource_page(struct hreq *r, struct core_ctx *cx, struct resource *items,
                                  size_t n, bool more, const int64_t *total);
+/** A page of resources as of asof->rev: no total (counting them all then would read the whole
+ * history), the member "as_of". */
+void native_render_resource_page_as_of(struct hreq *r, struct core_ctx *cx,
+                                       struct resource *items, size_t n, bool more,
+                                       const struct native_asof *asof);
 /** Resolves a JSON array of tag references (ids or names) into *ids (arena); with `create`,
  * unknown names are created. 0 or -1. */
 int native_tag_refs(struct hreq *r, struct core_ctx *cx, json_t *arr, bool create, int64_t **ids,
                     size_t *n);
 /** The resource the route's {kind} and {key} name. 0 or -1. */
 int native_load_resource(struct hreq *r, struct core_ctx *cx, struct resource *res);
+/** native_load_resource, or the resource as of asof->rev when asof->set. 0 or -1. */
+int native_load_resource_at(struct hreq *r, struct core_ctx *cx, const struct native_asof *asof,
+                            struct resource *res);
 
 /* ---- handlers, by file (routes.c maps them to routes) ---- */
 
@@ -58,6 +80,7 @@ void native_tag_patch(struct hreq *r, struct core_ctx *cx);
 void native_tag_delete(struct hreq *r, struct core_ctx *cx);
 void native_tag_restore(struct hreq *r, struct core_ctx *cx);
 void native_tag_resources(struct hreq *r, struct core_ctx *cx);
+void native_tag_history(struct hreq *r, struct core_ctx *cx);
 /* groups.c */
 void native_groups_list(struct hreq *r, struct core_ctx *cx);
 void native_groups_create(struct hreq *r, struct core_ctx *cx);
@@ -65,11 +88,13 @@ void native_group_get(struct hreq *r, struct core_ctx *cx);
 void native_group_patch(struct hreq *r, struct core_ctx *cx);
 void native_group_delete(struct hreq *r, struct core_ctx *cx);
 void native_group_set_tags(struct hreq *r, struct core_ctx *cx);
+void native_group_history(struct hreq *r, struct core_ctx *cx);
 /* resources.c */
 void native_resources_list(struct hreq *r, struct core_ctx *cx);
 void native_resource_get(struct hreq *r, struct core_ctx *cx);
 void native_resource_put(struct hreq *r, struct core_ctx *cx);
 void native_resource_delete(struct hreq *r, struct core_ctx *cx);
+void native_resource_history(struct hreq *r, struct core_ctx *cx);
 /* assignments.c */
 void native_res_tags_get(struct hreq *r, struct core_ctx *cx);
 void native_res_tags_add(struct hreq *r, struct core_ctx *cx);
@@ -87,6 +112,9 @@ void native_ws_create(struct hreq *r, struct core_ctx *cx);
 /* changes.c */
 void native_changes(struct hreq *r, struct core_ctx *cx);
 void native_events(struct hreq *r, struct core_ctx *cx);
+/** Answers a page of the history of a "tag", "group" or "resource" (core_history) with the
+ * request's principal, from, to, cursor and limit parameters. */
+void native_render_history(struct hreq *r, struct core_ctx *cx, const char *entity, int64_t id);
 /* sources.c */
 void native_sources_list(struct hreq *r, struct core_ctx *cx);
 void native_sources_create(struct hreq *r, struct core_ctx *cx);

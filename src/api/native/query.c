@@ -17,6 +17,7 @@ struct qparams {
     const char *cursor;
     bool effective, archived, count_only, ids_only;
     int64_t limit;
+    struct native_asof asof; /* set: evaluated on the workspace as of asof.rev */
 };
 
 static int auth(struct hreq *r, struct core_ctx *cx)
@@ -66,8 +67,11 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
     int rc;
 
     tg_err_clear(&err);
-    rc = core_query_resources(cx, &q, &res, &qe, &err);
-    if (res.rev)
+    if (p->asof.set)
+        rc = core_asof_query(cx, p->asof.rev, &q, &res, &qe, &err);
+    else
+        rc = core_query_resources(cx, &q, &res, &qe, &err);
+    if (res.rev && !p->asof.set)
         r->revision = res.rev; /* also on an error the snapshot's evaluation found */
     if (rc) {
         if (rc == TG_EINVAL && qe.fault != CORE_QUERY_INPUT)
@@ -94,7 +98,11 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
         for (size_t i = 0; i < res.n; i++) {
             struct resource one;
             tg_err_clear(&err);
-            if (core_resource_get_id(cx, res.ids[i], &one, &err) == 0)
+            if (p->asof.set)
+                rc = core_asof_resource_get_id(cx, p->asof.rev, res.ids[i], &one, &err);
+            else
+                rc = core_resource_get_id(cx, res.ids[i], &one, &err);
+            if (rc == 0)
                 api_native_render_resource(&w, r, &one);
         }
         jw_arr_end(&w);
@@ -107,6 +115,8 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
             jw_null(&w);
     }
     jw_kint(&w, "total", (int64_t)res.total);
+    if (p->asof.set)
+        native_render_as_of(&w, &p->asof);
     jw_obj_end(&w);
 }
 
@@ -128,7 +138,8 @@ void native_query_resources(struct hreq *r, struct core_ctx *cx)
         api_query_bool(r, "archived", false, &p.archived) ||
         api_query_bool(r, "count_only", false, &p.count_only) ||
         api_query_bool(r, "ids_only", false, &p.ids_only) ||
-        api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &p.limit))
+        api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &p.limit) ||
+        native_as_of(r, cx, &p.asof))
         return;
     run_query(r, cx, &p);
 }

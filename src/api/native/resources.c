@@ -9,10 +9,12 @@
 
 void native_resource_get(struct hreq *r, struct core_ctx *cx)
 {
+    struct native_asof asof;
     struct resource res;
     struct jw w;
 
-    if (api_native_auth(r, cx, RIGHT_READ) || native_load_resource(r, cx, &res))
+    if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof) ||
+        native_load_resource_at(r, cx, &asof, &res))
         return;
     api_json_begin(r, 200, &w);
     api_native_render_resource(&w, r, &res);
@@ -104,6 +106,7 @@ void native_resource_delete(struct hreq *r, struct core_ctx *cx)
 
 void native_resources_list(struct hreq *r, struct core_ctx *cx)
 {
+    struct native_asof asof;
     struct resource_filter f;
     struct resource *items;
     struct tg_err err;
@@ -117,7 +120,7 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
         native_query_resources(r, cx);
         return;
     }
-    if (api_native_auth(r, cx, RIGHT_READ))
+    if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof))
         return;
     memset(&f, 0, sizeof(f));
     if (api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
@@ -134,8 +137,13 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
             api_failf(r, TG_EINVAL, "parent", "'parent' must be KIND/KEY");
             return;
         }
-        rc = core_resource_get(cx, arena_strndup(&r->a, parent, (size_t)(slash - parent)),
-                               slash + 1, &p, &err);
+        if (asof.set)
+            rc = core_asof_resource_get(cx, asof.rev,
+                                        arena_strndup(&r->a, parent, (size_t)(slash - parent)),
+                                        slash + 1, &p, &err);
+        else
+            rc = core_resource_get(cx, arena_strndup(&r->a, parent, (size_t)(slash - parent)),
+                                   slash + 1, &p, &err);
         if (rc) {
             api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
             return;
@@ -163,10 +171,25 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
             return;
         }
     }
-    rc = core_resource_list(cx, &f, &items, &n, &more, &total, &err);
+    if (asof.set)
+        rc = core_asof_resource_list(cx, asof.rev, &f, &items, &n, &more, &err);
+    else
+        rc = core_resource_list(cx, &f, &items, &n, &more, &total, &err);
     if (rc) {
         api_fail(r, rc, &err);
         return;
     }
-    native_render_resource_page(r, cx, items, n, more, &total);
+    if (asof.set)
+        native_render_resource_page_as_of(r, cx, items, n, more, &asof);
+    else
+        native_render_resource_page(r, cx, items, n, more, &total);
+}
+
+void native_resource_history(struct hreq *r, struct core_ctx *cx)
+{
+    struct resource res;
+
+    if (api_native_auth(r, cx, RIGHT_READ) || native_load_resource(r, cx, &res))
+        return;
+    native_render_history(r, cx, "resource", res.id);
 }

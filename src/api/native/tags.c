@@ -142,6 +142,7 @@ static int tag_filter_from_query(struct hreq *r, struct tag_filter *f)
 
 void native_tags_list(struct hreq *r, struct core_ctx *cx)
 {
+    struct native_asof asof;
     struct tag_filter f;
     struct tg_err err;
     struct tag *tags;
@@ -151,10 +152,16 @@ void native_tags_list(struct hreq *r, struct core_ctx *cx)
     struct jw w;
     int rc;
 
-    if (api_native_auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f) || api_cache_serve(r, cx))
+    if (api_native_auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f) ||
+        native_as_of(r, cx, &asof))
+        return;
+    if (!asof.set && api_cache_serve(r, cx))
         return;
     tg_err_clear(&err);
-    rc = core_tag_list(cx, &f, &tags, &n, &next, &total, &err);
+    if (asof.set)
+        rc = core_asof_tag_list(cx, asof.rev, &f, &tags, &n, &next, &total, &err);
+    else
+        rc = core_tag_list(cx, &f, &tags, &n, &next, &total, &err);
     if (rc) {
         api_fail(r, rc, &err);
         return;
@@ -168,8 +175,11 @@ void native_tags_list(struct hreq *r, struct core_ctx *cx)
     jw_arr_end(&w);
     jw_kstr(&w, "next_cursor", next);
     jw_kint(&w, "total", total);
+    if (asof.set)
+        native_render_as_of(&w, &asof);
     jw_obj_end(&w);
-    api_cache_store(r, cx);
+    if (!asof.set)
+        api_cache_store(r, cx);
 }
 
 void native_tags_create(struct hreq *r, struct core_ctx *cx)
@@ -257,11 +267,24 @@ static int load_tag(struct hreq *r, struct core_ctx *cx, struct tag *t)
 
 void native_tag_get(struct hreq *r, struct core_ctx *cx)
 {
+    struct native_asof asof;
+    struct tg_err err;
     struct tag t;
     struct jw w;
+    int rc;
 
-    if (api_native_auth(r, cx, RIGHT_READ) || load_tag(r, cx, &t))
+    if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof))
         return;
+    if (asof.set) {
+        tg_err_clear(&err);
+        rc = core_asof_tag_get(cx, asof.rev, r->params[0], &t, &err);
+        if (rc) {
+            api_fail(r, rc, &err);
+            return;
+        }
+    } else if (load_tag(r, cx, &t)) {
+        return;
+    }
     api_json_begin(r, 200, &w);
     render_tag(&w, r, &t);
     native_set_etag(r, t.version);
@@ -361,4 +384,13 @@ void native_tag_resources(struct hreq *r, struct core_ctx *cx)
         return;
     }
     native_render_resource_page(r, cx, items, n, more, &total);
+}
+
+void native_tag_history(struct hreq *r, struct core_ctx *cx)
+{
+    struct tag t;
+
+    if (api_native_auth(r, cx, RIGHT_READ) || load_tag(r, cx, &t))
+        return;
+    native_render_history(r, cx, "tag", t.id);
 }
