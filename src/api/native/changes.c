@@ -4,7 +4,7 @@
 
 #include "api/native/native.h"
 
-void native_changes(struct hreq *r, struct core_ctx *cx)
+enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
 {
     struct change *c;
     struct tg_err err;
@@ -15,13 +15,11 @@ void native_changes(struct hreq *r, struct core_ctx *cx)
 
     if (api_native_auth(r, cx, RIGHT_READ) || api_query_int(r, "since", 0, 0, INT64_MAX, &since) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_changes_list(cx, since, (int)limit, &c, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -45,4 +43,5 @@ void native_changes(struct hreq *r, struct core_ctx *cx)
     jw_key(&w, "next_since");
     jw_int(&w, n ? c[n - 1].rev : since);
     jw_obj_end(&w);
+    return API_ANSWER;
 }

@@ -67,7 +67,7 @@ static int parse_group_input(struct hreq *r, json_t *o, struct group_input *in)
     return 0;
 }
 
-void native_groups_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_groups_list(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct group *g;
@@ -76,13 +76,11 @@ void native_groups_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_group_list(cx, &g, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -92,9 +90,10 @@ void native_groups_list(struct hreq *r, struct core_ctx *cx)
     jw_arr_end(&w);
     jw_kint(&w, "total", (int64_t)n);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-void native_groups_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_groups_create(struct hreq *r, struct core_ctx *cx)
 {
     struct group_input in;
     struct tg_err err;
@@ -102,25 +101,28 @@ void native_groups_create(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK; /* parse_group_input rendered its error */
 
     if (api_native_auth(r, cx, RIGHT_WRITE))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (parse_group_input(r, body, &in) == 0) {
         tg_err_clear(&err);
         rc = core_group_create(cx, &in, &g, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 201, &w);
             render_group(&w, r, cx, &g);
             native_set_etag(r, g.version);
             api_set_header(r, "Location", arena_printf(&r->a, "/v1/groups/%lld", (long long)g.id));
+            result = API_ANSWER;
         }
     }
     json_decref(body);
+    return result;
 }
 
 static int group_id_param(struct hreq *r, int64_t *id)
@@ -132,7 +134,7 @@ static int group_id_param(struct hreq *r, int64_t *id)
     return 0;
 }
 
-void native_group_get(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_get(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct group g;
@@ -141,19 +143,18 @@ void native_group_get(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ) || group_id_param(r, &id))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_group_get(cx, id, &g, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     render_group(&w, r, cx, &g);
     native_set_etag(r, g.version);
+    return API_ANSWER;
 }
 
-void native_group_patch(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_patch(struct hreq *r, struct core_ctx *cx)
 {
     struct group_input in;
     struct tg_err err;
@@ -162,44 +163,46 @@ void native_group_patch(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK; /* parse_group_input rendered its error */
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || group_id_param(r, &id) || native_if_match(r, &version))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (parse_group_input(r, body, &in) == 0) {
         tg_err_clear(&err);
         rc = core_group_update(cx, id, &in, version, &g, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
             render_group(&w, r, cx, &g);
             native_set_etag(r, g.version);
+            result = API_ANSWER;
         }
     }
     json_decref(body);
+    return result;
 }
 
-void native_group_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int64_t id;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || group_id_param(r, &id))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_group_delete(cx, id, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
-void native_group_set_tags(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_set_tags(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct group g;
@@ -208,12 +211,13 @@ void native_group_set_tags(struct hreq *r, struct core_ctx *cx)
     size_t n;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK; /* native_tag_refs rendered its error */
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || group_id_param(r, &id))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     arr = json_is_array(body) ? body : json_object_get(body, "tags");
     if (native_tag_refs(r, cx, arr, false, &ids, &n) == 0) {
         tg_err_clear(&err);
@@ -221,11 +225,13 @@ void native_group_set_tags(struct hreq *r, struct core_ctx *cx)
         if (rc == 0)
             rc = core_group_get(cx, id, &g, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
             render_group(&w, r, cx, &g);
+            result = API_ANSWER;
         }
     }
     json_decref(body);
+    return result;
 }

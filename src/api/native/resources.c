@@ -7,21 +7,22 @@
 
 /* ---- resources ---- */
 
-void native_resource_get(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resource_get(struct hreq *r, struct core_ctx *cx)
 {
     struct resource res;
     struct jw w;
 
     if (api_native_auth(r, cx, RIGHT_READ) || native_load_resource(r, cx, &res))
-        return;
+        return API_ROLLBACK;
     api_json_begin(r, 200, &w);
     api_native_render_resource(&w, r, &res);
     native_set_etag(r, res.version);
+    return API_ANSWER;
 }
 
 static const char *const resource_fields[] = {"name", "parent", "archived", "document", NULL};
 
-void native_resource_put(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resource_put(struct hreq *r, struct core_ctx *cx)
 {
     struct resource_input in;
     struct resource res;
@@ -30,12 +31,13 @@ void native_resource_put(struct hreq *r, struct core_ctx *cx)
     bool created;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (api_native_auth(r, cx, RIGHT_ASSIGN))
-        return;
+        return API_ROLLBACK;
     body = r->body_len ? api_body_json(r) : json_object();
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     memset(&in, 0, sizeof(in));
     tg_err_clear(&err);
     if (!json_is_object(body)) {
@@ -82,27 +84,28 @@ void native_resource_put(struct hreq *r, struct core_ctx *cx)
     api_json_begin(r, created ? 201 : 200, &w);
     api_native_render_resource(&w, r, &res);
     native_set_etag(r, res.version);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-void native_resource_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resource_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_ASSIGN))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_resource_delete(cx, r->params[0], r->params[1], &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
-void native_resources_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resources_list(struct hreq *r, struct core_ctx *cx)
 {
     struct resource_filter f;
     struct resource *items;
@@ -113,16 +116,14 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
     size_t n;
     int rc;
 
-    if (api_query_has(r, "query")) { /* a tag query: served by the engine */
-        native_query_resources(r, cx);
-        return;
-    }
+    if (api_query_has(r, "query")) /* a tag query: served by the engine */
+        return native_query_resources(r, cx);
     if (api_native_auth(r, cx, RIGHT_READ))
-        return;
+        return API_ROLLBACK;
     memset(&f, 0, sizeof(f));
     if (api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
         native_id_cursor(r, cx, &f.after_id))
-        return;
+        return API_ROLLBACK;
     f.limit = (int)limit;
     f.kind = api_query(r, "kind");
     tg_err_clear(&err);
@@ -130,26 +131,20 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
     if (parent) {
         const char *slash = strchr(parent, '/');
         struct resource p;
-        if (slash == NULL) {
-            api_failf(r, TG_EINVAL, "parent", "'parent' must be KIND/KEY");
-            return;
-        }
+        if (slash == NULL)
+            return api_failf(r, TG_EINVAL, "parent", "'parent' must be KIND/KEY");
         rc = core_resource_get(cx, arena_strndup(&r->a, parent, (size_t)(slash - parent)),
                                slash + 1, &p, &err);
-        if (rc) {
-            api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
-            return;
-        }
+        if (rc)
+            return api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
         f.parent_id = p.id;
     }
     tag = api_query(r, "tag");
     if (tag) {
         struct tag t;
         rc = core_tag_resolve(cx, tag, &t, &err);
-        if (rc) {
-            api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
-            return;
-        }
+        if (rc)
+            return api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
         f.tag_id = t.id;
     }
     arch = api_query(r, "archived");
@@ -158,15 +153,12 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
             f.archived = 1;
         else if (strcmp(arch, "only") == 0)
             f.archived = 2;
-        else if (strcmp(arch, "false") != 0) {
-            api_failf(r, TG_EINVAL, "archived", "'archived' must be true, false or only");
-            return;
-        }
+        else if (strcmp(arch, "false") != 0)
+            return api_failf(r, TG_EINVAL, "archived", "'archived' must be true, false or only");
     }
     rc = core_resource_list(cx, &f, &items, &n, &more, &total, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     native_render_resource_page(r, cx, items, n, more, &total);
+    return API_ANSWER;
 }
