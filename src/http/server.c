@@ -602,12 +602,6 @@ static enum api_result run_read(struct loop_thread *t, struct hreq *r, int64_t w
     assert(res != API_ROLLBACK || r->status >= 300);
     assert(res != API_NOT_YET || r->status == 503);
     assert(res != API_ANSWER || (r->status >= 100 && r->status < 400));
-    if (res == API_RUN_AS_WRITE) {
-        /* The writer runs it again from the start. */
-        txn_read_end(&cx);
-        api_reset_answer(r);
-        return res;
-    }
     if (res == API_NOT_YET && !last_try) {
         /* The store has the revision but the engine, which alone answers this route, has
          * not applied it yet (the tailer is a notification behind): the answer is dropped,
@@ -621,6 +615,8 @@ static enum api_result run_read(struct loop_thread *t, struct hreq *r, int64_t w
         r->revision = txn_read_rev(&cx);
     txn_note_rev(r->revision);
     txn_read_end(&cx);
+    if (res == API_RUN_AS_WRITE)
+        api_reset_answer(r); /* the writer runs it again from the start */
     return res;
 }
 
