@@ -39,9 +39,14 @@ struct hreq;
  * `return api_not_yet(...)`, `return api_render_later(...)`), API_ANSWER after rendering a
  * success (api_json_begin, api_no_content, ...), and API_ROLLBACK after a helper that rendered
  * an error and said so (`if (api_native_auth(r, cx, RIGHT_READ)) return API_ROLLBACK;`).
+ * A handler with a cleanup label starts with `enum api_result result = API_ROLLBACK;` and sets
+ * it once it answered. docs/development.md ("How a request runs") has the whole convention and
+ * how to convert a handler written for the side fields it replaced (status >= 300 meaning
+ * rollback, not_yet, as_write, render alone, prepare writing prep).
  */
 enum api_result {
-    /* The answer in r is final. On a write, status < 300: what the handler wrote commits. */
+    /* The answer in r is final: on a write a 2xx, and what the handler wrote commits; on a
+     * read also a 3xx that is no error (the console's 302 and 304). */
     API_ANSWER,
     /* The answer in r is an error (status >= 300): on a write, everything the handler wrote
      * is rolled back; every error a handler renders is one (api_fail returns it). */
