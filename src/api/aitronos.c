@@ -402,7 +402,7 @@ static int list_ws(struct hreq *r, struct core_ctx *cx, struct jw *w)
     return 0;
 }
 
-static void h_list(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_list(struct hreq *r, struct core_ctx *cx)
 {
     const char *only = api_query(r, "workspace_id");
     struct workspace *ws, one;
@@ -412,19 +412,17 @@ static void h_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (enter(r, cx, RIGHT_READ))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (only) {
         if (load_ws(r, cx, only, &one))
-            return;
+            return API_ROLLBACK;
         ws = &one;
         n = 1;
     } else {
         rc = core_ws_list(cx, cx->org_id, &ws, &n, &err);
-        if (rc) {
-            api_fail(r, rc, &err);
-            return;
-        }
+        if (rc)
+            return api_fail(r, rc, &err);
     }
     api_json_begin(r, 200, &w);
     jw_obj(&w);
@@ -433,24 +431,26 @@ static void h_list(struct hreq *r, struct core_ctx *cx)
     for (size_t i = 0; i < n; i++) {
         cx->ws_id = ws[i].id;
         if (list_ws(r, cx, &w))
-            return;
+            return API_ROLLBACK;
     }
     jw_arr_end(&w);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-static void h_get(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_get(struct hreq *r, struct core_ctx *cx)
 {
     struct tag t;
     struct jw w;
 
     if (enter(r, cx, RIGHT_READ) || load_tag(r, cx, &t))
-        return;
+        return API_ROLLBACK;
     api_json_begin(r, 200, &w);
     render_tag(&w, r, &t);
+    return API_ANSWER;
 }
 
-static void h_create(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_create(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"name", "workspace_id", "color", NULL};
     struct tag_input in;
@@ -460,12 +460,13 @@ static void h_create(struct hreq *r, struct core_ctx *cx)
     json_t *body, *wv;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (enter(r, cx, RIGHT_WRITE))
-        return;
+        return API_ROLLBACK;
     body = body_object(r, fields);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     memset(&in, 0, sizeof(in));
     if (name_field(r, body, true, &in.name))
         goto out;
@@ -493,11 +494,13 @@ static void h_create(struct hreq *r, struct core_ctx *cx)
     }
     api_json_begin(r, 201, &w);
     render_tag(&w, r, &out);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-static void h_patch(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_patch(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"name", "color", NULL};
     struct tag_input in;
@@ -506,12 +509,13 @@ static void h_patch(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (enter(r, cx, RIGHT_WRITE) || load_tag(r, cx, &t))
-        return;
+        return API_ROLLBACK;
     body = body_object(r, fields);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     memset(&in, 0, sizeof(in));
     if (name_field(r, body, false, &in.name) || color_field(r, body, &in.color, &in.has_color))
         goto out;
@@ -526,25 +530,26 @@ static void h_patch(struct hreq *r, struct core_ctx *cx)
     }
     api_json_begin(r, 200, &w);
     render_tag(&w, r, &out);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-static void h_delete(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct tag t;
     int rc;
 
     if (enter(r, cx, RIGHT_WRITE) || load_tag(r, cx, &t))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_tag_delete(cx, t.id, false, false, 0, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
 #define P "/v1/organizations/{organization_id}/knowledge/connectors/tags"

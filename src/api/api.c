@@ -224,7 +224,6 @@ void api_set_header(struct hreq *r, const char *name, const char *value)
 void api_json_begin(struct hreq *r, int status, struct jw *w)
 {
     sbuf_reset(&r->out);
-    r->render = NULL;
     /* One allocation for a typical answer instead of doubling from 256 bytes. */
     sbuf_reserve(&r->out, 8192);
     r->status = status;
@@ -235,7 +234,6 @@ void api_json_begin(struct hreq *r, int status, struct jw *w)
 void api_no_content(struct hreq *r)
 {
     sbuf_reset(&r->out);
-    r->render = NULL;
     r->status = 204;
     r->content_type = NULL;
 }
@@ -247,33 +245,26 @@ void api_reset_answer(struct hreq *r)
     r->content_type = NULL;
     r->nres_headers = 0;
     r->revision = 0;
-    r->render = NULL;
-    r->not_yet = false;
 }
 
-void api_run_as_write(struct hreq *r)
-{
-    api_reset_answer(r);
-    r->as_write = true;
-}
-
-void api_not_yet(struct hreq *r, int64_t rev)
+enum api_result api_not_yet(struct hreq *r, int64_t rev)
 {
     api_set_header(r, "Retry-After", "1");
     api_failf(r, TG_EBUSY, "X-Tagd-Min-Revision", "revision %lld is not available yet",
               (long long)rev);
-    r->not_yet = true;
+    return API_NOT_YET;
 }
 
-void api_wait(struct hreq *r, int64_t rev, int64_t ms)
+enum api_result api_wait(struct hreq *r, int64_t rev, int64_t ms)
 {
     assert(rev > 0 && ms > 0 && !r->wait_over);
     api_reset_answer(r);
     r->wait_rev = rev;
     r->wait_ms = ms;
+    return API_WAIT;
 }
 
-void api_stream(struct hreq *r, api_stream_fill fill, void *arg)
+enum api_result api_stream(struct hreq *r, api_stream_fill fill, void *arg)
 {
     api_reset_answer(r);
     r->status = 200;
@@ -283,15 +274,18 @@ void api_stream(struct hreq *r, api_stream_fill fill, void *arg)
     api_set_header(r, "X-Accel-Buffering", "no");
     r->stream_fill = fill;
     r->stream_arg = arg;
+    return API_ANSWER;
 }
 
-void api_render_later(struct hreq *r, int status, void (*fn)(struct hreq *r, void *arg),
-                      void *arg)
+enum api_result api_render_later(struct hreq *r, int status,
+                                 void (*fn)(struct hreq *r, void *arg), void *arg)
 {
+    assert(status >= 200 && status < 300 && fn != NULL);
     sbuf_reset(&r->out);
     r->status = status;
     r->render = fn;
     r->render_arg = arg;
+    return API_RENDER_LATER;
 }
 
 int api_code(int code, const struct tg_err *err)
@@ -303,7 +297,7 @@ int api_code(int code, const struct tg_err *err)
     return code;
 }
 
-void api_fail(struct hreq *r, int code, const struct tg_err *err)
+enum api_result api_fail(struct hreq *r, int code, const struct tg_err *err)
 {
     const struct dialect *d = r->d ? r->d : &native_dialect;
     struct tg_err def;
@@ -313,11 +307,13 @@ void api_fail(struct hreq *r, int code, const struct tg_err *err)
         tg_err_set(&def, code, "", "%s", tg_code_slug(code));
         err = &def;
     }
-    r->render = NULL;
     d->error(r, api_code(code, err), err);
+    /* Every error rolls back; a dialect that rendered a success for one is a bug. */
+    assert(r->status >= 300);
+    return API_ROLLBACK;
 }
 
-void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
+enum api_result api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
 {
     struct tg_err err;
     va_list ap;
@@ -328,7 +324,7 @@ void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
     va_end(ap);
-    api_fail(r, code, &err);
+    return api_fail(r, code, &err);
 }
 
 void api_native_error(struct hreq *r, int code, const struct tg_err *err)

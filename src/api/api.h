@@ -30,7 +30,49 @@ struct kv {
 };
 
 struct hreq;
-typedef void (*api_handler)(struct hreq *r, struct core_ctx *cx);
+
+/*
+ * What a handler tells the runtime (http/'s read path, the writer through http/'s txn_ops) to
+ * do with the answer it left in the hreq. The status stays the HTTP status: the result, not
+ * the status, decides what happens to the handler's writes, and the runtime asserts that the
+ * two agree. A handler returns what the call that answered returns (`return api_fail(...)`,
+ * `return api_not_yet(...)`, `return api_render_later(...)`), API_ANSWER after rendering a
+ * success (api_json_begin, api_no_content, ...), and API_ROLLBACK after a helper that rendered
+ * an error and said so (`if (api_native_auth(r, cx, RIGHT_READ)) return API_ROLLBACK;`).
+ * A handler with a cleanup label starts with `enum api_result result = API_ROLLBACK;` and sets
+ * it once it answered. docs/development.md ("How a request runs") has the whole convention and
+ * how to convert a handler written for the side fields it replaced (status >= 300 meaning
+ * rollback, not_yet, as_write, render alone, prepare writing prep).
+ */
+enum api_result {
+    /* The answer in r is final: on a write a 2xx, and what the handler wrote commits; on a
+     * read also a 3xx that is no error (the console's 302 and 304). */
+    API_ANSWER,
+    /* The answer in r is an error (status >= 300): on a write, everything the handler wrote
+     * is rolled back; every error a handler renders is one (api_fail returns it). */
+    API_ROLLBACK,
+    /* Reads only (api_not_yet): the engine lags the revision this read must reflect. The
+     * answer in r is the 503 to send if the read may wait no longer; until then the runtime
+     * drops it and runs the read again once the engine has caught up. */
+    API_NOT_YET,
+    /* Writes only (api_render_later): the status is set (< 300) and what the handler wrote
+     * commits, but the body is rendered after the commit by r->render on the event loop. */
+    API_RENDER_LATER,
+    /* Reads only: the read found it must write after all; the runtime drops its answer and
+     * runs the request again on the writer thread (see h_session in api/easydb.c). */
+    API_RUN_AS_WRITE,
+    /* Reads only (api_wait): nothing to answer yet (a long poll); the runtime parks the request
+     * until this instance has seen revision r->wait_rev or r->wait_ms have passed, then runs it
+     * again (with r->wait_over set when the time is up). */
+    API_WAIT,
+};
+
+/* A route's handler: answers r in cx and says what to do with the answer. */
+typedef enum api_result (*api_handler)(struct hreq *r, struct core_ctx *cx);
+/* A write's slow part that needs no write transaction (route.prepare): returns what it got for
+ * the handler, in r's arena (NULL: nothing), which the handler finds in r->prep. It does not
+ * answer: the runtime drops anything it rendered, and the handler decides the answer. */
+typedef void *(*api_prepare_fn)(struct hreq *r, struct core_ctx *cx);
 
 /* A dialect: one product's API (api/<product>.c, the native API in api/native/). Every dialect
  * is listed in the registry (api/dialects.c). */
@@ -59,9 +101,9 @@ struct route {
     const struct dialect *d;
     const char *name; /* for metrics; the pattern when NULL */
     /* A write's slow part that needs no transaction (fetching a source): the server runs it
-     * on its fetch thread, with a read transaction, before the writer runs fn. It leaves
-     * what it got in hreq.prep; fn decides the answer. */
-    api_handler prepare;
+     * on its fetch thread, with a read transaction, before the writer runs fn (see
+     * api_prepare_fn). */
+    api_prepare_fn prepare;
 };
 
 struct api_config {
@@ -114,22 +156,19 @@ struct hreq {
     struct kv *qv; /* decoded query pairs, parsed on first use */
     size_t nqv;
     bool qparsed;
-    /* response */
+    /* response: the answer the handler leaves (what becomes of it is the handler's
+     * enum api_result); api_reset_answer forgets it when the runtime runs the request again */
     int status;
     const char *content_type;
     struct kv res_headers[API_MAX_RES_HEADERS];
     int nres_headers;
     struct sbuf out;
-    int64_t revision; /* X-Tagd-Revision; 0: not sent */
-    /* A body rendered after the handler returned (api_render_later); NULL: r->out is final. */
+    int64_t revision; /* X-Tagd-Revision; 0: not sent (a read's runtime then sets it) */
+    /* The body's renderer, read only when the handler returned API_RENDER_LATER. */
     void (*render)(struct hreq *r, void *arg);
     void *render_arg;
-    /* Set with api_not_yet: a read parked for X-Tagd-Min-Revision runs again. */
-    bool not_yet;
-    void *prep; /* what route.prepare left for the handler, in the request's arena */
+    void *prep; /* what route.prepare returned for the handler (set by the runtime); NULL */
     bool authed; /* the handler accepted a credential (http/ keeps the connection for it) */
-    /* Set with api_run_as_write: a read that must write after all runs again as a write. */
-    bool as_write;
     /* The client's IPv4 address (network order), 0 when unknown, for the limit by address. */
     uint32_t peer;
     bool addr_seen;    /* the address's bucket admitted the request (ratelimit_addr_before) */
@@ -189,52 +228,49 @@ const char *api_bearer(struct hreq *r);
 void api_set_header(struct hreq *r, const char *name, const char *value);
 /** Starts a JSON body: sets the content type and status, and returns a writer on r->out. */
 void api_json_begin(struct hreq *r, int status, struct jw *w);
-/** Renders `err` with the route's dialect. */
 /** The code a dialect renders for `code` failing with `err`: TG_EBUSY when core reports a
  * statement it could not run (TG_EINTERNAL) because the store was unreachable or busy. Every
  * dialect's error function goes through it (api_fail does). */
 int api_code(int code, const struct tg_err *err);
-void api_fail(struct hreq *r, int code, const struct tg_err *err);
-/** Shorthand: fill an error and render it. */
-void api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
+/** Renders `err` with the route's dialect; returns API_ROLLBACK, for the handler to return. */
+enum api_result api_fail(struct hreq *r, int code, const struct tg_err *err);
+/** Shorthand: fill an error and render it; returns API_ROLLBACK. */
+enum api_result api_failf(struct hreq *r, int code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void api_no_content(struct hreq *r);
-/** Forgets the answer so far (body, status, headers, revision): the request runs again. */
+/** For the runtime, never a handler: forgets the answer so far (body, status, headers,
+ * revision) before the request runs again (a retried write, a parked read, a read that runs
+ * again as a write). */
 void api_reset_answer(struct hreq *r);
 /**
- * Answers 503 with Retry-After: revision `rev` (X-Tagd-Min-Revision) is not available yet.
- * A handler that needs the engine at that revision calls it when the engine is behind the
- * store; until --min-revision-wait has passed, the server drops this answer and runs the
- * read again once the engine has caught up.
+ * Answers 503 with Retry-After: revision `rev` (X-Tagd-Min-Revision) is not available yet;
+ * returns API_NOT_YET. A read handler that needs the engine at that revision calls it when the
+ * engine is behind the store; until --min-revision-wait has passed, the server drops this
+ * answer and runs the read again once the engine has caught up.
  */
-void api_not_yet(struct hreq *r, int64_t rev);
+enum api_result api_not_yet(struct hreq *r, int64_t rev);
 /**
  * From a read handler that has nothing to answer yet (a long poll): forgets the answer so
- * far; the server parks the request without blocking its loop and runs it again once this
- * instance has seen revision `rev` committed, or after `ms` ms (from the first wait) with
- * r->wait_over set, when the handler must answer. Never called when r->wait_over.
+ * far and returns API_WAIT; the server parks the request without blocking its loop and runs it
+ * again once this instance has seen revision `rev` committed, or after `ms` ms (from the first
+ * wait) with r->wait_over set, when the handler must answer. Never called when r->wait_over.
  */
-void api_wait(struct hreq *r, int64_t rev, int64_t ms);
+enum api_result api_wait(struct hreq *r, int64_t rev, int64_t ms);
 /**
  * From a read handler: answers 200 with a text/event-stream body that the server writes as
  * the client reads, calling `fill` (see api_stream_fill) whenever this instance has seen a
- * new revision, with heartbeats in between, until the client goes or the fill ends it.
+ * new revision, with heartbeats in between, until the client goes or the fill ends it;
+ * returns API_ANSWER.
  */
-void api_stream(struct hreq *r, api_stream_fill fill, void *arg);
+enum api_result api_stream(struct hreq *r, api_stream_fill fill, void *arg);
 /**
- * From a read handler (cx->writing false) that finds the request must write after all (GET
- * /api/v1/session changing a session): forgets the answer so far; the server runs the request
- * again on the writer thread. Lets a route that seldom writes be a read.
+ * Sets `status` (< 300) now and leaves the body to `fn(r, arg)`, which the server calls on the
+ * request's event loop just before answering, after the write's commit, off the writer thread
+ * (the bottleneck of writes); returns API_RENDER_LATER. Writes only. `fn` may use only what
+ * lives in r (its arena holds the handler's core results).
  */
-void api_run_as_write(struct hreq *r);
-/**
- * Sets `status` now and leaves the body to `fn(r, arg)`, which the server calls on the request's
- * event loop just before answering: for a write, after its commit, off the writer thread (the
- * bottleneck of writes). `fn` may use only what lives in r (its arena holds the handler's core
- * results). Any later api_json_begin, api_no_content or error replaces it.
- */
-void api_render_later(struct hreq *r, int status, void (*fn)(struct hreq *r, void *arg),
-                      void *arg);
+enum api_result api_render_later(struct hreq *r, int status,
+                                 void (*fn)(struct hreq *r, void *arg), void *arg);
 /** The native error body, also used for system endpoints. */
 void api_native_error(struct hreq *r, int code, const struct tg_err *err);
 /** Percent-decodes `n` bytes into the arena; NULL on malformed escapes or NUL bytes. */
@@ -294,6 +330,6 @@ typedef void api_http_stats_fn(struct api_http_stats *out, struct arena *a);
 /** Where http/'s counts come from, registered once at start (before any request). */
 void api_metrics_source(api_http_stats_fn *fn);
 /** GET /metrics: the Prometheus text of every part's stats. */
-void api_metrics_render(struct hreq *r, struct core_ctx *cx);
+enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx);
 
 #endif /* TAGD_API_API_H */

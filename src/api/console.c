@@ -112,7 +112,8 @@ static bool etag_matches(const char *inm, const char *etag)
     return false;
 }
 
-static void serve(struct hreq *r, const struct console_asset *a)
+/* Answers with the asset (or 304 Not Modified, an answer too, as is GET /'s 302). */
+static enum api_result serve(struct hreq *r, const struct console_asset *a)
 {
     bool gz = accepts_gzip(api_header(r, "accept-encoding"));
     const char *etag = gz ? a->gz_etag : a->etag;
@@ -128,7 +129,7 @@ static void serve(struct hreq *r, const struct console_asset *a)
     }
     if (inm && etag_matches(inm, etag)) {
         r->status = 304;
-        return;
+        return API_ANSWER;
     }
     r->status = 200;
     r->content_type = a->type;
@@ -138,34 +139,34 @@ static void serve(struct hreq *r, const struct console_asset *a)
     } else {
         sbuf_add(&r->out, a->raw, a->raw_len);
     }
+    return API_ANSWER;
 }
 
-static void h_ui_index(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_ui_index(struct hreq *r, struct core_ctx *cx)
 {
     (void)cx;
-    serve(r, asset_find("index.html"));
+    return serve(r, asset_find("index.html"));
 }
 
-static void h_ui_file(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_ui_file(struct hreq *r, struct core_ctx *cx)
 {
     const struct console_asset *a = asset_find(r->params[0]);
 
     (void)cx;
     if (a == NULL && strchr(r->params[0], '.') == NULL)
         a = asset_find("index.html"); /* one of the console's pages */
-    if (a == NULL) {
-        api_failf(r, TG_ENOTFOUND, "path", "no such file of the console");
-        return;
-    }
-    serve(r, a);
+    if (a == NULL)
+        return api_failf(r, TG_ENOTFOUND, "path", "no such file of the console");
+    return serve(r, a);
 }
 
-static void h_root(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_root(struct hreq *r, struct core_ctx *cx)
 {
     (void)cx;
     r->status = 302;
     api_set_header(r, "Location", "/ui/");
     api_set_header(r, "Cache-Control", "no-store");
+    return API_ANSWER;
 }
 
 #define R(m, p, f, fl) {m, p, f, fl, &console_dialect, NULL, NULL}

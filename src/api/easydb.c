@@ -170,9 +170,10 @@ const struct dialect easydb_dialect = {
 };
 
 /* Renders the easydb error `ecode` with its one parameter (or description) `value`. */
-static void fail_code(struct hreq *r, int code, const char *ecode, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static void fail_code(struct hreq *r, int code, const char *ecode, const char *fmt, ...)
+static enum api_result fail_code(struct hreq *r, int code, const char *ecode, const char *fmt,
+                                 ...) __attribute__((format(printf, 4, 5)));
+static enum api_result fail_code(struct hreq *r, int code, const char *ecode, const char *fmt,
+                                 ...)
 {
     struct tg_err err;
     va_list ap;
@@ -183,7 +184,7 @@ static void fail_code(struct hreq *r, int code, const char *ecode, const char *f
     va_start(ap, fmt);
     vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
     va_end(ap);
-    api_fail(r, code, &err);
+    return api_fail(r, code, &err);
 }
 
 /* ---- parameters ---- */
@@ -349,13 +350,12 @@ static int request_org(struct hreq *r, int64_t *org_id)
     return 0;
 }
 
-static void fail_org(struct hreq *r, int rc, const struct tg_err *err)
+static enum api_result fail_org(struct hreq *r, int rc, const struct tg_err *err)
 {
     if (rc == TG_ENOTFOUND && strcmp(err->field, "organization") == 0)
-        fail_code(r, TG_EINVAL, "error.api.invalid_value", "organization '%.40s' not found",
-                  param(r, "organization"));
-    else
-        api_fail(r, rc, err);
+        return fail_code(r, TG_EINVAL, "error.api.invalid_value",
+                         "organization '%.40s' not found", param(r, "organization"));
+    return api_fail(r, rc, err);
 }
 
 /* Moves the open session into the organization the request names, if any. */
@@ -410,7 +410,7 @@ static bool session_changes(struct hreq *r, const struct core_ctx *cx, const str
 
 /* A read: starting a session writes nothing (core/sessions.h), nor does showing one; changing
  * its language or organization runs again as a write. */
-static void h_session(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_session(struct hreq *r, struct core_ctx *cx)
 {
     const char *tok = session_token(r), *lang = param(r, "language");
     struct session s;
@@ -420,32 +420,27 @@ static void h_session(struct hreq *r, struct core_ctx *cx)
 
     tg_err_clear(&err);
     if (tok == NULL) {
-        if (lang && !core_session_language_ok(lang)) {
-            fail_code(r, TG_EINVAL, "error.user.language_not_found", "%.200s", lang);
-            return;
-        }
+        if (lang && !core_session_language_ok(lang))
+            return fail_code(r, TG_EINVAL, "error.user.language_not_found", "%.200s", lang);
         if (request_org(r, &org_id))
-            return;
+            return API_ROLLBACK;
         rc = core_session_create(cx, org_id, lang, &tok, &s, &err);
-        if (rc) {
-            fail_org(r, rc, &err);
-            return;
-        }
+        if (rc)
+            return fail_org(r, rc, &err);
         render_session(r, &s, tok);
-        return;
+        return API_ANSWER;
     }
     if (open_session(r, cx, &s, &tok))
-        return;
-    if (!cx->writing && session_changes(r, cx, &s)) {
-        api_run_as_write(r);
-        return;
-    }
+        return API_ROLLBACK;
+    if (!cx->writing && session_changes(r, cx, &s))
+        return API_RUN_AS_WRITE;
     if (move_session(r, cx, &s) || set_language(r, cx, &s))
-        return;
+        return API_ROLLBACK;
     render_session(r, &s, tok);
+    return API_ANSWER;
 }
 
-static void h_authenticate(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_authenticate(struct hreq *r, struct core_ctx *cx)
 {
     const char *tok, *method = param(r, "method"), *login = param(r, "login");
     const char *pw = param(r, "password");
@@ -455,7 +450,7 @@ static void h_authenticate(struct hreq *r, struct core_ctx *cx)
 
     tg_err_clear(&err);
     if (open_session(r, cx, &s, &tok) || move_session(r, cx, &s))
-        return;
+        return API_ROLLBACK;
     if (method && *method) {
         /* A comma list tried in order; tagd knows only "easydb". */
         bool ok = false;
@@ -466,29 +461,22 @@ static void h_authenticate(struct hreq *r, struct core_ctx *cx)
             ok = n == 6 && strncmp(p, "easydb", 6) == 0;
             p = c ? c + 1 : p + n;
         }
-        if (!ok) {
-            fail_code(r, TG_EINVAL, "error.user.authentication_method_not_allowed", "%.200s",
-                      method);
-            return;
-        }
+        if (!ok)
+            return fail_code(r, TG_EINVAL, "error.user.authentication_method_not_allowed",
+                             "%.200s", method);
     }
     rc = core_session_authenticate(cx, &s, login, pw, &err);
-    if (rc == TG_EINVAL) {
-        fail_code(r, rc, "error.user.username_or_password_empty", "%s", "");
-        return;
-    }
-    if (rc == TG_EAUTH) {
-        fail_code(r, rc, "error.user.login_failed", "%s", "");
-        return;
-    }
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc == TG_EINVAL)
+        return fail_code(r, rc, "error.user.username_or_password_empty", "%s", "");
+    if (rc == TG_EAUTH)
+        return fail_code(r, rc, "error.user.login_failed", "%s", "");
+    if (rc)
+        return api_fail(r, rc, &err);
     render_session(r, &s, tok);
+    return API_ANSWER;
 }
 
-static void h_deauthenticate(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_deauthenticate(struct hreq *r, struct core_ctx *cx)
 {
     const char *tok;
     struct session s;
@@ -497,13 +485,12 @@ static void h_deauthenticate(struct hreq *r, struct core_ctx *cx)
 
     tg_err_clear(&err);
     if (open_session(r, cx, &s, &tok))
-        return;
+        return API_ROLLBACK;
     rc = core_session_deauthenticate(cx, &s, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     render_session(r, &s, tok);
+    return API_ANSWER;
 }
 
 /* ---- rendering tags ---- */
@@ -689,17 +676,18 @@ static int tags_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
     return ratelimit_take(r, cx);
 }
 
-static void h_tags_get(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_tags_get(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int rc;
 
     tg_err_clear(&err);
     if (tags_auth(r, cx, 0))
-        return;
+        return API_ROLLBACK;
     rc = render_groups(r, cx, &err);
     if (rc)
-        api_fail(r, rc, &err);
+        return api_fail(r, rc, &err);
+    return API_ANSWER;
 }
 
 /* ---- parsing the replace ---- */
@@ -1050,39 +1038,36 @@ static const char *constraint_name(struct hreq *r, const char *field)
     return arena_printf(&r->a, "%s.%s", who, what);
 }
 
-static void replace_fail(struct hreq *r, int rc, const struct tg_err *err,
-                         const struct replace_result *res)
+/* Answers a replace core refused. The one answer that is no error is the 202 that asks the
+ * client to confirm what the replace would delete or revoke: what the handler wrote is kept,
+ * as it was when the status alone decided. */
+static enum api_result replace_fail(struct hreq *r, int rc, const struct tg_err *err,
+                                    const struct replace_result *res)
 {
     switch (rc) {
     case TG_ECONFIRM:
         render_confirm(r, res);
-        return;
+        return API_ANSWER;
     case TG_ENOTFOUND:
-        if (strcmp(err->field, "tag") == 0 || strcmp(err->field, "group") == 0) {
-            fail_code(r, rc, "error.user.tag_not_found", "%lld", (long long)res->bad_id);
-            return;
-        }
+        if (strcmp(err->field, "tag") == 0 || strcmp(err->field, "group") == 0)
+            return fail_code(r, rc, "error.user.tag_not_found", "%lld", (long long)res->bad_id);
         break;
     case TG_EINVAL:
-        if (strcmp(err->field, "l10n") == 0) {
-            fail_code(r, rc, "error.user.not_null_violation", "%s", "displayname");
-            return;
-        }
-        fail_code(r, rc, "error.api.invalid_value", "%s", err->msg);
-        return;
+        if (strcmp(err->field, "l10n") == 0)
+            return fail_code(r, rc, "error.user.not_null_violation", "%s", "displayname");
+        return fail_code(r, rc, "error.api.invalid_value", "%s", err->msg);
     case TG_EEXISTS:
     case TG_ERULE:
     case TG_ECONFLICT:
-        fail_code(r, rc, "error.user.integrity_constraint_violation", "%s",
-                  constraint_name(r, err->field));
-        return;
+        return fail_code(r, rc, "error.user.integrity_constraint_violation", "%s",
+                         constraint_name(r, err->field));
     default:
         break;
     }
-    api_fail(r, rc, err);
+    return api_fail(r, rc, err);
 }
 
-static void h_tags_post(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_tags_post(struct hreq *r, struct core_ctx *cx)
 {
     const char *dp = param(r, "delete_policy"), *crp = param(r, "collection_rights_policy");
     struct replace_result res;
@@ -1093,29 +1078,27 @@ static void h_tags_post(struct hreq *r, struct core_ctx *cx)
     json_t *body, *x;
     size_t n, i;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     tg_err_clear(&err);
     if (tags_auth(r, cx, RIGHT_WRITE))
-        return;
+        return API_ROLLBACK;
     if (dp) {
-        if (strcmp(dp, "remove_tags") != 0) {
-            fail_code(r, TG_EINVAL, "error.api.invalid_value",
-                      "delete_policy must be \"remove_tags\"");
-            return;
-        }
+        if (strcmp(dp, "remove_tags") != 0)
+            return fail_code(r, TG_EINVAL, "error.api.invalid_value",
+                             "delete_policy must be \"remove_tags\"");
         confirmed |= REPLACE_CONFIRM_DELETE_USED;
     }
     if (crp) {
-        if (strcmp(crp, "remove_acl") != 0 && strcmp(crp, "remove_objects") != 0) {
-            fail_code(r, TG_EINVAL, "error.api.invalid_value",
-                      "collection_rights_policy must be \"remove_acl\" or \"remove_objects\"");
-            return;
-        }
+        if (strcmp(crp, "remove_acl") != 0 && strcmp(crp, "remove_objects") != 0)
+            return fail_code(
+                r, TG_EINVAL, "error.api.invalid_value",
+                "collection_rights_policy must be \"remove_acl\" or \"remove_objects\"");
         confirmed |= REPLACE_CONFIRM_REVOKE;
     }
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     memset(&p, 0, sizeof(p));
     p.r = r;
     p.cx = cx;
@@ -1138,14 +1121,14 @@ static void h_tags_post(struct hreq *r, struct core_ctx *cx)
     }
     rc = core_replace(cx, groups, n, confirmed, &res, &err);
     if (rc) {
-        replace_fail(r, rc, &err, &res);
+        result = replace_fail(r, rc, &err, &res);
         goto out;
     }
     rc = render_groups(r, cx, &err);
-    if (rc)
-        api_fail(r, rc, &err);
+    result = rc ? api_fail(r, rc, &err) : API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
 #define R(m, p, f, fl) {m, p, f, fl, &easydb_dialect, NULL, NULL}

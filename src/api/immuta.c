@@ -288,7 +288,7 @@ out:
 /* Immuta's API-key login: the key is a tagd API token (or TAGD_ADMIN_TOKEN); the answer's token
  * works as "Bearer <token>" on every /tag route until it expires (--immuta-token-ttl) or the
  * key is revoked. A write, for the token's row; a wrong key is rolled back like any failure. */
-static void h_apikey_login(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_apikey_login(struct hreq *r, struct core_ctx *cx)
 {
     const char *key = apikey_of(r), *secret;
     struct tg_err err;
@@ -297,23 +297,22 @@ static void h_apikey_login(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (key == NULL)
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_apikey_login(cx, key, &secret, &expires, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     /* The key's own bucket: logging in again and again gains no requests. The row written
      * above is rolled back with the 429. */
     if (ratelimit_take(r, cx))
-        return;
+        return API_ROLLBACK;
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_kbool(&w, "authenticated", true);
     jw_kstr(&w, "token", secret);
     api_kiso(&w, "tokenExpiration", expires);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
 /* ---- POST /tag ---- */
@@ -351,7 +350,7 @@ static int parse_root(struct hreq *r, json_t *v, struct immuta_root *root)
     return 0;
 }
 
-static void h_tag_write(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_tag_write(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const body_keys[] = {"tags", "rootTag", NULL};
     static const char *const item_keys[] = {"name", "id", NULL};
@@ -364,12 +363,13 @@ static void h_tag_write(struct hreq *r, struct core_ctx *cx)
     struct jw w;
     size_t n, i;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (auth(r, cx, RIGHT_WRITE))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (!json_is_object(body)) {
         api_failf(r, TG_EINVAL, "body", "\"value\" must be an object");
         goto out;
@@ -433,8 +433,10 @@ static void h_tag_write(struct hreq *r, struct core_ctx *cx)
     for (i = 0; i < n; i++)
         render_tag(&w, r, cx, &prof, &out[i]);
     jw_arr_end(&w);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
 /* ---- GET /tag ---- */
@@ -487,7 +489,7 @@ static int excluded_list(struct hreq *r, const char ***out, size_t *n)
     return 0;
 }
 
-static void h_tag_search(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_tag_search(struct hreq *r, struct core_ctx *cx)
 {
     struct immuta_search q;
     struct profiles prof = {0};
@@ -499,12 +501,12 @@ static void h_tag_search(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (auth(r, cx, RIGHT_READ))
-        return;
+        return API_ROLLBACK;
     memset(&q, 0, sizeof(q));
     if (api_query_int(r, "limit", 0, 1, 1000000, &q.limit) ||
         api_query_bool(r, "includeAllSystemTags", false, &sys) ||
         excluded_list(r, &q.excluded, &q.nexcluded))
-        return;
+        return API_ROLLBACK;
     q.system = api_query(r, "includeAllSystemTags") && *api_query(r, "includeAllSystemTags")
                    ? (sys ? 1 : 0)
                    : 2;
@@ -517,20 +519,19 @@ static void h_tag_search(struct hreq *r, struct core_ctx *cx)
         q.excluded_source = NULL;
     tg_err_clear(&err);
     rc = core_immuta_search(cx, &q, &tags, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_arr(&w);
     for (size_t i = 0; i < n; i++)
         render_tag(&w, r, cx, &prof, &tags[i]);
     jw_arr_end(&w);
+    return API_ANSWER;
 }
 
 /* ---- DELETE /tag/{tag} ---- */
 
-static void h_tag_delete(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_tag_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct profiles prof = {0};
     struct tag t, *sub = NULL;
@@ -541,7 +542,7 @@ static void h_tag_delete(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (auth(r, cx, RIGHT_WRITE) || api_query_bool(r, "deleteHierarchy", false, &hier))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_tag_find(cx, r->params[0], &t, &err);
     if (rc == 0 && t.deleted)
@@ -554,8 +555,7 @@ static void h_tag_delete(struct hreq *r, struct core_ctx *cx)
         if (rc == TG_ECONFLICT)
             tg_err_set(&err, TG_ECONFLICT, "deleteHierarchy",
                        "tag '%s' has child tags; use deleteHierarchy=true", t.name);
-        api_fail(r, rc, &err);
-        return;
+        return api_fail(r, rc, &err);
     }
     if (!hier) {
         sub = &t;
@@ -571,27 +571,29 @@ static void h_tag_delete(struct hreq *r, struct core_ctx *cx)
         render_tag(&w, r, cx, &prof, &now);
     }
     jw_arr_end(&w);
+    return API_ANSWER;
 }
 
 /* ---- POST /tag/refresh ---- */
 
 /* On the server's fetch thread, before the writer (route.prepare): the sources are fetched
  * there, for a caller allowed to refresh, so that no slow source holds up the writer. The
- * answer, an error included, is the writer's (h_refresh). */
-static void h_refresh_prepare(struct hreq *r, struct core_ctx *cx)
+ * answer, an error included, is the writer's (h_refresh): what auth rendered is dropped. */
+static void *h_refresh_prepare(struct hreq *r, struct core_ctx *cx)
 {
     struct src_prefetch *pre;
     struct tg_err err;
 
     if (auth(r, cx, RIGHT_WRITE))
-        return;
+        return NULL;
     pre = arena_zalloc(&r->a, sizeof(*pre));
     tg_err_clear(&err);
-    if (core_src_prefetch(cx, pre, &err) == 0)
-        r->prep = pre;
+    if (core_src_prefetch(cx, pre, &err) != 0)
+        return NULL;
+    return pre;
 }
 
-static void h_refresh(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_refresh(struct hreq *r, struct core_ctx *cx)
 {
     const struct src_prefetch *pre = r->prep;
     struct src_result *res;
@@ -602,13 +604,11 @@ static void h_refresh(struct hreq *r, struct core_ctx *cx)
 
     /* Charged once, by h_refresh_prepare, when it ran. */
     if (auth_charged(r, cx, RIGHT_WRITE, pre == NULL))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_src_refresh(cx, pre, &res, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "sources");
@@ -634,11 +634,12 @@ static void h_refresh(struct hreq *r, struct core_ctx *cx)
     }
     jw_arr_end(&w);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
 /* ---- /tag/{modelType}/{modelId} ---- */
 
-static void h_model_attach(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_model_attach(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const keys[] = {"name", "id", NULL};
     struct immuta_attach *items;
@@ -649,12 +650,13 @@ static void h_model_attach(struct hreq *r, struct core_ctx *cx)
     size_t n, i;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (auth(r, cx, RIGHT_ASSIGN))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (!json_is_array(body)) {
         api_failf(r, TG_EINVAL, "body", "\"value\" must be an array");
         goto out;
@@ -700,11 +702,13 @@ static void h_model_attach(struct hreq *r, struct core_ctx *cx)
     for (i = 0; i < n; i++)
         render_assignment(&w, cx, &prof, &out[i]);
     jw_arr_end(&w);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-static void h_model_list(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_model_list(struct hreq *r, struct core_ctx *cx)
 {
     struct profiles prof = {0};
     struct assignment *as = NULL;
@@ -716,25 +720,24 @@ static void h_model_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (auth(r, cx, RIGHT_READ) || api_query_bool(r, "includeInherited", false, &inherited))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_immuta_model(cx, r->params[0], r->params[1], false, &res, &err);
     if (rc == 0)
         rc = core_assign_list(cx, res.id, inherited, &as, &n, &err);
     else if (rc == TG_ENOTFOUND)
         rc = 0; /* a model tagd has never seen carries no tags */
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_arr(&w);
     for (size_t i = 0; i < n; i++)
         render_assignment(&w, cx, &prof, &as[i]);
     jw_arr_end(&w);
+    return API_ANSWER;
 }
 
-static void h_model_detach(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_model_detach(struct hreq *r, struct core_ctx *cx)
 {
     struct profiles prof = {0};
     struct assignment a;
@@ -743,17 +746,16 @@ static void h_model_detach(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (auth(r, cx, RIGHT_ASSIGN))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_immuta_detach(cx, r->params[0], r->params[1], r->params[2], &a, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_arr(&w);
     render_assignment(&w, cx, &prof, &a);
     jw_arr_end(&w);
+    return API_ANSWER;
 }
 
 #define R(m, p, f, fl) {m, p, f, fl, &immuta_dialect, NULL, NULL}

@@ -260,7 +260,7 @@ static void ld_link(struct jw *w, const char *name, const char *href)
     jw_obj_end(w);
 }
 
-static void h_tags(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_tags(struct hreq *r, struct core_ctx *cx)
 {
     struct tag_use_filter f;
     struct ld_query q;
@@ -273,7 +273,7 @@ static void h_tags(struct hreq *r, struct core_ctx *cx)
 
     tg_err_clear(&err);
     if (ld_auth(r, cx, RIGHT_READ) || ld_parse(r, &q))
-        return;
+        return API_ROLLBACK;
     memset(&f, 0, sizeof(f));
     f.kinds = q.kinds;
     f.nkinds = q.nkinds;
@@ -286,10 +286,8 @@ static void h_tags(struct hreq *r, struct core_ctx *cx)
         f.rev = core_rev_at_time(cx, q.as_of_ms);
     }
     rc = core_tag_names_in_use(cx, &f, &names, &n, &total, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     r->content_type = "application/json";
     ld_cors(r);
@@ -315,6 +313,7 @@ static void h_tags(struct hreq *r, struct core_ctx *cx)
     jw_obj_end(&w);
     jw_kint(&w, "totalCount", total);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
 /* ---- flags and segments: GET and PATCH ----
@@ -484,18 +483,19 @@ static void ld_render(struct hreq *r, json_t *doc)
     jw_raw(&w, json_to_arena(&r->a, doc));
 }
 
-static void ld_get(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o)
+static enum api_result ld_get(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o)
 {
     struct resource res;
     json_t *doc;
 
     if (ld_auth(r, cx, RIGHT_READ))
-        return;
+        return API_ROLLBACK;
     doc = ld_load(r, cx, o, &res);
     if (doc == NULL)
-        return;
+        return API_ROLLBACK;
     ld_render(r, doc);
     json_decref(doc);
+    return API_ANSWER;
 }
 
 /* A client string shortened for an error message: at most 48 bytes, never cutting a UTF-8
@@ -752,19 +752,20 @@ static int ld_write(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o,
     return 0;
 }
 
-static void ld_patch(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o)
+static enum api_result ld_patch(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o)
 {
     struct resource_input in;
     struct resource res;
     json_t *body = NULL, *was = NULL, *doc = NULL, *tags = NULL, *out;
     bool dry;
+    enum api_result result = API_ROLLBACK;
 
     memset(&in, 0, sizeof(in));
     if (ld_auth(r, cx, RIGHT_ASSIGN) || api_query_bool(r, "dryRun", false, &dry))
-        return;
+        return API_ROLLBACK;
     was = ld_load(r, cx, o, &res);
     if (was == NULL)
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
         goto out;
@@ -794,6 +795,7 @@ static void ld_patch(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o
             out = same ? json_incref(was) : ld_doc(o, &preview, json_incref(tags));
             ld_render(r, out);
             json_decref(out);
+            result = API_ANSWER;
             goto out;
         }
     }
@@ -802,11 +804,13 @@ static void ld_patch(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o
     out = ld_doc(o, &res, json_incref(tags));
     ld_render(r, out);
     json_decref(out);
+    result = API_ANSWER;
 out:
     json_decref(tags);
     json_decref(doc);
     json_decref(was);
     json_decref(body);
+    return result;
 }
 
 /* The hrefs of `o` under `base`: its collection's path segments are all but its own key. */
@@ -847,32 +851,32 @@ static struct ld_obj ld_segment(struct hreq *r)
     return o;
 }
 
-static void h_flag_get(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_flag_get(struct hreq *r, struct core_ctx *cx)
 {
     struct ld_obj o = ld_flag(r);
-    ld_get(r, cx, &o);
+    return ld_get(r, cx, &o);
 }
 
-static void h_flag_patch(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_flag_patch(struct hreq *r, struct core_ctx *cx)
 {
     struct ld_obj o = ld_flag(r);
-    ld_patch(r, cx, &o);
+    return ld_patch(r, cx, &o);
 }
 
-static void h_segment_get(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_segment_get(struct hreq *r, struct core_ctx *cx)
 {
     struct ld_obj o = ld_segment(r);
-    ld_get(r, cx, &o);
+    return ld_get(r, cx, &o);
 }
 
-static void h_segment_patch(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_segment_patch(struct hreq *r, struct core_ctx *cx)
 {
     struct ld_obj o = ld_segment(r);
-    ld_patch(r, cx, &o);
+    return ld_patch(r, cx, &o);
 }
 
 /* CORS preflight, answered without a token as LaunchDarkly does for browsers. */
-static void h_preflight(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_preflight(struct hreq *r, struct core_ctx *cx)
 {
     (void)cx;
     api_no_content(r);
@@ -882,6 +886,7 @@ static void h_preflight(struct hreq *r, struct core_ctx *cx)
                    "LD-API-Version");
     api_set_header(r, "Access-Control-Allow-Methods", "OPTIONS, GET, DELETE, PATCH");
     api_set_header(r, "Access-Control-Max-Age", "300");
+    return API_ANSWER;
 }
 
 #define R(m, p, f, fl) {m, p, f, fl, &launchdarkly_dialect, NULL, NULL}

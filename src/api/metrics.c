@@ -14,7 +14,7 @@ static api_http_stats_fn *http_source;
 
 void api_metrics_source(api_http_stats_fn *fn) { http_source = fn; }
 
-void api_metrics_render(struct hreq *r, struct core_ctx *cx)
+enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
 {
     struct sbuf *b = &r->out;
     int64_t tags = 0, res = 0, asg = 0;
@@ -158,4 +158,5 @@ void api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 "# TYPE tagd_revision gauge\ntagd_revision %lld\n",
                 (long long)tags, (long long)res, (long long)asg,
                 (long long)core_current_rev(cx));
+    return API_ANSWER;
 }

@@ -176,12 +176,14 @@ static int render_xml(struct hreq *r, const char *root, const struct field *f, s
     return rc;
 }
 
-/* Renders the flat object `f` as JSON, or as XML under `root` when the client asked for it. */
-static void render(struct hreq *r, int status, const char *root, const struct field *f,
-                   size_t n)
+/* Renders the flat object `f` as JSON, or as XML under `root` when the client asked for it.
+ * Returns API_ANSWER, or API_ROLLBACK when it had to answer a 500 instead. */
+static enum api_result render(struct hreq *r, int status, const char *root,
+                              const struct field *f, size_t n)
 {
     static const struct field oom[3] = {
         {"errorCode", "-1"}, {"errorKey", "!csUnexpectedError"}, {"errorMessage", "internal error"}};
+    enum api_result result = API_ANSWER;
     struct jw w;
 
     api_set_header(r, "Vary", "Accept");
@@ -189,12 +191,13 @@ static void render(struct hreq *r, int status, const char *root, const struct fi
         if (render_xml(r, root, f, n) == 0) {
             r->status = status;
             r->content_type = "application/xml; charset=utf-8";
-            return;
+            return result;
         }
         /* The writer failed (out of memory): say so in JSON rather than half an XML body. */
         status = 500;
         f = oom;
         n = 3;
+        result = API_ROLLBACK;
     }
     api_json_begin(r, status, &w);
     jw_obj(&w);
@@ -203,9 +206,12 @@ static void render(struct hreq *r, int status, const char *root, const struct fi
         jw_str(&w, f[i].v);
     }
     jw_obj_end(&w);
+    return result;
 }
 
-static void ora_fail(struct hreq *r, int status, int code, const char *key, const char *msg)
+/* Renders Oracle's error body with `status` (>= 400); returns API_ROLLBACK, as api_fail does. */
+static enum api_result ora_fail(struct hreq *r, int status, int code, const char *key,
+                                const char *msg)
 {
     struct field f[3] = {
         {"errorCode", arena_printf(&r->a, "%d", code)},
@@ -215,6 +221,7 @@ static void ora_fail(struct hreq *r, int status, int code, const char *key, cons
     if (status == 401)
         api_set_header(r, "WWW-Authenticate", "Bearer realm=\"tagd\"");
     render(r, status, "ErrorResponse", f, 3);
+    return API_ROLLBACK;
 }
 
 /* The dialect's one mapping from tagd's codes to Oracle's statuses and error codes. */
@@ -347,7 +354,7 @@ static void order_runs(struct assignment *as, size_t n)
     }
 }
 
-static void tags_get(struct hreq *r, struct core_ctx *cx, const struct kind_info *ki)
+static enum api_result tags_get(struct hreq *r, struct core_ctx *cx, const struct kind_info *ki)
 {
     const char *da;
     struct assignment *as;
@@ -359,22 +366,21 @@ static void tags_get(struct hreq *r, struct core_ctx *cx, const struct kind_info
     int rc;
 
     if (authenticate(r, cx, RIGHT_READ))
-        return;
+        return API_ROLLBACK;
     da = api_query(r, "directAssigned");
     if (da && *da) {
-        if (strcmp(da, "1") != 0 && strcmp(da, "0") != 0) {
-            ora_fail(r, 400, ORA_GENERAL, "!csInvalidRequest", "directAssigned must be 0 or 1");
-            return;
-        }
+        if (strcmp(da, "1") != 0 && strcmp(da, "0") != 0)
+            return ora_fail(r, 400, ORA_GENERAL, "!csInvalidRequest",
+                            "directAssigned must be 0 or 1");
         direct = da[0] == '1';
     }
     if (load(r, cx, ki, RIGHT_READ, &res))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_assign_list(cx, res.id, !direct, &as, &n, &err);
     if (rc) {
         oracle_error(r, rc, &err);
-        return;
+        return API_ROLLBACK;
     }
     order_runs(as, n);
     sbuf_init(&tags, 0);
@@ -391,7 +397,7 @@ static void tags_get(struct hreq *r, struct core_ctx *cx, const struct kind_info
             {"type", ki->kind},
         };
         sbuf_release(&tags);
-        render(r, 200, arena_printf(&r->a, "%sGetTagsResponse", ki->root), f, 4);
+        return render(r, 200, arena_printf(&r->a, "%sGetTagsResponse", ki->root), f, 4);
     }
 }
 
@@ -562,8 +568,8 @@ static int tag_ids(struct hreq *r, struct core_ctx *cx, const char *list, bool c
     return 0;
 }
 
-static void tags_write(struct hreq *r, struct core_ctx *cx, const struct kind_info *ki,
-                       enum op op)
+static enum api_result tags_write(struct hreq *r, struct core_ctx *cx,
+                                  const struct kind_info *ki, enum op op)
 {
     static const char *const roots[] = {"SetTagsResponse", "EditTagsResponse",
                                         "DeleteTagsResponse"};
@@ -577,19 +583,19 @@ static void tags_write(struct hreq *r, struct core_ctx *cx, const struct kind_in
 
     if (authenticate(r, cx, RIGHT_ASSIGN) || read_body(r, op, &b) ||
         load(r, cx, ki, RIGHT_ASSIGN, &res))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     switch (op) {
     case OP_SET:
         if (tag_ids(r, cx, b.set ? b.set : "", true, &ids, &n))
-            return;
+            return API_ROLLBACK;
         rc = core_assign_replace(cx, res.id, ids, n, context, NULL, NULL, &err);
         break;
     case OP_EDIT:
         /* Removals first, so that one request can move a tag within an exclusive group. */
         if (b.remove) {
             if (tag_ids(r, cx, b.remove, false, &ids, &n))
-                return;
+                return API_ROLLBACK;
             for (size_t i = 0; i < n && rc == 0; i++) {
                 rc = core_assign_remove(cx, res.id, ids[i], &err);
                 if (rc == TG_ENOTFOUND) /* removing a tag that is not there changes nothing */
@@ -598,7 +604,7 @@ static void tags_write(struct hreq *r, struct core_ctx *cx, const struct kind_in
         }
         if (rc == 0 && b.add) {
             if (tag_ids(r, cx, b.add, true, &ids, &n))
-                return;
+                return API_ROLLBACK;
             rc = core_assign_add(cx, res.id, ids, n, context, NULL, NULL, &err);
         }
         break;
@@ -608,52 +614,52 @@ static void tags_write(struct hreq *r, struct core_ctx *cx, const struct kind_in
     }
     if (rc) {
         oracle_error(r, rc, &err);
-        return;
+        return API_ROLLBACK;
     }
     {
         struct field f[3] = {{"errorCode", "0"}, {"idList", res.key}, {"type", ki->kind}};
-        render(r, 200, arena_printf(&r->a, "%s%s", ki->root, roots[op]), f, 3);
+        return render(r, 200, arena_printf(&r->a, "%s%s", ki->root, roots[op]), f, 3);
     }
 }
 
-static void h_file_get(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_file_get(struct hreq *r, struct core_ctx *cx)
 {
-    tags_get(r, cx, &kind_file);
+    return tags_get(r, cx, &kind_file);
 }
 
-static void h_file_set(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_file_set(struct hreq *r, struct core_ctx *cx)
 {
-    tags_write(r, cx, &kind_file, OP_SET);
+    return tags_write(r, cx, &kind_file, OP_SET);
 }
 
-static void h_file_edit(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_file_edit(struct hreq *r, struct core_ctx *cx)
 {
-    tags_write(r, cx, &kind_file, OP_EDIT);
+    return tags_write(r, cx, &kind_file, OP_EDIT);
 }
 
-static void h_file_clear(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_file_clear(struct hreq *r, struct core_ctx *cx)
 {
-    tags_write(r, cx, &kind_file, OP_CLEAR);
+    return tags_write(r, cx, &kind_file, OP_CLEAR);
 }
 
-static void h_folder_get(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_folder_get(struct hreq *r, struct core_ctx *cx)
 {
-    tags_get(r, cx, &kind_folder);
+    return tags_get(r, cx, &kind_folder);
 }
 
-static void h_folder_set(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_folder_set(struct hreq *r, struct core_ctx *cx)
 {
-    tags_write(r, cx, &kind_folder, OP_SET);
+    return tags_write(r, cx, &kind_folder, OP_SET);
 }
 
-static void h_folder_edit(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_folder_edit(struct hreq *r, struct core_ctx *cx)
 {
-    tags_write(r, cx, &kind_folder, OP_EDIT);
+    return tags_write(r, cx, &kind_folder, OP_EDIT);
 }
 
-static void h_folder_clear(struct hreq *r, struct core_ctx *cx)
+static enum api_result h_folder_clear(struct hreq *r, struct core_ctx *cx)
 {
-    tags_write(r, cx, &kind_folder, OP_CLEAR);
+    return tags_write(r, cx, &kind_folder, OP_CLEAR);
 }
 
 #define R(m, p, f, fl) {m, p, f, fl, &oracle_dialect, NULL, NULL}

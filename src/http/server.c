@@ -90,6 +90,9 @@ struct job {
     struct loop_thread *thread;
     int route_index;
     int64_t start_us;
+    /* What its handler returned (job_run), or API_ROLLBACK once the pipeline answered it an
+     * error (job_fail); written by the pipeline, read by the loop from on_writer_done on. */
+    enum api_result res;
 };
 
 static struct {
@@ -447,19 +450,23 @@ static bool cors_preflight(struct hreq *r)
     return true;
 }
 
-/* Sends r's response on req, logs it, and frees r. */
-static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t start_us)
+/* Sends r's response on req, logs it, and frees r. `res` says how the answer in r was made:
+ * a handler's result (its body rendered now for API_RENDER_LATER), or API_ROLLBACK for an
+ * error http/ rendered itself. */
+static void respond(h2o_req_t *req, struct hreq *r, enum api_result res, int route_index,
+                    int64_t start_us)
 {
     h2o_socket_t *sock;
     int64_t us;
-    size_t len = r->out.len;
+    size_t len;
     char rev[32];
 
-    if (r->render) {
+    assert(res != API_RUN_AS_WRITE);
+    if (res == API_RENDER_LATER) {
+        assert(r->render != NULL && r->status >= 200 && r->status < 300);
         r->render(r, r->render_arg);
-        r->render = NULL;
-        len = r->out.len;
     }
+    len = r->out.len;
     if (r->status == 0)
         r->status = 500;
     /* Draining: answer, then close, so keep-alive clients move on. */
@@ -561,11 +568,15 @@ static bool min_revision(struct hreq *r, int64_t *want)
     return !(errno || end == minrev || *end != '\0' || *want < 0);
 }
 
-/* Runs a read. Returns false, having answered nothing, when the request asks for a revision
- * not seen yet and `last_try` is false: the caller parks it and tries again. */
-static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool last_try)
+/* Runs a read and returns its handler's result, for the caller to act on: API_RUN_AS_WRITE,
+ * the answer dropped, to submit it as a write; API_NOT_YET, having answered nothing, when the
+ * request needs a revision not seen yet and `last_try` is false, to park it and try again
+ * (on the last try, the 503 that says so is the answer); else the answer, to respond. */
+static enum api_result run_read(struct loop_thread *t, struct hreq *r, int64_t want,
+                                bool last_try)
 {
     struct core_ctx cx;
+    enum api_result res;
 
     txn_read_begin(&cx, t->reader, &r->a);
     cx.min_rev = want;
@@ -580,9 +591,8 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         if (want > txn_seen_rev()) {
             txn_read_end(&cx);
             if (!last_try)
-                return false;
-            api_not_yet(r, want);
-            return true;
+                return API_NOT_YET;
+            return api_not_yet(r, want);
         }
     }
     /* Never an older revision than this instance answered already (txn_seen_rev, which every
@@ -593,22 +603,32 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
     cx.min_rev = txn_seen_rev();
     if (cx.min_rev < want)
         cx.min_rev = want;
-    r->route->fn(r, &cx);
+    assert(r->status == 0);
+    res = r->route->fn(r, &cx);
     r->authed = cx.authed;
-    if (r->not_yet && !last_try) {
+    /* A read writes nothing, so it neither renders later nor rolls back a success. */
+    assert(res == API_ANSWER || res == API_ROLLBACK || res == API_NOT_YET ||
+           res == API_RUN_AS_WRITE || res == API_WAIT);
+    assert(res != API_WAIT || (r->status == 0 && r->wait_rev > 0 && !r->wait_over));
+    assert(res != API_ROLLBACK || r->status >= 300);
+    assert(res != API_NOT_YET || r->status == 503);
+    assert(res != API_ANSWER || (r->status >= 100 && r->status < 400));
+    if (res == API_NOT_YET && !last_try) {
         /* The store has the revision but the engine, which alone answers this route, has
          * not applied it yet (the tailer is a notification behind): the answer is dropped,
          * and the tailer, which may be polling, tails now. */
         txn_wake_tailer();
         txn_read_end(&cx);
         api_reset_answer(r);
-        return false;
+        return res;
     }
     if (r->revision == 0)
         r->revision = txn_read_rev(&cx);
     txn_note_rev(r->revision);
     txn_read_end(&cx);
-    return true;
+    if (res == API_RUN_AS_WRITE)
+        api_reset_answer(r); /* the writer runs it again from the start */
+    return res;
 }
 
 static void on_parked_dispose(void *p)
@@ -626,13 +646,13 @@ static void on_parked_dispose(void *p)
 
 /* A long poll's tick: runs the handler again once its revision is seen or its time is up;
  * the handler may wait again (what came was another organization's), up to the same deadline. */
-static bool wait_tick(struct parked *pk, bool last)
+static bool wait_tick(struct parked *pk, bool last, enum api_result *res)
 {
     if (!last && txn_seen_rev() < pk->want)
         return false;
     pk->r->wait_over = last;
-    run_read(pk->t, pk->r, 0, true);
-    if (pk->r->wait_rev > 0) {
+    *res = run_read(pk->t, pk->r, 0, true);
+    if (*res == API_WAIT) {
         assert(!last);
         pk->want = pk->r->wait_rev;
         pk->r->wait_rev = 0;
@@ -645,14 +665,15 @@ static void on_park_tick(h2o_timeout_entry_t *e)
 {
     struct parked *pk = H2O_STRUCT_FROM_MEMBER(struct parked, te, e);
     bool last = stop_requested || time_mono_us() >= pk->deadline_us;
+    enum api_result res;
 
     if (pk->wait) {
-        if (!wait_tick(pk, last)) {
+        if (!wait_tick(pk, last, &res)) {
             h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
             return;
         }
         pk->guard->p = NULL;
-        respond(pk->req, pk->r, pk->route_index, pk->start_us);
+        respond(pk->req, pk->r, res, pk->route_index, pk->start_us);
         atomic_fetch_sub(&S.inflight, 1);
         xfree(pk);
         return;
@@ -662,11 +683,12 @@ static void on_park_tick(h2o_timeout_entry_t *e)
         h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
         return;
     }
-    if (!run_read(pk->t, pk->r, pk->want, last)) {
+    res = run_read(pk->t, pk->r, pk->want, last);
+    if (res == API_NOT_YET && !last) {
         h2o_timeout_link(pk->t->loop, &pk->t->park_tick, &pk->te);
         return;
     }
-    if (pk->r->wait_rev > 0) {
+    if (res == API_WAIT) {
         /* The revision it asked for came, and the handler has nothing past it: a long poll. */
         pk->wait = true;
         pk->want = pk->r->wait_rev;
@@ -676,10 +698,10 @@ static void on_park_tick(h2o_timeout_entry_t *e)
         return;
     }
     pk->guard->p = NULL;
-    if (pk->r->as_write)
+    if (res == API_RUN_AS_WRITE)
         submit_write(pk->t, pk->req, pk->r, pk->route_index, pk->start_us);
     else
-        respond(pk->req, pk->r, pk->route_index, pk->start_us);
+        respond(pk->req, pk->r, res, pk->route_index, pk->start_us);
     atomic_fetch_sub(&S.inflight, 1);
     xfree(pk);
 }
@@ -741,31 +763,50 @@ static void on_guard_dispose(void *p)
 
 #define JOB(tj) H2O_STRUCT_FROM_MEMBER(struct job, txn, (tj))
 
-/* The handler in the writer's savepoint: the status is the handler's alone (the fetch step and
- * a retry reset what prepare or a failed attempt left), so >= 300 means rollback. */
+/* The handler in the writer's savepoint (the fetch step and a retry reset what prepare or a
+ * failed attempt left): its result, not its status, decides whether what it wrote is kept;
+ * the two must agree, as a write's result can only be an answer, now or rendered later, or
+ * an error. */
 static enum txn_outcome job_run(struct txn_job *tj, struct core_ctx *cx)
 {
-    struct hreq *r = JOB(tj)->r;
+    struct job *j = JOB(tj);
+    struct hreq *r = j->r;
 
     assert(r->status == 0);
-    r->route->fn(r, cx);
+    j->res = r->route->fn(r, cx);
     r->authed = cx->authed;
-    if (r->status == 0)
-        api_failf(r, TG_EINTERNAL, "", "handler produced no response");
-    return r->status >= 300 ? TXN_UNDO : TXN_KEEP;
+    assert(j->res == API_ANSWER || j->res == API_ROLLBACK || j->res == API_RENDER_LATER);
+    assert(j->res != API_ROLLBACK || r->status >= 300);
+    assert(j->res == API_ROLLBACK || (r->status >= 200 && r->status < 300));
+    assert(j->res != API_RENDER_LATER || r->render != NULL);
+    if (j->res == API_ROLLBACK)
+        return TXN_UNDO;
+    if ((j->res == API_ANSWER || j->res == API_RENDER_LATER) && r->status >= 200 &&
+        r->status < 300)
+        return TXN_KEEP;
+    /* Only a bug gets here (asserted above), and a build without asserts still keeps no
+     * write that does not answer a success: an error answer stays, anything else is one. */
+    log_error("%s %s: handler result %d with status %d", r->method, r->path, (int)j->res,
+              r->status);
+    if (j->res == API_ANSWER && r->status >= 300)
+        j->res = API_ROLLBACK;
+    else
+        j->res = api_failf(r, TG_EINTERNAL, "", "handler produced no response");
+    return TXN_UNDO;
 }
 
 static void job_prepare(struct txn_job *tj, struct core_ctx *cx)
 {
     struct hreq *r = JOB(tj)->r;
-    r->route->prepare(r, cx);
+    r->prep = r->route->prepare(r, cx);
 }
 
 static void job_reset(struct txn_job *tj) { api_reset_answer(JOB(tj)->r); }
 
 static void job_fail(struct txn_job *tj, int code, const struct tg_err *err)
 {
-    api_fail(JOB(tj)->r, code, err);
+    struct job *j = JOB(tj);
+    j->res = api_fail(j->r, code, err);
 }
 
 /* On the publisher: back to the request's loop. */
@@ -792,7 +833,7 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
         h2o_linklist_unlink(&j->super.link);
         if (j->req) {
             detach_guard(j);
-            respond(j->req, j->r, j->route_index, j->start_us);
+            respond(j->req, j->r, j->res, j->route_index, j->start_us);
         } else {
             hreq_free(j->r);
         }
@@ -803,14 +844,14 @@ static void on_writer_done(h2o_multithread_receiver_t *receiver, h2o_linklist_t 
 
 /* ---- the h2o handler ---- */
 
-/* Hands a write (or a read that turned out to write, api_run_as_write) to the writer. */
+/* Hands a write (or a read that turned out to write, API_RUN_AS_WRITE) to the writer. */
 static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
                          int64_t start)
 {
     struct job *j = xcalloc(1, sizeof(*j));
     struct job_guard *g = h2o_mem_alloc_shared(&req->pool, sizeof(*g), on_guard_dispose);
 
-    r->as_write = false;
+    assert(r->status == 0);
     g->job = j;
     j->guard = g;
     j->r = r;
@@ -838,7 +879,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
     if (status) {
         api_failf(r, status == 431 ? TG_ELIMIT : TG_EINVAL, "headers", "%s", why);
         r->status = status;
-        respond(req, r, index, start);
+        respond(req, r, API_ROLLBACK, index, start);
         return 0;
     }
     t->last_req_us = start;
@@ -846,7 +887,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         api_failf(r, TG_EBUSY, "body",
                   "the server holds as many request bodies as it may: try again");
         api_set_header(r, "Retry-After", "1");
-        respond(req, r, index, start);
+        respond(req, r, API_ROLLBACK, index, start);
         return 0;
     }
     m = router_match(r, &index);
@@ -854,7 +895,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         index = router_count();
         /* Only where no dialect serves OPTIONS itself. */
         if (cors_preflight(r)) {
-            respond(req, r, index, start);
+            respond(req, r, API_ANSWER, index, start);
             return 0;
         }
         if (m == ROUTER_BAD_METHOD)
@@ -863,18 +904,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             api_failf(r, TG_EINVAL, "path", "malformed path");
         else
             api_failf(r, TG_ENOTFOUND, "path", "no such endpoint: %s %s", r->method, r->path);
-        respond(req, r, index, start);
+        respond(req, r, API_ROLLBACK, index, start);
         return 0;
     }
     r->d = r->route->d ? r->route->d : r->d;
     if (r->body_len > (size_t)S.cfg->max_body) {
         api_failf(r, TG_ELIMIT, "body", "body is larger than %lld bytes",
                   (long long)S.cfg->max_body);
-        respond(req, r, index, start);
+        respond(req, r, API_ROLLBACK, index, start);
         return 0;
     }
     if (ratelimit_addr_before(r, !carries_credentials(r))) {
-        respond(req, r, index, start);
+        respond(req, r, API_ROLLBACK, index, start);
         return 0;
     }
     if (!(r->route->flags & ROUTE_WRITE)) {
@@ -882,22 +923,20 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         if (!min_revision(r, &want)) {
             api_failf(r, TG_EINVAL, "X-Tagd-Min-Revision",
                       "X-Tagd-Min-Revision must be a revision number");
-            respond(req, r, index, start);
+            respond(req, r, API_ROLLBACK, index, start);
             return 0;
         }
-        if (!run_read(t, r, want,
-                      (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested)) {
-            (void)park(t, req, r, index, start, want);
-            return 0;
-        }
-        if (r->wait_rev > 0) {
+        bool last = (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested;
+        enum api_result res = run_read(t, r, want, last);
+
+        if (res == API_NOT_YET && !last)
+            park(t, req, r, index, start, want);
+        else if (res == API_WAIT)
             park_wait(t, req, r, index, start);
-            return 0;
-        }
-        if (r->as_write)
+        else if (res == API_RUN_AS_WRITE)
             submit_write(t, req, r, index, start);
         else
-            respond(req, r, index, start);
+            respond(req, r, res, index, start);
         return 0;
     }
     submit_write(t, req, r, index, start);

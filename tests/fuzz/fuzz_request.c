@@ -23,10 +23,11 @@ static struct store *store;
 static struct store_conn *conn;
 
 /* /metrics lives in the HTTP layer, which this harness leaves out. */
-void api_metrics_render(struct hreq *r, struct core_ctx *cx)
+enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
 {
     (void)cx;
     r->status = 200;
+    return API_ANSWER;
 }
 
 static void setup(void)
@@ -61,6 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *p = (const char *)data, *end = p + size, *first, *sp, *q;
     struct hreq *r;
     struct core_ctx cx;
+    enum api_result res;
     struct tg_err err;
     struct kv hdrs[32];
     size_t nh = 0;
@@ -116,10 +118,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (store_begin_write(conn, &err) != 0)
         abort();
     core_ctx_init(&cx, conn, &r->a, true);
-    r->route->fn(r, &cx);
+    res = r->route->fn(r, &cx);
     store_rollback(conn);
     if (r->status < 100 || r->status > 599)
         abort(); /* every request must end with a real status */
+    /* ... and a result that agrees with it: every error rolls back, no success does. */
+    if ((res == API_ROLLBACK && r->status < 300) || (res == API_ANSWER && r->status >= 400) ||
+        (res == API_RENDER_LATER && r->status >= 300))
+        abort();
 out:
     sbuf_release(&r->out);
     arena_release(&r->a);

@@ -9,7 +9,7 @@
 
 /* GET /v1/me says who the bearer token is: principal, rights, organization and workspace, so
  * that a client (the web console) can show them and leave out the controls it may not use. */
-void native_me(struct hreq *r, struct core_ctx *cx)
+enum api_result native_me(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const right_names[] = {"tags:read", "tags:write", "tags:assign", "admin"};
     struct tg_err err;
@@ -19,15 +19,13 @@ void native_me(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, 0))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_org_get(cx, cx->org_id, &o, &err);
     if (rc == 0)
         rc = core_ws_get(cx, cx->ws_id, &ws, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_kstr(&w, "principal", cx->who.name);
@@ -52,6 +50,7 @@ void native_me(struct hreq *r, struct core_ctx *cx)
     jw_obj_end(&w);
     api_kiso(&w, "expires_at", cx->who.expires_at);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
 /* ---- users, tokens, organizations ---- */
@@ -121,7 +120,7 @@ static void rights_array(struct jw *w, struct hreq *r, const char *rights)
     (void)r;
 }
 
-void native_users_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_users_create(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"login", "password", "rights", NULL};
     const char *login = NULL, *pw = NULL;
@@ -131,12 +130,13 @@ void native_users_create(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (api_native_auth(r, cx, RIGHT_ADMIN))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (!json_is_object(body)) {
         api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
@@ -161,11 +161,13 @@ void native_users_create(struct hreq *r, struct core_ctx *cx)
     rights_array(&w, r, u.rights);
     api_kiso(&w, "created_at", u.created_at);
     jw_obj_end(&w);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-void native_users_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_users_list(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct user *u;
@@ -174,13 +176,11 @@ void native_users_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_ADMIN))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_user_list(cx, &u, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -198,6 +198,7 @@ void native_users_list(struct hreq *r, struct core_ctx *cx)
     jw_arr_end(&w);
     jw_kint(&w, "total", (int64_t)n);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
 static void render_token(struct jw *w, struct hreq *r, const struct token *k, const char *secret)
@@ -217,7 +218,7 @@ static void render_token(struct jw *w, struct hreq *r, const struct token *k, co
     jw_obj_end(w);
 }
 
-void native_tokens_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tokens_create(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"name", "rights", "expires_at", "organization_id", NULL};
     const char *name = NULL, *secret, *org = NULL;
@@ -229,12 +230,13 @@ void native_tokens_create(struct hreq *r, struct core_ctx *cx)
     struct jw w;
     bool ok;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (api_native_auth(r, cx, RIGHT_ADMIN))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (!json_is_object(body)) {
         api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
@@ -277,11 +279,13 @@ void native_tokens_create(struct hreq *r, struct core_ctx *cx)
     }
     api_json_begin(r, 201, &w);
     render_token(&w, r, &k, secret);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-void native_tokens_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tokens_list(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct token *k;
@@ -293,17 +297,13 @@ void native_tokens_list(struct hreq *r, struct core_ctx *cx)
     int64_t org_id = 0;
 
     if (api_native_auth(r, cx, RIGHT_ADMIN))
-        return;
-    if (org && !core_parse_id(org, "org_", &org_id)) {
-        api_failf(r, TG_EINVAL, "organization_id", "'organization_id' must look like org_1");
-        return;
-    }
+        return API_ROLLBACK;
+    if (org && !core_parse_id(org, "org_", &org_id))
+        return api_failf(r, TG_EINVAL, "organization_id", "'organization_id' must look like org_1");
     tg_err_clear(&err);
     rc = core_token_list(cx, org_id, api_query(r, "kind"), &k, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -313,27 +313,25 @@ void native_tokens_list(struct hreq *r, struct core_ctx *cx)
             render_token(&w, r, &k[i], NULL);
     jw_arr_end(&w);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-void native_token_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_token_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int64_t id;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_ADMIN))
-        return;
-    if (!core_parse_id(r->params[0], NULL, &id)) {
-        api_failf(r, TG_ENOTFOUND, "id", "token not found");
-        return;
-    }
+        return API_ROLLBACK;
+    if (!core_parse_id(r->params[0], NULL, &id))
+        return api_failf(r, TG_ENOTFOUND, "id", "token not found");
     tg_err_clear(&err);
     rc = core_token_revoke(cx, id, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
 static void render_org(struct jw *w, struct hreq *r, const struct org *o)
@@ -357,7 +355,7 @@ static int install_admin(struct hreq *r, struct core_ctx *cx)
     return 0;
 }
 
-void native_orgs_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_orgs_list(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct org *o;
@@ -366,13 +364,11 @@ void native_orgs_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (install_admin(r, cx))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_org_list(cx, &o, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -381,9 +377,10 @@ void native_orgs_list(struct hreq *r, struct core_ctx *cx)
         render_org(&w, r, &o[i]);
     jw_arr_end(&w);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-void native_orgs_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_orgs_create(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"name", NULL};
     const char *name = NULL;
@@ -392,12 +389,13 @@ void native_orgs_create(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (install_admin(r, cx))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (!json_is_object(body) || native_only_fields(r, body, fields)) {
         if (!json_is_object(body))
@@ -415,11 +413,13 @@ void native_orgs_create(struct hreq *r, struct core_ctx *cx)
     }
     api_json_begin(r, 201, &w);
     render_org(&w, r, &o);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-void native_ws_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_ws_create(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"name", NULL};
     const char *name = NULL;
@@ -429,17 +429,17 @@ void native_ws_create(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (api_native_auth(r, cx, RIGHT_ADMIN))
-        return;
+        return API_ROLLBACK;
     if (!core_parse_id(r->params[0], "org_", &org_id) ||
         (org_id != cx->org_id && !core_install_admin(cx))) {
-        api_failf(r, TG_ENOTFOUND, "organization_id", "organization not found");
-        return;
+        return api_failf(r, TG_ENOTFOUND, "organization_id", "organization not found");
     }
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (!json_is_object(body) || native_only_fields(r, body, fields)) {
         if (!json_is_object(body))
@@ -462,6 +462,8 @@ void native_ws_create(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "name", ws.name);
     api_kiso(&w, "created_at", ws.created_at);
     jw_obj_end(&w);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }

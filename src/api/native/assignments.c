@@ -100,7 +100,7 @@ static void render_assignments_later(struct hreq *r, void *arg)
     render_assignments(r, v->as, v->n, NULL);
 }
 
-void native_res_tags_get(struct hreq *r, struct core_ctx *cx)
+enum api_result native_res_tags_get(struct hreq *r, struct core_ctx *cx)
 {
     struct native_asof asof;
     struct assignment *as;
@@ -112,7 +112,7 @@ void native_res_tags_get(struct hreq *r, struct core_ctx *cx)
 
     if (api_native_auth(r, cx, RIGHT_READ) || api_query_bool(r, "effective", false, &eff) ||
         native_as_of(r, cx, &asof))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (asof.set) {
         struct resource res;
@@ -124,14 +124,13 @@ void native_res_tags_get(struct hreq *r, struct core_ctx *cx)
         if (rc == 0)
             rc = core_assign_list(cx, id, eff, &as, &n, &err);
     }
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     render_assignments(r, as, n, asof.set ? &asof : NULL);
+    return API_ANSWER;
 }
 
-static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
+static enum api_result res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
 {
     static const char *const fields[] = {"tags", "create_missing", "context", NULL};
     struct assignment *as;
@@ -142,12 +141,13 @@ static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
     int64_t *ids, res_id;
     size_t n;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (api_native_auth(r, cx, RIGHT_ASSIGN))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (json_is_array(body)) {
         arr = body;
@@ -198,23 +198,24 @@ static void res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
         struct asg_view *v = arena_alloc(&r->a, sizeof(*v));
         v->as = as;
         v->n = n;
-        api_render_later(r, 200, render_assignments_later, v);
+        result = api_render_later(r, 200, render_assignments_later, v);
     }
 out:
     json_decref(body);
+    return result;
 }
 
-void native_res_tags_add(struct hreq *r, struct core_ctx *cx)
+enum api_result native_res_tags_add(struct hreq *r, struct core_ctx *cx)
 {
-    res_tags_write(r, cx, false);
+    return res_tags_write(r, cx, false);
 }
 
-void native_res_tags_put(struct hreq *r, struct core_ctx *cx)
+enum api_result native_res_tags_put(struct hreq *r, struct core_ctx *cx)
 {
-    res_tags_write(r, cx, true);
+    return res_tags_write(r, cx, true);
 }
 
-void native_res_tag_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_res_tag_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct resource res;
     struct tg_err err;
@@ -222,14 +223,13 @@ void native_res_tag_delete(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_ASSIGN) || native_load_resource(r, cx, &res))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_tag_resolve(cx, r->params[2], &t, &err);
     if (rc == 0)
         rc = core_assign_remove(cx, res.id, t.id, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }

@@ -6,7 +6,7 @@
 #include "api/native/native.h"
 #include "util/timeu.h"
 
-void native_changes(struct hreq *r, struct core_ctx *cx)
+enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
 {
     struct change *c;
     struct tg_err err;
@@ -18,22 +18,19 @@ void native_changes(struct hreq *r, struct core_ctx *cx)
     if (api_native_auth(r, cx, RIGHT_READ) || api_query_int(r, "since", 0, 0, INT64_MAX, &since) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
         api_query_int(r, "wait", 0, 0, INT64_MAX, &wait))
-        return;
+        return API_ROLLBACK;
     if (wait > api_config.changes_max_wait_s)
         wait = api_config.changes_max_wait_s;
     tg_err_clear(&err);
     rc = core_changes_list(cx, since, (int)limit, &c, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     if (n == 0 && wait > 0 && !r->wait_over) {
         /* Nothing of this organization past `since`: wait for a revision past what the store
          * holds now (not past `since`, which other organizations' changes may have passed
          * already, so that the wait does not spin on them). */
         int64_t now = core_current_rev(cx);
-        api_wait(r, (now > since ? now : since) + 1, wait * 1000);
-        return;
+        return api_wait(r, (now > since ? now : since) + 1, wait * 1000);
     }
     api_json_begin(r, 200, &w);
     jw_obj(&w);
@@ -58,6 +55,7 @@ void native_changes(struct hreq *r, struct core_ctx *cx)
     jw_key(&w, "next_since");
     jw_int(&w, n ? c[n - 1].rev : since);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
 /* A time parameter of a history (RFC 3339 or epoch ms) into *ms; 0 when absent. 0 or -1. */
@@ -76,7 +74,8 @@ static int time_param(struct hreq *r, const char *name, int64_t *ms)
     return 0;
 }
 
-void native_render_history(struct hreq *r, struct core_ctx *cx, const char *entity, int64_t id)
+enum api_result native_render_history(struct hreq *r, struct core_ctx *cx, const char *entity,
+                                      int64_t id)
 {
     struct history_filter f;
     struct change *c;
@@ -90,7 +89,7 @@ void native_render_history(struct hreq *r, struct core_ctx *cx, const char *enti
     memset(&f, 0, sizeof(f));
     if (api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
         time_param(r, "from", &f.from_ms) || time_param(r, "to", &f.to_ms))
-        return;
+        return API_ROLLBACK;
     f.limit = (int)limit;
     f.principal = api_query(r, "principal");
     f.cursor = api_query(r, "cursor");
@@ -98,10 +97,8 @@ void native_render_history(struct hreq *r, struct core_ctx *cx, const char *enti
         f.cursor = NULL;
     tg_err_clear(&err);
     rc = core_history(cx, entity, id, &f, &c, &n, &next, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -124,4 +121,5 @@ void native_render_history(struct hreq *r, struct core_ctx *cx, const char *enti
     jw_arr_end(&w);
     jw_kstr(&w, "next_cursor", next);
     jw_obj_end(&w);
+    return API_ANSWER;
 }

@@ -145,7 +145,7 @@ static enum api_stream_state events_fill(struct hreq *r, struct core_ctx *cx, bo
     return n >= EVENTS_PAGE ? API_STREAM_MORE : API_STREAM_IDLE;
 }
 
-void native_events(struct hreq *r, struct core_ctx *cx)
+enum api_result native_events(struct hreq *r, struct core_ctx *cx)
 {
     struct events *e;
     const char *last = api_header(r, "last-event-id");
@@ -153,29 +153,25 @@ void native_events(struct hreq *r, struct core_ctx *cx)
     int64_t resource;
 
     if (api_native_auth(r, cx, RIGHT_READ))
-        return;
+        return API_ROLLBACK;
     e = arena_zalloc(&r->a, sizeof(*e));
     if (split(r, "entity", e->f.entity, &e->f.nentity) ||
         split(r, "tag", e->f.tag, &e->f.ntag) || split(r, "kind", e->f.kind, &e->f.nkind) ||
         api_query_int(r, "resource", 0, 0, INT64_MAX, &resource))
-        return;
+        return API_ROLLBACK;
     e->f.resource = resource;
     /* Last-Event-ID wins: it is what the browser's EventSource resends on its own. */
     if (last && *last) {
-        if (!event_cursor_parse(last, &e->at)) {
-            api_failf(r, TG_EINVAL, "Last-Event-ID", "Last-Event-ID must be REVISION-SEQ");
-            return;
-        }
+        if (!event_cursor_parse(last, &e->at))
+            return api_failf(r, TG_EINVAL, "Last-Event-ID", "Last-Event-ID must be REVISION-SEQ");
     } else if (since) {
-        if (!event_cursor_parse(since, &e->at)) {
-            api_failf(r, TG_EINVAL, "since", "since must be a revision or REVISION-SEQ");
-            return;
-        }
+        if (!event_cursor_parse(since, &e->at))
+            return api_failf(r, TG_EINVAL, "since", "since must be a revision or REVISION-SEQ");
     } else {
         /* From now on. */
         e->at.rev = core_current_rev(cx);
         e->at.seq = EVENT_SEQ_ALL;
     }
     e->org_id = cx->org_id;
-    api_stream(r, events_fill, e);
+    return api_stream(r, events_fill, e);
 }

@@ -74,7 +74,7 @@ static int parse_group_input(struct hreq *r, json_t *o, struct group_input *in)
     return 0;
 }
 
-void native_groups_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_groups_list(struct hreq *r, struct core_ctx *cx)
 {
     struct native_asof asof;
     struct tg_err err;
@@ -84,16 +84,14 @@ void native_groups_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (asof.set)
         rc = core_asof_group_list(cx, asof.rev, &g, &n, &err);
     else
         rc = core_group_list(cx, &g, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -105,9 +103,10 @@ void native_groups_list(struct hreq *r, struct core_ctx *cx)
     if (asof.set)
         native_render_as_of(&w, &asof);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-void native_groups_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_groups_create(struct hreq *r, struct core_ctx *cx)
 {
     struct group_input in;
     struct tg_err err;
@@ -115,25 +114,28 @@ void native_groups_create(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK; /* parse_group_input rendered its error */
 
     if (api_native_auth(r, cx, RIGHT_WRITE))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (parse_group_input(r, body, &in) == 0) {
         tg_err_clear(&err);
         rc = core_group_create(cx, &in, &g, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 201, &w);
             render_group(&w, r, cx, &g, NULL);
             native_set_etag(r, g.version);
             api_set_header(r, "Location", arena_printf(&r->a, "/v1/groups/%lld", (long long)g.id));
+            result = API_ANSWER;
         }
     }
     json_decref(body);
+    return result;
 }
 
 static int group_id_param(struct hreq *r, int64_t *id)
@@ -145,7 +147,7 @@ static int group_id_param(struct hreq *r, int64_t *id)
     return 0;
 }
 
-void native_group_get(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_get(struct hreq *r, struct core_ctx *cx)
 {
     struct native_asof asof;
     struct tg_err err;
@@ -156,22 +158,21 @@ void native_group_get(struct hreq *r, struct core_ctx *cx)
 
     if (api_native_auth(r, cx, RIGHT_READ) || group_id_param(r, &id) ||
         native_as_of(r, cx, &asof))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (asof.set)
         rc = core_asof_group_get(cx, asof.rev, id, &g, &err);
     else
         rc = core_group_get(cx, id, &g, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     render_group(&w, r, cx, &g, asof.set ? &asof : NULL);
     native_set_etag(r, g.version);
+    return API_ANSWER;
 }
 
-void native_group_patch(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_patch(struct hreq *r, struct core_ctx *cx)
 {
     struct group_input in;
     struct tg_err err;
@@ -180,44 +181,46 @@ void native_group_patch(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK; /* parse_group_input rendered its error */
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || group_id_param(r, &id) || native_if_match(r, &version))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (parse_group_input(r, body, &in) == 0) {
         tg_err_clear(&err);
         rc = core_group_update(cx, id, &in, version, &g, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
             render_group(&w, r, cx, &g, NULL);
             native_set_etag(r, g.version);
+            result = API_ANSWER;
         }
     }
     json_decref(body);
+    return result;
 }
 
-void native_group_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int64_t id;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || group_id_param(r, &id))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_group_delete(cx, id, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
-void native_group_set_tags(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_set_tags(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct group g;
@@ -226,12 +229,13 @@ void native_group_set_tags(struct hreq *r, struct core_ctx *cx)
     size_t n;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK; /* native_tag_refs rendered its error */
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || group_id_param(r, &id))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     arr = json_is_array(body) ? body : json_object_get(body, "tags");
     if (native_tag_refs(r, cx, arr, false, &ids, &n) == 0) {
         tg_err_clear(&err);
@@ -239,20 +243,21 @@ void native_group_set_tags(struct hreq *r, struct core_ctx *cx)
         if (rc == 0)
             rc = core_group_get(cx, id, &g, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
             render_group(&w, r, cx, &g, NULL);
         }
     }
     json_decref(body);
+    return result;
 }
 
-void native_group_history(struct hreq *r, struct core_ctx *cx)
+enum api_result native_group_history(struct hreq *r, struct core_ctx *cx)
 {
     int64_t id;
 
     if (api_native_auth(r, cx, RIGHT_READ) || group_id_param(r, &id))
-        return;
-    native_render_history(r, cx, "group", id);
+        return API_ROLLBACK;
+    return native_render_history(r, cx, "group", id);
 }

@@ -92,7 +92,7 @@ static int parse_body(struct hreq *r, json_t *body, int kind, const char **rkind
     return 0;
 }
 
-static void links_create(struct hreq *r, struct core_ctx *cx, int kind)
+static enum api_result links_create(struct hreq *r, struct core_ctx *cx, int kind)
 {
     const char *rkind, *rkey, *code, *token;
     struct tg_err err;
@@ -101,26 +101,29 @@ static void links_create(struct hreq *r, struct core_ctx *cx, int kind)
     json_t *body;
     struct jw w;
     int role, rc;
+    enum api_result result = API_ROLLBACK; /* parse_body rendered its error */
 
     if (auth_admin(r, cx))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (parse_body(r, body, kind, &rkind, &rkey, &role, &expires, &code) == 0) {
         tg_err_clear(&err);
         rc = core_link_create(cx, kind, rkind, rkey, role, code, expires, &l, &token, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 201, &w);
             render_link(&w, r, &l, token);
+            result = API_ANSWER;
         }
     }
     json_decref(body);
+    return result;
 }
 
-static void links_list(struct hreq *r, struct core_ctx *cx, int kind)
+static enum api_result links_list(struct hreq *r, struct core_ctx *cx, int kind)
 {
     struct tg_err err;
     struct link *l;
@@ -129,13 +132,11 @@ static void links_list(struct hreq *r, struct core_ctx *cx, int kind)
     int rc;
 
     if (auth_admin(r, cx))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_link_list(cx, kind, &l, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -145,50 +146,50 @@ static void links_list(struct hreq *r, struct core_ctx *cx, int kind)
     jw_arr_end(&w);
     jw_kint(&w, "total", (int64_t)n);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-static void links_delete(struct hreq *r, struct core_ctx *cx, int kind)
+static enum api_result links_delete(struct hreq *r, struct core_ctx *cx, int kind)
 {
     struct tg_err err;
     int rc;
 
     if (auth_admin(r, cx))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_link_delete(cx, kind, r->params[0], &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
-void native_applinks_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_applinks_create(struct hreq *r, struct core_ctx *cx)
 {
-    links_create(r, cx, LINK_APP);
+    return links_create(r, cx, LINK_APP);
 }
 
-void native_applinks_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_applinks_list(struct hreq *r, struct core_ctx *cx)
 {
-    links_list(r, cx, LINK_APP);
+    return links_list(r, cx, LINK_APP);
 }
 
-void native_applink_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_applink_delete(struct hreq *r, struct core_ctx *cx)
 {
-    links_delete(r, cx, LINK_APP);
+    return links_delete(r, cx, LINK_APP);
 }
 
-void native_publiclinks_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_publiclinks_create(struct hreq *r, struct core_ctx *cx)
 {
-    links_create(r, cx, LINK_PUBLIC);
+    return links_create(r, cx, LINK_PUBLIC);
 }
 
-void native_publiclinks_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_publiclinks_list(struct hreq *r, struct core_ctx *cx)
 {
-    links_list(r, cx, LINK_PUBLIC);
+    return links_list(r, cx, LINK_PUBLIC);
 }
 
-void native_publiclink_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_publiclink_delete(struct hreq *r, struct core_ctx *cx)
 {
-    links_delete(r, cx, LINK_PUBLIC);
+    return links_delete(r, cx, LINK_PUBLIC);
 }

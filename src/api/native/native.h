@@ -34,7 +34,7 @@ void native_render_as_of(struct jw *w, const struct native_asof *a);
  * Renders the error and returns -1 on failure. */
 int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need);
 /** GET /v1/me (admin.c). */
-void native_me(struct hreq *r, struct core_ctx *cx);
+enum api_result native_me(struct hreq *r, struct core_ctx *cx);
 /** The native representation of a resource (GET /v1/resources/{kind}/{key}). */
 void api_native_render_resource(struct jw *w, struct hreq *r, const struct resource *res);
 /** The last dot-separated segment of a tag name (its default display name). */
@@ -68,68 +68,68 @@ int native_load_resource_at(struct hreq *r, struct core_ctx *cx, const struct na
 /* ---- handlers, by file (routes.c maps them to routes) ---- */
 
 /* system.c */
-void native_healthz(struct hreq *r, struct core_ctx *cx);
-void native_readyz(struct hreq *r, struct core_ctx *cx);
-void native_metrics(struct hreq *r, struct core_ctx *cx);
-void native_openapi(struct hreq *r, struct core_ctx *cx);
+enum api_result native_healthz(struct hreq *r, struct core_ctx *cx);
+enum api_result native_readyz(struct hreq *r, struct core_ctx *cx);
+enum api_result native_metrics(struct hreq *r, struct core_ctx *cx);
+enum api_result native_openapi(struct hreq *r, struct core_ctx *cx);
 /* tags.c */
-void native_tags_list(struct hreq *r, struct core_ctx *cx);
-void native_tags_create(struct hreq *r, struct core_ctx *cx);
-void native_tag_get(struct hreq *r, struct core_ctx *cx);
-void native_tag_patch(struct hreq *r, struct core_ctx *cx);
-void native_tag_delete(struct hreq *r, struct core_ctx *cx);
-void native_tag_restore(struct hreq *r, struct core_ctx *cx);
-void native_tag_resources(struct hreq *r, struct core_ctx *cx);
-void native_tag_history(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tags_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_get(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_patch(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_restore(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_resources(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_history(struct hreq *r, struct core_ctx *cx);
 /* groups.c */
-void native_groups_list(struct hreq *r, struct core_ctx *cx);
-void native_groups_create(struct hreq *r, struct core_ctx *cx);
-void native_group_get(struct hreq *r, struct core_ctx *cx);
-void native_group_patch(struct hreq *r, struct core_ctx *cx);
-void native_group_delete(struct hreq *r, struct core_ctx *cx);
-void native_group_set_tags(struct hreq *r, struct core_ctx *cx);
-void native_group_history(struct hreq *r, struct core_ctx *cx);
+enum api_result native_groups_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_groups_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_group_get(struct hreq *r, struct core_ctx *cx);
+enum api_result native_group_patch(struct hreq *r, struct core_ctx *cx);
+enum api_result native_group_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_group_set_tags(struct hreq *r, struct core_ctx *cx);
+enum api_result native_group_history(struct hreq *r, struct core_ctx *cx);
 /* resources.c */
-void native_resources_list(struct hreq *r, struct core_ctx *cx);
-void native_resource_get(struct hreq *r, struct core_ctx *cx);
-void native_resource_put(struct hreq *r, struct core_ctx *cx);
-void native_resource_delete(struct hreq *r, struct core_ctx *cx);
-void native_resource_history(struct hreq *r, struct core_ctx *cx);
+enum api_result native_resources_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_resource_get(struct hreq *r, struct core_ctx *cx);
+enum api_result native_resource_put(struct hreq *r, struct core_ctx *cx);
+enum api_result native_resource_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_resource_history(struct hreq *r, struct core_ctx *cx);
 /* assignments.c */
-void native_res_tags_get(struct hreq *r, struct core_ctx *cx);
-void native_res_tags_add(struct hreq *r, struct core_ctx *cx);
-void native_res_tags_put(struct hreq *r, struct core_ctx *cx);
-void native_res_tag_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_res_tags_get(struct hreq *r, struct core_ctx *cx);
+enum api_result native_res_tags_add(struct hreq *r, struct core_ctx *cx);
+enum api_result native_res_tags_put(struct hreq *r, struct core_ctx *cx);
+enum api_result native_res_tag_delete(struct hreq *r, struct core_ctx *cx);
 /* admin.c */
-void native_users_list(struct hreq *r, struct core_ctx *cx);
-void native_users_create(struct hreq *r, struct core_ctx *cx);
-void native_tokens_list(struct hreq *r, struct core_ctx *cx);
-void native_tokens_create(struct hreq *r, struct core_ctx *cx);
-void native_token_delete(struct hreq *r, struct core_ctx *cx);
-void native_orgs_list(struct hreq *r, struct core_ctx *cx);
-void native_orgs_create(struct hreq *r, struct core_ctx *cx);
-void native_ws_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_users_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_users_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tokens_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tokens_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_token_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_orgs_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_orgs_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_ws_create(struct hreq *r, struct core_ctx *cx);
 /* changes.c */
-void native_changes(struct hreq *r, struct core_ctx *cx);
-void native_events(struct hreq *r, struct core_ctx *cx);
+enum api_result native_changes(struct hreq *r, struct core_ctx *cx);
+enum api_result native_events(struct hreq *r, struct core_ctx *cx);
 /** Answers a page of the history of a "tag", "group" or "resource" (core_history) with the
  * request's principal, from, to, cursor and limit parameters. */
-void native_render_history(struct hreq *r, struct core_ctx *cx, const char *entity, int64_t id);
+enum api_result native_render_history(struct hreq *r, struct core_ctx *cx, const char *entity, int64_t id);
 /* sources.c */
-void native_sources_list(struct hreq *r, struct core_ctx *cx);
-void native_sources_create(struct hreq *r, struct core_ctx *cx);
-void native_source_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_sources_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_sources_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_source_delete(struct hreq *r, struct core_ctx *cx);
 /* links.c */
-void native_applinks_list(struct hreq *r, struct core_ctx *cx);
-void native_applinks_create(struct hreq *r, struct core_ctx *cx);
-void native_applink_delete(struct hreq *r, struct core_ctx *cx);
-void native_publiclinks_list(struct hreq *r, struct core_ctx *cx);
-void native_publiclinks_create(struct hreq *r, struct core_ctx *cx);
-void native_publiclink_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_applinks_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_applinks_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_applink_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_publiclinks_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_publiclinks_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_publiclink_delete(struct hreq *r, struct core_ctx *cx);
 /* query.c */
 /** POST /v1/query. */
-void native_query(struct hreq *r, struct core_ctx *cx);
+enum api_result native_query(struct hreq *r, struct core_ctx *cx);
 /** GET /v1/resources?query=...: native_resources_list hands requests with `query` to this. */
-void native_query_resources(struct hreq *r, struct core_ctx *cx);
+enum api_result native_query_resources(struct hreq *r, struct core_ctx *cx);
 
 #endif /* TAGD_API_NATIVE_NATIVE_H */

@@ -25,8 +25,9 @@ static int auth(struct hreq *r, struct core_ctx *cx)
     return api_native_auth(r, cx, RIGHT_READ);
 }
 
-/* The native error shape with the column of the query that is wrong. */
-static void query_error(struct hreq *r, const struct core_query_err *qe)
+/* The native error shape with the column of the query that is wrong; an error like
+ * api_fail's, so it returns API_ROLLBACK. */
+static enum api_result query_error(struct hreq *r, const struct core_query_err *qe)
 {
     struct jw w;
 
@@ -48,9 +49,10 @@ static void query_error(struct hreq *r, const struct core_query_err *qe)
     jw_kstr(&w, "request_id", r->request_id);
     jw_obj_end(&w);
     jw_obj_end(&w);
+    return API_ROLLBACK;
 }
 
-static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams *p)
+static enum api_result run_query(struct hreq *r, struct core_ctx *cx, const struct qparams *p)
 {
     struct core_query q = {
         .text = p->query,
@@ -75,15 +77,11 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
         r->revision = res.rev; /* also on an error the snapshot's evaluation found */
     if (rc) {
         if (rc == TG_EINVAL && qe.fault != CORE_QUERY_INPUT)
-            query_error(r, &qe);
-        else
-            api_fail(r, rc, &err);
-        return;
+            return query_error(r, &qe);
+        return api_fail(r, rc, &err);
     }
-    if (res.behind) {
-        api_not_yet(r, cx->min_rev);
-        return;
-    }
+    if (res.behind)
+        return api_not_yet(r, cx->min_rev);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     if (p->ids_only && !p->count_only) {
@@ -118,14 +116,15 @@ static void run_query(struct hreq *r, struct core_ctx *cx, const struct qparams 
     if (p->asof.set)
         native_render_as_of(&w, &p->asof);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-void native_query_resources(struct hreq *r, struct core_ctx *cx)
+enum api_result native_query_resources(struct hreq *r, struct core_ctx *cx)
 {
     struct qparams p;
 
     if (auth(r, cx))
-        return;
+        return API_ROLLBACK;
     memset(&p, 0, sizeof(p));
     p.query = api_query(r, "query");
     p.kind = api_query(r, "kind");
@@ -140,8 +139,8 @@ void native_query_resources(struct hreq *r, struct core_ctx *cx)
         api_query_bool(r, "ids_only", false, &p.ids_only) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &p.limit) ||
         native_as_of(r, cx, &p.asof))
-        return;
-    run_query(r, cx, &p);
+        return API_ROLLBACK;
+    return run_query(r, cx, &p);
 }
 
 static int body_bool(struct hreq *r, json_t *o, const char *k, bool *out)
@@ -174,19 +173,20 @@ static int body_str(struct hreq *r, json_t *o, const char *k, const char **out)
     return 0;
 }
 
-void native_query(struct hreq *r, struct core_ctx *cx)
+enum api_result native_query(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"query", "kind",     "effective", "archived",
                                          "limit", "cursor",   "count_only", "ids_only", NULL};
     struct qparams p;
     json_t *body, *v;
     const char *k;
+    enum api_result result = API_ROLLBACK;
 
     if (auth(r, cx))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     memset(&p, 0, sizeof(p));
     p.limit = 100;
     if (!json_is_object(body)) {
@@ -219,7 +219,8 @@ void native_query(struct hreq *r, struct core_ctx *cx)
         }
         p.limit = json_integer_value(v);
     }
-    run_query(r, cx, &p);
+    result = run_query(r, cx, &p);
 out:
     json_decref(body);
+    return result;
 }

@@ -7,7 +7,7 @@
 
 /* ---- resources ---- */
 
-void native_resource_get(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resource_get(struct hreq *r, struct core_ctx *cx)
 {
     struct native_asof asof;
     struct resource res;
@@ -15,15 +15,16 @@ void native_resource_get(struct hreq *r, struct core_ctx *cx)
 
     if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof) ||
         native_load_resource_at(r, cx, &asof, &res))
-        return;
+        return API_ROLLBACK;
     api_json_begin(r, 200, &w);
     api_native_render_resource(&w, r, &res);
     native_set_etag(r, res.version);
+    return API_ANSWER;
 }
 
 static const char *const resource_fields[] = {"name", "parent", "archived", "document", NULL};
 
-void native_resource_put(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resource_put(struct hreq *r, struct core_ctx *cx)
 {
     struct resource_input in;
     struct resource res;
@@ -32,12 +33,13 @@ void native_resource_put(struct hreq *r, struct core_ctx *cx)
     bool created;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (api_native_auth(r, cx, RIGHT_ASSIGN))
-        return;
+        return API_ROLLBACK;
     body = r->body_len ? api_body_json(r) : json_object();
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     memset(&in, 0, sizeof(in));
     tg_err_clear(&err);
     if (!json_is_object(body)) {
@@ -84,27 +86,28 @@ void native_resource_put(struct hreq *r, struct core_ctx *cx)
     api_json_begin(r, created ? 201 : 200, &w);
     api_native_render_resource(&w, r, &res);
     native_set_etag(r, res.version);
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-void native_resource_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resource_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_ASSIGN))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_resource_delete(cx, r->params[0], r->params[1], &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
-void native_resources_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resources_list(struct hreq *r, struct core_ctx *cx)
 {
     struct native_asof asof;
     struct resource_filter f;
@@ -117,15 +120,14 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_query_has(r, "query")) { /* a tag query: served by the engine */
-        native_query_resources(r, cx);
-        return;
+        return native_query_resources(r, cx);
     }
     if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof))
-        return;
+        return API_ROLLBACK;
     memset(&f, 0, sizeof(f));
     if (api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
         native_id_cursor(r, cx, &f.after_id))
-        return;
+        return API_ROLLBACK;
     f.limit = (int)limit;
     f.kind = api_query(r, "kind");
     tg_err_clear(&err);
@@ -133,10 +135,8 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
     if (parent) {
         const char *slash = strchr(parent, '/');
         struct resource p;
-        if (slash == NULL) {
-            api_failf(r, TG_EINVAL, "parent", "'parent' must be KIND/KEY");
-            return;
-        }
+        if (slash == NULL)
+            return api_failf(r, TG_EINVAL, "parent", "'parent' must be KIND/KEY");
         if (asof.set)
             rc = core_asof_resource_get(cx, asof.rev,
                                         arena_strndup(&r->a, parent, (size_t)(slash - parent)),
@@ -144,20 +144,16 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
         else
             rc = core_resource_get(cx, arena_strndup(&r->a, parent, (size_t)(slash - parent)),
                                    slash + 1, &p, &err);
-        if (rc) {
-            api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
-            return;
-        }
+        if (rc)
+            return api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
         f.parent_id = p.id;
     }
     tag = api_query(r, "tag");
     if (tag) {
         struct tag t;
         rc = core_tag_resolve(cx, tag, &t, &err);
-        if (rc) {
-            api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
-            return;
-        }
+        if (rc)
+            return api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
         f.tag_id = t.id;
     }
     arch = api_query(r, "archived");
@@ -166,30 +162,27 @@ void native_resources_list(struct hreq *r, struct core_ctx *cx)
             f.archived = 1;
         else if (strcmp(arch, "only") == 0)
             f.archived = 2;
-        else if (strcmp(arch, "false") != 0) {
-            api_failf(r, TG_EINVAL, "archived", "'archived' must be true, false or only");
-            return;
-        }
+        else if (strcmp(arch, "false") != 0)
+            return api_failf(r, TG_EINVAL, "archived", "'archived' must be true, false or only");
     }
     if (asof.set)
         rc = core_asof_resource_list(cx, asof.rev, &f, &items, &n, &more, &err);
     else
         rc = core_resource_list(cx, &f, &items, &n, &more, &total, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     if (asof.set)
         native_render_resource_page_as_of(r, cx, items, n, more, &asof);
     else
         native_render_resource_page(r, cx, items, n, more, &total);
+    return API_ANSWER;
 }
 
-void native_resource_history(struct hreq *r, struct core_ctx *cx)
+enum api_result native_resource_history(struct hreq *r, struct core_ctx *cx)
 {
     struct resource res;
 
     if (api_native_auth(r, cx, RIGHT_READ) || native_load_resource(r, cx, &res))
-        return;
-    native_render_history(r, cx, "resource", res.id);
+        return API_ROLLBACK;
+    return native_render_history(r, cx, "resource", res.id);
 }

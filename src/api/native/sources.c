@@ -25,7 +25,7 @@ static void render_source(struct jw *w, struct hreq *r, const struct source *s)
     jw_obj_end(w);
 }
 
-void native_sources_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_sources_list(struct hreq *r, struct core_ctx *cx)
 {
     struct source *all;
     struct tg_err err;
@@ -34,13 +34,11 @@ void native_sources_list(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (auth(r, cx))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_src_list(cx, &all, &n, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -49,9 +47,10 @@ void native_sources_list(struct hreq *r, struct core_ctx *cx)
         render_source(&w, r, &all[i]);
     jw_arr_end(&w);
     jw_obj_end(&w);
+    return API_ANSWER;
 }
 
-void native_sources_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_sources_create(struct hreq *r, struct core_ctx *cx)
 {
     const char *name = NULL, *url = NULL, *k;
     struct source s;
@@ -59,12 +58,13 @@ void native_sources_create(struct hreq *r, struct core_ctx *cx)
     json_t *body, *v;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (auth(r, cx))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     if (!json_is_object(body)) {
         api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
@@ -93,22 +93,23 @@ void native_sources_create(struct hreq *r, struct core_ctx *cx)
     api_json_begin(r, 201, &w);
     render_source(&w, r, &s);
     api_set_header(r, "Location", arena_printf(&r->a, "/v1/sources/%s", s.name));
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
-void native_source_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_source_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int rc;
 
     if (auth(r, cx))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_src_delete(cx, r->params[0], &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }

@@ -140,7 +140,7 @@ static int tag_filter_from_query(struct hreq *r, struct tag_filter *f)
     return 0;
 }
 
-void native_tags_list(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx)
 {
     struct native_asof asof;
     struct tag_filter f;
@@ -154,18 +154,16 @@ void native_tags_list(struct hreq *r, struct core_ctx *cx)
 
     if (api_native_auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f) ||
         native_as_of(r, cx, &asof))
-        return;
+        return API_ROLLBACK;
     if (!asof.set && api_cache_serve(r, cx))
-        return;
+        return API_ANSWER;
     tg_err_clear(&err);
     if (asof.set)
         rc = core_asof_tag_list(cx, asof.rev, &f, &tags, &n, &next, &total, &err);
     else
         rc = core_tag_list(cx, &f, &tags, &n, &next, &total, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
@@ -180,9 +178,10 @@ void native_tags_list(struct hreq *r, struct core_ctx *cx)
     jw_obj_end(&w);
     if (!asof.set)
         api_cache_store(r, cx);
+    return API_ANSWER;
 }
 
-void native_tags_create(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tags_create(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     json_t *body, *list;
@@ -191,12 +190,13 @@ void native_tags_create(struct hreq *r, struct core_ctx *cx)
     size_t n, i;
     bool batch;
     int rc;
+    enum api_result result = API_ROLLBACK;
 
     if (api_native_auth(r, cx, RIGHT_WRITE))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     list = json_is_object(body) ? json_object_get(body, "tags") : NULL;
     batch = list != NULL;
     if (batch && json_object_size(body) != 1) {
@@ -247,8 +247,10 @@ void native_tags_create(struct hreq *r, struct core_ctx *cx)
         native_set_etag(r, out[0].version);
         api_set_header(r, "Location", arena_printf(&r->a, "/v1/tags/%lld", (long long)out[0].id));
     }
+    result = API_ANSWER;
 out:
     json_decref(body);
+    return result;
 }
 
 static int load_tag(struct hreq *r, struct core_ctx *cx, struct tag *t)
@@ -265,7 +267,7 @@ static int load_tag(struct hreq *r, struct core_ctx *cx, struct tag *t)
     return 0;
 }
 
-void native_tag_get(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tag_get(struct hreq *r, struct core_ctx *cx)
 {
     struct native_asof asof;
     struct tg_err err;
@@ -274,23 +276,22 @@ void native_tag_get(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ) || native_as_of(r, cx, &asof))
-        return;
+        return API_ROLLBACK;
     if (asof.set) {
         tg_err_clear(&err);
         rc = core_asof_tag_get(cx, asof.rev, r->params[0], &t, &err);
-        if (rc) {
-            api_fail(r, rc, &err);
-            return;
-        }
+        if (rc)
+            return api_fail(r, rc, &err);
     } else if (load_tag(r, cx, &t)) {
-        return;
+        return API_ROLLBACK;
     }
     api_json_begin(r, 200, &w);
     render_tag(&w, r, &t);
     native_set_etag(r, t.version);
+    return API_ANSWER;
 }
 
-void native_tag_patch(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tag_patch(struct hreq *r, struct core_ctx *cx)
 {
     struct tag_input in;
     struct tg_err err;
@@ -299,27 +300,30 @@ void native_tag_patch(struct hreq *r, struct core_ctx *cx)
     json_t *body;
     struct jw w;
     int rc;
+    enum api_result result = API_ROLLBACK; /* parse_tag_input rendered its error */
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || native_if_match(r, &version) || load_tag(r, cx, &t))
-        return;
+        return API_ROLLBACK;
     body = api_body_json(r);
     if (body == NULL)
-        return;
+        return API_ROLLBACK;
     if (parse_tag_input(r, body, &in, false) == 0) {
         tg_err_clear(&err);
         rc = core_tag_update(cx, t.id, &in, version, &out, &err);
         if (rc) {
-            api_fail(r, rc, &err);
+            result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
             render_tag(&w, r, &out);
             native_set_etag(r, out.version);
+            result = API_ANSWER;
         }
     }
     json_decref(body);
+    return result;
 }
 
-void native_tag_delete(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tag_delete(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     int64_t version;
@@ -330,17 +334,16 @@ void native_tag_delete(struct hreq *r, struct core_ctx *cx)
     if (api_native_auth(r, cx, RIGHT_WRITE) || native_if_match(r, &version) ||
         api_query_bool(r, "recursive", false, &recursive) ||
         api_query_bool(r, "purge", false, &purge) || load_tag(r, cx, &t))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_tag_delete(cx, t.id, recursive, purge, version, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
 }
 
-void native_tag_restore(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tag_restore(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct tag t, out;
@@ -348,19 +351,18 @@ void native_tag_restore(struct hreq *r, struct core_ctx *cx)
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_WRITE) || load_tag(r, cx, &t))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_tag_restore(cx, t.id, &out, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     render_tag(&w, r, &out);
     native_set_etag(r, out.version);
+    return API_ANSWER;
 }
 
-void native_tag_resources(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tag_resources(struct hreq *r, struct core_ctx *cx)
 {
     struct resource *items;
     struct tg_err err;
@@ -374,23 +376,22 @@ void native_tag_resources(struct hreq *r, struct core_ctx *cx)
         api_query_bool(r, "descendants", false, &desc) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
         native_id_cursor(r, cx, &after))
-        return;
+        return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_tag_usage(cx, &t, desc, after, (int)limit, &items, &n, &more, &err);
     if (rc == 0)
         rc = core_tag_usage_total(cx, &t, desc, &total, &err);
-    if (rc) {
-        api_fail(r, rc, &err);
-        return;
-    }
+    if (rc)
+        return api_fail(r, rc, &err);
     native_render_resource_page(r, cx, items, n, more, &total);
+    return API_ANSWER;
 }
 
-void native_tag_history(struct hreq *r, struct core_ctx *cx)
+enum api_result native_tag_history(struct hreq *r, struct core_ctx *cx)
 {
     struct tag t;
 
     if (api_native_auth(r, cx, RIGHT_READ) || load_tag(r, cx, &t))
-        return;
-    native_render_history(r, cx, "tag", t.id);
+        return API_ROLLBACK;
+    return native_render_history(r, cx, "tag", t.id);
 }
