@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/notify.h"
+#include "util/sbuf.h"
 #include "util/secret.h"
 #include "util/timeu.h"
 
@@ -102,6 +103,86 @@ static int backup_main(int argc, char **argv)
     return 0;
 }
 
+/* The command line as given, read again by each SIGHUP: flags still beat the file. */
+static int saved_argc;
+static char **saved_argv;
+
+/* Puts the settings SIGHUP may change where the parts that read them look (each of those is an
+ * atomic field or a published set, see their declarations). */
+static void apply_settings(const struct tagd_config *cfg)
+{
+    log_setup(cfg->log_level, cfg->log_format);
+    core_limits.max_tags_per_resource = (int)cfg->max_tags_per_resource;
+    core_limits.session_ttl_ms = cfg->session_ttl * 1000;
+    core_limits.login_ttl_ms = cfg->immuta_token_ttl * 1000;
+    core_limits.auth_cache_ms = cfg->auth_cache_ms;
+    api_config.max_json_depth = (int)cfg->max_json_depth;
+    api_config.max_header_bytes = (int)cfg->max_header_bytes;
+    api_config.rate_per_sec = (int)cfg->rate_limit;
+    api_config.rate_burst = (int)cfg->rate_burst;
+    api_config.anon_rate_per_sec = (int)cfg->anon_rate_limit;
+    api_config.anon_rate_burst = (int)cfg->anon_rate_burst;
+    src_limits.timeout_ms = cfg->source_timeout_ms;
+    src_limits.allow_local = cfg->sources_allow_local != 0;
+}
+
+/* The changes a reload found, logged only once the whole reading is known to be good. */
+struct changes {
+    struct sbuf lines; /* one line per change, each ending in '\n' */
+};
+
+static void note_change(const char *name, const char *was, const char *now, bool applied,
+                        void *arg)
+{
+    struct changes *c = arg;
+
+    if (applied)
+        sbuf_printf(&c->lines, "%s changed from %s to %s\n", name, was, now);
+    else
+        sbuf_printf(&c->lines, "!%s changed from %s to %s, which takes effect at the next start "
+                               "(still %s)\n", name, was, now, was);
+}
+
+/* SIGHUP, on the main thread: all or nothing. A file that does not load, or sources that do
+ * not parse, leave every setting as it was. What changed is logged in the new log level and
+ * format, so that an operator who raised the level from warn sees the report. */
+static void reload(void)
+{
+    const struct tagd_config *cur = server_config();
+    struct tagd_config *next = xcalloc(1, sizeof(*next));
+    struct changes ch;
+    char why[512];
+    struct tg_err err;
+    int n;
+
+    sbuf_init(&ch.lines, 0);
+    n = config_reload(cur, next, saved_argc, saved_argv, note_change, &ch, why, sizeof(why));
+    if (n < 0) {
+        log_error("reload refused, the running settings stay: %s", why);
+        goto out;
+    }
+    tg_err_clear(&err);
+    if (strcmp(cur->sources, next->sources) != 0 && core_src_configure(next->sources, &err) != 0) {
+        log_error("reload refused, the running settings stay: sources: %s", err.msg);
+        goto out;
+    }
+    apply_settings(next);
+    server_set_config(next);
+    for (const char *line = sbuf_str(&ch.lines), *eol; *line; line = eol + 1) {
+        eol = strchr(line, '\n');
+        if (line[0] == '!')
+            log_warn("reload: %.*s", (int)(eol - line - 1), line + 1);
+        else
+            log_info("reload: %.*s", (int)(eol - line), line);
+    }
+    log_info("reload: %s read, %d setting%s changed", cur->config[0] ? cur->config
+                                                                     : "the environment",
+             n, n == 1 ? "" : "s");
+out:
+    sbuf_release(&ch.lines);
+    xfree(next);
+}
+
 int main(int argc, char **argv)
 {
     struct tagd_config cfg;
@@ -124,22 +205,14 @@ int main(int argc, char **argv)
     rc = config_load(&cfg, argc, argv);
     if (rc)
         return rc > 0 ? 0 : 2;
-    log_setup(cfg.log_level, cfg.log_format);
+    saved_argc = argc;
+    saved_argv = argv;
+    apply_settings(&cfg);
     if (secret_init() != 0) {
         log_error("libsodium failed to initialize");
         return 1;
     }
-    core_limits.max_tags_per_resource = (int)cfg.max_tags_per_resource;
-    core_limits.session_ttl_ms = cfg.session_ttl * 1000;
-    core_limits.login_ttl_ms = cfg.immuta_token_ttl * 1000;
-    core_limits.auth_cache_ms = cfg.auth_cache_ms;
     api_config.max_body = (size_t)cfg.max_body;
-    api_config.max_json_depth = (int)cfg.max_json_depth;
-    api_config.max_header_bytes = (int)cfg.max_header_bytes;
-    api_config.rate_per_sec = (int)cfg.rate_limit;
-    api_config.rate_burst = (int)cfg.rate_burst;
-    api_config.anon_rate_per_sec = (int)cfg.anon_rate_limit;
-    api_config.anon_rate_burst = (int)cfg.anon_rate_burst;
 
     rc = listen_preflight(&cfg);
     if (rc)
@@ -189,8 +262,6 @@ int main(int argc, char **argv)
                 generated);
         xfree(generated);
     }
-    src_limits.timeout_ms = cfg.source_timeout_ms;
-    src_limits.allow_local = cfg.sources_allow_local != 0;
     tg_err_clear(&err);
     if (core_src_global_init() != 0 || core_src_configure(cfg.sources, &err) != 0) {
         log_error("sources: %s", err.msg[0] ? err.msg : "libcurl failed to initialize");
@@ -198,7 +269,7 @@ int main(int argc, char **argv)
         store_close(store);
         return 2;
     }
-    rc = server_run(&cfg, store);
+    rc = server_run(&cfg, store, reload);
     store_close(store);
     core_src_global_release();
     return rc;

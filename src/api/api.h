@@ -64,14 +64,16 @@ struct route {
     api_handler prepare;
 };
 
+/* Set at start; SIGHUP sets the atomic ones again while every thread reads them (a reader
+ * sees each field old or new: for a moment the new rate may meet the old burst). */
 struct api_config {
     size_t max_body;
-    int max_json_depth;
-    int max_header_bytes;
-    int rate_per_sec; /* per token; 0: off */
-    int rate_burst;
-    int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
-    int anon_rate_burst;
+    _Atomic int max_json_depth;
+    _Atomic int max_header_bytes;
+    _Atomic int rate_per_sec; /* per token; 0: off */
+    _Atomic int rate_burst;
+    _Atomic int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
+    _Atomic int anon_rate_burst;
     int64_t min_rev_wait_ms;
 };
 extern struct api_config api_config;

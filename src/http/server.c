@@ -91,8 +91,17 @@ struct job {
     int64_t start_us;
 };
 
+/* A published configuration: immutable once published. A replaced one stays, linked from its
+ * successor, until server_run returns, since a loop may still read it: about 6 KB per
+ * SIGHUP. */
+struct cfg_version {
+    struct tagd_config cfg;
+    struct cfg_version *older;
+};
+
 static struct {
-    const struct tagd_config *cfg;
+    _Atomic(struct cfg_version *) live;
+    server_reload_fn *reload;
     struct store *store;
     h2o_globalconf_t config;
     struct loop_thread *threads;
@@ -124,12 +133,30 @@ struct parked_guard {
 static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
                          int64_t start);
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
+}
+
+static const struct tagd_config *cfg_now(void)
+{
+    return &atomic_load_explicit(&S.live, memory_order_acquire)->cfg;
+}
+
+const struct tagd_config *server_config(void) { return cfg_now(); }
+
+void server_set_config(const struct tagd_config *cfg)
+{
+    struct cfg_version *v = xcalloc(1, sizeof(*v));
+
+    v->cfg = *cfg;
+    v->older = atomic_load(&S.live);
+    atomic_store_explicit(&S.live, v, memory_order_release);
 }
 
 /* ---- request ids, limits, copying ---- */
@@ -282,7 +309,7 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
         *why = framing;
         req->http1_is_persistent = 0;
     }
-    if ((int64_t)hdr_bytes > S.cfg->max_header_bytes) {
+    if ((int64_t)hdr_bytes > cfg_now()->max_header_bytes) {
         *status = 431;
         *why = "request headers too large";
     }
@@ -380,10 +407,10 @@ static bool handler_set(struct hreq *r, const char *name)
 /* The request's Origin when it is the configured one, else NULL (CORS off or foreign). */
 static const char *cors_allowed(struct hreq *r)
 {
-    const char *o = api_header(r, "origin");
-    if (S.cfg->cors_origin[0] == '\0' || o == NULL || strcasecmp(o, S.cfg->cors_origin) != 0)
+    const char *o = api_header(r, "origin"), *allowed = cfg_now()->cors_origin;
+    if (allowed[0] == '\0' || o == NULL || strcasecmp(o, allowed) != 0)
         return NULL;
-    return S.cfg->cors_origin;
+    return allowed;
 }
 
 static void add_header(h2o_req_t *req, const char *name, const char *value)
@@ -408,7 +435,7 @@ static void add_security_headers(h2o_req_t *req, struct hreq *r)
             add_header(req, "vary", "Origin");
         return;
     }
-    if (S.cfg->cors_origin[0] == '\0')
+    if (cfg_now()->cors_origin[0] == '\0')
         return;
     /* The answer depends on Origin, so shared caches must key on it. */
     add_header(req, "vary", "Origin");
@@ -651,9 +678,9 @@ static void park(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int inde
     pk->want = want;
     /* A read that asked for no revision waits only for the engine to reach what this
      * instance answered already (run_read): a moment, even where clients may not wait. */
-    pk->deadline_us = time_mono_us() + (want == 0 && S.cfg->min_revision_wait_ms == 0
+    pk->deadline_us = time_mono_us() + (want == 0 && cfg_now()->min_revision_wait_ms == 0
                                             ? FLOOR_WAIT_MS
-                                            : S.cfg->min_revision_wait_ms) * 1000;
+                                            : cfg_now()->min_revision_wait_ms) * 1000;
     atomic_fetch_add(&S.inflight, 1);
     h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
 }
@@ -804,9 +831,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     r->d = r->route->d ? r->route->d : r->d;
-    if (r->body_len > (size_t)S.cfg->max_body) {
+    if (r->body_len > (size_t)cfg_now()->max_body) {
         api_failf(r, TG_ELIMIT, "body", "body is larger than %lld bytes",
-                  (long long)S.cfg->max_body);
+                  (long long)cfg_now()->max_body);
         respond(req, r, index, start);
         return 0;
     }
@@ -823,7 +850,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             return 0;
         }
         if (!run_read(t, r, want,
-                      (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested)) {
+                      (cfg_now()->min_revision_wait_ms == 0 && want > 0) || stop_requested)) {
             park(t, req, r, index, start, want);
             return 0;
         }
@@ -972,6 +999,13 @@ static void *loop_main(void *arg)
         }
         if (t->index == 0)
             notify_watchdog_tick(); /* the first loop is alive, so is the service */
+        if (t->index == 0 && reload_requested && !stop_requested) {
+            reload_requested = 0;
+            notify_send("RELOADING=1\nSTATUS=reloading the configuration");
+            if (S.reload)
+                S.reload();
+            notify_send("READY=1\nSTATUS=ready");
+        }
         if (!stop_requested)
             continue;
         now = time_mono_us();
@@ -984,7 +1018,7 @@ static void *loop_main(void *arg)
             t->listener = NULL;
             drain_start = now;
         }
-        if (now - drain_start > S.cfg->drain_timeout_ms * 1000)
+        if (now - drain_start > cfg_now()->drain_timeout_ms * 1000)
             break;
         if (atomic_load(&S.inflight) == 0 && now - drain_start >= DRAIN_QUIET_US &&
             now - t->last_req_us >= DRAIN_QUIET_US)
@@ -1005,7 +1039,7 @@ static int start_failed(void)
     return 2;
 }
 
-int server_run(const struct tagd_config *cfg, struct store *store)
+int server_run(const struct tagd_config *cfg, struct store *store, server_reload_fn *reload)
 {
     struct sockaddr_in sa;
     struct sigaction sig;
@@ -1017,7 +1051,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     int i, rc = 0;
 
     memset(&S, 0, sizeof(S));
-    S.cfg = cfg;
+    server_set_config(cfg);
+    S.reload = reload;
     S.store = store;
     S.nthreads = cfg->threads;
     {
@@ -1042,6 +1077,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     sig.sa_handler = on_signal;
     sigaction(SIGTERM, &sig, NULL);
     sigaction(SIGINT, &sig, NULL);
+    sigaction(SIGHUP, &sig, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     h2o_config_init(&S.config);
@@ -1127,5 +1163,9 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     }
     xfree(S.threads);
     xfree(S.m.by_route_status);
+    for (struct cfg_version *v = atomic_exchange(&S.live, NULL), *older; v; v = older) {
+        older = v->older;
+        xfree(v);
+    }
     return rc;
 }

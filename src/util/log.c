@@ -2,6 +2,7 @@
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,8 +10,9 @@
 #include "util/jw.h"
 #include "util/timeu.h"
 
-static int min_level = LOG_INFO;
-static int json_format;
+/* Atomic: SIGHUP sets them again (log_setup) while every thread logs. */
+static atomic_int min_level = LOG_INFO;
+static atomic_int json_format;
 
 int log_parse_level(const char *s)
 {
