@@ -16,6 +16,7 @@
 #include "util/log.h"
 #include "util/mem.h"
 #include "util/notify.h"
+#include "util/progress.h"
 #include "util/sbuf.h"
 #include "util/secret.h"
 #include "util/timeu.h"
@@ -23,6 +24,7 @@
 static int migrate_main(int argc, char **argv)
 {
     const char *from = NULL, *to = NULL;
+    struct progress prog;
     struct tg_err err;
 
     for (int a = 2; a < argc; a++) {
@@ -47,7 +49,9 @@ static int migrate_main(int argc, char **argv)
     /* The copy's one transaction waits for the source between its statements: no instance
      * runs meanwhile, so nobody waits for its locks. */
     store_set_hold_timeout_ms(3600000);
-    if (store_copy(from, to, stdout, &err) != 0) {
+    /* On stderr: stdout keeps the per-table report scripts may read. */
+    progress_init(&prog, "copying", "rows", 0, progress_mode_for(stderr), stderr);
+    if (store_copy(from, to, stdout, &prog, &err) != 0) {
         fprintf(stderr, "tagd migrate: %s\n", err.msg);
         if (err.code == TG_EPRECOND)
             fprintf(stderr, "tagd migrate: nothing was copied; restore the store from a "

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <h2o.h>
@@ -1029,10 +1031,72 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* ---- while the engine loads ---- */
+
+/* The first loop's listener is open while the engine loads, so that load balancers and probes
+ * hear "not yet" (503 on /readyz and every other path) rather than a refused connection, and
+ * the port is held from the start. A thread of its own answers each connection in turn and
+ * closes it; it stops before h2o takes the listener over, and connections not accepted by then
+ * wait in the backlog for h2o. */
+static struct {
+    pthread_t tid;
+    int fd;
+    atomic_bool stop;
+    bool running;
+} L;
+
+static void *loading_main(void *arg)
+{
+    static const char answer[] =
+        "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n"
+        "content-type: application/json\r\nretry-after: 1\r\n"
+        "x-content-type-options: nosniff\r\ncontent-length: 59\r\n\r\n"
+        "{\"status\":\"loading\",\"message\":\"tagd is loading its store\"}\n";
+    (void)arg;
+    while (!atomic_load(&L.stop)) {
+        struct pollfd pfd = {.fd = L.fd, .events = POLLIN};
+        struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+        char head[4096];
+        int c;
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        c = accept4(L.fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        /* The head is read (at most one slow read) so that closing does not reset it. */
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (recv(c, head, sizeof(head), 0) > 0 &&
+            send(c, answer, sizeof(answer) - 1, MSG_NOSIGNAL) > 0)
+            shutdown(c, SHUT_WR);
+        close(c);
+    }
+    return NULL;
+}
+
+static void loading_start(int fd)
+{
+    L.fd = fd;
+    atomic_store(&L.stop, false);
+    L.running = pthread_create(&L.tid, NULL, loading_main, NULL) == 0;
+    if (L.running)
+        pthread_setname_np(L.tid, "tagd-loading");
+}
+
+static void loading_stop(void)
+{
+    if (!L.running)
+        return;
+    atomic_store(&L.stop, true);
+    pthread_join(L.tid, NULL);
+    L.running = false;
+}
+
 /* A start that fails: the pipeline's connections and the store's threads around its writer,
  * which store_close would otherwise wait for, end here. */
 static int start_failed(void)
 {
+    loading_stop();
     txn_stop();
     for (int i = 0; S.threads && i < S.nthreads; i++)
         txn_reader_close(S.threads[i].reader);
@@ -1090,10 +1154,22 @@ int server_run(const struct tagd_config *cfg, struct store *store, server_reload
     handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = on_req;
 
+    S.threads = xcalloc((size_t)S.nthreads, sizeof(*S.threads));
+    if (sa.sin_port != 0 && !port_is_free(&sa)) {
+        log_error("cannot listen on %s: address already in use", cfg->listen);
+        return start_failed();
+    }
+    S.threads[0].fd = open_listener(&sa);
+    if (S.threads[0].fd < 0) {
+        log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
+        return start_failed();
+    }
+    loading_start(S.threads[0].fd);
     tg_err_clear(&err);
     notify_send("STATUS=loading the store's index and the engine");
     if (txn_open(store, &server_ops, (int)cfg->tail_poll_ms, &err) != 0)
         return start_failed(); /* txn_open said why */
+    loading_stop();
     /* Every loop's context (its multithread queue's socket, its listener) is created here on the
      * main thread, so those sockets' buffers belong to the main thread's (thread-local) buffer
      * prototype while the loop threads read into them and free them. h2o 2.2.5 recycles freed
@@ -1101,7 +1177,6 @@ int server_run(const struct tagd_config *cfg, struct store *store, server_reload
      * (TSan race in read(); "h2o_mem_alloc_recycle: Assertion chunk != NULL"). Without
      * recycling on the main thread's prototype nothing is shared but constants. */
     h2o_socket_buffer_prototype.allocator.max = 0;
-    S.threads = xcalloc((size_t)S.nthreads, sizeof(*S.threads));
     for (i = 0; i < S.nthreads; i++) {
         struct loop_thread *t = &S.threads[i];
         t->index = i;
@@ -1116,11 +1191,14 @@ int server_run(const struct tagd_config *cfg, struct store *store, server_reload
             log_error("store: %s", err.msg);
             return start_failed();
         }
-        if (i == 0 && sa.sin_port != 0 && !port_is_free(&sa)) {
-            log_error("cannot listen on %s: address already in use", cfg->listen);
-            return start_failed();
+        if (i > 0) {
+            /* Bound to the first loop's port: with --listen ADDR:0 the kernel chose it. */
+            struct sockaddr_in first;
+            socklen_t flen = sizeof(first);
+            if (getsockname(S.threads[0].fd, (struct sockaddr *)&first, &flen) == 0)
+                sa.sin_port = first.sin_port;
+            t->fd = open_listener(&sa);
         }
-        t->fd = open_listener(&sa);
         if (t->fd < 0) {
             log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
             return start_failed();

@@ -28,6 +28,7 @@ enum store_sql {
 struct store;
 struct store_conn;
 struct store_stmt;
+struct progress;
 
 /** How store_open checks a SQLite file that a store was created in before (the marker
  * PATH.state beside it says so; docs/operations.md, "Start-up checks"). Whatever the mode, a
@@ -143,9 +144,11 @@ void store_wait_all_durable(struct store_conn *c);
  * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must
  * hold no rows yet. Ids, revisions, the change log and every history table keep their values;
  * both stores are first migrated to this tagd's schema. Afterwards every table must have the
- * same number of rows on both sides. Writes one line per table to `report`. 0 or a tg_code.
+ * same number of rows on both sides. Writes one line per table to `report`. Tells `prog`
+ * (borrowed, may be NULL; its total is set here) the rows copied as it goes. 0 or a tg_code.
  */
-int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err);
+int store_copy(const char *from, const char *to, FILE *report, struct progress *prog,
+               struct tg_err *err);
 
 /**
  * `tagd backup`: a consistent copy of the SQLite store at `url` into the new file `dest`,

@@ -24,6 +24,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -31,6 +32,8 @@
 #include "store/store.h"
 #include "util/arena.h"
 #include "util/log.h"
+#include "util/notify.h"
+#include "util/progress.h"
 #include "util/timeu.h"
 
 /* A queue of jobs: empty exactly when both ends are NULL, and its last job ends the chain
@@ -453,6 +456,53 @@ void txn_read_end(struct core_ctx *cx)
 
 /* ---- start and stop ---- */
 
+/* ---- progress of the engine's load (util/progress.h): a log line every second or tenth ---- */
+
+struct load_totals {
+    int64_t resources, assignments; /* what the store holds: the whole of the load */
+    int64_t got_res, got_asg;       /* what the engine read so far */
+    struct progress *p;
+};
+
+/* The totals cost one count per table, a small part of reading every row afterwards. */
+static void load_totals(struct load_totals *lt)
+{
+    struct arena a;
+    struct core_ctx cx;
+    struct tg_err rerr;
+    int64_t tags = 0;
+
+    memset(lt, 0, sizeof(*lt));
+    arena_init(&a);
+    tg_err_clear(&rerr);
+    if (store_begin_read(T.pub_conn, &rerr) == 0) {
+        core_ctx_init(&cx, T.pub_conn, &a, false);
+        core_counts(&cx, &tags, &lt->resources, &lt->assignments);
+        store_rollback(T.pub_conn);
+    }
+    arena_release(&a);
+}
+
+/* systemctl status shows where the load is. */
+static void load_status(const char *line)
+{
+    char msg[300];
+    snprintf(msg, sizeof(msg), "STATUS=%s", line);
+    notify_send(msg);
+}
+
+static void on_load_progress(void *arg, int64_t resources, int64_t assignments)
+{
+    struct load_totals *lt = arg;
+    char detail[96];
+
+    lt->got_res = resources;
+    lt->got_asg = assignments;
+    snprintf(detail, sizeof(detail), "%lld resources, %lld assignments", (long long)resources,
+             (long long)assignments);
+    progress_update(lt->p, resources + assignments, detail);
+}
+
 int txn_open(struct store *s, const struct txn_ops *ops, int tail_poll_ms, struct tg_err *err)
 {
     assert(!T.opened && ops->run && ops->reset && ops->fail && ops->done);
@@ -471,16 +521,31 @@ int txn_open(struct store *s, const struct txn_ops *ops, int tail_poll_ms, struc
         return err->code ? err->code : TG_EINTERNAL;
     }
     {
-        int64_t t0 = time_mono_us();
+        struct progress p;
+        struct load_totals lt;
         int rc;
+
+        load_totals(&lt);
+        progress_init(&p, "loading", "rows", lt.resources + lt.assignments, PROGRESS_LOG, NULL);
+        p.on_line = load_status;
+        lt.p = &p;
+        engine_set_progress(on_load_progress, &lt);
         /* Through the publisher's reading connection: the scan would otherwise fill the
          * writer's large page cache with pages no write needs. */
         rc = engine_open(T.pub_conn, &T.engine, err);
+        engine_set_progress(NULL, NULL);
         if (rc != 0) {
             log_error("engine: %s", err->msg);
             return rc;
         }
-        log_info("engine loaded in %.3f s", (double)(time_mono_us() - t0) / 1e6);
+        {
+            char detail[96];
+            snprintf(detail, sizeof(detail), "%lld resources, %lld assignments",
+                     (long long)lt.got_res, (long long)lt.got_asg);
+            p.what = "engine loaded";
+            p.on_line = NULL;
+            progress_end(&p, lt.got_res + lt.got_asg, detail);
+        }
         /* Alone on its SQLite file, the writer reads a resource's current tags from the
          * engine when nothing changed them since (core.h): a third of its time per add. */
         core_writer_engine(!store_is_shared(s));
