@@ -228,14 +228,22 @@ struct api_route_count {
     unsigned long long n;
 };
 
+/* One route's latency histogram; route NULL: requests no route matched. */
+struct api_route_latency {
+    const struct route *route;
+    const unsigned long long *buckets; /* nbuckets + 1 counts, not cumulative, the last above
+                                          every bound */
+    unsigned long long count, sum_us;
+};
+
 /* What http/ counted. Arrays are in the arena the source was given. */
 struct api_http_stats {
     const struct api_route_count *counts; /* by route (in the router's order), then status */
     size_t ncounts;
-    const int64_t *bucket_le_us;      /* latency histogram: nbuckets upper bounds (µs) */
-    const unsigned long long *buckets; /* nbuckets + 1 counts, the last above every bound */
+    const int64_t *bucket_le_us;      /* latency histograms: nbuckets upper bounds (µs) */
     int nbuckets;
-    unsigned long long latency_count, latency_sum_us;
+    const struct api_route_latency *latency; /* per route that answered at least once */
+    size_t nlatency;
     /* The connection budgets (http/conns.h). */
     unsigned long long refused_limit, refused_addr, evicted, body_refused, body_budget,
         accept_paused;

@@ -51,11 +51,12 @@ static const int64_t latency_buckets_us[] = {100,   250,    500,    1000,   2500
                                              25000, 50000, 100000, 250000, 500000, 1000000};
 #define NBUCKETS (sizeof(latency_buckets_us) / sizeof(latency_buckets_us[0]))
 
+/* Per route (the router's index; nroutes: no route matched). */
 struct metrics {
     atomic_ullong *by_route_status; /* (nroutes + 1) x MAX_STATUS */
-    atomic_ullong buckets[NBUCKETS + 1];
-    atomic_ullong latency_count;
-    atomic_ullong latency_sum_us;
+    atomic_ullong *buckets;         /* (nroutes + 1) x (NBUCKETS + 1), not cumulative */
+    atomic_ullong *latency_count;   /* nroutes + 1 */
+    atomic_ullong *latency_sum_us;  /* nroutes + 1 */
 };
 
 struct loop_thread {
@@ -378,9 +379,9 @@ static void observe(int route_index, int status, int64_t us)
     atomic_fetch_add(&S.m.by_route_status[(size_t)route_index * MAX_STATUS + (size_t)status], 1);
     for (b = 0; b < NBUCKETS && us > latency_buckets_us[b]; b++) {
     }
-    atomic_fetch_add(&S.m.buckets[b], 1);
-    atomic_fetch_add(&S.m.latency_count, 1);
-    atomic_fetch_add(&S.m.latency_sum_us, (unsigned long long)us);
+    atomic_fetch_add(&S.m.buckets[(size_t)route_index * (NBUCKETS + 1) + b], 1);
+    atomic_fetch_add(&S.m.latency_count[route_index], 1);
+    atomic_fetch_add(&S.m.latency_sum_us[route_index], (unsigned long long)us);
 }
 
 /* ---- security headers and CORS ---- */
@@ -874,7 +875,8 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
     int nr = router_count();
     size_t n = 0, cap = 64;
     struct api_route_count *counts = arena_alloc(a, cap * sizeof(*counts));
-    unsigned long long *buckets = arena_alloc(a, (NBUCKETS + 1) * sizeof(*buckets));
+    struct api_route_latency *lat = arena_alloc(a, ((size_t)nr + 1) * sizeof(*lat));
+    size_t nlat = 0;
     int *loop_conns = arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_conns) + 1);
     unsigned long long *loop_served =
         arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_served) + 1);
@@ -899,13 +901,22 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
     }
     o->counts = counts;
     o->ncounts = n;
-    for (size_t k = 0; k <= NBUCKETS; k++)
-        buckets[k] = atomic_load(&S.m.buckets[k]);
+    for (int i = 0; i <= nr; i++) {
+        unsigned long long c = atomic_load(&S.m.latency_count[i]), *bk;
+        if (c == 0)
+            continue;
+        bk = arena_alloc(a, (NBUCKETS + 1) * sizeof(*bk));
+        for (size_t k = 0; k <= NBUCKETS; k++)
+            bk[k] = atomic_load(&S.m.buckets[(size_t)i * (NBUCKETS + 1) + k]);
+        lat[nlat].route = router_at(i);
+        lat[nlat].buckets = bk;
+        lat[nlat].count = c;
+        lat[nlat++].sum_us = atomic_load(&S.m.latency_sum_us[i]);
+    }
+    o->latency = lat;
+    o->nlatency = nlat;
     o->bucket_le_us = latency_buckets_us;
-    o->buckets = buckets;
     o->nbuckets = (int)NBUCKETS;
-    o->latency_count = atomic_load(&S.m.latency_count);
-    o->latency_sum_us = atomic_load(&S.m.latency_sum_us);
     conns_stats(&cs);
     o->refused_limit = cs.refused_limit;
     o->refused_addr = cs.refused_addr;
@@ -1132,6 +1143,9 @@ int server_run(const struct tagd_config *cfg, struct store *store, server_reload
     conns_setup(cfg, S.nthreads, render_refusal);
     api_metrics_source(http_stats);
     S.m.by_route_status = xcalloc(((size_t)router_count() + 1) * MAX_STATUS, sizeof(atomic_ullong));
+    S.m.buckets = xcalloc(((size_t)router_count() + 1) * (NBUCKETS + 1), sizeof(atomic_ullong));
+    S.m.latency_count = xcalloc((size_t)router_count() + 1, sizeof(atomic_ullong));
+    S.m.latency_sum_us = xcalloc((size_t)router_count() + 1, sizeof(atomic_ullong));
 
     if (parse_listen(cfg->listen, &sa) != 0) {
         log_error("cannot parse --listen '%s' (want ADDR:PORT)", cfg->listen);
@@ -1241,6 +1255,9 @@ int server_run(const struct tagd_config *cfg, struct store *store, server_reload
     }
     xfree(S.threads);
     xfree(S.m.by_route_status);
+    xfree(S.m.buckets);
+    xfree(S.m.latency_count);
+    xfree(S.m.latency_sum_us);
     for (struct cfg_version *v = atomic_exchange(&S.live, NULL), *older; v; v = older) {
         older = v->older;
         xfree(v);

@@ -78,6 +78,8 @@ int store_open(const char *url, const struct store_open_opts *o, struct store **
                struct tg_err *err);
 void store_close(struct store *s);
 /** Short description of the backend for logs ("sqlite /path/tagd.db"). Borrowed. */
+/** SQLite: the WAL file's length now, in bytes; -1 for a store without one (PostgreSQL). */
+int64_t store_wal_bytes(const struct store *s);
 const char *store_describe(const struct store *s);
 
 /** Opens a connection (writer or read-only). Returns owned or NULL with `err` set. */

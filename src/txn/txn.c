@@ -43,7 +43,11 @@ struct queue {
     pthread_cond_t cv;
     struct txn_job *head, *tail;
     bool stop;
+    atomic_llong depth; /* jobs in the queue (metrics; read without the lock) */
 };
+
+/* Upper bounds of the batch size histogram (/metrics); the last is TXN_BATCH. */
+static const int batch_le[TXN_NBATCH_BUCKETS] = {1, 2, 4, 8, 16, 32, TXN_BATCH};
 
 static struct {
     const struct txn_ops *ops;
@@ -59,6 +63,7 @@ static struct {
     atomic_bool tail_stop;
     atomic_llong seen_rev;
     atomic_ullong commits, rollbacks, failures;
+    atomic_ullong batch_n[TXN_NBATCH_BUCKETS], batch_sum; /* batches by size, and their jobs */
 } T;
 
 static void queue_init(struct queue *q)
@@ -72,8 +77,13 @@ static void queue_init(struct queue *q)
 /* Appends the jobs first..last (linked) and wakes the queue's thread. */
 static void queue_append(struct queue *q, struct txn_job *first, struct txn_job *last)
 {
+    long long n = 1;
+
     assert(first != NULL && last != NULL && last->next == NULL);
+    for (struct txn_job *j = first; j != last; j = j->next)
+        n++;
     pthread_mutex_lock(&q->mu);
+    atomic_fetch_add(&q->depth, n);
     assert((q->head == NULL) == (q->tail == NULL));
     if (q->tail)
         q->tail->next = first;
@@ -106,7 +116,15 @@ static struct txn_job *queue_take(struct queue *q, int max)
     if (q->head == NULL)
         q->tail = NULL;
     last->next = NULL;
+    atomic_fetch_sub(&q->depth, n);
     pthread_mutex_unlock(&q->mu);
+    if (q == &T.write) {
+        int b = 0;
+        while (n > batch_le[b])
+            b++;
+        atomic_fetch_add(&T.batch_n[b], 1);
+        atomic_fetch_add(&T.batch_sum, (unsigned long long)n);
+    }
     return first;
 }
 
@@ -145,9 +163,27 @@ void txn_stats_get(struct txn_stats *out)
     out->rollbacks = atomic_load(&T.rollbacks);
     out->failures = atomic_load(&T.failures);
     if (T.engine) {
+        const struct eng_snap *snap = engine_acquire(T.engine);
+        struct eng_stats es;
+        eng_snap_stats(snap, &es);
+        engine_release(T.engine, snap);
         out->engine = true;
         engine_catch_up_stats(T.engine, &out->engine_applied, &out->engine_reread);
+        out->engine_rev = es.rev;
+        out->engine_tags = es.tags;
+        out->engine_resources = es.resources;
+        out->engine_assignments = es.assignments;
+        out->engine_bitmap_bytes = es.bitmap_bytes;
     }
+    out->fetch_queue = atomic_load(&T.fetch.depth);
+    out->write_queue = atomic_load(&T.write.depth);
+    out->publish_queue = atomic_load(&T.publish.depth);
+    for (int b = 0; b < TXN_NBATCH_BUCKETS; b++) {
+        out->batch_le[b] = batch_le[b];
+        out->batches[b] = atomic_load(&T.batch_n[b]);
+    }
+    out->batch_jobs = atomic_load(&T.batch_sum);
+    out->wal_bytes = T.store ? store_wal_bytes(T.store) : -1;
 }
 
 void txn_submit(struct txn_job *j, bool prepare)
