@@ -261,9 +261,14 @@ int main(int argc, char **argv)
     store_conn_close(conn);
     store_set_hold_timeout_ms(cfg.store_hold_timeout_ms);
     if (generated) {
-        fprintf(stderr,
-                "tagd: first start: admin token (shown once, store it now):\n  %s\n",
-                generated);
+        /* Whatever the log level; in JSON as one line with the token in a field of its own. */
+        if (strcmp(cfg.log_format, "json") == 0)
+            log_always(LOG_WARN, "admin_token", generated,
+                       "first start: admin token (shown once, store it now): %s", generated);
+        else
+            fprintf(stderr,
+                    "tagd: first start: admin token (shown once, store it now):\n  %s\n",
+                    generated);
         xfree(generated);
     }
     tg_err_clear(&err);

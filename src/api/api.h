@@ -114,6 +114,7 @@ struct hreq {
     bool as_write;
     /* The client's IPv4 address (network order), 0 when unknown, for the limit by address. */
     uint32_t peer;
+    const char *principal; /* who the handler authenticated (access log), or NULL; arena */
     bool addr_seen;    /* the address's bucket admitted the request (ratelimit_addr_before) */
     bool addr_charged; /* ... and took one request from it */
 };

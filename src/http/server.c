@@ -523,7 +523,15 @@ static void respond(h2o_req_t *req, struct hreq *r, int route_index, int64_t sta
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
-    log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
+    {
+        char client[INET_ADDRSTRLEN] = "";
+        if (r->peer) {
+            struct in_addr in = {.s_addr = r->peer};
+            inet_ntop(AF_INET, &in, client, sizeof(client));
+        }
+        log_access(r->method, r->path, r->status, len, (long long)us, r->request_id, client,
+                   r->principal);
+    }
     req->res.content_length = len;
     sock = req->conn->callbacks->get_socket ? req->conn->callbacks->get_socket(req->conn) : NULL;
     h2o_send_inline(req, len ? sbuf_str(&r->out) : "", len);
@@ -561,7 +569,7 @@ static void render_refusal(const char *method, const char *path, int status, con
     sbuf_adds(out, "\r\n");
     sbuf_add(out, sbuf_str(&r->out), r->out.len);
     observe(router_count(), r->status, 0);
-    log_access(r->method, r->path, r->status, r->out.len, 0LL, r->request_id);
+    log_access(r->method, r->path, r->status, r->out.len, 0LL, r->request_id, NULL, NULL);
     hreq_free(r);
 }
 
@@ -615,6 +623,8 @@ static bool run_read(struct loop_thread *t, struct hreq *r, int64_t want, bool l
         cx.min_rev = want;
     r->route->fn(r, &cx);
     r->authed = cx.authed;
+    if (cx.authed && cx.who.name)
+        r->principal = arena_strdup(&r->a, cx.who.name);
     if (r->not_yet && !last_try) {
         /* The store has the revision but the engine, which alone answers this route, has
          * not applied it yet (the tailer is a notification behind): the answer is dropped,
@@ -717,6 +727,8 @@ static enum txn_outcome job_run(struct txn_job *tj, struct core_ctx *cx)
     assert(r->status == 0);
     r->route->fn(r, cx);
     r->authed = cx->authed;
+    if (cx->authed && cx->who.name)
+        r->principal = arena_strdup(&r->a, cx->who.name);
     if (r->status == 0)
         api_failf(r, TG_EINTERNAL, "", "handler produced no response");
     return r->status >= 300 ? TXN_UNDO : TXN_KEEP;

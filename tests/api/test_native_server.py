@@ -146,7 +146,7 @@ def test_access_log_text(server, admin):
     admin.get("/v1/tags", headers={"X-Request-Id": "text-log-probe"})
     assert wait_for(lambda: "text-log-probe" in server.read_log())
     line = [l for l in server.read_log().splitlines() if "text-log-probe" in l][-1]
-    assert re.search(r" access GET /v1/tags 200 \d+ \d+us text-log-probe$", line), line
+    assert re.search(r" access GET /v1/tags 200 \d+ \d+us text-log-probe 127\.0\.0\.1 \S+$", line), line
 
 
 def test_access_log_json():
