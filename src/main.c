@@ -62,10 +62,12 @@ static int migrate_main(int argc, char **argv)
     return 0;
 }
 
-/* `tagd backup [options] DEST`: the options name the store as they do for serving (--config,
- * --data, --store, TAGD_*), DEST is the one other argument. */
+/* `tagd backup [options] DEST` and `tagd restore [options] BACKUP`: the options name the store
+ * as they do for serving (--config, --data, --store, TAGD_*), the file is the one other
+ * argument. */
 static int backup_main(int argc, char **argv)
 {
+    bool restore = strcmp(argv[1], "restore") == 0;
     struct tagd_config cfg;
     const char *dest = NULL;
     char **args = xcalloc((size_t)argc, sizeof(*args));
@@ -89,13 +91,31 @@ static int backup_main(int argc, char **argv)
     xfree(args);
     if (rc)
         return rc > 0 ? 0 : 2;
+    if (dest == NULL && restore) {
+        fprintf(stderr, "usage: tagd restore [--config FILE | --data DIR | --store sqlite:PATH] BACKUP\n"
+                        "Checks the copy BACKUP (made by tagd backup) and puts it in place of the\n"
+                        "SQLite store, keeping the store it replaces as PATH.before-restore-TIME.\n"
+                        "Stop tagd first (docs/operations.md, \"Backups\").\n");
+        return 2;
+    }
     if (dest == NULL) {
         fprintf(stderr, "usage: tagd backup [--config FILE | --data DIR | --store sqlite:PATH] DEST\n"
                         "Copies the SQLite store into the new file DEST while tagd runs. To\n"
-                        "restore, start tagd on the copy (docs/operations.md, \"Backups\").\n");
+                        "restore, tagd restore DEST with tagd stopped (docs/operations.md, \"Backups\").\n");
         return 2;
     }
     tg_err_clear(&err);
+    if (restore) {
+        char aside[4300];
+        umask(077);
+        if (store_restore(cfg.store, dest, aside, sizeof(aside), &rev, &err) != 0) {
+            fprintf(stderr, "tagd restore: %s\n", err.msg);
+            return 1;
+        }
+        printf("restored %s from %s: revision %lld%s%s\n", cfg.store, dest, (long long)rev,
+               aside[0] ? "; the store it replaced is " : "", aside);
+        return 0;
+    }
     t0 = time_mono_us();
     umask(077); /* the copy holds what the store holds: hashed secrets, every tenant's data */
     if (store_backup(cfg.store, dest, &rev, &bytes, &err) != 0) {
@@ -199,7 +219,7 @@ int main(int argc, char **argv)
 
     if (argc > 1 && strcmp(argv[1], "migrate") == 0)
         return migrate_main(argc, argv);
-    if (argc > 1 && strcmp(argv[1], "backup") == 0)
+    if (argc > 1 && (strcmp(argv[1], "backup") == 0 || strcmp(argv[1], "restore") == 0))
         return backup_main(argc, argv);
     /* Request bodies come and go in buffers of up to a few MB. glibc raises its mmap threshold
      * each time such a buffer is freed, until large buffers come from the heap, where what an

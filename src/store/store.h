@@ -161,6 +161,16 @@ int store_copy(const char *from, const char *to, FILE *report, struct progress *
  */
 int store_backup(const char *url, const char *dest, int64_t *rev, int64_t *bytes,
                  struct tg_err *err);
+
+/**
+ * `tagd restore`: puts a copy of the SQLite file `backup` in place of the store at `url`, which
+ * no tagd may serve meanwhile (its lock is taken; TG_EBUSY otherwise). The copy is made beside
+ * the store and checked (quick_check) before anything moves; the store it replaces, if any, is
+ * kept with its WAL as PATH.before-restore-TIME, named in `aside` ("" when there was none).
+ * Sets *rev to the restored revision. PostgreSQL: TG_EINVAL. 0 or a tg_code.
+ */
+int store_restore(const char *url, const char *backup, char *aside, size_t aside_len,
+                  int64_t *rev, struct tg_err *err);
 /**
  * A read transaction that begins at the first st_get, so that a request answered wholly from
  * memory never touches the store; store_rollback ends it either way.
