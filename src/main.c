@@ -1,6 +1,7 @@
 /* main.c: flags and configuration, store and bootstrap, then the server until a signal.
  * `tagd migrate --from URL --to URL` copies a whole installation between stores instead. */
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,9 @@ int main(int argc, char **argv)
      * attack (or a burst of uploads) took stays resident after it ends. A fixed threshold keeps
      * every buffer of 256 KiB or more mapped and gives it back when it is freed. */
     mallopt(M_MMAP_THRESHOLD, 256 * 1024);
+    /* Until the server takes SIGHUP over (a reload), one sent while the store opens, as a
+     * logrotate might, must not end the process. */
+    signal(SIGHUP, SIG_IGN);
     rc = config_load(&cfg, argc, argv);
     if (rc)
         return rc > 0 ? 0 : 2;
