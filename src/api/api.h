@@ -106,14 +106,16 @@ struct route {
     api_prepare_fn prepare;
 };
 
+/* Set at start; SIGHUP sets the atomic ones again while every thread reads them (a reader
+ * sees each field old or new: for a moment the new rate may meet the old burst). */
 struct api_config {
     size_t max_body;
-    int max_json_depth;
-    int max_header_bytes;
-    int rate_per_sec; /* per token; 0: off */
-    int rate_burst;
-    int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
-    int anon_rate_burst;
+    _Atomic int max_json_depth;
+    _Atomic int max_header_bytes;
+    _Atomic int rate_per_sec; /* per token; 0: off */
+    _Atomic int rate_burst;
+    _Atomic int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
+    _Atomic int anon_rate_burst;
     int64_t min_rev_wait_ms;
     int64_t changes_max_wait_s; /* bound on GET /v1/changes?wait= */
     int64_t events_heartbeat_ms; /* a stream idle this long sends a comment */
@@ -171,6 +173,7 @@ struct hreq {
     bool authed; /* the handler accepted a credential (http/ keeps the connection for it) */
     /* The client's IPv4 address (network order), 0 when unknown, for the limit by address. */
     uint32_t peer;
+    const char *principal; /* who the handler authenticated (access log), or NULL; arena */
     bool addr_seen;    /* the address's bucket admitted the request (ratelimit_addr_before) */
     bool addr_charged; /* ... and took one request from it */
     /* Set with api_wait: a read that found nothing new waits (parked, off the loop's stack)
@@ -308,14 +311,22 @@ struct api_route_count {
     unsigned long long n;
 };
 
+/* One route's latency histogram; route NULL: requests no route matched. */
+struct api_route_latency {
+    const struct route *route;
+    const unsigned long long *buckets; /* nbuckets + 1 counts, not cumulative, the last above
+                                          every bound */
+    unsigned long long count, sum_us;
+};
+
 /* What http/ counted. Arrays are in the arena the source was given. */
 struct api_http_stats {
     const struct api_route_count *counts; /* by route (in the router's order), then status */
     size_t ncounts;
-    const int64_t *bucket_le_us;      /* latency histogram: nbuckets upper bounds (µs) */
-    const unsigned long long *buckets; /* nbuckets + 1 counts, the last above every bound */
+    const int64_t *bucket_le_us;      /* latency histograms: nbuckets upper bounds (µs) */
     int nbuckets;
-    unsigned long long latency_count, latency_sum_us;
+    const struct api_route_latency *latency; /* per route that answered at least once */
+    size_t nlatency;
     /* The connection budgets (http/conns.h). */
     unsigned long long refused_limit, refused_addr, evicted, body_refused, body_budget,
         accept_paused;

@@ -3,10 +3,19 @@
  * Each part exports its counts as a struct: http/ through the source it registers at start
  * (struct api_http_stats: requests by route and status, latency, connection budgets, loops),
  * the write pipeline with the store's and the engine's counts (struct txn_stats), and core the
- * model's sizes. Nothing here keeps state but that source. */
+ * model's sizes, and the kernel the process's own figures (/proc/self). Nothing here keeps state
+ * but that source.
+ *
+ * The text passes `promtool check metrics` (tests/api/test_metrics_format.py checks the same
+ * rules): every family has HELP and TYPE, its samples together; counters end in _total. */
 #include "api/api.h"
 
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "txn/txn.h"
 
@@ -14,11 +23,167 @@ static api_http_stats_fn *http_source;
 
 void api_metrics_source(api_http_stats_fn *fn) { http_source = fn; }
 
+/* A label value as the text format wants it: backslash, quote and newline escaped. */
+static void label(struct sbuf *b, const char *v)
+{
+    for (; *v; v++) {
+        if (*v == '\\' || *v == '"')
+            sbuf_addc(b, '\\');
+        if (*v == '\n')
+            sbuf_adds(b, "\\n");
+        else
+            sbuf_addc(b, *v);
+    }
+}
+
+static void route_labels(struct sbuf *b, const struct route *rt)
+{
+    sbuf_adds(b, "method=\"");
+    label(b, rt ? rt->method : "ANY");
+    sbuf_adds(b, "\",route=\"");
+    label(b, rt ? (rt->name ? rt->name : rt->pattern) : "unmatched");
+    sbuf_addc(b, '"');
+}
+
+static void family(struct sbuf *b, const char *name, const char *type, const char *help)
+{
+    sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void http_families(struct sbuf *b, const struct api_http_stats *hs)
+{
+    family(b, "tagd_requests_total", "counter", "HTTP requests by method, route and status code.");
+    for (size_t i = 0; i < hs->ncounts; i++) {
+        sbuf_adds(b, "tagd_requests_total{");
+        route_labels(b, hs->counts[i].route);
+        sbuf_printf(b, ",code=\"%d\"} %llu\n", hs->counts[i].status, hs->counts[i].n);
+    }
+    family(b, "tagd_request_duration_seconds", "histogram",
+           "Time from a request's arrival to its answer, by method and route.");
+    for (size_t i = 0; i < hs->nlatency; i++) {
+        const struct api_route_latency *l = &hs->latency[i];
+        unsigned long long cum = 0;
+        for (int k = 0; k <= hs->nbuckets; k++) {
+            cum += l->buckets[k];
+            sbuf_adds(b, "tagd_request_duration_seconds_bucket{");
+            route_labels(b, l->route);
+            if (k < hs->nbuckets)
+                sbuf_printf(b, ",le=\"%g\"} %llu\n", (double)hs->bucket_le_us[k] / 1e6, cum);
+            else
+                sbuf_printf(b, ",le=\"+Inf\"} %llu\n", cum);
+        }
+        sbuf_adds(b, "tagd_request_duration_seconds_sum{");
+        route_labels(b, l->route);
+        sbuf_printf(b, "} %g\n", (double)l->sum_us / 1e6);
+        sbuf_adds(b, "tagd_request_duration_seconds_count{");
+        route_labels(b, l->route);
+        sbuf_printf(b, "} %llu\n", l->count);
+    }
+}
+
+/* The process's own figures, as every Prometheus client library names them. */
+static void process_families(struct sbuf *b)
+{
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    unsigned long long utime = 0, stime = 0, start = 0, vsize = 0;
+    long long rss = 0, btime = 0, fds = 0;
+    char buf[1024], *p;
+    FILE *f = fopen("/proc/self/stat", "r");
+    struct rlimit rl;
+    DIR *d;
+
+    if (f) {
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        /* After the command's closing parenthesis: field 3 on; utime and stime are fields 14
+         * and 15, starttime 22, vsize 23, rss 24. */
+        p = strrchr(buf, ')');
+        if (p && sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d "
+                               "%*d %*d %*d %*d %llu %llu %lld", &utime, &stime, &start, &vsize,
+                        &rss) != 5)
+            utime = stime = start = vsize = 0, rss = 0;
+    }
+    f = fopen("/proc/stat", "r");
+    while (f && fgets(buf, sizeof(buf), f))
+        if (strncmp(buf, "btime ", 6) == 0)
+            btime = strtoll(buf + 6, NULL, 10);
+    if (f)
+        fclose(f);
+    d = opendir("/proc/self/fd");
+    if (d) {
+        while (readdir(d))
+            fds++;
+        closedir(d);
+        fds -= 3; /* ".", ".." and the directory's own descriptor */
+    }
+    family(b, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
+    sbuf_printf(b, "process_cpu_seconds_total %g\n", (double)(utime + stime) / (double)tick);
+    family(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sbuf_printf(b, "process_resident_memory_bytes %lld\n", rss * page);
+    family(b, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.");
+    sbuf_printf(b, "process_virtual_memory_bytes %llu\n", vsize);
+    family(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+    sbuf_printf(b, "process_open_fds %lld\n", fds);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        family(b, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        sbuf_printf(b, "process_max_fds %llu\n", (unsigned long long)rl.rlim_cur);
+    }
+    family(b, "process_start_time_seconds", "gauge",
+           "Start time of the process since unix epoch in seconds.");
+    sbuf_printf(b, "process_start_time_seconds %.2f\n",
+                (double)btime + (double)start / (double)tick);
+}
+
+/* The write pipeline, the engine and the WAL (struct txn_stats). */
+static void pipeline_families(struct sbuf *b, const struct txn_stats *ts, int64_t store_rev)
+{
+    unsigned long long cum = 0;
+
+    family(b, "tagd_pipeline_queue_jobs", "gauge",
+           "Requests waiting at each stage of the write pipeline (fetch, writer, publisher).");
+    sbuf_printf(b, "tagd_pipeline_queue_jobs{stage=\"fetch\"} %lld\n"
+                   "tagd_pipeline_queue_jobs{stage=\"write\"} %lld\n"
+                   "tagd_pipeline_queue_jobs{stage=\"publish\"} %lld\n",
+                (long long)ts->fetch_queue, (long long)ts->write_queue,
+                (long long)ts->publish_queue);
+    family(b, "tagd_writer_batch_size", "histogram",
+           "Write requests the writer took into one group commit.");
+    for (int k = 0; k < TXN_NBATCH_BUCKETS; k++) {
+        cum += ts->batches[k];
+        sbuf_printf(b, "tagd_writer_batch_size_bucket{le=\"%d\"} %llu\n", ts->batch_le[k], cum);
+    }
+    sbuf_printf(b, "tagd_writer_batch_size_bucket{le=\"+Inf\"} %llu\n"
+                   "tagd_writer_batch_size_sum %llu\n"
+                   "tagd_writer_batch_size_count %llu\n",
+                cum, (unsigned long long)ts->batch_jobs, cum);
+    if (ts->wal_bytes >= 0) {
+        family(b, "tagd_wal_bytes", "gauge", "Length of SQLite's write-ahead log file.");
+        sbuf_printf(b, "tagd_wal_bytes %lld\n", (long long)ts->wal_bytes);
+    }
+    if (!ts->engine)
+        return;
+    family(b, "tagd_engine_revision", "gauge", "Revision of the engine's newest snapshot.");
+    sbuf_printf(b, "tagd_engine_revision %lld\n", (long long)ts->engine_rev);
+    family(b, "tagd_engine_lag_revisions", "gauge",
+           "Revisions the store holds that the engine has not applied yet (the publisher's, "
+           "or with PostgreSQL the tailer's, lag).");
+    sbuf_printf(b, "tagd_engine_lag_revisions %lld\n",
+                (long long)(store_rev > ts->engine_rev ? store_rev - ts->engine_rev : 0));
+    family(b, "tagd_engine_items", "gauge", "What the engine's newest snapshot holds, by kind.");
+    sbuf_printf(b, "tagd_engine_items{kind=\"tags\"} %zu\n"
+                   "tagd_engine_items{kind=\"resources\"} %zu\n"
+                   "tagd_engine_items{kind=\"assignments\"} %zu\n",
+                ts->engine_tags, ts->engine_resources, ts->engine_assignments);
+    family(b, "tagd_engine_bitmap_bytes", "gauge",
+           "Serialized size of the engine's bitmaps, a measure of their memory.");
+    sbuf_printf(b, "tagd_engine_bitmap_bytes %zu\n", ts->engine_bitmap_bytes);
+}
+
 enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
 {
     struct sbuf *b = &r->out;
-    int64_t tags = 0, res = 0, asg = 0;
-    unsigned long long cum = 0;
+    int64_t tags = 0, res = 0, asg = 0, rev;
     struct api_http_stats hs;
     struct txn_stats ts;
 
@@ -29,28 +194,11 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
     sbuf_reset(b);
     r->status = 200;
     r->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    sbuf_adds(b, "# HELP tagd_requests_total HTTP requests by route and status.\n"
-                 "# TYPE tagd_requests_total counter\n");
-    for (size_t i = 0; i < hs.ncounts; i++) {
-        const struct route *rt = hs.counts[i].route;
-        sbuf_printf(b, "tagd_requests_total{route=\"%s %s\",status=\"%d\"} %llu\n",
-                    rt ? rt->method : "ANY",
-                    rt ? (rt->name ? rt->name : rt->pattern) : "unmatched", hs.counts[i].status,
-                    hs.counts[i].n);
-    }
-    sbuf_adds(b, "# HELP tagd_request_duration_seconds Request latency.\n"
-                 "# TYPE tagd_request_duration_seconds histogram\n");
-    for (int k = 0; k < hs.nbuckets; k++) {
-        cum += hs.buckets[k];
-        sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                    (double)hs.bucket_le_us[k] / 1e6, cum);
-    }
-    cum += hs.buckets ? hs.buckets[hs.nbuckets] : 0;
-    sbuf_printf(b, "tagd_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n", cum);
-    sbuf_printf(b, "tagd_request_duration_seconds_sum %g\n",
-                (double)hs.latency_sum_us / 1e6);
-    sbuf_printf(b, "tagd_request_duration_seconds_count %llu\n",
-                hs.latency_count);
+    family(b, "tagd_build_info", "gauge", "The running tagd's version and commit; always 1.");
+    sbuf_printf(b, "tagd_build_info{version=\"%s\",commit=\"%s\"} 1\n", TAGD_VERSION,
+                TAGD_COMMIT);
+    process_families(b);
+    http_families(b, &hs);
     sbuf_printf(b,
                 "# HELP tagd_store_transactions_total Writer transactions by outcome.\n"
                 "# TYPE tagd_store_transactions_total counter\n"
@@ -151,12 +299,17 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
     for (int i = 0; i < hs.nloops; i++)
         sbuf_printf(b, "tagd_loop_responses_total{loop=\"%d\"} %llu\n", i, hs.loop_served[i]);
     core_counts(cx, &tags, &res, &asg);
+    rev = core_current_rev(cx);
     sbuf_printf(b,
+                "# HELP tagd_tags Tags in the store (not deleted).\n"
                 "# TYPE tagd_tags gauge\ntagd_tags %lld\n"
+                "# HELP tagd_resources Resources in the store.\n"
                 "# TYPE tagd_resources gauge\ntagd_resources %lld\n"
+                "# HELP tagd_assignments Current tag assignments in the store.\n"
                 "# TYPE tagd_assignments gauge\ntagd_assignments %lld\n"
+                "# HELP tagd_revision The store's newest revision.\n"
                 "# TYPE tagd_revision gauge\ntagd_revision %lld\n",
-                (long long)tags, (long long)res, (long long)asg,
-                (long long)core_current_rev(cx));
+                (long long)tags, (long long)res, (long long)asg, (long long)rev);
+    pipeline_families(b, &ts, rev);
     return API_ANSWER;
 }

@@ -30,16 +30,17 @@ enum {
     RIGHT_ALL = 15,
 };
 
-/** Configuration limits core enforces (set once at start, read-only afterwards). */
+/** Configuration limits core enforces, set at start. The atomic ones SIGHUP sets again while
+ * requests read them (each read sees the old or the new value, never a torn one). */
 struct eng_snap;
 
 struct core_limits {
-    int max_tags_per_resource; /* 1000 */
+    _Atomic int max_tags_per_resource; /* 1000 */
     int max_batch;             /* 1000 items in one request */
     int max_list_limit;        /* 1000 */
-    int64_t session_ttl_ms;    /* easydb sessions, 24 h */
-    int64_t auth_cache_ms;     /* longest a cached token authentication is trusted, 1 s; 0 off */
-    int64_t login_ttl_ms;      /* tokens of an API-key login (core_apikey_login), 1 h */
+    _Atomic int64_t session_ttl_ms; /* easydb sessions, 24 h */
+    _Atomic int64_t auth_cache_ms;  /* longest a cached token authentication is trusted, 1 s; 0 off */
+    _Atomic int64_t login_ttl_ms;   /* tokens of an API-key login (core_apikey_login), 1 h */
 };
 extern struct core_limits core_limits;
 

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -35,30 +36,46 @@ struct src_limits src_limits = {
     .max_sources = 64,
 };
 
-/* The config file's sources: written once at start, read-only while serving. */
-static struct {
+/* The config file's sources: an immutable set, published whole. SIGHUP (core_src_configure)
+ * publishes a new one while requests read the old one, and their answers may borrow its
+ * strings, so a replaced set is kept, linked from its successor, until
+ * core_src_global_release: a few KB per reload. */
+struct src_set {
     char *name[SRC_MAX_CONFIG];
     char *url[SRC_MAX_CONFIG];
     int n;
-} config_sources;
+    struct src_set *older;
+};
+
+static struct src_set empty_set;
+static _Atomic(struct src_set *) config_live = &empty_set;
+
+static const struct src_set *config_sources(void)
+{
+    return atomic_load_explicit(&config_live, memory_order_acquire);
+}
 
 int core_src_global_init(void)
 {
     return fetch_global_init();
 }
 
-static void config_clear(void)
+static void set_free(struct src_set *cs)
 {
-    for (int i = 0; i < config_sources.n; i++) {
-        xfree(config_sources.name[i]);
-        xfree(config_sources.url[i]);
+    while (cs && cs != &empty_set) {
+        struct src_set *older = cs->older;
+        for (int i = 0; i < cs->n; i++) {
+            xfree(cs->name[i]);
+            xfree(cs->url[i]);
+        }
+        xfree(cs);
+        cs = older;
     }
-    config_sources.n = 0;
 }
 
 void core_src_global_release(void)
 {
-    config_clear();
+    set_free(atomic_exchange(&config_live, &empty_set));
     fetch_global_release();
 }
 
@@ -97,19 +114,21 @@ int core_src_check(const char *name, const char *url, struct tg_err *err)
     return 0;
 }
 
-static int config_find(const char *name)
+static int set_find(const struct src_set *cs, const char *name)
 {
-    for (int i = 0; i < config_sources.n; i++)
-        if (strcmp(config_sources.name[i], name) == 0)
+    for (int i = 0; i < cs->n; i++)
+        if (strcmp(cs->name[i], name) == 0)
             return i;
     return -1;
 }
 
+static int config_find(const char *name) { return set_find(config_sources(), name); }
+
 int core_src_configure(const char *spec, struct tg_err *err)
 {
     const char *p = spec ? spec : "";
+    struct src_set *cs = xcalloc(1, sizeof(*cs));
 
-    config_clear();
     for (;;) {
         const char *start, *eq;
         char *pair, *name, *url;
@@ -128,27 +147,30 @@ int core_src_configure(const char *spec, struct tg_err *err)
         if (eq == NULL) {
             rc = tg_err_set(err, TG_EINVAL, "sources", "'%.80s' is not name=url", pair);
             xfree(pair);
-            config_clear();
+            set_free(cs);
             return rc;
         }
         name = xstrndup(pair, (size_t)(eq - pair));
         url = xstrdup(eq + 1);
         xfree(pair);
         rc = core_src_check(name, url, err);
-        if (rc == 0 && config_find(name) >= 0)
+        if (rc == 0 && set_find(cs, name) >= 0)
             rc = tg_err_set(err, TG_EINVAL, "sources", "source '%s' is configured twice", name);
-        if (rc == 0 && config_sources.n >= SRC_MAX_CONFIG)
+        if (rc == 0 && cs->n >= SRC_MAX_CONFIG)
             rc = tg_err_set(err, TG_EINVAL, "sources", "more than %d sources", SRC_MAX_CONFIG);
         if (rc) {
             xfree(name);
             xfree(url);
-            config_clear();
+            set_free(cs);
             return rc;
         }
-        config_sources.name[config_sources.n] = name;
-        config_sources.url[config_sources.n] = url;
-        config_sources.n++;
+        cs->name[cs->n] = name;
+        cs->url[cs->n] = url;
+        cs->n++;
     }
+    /* Only one thread configures (start, then SIGHUP on the main thread). */
+    cs->older = atomic_load(&config_live);
+    atomic_store_explicit(&config_live, cs, memory_order_release);
     return 0;
 }
 
@@ -227,11 +249,13 @@ int core_src_list(struct core_ctx *ctx, struct source **out, size_t *n, struct t
     struct vec v;
     int rc;
 
+    const struct src_set *cs = config_sources();
+
     vec_init(&v, sizeof(struct source));
-    for (int i = 0; i < config_sources.n; i++) {
+    for (int i = 0; i < cs->n; i++) {
         struct source *s = vec_push(ctx, &v);
-        s->name = config_sources.name[i];
-        s->url = config_sources.url[i];
+        s->name = cs->name[i];
+        s->url = cs->url[i];
         s->origin = "config";
     }
     st = st_get(ctx->conn, SQL_SRC_LIST, err);

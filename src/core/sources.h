@@ -23,15 +23,16 @@
 
 #include "core/core.h"
 
+/* timeout_ms and allow_local are atomic: SIGHUP sets them while sources are fetched. */
 struct src_limits {
-    int64_t timeout_ms; /* whole fetch of one source (5000) */
+    _Atomic int64_t timeout_ms; /* whole fetch of one source (5000) */
     size_t max_bytes;   /* largest document (8 MiB) */
     size_t max_tags;    /* names in one document, implied parents included (100000) */
     int max_sources;    /* per workspace, config ones included (64) */
     /* Sources registered through the API by an organization's admin may not read the host's
      * files or reach loopback, private or link-local addresses unless the operator allows it:
      * otherwise one tenant could make tagd read what only the operator should. */
-    bool allow_local;
+    _Atomic bool allow_local;
 };
 extern struct src_limits src_limits;
 
@@ -44,8 +45,9 @@ int core_src_global_init(void);
 void core_src_global_release(void);
 /**
  * Sets the installation-wide sources from the config setting: whitespace-separated
- * "name=url" pairs. Replaces an earlier list. Returns 0 or TG_EINVAL with `err` naming the
- * bad pair. The strings are copied (owned by this module).
+ * "name=url" pairs. Replaces an earlier list, all at once, while requests read it (SIGHUP);
+ * on TG_EINVAL, with `err` naming the bad pair, the earlier list stays. The strings are
+ * copied (owned by this module, valid until core_src_global_release).
  */
 int core_src_configure(const char *spec, struct tg_err *err);
 

@@ -2015,10 +2015,28 @@ static void eff_load(struct engine *e)
     xfree(v);
 }
 
+/* Progress of engine_open for whoever waits (txn.c logs it): set before, read by one thread. */
+#define PROGRESS_EVERY 16384
+static engine_progress_fn *progress_fn;
+static void *progress_arg;
+
+void engine_set_progress(engine_progress_fn *fn, void *arg)
+{
+    progress_fn = fn;
+    progress_arg = arg;
+}
+
+static void progress(int64_t resources, int64_t assignments, bool force)
+{
+    if (progress_fn && (force || (resources + assignments) % PROGRESS_EVERY == 0))
+        progress_fn(progress_arg, resources, assignments);
+}
+
 static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
     struct eng_snap *b = e->b;
     struct store_stmt *st;
+    int64_t nres = 0, nasg = 0;
     int rc;
 
     st = st_get(c, SQL_ENG_REV, err);
@@ -2073,6 +2091,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
             }
             res_set_row(e, (uint32_t)id, true, col_int(st, 1), kind, (uint32_t)parent,
                         col_int(st, 4) != 0, col_text(st, 5));
+            progress(++nres, 0, false);
         }
         st_reset(st);
         if (rc < 0)
@@ -2113,6 +2132,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
                 break;
             if ((rc = rows_push(e, &v, st, 1, err)) != 0)
                 break;
+            progress(nres, ++nasg, false);
             if (tag_at(b, tid)) {
                 /* Rows come by resource, so each tag's members arrive ascending: gathered
                  * here and added in one call per tag, not one bitmap insert per row. */
@@ -2135,6 +2155,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
     st_reset(st);
     if (rc < 0)
         return rc;
+    progress(nres, nasg, true);
     for (uint32_t id = 0; id < b->ntags; id++) {
         if (b->tags[id]) {
             roaring_bitmap_run_optimize(b->tags[id]->direct);

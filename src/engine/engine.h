@@ -34,6 +34,12 @@ struct eng_snap;
 
 /** Loads the whole current state through `c` (inside its own read transaction). */
 int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err);
+
+/** Told while engine_open loads, every few thousand rows and once at the end: the resources
+ * and current assignments read so far. On engine_open's thread. */
+typedef void engine_progress_fn(void *arg, int64_t resources, int64_t assignments);
+/** Sets the progress callback of the next engine_open (NULL: none). Before engine_open. */
+void engine_set_progress(engine_progress_fn *fn, void *arg);
 /** Frees the engine; every snapshot must have been released. */
 void engine_free(struct engine *e);
 /** Applies every change committed after the last applied revision and publishes a new

@@ -2,10 +2,14 @@
 #include "http/config.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/mem.h"
 
 enum opt_type { OPT_STR, OPT_INT, OPT_FLAG };
 
@@ -16,55 +20,80 @@ struct opt {
     size_t size;
     int64_t min, max;
     const char *help;
+    bool reload; /* SIGHUP applies it (config_reload); else it waits for the next start */
 };
 
 #define S(f, h) {#f, OPT_STR, offsetof(struct tagd_config, f), sizeof(((struct tagd_config *)0)->f), 0, 0, h}
-#define I(n, f, lo, hi, h) {n, OPT_INT, offsetof(struct tagd_config, f), 0, lo, hi, h}
+#define I(n, f, lo, hi, h) {n, OPT_INT, offsetof(struct tagd_config, f), 0, lo, hi, h, false}
+/* The same, applied by SIGHUP. */
+#define R(n, f, lo, hi, h) {n, OPT_INT, offsetof(struct tagd_config, f), 0, lo, hi, h, true}
 
 static const struct opt opts[] = {
-    {"listen", OPT_STR, offsetof(struct tagd_config, listen), sizeof(((struct tagd_config *)0)->listen), 0, 0, "ADDR:PORT to listen on (127.0.0.1:8080)"},
-    {"data", OPT_STR, offsetof(struct tagd_config, data), sizeof(((struct tagd_config *)0)->data), 0, 0, "data directory (./data)"},
-    {"store", OPT_STR, offsetof(struct tagd_config, store), sizeof(((struct tagd_config *)0)->store), 0, 0, "store URL (sqlite:DATA/tagd.db)"},
-    {"threads", OPT_INT, offsetof(struct tagd_config, threads), 0, 1, 64, "event loop threads (1)"},
-    {"log-level", OPT_STR, offsetof(struct tagd_config, log_level), sizeof(((struct tagd_config *)0)->log_level), 0, 0, "debug|info|warn|error (info)"},
-    {"log-format", OPT_STR, offsetof(struct tagd_config, log_format), sizeof(((struct tagd_config *)0)->log_format), 0, 0, "text|json (text)"},
+    {"listen", OPT_STR, offsetof(struct tagd_config, listen), sizeof(((struct tagd_config *)0)->listen), 0, 0, "ADDR:PORT to listen on (127.0.0.1:8080)", false},
+    {"data", OPT_STR, offsetof(struct tagd_config, data), sizeof(((struct tagd_config *)0)->data), 0, 0, "data directory (./data)", false},
+    {"store", OPT_STR, offsetof(struct tagd_config, store), sizeof(((struct tagd_config *)0)->store), 0, 0, "store URL (sqlite:DATA/tagd.db)", false},
+    {"threads", OPT_INT, offsetof(struct tagd_config, threads), 0, 1, 64, "event loop threads (1)", false},
+    {"log-level", OPT_STR, offsetof(struct tagd_config, log_level), sizeof(((struct tagd_config *)0)->log_level), 0, 0, "debug|info|warn|error (info)", true},
+    {"log-format", OPT_STR, offsetof(struct tagd_config, log_format), sizeof(((struct tagd_config *)0)->log_format), 0, 0, "text|json (text)", true},
     I("max-body", max_body, 1, 1LL << 30, "largest request body in bytes (1048576)"),
     I("max-conns", max_conns, 1, 1000000, "open connections per thread (4096)"),
     I("max-conns-per-addr", max_conns_per_addr, 0, 1000000, "open connections of one client address, 0 no limit (256)"),
     I("max-anon-body", max_anon_body, 0, 1LL << 30, "body bytes a request without credentials may send (65536)"),
     I("max-body-memory-mb", max_body_memory_mb, 1, 1 << 20, "MB all request bodies in flight may take; beyond it 503 (256)"),
     I("idle-timeout", idle_timeout_ms, 100, 3600000, "request and idle deadline in ms (10000)"),
-    I("max-header-bytes", max_header_bytes, 1024, 1 << 20, "sum of header bytes (16384)"),
-    I("max-json-depth", max_json_depth, 1, 1000, "deepest JSON nesting accepted (32)"),
-    I("max-tags-per-resource", max_tags_per_resource, 1, 1000000, "tags on one resource (1000)"),
-    I("rate-limit", rate_limit, 0, 1000000, "requests per second per token, 0 off (0)"),
-    I("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
-    I("anon-rate-limit", anon_rate_limit, 0, 1000000, "requests per second per client address that no credential admits, 0 off (0)"),
-    I("anon-rate-burst", anon_rate_burst, 0, 1000000, "bucket size per client address (2 x anon-rate-limit)"),
-    I("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
-    I("immuta-token-ttl", immuta_token_ttl, 1, 31536000, "lifetime in s of the tokens Immuta's API-key login gives (3600)"),
-    I("auth-cache", auth_cache_ms, 0, 3600000, "ms a checked token is trusted without a store read, 0 off (1000)"),
+    R("max-header-bytes", max_header_bytes, 1024, 1 << 20, "sum of header bytes (16384)"),
+    R("max-json-depth", max_json_depth, 1, 1000, "deepest JSON nesting accepted (32)"),
+    R("max-tags-per-resource", max_tags_per_resource, 1, 1000000, "tags on one resource (1000)"),
+    R("rate-limit", rate_limit, 0, 1000000, "requests per second per token, 0 off (0)"),
+    R("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
+    R("anon-rate-limit", anon_rate_limit, 0, 1000000, "requests per second per client address that no credential admits, 0 off (0)"),
+    R("anon-rate-burst", anon_rate_burst, 0, 1000000, "bucket size per client address (2 x anon-rate-limit)"),
+    R("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
+    R("immuta-token-ttl", immuta_token_ttl, 1, 31536000, "lifetime in s of the tokens Immuta's API-key login gives (3600)"),
+    R("auth-cache", auth_cache_ms, 0, 3600000, "ms a checked token is trusted without a store read, 0 off (1000)"),
     I("defer-sync", defer_sync, 0, 1, "SQLite: 1 the writer goes on while the WAL is flushed, answers and reads still wait for it; 0 each commit waits (1)"),
     I("wal-mb", wal_mb, 4, 65536, "SQLite: MB the WAL grows to before it starts over; a quarter of it not yet copied starts a background checkpoint (256)"),
     I("write-cache-mb", write_cache_mb, 0, 65536, "SQLite: MB of page cache for the writer, filled at start with the index that adds touch at random; 0: SQLite's 64 MB, nothing read at start (256)"),
-    I("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
-    {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)"},
-    I("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
+    R("drain-timeout", drain_timeout_ms, 0, 600000, "ms to finish requests on SIGTERM (10000)"),
+    {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)", true},
+    R("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
     I("changes-max-wait", changes_max_wait, 0, 3600, "s GET /v1/changes?wait= may wait for a change at most; 0: no long poll (60)"),
     I("events-heartbeat", events_heartbeat_ms, 100, 3600000, "ms an idle /v1/events stream waits before a heartbeat comment (15000)"),
     I("events-stall", events_stall_ms, 100, 3600000, "ms a /v1/events client may read nothing before its stream is cut (30000)"),
     I("events-max-lag", events_max_lag, 0, INT64_MAX, "revisions a /v1/events stream may be behind before it is ended with where to resume; 0 no bound (100000)"),
     I("store-hold-timeout", store_hold_timeout_ms, 100, 600000, "PostgreSQL: ms a frozen instance may hold the other instances' writes up (2000)"),
     I("tail-poll", tail_poll_ms, 10, 60000, "ms between polls of the shared change log (500)"),
-    {"config", OPT_STR, offsetof(struct tagd_config, config), sizeof(((struct tagd_config *)0)->config), 0, 0, "config file of name = value lines"},
-    {"sources", OPT_STR, offsetof(struct tagd_config, sources), sizeof(((struct tagd_config *)0)->sources), 0, 0, "external tag sources: name=url pairs, space-separated"},
-    I("source-timeout", source_timeout_ms, 100, 600000, "ms to fetch one tag source (5000)"),
-    I("sources-allow-local", sources_allow_local, 0, 1, "1: API-registered sources may read local files and private addresses (0)"),
-    {"store-check", OPT_STR, offsetof(struct tagd_config, store_check), sizeof(((struct tagd_config *)0)->store_check), 0, 0, "SQLite at start: auto (quick_check after a crash or a change behind tagd's back), quick (quick_check) or full (integrity_check) (auto)"},
+    {"config", OPT_STR, offsetof(struct tagd_config, config), sizeof(((struct tagd_config *)0)->config), 0, 0, "config file of name = value lines", false},
+    {"sources", OPT_STR, offsetof(struct tagd_config, sources), sizeof(((struct tagd_config *)0)->sources), 0, 0, "external tag sources: name=url pairs, space-separated", true},
+    R("source-timeout", source_timeout_ms, 100, 600000, "ms to fetch one tag source (5000)"),
+    R("sources-allow-local", sources_allow_local, 0, 1, "1: API-registered sources may read local files and private addresses (0)"),
+    {"store-check", OPT_STR, offsetof(struct tagd_config, store_check), sizeof(((struct tagd_config *)0)->store_check), 0, 0, "SQLite at start: auto (quick_check after a crash or a change behind tagd's back), quick (quick_check) or full (integrity_check) (auto)", false},
     I("reinit-store", reinit_store, 0, 1, "SQLite: 1 starts over with an empty store where the store is gone or damaged, keeping the old file as PATH.damaged-TIME; 0 refuses to start (0)"),
 };
 #undef S
 #undef I
+#undef R
+
+/* Where a bad setting is reported: stderr at start, `quiet` (the reason a reload gives) on
+ * SIGHUP, whose refusal goes to the log as one line. */
+static char *quiet;
+static size_t quiet_len;
+
+static void complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void complain(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    if (quiet) {
+        if (quiet[0] == '\0') /* the first reason is the one that stopped the load */
+            vsnprintf(quiet, quiet_len, fmt, ap);
+    } else {
+        fputs("tagd: ", stderr);
+        vfprintf(stderr, fmt, ap);
+    }
+    va_end(ap);
+}
 
 void config_usage(void)
 {
@@ -85,7 +114,7 @@ static int set(struct tagd_config *cfg, const struct opt *o, const char *v, cons
 
     if (o->type == OPT_STR) {
         if (strlen(v) >= o->size) {
-            fprintf(stderr, "tagd: %s: value of %s is too long\n", from, o->name);
+            complain("%s: value of %s is too long\n", from, o->name);
             return -1;
         }
         memcpy(p, v, strlen(v) + 1);
@@ -97,7 +126,7 @@ static int set(struct tagd_config *cfg, const struct opt *o, const char *v, cons
         errno = 0;
         n = strtoll(v, &end, 10);
         if (errno || end == v || *end != '\0' || n < o->min || n > o->max) {
-            fprintf(stderr, "tagd: %s: %s must be an integer from %lld to %lld\n", from,
+            complain("%s: %s must be an integer from %lld to %lld\n", from,
                     o->name, (long long)o->min, (long long)o->max);
             return -1;
         }
@@ -155,7 +184,7 @@ static int load_file(struct tagd_config *cfg, const char *path)
     FILE *f = fopen(path, "r");
 
     if (f == NULL) {
-        fprintf(stderr, "tagd: cannot read config file %s: %s\n", path, strerror(errno));
+        complain("cannot read config file %s: %s\n", path, strerror(errno));
         return -1;
     }
     while (rc == 0 && fgets(line, sizeof(line), f)) {
@@ -169,7 +198,7 @@ static int load_file(struct tagd_config *cfg, const char *path)
             continue;
         eq = strchr(k, '=');
         if (eq == NULL) {
-            fprintf(stderr, "tagd: %s:%d: expected name = value\n", path, lineno);
+            complain("%s:%d: expected name = value\n", path, lineno);
             rc = -1;
             break;
         }
@@ -180,7 +209,7 @@ static int load_file(struct tagd_config *cfg, const char *path)
         while (isspace((unsigned char)*v))
             v++;
         if (unquote(&v) != 0) {
-            fprintf(stderr, "tagd: %s:%d: a quoted value must end with its quote, followed by "
+            complain("%s:%d: a quoted value must end with its quote, followed by "
                             "nothing but a # comment\n", path, lineno);
             rc = -1;
             break;
@@ -190,7 +219,7 @@ static int load_file(struct tagd_config *cfg, const char *path)
                 *t = '-';
         o = find(k, (size_t)(e - k));
         if (o == NULL || strcmp(o->name, "config") == 0) {
-            fprintf(stderr, "tagd: %s:%d: unknown setting '%.*s'\n", path, lineno, (int)(e - k), k);
+            complain("%s:%d: unknown setting '%.*s'\n", path, lineno, (int)(e - k), k);
             rc = -1;
             break;
         }
@@ -293,21 +322,21 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
         const char *arg = argv[a], *val, *eq;
         const struct opt *o;
         if (strncmp(arg, "--", 2) != 0) {
-            fprintf(stderr, "tagd: unexpected argument '%s' (see --help)\n", arg);
+            complain("unexpected argument '%s' (see --help)\n", arg);
             return -1;
         }
         arg += 2;
         eq = strchr(arg, '=');
         o = find(arg, eq ? (size_t)(eq - arg) : strlen(arg));
         if (o == NULL) {
-            fprintf(stderr, "tagd: unknown option '--%s' (see --help)\n", arg);
+            complain("unknown option '--%s' (see --help)\n", arg);
             return -1;
         }
         if (eq) {
             val = eq + 1;
         } else {
             if (a + 1 >= argc) {
-                fprintf(stderr, "tagd: option --%s needs a value\n", o->name);
+                complain("option --%s needs a value\n", o->name);
                 return -1;
             }
             val = argv[++a];
@@ -324,11 +353,11 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     if (cfg->anon_rate_burst == 0)
         cfg->anon_rate_burst = cfg->anon_rate_limit * 2;
     if (strcmp(cfg->log_format, "json") != 0 && strcmp(cfg->log_format, "text") != 0) {
-        fprintf(stderr, "tagd: log-format must be text or json\n");
+        complain("log-format must be text or json\n");
         return -1;
     }
     if (cfg->cors_origin[0] && !origin_ok(cfg->cors_origin)) {
-        fprintf(stderr, "tagd: cors-origin must be one origin like https://app.example.com "
+        complain("cors-origin must be one origin like https://app.example.com "
                         "(scheme, host and optional port; no path, no wildcard)\n");
         return -1;
     }
@@ -337,13 +366,67 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
         *c = (char)tolower((unsigned char)*c);
     if (strcmp(cfg->store_check, "auto") && strcmp(cfg->store_check, "quick") &&
         strcmp(cfg->store_check, "full")) {
-        fprintf(stderr, "tagd: store-check must be auto, quick or full\n");
+        complain("store-check must be auto, quick or full\n");
         return -1;
     }
     if (strcmp(cfg->log_level, "debug") && strcmp(cfg->log_level, "info") &&
         strcmp(cfg->log_level, "warn") && strcmp(cfg->log_level, "error")) {
-        fprintf(stderr, "tagd: log-level must be debug, info, warn or error\n");
+        complain("log-level must be debug, info, warn or error\n");
         return -1;
     }
     return 0;
+}
+
+/* An option's value as text, for the reload log. */
+static void show(const struct tagd_config *cfg, const struct opt *o, char *buf, size_t n)
+{
+    const char *p = (const char *)cfg + o->off;
+
+    if (o->type == OPT_STR)
+        snprintf(buf, n, "'%s'", p);
+    else if (o->off == offsetof(struct tagd_config, threads))
+        snprintf(buf, n, "%d", *(const int *)p);
+    else
+        snprintf(buf, n, "%lld", (long long)*(const int64_t *)p);
+}
+
+int config_reload(const struct tagd_config *cur, struct tagd_config *next, int argc, char **argv,
+                  config_change_fn *fn, void *arg, char *why, size_t why_len)
+{
+    struct tagd_config *loaded = xcalloc(1, sizeof(*loaded));
+    int rc, changed = 0;
+
+    why[0] = '\0';
+    quiet = why;
+    quiet_len = why_len;
+    rc = config_load(loaded, argc, argv);
+    quiet = NULL;
+    if (rc != 0) {
+        if (why[0] == '\0')
+            snprintf(why, why_len, "the configuration could not be read");
+        /* The reason ends with a newline, written for stderr. */
+        for (size_t n = strlen(why); n > 0 && why[n - 1] == '\n'; n--)
+            why[n - 1] = '\0';
+        xfree(loaded);
+        return -1;
+    }
+    *next = *cur;
+    for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+        const struct opt *o = &opts[i];
+        size_t size = o->type == OPT_STR ? o->size
+                      : o->off == offsetof(struct tagd_config, threads) ? sizeof(int)
+                                                                        : sizeof(int64_t);
+        char was[160], now[160];
+        if (strcmp(o->name, "config") == 0 ||
+            memcmp((const char *)cur + o->off, (const char *)loaded + o->off, size) == 0)
+            continue;
+        show(cur, o, was, sizeof(was));
+        show(loaded, o, now, sizeof(now));
+        fn(o->name, was, now, o->reload, arg);
+        if (o->reload)
+            memcpy((char *)next + o->off, (const char *)loaded + o->off, size);
+        changed++;
+    }
+    xfree(loaded);
+    return changed;
 }

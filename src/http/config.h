@@ -3,6 +3,7 @@
 #ifndef TAGD_HTTP_CONFIG_H
 #define TAGD_HTTP_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,5 +54,18 @@ struct tagd_config {
  * command was --help or --version (already printed), -1 on a bad option (message printed). */
 int config_load(struct tagd_config *cfg, int argc, char **argv);
 void config_usage(void);
+
+/** Called by config_reload for each setting whose value changed: its name, the old and the new
+ * value as text (borrowed), and whether the reload applies it. */
+typedef void config_change_fn(const char *name, const char *was, const char *now, bool applied,
+                              void *arg);
+
+/** Reads the configuration again as config_load did at start (same argv: flags still beat the
+ * environment, which beats the file) for SIGHUP. On success `next` is `cur` with every setting
+ * SIGHUP may change taken from the new reading (the others keep their running value, and `fn`
+ * reports them as not applied); returns how many settings differ. On a bad file returns -1 with
+ * the reason in `why` and leaves `next` alone. Prints nothing. */
+int config_reload(const struct tagd_config *cur, struct tagd_config *next, int argc, char **argv,
+                  config_change_fn *fn, void *arg, char *why, size_t why_len);
 
 #endif /* TAGD_HTTP_CONFIG_H */

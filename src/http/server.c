@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <h2o.h>
@@ -50,11 +52,12 @@ static const int64_t latency_buckets_us[] = {100,   250,    500,    1000,   2500
                                              25000, 50000, 100000, 250000, 500000, 1000000};
 #define NBUCKETS (sizeof(latency_buckets_us) / sizeof(latency_buckets_us[0]))
 
+/* Per route (the router's index; nroutes: no route matched). */
 struct metrics {
     atomic_ullong *by_route_status; /* (nroutes + 1) x MAX_STATUS */
-    atomic_ullong buckets[NBUCKETS + 1];
-    atomic_ullong latency_count;
-    atomic_ullong latency_sum_us;
+    atomic_ullong *buckets;         /* (nroutes + 1) x (NBUCKETS + 1), not cumulative */
+    atomic_ullong *latency_count;   /* nroutes + 1 */
+    atomic_ullong *latency_sum_us;  /* nroutes + 1 */
 };
 
 struct loop_thread {
@@ -95,8 +98,17 @@ struct job {
     enum api_result res;
 };
 
+/* A published configuration: immutable once published. A replaced one stays, linked from its
+ * successor, until server_run returns, since a loop may still read it: about 6 KB per
+ * SIGHUP. */
+struct cfg_version {
+    struct tagd_config cfg;
+    struct cfg_version *older;
+};
+
 static struct {
-    const struct tagd_config *cfg;
+    _Atomic(struct cfg_version *) live;
+    server_reload_fn *reload;
     struct store *store;
     h2o_globalconf_t config;
     struct loop_thread *threads;
@@ -129,15 +141,33 @@ struct parked_guard {
 static void submit_write(struct loop_thread *t, h2o_req_t *req, struct hreq *r, int index,
                          int64_t start);
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 /* For http/stream.c: streams end when the server drains. */
 static bool stopping(void) { return stop_requested != 0; }
 
 static void on_signal(int sig)
 {
-    (void)sig;
-    stop_requested = 1;
+    if (sig == SIGHUP)
+        reload_requested = 1;
+    else
+        stop_requested = 1;
+}
+
+static const struct tagd_config *cfg_now(void)
+{
+    return &atomic_load_explicit(&S.live, memory_order_acquire)->cfg;
+}
+
+const struct tagd_config *server_config(void) { return cfg_now(); }
+
+void server_set_config(const struct tagd_config *cfg)
+{
+    struct cfg_version *v = xcalloc(1, sizeof(*v));
+
+    v->cfg = *cfg;
+    v->older = atomic_load(&S.live);
+    atomic_store_explicit(&S.live, v, memory_order_release);
 }
 
 /* ---- request ids, limits, copying ---- */
@@ -290,7 +320,7 @@ static struct hreq *hreq_from(h2o_req_t *req, int *status, const char **why)
         *why = framing;
         req->http1_is_persistent = 0;
     }
-    if ((int64_t)hdr_bytes > S.cfg->max_header_bytes) {
+    if ((int64_t)hdr_bytes > cfg_now()->max_header_bytes) {
         *status = 431;
         *why = "request headers too large";
     }
@@ -357,9 +387,9 @@ static void observe(int route_index, int status, int64_t us)
     atomic_fetch_add(&S.m.by_route_status[(size_t)route_index * MAX_STATUS + (size_t)status], 1);
     for (b = 0; b < NBUCKETS && us > latency_buckets_us[b]; b++) {
     }
-    atomic_fetch_add(&S.m.buckets[b], 1);
-    atomic_fetch_add(&S.m.latency_count, 1);
-    atomic_fetch_add(&S.m.latency_sum_us, (unsigned long long)us);
+    atomic_fetch_add(&S.m.buckets[(size_t)route_index * (NBUCKETS + 1) + b], 1);
+    atomic_fetch_add(&S.m.latency_count[route_index], 1);
+    atomic_fetch_add(&S.m.latency_sum_us[route_index], (unsigned long long)us);
 }
 
 /* ---- security headers and CORS ---- */
@@ -388,10 +418,10 @@ static bool handler_set(struct hreq *r, const char *name)
 /* The request's Origin when it is the configured one, else NULL (CORS off or foreign). */
 static const char *cors_allowed(struct hreq *r)
 {
-    const char *o = api_header(r, "origin");
-    if (S.cfg->cors_origin[0] == '\0' || o == NULL || strcasecmp(o, S.cfg->cors_origin) != 0)
+    const char *o = api_header(r, "origin"), *allowed = cfg_now()->cors_origin;
+    if (allowed[0] == '\0' || o == NULL || strcasecmp(o, allowed) != 0)
         return NULL;
-    return S.cfg->cors_origin;
+    return allowed;
 }
 
 static void add_header(h2o_req_t *req, const char *name, const char *value)
@@ -416,7 +446,7 @@ static void add_security_headers(h2o_req_t *req, struct hreq *r)
             add_header(req, "vary", "Origin");
         return;
     }
-    if (S.cfg->cors_origin[0] == '\0')
+    if (cfg_now()->cors_origin[0] == '\0')
         return;
     /* The answer depends on Origin, so shared caches must key on it. */
     add_header(req, "vary", "Origin");
@@ -505,7 +535,15 @@ static void respond(h2o_req_t *req, struct hreq *r, enum api_result res, int rou
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
-    log_access(r->method, r->path, r->status, len, (long long)us, r->request_id);
+    {
+        char client[INET_ADDRSTRLEN] = "";
+        if (r->peer) {
+            struct in_addr in = {.s_addr = r->peer};
+            inet_ntop(AF_INET, &in, client, sizeof(client));
+        }
+        log_access(r->method, r->path, r->status, len, (long long)us, r->request_id, client,
+                   r->principal);
+    }
     if (r->stream_fill && r->status == 200) {
         stream_start(req, r, ((struct loop_thread *)req->conn->ctx)->reader,
                      &((struct loop_thread *)req->conn->ctx)->park_tick, stopping);
@@ -548,7 +586,7 @@ static void render_refusal(const char *method, const char *path, int status, con
     sbuf_adds(out, "\r\n");
     sbuf_add(out, sbuf_str(&r->out), r->out.len);
     observe(router_count(), r->status, 0);
-    log_access(r->method, r->path, r->status, r->out.len, 0LL, r->request_id);
+    log_access(r->method, r->path, r->status, r->out.len, 0LL, r->request_id, NULL, NULL);
     hreq_free(r);
 }
 
@@ -606,6 +644,8 @@ static enum api_result run_read(struct loop_thread *t, struct hreq *r, int64_t w
     assert(r->status == 0);
     res = r->route->fn(r, &cx);
     r->authed = cx.authed;
+    if (cx.authed && cx.who.name)
+        r->principal = arena_strdup(&r->a, cx.who.name);
     /* A read writes nothing, so it neither renders later nor rolls back a success. */
     assert(res == API_ANSWER || res == API_ROLLBACK || res == API_NOT_YET ||
            res == API_RUN_AS_WRITE || res == API_WAIT);
@@ -721,9 +761,9 @@ static struct parked *park(struct loop_thread *t, h2o_req_t *req, struct hreq *r
     pk->want = want;
     /* A read that asked for no revision waits only for the engine to reach what this
      * instance answered already (run_read): a moment, even where clients may not wait. */
-    pk->deadline_us = time_mono_us() + (want == 0 && S.cfg->min_revision_wait_ms == 0
+    pk->deadline_us = time_mono_us() + (want == 0 && cfg_now()->min_revision_wait_ms == 0
                                             ? FLOOR_WAIT_MS
-                                            : S.cfg->min_revision_wait_ms) * 1000;
+                                            : cfg_now()->min_revision_wait_ms) * 1000;
     atomic_fetch_add(&S.inflight, 1);
     h2o_timeout_link(t->loop, &t->park_tick, &pk->te);
     return pk;
@@ -775,6 +815,8 @@ static enum txn_outcome job_run(struct txn_job *tj, struct core_ctx *cx)
     assert(r->status == 0);
     j->res = r->route->fn(r, cx);
     r->authed = cx->authed;
+    if (cx->authed && cx->who.name)
+        r->principal = arena_strdup(&r->a, cx->who.name);
     assert(j->res == API_ANSWER || j->res == API_ROLLBACK || j->res == API_RENDER_LATER);
     assert(j->res != API_ROLLBACK || r->status >= 300);
     assert(j->res == API_ROLLBACK || (r->status >= 200 && r->status < 300));
@@ -908,9 +950,9 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     r->d = r->route->d ? r->route->d : r->d;
-    if (r->body_len > (size_t)S.cfg->max_body) {
+    if (r->body_len > (size_t)cfg_now()->max_body) {
         api_failf(r, TG_ELIMIT, "body", "body is larger than %lld bytes",
-                  (long long)S.cfg->max_body);
+                  (long long)cfg_now()->max_body);
         respond(req, r, API_ROLLBACK, index, start);
         return 0;
     }
@@ -926,7 +968,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
             respond(req, r, API_ROLLBACK, index, start);
             return 0;
         }
-        bool last = (S.cfg->min_revision_wait_ms == 0 && want > 0) || stop_requested;
+        bool last = (cfg_now()->min_revision_wait_ms == 0 && want > 0) || stop_requested;
         enum api_result res = run_read(t, r, want, last);
 
         if (res == API_NOT_YET && !last)
@@ -951,7 +993,8 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
     int nr = router_count();
     size_t n = 0, cap = 64;
     struct api_route_count *counts = arena_alloc(a, cap * sizeof(*counts));
-    unsigned long long *buckets = arena_alloc(a, (NBUCKETS + 1) * sizeof(*buckets));
+    struct api_route_latency *lat = arena_alloc(a, ((size_t)nr + 1) * sizeof(*lat));
+    size_t nlat = 0;
     int *loop_conns = arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_conns) + 1);
     unsigned long long *loop_served =
         arena_alloc(a, (size_t)S.nthreads * sizeof(*loop_served) + 1);
@@ -976,13 +1019,22 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
     }
     o->counts = counts;
     o->ncounts = n;
-    for (size_t k = 0; k <= NBUCKETS; k++)
-        buckets[k] = atomic_load(&S.m.buckets[k]);
+    for (int i = 0; i <= nr; i++) {
+        unsigned long long c = atomic_load(&S.m.latency_count[i]), *bk;
+        if (c == 0)
+            continue;
+        bk = arena_alloc(a, (NBUCKETS + 1) * sizeof(*bk));
+        for (size_t k = 0; k <= NBUCKETS; k++)
+            bk[k] = atomic_load(&S.m.buckets[(size_t)i * (NBUCKETS + 1) + k]);
+        lat[nlat].route = router_at(i);
+        lat[nlat].buckets = bk;
+        lat[nlat].count = c;
+        lat[nlat++].sum_us = atomic_load(&S.m.latency_sum_us[i]);
+    }
+    o->latency = lat;
+    o->nlatency = nlat;
     o->bucket_le_us = latency_buckets_us;
-    o->buckets = buckets;
     o->nbuckets = (int)NBUCKETS;
-    o->latency_count = atomic_load(&S.m.latency_count);
-    o->latency_sum_us = atomic_load(&S.m.latency_sum_us);
     conns_stats(&cs);
     o->refused_limit = cs.refused_limit;
     o->refused_addr = cs.refused_addr;
@@ -1086,6 +1138,13 @@ static void *loop_main(void *arg)
         }
         if (t->index == 0)
             notify_watchdog_tick(); /* the first loop is alive, so is the service */
+        if (t->index == 0 && reload_requested && !stop_requested) {
+            reload_requested = 0;
+            notify_send("RELOADING=1\nSTATUS=reloading the configuration");
+            if (S.reload)
+                S.reload();
+            notify_send("READY=1\nSTATUS=ready");
+        }
         if (!stop_requested)
             continue;
         now = time_mono_us();
@@ -1098,7 +1157,7 @@ static void *loop_main(void *arg)
             t->listener = NULL;
             drain_start = now;
         }
-        if (now - drain_start > S.cfg->drain_timeout_ms * 1000)
+        if (now - drain_start > cfg_now()->drain_timeout_ms * 1000)
             break;
         if (atomic_load(&S.inflight) == 0 && now - drain_start >= DRAIN_QUIET_US &&
             now - t->last_req_us >= DRAIN_QUIET_US)
@@ -1109,17 +1168,79 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* ---- while the engine loads ---- */
+
+/* The first loop's listener is open while the engine loads, so that load balancers and probes
+ * hear "not yet" (503 on /readyz and every other path) rather than a refused connection, and
+ * the port is held from the start. A thread of its own answers each connection in turn and
+ * closes it; it stops before h2o takes the listener over, and connections not accepted by then
+ * wait in the backlog for h2o. */
+static struct {
+    pthread_t tid;
+    int fd;
+    atomic_bool stop;
+    bool running;
+} L;
+
+static void *loading_main(void *arg)
+{
+    static const char answer[] =
+        "HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n"
+        "content-type: application/json\r\nretry-after: 1\r\n"
+        "x-content-type-options: nosniff\r\ncontent-length: 59\r\n\r\n"
+        "{\"status\":\"loading\",\"message\":\"tagd is loading its store\"}\n";
+    (void)arg;
+    while (!atomic_load(&L.stop)) {
+        struct pollfd pfd = {.fd = L.fd, .events = POLLIN};
+        struct timeval tv = {.tv_sec = 0, .tv_usec = 200000};
+        char head[4096];
+        int c;
+        if (poll(&pfd, 1, 50) <= 0)
+            continue;
+        c = accept4(L.fd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        /* The head is read (at most one slow read) so that closing does not reset it. */
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        if (recv(c, head, sizeof(head), 0) > 0 &&
+            send(c, answer, sizeof(answer) - 1, MSG_NOSIGNAL) > 0)
+            shutdown(c, SHUT_WR);
+        close(c);
+    }
+    return NULL;
+}
+
+static void loading_start(int fd)
+{
+    L.fd = fd;
+    atomic_store(&L.stop, false);
+    L.running = pthread_create(&L.tid, NULL, loading_main, NULL) == 0;
+    if (L.running)
+        pthread_setname_np(L.tid, "tagd-loading");
+}
+
+static void loading_stop(void)
+{
+    if (!L.running)
+        return;
+    atomic_store(&L.stop, true);
+    pthread_join(L.tid, NULL);
+    L.running = false;
+}
+
 /* A start that fails: the pipeline's connections and the store's threads around its writer,
  * which store_close would otherwise wait for, end here. */
 static int start_failed(void)
 {
+    loading_stop();
     txn_stop();
     for (int i = 0; S.threads && i < S.nthreads; i++)
         txn_reader_close(S.threads[i].reader);
     return 2;
 }
 
-int server_run(const struct tagd_config *cfg, struct store *store)
+int server_run(const struct tagd_config *cfg, struct store *store, server_reload_fn *reload)
 {
     struct sockaddr_in sa;
     struct sigaction sig;
@@ -1131,7 +1252,8 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     int i, rc = 0;
 
     memset(&S, 0, sizeof(S));
-    S.cfg = cfg;
+    server_set_config(cfg);
+    S.reload = reload;
     S.store = store;
     S.nthreads = cfg->threads;
     {
@@ -1147,6 +1269,9 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     conns_setup(cfg, S.nthreads, render_refusal);
     api_metrics_source(http_stats);
     S.m.by_route_status = xcalloc(((size_t)router_count() + 1) * MAX_STATUS, sizeof(atomic_ullong));
+    S.m.buckets = xcalloc(((size_t)router_count() + 1) * (NBUCKETS + 1), sizeof(atomic_ullong));
+    S.m.latency_count = xcalloc((size_t)router_count() + 1, sizeof(atomic_ullong));
+    S.m.latency_sum_us = xcalloc((size_t)router_count() + 1, sizeof(atomic_ullong));
 
     if (parse_listen(cfg->listen, &sa) != 0) {
         log_error("cannot parse --listen '%s' (want ADDR:PORT)", cfg->listen);
@@ -1156,6 +1281,7 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     sig.sa_handler = on_signal;
     sigaction(SIGTERM, &sig, NULL);
     sigaction(SIGINT, &sig, NULL);
+    sigaction(SIGHUP, &sig, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     h2o_config_init(&S.config);
@@ -1168,10 +1294,22 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     handler = h2o_create_handler(path, sizeof(*handler));
     handler->on_req = on_req;
 
+    S.threads = xcalloc((size_t)S.nthreads, sizeof(*S.threads));
+    if (sa.sin_port != 0 && !port_is_free(&sa)) {
+        log_error("cannot listen on %s: address already in use", cfg->listen);
+        return start_failed();
+    }
+    S.threads[0].fd = open_listener(&sa);
+    if (S.threads[0].fd < 0) {
+        log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
+        return start_failed();
+    }
+    loading_start(S.threads[0].fd);
     tg_err_clear(&err);
     notify_send("STATUS=loading the store's index and the engine");
     if (txn_open(store, &server_ops, (int)cfg->tail_poll_ms, &err) != 0)
         return start_failed(); /* txn_open said why */
+    loading_stop();
     /* Every loop's context (its multithread queue's socket, its listener) is created here on the
      * main thread, so those sockets' buffers belong to the main thread's (thread-local) buffer
      * prototype while the loop threads read into them and free them. h2o 2.2.5 recycles freed
@@ -1179,7 +1317,6 @@ int server_run(const struct tagd_config *cfg, struct store *store)
      * (TSan race in read(); "h2o_mem_alloc_recycle: Assertion chunk != NULL"). Without
      * recycling on the main thread's prototype nothing is shared but constants. */
     h2o_socket_buffer_prototype.allocator.max = 0;
-    S.threads = xcalloc((size_t)S.nthreads, sizeof(*S.threads));
     for (i = 0; i < S.nthreads; i++) {
         struct loop_thread *t = &S.threads[i];
         t->index = i;
@@ -1194,11 +1331,14 @@ int server_run(const struct tagd_config *cfg, struct store *store)
             log_error("store: %s", err.msg);
             return start_failed();
         }
-        if (i == 0 && sa.sin_port != 0 && !port_is_free(&sa)) {
-            log_error("cannot listen on %s: address already in use", cfg->listen);
-            return start_failed();
+        if (i > 0) {
+            /* Bound to the first loop's port: with --listen ADDR:0 the kernel chose it. */
+            struct sockaddr_in first;
+            socklen_t flen = sizeof(first);
+            if (getsockname(S.threads[0].fd, (struct sockaddr *)&first, &flen) == 0)
+                sa.sin_port = first.sin_port;
+            t->fd = open_listener(&sa);
         }
-        t->fd = open_listener(&sa);
         if (t->fd < 0) {
             log_error("cannot listen on %s: %s", cfg->listen, strerror(errno));
             return start_failed();
@@ -1241,5 +1381,12 @@ int server_run(const struct tagd_config *cfg, struct store *store)
     }
     xfree(S.threads);
     xfree(S.m.by_route_status);
+    xfree(S.m.buckets);
+    xfree(S.m.latency_count);
+    xfree(S.m.latency_sum_us);
+    for (struct cfg_version *v = atomic_exchange(&S.live, NULL), *older; v; v = older) {
+        older = v->older;
+        xfree(v);
+    }
     return rc;
 }

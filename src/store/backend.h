@@ -72,6 +72,8 @@ struct store_backend {
     const char *(*col_name)(struct store_stmt *st, int i);
     /* After rows were copied in with their ids: move id generators and counters past them. */
     int (*after_copy)(struct store_conn *c, struct tg_err *err);
+    /* The write-ahead log's length in bytes now (metrics); NULL where tagd sees no such file. */
+    int64_t (*wal_bytes)(const struct store *s);
 };
 
 /* The read end of store_wake_tailer's pipe (non-blocking; -1 if it could not be made): a

@@ -1,4 +1,5 @@
-/* store/backup.c: `tagd backup`, an online copy of a SQLite store (store.h, store_backup).
+/* store/backup.c: `tagd backup`, an online copy of a SQLite store (store.h, store_backup), and
+ * `tagd restore`, which puts such a copy in place of a stopped tagd's store (store_restore).
  *
  * SQLite's backup API in a single step: the whole copy runs in one read transaction of the
  * source, so it is the store as of one commit however many writes the serving tagd commits
@@ -11,7 +12,9 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -139,5 +142,68 @@ out:
     sqlite3_close(to);
     sqlite3_close(from);
     unlink(tmp);
+    return rc;
+}
+
+int store_restore(const char *url, const char *backup, char *aside, size_t aside_len,
+                  int64_t *rev, struct tg_err *err)
+{
+    const char *path = strncmp(url, "sqlite:", 7) == 0 ? url + 7 : url;
+    char lock[4200], staged[4200], from[4200], dir[4200], a_wal[4300], wal[4200], shm[4200];
+    int64_t bytes = 0;
+    struct stat sb;
+    int lfd, rc;
+
+    aside[0] = '\0';
+    if (strstr(url, "://") != NULL)
+        return tg_err_set(err, TG_EINVAL, "store",
+                          "tagd restore puts a SQLite copy in place; for PostgreSQL use "
+                          "pg_restore (docs/operations.md, \"Backups\")");
+    if (stat(backup, &sb) != 0)
+        return tg_err_set(err, TG_ENOTFOUND, "backup", "cannot read %s: %s", backup,
+                          strerror(errno));
+    snprintf(lock, sizeof(lock), "%s.lock", path);
+    snprintf(staged, sizeof(staged), "%s.restoring", path);
+    snprintf(from, sizeof(from), "sqlite:%s", backup);
+    snprintf(wal, sizeof(wal), "%s-wal", path);
+    snprintf(shm, sizeof(shm), "%s-shm", path);
+    /* The lock a serving tagd holds (store_open_opts.exclusive): held here until the copy is
+     * in place, so no tagd starts on a half-restored store either. */
+    lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lfd < 0)
+        return tg_err_set(err, TG_EINTERNAL, "store", "cannot open %s: %s", lock, strerror(errno));
+    if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+        close(lfd);
+        return tg_err_set(err, TG_EBUSY, "store", "a tagd serves %s: stop it first", path);
+    }
+    /* The copy is checked (quick_check) and synced before anything is moved. */
+    unlink(staged);
+    rc = store_backup(from, staged, rev, &bytes, err);
+    if (rc)
+        goto out;
+    if (stat(path, &sb) == 0) {
+        /* The store being replaced is kept, with its WAL (commits not yet copied into it). */
+        snprintf(aside, aside_len, "%s.before-restore-%lld", path, (long long)time(NULL));
+        snprintf(a_wal, sizeof(a_wal), "%s-wal", aside);
+        if (rename(path, aside) != 0 || (stat(wal, &sb) == 0 && rename(wal, a_wal) != 0)) {
+            rc = tg_err_set(err, TG_EINTERNAL, "store", "cannot move %s aside: %s", path,
+                            strerror(errno));
+            goto out;
+        }
+    }
+    unlink(shm);
+    if (rename(staged, path) != 0) {
+        rc = tg_err_set(err, TG_EINTERNAL, "store", "cannot put the copy in place as %s: %s", path,
+                        strerror(errno));
+        goto out;
+    }
+    snprintf(dir, sizeof(dir), "%s", path);
+    if (fsync_path(dirname(dir), O_RDONLY | O_DIRECTORY) != 0)
+        rc = tg_err_set(err, TG_EINTERNAL, "store", "cannot sync the directory of %s: %s", path,
+                        strerror(errno));
+out:
+    if (rc)
+        unlink(staged);
+    close(lfd); /* releases the lock */
     return rc;
 }

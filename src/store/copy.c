@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "util/progress.h"
 #include "util/mem.h"
 #include "util/sbuf.h"
 
@@ -78,7 +79,8 @@ static int count_rows(struct store_conn *c, const char *table, int64_t *rows, st
 
 /* Copies one table; rows copied in *rows. */
 static int copy_table(struct store_conn *src, struct store_conn *dst, const char *table,
-                      int64_t *rows, struct tg_err *err)
+                      int64_t *rows, struct progress *prog, int64_t *copied,
+                      struct tg_err *err)
 {
     struct sbuf q;
     struct store_stmt *in = NULL, *out = NULL;
@@ -119,6 +121,8 @@ static int copy_table(struct store_conn *src, struct store_conn *dst, const char
         if (rc)
             break;
         (*rows)++;
+        if (prog && ++*copied % 1024 == 0)
+            progress_update(prog, *copied, table);
         rc = st_step(in, err);
     }
     sbuf_release(&q);
@@ -128,7 +132,8 @@ static int copy_table(struct store_conn *src, struct store_conn *dst, const char
     return rc;
 }
 
-int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err)
+int store_copy(const char *from, const char *to, FILE *report, struct progress *prog,
+               struct tg_err *err)
 {
     /* Neither store may be in use by a server meanwhile (exclusive: SQLite's file lock). */
     static const struct store_open_opts source_checks = {
@@ -139,6 +144,7 @@ int store_copy(const char *from, const char *to, FILE *report, struct tg_err *er
     struct store_conn *src = NULL, *dst = NULL;
     struct table *tabs = NULL;
     int ntabs = 0, left, rc;
+    int64_t total = 0, copied = 0;
 
     /* The source must hold a store, checked whole (quick_check: the copy reads it all
      * anyway); the target gets the start-up checks of any store (store_open). */
@@ -167,9 +173,14 @@ int store_copy(const char *from, const char *to, FILE *report, struct tg_err *er
         if (rc == 0 && n != 0)
             rc = tg_err_set(err, TG_ECONFLICT, "to", "target table %s already holds %lld rows",
                             tabs[i].name, (long long)n);
+        if (rc == 0 && prog)
+            rc = count_rows(src, tabs[i].name, &n, err);
         if (rc)
             goto abort;
+        total += n;
     }
+    if (prog)
+        prog->total = total;
     left = ntabs;
     while (left > 0) {
         int progress = 0;
@@ -179,7 +190,12 @@ int store_copy(const char *from, const char *to, FILE *report, struct tg_err *er
             rc = store_savepoint(dst, err);
             if (rc)
                 goto abort;
-            rc = copy_table(src, dst, tabs[i].name, &tabs[i].rows, err);
+            {
+                int64_t before = copied;
+                rc = copy_table(src, dst, tabs[i].name, &tabs[i].rows, prog, &copied, err);
+                if (rc)
+                    copied = before; /* this table is copied again on the next pass */
+            }
             if (rc == TG_ECONFLICT) {
                 store_savepoint_rollback(dst);
                 continue; /* a reference to a later table: next pass */
@@ -199,6 +215,8 @@ int store_copy(const char *from, const char *to, FILE *report, struct tg_err *er
             goto abort;
         }
     }
+    if (prog)
+        progress_end(prog, copied, NULL);
     rc = dst->be->after_copy(dst, err);
     if (rc)
         goto abort;

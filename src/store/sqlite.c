@@ -667,6 +667,12 @@ static const char *sq_describe(const struct store *s)
     return ((const struct sq_store *)s)->desc;
 }
 
+static int64_t sq_wal_bytes(const struct store *s)
+{
+    struct stat sb;
+    return stat(((const struct sq_store *)s)->wal_path, &sb) == 0 ? (int64_t)sb.st_size : 0;
+}
+
 static struct store_conn *sq_conn_open(struct store *s, bool writer, struct tg_err *err)
 {
     struct sq_conn *c;
@@ -1323,6 +1329,7 @@ const struct store_backend store_sqlite_backend = {
     .open = sq_open,
     .close = sq_close,
     .describe = sq_describe,
+    .wal_bytes = sq_wal_bytes,
     .conn_open = sq_conn_open,
     .conn_close = sq_conn_close,
     .begin_write = sq_begin_write,

@@ -141,6 +141,10 @@ void store_close(struct store *s)
 }
 
 const char *store_describe(const struct store *s) { return s->be->describe(s); }
+int64_t store_wal_bytes(const struct store *s)
+{
+    return s->be->wal_bytes ? s->be->wal_bytes(s) : -1;
+}
 bool store_is_shared(const struct store *s) { return s->be == &store_pg_backend; }
 
 struct store_conn *store_conn_open(struct store *s, bool writer, struct tg_err *err)

@@ -28,6 +28,7 @@ enum store_sql {
 struct store;
 struct store_conn;
 struct store_stmt;
+struct progress;
 
 /** How store_open checks a SQLite file that a store was created in before (the marker
  * PATH.state beside it says so; docs/operations.md, "Start-up checks"). Whatever the mode, a
@@ -77,6 +78,8 @@ int store_open(const char *url, const struct store_open_opts *o, struct store **
                struct tg_err *err);
 void store_close(struct store *s);
 /** Short description of the backend for logs ("sqlite /path/tagd.db"). Borrowed. */
+/** SQLite: the WAL file's length now, in bytes; -1 for a store without one (PostgreSQL). */
+int64_t store_wal_bytes(const struct store *s);
 const char *store_describe(const struct store *s);
 
 /** Opens a connection (writer or read-only). Returns owned or NULL with `err` set. */
@@ -143,9 +146,11 @@ void store_wait_all_durable(struct store_conn *c);
  * `tagd migrate`: copies every table of the store at `from` into the store at `to`, which must
  * hold no rows yet. Ids, revisions, the change log and every history table keep their values;
  * both stores are first migrated to this tagd's schema. Afterwards every table must have the
- * same number of rows on both sides. Writes one line per table to `report`. 0 or a tg_code.
+ * same number of rows on both sides. Writes one line per table to `report`. Tells `prog`
+ * (borrowed, may be NULL; its total is set here) the rows copied as it goes. 0 or a tg_code.
  */
-int store_copy(const char *from, const char *to, FILE *report, struct tg_err *err);
+int store_copy(const char *from, const char *to, FILE *report, struct progress *prog,
+               struct tg_err *err);
 
 /**
  * `tagd backup`: a consistent copy of the SQLite store at `url` into the new file `dest`,
@@ -156,6 +161,16 @@ int store_copy(const char *from, const char *to, FILE *report, struct tg_err *er
  */
 int store_backup(const char *url, const char *dest, int64_t *rev, int64_t *bytes,
                  struct tg_err *err);
+
+/**
+ * `tagd restore`: puts a copy of the SQLite file `backup` in place of the store at `url`, which
+ * no tagd may serve meanwhile (its lock is taken; TG_EBUSY otherwise). The copy is made beside
+ * the store and checked (quick_check) before anything moves; the store it replaces, if any, is
+ * kept with its WAL as PATH.before-restore-TIME, named in `aside` ("" when there was none).
+ * Sets *rev to the restored revision. PostgreSQL: TG_EINVAL. 0 or a tg_code.
+ */
+int store_restore(const char *url, const char *backup, char *aside, size_t aside_len,
+                  int64_t *rev, struct tg_err *err);
 /**
  * A read transaction that begins at the first st_get, so that a request answered wholly from
  * memory never touches the store; store_rollback ends it either way.

@@ -24,6 +24,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -31,6 +32,8 @@
 #include "store/store.h"
 #include "util/arena.h"
 #include "util/log.h"
+#include "util/notify.h"
+#include "util/progress.h"
 #include "util/timeu.h"
 
 /* A queue of jobs: empty exactly when both ends are NULL, and its last job ends the chain
@@ -40,7 +43,11 @@ struct queue {
     pthread_cond_t cv;
     struct txn_job *head, *tail;
     bool stop;
+    atomic_llong depth; /* jobs in the queue (metrics; read without the lock) */
 };
+
+/* Upper bounds of the batch size histogram (/metrics); the last is TXN_BATCH. */
+static const int batch_le[TXN_NBATCH_BUCKETS] = {1, 2, 4, 8, 16, 32, TXN_BATCH};
 
 static struct {
     const struct txn_ops *ops;
@@ -56,6 +63,7 @@ static struct {
     atomic_bool tail_stop;
     atomic_llong seen_rev;
     atomic_ullong commits, rollbacks, failures;
+    atomic_ullong batch_n[TXN_NBATCH_BUCKETS], batch_sum; /* batches by size, and their jobs */
 } T;
 
 static void queue_init(struct queue *q)
@@ -69,8 +77,13 @@ static void queue_init(struct queue *q)
 /* Appends the jobs first..last (linked) and wakes the queue's thread. */
 static void queue_append(struct queue *q, struct txn_job *first, struct txn_job *last)
 {
+    long long n = 1;
+
     assert(first != NULL && last != NULL && last->next == NULL);
+    for (struct txn_job *j = first; j != last; j = j->next)
+        n++;
     pthread_mutex_lock(&q->mu);
+    atomic_fetch_add(&q->depth, n);
     assert((q->head == NULL) == (q->tail == NULL));
     if (q->tail)
         q->tail->next = first;
@@ -103,7 +116,15 @@ static struct txn_job *queue_take(struct queue *q, int max)
     if (q->head == NULL)
         q->tail = NULL;
     last->next = NULL;
+    atomic_fetch_sub(&q->depth, n);
     pthread_mutex_unlock(&q->mu);
+    if (q == &T.write) {
+        int b = 0;
+        while (n > batch_le[b])
+            b++;
+        atomic_fetch_add(&T.batch_n[b], 1);
+        atomic_fetch_add(&T.batch_sum, (unsigned long long)n);
+    }
     return first;
 }
 
@@ -142,9 +163,27 @@ void txn_stats_get(struct txn_stats *out)
     out->rollbacks = atomic_load(&T.rollbacks);
     out->failures = atomic_load(&T.failures);
     if (T.engine) {
+        const struct eng_snap *snap = engine_acquire(T.engine);
+        struct eng_stats es;
+        eng_snap_stats(snap, &es);
+        engine_release(T.engine, snap);
         out->engine = true;
         engine_catch_up_stats(T.engine, &out->engine_applied, &out->engine_reread);
+        out->engine_rev = es.rev;
+        out->engine_tags = es.tags;
+        out->engine_resources = es.resources;
+        out->engine_assignments = es.assignments;
+        out->engine_bitmap_bytes = es.bitmap_bytes;
     }
+    out->fetch_queue = atomic_load(&T.fetch.depth);
+    out->write_queue = atomic_load(&T.write.depth);
+    out->publish_queue = atomic_load(&T.publish.depth);
+    for (int b = 0; b < TXN_NBATCH_BUCKETS; b++) {
+        out->batch_le[b] = batch_le[b];
+        out->batches[b] = atomic_load(&T.batch_n[b]);
+    }
+    out->batch_jobs = atomic_load(&T.batch_sum);
+    out->wal_bytes = T.store ? store_wal_bytes(T.store) : -1;
 }
 
 void txn_submit(struct txn_job *j, bool prepare)
@@ -453,6 +492,53 @@ void txn_read_end(struct core_ctx *cx)
 
 /* ---- start and stop ---- */
 
+/* ---- progress of the engine's load (util/progress.h): a log line every second or tenth ---- */
+
+struct load_totals {
+    int64_t resources, assignments; /* what the store holds: the whole of the load */
+    int64_t got_res, got_asg;       /* what the engine read so far */
+    struct progress *p;
+};
+
+/* The totals cost one count per table, a small part of reading every row afterwards. */
+static void load_totals(struct load_totals *lt)
+{
+    struct arena a;
+    struct core_ctx cx;
+    struct tg_err rerr;
+    int64_t tags = 0;
+
+    memset(lt, 0, sizeof(*lt));
+    arena_init(&a);
+    tg_err_clear(&rerr);
+    if (store_begin_read(T.pub_conn, &rerr) == 0) {
+        core_ctx_init(&cx, T.pub_conn, &a, false);
+        core_counts(&cx, &tags, &lt->resources, &lt->assignments);
+        store_rollback(T.pub_conn);
+    }
+    arena_release(&a);
+}
+
+/* systemctl status shows where the load is. */
+static void load_status(const char *line)
+{
+    char msg[300];
+    snprintf(msg, sizeof(msg), "STATUS=%s", line);
+    notify_send(msg);
+}
+
+static void on_load_progress(void *arg, int64_t resources, int64_t assignments)
+{
+    struct load_totals *lt = arg;
+    char detail[96];
+
+    lt->got_res = resources;
+    lt->got_asg = assignments;
+    snprintf(detail, sizeof(detail), "%lld resources, %lld assignments", (long long)resources,
+             (long long)assignments);
+    progress_update(lt->p, resources + assignments, detail);
+}
+
 int txn_open(struct store *s, const struct txn_ops *ops, int tail_poll_ms, struct tg_err *err)
 {
     assert(!T.opened && ops->run && ops->reset && ops->fail && ops->done);
@@ -471,16 +557,31 @@ int txn_open(struct store *s, const struct txn_ops *ops, int tail_poll_ms, struc
         return err->code ? err->code : TG_EINTERNAL;
     }
     {
-        int64_t t0 = time_mono_us();
+        struct progress p;
+        struct load_totals lt;
         int rc;
+
+        load_totals(&lt);
+        progress_init(&p, "loading", "rows", lt.resources + lt.assignments, PROGRESS_LOG, NULL);
+        p.on_line = load_status;
+        lt.p = &p;
+        engine_set_progress(on_load_progress, &lt);
         /* Through the publisher's reading connection: the scan would otherwise fill the
          * writer's large page cache with pages no write needs. */
         rc = engine_open(T.pub_conn, &T.engine, err);
+        engine_set_progress(NULL, NULL);
         if (rc != 0) {
             log_error("engine: %s", err->msg);
             return rc;
         }
-        log_info("engine loaded in %.3f s", (double)(time_mono_us() - t0) / 1e6);
+        {
+            char detail[96];
+            snprintf(detail, sizeof(detail), "%lld resources, %lld assignments",
+                     (long long)lt.got_res, (long long)lt.got_asg);
+            p.what = "engine loaded";
+            p.on_line = NULL;
+            progress_end(&p, lt.got_res + lt.got_asg, detail);
+        }
         /* Alone on its SQLite file, the writer reads a resource's current tags from the
          * engine when nothing changed them since (core.h): a third of its time per add. */
         core_writer_engine(!store_is_shared(s));

@@ -34,6 +34,7 @@ struct engine;
 
 /* Jobs one write transaction takes at most. */
 #define TXN_BATCH 64
+#define TXN_NBATCH_BUCKETS 7 /* batch size histogram: 1 2 4 8 16 32 TXN_BATCH */
 
 /* Where a job is: it moves forward only, and each stage asserts it got a job from the one
  * before. */
@@ -151,6 +152,14 @@ struct txn_stats {
     bool engine;        /* an engine is loaded: the two counts below mean something */
     uint64_t engine_applied; /* resources the engine brought up to date from change records */
     uint64_t engine_reread;  /* ... and from reading their rows again */
+    /* The engine's newest snapshot: its revision and sizes (when `engine`). */
+    int64_t engine_rev;
+    size_t engine_tags, engine_resources, engine_assignments, engine_bitmap_bytes;
+    int64_t fetch_queue, write_queue, publish_queue; /* jobs waiting at each stage now */
+    int batch_le[TXN_NBATCH_BUCKETS];      /* upper bounds of the batch size buckets */
+    uint64_t batches[TXN_NBATCH_BUCKETS];  /* batches the writer took, by size (not cumulative) */
+    uint64_t batch_jobs;                   /* jobs in all of them */
+    int64_t wal_bytes; /* SQLite: the WAL file's length now; -1 where there is none */
 };
 void txn_stats_get(struct txn_stats *out);
 

@@ -9,9 +9,14 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 void log_setup(const char *level, const char *format);
 int log_parse_level(const char *s);
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/** One access-log line: method, path, status, bytes, microseconds, request id. */
+/** Like log_msg, whatever the level: for what must reach the operator once (a first start's
+ * admin token). In JSON, `key` (may be NULL) with `value` is a field of its own as well. */
+void log_always(int level, const char *key, const char *value, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/** One access-log line: method, path, status, bytes, microseconds, request id, client address
+ * and principal (either NULL or "" for none: "-" in text, absent in JSON). */
 void log_access(const char *method, const char *path, int status, size_t bytes, long long us,
-                const char *request_id);
+                const char *request_id, const char *client, const char *principal);
 
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

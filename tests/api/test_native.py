@@ -25,7 +25,7 @@ def test_readyz_metrics_openapi(server, admin):
     m = requests.get(server.url + "/metrics")
     assert m.status_code == 200
     assert m.headers["Content-Type"].startswith("text/plain")
-    assert 'tagd_requests_total{route="GET /v1/tags",status="200"}' in m.text
+    assert 'tagd_requests_total{method="GET",route="/v1/tags",code="200"}' in m.text
     assert "tagd_request_duration_seconds_bucket" in m.text
     assert re.search(r"^tagd_tags \d+$", m.text, re.M)
     o = requests.get(server.url + "/openapi.json")

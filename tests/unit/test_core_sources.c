@@ -325,7 +325,11 @@ static void test_configure(void **state)
     assert_int_equal(core_src_configure("novalue", &err), TG_EINVAL);
     assert_int_equal(core_src_configure("a=ftp://x", &err), TG_EINVAL);
     assert_int_equal(core_src_configure("curated=/x", &err), TG_EINVAL);
-    /* A failed configuration leaves no list behind. */
+    /* A failed configuration leaves the earlier list as it was (a reload is refused whole). */
+    assert_int_equal(core_src_list(&f->cx, &all, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(all[0].name, "a");
+    assert_int_equal(core_src_configure("", &err), 0);
     assert_int_equal(core_src_list(&f->cx, &all, &n, &err), 0);
     assert_int_equal(n, 0);
     assert_int_equal(core_src_check("ok", "relative.json", &err), TG_EINVAL);
