@@ -35,6 +35,10 @@ NATIVE = [
     ("GET", "/v1/tokens", None, "admin"),
     ("POST", "/v1/tokens", {"name": "mx"}, "admin"),
     ("GET", "/v1/changes", None, "read"),
+    ("GET", "/v1/events", None, "read"),
+    ("GET", "/v1/tags/Mx.base/history", None, "read"),
+    ("GET", "/v1/groups/1/history", None, "read"),
+    ("GET", "/v1/resources/folder/mx/history", None, "read"),
 ]
 
 RIGHTS = {"read": "tags:read", "write": "tags:write", "assign": "tags:assign", "admin": "admin"}

@@ -247,6 +247,7 @@ enum api_result native_group_set_tags(struct hreq *r, struct core_ctx *cx)
         } else {
             api_json_begin(r, 200, &w);
             render_group(&w, r, cx, &g, NULL);
+            result = API_ANSWER;
         }
     }
     json_decref(body);
