@@ -6,6 +6,29 @@
 #include "api/native/native.h"
 #include "util/timeu.h"
 
+/* "items": change records as /v1/changes and the histories show them. */
+static void render_items(struct jw *w, const struct change *c, size_t n)
+{
+    jw_key(w, "items");
+    jw_arr(w);
+    for (size_t i = 0; i < n; i++) {
+        jw_obj(w);
+        jw_kint(w, "revision", c[i].rev);
+        jw_kint(w, "seq", c[i].seq);
+        api_kiso(w, "at", c[i].at);
+        jw_kstr(w, "principal", c[i].principal);
+        jw_kstr(w, "entity", c[i].entity);
+        jw_kint(w, "entity_id", c[i].entity_id);
+        jw_kstr(w, "op", c[i].op);
+        jw_key(w, "before");
+        jw_raw(w, c[i].before);
+        jw_key(w, "after");
+        jw_raw(w, c[i].after);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+}
+
 enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
 {
     struct change *c;
@@ -34,24 +57,7 @@ enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
     }
     api_json_begin(r, 200, &w);
     jw_obj(&w);
-    jw_key(&w, "items");
-    jw_arr(&w);
-    for (size_t i = 0; i < n; i++) {
-        jw_obj(&w);
-        jw_kint(&w, "revision", c[i].rev);
-        jw_kint(&w, "seq", c[i].seq);
-        api_kiso(&w, "at", c[i].at);
-        jw_kstr(&w, "principal", c[i].principal);
-        jw_kstr(&w, "entity", c[i].entity);
-        jw_kint(&w, "entity_id", c[i].entity_id);
-        jw_kstr(&w, "op", c[i].op);
-        jw_key(&w, "before");
-        jw_raw(&w, c[i].before);
-        jw_key(&w, "after");
-        jw_raw(&w, c[i].after);
-        jw_obj_end(&w);
-    }
-    jw_arr_end(&w);
+    render_items(&w, c, n);
     jw_key(&w, "next_since");
     jw_int(&w, n ? c[n - 1].rev : since);
     jw_obj_end(&w);
@@ -101,24 +107,7 @@ enum api_result native_render_history(struct hreq *r, struct core_ctx *cx, const
         return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
-    jw_key(&w, "items");
-    jw_arr(&w);
-    for (size_t i = 0; i < n; i++) {
-        jw_obj(&w);
-        jw_kint(&w, "revision", c[i].rev);
-        jw_kint(&w, "seq", c[i].seq);
-        api_kiso(&w, "at", c[i].at);
-        jw_kstr(&w, "principal", c[i].principal);
-        jw_kstr(&w, "entity", c[i].entity);
-        jw_kint(&w, "entity_id", c[i].entity_id);
-        jw_kstr(&w, "op", c[i].op);
-        jw_key(&w, "before");
-        jw_raw(&w, c[i].before);
-        jw_key(&w, "after");
-        jw_raw(&w, c[i].after);
-        jw_obj_end(&w);
-    }
-    jw_arr_end(&w);
+    render_items(&w, c, n);
     jw_kstr(&w, "next_cursor", next);
     jw_obj_end(&w);
     return API_ANSWER;
