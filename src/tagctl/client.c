@@ -39,6 +39,8 @@ int tc_fail(int code, const char *fmt, ...)
     return code;
 }
 
+long client_timeout(const struct tc_client *c) { return c->timeout_s; }
+
 struct tc_client *client_new(const struct tc_config *cfg, bool debug, long timeout_s)
 {
     struct tc_client *c = xcalloc(1, sizeof(*c));

@@ -874,7 +874,16 @@ static bool hist_match(const struct hist *h, json_t *ch)
     return false;
 }
 
-/* Reads the change log from `since`, rendering what `h` admits; with `follow`, polls on. */
+static long long mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the change log from `since`, rendering what `h` admits; with `follow`, goes on: each
+ * request long-polls (`wait`), so a change shows as soon as it is committed, and a server that
+ * answers at once (long polls turned off) is polled every `interval_ms`. */
 static int changes_run(struct tc_ctx *x, long long since, bool follow, long interval_ms,
                        const struct hist *h)
 {
@@ -897,14 +906,25 @@ static int changes_run(struct tc_ctx *x, long long since, bool follow, long inte
         struct tc_resp r;
         json_t *items, *it;
         size_t i;
-        char s[24];
+        char s[24], wait[24];
         bool capped = false;
+        long long t0 = mono_ms();
 
         sbuf_init(&p, 0);
         snprintf(s, sizeof(s), "%lld", since);
         sbuf_adds(&p, "/v1/changes");
         url_query(&p, "since", s);
         url_query(&p, "limit", "1000");
+        if (follow) {
+            /* Leave the request's own --timeout room to answer after the wait. */
+            long w = client_timeout(x->cl) - 5;
+            if (w > 25)
+                w = 25;
+            if (w >= 1) {
+                snprintf(wait, sizeof(wait), "%ld", w);
+                url_query(&p, "wait", wait);
+            }
+        }
         rc = client_call(x->cl, "GET", sbuf_str(&p), NULL, &r);
         sbuf_release(&p);
         if (rc) {
@@ -953,7 +973,8 @@ static int changes_run(struct tc_ctx *x, long long since, bool follow, long inte
         if (empty) {
             if (!follow)
                 break;
-            nap_ms(interval_ms);
+            if (mono_ms() - t0 < 500)
+                nap_ms(interval_ms);
         }
     }
     if (!table_follow)
@@ -1470,7 +1491,7 @@ const struct tc_cmd tc_cmds[] = {
      true, false},
     {"changes", c_changes, 0, 0, "since follow interval entity",
      "[--since REVISION] [--follow] [--interval SECONDS] [--entity E]",
-     "The change log in order; --follow polls for new records until interrupted.", false, false},
+     "The change log in order; --follow waits for new records (long polls) until interrupted.", false, false},
     {"history", c_history, 2, 2, "principal from to",
      "tag TAG | group ID | resource KIND/KEY [--principal WHO] [--from TIME] [--to TIME]",
      "Every recorded change of one entity (a resource's include its tags): who, when, what; "

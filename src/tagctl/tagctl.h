@@ -174,6 +174,8 @@ struct tc_resp {
 /** A client for `cfg` (borrowed for the client's life). `debug` prints every exchange on
  * stderr with the token hidden. Returns owned; free with client_free. */
 struct tc_client *client_new(const struct tc_config *cfg, bool debug, long timeout_s);
+/** The --timeout of each request, in seconds. */
+long client_timeout(const struct tc_client *c);
 void client_free(struct tc_client *c);
 /** Sends `method` to `path` (already escaped, with its query string) with `body` (borrowed,
  * may be NULL). Fills `r` (release with resp_release). Returns TC_OK for a 2xx answer;

@@ -259,6 +259,27 @@ def test_changes_since_and_entity(ctl, server):
     ctl("changes", "--since", "minus", rc=EXIT_USAGE)
 
 
+def test_changes_follow_shows_a_change_at_once(ctl, server, tmp_path):
+    """--follow long-polls: with a 60 s --interval a change still shows within seconds."""
+    rev = revision(server)
+    out_path = tmp_path / "follow-now.out"
+    with open(out_path, "w") as out:
+        p = subprocess.Popen([TAGCTL, "changes", "--since", str(rev), "--follow", "--interval",
+                              "60", "-o", "jsonl"], stdout=out, stderr=subprocess.PIPE,
+                             text=True, env=ctl.env())
+        try:
+            time.sleep(1.0)  # the first request is waiting on the server by now
+            ctl("tags", "create", "Longpoll.now")
+            deadline = time.time() + 8
+            while time.time() < deadline and "Longpoll.now" not in out_path.read_text():
+                time.sleep(0.1)
+            assert "Longpoll.now" in out_path.read_text()
+        finally:
+            p.send_signal(signal.SIGTERM)
+            _, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+
+
 def test_changes_follow_polls_until_interrupted(ctl, server, tmp_path):
     rev = revision(server)
     out_path = tmp_path / "follow.out"
