@@ -1148,7 +1148,7 @@ static void put_under(struct fixture *f, const char *kind, const char *key, cons
     core_resource_put(&f->cx, kind, key, &in, &r, NULL, &err);
 }
 
-/* The effective bitmaps (engine.c, struct etag) after random batches of every change the
+/* The effective bitmaps (engine_int.h, struct etag) after random batches of every change the
  * engine applies: adds, removals, resources made, moved, archived and deleted (children
  * detached), tags deleted, restored, moved to another parent, purged and made again. After
  * each commit every tag's eff and esub must equal a walk of the resource tree from its direct
@@ -1260,7 +1260,7 @@ static void test_effective_random(void **state)
     engine_free(e);
 }
 
-/* The queries' own bitmap operations (engine.c, bm_op) against roaring's, on random bitmaps
+/* The queries' own bitmap operations (eval.c, bm_op) against roaring's, on random bitmaps
  * whose containers are of every kind: sparse (arrays), dense (bitsets, with results on either
  * side of the array limit), runs, absent on one side. */
 static void test_bitmap_ops(void **state)
@@ -1345,7 +1345,7 @@ static const char *answer(struct fixture *f, const struct eng_snap *s, const cha
     return out;
 }
 
-/* Expressions with operators are evaluated key by key (engine.c, fused_run); the answers must
+/* Expressions with operators are evaluated key by key (eval.c, fused_run); the answers must
  * be those of the bitmap-per-operation path, for every option, on resources in two containers
  * (ids below and above 65536), with array, bitset and run containers among the leaves. */
 static void test_fused_like_bitmaps(void **state)

@@ -1,0 +1,760 @@
+/* engine/eval.c: evaluating a parsed query (query.c) against a snapshot: bitmap operations
+ * that count with the CPU's popcount, the evaluation with a bitmap per operation and the one
+ * pass per container key, and the effective bitmaps' check. */
+#include "engine/engine.h"
+#include "engine/engine_int.h"
+
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <roaring/containers/containers.h>
+#include <roaring/roaring.h>
+#include <roaring/roaring_array.h>
+
+#include "util/name.h"
+
+/* ---- queries ---- */
+
+/* ---- bitmap operations that count with the CPU's popcount ----
+ *
+ * The CRoaring Debian ships (0.2.66, built for any x86-64) counts a bitset container's members
+ * with a software popcount: about 46,000 instructions for one 8 KB container, in every
+ * intersection and difference of two bitsets (to pick the result's kind) and in every repair
+ * after a lazy union. That was half of an `A or B or C` query at 200,000 assignments
+ * (callgrind, bench/pubcost.py --query). The bitset-bitset case is done here with the
+ * `popcnt` instruction when the CPU has it (checked once), every other pair by roaring's own
+ * container functions. */
+
+static int popcnt_words_soft(const uint64_t *w, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t x = w[i];
+        x = x - ((x >> 1) & 0x5555555555555555ULL);
+        x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+        x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+        c += (int)((x * 0x0101010101010101ULL) >> 56);
+    }
+    return c;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+__attribute__((target("popcnt"))) static int popcnt_words_hw(const uint64_t *w, size_t n)
+{
+    int c = 0;
+    for (size_t i = 0; i < n; i++)
+        c += __builtin_popcountll(w[i]);
+    return c;
+}
+
+static int popcnt_words(const uint64_t *w, size_t n)
+{
+    static _Atomic int hw = -1; /* every thread that finds it unset computes the same */
+    int v = atomic_load_explicit(&hw, memory_order_relaxed);
+    if (v < 0) {
+        v = __builtin_cpu_supports("popcnt") ? 1 : 0;
+        atomic_store_explicit(&hw, v, memory_order_relaxed);
+    }
+    return v ? popcnt_words_hw(w, n) : popcnt_words_soft(w, n);
+}
+#else
+static int popcnt_words(const uint64_t *w, size_t n)
+{
+    return popcnt_words_soft(w, n);
+}
+#endif
+
+/* A bitset whose words are final: counted, NULL when empty. A query's bitmaps live for one
+ * request and are only combined here, counted and iterated, so a bitset of DEFAULT_MAX_SIZE or
+ * fewer members stays one (roaring would make it an array: extracting the members cost a
+ * sixth of a nested query). Every roaring function used on them takes any valid container. */
+static void *bs_finish(bitset_container_t *bc, uint8_t *type)
+{
+    bc->cardinality = popcnt_words(bc->array, BITSET_CONTAINER_SIZE_IN_WORDS);
+    *type = BITSET_CONTAINER_TYPE_CODE;
+    if (bc->cardinality == 0) {
+        bitset_container_free(bc);
+        return NULL;
+    }
+    return bc;
+}
+
+/* array | bitset: roaring's union keeps the count per member (bitset_set_list_withcard), a
+ * third of a nested query; setting the bits and counting once after is a quarter of that. */
+static void *bs_or_array(const bitset_container_t *b, const array_container_t *a, uint8_t *type)
+{
+    bitset_container_t *bc = bitset_container_clone(b);
+    uint64_t *w = bc->array;
+    for (int32_t i = 0; i < a->cardinality; i++)
+        w[a->array[i] >> 6] |= 1ULL << (a->array[i] & 63);
+    return bs_finish(bc, type);
+}
+
+enum { OP_AND, OP_ANDNOT, OP_OR };
+
+static void *bs_op(const bitset_container_t *a, const bitset_container_t *b, int op,
+                   uint8_t *type)
+{
+    bitset_container_t *bc = bitset_container_create();
+    uint64_t *w = bc->array;
+    const uint64_t *x = a->array, *y = b->array;
+
+    if (op == OP_AND)
+        for (int i = 0; i < BITSET_CONTAINER_SIZE_IN_WORDS; i++)
+            w[i] = x[i] & y[i];
+    else if (op == OP_ANDNOT)
+        for (int i = 0; i < BITSET_CONTAINER_SIZE_IN_WORDS; i++)
+            w[i] = x[i] & ~y[i];
+    else
+        for (int i = 0; i < BITSET_CONTAINER_SIZE_IN_WORDS; i++)
+            w[i] = x[i] | y[i];
+    return bs_finish(bc, type);
+}
+
+/* x op y as a new bitmap. */
+static roaring_bitmap_t *bm_op(const roaring_bitmap_t *x, const roaring_bitmap_t *y, int op)
+{
+    const roaring_array_t *a = &x->high_low_container, *b = &y->high_low_container;
+    roaring_bitmap_t *out = roaring_bitmap_create_with_capacity(
+        (uint32_t)(op == OP_OR ? a->size + b->size : a->size));
+    roaring_array_t *ra = &out->high_low_container;
+    int32_t i = 0, j = 0;
+
+    while (i < a->size || j < b->size) {
+        uint16_t ka = i < a->size ? a->keys[i] : 0, kb = j < b->size ? b->keys[j] : 0;
+        void *c = NULL;
+        uint8_t t = 0;
+        if (j >= b->size || (i < a->size && ka < kb)) {
+            /* only in x */
+            if (op != OP_AND)
+                ra_append(ra, ka, container_clone(a->containers[i], a->typecodes[i]),
+                          a->typecodes[i]);
+            i++;
+            continue;
+        }
+        if (i >= a->size || kb < ka) {
+            /* only in y */
+            if (op == OP_OR)
+                ra_append(ra, kb, container_clone(b->containers[j], b->typecodes[j]),
+                          b->typecodes[j]);
+            j++;
+            continue;
+        }
+        if (a->typecodes[i] == BITSET_CONTAINER_TYPE_CODE &&
+            b->typecodes[j] == BITSET_CONTAINER_TYPE_CODE) {
+            c = bs_op(a->containers[i], b->containers[j], op, &t);
+        } else if (op == OP_OR && a->typecodes[i] == BITSET_CONTAINER_TYPE_CODE &&
+                   b->typecodes[j] == ARRAY_CONTAINER_TYPE_CODE) {
+            c = bs_or_array(a->containers[i], b->containers[j], &t);
+        } else if (op == OP_OR && a->typecodes[i] == ARRAY_CONTAINER_TYPE_CODE &&
+                   b->typecodes[j] == BITSET_CONTAINER_TYPE_CODE) {
+            c = bs_or_array(b->containers[j], a->containers[i], &t);
+        } else {
+            if (op == OP_AND)
+                c = container_and(a->containers[i], a->typecodes[i], b->containers[j],
+                                  b->typecodes[j], &t);
+            else if (op == OP_ANDNOT)
+                c = container_andnot(a->containers[i], a->typecodes[i], b->containers[j],
+                                     b->typecodes[j], &t);
+            else
+                c = container_or(a->containers[i], a->typecodes[i], b->containers[j],
+                                 b->typecodes[j], &t);
+            if (c && !container_nonzero_cardinality(c, t)) {
+                container_free(c, t);
+                c = NULL;
+            }
+        }
+        if (c)
+            ra_append(ra, ka, c, t);
+        i++;
+        j++;
+    }
+    return out;
+}
+
+roaring_bitmap_t *eng__bm_op(const roaring_bitmap_t *x, const roaring_bitmap_t *y, char op)
+{
+    return bm_op(x, y, op == '&' ? OP_AND : op == '-' ? OP_ANDNOT : OP_OR);
+}
+
+struct val {
+    const roaring_bitmap_t *b;
+    roaring_bitmap_t *own; /* == b when owned */
+};
+
+struct qctx {
+    const struct eng_snap *s;
+    const struct eng_query *o;
+    struct arena *a;
+    struct qerr *qe;
+    struct tg_err *err;
+    const roaring_bitmap_t *universe;
+    roaring_bitmap_t *empty;
+};
+
+static void val_drop(struct val *v)
+{
+    if (v->own)
+        roaring_bitmap_free(v->own);
+    v->own = NULL;
+    v->b = NULL;
+}
+
+static struct val owned(roaring_bitmap_t *b)
+{
+    struct val v = {b, b};
+    return v;
+}
+
+static struct val borrowed(const roaring_bitmap_t *b)
+{
+    struct val v = {b, NULL};
+    return v;
+}
+
+/* Adds every descendant (in the resource tree) of the members of `in`. */
+static struct val expand(const struct eng_snap *s, struct val in)
+{
+    roaring_bitmap_t *res = roaring_bitmap_copy(in.b);
+    roaring_bitmap_t *frontier = NULL;
+    const roaring_bitmap_t *f = in.b;
+
+    for (int d = 0; d < 64; d++) {
+        roaring_bitmap_t *next = roaring_bitmap_create();
+        roaring_uint32_iterator_t *it = roaring_create_iterator(f);
+        while (it->has_value) {
+            const struct eres *r = eng__res_at(s, it->current_value);
+            if (r && r->children)
+                roaring_bitmap_or_inplace(next, r->children);
+            roaring_advance_uint32_iterator(it);
+        }
+        roaring_free_uint32_iterator(it);
+        roaring_bitmap_andnot_inplace(next, res);
+        if (frontier)
+            roaring_bitmap_free(frontier);
+        frontier = next;
+        if (roaring_bitmap_is_empty(next))
+            break;
+        roaring_bitmap_or_inplace(res, next);
+        f = next;
+    }
+    if (frontier)
+        roaring_bitmap_free(frontier);
+    val_drop(&in);
+    return owned(res);
+}
+
+static int leaf(struct qctx *c, const struct qnode *q, struct val *out)
+{
+    const struct etag *t;
+    char *nfc, *key;
+    struct tg_err nerr;
+
+    tg_err_clear(&nerr);
+    if (name_normalize(c->a, q->name, strlen(q->name), true, "query", &nfc, &key, &nerr) != 0) {
+        c->qe->col = q->col;
+        snprintf(c->qe->msg, sizeof(c->qe->msg), "'%.40s' is not a valid tag name: %.100s",
+                 q->name, nerr.msg);
+        return tg_err_set(c->err, TG_EINVAL, "query", "%s", c->qe->msg);
+    }
+    t = eng__dict_find(c->s, c->o->ws_id, key);
+    if (t == NULL) {
+        c->qe->col = q->col;
+        snprintf(c->qe->msg, sizeof(c->qe->msg), "unknown tag '%.120s'", q->name);
+        return tg_err_set(c->err, TG_EINVAL, "query", "%s", c->qe->msg);
+    }
+    if (c->o->effective)
+        *out = borrowed(q->kind == QN_TAG || t->esub == NULL ? t->eff : t->esub);
+    else if (q->kind == QN_TAG || t->sub == NULL)
+        *out = borrowed(t->direct);
+    else
+        *out = borrowed(t->sub);
+    return 0;
+}
+
+static int eval(struct qctx *c, const struct qnode *q, struct val *out);
+
+static int eval_kind(struct qctx *c, const char *kind, struct val *out);
+
+static int eval(struct qctx *c, const struct qnode *q, struct val *out)
+{
+    struct val l = {0}, r = {0};
+    int rc;
+
+    switch (q->kind) {
+    case QN_TAG:
+    case QN_SUBTREE:
+    case QN_HAS:
+        return leaf(c, q, out);
+    case QN_KIND:
+        return eval_kind(c, q->name, out);
+    case QN_NOT:
+        rc = eval(c, q->a, &l);
+        if (rc)
+            return rc;
+        *out = owned(bm_op(c->universe, l.b, OP_ANDNOT));
+        val_drop(&l);
+        return 0;
+    case QN_AND:
+    case QN_OR:
+        break;
+    }
+    /* a and not b: one andnot instead of a complement and an intersection. */
+    if (q->kind == QN_AND && (q->b->kind == QN_NOT || q->a->kind == QN_NOT) &&
+        !(q->b->kind == QN_NOT && q->a->kind == QN_NOT)) {
+        const struct qnode *pos = q->b->kind == QN_NOT ? q->a : q->b;
+        const struct qnode *neg = q->b->kind == QN_NOT ? q->b->a : q->a->a;
+        rc = eval(c, pos, &l);
+        if (rc == 0)
+            rc = eval(c, neg, &r);
+        if (rc == 0)
+            *out = owned(bm_op(l.b, r.b, OP_ANDNOT));
+        val_drop(&l);
+        val_drop(&r);
+        return rc;
+    }
+    rc = eval(c, q->a, &l);
+    if (rc)
+        return rc;
+    rc = eval(c, q->b, &r);
+    if (rc) {
+        val_drop(&l);
+        return rc;
+    }
+    *out = owned(bm_op(l.b, r.b, q->kind == QN_AND ? OP_AND : OP_OR));
+    val_drop(&l);
+    val_drop(&r);
+    return 0;
+}
+
+static int eval_kind(struct qctx *c, const char *kind, struct val *out)
+{
+    for (size_t i = 0; i < c->s->nsets; i++) {
+        const struct eset *st = &c->s->sets[i];
+        if (st->ws_id == c->o->ws_id && st->kind >= 0 && strcmp(st->kname, kind) == 0) {
+            *out = borrowed(st->bm);
+            return 0;
+        }
+    }
+    *out = borrowed(c->empty);
+    return 0;
+}
+
+/* ---- one pass per container key ----
+ *
+ * An expression with operators is evaluated key by key (ids >> 16) in 8 KB word buffers, one
+ * per level of the tree: each leaf's container is spread into words, the operators are word
+ * loops, the filters (kind, archived, scope) are applied to the root's words, which are then
+ * counted and read for the page. No intermediate bitmap is allocated and each key is counted
+ * once, where bm_op allocated, cloned and counted a container per operation. */
+
+bool eng__fused = true;
+
+#define WORDS BITSET_CONTAINER_SIZE_IN_WORDS
+
+struct fused {
+    const roaring_bitmap_t **leaf; /* every leaf's bitmap, in evaluation order */
+    size_t nleaf, at;
+    const roaring_bitmap_t *universe;
+    uint64_t *buf; /* WORDS per level */
+};
+
+static size_t tree_leaves(const struct qnode *q);
+
+/* The words of b's container at `key` (zero when it has none). */
+static void spread(const roaring_bitmap_t *b, uint16_t key, uint64_t *w)
+{
+    const roaring_array_t *ra = &b->high_low_container;
+    int32_t i = ra_get_index(ra, key);
+    const void *c;
+    uint8_t t;
+
+    if (i < 0) {
+        memset(w, 0, WORDS * sizeof(*w));
+        return;
+    }
+    t = ra->typecodes[i];
+    c = container_unwrap_shared(ra->containers[i], &t);
+    if (t == BITSET_CONTAINER_TYPE_CODE) {
+        memcpy(w, ((const bitset_container_t *)c)->array, WORDS * sizeof(*w));
+        return;
+    }
+    memset(w, 0, WORDS * sizeof(*w));
+    if (t == ARRAY_CONTAINER_TYPE_CODE) {
+        const array_container_t *ac = c;
+        for (int32_t k = 0; k < ac->cardinality; k++)
+            w[ac->array[k] >> 6] |= 1ULL << (ac->array[k] & 63);
+    } else {
+        const run_container_t *rc = c;
+        for (int32_t k = 0; k < rc->n_runs; k++) {
+            uint32_t lo = rc->runs[k].value, hi = lo + rc->runs[k].length; /* inclusive */
+            for (uint32_t v = lo; v <= hi;) {
+                if ((v & 63) == 0 && v + 63 <= hi) {
+                    w[v >> 6] = ~0ULL;
+                    v += 64;
+                } else {
+                    w[v >> 6] |= 1ULL << (v & 63);
+                    v++;
+                }
+            }
+        }
+    }
+}
+
+static void fused_leaves(struct fused *f, struct qctx *c, const struct qnode *q, int *rc)
+{
+    struct val v = {0};
+    if (*rc)
+        return;
+    switch (q->kind) {
+    case QN_TAG:
+    case QN_SUBTREE:
+    case QN_HAS:
+        *rc = leaf(c, q, &v);
+        break;
+    case QN_KIND:
+        *rc = eval_kind(c, q->name, &v);
+        break;
+    case QN_NOT:
+        fused_leaves(f, c, q->a, rc);
+        return;
+    case QN_AND:
+    case QN_OR:
+        fused_leaves(f, c, q->a, rc);
+        fused_leaves(f, c, q->b, rc);
+        return;
+    }
+    if (*rc == 0) {
+        assert(v.own == NULL); /* leaves are the snapshot's bitmaps */
+        f->leaf[f->nleaf++] = v.b;
+    }
+}
+
+/* The expression's words at `key` into w; deeper levels use the buffers after it. */
+static void fused_eval(struct fused *f, const struct qnode *q, uint16_t key, uint64_t *w)
+{
+    uint64_t *x = w + WORDS;
+
+    switch (q->kind) {
+    case QN_TAG:
+    case QN_SUBTREE:
+    case QN_HAS:
+    case QN_KIND:
+        spread(f->leaf[f->at++], key, w);
+        return;
+    case QN_NOT:
+        fused_eval(f, q->a, key, x);
+        spread(f->universe, key, w);
+        for (int i = 0; i < WORDS; i++)
+            w[i] &= ~x[i];
+        return;
+    case QN_AND:
+        /* a and not b (either way round): one difference, as eval() does, so that the
+         * universe does not enter. The leaves are read in the order fused_leaves took them. */
+        if (q->a->kind == QN_NOT && q->b->kind != QN_NOT) {
+            size_t at = f->at, na = tree_leaves(q->a->a);
+            f->at = at + na;
+            fused_eval(f, q->b, key, w);
+            f->at = at;
+            fused_eval(f, q->a->a, key, x);
+            f->at = at + na + tree_leaves(q->b);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= ~x[i];
+            return;
+        }
+        fused_eval(f, q->a, key, w);
+        if (q->b->kind == QN_NOT) {
+            fused_eval(f, q->b->a, key, x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= ~x[i];
+        } else {
+            fused_eval(f, q->b, key, x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= x[i];
+        }
+        return;
+    case QN_OR:
+        fused_eval(f, q->a, key, w);
+        fused_eval(f, q->b, key, x);
+        for (int i = 0; i < WORDS; i++)
+            w[i] |= x[i];
+        return;
+    }
+}
+
+static int tree_depth(const struct qnode *q)
+{
+    int a, b;
+    switch (q->kind) {
+    case QN_NOT:
+        return 1 + tree_depth(q->a);
+    case QN_AND:
+    case QN_OR:
+        a = tree_depth(q->a);
+        b = tree_depth(q->b);
+        return 1 + (a > b ? a : b);
+    default:
+        return 1;
+    }
+}
+
+static size_t tree_leaves(const struct qnode *q)
+{
+    if (q->kind == QN_NOT)
+        return tree_leaves(q->a);
+    if (q->kind == QN_AND || q->kind == QN_OR)
+        return tree_leaves(q->a) + tree_leaves(q->b);
+    return 1;
+}
+
+static void keys_add(uint16_t *keys, size_t *n, const roaring_bitmap_t *b)
+{
+    const roaring_array_t *ra = &b->high_low_container;
+    for (int32_t i = 0; i < ra->size; i++) {
+        size_t lo = 0, hi = *n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (keys[mid] < ra->keys[i])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < *n && keys[lo] == ra->keys[i])
+            continue;
+        memmove(keys + lo + 1, keys + lo, (*n - lo) * sizeof(*keys));
+        keys[lo] = ra->keys[i];
+        (*n)++;
+    }
+}
+
+/* The query with operators `q`, evaluated as above; the filters as eng_query_run applies them. */
+static int fused_run(struct qctx *c, const struct qnode *q, const roaring_bitmap_t *kind_set,
+                     const roaring_bitmap_t *archived, const roaring_bitmap_t *scope,
+                     struct eng_result *out)
+{
+    const struct eng_query *o = c->o;
+    struct fused f;
+    uint16_t *keys;
+    size_t nkeys = 0, n = 0;
+    int depth = tree_depth(q), rc = 0;
+    uint64_t *w;
+
+    memset(&f, 0, sizeof(f));
+    f.leaf = arena_alloc(c->a, tree_leaves(q) * sizeof(*f.leaf));
+    f.universe = c->universe;
+    fused_leaves(&f, c, q, &rc);
+    if (rc)
+        return rc;
+    {
+        size_t cap = (size_t)f.universe->high_low_container.size;
+        for (size_t i = 0; i < f.nleaf; i++)
+            cap += (size_t)f.leaf[i]->high_low_container.size;
+        keys = arena_alloc(c->a, (cap + 1) * sizeof(*keys));
+    }
+    for (size_t i = 0; i < f.nleaf; i++)
+        keys_add(keys, &nkeys, f.leaf[i]);
+    keys_add(keys, &nkeys, f.universe);
+    f.buf = arena_alloc(c->a, ((size_t)depth + 1) * WORDS * sizeof(uint64_t));
+    w = f.buf;
+    if (o->limit > 0)
+        out->ids = arena_alloc(c->a, (size_t)o->limit * sizeof(int64_t));
+    for (size_t k = 0; k < nkeys; k++) {
+        uint64_t *x = w + WORDS;
+        uint32_t base = (uint32_t)keys[k] << 16;
+        int cnt;
+        f.at = 0;
+        fused_eval(&f, q, keys[k], w);
+        if (kind_set) {
+            spread(kind_set, keys[k], x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= x[i];
+        }
+        if (archived) {
+            spread(archived, keys[k], x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= ~x[i];
+        }
+        if (scope) {
+            spread(scope, keys[k], x);
+            for (int i = 0; i < WORDS; i++)
+                w[i] &= x[i];
+        }
+        cnt = popcnt_words(w, WORDS);
+        out->total += (uint64_t)cnt;
+        if (cnt == 0 || o->limit <= 0 || out->more)
+            continue;
+        for (int i = 0; i < WORDS; i++) {
+            uint64_t word = w[i];
+            while (word) {
+                int64_t id = (int64_t)base + i * 64 + __builtin_ctzll(word);
+                word &= word - 1;
+                if (id <= o->after_id)
+                    continue;
+                if (n == (size_t)o->limit) {
+                    out->more = true;
+                    break;
+                }
+                out->ids[n++] = id;
+            }
+            if (out->more)
+                break;
+        }
+    }
+    out->n = n;
+    return 0;
+}
+
+int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,
+                  const struct eng_query *o, struct eng_result *out, struct qerr *qe,
+                  struct tg_err *err)
+{
+    struct qctx c;
+    struct val v = {0};
+    const struct eset *u = eng__set_find(s, o->ws_id, -1);
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    memset(&c, 0, sizeof(c));
+    c.s = s;
+    c.o = o;
+    c.a = a;
+    c.qe = qe;
+    c.err = err;
+    c.empty = roaring_bitmap_create();
+    c.universe = u ? u->bm : c.empty;
+    if (eng__fused && (q->kind == QN_AND || q->kind == QN_OR || q->kind == QN_NOT)) {
+        const roaring_bitmap_t *kind_set = NULL, *archived = NULL;
+        struct val scope = {0};
+        if (o->kind) {
+            struct val k;
+            eval_kind(&c, o->kind, &k);
+            kind_set = k.b;
+        }
+        if (!o->archived && s->archived && !roaring_bitmap_is_empty(s->archived))
+            archived = s->archived;
+        if (o->within) {
+            roaring_bitmap_t *one = roaring_bitmap_create();
+            if (o->within > 0 && o->within < (int64_t)UINT32_MAX)
+                roaring_bitmap_add(one, (uint32_t)o->within);
+            scope = expand(s, owned(one));
+        }
+        rc = fused_run(&c, q, kind_set, archived, scope.b, out);
+        val_drop(&scope);
+        roaring_bitmap_free(c.empty);
+        return rc;
+    }
+    rc = eval(&c, q, &v);
+    if (rc == 0) {
+        bool drop_archived =
+            !o->archived && s->archived && !roaring_bitmap_is_empty(s->archived);
+        const roaring_bitmap_t *res = v.b;
+        /* A borrowed answer (one tag) is read in place; each filter makes a new one. */
+        if (o->kind) {
+            struct val k;
+            eval_kind(&c, o->kind, &k);
+            k = owned(bm_op(v.b, k.b, OP_AND));
+            val_drop(&v);
+            v = k;
+        }
+        if (drop_archived) {
+            struct val k = owned(bm_op(v.b, s->archived, OP_ANDNOT));
+            val_drop(&v);
+            v = k;
+        }
+        if (v.own == NULL && o->within)
+            v = owned(roaring_bitmap_copy(v.b));
+        if (o->within) {
+            /* The scope: the resource and everything below it in the resource tree. */
+            roaring_bitmap_t *one = roaring_bitmap_create();
+            struct val sub;
+            if (o->within > 0 && o->within < (int64_t)UINT32_MAX)
+                roaring_bitmap_add(one, (uint32_t)o->within);
+            sub = expand(s, owned(one));
+            roaring_bitmap_and_inplace(v.own, sub.b);
+            val_drop(&sub);
+        }
+        res = v.b;
+        /* A not at the top may reach other workspaces' ids only through the universe, and
+         * every other term is per workspace, so the result is the caller's workspace. */
+        out->total = roaring_bitmap_get_cardinality(res);
+        if (o->limit > 0) {
+            roaring_uint32_iterator_t *it = roaring_create_iterator(res);
+            size_t n = 0;
+            out->ids = arena_alloc(a, (size_t)o->limit * sizeof(int64_t));
+            if (o->after_id > 0) {
+                if (o->after_id >= (int64_t)UINT32_MAX)
+                    it->has_value = false;
+                else
+                    roaring_move_uint32_iterator_equalorlarger(it, (uint32_t)o->after_id + 1);
+            }
+            while (it->has_value && n < (size_t)o->limit) {
+                out->ids[n++] = it->current_value;
+                roaring_advance_uint32_iterator(it);
+            }
+            out->more = it->has_value;
+            out->n = n;
+            roaring_free_uint32_iterator(it);
+        }
+    }
+    val_drop(&v);
+    roaring_bitmap_free(c.empty);
+    return rc;
+}
+
+/* ---- checks ---- */
+
+/* expand() without its depth bound: what the effective bitmaps promise. */
+static roaring_bitmap_t *expand_all(const struct eng_snap *s, const roaring_bitmap_t *in)
+{
+    roaring_bitmap_t *res = roaring_bitmap_copy(in), *f = roaring_bitmap_copy(in);
+
+    while (!roaring_bitmap_is_empty(f)) {
+        roaring_bitmap_t *next = roaring_bitmap_create();
+        roaring_uint32_iterator_t it;
+        roaring_init_iterator(f, &it);
+        for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+            const struct eres *r = eng__res_at(s, it.current_value);
+            if (r && r->children)
+                roaring_bitmap_or_inplace(next, r->children);
+        }
+        roaring_bitmap_andnot_inplace(next, res);
+        roaring_bitmap_or_inplace(res, next);
+        roaring_bitmap_free(f);
+        f = next;
+    }
+    roaring_bitmap_free(f);
+    return res;
+}
+
+int eng__effective_check(const struct eng_snap *s, char *msg, size_t len)
+{
+    int bad = 0;
+
+    if (len)
+        msg[0] = '\0';
+    for (uint32_t id = 0; id < s->ntags; id++) {
+        const struct etag *t = s->tags[id];
+        for (int k = 0; t && k < 2; k++) {
+            const roaring_bitmap_t *src = k ? t->sub : t->direct, *have = k ? t->esub : t->eff;
+            roaring_bitmap_t *want;
+            bool ok;
+            if (src == NULL) {
+                ok = have == NULL;
+            } else if (have == NULL) {
+                ok = false;
+            } else {
+                want = expand_all(s, src);
+                ok = roaring_bitmap_equals(want, have);
+                roaring_bitmap_free(want);
+            }
+            if (!ok && bad++ == 0 && len)
+                snprintf(msg, len, "tag %u: %s differs from expand(%s) (%llu members, %s)",
+                         (unsigned)id, k ? "esub" : "eff", k ? "sub" : "direct",
+                         have ? (unsigned long long)roaring_bitmap_get_cardinality(have) : 0ULL,
+                         have ? "present" : "missing");
+        }
+    }
+    return bad;
+}

@@ -1,0 +1,286 @@
+/* engine/read.c: what a published snapshot answers besides queries: a resource's tags and
+ * assignments, a tag's usage, the names of tags in use, tag lists. */
+#include "engine/engine.h"
+#include "engine/engine_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+
+#include "core/model.h"
+
+bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint32_t **tags,
+                       size_t *n)
+{
+    const struct eres *r;
+    if (resource_id <= 0 || resource_id >= (int64_t)UINT32_MAX)
+        return false;
+    r = eng__res_at(s, (uint32_t)resource_id);
+    if (r == NULL || !(r->flags & R_EXISTS))
+        return false;
+    *tags = r->tags;
+    *n = r->ntags;
+    return true;
+}
+
+/* ---- assignments of a resource ---- */
+
+static int cmp_asg_name(const void *x, const void *y, void *rank)
+{
+    uint32_t a = ((const uint32_t *)rank)[((const struct eng_asg *)x)->tag->id];
+    uint32_t b = ((const uint32_t *)rank)[((const struct eng_asg *)y)->tag->id];
+    return a < b ? -1 : a > b;
+}
+
+/* A resource's assignments by the tags' name rank (unique per tag). A level mostly holds a
+ * few dozen entries: insertion sort there, as qsort_r's merge sort (it allocates) was a tenth
+ * of an effective-tags read. */
+static void sort_by_rank(struct eng_asg *v, size_t n, const uint32_t *rank)
+{
+    if (n > 32) {
+        qsort_r(v, n, sizeof(*v), cmp_asg_name, (void *)rank);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct eng_asg x = v[i];
+        uint32_t rx = rank[x.tag->id];
+        size_t j = i;
+        while (j > 0 && rank[v[j - 1].tag->id] > rx) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+}
+
+bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
+                     int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
+                     size_t *n)
+{
+    const struct eres *r;
+    struct eng_asg *v = NULL;
+    size_t len = 0, cap = 0;
+    uint32_t id;
+
+    if (resource_id <= 0 || resource_id >= (int64_t)UINT32_MAX)
+        return false;
+    id = (uint32_t)resource_id;
+    r = eng__res_at(s, id);
+    if (r == NULL || !(r->flags & R_EXISTS) || r->ws != (uint32_t)ws_id)
+        return false;
+    for (int depth = 0;; depth++) {
+        size_t level = len;
+        for (uint32_t j = 0; j < r->ntags; j++) {
+            const struct etag *t = eng__tag_at(s, r->tags[j]);
+            const struct who *w;
+            bool dup = false;
+            if (t == NULL || t->rec->deleted)
+                continue;
+            /* Nearest wins: a tag already listed (direct or from a nearer ancestor) is not
+             * listed again. */
+            for (size_t k = 0; k < level && !dup; k++)
+                dup = v[k].tag->id == t->id;
+            if (dup)
+                continue;
+            if (len == cap) {
+                struct eng_asg *nv;
+                cap = cap ? cap * 2 : 16;
+                nv = arena_alloc(a, cap * sizeof(*nv));
+                if (len)
+                    memcpy(nv, v, len * sizeof(*nv));
+                v = nv;
+            }
+            w = eng__who_at(s->who_dir, B_WHO(r->tags, r->ntags)[j]);
+            v[len].tag = t->rec;
+            v[len].context = w->context;
+            v[len].added_by = w->added_by;
+            v[len].added_at = B_AT(r->tags, r->ntags)[j];
+            v[len].seq = B_ORD(r->tags, r->ntags)[j];
+            v[len].resource_id = id;
+            v[len].from_id = depth ? id : 0;
+            v[len].from_kind = depth ? s->kinds[r->kind] : NULL;
+            v[len++].from_key = depth ? r->key : NULL;
+        }
+        if (len - level > 1)
+            sort_by_rank(v + level, len - level, s->rank);
+        if (!effective || r->parent == 0 || depth + 1 >= max_depth)
+            break;
+        id = r->parent;
+        r = eng__res_at(s, id);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            return false; /* a parent the engine has not seen yet: let the store answer */
+    }
+    *out = v;
+    *n = len;
+    return true;
+}
+
+/* ---- tag usage ---- */
+
+const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id)
+{
+    const struct etag *t = eng__tag_at(s, id);
+    return t ? t->rec : NULL;
+}
+
+bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
+                   int64_t after_id, size_t want, int64_t *ids, size_t *n, int64_t *total_out)
+{
+    const struct etag *t = eng__tag_at(s, tag_id);
+    const roaring_bitmap_t *b;
+    roaring_uint32_iterator_t it;
+
+    *n = 0;
+    if (total_out)
+        *total_out = 0;
+    /* A deleted tag's live descendants (restored alone) are left to the store. */
+    if (t == NULL || t->ws_id != ws_id || (t->deleted && descendants))
+        return false;
+    if (t->deleted)
+        return true;
+    b = descendants && t->sub ? t->sub : t->direct;
+    if (total_out)
+        *total_out = (int64_t)roaring_bitmap_get_cardinality(b);
+    if (after_id >= (int64_t)UINT32_MAX)
+        return true;
+    roaring_init_iterator(b, &it);
+    if (!roaring_move_uint32_iterator_equalorlarger(&it, (uint32_t)(after_id < 0 ? 0 : after_id + 1)))
+        return true;
+    while (it.has_value && *n < want) {
+        ids[(*n)++] = it.current_value;
+        roaring_advance_uint32_iterator(&it);
+    }
+    return true;
+}
+
+/* ---- names of tags in use ---- */
+
+static size_t dict_lower(const struct eng_snap *s, int64_t ws, const char *key);
+
+static int cmp_str(const void *x, const void *y)
+{
+    return strcmp(*(const char *const *)x, *(const char *const *)y);
+}
+
+void eng_tag_names_in_use(const struct eng_snap *s, int64_t ws_id, const char *const *kinds,
+                          size_t nkinds, bool archived, const char *prefix, struct arena *a,
+                          const char ***out, size_t *n)
+{
+    roaring_bitmap_t *scope = roaring_bitmap_create();
+    size_t plen = prefix ? strlen(prefix) : 0, cap = 0;
+    const char **v = NULL;
+
+    *n = 0;
+    for (size_t i = 0; i < s->nsets; i++) {
+        const struct eset *st = &s->sets[i];
+        bool want = false;
+        if (st->ws_id != ws_id)
+            continue;
+        if (nkinds == 0)
+            want = st->kind == -1;
+        else
+            for (size_t k = 0; k < nkinds && !want; k++)
+                want = st->kname && kinds[k] && strcmp(st->kname, kinds[k]) == 0;
+        if (want)
+            roaring_bitmap_or_inplace(scope, st->bm);
+    }
+    if (!archived && s->archived)
+        roaring_bitmap_andnot_inplace(scope, s->archived);
+    for (size_t i = dict_lower(s, ws_id, ""); i < s->ndict && s->dict[i].ws_id == ws_id &&
+                                               !roaring_bitmap_is_empty(scope);
+         i++) {
+        const struct etag *t = s->tags[s->dict[i].id];
+        if (t->deleted || (plen && strncmp(t->name, prefix, plen) != 0) ||
+            !roaring_bitmap_intersect(t->direct, scope))
+            continue;
+        if (*n == cap) {
+            const char **nv;
+            cap = cap ? cap * 2 : 64;
+            nv = arena_alloc(a, cap * sizeof(*nv));
+            if (*n)
+                memcpy(nv, v, *n * sizeof(*nv));
+            v = nv;
+        }
+        v[(*n)++] = t->name;
+    }
+    roaring_bitmap_free(scope);
+    if (*n > 1)
+        qsort(v, *n, sizeof(*v), cmp_str);
+    *out = v;
+}
+
+/* ---- tag lists ---- */
+
+/* The first dictionary entry at or after (ws, key). */
+static size_t dict_lower(const struct eng_snap *s, int64_t ws, const char *key)
+{
+    size_t lo = 0, hi = s->ndict;
+    struct dict_ent k = {ws, key, 0};
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (eng__cmp_dict(&s->dict[mid], &k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static bool mode_ok(int mode, bool flag)
+{
+    return mode == 1 || (mode == 0 && !flag) || (mode == 2 && flag);
+}
+
+static bool tag_matches(const struct etag *t, const struct eng_tag_filter *f,
+                        const roaring_bitmap_t *kind_set)
+{
+    const struct tag *r = t->rec;
+
+    if (!mode_ok(f->archived, r->archived) || !mode_ok(f->deleted, r->deleted))
+        return false;
+    if (f->q && strstr(t->key, f->q) == NULL)
+        return false;
+    if (f->source && (r->source == NULL || strcmp(r->source, f->source) != 0))
+        return false;
+    if (f->excluded_source && (r->source == NULL || strcmp(r->source, f->excluded_source) == 0))
+        return false;
+    if (f->group_id && r->group_id != f->group_id)
+        return false;
+    if (f->parent_id && r->parent_id != f->parent_id)
+        return false;
+    if (f->kind && (kind_set == NULL || !roaring_bitmap_intersect(t->direct, kind_set)))
+        return false;
+    return true;
+}
+
+void eng_tag_list(const struct eng_snap *s, const struct eng_tag_filter *f, const struct tag **out,
+                  size_t cap, size_t *n, int64_t *total)
+{
+    const roaring_bitmap_t *kind_set = NULL;
+    size_t plen = f->prefix ? strlen(f->prefix) : 0;
+
+    *n = 0;
+    *total = 0;
+    if (f->kind) {
+        for (size_t i = 0; i < s->nsets && kind_set == NULL; i++)
+            if (s->sets[i].ws_id == f->ws_id && s->sets[i].kname &&
+                strcmp(s->sets[i].kname, f->kind) == 0)
+                kind_set = s->sets[i].bm;
+        if (kind_set == NULL)
+            return; /* no resource of that kind: no tag is used on one */
+    }
+    for (size_t i = dict_lower(s, f->ws_id, f->prefix ? f->prefix : ""); i < s->ndict; i++) {
+        const struct dict_ent *d = &s->dict[i];
+        const struct etag *t;
+        if (d->ws_id != f->ws_id || (plen && strncmp(d->key, f->prefix, plen) != 0))
+            break;
+        t = s->tags[d->id];
+        if (!tag_matches(t, f, kind_set))
+            continue;
+        (*total)++;
+        if (*n < cap && (f->after == NULL || strcmp(d->key, f->after) > 0))
+            out[(*n)++] = t->rec;
+    }
+}
