@@ -20,6 +20,26 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 ADMIN_TOKEN = "test-admin-token-0123456789"
 
 
+def listens(pid, port):
+    """Whether process `pid` holds a listening TCP socket on 127.0.0.1:`port` (/proc)."""
+    inodes = set()
+    try:
+        with open("/proc/net/tcp") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:
+                    inodes.add("socket:[%s]" % fields[9])
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                if os.readlink("/proc/%d/fd/%s" % (pid, fd)) in inodes:
+                    return True
+            except OSError:
+                continue
+    except OSError:
+        return False
+    return False
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -106,8 +126,12 @@ class Server:
                     raise PortTaken()
                 raise RuntimeError("tagd exited early (%s):\n%s" % (self.proc.returncode, self.read_log()))
             try:
+                # Another test's server that took the port answers too: ready means ours holds
+                # the listening socket (ours then fails to bind, exits, and gets another port).
                 if requests.get(self.url + "/healthz", timeout=0.5).status_code == 200:
-                    return self
+                    if listens(self.proc.pid, self.port):
+                        return self
+                    time.sleep(0.05)
             except requests.RequestException:
                 time.sleep(0.05)
         raise RuntimeError("tagd did not become healthy:\n" + self.read_log())
