@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static struct store *store;
 static struct store_conn *conn;
 
-/* /metrics lives in the HTTP layer, which this harness leaves out. */
+/* /metrics reads the write pipeline's stats (txn/), which this harness leaves out. */
 enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
 {
     (void)cx;
