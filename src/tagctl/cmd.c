@@ -210,7 +210,7 @@ static int set_bool_flag(struct tc_ctx *x, json_t *o, const char *flag, const ch
 static int set_int_flag(struct tc_ctx *x, json_t *o, const char *flag, const char *key, bool nullable)
 {
     const char *v = args_get(x->a, flag);
-    long n;
+    long n = 0; /* parse_long sets it only on success, which -O3 cannot see */
     int rc;
     if (v == NULL)
         return TC_OK;
