@@ -118,6 +118,8 @@ bool core_snap_rev(struct core_ctx *ctx, int64_t *rev);
 
 /** Parses "tags:read,tags:write,tags:assign,admin" (also "read", "write", "assign", "*"). */
 int core_rights_parse(const char *s, unsigned *out, struct tg_err *err);
+/** The name of right bit `i` (1u << i) as tokens carry it, NULL past the last. */
+const char *core_right_name(int i);
 /** Renders rights as the canonical comma list into the arena. */
 const char *core_rights_str(struct arena *a, unsigned rights);
 /** Looks the secret up (by hash) and, when valid, fills ctx->who and sets ctx->authed,

@@ -48,17 +48,22 @@ int core_rights_parse(const char *s, unsigned *out, struct tg_err *err)
     return 0;
 }
 
-const char *core_rights_str(struct arena *a, unsigned rights)
+const char *core_right_name(int i)
 {
     static const char *const names[] = {"tags:read", "tags:write", "tags:assign", "admin"};
+    return i >= 0 && i < (int)(sizeof(names) / sizeof(names[0])) ? names[i] : NULL;
+}
+
+const char *core_rights_str(struct arena *a, unsigned rights)
+{
     char buf[64];
     size_t pos = 0;
 
     buf[0] = '\0';
-    for (int i = 0; i < 4; i++) {
+    for (int i = 0; core_right_name(i); i++) {
         if (rights & (1u << i))
             pos += (size_t)snprintf(buf + pos, sizeof(buf) - pos, "%s%s", pos ? "," : "",
-                                    names[i]);
+                                    core_right_name(i));
     }
     return arena_strdup(a, buf);
 }

@@ -11,7 +11,6 @@
  * that a client (the web console) can show them and leave out the controls it may not use. */
 enum api_result native_me(struct hreq *r, struct core_ctx *cx)
 {
-    static const char *const right_names[] = {"tags:read", "tags:write", "tags:assign", "admin"};
     struct tg_err err;
     struct org o;
     struct workspace ws;
@@ -33,9 +32,9 @@ enum api_result native_me(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "token_id", arena_printf(&r->a, "tok_%lld", (long long)cx->who.token_id));
     jw_key(&w, "rights");
     jw_arr(&w);
-    for (unsigned i = 0; i < sizeof(right_names) / sizeof(right_names[0]); i++)
+    for (int i = 0; core_right_name(i); i++)
         if (cx->who.rights & (1u << i))
-            jw_str(&w, right_names[i]);
+            jw_str(&w, core_right_name(i));
     jw_arr_end(&w);
     jw_kbool(&w, "installation_admin", core_install_admin(cx));
     jw_key(&w, "organization");
