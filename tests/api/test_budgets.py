@@ -43,7 +43,9 @@ ATTACK = textwrap.dedent(r'''
     if mode == "fakeauth":
         head += b"Authorization: Bearer not-a-token\r\n"
     head += b"Content-Length: %d\r\n\r\n" % BODY
-    payload = head + b"[" + b" " * (BODY - 1)
+    # A memoryview, so that each send() slices without copying up to 2 MB: with copies the
+    # attacker alone took a core, and the normal client measured the machine, not tagd.
+    payload = memoryview(head + b"[" + b" " * (BODY - 1))
     total = len(payload) - 1  # all but the last byte
     REOPEN_PER_S = 2000
     next_open = 0.0
@@ -112,7 +114,7 @@ def attack(port, n, naddrs, seconds, mode):
                              str(seconds), mode], stdout=subprocess.PIPE, text=True)
 
 
-def normal_client(server, seconds, gap=0.02, probe=None):
+def normal_client(server, seconds, gap=0.005, probe=None):
     """Requests with a token on fresh connections for `seconds`: (latencies, failures).
     `probe`, if given, runs between requests, outside the timing."""
     lat, failures = [], []
@@ -263,7 +265,7 @@ def body_attack(s, n, naddrs, seconds, mode, status, rss_bound, held_bound, reas
     peak = rss_mb(pid)
     out = a.communicate(timeout=60)[0]
     assert not failures, (failures, out)
-    assert p99(lat) < P99, (p99(lat), out)
+    assert p99(lat) < P99, (p99(lat), len(lat), sorted(lat)[-5:], out)
     assert "'%d'" % status in out, out
     assert SANITIZED or peak - before < rss_bound, (before, peak, out)
     assert held.peak < held_bound, held.peak
