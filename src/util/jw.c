@@ -179,17 +179,30 @@ void jw_str(struct jw *w, const char *s)
 
 void jw_int(struct jw *w, int64_t v)
 {
-    /* Every list renders ids, positions and versions: printf's parsing showed in profiles. */
+    /* Every list renders ids, positions and versions (a page of 100 ids took 16% of a query's
+     * instructions): two digits per step, and the separator and the digits in one append. */
+    static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
+                                   "31323334353637383940414243444546474849505152535455565758596061"
+                                   "62636465666768697071727374757677787980818283848586878889909192"
+                                   "93949596979899";
     char buf[24], *p = buf + sizeof(buf);
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
 
-    jw_sep(w);
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
+    while (u >= 100) {
+        p -= 2;
+        memcpy(p, pairs + (u % 100) * 2, 2);
+        u /= 100;
+    }
+    if (u >= 10) {
+        p -= 2;
+        memcpy(p, pairs + u * 2, 2);
+    } else {
+        *--p = (char)('0' + u);
+    }
     if (v < 0)
         *--p = '-';
+    if (jw_sep_due(w))
+        *--p = ',';
     sbuf_add(w->b, p, (size_t)(buf + sizeof(buf) - p));
 }
 

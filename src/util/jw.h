@@ -44,16 +44,23 @@ void jw_raw(struct jw *w, const char *json);
  * writes one per value, and checking their bytes was a fifth of a rendered list's
  * instructions. A key that comes from data goes through jw_keys, which escapes it. */
 /** What goes before every value or key: a ',' unless it is the first of its container or
- * the value of the key just written. Inline for the keys below. */
-static inline void jw_sep(struct jw *w)
+ * the value of the key just written (jw_sep_due says whether it is due, for a renderer that
+ * writes it together with the value). Inline for the keys below. */
+static inline bool jw_sep_due(struct jw *w)
 {
     if (w->after_key) {
         w->after_key = false;
-        return;
+        return false;
     }
     if (!w->first[w->depth])
-        sbuf_addc(w->b, ',');
+        return true;
     w->first[w->depth] = false;
+    return false;
+}
+static inline void jw_sep(struct jw *w)
+{
+    if (jw_sep_due(w))
+        sbuf_addc(w->b, ',');
 }
 static inline void jw_keyq(struct jw *w, const char *quoted, size_t n)
 {

@@ -217,11 +217,48 @@ static void test_sbuf_repeat(void **state)
     sbuf_release(&b);
 }
 
+/* Integers of every width and sign, as values and after keys, against printf. */
+static void test_integers_every_width(void **state)
+{
+    (void)state;
+    int64_t vals[80];
+    size_t n = 0;
+    int64_t p = 1;
+    for (int d = 0; d < 19; d++, p *= 10) {
+        vals[n++] = p;
+        vals[n++] = p - 1;
+        vals[n++] = -p;
+        vals[n++] = -(p - 1) - 1;
+    }
+    vals[n++] = INT64_MAX;
+    vals[n++] = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        struct sbuf b, want;
+        struct jw w;
+        sbuf_init(&b, 0);
+        sbuf_init(&want, 0);
+        jw_init(&w, &b);
+        jw_arr(&w);
+        jw_int(&w, vals[i]);
+        jw_int(&w, vals[i]);
+        jw_obj(&w);
+        jw_kint(&w, "k", vals[i]);
+        jw_obj_end(&w);
+        jw_arr_end(&w);
+        sbuf_printf(&want, "[%lld,%lld,{\"k\":%lld}]", (long long)vals[i], (long long)vals[i],
+                    (long long)vals[i]);
+        assert_string_equal(sbuf_str(&b), sbuf_str(&want));
+        sbuf_release(&b);
+        sbuf_release(&want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_table_and_time),
         cmocka_unit_test(test_writer),
+        cmocka_unit_test(test_integers_every_width),
         cmocka_unit_test(test_roundtrip_with_jansson),
         cmocka_unit_test(test_parse_limits),
         cmocka_unit_test(test_sbuf_ceiling),
