@@ -739,11 +739,16 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
                 else
                     roaring_move_uint32_iterator_equalorlarger(it, (uint32_t)o->after_id + 1);
             }
-            while (it->has_value && n < (size_t)o->limit) {
-                out->ids[n++] = it->current_value;
-                roaring_advance_uint32_iterator(it);
-            }
-            out->more = it->has_value;
+            /* One bulk read of the page and one more (whether there is more): advancing
+             * value by value was a fifth of a one-tag query's instructions. */
+            uint32_t *page = arena_alloc(a, ((size_t)o->limit + 1) * sizeof(*page));
+            uint32_t got = it->has_value
+                               ? roaring_read_uint32_iterator(it, page, (uint32_t)o->limit + 1)
+                               : 0;
+            n = got > (uint32_t)o->limit ? (size_t)o->limit : got;
+            for (size_t i = 0; i < n; i++)
+                out->ids[i] = page[i];
+            out->more = got > (uint32_t)o->limit;
             out->n = n;
             roaring_free_uint32_iterator(it);
         }
