@@ -125,6 +125,12 @@ def test_query_language_resolves_old_names(admin):
     r = admin.post("/v1/query", json={"query": "has:Dept.Eng"})
     assert r.status_code == 200, r.text
     assert [i["key"] for i in r.json()["items"]] == ["r1"]
+    # The answer says which names were aliases, as lookups do.
+    assert alias_header(r) == {"Dept.Eng": "Org.Engineering"}
+    r = admin.get("/v1/resources", params={"query": "Org.Engineering or dept.eng.web"})
+    assert alias_header(r) == {"dept.eng.web": "Org.Engineering.Web"}
+    r = admin.get("/v1/resources", params={"query": "Org.Engineering"})
+    assert "X-Tagd-Alias" not in r.headers
     # Unknown names stay errors.
     r = admin.get("/v1/resources", params={"query": "Dept.Nothing"})
     assert r.status_code == 400
