@@ -573,7 +573,8 @@ static void ld_array_drop(json_t *a, json_t *v)
 /* Semantic patch: the instructions LaunchDarkly documents for tags, and the two that edit
  * what every flag and segment has (updateName, updateDescription). Unknown kinds are 400:
  * nothing applies partially. */
-static int ld_semantic_patch(struct hreq *r, const struct ld_obj *o, json_t *doc, json_t *body)
+static int ld_semantic_patch(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o,
+                             json_t *doc, json_t *body)
 {
     json_t *ins = json_object_get(body, "instructions"), *in, *x;
     const char *ek = json_string_value(json_object_get(body, "environmentKey"));
@@ -608,10 +609,20 @@ static int ld_semantic_patch(struct hreq *r, const struct ld_obj *o, json_t *doc
                               "'_' and be at most 64 characters");
                     return -1;
                 }
-                if (kind[0] == 'a')
+                if (kind[0] == 'a') {
                     json_array_append(tags, x);
-                else
+                } else {
+                    /* An old name (an alias) removes the tag it names now. */
+                    struct tg_err err;
+                    struct tag t;
                     ld_array_drop(tags, x);
+                    tg_err_clear(&err);
+                    if (core_tag_find(cx, json_string_value(x), &t, &err) == 0) {
+                        json_t *now = json_string(t.name);
+                        ld_array_drop(tags, now);
+                        json_decref(now);
+                    }
+                }
             }
         } else if (kind &&
                    (strcmp(kind, "updateName") == 0 || strcmp(kind, "updateDescription") == 0)) {
@@ -632,8 +643,8 @@ static int ld_semantic_patch(struct hreq *r, const struct ld_obj *o, json_t *doc
 }
 
 /* Applies the body, whatever its shape, to `*doc`. */
-static int ld_apply(struct hreq *r, const struct ld_obj *o, const struct resource *res,
-                    json_t **doc, json_t *body)
+static int ld_apply(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o,
+                    const struct resource *res, json_t **doc, json_t *body)
 {
     const char *ct = api_header(r, "content-type");
     bool semantic = ct && strstr(ct, "domain-model=launchdarkly.semanticpatch") != NULL;
@@ -643,7 +654,7 @@ static int ld_apply(struct hreq *r, const struct ld_obj *o, const struct resourc
         return -1;
     }
     if (semantic)
-        return ld_semantic_patch(r, o, *doc, body);
+        return ld_semantic_patch(r, cx, o, *doc, body);
     if (json_is_array(body))
         return ld_json_patch(r, o, res, doc, body);
     if (!json_is_object(body)) {
@@ -729,6 +740,7 @@ static int ld_write(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o,
 {
     size_t n = json_array_size(tags), i;
     int64_t *ids = arena_alloc(&r->a, (n + 1) * sizeof(*ids));
+    const char **names = arena_alloc(&r->a, (n + 1) * sizeof(*names));
     struct tg_err err;
     json_t *x;
     int rc;
@@ -742,6 +754,7 @@ static int ld_write(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o,
             break;
         rc = core_tag_ensure(cx, json_string_value(x), &t, &err);
         ids[i] = t.id;
+        names[i] = t.name;
     }
     if (rc == 0)
         rc = core_assign_replace(cx, res->id, ids, n, NULL, NULL, NULL, &err);
@@ -749,6 +762,13 @@ static int ld_write(struct hreq *r, struct core_ctx *cx, const struct ld_obj *o,
         api_fail(r, rc, &err);
         return -1;
     }
+    /* The answer names the tags as they are now: an old name (an alias, docs/taxonomy.md) in
+     * the patch is answered by the tag's current name, once. */
+    qsort(names, n, sizeof(*names), ld_cmp_names);
+    json_array_clear(tags);
+    for (i = 0; i < n; i++)
+        if (i == 0 || strcmp(names[i], names[i - 1]) != 0)
+            json_array_append_new(tags, json_string(names[i]));
     return 0;
 }
 
@@ -770,7 +790,7 @@ static enum api_result ld_patch(struct hreq *r, struct core_ctx *cx, const struc
     if (body == NULL)
         goto out;
     doc = json_deep_copy(was);
-    if (ld_apply(r, o, &res, &doc, body) || ld_split(r, o, was, doc, &in, &tags))
+    if (ld_apply(r, cx, o, &res, &doc, body) || ld_split(r, o, was, doc, &in, &tags))
         goto out;
     /* A patch that changes nothing writes nothing, and the version stays. */
     json_object_set(doc, "tags", tags);

@@ -59,6 +59,8 @@ struct principal {
 
 struct engine;
 
+struct alias_hit;
+
 struct core_ctx {
     struct store_conn *conn;
     /* The in-memory index that reads are answered from, and the writer's own reads when it is
@@ -79,6 +81,9 @@ struct core_ctx {
     uint64_t auth_epoch;          /* store_auth_epoch() when the request began */
     int64_t auth_rev;             /* store_auth_rev() then (read before auth_epoch) */
     int64_t auth_min_rev;         /* the revision the client named: tokens as of it */
+    /* The old names (aliases) this request named and core resolved to the tags they are now,
+     * newest first (arena); the native API tells the client (aliases.c). */
+    struct alias_hit *alias_hits;
 };
 
 /* ---- the request context (context.c) and the writer's engine reads (writer_fresh.c) ---- */
@@ -266,6 +271,87 @@ const char *core_tag_json(struct core_ctx *ctx, const struct tag *t);
 /** Saves a tag row: insert when before is NULL, else update; writes history and a change. */
 int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *after,
                   const char *op, struct tg_err *err);
+
+/* ---- aliases and merges (aliases.c) ----
+ *
+ * A rename or a move keeps each old name (of the tag and of every tag below it) as an alias of
+ * the tag it now is; a merge keeps the merged tags' names as aliases of the tags they went
+ * into. Lookups by name (core_tag_find, core_tag_resolve, core_tag_ensure), assignment by name
+ * in every dialect and the query language resolve an alias to its tag. Invariants: an alias
+ * name is unique in its workspace, and no live tag has an alias's name (a deleted one may: a
+ * merged tag keeps its row, and its history, under its old name); a tag may take an alias's
+ * name only when the alias points to that tag (a rename back), which drops the alias. */
+
+struct tag_alias {
+    int64_t id, ws_id, tag_id, created_at;
+    const char *name, *name_key;
+    const char *reason; /* "rename" or "merge" */
+    const char *created_by;
+};
+
+/* A name a request gave that was an alias, and the tag it named (core_ctx.alias_hits). */
+struct alias_hit {
+    const char *alias; /* as stored (NFC) */
+    int64_t tag_id;
+    const char *tag;   /* the tag's current name */
+    struct alias_hit *next;
+};
+
+/** The alias of case-folded name `key` in the workspace; *found tells whether there is one. */
+int core_alias_find(struct core_ctx *ctx, const char *key, struct tag_alias *out, bool *found,
+                    struct tg_err *err);
+/** The aliases of tag `tag_id`, oldest first (arena). */
+int core_alias_list(struct core_ctx *ctx, int64_t tag_id, struct tag_alias **out, size_t *n,
+                    struct tg_err *err);
+/** Removes alias `name` (any case) of tag `tag_id`; TG_ENOTFOUND when the tag has no such
+ * alias. The name is then free for a new tag. */
+int core_alias_remove(struct core_ctx *ctx, int64_t tag_id, const char *name, struct tg_err *err);
+
+struct merge_opts {
+    const char *into; /* the tag merged into: id or name (an alias resolves) */
+    bool subtree;     /* also merge every tag below, into the tag of the same relative name */
+    bool dry_run;     /* compute the whole effect, write nothing */
+};
+
+/* One tag merged into another. */
+struct merge_pair {
+    struct tag from, into;
+    bool created;       /* `into` does not exist yet: the merge makes it (id 0 in a dry run) */
+    int64_t moved;      /* assignments moved from `from` to `into` */
+    int64_t collapsed;  /* resources that carried both: `from`'s assignment is dropped */
+    int64_t aliases;    /* aliases that pointed to `from` and now point to `into` */
+};
+
+/* A resource that would carry two tags of an exclusive group after the merge. */
+struct merge_conflict {
+    int64_t resource_id;
+    const char *kind, *key;
+    const char *group;
+    const char **tags; /* the group's tags the resource would carry, by name */
+    size_t ntags;
+};
+
+struct merge_result {
+    struct merge_pair *pairs; /* parents before children */
+    size_t npairs;
+    int64_t moved, collapsed, resources;
+    struct merge_conflict *conflicts;
+    size_t nconflicts;
+};
+
+/**
+ * Merges tag `from_id` (and, with o->subtree, the tags below it) into o->into: in one
+ * transaction every assignment moves to the target (a resource carrying both keeps the
+ * target's), aliases of the merged tags follow them, each merged tag's name becomes an alias
+ * of its target, and the merged tags are deleted (their rows and history stay). A merge that
+ * would put two tags of an exclusive group on a resource is TG_ECONFLICT, before anything is
+ * written, with the conflicts in *out. With o->dry_run nothing is written and *out holds the
+ * whole effect. Child tags without o->subtree are TG_ECONFLICT; merging into itself or into
+ * its own subtree is TG_ERULE.
+ */
+int core_tag_merge(struct core_ctx *ctx, int64_t from_id, const struct merge_opts *o,
+                   struct merge_result *out, struct tg_err *err);
+
 /** Validates "#RRGGBB" or "#RGB" (hex digits of either case) and copies it to `out` as given:
  * dialects echo a color the way their client sent it. */
 int core_color_parse(const char *in, char out[8], const char *field, struct tg_err *err);

@@ -31,9 +31,41 @@ void *vec_push(struct core_ctx *ctx, struct vec *v);
 /* ---- tags (tags.c) ---- */
 
 /** The workspace's tag of name key `key`, soft-deleted ones included: *found tells whether there
- * is one. 0 either way, or a store error. */
+ * is one. 0 either way, or a store error. An alias of that name counts as the tag it names
+ * when no live tag has the name (core__tag_by_name). */
 int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
                      struct tg_err *err);
+/** core__tag_by_key without aliases: the row of that name, if any. */
+int core__tag_by_key_exact(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                           struct tg_err *err);
+
+/* ---- aliases (aliases.c) and the assignment writes a merge shares (resources.c) ---- */
+
+/** Keeps `nfc` (case-folded `key`) as an alias of tag `tag_id`. TG_EEXISTS when a live tag or
+ * another alias has the name. */
+int core__alias_add(struct core_ctx *ctx, const char *nfc, const char *key, int64_t tag_id,
+                    const char *reason, struct tg_err *err);
+/** Called for every tag row written (core_tag_save): a live tag `t` taking a name it did not
+ * have (created, renamed or restored) may not take an alias's name, unless the alias points
+ * to `t` itself, which is then dropped. */
+int core__alias_name_check(struct core_ctx *ctx, const struct tag *before, const struct tag *t,
+                           struct tg_err *err);
+/** The tag alias `key` (case-folded) named at revision `rev`: *tag_id, 0 when none. */
+int core__alias_at(struct core_ctx *ctx, const char *key, int64_t rev, int64_t *tag_id,
+                   struct tg_err *err);
+/** Removes every alias of tag `tag_id` (the tag is purged). */
+int core__alias_drop_tag(struct core_ctx *ctx, int64_t tag_id, struct tg_err *err);
+/** The tag named `key` (case-folded) now: a live tag of that name, else the tag an alias of
+ * that name points to (noted in ctx->alias_hits), else a deleted tag of that name. *found
+ * tells whether there is one. */
+int core__tag_by_name(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                      struct tg_err *err);
+/** Adds tag `t` to a resource (no checks: the caller made them), with `context`. */
+int core__asg_add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
+                      const char *context, struct tg_err *err);
+/** Closes an assignment the caller knows is current. */
+int core__asg_remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                         struct tg_err *err);
 
 /* ---- the installation (meta.c, orgs.c, principals.c) ---- */
 

@@ -356,6 +356,16 @@ int core_asof_tag_get(struct core_ctx *ctx, int64_t rev, const char *ref, struct
             return 0;
         }
     }
+    /* An old name then: the tag its alias named at that revision (core/aliases.c). */
+    rc = core__alias_at(ctx, key, rev, &id, err);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < k && id; i++) {
+        if (!all[i].deleted && all[i].id == id) {
+            *out = all[i];
+            return 0;
+        }
+    }
     return tg_err_set(err, TG_ENOTFOUND, "name", "tag '%s' did not exist at revision %lld", ref,
                       (long long)rev);
 }
@@ -865,9 +875,9 @@ static bool asof_eval(const struct asof_eval *e, const struct qnode *q, size_t i
 
 /* Resolves every tag leaf of `q` against the tags of then; an unknown name is TG_EINVAL at
  * the leaf's column, as the engine answers it now. */
-static int leaves_resolve(struct core_ctx *ctx, const struct qnode *q, const struct tag *tags,
-                          size_t ntags, struct vec *out, struct core_query_err *qe,
-                          struct tg_err *err)
+static int leaves_resolve(struct core_ctx *ctx, int64_t rev, const struct qnode *q,
+                          const struct tag *tags, size_t ntags, struct vec *out,
+                          struct core_query_err *qe, struct tg_err *err)
 {
     struct asof_leaf *l;
     struct vec ids;
@@ -878,9 +888,9 @@ static int leaves_resolve(struct core_ctx *ctx, const struct qnode *q, const str
     if (q == NULL)
         return 0;
     if (q->kind == QN_AND || q->kind == QN_OR || q->kind == QN_NOT) {
-        rc = leaves_resolve(ctx, q->a, tags, ntags, out, qe, err);
+        rc = leaves_resolve(ctx, rev, q->a, tags, ntags, out, qe, err);
         if (rc == 0 && q->kind != QN_NOT)
-            rc = leaves_resolve(ctx, q->b, tags, ntags, out, qe, err);
+            rc = leaves_resolve(ctx, rev, q->b, tags, ntags, out, qe, err);
         return rc;
     }
     if (q->kind == QN_KIND)
@@ -892,15 +902,32 @@ static int leaves_resolve(struct core_ctx *ctx, const struct qnode *q, const str
                  err->msg);
         return tg_err_set(err, TG_EINVAL, "query", "%s", qe->msg);
     }
-    klen = strlen(key);
     vec_init(&ids, sizeof(int64_t));
-    for (size_t i = 0; i < ntags; i++) {
-        const char *k = tags[i].name_key;
-        if (tags[i].deleted)
-            continue;
-        if (strcmp(k, key) == 0 ||
-            (q->kind != QN_TAG && strncmp(k, key, klen) == 0 && k[klen] == '.'))
-            *(int64_t *)vec_push(ctx, &ids) = tags[i].id;
+    for (int pass = 0; pass < 2 && ids.n == 0; pass++) {
+        if (pass == 1) {
+            /* An old name then: the tag its alias named at that revision, by its name of
+             * then (core/aliases.c). */
+            int64_t id;
+            const char *now = NULL;
+            rc = core__alias_at(ctx, key, rev, &id, err);
+            if (rc)
+                return rc;
+            for (size_t i = 0; i < ntags && id && !now; i++)
+                if (!tags[i].deleted && tags[i].id == id)
+                    now = tags[i].name_key;
+            if (now == NULL)
+                break;
+            key = (char *)now;
+        }
+        klen = strlen(key);
+        for (size_t i = 0; i < ntags; i++) {
+            const char *k = tags[i].name_key;
+            if (tags[i].deleted)
+                continue;
+            if (strcmp(k, key) == 0 ||
+                (q->kind != QN_TAG && strncmp(k, key, klen) == 0 && k[klen] == '.'))
+                *(int64_t *)vec_push(ctx, &ids) = tags[i].id;
+        }
     }
     if (ids.n == 0) {
         snprintf(qe->msg, sizeof(qe->msg), "unknown tag '%.120s'", q->name);
@@ -973,7 +1000,7 @@ int core_asof_query(struct core_ctx *ctx, int64_t rev, const struct core_query *
     if (rc)
         return rc;
     vec_init(&leaves, sizeof(struct asof_leaf));
-    rc = leaves_resolve(ctx, tree, tags, ntags, &leaves, qe, err);
+    rc = leaves_resolve(ctx, rev, tree, tags, ntags, &leaves, qe, err);
     if (rc)
         return rc;
     memset(&w, 0, sizeof(w));

@@ -253,6 +253,34 @@ int core_immuta_tags_write(struct core_ctx *ctx, const struct immuta_item *items
         if (rc)
             return rc == TG_EEXISTS ? overlap(err, nfc[i]) : rc;
     }
+    /* A name this request renames away is free for the tags it makes (the overlap check
+     * above): the alias the rename left of it (core/aliases.c) goes, as if the client had
+     * removed it first, for the name and for each of its parents' names. */
+    for (i = 0; i < n; i++) {
+        char *k;
+        if (items[i].id)
+            continue;
+        k = arena_strdup(ctx->a, key[i]);
+        for (;;) {
+            bool freed = false, found;
+            struct tag_alias al;
+            char *dot;
+            for (j = 0; j < n && !freed; j++)
+                freed = items[j].id && strcmp(key[j], old[j].name_key) != 0 &&
+                        (strcmp(k, old[j].name_key) == 0 || below(k, old[j].name_key));
+            if (freed) {
+                rc = core_alias_find(ctx, k, &al, &found, err);
+                if (rc == 0 && found)
+                    rc = core_alias_remove(ctx, al.tag_id, al.name, err);
+                if (rc)
+                    return rc;
+            }
+            dot = strrchr(k, '.');
+            if (dot == NULL)
+                break;
+            *dot = '\0';
+        }
+    }
     for (i = 0; i < n; i++) {
         if (items[i].id)
             continue;

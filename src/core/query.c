@@ -8,12 +8,41 @@
 #include "core/core_int.h"
 #include "engine/engine.h"
 #include "engine/query.h"
+#include "util/name.h"
 
 static void fault(struct core_query_err *qe, enum core_query_fault f, const struct qerr *e)
 {
     qe->fault = f;
     qe->col = e->col;
     snprintf(qe->msg, sizeof(qe->msg), "%s", e->msg);
+}
+
+/* Notes in ctx->alias_hits the leaves of `n` that named a tag by an alias, as the engine
+ * resolved them (core/aliases.c), for the dialect to tell. */
+static void note_aliases(struct core_ctx *ctx, const struct eng_snap *s, const struct qnode *n)
+{
+    const struct tag *t;
+    char *nfc, *key;
+
+    if (n == NULL)
+        return;
+    if (n->kind == QN_AND || n->kind == QN_OR || n->kind == QN_NOT) {
+        note_aliases(ctx, s, n->a);
+        note_aliases(ctx, s, n->b);
+        return;
+    }
+    if (n->kind == QN_KIND ||
+        name_normalize(ctx->a, n->name, strlen(n->name), true, "query", &nfc, &key, NULL) != 0)
+        return;
+    t = eng_alias_target(s, ctx->ws_id, key);
+    if (t) {
+        struct alias_hit *h = arena_alloc(ctx->a, sizeof(*h));
+        h->alias = nfc;
+        h->tag_id = t->id;
+        h->tag = arena_strdup(ctx->a, t->name);
+        h->next = ctx->alias_hits;
+        ctx->alias_hits = h;
+    }
 }
 
 int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
@@ -63,6 +92,8 @@ int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
         return 0;
     }
     rc = eng_query_run(s, ctx->a, tree, &o, &res, &pe, err);
+    if (rc == 0)
+        note_aliases(ctx, s, tree);
     out->rev = eng_snap_rev(s);
     engine_release(e, s);
     if (rc) {

@@ -912,6 +912,19 @@ static int remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        NULL, err);
 }
 
+int core__asg_add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
+                      const char *context, struct tg_err *err)
+{
+    int64_t id;
+    return add_one(ctx, resource_id, t, context, &id, err);
+}
+
+int core__asg_remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                         struct tg_err *err)
+{
+    return remove_one(ctx, resource_id, tag_id, err);
+}
+
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err)
 {

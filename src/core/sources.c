@@ -643,12 +643,24 @@ int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag 
         bool found, pfound = true;
         const char *dot = strrchr(d->name, '.');
 
-        rc = core__tag_by_key(ctx, d->key, &t, &found, err);
+        /* By the exact name: a source names its own tags, and an alias's name is taken. */
+        rc = core__tag_by_key_exact(ctx, d->key, &t, &found, err);
         if (rc)
             return rc;
         if (found && strcmp(t.source, name) != 0) {
             add_conflict(ctx, &conflicts, t.name);
             continue;
+        }
+        if (!found || t.deleted) {
+            struct tag_alias al;
+            bool aliased;
+            rc = core_alias_find(ctx, d->key, &al, &aliased, err);
+            if (rc)
+                return rc;
+            if (aliased) {
+                add_conflict(ctx, &conflicts, d->name);
+                continue;
+            }
         }
         memset(&parent, 0, sizeof(parent));
         if (dot) {
@@ -657,7 +669,7 @@ int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag 
             /* Case folding keeps the dots where they were, so the key splits like the name. */
             if (pdot)
                 *pdot = '\0';
-            rc = core__tag_by_key(ctx, pk, &parent, &pfound, err);
+            rc = core__tag_by_key_exact(ctx, pk, &parent, &pfound, err);
             if (rc)
                 return rc;
             if (!pfound || (parent.deleted && strcmp(parent.source, name) != 0)) {

@@ -172,6 +172,10 @@ static const struct versioned tag_rows = {
 int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t, const char *op,
                   struct tg_err *err)
 {
+    int rc = core__alias_name_check(ctx, before, t, err);
+
+    if (rc)
+        return rc;
     if (before == NULL) {
         if (t->created_by == NULL)
             t->created_by = core_actor(ctx);
@@ -183,6 +187,12 @@ int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t,
 
 int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
                      struct tg_err *err)
+{
+    return core__tag_by_name(ctx, key, out, found, err);
+}
+
+int core__tag_by_key_exact(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
+                           struct tg_err *err)
 {
     struct store_stmt *st = st_get(ctx->conn, SQL_TAG_BY_KEY, err);
     int rc;
@@ -260,11 +270,12 @@ int core_tag_get(struct core_ctx *ctx, int64_t id, struct tag *out, struct tg_er
 int core_tag_find(struct core_ctx *ctx, const char *name, struct tag *out, struct tg_err *err)
 {
     char *nfc, *key;
+    bool found;
     int rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
     if (rc)
         return rc;
-    rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, key, out, err);
-    if (rc == TG_ENOTFOUND)
+    rc = core__tag_by_name(ctx, key, out, &found, err);
+    if (rc == 0 && !found)
         return tg_err_set(err, TG_ENOTFOUND, "name", "tag '%s' not found", nfc);
     return rc;
 }
@@ -291,19 +302,30 @@ static int restore_one(struct core_ctx *ctx, struct tag *t, struct tg_err *err)
     return core_tag_save(ctx, &before, t, "restore", err);
 }
 
-/* Finds or creates the tag of a normalized name (parents first); a deleted one comes back. */
+/* Finds or creates the tag of a normalized name (parents first); a deleted one comes back.
+ * With `resolve` an alias of the name gives the tag it names; parents are found by their
+ * exact names (a tag named "a.b" has the tag named "a" as its parent), so a parent name that
+ * is an alias is refused when a tag below it would have to be made (core_tag_save). */
 static int ensure_nfc(struct core_ctx *ctx, const char *nfc, const char *key, struct tag *out,
-                      struct tg_err *err)
+                      bool resolve, struct tg_err *err)
 {
     struct tag t;
     char *pname;
+    bool found;
     int rc;
 
-    rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, key, out, err);
-    if (rc == 0)
-        return out->deleted ? restore_one(ctx, out, err) : 0;
-    if (rc != TG_ENOTFOUND)
+    if (resolve)
+        rc = core__tag_by_name(ctx, key, out, &found, err);
+    else
+        rc = core__tag_by_key_exact(ctx, key, out, &found, err);
+    if (rc)
         return rc;
+    if (found && !out->deleted)
+        return 0;
+    if (found && strcmp(out->name_key, key) != 0) /* an alias of a deleted tag */
+        return core_tag_restore(ctx, out->id, out, err);
+    if (found)
+        return restore_one(ctx, out, err);
     memset(&t, 0, sizeof(t));
     pname = parent_name(ctx, nfc);
     if (pname) {
@@ -312,7 +334,7 @@ static int ensure_nfc(struct core_ctx *ctx, const char *nfc, const char *key, st
         rc = name_normalize(ctx->a, pname, strlen(pname), true, "name", &pn, &pk, err);
         if (rc)
             return rc;
-        rc = ensure_nfc(ctx, pn, pk, &parent, err);
+        rc = ensure_nfc(ctx, pn, pk, &parent, false, err);
         if (rc)
             return rc;
         t.parent_id = parent.id;
@@ -333,7 +355,7 @@ int core_tag_ensure(struct core_ctx *ctx, const char *name, struct tag *out, str
     int rc = name_normalize(ctx->a, name, strlen(name), true, "name", &nfc, &key, err);
     if (rc)
         return rc;
-    return ensure_nfc(ctx, nfc, key, out, err);
+    return ensure_nfc(ctx, nfc, key, out, true, err);
 }
 
 static int next_group_pos(struct core_ctx *ctx, int64_t group_id, int64_t *pos, struct tg_err *err)
@@ -433,6 +455,14 @@ int core_tag_create(struct core_ctx *ctx, const struct tag_input *in, struct tag
     rc = name_normalize(ctx->a, in->name, strlen(in->name), true, "name", &nfc, &key, err);
     if (rc)
         return rc;
+    /* An alias's name is taken until the alias is removed: also a deleted tag of that name
+     * (a merged one) comes back only then. */
+    memset(&t, 0, sizeof(t));
+    t.name = nfc;
+    t.name_key = key;
+    rc = core__alias_name_check(ctx, NULL, &t, err);
+    if (rc)
+        return rc;
     rc = tag_by(ctx, SQL_TAG_BY_KEY, 0, key, &existing, err);
     if (rc == 0) {
         if (existing.deleted && in->revive) {
@@ -468,7 +498,7 @@ int core_tag_create(struct core_ctx *ctx, const struct tag_input *in, struct tag
         rc = name_normalize(ctx->a, pname, strlen(pname), true, "name", &pn, &pk, err);
         if (rc)
             return rc;
-        rc = ensure_nfc(ctx, pn, pk, &parent, err);
+        rc = ensure_nfc(ctx, pn, pk, &parent, false, err);
         if (rc)
             return rc;
         t.parent_id = parent.id;
@@ -533,7 +563,7 @@ static int rename_subtree(struct core_ctx *ctx, const struct tag *old, struct ta
         rc = name_normalize(ctx->a, pname, strlen(pname), true, "name", &pn, &pk, err);
         if (rc)
             return rc;
-        rc = ensure_nfc(ctx, pn, pk, &parent, err);
+        rc = ensure_nfc(ctx, pn, pk, &parent, false, err);
         if (rc)
             return rc;
         t->parent_id = parent.id;
@@ -617,6 +647,23 @@ int core_tag_update(struct core_ctx *ctx, int64_t id, const struct tag_input *in
                 if (rc)
                     return rc;
             }
+            /* Every old name goes on naming its tag (core/aliases.c), written once every
+             * tag has its new name: only then is each old name free. */
+            for (i = 0; i < n; i++) {
+                const char *ok = orig[i].id == old.id ? old.name_key : orig[i].name_key;
+                bool taken;
+                struct tag now;
+                if (orig[i].deleted && orig[i].id != old.id)
+                    continue;
+                rc = core__tag_by_key_exact(ctx, ok, &now, &taken, err);
+                if (rc)
+                    return rc;
+                if (taken && !now.deleted)
+                    continue; /* a change of case only: the key is still the tag's */
+                rc = core__alias_add(ctx, orig[i].name, ok, orig[i].id, "rename", err);
+                if (rc)
+                    return rc;
+            }
         }
     }
     if (!renamed) {
@@ -679,6 +726,9 @@ int core_tag_delete(struct core_ctx *ctx, int64_t id, bool recursive, bool purge
             st_int(st, 1, before.id);
             st_int(st, 2, ctx->rev);
             rc = st_exec(st, err);
+            if (rc)
+                return rc;
+            rc = core__alias_drop_tag(ctx, before.id, err);
             if (rc)
                 return rc;
             rc = core_versioned_remove(ctx, &tag_rows, &before, "purge", err);

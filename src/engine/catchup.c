@@ -383,6 +383,7 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
 {
     struct touched tags = {0}, res = {0}, purged = {0};
     struct aops ops = {0};
+    bool aliases = false;
     struct store_stmt *st;
     int64_t floor;
     int64_t rev;
@@ -412,6 +413,8 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
             touch(&res, id);
         } else if (strcmp(entity, "assignment") == 0) {
             aop_read(e, &ops, st, id);
+        } else if (strcmp(entity, "alias") == 0) {
+            aliases = true;
         }
     }
     st_reset(st);
@@ -436,6 +439,8 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
         eng__recompute_subtrees(e);
     if (rc == 0 && e->dict_dirty)
         eng__rebuild_dict(e);
+    if (rc == 0 && aliases)
+        rc = eng__aliases_load(e, c, err);
     dedup(&res);
     for (size_t i = 0; i < res.n && rc == 0; i++)
         rc = sync_resource(e, c, res.v[i], err);

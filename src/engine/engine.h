@@ -160,6 +160,11 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
                   const struct eng_query *o, struct eng_result *out, struct qerr *qe,
                   struct tg_err *err);
 
+/** The live tag that `key` (a case-folded name) of workspace `ws_id` names as an alias (an old
+ * name, core/aliases.c), NULL when the key is a tag's own name or no alias. The record belongs
+ * to the snapshot. */
+const struct tag *eng_alias_target(const struct eng_snap *s, int64_t ws_id, const char *key);
+
 /** The direct tag ids of a resource (sorted); false when the engine does not know it. */
 bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint32_t **tags,
                        size_t *n);

@@ -119,6 +119,16 @@ struct dict_ent {
     uint32_t id;
 };
 
+/* Tag aliases (old names, core/aliases.c) by (workspace, key), sorted as `dict` is (cmp_dict):
+ * one allocation, the keys stored after the entries. Aliases change only by renames, merges
+ * and removals, and are few, so a change of any of them replaces the whole table (read again
+ * from the store: eng__aliases_load). An entry's id may name a tag the snapshot no longer
+ * holds or holds deleted: eng__alias_find skips those. */
+struct alias_tab {
+    size_t n;
+    struct dict_ent e[];
+};
+
 /* What a retired or made object is, for freeing it. A SHELL is a bitmap whose containers are
  * owned elsewhere (see "bitmaps shared by container" in snapshot.c): only its arrays go; with an
  * origin (an abandoned build's shallow copy), its containers not in the origin go too. */
@@ -152,6 +162,7 @@ struct eng_snap {
     size_t ndict;
     uint64_t dict_gen;
     uint32_t *rank; /* by tag id: its place in `dict`, so name order is an integer compare */
+    struct alias_tab *aliases; /* NULL: none */
     struct chunk **chunks;
     uint32_t nchunks;
     uint64_t chunks_gen;
@@ -224,6 +235,10 @@ void eng__retire_shell(struct engine *e, roaring_bitmap_t *b);
 /* update.c: reading and changing the index's objects (the build's writable views: w_*). */
 int eng__cmp_dict(const void *x, const void *y);
 const struct etag *eng__dict_find(const struct eng_snap *s, int64_t ws, const char *key);
+/** The live tag alias `key` of workspace `ws` names in the snapshot, NULL when none. */
+const struct etag *eng__alias_find(const struct eng_snap *s, int64_t ws, const char *key);
+/** Reads every alias from the store into the build, replacing its table. */
+int eng__aliases_load(struct engine *e, struct store_conn *c, struct tg_err *err);
 void eng__kidx_rebuild(struct engine *e);
 int eng__kind_index(struct engine *e, const char *kind, struct tg_err *err);
 void eng__rebuild_dict(struct engine *e);

@@ -260,6 +260,8 @@ static int leaf(struct qctx *c, const struct qnode *q, struct val *out)
         return tg_err_set(c->err, TG_EINVAL, "query", "%s", c->qe->msg);
     }
     t = eng__dict_find(c->s, c->o->ws_id, key);
+    if (t == NULL) /* an old name: the tag it is now (core/aliases.c) */
+        t = eng__alias_find(c->s, c->o->ws_id, key);
     if (t == NULL) {
         c->qe->col = q->col;
         snprintf(c->qe->msg, sizeof(c->qe->msg), "unknown tag '%.120s'", q->name);

@@ -384,6 +384,7 @@ static void free_current(struct eng_snap *s)
     xfree(s->sets);
     xfree(s->dict);
     xfree(s->rank);
+    xfree(s->aliases);
     xfree(s->kidx);
     if (s->archived)
         roaring_bitmap_free(s->archived);

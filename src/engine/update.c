@@ -442,6 +442,85 @@ const struct etag *eng__dict_find(const struct eng_snap *s, int64_t ws, const ch
     return NULL;
 }
 
+const struct etag *eng__alias_find(const struct eng_snap *s, int64_t ws, const char *key)
+{
+    const struct alias_tab *at = s->aliases;
+    struct dict_ent k = {ws, key, 0};
+    size_t lo = 0, hi = at ? at->n : 0;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = eng__cmp_dict(&at->e[mid], &k);
+        if (c == 0) {
+            const struct etag *t = eng__tag_at(s, at->e[mid].id);
+            return t == NULL || t->deleted || t->ws_id != ws ? NULL : t;
+        }
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+const struct tag *eng_alias_target(const struct eng_snap *s, int64_t ws_id, const char *key)
+{
+    const struct etag *t;
+
+    if (eng__dict_find(s, ws_id, key) != NULL)
+        return NULL;
+    t = eng__alias_find(s, ws_id, key);
+    return t ? t->rec : NULL;
+}
+
+int eng__aliases_load(struct engine *e, struct store_conn *c, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(c, SQL_ENG_ALIASES, err);
+    struct dict_ent *v = NULL;
+    struct alias_tab *at;
+    size_t n = 0, cap = 0, bytes = 0;
+    char *p;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    while ((rc = st_step(st, err)) == 1) {
+        int64_t id = col_int(st, 2);
+        if (id <= 0 || id >= (int64_t)UINT32_MAX)
+            continue; /* no tag the engine can hold */
+        if (n == cap) {
+            cap = cap ? cap * 2 : 16;
+            v = xrealloc(v, cap * sizeof(*v));
+        }
+        v[n].ws_id = col_int(st, 0);
+        v[n].key = xstrdup(col_text(st, 1) ? col_text(st, 1) : "");
+        v[n].id = (uint32_t)id;
+        bytes += strlen(v[n].key) + 1;
+        n++;
+    }
+    st_reset(st);
+    if (rc == 0) {
+        /* One allocation, so that retiring the table is retiring one object. */
+        at = xmalloc(sizeof(*at) + n * sizeof(at->e[0]) + bytes);
+        at->n = n;
+        p = (char *)(at->e + n);
+        for (size_t i = 0; i < n; i++) {
+            size_t len = strlen(v[i].key) + 1;
+            memcpy(p, v[i].key, len);
+            at->e[i] = v[i];
+            at->e[i].key = p;
+            p += len;
+        }
+        qsort(at->e, n, sizeof(at->e[0]), eng__cmp_dict);
+        eng__retire(e, e->b->aliases, false);
+        e->b->aliases = eng__made(e, at, false);
+    }
+    for (size_t i = 0; i < n; i++)
+        xfree((void *)v[i].key);
+    xfree(v);
+    return rc;
+}
+
 /* True when tag `t` is `anc` or lies below it. */
 static bool tag_under(const struct eng_snap *s, uint32_t t, uint32_t anc)
 {

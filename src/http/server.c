@@ -456,7 +456,8 @@ static void add_security_headers(h2o_req_t *req, struct hreq *r)
     add_header(req, "access-control-allow-origin", origin);
     add_header(req, "access-control-allow-credentials", "true");
     add_header(req, "access-control-expose-headers",
-               "X-Request-Id, X-Tagd-Revision, ETag, Location, Retry-After, WWW-Authenticate, "
+               "X-Request-Id, X-Tagd-Revision, X-Tagd-Alias, ETag, Location, Retry-After, "
+               "WWW-Authenticate, "
                "X-Easydb-Base-Schema-Version, X-Easydb-User-Schema-Version, "
                "X-Easydb-API-Version");
 }

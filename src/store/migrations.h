@@ -83,6 +83,23 @@ static const char *const store_migrations[] = {
      * unique globally, so it is unique in its organization: no row changes. */
     "DROP INDEX users_login;"
     "CREATE UNIQUE INDEX users_login ON users(org_id, login_key);",
+    MIGRATION_NONE, /* 9: another branch */
+    MIGRATION_NONE, /* 10: another branch */
+    /* 11: tag aliases. A rename or a move keeps each old name as an alias of the tag it now
+     * is, and a merge keeps the merged tag's name as an alias of the tag it went into, so that
+     * names clients stored go on resolving. An alias name is unique in its workspace like a
+     * tag name (the rules that no live tag shares it are core's, core/aliases.c). Aliases are
+     * temporal in place like assignments, [valid_from, valid_to) revisions, valid_to NULL for
+     * the current ones, so that reads as of a past revision resolve the aliases of then.
+     * Changes to aliases are logged as entity 'alias' under the tag they point to. */
+    "CREATE TABLE tag_aliases(id INTEGER PRIMARY KEY, ws_id BIGINT NOT NULL,"
+    "  name TEXT NOT NULL, name_key TEXT NOT NULL, tag_id BIGINT NOT NULL,"
+    "  reason TEXT NOT NULL, created_at BIGINT NOT NULL, created_by TEXT,"
+    "  valid_from BIGINT NOT NULL, valid_to BIGINT);"
+    "CREATE UNIQUE INDEX tag_aliases_key ON tag_aliases(ws_id, name_key)"
+    "  WHERE valid_to IS NULL;"
+    "CREATE INDEX tag_aliases_tag ON tag_aliases(tag_id) WHERE valid_to IS NULL;"
+    "CREATE INDEX tag_aliases_hist ON tag_aliases(ws_id, name_key, valid_from);",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

@@ -8,4 +8,5 @@
 #include "store/sql_immuta.h"
 #include "store/sql_history.h"
 #include "store/sql_links.h"
+#include "store/sql_aliases.h"
 #include "store/sql_engine.h"

@@ -14,6 +14,9 @@ STORE_SQL_ID(SQL_ENG_ASSIGNMENTS, "SELECT resource_id, tag_id, context, added_by
                                   " ORDER BY resource_id, tag_id")
 STORE_SQL_ID(SQL_ENG_RES_TAGS, "SELECT tag_id, context, added_by, added_at, id FROM assignments"
                                " WHERE resource_id = ?1 AND valid_to IS NULL ORDER BY tag_id")
+/* Every alias (core/aliases.c): the query language resolves old names in memory. */
+STORE_SQL_ID(SQL_ENG_ALIASES, "SELECT ws_id, name_key, tag_id FROM tag_aliases"
+                                " WHERE valid_to IS NULL")
 STORE_SQL_ID(SQL_ENG_REV, "SELECT coalesce(max(rev), 0) FROM revisions")
 /* An assignment's add or removal is applied from its record (op, principal, at, and the data:
  * an add's `after`, a removal's `before`; removals written before 2026-12-04 have `after`). */

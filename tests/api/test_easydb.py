@@ -935,7 +935,9 @@ def test_migration_keeps_logins_working():
         with db:
             db.execute("DROP INDEX users_login")
             db.execute("CREATE UNIQUE INDEX users_login ON users(login_key)")
-            db.execute("DELETE FROM schema_version WHERE v = 8")
+            # A store of schema 7: the later migrations run again, so what they made goes too.
+            db.execute("DELETE FROM schema_version WHERE v >= 8")
+            db.execute("DROP TABLE IF EXISTS tag_aliases")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)

@@ -226,6 +226,7 @@ enum api_result native_res_tag_delete(struct hreq *r, struct core_ctx *cx)
         return API_ROLLBACK;
     tg_err_clear(&err);
     rc = core_tag_resolve(cx, r->params[2], &t, &err);
+    native_alias_header(r, cx);
     if (rc == 0)
         rc = core_assign_remove(cx, res.id, t.id, &err);
     if (rc)

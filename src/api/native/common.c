@@ -208,6 +208,7 @@ int native_tag_refs(struct hreq *r, struct core_ctx *cx, json_t *arr, bool creat
         }
         (*ids)[i] = t.id;
     }
+    native_alias_header(r, cx);
     return 0;
 }
 

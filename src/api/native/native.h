@@ -65,6 +65,14 @@ int native_load_resource(struct hreq *r, struct core_ctx *cx, struct resource *r
 int native_load_resource_at(struct hreq *r, struct core_ctx *cx, const struct native_asof *asof,
                             struct resource *res);
 
+/** Names in the X-Tagd-Alias header the aliases this request gave that core resolved
+ * (core_ctx.alias_hits): "old=current" pairs, percent-encoded, separated by ", " (aliases.c). */
+void native_alias_header(struct hreq *r, struct core_ctx *cx);
+/** The alias the request gave for tag `tag_id`, or NULL when it named the tag otherwise. */
+const char *native_alias_given(struct core_ctx *cx, int64_t tag_id);
+/** Writes the member "aliases": [names] of tag `tag_id`. 0 or -1 with the error rendered. */
+int native_render_alias_names(struct jw *w, struct hreq *r, struct core_ctx *cx, int64_t tag_id);
+
 /* ---- handlers, by file (routes.c maps them to routes) ---- */
 
 /* system.c */
@@ -72,6 +80,10 @@ enum api_result native_healthz(struct hreq *r, struct core_ctx *cx);
 enum api_result native_readyz(struct hreq *r, struct core_ctx *cx);
 enum api_result native_metrics(struct hreq *r, struct core_ctx *cx);
 enum api_result native_openapi(struct hreq *r, struct core_ctx *cx);
+/* aliases.c */
+enum api_result native_tag_aliases(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_alias_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_tag_merge(struct hreq *r, struct core_ctx *cx);
 /* tags.c */
 enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_tags_create(struct hreq *r, struct core_ctx *cx);

@@ -82,6 +82,7 @@ static enum api_result run_query(struct hreq *r, struct core_ctx *cx, const stru
     }
     if (res.behind)
         return api_not_yet(r, cx->min_rev);
+    native_alias_header(r, cx);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     if (p->ids_only && !p->count_only) {

@@ -155,6 +155,7 @@ enum api_result native_resources_list(struct hreq *r, struct core_ctx *cx)
         if (rc)
             return api_fail(r, rc == TG_ENOTFOUND ? TG_EINVAL : rc, &err);
         f.tag_id = t.id;
+        native_alias_header(r, cx);
     }
     arch = api_query(r, "archived");
     if (arch) {

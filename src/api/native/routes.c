@@ -18,6 +18,9 @@ const struct route native_routes[] = {
     R("GET", "/v1/tags", native_tags_list, 0),
     R("POST", "/v1/tags", native_tags_create, ROUTE_WRITE),
     R("POST", "/v1/tags/{id}:restore", native_tag_restore, ROUTE_WRITE),
+    R("POST", "/v1/tags/{id}:merge", native_tag_merge, ROUTE_WRITE), /* aliases.c */
+    R("GET", "/v1/tags/{id}/aliases", native_tag_aliases, 0),
+    R("DELETE", "/v1/tags/{id}/aliases/{name}", native_tag_alias_delete, ROUTE_WRITE),
     R("GET", "/v1/tags/{id}/resources", native_tag_resources, 0),
     R("GET", "/v1/tags/{id}/history", native_tag_history, 0),
     R("GET", "/v1/tags/{id}", native_tag_get, 0),

@@ -5,9 +5,33 @@
 #include "api/native/native.h"
 #include "util/json.h"
 
+static void render_tag_fields(struct jw *w, struct hreq *r, const struct tag *t);
+
 static void render_tag(struct jw *w, struct hreq *r, const struct tag *t)
 {
     jw_obj(w);
+    render_tag_fields(w, r, t);
+    jw_obj_end(w);
+}
+
+/* A single tag's answer: its aliases, and the alias the request named it by (if it did). */
+static int render_tag_one(struct jw *w, struct hreq *r, struct core_ctx *cx, const struct tag *t)
+{
+    const char *via = native_alias_given(cx, t->id);
+
+    jw_obj(w);
+    render_tag_fields(w, r, t);
+    if (native_render_alias_names(w, r, cx, t->id))
+        return -1;
+    if (via)
+        jw_kstr(w, "requested_alias", via);
+    jw_obj_end(w);
+    native_alias_header(r, cx);
+    return 0;
+}
+
+static void render_tag_fields(struct jw *w, struct hreq *r, const struct tag *t)
+{
     jw_kint(w, "id", t->id);
     jw_kstr(w, "name", t->name);
     jw_kstr(w, "display_name", t->display_name ? t->display_name : native_last_segment(t->name));
@@ -38,7 +62,6 @@ static void render_tag(struct jw *w, struct hreq *r, const struct tag *t)
     api_kiso(w, "created_at", t->created_at);
     api_kiso(w, "updated_at", t->updated_at);
     jw_kint(w, "version", t->version);
-    jw_obj_end(w);
 }
 
 /* ---- tags ---- */
@@ -243,7 +266,8 @@ enum api_result native_tags_create(struct hreq *r, struct core_ctx *cx)
         jw_arr_end(&w);
         jw_obj_end(&w);
     } else {
-        render_tag(&w, r, &out[0]);
+        if (render_tag_one(&w, r, cx, &out[0]))
+            goto out;
         native_set_etag(r, out[0].version);
         api_set_header(r, "Location", arena_printf(&r->a, "/v1/tags/%lld", (long long)out[0].id));
     }
@@ -264,6 +288,7 @@ static int load_tag(struct hreq *r, struct core_ctx *cx, struct tag *t)
         api_fail(r, rc, &err);
         return -1;
     }
+    native_alias_header(r, cx);
     return 0;
 }
 
@@ -286,7 +311,10 @@ enum api_result native_tag_get(struct hreq *r, struct core_ctx *cx)
         return API_ROLLBACK;
     }
     api_json_begin(r, 200, &w);
-    render_tag(&w, r, &t);
+    if (asof.set)
+        render_tag(&w, r, &t);
+    else if (render_tag_one(&w, r, cx, &t))
+        return API_ROLLBACK;
     native_set_etag(r, t.version);
     return API_ANSWER;
 }
@@ -314,9 +342,10 @@ enum api_result native_tag_patch(struct hreq *r, struct core_ctx *cx)
             result = api_fail(r, rc, &err);
         } else {
             api_json_begin(r, 200, &w);
-            render_tag(&w, r, &out);
-            native_set_etag(r, out.version);
-            result = API_ANSWER;
+            if (render_tag_one(&w, r, cx, &out) == 0) {
+                native_set_etag(r, out.version);
+                result = API_ANSWER;
+            }
         }
     }
     json_decref(body);
@@ -357,7 +386,8 @@ enum api_result native_tag_restore(struct hreq *r, struct core_ctx *cx)
     if (rc)
         return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
-    render_tag(&w, r, &out);
+    if (render_tag_one(&w, r, cx, &out))
+        return API_ROLLBACK;
     native_set_etag(r, out.version);
     return API_ANSWER;
 }
