@@ -631,6 +631,24 @@ static void *run(void *arg)
     struct tg_err err;
     (void)arg;
 
+    /* The connection is opened here, not at start, so that the server answers without
+     * waiting for it (PostgreSQL prepares every statement per connection). */
+    while (R.conn == NULL && !atomic_load(&R.stop)) {
+        tg_err_clear(&err);
+        R.conn = store_conn_open(R.store, true, &err);
+        if (R.conn == NULL) {
+            struct timespec ts;
+            log_warn("webhooks: store: %s; trying again in %d ms", err.msg, RETRY_STORE_MS);
+            pthread_mutex_lock(&R.mu);
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += RETRY_STORE_MS / 1000;
+            if (!atomic_load(&R.stop))
+                pthread_cond_timedwait(&R.cv, &R.mu, &ts);
+            pthread_mutex_unlock(&R.mu);
+        }
+    }
+    if (R.conn == NULL)
+        return NULL;
     tg_err_clear(&err);
     if (!R.shared && once(SQL_WH_LEASE_CLEAR_ALL, NULL, &err) != 0)
         log_warn("webhooks: cannot clear the leases of an earlier process: %s", err.msg);
@@ -675,17 +693,13 @@ int wh_runner_start(struct store *s, bool shared, struct tg_err *err)
         snprintf(host, sizeof(host), "host");
     host[sizeof(host) - 1] = '\0';
     snprintf(R.owner, sizeof(R.owner), "%s:%d:%08x", host, (int)getpid(), secret_random_u32());
-    R.conn = store_conn_open(s, true, err);
-    if (R.conn == NULL)
-        return err ? err->code : TG_EINTERNAL;
+    R.conn = NULL;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&R.cv, &ca);
     pthread_condattr_destroy(&ca);
     if (pthread_create(&R.tid, NULL, run, NULL) != 0) {
         pthread_cond_destroy(&R.cv);
-        store_conn_close(R.conn);
-        R.conn = NULL;
         return tg_err_set(err, TG_EINTERNAL, "", "cannot start the webhook thread");
     }
     pthread_setname_np(R.tid, "tagd-webhooks");
@@ -704,6 +718,6 @@ void wh_runner_stop(void)
     pthread_join(R.tid, NULL);
     R.started = false;
     pthread_cond_destroy(&R.cv);
-    store_conn_close(R.conn);
+    store_conn_close(R.conn); /* NULL when it never opened */
     R.conn = NULL;
 }
