@@ -152,7 +152,7 @@ static void apply_settings(const struct tagd_config *cfg)
     src_limits.allow_local = cfg->sources_allow_local != 0;
     wh_limits.allow_local = cfg->webhooks_allow_local != 0;
     wh_limits.max_per_org = (int)cfg->webhooks_max;
-    wh_limits.batch_max = (int)cfg->webhook_batch;
+    wh_limits.batch_max = (int)cfg->webhook_batch; /* config.c caps it at WH_BATCH_CAP */
     wh_limits.timeout_ms = cfg->webhook_timeout_ms;
     wh_limits.max_reply = cfg->webhook_max_reply;
     wh_limits.retry_min_ms = cfg->webhook_retry_min_ms;

@@ -306,7 +306,8 @@ static int make_batch(struct arena *a, const struct webhook *w, struct batch *b,
                       struct tg_err *err)
 {
     struct event_cursor cur = {w->cursor_rev, w->cursor_seq}, lim = {w->pend_rev, w->pend_seq};
-    int max = atomic_load(&wh_limits.batch_max);
+    /* A batch in flight is sent whole even when --webhook-batch shrank since it began. */
+    int max = w->pending ? WH_BATCH_CAP : atomic_load(&wh_limits.batch_max);
     struct event_filter f;
     struct core_ctx cx;
     size_t scanned = 0, *idx = arena_alloc(a, (size_t)max * sizeof(*idx));
@@ -343,7 +344,8 @@ static int make_batch(struct arena *a, const struct webhook *w, struct batch *b,
         scanned += np;
         if (plan.full || plan.reached_limit || np < PAGE)
             break;
-        if (scanned >= SCAN_MAX) {
+        /* A batch in flight is read up to its end, whatever that takes. */
+        if (scanned >= SCAN_MAX && !w->pending) {
             b->more = true;
             break;
         }

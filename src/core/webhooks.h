@@ -20,12 +20,14 @@
 #include "core/core.h"
 #include "core/events.h"
 
+/* The largest batch_max may be (--webhook-batch): a batch in flight never holds more. */
+#define WH_BATCH_CAP 1000
 /* Attempts kept per webhook for GET /v1/webhooks/{id}/deliveries. */
 #define WH_KEEP_DELIVERIES 100
 
 struct wh_limits {
     _Atomic int max_per_org;        /* webhooks of one organization (20) */
-    _Atomic int batch_max;          /* events in one POST (100) */
+    _Atomic int batch_max;          /* events in one POST (100), at most WH_BATCH_CAP */
     _Atomic int64_t timeout_ms;     /* one POST, connect included (10000) */
     _Atomic int64_t max_reply;      /* bytes of a receiver's answer read (4096) */
     _Atomic int64_t retry_min_ms;   /* the first retry's delay (1000) */

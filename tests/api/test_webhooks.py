@@ -522,3 +522,34 @@ def test_deliveries_keep_the_last_100(recv):
         assert api.get("/v1/webhooks/%d" % h["id"]).json()["state"] == "ok"
     finally:
         s.cleanup()
+
+
+def test_batch_in_flight_stays_whole_when_the_batch_size_shrinks(recv):
+    """A retry sends the batch that failed, whole, even after SIGHUP made --webhook-batch
+    smaller than it: the range it names is the range it holds."""
+    conf = os.path.join(tempfile.mkdtemp(prefix="tagd-hookconf-"), "tagd.conf")
+    with open(conf, "w") as f:
+        f.write("webhook-batch = 20\nwebhook-retry-min = 1500\nwebhook-retry-max = 1500\n")
+    s = Server(extra_args=["--config", conf, "--webhooks-allow-local", "1"]).start()
+    try:
+        api = Api(s, ADMIN_TOKEN)
+        h = create(api, recv, "/shrink")
+        recv.plan = [500]
+        # One revision of 10 records: the tag and the nine parents it makes.
+        assert api.post("/v1/tags", json={"name": "Deep.a.b.c.d.e.f.g.h.i"}).status_code == 201
+        wait_for(lambda: recv.posts, what="the first attempt")
+        with open(conf, "w") as f:
+            f.write("webhook-batch = 3\nwebhook-retry-min = 1500\nwebhook-retry-max = 1500\n")
+        s.proc.send_signal(signal.SIGHUP)
+        want = keys(changes_after(api, h["delivered_revision"]))
+        assert len(want) == 10
+        wait_for(lambda: recv.ok_posts("/shrink"), what="the retry")
+        first, retry = recv.posts[0][3], recv.ok_posts("/shrink")[0][3]
+        assert keys(first["events"]) == keys(retry["events"]) == want
+        assert first["through"] == retry["through"]
+        # What comes after goes in batches of the new size.
+        assert api.post("/v1/tags", json={"name": "Deep2.a.b.c.d"}).status_code == 201
+        wait_for(lambda: len(recv.events("/shrink")) >= 15, what="the next batches")
+        assert [len(p[3]["events"]) for p in recv.ok_posts("/shrink")][1:] == [3, 2]
+    finally:
+        s.cleanup()
