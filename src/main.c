@@ -10,6 +10,7 @@
 #include "api/api.h"
 #include "core/core.h"
 #include "core/sources.h"
+#include "core/webhooks.h"
 #include "http/config.h"
 #include "http/listen.h"
 #include "http/server.h"
@@ -149,6 +150,14 @@ static void apply_settings(const struct tagd_config *cfg)
     api_config.anon_rate_burst = (int)cfg->anon_rate_burst;
     src_limits.timeout_ms = cfg->source_timeout_ms;
     src_limits.allow_local = cfg->sources_allow_local != 0;
+    wh_limits.allow_local = cfg->webhooks_allow_local != 0;
+    wh_limits.max_per_org = (int)cfg->webhooks_max;
+    wh_limits.batch_max = (int)cfg->webhook_batch; /* config.c caps it at WH_BATCH_CAP */
+    wh_limits.timeout_ms = cfg->webhook_timeout_ms;
+    wh_limits.max_reply = cfg->webhook_max_reply;
+    wh_limits.retry_min_ms = cfg->webhook_retry_min_ms;
+    wh_limits.retry_max_ms = cfg->webhook_retry_max_ms;
+    wh_limits.retries = (int)cfg->webhook_retries;
 }
 
 /* The changes a reload found, logged only once the whole reading is known to be good. */
@@ -307,8 +316,24 @@ int main(int argc, char **argv)
         store_close(store);
         return 2;
     }
+    /* Read at start only: leases must agree across the delivery thread's life. */
+    wh_limits.lease_ms = cfg.webhook_lease_ms;
+    {
+        char why[600];
+        /* The default key lives in the data directory, which a PostgreSQL store may not
+         * have made. */
+        if (strncmp(cfg.webhook_key_file, cfg.data, strlen(cfg.data)) == 0)
+            mkdir(cfg.data, 0700);
+        if (core_webhook_key_init(cfg.webhook_key_file, why, sizeof(why)) != 0) {
+            log_error("webhooks: %s", why);
+            core_src_global_release();
+            store_close(store);
+            return 2;
+        }
+    }
     rc = server_run(&cfg, store, reload);
     store_close(store);
+    core_webhook_key_release();
     core_src_global_release();
     return rc;
 }

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/webhooks.h"
 #include "txn/txn.h"
 
 static api_http_stats_fn *http_source;
@@ -48,6 +49,58 @@ static void route_labels(struct sbuf *b, const struct route *rt)
 static void family(struct sbuf *b, const char *name, const char *type, const char *help)
 {
     sbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* Webhook deliveries of this instance. Labels stay bounded: five outcomes, and lag series for
+ * at most WH_LAG_SERIES webhooks (the most lagging this instance holds), whatever the number
+ * of webhooks. */
+static void webhook_families(struct sbuf *b)
+{
+    struct wh_stats ws;
+    unsigned long long cum = 0;
+
+    wh_stats_get(&ws);
+    sbuf_printf(b,
+                "# HELP tagd_webhook_deliveries_total Webhook POSTs by outcome: ok (2xx),"
+                " http_error (another status), network (no answer), refused (a private address),"
+                " local (tagd could not send).\n"
+                "# TYPE tagd_webhook_deliveries_total counter\n"
+                "tagd_webhook_deliveries_total{outcome=\"ok\"} %llu\n"
+                "tagd_webhook_deliveries_total{outcome=\"http_error\"} %llu\n"
+                "tagd_webhook_deliveries_total{outcome=\"network\"} %llu\n"
+                "tagd_webhook_deliveries_total{outcome=\"refused\"} %llu\n"
+                "tagd_webhook_deliveries_total{outcome=\"local\"} %llu\n",
+                (unsigned long long)ws.ok, (unsigned long long)ws.http_error,
+                (unsigned long long)ws.network, (unsigned long long)ws.refused,
+                (unsigned long long)ws.local);
+    family(b, "tagd_webhook_delivery_duration_seconds", "histogram",
+           "Time of webhook POSTs, from connect to the answer's end.");
+    for (int k = 0; k <= WH_LAT_BUCKETS; k++) {
+        cum += ws.lat_buckets[k];
+        if (k < WH_LAT_BUCKETS)
+            sbuf_printf(b, "tagd_webhook_delivery_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                        ws.lat_le[k], cum);
+        else
+            sbuf_printf(b, "tagd_webhook_delivery_duration_seconds_bucket{le=\"+Inf\"} %llu\n",
+                        cum);
+    }
+    sbuf_printf(b, "tagd_webhook_delivery_duration_seconds_sum %g\n"
+                   "tagd_webhook_delivery_duration_seconds_count %llu\n",
+                ws.lat_sum, (unsigned long long)ws.lat_count);
+    sbuf_printf(b, "# HELP tagd_webhooks_leased Webhooks this instance delivers now.\n"
+                   "# TYPE tagd_webhooks_leased gauge\n"
+                   "tagd_webhooks_leased %lld\n"
+                   "# HELP tagd_webhook_lag_max_revisions Revisions the furthest behind of the"
+                   " webhooks this instance delivers lags the store.\n"
+                   "# TYPE tagd_webhook_lag_max_revisions gauge\n"
+                   "tagd_webhook_lag_max_revisions %lld\n",
+                (long long)ws.leased, (long long)ws.lag_max);
+    family(b, "tagd_webhook_lag_revisions", "gauge",
+           "Revisions a webhook's cursor is behind the store, for the 64 most lagging webhooks"
+           " this instance delivers.");
+    for (int i = 0; i < ws.nlag; i++)
+        sbuf_printf(b, "tagd_webhook_lag_revisions{webhook=\"%lld\"} %lld\n",
+                    (long long)ws.lag_id[i], (long long)ws.lag[i]);
 }
 
 static void http_families(struct sbuf *b, const struct api_http_stats *hs)
@@ -294,6 +347,7 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 "# TYPE tagd_events_cut_off_total counter\n"
                 "tagd_events_cut_off_total %llu\n",
                 hs.events_subscribers, hs.events_opened, hs.events_sent, hs.events_cut);
+    webhook_families(b);
     sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
                  "# TYPE tagd_loop_responses_total counter\n");
     for (int i = 0; i < hs.nloops; i++)

@@ -140,4 +140,14 @@ int core_versioned_put(struct core_ctx *ctx, const struct versioned *kind, const
 int core_versioned_remove(struct core_ctx *ctx, const struct versioned *kind, const void *row,
                           const char *op, struct tg_err *err);
 
+/* ---- webhooks (webhooks.c, for webhook_run.c) ---- */
+
+struct webhook;
+/** The secret of a webhook's row, opened into `out` (SECRET_BOX_MAX + 1 bytes): false when it
+ * was sealed under another key than this instance's, or is damaged. */
+bool core__webhook_secret(const struct webhook *w, char *out, size_t outlen);
+/** Every active webhook of every organization, by id. */
+int core__webhook_active(struct core_ctx *ctx, struct webhook **out, size_t *n,
+                         struct tg_err *err);
+
 #endif /* TAGD_CORE_CORE_INT_H */

@@ -11,6 +11,9 @@
 #include <jansson.h>
 
 #include "core/core_int.h"
+#include "util/arena.h"
+#include "util/jw.h"
+#include "util/sbuf.h"
 
 static bool parse_i64(const char *s, const char **end, int64_t *out)
 {
@@ -154,4 +157,164 @@ bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct
     if (f->resource > 0 && (res == 0 || !core_resource_within(cx, res, f->resource)))
         return false;
     return true;
+}
+
+#define FILTER_VALUE_MAX 128
+
+static int filter_list(struct event_filter *f, const char *which, const char ***list, int **n)
+{
+    if (strcmp(which, "entity") == 0) {
+        *list = f->entity;
+        *n = &f->nentity;
+    } else if (strcmp(which, "tag") == 0) {
+        *list = f->tag;
+        *n = &f->ntag;
+    } else if (strcmp(which, "kind") == 0) {
+        *list = f->kind;
+        *n = &f->nkind;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+int event_filter_add(struct arena *a, struct event_filter *f, const char *which,
+                     const char *list, struct tg_err *err)
+{
+    const char **vals;
+    int *n;
+
+    if (filter_list(f, which, (const char ***)&vals, &n) != 0)
+        return tg_err_set(err, TG_EINVAL, which, "unknown filter '%s'", which);
+    for (const char *p = list;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len == 0 || len > FILTER_VALUE_MAX)
+            return tg_err_set(err, TG_EINVAL, which,
+                              "each value of %s must have 1 to %d characters", which,
+                              FILTER_VALUE_MAX);
+        if (*n == EVENT_MAX_FILTER)
+            return tg_err_set(err, TG_EINVAL, which, "at most %d values of %s",
+                              EVENT_MAX_FILTER, which);
+        vals[(*n)++] = arena_strndup(a, p, len);
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return 0;
+}
+
+int event_filter_parse(struct arena *a, const char *json, struct event_filter *f,
+                       struct tg_err *err)
+{
+    const char *k;
+    json_t *o, *v;
+    int rc = 0;
+
+    memset(f, 0, sizeof(*f));
+    if (json == NULL || *json == '\0')
+        return 0;
+    o = json_loads(json, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return tg_err_set(err, TG_EINVAL, "filters", "filters must be a JSON object");
+    }
+    json_object_foreach(o, k, v)
+    {
+        if (strcmp(k, "resource") == 0) {
+            if (json_is_null(v))
+                continue;
+            if (!json_is_integer(v) || json_integer_value(v) < 1) {
+                rc = tg_err_set(err, TG_EINVAL, "resource",
+                                "filters.resource must be a resource id");
+                break;
+            }
+            f->resource = json_integer_value(v);
+            continue;
+        }
+        if (strcmp(k, "entity") != 0 && strcmp(k, "tag") != 0 && strcmp(k, "kind") != 0) {
+            rc = tg_err_set(err, TG_EINVAL, k,
+                            "unknown filter '%.64s' (entity, tag, kind, resource)", k);
+            break;
+        }
+        if (json_is_string(v)) {
+            rc = event_filter_add(a, f, k, json_string_value(v), err);
+        } else if (json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            json_array_foreach(v, i, e)
+            {
+                if (!json_is_string(e) || strchr(json_string_value(e), ',')) {
+                    rc = tg_err_set(err, TG_EINVAL, k,
+                                    "filters.%s must hold strings without commas", k);
+                    break;
+                }
+                rc = event_filter_add(a, f, k, json_string_value(e), err);
+                if (rc)
+                    break;
+            }
+        } else if (!json_is_null(v)) {
+            rc = tg_err_set(err, TG_EINVAL, k, "filters.%s must be a list of strings", k);
+        }
+        if (rc)
+            break;
+    }
+    json_decref(o);
+    return rc;
+}
+
+static void json_list(struct jw *w, const char *key, const char *const *v, int n)
+{
+    jw_keys(w, key);
+    jw_arr(w);
+    for (int i = 0; i < n; i++)
+        jw_str(w, v[i]);
+    jw_arr_end(w);
+}
+
+const char *event_filter_json(struct arena *a, const struct event_filter *f)
+{
+    struct sbuf b;
+    struct jw w;
+    const char *out;
+
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    json_list(&w, "entity", f->entity, f->nentity);
+    json_list(&w, "tag", f->tag, f->ntag);
+    json_list(&w, "kind", f->kind, f->nkind);
+    jw_keys(&w, "resource");
+    if (f->resource > 0)
+        jw_int(&w, f->resource);
+    else
+        jw_null(&w);
+    jw_obj_end(&w);
+    out = arena_strndup(a, sbuf_str(&b), b.len);
+    sbuf_release(&b);
+    return out;
+}
+
+void event_change_json(struct jw *w, const struct change *c)
+{
+    jw_obj(w);
+    jw_keys(w, "revision");
+    jw_int(w, c->rev);
+    jw_keys(w, "seq");
+    jw_int(w, c->seq);
+    jw_keys(w, "at_ms");
+    jw_int(w, c->at);
+    jw_keys(w, "principal");
+    jw_str(w, c->principal);
+    jw_keys(w, "entity");
+    jw_str(w, c->entity);
+    jw_keys(w, "entity_id");
+    jw_int(w, c->entity_id);
+    jw_keys(w, "op");
+    jw_str(w, c->op);
+    jw_keys(w, "before");
+    jw_raw(w, c->before);
+    jw_keys(w, "after");
+    jw_raw(w, c->after);
+    jw_obj_end(w);
 }

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core/core.h"
+#include "util/err.h"
 
 /* seq of a cursor that is past its whole revision (`since=N`). */
 #define EVENT_SEQ_ALL INT64_MAX
@@ -49,5 +50,26 @@ bool event_tag_match(const char *pat, const char *name);
  * record). cx is a read context of the subscriber's organization (resource ancestry).
  */
 bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct change *c);
+
+struct jw;
+struct arena;
+
+/** Adds the comma-separated values of `list` to one of f's lists (`which`: "entity", "tag"
+ * or "kind"), each copied to arena `a`: TG_EINVAL (field `which`) past EVENT_MAX_FILTER values
+ * or for an empty or over-long (128 bytes) value. */
+int event_filter_add(struct arena *a, struct event_filter *f, const char *which,
+                     const char *list, struct tg_err *err);
+/**
+ * A filter as a JSON object (a webhook's "filters", text `json`; NULL or "" is no filter):
+ * {"entity", "tag", "kind"}: each a list of strings or one comma-separated string, and
+ * "resource": a resource id; any other member is TG_EINVAL. Strings are copied to `a`.
+ */
+int event_filter_parse(struct arena *a, const char *json, struct event_filter *f,
+                       struct tg_err *err);
+/** The filter as canonical JSON text (arena): what event_filter_parse reads back. */
+const char *event_filter_json(struct arena *a, const struct event_filter *f);
+/** Writes change record c as the stream's event data and a webhook's event: {"revision",
+ * "seq", "at_ms", "principal", "entity", "entity_id", "op", "before", "after"}. */
+void event_change_json(struct jw *w, const struct change *c);
 
 #endif /* TAGD_CORE_EVENTS_H */

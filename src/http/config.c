@@ -67,6 +67,16 @@ static const struct opt opts[] = {
     {"sources", OPT_STR, offsetof(struct tagd_config, sources), sizeof(((struct tagd_config *)0)->sources), 0, 0, "external tag sources: name=url pairs, space-separated", true},
     R("source-timeout", source_timeout_ms, 100, 600000, "ms to fetch one tag source (5000)"),
     R("sources-allow-local", sources_allow_local, 0, 1, "1: API-registered sources may read local files and private addresses (0)"),
+    {"webhook-key-file", OPT_STR, offsetof(struct tagd_config, webhook_key_file), sizeof(((struct tagd_config *)0)->webhook_key_file), 0, 0, "file of the key that seals webhook secrets, made (0600) when missing; share it among instances of one PostgreSQL store (DATA/webhook.key)", false},
+    R("webhooks-allow-local", webhooks_allow_local, 0, 1, "1: webhooks may call loopback, private and link-local addresses (0)"),
+    R("webhooks-max", webhooks_max, 0, 10000, "webhooks per organization (20)"),
+    R("webhook-batch", webhook_batch, 1, 1000, "change records in one webhook POST at most (100)"),
+    R("webhook-timeout", webhook_timeout_ms, 100, 120000, "ms one webhook POST may take, at most half the lease (10000)"),
+    R("webhook-max-reply", webhook_max_reply, 1, 1048576, "bytes of a webhook receiver's answer read at most (4096)"),
+    R("webhook-retry-min", webhook_retry_min_ms, 10, 3600000, "ms before the first retry of a failed webhook POST, doubled per failure (1000)"),
+    R("webhook-retry-max", webhook_retry_max_ms, 10, 86400000, "ms between retries at most, also of a failing webhook (300000)"),
+    R("webhook-retries", webhook_retries, 1, 1000, "failed attempts in a row before a webhook is marked failing (10)"),
+    I("webhook-lease", webhook_lease_ms, 4000, 3600000, "ms an instance holds a webhook it delivers; another takes over after it (30000)"),
     {"store-check", OPT_STR, offsetof(struct tagd_config, store_check), sizeof(((struct tagd_config *)0)->store_check), 0, 0, "SQLite at start: auto (quick_check after a crash or a change behind tagd's back), quick (quick_check) or full (integrity_check) (auto)", false},
     I("reinit-store", reinit_store, 0, 1, "SQLite: 1 starts over with an empty store where the store is gone or damaged, keeping the old file as PATH.damaged-TIME; 0 refuses to start (0)"),
 };
@@ -287,6 +297,14 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->tail_poll_ms = 500;
     cfg->store_hold_timeout_ms = 2000;
     cfg->source_timeout_ms = 5000;
+    cfg->webhooks_max = 20;
+    cfg->webhook_batch = 100;
+    cfg->webhook_timeout_ms = 10000;
+    cfg->webhook_max_reply = 4096;
+    cfg->webhook_retry_min_ms = 1000;
+    cfg->webhook_retry_max_ms = 300000;
+    cfg->webhook_retries = 10;
+    cfg->webhook_lease_ms = 30000;
     snprintf(cfg->store_check, sizeof(cfg->store_check), "auto");
 
     for (int a = 1; a < argc; a++) {
@@ -348,6 +366,13 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     }
     if (cfg->store[0] == '\0')
         snprintf(cfg->store, sizeof(cfg->store), "sqlite:%s/tagd.db", cfg->data);
+    if (cfg->webhook_key_file[0] == '\0')
+        snprintf(cfg->webhook_key_file, sizeof(cfg->webhook_key_file), "%.480s/webhook.key",
+                 cfg->data);
+    if (cfg->webhook_retry_max_ms < cfg->webhook_retry_min_ms) {
+        complain("webhook-retry-max must be at least webhook-retry-min\n");
+        return -1;
+    }
     if (cfg->rate_burst == 0)
         cfg->rate_burst = cfg->rate_limit * 2;
     if (cfg->anon_rate_burst == 0)

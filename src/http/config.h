@@ -46,6 +46,15 @@ struct tagd_config {
     char sources[4096];        /* "name=url ..." external tag sources */
     int64_t source_timeout_ms; /* fetch deadline per source */
     int64_t sources_allow_local; /* API sources may read files and private addresses */
+    char webhook_key_file[512]; /* the key that seals webhook secrets; "": DATA/webhook.key */
+    int64_t webhooks_allow_local; /* webhooks may call loopback and private addresses */
+    int64_t webhooks_max;         /* webhooks per organization */
+    int64_t webhook_batch;        /* events per POST */
+    int64_t webhook_timeout_ms;   /* one POST */
+    int64_t webhook_max_reply;    /* bytes of a receiver's answer read */
+    int64_t webhook_retry_min_ms, webhook_retry_max_ms; /* backoff bounds */
+    int64_t webhook_retries;      /* failed attempts in a row before "failing" */
+    int64_t webhook_lease_ms;     /* shared store: an instance's hold on a webhook */
     char store_check[16];  /* SQLite start-up check: auto, quick or full (store_open) */
     int64_t reinit_store;  /* 1: a SQLite store found gone or damaged is started over */
 };

@@ -83,7 +83,31 @@ static const char *const store_migrations[] = {
      * unique globally, so it is unique in its organization: no row changes. */
     "DROP INDEX users_login;"
     "CREATE UNIQUE INDEX users_login ON users(org_id, login_key);",
-    MIGRATION_NONE, /* 9: another branch */
+    /* 9: webhooks (core/webhooks.c). A webhook's secret must sign, so it is kept sealed under
+     * the server's key file (secret_box), never as a hash; key_id names that key. The
+     * delivery cursor (cursor_rev, cursor_seq) is the last change record delivered or passed
+     * over by the filters; pend_rev/pend_seq, while set, end the batch being delivered, so
+     * that a retry, also after a crash, sends the same batch again. gen moves with every
+     * change through the API (a PATCH, a redelivery): a delivery begun under an older gen
+     * writes nothing. lease_owner/lease_until: the one instance delivering it now. A deleted
+     * webhook stays as a row (deleted = 1, secret gone) so that its id is never given out
+     * again. webhook_deliveries keeps the last attempts of each webhook. */
+    "CREATE TABLE webhooks(id INTEGER PRIMARY KEY, org_id BIGINT NOT NULL, url TEXT NOT NULL,"
+    "  secret_box TEXT NOT NULL, key_id TEXT NOT NULL, filters TEXT NOT NULL,"
+    "  active INTEGER NOT NULL DEFAULT 1, deleted INTEGER NOT NULL DEFAULT 0,"
+    "  created_by TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,"
+    "  gen BIGINT NOT NULL DEFAULT 1, cursor_rev BIGINT NOT NULL, cursor_seq BIGINT NOT NULL,"
+    "  pend_rev BIGINT, pend_seq BIGINT, state TEXT NOT NULL DEFAULT 'ok',"
+    "  failures BIGINT NOT NULL DEFAULT 0, next_attempt_at BIGINT NOT NULL DEFAULT 0,"
+    "  last_error TEXT, last_attempt_at BIGINT, last_success_at BIGINT,"
+    "  lease_owner TEXT, lease_until BIGINT NOT NULL DEFAULT 0);"
+    "CREATE INDEX webhooks_org ON webhooks(org_id, deleted);"
+    "CREATE TABLE webhook_deliveries(id INTEGER PRIMARY KEY, webhook_id BIGINT NOT NULL,"
+    "  delivery TEXT NOT NULL, at BIGINT NOT NULL, from_rev BIGINT NOT NULL,"
+    "  from_seq BIGINT NOT NULL, to_rev BIGINT NOT NULL, to_seq BIGINT NOT NULL,"
+    "  events BIGINT NOT NULL, attempt BIGINT NOT NULL, status BIGINT NOT NULL,"
+    "  latency_ms BIGINT NOT NULL, outcome TEXT NOT NULL, error TEXT, instance TEXT);"
+    "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);",
     MIGRATION_NONE, /* 10: another branch */
     /* 11: tag aliases. A rename or a move keeps each old name as an alias of the tag it now
      * is, and a merge keeps the merged tag's name as an alias of the tag it went into, so that

@@ -10,3 +10,4 @@
 #include "store/sql_links.h"
 #include "store/sql_aliases.h"
 #include "store/sql_engine.h"
+#include "store/sql_webhooks.h"

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/webhooks.h"
 #include "engine/engine.h"
 #include "store/store.h"
 #include "util/arena.h"
@@ -150,6 +151,10 @@ void txn_note_rev(int64_t rev)
     int64_t cur = atomic_load(&T.seen_rev);
     while (rev > cur && !atomic_compare_exchange_weak(&T.seen_rev, &cur, rev)) {
     }
+    /* A newer revision is committed (this instance's, or another's the tailer saw): webhooks
+     * have something to deliver. */
+    if (rev > cur)
+        wh_runner_wake();
 }
 
 int64_t txn_seen_rev(void) { return atomic_load(&T.seen_rev); }
@@ -628,6 +633,12 @@ int txn_start(struct tg_err *err)
     pthread_create(&T.fetcher, NULL, fetcher_main, NULL);
     pthread_setname_np(T.fetcher, "tagd-fetch");
     T.started = true;
+    /* Webhooks, on a thread and a connection of their own (core/webhook_run.c): their POSTs
+     * never hold up a stage of the pipeline. */
+    if (wh_runner_start(T.store, store_is_shared(T.store), err) != 0) {
+        log_error("webhooks: %s", err->msg);
+        return err->code ? err->code : TG_EINTERNAL;
+    }
     return 0;
 }
 
@@ -635,6 +646,7 @@ void txn_stop(void)
 {
     if (!T.opened)
         return;
+    wh_runner_stop();
     if (T.started) {
         /* Each stage drains into the next: the fetch step into the writer, the writer into
          * the publisher. */

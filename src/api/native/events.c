@@ -21,22 +21,18 @@ struct events {
     int64_t org_id;          /* the subscriber's organization when it connected */
 };
 
-/* Splits a comma-separated query parameter into up to EVENT_MAX_FILTER values. */
-static int split(struct hreq *r, const char *name, const char **out, int *n)
+/* A filter's query parameters (each may repeat, each a comma-separated list) into e->f. */
+static int split(struct hreq *r, const char *name, struct event_filter *f)
 {
     const char **vals;
     size_t nv = api_query_all(r, name, &vals);
+    struct tg_err err;
 
-    *n = 0;
+    tg_err_clear(&err);
     for (size_t i = 0; i < nv; i++) {
-        char *s = arena_strdup(&r->a, vals[i]), *save = NULL;
-        for (char *p = strtok_r(s, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-            if (*n == EVENT_MAX_FILTER) {
-                api_failf(r, TG_EINVAL, name, "at most %d values of %s", EVENT_MAX_FILTER,
-                          name);
-                return -1;
-            }
-            out[(*n)++] = p;
+        if (event_filter_add(&r->a, f, name, vals[i], &err) != 0) {
+            api_fail(r, err.code, &err);
+            return -1;
         }
     }
     return 0;
@@ -50,19 +46,7 @@ static void render_change(struct sbuf *out, const struct change *c)
 
     sbuf_init(&b, 0);
     jw_init(&w, &b);
-    jw_obj(&w);
-    jw_kint(&w, "revision", c->rev);
-    jw_kint(&w, "seq", c->seq);
-    jw_kint(&w, "at_ms", c->at);
-    jw_kstr(&w, "principal", c->principal);
-    jw_kstr(&w, "entity", c->entity);
-    jw_kint(&w, "entity_id", c->entity_id);
-    jw_kstr(&w, "op", c->op);
-    jw_key(&w, "before");
-    jw_raw(&w, c->before);
-    jw_key(&w, "after");
-    jw_raw(&w, c->after);
-    jw_obj_end(&w);
+    event_change_json(&w, c);
     event_cursor_format(c->rev, c->seq, id, sizeof(id));
     /* JSON on one line: a data field may hold no newline. */
     sbuf_printf(out, "id: %s\nevent: change\ndata: %s\n\n", id, sbuf_str(&b));
@@ -155,8 +139,7 @@ enum api_result native_events(struct hreq *r, struct core_ctx *cx)
     if (api_native_auth(r, cx, RIGHT_READ))
         return API_ROLLBACK;
     e = arena_zalloc(&r->a, sizeof(*e));
-    if (split(r, "entity", e->f.entity, &e->f.nentity) ||
-        split(r, "tag", e->f.tag, &e->f.ntag) || split(r, "kind", e->f.kind, &e->f.nkind) ||
+    if (split(r, "entity", &e->f) || split(r, "tag", &e->f) || split(r, "kind", &e->f) ||
         api_query_int(r, "resource", 0, 0, INT64_MAX, &resource))
         return API_ROLLBACK;
     e->f.resource = resource;

@@ -131,6 +131,16 @@ enum api_result native_render_history(struct hreq *r, struct core_ctx *cx, const
 enum api_result native_sources_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_sources_create(struct hreq *r, struct core_ctx *cx);
 enum api_result native_source_delete(struct hreq *r, struct core_ctx *cx);
+/* webhooks.c */
+enum api_result native_webhooks_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_webhooks_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_webhook_get(struct hreq *r, struct core_ctx *cx);
+enum api_result native_webhook_patch(struct hreq *r, struct core_ctx *cx);
+enum api_result native_webhook_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_webhook_deliveries(struct hreq *r, struct core_ctx *cx);
+enum api_result native_webhook_redeliver(struct hreq *r, struct core_ctx *cx);
+/** The routes' prepare step (fetch thread): resolves the body's URL against the SSRF rule. */
+void *native_webhook_url_prepare(struct hreq *r, struct core_ctx *cx);
 /* links.c */
 enum api_result native_applinks_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_applinks_create(struct hreq *r, struct core_ctx *cx);

@@ -7,6 +7,8 @@
 #include "api/native/native.h"
 
 #define R(m, p, f, fl) {m, p, f, fl, &native_dialect, NULL, NULL}
+/* A write with a step on the fetch thread first (route.prepare). */
+#define PR(m, p, f, fl, prep) {m, p, f, fl, &native_dialect, NULL, prep}
 const struct route native_routes[] = {
     /* system.c */
     R("GET", "/healthz", native_healthz, ROUTE_NOLIMIT),
@@ -59,6 +61,15 @@ const struct route native_routes[] = {
     R("GET", "/v1/sources", native_sources_list, 0),
     R("POST", "/v1/sources", native_sources_create, ROUTE_WRITE),
     R("DELETE", "/v1/sources/{name}", native_source_delete, ROUTE_WRITE),
+    /* webhooks.c */
+    R("GET", "/v1/webhooks", native_webhooks_list, 0),
+    PR("POST", "/v1/webhooks", native_webhooks_create, ROUTE_WRITE, native_webhook_url_prepare),
+    R("GET", "/v1/webhooks/{id}/deliveries", native_webhook_deliveries, 0),
+    R("POST", "/v1/webhooks/{id}/redeliver", native_webhook_redeliver, ROUTE_WRITE),
+    R("GET", "/v1/webhooks/{id}", native_webhook_get, 0),
+    PR("PATCH", "/v1/webhooks/{id}", native_webhook_patch, ROUTE_WRITE,
+       native_webhook_url_prepare),
+    R("DELETE", "/v1/webhooks/{id}", native_webhook_delete, ROUTE_WRITE),
     /* links.c */
     R("GET", "/v1/applinks", native_applinks_list, 0),
     R("POST", "/v1/applinks", native_applinks_create, ROUTE_WRITE),
@@ -71,6 +82,7 @@ const struct route native_routes[] = {
     {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R
+#undef PR
 
 const struct dialect native_dialect = {
     .name = "native",
