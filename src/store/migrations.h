@@ -83,6 +83,20 @@ static const char *const store_migrations[] = {
      * unique globally, so it is unique in its organization: no row changes. */
     "DROP INDEX users_login;"
     "CREATE UNIQUE INDEX users_login ON users(org_id, login_key);",
+    MIGRATION_NONE, /* 9: another branch */
+    /* 10: idempotency keys of native writes (Idempotency-Key): the first answer to a key, per
+     * organization and principal, kept until expires_at so that a retry is answered without
+     * applying again. Written in the transaction of the write it answers, so a key is stored
+     * exactly when its write commits. `hash` is of the request (method, path, query, workspace,
+     * body); `status` 0 marks a key claimed by a write whose answer is not in yet. `bytes`
+     * lets the per-organization bound count what the answers take. */
+    "CREATE TABLE idempotency_keys(org_id BIGINT NOT NULL, principal TEXT NOT NULL,"
+    "  idem_key TEXT NOT NULL, hash TEXT NOT NULL, status INTEGER NOT NULL,"
+    "  content_type TEXT, headers TEXT, body TEXT, bytes BIGINT NOT NULL DEFAULT 0,"
+    "  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+    "  PRIMARY KEY(org_id, principal, idem_key));"
+    "CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);"
+    "CREATE INDEX idempotency_keys_org ON idempotency_keys(org_id, created_at);",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */
