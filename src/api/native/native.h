@@ -55,6 +55,9 @@ int native_resource_input(json_t *body, struct arena *a, struct resource_input *
                           struct tg_err *err);
 /** The native representation of a tag (GET /v1/tags/{id}). */
 void native_render_tag(struct jw *w, struct hreq *r, const struct tag *t);
+/** The native dialect's `write` hook: Idempotency-Key around every write route
+ * (idempotency.c). */
+enum api_result native_write(struct hreq *r, struct core_ctx *cx, api_handler fn);
 /** Rejects fields of `o` outside `allowed` (NULL-terminated). 0 or -1. */
 int native_only_fields(struct hreq *r, json_t *o, const char *const *allowed);
 /** The keyset cursor of a resource page (the query's `cursor`) into *after (0: none). 0 or -1. */
@@ -138,6 +141,9 @@ enum api_result native_applink_delete(struct hreq *r, struct core_ctx *cx);
 enum api_result native_publiclinks_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_publiclinks_create(struct hreq *r, struct core_ctx *cx);
 enum api_result native_publiclink_delete(struct hreq *r, struct core_ctx *cx);
+/* batch.c */
+/** POST /v1/batch. */
+enum api_result native_batch(struct hreq *r, struct core_ctx *cx);
 /* query.c */
 /** POST /v1/query. */
 enum api_result native_query(struct hreq *r, struct core_ctx *cx);

@@ -65,6 +65,8 @@ const struct route native_routes[] = {
     R("DELETE", "/v1/publiclinks/{id}", native_publiclink_delete, ROUTE_WRITE),
     /* query.c */
     R("POST", "/v1/query", native_query, 0),
+    /* batch.c */
+    R("POST", "/v1/batch", native_batch, ROUTE_WRITE),
     {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R
@@ -74,4 +76,5 @@ const struct dialect native_dialect = {
     .error = api_native_error,
     .paths = NULL, /* every path no other dialect claims */
     .routes = native_routes,
+    .write = native_write, /* Idempotency-Key (idempotency.c) */
 };
