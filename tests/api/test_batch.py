@@ -260,3 +260,31 @@ def test_bad_input(server, admin):
                       b"Authorization: Bearer x\r\nContent-Type: application/json\r\n\r\n{\"op")
     assert out.startswith(b"HTTP/1.1 401")
     assert requests.get(server.url + "/healthz").status_code == 200
+
+
+def test_change_records_are_those_of_the_single_routes(admin):
+    """A batch writes the change log as the single routes do (entity, op, what changed)."""
+    def records(since):
+        return [(c["entity"], c["op"], sorted((c["after"] or c["before"] or {}).keys()))
+                for c in changes_since(admin, since)]
+
+    since = now_rev(admin)
+    assert admin.post("/v1/tags", json={"name": "One.a", "color": "#112233"}).status_code == 201
+    assert admin.patch("/v1/tags/One.a", json={"description": "d"}).status_code == 200
+    assert admin.put("/v1/resources/file/one", json={"name": "n"}).status_code == 201
+    assert admin.post("/v1/resources/file/one/tags", json={"tags": ["One.a"]}).status_code == 200
+    assert admin.put("/v1/resources/file/one/tags", json={"tags": ["One.b"], "create_missing": True}
+                     ).status_code == 200
+    assert admin.delete("/v1/resources/file/one/tags/One.b").status_code == 204
+    single = records(since)
+    since = now_rev(admin)
+    r = batch(admin, [
+        {"op": "create_tag", "tag": {"name": "Two.a", "color": "#112233"}},
+        {"op": "update_tag", "id": "Two.a", "tag": {"description": "d"}},
+        {"op": "put_resource", "kind": "file", "key": "two", "resource": {"name": "n"}},
+        {"op": "add_tags", "kind": "file", "key": "two", "tags": ["Two.a"]},
+        {"op": "replace_tags", "kind": "file", "key": "two", "tags": ["Two.b"],
+         "create_missing": True},
+        {"op": "remove_tags", "kind": "file", "key": "two", "tags": ["Two.b"]}])
+    assert r.status_code == 200, r.text
+    assert records(since) == single
