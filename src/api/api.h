@@ -95,6 +95,9 @@ struct dialect {
 enum {
     ROUTE_WRITE = 1,   /* runs on the writer thread inside a transaction */
     ROUTE_NOLIMIT = 2, /* system endpoints (/healthz ...): no rate limit by client address */
+    /* A write whose request or answer holds a secret (a password, a token shown once): no
+     * copy or fast hash of either may be kept, so it takes no Idempotency-Key. */
+    ROUTE_SECRET = 4,
 };
 
 struct route {

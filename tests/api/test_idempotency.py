@@ -157,3 +157,15 @@ def test_keys_per_organization_are_bounded():
         assert r.status_code == 200 and "Idempotent-Replayed" not in r.headers
     finally:
         s.cleanup()
+
+
+def test_routes_with_secrets_take_no_key(admin):
+    """A token shown once, a password, a public link's access code: keeping the answer (or a
+    fast hash of the body) would keep the secret, so these writes refuse the header."""
+    for path, body in [("/v1/tokens", {"name": "idem-tok", "rights": "tags:read"}),
+                       ("/v1/users", {"login": "idem", "password": "long-enough-pw"})]:
+        r = admin.post(path, json=body, headers=key("k-secret"))
+        assert r.status_code == 400, r.text
+        assert r.json()["error"]["details"]["field"] == "Idempotency-Key"
+    assert "idem-tok" not in [t["name"] for t in admin.get("/v1/tokens").json()["items"]]
+    assert admin.post("/v1/tokens", json={"name": "idem-tok"}).status_code == 201

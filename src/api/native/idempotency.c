@@ -93,6 +93,11 @@ enum api_result native_write(struct hreq *r, struct core_ctx *cx, api_handler fn
     rc = core_idem_key_check(key, &err);
     if (rc)
         return api_fail(r, rc, &err);
+    if (r->route->flags & ROUTE_SECRET)
+        /* Keeping the answer would keep the secret; a fast hash of the body, the password. */
+        return api_failf(r, TG_EINVAL, "Idempotency-Key",
+                         "Idempotency-Key is not taken here: the request or its answer holds a"
+                         " secret that is never stored");
     /* Only an authenticated caller stores keys; without one the handler answers its 401. */
     tok = api_bearer(r);
     if (tok == NULL || core_auth_token(cx, tok, &err) != 0)

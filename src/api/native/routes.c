@@ -43,9 +43,9 @@ const struct route native_routes[] = {
     R("DELETE", "/v1/resources/{kind}/{key}", native_resource_delete, ROUTE_WRITE),
     /* admin.c, changes.c */
     R("GET", "/v1/users", native_users_list, 0),
-    R("POST", "/v1/users", native_users_create, ROUTE_WRITE),
+    R("POST", "/v1/users", native_users_create, ROUTE_WRITE | ROUTE_SECRET),
     R("GET", "/v1/tokens", native_tokens_list, 0),
-    R("POST", "/v1/tokens", native_tokens_create, ROUTE_WRITE),
+    R("POST", "/v1/tokens", native_tokens_create, ROUTE_WRITE | ROUTE_SECRET),
     R("DELETE", "/v1/tokens/{id}", native_token_delete, ROUTE_WRITE),
     R("GET", "/v1/changes", native_changes, 0),
     R("GET", "/v1/events", native_events, 0),
@@ -58,10 +58,10 @@ const struct route native_routes[] = {
     R("DELETE", "/v1/sources/{name}", native_source_delete, ROUTE_WRITE),
     /* links.c */
     R("GET", "/v1/applinks", native_applinks_list, 0),
-    R("POST", "/v1/applinks", native_applinks_create, ROUTE_WRITE),
+    R("POST", "/v1/applinks", native_applinks_create, ROUTE_WRITE | ROUTE_SECRET),
     R("DELETE", "/v1/applinks/{id}", native_applink_delete, ROUTE_WRITE),
     R("GET", "/v1/publiclinks", native_publiclinks_list, 0),
-    R("POST", "/v1/publiclinks", native_publiclinks_create, ROUTE_WRITE),
+    R("POST", "/v1/publiclinks", native_publiclinks_create, ROUTE_WRITE | ROUTE_SECRET),
     R("DELETE", "/v1/publiclinks/{id}", native_publiclink_delete, ROUTE_WRITE),
     /* query.c */
     R("POST", "/v1/query", native_query, 0),
