@@ -9,6 +9,8 @@
 
 #include "api/api.h"
 #include "core/core.h"
+#include "core/batch.h"
+#include "core/idempotency.h"
 #include "core/sources.h"
 #include "core/webhooks.h"
 #include "http/config.h"
@@ -141,6 +143,10 @@ static void apply_settings(const struct tagd_config *cfg)
     core_limits.max_tags_per_resource = (int)cfg->max_tags_per_resource;
     core_limits.session_ttl_ms = cfg->session_ttl * 1000;
     core_limits.login_ttl_ms = cfg->immuta_token_ttl * 1000;
+    batch_limits.max_ops = (int)cfg->batch_max_ops;
+    idem_limits.ttl_ms = cfg->idempotency_ttl * 1000;
+    idem_limits.max_keys = cfg->idempotency_max_keys;
+    idem_limits.max_bytes = cfg->idempotency_max_mb << 20;
     core_limits.auth_cache_ms = cfg->auth_cache_ms;
     api_config.max_json_depth = (int)cfg->max_json_depth;
     api_config.max_header_bytes = (int)cfg->max_header_bytes;

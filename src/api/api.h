@@ -86,11 +86,18 @@ struct dialect {
     const char *const *paths;
     const char *infix; /* when set, a path must also contain it to be the dialect's */
     const struct route *routes; /* the dialect's route table (terminated by a NULL method) */
+    /* When set, runs each of the dialect's write routes: calls `fn` (the route's handler) or
+     * answers in its place, and returns the result as a handler does (the native API's
+     * Idempotency-Key). NULL: the writer calls the handler itself. */
+    enum api_result (*write)(struct hreq *r, struct core_ctx *cx, api_handler fn);
 };
 
 enum {
     ROUTE_WRITE = 1,   /* runs on the writer thread inside a transaction */
     ROUTE_NOLIMIT = 2, /* system endpoints (/healthz ...): no rate limit by client address */
+    /* A write whose request or answer holds a secret (a password, a token shown once): no
+     * copy or fast hash of either may be kept, so it takes no Idempotency-Key. */
+    ROUTE_SECRET = 4,
 };
 
 struct route {

@@ -50,6 +50,10 @@ static const struct opt opts[] = {
     R("anon-rate-burst", anon_rate_burst, 0, 1000000, "bucket size per client address (2 x anon-rate-limit)"),
     R("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
     R("immuta-token-ttl", immuta_token_ttl, 1, 31536000, "lifetime in s of the tokens Immuta's API-key login gives (3600)"),
+    R("batch-max-ops", batch_max_ops, 1, 1000000, "operations in one POST /v1/batch (10000)"),
+    R("idempotency-ttl", idempotency_ttl, 1, 31536000, "s an Idempotency-Key's first answer is kept for retries (86400)"),
+    R("idempotency-max-keys", idempotency_max_keys, 1, 100000000, "Idempotency-Keys one organization keeps; the oldest make room (10000)"),
+    R("idempotency-max-mb", idempotency_max_mb, 1, 1048576, "MB of answers one organization's Idempotency-Keys keep; the oldest make room (64)"),
     R("auth-cache", auth_cache_ms, 0, 3600000, "ms a checked token is trusted without a store read, 0 off (1000)"),
     I("defer-sync", defer_sync, 0, 1, "SQLite: 1 the writer goes on while the WAL is flushed, answers and reads still wait for it; 0 each commit waits (1)"),
     I("wal-mb", wal_mb, 4, 65536, "SQLite: MB the WAL grows to before it starts over; a quarter of it not yet copied starts a background checkpoint (256)"),
@@ -284,6 +288,10 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->max_tags_per_resource = 1000;
     cfg->session_ttl = 86400;
     cfg->immuta_token_ttl = 3600;
+    cfg->batch_max_ops = 10000;
+    cfg->idempotency_ttl = 86400;
+    cfg->idempotency_max_keys = 10000;
+    cfg->idempotency_max_mb = 64;
     cfg->auth_cache_ms = 1000;
     cfg->defer_sync = 1;
     cfg->wal_mb = 256;

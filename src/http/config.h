@@ -29,6 +29,10 @@ struct tagd_config {
     int64_t anon_rate_burst;
     int64_t session_ttl;  /* seconds */
     int64_t immuta_token_ttl; /* seconds: POST /bim/apikey/authenticate's tokens */
+    int64_t batch_max_ops;        /* operations in one POST /v1/batch */
+    int64_t idempotency_ttl;      /* seconds an Idempotency-Key's answer is kept */
+    int64_t idempotency_max_keys; /* keys one organization keeps at most */
+    int64_t idempotency_max_mb;   /* MB of answers one organization's keys keep at most */
     int64_t auth_cache_ms;
     int64_t defer_sync; /* SQLite: the WAL's fsync leaves the writer (store_open_opts.defer_sync) */
     int64_t wal_mb;     /* SQLite: the WAL's length before it starts over (store_open_opts.wal_mb) */

@@ -814,7 +814,10 @@ static enum txn_outcome job_run(struct txn_job *tj, struct core_ctx *cx)
     struct hreq *r = j->r;
 
     assert(r->status == 0);
-    j->res = r->route->fn(r, cx);
+    if (r->route->d && r->route->d->write)
+        j->res = r->route->d->write(r, cx, r->route->fn);
+    else
+        j->res = r->route->fn(r, cx);
     r->authed = cx->authed;
     if (cx->authed && cx->who.name)
         r->principal = arena_strdup(&r->a, cx->who.name);

@@ -108,7 +108,19 @@ static const char *const store_migrations[] = {
     "  events BIGINT NOT NULL, attempt BIGINT NOT NULL, status BIGINT NOT NULL,"
     "  latency_ms BIGINT NOT NULL, outcome TEXT NOT NULL, error TEXT, instance TEXT);"
     "CREATE INDEX webhook_deliveries_hook ON webhook_deliveries(webhook_id, id);",
-    MIGRATION_NONE, /* 10: another branch */
+    /* 10: idempotency keys of native writes (Idempotency-Key): the first answer to a key, per
+     * organization and principal, kept until expires_at so that a retry is answered without
+     * applying again. Written in the transaction of the write it answers, so a key is stored
+     * exactly when its write commits. `hash` is of the request (method, path, query, workspace,
+     * body); `status` 0 marks a key claimed by a write whose answer is not in yet. `bytes`
+     * lets the per-organization bound count what the answers take. */
+    "CREATE TABLE idempotency_keys(org_id BIGINT NOT NULL, principal TEXT NOT NULL,"
+    "  idem_key TEXT NOT NULL, hash TEXT NOT NULL, status INTEGER NOT NULL,"
+    "  content_type TEXT, headers TEXT, body TEXT, bytes BIGINT NOT NULL DEFAULT 0,"
+    "  created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,"
+    "  PRIMARY KEY(org_id, principal, idem_key));"
+    "CREATE INDEX idempotency_keys_expiry ON idempotency_keys(expires_at);"
+    "CREATE INDEX idempotency_keys_org ON idempotency_keys(org_id, created_at);",
     /* 11: tag aliases. A rename or a move keeps each old name as an alias of the tag it now
      * is, and a merge keeps the merged tag's name as an alias of the tag it went into, so that
      * names clients stored go on resolving. An alias name is unique in its workspace like a

@@ -11,3 +11,4 @@
 #include "store/sql_aliases.h"
 #include "store/sql_engine.h"
 #include "store/sql_webhooks.h"
+#include "store/sql_idempotency.h"

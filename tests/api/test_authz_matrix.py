@@ -42,6 +42,9 @@ NATIVE = [
     ("GET", "/v1/tags/Mx.base/history", None, "read"),
     ("GET", "/v1/groups/1/history", None, "read"),
     ("GET", "/v1/resources/folder/mx/history", None, "read"),
+    # Rights per operation: this batch's one operation needs tags:write.
+    ("POST", "/v1/batch", {"operations": [{"op": "create_tag", "tag": {"name": "Mx.batch"}}]},
+     "write"),
 ]
 
 RIGHTS = {"read": "tags:read", "write": "tags:write", "assign": "tags:assign", "admin": "admin"}

@@ -940,6 +940,7 @@ def test_migration_keeps_logins_working():
             db.execute("DROP TABLE IF EXISTS tag_aliases")
             db.execute("DROP TABLE IF EXISTS webhooks")
             db.execute("DROP TABLE IF EXISTS webhook_deliveries")
+            db.execute("DROP TABLE IF EXISTS idempotency_keys")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)

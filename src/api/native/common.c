@@ -65,8 +65,7 @@ int native_if_match(struct hreq *r, int64_t *version)
     return 0;
 }
 
-/* Rejects fields outside `allowed` (NULL-terminated). */
-int native_only_fields(struct hreq *r, json_t *o, const char *const *allowed)
+int native_fields_check(json_t *o, const char *const *allowed, struct tg_err *err)
 {
     const char *k;
     json_t *v;
@@ -76,10 +75,23 @@ int native_only_fields(struct hreq *r, json_t *o, const char *const *allowed)
         bool ok = false;
         for (const char *const *a = allowed; *a && !ok; a++)
             ok = strcmp(*a, k) == 0;
-        if (!ok) {
-            api_failf(r, TG_EINVAL, k, "unknown field '%s'", k);
-            return -1;
-        }
+        if (!ok)
+            return tg_err_set(err, TG_EINVAL, k, "unknown field '%s'", k);
+    }
+    return 0;
+}
+
+/* Rejects fields outside `allowed` (NULL-terminated). */
+int native_only_fields(struct hreq *r, json_t *o, const char *const *allowed)
+{
+    struct tg_err err;
+    int rc;
+
+    tg_err_clear(&err);
+    rc = native_fields_check(o, allowed, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return -1;
     }
     return 0;
 }

@@ -43,6 +43,21 @@ const char *native_last_segment(const char *name);
 void native_set_etag(struct hreq *r, int64_t version);
 /** If-Match: "N", W/"N" or *; *version is 0 when there is nothing to check. 0 or -1. */
 int native_if_match(struct hreq *r, int64_t *version);
+/** TG_EINVAL naming the first field of `o` outside `allowed` (NULL-terminated), else 0. */
+int native_fields_check(json_t *o, const char *const *allowed, struct tg_err *err);
+/** Reads a tag's fields as POST /v1/tags (`create`) or PATCH /v1/tags/{id} take them; strings
+ * borrow from `o`, l10n goes to `a`. 0 or TG_EINVAL with `err`. */
+int native_tag_input(json_t *o, struct arena *a, struct tag_input *in, bool create,
+                     struct tg_err *err);
+/** Reads a resource's fields as PUT /v1/resources/{kind}/{key} takes them; strings borrow
+ * from `body`, the document goes to `a`. 0 or TG_EINVAL with `err`. */
+int native_resource_input(json_t *body, struct arena *a, struct resource_input *in,
+                          struct tg_err *err);
+/** The native representation of a tag (GET /v1/tags/{id}). */
+void native_render_tag(struct jw *w, struct hreq *r, const struct tag *t);
+/** The native dialect's `write` hook: Idempotency-Key around every write route
+ * (idempotency.c). */
+enum api_result native_write(struct hreq *r, struct core_ctx *cx, api_handler fn);
 /** Rejects fields of `o` outside `allowed` (NULL-terminated). 0 or -1. */
 int native_only_fields(struct hreq *r, json_t *o, const char *const *allowed);
 /** The keyset cursor of a resource page (the query's `cursor`) into *after (0: none). 0 or -1. */
@@ -148,6 +163,9 @@ enum api_result native_applink_delete(struct hreq *r, struct core_ctx *cx);
 enum api_result native_publiclinks_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_publiclinks_create(struct hreq *r, struct core_ctx *cx);
 enum api_result native_publiclink_delete(struct hreq *r, struct core_ctx *cx);
+/* batch.c */
+/** POST /v1/batch. */
+enum api_result native_batch(struct hreq *r, struct core_ctx *cx);
 /* query.c */
 /** POST /v1/query. */
 enum api_result native_query(struct hreq *r, struct core_ctx *cx);

@@ -24,12 +24,54 @@ enum api_result native_resource_get(struct hreq *r, struct core_ctx *cx)
 
 static const char *const resource_fields[] = {"name", "parent", "archived", "document", NULL};
 
+int native_resource_input(json_t *body, struct arena *a, struct resource_input *in,
+                          struct tg_err *err)
+{
+    json_t *p;
+    int rc;
+
+    memset(in, 0, sizeof(*in));
+    if (!json_is_object(body))
+        return tg_err_set(err, TG_EINVAL, "body", "body must be a JSON object");
+    rc = native_fields_check(body, resource_fields, err);
+    if (rc)
+        return rc;
+    if (json_get_str_or_null(body, "name", &in->name, &in->has_name, err) ||
+        json_get_bool(body, "archived", &in->archived, &in->has_archived, err)) {
+        err->code = TG_EINVAL;
+        return TG_EINVAL;
+    }
+    p = json_object_get(body, "document");
+    if (p) {
+        if (!json_is_object(p) && !json_is_null(p))
+            return tg_err_set(err, TG_EINVAL, "document", "'document' must be an object or null");
+        in->has_extra = true;
+        in->extra = json_is_object(p) ? json_to_arena(a, p) : NULL;
+    }
+    p = json_object_get(body, "parent");
+    if (p) {
+        in->has_parent = true;
+        if (json_is_object(p)) {
+            json_t *k = json_object_get(p, "kind"), *key = json_object_get(p, "key");
+            if (!json_is_string(k) || !json_is_string(key))
+                return tg_err_set(err, TG_EINVAL, "parent",
+                                  "'parent' must be {\"kind\", \"key\"} or null");
+            in->parent_kind = json_string_value(k);
+            in->parent_key = json_string_value(key);
+        } else if (!json_is_null(p)) {
+            return tg_err_set(err, TG_EINVAL, "parent",
+                              "'parent' must be {\"kind\", \"key\"} or null");
+        }
+    }
+    return 0;
+}
+
 enum api_result native_resource_put(struct hreq *r, struct core_ctx *cx)
 {
     struct resource_input in;
     struct resource res;
     struct tg_err err;
-    json_t *body, *p;
+    json_t *body;
     bool created;
     struct jw w;
     int rc;
@@ -40,45 +82,10 @@ enum api_result native_resource_put(struct hreq *r, struct core_ctx *cx)
     body = r->body_len ? api_body_json(r) : json_object();
     if (body == NULL)
         return API_ROLLBACK;
-    memset(&in, 0, sizeof(in));
     tg_err_clear(&err);
-    if (!json_is_object(body)) {
-        api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
-        goto out;
-    }
-    if (native_only_fields(r, body, resource_fields))
-        goto out;
-    if (json_get_str_or_null(body, "name", &in.name, &in.has_name, &err) ||
-        json_get_bool(body, "archived", &in.archived, &in.has_archived, &err)) {
-        api_fail(r, TG_EINVAL, &err);
-        goto out;
-    }
-    p = json_object_get(body, "document");
-    if (p) {
-        if (!json_is_object(p) && !json_is_null(p)) {
-            api_failf(r, TG_EINVAL, "document", "'document' must be an object or null");
-            goto out;
-        }
-        in.has_extra = true;
-        in.extra = json_is_object(p) ? json_to_arena(&r->a, p) : NULL;
-    }
-    p = json_object_get(body, "parent");
-    if (p) {
-        in.has_parent = true;
-        if (json_is_object(p)) {
-            json_t *k = json_object_get(p, "kind"), *key = json_object_get(p, "key");
-            if (!json_is_string(k) || !json_is_string(key)) {
-                api_failf(r, TG_EINVAL, "parent", "'parent' must be {\"kind\", \"key\"} or null");
-                goto out;
-            }
-            in.parent_kind = json_string_value(k);
-            in.parent_key = json_string_value(key);
-        } else if (!json_is_null(p)) {
-            api_failf(r, TG_EINVAL, "parent", "'parent' must be {\"kind\", \"key\"} or null");
-            goto out;
-        }
-    }
-    rc = core_resource_put(cx, r->params[0], r->params[1], &in, &res, &created, &err);
+    rc = native_resource_input(body, &r->a, &in, &err);
+    if (rc == 0)
+        rc = core_resource_put(cx, r->params[0], r->params[1], &in, &res, &created, &err);
     if (rc) {
         api_fail(r, rc, &err);
         goto out;

@@ -48,9 +48,9 @@ const struct route native_routes[] = {
     R("DELETE", "/v1/resources/{kind}/{key}", native_resource_delete, ROUTE_WRITE),
     /* admin.c, changes.c */
     R("GET", "/v1/users", native_users_list, 0),
-    R("POST", "/v1/users", native_users_create, ROUTE_WRITE),
+    R("POST", "/v1/users", native_users_create, ROUTE_WRITE | ROUTE_SECRET),
     R("GET", "/v1/tokens", native_tokens_list, 0),
-    R("POST", "/v1/tokens", native_tokens_create, ROUTE_WRITE),
+    R("POST", "/v1/tokens", native_tokens_create, ROUTE_WRITE | ROUTE_SECRET),
     R("DELETE", "/v1/tokens/{id}", native_token_delete, ROUTE_WRITE),
     R("GET", "/v1/changes", native_changes, 0),
     R("GET", "/v1/events", native_events, 0),
@@ -63,22 +63,25 @@ const struct route native_routes[] = {
     R("DELETE", "/v1/sources/{name}", native_source_delete, ROUTE_WRITE),
     /* webhooks.c */
     R("GET", "/v1/webhooks", native_webhooks_list, 0),
-    PR("POST", "/v1/webhooks", native_webhooks_create, ROUTE_WRITE, native_webhook_url_prepare),
+    PR("POST", "/v1/webhooks", native_webhooks_create, ROUTE_WRITE | ROUTE_SECRET,
+       native_webhook_url_prepare),
     R("GET", "/v1/webhooks/{id}/deliveries", native_webhook_deliveries, 0),
     R("POST", "/v1/webhooks/{id}/redeliver", native_webhook_redeliver, ROUTE_WRITE),
     R("GET", "/v1/webhooks/{id}", native_webhook_get, 0),
-    PR("PATCH", "/v1/webhooks/{id}", native_webhook_patch, ROUTE_WRITE,
+    PR("PATCH", "/v1/webhooks/{id}", native_webhook_patch, ROUTE_WRITE | ROUTE_SECRET,
        native_webhook_url_prepare),
     R("DELETE", "/v1/webhooks/{id}", native_webhook_delete, ROUTE_WRITE),
     /* links.c */
     R("GET", "/v1/applinks", native_applinks_list, 0),
-    R("POST", "/v1/applinks", native_applinks_create, ROUTE_WRITE),
+    R("POST", "/v1/applinks", native_applinks_create, ROUTE_WRITE | ROUTE_SECRET),
     R("DELETE", "/v1/applinks/{id}", native_applink_delete, ROUTE_WRITE),
     R("GET", "/v1/publiclinks", native_publiclinks_list, 0),
-    R("POST", "/v1/publiclinks", native_publiclinks_create, ROUTE_WRITE),
+    R("POST", "/v1/publiclinks", native_publiclinks_create, ROUTE_WRITE | ROUTE_SECRET),
     R("DELETE", "/v1/publiclinks/{id}", native_publiclink_delete, ROUTE_WRITE),
     /* query.c */
     R("POST", "/v1/query", native_query, 0),
+    /* batch.c */
+    R("POST", "/v1/batch", native_batch, ROUTE_WRITE),
     {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R
@@ -89,4 +92,5 @@ const struct dialect native_dialect = {
     .error = api_native_error,
     .paths = NULL, /* every path no other dialect claims */
     .routes = native_routes,
+    .write = native_write, /* Idempotency-Key (idempotency.c) */
 };

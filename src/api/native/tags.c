@@ -64,58 +64,70 @@ static void render_tag_fields(struct jw *w, struct hreq *r, const struct tag *t)
     jw_kint(w, "version", t->version);
 }
 
+void native_render_tag(struct jw *w, struct hreq *r, const struct tag *t)
+{
+    render_tag(w, r, t);
+}
+
 /* ---- tags ---- */
 
 static const char *const tag_fields[] = {"name",     "display_name", "l10n",     "color",
                                          "description", "source",    "protected", "archived",
                                          "group_id", "position",     NULL};
 
-static int parse_tag_input(struct hreq *r, json_t *o, struct tag_input *in, bool create)
+int native_tag_input(json_t *o, struct arena *a, struct tag_input *in, bool create,
+                     struct tg_err *err)
 {
-    struct tg_err err;
     json_t *v;
+    int rc;
 
-    tg_err_clear(&err);
     memset(in, 0, sizeof(*in));
-    if (!json_is_object(o)) {
-        api_failf(r, TG_EINVAL, "body", "a tag must be a JSON object");
-        return -1;
-    }
-    if (native_only_fields(r, o, tag_fields))
-        return -1;
-    if (json_get_str(o, "name", &in->name, &err) ||
-        json_get_str_or_null(o, "display_name", &in->display_name, &in->has_display_name, &err) ||
-        json_get_str_or_null(o, "color", &in->color, &in->has_color, &err) ||
-        json_get_str_or_null(o, "description", &in->description, &in->has_description, &err) ||
-        json_get_str_or_null(o, "source", &in->source, &in->has_source, &err) ||
-        json_get_bool(o, "protected", &in->protected_, &in->has_protected, &err) ||
-        json_get_bool(o, "archived", &in->archived, &in->has_archived, &err) ||
-        json_get_int(o, "position", &in->position, &in->has_position, &err)) {
-        api_fail(r, TG_EINVAL, &err);
-        return -1;
+    if (!json_is_object(o))
+        return tg_err_set(err, TG_EINVAL, "body", "a tag must be a JSON object");
+    rc = native_fields_check(o, tag_fields, err);
+    if (rc)
+        return rc;
+    if (json_get_str(o, "name", &in->name, err) ||
+        json_get_str_or_null(o, "display_name", &in->display_name, &in->has_display_name, err) ||
+        json_get_str_or_null(o, "color", &in->color, &in->has_color, err) ||
+        json_get_str_or_null(o, "description", &in->description, &in->has_description, err) ||
+        json_get_str_or_null(o, "source", &in->source, &in->has_source, err) ||
+        json_get_bool(o, "protected", &in->protected_, &in->has_protected, err) ||
+        json_get_bool(o, "archived", &in->archived, &in->has_archived, err) ||
+        json_get_int(o, "position", &in->position, &in->has_position, err)) {
+        err->code = TG_EINVAL;
+        return TG_EINVAL;
     }
     v = json_object_get(o, "group_id");
     if (v) {
         in->has_group = true;
         if (json_is_integer(v))
             in->group_id = json_integer_value(v);
-        else if (!json_is_null(v)) {
-            api_failf(r, TG_EINVAL, "group_id", "'group_id' must be an integer or null");
-            return -1;
-        }
+        else if (!json_is_null(v))
+            return tg_err_set(err, TG_EINVAL, "group_id", "'group_id' must be an integer or null");
     }
     v = json_object_get(o, "l10n");
     if (v) {
         in->has_l10n = true;
-        if (json_is_object(v)) {
-            in->l10n = json_to_arena(&r->a, v);
-        } else if (!json_is_null(v)) {
-            api_failf(r, TG_EINVAL, "l10n", "'l10n' must be an object of language to text");
-            return -1;
-        }
+        if (json_is_object(v))
+            in->l10n = json_to_arena(a, v);
+        else if (!json_is_null(v))
+            return tg_err_set(err, TG_EINVAL, "l10n", "'l10n' must be an object of language to text");
     }
-    if (create && in->name == NULL) {
-        api_failf(r, TG_EINVAL, "name", "name is required");
+    if (create && in->name == NULL)
+        return tg_err_set(err, TG_EINVAL, "name", "name is required");
+    return 0;
+}
+
+static int parse_tag_input(struct hreq *r, json_t *o, struct tag_input *in, bool create)
+{
+    struct tg_err err;
+    int rc;
+
+    tg_err_clear(&err);
+    rc = native_tag_input(o, &r->a, in, create, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
         return -1;
     }
     return 0;
