@@ -35,6 +35,12 @@ void *vec_push(struct core_ctx *ctx, struct vec *v);
 int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
                      struct tg_err *err);
 
+/* ---- assignments (resources.c) ---- */
+
+/** Closes an assignment the caller knows is current, with its change record. */
+int core__assign_close(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                       struct tg_err *err);
+
 /* ---- the installation (meta.c, orgs.c, principals.c) ---- */
 
 /** The meta table's value for `key` into `out`: 1 found, 0 not there, -1 on a store error. */

@@ -83,6 +83,20 @@ static const char *const store_migrations[] = {
      * unique globally, so it is unique in its organization: no row changes. */
     "DROP INDEX users_login;"
     "CREATE UNIQUE INDEX users_login ON users(org_id, login_key);",
+    MIGRATION_NONE, /* 9: another branch */
+    MIGRATION_NONE, /* 10: another branch */
+    MIGRATION_NONE, /* 11: another branch */
+    /* 12: the taxonomy's lifecycle (docs/taxonomy.md, "Lifecycle"). A tag's state (draft,
+     * active, deprecated, archived) decides whether it may be assigned; `archived` stays as
+     * the listings' filter and is kept equal to state = 'archived', so the tags archived
+     * before keep their meaning. An assignment may expire: the partial index finds the next
+     * one due (the write pipeline's sweep) without reading the permanent ones. */
+    "ALTER TABLE tags ADD COLUMN state TEXT NOT NULL DEFAULT 'active';"
+    "ALTER TABLE tags ADD COLUMN replaced_by BIGINT;"
+    "UPDATE tags SET state = 'archived' WHERE archived = 1;"
+    "ALTER TABLE assignments ADD COLUMN expires_at BIGINT;"
+    "CREATE INDEX assignments_expiry ON assignments(expires_at)"
+    "  WHERE valid_to IS NULL AND expires_at IS NOT NULL;",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */
