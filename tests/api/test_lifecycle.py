@@ -108,8 +108,11 @@ def test_deprecated_stays_where_it_is_with_a_hint(admin):
     ok(admin.post("/v1/resources/file/dep1/tags", json={"tags": ["Dep.old"]}))
     t = ok(admin.patch("/v1/tags/Dep.old", json={"state": "deprecated", "replaced_by": "Dep.new"}))
     assert t["state"] == "deprecated" and t["replaced_by"] == new["id"]
-    # Kept where it is, also through a replace that names it; refused anywhere new.
+    # Kept where it is, with the hint in reads; also through a replace that names it; refused
+    # anywhere new.
     assert res_tags(admin, "file", "dep1") == ["Dep.old"]
+    item = ok(admin.get("/v1/resources/file/dep1/tags"))["items"][0]
+    assert item["state"] == "deprecated" and item["replaced_by"] == new["id"], item
     ok(admin.put("/v1/resources/file/dep1/tags", json={"tags": ["Dep.old", "Dep.new"]}))
     assert res_tags(admin, "file", "dep1") == ["Dep.new", "Dep.old"]
     body = native_error(admin.post("/v1/resources/file/dep2/tags", json={"tags": ["Dep.old"]}),

@@ -59,6 +59,15 @@ static void render_assignments(struct hreq *r, struct assignment *as, size_t n,
         jw_kstr(&w, "display_name",
                 as[i].tag.display_name ? as[i].tag.display_name : native_last_segment(as[i].tag.name));
         jw_kstr(&w, "color", as[i].tag.color);
+        if (as[i].tag.state == TAG_DEPRECATED) {
+            /* The hint a deprecated tag carries where it stays (docs/taxonomy.md). */
+            jw_kstr(&w, "state", "deprecated");
+            jw_key(&w, "replaced_by");
+            if (as[i].tag.replaced_by)
+                jw_int(&w, as[i].tag.replaced_by);
+            else
+                jw_null(&w);
+        }
         if (!piece_repeat(b, &who, as[i].context, as[i].added_by, 0)) {
             jw_kstr(&w, "context", as[i].context);
             jw_kstr(&w, "added_by", as[i].added_by);
