@@ -350,13 +350,20 @@ static void job_fail(struct txn_job *j, int code, const struct tg_err *err)
 static struct txn_job *writer_take(bool *due)
 {
     struct queue *q = &T.write;
-    int64_t at = T.w_due;
+    int64_t at;
     bool jobs;
 
-    if (at != INT64_MIN && at != INT64_MAX)
-        at += T.sweep_delay_ms;
     pthread_mutex_lock(&q->mu);
-    while (q->head == NULL && !q->stop && time_now_ms() < at) {
+    for (;;) {
+        /* The tailer may lower the mirror (another instance's expiring add). */
+        int64_t m = atomic_load(&T.due_mirror);
+        if (m < T.w_due)
+            T.w_due = m;
+        at = T.w_due;
+        if (at != INT64_MIN && at != INT64_MAX)
+            at += T.sweep_delay_ms;
+        if (!(q->head == NULL && !q->stop && time_now_ms() < at))
+            break;
         if (at == INT64_MAX) {
             pthread_cond_wait(&q->cv, &q->mu);
         } else {
@@ -564,6 +571,23 @@ static void *publisher_main(void *arg)
 
 /* ---- the tailer ---- */
 
+/* The earliest expiry in the tailer's snapshot lowers the readers' and the writer's (which
+ * takes the mirror in writer_take), and wakes the writer when it is earlier. */
+static void tail_due(struct core_ctx *cx)
+{
+    struct tg_err err;
+    int64_t next;
+
+    tg_err_clear(&err);
+    if (core_expiry_next(cx, &next, &err) != 0 || next >= atomic_load(&T.due_mirror))
+        return;
+    atomic_min64(&T.pub_due, next);
+    atomic_min64(&T.due_mirror, next);
+    pthread_mutex_lock(&T.write.mu);
+    pthread_cond_signal(&T.write.cv);
+    pthread_mutex_unlock(&T.write.mu);
+}
+
 /* Follows the revisions other instances commit (see the header) and applies them to the engine,
  * reading `changes` from its last applied revision on.
  *
@@ -601,7 +625,11 @@ static void *tailer_main(void *arg)
          * a tag the engine did not know yet, and that tag's bitmap then missed the resource
          * for good (a query found nothing where the resource's tags showed it). */
         if (rev > tailed) {
-            int rc = T.engine ? engine_catch_up(T.engine, T.tail_conn, &err) : 0;
+            int rc;
+            /* Other instances' expiring adds: known here before their snapshot is published,
+             * so that no read of it misses their moment; this instance sweeps them too. */
+            tail_due(&cx);
+            rc = T.engine ? engine_catch_up(T.engine, T.tail_conn, &err) : 0;
             store_rollback(T.tail_conn);
             if (rc != 0)
                 continue;
