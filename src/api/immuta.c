@@ -166,7 +166,8 @@ static void render_tag(struct jw *w, struct hreq *r, struct core_ctx *cx, struct
     jw_kstr(w, "color", t->color);
     jw_kstr(w, "description", t->description);
     jw_kstr(w, "source", t->source);
-    jw_kbool(w, "deleted", t->deleted);
+    /* Immuta has no states: an archived tag is as good as deleted there (docs/dialects). */
+    jw_kbool(w, "deleted", t->deleted || t->state == TAG_ARCHIVED);
     jw_kbool(w, "systemCreated", t->system_created);
     jw_kbool(w, "protected", t->protected_);
     kprofile(w, cx, p, "createdBy", core_immuta_creator(t));

@@ -286,6 +286,7 @@ struct mrow {
     int64_t resource_id;
     size_t pair;
     const char *context;
+    int64_t expires_at; /* 0: permanent; a moved assignment keeps its expiry */
 };
 
 static int cmp_mrow(const void *x, const void *y)
@@ -522,6 +523,7 @@ int core_tag_merge(struct core_ctx *ctx, int64_t from_id, const struct merge_opt
             m->resource_id = col_int(st, 0);
             m->pair = i;
             m->context = col_dup(ctx, st, 1);
+            m->expires_at = col_int(st, 2);
         }
         st_reset(st);
         if (rc < 0)
@@ -636,7 +638,7 @@ int core_tag_merge(struct core_ctx *ctx, int64_t from_id, const struct merge_opt
             struct rtag *t;
             if (has_tag(&now, q))
                 continue;
-            rc = core__asg_add_one(ctx, rid, &q->into, m[k].context, err);
+            rc = core__asg_add_one(ctx, rid, &q->into, m[k].context, m[k].expires_at, err);
             if (rc)
                 return rc;
             t = vec_push(ctx, &now);

@@ -84,6 +84,7 @@ struct core_ctx {
     /* The old names (aliases) this request named and core resolved to the tags they are now,
      * newest first (arena); the native API tells the client (aliases.c). */
     struct alias_hit *alias_hits;
+    int64_t expiry_added;         /* writes: the earliest expiry this request wrote, 0: none */
 };
 
 /* ---- the request context (context.c) and the writer's engine reads (writer_fresh.c) ---- */
@@ -218,6 +219,10 @@ struct tag_input {
     bool has_protected;
     bool archived;
     bool has_archived;
+    const char *state; /* "draft", "active", "deprecated", "archived" (core_tag_state_apply) */
+    bool has_state;
+    const char *replaced_by; /* a tag's name or id (tag_N); NULL clears it */
+    bool has_replaced_by;
     int64_t group_id; /* 0: none */
     bool has_group;
     int64_t position;
@@ -236,6 +241,8 @@ struct tag_filter {
     int64_t group_id; /* 0: any */
     int archived;     /* 0 exclude, 1 include, 2 only */
     int deleted;      /* 0 exclude, 1 include, 2 only */
+    int state;        /* 0: any; 1 + enum tag_state: only that state */
+    bool no_drafts;   /* leave drafts out (a reader who is no steward) */
     const char *kind; /* only tags in use on resources of this kind */
     int64_t parent_id; /* 0: any */
     const char *cursor; /* opaque, from a previous page */
@@ -356,6 +363,38 @@ int core_tag_merge(struct core_ctx *ctx, int64_t from_id, const struct merge_opt
  * dialects echo a color the way their client sent it. */
 int core_color_parse(const char *in, char out[8], const char *field, struct tg_err *err);
 
+/* ---- the lifecycle (lifecycle.c; docs/taxonomy.md, "Lifecycle") ---- */
+
+/**
+ * Applies in->state, in->replaced_by and the older in->archived flag to `t`, whose state was
+ * `from` (creating: it had none). Transitions: draft to any state; active, deprecated and
+ * archived among themselves; nothing back to draft. replaced_by names a live active tag other
+ * than `t`, only while `t` is deprecated; leaving deprecated clears it. TG_EINVAL or TG_ERULE
+ * with `err` set.
+ */
+int core_tag_state_apply(struct core_ctx *ctx, const struct tag_input *in, enum tag_state from,
+                         bool creating, struct tag *t, struct tg_err *err);
+/** Whether the caller may see `t`: a draft only with tags:write or admin (a steward). */
+bool core_tag_visible(struct core_ctx *ctx, const struct tag *t);
+/** 0 when `t` may be put on a resource anew; else TG_ERULE saying why (with the replacement's
+ * name for a deprecated tag). */
+int core_tag_assignable(struct core_ctx *ctx, const struct tag *t, struct tg_err *err);
+/** An expiry given as `expires_at` (RFC 3339 or epoch ms; NULL: none) or `ttl` seconds (< 0:
+ * none), at most one of them, as ms since the epoch in *out (0: never). It must lie ahead of
+ * ctx->now and within ten years. TG_EINVAL with `err` naming the field. */
+int core_expiry_parse(struct core_ctx *ctx, const char *expires_at, int64_t ttl, int64_t *out,
+                      struct tg_err *err);
+/**
+ * Removes the current assignments that expired at `now` or before, at most `limit` of them,
+ * earliest first, each logged as an assignment removal by "system" in its resource's
+ * organization, all under one revision. ctx is the writer's, unauthenticated. *removed gets
+ * how many. Inside the caller's write transaction.
+ */
+int core_expiry_sweep(struct core_ctx *ctx, int64_t now, int limit, int *removed,
+                      struct tg_err *err);
+/** The earliest expiry of a current assignment in *next (INT64_MAX: none). */
+int core_expiry_next(struct core_ctx *ctx, int64_t *next, struct tg_err *err);
+
 /* ---- groups (groups.c) ---- */
 
 struct group_input {
@@ -455,6 +494,14 @@ int core_assign_list_brief(struct core_ctx *ctx, int64_t resource_id, struct ass
 int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids, size_t n,
                     const char *context, struct assignment **out, size_t *nout,
                     struct tg_err *err);
+/** As core_assign_add and core_assign_replace; the tags added (not those already there) expire
+ * at `expires_at` (ms since the epoch; 0: never), which must lie ahead of ctx->now. */
+int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
+                          size_t n, const char *context, int64_t expires_at,
+                          struct assignment **out, size_t *nout, struct tg_err *err);
+int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
+                              size_t n, const char *context, int64_t expires_at,
+                              struct assignment **out, size_t *nout, struct tg_err *err);
 /** TG_ENOTFOUND when the tag is not directly on the resource. */
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err);

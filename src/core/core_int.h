@@ -60,12 +60,19 @@ int core__alias_drop_tag(struct core_ctx *ctx, int64_t tag_id, struct tg_err *er
  * tells whether there is one. */
 int core__tag_by_name(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
                       struct tg_err *err);
-/** Adds tag `t` to a resource (no checks: the caller made them), with `context`. */
+/** Adds tag `t` to a resource (no checks: the caller made them), with `context`, expiring at
+ * `expires_at` (epoch ms, 0: never). */
 int core__asg_add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
-                      const char *context, struct tg_err *err);
+                      const char *context, int64_t expires_at, struct tg_err *err);
 /** Closes an assignment the caller knows is current. */
 int core__asg_remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                          struct tg_err *err);
+
+/* ---- assignments (resources.c) ---- */
+
+/** Closes an assignment the caller knows is current, with its change record. */
+int core__assign_close(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                       struct tg_err *err);
 
 /* ---- the installation (meta.c, orgs.c, principals.c) ---- */
 

@@ -201,6 +201,11 @@ static int tag_from_hist(struct core_ctx *ctx, struct store_stmt *st, struct tag
     t->protected_ = json_is_true(json_object_get(o, "protected"));
     t->archived = json_is_true(json_object_get(o, "archived"));
     t->deleted = json_is_true(json_object_get(o, "deleted"));
+    /* Versions written before states existed have none: archived was the only one. */
+    t->state = t->archived ? TAG_ARCHIVED : TAG_ACTIVE;
+    if (json_is_string(json_object_get(o, "state")))
+        t->state = tag_state_parse(json_string_value(json_object_get(o, "state")));
+    t->replaced_by = jint(o, "replaced_by");
     t->group_id = jint(o, "group_id");
     t->position = jint(o, "position");
     t->extra = jraw(ctx, o, "extra");
@@ -296,6 +301,9 @@ int core_asof_tag_list(struct core_ctx *ctx, int64_t rev, const struct tag_filte
         if ((f->deleted == 0 && t->deleted) || (f->deleted == 2 && !t->deleted))
             continue;
         if ((f->archived == 0 && t->archived) || (f->archived == 2 && !t->archived))
+            continue;
+        if ((f->state && f->state != 1 + (int)t->state) ||
+            !core_tag_visible(ctx, t))
             continue;
         if ((prefix && !has_prefix_key(t->name_key, prefix)) ||
             (q && strstr(t->name_key, q) == NULL))

@@ -429,6 +429,12 @@ int core_immuta_search(struct core_ctx *ctx, const struct immuta_search *q, stru
         if (rc <= 0)
             break;
         row_tag(ctx, st, 0, &t);
+        /* Immuta's `deleted` is where tagd's states show: an archived tag is listed as a
+         * deleted one is (only among the system tags), and a draft only to stewards. */
+        if (t.state == TAG_ARCHIVED)
+            skip = !(q->system == 1 && t.system_created);
+        if (!core_tag_visible(ctx, &t))
+            skip = true;
         for (i = 0; i < q->nexcluded && !skip; i++)
             skip = strcmp(t.name_key, ex[i]) == 0 || below(t.name_key, ex[i]);
         if (!skip)

@@ -9,9 +9,21 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
+
+/* A tag's place in its life (docs/taxonomy.md, "Lifecycle"); 0 is the default. Only an
+ * active tag may be put on a resource anew; archived is also the `archived` flag. */
+enum tag_state {
+    TAG_ACTIVE = 0,
+    TAG_DRAFT,      /* being prepared: seen by stewards only, not assignable */
+    TAG_DEPRECATED, /* stays where it is; not assignable; replaced_by names the successor */
+    TAG_ARCHIVED,   /* out of default listings, not assignable, still readable by id */
+};
 
 struct tag {
     int64_t id, ws_id, parent_id, group_id, position;
+    int64_t replaced_by; /* 0: none; set only while deprecated */
+    enum tag_state state;
     int64_t created_at, updated_at, version;
     const char *name, *name_key, *display_name, *l10n, *color, *description, *source;
     const char *created_by, *extra;
@@ -40,5 +52,27 @@ struct assignment {
     int64_t inherited_from; /* 0 for direct */
     const char *from_kind, *from_key;
 };
+
+/* The states' names, as stored (tags.state) and shown. Inline beside the enum because the
+ * engine, which may include only this header, reads them from the rows it loads. */
+static inline const char *tag_state_name(enum tag_state s)
+{
+    static const char *const names[] = {"active", "draft", "deprecated", "archived"};
+    return (unsigned)s < 4 ? names[s] : "active";
+}
+
+/** The state named `s` (NULL or unknown: active); tag_state_valid tells the two apart. */
+static inline enum tag_state tag_state_parse(const char *s)
+{
+    for (int i = 0; s && i < 4; i++)
+        if (strcmp(s, tag_state_name((enum tag_state)i)) == 0)
+            return (enum tag_state)i;
+    return TAG_ACTIVE;
+}
+
+static inline bool tag_state_valid(const char *s)
+{
+    return s && (strcmp(s, "active") == 0 || tag_state_parse(s) != TAG_ACTIVE);
+}
 
 #endif /* TAGD_CORE_MODEL_H */

@@ -739,7 +739,7 @@ static int assigned(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, b
 }
 
 static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
-                   const char *context, int64_t *id, struct tg_err *err)
+                   const char *context, int64_t expires_at, int64_t *id, struct tg_err *err)
 {
     struct store_stmt *st;
     int rc = core_rev(ctx, err);
@@ -755,6 +755,13 @@ static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *
     st_text(st, 4, core_actor(ctx));
     st_int(st, 5, ctx->now);
     st_int(st, 6, ctx->rev);
+    if (expires_at) {
+        st_int(st, 7, expires_at);
+        /* The write pipeline learns of it before the commit, so that reads never miss the
+         * moment it is due (txn.c, "expiry"). */
+        if (ctx->expiry_added == 0 || expires_at < ctx->expiry_added)
+            ctx->expiry_added = expires_at;
+    }
     rc = st_step(st, err);
     if (rc == 1)
         *id = col_int(st, 0);
@@ -776,6 +783,8 @@ static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *
          * from this record without reading the resource's assignments again. */
         jw_kint(&w, "id", *id);
         jw_kstr(&w, "context", context ? context : "manual");
+        if (expires_at)
+            jw_kint(&w, "expires_at", expires_at);
         jw_obj_end(&w);
         after = arena_strndup(ctx->a, sbuf_str(&b), b.len);
         sbuf_release(&b);
@@ -820,7 +829,8 @@ static int check_exclusive(struct core_ctx *ctx, int64_t resource_id, const stru
  * `cur` current: a write answers with the resource's tags without reading its rows back, and
  * `cur` answers "already there?" and the count for the limit without a query each. */
 static int add_tracked(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
-                       size_t n, const char *context, struct vec *cur, struct tg_err *err)
+                       size_t n, const char *context, int64_t expires_at, struct vec *cur,
+                       struct tg_err *err)
 {
     size_t i, k, added = 0;
     int rc;
@@ -845,10 +855,13 @@ static int add_tracked(struct core_ctx *ctx, int64_t resource_id, const int64_t 
             yes = a[k].tag.id == t.id;
         if (yes)
             continue;
+        rc = core_tag_assignable(ctx, &t, err);
+        if (rc)
+            return rc;
         rc = check_exclusive(ctx, resource_id, &t, err);
         if (rc)
             return rc;
-        rc = add_one(ctx, resource_id, &t, context, &id, err);
+        rc = add_one(ctx, resource_id, &t, context, expires_at, &id, err);
         if (rc)
             return rc;
         added++;
@@ -878,19 +891,26 @@ int core_assign_add(struct core_ctx *ctx, int64_t resource_id, const int64_t *ta
                     const char *context, struct assignment **out, size_t *nout,
                     struct tg_err *err)
 {
+    return core_assign_add_until(ctx, resource_id, tag_ids, n, context, 0, out, nout, err);
+}
+
+int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
+                          size_t n, const char *context, int64_t expires_at,
+                          struct assignment **out, size_t *nout, struct tg_err *err)
+{
     struct vec cur;
     int rc = list_current(ctx, resource_id, &cur, err);
 
     if (rc == 0)
-        rc = add_tracked(ctx, resource_id, tag_ids, n, context, &cur, err);
+        rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
     if (rc == 0)
         list_out(&cur, out, nout);
     return rc;
 }
 
 /* Closes an assignment the caller knows is current. */
-static int remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
-                      struct tg_err *err)
+int core__assign_close(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
+                       struct tg_err *err)
 {
     struct store_stmt *st;
     int rc = core_rev(ctx, err);
@@ -913,16 +933,16 @@ static int remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
 }
 
 int core__asg_add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
-                      const char *context, struct tg_err *err)
+                      const char *context, int64_t expires_at, struct tg_err *err)
 {
     int64_t id;
-    return add_one(ctx, resource_id, t, context, &id, err);
+    return add_one(ctx, resource_id, t, context, expires_at, &id, err);
 }
 
 int core__asg_remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                          struct tg_err *err)
 {
-    return remove_one(ctx, resource_id, tag_id, err);
+    return core__assign_close(ctx, resource_id, tag_id, err);
 }
 
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
@@ -935,12 +955,19 @@ int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id
         return rc;
     if (!yes)
         return tg_err_set(err, TG_ENOTFOUND, "tag", "tag is not on this resource");
-    return remove_one(ctx, resource_id, tag_id, err);
+    return core__assign_close(ctx, resource_id, tag_id, err);
 }
 
 int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
                         size_t n, const char *context, struct assignment **out, size_t *nout,
                         struct tg_err *err)
+{
+    return core_assign_replace_until(ctx, resource_id, tag_ids, n, context, 0, out, nout, err);
+}
+
+int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
+                              size_t n, const char *context, int64_t expires_at,
+                              struct assignment **out, size_t *nout, struct tg_err *err)
 {
     struct vec cur;
     size_t i, j, kept = 0;
@@ -959,12 +986,12 @@ int core_assign_replace(struct core_ctx *ctx, int64_t resource_id, const int64_t
             continue;
         }
         /* It is in `cur`: current, no need to ask the store again. */
-        rc = remove_one(ctx, resource_id, a->tag.id, err);
+        rc = core__assign_close(ctx, resource_id, a->tag.id, err);
         if (rc)
             return rc;
     }
     cur.n = kept;
-    rc = add_tracked(ctx, resource_id, tag_ids, n, context, &cur, err);
+    rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
     if (rc == 0)
         list_out(&cur, out, nout);
     return rc;

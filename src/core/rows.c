@@ -54,6 +54,8 @@ void row_tag(struct core_ctx *ctx, struct store_stmt *st, int at, struct tag *t)
     t->created_at = col_int(st, at + 18);
     t->updated_at = col_int(st, at + 19);
     t->version = col_int(st, at + 20);
+    t->state = tag_state_parse(col_null(st, at + 21) ? NULL : col_text(st, at + 21));
+    t->replaced_by = col_null(st, at + 22) ? 0 : col_int(st, at + 22);
 }
 
 void row_resource(struct core_ctx *ctx, struct store_stmt *st, int at, struct resource *r)

@@ -99,6 +99,10 @@ const char *core_tag_json(struct core_ctx *ctx, const struct tag *t)
     jw_kbool(&w, "protected", t->protected_);
     jw_kbool(&w, "archived", t->archived);
     jw_kbool(&w, "deleted", t->deleted);
+    if (t->state != TAG_ACTIVE)
+        jw_kstr(&w, "state", tag_state_name(t->state));
+    if (t->replaced_by)
+        jw_kint(&w, "replaced_by", t->replaced_by);
     if (t->group_id) {
         jw_kint(&w, "group_id", t->group_id);
         jw_kint(&w, "position", t->position);
@@ -136,8 +140,11 @@ static void tag_bind(struct store_stmt *st, const void *row, bool insert)
         st_int(st, 16, t->group_id);
     st_int(st, 17, t->position);
     st_text(st, 18, t->extra);
+    st_text(st, 19, tag_state_name(t->state));
+    if (t->replaced_by)
+        st_int(st, 20, t->replaced_by);
     if (insert)
-        st_text(st, 19, t->created_by);
+        st_text(st, 21, t->created_by);
 }
 
 static void tag_bind_hist(struct store_stmt *st, const void *row)
@@ -417,8 +424,10 @@ static int apply_fields(struct core_ctx *ctx, const struct tag_input *in, struct
     }
     if (in->has_protected)
         t->protected_ = in->protected_;
-    if (in->has_archived)
-        t->archived = in->archived;
+    /* A new tag has no id yet: its state may be any. */
+    rc = core_tag_state_apply(ctx, in, t->state, t->id == 0, t, err);
+    if (rc)
+        return rc;
     if (in->has_extra)
         t->extra = core_strdup(ctx, in->extra);
     if (in->has_group) {
@@ -770,6 +779,16 @@ int core_tag_restore(struct core_ctx *ctx, int64_t id, struct tag *out, struct t
     return 0;
 }
 
+/* The state filter as eng_tag_filter.state and SQL's ?6 (tens) take it. */
+static int state_mode(const struct tag_filter *f)
+{
+    if (!f->no_drafts)
+        return f->state;
+    if (f->state == 0)
+        return 9;
+    return f->state == 1 + TAG_DRAFT ? 8 : f->state;
+}
+
 static void bind_filter(struct core_ctx *ctx, struct store_stmt *st, const struct tag_filter *f)
 {
     st_int(st, 1, ctx->ws_id);
@@ -778,7 +797,7 @@ static void bind_filter(struct core_ctx *ctx, struct store_stmt *st, const struc
     st_text(st, 4, f->source);
     if (f->group_id)
         st_int(st, 5, f->group_id);
-    st_int(st, 6, f->archived);
+    st_int(st, 6, f->archived + 10 * state_mode(f));
     st_int(st, 7, f->deleted);
     st_text(st, 8, f->kind);
     st_text(st, 9, f->excluded_source);
@@ -808,6 +827,7 @@ static int list_from_engine(struct core_ctx *ctx, const struct tag_filter *f, co
     ef.parent_id = f->parent_id;
     ef.archived = f->archived;
     ef.deleted = f->deleted;
+    ef.state = state_mode(f);
     ef.after = after;
     eng_tag_list(ctx->snap, &ef, recs, (size_t)limit + 1, &k, &all);
     tags = arena_alloc(ctx->a, (k ? k : 1) * sizeof(*tags));
@@ -830,10 +850,15 @@ int core_tag_list(struct core_ctx *ctx, const struct tag_filter *f, struct tag *
 {
     struct store_stmt *st;
     const char *after = NULL;
+    struct tag_filter fc = *f;
     struct vec v;
     int limit = f->limit > 0 ? f->limit : 100;
     int rc;
 
+    /* Drafts are the stewards' (tags:write) until they leave draft. */
+    if (!(ctx->who.rights & (RIGHT_WRITE | RIGHT_ADMIN)))
+        fc.no_drafts = true;
+    f = &fc;
     if (f->cursor) {
         rc = core_cursor_decode(ctx, f->cursor, &after, err);
         if (rc)

@@ -121,6 +121,7 @@ struct eng_tag_filter {
     const char *kind;    /* only tags on a resource of this kind */
     int64_t group_id, parent_id; /* 0: any */
     int archived, deleted;       /* 0: leave out, 1: include, 2: only */
+    int state; /* 0: any; 1 + enum tag_state: only that state; 9: any but draft; 8: none */
     const char *after;   /* keyset cursor: only name keys above this */
 };
 

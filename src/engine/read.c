@@ -191,7 +191,9 @@ void eng_tag_names_in_use(const struct eng_snap *s, int64_t ws_id, const char *c
                                                !roaring_bitmap_is_empty(scope);
          i++) {
         const struct etag *t = s->tags[s->dict[i].id];
-        if (t->deleted || (plen && strncmp(t->name, prefix, plen) != 0) ||
+        /* An archived tag counts as an archived resource does: only with `archived`. */
+        if (t->deleted || (!archived && t->rec->archived) ||
+            (plen && strncmp(t->name, prefix, plen) != 0) ||
             !roaring_bitmap_intersect(t->direct, scope))
             continue;
         if (*n == cap) {
@@ -239,6 +241,8 @@ static bool tag_matches(const struct etag *t, const struct eng_tag_filter *f,
     const struct tag *r = t->rec;
 
     if (!mode_ok(f->archived, r->archived) || !mode_ok(f->deleted, r->deleted))
+        return false;
+    if (f->state == 9 ? r->state == TAG_DRAFT : f->state && f->state != 1 + (int)r->state)
         return false;
     if (f->q && strstr(t->key, f->q) == NULL)
         return false;

@@ -617,6 +617,14 @@ static enum api_result run_read(struct loop_thread *t, struct hreq *r, int64_t w
     struct core_ctx cx;
     enum api_result res;
 
+    if (!(r->route->flags & ROUTE_NOLIMIT) && txn_expiry_pending()) {
+        /* An assignment has expired that the engine and the store still hold until the
+         * writer's sweep is published (a batch away): wait for it, as for a revision. The
+         * system endpoints read no assignment and answer at once. */
+        if (!last_try)
+            return API_NOT_YET;
+        return api_not_yet(r, txn_seen_rev() + 1);
+    }
     txn_read_begin(&cx, t->reader, &r->a);
     cx.min_rev = want;
     cx.auth_min_rev = want;
@@ -689,7 +697,7 @@ static void on_parked_dispose(void *p)
  * the handler may wait again (what came was another organization's), up to the same deadline. */
 static bool wait_tick(struct parked *pk, bool last, enum api_result *res)
 {
-    if (!last && txn_seen_rev() < pk->want)
+    if (!last && (txn_seen_rev() < pk->want || txn_expiry_pending()))
         return false;
     pk->r->wait_over = last;
     *res = run_read(pk->t, pk->r, 0, true);

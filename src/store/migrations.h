@@ -136,6 +136,17 @@ static const char *const store_migrations[] = {
     "  WHERE valid_to IS NULL;"
     "CREATE INDEX tag_aliases_tag ON tag_aliases(tag_id) WHERE valid_to IS NULL;"
     "CREATE INDEX tag_aliases_hist ON tag_aliases(ws_id, name_key, valid_from);",
+    /* 12: the taxonomy's lifecycle (docs/taxonomy.md, "Lifecycle"). A tag's state (draft,
+     * active, deprecated, archived) decides whether it may be assigned; `archived` stays as
+     * the listings' filter and is kept equal to state = 'archived', so the tags archived
+     * before keep their meaning. An assignment may expire: the partial index finds the next
+     * one due (the write pipeline's sweep) without reading the permanent ones. */
+    "ALTER TABLE tags ADD COLUMN state TEXT NOT NULL DEFAULT 'active';"
+    "ALTER TABLE tags ADD COLUMN replaced_by BIGINT;"
+    "UPDATE tags SET state = 'archived' WHERE archived = 1;"
+    "ALTER TABLE assignments ADD COLUMN expires_at BIGINT;"
+    "CREATE INDEX assignments_expiry ON assignments(expires_at)"
+    "  WHERE valid_to IS NULL AND expires_at IS NOT NULL;",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

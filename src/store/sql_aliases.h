@@ -15,7 +15,7 @@ STORE_SQL_ID(SQL_ALIAS_INSERT, "INSERT INTO tag_aliases(ws_id, name, name_key, t
                                " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id")
 STORE_SQL_ID(SQL_ALIAS_CLOSE, "UPDATE tag_aliases SET valid_to = ?2 WHERE id = ?1")
 /* A merge's work list: the resources carrying a tag now (assignments_tag serves it). */
-STORE_SQL_ID(SQL_MERGE_ASG, "SELECT resource_id, context FROM assignments WHERE tag_id = ?1"
+STORE_SQL_ID(SQL_MERGE_ASG, "SELECT resource_id, context, expires_at FROM assignments WHERE tag_id = ?1"
                             " AND valid_to IS NULL ORDER BY resource_id")
 /* A resource's live tags with their groups, for the exclusive groups a merge would break. */
 STORE_SQL_ID(SQL_MERGE_RES_TAGS, "SELECT a.tag_id, t.group_id, t.name FROM assignments a"

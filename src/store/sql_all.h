@@ -12,3 +12,4 @@
 #include "store/sql_engine.h"
 #include "store/sql_webhooks.h"
 #include "store/sql_idempotency.h"
+#include "store/sql_lifecycle.h"

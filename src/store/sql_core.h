@@ -4,8 +4,9 @@
 #define TAG_COLS                                                                                   \
     "t.id, t.ws_id, t.name, t.name_key, t.parent_id, t.display_name, t.l10n, t.color,"             \
     " t.description, t.source, t.system_created, t.protected, t.archived, t.deleted, t.group_id,"  \
-    " t.position, t.extra, t.created_by, t.created_at, t.updated_at, t.version"
-#define TAG_NCOLS 21
+    " t.position, t.extra, t.created_by, t.created_at, t.updated_at, t.version, t.state,"         \
+    " t.replaced_by"
+#define TAG_NCOLS 23
 #define RES_COLS                                                                                   \
     "r.id, r.ws_id, r.kind, r.key, r.name, r.parent_id, r.archived, r.extra, r.created_at,"        \
     " r.updated_at, r.version, p.kind, p.key"
@@ -16,7 +17,9 @@
 #define TOKEN_COLS                                                                                 \
     "k.id, k.org_id, k.kind, k.name, k.rights, k.user_id, k.resource_id, k.extra, k.created_at,"   \
     " k.expires_at, k.revoked_at"
-/* ?1 ws, ?2 prefix key, ?3 substring key, ?4 source, ?5 group, ?6 archived mode,
+/* ?1 ws, ?2 prefix key, ?3 substring key, ?4 source, ?5 group, ?6 archived mode (units) and
+ * state filter (tens: 0 any, 1-4 only state active, draft, deprecated or archived, 9 any but
+ * draft, 8 none; one parameter, so that the statements keep their numbering),
  * ?7 deleted mode, ?8 kind, ?9 excluded source, ?10 parent */
 #define TAG_FILTER                                                                                 \
     " FROM tags t WHERE t.ws_id = ?1"                                                              \
@@ -24,8 +27,11 @@
     " AND (CAST(?3 AS TEXT) IS NULL OR instr(t.name_key, ?3) > 0)"                                 \
     " AND (CAST(?4 AS TEXT) IS NULL OR t.source = ?4)"                                             \
     " AND (CAST(?5 AS BIGINT) IS NULL OR t.group_id = ?5)"                                         \
-    " AND (CASE CAST(?6 AS BIGINT) WHEN 0 THEN t.archived = 0 WHEN 2 THEN t.archived = 1"          \
+    " AND (CASE CAST(?6 AS BIGINT) % 10 WHEN 0 THEN t.archived = 0 WHEN 2 THEN t.archived = 1"     \
     "      ELSE 1 = 1 END)"                                                                        \
+    " AND (CAST(?6 AS BIGINT) / 10 = 0 OR (CAST(?6 AS BIGINT) / 10 = 9 AND t.state <> 'draft')"    \
+    "      OR t.state = CASE CAST(?6 AS BIGINT) / 10 WHEN 1 THEN 'active' WHEN 2 THEN 'draft'"     \
+    "      WHEN 3 THEN 'deprecated' WHEN 4 THEN 'archived' END)"                                   \
     " AND (CASE CAST(?7 AS BIGINT) WHEN 0 THEN t.deleted = 0 WHEN 2 THEN t.deleted = 1"            \
     "      ELSE 1 = 1 END)"                                                                        \
     " AND (CAST(?8 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM assignments a JOIN resources r"       \
@@ -75,16 +81,18 @@ STORE_SQL_ID(SQL_TAG_BY_KEY, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1
 #define TAG_INSERT_COLS                                                                            \
     "ws_id, created_at, updated_at, version, name, name_key, parent_id, display_name, l10n,"       \
     " color, description, source, system_created, protected, archived, deleted, group_id,"        \
-    " position, extra, created_by"
+    " position, extra, state, replaced_by, created_by"
 #define TAG_INSERT_VALS                                                                            \
-    "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19"
+    "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"    \
+    " ?20, ?21"
 STORE_SQL_ID(SQL_TAG_INSERT,
              "INSERT INTO tags(" TAG_INSERT_COLS ") VALUES(" TAG_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_TAG_UPDATE,
              "UPDATE tags SET updated_at = ?2, version = ?3, name = ?4, name_key = ?5,"
              " parent_id = ?6, display_name = ?7, l10n = ?8, color = ?9, description = ?10,"
              " source = ?11, system_created = ?12, protected = ?13, archived = ?14, deleted = ?15,"
-             " group_id = ?16, position = ?17, extra = ?18 WHERE id = ?1")
+             " group_id = ?16, position = ?17, extra = ?18, state = ?19, replaced_by = ?20"
+             " WHERE id = ?1")
 STORE_SQL_ID(SQL_TAG_DELETE_ROW, "DELETE FROM tags WHERE id = ?1")
 STORE_SQL_ID(SQL_TAG_HIST_CLOSE, "UPDATE tags_hist SET valid_to = ?2 WHERE tag_id = ?1"
                                  " AND valid_to IS NULL")
@@ -177,7 +185,7 @@ STORE_SQL_ID(SQL_ASG_LIST_BRIEF,
              " AND t.deleted = 0")
 STORE_SQL_ID(SQL_ASG_INSERT,
              "INSERT INTO assignments(resource_id, tag_id, context, added_by, added_at,"
-             " valid_from) VALUES(?1, ?2, ?3, ?4, ?5, ?6) RETURNING id")
+             " valid_from, expires_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id")
 STORE_SQL_ID(SQL_ASG_CLOSE, "UPDATE assignments SET valid_to = ?3 WHERE resource_id = ?1"
                             " AND tag_id = ?2 AND valid_to IS NULL")
 STORE_SQL_ID(SQL_ASG_EXISTS, "SELECT 1 FROM assignments WHERE resource_id = ?1 AND tag_id = ?2"

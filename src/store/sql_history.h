@@ -2,7 +2,8 @@
  * LaunchDarkly's /api/v2/tags makes them. No include guard, see sql_all.h.
  *
  * Parameters: ?1 workspace, ?2-?9 resource kinds (unused slots NULL, which match nothing),
- * ?10 1 when any kind counts, ?11 1 when uses on archived resources count, ?12 name prefix or
+ * ?10 1 when any kind counts, ?11 1 when uses on archived resources (and, now, uses of archived
+ * tags: tags_hist keeps no such column, so not as of a revision) count, ?12 name prefix or
  * NULL, and for the as-of statement ?13 the revision. Names sort by the store's binary
  * collation, i.e. bytewise for UTF-8 (PostgreSQL needs COLLATE "C" there). */
 #define HIST_USE_WHERE                                                                            \
@@ -11,7 +12,8 @@
     " AND (CAST(?12 AS TEXT) IS NULL OR substr(t.name, 1, length(?12)) = ?12)"
 #define HIST_USE_NOW                                                                              \
     " FROM assignments a JOIN resources r ON r.id = a.resource_id"                                \
-    " JOIN tags t ON t.id = a.tag_id WHERE a.valid_to IS NULL" HIST_USE_WHERE
+    " JOIN tags t ON t.id = a.tag_id WHERE a.valid_to IS NULL AND (?11 = 1 OR t.archived = 0)"    \
+    HIST_USE_WHERE
 /* The version of each row valid at ?13: valid_from <= ?13 < valid_to. */
 #define HIST_VALID_AT(x) " " x ".valid_from <= ?13 AND (" x ".valid_to IS NULL OR " x ".valid_to > ?13)"
 #define HIST_USE_ASOF                                                                             \

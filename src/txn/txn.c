@@ -15,6 +15,22 @@
  * fallback; revisions are commit-ordered, so the newest one covers all before it). Readers
  * (http/) park a read that names a newer revision until it is seen.
  *
+ * Expiry: an assignment may expire (core/lifecycle.c); no read at time t may see one that
+ * expired at t, though its row goes only when the writer removes it. Three values hold that:
+ *   T.w_due     the writer's: no current assignment expires before it (INT64_MIN: sweep now);
+ *   T.due_mirror  w_due, for the publisher;
+ *   T.pub_due   the readers': no assignment that a read can see (the engine's newest snapshot,
+ *               the store's last commit) expires before it.
+ * A job that adds an expiring assignment lowers all three before its commit. When w_due is
+ * due the writer begins its next batch (at once if idle: it waits on its queue only until
+ * then) with a sweep job that removes what is due and reads the next expiry; the publisher
+ * raises pub_due once that batch is in the engine, to the earliest expiry left at the end of
+ * the batch or added since. A read that finds pub_due passed (txn_expiry_pending) parks until
+ * a sweep is published: only reads in the moment between an expiry and its sweep wait, for
+ * about one batch; every other read pays one atomic load and a clock read. Permanent
+ * assignments cost the writer nothing; a sweep costs one indexed query for the due rows, one
+ * removal each (as a client's) and one MIN over the partial index.
+ *
  * State: one static struct T. The queues are guarded by their mutexes; the connections belong
  * to their threads (writer_conn to the writer, pub_conn to the publisher, fetch_conn to the
  * fetch step, tail_conn to the tailer); `engine` is set at txn_open and freed at txn_stop,
@@ -25,7 +41,9 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/core.h"
 #include "core/webhooks.h"
@@ -33,6 +51,7 @@
 #include "store/store.h"
 #include "util/arena.h"
 #include "util/log.h"
+#include "util/mem.h"
 #include "util/notify.h"
 #include "util/progress.h"
 #include "util/timeu.h"
@@ -65,7 +84,56 @@ static struct {
     atomic_llong seen_rev;
     atomic_ullong commits, rollbacks, failures;
     atomic_ullong batch_n[TXN_NBATCH_BUCKETS], batch_sum; /* batches by size, and their jobs */
+    int64_t w_due;           /* expiry (above): the writer's */
+    atomic_llong due_mirror; /* ... w_due for the publisher */
+    atomic_llong pub_due;    /* ... the readers' */
+    /* Tests only (TAGD_TEST_SWEEP_DELAY_MS): sweeps come this late, so that a test sees reads
+     * wait for them instead of racing a sweep that is a millisecond away. */
+    int64_t sweep_delay_ms;
 } T;
+
+/* The pipeline's own job: a sweep of expired assignments at the head of a batch. `due_end`
+ * is T.w_due once the batch has run, for the publisher. */
+struct sweep_job {
+    struct txn_job j; /* first: the writer and publisher see only this */
+    struct arena a;
+    int64_t due_end;
+    bool failed;
+};
+
+/* Assignments one sweep removes at most; the rest go in the next batch, at once. */
+#define SWEEP_MAX 1000
+
+static void atomic_min64(atomic_llong *v, int64_t x)
+{
+    long long cur = atomic_load(v);
+    while (x < cur && !atomic_compare_exchange_weak(v, &cur, x)) {
+    }
+}
+
+/* A kept job added an assignment that expires at `at`: before its commit, nobody may believe
+ * that nothing is due before then. Writer thread. */
+static void due_lower(int64_t at)
+{
+    if (at >= T.w_due)
+        return;
+    T.w_due = at;
+    atomic_min64(&T.due_mirror, at);
+    atomic_min64(&T.pub_due, at);
+}
+
+static void due_set(int64_t at)
+{
+    T.w_due = at;
+    atomic_store(&T.due_mirror, at);
+}
+
+bool txn_expiry_pending(void)
+{
+    if (!T.started)
+        return false;
+    return atomic_load(&T.pub_due) <= time_now_ms();
+}
 
 static void queue_init(struct queue *q)
 {
@@ -240,6 +308,82 @@ static void *fetcher_main(void *arg)
 
 /* ---- the writer ---- */
 
+/* The sweep job's run: removes what is due (as "system") and learns the next expiry. On a
+ * failure it is undone and tried again in a second; reads wait meanwhile (up to their
+ * deadline, then a 503), because what they would see is wrong. */
+static enum txn_outcome sweep_run(struct txn_job *j, struct core_ctx *cx)
+{
+    struct sweep_job *s = (struct sweep_job *)j;
+    struct tg_err err;
+    int64_t next;
+    int removed;
+
+    tg_err_clear(&err);
+    if (core_expiry_sweep(cx, cx->now, SWEEP_MAX, &removed, &err) != 0 ||
+        core_expiry_next(cx, &next, &err) != 0) {
+        log_error("expiry: cannot remove expired assignments: %s", err.msg);
+        s->failed = true;
+        due_set(cx->now + 1000);
+        return TXN_UNDO;
+    }
+    if (removed)
+        log_info("expiry: removed %d expired assignment%s", removed, removed == 1 ? "" : "s");
+    s->failed = false;
+    due_set(next);
+    return TXN_KEEP;
+}
+
+static void job_reset(struct txn_job *j)
+{
+    if (!j->sweep)
+        T.ops->reset(j);
+}
+
+static void job_fail(struct txn_job *j, int code, const struct tg_err *err)
+{
+    if (j->sweep) {
+        ((struct sweep_job *)j)->failed = true;
+        log_error("expiry: sweep failed: %s", err->msg);
+        due_set(time_now_ms() + 1000); /* again in a second, not in a spin while the store is down */
+        return;
+    }
+    T.ops->fail(j, code, err);
+}
+
+/* Waits for jobs or for the next expiry, whichever comes first. Returns the batch (NULL:
+ * none) and in *due whether a sweep is due; NULL and false once asked to stop. */
+static struct txn_job *writer_take(bool *due)
+{
+    struct queue *q = &T.write;
+    int64_t at;
+    bool jobs;
+
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        /* The tailer may lower the mirror (another instance's expiring add). */
+        int64_t m = atomic_load(&T.due_mirror);
+        if (m < T.w_due)
+            T.w_due = m;
+        at = T.w_due;
+        if (at != INT64_MIN && at != INT64_MAX)
+            at += T.sweep_delay_ms;
+        if (!(q->head == NULL && !q->stop && time_now_ms() < at))
+            break;
+        if (at == INT64_MAX) {
+            pthread_cond_wait(&q->cv, &q->mu);
+        } else {
+            struct timespec ts = {.tv_sec = (time_t)(at / 1000),
+                                  .tv_nsec = (long)(at % 1000) * 1000000L};
+            pthread_cond_timedwait(&q->cv, &q->mu, &ts);
+        }
+    }
+    jobs = q->head != NULL;
+    *due = time_now_ms() >= at && !(q->stop && !jobs);
+    pthread_mutex_unlock(&q->mu);
+    /* Only this thread takes from the queue: it still holds what it saw. */
+    return jobs ? queue_take(q, TXN_BATCH) : NULL;
+}
+
 /* Runs one job in its savepoint. Returns true when its answer is an error already (it was
  * undone alone, or could not run), false when what it wrote is kept for the commit. */
 static bool writer_run_one(struct txn_job *j)
@@ -251,12 +395,12 @@ static bool writer_run_one(struct txn_job *j)
     assert(j->stage == TXN_WRITING && !j->kept && j->revision == 0);
     tg_err_clear(&err);
     if (store_savepoint(T.writer_conn, &err) != 0) {
-        T.ops->fail(j, TG_EBUSY, &err);
+        job_fail(j, TG_EBUSY, &err);
         return true;
     }
     core_ctx_init(&cx, T.writer_conn, j->a, true);
     cx.engine = T.engine;
-    if (T.ops->run(j, &cx) == TXN_UNDO) {
+    if (j->sweep ? sweep_run(j, &cx) == TXN_UNDO : T.ops->run(j, &cx) == TXN_UNDO) {
         /* All or nothing: whatever the job wrote is undone. */
         store_savepoint_rollback(T.writer_conn);
         atomic_fetch_add(&T.rollbacks, 1);
@@ -264,18 +408,20 @@ static bool writer_run_one(struct txn_job *j)
     }
     if (store_savepoint_release(T.writer_conn, &err) != 0) {
         store_savepoint_rollback(T.writer_conn);
-        T.ops->fail(j, TG_EINTERNAL, &err);
+        job_fail(j, TG_EINTERNAL, &err);
         return true;
     }
     j->kept = true;
     j->revision = cx.rev ? cx.rev : core_current_rev(&cx);
+    if (cx.expiry_added)
+        due_lower(cx.expiry_added);
     return false;
 }
 
 /* Forgets a job's run, for a retry or a failed commit. */
 static void writer_reset(struct txn_job *j)
 {
-    T.ops->reset(j);
+    job_reset(j);
     j->kept = false;
     j->revision = 0;
 }
@@ -285,16 +431,29 @@ static void *writer_main(void *arg)
     struct txn_job *batch;
 
     (void)arg;
-    while ((batch = queue_take(&T.write, TXN_BATCH)) != NULL) {
-        bool undone[TXN_BATCH];
+    for (;;) {
+        bool undone[TXN_BATCH + 1]; /* the jobs and a sweep */
         struct txn_job *j, *last = NULL;
         struct tg_err err;
+        bool due;
         int i;
 
+        batch = writer_take(&due);
+        if (batch == NULL && !due)
+            break;
+        if (due) {
+            struct sweep_job *s = xcalloc(1, sizeof(*s));
+            arena_init(&s->a);
+            s->j.a = &s->a;
+            s->j.sweep = true;
+            s->j.stage = TXN_WRITING;
+            s->j.next = batch; /* first: the batch's jobs see nothing that is due */
+            batch = &s->j;
+        }
         tg_err_clear(&err);
         if (store_begin_write(T.writer_conn, &err) != 0) {
             for (j = batch; j; j = j->next)
-                T.ops->fail(j, TG_EBUSY, &err);
+                job_fail(j, TG_EBUSY, &err);
         } else {
             for (j = batch, i = 0; j; j = j->next, i++)
                 undone[i] = writer_run_one(j);
@@ -318,13 +477,15 @@ static void *writer_main(void *arg)
                 for (j = batch, i = 0; j; j = j->next, i++) {
                     if (!undone[i]) {
                         writer_reset(j);
-                        T.ops->fail(j, err.code == TG_EBUSY ? TG_EBUSY : TG_EINTERNAL, &err);
+                        job_fail(j, err.code == TG_EBUSY ? TG_EBUSY : TG_EINTERNAL, &err);
                     }
                 }
             } else {
                 atomic_fetch_add(&T.commits, 1);
             }
         }
+        if (batch->sweep)
+            ((struct sweep_job *)batch)->due_end = T.w_due;
         /* The publisher applies the commit to the engine and answers, while this thread goes
          * on with the next batch. */
         for (j = batch; j; j = j->next) {
@@ -340,6 +501,24 @@ static void *writer_main(void *arg)
 }
 
 /* ---- the publisher ---- */
+
+/* A sweep's batch is in the engine: reads need not wait for what it removed. The readers'
+ * value rises to what was left at the end of its batch, lowered by what later jobs added
+ * (the mirror; read again after the store, in case a job lowered it in between). */
+static void sweep_published(struct sweep_job *s)
+{
+    if (!s->failed && s->j.kept) {
+        int64_t v = s->due_end, m = atomic_load(&T.due_mirror);
+        if (m < v)
+            v = m;
+        atomic_store(&T.pub_due, v);
+        m = atomic_load(&T.due_mirror);
+        if (m < v)
+            atomic_min64(&T.pub_due, m);
+    }
+    arena_release(&s->a);
+    xfree(s);
+}
 
 /* The second stage of a write: every job it takes was committed (or failed) by the writer.
  * One engine catch-up covers all of them, whatever number of batches are waiting; it reads
@@ -383,6 +562,10 @@ static void *publisher_main(void *arg)
             next = j->next; /* done hands j back: it may be freed at once */
             assert(j->stage == TXN_PUBLISHING);
             txn_note_rev(j->revision);
+            if (j->sweep) {
+                sweep_published((struct sweep_job *)j);
+                continue;
+            }
             j->next = NULL;
             j->stage = TXN_DONE;
             T.ops->done(j);
@@ -392,6 +575,23 @@ static void *publisher_main(void *arg)
 }
 
 /* ---- the tailer ---- */
+
+/* The earliest expiry in the tailer's snapshot lowers the readers' and the writer's (which
+ * takes the mirror in writer_take), and wakes the writer when it is earlier. */
+static void tail_due(struct core_ctx *cx)
+{
+    struct tg_err err;
+    int64_t next;
+
+    tg_err_clear(&err);
+    if (core_expiry_next(cx, &next, &err) != 0 || next >= atomic_load(&T.due_mirror))
+        return;
+    atomic_min64(&T.pub_due, next);
+    atomic_min64(&T.due_mirror, next);
+    pthread_mutex_lock(&T.write.mu);
+    pthread_cond_signal(&T.write.cv);
+    pthread_mutex_unlock(&T.write.mu);
+}
 
 /* Follows the revisions other instances commit (see the header) and applies them to the engine,
  * reading `changes` from its last applied revision on.
@@ -430,7 +630,11 @@ static void *tailer_main(void *arg)
          * a tag the engine did not know yet, and that tag's bitmap then missed the resource
          * for good (a query found nothing where the resource's tags showed it). */
         if (rev > tailed) {
-            int rc = T.engine ? engine_catch_up(T.engine, T.tail_conn, &err) : 0;
+            int rc;
+            /* Other instances' expiring adds: known here before their snapshot is published,
+             * so that no read of it misses their moment; this instance sweeps them too. */
+            tail_due(&cx);
+            rc = T.engine ? engine_catch_up(T.engine, T.tail_conn, &err) : 0;
             store_rollback(T.tail_conn);
             if (rc != 0)
                 continue;
@@ -549,6 +753,17 @@ int txn_open(struct store *s, const struct txn_ops *ops, int tail_poll_ms, struc
     assert(!T.opened && ops->run && ops->reset && ops->fail && ops->done);
     memset(&T, 0, sizeof(T));
     T.opened = true;
+    /* Until the next expiry is read below: sweep at once, and reads wait for it. Whatever
+     * expired while the server was down goes in the writer's first batch. */
+    T.w_due = INT64_MIN;
+    atomic_store(&T.due_mirror, INT64_MIN);
+    atomic_store(&T.pub_due, INT64_MIN);
+    {
+        const char *delay = getenv("TAGD_TEST_SWEEP_DELAY_MS");
+        T.sweep_delay_ms = delay ? strtoll(delay, NULL, 10) : 0;
+        if (T.sweep_delay_ms < 0 || T.sweep_delay_ms > 60000)
+            T.sweep_delay_ms = 0;
+    }
     T.ops = ops;
     T.store = s;
     T.tail_poll_ms = tail_poll_ms;
@@ -598,8 +813,16 @@ int txn_open(struct store *s, const struct txn_ops *ops, int tail_poll_ms, struc
         arena_init(&a);
         tg_err_clear(&rerr);
         if (store_begin_read(T.pub_conn, &rerr) == 0) {
+            int64_t next;
             core_ctx_init(&cx, T.pub_conn, &a, false);
             txn_note_rev(core_current_rev(&cx));
+            /* From the same snapshot as the engine's load (nothing writes yet). Unread, the
+             * writer sweeps first and reads wait for it. */
+            if (core_expiry_next(&cx, &next, &rerr) == 0) {
+                T.w_due = next;
+                atomic_store(&T.due_mirror, next);
+                atomic_store(&T.pub_due, next);
+            }
             store_rollback(T.pub_conn);
         }
         arena_release(&a);

@@ -57,6 +57,7 @@ struct txn_job {
     struct txn_job *next; /* the stage's queue (or the batch) this job is in */
     enum txn_stage stage;
     bool kept;        /* the writer released its savepoint (cleared again if the commit fails) */
+    bool sweep;       /* the pipeline's own job that removes expired assignments (txn.c) */
     int64_t revision; /* the revision its answer reflects when kept; 0 otherwise */
 };
 
@@ -115,6 +116,13 @@ struct engine *txn_engine(void);
 int64_t txn_seen_rev(void);
 /** Raises txn_seen_rev to `rev` (never lowers it). */
 void txn_note_rev(int64_t rev);
+
+/**
+ * Whether an assignment has expired that the engine and the store may still hold: a read
+ * must then wait (park) until the writer's sweep is published, so that no read at time t sees
+ * an assignment that expired at t (txn.c, "expiry"). One atomic load and a clock read.
+ */
+bool txn_expiry_pending(void);
 
 /* ---- reads, on the caller's thread (an event loop) ----
  *

@@ -618,3 +618,32 @@ def test_instances_starting_together_on_an_empty_database(pg_base):
             s.cleanup()
         pg_drop(store)
         os.rmdir(db_dir)
+
+
+def test_expiry_added_on_a_is_gone_on_b_at_once(pg_base):
+    """An expiring assignment made through A reaches B through its tailer; B's reads hide it
+    the moment it expires and B's own writer removes it, although A sweeps late (a test knob
+    holds A's sweeps back five seconds)."""
+    db_dir = tempfile.mkdtemp(prefix="tagd-multi-exp-")
+    store = pg_store_for(db_dir)
+    a = Server(extra_args=["--store", store], env={"TAGD_TEST_SWEEP_DELAY_MS": "5000"}).start()
+    b = Server(extra_args=["--store", store]).start()
+    try:
+        A, B = Api(a, ADMIN_TOKEN), Api(b, ADMIN_TOKEN)
+        assert A.post("/v1/tags", json={"name": "MultiExp.tmp"}).status_code == 201
+        w = A.post("/v1/resources/file/mx/tags", json={"tags": ["MultiExp.tmp"], "ttl": 2})
+        assert w.status_code == 200, w.text
+        expires = time.time() + 2.0  # no earlier than the server's expiry
+        r = B.get("/v1/resources/file/mx/tags", headers={"X-Tagd-Min-Revision": str(rev(w))})
+        assert [t["name"] for t in r.json()["items"]] == ["MultiExp.tmp"], r.text
+        time.sleep(max(0, expires + 0.05 - time.time()))
+        r = B.get("/v1/resources/file/mx/tags")
+        assert r.status_code == 200 and r.json()["items"] == [], r.text
+        ch = B.get("/v1/changes", params={"since": rev(w)}).json()["items"]
+        assert [(c["op"], c["principal"]) for c in ch if c["entity"] == "assignment"] == \
+            [("remove", "system")], ch
+    finally:
+        a.cleanup()
+        b.cleanup()
+        pg_drop(store)
+        os.rmdir(db_dir)

@@ -59,6 +59,15 @@ static void render_assignments(struct hreq *r, struct assignment *as, size_t n,
         jw_kstr(&w, "display_name",
                 as[i].tag.display_name ? as[i].tag.display_name : native_last_segment(as[i].tag.name));
         jw_kstr(&w, "color", as[i].tag.color);
+        if (as[i].tag.state == TAG_DEPRECATED) {
+            /* The hint a deprecated tag carries where it stays (docs/taxonomy.md). */
+            jw_kstr(&w, "state", "deprecated");
+            jw_key(&w, "replaced_by");
+            if (as[i].tag.replaced_by)
+                jw_int(&w, as[i].tag.replaced_by);
+            else
+                jw_null(&w);
+        }
         if (!piece_repeat(b, &who, as[i].context, as[i].added_by, 0)) {
             jw_kstr(&w, "context", as[i].context);
             jw_kstr(&w, "added_by", as[i].added_by);
@@ -130,15 +139,43 @@ enum api_result native_res_tags_get(struct hreq *r, struct core_ctx *cx)
     return API_ANSWER;
 }
 
+/* The body's `expires_at` (RFC 3339 text or epoch ms) and `ttl` (seconds) as
+ * core_expiry_parse takes them (NULL, -1: absent); -1 having answered a wrong type. */
+static int native_expiry(struct hreq *r, json_t *body, const char **expires_at, int64_t *ttl)
+{
+    json_t *v = json_object_get(body, "expires_at");
+
+    if (v && json_is_string(v)) {
+        *expires_at = json_string_value(v);
+    } else if (v && json_is_integer(v)) {
+        *expires_at = arena_printf(&r->a, "%lld", (long long)json_integer_value(v));
+    } else if (v && !json_is_null(v)) {
+        api_failf(r, TG_EINVAL, "expires_at",
+                  "'expires_at' must be an RFC 3339 time or epoch milliseconds");
+        return -1;
+    }
+    v = json_object_get(body, "ttl");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            api_failf(r, TG_EINVAL, "ttl", "'ttl' must be a whole number of seconds");
+            return -1;
+        }
+        *ttl = json_integer_value(v);
+    }
+    return 0;
+}
+
 static enum api_result res_tags_write(struct hreq *r, struct core_ctx *cx, bool replace)
 {
-    static const char *const fields[] = {"tags", "create_missing", "context", NULL};
+    static const char *const fields[] = {"tags", "create_missing", "context", "expires_at", "ttl",
+                                         NULL};
     struct assignment *as;
     struct tg_err err;
     json_t *body, *arr;
     bool create = false;
     const char *context = "manual";
-    int64_t *ids, res_id;
+    int64_t *ids, res_id, ttl = -1, expires = 0;
+    const char *expires_at = NULL;
     size_t n;
     int rc;
     enum api_result result = API_ROLLBACK;
@@ -160,6 +197,8 @@ static enum api_result res_tags_write(struct hreq *r, struct core_ctx *cx, bool 
             api_fail(r, TG_EINVAL, &err);
             goto out;
         }
+        if (native_expiry(r, body, &expires_at, &ttl))
+            goto out;
         if (arr == NULL) {
             api_failf(r, TG_EINVAL, "tags", "'tags' is required");
             goto out;
@@ -179,6 +218,11 @@ static enum api_result res_tags_write(struct hreq *r, struct core_ctx *cx, bool 
         api_failf(r, TG_EINVAL, "context", "'context' must be 1-64 bytes");
         goto out;
     }
+    rc = core_expiry_parse(cx, expires_at, ttl, &expires, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        goto out;
+    }
     rc = core_resource_ensure_id(cx, r->params[0], r->params[1], &res_id, &err);
     if (rc) {
         api_fail(r, rc, &err);
@@ -186,8 +230,8 @@ static enum api_result res_tags_write(struct hreq *r, struct core_ctx *cx, bool 
     }
     if (native_tag_refs(r, cx, arr, create, &ids, &n))
         goto out;
-    rc = replace ? core_assign_replace(cx, res_id, ids, n, context, &as, &n, &err)
-                 : core_assign_add(cx, res_id, ids, n, context, &as, &n, &err);
+    rc = replace ? core_assign_replace_until(cx, res_id, ids, n, context, expires, &as, &n, &err)
+                 : core_assign_add_until(cx, res_id, ids, n, context, expires, &as, &n, &err);
     if (rc) {
         api_fail(r, rc, &err);
         goto out;

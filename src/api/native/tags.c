@@ -52,6 +52,12 @@ static void render_tag_fields(struct jw *w, struct hreq *r, const struct tag *t)
     jw_kbool(w, "protected", t->protected_);
     jw_kbool(w, "archived", t->archived);
     jw_kbool(w, "deleted", t->deleted);
+    jw_kstr(w, "state", tag_state_name(t->state));
+    jw_key(w, "replaced_by");
+    if (t->replaced_by)
+        jw_int(w, t->replaced_by);
+    else
+        jw_null(w);
     jw_key(w, "group_id");
     if (t->group_id)
         jw_int(w, t->group_id);
@@ -73,7 +79,8 @@ void native_render_tag(struct jw *w, struct hreq *r, const struct tag *t)
 
 static const char *const tag_fields[] = {"name",     "display_name", "l10n",     "color",
                                          "description", "source",    "protected", "archived",
-                                         "group_id", "position",     NULL};
+                                         "group_id", "position",     "state",
+                                         "replaced_by", NULL};
 
 int native_tag_input(json_t *o, struct arena *a, struct tag_input *in, bool create,
                      struct tg_err *err)
@@ -94,6 +101,7 @@ int native_tag_input(json_t *o, struct arena *a, struct tag_input *in, bool crea
         json_get_str_or_null(o, "source", &in->source, &in->has_source, err) ||
         json_get_bool(o, "protected", &in->protected_, &in->has_protected, err) ||
         json_get_bool(o, "archived", &in->archived, &in->has_archived, err) ||
+        json_get_str_or_null(o, "state", &in->state, &in->has_state, err) ||
         json_get_int(o, "position", &in->position, &in->has_position, err)) {
         err->code = TG_EINVAL;
         return TG_EINVAL;
@@ -105,6 +113,18 @@ int native_tag_input(json_t *o, struct arena *a, struct tag_input *in, bool crea
             in->group_id = json_integer_value(v);
         else if (!json_is_null(v))
             return tg_err_set(err, TG_EINVAL, "group_id", "'group_id' must be an integer or null");
+    }
+    v = json_object_get(o, "replaced_by");
+    if (v) {
+        /* A name, an id as the answers give it (12), or tag_12; null clears it. */
+        in->has_replaced_by = true;
+        if (json_is_string(v))
+            in->replaced_by = json_string_value(v);
+        else if (json_is_integer(v) && json_integer_value(v) > 0)
+            in->replaced_by = arena_printf(a, "tag_%lld", (long long)json_integer_value(v));
+        else if (!json_is_null(v))
+            return tg_err_set(err, TG_EINVAL, "replaced_by",
+                              "'replaced_by' must be a tag name, an id or null");
     }
     v = json_object_get(o, "l10n");
     if (v) {
@@ -161,6 +181,18 @@ static int tag_filter_from_query(struct hreq *r, struct tag_filter *f)
             return -1;
         }
     }
+    v = api_query(r, "state");
+    if (v) {
+        if (!tag_state_valid(v)) {
+            api_failf(r, TG_EINVAL, "state",
+                      "'state' must be draft, active, deprecated or archived");
+            return -1;
+        }
+        f->state = 1 + (int)tag_state_parse(v);
+        /* Asking for a state names what to see: archived ones are no longer left out. */
+        if (api_query(r, "archived") == NULL)
+            f->archived = 1;
+    }
     v = api_query(r, "deleted");
     if (v) {
         if (strcmp(v, "true") == 0)
@@ -183,6 +215,7 @@ enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx)
     struct tag *tags;
     const char *next;
     int64_t total = 0;
+    bool steward;
     size_t n;
     struct jw w;
     int rc;
@@ -190,7 +223,10 @@ enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx)
     if (api_native_auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f) ||
         native_as_of(r, cx, &asof))
         return API_ROLLBACK;
-    if (!asof.set && api_cache_serve(r, cx))
+    /* The cache knows no principal, and drafts are shown to stewards only: their lists are
+     * the ones cached, and only they read the cache. */
+    steward = (cx->who.rights & (RIGHT_WRITE | RIGHT_ADMIN)) != 0;
+    if (!asof.set && steward && api_cache_serve(r, cx))
         return API_ANSWER;
     tg_err_clear(&err);
     if (asof.set)
@@ -211,7 +247,7 @@ enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx)
     if (asof.set)
         native_render_as_of(&w, &asof);
     jw_obj_end(&w);
-    if (!asof.set)
+    if (!asof.set && steward)
         api_cache_store(r, cx);
     return API_ANSWER;
 }
@@ -296,6 +332,8 @@ static int load_tag(struct hreq *r, struct core_ctx *cx, struct tag *t)
 
     tg_err_clear(&err);
     rc = core_tag_resolve(cx, r->params[0], t, &err);
+    if (rc == 0 && !core_tag_visible(cx, t))
+        rc = tg_err_set(&err, TG_ENOTFOUND, "tag", "no tag '%s'", r->params[0]);
     if (rc) {
         api_fail(r, rc, &err);
         return -1;
@@ -317,6 +355,8 @@ enum api_result native_tag_get(struct hreq *r, struct core_ctx *cx)
     if (asof.set) {
         tg_err_clear(&err);
         rc = core_asof_tag_get(cx, asof.rev, r->params[0], &t, &err);
+        if (rc == 0 && !core_tag_visible(cx, &t))
+            rc = tg_err_set(&err, TG_ENOTFOUND, "tag", "no tag '%s'", r->params[0]);
         if (rc)
             return api_fail(r, rc, &err);
     } else if (load_tag(r, cx, &t)) {
