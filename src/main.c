@@ -141,6 +141,7 @@ static void apply_settings(const struct tagd_config *cfg)
     core_limits.session_ttl_ms = cfg->session_ttl * 1000;
     core_limits.login_ttl_ms = cfg->immuta_token_ttl * 1000;
     core_limits.auth_cache_ms = cfg->auth_cache_ms;
+    core_limits.events_effective_max = cfg->events_effective_max;
     api_config.max_json_depth = (int)cfg->max_json_depth;
     api_config.max_header_bytes = (int)cfg->max_header_bytes;
     api_config.rate_per_sec = (int)cfg->rate_limit;

@@ -40,6 +40,7 @@ struct tagd_config {
     int64_t events_heartbeat_ms; /* GET /v1/events: a comment after this long idle */
     int64_t events_stall_ms;     /* ... a client reading nothing this long is cut */
     int64_t events_max_lag;      /* ... revisions a stream may lag; 0: no bound */
+    int64_t events_effective_max; /* descendants an assignment record lists (core_limits) */
     int64_t store_hold_timeout_ms; /* shared store: a writer session idle in a transaction */
     int64_t tail_poll_ms;         /* shared store: poll interval when no NOTIFY arrives */
     char config[512];
