@@ -14,6 +14,9 @@ threads run one at a time and everything is slower, so commits are smaller batch
 full speed: compare the figures with each other, not with wall-clock runs.
 
   bench/evcost.py build/tagd [/tmp/base/build/tagd] [--subscribers 0,100] [--writes 300]
+
+With --wall, no valgrind: writes/s and tagd's user and system CPU per write (/proc), whose
+system share (the kernel's sends to every subscriber) callgrind does not see.
 """
 import argparse
 import glob
@@ -39,13 +42,17 @@ def free_port():
         return s.getsockname()[1]
 
 
-def start(tagd, data, out):
+EXTRA = []
+
+
+def start(tagd, data, out, wall):
     port = free_port()
     env = dict(os.environ, TAGD_ADMIN_TOKEN=TOKEN)
-    p = subprocess.Popen(["valgrind", "--tool=callgrind", "--instr-atstart=no",
-                          "--callgrind-out-file=" + out, tagd, "--data", data,
+    wrap = [] if wall else ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+                            "--callgrind-out-file=" + out]
+    p = subprocess.Popen(wrap + [tagd, "--data", data,
                           "--listen", "127.0.0.1:%d" % port, "--log-level", "warn",
-                          "--max-conns-per-addr", "100000"],
+                          "--max-conns-per-addr", "100000"] + EXTRA,
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while time.time() < deadline:
@@ -104,12 +111,19 @@ def drain(socks, marker, done):
     return not left
 
 
-def run(tagd, subs, writes, writers, work):
+def cpu(pid):
+    """(user, system) CPU seconds of the process so far."""
+    with open("/proc/%d/stat" % pid) as f:
+        v = f.read().rsplit(")", 1)[1].split()
+    return int(v[11]) / os.sysconf("SC_CLK_TCK"), int(v[12]) / os.sysconf("SC_CLK_TCK")
+
+
+def run(tagd, subs, writes, writers, work, wall):
     data = tempfile.mkdtemp(prefix="evcost-", dir=work)
     out = os.path.join(work, "callgrind.%d.out" % subs)
     for f in glob.glob(out + "*"):
         os.remove(f)
-    p, port = start(tagd, data, out)
+    p, port = start(tagd, data, out, wall)
     try:
         socks = subscribe(port, subs)
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
@@ -120,8 +134,10 @@ def run(tagd, subs, writes, writers, work):
         ok = []
         reader = threading.Thread(target=lambda: ok.append(drain(socks, marker, done)))
         reader.start()
-        subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], check=True,
-                       stdout=subprocess.DEVNULL)
+        if not wall:
+            subprocess.run(["callgrind_control", "-i", "on", str(p.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
+        c0 = cpu(p.pid)
         t0 = time.time()
 
         def writer(k):
@@ -136,8 +152,10 @@ def run(tagd, subs, writes, writers, work):
         post(http.client.HTTPConnection("127.0.0.1", port, timeout=600), "EvLast")
         reader.join(600)
         took = time.time() - t0
-        subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], check=True,
-                       stdout=subprocess.DEVNULL)
+        c1 = cpu(p.pid)
+        if not wall:
+            subprocess.run(["callgrind_control", "-i", "off", str(p.pid)], check=True,
+                           stdout=subprocess.DEVNULL)
         done.set()
         assert not subs or ok == [True], "subscribers did not get every event"
         for s in socks:
@@ -146,6 +164,8 @@ def run(tagd, subs, writes, writers, work):
         p.send_signal(signal.SIGTERM)
         p.wait(timeout=600)
         shutil.rmtree(data, ignore_errors=True)
+    if wall:
+        return (writes + 1) / took, (c1[0] - c0[0]) / (writes + 1), (c1[1] - c0[1]) / (writes + 1)
     ir = 0
     for f in glob.glob(out + "*"):
         for line in open(f):
@@ -161,11 +181,23 @@ def main():
     ap.add_argument("--writes", type=int, default=300)
     ap.add_argument("--writers", type=int, default=4)
     ap.add_argument("--work", default=tempfile.gettempdir())
+    ap.add_argument("--wall", action="store_true",
+                    help="no valgrind: writes/s and tagd's user and system CPU per write")
+    ap.add_argument("--tagd-arg", action="append", default=[],
+                    help="one more argument for tagd (e.g. --tagd-arg=--events-batch=25)")
     a = ap.parse_args()
+    EXTRA.extend(a.tagd_arg)
     for tagd in a.tagd:
         base = None
         for n in [int(x) for x in a.subscribers.split(",")]:
-            per, took = run(tagd, n, a.writes, a.writers, a.work)
+            if a.wall:
+                wps, usr, sys_ = run(tagd, n, a.writes, a.writers, a.work, True)
+                base = wps if base is None else base
+                print("%s: %d subscribers: %.0f writes/s (%.2fx of the first), tagd CPU per "
+                      "write %.0f us user, %.0f us system" % (tagd, n, wps, wps / base,
+                                                             usr * 1e6, sys_ * 1e6), flush=True)
+                continue
+            per, took = run(tagd, n, a.writes, a.writers, a.work, False)
             base = per if base is None else base
             print("%s: %d subscribers: %.0f instructions per write (%.2fx of the first), "
                   "%.1f s under callgrind" % (tagd, n, per, per / base, took), flush=True)

@@ -58,6 +58,7 @@ struct hub {
     h2o_timeout_t beat;  /* api_config.events_heartbeat_ms: idle streams' heartbeats */
     h2o_linklist_t waiting;
     int64_t seen;        /* txn_seen_rev at the last wake-up */
+    int64_t woke_us;     /* when (api_config.events_batch_ms spaces them) */
     bool (*stopping)(void);
 };
 static _Thread_local struct hub hub;
@@ -78,9 +79,13 @@ static void hub_tick(h2o_timeout_entry_t *e)
     int64_t now = txn_seen_rev();
 
     (void)e;
-    if (now > hub.seen || hub.stopping()) {
-        /* Taken off the list first: a stream with nothing new for it waits again. */
+    if (hub.stopping() ||
+        (now > hub.seen && time_mono_us() - hub.woke_us >= api_config.events_batch_ms * 1000)) {
+        /* Taken off the list first: a stream with nothing new for it waits again. Each send
+         * costs the kernel more than tagd: commits gathered for events_batch_ms go out in
+         * one send per stream. */
         hub.seen = now;
+        hub.woke_us = time_mono_us();
         h2o_linklist_init_anchor(&woken);
         h2o_linklist_insert_list(&woken, &hub.waiting);
         while (!h2o_linklist_is_empty(&woken)) {

@@ -617,3 +617,20 @@ def test_effective_events_one_per_resource_bounded():
                        ("effective", None)], got
     finally:
         srv.cleanup()
+
+
+def test_events_with_a_batch_window_deliver_every_commit_in_order():
+    srv = Server(extra_args=["--events-batch", "400"]).start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        s = Sse(srv, params="?since=%d" % _rev(a))
+        time.sleep(0.5)
+        start = time.monotonic()
+        for i in range(3):
+            assert a.post("/v1/tags", json={"name": "Batch%d" % i}).status_code == 201
+        evs = s.take(3)
+        s.close()
+        assert [e["data"]["after"]["name"] for e in evs] == ["Batch0", "Batch1", "Batch2"]
+        assert time.monotonic() - start < 5
+    finally:
+        srv.cleanup()
