@@ -148,6 +148,7 @@ static void apply_settings(const struct tagd_config *cfg)
     idem_limits.max_keys = cfg->idempotency_max_keys;
     idem_limits.max_bytes = cfg->idempotency_max_mb << 20;
     core_limits.auth_cache_ms = cfg->auth_cache_ms;
+    core_limits.events_effective_max = cfg->events_effective_max;
     api_config.max_json_depth = (int)cfg->max_json_depth;
     api_config.max_header_bytes = (int)cfg->max_header_bytes;
     api_config.rate_per_sec = (int)cfg->rate_limit;
@@ -254,6 +255,7 @@ int main(int argc, char **argv)
     /* Read at start only (config.c marks them so): the streams' limits. */
     api_config.changes_max_wait_s = cfg.changes_max_wait;
     api_config.events_heartbeat_ms = cfg.events_heartbeat_ms;
+    api_config.events_batch_ms = cfg.events_batch_ms;
     api_config.events_stall_ms = cfg.events_stall_ms;
     api_config.events_max_lag = cfg.events_max_lag;
     if (secret_init() != 0) {

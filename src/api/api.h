@@ -126,6 +126,7 @@ struct api_config {
     int64_t min_rev_wait_ms;
     int64_t changes_max_wait_s; /* bound on GET /v1/changes?wait= */
     int64_t events_heartbeat_ms; /* a stream idle this long sends a comment */
+    int64_t events_batch_ms;     /* idle streams are woken at most this often; 0: each tick */
     int64_t events_stall_ms;     /* a stream whose client reads nothing this long is cut */
     int64_t events_max_lag;      /* revisions a stream may be behind the store; 0: no bound */
 };

@@ -8,7 +8,7 @@
 #include "engine/engine.h"
 #include "util/timeu.h"
 
-struct core_limits core_limits = {1000, 1000, 1000, 24LL * 3600 * 1000, 1000, 3600LL * 1000};
+struct core_limits core_limits = {1000, 1000, 1000, 24LL * 3600 * 1000, 1000, 3600LL * 1000, 1000};
 
 void core_ctx_init(struct core_ctx *ctx, struct store_conn *conn, struct arena *a, bool writing)
 {

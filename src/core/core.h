@@ -20,6 +20,7 @@
 #include "util/arena.h"
 #include "util/err.h"
 #include "util/sbuf.h"
+#include "util/secret.h"
 
 /* Rights. `admin` implies every other right. */
 enum {
@@ -41,6 +42,9 @@ struct core_limits {
     _Atomic int64_t session_ttl_ms; /* easydb sessions, 24 h */
     _Atomic int64_t auth_cache_ms;  /* longest a cached token authentication is trusted, 1 s; 0 off */
     _Atomic int64_t login_ttl_ms;   /* tokens of an API-key login (core_apikey_login), 1 h */
+    /* Descendants an assignment record lists by id in its "inherited" member, 1000; beyond
+     * it the record has their count only (docs/events.md). */
+    _Atomic int64_t events_effective_max;
 };
 extern struct core_limits core_limits;
 
@@ -103,6 +107,8 @@ void core_thread_done(void);
  * where other instances write.
  */
 void core_writer_engine(bool on);
+/** The writer committed everything up to revision `rev` (its batch's last). */
+void core_writer_committed(int64_t rev);
 /** The newest snapshot of ctx->engine when it is current for `resource_id` (release it with
  * engine_release(ctx->engine, ...)), or NULL: the store must answer. */
 const struct eng_snap *core_writer_snap(struct core_ctx *ctx, int64_t resource_id);
@@ -131,6 +137,13 @@ const char *core_rights_str(struct arena *a, unsigned rights);
 /** Looks the secret up (by hash) and, when valid, fills ctx->who and sets ctx->authed,
  * ctx->org_id and ctx->ws_id. TG_EAUTH when unknown, revoked or expired. */
 int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err);
+/** The hash core_auth_token looks a token up by (secret_hash), for a request that checks the
+ * same token again and again (an event stream: the hash was half its cost per change). False
+ * for a secret that cannot be a token. */
+bool core_token_hash(const char *secret, char hash[SECRET_HASH_HEX]);
+/** core_auth_token of the token whose core_token_hash is `hash`. */
+int core_auth_token_hashed(struct core_ctx *ctx, const char hash[SECRET_HASH_HEX],
+                           struct tg_err *err);
 /** core_auth_token that also accepts the tokens of API-key logins (core_apikey_login). Only
  * the routes of the dialect whose clients log in that way call it (Immuta's /tag). */
 int core_auth_token_login(struct core_ctx *ctx, const char *secret, struct tg_err *err);

@@ -90,6 +90,12 @@ const char *core_actor(struct core_ctx *ctx);
 
 /** Notes for core_writer_snap that `entity` `id` changed at revision `rev` (core_change). */
 void core__fresh_note(struct engine *e, const char *entity, int64_t id, int64_t rev);
+/** For an assignment record's "inherited" (resources.c): true when snapshot s holds every
+ * committed change that could alter what eng_inherited answers for resource_id (a change of
+ * the tree, or of the assignments of the resource, its ancestors or descendants); else false
+ * and *wait_rev is the revision the engine must reach for that. True without notes (a shared
+ * store: the instance's index as it is). */
+bool core__fresh_tree(const struct eng_snap *s, int64_t resource_id, int64_t *wait_rev);
 
 /* The offset of a field of type `ftype` in a model struct (another type does not compile). */
 #define VERSIONED_AT(type, field, ftype)                                                           \

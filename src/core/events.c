@@ -318,3 +318,110 @@ void event_change_json(struct jw *w, const struct change *c)
     jw_raw(w, c->after);
     jw_obj_end(w);
 }
+
+/* True when the subtrees of resources a and b overlap; b == 0 is everything. */
+static bool overlaps(struct core_ctx *cx, int64_t a, int64_t b)
+{
+    return b == 0 || core_resource_within(cx, a, b) || core_resource_within(cx, b, a);
+}
+
+/* Seen by the subscriber: inside its filter's subtree and its scope. */
+static bool sees(struct core_ctx *cx, const struct event_filter *f, int64_t id)
+{
+    return (f->resource == 0 || core_resource_within(cx, id, f->resource)) &&
+           (cx->who.resource_id == 0 || core_resource_within(cx, id, cx->who.resource_id));
+}
+
+bool event_effects(struct core_ctx *cx, const struct event_filter *f, const struct change *c,
+                   struct event_effect *out)
+{
+    const char *doc;
+    json_t *o, *in, *v;
+    bool self = true, ok;
+    size_t nlisted = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!f->effective || strcmp(c->entity, "assignment") != 0)
+        return false;
+    if (strcmp(c->op, "add") == 0) {
+        out->add = true;
+        doc = c->after;
+    } else if (strcmp(c->op, "remove") == 0) {
+        doc = c->before;
+    } else {
+        return false;
+    }
+    if (f->nentity) {
+        ok = false;
+        for (int i = 0; i < f->nentity && !ok; i++)
+            ok = strcmp(f->entity[i], "assignment") == 0 || strcmp(f->entity[i], "effective") == 0;
+        if (!ok)
+            return false;
+    }
+    o = doc ? json_loads(doc, 0, NULL) : NULL;
+    if (!json_is_object(o)) {
+        json_decref(o);
+        return false;
+    }
+    out->root = c->entity_id;
+    v = json_object_get(o, "tag_id");
+    out->tag_id = json_is_integer(v) ? json_integer_value(v) : 0;
+    {
+        /* The name as written (a record holds the case-folded key, if anything). */
+        struct tag t;
+        v = json_object_get(o, "tag");
+        if (out->tag_id > 0 && core_tag_get(cx, out->tag_id, &t, NULL) == 0)
+            out->tag = t.name;
+        else if (json_is_string(v))
+            out->tag = arena_strdup(cx->a, json_string_value(v));
+    }
+    /* Without "inherited" the resource had no descendants and did not inherit the tag: its
+     * own effective tags changed, no one else's. */
+    in = json_object_get(o, "inherited");
+    if (json_is_object(in)) {
+        json_t *ids = json_object_get(in, "resources");
+        self = json_is_true(json_object_get(in, "self"));
+        v = json_object_get(in, "descendants");
+        out->descendants = json_is_integer(v) ? json_integer_value(v) : 0;
+        nlisted = json_is_array(ids) ? json_array_size(ids) : 0;
+        out->truncated = out->descendants > 0 && !json_is_array(ids);
+        out->ids = arena_alloc(cx->a, (nlisted + 1) * sizeof(*out->ids));
+        if (self && sees(cx, f, out->root))
+            out->ids[out->nids++] = out->root;
+        for (size_t i = 0; i < nlisted; i++) {
+            int64_t id = json_integer_value(json_array_get(ids, i));
+            if (id > 0 && sees(cx, f, id))
+                out->ids[out->nids++] = id;
+        }
+    } else {
+        out->ids = arena_alloc(cx->a, sizeof(*out->ids));
+        if (sees(cx, f, out->root))
+            out->ids[out->nids++] = out->root;
+    }
+    json_decref(o);
+    if (f->ntag) {
+        ok = false;
+        for (int i = 0; i < f->ntag && !ok; i++)
+            ok = event_tag_match(f->tag[i], out->tag);
+        if (!ok)
+            return false;
+    }
+    if (out->truncated &&
+        !(overlaps(cx, out->root, f->resource) && overlaps(cx, out->root, cx->who.resource_id)))
+        out->truncated = false;
+    return out->nids > 0 || out->truncated;
+}
+
+size_t event_scope(struct core_ctx *cx, struct change *c, size_t n)
+{
+    struct event_filter none;
+    size_t k = 0;
+
+    if (cx->who.resource_id == 0)
+        return n;
+    memset(&none, 0, sizeof(none));
+    for (size_t i = 0; i < n; i++)
+        if (event_match(cx, &none, &c[i]))
+            c[k++] = c[i];
+    return k;
+}

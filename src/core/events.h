@@ -34,6 +34,25 @@ struct event_filter {
     const char *kind[EVENT_MAX_FILTER];   /* a resource's kind */
     int nkind;
     int64_t resource; /* 0, or the resource whose subtree the records must touch */
+    bool effective;   /* also what assignments change in effective tags (event_effects) */
+};
+
+/* What one assignment record changed in effective (inherited) tags, as far as a subscriber may
+ * see it. The writer counted it from the engine when it made the record (its "inherited"
+ * member; core/resources.c): tag T put on or taken off resource `root` changes the effective
+ * tags of root itself unless root's parent carries T effectively, and then of each descendant
+ * not under a nearer direct holder of T. */
+struct event_effect {
+    int64_t root, tag_id;
+    const char *tag;       /* T's name, NULL when unknown */
+    bool add;              /* put on (else taken off) */
+    int64_t descendants;   /* descendants of root whose effective tags changed, in all */
+    bool truncated;        /* more of them than the record lists (--events-effective-max):
+                            * the subscriber is told so instead, if root's subtree and its own
+                            * overlap */
+    int64_t *ids;          /* the changed resources the subscriber sees: root first (when it
+                            * changed), then its descendants ascending */
+    size_t nids;
 };
 
 /** Parses an SSE event id ("rev-seq") or a bare revision ("rev", past it wholly). */
@@ -50,6 +69,17 @@ bool event_tag_match(const char *pat, const char *name);
  * record). cx is a read context of the subscriber's organization (resource ancestry).
  */
 bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct change *c);
+/** Keeps, in order, the records of c[0..n) that cx's scope lets it see (event_match without
+ * filters: all of them for a token that is not scoped to a resource subtree); their count. */
+size_t event_scope(struct core_ctx *cx, struct change *c, size_t n);
+/**
+ * For a subscriber with f->effective: what assignment record c changed in effective tags that
+ * the subscriber sees (inside f->resource's subtree and its scope, passing the tag filter; an
+ * entity filter must name "assignment" or "effective"). False when nothing: c is no
+ * assignment record, or none of it is for this subscriber. out's arrays in cx's arena.
+ */
+bool event_effects(struct core_ctx *cx, const struct event_filter *f, const struct change *c,
+                   struct event_effect *out);
 
 struct jw;
 struct arena;

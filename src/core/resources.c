@@ -3,6 +3,7 @@
  * A resource is (workspace, kind, key); its optional parent makes the tree along which tags are
  * inherited (folder -> file, datasource -> column, project -> flag). Assignments are temporal
  * rows: removing one closes it (valid_to = revision) so that any past state can be read. */
+#include <assert.h>
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include "core/core_int.h"
 #include "engine/engine.h"
 #include "util/jw.h"
+#include "util/log.h"
+#include "util/mem.h"
 #include "util/name.h"
 
 #define MAX_DEPTH 64
@@ -738,6 +741,59 @@ static int assigned(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, b
     return rc < 0 ? rc : 0;
 }
 
+/* Writes the member "inherited" of an assignment record of tag `tag_id` on `resource_id`: what
+ * the change does to effective tags below the resource (docs/events.md, "Inherited changes"),
+ * from the engine's index of the commits before this transaction (so not counting this
+ * transaction's own earlier changes: a batch is counted change by change as if alone). Written
+ * only when the resource has descendants or already inherited the tag (a record without it:
+ * the resource's own effective tags changed, no one else's), and not at all when the engine
+ * does not know the pair. The ids are listed up to core_limits.events_effective_max, and
+ * left out beyond it, so that a record stays small. */
+static void inherited(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, struct jw *w)
+{
+    const struct eng_snap *s;
+    struct eng_inherited in;
+    int64_t cap = core_limits.events_effective_max, *ids = NULL, wait;
+    bool ok;
+
+    if (ctx->engine == NULL)
+        return;
+    s = engine_acquire(ctx->engine);
+    if (!core__fresh_tree(s, resource_id, &wait)) {
+        /* The publisher has yet to apply a commit that touched this tree (txn/txn.c): wait
+         * for it rather than count from an older tree. */
+        engine_release(ctx->engine, s);
+        if (!engine_wait(ctx->engine, wait, 2000))
+            log_warn("inherited changes of resource %lld counted without revision %lld",
+                     (long long)resource_id, (long long)wait);
+        s = engine_acquire(ctx->engine);
+    }
+    ok = eng_inherited(s, resource_id, tag_id, &in, NULL, 0);
+    if (ok && in.descendants > 0 && in.descendants <= cap) {
+        /* Again with room for the ids: a folder's subtree is walked twice, a file's never. */
+        ids = xmalloc((size_t)in.descendants * sizeof(*ids));
+        ok = eng_inherited(s, resource_id, tag_id, &in, ids, (size_t)in.descendants);
+    }
+    engine_release(ctx->engine, s);
+    if (ok && (in.has_children || !in.self)) {
+        assert(in.self || in.descendants == 0);
+        jw_key(w, "inherited");
+        jw_obj(w);
+        jw_kint(w, "root", resource_id);
+        jw_kbool(w, "self", in.self);
+        jw_kint(w, "descendants", in.descendants);
+        if (in.descendants <= cap) {
+            jw_key(w, "resources");
+            jw_arr(w);
+            for (size_t i = 0; i < in.nids; i++)
+                jw_int(w, ids[i]);
+            jw_arr_end(w);
+        }
+        jw_obj_end(w);
+    }
+    xfree(ids);
+}
+
 static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
                    const char *context, int64_t expires_at, int64_t *id, struct tg_err *err)
 {
@@ -785,6 +841,7 @@ static int add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *
         jw_kstr(&w, "context", context ? context : "manual");
         if (expires_at)
             jw_kint(&w, "expires_at", expires_at);
+        inherited(ctx, resource_id, t->id, &w);
         jw_obj_end(&w);
         after = arena_strndup(ctx->a, sbuf_str(&b), b.len);
         sbuf_release(&b);
@@ -926,10 +983,21 @@ int core__assign_close(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id
     rc = st_exec(st, err);
     if (rc)
         return rc;
-    return core_change(ctx, "assignment", resource_id, "remove",
-                       arena_printf(ctx->a, "{\"resource_id\":%lld,\"tag_id\":%lld}",
-                                    (long long)resource_id, (long long)tag_id),
-                       NULL, err);
+    {
+        struct sbuf b;
+        struct jw w;
+        const char *before;
+        sbuf_init(&b, 0);
+        jw_init(&w, &b);
+        jw_obj(&w);
+        jw_kint(&w, "resource_id", resource_id);
+        jw_kint(&w, "tag_id", tag_id);
+        inherited(ctx, resource_id, tag_id, &w);
+        jw_obj_end(&w);
+        before = arena_strndup(ctx->a, sbuf_str(&b), b.len);
+        sbuf_release(&b);
+        return core_change(ctx, "assignment", resource_id, "remove", before, NULL, err);
+    }
 }
 
 int core__asg_add_one(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,

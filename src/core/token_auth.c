@@ -198,10 +198,9 @@ void core_thread_done(void)
     }
 }
 
-static int auth_token(struct core_ctx *ctx, const char *secret, bool login_ok,
-                      struct tg_err *err)
+static int auth_hashed(struct core_ctx *ctx, const char *hash, bool login_ok,
+                       struct tg_err *err)
 {
-    char hash[SECRET_HASH_HEX];
     /* Inside a write that changed tokens or users the store is ahead of every cache entry;
      * so is it for a read that names a revision the cache has not taken in yet (another
      * instance revoked the token there, and the tailer has not applied it). */
@@ -209,15 +208,36 @@ static int auth_token(struct core_ctx *ctx, const char *secret, bool login_ok,
                  ctx->auth_min_rev <= ctx->auth_rev;
     int rc;
 
-    if (secret == NULL || *secret == '\0' || strlen(secret) > 256)
-        return tg_err_set(err, TG_EAUTH, "", "invalid token");
-    secret_hash(secret, strlen(secret), hash);
     if (cache && auth_cache_get(ctx, hash, ctx->auth_epoch, login_ok))
         return 0;
     rc = auth_from_store(ctx, hash, login_ok, err);
     if (rc == 0 && cache)
         auth_cache_put(ctx, hash, ctx->auth_epoch);
     return rc;
+}
+
+static int auth_token(struct core_ctx *ctx, const char *secret, bool login_ok,
+                      struct tg_err *err)
+{
+    char hash[SECRET_HASH_HEX];
+
+    if (!core_token_hash(secret, hash))
+        return tg_err_set(err, TG_EAUTH, "", "invalid token");
+    return auth_hashed(ctx, hash, login_ok, err);
+}
+
+bool core_token_hash(const char *secret, char hash[SECRET_HASH_HEX])
+{
+    if (secret == NULL || *secret == '\0' || strlen(secret) > 256)
+        return false;
+    secret_hash(secret, strlen(secret), hash);
+    return true;
+}
+
+int core_auth_token_hashed(struct core_ctx *ctx, const char hash[SECRET_HASH_HEX],
+                           struct tg_err *err)
+{
+    return auth_hashed(ctx, hash, false, err);
 }
 
 int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err)

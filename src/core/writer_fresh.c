@@ -15,8 +15,11 @@ static struct {
     pthread_mutex_t mu;
     bool on;
     int64_t all_rev; /* last revision of a change to anything but a resource or its tags */
+    int64_t lost_rev; /* last revision of notes dropped for want of room */
+    int64_t committed_rev; /* the writer's last commit (core_writer_committed) */
     struct fresh_ent {
         int64_t id, rev;
+        bool row; /* the resource row (its parent, the tree), not only its tags */
     } v[FRESH_MAX];
     size_t n;
 } fresh = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -27,6 +30,7 @@ void core_writer_engine(bool on)
     fresh.on = on;
     fresh.n = 0;
     fresh.all_rev = 0;
+    fresh.lost_rev = 0;
     pthread_mutex_unlock(&fresh.mu);
 }
 
@@ -65,8 +69,10 @@ void core__fresh_note(struct engine *e, const char *entity, int64_t id, int64_t 
             fresh.n = 0;
             if (rev > fresh.all_rev)
                 fresh.all_rev = rev;
+            fresh.lost_rev = fresh.all_rev;
         } else {
             fresh.v[fresh.n].id = id;
+            fresh.v[fresh.n].row = strcmp(entity, "resource") == 0;
             fresh.v[fresh.n++].rev = rev;
         }
     }
@@ -99,4 +105,48 @@ const struct eng_snap *core_writer_snap(struct core_ctx *ctx, int64_t resource_i
         return NULL;
     }
     return s;
+}
+
+void core_writer_committed(int64_t rev)
+{
+    pthread_mutex_lock(&fresh.mu);
+    if (rev > fresh.committed_rev)
+        fresh.committed_rev = rev;
+    pthread_mutex_unlock(&fresh.mu);
+}
+
+bool core__fresh_tree(const struct eng_snap *s, int64_t resource_id, int64_t *wait_rev)
+{
+    int64_t rev = eng_snap_rev(s), chain[64];
+    bool ok = true, kids;
+    /* The resource and its ancestors: a note of one of them matters, and, when it has
+     * descendants, a note of one of those (a longer walk, for folders only). */
+    size_t nc = eng_resource_chain(s, resource_id, chain, 64, &kids);
+
+    pthread_mutex_lock(&fresh.mu);
+    *wait_rev = fresh.committed_rev;
+    if (fresh.on) {
+        fresh_trim(rev);
+        /* Notes past the last commit are the writer's own transaction's: the engine cannot
+         * have them before it commits. */
+        ok = fresh.lost_rev <= rev || fresh.lost_rev > fresh.committed_rev;
+        for (size_t i = 0; ok && i < fresh.n; i++) {
+            const struct fresh_ent *x = &fresh.v[i];
+            if (x->rev > fresh.committed_rev)
+                continue;
+            if (nc == 0) {
+                /* Unknown to the snapshot: made by a commit the engine has yet to apply
+                 * (wait for it), or by this transaction (eng_inherited cannot say). */
+                ok = x->id != resource_id;
+                continue;
+            }
+            ok = !x->row;
+            for (size_t k = 0; ok && k < nc; k++)
+                ok = x->id != chain[k];
+            if (ok && kids)
+                ok = !eng_resource_related(s, x->id, resource_id);
+        }
+    }
+    pthread_mutex_unlock(&fresh.mu);
+    return ok;
 }

@@ -53,6 +53,10 @@ void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread
 
 const struct eng_snap *engine_acquire(struct engine *e);
 void engine_release(struct engine *e, const struct eng_snap *s);
+/** Waits until the published snapshot reflects revision `rev`, at most timeout_ms; true when it
+ * does. For a writer that must read the engine as of the commits before its own (the
+ * publisher applies them meanwhile, on another thread: see txn/txn.c). */
+bool engine_wait(struct engine *e, int64_t rev, int64_t timeout_ms);
 /** The last revision the snapshot reflects. */
 int64_t eng_snap_rev(const struct eng_snap *s);
 
@@ -110,6 +114,35 @@ bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool
 void eng_tag_names_in_use(const struct eng_snap *s, int64_t ws_id, const char *const *kinds,
                           size_t nkinds, bool archived, const char *prefix, struct arena *a,
                           const char ***out, size_t *n);
+
+/* ---- inherited changes ---- */
+
+/* What putting tag T on a resource, or taking it off, changes in effective tags (a resource's
+ * effective tags are its own and its ancestors'). */
+struct eng_inherited {
+    bool has_children;   /* the resource has descendants */
+    bool self;           /* the resource's own effective tags change */
+    int64_t descendants; /* descendants whose effective tags change */
+    size_t nids;         /* how many of them are in ids (at most cap), ascending */
+};
+
+/**
+ * For tag `tag_id` put on or taken off resource `resource_id` directly, the rest of the
+ * snapshot as it is (the same set either way): nothing changes when the resource's parent
+ * holds the tag effectively; else the resource and each descendant not under a nearer direct
+ * holder of the tag. Up to `cap` of those descendants' ids into ids (may be NULL). Walks the
+ * descendants that change, as applying the change does. A tag the snapshot does not know
+ * counts as carried by no one (a tag made by the same write). False when the snapshot does not
+ * know the resource.
+ */
+bool eng_inherited(const struct eng_snap *s, int64_t resource_id, int64_t tag_id,
+                   struct eng_inherited *out, int64_t *ids, size_t cap);
+/** Resource `id` and its ancestors, nearest first, up to cap, into out; their number (0 when the
+ * snapshot does not know it). *has_children: whether `id` has descendants. */
+size_t eng_resource_chain(const struct eng_snap *s, int64_t id, int64_t *out, size_t cap,
+                          bool *has_children);
+/** True when resources a and b are the same, or one is an ancestor of the other. */
+bool eng_resource_related(const struct eng_snap *s, int64_t a, int64_t b);
 
 /* ---- tag lists ---- */
 

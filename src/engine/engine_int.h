@@ -182,6 +182,7 @@ struct eng_snap {
 
 struct engine {
     pthread_mutex_t mu;
+    pthread_cond_t published; /* with mu: a new snapshot is current (engine_wait) */
     pthread_mutex_t catch_mu; /* one engine_catch_up at a time: the writer's or the tailer's */
     struct eng_snap *cur, *oldest;
     /* writer only */

@@ -235,6 +235,7 @@ int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err)
     int rc;
 
     pthread_mutex_init(&e->mu, NULL);
+    pthread_cond_init(&e->published, NULL);
     pthread_mutex_init(&e->catch_mu, NULL);
     e->who_dir = xcalloc(WHO_DIR, sizeof(*e->who_dir));
     eng__build_begin(e);

@@ -9,6 +9,7 @@
 #include <roaring/roaring.h>
 
 #include "core/model.h"
+#include "util/mem.h"
 
 bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint32_t **tags,
                        size_t *n)
@@ -287,4 +288,106 @@ void eng_tag_list(const struct eng_snap *s, const struct eng_tag_filter *f, cons
         if (*n < cap && (f->after == NULL || strcmp(d->key, f->after) > 0))
             out[(*n)++] = t->rec;
     }
+}
+
+/* ---- inherited changes ---- */
+
+static int cmp_i64_asc(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+bool eng_inherited(const struct eng_snap *s, int64_t resource_id, int64_t tag_id,
+                   struct eng_inherited *out, int64_t *ids, size_t cap)
+{
+    const struct etag *t;
+    const struct eres *r;
+    uint32_t *stk = NULL;
+    size_t n = 0, scap = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (resource_id <= 0 || resource_id >= (int64_t)UINT32_MAX || tag_id <= 0 ||
+        tag_id >= (int64_t)UINT32_MAX)
+        return false;
+    r = eng__res_at(s, (uint32_t)resource_id);
+    t = eng__tag_at(s, tag_id);
+    if (r == NULL || !(r->flags & R_EXISTS))
+        return false;
+    out->has_children = r->children && !roaring_bitmap_is_empty(r->children);
+    /* eff(T) holds a resource exactly when it or an ancestor is in direct(T) (engine_int.h,
+     * struct etag). Whether the resource itself is in direct(T) or not, every resource below
+     * its parent that has no nearer holder of T follows it: when the parent inherits T, none
+     * of them changes; else the resource and each descendant above the next holder do. */
+    if (t && r->parent && roaring_bitmap_contains(t->eff, r->parent))
+        return true;
+    out->self = true;
+    if (!out->has_children)
+        return true;
+    for (;;) {
+        roaring_uint32_iterator_t it;
+        if (r && r->children) {
+            roaring_init_iterator(r->children, &it);
+            for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+                if (t && roaring_bitmap_contains(t->direct, it.current_value))
+                    continue; /* holds T itself: so does its subtree, before and after */
+                out->descendants++;
+                if (ids && out->nids < cap)
+                    ids[out->nids++] = it.current_value;
+                if (n == scap) {
+                    scap = scap ? scap * 2 : 64;
+                    stk = xrealloc(stk, scap * sizeof(*stk));
+                }
+                stk[n++] = it.current_value;
+            }
+        }
+        if (n == 0)
+            break;
+        r = eng__res_at(s, stk[--n]);
+        if (r && !(r->flags & R_EXISTS))
+            r = NULL;
+    }
+    xfree(stk);
+    if (out->nids > 1)
+        qsort(ids, out->nids, sizeof(*ids), cmp_i64_asc);
+    return true;
+}
+
+bool eng_resource_related(const struct eng_snap *s, int64_t a, int64_t b)
+{
+    int64_t ends[2][2] = {{a, b}, {b, a}};
+
+    if (a == b)
+        return true;
+    for (int k = 0; k < 2; k++) {
+        int64_t x = ends[k][0];
+        /* The bound only guards against a cycle that a batch passes through. */
+        for (int d = 0; x > 0 && x < (int64_t)UINT32_MAX && d < 4096; d++) {
+            const struct eres *r = eng__res_at(s, (uint32_t)x);
+            if (r == NULL || !(r->flags & R_EXISTS))
+                break;
+            x = r->parent;
+            if (x == ends[k][1])
+                return true;
+        }
+    }
+    return false;
+}
+
+size_t eng_resource_chain(const struct eng_snap *s, int64_t id, int64_t *out, size_t cap,
+                          bool *has_children)
+{
+    size_t n = 0;
+
+    *has_children = false;
+    for (int d = 0; id > 0 && id < (int64_t)UINT32_MAX && n < cap && d < 4096; d++) {
+        const struct eres *r = eng__res_at(s, (uint32_t)id);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            break;
+        if (n == 0)
+            *has_children = r->children && !roaring_bitmap_is_empty(r->children);
+        out[n++] = id;
+        id = r->parent;
+    }
+    return n;
 }

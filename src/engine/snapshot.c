@@ -8,6 +8,7 @@
 #include <assert.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
 
 #include <roaring/containers/containers.h>
 #include <roaring/roaring.h>
@@ -342,6 +343,7 @@ void eng__build_publish(struct engine *e)
         e->oldest = e->b;
     e->cur = e->b;
     reclaim_locked(e, &dead);
+    pthread_cond_broadcast(&e->published);
     pthread_mutex_unlock(&e->mu);
     e->b = NULL;
     free_snaps(dead);
@@ -422,6 +424,7 @@ void engine_free(struct engine *e)
     for (int i = 0; i < e->nkinds; i++)
         xfree(e->kinds[i]);
     pthread_mutex_destroy(&e->mu);
+    pthread_cond_destroy(&e->published);
     pthread_mutex_destroy(&e->catch_mu);
     for (uint32_t i = 0; i < e->nwho; i++) {
         const struct who *w = eng__who_at(e->who_dir, i);
@@ -452,6 +455,26 @@ void engine_release(struct engine *e, const struct eng_snap *s)
     assert(s->refs > 0);
     ((struct eng_snap *)s)->refs--;
     pthread_mutex_unlock(&e->mu);
+}
+
+bool engine_wait(struct engine *e, int64_t rev, int64_t timeout_ms)
+{
+    struct timespec until;
+    bool ok;
+
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (timeout_ms % 1000) * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&e->mu);
+    while (e->cur->rev < rev && pthread_cond_timedwait(&e->published, &e->mu, &until) == 0)
+        ;
+    ok = e->cur->rev >= rev;
+    pthread_mutex_unlock(&e->mu);
+    return ok;
 }
 
 int64_t eng_snap_rev(const struct eng_snap *s)

@@ -62,8 +62,10 @@ static const struct opt opts[] = {
     {"cors-origin", OPT_STR, offsetof(struct tagd_config, cors_origin), sizeof(((struct tagd_config *)0)->cors_origin), 0, 0, "the one ORIGIN browsers may call from, e.g. https://app.example.com (off)", true},
     R("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
     I("changes-max-wait", changes_max_wait, 0, 3600, "s GET /v1/changes?wait= may wait for a change at most; 0: no long poll (60)"),
+    I("events-batch", events_batch_ms, 0, 1000, "ms /v1/events streams gather commits before they send: fewer, larger sends for more latency; 0 every loop tick (0)"),
     I("events-heartbeat", events_heartbeat_ms, 100, 3600000, "ms an idle /v1/events stream waits before a heartbeat comment (15000)"),
     I("events-stall", events_stall_ms, 100, 3600000, "ms a /v1/events client may read nothing before its stream is cut (30000)"),
+    I("events-effective-max", events_effective_max, 0, 100000, "descendants an assignment record lists by id for GET /v1/events?effective=true; beyond, their count only (1000)"),
     I("events-max-lag", events_max_lag, 0, INT64_MAX, "revisions a /v1/events stream may be behind before it is ended with where to resume; 0 no bound (100000)"),
     I("store-hold-timeout", store_hold_timeout_ms, 100, 600000, "PostgreSQL: ms a frozen instance may hold the other instances' writes up (2000)"),
     I("tail-poll", tail_poll_ms, 10, 60000, "ms between polls of the shared change log (500)"),
@@ -300,8 +302,10 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->min_revision_wait_ms = 2000;
     cfg->changes_max_wait = 60;
     cfg->events_heartbeat_ms = 15000;
+    cfg->events_batch_ms = 0;
     cfg->events_stall_ms = 30000;
     cfg->events_max_lag = 100000;
+    cfg->events_effective_max = 1000;
     cfg->tail_poll_ms = 500;
     cfg->store_hold_timeout_ms = 2000;
     cfg->source_timeout_ms = 5000;

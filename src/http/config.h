@@ -42,8 +42,10 @@ struct tagd_config {
     int64_t min_revision_wait_ms; /* bound on a read's wait for X-Tagd-Min-Revision */
     int64_t changes_max_wait; /* s: bound on GET /v1/changes?wait= (long poll) */
     int64_t events_heartbeat_ms; /* GET /v1/events: a comment after this long idle */
+    int64_t events_batch_ms;     /* ... idle streams woken at most this often */
     int64_t events_stall_ms;     /* ... a client reading nothing this long is cut */
     int64_t events_max_lag;      /* ... revisions a stream may lag; 0: no bound */
+    int64_t events_effective_max; /* descendants an assignment record lists (core_limits) */
     int64_t store_hold_timeout_ms; /* shared store: a writer session idle in a transaction */
     int64_t tail_poll_ms;         /* shared store: poll interval when no NOTIFY arrives */
     char config[512];

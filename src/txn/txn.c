@@ -481,7 +481,15 @@ static void *writer_main(void *arg)
                     }
                 }
             } else {
+                int64_t top = 0;
                 atomic_fetch_add(&T.commits, 1);
+                for (j = batch; j; j = j->next)
+                    if (j->kept && j->revision > top)
+                        top = j->revision;
+                /* The next batches may wait for the engine to apply this one (core/resources.c,
+                 * an assignment record's "inherited"). */
+                if (top)
+                    core_writer_committed(top);
             }
         }
         if (batch->sweep)

@@ -4,6 +4,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -426,3 +427,210 @@ def test_a_revoked_token_s_stream_ends(server, admin):
     assert end["event"] == "end" and end["data"]["reason"] == "unauthorized", end
     assert s.next() is None
     s.close()
+
+
+# ---- scopes, organizations, inherited changes ----
+
+
+def _tree(a, spec):
+    """Makes resources (kind, key, parent key or None; parents are folders); their ids."""
+    ids = {}
+    for kind, key, parent in spec:
+        body = {"name": key}
+        if parent:
+            body["parent"] = {"kind": "folder", "key": parent}
+        r = a.put("/v1/resources/%s/%s" % (kind, key), json=body)
+        assert r.status_code in (200, 201), r.text
+        ids[key] = r.json()["id"]
+    return ids
+
+
+def _assign(a, kind, key, tag):
+    r = a.post("/v1/resources/%s/%s/tags" % (kind, key),
+               json={"tags": [tag], "create_missing": True})
+    assert r.status_code == 200, r.text
+
+
+def _until(s, pred, limit=200):
+    """Events up to and including the first one for which pred holds."""
+    out = []
+    while len(out) < limit:
+        ev = s.next()
+        assert ev is not None, "stream ended after %s" % out
+        out.append(ev)
+        if pred(ev):
+            return out
+    raise AssertionError("not found in %s" % out)
+
+
+def _touched(ev):
+    d = ev["data"]
+    return d.get("resource_id", d.get("entity_id"))
+
+
+def test_a_scoped_token_sees_only_its_subtree_and_other_organizations_nothing():
+    import sqlite3
+    srv = Server().start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        ids = _tree(a, [("folder", "sa", None), ("folder", "sb", None), ("file", "sa1", "sa"),
+                        ("file", "sb1", "sb")])
+        tok = a.post("/v1/tokens", json={"name": "scoped", "rights": ["tags:read"]}).json()
+        # No API makes a bearer token scoped to a subtree (applinks are scoped but work only
+        # through their own headers): the row is scoped as a login from a scoped key would be.
+        sql = "UPDATE tokens SET resource_id = %d WHERE id = %d" % (ids["sa"], tok["id"])
+        if srv.store:
+            subprocess.run(["psql", "-Xq", srv.store, "-c", sql], check=True)
+        else:
+            db = sqlite3.connect(os.path.join(srv.data, "tagd.db"))
+            db.execute(sql)
+            db.commit()
+            db.close()
+        other_org = a.post("/v1/organizations", json={"name": "EvScopeOther"}).json()["id"]
+        other = a.post("/v1/tokens", json={"name": "o", "rights": ["tags:read", "tags:write"],
+                                           "organization_id": other_org}).json()["token"]
+        since = _rev(a)
+        s = Sse(srv, token=tok["token"], params="?since=%d" % since)
+        o = Sse(srv, token=other, params="?since=%d" % since)
+        assert s.r.status == 200 and o.r.status == 200
+        _assign(a, "file", "sb1", "Scope.b")
+        _assign(a, "file", "sa1", "Scope.a")
+        assert a.put("/v1/resources/file/sb2", json={"parent": {"kind": "folder", "key": "sb"}}).status_code == 201
+        assert a.post("/v1/tags", json={"name": "Scope.orgwide"}).status_code == 201
+        _assign(a, "folder", "sa", "Scope.end")
+        evs = _until(s, lambda e: "scope.end" in json.dumps(e["data"]).lower())
+        s.close()
+        inside = {ids["sa"], ids["sa1"]}
+        assert [(e["data"]["entity"], _touched(e)) for e in evs] == [
+            ("assignment", ids["sa1"]), ("assignment", ids["sa"])]
+        # The same through the change log and its long poll.
+        scoped = Api(srv, tok["token"])
+        body = scoped.get("/v1/changes", params={"since": since, "limit": 1000}).json()
+        assert {c["entity_id"] for c in body["items"]} == inside
+        assert body["next_since"] == _rev(a)
+        assert all(c["entity"] in ("assignment", "resource") for c in body["items"])
+        full = a.get("/v1/changes", params={"since": since, "limit": 1000}).json()["items"]
+        assert {c["entity_id"] for c in full} > inside  # sb1, sb2 and the tags are there
+        t = _write_later(a, "Scope.later", 0.3)
+        r = scoped.get("/v1/changes", params={"since": body["next_since"], "wait": 10}).json()
+        t.join()
+        assert r["items"] == [] and r["next_since"] > body["next_since"]
+        # The other organization saw none of it, only its own write.
+        assert Api(srv, other).post("/v1/tags", json={"name": "TheirOwn"}).status_code == 201
+        ev = o.next()
+        o.close()
+        assert ev["data"]["entity"] == "tag" and ev["data"]["after"]["name"] == "TheirOwn"
+        assert Api(srv, other).get("/v1/changes", params={"since": since}).json()["items"][0][
+            "after"]["name"] == "TheirOwn"
+    finally:
+        srv.cleanup()
+
+
+def _record(a, since, entity_id, op):
+    items = _changes_since(a, since)
+    got = [c for c in items if c["entity"] == "assignment" and c["entity_id"] == entity_id
+           and c["op"] == op]
+    assert len(got) == 1, items
+    return got[0]["after"] if op == "add" else got[0]["before"]
+
+
+def test_an_assignment_record_carries_what_it_changes_below_its_resource(server, admin):
+    ids = _tree(admin, [("folder", "ia", None), ("folder", "ib", "ia"), ("file", "ib1", "ib"),
+                        ("file", "ib2", "ib"), ("file", "ia1", "ia"), ("file", "ia2", "ia")])
+    _assign(admin, "file", "ia2", "Inherit.t")
+    since = _rev(admin)
+    _assign(admin, "folder", "ia", "Inherit.t")
+    # ia2 holds the tag itself: its effective tags do not change, nor would its subtree's.
+    rec = _record(admin, since, ids["ia"], "add")
+    want = sorted([ids["ib"], ids["ib1"], ids["ib2"], ids["ia1"]])
+    assert rec["inherited"] == {"root": ids["ia"], "self": True, "descendants": 4,
+                                "resources": want}
+    since = _rev(admin)
+    _assign(admin, "folder", "ib", "Inherit.t")
+    rec = _record(admin, since, ids["ib"], "add")
+    assert rec["inherited"] == {"root": ids["ib"], "self": False, "descendants": 0,
+                                "resources": []}
+    since = _rev(admin)
+    assert admin.delete("/v1/resources/folder/ia/tags/Inherit.t").status_code == 204
+    rec = _record(admin, since, ids["ia"], "remove")
+    assert rec["tag_id"] and rec["inherited"] == {
+        "root": ids["ia"], "self": True, "descendants": 1, "resources": [ids["ia1"]]}
+    # A file with no descendants that did not inherit the tag: no member, only itself changed.
+    since = _rev(admin)
+    _assign(admin, "file", "ia1", "Inherit.u")
+    assert "inherited" not in _record(admin, since, ids["ia1"], "add")
+    # Its effective tags agree with what the records said.
+    eff = admin.get("/v1/resources/file/ib1/tags?effective=true").json()["items"]
+    assert [x["name"] for x in eff] == ["Inherit.t"]
+
+
+def test_effective_events_one_per_resource_bounded():
+    srv = Server(extra_args=["--events-effective-max", "2"]).start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        ids = _tree(a, [("folder", "ea", None), ("folder", "eb", "ea"), ("file", "eb1", "eb"),
+                        ("file", "ea1", "ea"), ("file", "ea2", "ea"), ("file", "ea3", "ea"),
+                        ("folder", "ex", None), ("file", "ex1", "ex")])
+        since = _rev(a)
+        bad = Sse(srv, params="?since=%d&effective=true" % since)
+        assert bad.r.status == 400
+        bad.close()
+        s = Sse(srv, params="?since=%d&resource=%d&effective=true" % (since, ids["ea"]))
+        sb = Sse(srv, params="?since=%d&resource=%d&effective=true&tag=Eff.*" % (since, ids["eb"]))
+        _assign(a, "folder", "ex", "Eff.t")      # another tree: nothing for these streams
+        _assign(a, "folder", "eb", "Eff.t")      # eb and eb1 change
+        _assign(a, "folder", "ea", "Eff.t")      # ea, and ea1..ea3: above the cap of 2
+        _assign(a, "folder", "ea", "Other.end")  # ea and eb, eb1, ea1..3: 5, above the cap
+        evs = _until(s, lambda e: e["event"] == "effective" and e["data"]["tag"] == "Other.end"
+                     and e["data"].get("truncated"))
+        s.close()
+        got = [(e["event"], e["data"].get("entity"), e["data"].get("tag"),
+                e["data"].get("resource_id"), e["data"].get("descendants"), "id" in e)
+               for e in evs]
+        assert got == [
+            ("change", "assignment", None, None, None, False),
+            ("effective", None, "Eff.t", ids["eb"], None, False),
+            ("effective", None, "Eff.t", ids["eb1"], None, True),
+            ("change", "assignment", None, None, None, False),
+            ("effective", None, "Eff.t", ids["ea"], None, False),
+            ("effective", None, "Eff.t", None, 3, True),
+            ("change", "assignment", None, None, None, False),
+            ("effective", None, "Other.end", ids["ea"], None, False),
+            ("effective", None, "Other.end", None, 5, True),
+        ], got
+        summary = evs[5]["data"]
+        assert summary["truncated"] is True and summary["root"] == ids["ea"]
+        assert summary["reread"] == {"method": "POST", "path": "/v1/query",
+                                     "body": {"query": '"Eff.t"', "effective": True}}
+        r = a.post("/v1/query", json=summary["reread"]["body"])
+        assert r.status_code == 200, r.text
+        # Ids: the record's, on its last event only, so a resume repeats a record whole.
+        rec = [e for e in evs if "id" in e]
+        assert [e["id"] for e in rec] == [
+            "%d-%d" % (e["data"]["revision"], e["data"]["seq"]) for e in rec]
+        # A subtree below the root gets its own resources only; the tag filter applies.
+        evs = _until(sb, lambda e: e["event"] == "effective" and e["data"]["tag"] == "Eff.t"
+                     and e["data"].get("truncated"))
+        sb.close()
+        got = [(e["event"], e["data"].get("resource_id")) for e in evs]
+        assert got == [("change", None), ("effective", ids["eb"]), ("effective", ids["eb1"]),
+                       ("effective", None)], got
+    finally:
+        srv.cleanup()
+
+
+def test_events_with_a_batch_window_deliver_every_commit_in_order():
+    srv = Server(extra_args=["--events-batch", "400"]).start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        s = Sse(srv, params="?since=%d" % _rev(a))
+        time.sleep(0.5)
+        start = time.monotonic()
+        for i in range(3):
+            assert a.post("/v1/tags", json={"name": "Batch%d" % i}).status_code == 201
+        evs = s.take(3)
+        s.close()
+        assert [e["data"]["after"]["name"] for e in evs] == ["Batch0", "Batch1", "Batch2"]
+        assert time.monotonic() - start < 5
+    finally:
+        srv.cleanup()

@@ -112,12 +112,82 @@ static void test_filters_and_scope(void **state)
     f->cx.who.resource_id = 0;
 }
 
+/* event_scope keeps what a scoped token sees; event_effects reads a record's "inherited" and
+ * keeps the resources the subscriber sees, or a summary where the record lists none. */
+static void test_scope_and_effects(void **state)
+{
+    struct fixture *f = *state;
+    struct resource top = put(f, "folder", "top", NULL);
+    struct resource mid = put(f, "folder", "mid", "top");
+    struct resource leaf = put(f, "doc", "leaf", "mid");
+    struct resource out = put(f, "doc", "out", NULL);
+    struct event_filter flt;
+    struct event_effect x;
+    struct change c[3] = {
+        {.entity = "resource", .entity_id = out.id, .op = "create", .after = "{}"},
+        {.entity = "tag", .entity_id = 1, .op = "create", .after = "{\"name\":\"A\"}"},
+        {.entity = "resource", .entity_id = leaf.id, .op = "create", .after = "{}"},
+    };
+    char *doc = arena_printf(&f->a,
+                             "{\"resource_id\":%lld,\"tag_id\":0,\"tag\":\"a\","
+                             "\"inherited\":{\"root\":%lld,\"self\":true,\"descendants\":2,"
+                             "\"resources\":[%lld,%lld]}}",
+                             (long long)top.id, (long long)top.id, (long long)mid.id,
+                             (long long)leaf.id);
+    struct change asg = {.entity = "assignment", .entity_id = top.id, .op = "add", .after = doc};
+    struct change big = asg, leafonly = {.entity = "assignment", .entity_id = leaf.id,
+                                         .op = "remove",
+                                         .before = "{\"resource_id\":1,\"tag_id\":0}"};
+
+    assert_int_equal(event_scope(&f->cx, c, 3), 3);
+    f->cx.who.resource_id = top.id;
+    assert_int_equal(event_scope(&f->cx, c, 3), 1);
+    assert_int_equal(c[0].entity_id, leaf.id);
+    f->cx.who.resource_id = 0;
+
+    memset(&flt, 0, sizeof(flt));
+    assert_false(event_effects(&f->cx, &flt, &asg, &x)); /* not asked for */
+    flt.effective = true;
+    flt.resource = mid.id;
+    assert_true(event_effects(&f->cx, &flt, &asg, &x));
+    assert_true(x.add && x.root == top.id && x.descendants == 2 && !x.truncated);
+    assert_int_equal(x.nids, 2);
+    assert_true(x.ids[0] == mid.id && x.ids[1] == leaf.id);
+    assert_string_equal(x.tag, "a");
+    flt.tag[flt.ntag++] = "B.*";
+    assert_false(event_effects(&f->cx, &flt, &asg, &x));
+    flt.ntag = 0;
+    flt.entity[flt.nentity++] = "tag";
+    assert_false(event_effects(&f->cx, &flt, &asg, &x));
+    flt.entity[flt.nentity++] = "effective";
+    assert_true(event_effects(&f->cx, &flt, &asg, &x));
+    flt.nentity = 0;
+    /* Without the ids (beyond the cap): a summary, where the subtrees overlap. */
+    big.after = arena_printf(&f->a,
+                             "{\"resource_id\":%lld,\"tag_id\":0,\"inherited\":{\"root\":%lld,"
+                             "\"self\":false,\"descendants\":9000}}",
+                             (long long)top.id, (long long)top.id);
+    assert_true(event_effects(&f->cx, &flt, &big, &x));
+    assert_true(x.truncated && x.nids == 0 && x.descendants == 9000);
+    flt.resource = out.id;
+    assert_false(event_effects(&f->cx, &flt, &big, &x));
+    /* A record without "inherited": its resource alone. */
+    flt.resource = top.id;
+    assert_true(event_effects(&f->cx, &flt, &leafonly, &x));
+    assert_true(!x.add && x.nids == 1 && x.ids[0] == leaf.id && x.descendants == 0);
+    f->cx.who.resource_id = out.id; /* a scope elsewhere sees none of it */
+    assert_false(event_effects(&f->cx, &flt, &leafonly, &x));
+    assert_false(event_effects(&f->cx, &flt, &asg, &x));
+    f->cx.who.resource_id = 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cursor),
         cmocka_unit_test(test_tag_patterns),
         cmocka_unit_test_setup_teardown(test_filters_and_scope, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_scope_and_effects, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1148,11 +1148,74 @@ static void put_under(struct fixture *f, const char *kind, const char *key, cons
     core_resource_put(&f->cx, kind, key, &in, &r, NULL, &err);
 }
 
+/* Whether resource x is in eff(T) with rid's own membership in direct(T) flipped (0: none):
+ * the definition (engine_int.h, struct etag) walked up the tree. */
+static bool eff_flipped(const struct eng_snap *s, uint32_t x, const struct etag *t, uint32_t flip)
+{
+    for (int d = 0; x && d < 4096; d++) {
+        const struct eres *r = eng__res_at(s, x);
+        bool in = t && roaring_bitmap_contains(t->direct, x);
+        if (x == flip)
+            in = !in;
+        if (in)
+            return true;
+        if (r == NULL || !(r->flags & R_EXISTS))
+            return false;
+        x = r->parent;
+    }
+    return false;
+}
+
+static bool strictly_under(const struct eng_snap *s, uint32_t x, uint32_t anc)
+{
+    const struct eres *r = eng__res_at(s, x);
+    for (int d = 0; r && (r->flags & R_EXISTS) && r->parent && d < 4096; d++) {
+        if (r->parent == anc)
+            return true;
+        r = eng__res_at(s, r->parent);
+    }
+    return false;
+}
+
+/* eng_inherited (what a tag put on or taken off a resource changes below it) against the
+ * definition: for every resource and tag, the resources whose effective membership differs
+ * once the resource's own direct membership flips. */
+static void check_inherited(const struct eng_snap *s, const int64_t *tags, int nt, int round)
+{
+    int64_t ids[256], want[256];
+    for (uint32_t rid = 1; rid < 400; rid++) {
+        const struct eres *r = eng__res_at(s, rid);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            continue;
+        for (int k = 0; k < nt; k++) {
+            const struct etag *t = eng__tag_at(s, tags[k]);
+            struct eng_inherited in;
+            size_t nw = 0;
+            bool self = eff_flipped(s, rid, t, 0) != eff_flipped(s, rid, t, rid);
+            for (uint32_t x = 1; x < 400; x++) {
+                const struct eres *rx = eng__res_at(s, x);
+                if (rx && (rx->flags & R_EXISTS) && strictly_under(s, x, rid) &&
+                    eff_flipped(s, x, t, 0) != eff_flipped(s, x, t, rid))
+                    want[nw++] = x;
+            }
+            assert_true(eng_inherited(s, rid, tags[k], &in, ids, 256));
+            if (in.self != self || in.descendants != (int64_t)nw || in.nids != nw ||
+                (nw && memcmp(ids, want, nw * sizeof(*ids)) != 0))
+                fail_msg("round %d resource %u tag %lld: self %d/%d descendants %lld/%zu",
+                         round, rid, (long long)tags[k], in.self, self,
+                         (long long)in.descendants, nw);
+            assert_int_equal(in.has_children,
+                             r->children && !roaring_bitmap_is_empty(r->children));
+        }
+    }
+}
+
 /* The effective bitmaps (engine_int.h, struct etag) after random batches of every change the
  * engine applies: adds, removals, resources made, moved, archived and deleted (children
  * detached), tags deleted, restored, moved to another parent, purged and made again. After
  * each commit every tag's eff and esub must equal a walk of the resource tree from its direct
- * and subtree bitmaps (eng__effective_check), and an effective query must read them. */
+ * and subtree bitmaps (eng__effective_check), and an effective query must read them; and
+ * what a change at one resource does below it must agree with them (check_inherited). */
 static void test_effective_random(void **state)
 {
     struct fixture *f = *state;
@@ -1238,6 +1301,8 @@ static void test_effective_random(void **state)
             int bad = eng__effective_check(s, msg, sizeof(msg));
             if (bad)
                 fail_msg("round %d: %d effective bitmaps differ; %s", round, bad, msg);
+            if (round % 10 == 0)
+                check_inherited(s, tags, NT, round);
             engine_release(e, s);
         }
     }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/native/native.h"
+#include "core/events.h"
 #include "util/timeu.h"
 
 /* "items": change records as /v1/changes and the histories show them. */
@@ -29,11 +30,15 @@ static void render_items(struct jw *w, const struct change *c, size_t n)
     jw_arr_end(w);
 }
 
+/* Pages of records outside a scoped token's subtree that one answer passes over before it
+ * answers an empty page that moves next_since on. */
+#define NATIVE_SCOPE_PAGES 20
+
 enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
 {
     struct change *c;
     struct tg_err err;
-    int64_t since, limit, wait;
+    int64_t since, limit, wait, next;
     struct jw w;
     size_t n;
     int rc;
@@ -44,11 +49,23 @@ enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
         return API_ROLLBACK;
     if (wait > api_config.changes_max_wait_s)
         wait = api_config.changes_max_wait_s;
-    tg_err_clear(&err);
-    rc = core_changes_list(cx, since, (int)limit, &c, &n, &err);
-    if (rc)
-        return api_fail(r, rc, &err);
-    if (n == 0 && wait > 0 && !r->wait_over) {
+    /* A token scoped to a resource subtree sees only the records that touch it: pages of
+     * nothing else are passed over (a few), so that an empty page still means the end. */
+    next = since;
+    for (int pages = 0;; pages++) {
+        size_t all;
+        tg_err_clear(&err);
+        rc = core_changes_list(cx, next, (int)limit, &c, &n, &err);
+        if (rc)
+            return api_fail(r, rc, &err);
+        all = n;
+        if (n)
+            next = c[n - 1].rev;
+        n = event_scope(cx, c, n);
+        if (n > 0 || all == 0 || pages == NATIVE_SCOPE_PAGES)
+            break;
+    }
+    if (n == 0 && next == since && wait > 0 && !r->wait_over) {
         /* Nothing of this organization past `since`: wait for a revision past what the store
          * holds now (not past `since`, which other organizations' changes may have passed
          * already, so that the wait does not spin on them). */
@@ -59,7 +76,7 @@ enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
     jw_obj(&w);
     render_items(&w, c, n);
     jw_key(&w, "next_since");
-    jw_int(&w, n ? c[n - 1].rev : since);
+    jw_int(&w, next);
     jw_obj_end(&w);
     return API_ANSWER;
 }
