@@ -83,6 +83,17 @@ static const char *const store_migrations[] = {
      * unique globally, so it is unique in its organization: no row changes. */
     "DROP INDEX users_login;"
     "CREATE UNIQUE INDEX users_login ON users(org_id, login_key);",
+    MIGRATION_NONE, /* 9: another branch */
+    MIGRATION_NONE, /* 10: another branch */
+    MIGRATION_NONE, /* 11: another branch */
+    MIGRATION_NONE, /* 12: another branch */
+    /* 13: closed assignments by resource. Reads as of a revision (an export page, a
+     * resource's tags then) need a resource's assignments that were closed after the
+     * revision; the only index on the resource (assignments_cur) holds current rows only, so
+     * each such read scanned every closed assignment. A partial index on the closed rows
+     * makes an export page two index range scans. */
+    "CREATE INDEX assignments_closed ON assignments(resource_id, valid_to)"
+    " WHERE valid_to IS NOT NULL;",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */
