@@ -9,3 +9,4 @@
 #include "store/sql_history.h"
 #include "store/sql_links.h"
 #include "store/sql_engine.h"
+#include "store/sql_interchange.h"

@@ -65,6 +65,11 @@ const struct route native_routes[] = {
     R("DELETE", "/v1/publiclinks/{id}", native_publiclink_delete, ROUTE_WRITE),
     /* query.c */
     R("POST", "/v1/query", native_query, 0),
+    /* interchange.c */
+    R("GET", "/v1/export", native_export, 0),
+    {"POST", "/v1/import", native_import, ROUTE_WRITE, &native_dialect, NULL,
+     native_import_prepare},
+    R("GET", "/v1/import/{job}", native_import_job, 0),
     {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R
