@@ -39,6 +39,9 @@ NATIVE = [
     ("GET", "/v1/tags/Mx.base/history", None, "read"),
     ("GET", "/v1/groups/1/history", None, "read"),
     ("GET", "/v1/resources/folder/mx/history", None, "read"),
+    ("GET", "/v1/export", None, "read"),
+    ("POST", "/v1/import", {"type": "tag", "name": "Mx.imported"}, "write"),  # and assign
+    ("GET", "/v1/import/imp_none", None, "read"),
 ]
 
 RIGHTS = {"read": "tags:read", "write": "tags:write", "assign": "tags:assign", "admin": "admin"}
