@@ -369,6 +369,8 @@ static void out_head(struct hreq *r, struct xport *x, struct sbuf *out)
         ttl_str(out, arena_printf(&r->a, "tagd workspace %lld", (long long)x->ws_id));
         sbuf_printf(out, " ;\n    tagd:revision %lld .\n\n", (long long)x->rev);
         break;
+    default:
+        TG_BUG("unknown interchange format");
     }
 }
 
@@ -413,6 +415,8 @@ static void out_group(struct xport *x, const struct group *g, struct sbuf *out)
         sbuf_printf(out, " ;\n    tagd:exclusive %s ;\n    tagd:position %lld .\n\n",
                     g->exclusive ? "true" : "false", (long long)g->position);
         break;
+    default:
+        TG_BUG("unknown interchange format");
     }
 }
 
@@ -504,6 +508,8 @@ static void out_tag(struct arena *a, struct xport *x, const struct tag *t, struc
             sbuf_adds(out, " .\n\n");
         }
         break;
+    default:
+        TG_BUG("unknown interchange format");
     }
 }
 
@@ -598,6 +604,8 @@ static void out_resource(struct xport *x, const struct resource *res,
         }
         sbuf_printf(out, " ;\n    tagd:archived %s .\n\n", res->archived ? "true" : "false");
         break;
+    default:
+        TG_BUG("unknown interchange format");
     }
 }
 
@@ -1895,6 +1903,8 @@ void *native_import_prepare(struct hreq *r, struct core_ctx *cx)
     case XF_SKOS:
         parse_skos(r, im);
         break;
+    default:
+        TG_BUG("unknown interchange format");
     }
     return im;
 }
