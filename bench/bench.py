@@ -361,14 +361,15 @@ def q_redis_zset(e, eff):
 
 # ---- systems ----
 
-def start_tagd(datadir, threads=2, timeout=600):
+def start_tagd(datadir, threads=2, timeout=600, extra=()):
     port = free_port()
     env = dict(os.environ, TAGD_ADMIN_TOKEN=TOKEN)
     logf = open(os.path.join(WORK, "tagd.log"), "ab")
     t0 = time.time()
     p = subprocess.Popen([TAGD, "--data", datadir, "--listen", "127.0.0.1:%d" % port,
                           "--threads", str(threads), "--log-level", "warn",
-                          "--max-conns", "10000"], env=env, stdout=logf, stderr=logf)
+                          "--max-conns", "10000"] + list(extra), env=env, stdout=logf,
+                         stderr=logf)
     try:
         wait_http("http://127.0.0.1:%d/healthz" % port, timeout=timeout, proc=p)
     except RuntimeError:
@@ -704,11 +705,18 @@ def main():
     ap.add_argument("--huge", action="store_true",
                     help="the scale figure: tagd alone at 10M and 100M assignments")
     ap.add_argument("--note", default="", help="--huge: a line for the results file")
+    ap.add_argument("--interchange", action="store_true",
+                    help="the interchange figure: export, then import through POST /v1/import "
+                         "against PostgreSQL's COPY of the same rows (docs/interchange.md)")
+    ap.add_argument("--chunk", type=int, default=10000,
+                    help="--interchange: records per import chunk (at most 10000)")
     ap.add_argument("--gen-only", action="store_true",
                     help="--huge: only generate the two data sets (reused by the next run)")
     args = ap.parse_args()
     if args.huge:
         return scale(args)
+    if args.interchange:
+        return interchange(args)
     size = "small" if args.small else "full"
     cfg = dict(SIZES[size])
     if args.seconds:
@@ -1047,6 +1055,115 @@ def report(size, cfg, meta, results, args):
     with open(path, "w") as f:
         f.write(text)
     log("saved " + os.path.relpath(path, ROOT))
+
+
+def interchange(args):
+    """bench/run --interchange [--small]: the data set (10M assignments, or the small one)
+    exported from a loaded tagd with GET /v1/export (JSON lines, streamed to a file), then
+    imported into an empty tagd through POST /v1/import in chunks of --chunk records, one
+    request after the other as tagctl sends them; against PostgreSQL's COPY of the same
+    assignment rows (resource id, tag id) into a table with its primary key, which is the
+    floor of a bulk load (no names to resolve, no rules, no history). Times are wall clock;
+    rows per second count assignments."""
+    global WORK, TAGD
+    size = "small" if args.small else "full"
+    cfg = SIZES[size]
+    TAGD = args.tagd
+    WORK = os.path.join(ROOT, "bench", "results", "tmp", "xchg-" + size)
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    gen = os.path.join(WORK, "gen")
+    sh(["cc", "-O2", "-o", gen, os.path.join(ROOT, "bench", "gen.c"), "-lsqlite3"])
+    loaded = os.path.join(WORK, "tagd")
+    p, _, _ = start_tagd(loaded)
+    stop(p)
+    sh([gen, os.path.join(loaded, "tagd.db"), WORK, str(cfg["roots"]), str(cfg["mids"]),
+        str(cfg["leaves"]), str(cfg["resources"]), str(cfg["assignments"]), str(SEED)])
+    meta = {k: int(v) for k, v in read_tsv("meta.tsv")}
+    res = {"meta": meta}
+    dump = os.path.join(WORK, "export.jsonl")
+    p, port, _ = start_tagd(loaded, timeout=3600)
+    try:
+        req = urllib.request.Request("http://127.0.0.1:%d/v1/export?format=jsonl" % port,
+                                     headers={"Authorization": "Bearer " + TOKEN})
+        t0 = time.time()
+        n = 0
+        with urllib.request.urlopen(req, timeout=3600) as r, open(dump, "wb") as f:
+            while True:
+                b = r.read(1 << 20)
+                if not b:
+                    break
+                n += len(b)
+                f.write(b)
+        res["export_s"], res["export_bytes"] = time.time() - t0, n
+    finally:
+        stop(p)
+    with open(dump, "rb") as f:
+        last = f.readlines()[-1]
+    end = json.loads(last)
+    assert end["type"] == "end", last
+    res["records"] = end
+    log("export: %d bytes, %d assignments in %.1f s" % (n, end["assignments"], res["export_s"]))
+    p, port, _ = start_tagd(os.path.join(WORK, "tagd-empty"))
+    try:
+        url = "http://127.0.0.1:%d/v1/import" % port
+        hdr = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/x-ndjson"}
+        t0 = time.time()
+        job, k, chunks = None, 0, 0
+        with open(dump, "rb") as f:
+            batch = []
+            for line in f:
+                batch.append(line)
+                if len(batch) == args.chunk:
+                    job = import_post(url, hdr, batch, job, chunks, False)
+                    chunks += 1
+                    batch = []
+            job = import_post(url, hdr, batch, job, chunks, True)
+            chunks += 1
+        res["import_s"], res["chunks"] = time.time() - t0, chunks
+        assert job["state"] == "done", job
+    finally:
+        stop(p)
+    log("import: %d chunks in %.1f s (%.0f assignments/s)" % (
+        chunks, res["import_s"], end["assignments"] / res["import_s"]))
+    pgbase = pg_start("xchg-" + size)
+    try:
+        psql("CREATE DATABASE bench", db="postgres")
+        psql("CREATE TABLE assignments(resource_id int NOT NULL, tag_id int NOT NULL,"
+             " PRIMARY KEY (resource_id, tag_id))")
+        t0 = time.time()
+        psql("\\copy assignments FROM '%s'" % os.path.join(WORK, "assign.tsv"))
+        res["copy_s"] = time.time() - t0
+    finally:
+        pg_stop(pgbase)
+    log("PostgreSQL COPY: %.1f s" % res["copy_s"])
+    a = end["assignments"]
+    lines = [
+        "interchange (%s, %d assignments, %d resources; bench/bench.py --interchange%s)" % (
+            size, a, end["resources"], " --small" if args.small else ""),
+        "export (GET /v1/export, JSON lines): %.1f s, %.0f assignments/s, %.1f MB/s" % (
+            res["export_s"], a / res["export_s"], n / 1e6 / res["export_s"]),
+        "import (POST /v1/import, %d chunks of %d): %.1f s, %.0f assignments/s (target: < 60 s"
+        " at 10M)" % (res["chunks"], args.chunk, res["import_s"], a / res["import_s"]),
+        "PostgreSQL COPY of the same assignment rows: %.1f s (import / COPY: %.1fx)" % (
+            res["copy_s"], res["import_s"] / res["copy_s"]),
+    ]
+    out = os.path.join(ROOT, "bench", "results", "interchange-%s-%s.txt" % (
+        size, datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")))
+    with open(out, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def import_post(url, hdr, batch, job, chunk, last):
+    """One chunk of an import; returns the job."""
+    q = {"last": "true" if last else "false"}
+    if job:
+        q.update(job=job["id"], chunk=str(chunk))
+    req = urllib.request.Request(url + "?" + urllib.parse.urlencode(q), data=b"".join(batch),
+                                 headers=hdr, method="POST")
+    with urllib.request.urlopen(req, timeout=3600) as r:
+        return json.loads(r.read())
 
 
 def scale(args):

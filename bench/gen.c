@@ -340,6 +340,25 @@ int main(int argc, char **argv)
     fclose(frt);
     exec(db, "CREATE INDEX assignments_tag ON assignments(tag_id) WHERE valid_to IS NULL;"
              "CREATE INDEX assignments_hist ON assignments(valid_from, valid_to);");
+    /* Each tag's and resource's first version, as core_versioned_put writes it (the JSON of
+     * core_tag_json and res_json): reads as of a revision (the export among them) find the
+     * data set in the history tables. */
+    {
+        char sql[1024];
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO tags_hist(tag_id, valid_from, data, name, deleted)"
+                 " SELECT id, %lld, json_object('id', id, 'name', name, 'parent_id', parent_id,"
+                 " 'display_name', NULL, 'l10n', NULL, 'color', NULL, 'description', NULL,"
+                 " 'source', NULL, 'system_created', json('false'), 'protected', json('false'),"
+                 " 'archived', json('false'), 'deleted', json('false'), 'version', 1), name, 0"
+                 " FROM tags;"
+                 "INSERT INTO resources_hist(resource_id, valid_from, data, ws_id, kind, key,"
+                 " parent_id, archived) SELECT id, %lld, json_object('id', id, 'kind', kind,"
+                 " 'key', key, 'name', NULL, 'parent_id', parent_id, 'archived', json('false'),"
+                 " 'version', 1), ws_id, kind, key, parent_id, 0 FROM resources;",
+                 (long long)rev, (long long)rev);
+        exec(db, sql);
+    }
     exec(db, "COMMIT");
     exec(db, "ANALYZE; PRAGMA journal_mode=WAL;");
     sqlite3_close(db);

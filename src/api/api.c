@@ -277,6 +277,15 @@ enum api_result api_stream(struct hreq *r, api_stream_fill fill, void *arg)
     return API_ANSWER;
 }
 
+enum api_result api_stream_raw(struct hreq *r, const char *content_type, api_stream_fill fill,
+                               void *arg)
+{
+    api_stream(r, fill, arg);
+    r->content_type = content_type;
+    r->stream_raw = true;
+    return API_ANSWER;
+}
+
 enum api_result api_render_later(struct hreq *r, int status,
                                  void (*fn)(struct hreq *r, void *arg), void *arg)
 {

@@ -197,6 +197,7 @@ struct hreq {
     void *stream_arg;
     const char *stream_why;  /* why the server ends the stream, for the fill's last words */
     uint64_t stream_events;  /* events the fill wrote (metrics) */
+    bool stream_raw;         /* api_stream_raw: a plain body, filled until the fill ends it */
 };
 
 /* The registry (api/dialects.c): every dialect, NULL-terminated, in the order their routes are
@@ -274,6 +275,14 @@ enum api_result api_wait(struct hreq *r, int64_t rev, int64_t ms);
  * returns API_ANSWER.
  */
 enum api_result api_stream(struct hreq *r, api_stream_fill fill, void *arg);
+/**
+ * From a read handler: answers 200 with a body of `content_type` (a literal) that the server
+ * writes page by page, calling `fill` again each time the client took the last page, each call
+ * in a read transaction of its own, until the fill returns API_STREAM_END (never IDLE). No
+ * heartbeats; a client that reads nothing for events_stall_ms is cut. Returns API_ANSWER.
+ */
+enum api_result api_stream_raw(struct hreq *r, const char *content_type, api_stream_fill fill,
+                               void *arg);
 /**
  * Sets `status` (< 300) now and leaves the body to `fn(r, arg)`, which the server calls on the
  * request's event loop just before answering, after the write's commit, off the writer thread

@@ -80,6 +80,10 @@ struct core_ctx {
     int seq;      /* change records written so far in this revision */
     int64_t now;  /* ms, fixed for the whole request */
     bool writing; /* inside the writer's transaction */
+    /* An import restores assignments that existed where it was exported: a deprecated or
+     * archived tag may be on resources there, so its state does not refuse them (a draft never
+     * was on any; lifecycle.c). */
+    bool restoring;
     int64_t min_rev;              /* X-Tagd-Min-Revision: the engine answers only from there */
     const struct eng_snap *snap;  /* the engine snapshot this read answers from, once taken */
     uint64_t auth_epoch;          /* store_auth_epoch() when the request began */

@@ -88,6 +88,8 @@ int core_tag_assignable(struct core_ctx *ctx, const struct tag *t, struct tg_err
 {
     struct tag r;
 
+    if (ctx->restoring && t->state != TAG_DRAFT)
+        return 0;
     switch (t->state) {
     case TAG_ACTIVE:
         return 0;

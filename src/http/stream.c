@@ -1,4 +1,4 @@
-/* http/stream.c: streamed answers (api_stream) with h2o's generator: the loop writes a chunk,
+/* http/stream.c: streamed answers (api_stream, api_stream_raw) with h2o's generator: the loop writes a chunk,
  * and fills the next only when h2o calls proceed, i.e. once the client took the last one. So
  * a stream holds one chunk at most whatever its client does, and its fills read the store
  * on the loop in short read transactions of their own, never touching the writer.
@@ -41,6 +41,7 @@ struct stream {
     bool (*stopping)(void);
     struct sbuf buf;  /* the chunk h2o is writing (sending) or the next one */
     bool sending, more, done;
+    bool raw; /* a plain body (api_stream_raw): no retry line, no heartbeats, not counted */
     int64_t seen;          /* txn_seen_rev when the last fill began */
     int64_t send_start_us; /* when the chunk being written was given to h2o */
     int64_t last_send_us;
@@ -182,7 +183,11 @@ static void pump(struct stream *s)
         return;
     }
     if (s->more || txn_seen_rev() > s->seen) {
-        st = fill(s, false);
+        /* A plain body's fill may skip what it may not show: it goes on until it has
+         * something to send, as it never waits for a revision. */
+        do
+            st = fill(s, false);
+        while (s->raw && st == API_STREAM_MORE && s->buf.len == 0);
         s->more = st == API_STREAM_MORE;
         if (st == API_STREAM_END || st == API_STREAM_CUT) {
             if (st == API_STREAM_CUT)
@@ -195,7 +200,7 @@ static void pump(struct stream *s)
             return;
         }
     }
-    if (time_mono_us() - s->last_send_us >= api_config.events_heartbeat_ms * 1000) {
+    if (!s->raw && time_mono_us() - s->last_send_us >= api_config.events_heartbeat_ms * 1000) {
         /* A comment: proxies see traffic, clients ignore it. */
         sbuf_adds(&s->buf, ": heartbeat\n\n");
         send_buf(s, false);
@@ -241,7 +246,8 @@ static void on_tick(h2o_timeout_entry_t *e)
                                      : NULL;
             log_info("events: cutting a stream whose client read nothing for %lld ms",
                      (long long)api_config.events_stall_ms);
-            atomic_fetch_add(&st_cut, 1);
+            if (!s->raw)
+                atomic_fetch_add(&st_cut, 1);
             s->done = true;
             unwait(s);
             if (sock)
@@ -264,8 +270,9 @@ static void on_dispose(void *p)
     /* The request, as server.c's hreq_free frees it. */
     sbuf_release(&s->r->out);
     arena_release(&s->r->a);
+    if (!s->raw)
+        atomic_fetch_sub(&st_subscribers, 1);
     xfree(s->r);
-    atomic_fetch_sub(&st_subscribers, 1);
 }
 
 void stream_start(h2o_req_t *req, struct hreq *r, struct store_conn *reader, h2o_timeout_t *tick,
@@ -297,8 +304,11 @@ void stream_start(h2o_req_t *req, struct hreq *r, struct store_conn *reader, h2o
     /* The first fill runs once the headers are out. */
     s->seen = -1;
     sbuf_init(&s->buf, 0);
-    atomic_fetch_add(&st_subscribers, 1);
-    atomic_fetch_add(&st_opened, 1);
+    s->raw = r->stream_raw;
+    if (!s->raw) {
+        atomic_fetch_add(&st_subscribers, 1);
+        atomic_fetch_add(&st_opened, 1);
+    }
     {
         /* The kernel's share of a stream's buffer: bounded too, so that a client that reads
          * nothing is found out (and cut) after this much, not after the megabytes the
@@ -311,6 +321,12 @@ void stream_start(h2o_req_t *req, struct hreq *r, struct store_conn *reader, h2o
             (void)setsockopt(h2o_socket_get_fd(sock), SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
     }
     h2o_start_response(req, &s->gen);
+    if (s->raw) {
+        /* A body read in pages: the first page at once, the next whenever one is taken. */
+        s->more = true;
+        pump(s);
+        return;
+    }
     sbuf_adds(&s->buf, "retry: 1000\n\n");
     send_buf(s, false);
 }

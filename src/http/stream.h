@@ -1,4 +1,5 @@
-/* http/stream.h: responses that a handler streams (api_stream): Server-Sent Events. */
+/* http/stream.h: responses that a handler streams: Server-Sent Events (api_stream) and plain
+ * bodies read in pages (api_stream_raw, the export). */
 #ifndef TAGD_HTTP_STREAM_H
 #define TAGD_HTTP_STREAM_H
 

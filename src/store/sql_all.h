@@ -13,3 +13,4 @@
 #include "store/sql_webhooks.h"
 #include "store/sql_idempotency.h"
 #include "store/sql_lifecycle.h"
+#include "store/sql_interchange.h"

@@ -114,9 +114,29 @@ void url_query(struct sbuf *b, const char *name, const char *value)
     url_escape(b, value);
 }
 
+/* Where a download goes (client_download), for the one transfer under way. */
+struct sink {
+    struct tc_resp *r;
+    CURL *curl;
+    FILE *f;
+    long long *bytes;
+};
+
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
 {
-    struct tc_resp *r = ud;
+    struct sink *k = ud;
+    struct tc_resp *r = k->r;
+    if (k->f) {
+        long status = 0;
+        curl_easy_getinfo(k->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200 && status < 300) {
+            /* A 2xx body goes to the file as it comes: an export may be larger than memory. */
+            if (fwrite(p, 1, size * n, k->f) != size * n)
+                return 0;
+            *k->bytes += (long long)(size * n);
+            return size * n;
+        }
+    }
     if (sbuf_add(&r->raw, p, size * n))
         return 0; /* over the cap: curl stops with CURLE_WRITE_ERROR */
     return size * n;
@@ -190,11 +210,21 @@ static char *debug_body(json_t *body)
     return s;
 }
 
-static int call(struct tc_client *c, const char *method, const char *path, json_t *body,
-                struct tc_resp *r, bool quiet)
+/* A body other than JSON (client_send), or a download's file (client_download). */
+struct raw {
+    const char *ctype;
+    const char *data;
+    size_t len;
+    FILE *out;
+    long long *bytes;
+};
+
+static int call_raw(struct tc_client *c, const char *method, const char *path, json_t *body,
+                    const struct raw *raw, struct tc_resp *r, bool quiet)
 {
     struct curl_slist *h = NULL;
     struct sbuf url, auth;
+    struct sink sink;
     char *data = NULL;
     CURLcode cc;
     int rc;
@@ -216,8 +246,18 @@ static int call(struct tc_client *c, const char *method, const char *path, json_
     curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT, 10L);
     curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, c->timeout_s);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, c->errbuf);
+    sink.r = r;
+    sink.curl = c->curl;
+    sink.f = raw ? raw->out : NULL;
+    sink.bytes = raw ? raw->bytes : NULL;
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, r);
+    curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &sink);
+    if (sink.f) {
+        /* A download lasts as long as it has to: only a stalled one ends. */
+        curl_easy_setopt(c->curl, CURLOPT_TIMEOUT, 0L);
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, c->timeout_s);
+    }
     curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(c->curl, CURLOPT_USERAGENT, "tagctl/" TAGD_VERSION);
@@ -246,7 +286,13 @@ static int call(struct tc_client *c, const char *method, const char *path, json_
             sbuf_printf(&auth, "If-Match: \"%s\"", client_if_match);
         h = curl_slist_append(h, sbuf_str(&auth));
     }
-    if (body) {
+    if (raw && raw->data) {
+        sbuf_reset(&auth);
+        sbuf_printf(&auth, "Content-Type: %s", raw->ctype);
+        h = curl_slist_append(h, sbuf_str(&auth));
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, raw->data);
+        curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)raw->len);
+    } else if (body) {
         data = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
         h = curl_slist_append(h, "Content-Type: application/json");
         curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, data);
@@ -302,6 +348,12 @@ out:
     return rc;
 }
 
+static int call(struct tc_client *c, const char *method, const char *path, json_t *body,
+                struct tc_resp *r, bool quiet)
+{
+    return call_raw(c, method, path, body, NULL, r, quiet);
+}
+
 int client_call(struct tc_client *c, const char *method, const char *path, json_t *body,
                 struct tc_resp *r)
 {
@@ -312,6 +364,21 @@ int client_call_quiet(struct tc_client *c, const char *method, const char *path,
                       struct tc_resp *r)
 {
     return call(c, method, path, body, r, true);
+}
+
+int client_send(struct tc_client *c, const char *method, const char *path, const char *ctype,
+                const char *data, size_t len, struct tc_resp *r)
+{
+    struct raw raw = {.ctype = ctype, .data = data ? data : "", .len = len};
+    return call_raw(c, method, path, NULL, &raw, r, true);
+}
+
+int client_download(struct tc_client *c, const char *path, FILE *out, long long *bytes,
+                    struct tc_resp *r)
+{
+    struct raw raw = {.out = out, .bytes = bytes};
+    *bytes = 0;
+    return call_raw(c, "GET", path, NULL, &raw, r, false);
 }
 
 int client_list(struct tc_client *c, const char *path, long cap, tc_item_fn *fn, void *ctx,

@@ -1515,12 +1515,15 @@ const struct tc_cmd tc_cmds[] = {
     {"sources add", c_sources_add, 2, 2, "", "NAME URL", "Add a source.", false, false},
     {"sources delete", c_sources_delete, 1, 1, "", "NAME", "Remove a source; its tags stay.", false, false},
     {"sources refresh", c_sources_refresh, 0, 0, "", "", "Re-read every source now; exits 1 when one failed.", false, false},
-    {"export", cmd_export, 0, 1, "format kind prefix no-progress file",
-     "[tags|resources] [--format jsonl|csv] [--kind K] [--prefix P] [-f FILE]",
-     "Write the taxonomy (tags) or the resources with their direct tags (the default), streaming.", false, false},
-    {"import", cmd_import, 0, 2, "format chunk create-missing add no-progress file",
-     "[tags|resources] [FILE|-] [--format jsonl|csv] [--chunk N] [--create-missing] [--add]",
-     "Read what export wrote: tags in atomic batches of --chunk, each resource's tags atomically.", false, false},
+    {"export", cmd_export, 0, 1, "format kind prefix no-progress file taxonomy",
+     "[workspace|tags|resources] [--format jsonl|csv|skos] [--as-of R] [--taxonomy] [-f FILE]",
+     "Write the whole workspace at one revision (GET /v1/export; the default), or the taxonomy "
+     "(tags) or the resources with their direct tags in the older per-list records.", true, false},
+    {"import", cmd_import, 0, 2, "format chunk create-missing add no-progress file resume",
+     "[workspace|tags|resources] [FILE|-] [--format jsonl|csv|skos] [--chunk N] [--resume JOB] "
+     "[--create-missing] [--add]",
+     "Read what export wrote through POST /v1/import, in chunks of --chunk records, each chunk "
+     "atomic; --resume JOB goes on at the chunk a failed import stopped at.", false, false},
     {"login", c_login, 0, 0, "token-stdin", "[--url URL] [--token T | --token-stdin] [--profile P]",
      "Check a token against the server and store it in the profile (mode 0600).", false, false},
     {"config", c_config, 0, 0, "", "", "Show the settings in force and where each comes from.", false, true},

@@ -186,6 +186,15 @@ int client_call(struct tc_client *c, const char *method, const char *path, json_
 /** Like client_call but prints nothing on a non-2xx answer. */
 int client_call_quiet(struct tc_client *c, const char *method, const char *path, json_t *body,
                       struct tc_resp *r);
+/** Sends `len` bytes of `data` (borrowed) as the body, of content type `ctype`; prints nothing
+ * on a non-2xx answer (the caller does, knowing what was sent). Otherwise as client_call. */
+int client_send(struct tc_client *c, const char *method, const char *path, const char *ctype,
+                const char *data, size_t len, struct tc_resp *r);
+/** GETs `path`, writing a 2xx body to `out` as it arrives (counted in *bytes), so that an
+ * answer of any size passes; an error answer is read and printed as client_call does. No
+ * --timeout for the whole transfer: it ends when nothing arrived for that long. */
+int client_download(struct tc_client *c, const char *path, FILE *out, long long *bytes,
+                    struct tc_resp *r);
 /** Prints the error of answer `r` on stderr as client_call does. */
 void client_print_error(struct tc_client *c, const struct tc_resp *r);
 void resp_release(struct tc_resp *r);

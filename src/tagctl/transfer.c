@@ -198,9 +198,8 @@ static int exp_res_first(void *ctx, json_t *r)
     return exp_res(ctx, r);
 }
 
-int cmd_export(struct tc_ctx *x)
+static int export_legacy(struct tc_ctx *x, const char *what)
 {
-    const char *what = x->nargs ? x->a->pos[x->a->npos - 1] : "resources";
     const char *file = args_get(x->a, "file");
     struct exp e;
     struct sbuf p;
@@ -209,8 +208,6 @@ int cmd_export(struct tc_ctx *x)
     memset(&e, 0, sizeof(e));
     e.x = x;
     e.total = -1;
-    if (strcmp(what, "tags") != 0 && strcmp(what, "resources") != 0)
-        return tc_fail(TC_USAGE, "export: tags or resources, not '%s'", what);
     e.tags = strcmp(what, "tags") == 0;
     rc = parse_xfmt(x, file, &e.fmt);
     if (rc)
@@ -439,156 +436,540 @@ static void progress_pos(struct reader *r, struct tc_progress *p)
         progress_step(p, pos);
 }
 
-static int send_tag_chunk(struct tc_ctx *x, json_t *chunk, long first, long last)
+/* ---- chunks through POST /v1/import ----
+ *
+ * A chunk is one request and one transaction on the server (docs/interchange.md): records are
+ * gathered until --chunk of them, sent, and the next chunk names the job the first one made.
+ * Each record remembers the file line it came from and the chunk line it starts on, so that the
+ * line the server names in an error is shown as the file's line. */
+
+struct chunker {
+    struct tc_ctx *x;
+    const char *ctype;
+    const char *header;   /* CSV: the first line of every chunk (owned), or NULL */
+    struct sbuf body;     /* the chunk being built */
+    long *file_line;      /* per record of the chunk: where it starts in the file */
+    long *chunk_line;     /* ... and in the chunk */
+    long nrec, max;
+    long next_line;       /* the chunk line the next record starts on */
+    char job[64];         /* "" until the first chunk made the job */
+    long long chunk;      /* the number of the chunk being built */
+    long long skip;       /* --resume: chunks the job has already */
+    long long sent;       /* chunks sent */
+    long long records;    /* records sent in committed chunks */
+};
+
+static void chunker_init(struct chunker *c, struct tc_ctx *x, const char *ctype, long max)
 {
-    struct tc_resp resp;
-    json_t *body;
-    int rc;
-    if (json_array_size(chunk) == 0)
-        return TC_OK;
-    body = json_pack("{s:O}", "tags", chunk);
-    rc = client_call(x->cl, "POST", "/v1/tags", body, &resp);
-    json_decref(body);
-    resp_release(&resp);
-    if (rc)
-        tc_fail(0, "import: the batch of lines %ld-%ld was refused and changed nothing; "
-                   "earlier batches are in",
+    memset(c, 0, sizeof(*c));
+    c->x = x;
+    c->ctype = ctype;
+    c->max = max;
+    c->file_line = xcalloc((size_t)max + 1, sizeof(long));
+    c->chunk_line = xcalloc((size_t)max + 1, sizeof(long));
+    sbuf_init(&c->body, 0);
+    c->next_line = 1;
+}
+
+static void chunker_release(struct chunker *c)
+{
+    xfree(c->file_line);
+    xfree(c->chunk_line);
+    xfree((char *)c->header);
+    sbuf_release(&c->body);
+}
+
+static void chunk_start(struct chunker *c)
+{
+    sbuf_reset(&c->body);
+    c->nrec = 0;
+    c->next_line = 1;
+    if (c->header) {
+        sbuf_adds(&c->body, c->header);
+        c->next_line = 2;
+    }
+}
+
+/* The file line of chunk line `l` (what the server names). */
+static long file_line_of(const struct chunker *c, long l)
+{
+    long best = -1;
+    for (long i = 0; i < c->nrec; i++)
+        if (c->chunk_line[i] <= l)
+            best = i;
+    if (best < 0)
+        return l; /* the header */
+    return c->file_line[best] + (l - c->chunk_line[best]);
+}
+
+/* The server's refusal, with the file's line, and where to go on from. */
+static int chunk_refused(struct chunker *c, struct tc_resp *resp, int rc)
+{
+    json_t *e = json_object_get(resp->body, "error");
+    json_t *d = json_object_get(e, "details");
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    const char *field = json_string_value(json_object_get(d, "field"));
+    const char *code = json_string_value(json_object_get(e, "code"));
+    json_t *line = json_object_get(d, "line");
+    long first = c->nrec ? c->file_line[0] : 0, last = c->nrec ? c->file_line[c->nrec - 1] : 0;
+
+    if (code == NULL || msg == NULL) {
+        client_print_error(c->x->cl, resp);
+    } else {
+        /* The message starts "line N, field 'F': " with the chunk's N: shown with the file's. */
+        if (json_is_integer(line) && strncmp(msg, "line ", 5) == 0 && strstr(msg, ": "))
+            msg = strstr(msg, ": ") + 2;
+        if (json_is_integer(line))
+            tc_fail(0, "error: %s: line %ld%s%s%s: %s (HTTP %ld, request id %s)", code,
+                    file_line_of(c, (long)json_integer_value(line)), field ? ", field '" : "",
+                    field ? field : "", field ? "'" : "", msg, resp->status,
+                    resp->request_id[0] ? resp->request_id : "none");
+        else
+            client_print_error(c->x->cl, resp);
+    }
+    if (c->job[0])
+        tc_fail(0, "import: the batch of lines %ld-%ld was refused and changed nothing (chunk "
+                   "%lld of job %s); earlier batches are in; after a fix, go on with "
+                   "--resume %s --chunk %ld",
+                c->nrec ? first : 0, last, c->chunk, c->job, c->job, c->max);
+    else
+        tc_fail(0, "import: the batch of lines %ld-%ld was refused and changed nothing",
                 first, last);
-    json_array_clear(chunk);
     return rc;
 }
 
-static int import_resource(struct tc_ctx *x, json_t *rec, long line)
+/* Sends the chunk built so far (unless --resume skips it); `last` ends the job. */
+static int chunk_send(struct chunker *c, bool last)
 {
-    const char *kind = json_string_value(json_object_get(rec, "kind"));
-    const char *key = json_string_value(json_object_get(rec, "key"));
-    json_t *tags = json_object_get(rec, "tags"), *body = NULL;
-    struct sbuf p;
     struct tc_resp resp;
+    struct sbuf p;
+    char num[24];
+    json_t *id;
     int rc = TC_OK;
-    const char *k;
-    json_t *v;
 
-    if (kind == NULL || key == NULL || (tags && !json_is_array(tags)))
-        return tc_fail(TC_USAGE, "import: line %ld: a resource needs kind and key, tags a list",
-                       line);
-    json_object_foreach(rec, k, v) {
-        if (strcmp(k, "kind") && strcmp(k, "key") && strcmp(k, "name") && strcmp(k, "parent") &&
-            strcmp(k, "tags") && strcmp(k, "archived") && strcmp(k, "document"))
-            return tc_fail(TC_USAGE, "import: line %ld: unknown field '%s'", line, k);
+    if (c->chunk < c->skip) {
+        c->chunk++;
+        chunk_start(c);
+        return TC_OK;
     }
     sbuf_init(&p, 0);
-    sbuf_adds(&p, "/v1/resources/");
-    url_escape(&p, kind);
-    sbuf_addc(&p, '/');
-    url_escape(&p, key);
-    body = json_object();
-    json_object_foreach(rec, k, v) {
-        if (strcmp(k, "name") == 0 || strcmp(k, "parent") == 0 || strcmp(k, "archived") == 0 ||
-            strcmp(k, "document") == 0)
-            json_object_set(body, k, v);
+    sbuf_adds(&p, "/v1/import");
+    if (c->job[0]) {
+        url_query(&p, "job", c->job);
+        snprintf(num, sizeof(num), "%lld", c->chunk);
+        url_query(&p, "chunk", num);
     }
-    if (json_object_size(body) > 0) {
-        rc = client_call(x->cl, "PUT", sbuf_str(&p), body, &resp);
-        resp_release(&resp);
-    }
-    json_decref(body);
-    if (rc == TC_OK && tags) {
-        bool add = args_bool(x->a, "add");
-        body = json_pack("{s:O}", "tags", tags);
-        if (args_bool(x->a, "create-missing"))
-            json_object_set_new(body, "create_missing", json_true());
-        sbuf_adds(&p, "/tags");
-        if (!(add && json_array_size(tags) == 0))
-            rc = client_call(x->cl, add ? "POST" : "PUT", sbuf_str(&p), body, &resp);
-        else
-            memset(&resp, 0, sizeof(resp));
-        resp_release(&resp);
-        json_decref(body);
-    }
-    if (rc)
-        tc_fail(0, "import: line %ld (%s/%s) was refused; earlier lines are in", line, kind, key);
+    url_query(&p, "last", last ? "true" : "false");
+    rc = client_send(c->x->cl, "POST", sbuf_str(&p), c->ctype, c->body.buf, c->body.len, &resp);
     sbuf_release(&p);
+    if (rc == TC_OK) {
+        id = json_object_get(resp.body, "id");
+        if (json_is_string(id) && !c->job[0])
+            snprintf(c->job, sizeof(c->job), "%s", json_string_value(id));
+        c->records += c->nrec;
+        c->sent++;
+        c->chunk++;
+        chunk_start(c);
+    } else {
+        id = json_object_get(json_object_get(resp.body, "job"), "id");
+        if (json_is_string(id) && !c->job[0])
+            snprintf(c->job, sizeof(c->job), "%s", json_string_value(id));
+        if (resp.status == 0)
+            tc_fail(0, "import: the server did not answer for chunk %lld", c->chunk);
+        else
+            chunk_refused(c, &resp, rc);
+    }
+    resp_release(&resp);
     return rc;
 }
 
-int cmd_import(struct tc_ctx *x)
+/* Adds one record of `len` bytes spanning `lines` lines, from file line `line`. */
+static int chunk_add(struct chunker *c, const char *text, size_t len, long line, long lines)
 {
-    const char *what = "resources", *file = args_get(x->a, "file");
-    struct reader r;
-    struct tc_progress prog;
-    json_t *chunk = json_array(), *rec;
-    long chunk_max = 500, first = 0, n = 0, batches = 0;
-    int rc = TC_OK;
-    bool tags;
+    if (c->nrec == c->max) {
+        int rc = chunk_send(c, false);
+        if (rc)
+            return rc;
+    }
+    c->file_line[c->nrec] = line;
+    c->chunk_line[c->nrec] = c->next_line;
+    c->nrec++;
+    c->next_line += lines;
+    sbuf_add(&c->body, text, len);
+    return TC_OK;
+}
 
-    for (int i = 0; i < x->nargs; i++) {
-        const char *w = x->a->pos[x->a->npos - x->nargs + i];
-        if (i == 0 && (strcmp(w, "tags") == 0 || strcmp(w, "resources") == 0))
-            what = w;
-        else if (file == NULL)
-            file = w;
-        else
-            rc = tc_fail(TC_USAGE, "import: one input only");
+static int chunk_add_json(struct chunker *c, json_t *rec, long line)
+{
+    char *s = json_dumps(rec, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    int rc;
+    size_t n = strlen(s);
+    s[n] = '\0';
+    rc = chunk_add(c, s, n, line, 1);
+    sbuf_addc(&c->body, '\n');
+    xfree(s); /* jansson allocates with malloc */
+    return rc;
+}
+
+/* --chunk (records per request, 1 to the server's 10,000; 500 by default). */
+static int chunk_size(struct tc_ctx *x, long *out)
+{
+    char *end;
+    *out = 500;
+    if (args_get(x->a, "chunk") == NULL)
+        return TC_OK;
+    *out = strtol(args_get(x->a, "chunk"), &end, 10);
+    if (*end || *out < 1 || *out > 10000)
+        return tc_fail(TC_USAGE, "--chunk wants 1 to 10000 (the records of one request)");
+    return TC_OK;
+}
+
+/* --resume JOB: the job's next chunk, from the server. */
+static int resume_at(struct chunker *c, const char *job)
+{
+    struct tc_resp resp;
+    struct sbuf p;
+    int rc;
+
+    sbuf_init(&p, 0);
+    sbuf_adds(&p, "/v1/import/");
+    url_escape(&p, job);
+    rc = client_call(c->x->cl, "GET", sbuf_str(&p), NULL, &resp);
+    sbuf_release(&p);
+    if (rc == TC_OK) {
+        const char *fmt = json_string_value(json_object_get(resp.body, "format"));
+        c->skip = json_integer_value(json_object_get(resp.body, "next_chunk"));
+        snprintf(c->job, sizeof(c->job), "%s", job);
+        if (strcmp(json_string_value(json_object_get(resp.body, "state")) ?: "", "done") == 0)
+            rc = tc_fail(TC_CONFLICT, "import: job %s is done already", job);
+        else if (fmt && strcmp(c->ctype, "application/x-ndjson") == 0 && strcmp(fmt, "jsonl") != 0)
+            rc = tc_fail(TC_USAGE, "import: job %s imports %s", job, fmt);
     }
-    tags = strcmp(what, "tags") == 0;
-    memset(&r, 0, sizeof(r));
-    if (rc == TC_OK)
-        rc = parse_xfmt(x, file, &r.fmt);
-    if (rc == TC_OK && args_get(x->a, "chunk")) {
-        char *end;
-        chunk_max = strtol(args_get(x->a, "chunk"), &end, 10);
-        if (*end || chunk_max < 1 || chunk_max > 1000)
-            rc = tc_fail(TC_USAGE, "--chunk wants 1 to 1000 (the server's batch limit)");
-    }
-    if (rc) {
-        json_decref(chunk);
+    resp_release(&resp);
+    return rc;
+}
+
+/* The legacy records of `export tags` / `export resources` as the import's records. */
+static int legacy_records(struct chunker *c, json_t *rec, bool tags, long line)
+{
+    struct tc_ctx *x = c->x;
+    json_t *tl, *t, *out;
+    size_t i;
+    int rc;
+
+    if (tags) {
+        out = json_pack("{s:s}", "type", "tag");
+        json_object_update(out, rec);
+        rc = chunk_add_json(c, out, line);
+        json_decref(out);
         return rc;
     }
+    tl = json_object_get(rec, "tags");
+    if (tl && !json_is_array(tl))
+        return tc_fail(TC_USAGE, "import: line %ld: tags must be a list", line);
+    if (args_bool(x->a, "create-missing")) {
+        /* A tag record with its name only: created when missing, otherwise no change. */
+        json_array_foreach(tl, i, t) {
+            out = json_pack("{s:s,s:O}", "type", "tag", "name", t);
+            rc = chunk_add_json(c, out, line);
+            json_decref(out);
+            if (rc)
+                return rc;
+        }
+    }
+    out = json_pack("{s:s}", "type", "resource");
+    json_object_update(out, rec);
+    if (args_bool(x->a, "add"))
+        json_object_del(out, "tags");
+    rc = chunk_add_json(c, out, line);
+    json_decref(out);
+    if (rc || !args_bool(x->a, "add"))
+        return rc;
+    json_array_foreach(tl, i, t) {
+        out = json_pack("{s:s,s:O,s:O,s:O}", "type", "assignment", "kind",
+                        json_object_get(rec, "kind"), "key", json_object_get(rec, "key"), "tag", t);
+        rc = chunk_add_json(c, out, line);
+        json_decref(out);
+        if (rc)
+            return rc;
+    }
+    return TC_OK;
+}
+
+static int import_legacy(struct tc_ctx *x, const char *what, const char *file)
+{
+    struct reader r;
+    struct tc_progress prog;
+    struct chunker c;
+    json_t *rec;
+    long chunk_max, n = 0;
+    int rc;
+    bool tags = strcmp(what, "tags") == 0;
+
+    memset(&r, 0, sizeof(r));
+    rc = parse_xfmt(x, file, &r.fmt);
+    if (rc == TC_OK)
+        rc = chunk_size(x, &chunk_max);
+    if (rc)
+        return rc;
     r.f = stdin;
     if (file && strcmp(file, "-") != 0) {
         struct stat st;
         r.f = fopen(file, "r");
-        if (r.f == NULL) {
-            json_decref(chunk);
+        if (r.f == NULL)
             return tc_fail(TC_ERROR, "import: cannot read %s: %s", file, strerror(errno));
-        }
         if (fstat(fileno(r.f), &st) == 0 && S_ISREG(st.st_mode))
             r.size = st.st_size;
     }
+    chunker_init(&c, x, "application/x-ndjson", chunk_max);
+    if (args_get(x->a, "resume"))
+        rc = resume_at(&c, args_get(x->a, "resume"));
     progress_init(&prog, "import", r.size, !x->a->quiet && !args_bool(x->a, "no-progress"));
     while (rc == TC_OK && !tc_stop) {
         rec = next_record(&r, tags, &rc);
         if (rec == NULL)
             break;
         n++;
-        if (tags) {
-            if (json_array_size(chunk) == 0)
-                first = r.line;
-            json_array_append_new(chunk, rec);
-            if ((long)json_array_size(chunk) >= chunk_max) {
-                rc = send_tag_chunk(x, chunk, first, r.line);
-                batches++;
-            }
-        } else {
-            rc = import_resource(x, rec, r.line);
-            json_decref(rec);
-            batches++;
-        }
+        rc = legacy_records(&c, rec, tags, r.line);
+        json_decref(rec);
         progress_pos(&r, &prog);
     }
-    if (rc == TC_OK && tags && json_array_size(chunk)) {
-        rc = send_tag_chunk(x, chunk, first, r.line);
-        batches++;
-    }
+    if (rc == TC_OK && !tc_stop)
+        rc = chunk_send(&c, true);
     progress_end(&prog);
     if (rc == TC_OK && !x->a->quiet)
-        fprintf(stderr, "imported %ld %s in %ld %s\n", n, what, batches,
-                tags ? "batches" : "requests");
+        fprintf(stderr, "imported %ld %s in %lld batches (job %s)\n", n, what, c.sent, c.job);
     for (int i = 0; i < r.ncols; i++)
         xfree(r.cols[i]);
     if (r.f != stdin)
         fclose(r.f);
-    json_decref(chunk);
+    chunker_release(&c);
     return rc;
+}
+
+/* ---- the whole workspace (docs/interchange.md) ---- */
+
+enum wfmt { W_JSONL, W_CSV, W_SKOS };
+static const char *const wfmt_names[] = {"jsonl", "csv", "skos"};
+static const char *const wfmt_types[] = {"application/x-ndjson", "text/csv", "text/turtle"};
+
+static bool ends_with(const char *s, const char *suffix)
+{
+    size_t n = s ? strlen(s) : 0, m = strlen(suffix);
+    return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* --format, else the file's extension (.csv, .ttl), else JSON lines. */
+static int parse_wfmt(struct tc_ctx *x, const char *file, enum wfmt *f)
+{
+    const char *v = args_get(x->a, "format");
+    *f = W_JSONL;
+    if (v == NULL) {
+        if (ends_with(file, ".csv"))
+            *f = W_CSV;
+        else if (ends_with(file, ".ttl") || ends_with(file, ".skos"))
+            *f = W_SKOS;
+        return TC_OK;
+    }
+    for (int i = 0; i < 3; i++)
+        if (strcmp(v, wfmt_names[i]) == 0) {
+            *f = (enum wfmt)i;
+            return TC_OK;
+        }
+    return tc_fail(TC_USAGE, "--format is jsonl, csv or skos, not '%s'", v);
+}
+
+static int export_workspace(struct tc_ctx *x)
+{
+    const char *file = args_get(x->a, "file");
+    struct tc_resp resp;
+    struct sbuf p;
+    enum wfmt fmt;
+    long long bytes = 0;
+    FILE *f = stdout;
+    long long rev;
+    int64_t ms;
+    int rc;
+
+    rc = parse_wfmt(x, file, &fmt);
+    if (rc)
+        return rc;
+    if (x->a->as_of && !asof_parse(x->a->as_of, &rev, &ms))
+        return tc_fail(TC_USAGE, "--as-of wants a revision number or an ISO-8601 time, not '%s'",
+                       x->a->as_of);
+    if (file && strcmp(file, "-") != 0) {
+        f = fopen(file, "w");
+        if (f == NULL)
+            return tc_fail(TC_ERROR, "export: cannot write %s: %s", file, strerror(errno));
+    }
+    sbuf_init(&p, 0);
+    sbuf_adds(&p, "/v1/export");
+    url_query(&p, "format", wfmt_names[fmt]);
+    url_query(&p, "as_of", x->a->as_of);
+    url_query(&p, "include", args_bool(x->a, "taxonomy") ? "taxonomy" : NULL);
+    rc = client_download(x->cl, sbuf_str(&p), f, &bytes, &resp);
+    sbuf_release(&p);
+    if (f != stdout) {
+        if (fclose(f) != 0 && rc == TC_OK)
+            rc = tc_fail(TC_ERROR, "export: cannot write %s: %s", file, strerror(errno));
+    } else {
+        fflush(stdout);
+    }
+    if (rc == TC_OK && !x->a->quiet)
+        fprintf(stderr, "exported the workspace at revision %lld (%lld bytes, %s)\n",
+                resp.revision, bytes, wfmt_names[fmt]);
+    resp_release(&resp);
+    return rc;
+}
+
+/* A Turtle document is one chunk (a graph has no order to cut it by): read whole. */
+static int import_turtle(struct tc_ctx *x, FILE *in, struct chunker *c)
+{
+    char buf[65536];
+    size_t n;
+
+    while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (sbuf_add(&c->body, buf, n))
+            return tc_fail(TC_ERROR, "import: the document is larger than 256 MiB");
+    if (ferror(in))
+        return tc_fail(TC_ERROR, "import: read failed: %s", strerror(errno));
+    c->file_line[0] = 1;
+    c->chunk_line[0] = 1;
+    c->nrec = 1;
+    (void)x;
+    return chunk_send(c, true);
+}
+
+static int import_workspace(struct tc_ctx *x, const char *file)
+{
+    struct tc_progress prog;
+    struct chunker c;
+    struct reader r;
+    enum wfmt fmt;
+    long chunk_max, n = 0;
+    int rc;
+
+    memset(&r, 0, sizeof(r));
+    rc = parse_wfmt(x, file, &fmt);
+    if (rc == TC_OK)
+        rc = chunk_size(x, &chunk_max);
+    if (rc)
+        return rc;
+    r.f = stdin;
+    if (file && strcmp(file, "-") != 0) {
+        struct stat st;
+        r.f = fopen(file, "r");
+        if (r.f == NULL)
+            return tc_fail(TC_ERROR, "import: cannot read %s: %s", file, strerror(errno));
+        if (fstat(fileno(r.f), &st) == 0 && S_ISREG(st.st_mode))
+            r.size = st.st_size;
+    }
+    chunker_init(&c, x, wfmt_types[fmt], chunk_max);
+    c.body.max = (size_t)256 << 20;
+    if (args_get(x->a, "resume"))
+        rc = resume_at(&c, args_get(x->a, "resume"));
+    progress_init(&prog, "import", r.size, !x->a->quiet && !args_bool(x->a, "no-progress"));
+    if (rc == TC_OK && fmt == W_SKOS) {
+        rc = import_turtle(x, r.f, &c);
+        n = 1;
+    } else if (rc == TC_OK && fmt == W_JSONL) {
+        char *line = NULL;
+        size_t cap = 0;
+        ssize_t len;
+        long no = 0;
+        /* Lines go as they are: the server reads them (and names a bad one's line). */
+        while (rc == TC_OK && !tc_stop && (len = getline(&line, &cap, r.f)) > 0) {
+            no++;
+            if (strspn(line, " \t\r\n") == (size_t)len)
+                continue;
+            n++;
+            rc = chunk_add(&c, line, (size_t)len, no, 1);
+            if (rc == TC_OK && line[len - 1] != '\n')
+                sbuf_addc(&c.body, '\n');
+            progress_pos(&r, &prog);
+        }
+        xfree(line); /* getline allocates with malloc */
+        if (rc == TC_OK && !tc_stop)
+            rc = chunk_send(&c, true);
+    } else if (rc == TC_OK) {
+        /* CSV: records (which may span lines) written again, after the header in each chunk. */
+        struct sbuf row;
+        char *v[CSV_FIELDS_MAX] = {0};
+        int nf;
+        bool header = true;
+        sbuf_init(&row, 0);
+        r.next_line = 1;
+        while (rc == TC_OK && !tc_stop && (nf = csv_record(&r, v, CSV_FIELDS_MAX)) != 0) {
+            long lines = 1;
+            if (nf < 0) {
+                rc = tc_fail(TC_USAGE, "import: line %ld: malformed CSV", r.line);
+                break;
+            }
+            sbuf_reset(&row);
+            for (int i = 0; i < nf; i++) {
+                if (i)
+                    sbuf_addc(&row, ',');
+                out_csv_field(&row, v[i]);
+                for (const char *q = v[i]; *q; q++)
+                    lines += *q == '\n';
+                xfree(v[i]);
+                v[i] = NULL;
+            }
+            sbuf_adds(&row, "\r\n");
+            if (nf == 1 && row.len == 2) {
+                continue; /* a blank line */
+            }
+            if (header) {
+                c.header = xstrdup(sbuf_str(&row));
+                chunk_start(&c);
+                header = false;
+                continue;
+            }
+            n++;
+            rc = chunk_add(&c, row.buf, row.len, r.line, lines);
+            progress_pos(&r, &prog);
+        }
+        sbuf_release(&row);
+        if (rc == TC_OK && !tc_stop)
+            rc = chunk_send(&c, true);
+    }
+    progress_end(&prog);
+    if (rc == TC_OK && !x->a->quiet)
+        fprintf(stderr, "imported %ld records in %lld chunks (job %s)\n", n, c.sent, c.job);
+    if (r.f != stdin)
+        fclose(r.f);
+    chunker_release(&c);
+    return rc;
+}
+
+int cmd_export(struct tc_ctx *x)
+{
+    const char *what = x->nargs ? x->a->pos[x->a->npos - 1] : "workspace";
+
+    if (strcmp(what, "workspace") == 0)
+        return export_workspace(x);
+    if (strcmp(what, "tags") != 0 && strcmp(what, "resources") != 0)
+        return tc_fail(TC_USAGE, "export: workspace, tags or resources, not '%s'", what);
+    if (x->a->as_of)
+        return tc_fail(TC_USAGE, "export %s: --as-of is for the workspace export", what);
+    return export_legacy(x, what);
+}
+
+int cmd_import(struct tc_ctx *x)
+{
+    const char *what = "workspace", *file = args_get(x->a, "file");
+
+    for (int i = 0; i < x->nargs; i++) {
+        const char *w = x->a->pos[x->a->npos - x->nargs + i];
+        if (i == 0 && (strcmp(w, "tags") == 0 || strcmp(w, "resources") == 0 ||
+                       strcmp(w, "workspace") == 0))
+            what = w;
+        else if (file == NULL)
+            file = w;
+        else
+            return tc_fail(TC_USAGE, "import: one input only");
+    }
+    if (strcmp(what, "workspace") == 0)
+        return import_workspace(x, file);
+    return import_legacy(x, what, file);
 }

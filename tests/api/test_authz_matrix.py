@@ -45,6 +45,16 @@ NATIVE = [
     # Rights per operation: this batch's one operation needs tags:write.
     ("POST", "/v1/batch", {"operations": [{"op": "create_tag", "tag": {"name": "Mx.batch"}}]},
      "write"),
+    ("GET", "/v1/export", None, "read"),
+    ("POST", "/v1/import", {"type": "tag", "name": "Mx.imported"}, "write"),  # and assign
+    ("GET", "/v1/import/imp_none", None, "read"),
+    ("GET", "/v1/webhooks", None, "admin"),
+    ("POST", "/v1/webhooks", {"url": "https://hooks.example.com/in"}, "admin"),
+    ("GET", "/v1/webhooks/1", None, "admin"),
+    ("PATCH", "/v1/webhooks/1", {"active": False}, "admin"),
+    ("DELETE", "/v1/webhooks/1", None, "admin"),
+    ("GET", "/v1/webhooks/1/deliveries", None, "admin"),
+    ("POST", "/v1/webhooks/1/redeliver", {"from_revision": 1}, "admin"),
 ]
 
 RIGHTS = {"read": "tags:read", "write": "tags:write", "assign": "tags:assign", "admin": "admin"}

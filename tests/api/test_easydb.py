@@ -947,6 +947,7 @@ def test_migration_keeps_logins_working():
             db.execute("DROP TABLE IF EXISTS webhooks")
             db.execute("DROP TABLE IF EXISTS webhook_deliveries")
             db.execute("DROP TABLE IF EXISTS idempotency_keys")
+            db.execute("DROP INDEX IF EXISTS assignments_closed")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)

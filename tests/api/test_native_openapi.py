@@ -17,7 +17,7 @@ def native_routes():
         src = f.read()
     table = src[src.index("const struct route native_routes[]"):]
     table = table[:table.index("};")]
-    routes = re.findall(r'R\("([A-Z]+)",\s*"([^"]+)"', table)
+    routes = re.findall(r'(?:R\(|\{)"([A-Z]+)",\s*"([^"]+)"', table)
     assert len(routes) > 30, routes
     return routes
 

@@ -522,6 +522,57 @@ def test_import_is_atomic_per_chunk(ctl, tmp_path):
     ctl("import", "tags", str(tmp_path / "missing.jsonl"), rc=EXIT_ERROR)
 
 
+
+def test_workspace_export_and_chunked_import_with_resume(ctl, home, tmp_path):
+    """export writes GET /v1/export; import sends POST /v1/import chunks, each atomic, names the
+    file's line of a refused record, and --resume goes on at the chunk that failed."""
+    ctl("tags", "create", "Wsx.a", "--color", "#123456", "--description", "one, \"two\"")
+    ctl("tags", "create", "Wsx.b")
+    for i in range(7):
+        ctl("tag", "wsx/r%d" % i, "Wsx.a" if i % 2 else "Wsx.b")
+    f = tmp_path / "ws.jsonl"
+    p = ctl("export", "-f", str(f))
+    assert "exported the workspace at revision" in p.stderr
+    recs = [json.loads(l) for l in f.read_text().splitlines()]
+    assert recs[0]["type"] == "tagd" and recs[-1]["type"] == "end"
+    assert ctl("export", "--format", "csv").stdout.startswith("type,name,kind,key,")
+    ttl = tmp_path / "ws.ttl"
+    ctl("export", "--taxonomy", "-f", str(ttl))
+    assert "skos:Concept" in ttl.read_text() and "tagd:Resource" not in ttl.read_text()
+    ctl("export", "--as-of", "yesterday", rc=EXIT_USAGE)
+    mine = [r for r in recs if (r["type"] == "tag" and r["name"].startswith("Wsx"))
+            or r.get("kind") == "wsx"]
+    other = Server().start()
+    try:
+        c = Ctl(other, home)
+        # Line 6 of the file (the 5th record) is bad: chunk 1 (records 4-6) is refused whole.
+        bad = [json.dumps(r) for r in mine]
+        bad.insert(4, '{"type":"tag","name":"Wsx.c","color":"red"}')
+        bad.insert(0, "")
+        g = tmp_path / "bad.jsonl"
+        g.write_text("\n".join(bad) + "\n")
+        p = c("import", str(g), "--chunk", "3", rc=EXIT_USAGE)
+        assert "line 6, field 'color'" in p.stderr, p.stderr
+        assert "lines 5-7 was refused" in p.stderr, p.stderr
+        job = p.stderr.split("--resume ")[1].split()[0]
+        tags = [t["name"] for t in c.json("tags", "list")]
+        assert "Wsx.a" in tags and "Wsx.c" not in tags
+        c("resources", "get", "wsx/r0", rc=EXIT_NOTFOUND)  # the refused chunk held it
+        bad[5] = '{"type":"tag","name":"Wsx.c","color":"#FF0000"}'
+        g.write_text("\n".join(bad) + "\n")
+        p = c("import", str(g), "--chunk", "3", "--resume", job)
+        assert "(job %s)" % job in p.stderr
+        assert [t["name"] for t in c.json("effective", "wsx/r1")] == ["Wsx.a"]
+        assert c.json("tags", "get", "Wsx.c")["color"] == "#FF0000"
+        # The whole export in another format, and a SKOS taxonomy, in one go each.
+        c("import", str(ttl))
+        assert c.json("tags", "get", "Wsx.a")["description"] == 'one, "two"'
+        p = c("import", str(f), "--chunk", "10000")
+        assert "in 1 chunks" in p.stderr
+    finally:
+        other.cleanup()
+
+
 # ---- configuration ----
 
 def test_precedence_flags_env_profile(ctl, server, home):

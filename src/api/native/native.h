@@ -166,6 +166,12 @@ enum api_result native_publiclink_delete(struct hreq *r, struct core_ctx *cx);
 /* batch.c */
 /** POST /v1/batch. */
 enum api_result native_batch(struct hreq *r, struct core_ctx *cx);
+/* interchange.c: GET /v1/export, POST /v1/import (its prepare parses the chunk), GET
+ * /v1/import/{job} (docs/interchange.md). */
+enum api_result native_export(struct hreq *r, struct core_ctx *cx);
+void *native_import_prepare(struct hreq *r, struct core_ctx *cx);
+enum api_result native_import(struct hreq *r, struct core_ctx *cx);
+enum api_result native_import_job(struct hreq *r, struct core_ctx *cx);
 /* query.c */
 /** POST /v1/query. */
 enum api_result native_query(struct hreq *r, struct core_ctx *cx);

@@ -82,6 +82,11 @@ const struct route native_routes[] = {
     R("POST", "/v1/query", native_query, 0),
     /* batch.c */
     R("POST", "/v1/batch", native_batch, ROUTE_WRITE),
+    /* interchange.c */
+    R("GET", "/v1/export", native_export, 0),
+    {"POST", "/v1/import", native_import, ROUTE_WRITE, &native_dialect, NULL,
+     native_import_prepare},
+    R("GET", "/v1/import/{job}", native_import_job, 0),
     {NULL, NULL, NULL, 0, NULL, NULL, NULL},
 };
 #undef R

@@ -1,0 +1,67 @@
+/* core/interchange.h: the writes of an import (POST /v1/import, docs/interchange.md).
+ *
+ * An import is a list of records that say what the workspace must hold; each function here
+ * makes the workspace hold one record, by name or by (kind, key), creating what is missing and
+ * changing only what differs, so that importing the same records again changes nothing (an
+ * import resumed from an earlier chunk than needed is harmless). Nothing is removed: an import
+ * adds to a workspace, it does not make it equal to the file. Every change goes through the
+ * ordinary core writes, so the change log, history and rules are those of any other write. */
+#ifndef TAGD_CORE_INTERCHANGE_H
+#define TAGD_CORE_INTERCHANGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/core.h"
+
+/**
+ * Makes the group named in->name exist with in's set fields (created when missing).
+ * TG_EINVAL for a bad name or field.
+ */
+int core_import_group(struct core_ctx *ctx, const struct group_input *in, struct tg_err *err);
+
+/**
+ * Makes the tag named in->name exist (parents implied by the name are created; a deleted tag
+ * of that name is brought back) with in's set fields; `group` names its group (NULL: none)
+ * when has_group. A protected tag that would change is TG_ERULE as for any write; one that
+ * already matches is left alone. An unknown group is TG_ENOTFOUND (field "group").
+ */
+int core_import_tag(struct core_ctx *ctx, const struct tag_input *in, const char *group,
+                    bool has_group, struct tg_err *err);
+
+/** Puts resource (kind, key) with in's set fields (core_resource_put). */
+int core_import_resource(struct core_ctx *ctx, const char *kind, const char *key,
+                         const struct resource_input *in, struct tg_err *err);
+
+/* Tag ids by name for the assignments of one chunk (arena): a chunk names the same few tags
+ * many times. Valid for one request: within it no import record renames or deletes a tag. */
+struct core_import_cache;
+struct core_import_cache *core_import_cache_new(struct core_ctx *ctx);
+
+/**
+ * Adds the tags named in `tags` (n of them) directly to resource (kind, key), which is created
+ * bare when missing; tags already there are left alone. With `exact`, makes them the
+ * resource's direct tags instead (others are removed; n may be 0). An unknown or deleted tag
+ * is TG_ENOTFOUND (field "tag"): an import never invents a tag from an assignment. `cache`
+ * (from core_import_cache_new, or NULL) remembers the tags found.
+ */
+int core_import_assign(struct core_ctx *ctx, struct core_import_cache *cache, const char *kind,
+                       const char *key, const char *const *tags, size_t n, const char *context,
+                       bool exact, struct tg_err *err);
+
+/* One assignment of an export page. */
+struct xchg_assign {
+    int64_t resource_id;
+    const char *tag;     /* the tag's full name at the revision */
+    const char *context; /* may be NULL */
+};
+
+/**
+ * The direct assignments, as of revision `rev`, of the resources with ids in [lo, hi] (the ids
+ * of one page of core_asof_resource_list, which checked the workspace), ordered by resource;
+ * deleted tags do not count. Two index range scans, whatever the store's size (arena).
+ */
+int core_export_assignments(struct core_ctx *ctx, int64_t rev, int64_t lo, int64_t hi,
+                            struct xchg_assign **out, size_t *n, struct tg_err *err);
+
+#endif /* TAGD_CORE_INTERCHANGE_H */
