@@ -128,6 +128,9 @@ int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err
 /** core_auth_token that also accepts the tokens of API-key logins (core_apikey_login). Only
  * the routes of the dialect whose clients log in that way call it (Immuta's /tag). */
 int core_auth_token_login(struct core_ctx *ctx, const char *secret, struct tg_err *err);
+/** core_auth_token that also accepts the sessions begun on the native API (core_session_login,
+ * core/sessions.h), with their user's current rights. The native API's routes call it. */
+int core_auth_native(struct core_ctx *ctx, const char *secret, struct tg_err *err);
 /** True when the principal is an admin of the installation's first (default) organization,
  * the only one allowed to manage organizations. */
 bool core_install_admin(struct core_ctx *ctx);

@@ -1,6 +1,7 @@
 /* core/events.c: the change stream's cursor and filters (core/events.h). */
 #include "core/events.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -153,5 +154,54 @@ bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct
     }
     if (f->resource > 0 && (res == 0 || !core_resource_within(cx, res, f->resource)))
         return false;
+    if (f->nprincipal) {
+        ok = false;
+        for (int i = 0; i < f->nprincipal && !ok && c->principal; i++)
+            ok = strcmp(f->principal[i], c->principal) == 0;
+        if (!ok)
+            return false;
+    }
     return true;
+}
+
+bool event_filter_any(const struct event_filter *f)
+{
+    return f->nentity || f->ntag || f->nkind || f->resource > 0 || f->nprincipal;
+}
+
+int core_changes_matching(struct core_ctx *cx, int64_t since, int limit,
+                          const struct event_filter *f, struct change **out, size_t *n,
+                          int64_t *next_since, bool *more, struct tg_err *err)
+{
+    struct vec v;
+    int scanned = 0;
+
+    assert(limit > 0);
+    vec_init(&v, sizeof(struct change));
+    *more = false;
+    for (;;) {
+        struct change *c;
+        size_t got;
+        int batch = limit < 200 ? 200 : limit;
+        int rc = core_changes_list(cx, since, batch, &c, &got, err);
+
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < got; i++)
+            if (event_match(cx, f, &c[i]))
+                *(struct change *)vec_push(cx, &v) = c[i];
+        scanned += (int)got;
+        if (got > 0)
+            since = c[got - 1].rev; /* a page ends with a whole revision */
+        if (got < (size_t)batch)
+            break; /* the end of the log */
+        if (v.n >= (size_t)limit || scanned >= EVENT_SCAN_MAX) {
+            *more = true;
+            break;
+        }
+    }
+    *out = v.items;
+    *n = v.n;
+    *next_since = since;
+    return 0;
 }

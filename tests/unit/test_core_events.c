@@ -103,6 +103,21 @@ static void test_filters_and_scope(void **state)
     assert_true(event_match(&f->cx, &flt, &asg));
     assert_false(event_match(&f->cx, &flt, &res_out));
     assert_false(event_match(&f->cx, &flt, &tag));
+    /* Who made it: exact names, any of the list; a record without a principal passes none. */
+    memset(&flt, 0, sizeof(flt));
+    assert_false(event_filter_any(&flt));
+    tag.principal = "etl";
+    res_in.principal = "alice";
+    flt.principal[flt.nprincipal++] = "etl";
+    assert_true(event_filter_any(&flt));
+    assert_true(event_match(&f->cx, &flt, &tag));
+    assert_false(event_match(&f->cx, &flt, &res_in));
+    assert_false(event_match(&f->cx, &flt, &res_out));
+    flt.principal[flt.nprincipal++] = "alice";
+    assert_true(event_match(&f->cx, &flt, &res_in));
+    flt.tag[flt.ntag++] = "PII.*";
+    assert_true(event_match(&f->cx, &flt, &tag));
+    assert_false(event_match(&f->cx, &flt, &res_in));
     /* A subscriber scoped to the subtree: nothing outside it, no organization-wide record. */
     memset(&flt, 0, sizeof(flt));
     f->cx.who.resource_id = top.id;

@@ -31,35 +31,44 @@ static void render_items(struct jw *w, const struct change *c, size_t n)
 
 enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
 {
+    struct event_filter f;
     struct change *c;
     struct tg_err err;
-    int64_t since, limit, wait;
+    int64_t since, limit, wait, next;
+    bool more = false;
     struct jw w;
     size_t n;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ) || api_query_int(r, "since", 0, 0, INT64_MAX, &since) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
-        api_query_int(r, "wait", 0, 0, INT64_MAX, &wait))
+        api_query_int(r, "wait", 0, 0, INT64_MAX, &wait) || native_event_filter(r, &f))
         return API_ROLLBACK;
     if (wait > api_config.changes_max_wait_s)
         wait = api_config.changes_max_wait_s;
     tg_err_clear(&err);
-    rc = core_changes_list(cx, since, (int)limit, &c, &n, &err);
+    if (event_filter_any(&f)) {
+        /* The filters of /v1/events; a page may hold fewer records than `limit` (or none)
+         * and next_since then says how far the log was read. */
+        rc = core_changes_matching(cx, since, (int)limit, &f, &c, &n, &next, &more, &err);
+    } else {
+        rc = core_changes_list(cx, since, (int)limit, &c, &n, &err);
+        next = n ? c[n - 1].rev : since;
+    }
     if (rc)
         return api_fail(r, rc, &err);
-    if (n == 0 && wait > 0 && !r->wait_over) {
+    if (n == 0 && !more && wait > 0 && !r->wait_over) {
         /* Nothing of this organization past `since`: wait for a revision past what the store
          * holds now (not past `since`, which other organizations' changes may have passed
          * already, so that the wait does not spin on them). */
         int64_t now = core_current_rev(cx);
-        return api_wait(r, (now > since ? now : since) + 1, wait * 1000);
+        return api_wait(r, (now > next ? now : next) + 1, wait * 1000);
     }
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     render_items(&w, c, n);
     jw_key(&w, "next_since");
-    jw_int(&w, n ? c[n - 1].rev : since);
+    jw_int(&w, next);
     jw_obj_end(&w);
     return API_ANSWER;
 }

@@ -21,27 +21,6 @@ struct events {
     int64_t org_id;          /* the subscriber's organization when it connected */
 };
 
-/* Splits a comma-separated query parameter into up to EVENT_MAX_FILTER values. */
-static int split(struct hreq *r, const char *name, const char **out, int *n)
-{
-    const char **vals;
-    size_t nv = api_query_all(r, name, &vals);
-
-    *n = 0;
-    for (size_t i = 0; i < nv; i++) {
-        char *s = arena_strdup(&r->a, vals[i]), *save = NULL;
-        for (char *p = strtok_r(s, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
-            if (*n == EVENT_MAX_FILTER) {
-                api_failf(r, TG_EINVAL, name, "at most %d values of %s", EVENT_MAX_FILTER,
-                          name);
-                return -1;
-            }
-            out[(*n)++] = p;
-        }
-    }
-    return 0;
-}
-
 static void render_change(struct sbuf *out, const struct change *c)
 {
     struct sbuf b;
@@ -98,7 +77,7 @@ static enum api_stream_state events_fill(struct hreq *r, struct core_ctx *cx, bo
     /* The token again at every fill (the loop's auth cache makes that cheap): a stream of a
      * token revoked or expired since it connected ends at the next change. */
     tg_err_clear(&err);
-    if (core_auth_token(cx, api_bearer(r), &err) || core_require(cx, RIGHT_READ, &err) ||
+    if (core_auth_native(cx, native_credential(r, NULL), &err) || core_require(cx, RIGHT_READ, &err) ||
         cx->org_id != e->org_id) {
         render_end(out, e, "unauthorized");
         return API_STREAM_END;
@@ -122,7 +101,7 @@ static enum api_stream_state events_fill(struct hreq *r, struct core_ctx *cx, bo
              * in the page's own snapshot, past the cache, before anything of it is sent. */
             cx->auth_min_rev = INT64_MAX;
             tg_err_clear(&err);
-            if (core_auth_token(cx, api_bearer(r), &err) || core_require(cx, RIGHT_READ, &err)) {
+            if (core_auth_native(cx, native_credential(r, NULL), &err) || core_require(cx, RIGHT_READ, &err)) {
                 render_end(out, e, "unauthorized");
                 return API_STREAM_END;
             }
@@ -150,16 +129,12 @@ enum api_result native_events(struct hreq *r, struct core_ctx *cx)
     struct events *e;
     const char *last = api_header(r, "last-event-id");
     const char *since = api_query(r, "since");
-    int64_t resource;
 
     if (api_native_auth(r, cx, RIGHT_READ))
         return API_ROLLBACK;
     e = arena_zalloc(&r->a, sizeof(*e));
-    if (split(r, "entity", e->f.entity, &e->f.nentity) ||
-        split(r, "tag", e->f.tag, &e->f.ntag) || split(r, "kind", e->f.kind, &e->f.nkind) ||
-        api_query_int(r, "resource", 0, 0, INT64_MAX, &resource))
+    if (native_event_filter(r, &e->f))
         return API_ROLLBACK;
-    e->f.resource = resource;
     /* Last-Event-ID wins: it is what the browser's EventSource resends on its own. */
     if (last && *last) {
         if (!event_cursor_parse(last, &e->at))
