@@ -155,6 +155,9 @@ static void apply_settings(const struct tagd_config *cfg)
     api_config.rate_burst = (int)cfg->rate_burst;
     api_config.anon_rate_per_sec = (int)cfg->anon_rate_limit;
     api_config.anon_rate_burst = (int)cfg->anon_rate_burst;
+    api_config.login_fails_addr = (int)cfg->login_fails_per_addr;
+    api_config.login_fails_login = (int)cfg->login_fails_per_login;
+    api_config.login_fail_window_s = (int)cfg->login_fail_window;
     src_limits.timeout_ms = cfg->source_timeout_ms;
     src_limits.allow_local = cfg->sources_allow_local != 0;
     wh_limits.allow_local = cfg->webhooks_allow_local != 0;

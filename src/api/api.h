@@ -123,6 +123,9 @@ struct api_config {
     _Atomic int rate_burst;
     _Atomic int anon_rate_per_sec; /* per client address, for requests no credential admitted; 0: off */
     _Atomic int anon_rate_burst;
+    _Atomic int login_fails_addr;    /* failed sign-ins per client address per window; 0: off */
+    _Atomic int login_fails_login;   /* failed sign-ins per login per window; 0: off */
+    _Atomic int login_fail_window_s; /* the window in which those buckets refill */
     int64_t min_rev_wait_ms;
     int64_t changes_max_wait_s; /* bound on GET /v1/changes?wait= */
     int64_t events_heartbeat_ms; /* a stream idle this long sends a comment */

@@ -168,3 +168,83 @@ void ratelimit_addr_after(struct hreq *r)
         addr_take(r->peer, ADDR_CHARGE);
     r->addr_charged = !r->authed;
 }
+
+/* ---- failed sign-ins (POST /v1/sessions) ----
+ *
+ * Each client address and each login (whatever its organization) has a bucket of
+ * api_config.login_fails_addr (resp. login_fails_login) failures that refills completely in
+ * api_config.login_fail_window_s. Only failures take from it; a sign-in is refused (429)
+ * while either bucket is empty, before its password is checked, so guessing a password costs
+ * the window per that many tries whatever the number of addresses, and one address cannot try
+ * many logins. The per-login bucket lets anyone hold one login off for a window by failing on
+ * purpose; its owner still signs in with a token, and the operator can widen it. */
+static struct bucket login_addr_table[RL_SLOTS], login_name_table[RL_SLOTS];
+
+/* FNV-1a of the login, ASCII case folded; never 0 (a free slot). The organization is left
+ * out: a login named with and without its organization is the same guess. */
+static int64_t login_key(const char *login)
+{
+    uint64_t h = 1469598103934665603ull;
+
+    for (const unsigned char *p = (const unsigned char *)login; *p; p++) {
+        h ^= (uint64_t)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        h *= 1099511628211ull;
+    }
+    return (int64_t)(h >> 1) + 1;
+}
+
+/* Refills the bucket of `id` (burst `n` per window) and takes one failure from it when
+ * `fail`; returns the seconds until it admits a try, 0 when it admits one now. Called
+ * locked. */
+static int64_t login_bucket(struct bucket *table, int64_t id, int n, bool fail, int64_t now)
+{
+    double window = (double)api_config.login_fail_window_s, rate, wait = 0;
+    struct bucket *b;
+
+    if (n <= 0 || window <= 0)
+        return 0;
+    rate = (double)n / window;
+    b = rl_find(table, id, n, now);
+    b->level += (double)(now - b->last_us) * rate / 1e6;
+    if (b->level > n)
+        b->level = n;
+    b->last_us = now;
+    if (fail && b->level > 0)
+        b->level -= 1.0;
+    if (b->level < 1.0)
+        wait = (1.0 - b->level) / rate;
+    return wait > 0 ? (int64_t)wait + 1 : 0;
+}
+
+static int64_t login_take(const struct hreq *r, const char *login, bool fail)
+{
+    int64_t now = time_mono_us(), a = 0, l;
+
+    pthread_mutex_lock(&rl_mu);
+    if (r->peer != 0)
+        a = login_bucket(login_addr_table, (int64_t)r->peer + 1, api_config.login_fails_addr,
+                         fail, now);
+    l = login_bucket(login_name_table, login_key(login ? login : ""),
+                     api_config.login_fails_login, fail, now);
+    pthread_mutex_unlock(&rl_mu);
+    return a > l ? a : l;
+}
+
+int ratelimit_login_check(struct hreq *r, const char *login)
+{
+    int64_t wait = login_take(r, login, false);
+    char buf[32];
+
+    if (wait == 0)
+        return 0;
+    snprintf(buf, sizeof(buf), "%lld", (long long)wait);
+    api_set_header(r, "Retry-After", buf);
+    api_failf(r, TG_ERATE, "login", "Too many failed sign-ins from this address or for this "
+                                    "login. Try again later.");
+    return -1;
+}
+
+void ratelimit_login_failed(struct hreq *r, const char *login)
+{
+    (void)login_take(r, login, true);
+}

@@ -41,4 +41,12 @@ int ratelimit_addr_before(struct hreq *r, bool anonymous);
  *  what ratelimit_addr_before took for one it did authenticate. */
 void ratelimit_addr_after(struct hreq *r);
 
+/** Before a sign-in's password is checked (POST /v1/sessions): 0 when the client address and
+ *  the login (in any organization) may try (--login-fails-per-addr, --login-fails-per-login
+ *  failures per --login-fail-window seconds; 0 turns one off); otherwise sets Retry-After,
+ *  renders TG_ERATE (field "login") and returns -1. */
+int ratelimit_login_check(struct hreq *r, const char *login);
+/** Counts a failed sign-in against the client address and the login. */
+void ratelimit_login_failed(struct hreq *r, const char *login);
+
 #endif /* TAGD_API_RATELIMIT_H */

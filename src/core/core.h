@@ -145,12 +145,15 @@ int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err
  * same token again and again (an event stream: the hash was half its cost per change). False
  * for a secret that cannot be a token. */
 bool core_token_hash(const char *secret, char hash[SECRET_HASH_HEX]);
-/** core_auth_token of the token whose core_token_hash is `hash`. */
-int core_auth_token_hashed(struct core_ctx *ctx, const char hash[SECRET_HASH_HEX],
-                           struct tg_err *err);
+/** core_auth_native of the credential whose core_token_hash is `hash`. */
+int core_auth_native_hashed(struct core_ctx *ctx, const char hash[SECRET_HASH_HEX],
+                            struct tg_err *err);
 /** core_auth_token that also accepts the tokens of API-key logins (core_apikey_login). Only
  * the routes of the dialect whose clients log in that way call it (Immuta's /tag). */
 int core_auth_token_login(struct core_ctx *ctx, const char *secret, struct tg_err *err);
+/** core_auth_token that also accepts the sessions begun on the native API (core_session_login,
+ * core/sessions.h), with their user's current rights. The native API's routes call it. */
+int core_auth_native(struct core_ctx *ctx, const char *secret, struct tg_err *err);
 /** True when the principal is an admin of the installation's first (default) organization,
  * the only one allowed to manage organizations. */
 bool core_install_admin(struct core_ctx *ctx);

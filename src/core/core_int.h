@@ -83,6 +83,9 @@ int core__meta_set(struct store_conn *c, const char *key, const char *value, str
 /** Makes the context act in organization `org_id` and its default workspace (TG_ENOTFOUND when
  * there is no such organization). */
 int core__ctx_set_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err);
+/* A native session's row `k` (kind "session") as the request's principal: only one begun by
+ * core_session_login, authenticated, live, its user enabled (sessions.c; token_auth.c). */
+int core__session_principal(struct core_ctx *ctx, const struct token *k, struct tg_err *err);
 /** The principal name recorded as created_by / added_by. */
 const char *core_actor(struct core_ctx *ctx);
 

@@ -1,6 +1,7 @@
 /* core/events.c: the change stream's cursor and filters (core/events.h). */
 #include "core/events.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -156,6 +157,13 @@ bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct
     }
     if (f->resource > 0 && (res == 0 || !core_resource_within(cx, res, f->resource)))
         return false;
+    if (f->nprincipal) {
+        ok = false;
+        for (int i = 0; i < f->nprincipal && !ok && c->principal; i++)
+            ok = strcmp(f->principal[i], c->principal) == 0;
+        if (!ok)
+            return false;
+    }
     return true;
 }
 
@@ -172,6 +180,9 @@ static int filter_list(struct event_filter *f, const char *which, const char ***
     } else if (strcmp(which, "kind") == 0) {
         *list = f->kind;
         *n = &f->nkind;
+    } else if (strcmp(which, "principal") == 0) {
+        *list = f->principal;
+        *n = &f->nprincipal;
     } else {
         return -1;
     }
@@ -232,9 +243,10 @@ int event_filter_parse(struct arena *a, const char *json, struct event_filter *f
             f->resource = json_integer_value(v);
             continue;
         }
-        if (strcmp(k, "entity") != 0 && strcmp(k, "tag") != 0 && strcmp(k, "kind") != 0) {
+        if (strcmp(k, "entity") != 0 && strcmp(k, "tag") != 0 && strcmp(k, "kind") != 0 &&
+            strcmp(k, "principal") != 0) {
             rc = tg_err_set(err, TG_EINVAL, k,
-                            "unknown filter '%.64s' (entity, tag, kind, resource)", k);
+                            "unknown filter '%.64s' (entity, tag, kind, principal, resource)", k);
             break;
         }
         if (json_is_string(v)) {
@@ -284,6 +296,7 @@ const char *event_filter_json(struct arena *a, const struct event_filter *f)
     json_list(&w, "entity", f->entity, f->nentity);
     json_list(&w, "tag", f->tag, f->ntag);
     json_list(&w, "kind", f->kind, f->nkind);
+    json_list(&w, "principal", f->principal, f->nprincipal);
     jw_keys(&w, "resource");
     if (f->resource > 0)
         jw_int(&w, f->resource);
@@ -412,16 +425,44 @@ bool event_effects(struct core_ctx *cx, const struct event_filter *f, const stru
     return out->nids > 0 || out->truncated;
 }
 
-size_t event_scope(struct core_ctx *cx, struct change *c, size_t n)
+bool event_filter_any(const struct event_filter *f)
 {
-    struct event_filter none;
-    size_t k = 0;
+    return f->nentity || f->ntag || f->nkind || f->resource > 0 || f->nprincipal;
+}
 
-    if (cx->who.resource_id == 0)
-        return n;
-    memset(&none, 0, sizeof(none));
-    for (size_t i = 0; i < n; i++)
-        if (event_match(cx, &none, &c[i]))
-            c[k++] = c[i];
-    return k;
+int core_changes_matching(struct core_ctx *cx, int64_t since, int limit,
+                          const struct event_filter *f, struct change **out, size_t *n,
+                          int64_t *next_since, bool *more, struct tg_err *err)
+{
+    struct vec v;
+    int scanned = 0;
+
+    assert(limit > 0);
+    vec_init(&v, sizeof(struct change));
+    *more = false;
+    for (;;) {
+        struct change *c;
+        size_t got;
+        int batch = limit < 200 ? 200 : limit;
+        int rc = core_changes_list(cx, since, batch, &c, &got, err);
+
+        if (rc)
+            return rc;
+        for (size_t i = 0; i < got; i++)
+            if (event_match(cx, f, &c[i]))
+                *(struct change *)vec_push(cx, &v) = c[i];
+        scanned += (int)got;
+        if (got > 0)
+            since = c[got - 1].rev; /* a page ends with a whole revision */
+        if (got < (size_t)batch)
+            break; /* the end of the log */
+        if (v.n >= (size_t)limit || scanned >= EVENT_SCAN_MAX) {
+            *more = true;
+            break;
+        }
+    }
+    *out = v.items;
+    *n = v.n;
+    *next_since = since;
+    return 0;
 }

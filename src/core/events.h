@@ -34,6 +34,8 @@ struct event_filter {
     const char *kind[EVENT_MAX_FILTER];   /* a resource's kind */
     int nkind;
     int64_t resource; /* 0, or the resource whose subtree the records must touch */
+    const char *principal[EVENT_MAX_FILTER]; /* who made the change, exactly */
+    int nprincipal;
     bool effective;   /* also what assignments change in effective tags (event_effects) */
 };
 
@@ -55,6 +57,9 @@ struct event_effect {
     size_t nids;
 };
 
+/** True when `f` asks for anything (some list or the resource is set). */
+bool event_filter_any(const struct event_filter *f);
+
 /** Parses an SSE event id ("rev-seq") or a bare revision ("rev", past it wholly). */
 bool event_cursor_parse(const char *s, struct event_cursor *out);
 /** The event id of record (rev, seq): "rev-seq" (buf of at least 48 bytes). */
@@ -69,9 +74,6 @@ bool event_tag_match(const char *pat, const char *name);
  * record). cx is a read context of the subscriber's organization (resource ancestry).
  */
 bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct change *c);
-/** Keeps, in order, the records of c[0..n) that cx's scope lets it see (event_match without
- * filters: all of them for a token that is not scoped to a resource subtree); their count. */
-size_t event_scope(struct core_ctx *cx, struct change *c, size_t n);
 /**
  * For a subscriber with f->effective: what assignment record c changed in effective tags that
  * the subscriber sees (inside f->resource's subtree and its scope, passing the tag filter; an
@@ -101,5 +103,21 @@ const char *event_filter_json(struct arena *a, const struct event_filter *f);
 /** Writes change record c as the stream's event data and a webhook's event: {"revision",
  * "seq", "at_ms", "principal", "entity", "entity_id", "op", "before", "after"}. */
 void event_change_json(struct jw *w, const struct change *c);
+
+/* The most records core_changes_matching reads for one page: a filter that matches little
+ * answers a page with fewer (or no) records and *next_since past what it read, rather than
+ * read the whole log in one request. */
+#define EVENT_SCAN_MAX 5000
+
+/**
+ * One page of the change log after revision `since`, of whole revisions as core_changes_list
+ * reads them, keeping the records that pass `f` (event_match, so a token scoped to a subtree
+ * sees only what touches it): reads on until `limit` records passed, EVENT_SCAN_MAX were read
+ * or the log ends. *next_since is the last revision read (`since` when none), from where the
+ * caller goes on; *more is true when the log has records past it already.
+ */
+int core_changes_matching(struct core_ctx *cx, int64_t since, int limit,
+                          const struct event_filter *f, struct change **out, size_t *n,
+                          int64_t *next_since, bool *more, struct tg_err *err);
 
 #endif /* TAGD_CORE_EVENTS_H */

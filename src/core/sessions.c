@@ -14,6 +14,7 @@
 #include "util/secret.h"
 
 #define DEFAULT_LANGUAGE "en-US"
+#define SESSION_NATIVE "native" /* the method of sessions begun by POST /v1/sessions */
 
 bool core_session_language_ok(const char *l)
 {
@@ -403,8 +404,10 @@ int core_session_set_language(struct core_ctx *ctx, struct session *s, const cha
     return write_session(ctx, s, ctx->org_id, err);
 }
 
-int core_session_authenticate(struct core_ctx *ctx, struct session *s, const char *login,
-                              const char *password, struct tg_err *err)
+/* Authenticates `s` with `method` ("easydb" or "native"): the one place a session binds a
+ * user, whichever API asked. */
+static int session_authenticate(struct core_ctx *ctx, struct session *s, const char *login,
+                                const char *password, const char *method, struct tg_err *err)
 {
     struct session next = *s;
     struct user u;
@@ -416,7 +419,7 @@ int core_session_authenticate(struct core_ctx *ctx, struct session *s, const cha
     if (rc)
         return rc;
     next.user_id = u.id;
-    next.method = "easydb";
+    next.method = method;
     next.authenticated_at = ctx->now;
     rc = write_session(ctx, &next, u.org_id, err);
     if (rc)
@@ -433,7 +436,87 @@ int core_session_authenticate(struct core_ctx *ctx, struct session *s, const cha
     ctx->who.ws_id = ctx->ws_id;
     ctx->who.rights = next.rights;
     ctx->who.name = next.login;
+    ctx->who.kind = "session";
+    ctx->who.expires_at = next.expires_at;
     *s = next;
+    return 0;
+}
+
+int core_session_authenticate(struct core_ctx *ctx, struct session *s, const char *login,
+                              const char *password, struct tg_err *err)
+{
+    return session_authenticate(ctx, s, login, password, "easydb", err);
+}
+
+int core_session_login(struct core_ctx *ctx, int64_t org_id, const char *login,
+                       const char *password, const char **secret, struct session *out,
+                       struct tg_err *err)
+{
+    struct session s;
+    int rc;
+
+    assert(ctx->writing);
+    if (login == NULL || *login == '\0' || password == NULL || *password == '\0')
+        return tg_err_set(err, TG_EINVAL, "login", "login or password is empty");
+    rc = core_session_create(ctx, org_id, NULL, secret, &s, err);
+    if (rc)
+        return rc;
+    rc = session_authenticate(ctx, &s, login, password, SESSION_NATIVE, err);
+    if (rc)
+        return rc;
+    *out = s;
+    return 0;
+}
+
+int core_session_end(struct core_ctx *ctx, struct tg_err *err)
+{
+    struct store_stmt *st;
+
+    assert(ctx->writing);
+    if (!ctx->authed || ctx->who.kind == NULL || strcmp(ctx->who.kind, "session") != 0 ||
+        ctx->who.token_id <= 0)
+        return tg_err_set(err, TG_EINVAL, "Authorization", "the request was not made with a session");
+    st = st_get(ctx->conn, SQL_TOKEN_REVOKE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->who.token_id);
+    st_int(st, 2, ctx->now);
+    return st_exec(st, err);
+}
+
+int core__session_principal(struct core_ctx *ctx, const struct token *k, struct tg_err *err)
+{
+    struct session s;
+    int rc;
+
+    assert(strcmp(k->kind, "session") == 0);
+    memset(&s, 0, sizeof(s));
+    s.user_id = k->user_id;
+    parse_extra(ctx, k->extra, &s);
+    /* Only sessions begun on the native API stand for their user there: easydb's may be
+     * unauthenticated, and anyone may start one (docs/security.md). */
+    if (s.user_id == 0 || s.method == NULL || strcmp(s.method, SESSION_NATIVE) != 0)
+        return tg_err_set(err, TG_EAUTH, "", "invalid token");
+    if (k->revoked_at)
+        return tg_err_set(err, TG_EAUTH, "", "session ended");
+    if (k->expires_at && k->expires_at <= ctx->now)
+        return tg_err_set(err, TG_EAUTH, "", "session expired");
+    if (!load_user(ctx, &s, err, &rc))
+        return rc ? rc : tg_err_set(err, TG_EAUTH, "", "invalid token");
+    rc = use_org(ctx, k->org_id, err);
+    if (rc)
+        return rc == TG_ENOTFOUND ? tg_err_set(err, TG_EAUTH, "", "invalid token") : rc;
+    memset(&ctx->who, 0, sizeof(ctx->who));
+    ctx->who.token_id = k->id;
+    ctx->who.user_id = s.user_id;
+    ctx->who.org_id = ctx->org_id;
+    ctx->who.ws_id = ctx->ws_id;
+    ctx->who.rights = s.rights;
+    ctx->who.kind = "session";
+    ctx->who.expires_at = k->expires_at;
+    ctx->who.extra = k->extra;
+    ctx->who.name = s.login;
+    ctx->authed = true;
     return 0;
 }
 

@@ -29,7 +29,7 @@ struct session {
     const char *display_name; /* the user's, may be NULL */
     unsigned rights;          /* the user's rights; 0 while not authenticated */
     const char *language;     /* "en-US" unless set */
-    const char *method;       /* "easydb" once authenticated, else NULL */
+    const char *method;       /* "easydb" or "native" once authenticated, else NULL */
     int64_t created_at, expires_at, authenticated_at;
 };
 
@@ -64,6 +64,18 @@ int core_session_set_language(struct core_ctx *ctx, struct session *s, const cha
  * session is unchanged on failure. */
 int core_session_authenticate(struct core_ctx *ctx, struct session *s, const char *login,
                               const char *password, struct tg_err *err);
+/** Signs in on the native API (POST /v1/sessions): a new session of organization `org_id` (0:
+ * the installation's default), authenticated with the login and password of one of its users
+ * (method "native"), stored at once (ctx->writing); the secret is in *secret (arena), its
+ * hash alone is stored. Errors as core_session_create and core_session_authenticate. On
+ * success ctx's principal is the session's. Such a session passes as a bearer token on the
+ * native API (core_auth_native) with its user's current rights; easydb's never do. */
+int core_session_login(struct core_ctx *ctx, int64_t org_id, const char *login,
+                       const char *password, const char **secret, struct session *out,
+                       struct tg_err *err);
+/** Ends the request's own session (ctx's principal, a session): revoked at once, for every
+ * instance. TG_EINVAL (field "Authorization") when the request was made with no session. */
+int core_session_end(struct core_ctx *ctx, struct tg_err *err);
 /** Makes the session unauthenticated again (nothing happens when it was not authenticated). */
 int core_session_deauthenticate(struct core_ctx *ctx, struct session *s, struct tg_err *err);
 

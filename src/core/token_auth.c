@@ -47,7 +47,13 @@ static int login_key(struct core_ctx *ctx, struct token *k, struct tg_err *err)
     return 0;
 }
 
-static int auth_from_store(struct core_ctx *ctx, const char *hash, bool login_ok,
+/* Which kinds beyond API tokens a route accepts as its bearer. */
+enum {
+    AUTH_LOGIN = 1,   /* Immuta's API-key logins */
+    AUTH_SESSION = 2, /* sessions begun on the native API (core_session_login) */
+};
+
+static int auth_from_store(struct core_ctx *ctx, const char *hash, unsigned ok,
                            struct tg_err *err)
 {
     struct store_stmt *st;
@@ -68,13 +74,17 @@ static int auth_from_store(struct core_ctx *ctx, const char *hash, bool login_ok
     st_reset(st);
     /* Applinks and public links only work through their own headers (core/links.h), easydb
      * sessions only through easydb's token parameter (core_session_open): anyone may start a
-     * session, so one must never pass for a bearer token, not even one without rights. */
+     * session, so one must never pass for a bearer token, not even one without rights. A
+     * session begun on the native API with a login and password is the one exception, on the
+     * native API only; core__session_principal tells the two apart. */
+    if (strcmp(k.kind, "session") == 0 && (ok & AUTH_SESSION))
+        return core__session_principal(ctx, &k, err);
     if (strcmp(k.kind, "applink") == 0 || strcmp(k.kind, "publiclink") == 0 ||
         strcmp(k.kind, "session") == 0)
         return tg_err_set(err, TG_EAUTH, "", "invalid token");
     /* Login tokens only work on the routes of the dialect whose clients log in (Immuta). */
     if (strcmp(k.kind, "login") == 0) {
-        if (!login_ok)
+        if (!(ok & AUTH_LOGIN))
             return tg_err_set(err, TG_EAUTH, "", "invalid token");
         rc = login_key(ctx, &k, err);
         if (rc)
@@ -167,13 +177,14 @@ static void auth_cache_put(struct core_ctx *ctx, const char *hash, uint64_t epoc
     v->ws_id = ctx->ws_id;
 }
 
-static bool auth_cache_get(struct core_ctx *ctx, const char *hash, uint64_t epoch, bool login_ok)
+static bool auth_cache_get(struct core_ctx *ctx, const char *hash, uint64_t epoch, unsigned ok)
 {
     for (int i = 0; i < AUTH_CACHE; i++) {
         struct auth_ent *v = &auth_cache[i];
         if (v->hash[0] == '\0' || memcmp(v->hash, hash, SECRET_HASH_HEX) != 0)
             continue;
-        if (!login_ok && strcmp(v->who.kind, "login") == 0)
+        if ((!(ok & AUTH_LOGIN) && strcmp(v->who.kind, "login") == 0) ||
+            (!(ok & AUTH_SESSION) && strcmp(v->who.kind, "session") == 0))
             return false; /* the store refuses it, as for any other route */
         if (v->epoch != epoch || ctx->now - v->cached_at >= core_limits.auth_cache_ms ||
             (v->who.expires_at && v->who.expires_at <= ctx->now) || ctx->now < v->cached_at) {
@@ -198,7 +209,7 @@ void core_thread_done(void)
     }
 }
 
-static int auth_hashed(struct core_ctx *ctx, const char *hash, bool login_ok,
+static int auth_hashed(struct core_ctx *ctx, const char *hash, unsigned ok,
                        struct tg_err *err)
 {
     /* Inside a write that changed tokens or users the store is ahead of every cache entry;
@@ -208,22 +219,22 @@ static int auth_hashed(struct core_ctx *ctx, const char *hash, bool login_ok,
                  ctx->auth_min_rev <= ctx->auth_rev;
     int rc;
 
-    if (cache && auth_cache_get(ctx, hash, ctx->auth_epoch, login_ok))
+    if (cache && auth_cache_get(ctx, hash, ctx->auth_epoch, ok))
         return 0;
-    rc = auth_from_store(ctx, hash, login_ok, err);
+    rc = auth_from_store(ctx, hash, ok, err);
     if (rc == 0 && cache)
         auth_cache_put(ctx, hash, ctx->auth_epoch);
     return rc;
 }
 
-static int auth_token(struct core_ctx *ctx, const char *secret, bool login_ok,
+static int auth_token(struct core_ctx *ctx, const char *secret, unsigned ok,
                       struct tg_err *err)
 {
     char hash[SECRET_HASH_HEX];
 
     if (!core_token_hash(secret, hash))
         return tg_err_set(err, TG_EAUTH, "", "invalid token");
-    return auth_hashed(ctx, hash, login_ok, err);
+    return auth_hashed(ctx, hash, ok, err);
 }
 
 bool core_token_hash(const char *secret, char hash[SECRET_HASH_HEX])
@@ -234,18 +245,23 @@ bool core_token_hash(const char *secret, char hash[SECRET_HASH_HEX])
     return true;
 }
 
-int core_auth_token_hashed(struct core_ctx *ctx, const char hash[SECRET_HASH_HEX],
-                           struct tg_err *err)
+int core_auth_native_hashed(struct core_ctx *ctx, const char hash[SECRET_HASH_HEX],
+                            struct tg_err *err)
 {
-    return auth_hashed(ctx, hash, false, err);
+    return auth_hashed(ctx, hash, AUTH_SESSION, err);
 }
 
 int core_auth_token(struct core_ctx *ctx, const char *secret, struct tg_err *err)
 {
-    return auth_token(ctx, secret, false, err);
+    return auth_token(ctx, secret, 0, err);
+}
+
+int core_auth_native(struct core_ctx *ctx, const char *secret, struct tg_err *err)
+{
+    return auth_token(ctx, secret, AUTH_SESSION, err);
 }
 
 int core_auth_token_login(struct core_ctx *ctx, const char *secret, struct tg_err *err)
 {
-    return auth_token(ctx, secret, true, err);
+    return auth_token(ctx, secret, AUTH_LOGIN, err);
 }

@@ -48,7 +48,10 @@ static const struct opt opts[] = {
     R("rate-burst", rate_burst, 0, 1000000, "token bucket size (2 x rate)"),
     R("anon-rate-limit", anon_rate_limit, 0, 1000000, "requests per second per client address that no credential admits, 0 off (0)"),
     R("anon-rate-burst", anon_rate_burst, 0, 1000000, "bucket size per client address (2 x anon-rate-limit)"),
-    R("session-ttl", session_ttl, 1, 31536000, "easydb session lifetime in s (86400)"),
+    R("session-ttl", session_ttl, 1, 31536000, "session lifetime in s, easydb's and POST /v1/sessions' (86400)"),
+    R("login-fails-per-addr", login_fails_per_addr, 0, 1000000, "failed sign-ins (POST /v1/sessions) one client address may make per login-fail-window, 0 no limit (30)"),
+    R("login-fails-per-login", login_fails_per_login, 0, 1000000, "failed sign-ins one login may get per login-fail-window, 0 no limit (10)"),
+    R("login-fail-window", login_fail_window, 1, 86400, "s in which the failed sign-in limits refill (300)"),
     R("immuta-token-ttl", immuta_token_ttl, 1, 31536000, "lifetime in s of the tokens Immuta's API-key login gives (3600)"),
     R("batch-max-ops", batch_max_ops, 1, 1000000, "operations in one POST /v1/batch (10000)"),
     R("idempotency-ttl", idempotency_ttl, 1, 31536000, "s an Idempotency-Key's first answer is kept for retries (86400)"),
@@ -289,6 +292,9 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->max_json_depth = 32;
     cfg->max_tags_per_resource = 1000;
     cfg->session_ttl = 86400;
+    cfg->login_fails_per_addr = 30;
+    cfg->login_fails_per_login = 10;
+    cfg->login_fail_window = 300;
     cfg->immuta_token_ttl = 3600;
     cfg->batch_max_ops = 10000;
     cfg->idempotency_ttl = 86400;

@@ -28,6 +28,9 @@ struct tagd_config {
     int64_t anon_rate_limit; /* requests per second per client address no credential admits; 0 off */
     int64_t anon_rate_burst;
     int64_t session_ttl;  /* seconds */
+    int64_t login_fails_per_addr;  /* failed sign-ins (POST /v1/sessions) per address per window */
+    int64_t login_fails_per_login; /* ... per login per window */
+    int64_t login_fail_window;     /* seconds */
     int64_t immuta_token_ttl; /* seconds: POST /bim/apikey/authenticate's tokens */
     int64_t batch_max_ops;        /* operations in one POST /v1/batch */
     int64_t idempotency_ttl;      /* seconds an Idempotency-Key's answer is kept */

@@ -648,7 +648,9 @@ PUBLIC = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", 
           ("GET", "/"), ("GET", "/ui"), ("GET", "/ui/{file}")}
 # Takes its credential in the body, whatever the headers say; its refusals (wrong, revoked,
 # expired keys, sessions and login tokens as keys) are in test_immuta_login.py.
-LOGIN_ROUTES = {("POST", "/bim/apikey/authenticate")}
+LOGIN_ROUTES = {("POST", "/bim/apikey/authenticate"),
+                # A login and password in the body (tests/api/test_native_sessions.py).
+                ("POST", "/v1/sessions")}
 COVERED = {"native/routes.c", "aitronos.c", "oracle.c", "easydb.c", "launchdarkly.c", "immuta.c",
            "console.c"}
 

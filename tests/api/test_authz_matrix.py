@@ -39,6 +39,8 @@ NATIVE = [
     ("POST", "/v1/tokens", {"name": "mx"}, "admin"),
     ("GET", "/v1/changes", None, "read"),
     ("GET", "/v1/events", None, "read"),
+    # Signing out needs no right, only a credential (an API token is then 400: no session).
+    ("DELETE", "/v1/sessions/current", None, "read"),
     ("GET", "/v1/tags/Mx.base/history", None, "read"),
     ("GET", "/v1/groups/1/history", None, "read"),
     ("GET", "/v1/resources/folder/mx/history", None, "read"),

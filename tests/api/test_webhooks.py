@@ -144,7 +144,8 @@ def test_crud_and_the_secret_shown_once(hadmin, recv):
     assert h["secret"].startswith("whsec_") and len(h["secret"]) > 30
     assert r.headers["Location"] == "/v1/webhooks/%d" % h["id"]
     assert h["active"] is True and h["state"] == "ok" and h["failures"] == 0
-    assert h["filters"] == {"entity": ["tag"], "tag": [], "kind": [], "resource": None}
+    assert h["filters"] == {"entity": ["tag"], "tag": [], "kind": [], "principal": [],
+                            "resource": None}
     got = hadmin.get("/v1/webhooks/%d" % h["id"])
     assert got.status_code == 200 and "secret" not in got.json()
     listed = hadmin.get("/v1/webhooks").json()["items"]

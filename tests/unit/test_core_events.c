@@ -103,6 +103,21 @@ static void test_filters_and_scope(void **state)
     assert_true(event_match(&f->cx, &flt, &asg));
     assert_false(event_match(&f->cx, &flt, &res_out));
     assert_false(event_match(&f->cx, &flt, &tag));
+    /* Who made it: exact names, any of the list; a record without a principal passes none. */
+    memset(&flt, 0, sizeof(flt));
+    assert_false(event_filter_any(&flt));
+    tag.principal = "etl";
+    res_in.principal = "alice";
+    flt.principal[flt.nprincipal++] = "etl";
+    assert_true(event_filter_any(&flt));
+    assert_true(event_match(&f->cx, &flt, &tag));
+    assert_false(event_match(&f->cx, &flt, &res_in));
+    assert_false(event_match(&f->cx, &flt, &res_out));
+    flt.principal[flt.nprincipal++] = "alice";
+    assert_true(event_match(&f->cx, &flt, &res_in));
+    flt.tag[flt.ntag++] = "PII.*";
+    assert_true(event_match(&f->cx, &flt, &tag));
+    assert_false(event_match(&f->cx, &flt, &res_in));
     /* A subscriber scoped to the subtree: nothing outside it, no organization-wide record. */
     memset(&flt, 0, sizeof(flt));
     f->cx.who.resource_id = top.id;
@@ -139,13 +154,16 @@ static void test_scope_and_effects(void **state)
                                          .op = "remove",
                                          .before = "{\"resource_id\":1,\"tag_id\":0}"};
 
-    assert_int_equal(event_scope(&f->cx, c, 3), 3);
+    /* A scoped principal sees the records that touch its subtree, and no tag record. */
+    memset(&flt, 0, sizeof(flt));
+    for (int i = 0; i < 3; i++)
+        assert_true(event_match(&f->cx, &flt, &c[i]));
     f->cx.who.resource_id = top.id;
-    assert_int_equal(event_scope(&f->cx, c, 3), 1);
-    assert_int_equal(c[0].entity_id, leaf.id);
+    assert_false(event_match(&f->cx, &flt, &c[0]));
+    assert_false(event_match(&f->cx, &flt, &c[1]));
+    assert_true(event_match(&f->cx, &flt, &c[2]));
     f->cx.who.resource_id = 0;
 
-    memset(&flt, 0, sizeof(flt));
     assert_false(event_effects(&f->cx, &flt, &asg, &x)); /* not asked for */
     flt.effective = true;
     flt.resource = mid.id;

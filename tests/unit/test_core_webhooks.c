@@ -150,7 +150,7 @@ static void test_filter_json(void **state)
     assert_int_equal(f.ntag, 1);
     assert_int_equal(f.resource, 7);
     assert_string_equal(event_filter_json(&a, &f),
-                        "{\"entity\":[\"tag\",\"assignment\"],\"tag\":[\"PII.*\"],\"kind\":[],"
+                        "{\"entity\":[\"tag\",\"assignment\"],\"tag\":[\"PII.*\"],\"kind\":[],\"principal\":[],"
                         "\"resource\":7}");
     /* The canonical text reads back the same. */
     {

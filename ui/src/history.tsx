@@ -1,8 +1,9 @@
-// History: the change feed (newest first, polled for new changes) and the state as of a past
-// revision. tagd answers reads as of a revision or a time itself (the as_of parameter,
+// History: the change feed (newest first), filtered by tag, resource and principal on the
+// server (GET /v1/changes), followed live through the event stream (GET /v1/events; polling
+// when the stream cannot be had), and the state as of a past revision. tagd answers reads as of a revision or a time itself (the as_of parameter,
 // docs/api.md): the console asks it, it never rebuilds the past.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { allPages, api, ApiError, Change, Page, Tag } from './api';
+import { allPages, api, ApiError, Change, enc, followEvents, Page, resPath, Tag } from './api';
 import { ErrorText, fmtTime } from './ui';
 
 /** The live (not deleted) tags as of revision `rev`; revision 0 (before anything) has none. */
@@ -57,6 +58,39 @@ function describe(c: Change, n: Names): string {
   }
 }
 
+/** The server-side filters as typed. */
+interface Filters {
+  tag: string;
+  resource: string;
+  principal: string;
+}
+const NO_FILTERS: Filters = { tag: '', resource: '', principal: '' };
+
+/** The filters as query parameters of /v1/changes and /v1/events ('' for none); a resource
+ * typed as kind/key is looked up for its id. */
+async function filterQuery(f: Filters): Promise<string> {
+  const q: string[] = [];
+  if (f.tag.trim()) q.push('tag=' + enc(f.tag.trim()));
+  if (f.principal.trim()) q.push('principal=' + enc(f.principal.trim()));
+  const r = f.resource.trim();
+  if (r) {
+    const slash = r.indexOf('/');
+    if (/^\d+$/.test(r)) q.push('resource=' + r);
+    else if (slash <= 0 || slash === r.length - 1)
+      throw new ApiError(400, 'invalid_input', 'A resource is kind/key, e.g. folder/finance', 'resource');
+    else q.push('resource=' + (await api<{ id: number }>('GET', resPath(r.slice(0, slash), r.slice(slash + 1)))).id);
+  }
+  return q.join('&');
+}
+
+type Mode = 'loading' | 'live' | 'polling' | 'paused';
+const MODE_TEXT: Record<Mode, string> = {
+  loading: 'Loading…',
+  live: 'Live: new changes appear as they are made',
+  polling: 'Polling every 5 s (no event stream)',
+  paused: 'Paused',
+};
+
 export function HistoryView(props: {
   asOf: number | null;
   setAsOf: (r: number | null) => void;
@@ -67,41 +101,113 @@ export function HistoryView(props: {
   const [error, setError] = useState<unknown>(null);
   const [rev, setRev] = useState(String(props.asOf ?? ''));
   const [when, setWhen] = useState('');
+  const [draft, setDraft] = useState<Filters>(NO_FILTERS);
+  const [applied, setApplied] = useState('');
+  const [filterError, setFilterError] = useState<unknown>(null);
+  const [follow, setFollow] = useState(true);
+  const [mode, setMode] = useState<Mode>('loading');
   const names = useRef<Names>({ tags: new Map(), res: new Map() }).current;
 
   useEffect(() => {
     let live = true;
     let since = 0;
-    const poll = async () => {
+    let timer: ReturnType<typeof setInterval> | undefined;
+    const ctl = new AbortController();
+    const fq = applied ? '&' + applied : '';
+    setItems([]);
+    setError(null);
+    setMode('loading');
+    const add = (cs: Change[]) => {
+      learn(names, cs);
+      setItems((old) => cs.slice().reverse().concat(old));
+    };
+    // Everything after `since`, page by page; a filtered page may be empty with next_since
+    // past what the server skipped, so the end is where next_since stays put.
+    const catchUp = async () => {
       try {
         const all: Change[] = [];
         for (;;) {
-          const p = await api<{ items: Change[]; next_since: number }>(
-            'GET',
-            `/v1/changes?since=${since}&limit=1000`,
-          );
+          const p = await api<{ items: Change[]; next_since: number }>('GET', `/v1/changes?since=${since}&limit=1000${fq}`);
           if (!live) return;
-          if (!p.items.length) break;
           all.push(...p.items);
+          const end = p.next_since === since;
           since = p.next_since;
+          if (end) break;
         }
-        if (all.length) {
-          learn(names, all);
-          setItems((old) => all.reverse().concat(old));
-          setHead(since);
-        }
+        if (all.length) add(all);
+        setHead((h) => Math.max(h, since));
       } catch (e) {
         if (live) setError(e);
       }
     };
-    poll();
-    // New changes appear by polling (tagd has no event stream yet).
-    const timer = setInterval(poll, 5000);
+    const poll = () => {
+      setMode('polling');
+      timer = setInterval(catchUp, 5000);
+    };
+    // The stream resumes exactly after the last record it gave (its id), across reconnects.
+    const stream = async () => {
+      let last = String(since);
+      for (let tries = 0; live; ) {
+        try {
+          setMode('live');
+          const why = await followEvents(`?since=${last}${fq}`, (c) => {
+            if (!live) return;
+            last = `${c.revision}-${c.seq}`;
+            since = Math.max(since, c.revision);
+            add([c]);
+            setHead((h) => Math.max(h, c.revision));
+          }, ctl.signal);
+          // The server ended it: signed out (stop), or lagging or shutting down (go on from
+          // where it says, or from the last record had).
+          let end: { reason?: string; resume?: string } = {};
+          try {
+            end = JSON.parse(why);
+          } catch {
+            /* the connection went: no last words */
+          }
+          if (end.reason === 'unauthorized') {
+            setMode('paused');
+            return;
+          }
+          if (end.resume) last = end.resume;
+          tries = 0;
+          await new Promise((r) => setTimeout(r, 500));
+        } catch (e) {
+          if (!live) return;
+          if (++tries >= 3) {
+            poll();
+            return;
+          }
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    };
+    catchUp().then(() => {
+      if (!live) return;
+      if (!follow) setMode('paused');
+      else if (typeof TextDecoderStream === 'undefined') poll();
+      else stream();
+    });
     return () => {
       live = false;
-      clearInterval(timer);
+      ctl.abort();
+      if (timer) clearInterval(timer);
     };
-  }, []);
+  }, [applied, follow]);
+
+  const applyFilters = async (e: Event) => {
+    e.preventDefault();
+    setFilterError(null);
+    try {
+      setApplied(await filterQuery(draft));
+    } catch (x) {
+      setFilterError(x);
+    }
+  };
+  const field = (k: keyof Filters) => ({
+    value: draft[k],
+    onInput: (e: Event) => setDraft({ ...draft, [k]: (e.target as HTMLInputElement).value }),
+  });
 
   const f = filter.trim().toLowerCase();
   const shown = (f
@@ -158,6 +264,40 @@ export function HistoryView(props: {
           </button>
         )}
       </form>
+      <form class="toolbar" aria-label="Filter the history" onSubmit={applyFilters}>
+        <label>
+          Tag
+          <input placeholder="PII or PII.*" {...field('tag')} />
+        </label>
+        <label>
+          Resource
+          <input placeholder="folder/finance" {...field('resource')} />
+        </label>
+        <label>
+          Principal
+          <input placeholder="alice" {...field('principal')} />
+        </label>
+        <button type="submit">Filter</button>
+        {applied && (
+          <button
+            type="button"
+            class="secondary"
+            onClick={() => {
+              setDraft(NO_FILTERS);
+              setFilterError(null);
+              setApplied('');
+            }}
+          >
+            Clear filters
+          </button>
+        )}
+        <label class="check">
+          <input type="checkbox" checked={follow} onChange={(e) => setFollow((e.target as HTMLInputElement).checked)} />
+          Live
+        </label>
+        <span class="muted" role="status">{MODE_TEXT[mode]}</span>
+      </form>
+      <ErrorText error={filterError} />
       <div class="toolbar">
         <label class="grow">
           <span class="sr">Filter the changes</span>

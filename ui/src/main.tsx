@@ -3,7 +3,20 @@
 // holds what a link should share (a query, a resource, a revision).
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { api, ApiError, getToken, Me, setToken, Tag } from './api';
+import {
+  api,
+  ApiError,
+  getCookieSession,
+  getToken,
+  getWorkspace,
+  hasCredential,
+  Me,
+  setToken,
+  setWorkspace,
+  signInWithPassword,
+  signOutSession,
+  Tag,
+} from './api';
 import { HistoryView, tagsAt } from './history';
 import { QueryView } from './query';
 import { ResourcesView } from './resources';
@@ -26,44 +39,140 @@ function caps(me: Me): Caps {
 }
 
 function SignIn(props: { onSignedIn: (me: Me) => void; reason?: unknown }) {
+  const [login, setLogin] = useState('');
+  const [password, setPassword] = useState('');
+  const [org, setOrg] = useState('');
   const [token, setTok] = useState('');
   const [error, setError] = useState<unknown>(props.reason ?? null);
-  const submit = async (e: Event) => {
+  const [tokenError, setTokenError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+  const withPassword = async (e: Event) => {
     e.preventDefault();
     setError(null);
+    setTokenError(null);
+    setBusy(true);
+    try {
+      setWorkspace(null);
+      await signInWithPassword(login.trim(), password, org);
+      props.onSignedIn(await api<Me>('GET', '/v1/me'));
+    } catch (x) {
+      setError(x);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const withToken = async (e: Event) => {
+    e.preventDefault();
+    setError(null);
+    setTokenError(null);
+    await signOutSession();
+    setWorkspace(null);
     setToken(token.trim());
     try {
       props.onSignedIn(await api<Me>('GET', '/v1/me'));
     } catch (x) {
       setToken(null);
-      setError(x);
+      setTokenError(x);
     }
   };
   return (
     <main class="signin">
       <h1>tagd</h1>
-      <form onSubmit={submit} aria-label="Sign in">
+      <form onSubmit={withPassword} aria-label="Sign in">
         <label>
-          API token
+          Login
+          <input
+            autoComplete="username"
+            required
+            autoFocus
+            value={login}
+            aria-invalid={error ? true : undefined}
+            aria-describedby={error ? 'signin-err' : undefined}
+            onInput={(e) => setLogin((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <label>
+          Password
           <input
             type="password"
             autoComplete="current-password"
             required
-            autoFocus
-            value={token}
+            value={password}
             aria-invalid={error ? true : undefined}
             aria-describedby={error ? 'signin-err' : undefined}
+            onInput={(e) => setPassword((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <details>
+          <summary>Another organization</summary>
+          <label>
+            Organization
+            <input
+              placeholder="org_2"
+              value={org}
+              onInput={(e) => setOrg((e.target as HTMLInputElement).value)}
+            />
+          </label>
+        </details>
+        <ErrorText error={error} id="signin-err" />
+        <button type="submit" disabled={busy}>Sign in</button>
+        <p class="muted">
+          A user of tagd (<code>POST /v1/users</code>, or Admin → Users). The session is a cookie
+          that scripts cannot read; Sign out ends it.
+        </p>
+      </form>
+      <form onSubmit={withToken} aria-label="Sign in with a token">
+        <label>
+          API token
+          <input
+            type="password"
+            autoComplete="off"
+            required
+            value={token}
+            aria-invalid={tokenError ? true : undefined}
+            aria-describedby={tokenError ? 'token-err' : undefined}
             onInput={(e) => setTok((e.target as HTMLInputElement).value)}
           />
         </label>
-        <ErrorText error={error} id="signin-err" />
-        <button type="submit">Sign in</button>
+        <ErrorText error={tokenError} id="token-err" />
+        <button type="submit" class="secondary">Sign in with token</button>
         <p class="muted">
-          A token of the native API (<code>POST /v1/tokens</code>, or the admin token tagd printed at its
-          first start). It is kept in this tab only.
+          Or a token of the native API (<code>POST /v1/tokens</code>, or the admin token tagd printed at
+          its first start). It is kept in this tab only.
         </p>
       </form>
     </main>
+  );
+}
+
+/**
+ * The workspaces of the organization (GET /v1/me lists them): choosing one sends
+ * X-Tagd-Workspace with every request from then on, and every view loads again.
+ */
+function WorkspaceSwitcher(props: { me: Me; onSwitched: (me: Me) => void }) {
+  const [error, setError] = useState<unknown>(null);
+  const all = props.me.workspaces ?? [];
+  if (all.length < 2) return null;
+  const change = async (id: string) => {
+    setError(null);
+    const before = getWorkspace();
+    const w = all.find((x) => x.id === id);
+    setWorkspace(w && !w.default ? id : null);
+    try {
+      props.onSwitched(await api<Me>('GET', '/v1/me'));
+    } catch (x) {
+      setWorkspace(before);
+      setError(x);
+    }
+  };
+  return (
+    <label class="switch">
+      <span class="sr">Workspace</span>
+      <select value={props.me.workspace.id} onChange={(e) => change((e.target as HTMLSelectElement).value)}>
+        {all.map((w) => <option key={w.id} value={w.id}>{w.name}</option>)}
+      </select>
+      <ErrorText error={error} />
+    </label>
   );
 }
 
@@ -75,6 +184,12 @@ function SignIn(props: { onSignedIn: (me: Me) => void; reason?: unknown }) {
  */
 const HOME = 'tagd.home';
 
+/** The first credential's header: its token, or none when it is the session cookie (an empty
+ * Authorization is left out, so that the browser's cookie is what is sent). */
+function homeAuth(h: { token: string | null }): Record<string, string> {
+  return { Authorization: h.token ? 'Bearer ' + h.token : '' };
+}
+
 function OrgSwitcher(props: { me: Me; onSwitched: (me: Me) => void }) {
   const [orgs, setOrgs] = useState<{ id: string; name: string }[]>([]);
   const [error, setError] = useState<unknown>(null);
@@ -82,18 +197,20 @@ function OrgSwitcher(props: { me: Me; onSwitched: (me: Me) => void }) {
   useEffect(() => {
     // Only the installation's admin lists organizations; from another one, its home token does.
     if (props.me.installation_admin || home)
-      api('GET', '/v1/organizations', undefined, home ? { Authorization: 'Bearer ' + JSON.parse(home).token } : {})
+      api('GET', '/v1/organizations', undefined, home ? homeAuth(JSON.parse(home)) : {})
         .then((p) => setOrgs(p.items))
         .catch(setError);
   }, [props.me.organization.id]);
   if (!orgs.length) return <ErrorText error={error} />;
   const change = async (id: string) => {
     setError(null);
+    // A workspace belongs to one organization.
+    setWorkspace(null);
     try {
       const h = home ? JSON.parse(home) : null;
       if (h) {
         // Back to the first token first; the token of the organization left is revoked.
-        await api('DELETE', '/v1/tokens/' + h.issued, undefined, { Authorization: 'Bearer ' + h.token });
+        await api('DELETE', '/v1/tokens/' + h.issued, undefined, homeAuth(h));
         setToken(h.token);
         sessionStorage.removeItem(HOME);
       }
@@ -146,7 +263,7 @@ function asOfFromUrl(): number | null {
 
 function App() {
   const [me, setMe] = useState<Me | null>(null);
-  const [checking, setChecking] = useState(!!getToken());
+  const [checking, setChecking] = useState(hasCredential());
   const [reason, setReason] = useState<unknown>(null);
   const [pg, setPg] = useState(page());
   const [asOf, setAsOfState] = useState<number | null>(asOfFromUrl());
@@ -165,15 +282,19 @@ function App() {
     const gone = (e: Event) => {
       sessionStorage.removeItem(HOME);
       setToken(null);
+      signOutSession();
+      setWorkspace(null);
       setMe(null);
       setReason(new ApiError(401, 'unauthorized', 'Signed out: ' + (e as CustomEvent).detail));
     };
     addEventListener('tagd-unauthorized', gone);
-    if (getToken())
+    if (hasCredential())
       api<Me>('GET', '/v1/me')
         .then(setMe)
         .catch((e) => {
           setToken(null);
+          signOutSession();
+          setWorkspace(null);
           if (e instanceof ApiError && e.status !== 401) setReason(e);
         })
         .finally(() => setChecking(false));
@@ -223,14 +344,17 @@ function App() {
       />
     );
   const c = caps(me);
-  const signOut = () => {
+  const signOut = async () => {
     const home = sessionStorage.getItem(HOME);
     if (home) {
       const h = JSON.parse(home);
-      api('DELETE', '/v1/tokens/' + h.issued, undefined, { Authorization: 'Bearer ' + h.token }).catch(() => {});
+      api('DELETE', '/v1/tokens/' + h.issued, undefined, homeAuth(h)).catch(() => {});
       sessionStorage.removeItem(HOME);
     }
+    // The session ends on the server before the console says signed out.
+    if (getCookieSession()) await signOutSession();
     setToken(null);
+    setWorkspace(null);
     setMe(null);
   };
   const go = (k: string) => {
@@ -262,6 +386,7 @@ function App() {
         <div class="who" aria-label="Signed in as">
           <span class="principal">{me.principal}</span>
           <OrgSwitcher me={me} onSwitched={setMe} />
+          <WorkspaceSwitcher me={me} onSwitched={setMe} />
           <span class="org">
             {me.organization.name} / {me.workspace.name}
           </span>
@@ -280,7 +405,7 @@ function App() {
           <ErrorText error={asOfErr} />
         </div>
       )}
-      <main id="main" tabIndex={-1} key={me.token_id}>
+      <main id="main" tabIndex={-1} key={me.token_id + ' ' + me.workspace.id}>
         {pg === 'tags' && (asOf == null || asOfTags) && <Taxonomy caps={c} asOf={asOf} asOfTags={asOfTags} />}
         {pg === 'groups' && <GroupsView caps={c} />}
         {pg === 'resources' && <ResourcesView caps={c} asOf={asOf} />}

@@ -26,7 +26,7 @@ async function shot(name, p = page) {
 async function signIn(p, token) {
   await p.goto(tagd.url + '/ui/');
   await p.getByLabel('API token').fill(token);
-  await p.getByRole('button', { name: 'Sign in' }).click();
+  await p.getByRole('button', { name: 'Sign in with token' }).click();
   await p.getByRole('button', { name: 'Sign out' }).waitFor();
 }
 
@@ -67,11 +67,11 @@ test('signs in with a token, refuses a wrong one, shows who and where', async ()
   await page.goto(tagd.url + '/');
   assert.match(page.url(), /\/ui\/$/);
   await page.getByLabel('API token').fill('not-a-token');
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
   await page.getByRole('alert').filter({ hasText: /invalid token/ }).waitFor();
   await shot('signin');
   await page.getByLabel('API token').fill(ADMIN_TOKEN);
-  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('button', { name: 'Sign in with token' }).click();
   const who = page.getByLabel('Signed in as');
   await who.getByText('TAGD_ADMIN_TOKEN').waitFor();
   await who.getByText('default / default').waitFor();
@@ -472,6 +472,163 @@ test('stays small in the DOM with 5,000 tags, at phone width and in dark mode', 
   const rows = await p.locator('.row').count();
   assert.ok(rows < 80, `${rows} rows in the DOM`);
   await shot('phone-dark', p);
+  await p.context().close();
+});
+
+// ---- issue 22: sign-in with a password, the workspace switcher, history filters, live ----
+
+const PW = 'correct horse battery';
+
+async function signInWithPassword(p, login, password) {
+  await p.goto(tagd.url + '/ui/');
+  await p.getByLabel('Login', { exact: true }).fill(login);
+  await p.getByLabel('Password', { exact: true }).fill(password);
+  await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+}
+
+// A native call with another credential or workspace than tagd.native's.
+async function call(method, path, { token = ADMIN_TOKEN, body, headers = {} } = {}) {
+  const r = await fetch(tagd.url + path, {
+    method,
+    headers: { Authorization: 'Bearer ' + token, 'Content-Type': 'application/json', ...headers },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await r.text();
+  return { status: r.status, body: text ? JSON.parse(text) : null };
+}
+
+test('signs in with login and password, refuses a wrong one, signs out', async () => {
+  await tagd.native('POST', '/v1/users', { login: 'steward', password: PW, rights: ['tags:read', 'tags:write'] });
+  const p = await newPage();
+  await signInWithPassword(p, 'steward', 'not the password');
+  await p.getByRole('alert').filter({ hasText: /wrong login or password/ }).waitFor();
+  assert.equal(await p.getByLabel('Login', { exact: true }).inputValue(), 'steward');
+  await shot('signin-password', p);
+  await p.getByLabel('Password', { exact: true }).fill(PW);
+  await p.getByRole('button', { name: 'Sign in', exact: true }).click();
+  const who = p.getByLabel('Signed in as');
+  await who.getByText('steward', { exact: true }).waitFor();
+  await who.getByText('edit taxonomy, read').waitFor();
+  assert.equal(await p.getByRole('link', { name: 'Admin' }).count(), 0);
+  // The session is an HttpOnly, SameSite=Strict cookie; no script of the page can read it.
+  const [cookie] = (await p.context().cookies()).filter((c) => c.name === 'tagd_session');
+  assert.ok(cookie && cookie.httpOnly && cookie.sameSite === 'Strict' && !cookie.secure);
+  assert.equal(await p.evaluate(() => document.cookie.includes('tagd_session')), false);
+  assert.equal(await p.evaluate(() => sessionStorage.getItem('tagd.token')), null);
+  // It writes as its user, and a reload keeps it signed in.
+  await p.getByRole('button', { name: 'New tag' }).click();
+  const dlg = p.getByRole('dialog', { name: 'New tag' });
+  await dlg.getByLabel('Full name').fill('Steward.made');
+  await dlg.getByRole('button', { name: 'Create' }).click();
+  await dlg.waitFor({ state: 'detached' });
+  assert.equal((await tagd.native('GET', '/v1/tags/Steward.made')).created_by, 'steward');
+  await p.reload();
+  await who.getByText('steward', { exact: true }).waitFor();
+  await p.getByRole('button', { name: 'Sign out' }).click();
+  await p.getByLabel('Login', { exact: true }).waitFor();
+  // Signed out is ended on the server, not only forgotten by the browser.
+  const ended = await fetch(tagd.url + '/v1/me', { headers: { Cookie: 'tagd_session=' + cookie.value } });
+  assert.equal(ended.status, 401);
+  await p.context().close();
+});
+
+test('the workspace switcher changes what the tag list shows', async () => {
+  const ws = await tagd.native('POST', '/v1/organizations/org_1/workspaces', { name: 'Staging' });
+  const made = await call('POST', '/v1/tags', { body: { name: 'StagingOnly' }, headers: { 'X-Tagd-Workspace': ws.id } });
+  assert.equal(made.status, 201);
+  await tagd.native('POST', '/v1/tags', { name: 'DefaultOnly' });
+  const p = await newPage();
+  await signIn(p, ADMIN_TOKEN);
+  const tree = p.getByRole('tree', { name: 'Tag tree' });
+  await tree.getByRole('treeitem', { name: 'DefaultOnly' }).waitFor();
+  const who = p.getByLabel('Signed in as');
+  await who.getByRole('combobox', { name: 'Workspace' }).selectOption({ label: 'Staging' });
+  await who.getByText('default / Staging', { exact: true }).waitFor();
+  await tree.getByRole('treeitem', { name: 'StagingOnly' }).waitFor();
+  assert.equal(await tree.getByRole('treeitem', { name: 'DefaultOnly' }).count(), 0);
+  // Every view follows: resources and queries of the default workspace are not there.
+  await p.getByRole('link', { name: 'Resources' }).click();
+  await p.getByText('0 resources', { exact: true }).waitFor();
+  await shot('workspace', p);
+  // And back, the choice held across a reload meanwhile.
+  await p.reload();
+  await who.getByText('default / Staging', { exact: true }).waitFor();
+  await who.getByRole('combobox', { name: 'Workspace' }).selectOption({ label: 'default' });
+  await who.getByText('default / default', { exact: true }).waitFor();
+  await p.getByRole('link', { name: 'Taxonomy' }).click();
+  await tree.getByRole('treeitem', { name: 'DefaultOnly' }).waitFor();
+  assert.equal(await tree.getByRole('treeitem', { name: 'StagingOnly' }).count(), 0);
+  await p.context().close();
+});
+
+async function historyRows(p) {
+  return p.locator('table.changes tbody tr').allInnerTexts();
+}
+
+test('history filters by tag, resource and principal', async () => {
+  const historian = await tagd.token(['tags:read', 'tags:write', 'tags:assign'], 'historian');
+  await tagd.native('POST', '/v1/tags', { name: 'Hist.x' });
+  await call('POST', '/v1/tags', { token: historian, body: { name: 'Hist.y' } });
+  await tagd.native('PUT', '/v1/resources/folder/hist', { name: 'Hist folder' });
+  await call('POST', '/v1/resources/folder/hist/tags', { token: historian, body: { tags: ['Hist.x'] } });
+  const p = await newPage();
+  await signIn(p, ADMIN_TOKEN);
+  await p.goto(tagd.url + '/ui/history');
+  await p.getByRole('cell', { name: 'tag Hist.y' }).waitFor();
+  const form = p.getByRole('form', { name: 'Filter the history' });
+  const filtered = async (want) => {
+    await form.getByRole('button', { name: 'Filter', exact: true }).click();
+    await eventually(async () => {
+      const rows = await historyRows(p);
+      return rows.length === want.length && want.every((w, i) => rows[i].includes(w));
+    });
+  };
+  await form.getByLabel('Tag', { exact: true }).fill('Hist.x');
+  await filtered(['Hist.x on folder/hist', 'tag Hist.x']);
+  await form.getByLabel('Tag', { exact: true }).fill('');
+  await form.getByLabel('Principal', { exact: true }).fill('historian');
+  await filtered(['Hist.x on folder/hist', 'tag Hist.y']);
+  assert.ok((await historyRows(p)).every((r) => r.includes('historian')));
+  await form.getByLabel('Principal', { exact: true }).fill('');
+  await form.getByLabel('Resource', { exact: true }).fill('folder/hist');
+  await filtered(['Hist.x on folder/hist', 'resource folder/hist']);
+  await shot('history-filtered', p);
+  // A resource that does not exist is said so, next to the filters.
+  await form.getByLabel('Resource', { exact: true }).fill('folder/none-such');
+  await form.getByRole('button', { name: 'Filter', exact: true }).click();
+  await p.getByRole('alert').filter({ hasText: /not found/ }).waitFor();
+  await form.getByRole('button', { name: 'Clear filters' }).click();
+  // Everything again: the rows of every filter above together.
+  await eventually(async () => {
+    const rows = (await historyRows(p)).join('\n');
+    return ['tag Hist.x', 'tag Hist.y', 'resource folder/hist', 'Hist.x on folder/hist'].every((w) => rows.includes(w));
+  });
+  await p.context().close();
+});
+
+test('history is live: a change made through the API appears as it is made', async () => {
+  const p = await newPage();
+  await signIn(p, ADMIN_TOKEN);
+  await p.goto(tagd.url + '/ui/history');
+  await p.getByRole('status').filter({ hasText: /^Live: new changes appear/ }).waitFor();
+  const form = p.getByRole('form', { name: 'Filter the history' });
+  await form.getByLabel('Principal', { exact: true }).fill('TAGD_ADMIN_TOKEN');
+  await form.getByRole('button', { name: 'Filter', exact: true }).click();
+  await p.getByRole('status').filter({ hasText: /^Live: new changes appear/ }).waitFor();
+  const historian = await tagd.token(['tags:write'], 'live-other');
+  await call('POST', '/v1/tags', { token: historian, body: { name: 'Live.other' } });
+  const t0 = Date.now();
+  await tagd.native('POST', '/v1/tags', { name: 'Live.now' });
+  // Polling would take up to 5 s; the stream brings it at once.
+  await p.getByRole('cell', { name: 'tag Live.now' }).waitFor({ timeout: 3000 });
+  assert.ok(Date.now() - t0 < 3000);
+  assert.equal(await p.getByRole('cell', { name: 'tag Live.other' }).count(), 0);
+  // Paused, nothing new comes in.
+  await form.getByLabel('Live').uncheck();
+  await p.getByRole('status').filter({ hasText: /^Paused/ }).waitFor();
+  await tagd.native('POST', '/v1/tags', { name: 'Live.later' });
+  await p.waitForTimeout(1000);
+  assert.equal(await p.getByRole('cell', { name: 'tag Live.later' }).count(), 0);
   await p.context().close();
 });
 

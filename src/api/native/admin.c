@@ -13,7 +13,8 @@ enum api_result native_me(struct hreq *r, struct core_ctx *cx)
 {
     struct tg_err err;
     struct org o;
-    struct workspace ws;
+    struct workspace ws, *all = NULL;
+    size_t nall = 0;
     struct jw w;
     int rc;
 
@@ -23,6 +24,9 @@ enum api_result native_me(struct hreq *r, struct core_ctx *cx)
     rc = core_org_get(cx, cx->org_id, &o, &err);
     if (rc == 0)
         rc = core_ws_get(cx, cx->ws_id, &ws, &err);
+    /* Every workspace of the organization: X-Tagd-Workspace reaches each of them. */
+    if (rc == 0)
+        rc = core_ws_list(cx, cx->org_id, &all, &nall, &err);
     if (rc)
         return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
@@ -47,6 +51,16 @@ enum api_result native_me(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "id", arena_printf(&r->a, "ws_%lld", (long long)ws.id));
     jw_kstr(&w, "name", ws.name);
     jw_obj_end(&w);
+    jw_key(&w, "workspaces");
+    jw_arr(&w);
+    for (size_t i = 0; i < nall; i++) {
+        jw_obj(&w);
+        jw_kstr(&w, "id", arena_printf(&r->a, "ws_%lld", (long long)all[i].id));
+        jw_kstr(&w, "name", all[i].name);
+        jw_kbool(&w, "default", all[i].is_default);
+        jw_obj_end(&w);
+    }
+    jw_arr_end(&w);
     api_kiso(&w, "expires_at", cx->who.expires_at);
     jw_obj_end(&w);
     return API_ANSWER;

@@ -30,47 +30,41 @@ static void render_items(struct jw *w, const struct change *c, size_t n)
     jw_arr_end(w);
 }
 
-/* Pages of records outside a scoped token's subtree that one answer passes over before it
- * answers an empty page that moves next_since on. */
-#define NATIVE_SCOPE_PAGES 20
-
 enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
 {
+    struct event_filter f;
     struct change *c;
     struct tg_err err;
     int64_t since, limit, wait, next;
+    bool more = false;
     struct jw w;
     size_t n;
     int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ) || api_query_int(r, "since", 0, 0, INT64_MAX, &since) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
-        api_query_int(r, "wait", 0, 0, INT64_MAX, &wait))
+        api_query_int(r, "wait", 0, 0, INT64_MAX, &wait) || native_event_filter(r, &f))
         return API_ROLLBACK;
     if (wait > api_config.changes_max_wait_s)
         wait = api_config.changes_max_wait_s;
-    /* A token scoped to a resource subtree sees only the records that touch it: pages of
-     * nothing else are passed over (a few), so that an empty page still means the end. */
-    next = since;
-    for (int pages = 0;; pages++) {
-        size_t all;
-        tg_err_clear(&err);
-        rc = core_changes_list(cx, next, (int)limit, &c, &n, &err);
-        if (rc)
-            return api_fail(r, rc, &err);
-        all = n;
-        if (n)
-            next = c[n - 1].rev;
-        n = event_scope(cx, c, n);
-        if (n > 0 || all == 0 || pages == NATIVE_SCOPE_PAGES)
-            break;
+    tg_err_clear(&err);
+    if (event_filter_any(&f) || cx->who.resource_id > 0) {
+        /* The filters of /v1/events, and a token scoped to a resource subtree, which sees only
+         * the records that touch it: a page may hold fewer records than `limit` (or none) and
+         * next_since then says how far the log was read. */
+        rc = core_changes_matching(cx, since, (int)limit, &f, &c, &n, &next, &more, &err);
+    } else {
+        rc = core_changes_list(cx, since, (int)limit, &c, &n, &err);
+        next = n ? c[n - 1].rev : since;
     }
-    if (n == 0 && next == since && wait > 0 && !r->wait_over) {
+    if (rc)
+        return api_fail(r, rc, &err);
+    if (n == 0 && !more && wait > 0 && !r->wait_over) {
         /* Nothing of this organization past `since`: wait for a revision past what the store
          * holds now (not past `since`, which other organizations' changes may have passed
          * already, so that the wait does not spin on them). */
         int64_t now = core_current_rev(cx);
-        return api_wait(r, (now > since ? now : since) + 1, wait * 1000);
+        return api_wait(r, (now > next ? now : next) + 1, wait * 1000);
     }
     api_json_begin(r, 200, &w);
     jw_obj(&w);

@@ -8,10 +8,45 @@
 #include "api/native/native.h"
 #include "api/ratelimit.h"
 
+const char *native_credential(struct hreq *r, bool *cookie)
+{
+    const char *tok = api_bearer(r);
+
+    if (cookie)
+        *cookie = false;
+    if (tok == NULL && (tok = api_cookie(r, NATIVE_SESSION_COOKIE)) != NULL && cookie)
+        *cookie = true;
+    return tok;
+}
+
+/* A browser sends the session cookie with every request to this site, also the ones another
+ * site's page makes it send. SameSite=Strict already keeps it off those; this refuses what a
+ * browser says came from elsewhere all the same (another port of the same host is the same
+ * site), for a cookie only: a bearer token is never sent by a browser on its own. */
+static bool cookie_request_ok(struct hreq *r)
+{
+    const char *site = api_header(r, "sec-fetch-site");
+    const char *origin = api_header(r, "origin"), *p;
+    const char *hosts[2] = {api_header(r, "host"), api_header(r, "x-forwarded-host")};
+
+    /* The browser's own word, where it gives one (every current browser does): it knows the
+     * page's origin whatever a proxy did to Host. */
+    if (site)
+        return strcmp(site, "same-origin") == 0 || strcmp(site, "none") == 0;
+    if (origin == NULL)
+        return true;
+    p = strstr(origin, "://");
+    for (int i = 0; i < 2 && p; i++)
+        if (hosts[i] && strcmp(p + 3, hosts[i]) == 0)
+            return true;
+    return false;
+}
+
 int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
 {
     struct tg_err err;
-    const char *tok = api_bearer(r);
+    bool cookie;
+    const char *tok = native_credential(r, &cookie);
     int rc;
 
     tg_err_clear(&err);
@@ -19,7 +54,11 @@ int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_failf(r, TG_EAUTH, "Authorization", "missing bearer token");
         return -1;
     }
-    rc = core_auth_token(cx, tok, &err);
+    if (cookie && !cookie_request_ok(r)) {
+        api_failf(r, TG_EFORBIDDEN, "Origin", "the session cookie is for this origin's own pages");
+        return -1;
+    }
+    rc = core_auth_native(cx, tok, &err);
     if (rc == 0)
         rc = core_require(cx, need, &err);
     /* A request may act in another workspace of its organization (the default otherwise). */
@@ -283,5 +322,35 @@ int native_load_resource_at(struct hreq *r, struct core_ctx *cx, const struct na
         api_fail(r, rc, &err);
         return -1;
     }
+    return 0;
+}
+
+/* A filter's query parameters (each may repeat, each a comma-separated list) into f, through
+ * core's rules for filter values (those of webhooks' filters too). */
+static int split(struct hreq *r, const char *name, struct event_filter *f)
+{
+    const char **vals;
+    size_t nv = api_query_all(r, name, &vals);
+    struct tg_err err;
+
+    tg_err_clear(&err);
+    for (size_t i = 0; i < nv; i++) {
+        if (event_filter_add(&r->a, f, name, vals[i], &err) != 0) {
+            api_fail(r, err.code, &err);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int native_event_filter(struct hreq *r, struct event_filter *f)
+{
+    int64_t resource;
+
+    memset(f, 0, sizeof(*f));
+    if (split(r, "entity", f) || split(r, "tag", f) || split(r, "kind", f) ||
+        split(r, "principal", f) || api_query_int(r, "resource", 0, 0, INT64_MAX, &resource))
+        return -1;
+    f->resource = resource;
     return 0;
 }

@@ -60,23 +60,6 @@ struct events {
     char hash[SECRET_HASH_HEX]; /* its token's (core_token_hash), checked at every fill */
 };
 
-/* A filter's query parameters (each may repeat, each a comma-separated list) into e->f. */
-static int split(struct hreq *r, const char *name, struct event_filter *f)
-{
-    const char **vals;
-    size_t nv = api_query_all(r, name, &vals);
-    struct tg_err err;
-
-    tg_err_clear(&err);
-    for (size_t i = 0; i < nv; i++) {
-        if (event_filter_add(&r->a, f, name, vals[i], &err) != 0) {
-            api_fail(r, err.code, &err);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* A record's change event, its id the record's. */
 static void render_change(struct sbuf *out, const struct change *c)
 {
@@ -255,7 +238,7 @@ static enum api_stream_state events_fill(struct hreq *r, struct core_ctx *cx, bo
     /* The token again at every fill (the loop's auth cache makes that cheap): a stream of a
      * token revoked or expired since it connected ends at the next change. */
     tg_err_clear(&err);
-    if (core_auth_token_hashed(cx, e->hash, &err) || core_require(cx, RIGHT_READ, &err) ||
+    if (core_auth_native_hashed(cx, e->hash, &err) || core_require(cx, RIGHT_READ, &err) ||
         cx->org_id != e->org_id) {
         render_end(out, e, "unauthorized");
         return API_STREAM_END;
@@ -279,7 +262,7 @@ static enum api_stream_state events_fill(struct hreq *r, struct core_ctx *cx, bo
          * is sent. */
         cx->auth_min_rev = INT64_MAX;
         tg_err_clear(&err);
-        if (core_auth_token_hashed(cx, e->hash, &err) || core_require(cx, RIGHT_READ, &err)) {
+        if (core_auth_native_hashed(cx, e->hash, &err) || core_require(cx, RIGHT_READ, &err)) {
             render_end(out, e, "unauthorized");
             return API_STREAM_END;
         }
@@ -322,17 +305,14 @@ enum api_result native_events(struct hreq *r, struct core_ctx *cx)
     struct events *e;
     const char *last = api_header(r, "last-event-id");
     const char *since = api_query(r, "since");
-    int64_t resource;
 
     if (api_native_auth(r, cx, RIGHT_READ))
         return API_ROLLBACK;
     e = arena_zalloc(&r->a, sizeof(*e));
-    if (split(r, "entity", &e->f) || split(r, "tag", &e->f) || split(r, "kind", &e->f) ||
-        api_query_int(r, "resource", 0, 0, INT64_MAX, &resource) ||
+    if (native_event_filter(r, &e->f) ||
         api_query_bool(r, "effective", false, &e->f.effective))
         return API_ROLLBACK;
-    e->f.resource = resource;
-    if (e->f.effective && resource == 0 && cx->who.resource_id == 0)
+    if (e->f.effective && e->f.resource == 0 && cx->who.resource_id == 0)
         /* One event per resource of the whole organization is not what anyone wants from one
          * assignment to a root: the events are for a subtree. */
         return api_failf(r, TG_EINVAL, "effective", "effective=true needs resource=ID");
@@ -349,7 +329,8 @@ enum api_result native_events(struct hreq *r, struct core_ctx *cx)
         e->at.seq = EVENT_SEQ_ALL;
     }
     e->org_id = cx->org_id;
-    if (!core_token_hash(api_bearer(r), e->hash))
+    /* The credential as native_auth took it: a bearer token or the console's session cookie. */
+    if (!core_token_hash(native_credential(r, NULL), e->hash))
         return api_failf(r, TG_EAUTH, "Authorization", "invalid token"); /* authed above */
     return api_stream(r, events_fill, e);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "api/api.h"
+#include "core/events.h"
 #include "core/history.h"
 
 /* ---- shared pieces (common.c) ---- */
@@ -30,7 +31,16 @@ int native_as_of(struct hreq *r, struct core_ctx *cx, struct native_asof *a);
 void native_render_as_of(struct jw *w, const struct native_asof *a);
 
 
-/** The native API's authentication: bearer token, the rights of `need`, then the rate limit.
+/* The cookie POST /v1/sessions sets for the console (HttpOnly, SameSite=Strict). */
+#define NATIVE_SESSION_COOKIE "tagd_session"
+/** The request's credential: its bearer token, else the session cookie (*cookie true, when
+ * `cookie` is not NULL); NULL when it has neither. */
+const char *native_credential(struct hreq *r, bool *cookie);
+/** The filters of /v1/events and /v1/changes from the query: entity, tag, kind, principal
+ * (each a comma-separated list, also repeated) and resource (an id). 0 or -1. */
+int native_event_filter(struct hreq *r, struct event_filter *f);
+/** The native API's authentication: bearer token (an API token, or a session of
+ * POST /v1/sessions) or the session cookie, the rights of `need`, then the rate limit.
  * Renders the error and returns -1 on failure. */
 int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need);
 /** GET /v1/me (admin.c). */
@@ -136,6 +146,9 @@ enum api_result native_token_delete(struct hreq *r, struct core_ctx *cx);
 enum api_result native_orgs_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_orgs_create(struct hreq *r, struct core_ctx *cx);
 enum api_result native_ws_create(struct hreq *r, struct core_ctx *cx);
+/* sessions.c */
+enum api_result native_sessions_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_session_delete(struct hreq *r, struct core_ctx *cx);
 /* changes.c */
 enum api_result native_changes(struct hreq *r, struct core_ctx *cx);
 enum api_result native_events(struct hreq *r, struct core_ctx *cx);

@@ -52,6 +52,8 @@ const struct route native_routes[] = {
     R("GET", "/v1/tokens", native_tokens_list, 0),
     R("POST", "/v1/tokens", native_tokens_create, ROUTE_WRITE | ROUTE_SECRET),
     R("DELETE", "/v1/tokens/{id}", native_token_delete, ROUTE_WRITE),
+    R("POST", "/v1/sessions", native_sessions_create, ROUTE_WRITE), /* sessions.c */
+    R("DELETE", "/v1/sessions/current", native_session_delete, ROUTE_WRITE),
     R("GET", "/v1/changes", native_changes, 0),
     R("GET", "/v1/events", native_events, 0),
     R("GET", "/v1/organizations", native_orgs_list, 0),
