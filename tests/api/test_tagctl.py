@@ -451,9 +451,17 @@ def test_sources(home, tmp_path):
         res = c.json("sources", "refresh")
         assert res[0]["name"] == "ext" and res[0]["ok"] is True and res[0]["created"] >= 2
         assert c.json("tags", "get", "Ext.one")["source"] == "ext"
+        doc.write_text(json.dumps(["Ext.one"]))
+        p = c("sources", "refresh", "ext", "--debug", "-o", "json")
+        # The native route only: never the Immuta dialect's /tag/refresh.
+        assert "/v1/sources/ext:refresh" in p.stderr and "/tag/refresh" not in p.stderr
+        one = json.loads(p.stdout)
+        assert one[0]["name"] == "ext" and one[0]["deleted"] == 1 and one[0]["unchanged"] >= 1
+        c("sources", "refresh", "nope", rc=EXIT_NOTFOUND)
         doc.write_text("{not json")
-        p = c("sources", "refresh", rc=EXIT_ERROR)
+        p = c("sources", "refresh", "--debug", rc=EXIT_ERROR)
         assert "source 'ext' failed" in p.stderr
+        assert "/v1/sources:refresh" in p.stderr and "/tag/refresh" not in p.stderr
         c("sources", "delete", "ext")
         c("sources", "delete", "ext", rc=EXIT_NOTFOUND)
     finally:
