@@ -589,7 +589,7 @@ static void *h_refresh_prepare(struct hreq *r, struct core_ctx *cx)
         return NULL;
     pre = arena_zalloc(&r->a, sizeof(*pre));
     tg_err_clear(&err);
-    if (core_src_prefetch(cx, pre, &err) != 0)
+    if (core_src_prefetch(cx, NULL, pre, &err) != 0)
         return NULL;
     return pre;
 }
@@ -607,7 +607,7 @@ static enum api_result h_refresh(struct hreq *r, struct core_ctx *cx)
     if (auth_charged(r, cx, RIGHT_WRITE, pre == NULL))
         return API_ROLLBACK;
     tg_err_clear(&err);
-    rc = core_src_refresh(cx, pre, &res, &n, &err);
+    rc = core_src_refresh(cx, NULL, pre, &res, &n, &err);
     if (rc)
         return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);

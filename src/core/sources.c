@@ -793,13 +793,33 @@ static int fetch_source(struct core_ctx *ctx, const struct source *s, const char
     return core_src_fetch(ctx, s->url, s->id != 0 && !src_limits.allow_local, text, len, why);
 }
 
-int core_src_prefetch(struct core_ctx *ctx, struct src_prefetch *out, struct tg_err *err)
+/* The workspace's sources, or only the one named `only` (TG_ENOTFOUND when there is none). */
+static int list_sources(struct core_ctx *ctx, const char *only, struct source **all, size_t *count,
+                        struct tg_err *err)
+{
+    int rc = core_src_list(ctx, all, count, err);
+
+    if (rc || only == NULL)
+        return rc;
+    for (size_t i = 0; i < *count; i++) {
+        if (strcmp((*all)[i].name, only) == 0) {
+            *all += i;
+            *count = 1;
+            return 0;
+        }
+    }
+    return tg_err_set(err, TG_ENOTFOUND, "name", "no source named '%s'", only);
+}
+
+int core_src_prefetch(struct core_ctx *ctx, const char *only, struct src_prefetch *out,
+                      struct tg_err *err)
 {
     struct source *all;
     size_t count, i;
-    int rc = core_src_list(ctx, &all, &count, err);
+    int rc;
 
     memset(out, 0, sizeof(*out));
+    rc = list_sources(ctx, only, &all, &count, err);
     if (rc)
         return rc;
     out->v = arena_zalloc(ctx->a, (count + 1) * sizeof(*out->v));
@@ -874,7 +894,7 @@ static int refresh_one(struct core_ctx *ctx, const struct src_prefetch *pre,
     return s->id ? set_status(ctx, s->name, res->ok ? NULL : res->error, err) : 0;
 }
 
-int core_src_refresh(struct core_ctx *ctx, const struct src_prefetch *pre,
+int core_src_refresh(struct core_ctx *ctx, const char *only, const struct src_prefetch *pre,
                      struct src_result **out, size_t *n, struct tg_err *err)
 {
     struct source *all;
@@ -882,7 +902,7 @@ int core_src_refresh(struct core_ctx *ctx, const struct src_prefetch *pre,
     size_t count, i;
     int rc;
 
-    rc = core_src_list(ctx, &all, &count, err);
+    rc = list_sources(ctx, only, &all, &count, err);
     if (rc)
         return rc;
     /* The revision belongs to the request, not to a source whose savepoint may be undone. */

@@ -125,19 +125,22 @@ struct src_prefetch {
 };
 
 /**
- * Fetches every source of the workspace into the context's arena, in a read transaction. The
- * server runs it on its fetch thread before a refresh reaches the writer, so that a slow or
- * dead source (up to source-timeout each) holds up no other write.
+ * Fetches every source of the workspace (`only`: just the one of that name, TG_ENOTFOUND when
+ * there is none) into the context's arena, in a read transaction. The server runs it on its
+ * fetch thread before a refresh reaches the writer, so that a slow or dead source (up to
+ * source-timeout each) holds up no other write.
  */
-int core_src_prefetch(struct core_ctx *ctx, struct src_prefetch *out, struct tg_err *err);
+int core_src_prefetch(struct core_ctx *ctx, const char *only, struct src_prefetch *out,
+                      struct tg_err *err);
 /**
- * Refreshes every source of the workspace. Each source is parsed and applied inside its own
+ * Refreshes every source of the workspace, or with `only` just the one of that name
+ * (TG_ENOTFOUND when there is none). Each source is parsed and applied inside its own
  * savepoint: a failing one changes nothing and is reported in its result. With `pre`, the
  * documents are those it fetched (a source added since, or whose URL changed since, fails
  * with "changed during the refresh"); without, each is fetched here. Returns 0 unless the
  * store fails.
  */
-int core_src_refresh(struct core_ctx *ctx, const struct src_prefetch *pre,
+int core_src_refresh(struct core_ctx *ctx, const char *only, const struct src_prefetch *pre,
                      struct src_result **out, size_t *n, struct tg_err *err);
 
 #endif /* TAGD_CORE_SOURCES_H */

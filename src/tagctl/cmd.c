@@ -1216,18 +1216,33 @@ static int c_sources_delete(struct tc_ctx *x)
     return rc;
 }
 
-/* The native API has no refresh route; POST /tag/refresh (documented with the Immuta
- * dialect) takes the same bearer tokens and re-reads every source. A source that failed is
- * reported in the answer, not as an HTTP error: tagctl exits 1 for it. */
+/* A source that failed is reported in the answer, not as an HTTP error: tagctl exits 1 for it.
+ * With NAME, the server answers that one source's result rather than a collection. */
 static int c_sources_refresh(struct tc_ctx *x)
 {
     struct tc_resp r;
+    struct sbuf p;
     int rc;
     use(x, refresh_cols, "name");
-    rc = client_call(x->cl, "POST", "/tag/refresh", NULL, &r);
+    sbuf_init(&p, 0);
+    if (x->nargs) {
+        sbuf_adds(&p, "/v1/sources/");
+        url_escape(&p, ARG(x, 0));
+        sbuf_adds(&p, ":refresh");
+    } else {
+        sbuf_adds(&p, "/v1/sources:refresh");
+    }
+    rc = client_call(x->cl, "POST", sbuf_str(&p), NULL, &r);
+    sbuf_release(&p);
     if (rc == TC_OK) {
-        json_t *src = json_object_get(r.body, "sources"), *it;
+        json_t *src, *it;
         size_t i;
+        if (x->nargs) {
+            src = json_array();
+            json_array_append(src, r.body);
+        } else {
+            src = json_incref(json_object_get(r.body, "items"));
+        }
         show_array(x, json_incref(src));
         json_array_foreach(src, i, it) {
             if (json_is_false(json_object_get(it, "ok")))
@@ -1235,6 +1250,7 @@ static int c_sources_refresh(struct tc_ctx *x)
                              json_string_value(json_object_get(it, "name")) ?: "?",
                              json_string_value(json_object_get(it, "error")) ?: "?");
         }
+        json_decref(src);
     }
     resp_release(&r);
     return rc;
@@ -1514,7 +1530,7 @@ const struct tc_cmd tc_cmds[] = {
     {"sources list", c_sources_list, 0, 0, "", "", "List sources with their last refresh.", false, false},
     {"sources add", c_sources_add, 2, 2, "", "NAME URL", "Add a source.", false, false},
     {"sources delete", c_sources_delete, 1, 1, "", "NAME", "Remove a source; its tags stay.", false, false},
-    {"sources refresh", c_sources_refresh, 0, 0, "", "", "Re-read every source now; exits 1 when one failed.", false, false},
+    {"sources refresh", c_sources_refresh, 0, 1, "", "[NAME]", "Re-read every source (or NAME) now; exits 1 when one failed.", false, false},
     {"export", cmd_export, 0, 1, "format kind prefix no-progress file taxonomy",
      "[workspace|tags|resources] [--format jsonl|csv|skos] [--as-of R] [--taxonomy] [-f FILE]",
      "Write the whole workspace at one revision (GET /v1/export; the default), or the taxonomy "

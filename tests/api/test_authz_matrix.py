@@ -44,6 +44,9 @@ NATIVE = [
     ("GET", "/v1/tags/Mx.base/history", None, "read"),
     ("GET", "/v1/groups/1/history", None, "read"),
     ("GET", "/v1/resources/folder/mx/history", None, "read"),
+    # A source names files and URLs the server reads: refreshing is for admins only.
+    ("POST", "/v1/sources:refresh", None, "admin"),
+    ("POST", "/v1/sources/mx:refresh", None, "admin"),
     # Rights per operation: this batch's one operation needs tags:write.
     ("POST", "/v1/batch", {"operations": [{"op": "create_tag", "tag": {"name": "Mx.batch"}}]},
      "write"),

@@ -676,6 +676,41 @@ def test_sources_api(src_server):
     assert requests.get(src_server.url + "/v1/sources").status_code == 401
 
 
+def test_native_refresh_all_and_one(src_server):
+    a = native(src_server)
+    p = os.path.join(src_server.dir, "nat.json")
+    bad = os.path.join(src_server.dir, "natbad.json")
+    write(p, ["Nat.a", "Nat.b"])
+    with open(bad, "w") as f:
+        f.write("{not json")
+    assert a.post("/v1/sources", json={"name": "nat", "url": p}).status_code == 201
+    assert a.post("/v1/sources", json={"name": "natbad", "url": bad}).status_code == 201
+    try:
+        r = a.post("/v1/sources:refresh")
+        assert r.status_code == 200, r.text
+        res = {s["name"]: s for s in r.json()["items"]}
+        assert res["nat"] == {"name": "nat", "ok": True, "created": 3, "updated": 0,
+                              "deleted": 0, "unchanged": 0, "conflicts": []}
+        # A failing source is reported, not an HTTP error, and stops no other.
+        assert res["natbad"]["ok"] is False and res["natbad"]["error"]
+        assert res["cfgsrc"]["ok"] is True
+        write(p, ["Nat.a"])
+        r = a.post("/v1/sources/nat:refresh")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"name": "nat", "ok": True, "created": 0, "updated": 0,
+                            "deleted": 1, "unchanged": 2, "conflicts": []}
+        assert a.get("/v1/tags/Nat.b").json()["deleted"] is True
+        r = a.post("/v1/sources/nope:refresh")
+        assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+        r = a.post("/v1/sources/natbad:refresh")
+        assert r.status_code == 200 and r.json()["ok"] is False
+        ro = Api(src_server, src_server.token("tags:read,tags:write", name="nonadmin-refresh"))
+        assert ro.post("/v1/sources:refresh").status_code == 403
+    finally:
+        a.delete("/v1/sources/nat")
+        a.delete("/v1/sources/natbad")
+
+
 def test_refresh_file_source_adds_changes_drops(src_server):
     a = native(src_server)
     p = os.path.join(src_server.dir, "crm.json")

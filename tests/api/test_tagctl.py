@@ -451,9 +451,17 @@ def test_sources(home, tmp_path):
         res = c.json("sources", "refresh")
         assert res[0]["name"] == "ext" and res[0]["ok"] is True and res[0]["created"] >= 2
         assert c.json("tags", "get", "Ext.one")["source"] == "ext"
+        doc.write_text(json.dumps(["Ext.one"]))
+        p = c("sources", "refresh", "ext", "--debug", "-o", "json")
+        # The native route only: never the Immuta dialect's /tag/refresh.
+        assert "/v1/sources/ext:refresh" in p.stderr and "/tag/refresh" not in p.stderr
+        one = json.loads(p.stdout)
+        assert one[0]["name"] == "ext" and one[0]["deleted"] == 1 and one[0]["unchanged"] >= 1
+        c("sources", "refresh", "nope", rc=EXIT_NOTFOUND)
         doc.write_text("{not json")
-        p = c("sources", "refresh", rc=EXIT_ERROR)
+        p = c("sources", "refresh", "--debug", rc=EXIT_ERROR)
         assert "source 'ext' failed" in p.stderr
+        assert "/v1/sources:refresh" in p.stderr and "/tag/refresh" not in p.stderr
         c("sources", "delete", "ext")
         c("sources", "delete", "ext", rc=EXIT_NOTFOUND)
     finally:
@@ -729,6 +737,66 @@ def test_completion_and_help(ctl):
     ctl("help", "nothing", rc=EXIT_USAGE)
     assert ctl("version").stdout.startswith("tagctl ")
 
+
+# zsh's compadd only works inside a completion widget: this stand-in prints what the script
+# offers, one word a line, so its candidate generation runs as it does on a prompt.
+ZSH_HARNESS = r"""
+autoload -U compinit && compinit -u -d "$ZDOTDIR/.zcompdump"
+source "$TAGCTL_ZSH"
+(( $+functions[_tagctl] )) || { print -u2 "no _tagctl"; exit 3 }
+[[ $_comps[tagctl] == _tagctl ]] || { print -u2 "not bound: $_comps[tagctl]"; exit 4 }
+compadd() {
+    while [[ $1 == -* && $1 != -- ]]; do shift; done
+    [[ $1 == -- ]] && shift
+    print -rl -- "$@"
+}
+words=(${=ZSH_WORDS})
+[[ $ZSH_WORDS == *" " ]] && words+=("")
+CURRENT=$#words
+_tagctl
+"""
+
+
+@pytest.fixture
+def zsh_completion(ctl, tmp_path):
+    """Runs tagctl's zsh completion in `zsh -f` for a command line, answering its candidates."""
+    zsh = shutil.which("zsh")
+    if zsh is None:
+        pytest.skip("zsh is not installed (scripts/install-deps installs it)")
+    script = tmp_path / "_tagctl"
+    script.write_text(ctl("completion", "zsh").stdout)
+    env = ctl.env()
+    env["PATH"] = os.path.dirname(os.path.abspath(TAGCTL)) + ":" + env.get("PATH", "")
+    env["ZDOTDIR"] = str(tmp_path)
+    env["TAGCTL_ZSH"] = str(script)
+
+    def complete(line):
+        p = subprocess.run([zsh, "-f", "-c", ZSH_HARNESS], capture_output=True, text=True,
+                           env=dict(env, ZSH_WORDS=line), timeout=30)
+        assert p.returncode == 0, (line, p.returncode, p.stderr)
+        return p.stdout.split()
+    complete.zsh = zsh
+    complete.script = script
+    return complete
+
+
+def test_zsh_completion_parses_and_completes(ctl, zsh_completion):
+    p = subprocess.run([zsh_completion.zsh, "-n", str(zsh_completion.script)],
+                       capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stderr
+    nouns = zsh_completion("tagctl ")
+    assert {"tags", "groups", "resources", "sources", "completion", "help"} <= set(nouns)
+    assert "--debug" in zsh_completion("tagctl tags --")
+    assert zsh_completion("tagctl tags ") == ["list", "get", "create", "update", "rename",
+                                              "move", "delete", "restore", "resources"]
+    assert zsh_completion("tagctl sources ") == ["list", "add", "delete", "refresh"]
+    assert zsh_completion("tagctl completion ") == ["bash", "zsh"]
+    # Tag names come from the server.
+    ctl("tags", "create", "Zcompl.alpha", "Zcompl.beta")
+    assert zsh_completion("tagctl tags get Zcompl.b") == ["Zcompl.beta"]
+    assert set(zsh_completion("tagctl tag file/x Zcompl.")) == {"Zcompl.alpha", "Zcompl.beta"}
+    # `tag` takes a resource first: no tag names for it.
+    assert zsh_completion("tagctl tag Zcompl.") == []
 
 def test_man_page_is_installed():
     """docs/tagctl.1 is what meson install puts in man1; it must render without warnings."""

@@ -206,12 +206,12 @@ static void test_refresh_from_a_prefetch(void **state)
     write_file(one, "[\"Pre.fetched\"]");
     write_file(two, "[\"Pre.two\"]");
     assert_int_equal(core_src_create(&f->cx, "one", one, &s, &err), 0);
-    assert_int_equal(core_src_prefetch(&f->cx, &pre, &err), 0);
+    assert_int_equal(core_src_prefetch(&f->cx, NULL, &pre, &err), 0);
     assert_int_equal(pre.n, 1);
     assert_true(pre.v[0].ok);
     write_file(one, "[\"Pre.later\"]");
     assert_int_equal(core_src_create(&f->cx, "two", two, &s, &err), 0);
-    assert_int_equal(core_src_refresh(&f->cx, &pre, &res, &n, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, NULL, &pre, &res, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_string_equal(res[0].name, "one");
     assert_true(res[0].ok);
@@ -224,9 +224,9 @@ static void test_refresh_from_a_prefetch(void **state)
     /* A fetch that failed ahead fails the same way in the refresh. */
     assert_int_equal(core_src_delete(&f->cx, "two", &err), 0);
     unlink(one);
-    assert_int_equal(core_src_prefetch(&f->cx, &pre, &err), 0);
+    assert_int_equal(core_src_prefetch(&f->cx, NULL, &pre, &err), 0);
     assert_false(pre.v[0].ok);
-    assert_int_equal(core_src_refresh(&f->cx, &pre, &res, &n, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, NULL, &pre, &res, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_false(res[0].ok);
     assert_non_null(strstr(res[0].error, "cannot read"));
@@ -257,7 +257,7 @@ static void test_refresh_rolls_back_a_failing_source(void **state)
     assert_int_equal(core_src_create(&f->cx, "missing", "/nonexistent/x.json", &s, &err), 0);
     assert_int_equal(core_src_create(&f->cx, "good", bad, &s, &err), TG_EEXISTS);
     core_limits.max_tags_per_resource = 1;
-    assert_int_equal(core_src_refresh(&f->cx, NULL, &res, &n, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, NULL, NULL, &res, &n, &err), 0);
     core_limits.max_tags_per_resource = saved;
     assert_int_equal(n, 3);
     assert_string_equal(res[0].name, "good");
@@ -301,7 +301,7 @@ static void test_config_shadows_stored(void **state)
     assert_int_equal(core_src_create(&f->cx, "dup", path, &s, &err), 0);
     snprintf(spec, sizeof(spec), "dup=%s", path);
     assert_int_equal(core_src_configure(spec, &err), 0);
-    assert_int_equal(core_src_refresh(&f->cx, NULL, &res, &n, &err), 0);
+    assert_int_equal(core_src_refresh(&f->cx, NULL, NULL, &res, &n, &err), 0);
     assert_int_equal(n, 2);
     assert_true(res[0].ok);
     assert_int_equal(res[0].created, 2);

@@ -158,6 +158,9 @@ enum api_result native_render_history(struct hreq *r, struct core_ctx *cx, const
 /* sources.c */
 enum api_result native_sources_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_sources_create(struct hreq *r, struct core_ctx *cx);
+/** POST /v1/sources:refresh and /v1/sources/{name}:refresh; the prepare step fetches. */
+enum api_result native_sources_refresh(struct hreq *r, struct core_ctx *cx);
+void *native_sources_refresh_prepare(struct hreq *r, struct core_ctx *cx);
 enum api_result native_source_delete(struct hreq *r, struct core_ctx *cx);
 /* webhooks.c */
 enum api_result native_webhooks_list(struct hreq *r, struct core_ctx *cx);

@@ -62,6 +62,10 @@ const struct route native_routes[] = {
     /* sources.c */
     R("GET", "/v1/sources", native_sources_list, 0),
     R("POST", "/v1/sources", native_sources_create, ROUTE_WRITE),
+    PR("POST", "/v1/sources:refresh", native_sources_refresh, ROUTE_WRITE,
+       native_sources_refresh_prepare),
+    PR("POST", "/v1/sources/{name}:refresh", native_sources_refresh, ROUTE_WRITE,
+       native_sources_refresh_prepare),
     R("DELETE", "/v1/sources/{name}", native_source_delete, ROUTE_WRITE),
     /* webhooks.c */
     R("GET", "/v1/webhooks", native_webhooks_list, 0),

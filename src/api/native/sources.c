@@ -1,6 +1,7 @@
-/* api/native/sources.c: /v1/sources, the external tag sources that POST /tag/refresh re-reads
- * and GET /v1/sources reports on. Admin only: a source names files and URLs the server will
- * read. Native shapes: a collection is {"items": [...]}, errors are the native error body. */
+/* api/native/sources.c: /v1/sources, the external tag sources that GET /v1/sources reports on
+ * and POST /v1/sources:refresh re-reads (through the same core as Immuta's POST /tag/refresh).
+ * Admin only: a source names files and URLs the server will read. Native shapes: a collection
+ * is {"items": [...]}, errors are the native error body. */
 #include <string.h>
 
 #include "api/native/native.h"
@@ -111,5 +112,80 @@ enum api_result native_source_delete(struct hreq *r, struct core_ctx *cx)
     if (rc)
         return api_fail(r, rc, &err);
     api_no_content(r);
+    return API_ANSWER;
+}
+
+/* ---- POST /v1/sources:refresh, POST /v1/sources/{name}:refresh ---- */
+
+/* On the fetch thread, before the writer (route.prepare): fetches the sources there, for a
+ * caller allowed to refresh, so that no slow source holds up the writer. Checked without
+ * rendering or charging the rate limit: the handler does both. */
+void *native_sources_refresh_prepare(struct hreq *r, struct core_ctx *cx)
+{
+    const char *tok = api_bearer(r), *ws = api_header(r, "x-tagd-workspace");
+    struct src_prefetch *pre;
+    struct tg_err err;
+
+    tg_err_clear(&err);
+    if (tok == NULL || core_auth_token(cx, tok, &err) || core_require(cx, RIGHT_ADMIN, &err) ||
+        (ws && core_ws_select(cx, ws, &err)))
+        return NULL;
+    pre = arena_zalloc(&r->a, sizeof(*pre));
+    if (core_src_prefetch(cx, r->nparams ? r->params[0] : NULL, pre, &err) != 0)
+        return NULL;
+    return pre;
+}
+
+static void render_result(struct jw *w, const struct src_result *res)
+{
+    jw_obj(w);
+    jw_kstr(w, "name", res->name);
+    jw_kbool(w, "ok", res->ok);
+    if (!res->ok) {
+        jw_kstr(w, "error", res->error);
+    } else {
+        jw_kint(w, "created", res->created);
+        jw_kint(w, "updated", res->updated);
+        jw_kint(w, "deleted", res->deleted);
+        jw_kint(w, "unchanged", res->unchanged);
+        jw_key(w, "conflicts");
+        jw_arr(w);
+        for (size_t j = 0; j < res->nconflicts; j++)
+            jw_str(w, res->conflicts[j]);
+        jw_arr_end(w);
+    }
+    jw_obj_end(w);
+}
+
+/* A source that fails is reported in its result (ok: false), not as an HTTP error: the others
+ * are still refreshed, and the caller sees each outcome. Without a prepared fetch (the fetch
+ * thread found nothing to do or failed), core fetches here and reports the same errors. */
+enum api_result native_sources_refresh(struct hreq *r, struct core_ctx *cx)
+{
+    const char *only = r->nparams ? r->params[0] : NULL;
+    struct src_result *res;
+    struct tg_err err;
+    struct jw w;
+    size_t n;
+    int rc;
+
+    if (auth(r, cx))
+        return API_ROLLBACK;
+    tg_err_clear(&err);
+    rc = core_src_refresh(cx, only, r->prep, &res, &n, &err);
+    if (rc)
+        return api_fail(r, rc, &err);
+    api_json_begin(r, 200, &w);
+    if (only) {
+        render_result(&w, &res[0]);
+        return API_ANSWER;
+    }
+    jw_obj(&w);
+    jw_key(&w, "items");
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++)
+        render_result(&w, &res[i]);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
     return API_ANSWER;
 }
