@@ -381,6 +381,14 @@ int client_download(struct tc_client *c, const char *path, FILE *out, long long 
     return call_raw(c, "GET", path, NULL, &raw, r, false);
 }
 
+int client_download_quiet(struct tc_client *c, const char *path, FILE *out, long long *bytes,
+                          struct tc_resp *r)
+{
+    struct raw raw = {.out = out, .bytes = bytes};
+    *bytes = 0;
+    return call_raw(c, "GET", path, NULL, &raw, r, true);
+}
+
 int client_list(struct tc_client *c, const char *path, long cap, tc_item_fn *fn, void *ctx,
                 long long *total)
 {

@@ -16,6 +16,7 @@
 
 #include "tagctl/tagctl.h"
 #include "util/mem.h"
+#include "util/timeu.h"
 
 volatile int tc_stop;
 
@@ -881,16 +882,205 @@ static long long mono_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Reads the change log from `since`, rendering what `h` admits; with `follow`, goes on: each
- * request long-polls (`wait`), so a change shows as soon as it is committed, and a server that
- * answers at once (long polls turned off) is polled every `interval_ms`. */
+/* One record of the change log on the output, unless --entity or `h` leaves it out; false once
+ * --limit records were shown. */
+static bool change_show(struct tc_ctx *x, json_t *it, const struct hist *h, bool table_follow,
+                        long *shown)
+{
+    const char *only = args_get(x->a, "entity");
+    const char *e = json_string_value(json_object_get(it, "entity"));
+
+    if (only && (e == NULL || strcmp(e, only) != 0))
+        return true;
+    if (h && !hist_match(h, it))
+        return true;
+    if (x->cap > 0 && *shown >= x->cap)
+        return false;
+    (*shown)++;
+    if (table_follow) {
+        struct sbuf cell;
+        json_t *name = out_path(it, "after.name");
+        sbuf_init(&cell, 0);
+        if (name == NULL)
+            name = out_path(it, "before.name");
+        if (name)
+            out_cell_text(name, &cell);
+        fprintf(x->out.f, "%-9lld %-24s %-20s %-10s %-8lld %-8s %s\n",
+                (long long)json_integer_value(json_object_get(it, "revision")),
+                json_string_value(json_object_get(it, "at")) ?: "-",
+                json_string_value(json_object_get(it, "principal")) ?: "-", e ? e : "-",
+                (long long)json_integer_value(json_object_get(it, "entity_id")),
+                json_string_value(json_object_get(it, "op")) ?: "-",
+                cell.len ? sbuf_str(&cell) : "-");
+        sbuf_release(&cell);
+    } else {
+        out_item(&x->out, it);
+    }
+    return true;
+}
+
+/* The event stream (GET /v1/events, docs/events.md) read as it arrives: client_download writes
+ * into a FILE whose writes this parses, one Server-Sent Event per blank line. */
+struct sse {
+    struct tc_ctx *x;
+    const struct hist *h;
+    bool table_follow, capped;
+    long *shown;
+    struct sbuf line, data; /* the line being read; the event's data lines */
+    char event[32], id[48];
+    char resume[48];        /* where a new connection goes on: the last id, or end's resume */
+};
+
+/* One whole event: a change is shown as /v1/changes would show it (its time as "at"). */
+static void sse_dispatch(struct sse *st)
+{
+    json_t *o;
+
+    if (st->id[0])
+        snprintf(st->resume, sizeof(st->resume), "%s", st->id);
+    if (st->data.len == 0)
+        goto done;
+    o = json_loadb(st->data.buf, st->data.len, 0, NULL);
+    if (strcmp(st->event, "end") == 0) {
+        /* The server ends the stream (shutdown, lagging, ...): resume where it says. */
+        const char *at = json_string_value(json_object_get(o, "resume"));
+        if (at && *at)
+            snprintf(st->resume, sizeof(st->resume), "%s", at);
+    } else if (strcmp(st->event, "change") == 0 && json_is_object(o) && !st->capped) {
+        json_t *ms = json_object_get(o, "at_ms");
+        if (json_is_integer(ms)) {
+            char iso[32];
+            time_iso(json_integer_value(ms), iso);
+            json_object_set_new(o, "at", json_string(iso));
+            json_object_del(o, "at_ms");
+        }
+        if (!change_show(st->x, o, st->h, st->table_follow, st->shown))
+            st->capped = true;
+        fflush(st->x->out.f);
+    }
+    json_decref(o);
+done:
+    st->event[0] = st->id[0] = '\0';
+    sbuf_reset(&st->data);
+}
+
+static void sse_line(struct sse *st, const char *l, size_t n)
+{
+    if (n && l[n - 1] == '\r')
+        n--;
+    if (n == 0) {
+        sse_dispatch(st);
+        return;
+    }
+    if (l[0] == ':')
+        return; /* a heartbeat */
+    if (n > 6 && strncmp(l, "data: ", 6) == 0) {
+        if (st->data.len)
+            sbuf_addc(&st->data, '\n');
+        sbuf_add(&st->data, l + 6, n - 6);
+    } else if (n > 4 && strncmp(l, "id: ", 4) == 0 && n - 4 < sizeof(st->id)) {
+        memcpy(st->id, l + 4, n - 4);
+        st->id[n - 4] = '\0';
+    } else if (n > 7 && strncmp(l, "event: ", 7) == 0 && n - 7 < sizeof(st->event)) {
+        memcpy(st->event, l + 7, n - 7);
+        st->event[n - 7] = '\0';
+    }
+}
+
+static ssize_t sse_write(void *cookie, const char *buf, size_t n)
+{
+    struct sse *st = cookie;
+
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] == '\n') {
+            sse_line(st, st->line.buf ? st->line.buf : "", st->line.len);
+            sbuf_reset(&st->line);
+        } else {
+            sbuf_addc(&st->line, buf[i]);
+        }
+    }
+    /* --limit reached: a short write makes curl end the transfer. */
+    return st->capped ? 0 : (ssize_t)n;
+}
+
+/* Follows the event stream from revision `since` until interrupted, --limit is reached or an
+ * error; reconnects (resuming after the last event, so nothing is missed or shown twice) when
+ * the server ends the stream or goes away. *fallback when the server has no event stream. */
+static int follow_events(struct tc_ctx *x, long long since, const struct hist *h,
+                         bool table_follow, long *shown, long interval_ms, bool *fallback)
+{
+    cookie_io_functions_t io = {.write = sse_write};
+    struct sse st;
+    bool told = false;
+    int rc = TC_OK;
+
+    memset(&st, 0, sizeof(st));
+    st.x = x;
+    st.h = h;
+    st.table_follow = table_follow;
+    st.shown = shown;
+    sbuf_init(&st.line, 1 << 20);
+    sbuf_init(&st.data, 1 << 20);
+    snprintf(st.resume, sizeof(st.resume), "%lld", since);
+    *fallback = false;
+    while (!tc_stop && !st.capped) {
+        struct sbuf p;
+        struct tc_resp r;
+        long long bytes = 0;
+        FILE *f = fopencookie(&st, "w", io);
+
+        if (f == NULL)
+            return tc_fail(TC_ERROR, "error: fopencookie: %s", strerror(errno));
+        setvbuf(f, NULL, _IONBF, 0);
+        sbuf_init(&p, 0);
+        sbuf_adds(&p, "/v1/events");
+        url_query(&p, "since", st.resume);
+        rc = client_download_quiet(x->cl, sbuf_str(&p), f, &bytes, &r);
+        sbuf_release(&p);
+        fclose(f);
+        sbuf_reset(&st.line);
+        st.event[0] = st.id[0] = '\0';
+        sbuf_reset(&st.data);
+        if (r.status == 404 && bytes == 0) {
+            resp_release(&r);
+            *fallback = true;
+            rc = TC_OK;
+            break;
+        }
+        if (rc != TC_OK && rc != TC_UNREACHABLE && r.status != 0) {
+            client_print_error(x->cl, &r);
+            resp_release(&r);
+            break;
+        }
+        resp_release(&r);
+        if (rc == TC_UNREACHABLE && !tc_stop && !st.capped) {
+            /* A restart of the server, or a stall: go on from the last event. */
+            if (!told)
+                fprintf(stderr, "tagctl: the event stream stopped; reconnecting from %s\n",
+                        st.resume);
+            told = true;
+            nap_ms(interval_ms);
+        } else {
+            told = false;
+        }
+        rc = TC_OK;
+    }
+    sbuf_release(&st.line);
+    sbuf_release(&st.data);
+    return rc;
+}
+
+/* Reads the change log from `since`, rendering what `h` admits; with `follow`, goes on: after
+ * the log's end it follows the event stream (follow_events), and where the server has none it
+ * long-polls (`wait`), so a change shows as soon as it is committed; a server that answers at
+ * once (long polls turned off) is polled every `interval_ms`. */
 static int changes_run(struct tc_ctx *x, long long since, bool follow, long interval_ms,
                        const struct hist *h)
 {
-    const char *only = args_get(x->a, "entity");
     long shown = 0;
     int rc = TC_OK;
     bool table_follow = follow && x->out.fmt == OUT_TABLE && !x->out.quiet;
+    bool stream = follow; /* until the server shows it has no event stream */
 
     use(x, change_cols, "revision");
     if (table_follow) {
@@ -915,7 +1105,7 @@ static int changes_run(struct tc_ctx *x, long long since, bool follow, long inte
         sbuf_adds(&p, "/v1/changes");
         url_query(&p, "since", s);
         url_query(&p, "limit", "1000");
-        if (follow) {
+        if (follow && !stream) {
             /* Leave the request's own --timeout room to answer after the wait. */
             long w = client_timeout(x->cl) - 5;
             if (w > 25)
@@ -933,34 +1123,9 @@ static int changes_run(struct tc_ctx *x, long long since, bool follow, long inte
         }
         items = json_object_get(r.body, "items");
         json_array_foreach(items, i, it) {
-            const char *e = json_string_value(json_object_get(it, "entity"));
-            if (only && (e == NULL || strcmp(e, only) != 0))
-                continue;
-            if (h && !hist_match(h, it))
-                continue;
-            if (x->cap > 0 && shown >= x->cap) {
+            if (!change_show(x, it, h, table_follow, &shown)) {
                 capped = true;
                 break;
-            }
-            shown++;
-            if (table_follow) {
-                struct sbuf cell;
-                json_t *name = out_path(it, "after.name");
-                sbuf_init(&cell, 0);
-                if (name == NULL)
-                    name = out_path(it, "before.name");
-                if (name)
-                    out_cell_text(name, &cell);
-                fprintf(x->out.f, "%-9lld %-24s %-20s %-10s %-8lld %-8s %s\n",
-                        (long long)json_integer_value(json_object_get(it, "revision")),
-                        json_string_value(json_object_get(it, "at")) ?: "-",
-                        json_string_value(json_object_get(it, "principal")) ?: "-", e ? e : "-",
-                        (long long)json_integer_value(json_object_get(it, "entity_id")),
-                        json_string_value(json_object_get(it, "op")) ?: "-",
-                        cell.len ? sbuf_str(&cell) : "-");
-                sbuf_release(&cell);
-            } else {
-                out_item(&x->out, it);
             }
         }
         fflush(x->out.f);
@@ -973,6 +1138,15 @@ static int changes_run(struct tc_ctx *x, long long since, bool follow, long inte
         if (empty) {
             if (!follow)
                 break;
+            if (stream) {
+                /* The log's end: from here the stream, from the revision read last. */
+                bool fallback;
+                rc = follow_events(x, since, h, table_follow, &shown, interval_ms, &fallback);
+                if (!fallback)
+                    break;
+                stream = false;
+                continue;
+            }
             if (mono_ms() - t0 < 500)
                 nap_ms(interval_ms);
         }
@@ -1507,7 +1681,7 @@ const struct tc_cmd tc_cmds[] = {
      true, false},
     {"changes", c_changes, 0, 0, "since follow interval entity",
      "[--since REVISION] [--follow] [--interval SECONDS] [--entity E]",
-     "The change log in order; --follow waits for new records (long polls) until interrupted.", false, false},
+     "The change log in order; --follow then follows the event stream (long polls where the server has none) until interrupted.", false, false},
     {"history", c_history, 2, 2, "principal from to",
      "tag TAG | group ID | resource KIND/KEY [--principal WHO] [--from TIME] [--to TIME]",
      "Every recorded change of one entity (a resource's include its tags): who, when, what; "

@@ -195,6 +195,10 @@ int client_send(struct tc_client *c, const char *method, const char *path, const
  * --timeout for the whole transfer: it ends when nothing arrived for that long. */
 int client_download(struct tc_client *c, const char *path, FILE *out, long long *bytes,
                     struct tc_resp *r);
+/** client_download that prints nothing on a non-2xx answer (the caller decides: an event
+ * stream's 404 means a server without one). */
+int client_download_quiet(struct tc_client *c, const char *path, FILE *out, long long *bytes,
+                          struct tc_resp *r);
 /** Prints the error of answer `r` on stderr as client_call does. */
 void client_print_error(struct tc_client *c, const struct tc_resp *r);
 void resp_release(struct tc_resp *r);

@@ -305,6 +305,82 @@ def test_changes_follow_polls_until_interrupted(ctl, server, tmp_path):
     assert names == ["Follow", "Follow.me"]
 
 
+def test_changes_follow_reads_the_event_stream_across_a_restart(home, tmp_path):
+    """After the log's end --follow reads GET /v1/events (--debug shows the request), and when
+    tagd restarts it reconnects after the last event it showed: every change once, in order,
+    with its time as /v1/changes gives it."""
+    data = str(tmp_path / "data")
+    os.mkdir(data)
+    port = free_port()
+    url = "http://127.0.0.1:%d" % port
+    h = {"Authorization": "Bearer " + ADMIN_TOKEN}
+
+    def start():
+        srv = subprocess.Popen([os.environ.get("TAGD_BIN", "build/tagd"), "--data", data,
+                                "--listen", "127.0.0.1:%d" % port],
+                               env=dict(os.environ, TAGD_ADMIN_TOKEN=ADMIN_TOKEN),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                if requests.get(url + "/readyz", timeout=2).status_code == 200:
+                    return srv
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        srv.kill()
+        raise RuntimeError("tagd did not start")
+
+    def shown(path):
+        return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+    def until(path, name):
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if name in [i["after"].get("name") for i in shown(path)]:
+                return
+            time.sleep(0.1)
+        raise AssertionError((name, path.read_text()))
+
+    srv = start()
+    out_path, err_path = tmp_path / "sse.out", tmp_path / "sse.err"
+    p = None
+    try:
+        rev = int(requests.get(url + "/v1/tags?limit=1", headers=h, timeout=10)
+                  .headers["X-Tagd-Revision"])
+        with open(out_path, "w") as out, open(err_path, "w") as errf:
+            p = subprocess.Popen([TAGCTL, "changes", "--since", str(rev), "--follow",
+                                  "--interval", "0.2", "-o", "jsonl", "--debug"],
+                                 stdout=out, stderr=errf,
+                                 env=base_env(home, TAGD_URL=url, TAGD_TOKEN=ADMIN_TOKEN))
+        time.sleep(1.0)
+        assert requests.post(url + "/v1/tags", json={"name": "Sse.one"}, headers=h,
+                             timeout=10).status_code == 201
+        until(out_path, "Sse.one")
+        srv.terminate()
+        assert srv.wait(timeout=30) == 0
+        srv = start()
+        for n in ("Sse.two", "Sse.three"):
+            assert requests.post(url + "/v1/tags", json={"name": n}, headers=h,
+                                 timeout=10).status_code == 201
+        until(out_path, "Sse.three")
+        assert p.poll() is None  # still following
+    finally:
+        if p is not None:
+            p.send_signal(signal.SIGTERM)
+            p.wait(timeout=15)
+        srv.terminate()
+        srv.wait(timeout=30)
+    err = err_path.read_text()
+    assert p.returncode == 0, err
+    for m in SANITIZER_MARKERS:
+        assert m not in err, err
+    assert "/v1/events?since=" in err, err
+    items = shown(out_path)
+    assert [i["after"]["name"] for i in items] == ["Sse", "Sse.one", "Sse.two", "Sse.three"]
+    assert all("at" in i and "at_ms" not in i for i in items), items
+
+
 def test_history(ctl):
     ctl("tags", "create", "Hist.x")
     ctl("tags", "update", "Hist.x", "--color", "#123")
