@@ -238,8 +238,10 @@ test('travels back in time: the taxonomy and a resource as of a past revision', 
   await page.goto(tagd.url + `/ui/query?q=Country.DE&effective=1&asof=${rev - 1}`);
   await page.getByText(`2 resources match as of revision ${rev - 1}`).waitFor();
   await page.getByRole('table').getByText('report.pdf').waitFor();
+  // Back to now, the old name is an alias of the renamed tag (docs/taxonomy.md): the same
+  // resources match, now.
   await page.getByRole('button', { name: 'Back to now' }).click();
-  await page.getByRole('alert').filter({ hasText: /unknown tag 'Country.DE'/ }).waitFor();
+  await page.locator('p.count').filter({ hasText: /^2 resources match(?! as of)/ }).waitFor();
   await page.goto(tagd.url + `/ui/resources?kind=folder&key=finance&asof=${rev - 1}`);
   await page.getByRole('list', { name: 'Direct tags' }).getByText('Country.DE').waitFor();
   await page.getByRole('button', { name: 'Back to now' }).click();
