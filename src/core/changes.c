@@ -64,6 +64,7 @@ int core_change(struct core_ctx *ctx, const char *entity, int64_t entity_id, con
     st_text(st, 9, op);
     st_text(st, 10, before);
     st_text(st, 11, after);
+    st_text(st, 12, ctx->api ? ctx->api : "system");
     /* Noted before it runs: a failed insert is a change that did not happen, which only
      * makes the engine's answer wait for a later revision. */
     core__fresh_note(ctx->engine, entity, entity_id, ctx->rev);
@@ -90,6 +91,7 @@ static int changes_read(struct core_ctx *ctx, struct store_stmt *st, struct vec 
         c->op = col_dup(ctx, st, 6);
         c->before = col_dup(ctx, st, 7);
         c->after = col_dup(ctx, st, 8);
+        c->api = col_dup(ctx, st, 9);
     }
     st_reset(st);
     return rc < 0 ? rc : 0;

@@ -93,6 +93,11 @@ struct core_ctx {
      * newest first (arena); the native API tells the client (aliases.c). */
     struct alias_hit *alias_hits;
     int64_t expiry_added;         /* writes: the earliest expiry this request wrote, 0: none */
+    /* The API the request came through, the name of its route's dialect ("native", "easydb",
+     * "console" ...), set by the http layer, which alone knows the route; the change log
+     * records it. NULL: the server's own work (the expiry sweep, bootstrap), recorded as
+     * "system". */
+    const char *api;
 };
 
 /* ---- the request context (context.c) and the writer's engine reads (writer_fresh.c) ---- */
@@ -208,6 +213,7 @@ int core_rev(struct core_ctx *ctx, struct tg_err *err);
 struct change {
     int64_t rev, seq, at, entity_id;
     const char *principal, *entity, *op, *before, *after;
+    const char *api; /* the API it came through (core_ctx.api, "system"); NULL: not noted */
 };
 /** Change records of revisions after `since`, in (rev, seq) order. A page holds whole
  * revisions: when `limit` cuts a revision, the rest of it is included, so the caller can go on

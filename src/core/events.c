@@ -325,6 +325,8 @@ void event_change_json(struct jw *w, const struct change *c)
     jw_int(w, c->entity_id);
     jw_keys(w, "op");
     jw_str(w, c->op);
+    jw_keys(w, "api");
+    jw_str(w, c->api);
     jw_keys(w, "before");
     jw_raw(w, c->before);
     jw_keys(w, "after");

@@ -1120,6 +1120,7 @@ int core_history(struct core_ctx *ctx, const char *entity, int64_t id,
         c->op = col_dup(ctx, st, 6);
         c->before = col_dup(ctx, st, 7);
         c->after = col_dup(ctx, st, 8);
+        c->api = col_dup(ctx, st, 9);
     }
     st_reset(st);
     if (rc < 0)

@@ -283,6 +283,7 @@ static int read_page(struct core_ctx *cx, const struct event_cursor *after, int6
         c[k].op = col_dup(cx, st, 6);
         c[k].before = col_dup(cx, st, 7);
         c[k].after = col_dup(cx, st, 8);
+        c[k].api = col_dup(cx, st, 9);
         k++;
     }
     if (k == PAGE)

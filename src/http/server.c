@@ -651,6 +651,7 @@ static enum api_result run_read(struct loop_thread *t, struct hreq *r, int64_t w
     if (cx.min_rev < want)
         cx.min_rev = want;
     assert(r->status == 0);
+    cx.api = r->route->d ? r->route->d->name : NULL;
     res = r->route->fn(r, &cx);
     r->authed = cx.authed;
     if (cx.authed && cx.who.name)
@@ -822,6 +823,8 @@ static enum txn_outcome job_run(struct txn_job *tj, struct core_ctx *cx)
     struct hreq *r = j->r;
 
     assert(r->status == 0);
+    /* Each change record says which API made it: the route's dialect. */
+    cx->api = r->route->d ? r->route->d->name : NULL;
     if (r->route->d && r->route->d->write)
         j->res = r->route->d->write(r, cx, r->route->fn);
     else

@@ -154,6 +154,11 @@ static const char *const store_migrations[] = {
      * makes an export page two index range scans. */
     "CREATE INDEX assignments_closed ON assignments(resource_id, valid_to)"
     " WHERE valid_to IS NOT NULL;",
+    /* 14: the API each change came through (issue 22: the change feed says from which
+     * API): the dialect whose route made the write ("native", "easydb", ... "console"), or
+     * "system" for the server's own work (the expiry sweep, bootstrap). NULL on the records
+     * written before, whose API nobody noted; readers show that as null, not as a guess. */
+    "ALTER TABLE changes ADD COLUMN api TEXT;",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

@@ -61,13 +61,15 @@ STORE_SQL_ID(SQL_REV_CURRENT, "SELECT coalesce(max(rev), 0) FROM revisions")
 STORE_SQL_ID(SQL_REV_AT_TIME, "SELECT coalesce(max(rev), 0) FROM revisions WHERE at <= ?1")
 STORE_SQL_ID(SQL_CHANGE_INSERT,
              "INSERT INTO changes(rev, seq, at, org_id, ws_id, principal, entity, entity_id, op,"
-             " before, after) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)")
+             " before, after, api) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
 STORE_SQL_ID(SQL_CHANGES_LIST,
-             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after FROM changes"
-             " WHERE rev > ?1 AND (org_id = ?3 OR org_id IS NULL) ORDER BY rev, seq LIMIT ?2")
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api"
+             " FROM changes WHERE rev > ?1 AND (org_id = ?3 OR org_id IS NULL)"
+             " ORDER BY rev, seq LIMIT ?2")
 STORE_SQL_ID(SQL_CHANGES_REST_OF_REV,
-             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after FROM changes"
-             " WHERE rev = ?1 AND seq > ?2 AND (org_id = ?3 OR org_id IS NULL) ORDER BY seq")
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api"
+             " FROM changes WHERE rev = ?1 AND seq > ?2 AND (org_id = ?3 OR org_id IS NULL)"
+             " ORDER BY seq")
 
 STORE_SQL_ID(SQL_TAG_BY_ID, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1 AND t.ws_id = ?2")
 STORE_SQL_ID(SQL_TAG_BY_KEY, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1"

@@ -93,8 +93,9 @@ STORE_SQL_ID(SQL_ASOF_REV_TIME, "SELECT at FROM revisions WHERE rev = ?1")
  * scan starts at the cursor, which the caller sets no earlier than the entity's first
  * version. */
 STORE_SQL_ID(SQL_ASOF_ENTITY_CHANGES,
-             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after FROM changes"
-             " WHERE (rev > ?5 OR (rev = ?5 AND seq > ?6)) AND org_id = ?1 AND entity_id = ?2"
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api"
+             " FROM changes WHERE (rev > ?5 OR (rev = ?5 AND seq > ?6)) AND org_id = ?1"
+             " AND entity_id = ?2"
              " AND (entity = ?3 OR entity = ?4) AND (CAST(?7 AS TEXT) IS NULL OR principal = ?7)"
              " AND at >= ?8 AND at < ?9 ORDER BY rev, seq LIMIT ?10")
 /* The first revision of an entity's versions (0: none): where its history starts. */

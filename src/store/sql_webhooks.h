@@ -79,6 +79,7 @@ STORE_SQL_ID(SQL_WH_DELIVERY_PRUNE,
              " LIMIT 1 OFFSET ?2)")
 /* The organization's change records after record (?1, ?2), in order. */
 STORE_SQL_ID(SQL_WH_CHANGES_AFTER,
-             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after FROM changes"
-             " WHERE rev >= ?1 AND (rev > ?1 OR seq > ?2) AND (org_id = ?3 OR org_id IS NULL)"
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api"
+             " FROM changes WHERE rev >= ?1 AND (rev > ?1 OR seq > ?2)"
+             " AND (org_id = ?3 OR org_id IS NULL)"
              " ORDER BY rev, seq LIMIT ?4")

@@ -948,6 +948,7 @@ def test_migration_keeps_logins_working():
             db.execute("DROP TABLE IF EXISTS webhook_deliveries")
             db.execute("DROP TABLE IF EXISTS idempotency_keys")
             db.execute("DROP INDEX IF EXISTS assignments_closed")
+            db.execute("ALTER TABLE changes DROP COLUMN api")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)

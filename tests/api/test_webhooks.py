@@ -232,6 +232,8 @@ def test_every_change_of_a_concurrent_load_in_order(hadmin, recv):
         assert doc["from_revision"] == doc["events"][0]["revision"]
         assert doc["to_revision"] == doc["events"][-1]["revision"]
         assert 1 <= len(doc["events"]) <= 100
+        # Which API each change came through (issue 22): these came through /v1.
+        assert {e["api"] for e in doc["events"]} == {"native"}
     ids = [p[1]["X-Tagd-Delivery"] for p in recv.ok_posts("/load")]
     assert len(set(ids)) == len(ids)
     wait_for(lambda: hadmin.get("/v1/webhooks/%d" % h["id"]).json()["delivered_revision"] >= want[-1][0],

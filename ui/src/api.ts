@@ -62,6 +62,8 @@ export interface Change {
   entity: string;
   entity_id: number;
   op: string;
+  /** The API the change came through (native, easydb …, system); null on old records. */
+  api: string | null;
   before: any;
   after: any;
 }

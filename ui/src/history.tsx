@@ -309,7 +309,7 @@ export function HistoryView(props: {
       <table class="changes">
         <caption class="sr">Changes, newest first</caption>
         <thead>
-          <tr><th scope="col">Rev</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Change</th><th scope="col"><span class="sr">Travel</span></th></tr>
+          <tr><th scope="col">Rev</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">API</th><th scope="col">What</th><th scope="col">Change</th><th scope="col"><span class="sr">Travel</span></th></tr>
         </thead>
         <tbody>
           {shown.map((c) => (
@@ -317,6 +317,7 @@ export function HistoryView(props: {
               <td>{c.revision}</td>
               <td>{fmtTime(c.at)}</td>
               <td>{c.principal}</td>
+              <td>{c.api ?? ''}</td>
               <td>{c.op}</td>
               <td>{describe(c, names)}</td>
               <td>

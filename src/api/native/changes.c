@@ -21,6 +21,7 @@ static void render_items(struct jw *w, const struct change *c, size_t n)
         jw_kstr(w, "entity", c[i].entity);
         jw_kint(w, "entity_id", c[i].entity_id);
         jw_kstr(w, "op", c[i].op);
+        jw_kstr(w, "api", c[i].api);
         jw_key(w, "before");
         jw_raw(w, c[i].before);
         jw_key(w, "after");
