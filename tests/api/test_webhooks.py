@@ -500,7 +500,10 @@ def test_two_instances_one_delivers_the_other_takes_over(pg_base, recv):
             assert api.post("/v1/tags", json={"name": "Pair.t%d" % k}).status_code == 201
         want = keys(changes_after(A, start))
         wait_for(lambda: keys(recv.events("/pair")) == want, what="one copy of each")
-        # One instance held it: every delivery names the same instance.
+        # One instance held it: every delivery names the same instance (a record is committed
+        # after the receiver answered: wait for one).
+        wait_for(lambda: A.get("/v1/webhooks/%d/deliveries" % h["id"]).json()["items"],
+                 what="a delivery record")
         d = A.get("/v1/webhooks/%d/deliveries" % h["id"]).json()["items"]
         owners = {x["instance"] for x in d}
         assert len(owners) == 1, owners
@@ -512,8 +515,10 @@ def test_two_instances_one_delivers_the_other_takes_over(pg_base, recv):
             assert other.post("/v1/tags", json={"name": "Pair.after%d" % k}).status_code == 201
         want = keys(changes_after(other, start))
         wait_for(lambda: set(keys(recv.events("/pair"))) >= set(want), timeout=30, what="takeover")
-        d = other.get("/v1/webhooks/%d/deliveries" % h["id"]).json()["items"]
-        assert len({x["instance"] for x in d}) == 2
+        # The attempt's record is committed after the receiver answered: wait for it too.
+        wait_for(lambda: len({x["instance"] for x in other.get(
+            "/v1/webhooks/%d/deliveries" % h["id"]).json()["items"]}) == 2, timeout=30,
+            what="the other instance's delivery record")
         assert recv.bad_sigs == 0
     finally:
         a.cleanup()
