@@ -1047,6 +1047,10 @@ static int follow_events(struct tc_ctx *x, long long since, const struct hist *h
             rc = TC_OK;
             break;
         }
+        /* A server answering 5xx is starting (503 while it loads) or going away: as when it
+         * cannot be reached, try again. Other errors (401, 403, ...) end the follow. */
+        if (r.status >= 500)
+            rc = TC_UNREACHABLE;
         if (rc != TC_OK && rc != TC_UNREACHABLE && r.status != 0) {
             client_print_error(x->cl, &r);
             resp_release(&r);
