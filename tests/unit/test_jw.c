@@ -224,11 +224,13 @@ static void test_integers_every_width(void **state)
     int64_t vals[80];
     size_t n = 0;
     int64_t p = 1;
-    for (int d = 0; d < 19; d++, p *= 10) {
+    for (int d = 0; d < 19; d++) {
         vals[n++] = p;
         vals[n++] = p - 1;
         vals[n++] = -p;
         vals[n++] = -(p - 1) - 1;
+        if (d < 18)
+            p *= 10; /* 10^18 is the last power of ten an int64_t holds */
     }
     vals[n++] = INT64_MAX;
     vals[n++] = INT64_MIN;
