@@ -259,6 +259,7 @@ int main(int argc, char **argv)
     api_config.changes_max_wait_s = cfg.changes_max_wait;
     api_config.events_heartbeat_ms = cfg.events_heartbeat_ms;
     api_config.events_batch_ms = cfg.events_batch_ms;
+    api_config.events_sends = cfg.events_sends;
     api_config.events_stall_ms = cfg.events_stall_ms;
     api_config.events_max_lag = cfg.events_max_lag;
     if (secret_init() != 0) {

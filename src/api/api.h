@@ -130,6 +130,7 @@ struct api_config {
     int64_t changes_max_wait_s; /* bound on GET /v1/changes?wait= */
     int64_t events_heartbeat_ms; /* a stream idle this long sends a comment */
     int64_t events_batch_ms;     /* idle streams are woken at most this often; 0: each tick */
+    int64_t events_sends;        /* a loop's streams send at most this often a second; 0: off */
     int64_t events_stall_ms;     /* a stream whose client reads nothing this long is cut */
     int64_t events_max_lag;      /* revisions a stream may be behind the store; 0: no bound */
 };
@@ -355,7 +356,7 @@ struct api_http_stats {
     const int *loop_conns;                 /* open connections of each event loop */
     const unsigned long long *loop_served; /* responses each event loop sent */
     /* The event streams (http/stream.h). */
-    unsigned long long events_subscribers, events_opened, events_sent, events_cut;
+    unsigned long long events_subscribers, events_opened, events_sent, events_cut, events_sends;
 };
 typedef void api_http_stats_fn(struct api_http_stats *out, struct arena *a);
 /** Where http/'s counts come from, registered once at start (before any request). */

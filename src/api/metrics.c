@@ -345,8 +345,13 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 "# HELP tagd_events_cut_off_total Streams ended because their client fell "
                 "behind (--events-max-lag) or read nothing (--events-stall).\n"
                 "# TYPE tagd_events_cut_off_total counter\n"
-                "tagd_events_cut_off_total %llu\n",
-                hs.events_subscribers, hs.events_opened, hs.events_sent, hs.events_cut);
+                "tagd_events_cut_off_total %llu\n"
+                "# HELP tagd_events_sends_total Chunks GET /v1/events streams gave the kernel "
+                "(each holds one or more events; --events-sends bounds their rate).\n"
+                "# TYPE tagd_events_sends_total counter\n"
+                "tagd_events_sends_total %llu\n",
+                hs.events_subscribers, hs.events_opened, hs.events_sent, hs.events_cut,
+                hs.events_sends);
     webhook_families(b);
     sbuf_adds(b, "# HELP tagd_loop_responses_total Responses sent by each event loop.\n"
                  "# TYPE tagd_loop_responses_total counter\n");

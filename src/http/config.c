@@ -66,6 +66,7 @@ static const struct opt opts[] = {
     R("min-revision-wait", min_revision_wait_ms, 0, 60000, "ms a read with X-Tagd-Min-Revision waits (2000)"),
     I("changes-max-wait", changes_max_wait, 0, 3600, "s GET /v1/changes?wait= may wait for a change at most; 0: no long poll (60)"),
     I("events-batch", events_batch_ms, 0, 1000, "ms /v1/events streams gather commits before they send: fewer, larger sends for more latency; 0 every loop tick (0)"),
+    I("events-sends", events_sends, 0, 1000000, "sends a second each loop's /v1/events streams may take together while commits keep coming: a stream sends at most every streams/N s; 0 no budget (1000)"),
     I("events-heartbeat", events_heartbeat_ms, 100, 3600000, "ms an idle /v1/events stream waits before a heartbeat comment (15000)"),
     I("events-stall", events_stall_ms, 100, 3600000, "ms a /v1/events client may read nothing before its stream is cut (30000)"),
     I("events-effective-max", events_effective_max, 0, 100000, "descendants an assignment record lists by id for GET /v1/events?effective=true; beyond, their count only (1000)"),
@@ -309,6 +310,7 @@ int config_load(struct tagd_config *cfg, int argc, char **argv)
     cfg->changes_max_wait = 60;
     cfg->events_heartbeat_ms = 15000;
     cfg->events_batch_ms = 0;
+    cfg->events_sends = 1000;
     cfg->events_stall_ms = 30000;
     cfg->events_max_lag = 100000;
     cfg->events_effective_max = 1000;

@@ -46,6 +46,7 @@ struct tagd_config {
     int64_t changes_max_wait; /* s: bound on GET /v1/changes?wait= (long poll) */
     int64_t events_heartbeat_ms; /* GET /v1/events: a comment after this long idle */
     int64_t events_batch_ms;     /* ... idle streams woken at most this often */
+    int64_t events_sends;        /* ... sends a second per loop under load; 0: no budget */
     int64_t events_stall_ms;     /* ... a client reading nothing this long is cut */
     int64_t events_max_lag;      /* ... revisions a stream may lag; 0: no bound */
     int64_t events_effective_max; /* descendants an assignment record lists (core_limits) */

@@ -1072,6 +1072,7 @@ static void http_stats(struct api_http_stats *o, struct arena *a)
         o->events_opened = ss.opened;
         o->events_sent = ss.events;
         o->events_cut = ss.cut;
+        o->events_sends = ss.sends;
     }
 }
 

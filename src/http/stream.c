@@ -11,7 +11,15 @@
  * the hub's heartbeat timeout for its next heartbeat: one timer of the loop watches the
  * revision for all of them. (Each stream polling on its own 5 ms timer cost 100 streams
  * 20,000 wake-ups a second with nothing to do.) A sending stream's timer watches its client
- * for a stall on the loop's tick. */
+ * for a stall on the loop's tick.
+ *
+ * While commits keep coming, a stream that has sent does not fill again at once: it waits
+ * for the hub, which wakes its streams at most once per window (hub_window_us). Each send
+ * costs the kernel more than tagd's fill, and 100 streams each sending every commit took a
+ * third of the write throughput; a window that grows with the loop's streams bounds the
+ * loop's sends a second (api_config.events_sends) whatever their number, at the price of
+ * that window's latency under load. After a quiet window the next commit goes out on the
+ * next tick. */
 #include "http/stream.h"
 
 #include <assert.h>
@@ -47,7 +55,7 @@ struct stream {
     int64_t last_send_us;
 };
 
-static atomic_ullong st_subscribers, st_opened, st_events, st_cut;
+static atomic_ullong st_subscribers, st_opened, st_events, st_cut, st_sends;
 
 /* A loop thread's idle streams. Its timer runs on the loop's tick while any stream waits, and
  * wakes them all once txn_seen_rev moves (or the server drains). */
@@ -58,8 +66,12 @@ struct hub {
     h2o_timeout_entry_t te;
     h2o_timeout_t beat;  /* api_config.events_heartbeat_ms: idle streams' heartbeats */
     h2o_linklist_t waiting;
-    int64_t seen;        /* txn_seen_rev at the last wake-up */
-    int64_t woke_us;     /* when (api_config.events_batch_ms spaces them) */
+    /* Every waiting stream has been woken since this revision, or stands at it: a stream
+     * that starts waiting further behind lowers it (wait_hub), so that the next window
+     * wakes it. */
+    int64_t seen;
+    int64_t woke_us;     /* the last wake-up (hub_window_us spaces them) */
+    int64_t streams;     /* this loop's streams (not raw), for the window */
     bool (*stopping)(void);
 };
 static _Thread_local struct hub hub;
@@ -72,6 +84,22 @@ void stream_stats_get(struct stream_stats *o)
     o->opened = atomic_load(&st_opened);
     o->events = atomic_load(&st_events);
     o->cut = atomic_load(&st_cut);
+    o->sends = atomic_load(&st_sends);
+}
+
+/* How long the hub lets pass between two wake-ups while commits keep coming: the longer of
+ * api_config.events_batch_ms and the window in which the loop's streams, one send each,
+ * stay within api_config.events_sends a second. */
+static int64_t hub_window_us(void)
+{
+    int64_t w = api_config.events_batch_ms * 1000;
+
+    if (api_config.events_sends > 0) {
+        int64_t b = hub.streams * 1000000 / api_config.events_sends;
+        if (b > w)
+            w = b;
+    }
+    return w < 1000000 ? w : 1000000;
 }
 
 static void hub_tick(h2o_timeout_entry_t *e)
@@ -81,10 +109,8 @@ static void hub_tick(h2o_timeout_entry_t *e)
 
     (void)e;
     if (hub.stopping() ||
-        (now > hub.seen && time_mono_us() - hub.woke_us >= api_config.events_batch_ms * 1000)) {
-        /* Taken off the list first: a stream with nothing new for it waits again. Each send
-         * costs the kernel more than tagd: commits gathered for events_batch_ms go out in
-         * one send per stream. */
+        (now > hub.seen && time_mono_us() - hub.woke_us >= hub_window_us())) {
+        /* Taken off the list first: a stream with nothing new for it waits again. */
         hub.seen = now;
         hub.woke_us = time_mono_us();
         h2o_linklist_init_anchor(&woken);
@@ -111,6 +137,8 @@ static void wait_hub(struct stream *s)
 {
     if (s->done)
         return;
+    if (s->seen < hub.seen)
+        hub.seen = s->seen;
     if (!h2o_linklist_is_linked(&s->waiting))
         h2o_linklist_insert(&hub.waiting, &s->waiting);
     if (!h2o_timeout_is_linked(&s->te))
@@ -134,6 +162,8 @@ static void send_buf(struct stream *s, bool final)
                              : NULL;
 
     s->sending = true;
+    if (!s->raw)
+        atomic_fetch_add(&st_sends, 1);
     s->send_start_us = s->last_send_us = time_mono_us();
     unwait(s);
     h2o_timeout_unlink(&s->te); /* off the heartbeat's timeout, onto the tick (arm) */
@@ -216,6 +246,12 @@ static void on_proceed(h2o_generator_t *g, h2o_req_t *req)
     (void)req;
     s->sending = false;
     h2o_timeout_unlink(&s->te); /* the stall watch: the client took the chunk */
+    if (!s->raw && !s->more && !s->done && !s->stopping() &&
+        time_mono_us() - hub.woke_us < hub_window_us()) {
+        /* Within the window: what came meanwhile goes out at the hub's next wake-up. */
+        wait_hub(s);
+        return;
+    }
     pump(s);
 }
 
@@ -270,8 +306,11 @@ static void on_dispose(void *p)
     /* The request, as server.c's hreq_free frees it. */
     sbuf_release(&s->r->out);
     arena_release(&s->r->a);
-    if (!s->raw)
+    if (!s->raw) {
         atomic_fetch_sub(&st_subscribers, 1);
+        assert(hub.streams > 0);
+        hub.streams--;
+    }
     xfree(s->r);
 }
 
@@ -308,6 +347,7 @@ void stream_start(h2o_req_t *req, struct hreq *r, struct store_conn *reader, h2o
     if (!s->raw) {
         atomic_fetch_add(&st_subscribers, 1);
         atomic_fetch_add(&st_opened, 1);
+        hub.streams++;
     }
     {
         /* The kernel's share of a stream's buffer: bounded too, so that a client that reads

@@ -26,6 +26,7 @@ struct stream_stats {
     uint64_t subscribers; /* open now */
     uint64_t opened;
     uint64_t events;      /* events sent */
+    uint64_t sends;       /* chunks given to the kernel (events, heartbeats, ends) */
     uint64_t cut;         /* streams ended because their client fell behind or read nothing */
 };
 void stream_stats_get(struct stream_stats *out);

@@ -634,3 +634,37 @@ def test_events_with_a_batch_window_deliver_every_commit_in_order():
         assert time.monotonic() - start < 5
     finally:
         srv.cleanup()
+
+
+def _metric(a, name):
+    for line in a.get("/metrics").text.splitlines():
+        if line.startswith(name + " "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no metric " + name)
+
+
+def test_many_streams_share_a_loop_s_send_budget():
+    """20 streams on one loop with a budget of 40 sends a second: while commits keep coming,
+    each stream sends at most every half second (20/40 s), so 30 commits over a second or
+    more reach every stream in a few sends each, not in one send per commit."""
+    srv = Server(extra_args=["--threads", "1", "--events-sends", "40"]).start()
+    try:
+        a = Api(srv, ADMIN_TOKEN)
+        since = _rev(a)
+        streams = [Sse(srv, params="?since=%d" % since) for _ in range(20)]
+        time.sleep(0.3)
+        before = _metric(a, "tagd_events_sends_total")
+        for i in range(30):
+            assert a.post("/v1/tags", json={"name": "Budget%02d" % i}).status_code == 201
+            time.sleep(0.04)
+        want = ["Budget%02d" % i for i in range(30)]
+        for s in streams:
+            assert [e["data"]["after"]["name"] for e in s.take(30)] == want
+            s.close()
+        sends = _metric(a, "tagd_events_sends_total") - before
+        # One send per stream and commit would be 600; the budget allows about 20 per
+        # half second of writing plus each stream's last fill.
+        assert sends < 200, sends
+    finally:
+        srv.cleanup()
+
