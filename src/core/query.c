@@ -19,29 +19,21 @@ static void fault(struct core_query_err *qe, enum core_query_fault f, const stru
 
 /* Notes in ctx->alias_hits the leaves of `n` that named a tag by an alias, as the engine
  * resolved them (core/aliases.c), for the dialect to tell. */
-static void note_aliases(struct core_ctx *ctx, const struct eng_snap *s, const struct qnode *n)
+/* The terms the engine resolved through an alias, for the answer to name (X-Tagd-Alias). */
+static void note_aliases(struct core_ctx *ctx, const struct eng_alias_hit *e)
 {
-    const struct tag *t;
-    char *nfc, *key;
+    struct alias_hit **at = &ctx->alias_hits;
 
-    if (n == NULL)
-        return;
-    if (n->kind == QN_AND || n->kind == QN_OR || n->kind == QN_NOT) {
-        note_aliases(ctx, s, n->a);
-        note_aliases(ctx, s, n->b);
-        return;
-    }
-    if (n->kind == QN_KIND ||
-        name_normalize(ctx->a, n->name, strlen(n->name), true, "query", &nfc, &key, NULL) != 0)
-        return;
-    t = eng_alias_target(s, ctx->ws_id, key);
-    if (t) {
+    while (*at)
+        at = &(*at)->next;
+    for (; e; e = e->next) { /* in the engine's order, last term first */
         struct alias_hit *h = arena_alloc(ctx->a, sizeof(*h));
-        h->alias = nfc;
-        h->tag_id = t->id;
-        h->tag = arena_strdup(ctx->a, t->name);
-        h->next = ctx->alias_hits;
-        ctx->alias_hits = h;
+        h->alias = e->alias;
+        h->tag_id = e->tag_id;
+        h->tag = arena_strdup(ctx->a, e->tag);
+        h->next = NULL;
+        *at = h;
+        at = &h->next;
     }
 }
 
@@ -93,7 +85,7 @@ int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
     }
     rc = eng_query_run(s, ctx->a, tree, &o, &res, &pe, err);
     if (rc == 0)
-        note_aliases(ctx, s, tree);
+        note_aliases(ctx, res.aliases);
     out->rev = eng_snap_rev(s);
     engine_release(e, s);
     if (rc) {

@@ -179,11 +179,21 @@ struct eng_query {
     int limit;         /* ids wanted (0: only count) */
 };
 
+/* A query term that named a tag by an old name (an alias): the name as written, normalized,
+ * and the tag it resolved to, so that answers can say so. */
+struct eng_alias_hit {
+    const char *alias; /* NFC */
+    int64_t tag_id;
+    const char *tag;   /* the tag's current name */
+    struct eng_alias_hit *next;
+};
+
 struct eng_result {
     uint64_t total;    /* every match, regardless of the cursor */
     int64_t *ids;      /* up to limit ids above after_id, ascending (arena) */
     size_t n;
     bool more;         /* more ids follow the last one */
+    struct eng_alias_hit *aliases; /* the terms resolved through an alias, last first (arena) */
 };
 
 /**
@@ -193,11 +203,6 @@ struct eng_result {
 int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,
                   const struct eng_query *o, struct eng_result *out, struct qerr *qe,
                   struct tg_err *err);
-
-/** The live tag that `key` (a case-folded name) of workspace `ws_id` names as an alias (an old
- * name, core/aliases.c), NULL when the key is a tag's own name or no alias. The record belongs
- * to the snapshot. */
-const struct tag *eng_alias_target(const struct eng_snap *s, int64_t ws_id, const char *key);
 
 /** The direct tag ids of a resource (sorted); false when the engine does not know it. */
 bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint32_t **tags,

@@ -463,16 +463,6 @@ const struct etag *eng__alias_find(const struct eng_snap *s, int64_t ws, const c
     return NULL;
 }
 
-const struct tag *eng_alias_target(const struct eng_snap *s, int64_t ws_id, const char *key)
-{
-    const struct etag *t;
-
-    if (eng__dict_find(s, ws_id, key) != NULL)
-        return NULL;
-    t = eng__alias_find(s, ws_id, key);
-    return t ? t->rec : NULL;
-}
-
 int eng__aliases_load(struct engine *e, struct store_conn *c, struct tg_err *err)
 {
     struct store_stmt *st = st_get(c, SQL_ENG_ALIASES, err);
