@@ -93,10 +93,11 @@ struct core_ctx {
      * newest first (arena); the native API tells the client (aliases.c). */
     struct alias_hit *alias_hits;
     int64_t expiry_added;         /* writes: the earliest expiry this request wrote, 0: none */
-    /* The API the request came through, the name of its route's dialect ("native", "easydb",
-     * "console" ...), set by the http layer, which alone knows the route; the change log
-     * records it. NULL: the server's own work (the expiry sweep, bootstrap), recorded as
-     * "system". */
+    /* The API the request came through, the name of its route's dialect ("native", "easydb"
+     * ...), set by the http layer, which alone knows the route; the native API's
+     * authentication makes it "console" for a request with the console's session cookie. The
+     * change log records it. NULL: the server's own work (the expiry sweep, bootstrap),
+     * recorded as "system". */
     const char *api;
 };
 

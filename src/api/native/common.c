@@ -68,6 +68,12 @@ int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_fail(r, rc, &err);
         return -1;
     }
+    /* The session cookie is the console's: POST /v1/sessions sets it only when asked to (the
+     * console's sign-in does), and a browser sends it only with the requests of this origin's
+     * pages (SameSite=Strict, checked above). So the change log records its writes as the
+     * console's, not as the native API's they are routed as. */
+    if (cookie)
+        cx->api = console_dialect.name;
     return ratelimit_take(r, cx);
 }
 
