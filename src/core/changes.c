@@ -92,6 +92,7 @@ static int changes_read(struct core_ctx *ctx, struct store_stmt *st, struct vec 
         c->before = col_dup(ctx, st, 7);
         c->after = col_dup(ctx, st, 8);
         c->api = col_dup(ctx, st, 9);
+        c->ws_id = col_int(st, 10);
     }
     st_reset(st);
     return rc < 0 ? rc : 0;

@@ -93,10 +93,11 @@ struct core_ctx {
      * newest first (arena); the native API tells the client (aliases.c). */
     struct alias_hit *alias_hits;
     int64_t expiry_added;         /* writes: the earliest expiry this request wrote, 0: none */
-    /* The API the request came through, the name of its route's dialect ("native", "easydb",
-     * "console" ...), set by the http layer, which alone knows the route; the change log
-     * records it. NULL: the server's own work (the expiry sweep, bootstrap), recorded as
-     * "system". */
+    /* The API the request came through, the name of its route's dialect ("native", "easydb"
+     * ...), set by the http layer, which alone knows the route; the native API's
+     * authentication makes it "console" for a request with the console's session cookie. The
+     * change log records it. NULL: the server's own work (the expiry sweep, bootstrap),
+     * recorded as "system". */
     const char *api;
 };
 
@@ -199,6 +200,10 @@ int core_ws_get(struct core_ctx *ctx, int64_t id, struct workspace *out, struct 
  * organization instead of the default one: TG_EINVAL when malformed, TG_ENOTFOUND when no
  * workspace of the caller's organization has that id. */
 int core_ws_select(struct core_ctx *ctx, const char *ref, struct tg_err *err);
+/** The id of workspace `ref` ("ws_N" or "N") of the caller's organization into *id, with the
+ * errors of core_ws_select naming `field`. */
+int core_ws_resolve(struct core_ctx *ctx, const char *ref, const char *field, int64_t *id,
+                    struct tg_err *err);
 int core_ws_list(struct core_ctx *ctx, int64_t org_id, struct workspace **out, size_t *n,
                  struct tg_err *err);
 
@@ -214,6 +219,9 @@ struct change {
     int64_t rev, seq, at, entity_id;
     const char *principal, *entity, *op, *before, *after;
     const char *api; /* the API it came through (core_ctx.api, "system"); NULL: not noted */
+    /* The workspace the write acted in (core_ctx.ws_id), 0 for none; read by
+     * core_changes_list only (the event stream and /v1/changes filter on it), 0 elsewhere. */
+    int64_t ws_id;
 };
 /** Change records of revisions after `since`, in (rev, seq) order. A page holds whole
  * revisions: when `limit` cuts a revision, the rest of it is included, so the caller can go on

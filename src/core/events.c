@@ -157,6 +157,8 @@ bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct
     }
     if (f->resource > 0 && (res == 0 || !core_resource_within(cx, res, f->resource)))
         return false;
+    if (f->workspace > 0 && c->ws_id != f->workspace)
+        return false;
     if (f->nprincipal) {
         ok = false;
         for (int i = 0; i < f->nprincipal && !ok && c->principal; i++)
@@ -358,6 +360,8 @@ bool event_effects(struct core_ctx *cx, const struct event_filter *f, const stru
     memset(out, 0, sizeof(*out));
     if (!f->effective || strcmp(c->entity, "assignment") != 0)
         return false;
+    if (f->workspace > 0 && c->ws_id != f->workspace)
+        return false;
     if (strcmp(c->op, "add") == 0) {
         out->add = true;
         doc = c->after;
@@ -429,7 +433,8 @@ bool event_effects(struct core_ctx *cx, const struct event_filter *f, const stru
 
 bool event_filter_any(const struct event_filter *f)
 {
-    return f->nentity || f->ntag || f->nkind || f->resource > 0 || f->nprincipal;
+    return f->nentity || f->ntag || f->nkind || f->resource > 0 || f->nprincipal ||
+           f->workspace > 0;
 }
 
 int core_changes_matching(struct core_ctx *cx, int64_t since, int limit,

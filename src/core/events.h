@@ -36,6 +36,9 @@ struct event_filter {
     int64_t resource; /* 0, or the resource whose subtree the records must touch */
     const char *principal[EVENT_MAX_FILTER]; /* who made the change, exactly */
     int nprincipal;
+    /* 0, or the workspace the records' writes acted in (change.ws_id): one workspace's
+     * history. Only for readers of core_changes_list, which reads change.ws_id. */
+    int64_t workspace;
     bool effective;   /* also what assignments change in effective tags (event_effects) */
 };
 

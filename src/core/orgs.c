@@ -188,23 +188,30 @@ int core__ctx_set_org(struct core_ctx *ctx, int64_t org_id, struct tg_err *err)
     return 0;
 }
 
-int core_ws_select(struct core_ctx *ctx, const char *ref, struct tg_err *err)
+int core_ws_resolve(struct core_ctx *ctx, const char *ref, const char *field, int64_t *id,
+                    struct tg_err *err)
 {
     struct workspace ws;
-    int64_t id;
     int rc;
 
-    if (!core_parse_id(ref, "ws_", &id))
-        return tg_err_set(err, TG_EINVAL, "X-Tagd-Workspace", "a workspace is ws_N or N");
-    rc = core_ws_get(ctx, id, &ws, err);
+    if (!core_parse_id(ref, "ws_", id))
+        return tg_err_set(err, TG_EINVAL, field, "a workspace is ws_N or N");
+    rc = core_ws_get(ctx, *id, &ws, err);
     /* Another organization's workspace is not found, not forbidden: it does not exist for
      * this caller (the same answer as for its other objects). */
     if (rc == 0 && ws.org_id != ctx->org_id)
         rc = TG_ENOTFOUND;
     if (rc == TG_ENOTFOUND)
-        return tg_err_set(err, TG_ENOTFOUND, "X-Tagd-Workspace", "workspace '%s' not found", ref);
-    if (rc)
-        return rc;
-    ctx->ws_id = ws.id;
-    return 0;
+        return tg_err_set(err, TG_ENOTFOUND, field, "workspace '%s' not found", ref);
+    return rc;
+}
+
+int core_ws_select(struct core_ctx *ctx, const char *ref, struct tg_err *err)
+{
+    int64_t id;
+    int rc = core_ws_resolve(ctx, ref, "X-Tagd-Workspace", &id, err);
+
+    if (rc == 0)
+        ctx->ws_id = id;
+    return rc;
 }

@@ -62,13 +62,15 @@ STORE_SQL_ID(SQL_REV_AT_TIME, "SELECT coalesce(max(rev), 0) FROM revisions WHERE
 STORE_SQL_ID(SQL_CHANGE_INSERT,
              "INSERT INTO changes(rev, seq, at, org_id, ws_id, principal, entity, entity_id, op,"
              " before, after, api) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)")
+/* ws_id last: the same first ten columns as every read of change records. */
 STORE_SQL_ID(SQL_CHANGES_LIST,
-             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api"
-             " FROM changes WHERE rev > ?1 AND (org_id = ?3 OR org_id IS NULL)"
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api,"
+             " coalesce(ws_id, 0) FROM changes WHERE rev > ?1 AND (org_id = ?3 OR org_id IS NULL)"
              " ORDER BY rev, seq LIMIT ?2")
 STORE_SQL_ID(SQL_CHANGES_REST_OF_REV,
-             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api"
-             " FROM changes WHERE rev = ?1 AND seq > ?2 AND (org_id = ?3 OR org_id IS NULL)"
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api,"
+             " coalesce(ws_id, 0) FROM changes WHERE rev = ?1 AND seq > ?2"
+             " AND (org_id = ?3 OR org_id IS NULL)"
              " ORDER BY seq")
 
 STORE_SQL_ID(SQL_TAG_BY_ID, "SELECT " TAG_COLS " FROM tags t WHERE t.id = ?1 AND t.ws_id = ?2")

@@ -117,3 +117,50 @@ def test_records_written_before_migration_14_have_no_api():
         assert names["After.api"] == "native"
     finally:
         s.cleanup()
+
+
+def test_console_session_cookie_writes_say_console(server, admin):
+    """The console signs in with POST /v1/sessions {"cookie": true}: what the session cookie
+    writes is recorded as "console"; a bearer credential (an API token, or a session's token
+    sent as one) stays "native", also when a cookie rides along."""
+    import requests
+
+    login, pw = user(admin, "console-editor", ["tags:read", "tags:write"])
+    browser = requests.Session()
+    r = browser.post(server.url + "/v1/sessions",
+                     json={"login": login, "password": pw, "cookie": True})
+    assert r.status_code == 201, r.text
+    assert "tagd_session" in browser.cookies
+    r = requests.post(server.url + "/v1/sessions", json={"login": login, "password": pw})
+    assert r.status_code == 201, r.text
+    session_token = r.json()["token"]
+    start = _rev(admin)
+
+    assert browser.post(server.url + "/v1/tags", json={"name": "Via.console"}).status_code == 201
+    assert admin.post("/v1/tags", json={"name": "Via.token"}).status_code == 201
+    h = {"Authorization": "Bearer " + session_token}
+    assert requests.post(server.url + "/v1/tags", json={"name": "Via.session_token"},
+                         headers=h).status_code == 201
+    # The bearer token is the credential when both come (native_credential): its API.
+    assert browser.post(server.url + "/v1/tags", json={"name": "Via.both"},
+                        headers={"Authorization": "Bearer " + ADMIN_TOKEN}).status_code == 201
+    # A write the console renames and deletes: every record of it says so.
+    tid = browser.get(server.url + "/v1/tags/Via.console").json()["id"]
+    r = browser.patch(server.url + "/v1/tags/%d" % tid, json={"name": "Via.console2"})
+    assert r.status_code == 200, r.text
+
+    items = _changes(admin, start)
+    apis = {}
+    for c in items:
+        if c["entity"] == "tag":
+            apis.setdefault((c["after"] or c["before"])["name"], set()).add(c["api"])
+    assert apis == {"Via": {"console"}, "Via.console": {"console"},
+                    "Via.console2": {"console"}, "Via.token": {"native"},
+                    "Via.session_token": {"native"}, "Via.both": {"native"}}, apis
+    # The tag's history and the event stream say the same.
+    h = admin.get("/v1/tags/%d/history" % tid).json()["items"]
+    assert h and {c["api"] for c in h} == {"console"}
+    sse = Sse(server, params="?since=%d" % start)
+    evs = sse.take(len(items))
+    sse.close()
+    assert [e["data"]["api"] for e in evs] == [c["api"] for c in items]

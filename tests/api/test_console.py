@@ -228,3 +228,16 @@ def test_without_node_the_build_embeds_a_page_that_says_so(tmp_path):
                     "-Wno-unused-parameter", "-fsyntax-only", "-I", os.path.join(ROOT, "src"),
                     "-I", str(tmp_path)] + flags + [os.path.join(ROOT, "src", "api", "console.c")],
                    check=True)
+
+
+def test_docs_show_every_screenshot_they_hold():
+    """docs/console.md shows each picture of docs/console/ and names none that is missing;
+    each is one the browser tests take (ui/test/console.test.mjs writes them as artifacts
+    under the same name), so that the pictures can be refreshed from a run."""
+    with open(os.path.join(ROOT, "docs", "console.md"), encoding="utf-8") as f:
+        shown = re.findall(r"!\[[^\]]*\]\(console/([^)]+)\)", f.read())
+    held = sorted(os.listdir(os.path.join(ROOT, "docs", "console")))
+    assert sorted(set(shown)) == held
+    with open(os.path.join(ROOT, "ui", "test", "console.test.mjs"), encoding="utf-8") as f:
+        taken = {name + ".png" for name in re.findall(r"\bshot\('([^']+)'", f.read())}
+    assert set(held) <= taken, set(held) - taken

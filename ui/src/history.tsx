@@ -1,6 +1,7 @@
-// History: the change feed (newest first), filtered by tag, resource and principal on the
-// server (GET /v1/changes), followed live through the event stream (GET /v1/events; polling
-// when the stream cannot be had), and the state as of a past revision. tagd answers reads as of a revision or a time itself (the as_of parameter,
+// History: the change feed (newest first) of the workspace chosen in the header, filtered by
+// tag, resource and principal on the server (GET /v1/changes), followed live through the
+// event stream (GET /v1/events; polling when the stream cannot be had), and the state as of a
+// past revision. tagd answers reads as of a revision or a time itself (the as_of parameter,
 // docs/api.md): the console asks it, it never rebuilds the past.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { allPages, api, ApiError, Change, enc, followEvents, Page, resPath, Tag } from './api';
@@ -94,6 +95,9 @@ const MODE_TEXT: Record<Mode, string> = {
 export function HistoryView(props: {
   asOf: number | null;
   setAsOf: (r: number | null) => void;
+  /** The workspace chosen in the header: the change log is the organization's, and tagd
+   * keeps only this workspace's records (the workspace filter). */
+  workspace: { id: string; name: string };
 }) {
   const [items, setItems] = useState<Change[]>([]);
   const [head, setHead] = useState(0);
@@ -113,7 +117,7 @@ export function HistoryView(props: {
     let since = 0;
     let timer: ReturnType<typeof setInterval> | undefined;
     const ctl = new AbortController();
-    const fq = applied ? '&' + applied : '';
+    const fq = '&workspace=' + enc(props.workspace.id) + (applied ? '&' + applied : '');
     setItems([]);
     setError(null);
     setMode('loading');
@@ -193,7 +197,7 @@ export function HistoryView(props: {
       ctl.abort();
       if (timer) clearInterval(timer);
     };
-  }, [applied, follow]);
+  }, [applied, follow, props.workspace.id]);
 
   const applyFilters = async (e: Event) => {
     e.preventDefault();
@@ -303,11 +307,13 @@ export function HistoryView(props: {
           <span class="sr">Filter the changes</span>
           <input type="search" placeholder="Filter by tag, resource, principal, operation" value={filter} onInput={(e) => setFilter((e.target as HTMLInputElement).value)} />
         </label>
-        <span class="muted">newest revision {head}</span>
+        <span class="muted">
+          workspace {props.workspace.name}, newest revision {head}
+        </span>
       </div>
       <ErrorText error={error} />
       <table class="changes">
-        <caption class="sr">Changes, newest first</caption>
+        <caption class="sr">Changes in workspace {props.workspace.name}, newest first</caption>
         <thead>
           <tr><th scope="col">Rev</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">API</th><th scope="col">What</th><th scope="col">Change</th><th scope="col"><span class="sr">Travel</span></th></tr>
         </thead>

@@ -410,7 +410,7 @@ function App() {
         {pg === 'groups' && <GroupsView caps={c} />}
         {pg === 'resources' && <ResourcesView caps={c} asOf={asOf} />}
         {pg === 'query' && <QueryView asOf={asOf} />}
-        {pg === 'history' && <HistoryView asOf={asOf} setAsOf={setAsOf} />}
+        {pg === 'history' && <HistoryView asOf={asOf} setAsOf={setAsOf} workspace={me.workspace} />}
         {pg === 'admin' && c.admin && <AdminView me={me} />}
       </main>
     </>

@@ -524,6 +524,19 @@ test('signs in with login and password, refuses a wrong one, signs out', async (
   await dlg.getByRole('button', { name: 'Create' }).click();
   await dlg.waitFor({ state: 'detached' });
   assert.equal((await tagd.native('GET', '/v1/tags/Steward.made')).created_by, 'steward');
+  // What the session cookie wrote came through the console, and History says so beside what
+  // a token wrote through the native API.
+  await tagd.native('POST', '/v1/tags', { name: 'Steward.by_token' });
+  await p.getByRole('link', { name: 'History' }).click();
+  const made = p.getByRole('row').filter({ hasText: 'tag Steward.made' });
+  await made.getByRole('cell', { name: 'console', exact: true }).waitFor();
+  await p.getByRole('row').filter({ hasText: 'tag Steward.by_token' })
+    .getByRole('cell', { name: 'native', exact: true }).waitFor();
+  const form = p.getByRole('form', { name: 'Filter the history' });
+  await form.getByLabel('Tag', { exact: true }).fill('Steward.*');
+  await form.getByRole('button', { name: 'Filter', exact: true }).click();
+  await eventually(async () => (await historyRows(p)).length === 3);
+  await shot('history-console', p);
   await p.reload();
   await who.getByText('steward', { exact: true }).waitFor();
   await p.getByRole('button', { name: 'Sign out' }).click();
@@ -552,6 +565,16 @@ test('the workspace switcher changes what the tag list shows', async () => {
   await p.getByRole('link', { name: 'Resources' }).click();
   await p.getByText('0 resources', { exact: true }).waitFor();
   await shot('workspace', p);
+  // History holds this workspace's changes only, also those that come live.
+  await p.getByRole('link', { name: 'History' }).click();
+  await p.getByRole('cell', { name: 'tag StagingOnly' }).waitFor();
+  await p.getByText('workspace Staging, newest revision').waitFor();
+  assert.equal(await p.getByRole('cell', { name: 'tag DefaultOnly' }).count(), 0);
+  await p.getByRole('status').filter({ hasText: /^Live: new changes appear/ }).waitFor();
+  await tagd.native('POST', '/v1/tags', { name: 'DefaultLive' });
+  await call('POST', '/v1/tags', { body: { name: 'StagingLive' }, headers: { 'X-Tagd-Workspace': ws.id } });
+  await p.getByRole('cell', { name: 'tag StagingLive' }).waitFor({ timeout: 3000 });
+  assert.equal(await p.getByRole('cell', { name: 'tag DefaultLive' }).count(), 0);
   // And back, the choice held across a reload meanwhile.
   await p.reload();
   await who.getByText('default / Staging', { exact: true }).waitFor();

@@ -44,7 +44,7 @@ enum api_result native_changes(struct hreq *r, struct core_ctx *cx)
 
     if (api_native_auth(r, cx, RIGHT_READ) || api_query_int(r, "since", 0, 0, INT64_MAX, &since) ||
         api_query_int(r, "limit", 100, 1, core_limits.max_list_limit, &limit) ||
-        api_query_int(r, "wait", 0, 0, INT64_MAX, &wait) || native_event_filter(r, &f))
+        api_query_int(r, "wait", 0, 0, INT64_MAX, &wait) || native_event_filter(r, cx, &f))
         return API_ROLLBACK;
     if (wait > api_config.changes_max_wait_s)
         wait = api_config.changes_max_wait_s;

@@ -68,6 +68,12 @@ int api_native_auth(struct hreq *r, struct core_ctx *cx, unsigned need)
         api_fail(r, rc, &err);
         return -1;
     }
+    /* The session cookie is the console's: POST /v1/sessions sets it only when asked to (the
+     * console's sign-in does), and a browser sends it only with the requests of this origin's
+     * pages (SameSite=Strict, checked above). So the change log records its writes as the
+     * console's, not as the native API's they are routed as. */
+    if (cookie)
+        cx->api = console_dialect.name;
     return ratelimit_take(r, cx);
 }
 
@@ -343,14 +349,25 @@ static int split(struct hreq *r, const char *name, struct event_filter *f)
     return 0;
 }
 
-int native_event_filter(struct hreq *r, struct event_filter *f)
+int native_event_filter(struct hreq *r, struct core_ctx *cx, struct event_filter *f)
 {
+    const char *ws = api_query(r, "workspace");
+    struct tg_err err;
     int64_t resource;
+    int rc;
 
     memset(f, 0, sizeof(*f));
     if (split(r, "entity", f) || split(r, "tag", f) || split(r, "kind", f) ||
         split(r, "principal", f) || api_query_int(r, "resource", 0, 0, INT64_MAX, &resource))
         return -1;
     f->resource = resource;
+    if (ws) {
+        tg_err_clear(&err);
+        rc = core_ws_resolve(cx, ws, "workspace", &f->workspace, &err);
+        if (rc) {
+            api_fail(r, rc, &err);
+            return -1;
+        }
+    }
     return 0;
 }

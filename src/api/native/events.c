@@ -309,7 +309,7 @@ enum api_result native_events(struct hreq *r, struct core_ctx *cx)
     if (api_native_auth(r, cx, RIGHT_READ))
         return API_ROLLBACK;
     e = arena_zalloc(&r->a, sizeof(*e));
-    if (native_event_filter(r, &e->f) ||
+    if (native_event_filter(r, cx, &e->f) ||
         api_query_bool(r, "effective", false, &e->f.effective))
         return API_ROLLBACK;
     if (e->f.effective && e->f.resource == 0 && cx->who.resource_id == 0)

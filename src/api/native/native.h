@@ -37,8 +37,9 @@ void native_render_as_of(struct jw *w, const struct native_asof *a);
  * `cookie` is not NULL); NULL when it has neither. */
 const char *native_credential(struct hreq *r, bool *cookie);
 /** The filters of /v1/events and /v1/changes from the query: entity, tag, kind, principal
- * (each a comma-separated list, also repeated) and resource (an id). 0 or -1. */
-int native_event_filter(struct hreq *r, struct event_filter *f);
+ * (each a comma-separated list, also repeated), resource (an id) and workspace (ws_N or N,
+ * of the caller's organization). 0 or -1. */
+int native_event_filter(struct hreq *r, struct core_ctx *cx, struct event_filter *f);
 /** The native API's authentication: bearer token (an API token, or a session of
  * POST /v1/sessions) or the session cookie, the rights of `need`, then the rate limit.
  * Renders the error and returns -1 on failure. */
