@@ -278,6 +278,10 @@ roaring_bitmap_t *eng__bm_op(const roaring_bitmap_t *x, const roaring_bitmap_t *
  */
 int eng__effective_check(const struct eng_snap *s, char *msg, size_t len);
 
+/** Resource `root` and every resource below it in the resource tree (what a token scoped to
+ * `root` reaches), as a new bitmap the caller frees (eval.c). */
+roaring_bitmap_t *eng__resource_subtree(const struct eng_snap *s, int64_t root);
+
 /** Whether eng_query_run evaluates an expression with operators key by key (eval.c,
  * fused_run; the default) or with a bitmap per operation: tests compare the two. */
 extern bool eng__fused;
