@@ -143,6 +143,18 @@ static int tags_parse(struct core_ctx *ctx, const char *s, struct policy *p, str
         }
         if (rc)
             return rc;
+        if (t.deleted) {
+            /* A merged tag's name is an alias of the tag it went into: the policy follows. */
+            struct tag_alias al;
+            struct tag to;
+            bool found;
+            rc = core_alias_find(ctx, t.name_key, &al, &found, err);
+            if (rc)
+                return rc;
+            if (found && al.tag_id != t.id && core_tag_get(ctx, al.tag_id, &to, NULL) == 0 &&
+                !to.deleted)
+                t = to;
+        }
         st->name = t.name;
         st->key = t.name_key;
         st->deleted = t.deleted;
@@ -593,12 +605,14 @@ int core__policy_enforced(struct core_ctx *ctx, bool *any, struct tg_err *err)
     return 0;
 }
 
-/* Whether name key `key` lies in the policy's subtree `s`. */
+/* Whether name key `key` lies in the policy's subtree `s`, by name as the engine counts
+ * (engine/count.c): a deleted tag still names the live tags below it; a purged one (key "")
+ * names nothing. */
 static bool in_subtree(const struct policy_subtree *s, const char *key)
 {
     size_t n = strlen(s->key);
 
-    if (s->deleted || n == 0 || strncmp(key, s->key, n) != 0)
+    if (n == 0 || strncmp(key, s->key, n) != 0)
         return false;
     return key[n] == '\0' || (s->subtree && key[n] == '.');
 }

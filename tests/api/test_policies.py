@@ -220,6 +220,19 @@ def test_names_follow_renames_and_aliases(admin):
     assert "Sensitivity.*" in body["message"]
 
 
+def test_policy_follows_a_merge(admin):
+    tag(admin, "Mrg.old")
+    tag(admin, "Mrg.new")
+    p = policy(admin, kind="required", subtree="Mrg.old", resource_kind="mfile", mode="enforce")
+    put_res(admin, "mfile", "m1")
+    ok(admin.post("/v1/resources/mfile/m1/tags", json={"tags": ["Mrg.old"]}))
+    ok(admin.post("/v1/tags/Mrg.old:merge", json={"into": "Mrg.new"}))
+    # The merged tag's name is an alias of the tag it went into: the policy is about that one.
+    assert ok(admin.get("/v1/policies/%d" % p["id"]))["subtree"] == "Mrg.new"
+    assert violations(admin, policy=p["id"])["total"] == 0
+    native_error(admin.delete("/v1/resources/mfile/m1/tags/Mrg.new"), 422, "rule_violation")
+
+
 # ---- enforce and audit through the native API ----
 
 def test_required_max_and_min_enforced_natively(admin):
