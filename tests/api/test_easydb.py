@@ -949,6 +949,8 @@ def test_migration_keeps_logins_working():
             db.execute("DROP TABLE IF EXISTS idempotency_keys")
             db.execute("DROP INDEX IF EXISTS assignments_closed")
             db.execute("ALTER TABLE changes DROP COLUMN api")
+            db.execute("DROP TABLE IF EXISTS policies")  # 15: tag policies
+            db.execute("DROP TABLE IF EXISTS policies_hist")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)
