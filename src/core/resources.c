@@ -963,9 +963,10 @@ int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64
 
     if (rc == 0)
         rc = core__policy_enforced(ctx, &policies, err);
+    if (rc)
+        return rc;
     before = cur.n;
-    if (rc == 0)
-        rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
+    rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
     /* An add only appends to `cur`: its first `before` entries are the tags before it. */
     if (rc == 0 && policies && cur.n > before)
         rc = core__policy_check(ctx, resource_id, cur.items, before, cur.items, cur.n, err);
