@@ -408,7 +408,8 @@ static int policy_apply(struct core_ctx *ctx, const struct policy_input *in, boo
             rc = core_resource_ref_check(in->resource_kind, "x", err);
             if (rc)
                 return tg_err_set(err, TG_EINVAL, "resource_kind",
-                                  "'resource_kind' must be 1-32 characters of a-z, 0-9, '_' and '-'");
+                                  "'resource_kind' must be 1-32 characters of a-z, 0-9, '_' and "
+                                  "'-'");
         }
         p->resource_kind = in->resource_kind ? core_strdup(ctx, in->resource_kind) : NULL;
     }
