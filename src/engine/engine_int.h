@@ -8,6 +8,7 @@
  *   catchup.c   engine_catch_up: from the change records, or by reading rows again
  *   read.c      what a snapshot answers besides queries: assignments, usage, tag lists
  *   eval.c      query evaluation (the parser is query.c)
+ *   count.c     resources by how many of a set of tags they carry (tag policies' violations)
  *
  * A snapshot holds directories of pointers: tags by id, chunks of resource entries by id /
  * CHUNK, and the per-workspace sets (every resource of a workspace, every resource of one kind
