@@ -64,6 +64,7 @@ struct principal {
 struct engine;
 
 struct alias_hit;
+struct policy_cache;
 
 struct core_ctx {
     struct store_conn *conn;
@@ -93,6 +94,10 @@ struct core_ctx {
      * newest first (arena); the native API tells the client (aliases.c). */
     struct alias_hit *alias_hits;
     int64_t expiry_added;         /* writes: the earliest expiry this request wrote, 0: none */
+    /* The workspace's enforced tag policies as this request read them for its first checked
+     * assignment write (policies.c, arena); NULL: not read yet, or dropped because a policy or
+     * a tag changed since. */
+    struct policy_cache *policies;
     /* The API the request came through, the name of its route's dialect ("native", "easydb"
      * ...), set by the http layer, which alone knows the route; the native API's
      * authentication makes it "console" for a request with the console's session cookie. The

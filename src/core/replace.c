@@ -265,8 +265,10 @@ static int delete_tag(struct core_ctx *ctx, const struct tag *t, struct tg_err *
     st_reset(st);
     if (rc < 0)
         return rc;
+    /* The tag goes, and its assignments with it, as a native tag deletion takes them: a
+     * taxonomy change that policies do not refuse (core/policies.h). */
     for (size_t i = 0; i < res.n; i++) {
-        rc = core_assign_remove(ctx, ((int64_t *)res.items)[i], t->id, err);
+        rc = core__asg_remove_one(ctx, ((int64_t *)res.items)[i], t->id, err);
         if (rc)
             return rc;
     }

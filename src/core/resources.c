@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "core/policies.h"
 #include "engine/engine.h"
 #include "util/jw.h"
 #include "util/log.h"
@@ -956,10 +957,19 @@ int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64
                           struct assignment **out, size_t *nout, struct tg_err *err)
 {
     struct vec cur;
+    bool policies = false;
+    size_t before;
     int rc = list_current(ctx, resource_id, &cur, err);
 
     if (rc == 0)
-        rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
+        rc = core__policy_enforced(ctx, &policies, err);
+    if (rc)
+        return rc;
+    before = cur.n;
+    rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
+    /* An add only appends to `cur`: its first `before` entries are the tags before it. */
+    if (rc == 0 && policies && cur.n > before)
+        rc = core__policy_check(ctx, resource_id, cur.items, before, cur.items, cur.n, err);
     if (rc == 0)
         list_out(&cur, out, nout);
     return rc;
@@ -1016,13 +1026,29 @@ int core__asg_remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err)
 {
-    bool yes;
+    bool yes, policies;
     int rc = assigned(ctx, resource_id, tag_id, &yes, err);
 
     if (rc)
         return rc;
     if (!yes)
         return tg_err_set(err, TG_ENOTFOUND, "tag", "tag is not on this resource");
+    rc = core__policy_enforced(ctx, &policies, err);
+    if (rc)
+        return rc;
+    if (policies) {
+        struct vec cur, after;
+        rc = list_current(ctx, resource_id, &cur, err);
+        if (rc)
+            return rc;
+        vec_init(&after, sizeof(struct assignment));
+        for (size_t i = 0; i < cur.n; i++)
+            if (((struct assignment *)cur.items)[i].tag.id != tag_id)
+                *(struct assignment *)vec_push(ctx, &after) = ((struct assignment *)cur.items)[i];
+        rc = core__policy_check(ctx, resource_id, cur.items, cur.n, after.items, after.n, err);
+        if (rc)
+            return rc;
+    }
     return core__assign_close(ctx, resource_id, tag_id, err);
 }
 
@@ -1038,11 +1064,23 @@ int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const i
                               struct assignment **out, size_t *nout, struct tg_err *err)
 {
     struct vec cur;
-    size_t i, j, kept = 0;
+    struct assignment *before = NULL;
+    size_t i, j, kept = 0, nbefore = 0;
+    bool policies;
     int rc = list_current(ctx, resource_id, &cur, err);
 
     if (rc)
         return rc;
+    rc = core__policy_enforced(ctx, &policies, err);
+    if (rc)
+        return rc;
+    if (policies) {
+        /* The removals below overwrite `cur` in place: the check needs it as it was. */
+        nbefore = cur.n;
+        before = arena_alloc(ctx->a, (nbefore ? nbefore : 1) * sizeof(*before));
+        if (nbefore)
+            memcpy(before, cur.items, nbefore * sizeof(*before));
+    }
     /* Removals first, so that an exclusive group can switch to another of its tags. */
     for (i = 0; i < cur.n; i++) {
         struct assignment *a = (struct assignment *)cur.items + i;
@@ -1060,6 +1098,8 @@ int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const i
     }
     cur.n = kept;
     rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
+    if (rc == 0 && policies)
+        rc = core__policy_check(ctx, resource_id, before, nbefore, cur.items, cur.n, err);
     if (rc == 0)
         list_out(&cur, out, nout);
     return rc;

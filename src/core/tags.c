@@ -183,6 +183,10 @@ int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t,
 
     if (rc)
         return rc;
+    /* A renamed, deleted or restored tag may be one a policy names: the policies this request
+     * read (by the tags' names then) are read again at the next check. */
+    if (before)
+        ctx->policies = NULL;
     if (before == NULL) {
         if (t->created_by == NULL)
             t->created_by = core_actor(ctx);

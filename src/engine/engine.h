@@ -204,6 +204,58 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
                   const struct eng_query *o, struct eng_result *out, struct qerr *qe,
                   struct tg_err *err);
 
+/* ---- counting tags per resource (count.c) ---- */
+
+/* Tags of a workspace picked by name: the live tag of case-folded name `key`, and with
+ * `subtree` every live tag below it (names `key.…`). */
+struct eng_pick {
+    const char *key;
+    bool subtree;
+};
+
+/* Which resources to find: those of a workspace (and kind) that carry directly fewer than
+ * `min` or more than `max` of the counted tags (the picked ones, or with `invert` every live
+ * tag of the workspace that no pick names). Archived resources are left out. */
+struct eng_count_query {
+    int64_t ws_id;
+    const char *kind; /* NULL: every kind */
+    const struct eng_pick *picks;
+    size_t npicks;
+    bool invert;
+    int min;          /* 0: no lower bound; at most ENG_COUNT_MAX */
+    int max;          /* < 0: no upper bound; below ENG_COUNT_MAX */
+    int64_t within;   /* nonzero: only this resource and its descendants (scoped tokens) */
+    int64_t after_id; /* keyset cursor: only ids above this */
+    int limit;        /* hits wanted (0: only the total) */
+};
+#define ENG_COUNT_MAX 1000
+
+/* A resource found, with the counted tags it carries (their number is its count). */
+struct eng_count_hit {
+    int64_t id;
+    const char *kind, *key;
+    const char **tags; /* names, sorted bytewise */
+    size_t ntags;
+};
+
+struct eng_count_result {
+    uint64_t total;              /* every resource found, regardless of the cursor */
+    struct eng_count_hit *hits;  /* up to limit, ids above after_id, ascending */
+    size_t n;
+    bool more;                   /* more hits follow the last one */
+};
+
+/**
+ * Resources by how many of a set of tags they carry, from the bitmaps: a bound at most is
+ * the resources in more than `max` of the tags' bitmaps, one at least the kind's resources
+ * minus those in `min` of them, each computed with a bitmap per level (ENG_COUNT_MAX bounds
+ * the levels), so the cost grows with the counted tags and the bounds, never with the
+ * resources that are fine. Only the page's resources are read one by one (their tags for the
+ * hits). Everything in *out, strings included, lives in `a`.
+ */
+void eng_count_run(const struct eng_snap *s, struct arena *a, const struct eng_count_query *q,
+                   struct eng_count_result *out);
+
 /** The direct tag ids of a resource (sorted); false when the engine does not know it. */
 bool eng_resource_tags(const struct eng_snap *s, int64_t resource_id, const uint32_t **tags,
                        size_t *n);

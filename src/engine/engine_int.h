@@ -8,6 +8,7 @@
  *   catchup.c   engine_catch_up: from the change records, or by reading rows again
  *   read.c      what a snapshot answers besides queries: assignments, usage, tag lists
  *   eval.c      query evaluation (the parser is query.c)
+ *   count.c     resources by how many of a set of tags they carry (tag policies' violations)
  *
  * A snapshot holds directories of pointers: tags by id, chunks of resource entries by id /
  * CHUNK, and the per-workspace sets (every resource of a workspace, every resource of one kind
@@ -277,6 +278,10 @@ roaring_bitmap_t *eng__bm_op(const roaring_bitmap_t *x, const roaring_bitmap_t *
  * Costs a walk per tag: for tests and debug builds on small snapshots.
  */
 int eng__effective_check(const struct eng_snap *s, char *msg, size_t len);
+
+/** Resource `root` and every resource below it in the resource tree (what a token scoped to
+ * `root` reaches), as a new bitmap the caller frees (eval.c). */
+roaring_bitmap_t *eng__resource_subtree(const struct eng_snap *s, int64_t root);
 
 /** Whether eng_query_run evaluates an expression with operators key by key (eval.c,
  * fused_run; the default) or with a bitmap per operation: tests compare the two. */

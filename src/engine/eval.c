@@ -247,6 +247,17 @@ static struct val expand(const struct eng_snap *s, struct val in)
     return owned(res);
 }
 
+roaring_bitmap_t *eng__resource_subtree(const struct eng_snap *s, int64_t root)
+{
+    roaring_bitmap_t *one = roaring_bitmap_create();
+    struct val v;
+
+    if (root > 0 && root < (int64_t)UINT32_MAX)
+        roaring_bitmap_add(one, (uint32_t)root);
+    v = expand(s, owned(one));
+    return v.own;
+}
+
 static int leaf(struct qctx *c, const struct qnode *q, struct val *out)
 {
     const struct etag *t;

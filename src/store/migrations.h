@@ -159,6 +159,21 @@ static const char *const store_migrations[] = {
      * "system" for the server's own work (the expiry sweep, bootstrap). NULL on the records
      * written before, whose API nobody noted; readers show that as null, not as a guess. */
     "ALTER TABLE changes ADD COLUMN api TEXT;",
+    /* 15: tag policies of a workspace (core/policies.c, docs/taxonomy.md "Policies"): required
+     * tags (min/max of a subtree on a resource kind) and allowed subtrees per kind, each in
+     * audit or enforce mode. `tags` names the subtrees by tag id ("12*" a tag and everything
+     * below it, "12" the tag alone; comma-separated), so that renames and merges keep a
+     * policy pointing at the same tags. Versioned like groups: policies_hist keeps every
+     * version, and changes are logged as entity 'policy'. */
+    "CREATE TABLE policies(id INTEGER PRIMARY KEY, ws_id BIGINT NOT NULL, name TEXT,"
+    "  kind TEXT NOT NULL, resource_kind TEXT, tags TEXT NOT NULL,"
+    "  min_count BIGINT NOT NULL DEFAULT 0, max_count BIGINT, mode TEXT NOT NULL,"
+    "  created_by TEXT, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL,"
+    "  version BIGINT NOT NULL DEFAULT 1);"
+    "CREATE INDEX policies_ws ON policies(ws_id, id);"
+    "CREATE TABLE policies_hist(policy_id BIGINT NOT NULL, valid_from BIGINT NOT NULL,"
+    "  valid_to BIGINT, data TEXT NOT NULL);"
+    "CREATE INDEX policies_hist_id ON policies_hist(policy_id, valid_from);",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

@@ -25,6 +25,13 @@ NATIVE = [
     ("GET", "/v1/tags/Mx.base/resources", None, "read"),
     ("GET", "/v1/groups", None, "read"),
     ("POST", "/v1/groups", {"name": "MxGroup2"}, "write"),
+    # Tag policies: read with tags:read (writers need to know them), changed by admins.
+    ("GET", "/v1/policies", None, "read"),
+    ("POST", "/v1/policies", {"kind": "required", "subtree": "Mx.*"}, "admin"),
+    ("GET", "/v1/policies/violations", None, "read"),
+    ("GET", "/v1/policies/1", None, "read"),
+    ("PATCH", "/v1/policies/1", {"mode": "enforce"}, "admin"),
+    ("DELETE", "/v1/policies/1", None, "admin"),
     ("GET", "/v1/resources", None, "read"),
     ("GET", "/v1/resources/folder/mx", None, "read"),
     ("PUT", "/v1/resources/folder/mx", {"name": "renamed"}, "assign"),

@@ -706,6 +706,30 @@ def test_delete_assigned_tag_needs_confirmation(clean, admin):
     assert admin.get("/v1/tags/%d" % pub).json()["deleted"] is True
 
 
+def test_tag_deletion_is_not_refused_by_a_policy(clean, admin):
+    """Deleting a tag in a full replace takes its assignments with it, as a native tag deletion
+    does: a taxonomy change, which an enforced policy does not refuse (docs/taxonomy.md,
+    "Policies"); the resources it leaves short are listed as violations."""
+    body = clean.replace(SEED).json()
+    pub = body[0]["_tags"][1]["tag"]["_id"]
+    name = admin.get("/v1/tags/%d" % pub).json()["name"]
+    assign(admin, pub, "doc-pol")
+    r = admin.post("/v1/policies", json={"kind": "required", "subtree": name,
+                                         "resource_kind": "doc", "mode": "enforce"})
+    assert r.status_code == 201, r.text
+    pid = r.json()["id"]
+    try:
+        new = copy.deepcopy(body)
+        del new[0]["_tags"][1]
+        r = clean.replace(new, delete_policy="remove_tags")
+        assert r.status_code == 200, r.text
+        assert pub not in resource_tags(admin, "doc-pol")
+        v = admin.get("/v1/policies/violations", params={"policy": pid}).json()["items"]
+        assert "doc-pol" in [x["resource"]["key"] for x in v]
+    finally:
+        assert admin.delete("/v1/policies/%d" % pid).status_code == 204
+
+
 def test_delete_tag_with_acl_needs_rights_confirmation(clean, admin):
     body = clean.replace(SEED).json()
     new_id = body[0]["_tags"][0]["tag"]["_id"]  # has an ACL entry
@@ -949,6 +973,8 @@ def test_migration_keeps_logins_working():
             db.execute("DROP TABLE IF EXISTS idempotency_keys")
             db.execute("DROP INDEX IF EXISTS assignments_closed")
             db.execute("ALTER TABLE changes DROP COLUMN api")
+            db.execute("DROP TABLE IF EXISTS policies")  # 15: tag policies
+            db.execute("DROP TABLE IF EXISTS policies_hist")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)

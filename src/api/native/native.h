@@ -127,6 +127,13 @@ enum api_result native_group_patch(struct hreq *r, struct core_ctx *cx);
 enum api_result native_group_delete(struct hreq *r, struct core_ctx *cx);
 enum api_result native_group_set_tags(struct hreq *r, struct core_ctx *cx);
 enum api_result native_group_history(struct hreq *r, struct core_ctx *cx);
+/* policies.c */
+enum api_result native_policies_list(struct hreq *r, struct core_ctx *cx);
+enum api_result native_policies_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_policy_get(struct hreq *r, struct core_ctx *cx);
+enum api_result native_policy_patch(struct hreq *r, struct core_ctx *cx);
+enum api_result native_policy_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_policy_violations(struct hreq *r, struct core_ctx *cx);
 /* resources.c */
 enum api_result native_resources_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_resource_get(struct hreq *r, struct core_ctx *cx);

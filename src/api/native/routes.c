@@ -36,6 +36,13 @@ const struct route native_routes[] = {
     R("GET", "/v1/groups/{id}", native_group_get, 0),
     R("PATCH", "/v1/groups/{id}", native_group_patch, ROUTE_WRITE),
     R("DELETE", "/v1/groups/{id}", native_group_delete, ROUTE_WRITE),
+    /* policies.c */
+    R("GET", "/v1/policies", native_policies_list, 0),
+    R("POST", "/v1/policies", native_policies_create, ROUTE_WRITE),
+    R("GET", "/v1/policies/violations", native_policy_violations, 0),
+    R("GET", "/v1/policies/{id}", native_policy_get, 0),
+    R("PATCH", "/v1/policies/{id}", native_policy_patch, ROUTE_WRITE),
+    R("DELETE", "/v1/policies/{id}", native_policy_delete, ROUTE_WRITE),
     /* resources.c (a list with `query`: query.c), assignments.c */
     R("GET", "/v1/resources", native_resources_list, 0),
     R("GET", "/v1/resources/{kind}/{key}/tags", native_res_tags_get, 0),
