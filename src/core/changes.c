@@ -257,7 +257,7 @@ int core_versioned_put(struct core_ctx *ctx, const struct versioned *k, const vo
     if (rc)
         return rc;
     return core_change(ctx, k->entity, id, op, before ? k->json(ctx, before) : NULL,
-                       before && k->change_json ? k->change_json(ctx, before, row) : json, err);
+                       before && k->change_json ? k->change_json(ctx, before, row, op) : json, err);
 }
 
 int core_versioned_remove(struct core_ctx *ctx, const struct versioned *k, const void *row,
@@ -282,6 +282,6 @@ int core_versioned_remove(struct core_ctx *ctx, const struct versioned *k, const
     if (rc)
         return rc;
     return core_change(ctx, k->entity, id, op,
-                       k->change_json ? k->change_json(ctx, row, NULL) : k->json(ctx, row), NULL,
+                       k->change_json ? k->change_json(ctx, row, NULL, op) : k->json(ctx, row), NULL,
                        err);
 }

@@ -136,9 +136,11 @@ struct versioned {
     void (*bind_hist)(struct store_stmt *st, const void *row); /* NULL: no more columns */
     const char *(*json)(struct core_ctx *ctx, const void *row); /* history and change log */
     /* NULL, or the change record's document: (before, row) the `after` of an update,
-     * (row, NULL) the `before` of a removal; the history keeps json's. A resource's move
-     * carries what it changes in effective tags (resources.c). */
-    const char *(*change_json)(struct core_ctx *ctx, const void *before, const void *row);
+     * (row, NULL) the `before` of a removal, `op` the change's; the history keeps json's. A
+     * resource's move and a tag's deletion carry what they change in effective tags
+     * (resources.c, tags.c). */
+    const char *(*change_json)(struct core_ctx *ctx, const void *before, const void *row,
+                               const char *op);
 };
 
 /**

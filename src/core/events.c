@@ -537,6 +537,44 @@ static bool move_effects(struct core_ctx *cx, const struct event_filter *f,
     return out->nids > 0 || out->truncated;
 }
 
+/* event_effects of a tag record: a tag deleted, restored or purged with its "inherited"
+ * (core/tags.c): every resource that carried it effectively loses (or regains) it. There is
+ * no root: beyond the bound the summary goes to every subscriber the tag filter lets by. */
+static bool tag_effects(struct core_ctx *cx, const struct event_filter *f,
+                        const struct change *c, struct event_effect *out)
+{
+    bool purge = strcmp(c->op, "purge") == 0;
+    json_t *o, *in, *ids, *v;
+
+    if (!entity_ok(f, "tag"))
+        return false;
+    o = json_loads(purge ? c->before : c->after, 0, NULL);
+    in = json_object_get(o, "inherited");
+    if (!json_is_object(in)) {
+        json_decref(o);
+        return false;
+    }
+    v = json_object_get(in, "op");
+    out->add = json_is_string(v) && strcmp(json_string_value(v), "add") == 0;
+    out->op = out->add ? "add" : "remove";
+    out->tag_id = c->entity_id;
+    out->tag = tag_name(cx, out->tag_id, json_object_get(o, "name"));
+    v = json_object_get(in, "count");
+    out->descendants = json_is_integer(v) ? json_integer_value(v) : 0;
+    ids = json_object_get(in, "resources");
+    out->truncated = out->descendants > 0 && !json_is_array(ids);
+    out->ids = arena_alloc(cx->a, (json_array_size(ids) + 1) * sizeof(*out->ids));
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        int64_t id = json_integer_value(json_array_get(ids, i));
+        if (id > 0 && sees(cx, f, id, c->rev))
+            out->ids[out->nids++] = id;
+    }
+    json_decref(o);
+    if (!tag_ok(f, out->tag))
+        return false;
+    return out->nids > 0 || out->truncated;
+}
+
 bool event_effects(struct core_ctx *cx, const struct event_filter *f, const struct change *c,
                    struct event_effect *out)
 {
@@ -550,6 +588,8 @@ bool event_effects(struct core_ctx *cx, const struct event_filter *f, const stru
         return false;
     if (strcmp(c->entity, "resource") == 0)
         return move_effects(cx, f, c, out);
+    if (strcmp(c->entity, "tag") == 0)
+        return tag_effects(cx, f, c, out);
     if (strcmp(c->entity, "assignment") != 0)
         return false;
     if (strcmp(c->op, "add") == 0) {

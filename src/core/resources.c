@@ -117,11 +117,13 @@ static const char *res_json_v(struct core_ctx *ctx, const void *row)
 /* The change record of a resource that moves carries what that changes in effective tags
  * (its "inherited", docs/events.md): an update to another parent, and a delete (whose
  * children were detached before, each by an update of its own). */
-static const char *res_change_json(struct core_ctx *ctx, const void *before, const void *row)
+static const char *res_change_json(struct core_ctx *ctx, const void *before, const void *row,
+                                   const char *op)
 {
     const struct resource *b = before, *r = row;
     struct move m = {0};
 
+    (void)op;
     if (r == NULL) {
         m.from = b->parent_id;
         m.self_only = true;

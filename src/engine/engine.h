@@ -170,6 +170,14 @@ struct eng_moved {
 bool eng_moved(const struct eng_snap *s, int64_t resource_id, int64_t from, int64_t to,
                size_t cap, bool self_only, struct eng_moved *out);
 void eng_moved_release(struct eng_moved *m);
+/**
+ * The resources that carry tag `tag_id` effectively (directly or from an ancestor), whether
+ * the tag is deleted or not (a deleted tag's assignments stay open): how many in *total, and
+ * up to `cap` of their ids, ascending, into ids (*n of them). False when the snapshot does not
+ * know the tag.
+ */
+bool eng_tag_effective(const struct eng_snap *s, int64_t tag_id, int64_t *ids, size_t cap,
+                       size_t *n, int64_t *total);
 /** Resource `id` and its ancestors, nearest first, up to cap, into out; their number (0 when the
  * snapshot does not know it). *has_children: whether `id` has descendants. */
 size_t eng_resource_chain(const struct eng_snap *s, int64_t id, int64_t *out, size_t cap,

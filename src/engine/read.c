@@ -474,6 +474,24 @@ void eng_moved_release(struct eng_moved *m)
     memset(m, 0, sizeof(*m));
 }
 
+bool eng_tag_effective(const struct eng_snap *s, int64_t tag_id, int64_t *ids, size_t cap,
+                       size_t *n, int64_t *total)
+{
+    const struct etag *t = tag_id > 0 && tag_id < (int64_t)UINT32_MAX ? eng__tag_at(s, tag_id)
+                                                                       : NULL;
+    roaring_uint32_iterator_t it;
+
+    *n = 0;
+    *total = 0;
+    if (t == NULL)
+        return false;
+    *total = (int64_t)roaring_bitmap_get_cardinality(t->eff);
+    roaring_init_iterator(t->eff, &it);
+    for (; it.has_value && *n < cap; roaring_advance_uint32_iterator(&it))
+        ids[(*n)++] = it.current_value;
+    return true;
+}
+
 bool eng_resource_related(const struct eng_snap *s, int64_t a, int64_t b)
 {
     int64_t ends[2][2] = {{a, b}, {b, a}};

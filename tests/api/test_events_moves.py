@@ -233,3 +233,48 @@ def test_move_effective_events_beyond_the_bound_are_one_summary():
         assert a.post("/v1/query", json=eff[-1]["reread"]["body"]).status_code == 200
     finally:
         srv.cleanup()
+
+
+def _tag_id(a, name):
+    items = a.get("/v1/tags", params={"q": name}).json()["items"]
+    return next(t["id"] for t in items if t["name"] == name)
+
+
+def test_a_tag_deleted_restored_or_purged_streams_who_loses_it(server, admin):
+    ids = _tree(admin, [("folder", "ta", None), ("file", "ta1", "ta"), ("file", "ta2", "ta"),
+                        ("folder", "tb", None), ("file", "tb1", "tb")])
+    _assign(admin, "folder", "ta", "Gone.t")
+    _assign(admin, "file", "ta2", "Gone.t")
+    _assign(admin, "file", "tb1", "Gone.t")
+    tid = _tag_id(admin, "Gone.t")
+    since = _rev(admin)
+    s = Sse(server, params="?since=%d&resource=%d&effective=true" % (since, ids["ta"]))
+    assert admin.delete("/v1/tags/%d" % tid).status_code == 204
+    assert admin.post("/v1/tags/%d:restore" % tid).status_code == 200
+    assert admin.delete("/v1/tags/%d?purge=true" % tid).status_code == 204
+    _assign(admin, "folder", "ta", "Gone.end")
+    recs = [c for c in _changes_since(admin, since) if c["entity"] == "tag"
+            and c["entity_id"] == tid]
+    every = sorted([ids["ta"], ids["ta1"], ids["ta2"], ids["tb1"]])
+    assert [(c["op"], (c["after"] or c["before"])["inherited"]) for c in recs] == [
+        ("delete", {"op": "remove", "count": 4, "resources": every}),
+        ("restore", {"op": "add", "count": 4, "resources": every}),
+        ("purge", {"op": "remove", "count": 4, "resources": every}),
+    ], recs
+    evs = _until(s, lambda e: e["event"] == "change")
+    s.close()
+    got = [(e["data"]["op"], e["data"]["resource_id"], e["data"]["root"], "id" in e)
+           for e in evs[:-1]]
+    mine = sorted([ids["ta"], ids["ta1"], ids["ta2"]])
+    assert got == [(op, r, None, r == mine[-1]) for op in ("remove", "add", "remove")
+                   for r in mine], got
+    assert {e["data"]["tag"] for e in evs[:-1]} == {"Gone.t"}
+    # A merge moves the assignments (their records say so), its tag record does not again.
+    _assign(admin, "folder", "tb", "Merge.from")
+    assert admin.post("/v1/tags", json={"name": "Merge.to"}).status_code == 201
+    since = _rev(admin)
+    r = admin.post("/v1/tags/%d:merge" % _tag_id(admin, "Merge.from"), json={"into": "Merge.to"})
+    assert r.status_code == 200, r.text
+    recs = _changes_since(admin, since)
+    assert [c["entity"] for c in recs if "inherited" in (c["after"] or c["before"] or {})] == [
+        "assignment", "assignment"], recs

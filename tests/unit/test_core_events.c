@@ -253,6 +253,28 @@ static void test_move_effects(void **state)
     flt.resource = k.id; /* below the root: its own resources only */
     assert_true(event_effects(&f->cx, &flt, &mv, &x));
     assert_true(x.nids == 1 && x.ids[0] == k.id);
+
+    /* A tag's deletion (core/tags.c): every holder, those in the subtree for this stream. */
+    {
+        struct change td = {.entity = "tag", .entity_id = 0, .op = "delete",
+                            .after = arena_printf(&f->a,
+                                                  "{\"name\":\"Gone\",\"inherited\":{"
+                                                  "\"op\":\"remove\",\"count\":3,"
+                                                  "\"resources\":[%lld,%lld,%lld]}}",
+                                                  (long long)m.id, (long long)k.id,
+                                                  (long long)z.id)};
+        flt.resource = b.id;
+        assert_false(event_match(&f->cx, &flt, &td)); /* organization-wide */
+        assert_true(event_effects(&f->cx, &flt, &td, &x));
+        assert_true(!x.add && x.root == 0 && x.nids == 2 && x.ids[0] == m.id && x.ids[1] == k.id);
+        assert_string_equal(x.tag, "Gone");
+        flt.tag[flt.ntag++] = "Other";
+        assert_false(event_effects(&f->cx, &flt, &td, &x));
+        flt.ntag = 0;
+        flt.entity[flt.nentity++] = "assignment";
+        assert_false(event_effects(&f->cx, &flt, &td, &x));
+        flt.nentity = 0;
+    }
 }
 
 int main(void)

@@ -212,7 +212,7 @@ static void render_effects(struct sbuf *out, const struct change *c, const struc
         } else {
             jw_kint(&w, "tag_id", x->tag_id);
             jw_kstr(&w, "tag", x->tag);
-            jw_kint(&w, "root", x->root);
+            render_id_or_null(&w, "root", x->root); /* none for a tag's deletion */
             if (i < x->nids)
                 jw_kint(&w, "resource_id", x->ids[i]);
             else
