@@ -559,6 +559,10 @@ static bool tag_effects(struct core_ctx *cx, const struct event_filter *f,
     out->op = out->add ? "add" : "remove";
     out->tag_id = c->entity_id;
     out->tag = tag_name(cx, out->tag_id, json_object_get(o, "name"));
+    if (!tag_ok(f, out->tag)) {
+        json_decref(o);
+        return false;
+    }
     v = json_object_get(in, "count");
     out->descendants = json_is_integer(v) ? json_integer_value(v) : 0;
     ids = json_object_get(in, "resources");
@@ -570,8 +574,6 @@ static bool tag_effects(struct core_ctx *cx, const struct event_filter *f,
             out->ids[out->nids++] = id;
     }
     json_decref(o);
-    if (!tag_ok(f, out->tag))
-        return false;
     return out->nids > 0 || out->truncated;
 }
 
