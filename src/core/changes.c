@@ -257,7 +257,8 @@ int core_versioned_put(struct core_ctx *ctx, const struct versioned *k, const vo
     rc = st_exec(st, err);
     if (rc)
         return rc;
-    return core_change(ctx, k->entity, id, op, before ? k->json(ctx, before) : NULL, json, err);
+    return core_change(ctx, k->entity, id, op, before ? k->json(ctx, before) : NULL,
+                       before && k->change_json ? k->change_json(ctx, before, row, op) : json, err);
 }
 
 int core_versioned_remove(struct core_ctx *ctx, const struct versioned *k, const void *row,
@@ -281,5 +282,7 @@ int core_versioned_remove(struct core_ctx *ctx, const struct versioned *k, const
     rc = st_exec(st, err);
     if (rc)
         return rc;
-    return core_change(ctx, k->entity, id, op, k->json(ctx, row), NULL, err);
+    return core_change(ctx, k->entity, id, op,
+                       k->change_json ? k->change_json(ctx, row, NULL, op) : k->json(ctx, row), NULL,
+                       err);
 }

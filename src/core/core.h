@@ -515,6 +515,10 @@ int core_resource_list(struct core_ctx *ctx, const struct resource_filter *f,
                        struct tg_err *err);
 /** True when `id` is `ancestor` or lies in its subtree. */
 bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor);
+/** As core_resource_within, in the tree as it was at the end of revision `rev` (a resource
+ * deleted by then where it was when deleted): what the change stream's filters ask of a
+ * record of that revision, so that a record passes or not whenever it is read. */
+bool core_resource_within_at(struct core_ctx *ctx, int64_t id, int64_t ancestor, int64_t rev);
 
 /* ---- assignments (resources.c) ---- */
 

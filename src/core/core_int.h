@@ -135,6 +135,12 @@ struct versioned {
     void (*bind)(struct store_stmt *st, const void *row, bool insert);
     void (*bind_hist)(struct store_stmt *st, const void *row); /* NULL: no more columns */
     const char *(*json)(struct core_ctx *ctx, const void *row); /* history and change log */
+    /* NULL, or the change record's document: (before, row) the `after` of an update,
+     * (row, NULL) the `before` of a removal, `op` the change's; the history keeps json's. A
+     * resource's move and a tag's deletion carry what they change in effective tags
+     * (resources.c, tags.c). */
+    const char *(*change_json)(struct core_ctx *ctx, const void *before, const void *row,
+                               const char *op);
 };
 
 /**

@@ -122,13 +122,50 @@ static int64_t record_resource(const struct change *c)
     return 0;
 }
 
+/* An integer member of a JSON object's text (0 when absent or not one). */
+static int64_t doc_int(const char *doc, const char *key)
+{
+    json_t *o, *v;
+    int64_t out = 0;
+
+    if (doc == NULL || doc[0] != '{')
+        return 0;
+    o = json_loads(doc, 0, NULL);
+    v = json_object_get(o, key);
+    if (json_is_integer(v))
+        out = json_integer_value(v);
+    json_decref(o);
+    return out;
+}
+
+/* True when record c (about resource `res`, 0 for none) touches the subtree of `anc`: its
+ * resource lies in it, or, for a resource record, its parent before or after the change does:
+ * a resource moved in or out, or deleted, is seen from both sides. In the tree as it was at
+ * the end of the record's revision (a resource deleted then where it was), so that whether a
+ * record passes does not depend on when it is read. */
+static bool touches(struct core_ctx *cx, const struct change *c, int64_t res, int64_t anc)
+{
+    int64_t p;
+
+    if (res == 0)
+        return false;
+    if (core_resource_within_at(cx, res, anc, c->rev))
+        return true;
+    if (strcmp(c->entity, "resource") != 0)
+        return false;
+    p = doc_int(c->before, "parent_id");
+    if (p && core_resource_within_at(cx, p, anc, c->rev))
+        return true;
+    p = doc_int(c->after, "parent_id");
+    return p && core_resource_within_at(cx, p, anc, c->rev);
+}
+
 bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct change *c)
 {
     int64_t res = record_resource(c);
     bool ok;
 
-    if (cx->who.resource_id > 0 &&
-        (res == 0 || !core_resource_within(cx, res, cx->who.resource_id)))
+    if (cx->who.resource_id > 0 && !touches(cx, c, res, cx->who.resource_id))
         return false;
     if (f->nentity) {
         ok = false;
@@ -155,7 +192,7 @@ bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct
         if (!ok)
             return false;
     }
-    if (f->resource > 0 && (res == 0 || !core_resource_within(cx, res, f->resource)))
+    if (f->resource > 0 && !touches(cx, c, res, f->resource))
         return false;
     if (f->workspace > 0 && c->ws_id != f->workspace)
         return false;
@@ -336,17 +373,210 @@ void event_change_json(struct jw *w, const struct change *c)
     jw_obj_end(w);
 }
 
-/* True when the subtrees of resources a and b overlap; b == 0 is everything. */
-static bool overlaps(struct core_ctx *cx, int64_t a, int64_t b)
+/* True when the subtrees of resources a and b overlapped at the end of revision rev; b == 0
+ * is everything. */
+static bool overlaps(struct core_ctx *cx, int64_t a, int64_t b, int64_t rev)
 {
-    return b == 0 || core_resource_within(cx, a, b) || core_resource_within(cx, b, a);
+    return b == 0 || core_resource_within_at(cx, a, b, rev) ||
+           core_resource_within_at(cx, b, a, rev);
 }
 
-/* Seen by the subscriber: inside its filter's subtree and its scope. */
-static bool sees(struct core_ctx *cx, const struct event_filter *f, int64_t id)
+/* Seen by the subscriber: inside its filter's subtree and its scope at the end of revision
+ * rev (touches). */
+static bool sees(struct core_ctx *cx, const struct event_filter *f, int64_t id, int64_t rev)
 {
-    return (f->resource == 0 || core_resource_within(cx, id, f->resource)) &&
-           (cx->who.resource_id == 0 || core_resource_within(cx, id, cx->who.resource_id));
+    return (f->resource == 0 || core_resource_within_at(cx, id, f->resource, rev)) &&
+           (cx->who.resource_id == 0 ||
+            core_resource_within_at(cx, id, cx->who.resource_id, rev));
+}
+
+static bool entity_ok(const struct event_filter *f, const char *entity)
+{
+    bool ok = f->nentity == 0;
+
+    for (int i = 0; i < f->nentity && !ok; i++)
+        ok = strcmp(f->entity[i], entity) == 0 || strcmp(f->entity[i], "effective") == 0;
+    return ok;
+}
+
+static bool tag_ok(const struct event_filter *f, const char *name)
+{
+    bool ok = f->ntag == 0;
+
+    for (int i = 0; i < f->ntag && !ok; i++)
+        ok = event_tag_match(f->tag[i], name);
+    return ok;
+}
+
+/* A tag's name as written now, else the record's (the case-folded key), else NULL. */
+static const char *tag_name(struct core_ctx *cx, int64_t tag_id, json_t *rec)
+{
+    struct tag t;
+
+    if (tag_id > 0 && core_tag_get(cx, tag_id, &t, NULL) == 0)
+        return t.name;
+    if (json_is_string(rec))
+        return arena_strdup(cx->a, json_string_value(rec));
+    return NULL;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static bool listed_in(json_t *ids, int64_t id)
+{
+    size_t lo = 0, hi = json_array_size(ids);
+
+    /* The writer lists them ascending (eng_moved). */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        int64_t v = json_integer_value(json_array_get(ids, mid));
+        if (v == id)
+            return true;
+        if (v < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+/* event_effects of a resource record: a move or a delete with its "inherited" (core/resources.c,
+ * moved). A resource of the moved subtree is seen when it lies in the subscriber's subtree
+ * now, or when the parent it left does (all of the subtree was in it before). */
+static bool move_effects(struct core_ctx *cx, const struct event_filter *f,
+                         const struct change *c, struct event_effect *out)
+{
+    bool del = strcmp(c->op, "delete") == 0, self = false, from_seen;
+    json_t *o, *in, *tags, *v, **lists, **kept;
+    struct vec ids;
+    size_t nt;
+
+    if (!entity_ok(f, "resource"))
+        return false;
+    o = json_loads(del ? c->before : c->after, 0, NULL);
+    in = json_object_get(o, "inherited");
+    tags = json_object_get(in, "tags");
+    if (!json_is_array(tags) || json_array_size(tags) == 0) {
+        json_decref(o);
+        return false;
+    }
+    out->op = del ? "delete" : "move";
+    out->root = c->entity_id;
+    v = json_object_get(in, "from");
+    out->from = json_is_integer(v) ? json_integer_value(v) : 0;
+    v = json_object_get(in, "to");
+    out->to = json_is_integer(v) ? json_integer_value(v) : 0;
+    nt = json_array_size(tags);
+    out->tags = arena_alloc(cx->a, nt * sizeof(*out->tags));
+    lists = arena_alloc(cx->a, nt * sizeof(*lists));
+    kept = arena_alloc(cx->a, nt * sizeof(*kept));
+    for (size_t k = 0; k < nt; k++) {
+        json_t *t = json_array_get(tags, k), *list = json_object_get(t, "resources");
+        struct event_tag *x = &out->tags[out->ntags];
+        int64_t n;
+        v = json_object_get(t, "tag_id");
+        x->tag_id = json_is_integer(v) ? json_integer_value(v) : 0;
+        x->tag = tag_name(cx, x->tag_id, json_object_get(t, "tag"));
+        v = json_object_get(t, "op");
+        x->add = json_is_string(v) && strcmp(json_string_value(v), "add") == 0;
+        if (!tag_ok(f, x->tag))
+            continue;
+        v = json_object_get(t, "descendants");
+        n = json_is_integer(v) ? json_integer_value(v) : 0;
+        if (n > 0 && !json_is_array(list))
+            out->truncated = true;
+        if (n > out->descendants)
+            out->descendants = n;
+        self = self || json_is_true(json_object_get(t, "self"));
+        kept[out->ntags] = t;
+        lists[out->ntags++] = json_is_array(list) ? list : NULL;
+    }
+    if (out->ntags == 0) {
+        json_decref(o);
+        return false;
+    }
+    v = json_object_get(in, "descendants");
+    if (json_is_integer(v))
+        out->descendants = json_integer_value(v);
+    from_seen = out->from && sees(cx, f, out->from, c->rev);
+    vec_init(&ids, sizeof(int64_t));
+    for (size_t k = 0; k < out->ntags && !out->truncated; k++)
+        for (size_t i = 0; lists[k] && i < json_array_size(lists[k]); i++)
+            *(int64_t *)vec_push(cx, &ids) = json_integer_value(json_array_get(lists[k], i));
+    if (ids.n > 1)
+        qsort(ids.items, ids.n, sizeof(int64_t), cmp_i64);
+    out->ids = arena_alloc(cx->a, (ids.n + 1) * sizeof(*out->ids));
+    if (self && (from_seen || sees(cx, f, out->root, c->rev)))
+        out->ids[out->nids++] = out->root;
+    for (size_t i = 0; i < ids.n; i++) {
+        int64_t id = ((int64_t *)ids.items)[i];
+        if ((i > 0 && id == ((int64_t *)ids.items)[i - 1]) || id == out->root)
+            continue;
+        if (from_seen || sees(cx, f, id, c->rev))
+            out->ids[out->nids++] = id;
+    }
+    out->changed = arena_alloc(cx->a, (out->nids * out->ntags + 1) * sizeof(*out->changed));
+    for (size_t i = 0; i < out->nids; i++) {
+        for (size_t k = 0; k < out->ntags; k++) {
+            bool ch;
+            if (out->ids[i] == out->root)
+                ch = json_is_true(json_object_get(kept[k], "self"));
+            else
+                ch = lists[k] && listed_in(lists[k], out->ids[i]);
+            out->changed[i * out->ntags + k] = ch;
+        }
+    }
+    json_decref(o);
+    if (out->truncated &&
+        !((overlaps(cx, out->root, f->resource, c->rev) &&
+           overlaps(cx, out->root, cx->who.resource_id, c->rev)) ||
+          from_seen))
+        out->truncated = false;
+    return out->nids > 0 || out->truncated;
+}
+
+/* event_effects of a tag record: a tag deleted, restored or purged with its "inherited"
+ * (core/tags.c): every resource that carried it effectively loses (or regains) it. There is
+ * no root: beyond the bound the summary goes to every subscriber the tag filter lets by. */
+static bool tag_effects(struct core_ctx *cx, const struct event_filter *f,
+                        const struct change *c, struct event_effect *out)
+{
+    bool purge = strcmp(c->op, "purge") == 0;
+    json_t *o, *in, *ids, *v;
+
+    if (!entity_ok(f, "tag"))
+        return false;
+    o = json_loads(purge ? c->before : c->after, 0, NULL);
+    in = json_object_get(o, "inherited");
+    if (!json_is_object(in)) {
+        json_decref(o);
+        return false;
+    }
+    v = json_object_get(in, "op");
+    out->add = json_is_string(v) && strcmp(json_string_value(v), "add") == 0;
+    out->op = out->add ? "add" : "remove";
+    out->tag_id = c->entity_id;
+    out->tag = tag_name(cx, out->tag_id, json_object_get(o, "name"));
+    if (!tag_ok(f, out->tag)) {
+        json_decref(o);
+        return false;
+    }
+    v = json_object_get(in, "count");
+    out->descendants = json_is_integer(v) ? json_integer_value(v) : 0;
+    ids = json_object_get(in, "resources");
+    out->truncated = out->descendants > 0 && !json_is_array(ids);
+    out->ids = arena_alloc(cx->a, (json_array_size(ids) + 1) * sizeof(*out->ids));
+    for (size_t i = 0; i < json_array_size(ids); i++) {
+        int64_t id = json_integer_value(json_array_get(ids, i));
+        if (id > 0 && sees(cx, f, id, c->rev))
+            out->ids[out->nids++] = id;
+    }
+    json_decref(o);
+    return out->nids > 0 || out->truncated;
 }
 
 bool event_effects(struct core_ctx *cx, const struct event_filter *f, const struct change *c,
@@ -358,25 +588,28 @@ bool event_effects(struct core_ctx *cx, const struct event_filter *f, const stru
     size_t nlisted = 0;
 
     memset(out, 0, sizeof(*out));
-    if (!f->effective || strcmp(c->entity, "assignment") != 0)
+    if (!f->effective)
+        return false;
+    if (strcmp(c->entity, "resource") == 0)
+        return move_effects(cx, f, c, out);
+    if (strcmp(c->entity, "tag") == 0)
+        return tag_effects(cx, f, c, out);
+    if (strcmp(c->entity, "assignment") != 0)
         return false;
     if (f->workspace > 0 && c->ws_id != f->workspace)
         return false;
     if (strcmp(c->op, "add") == 0) {
         out->add = true;
+        out->op = "add";
         doc = c->after;
     } else if (strcmp(c->op, "remove") == 0) {
+        out->op = "remove";
         doc = c->before;
     } else {
         return false;
     }
-    if (f->nentity) {
-        ok = false;
-        for (int i = 0; i < f->nentity && !ok; i++)
-            ok = strcmp(f->entity[i], "assignment") == 0 || strcmp(f->entity[i], "effective") == 0;
-        if (!ok)
-            return false;
-    }
+    if (!entity_ok(f, "assignment"))
+        return false;
     o = doc ? json_loads(doc, 0, NULL) : NULL;
     if (!json_is_object(o)) {
         json_decref(o);
@@ -405,16 +638,16 @@ bool event_effects(struct core_ctx *cx, const struct event_filter *f, const stru
         nlisted = json_is_array(ids) ? json_array_size(ids) : 0;
         out->truncated = out->descendants > 0 && !json_is_array(ids);
         out->ids = arena_alloc(cx->a, (nlisted + 1) * sizeof(*out->ids));
-        if (self && sees(cx, f, out->root))
+        if (self && sees(cx, f, out->root, c->rev))
             out->ids[out->nids++] = out->root;
         for (size_t i = 0; i < nlisted; i++) {
             int64_t id = json_integer_value(json_array_get(ids, i));
-            if (id > 0 && sees(cx, f, id))
+            if (id > 0 && sees(cx, f, id, c->rev))
                 out->ids[out->nids++] = id;
         }
     } else {
         out->ids = arena_alloc(cx->a, sizeof(*out->ids));
-        if (sees(cx, f, out->root))
+        if (sees(cx, f, out->root, c->rev))
             out->ids[out->nids++] = out->root;
     }
     json_decref(o);
@@ -426,7 +659,8 @@ bool event_effects(struct core_ctx *cx, const struct event_filter *f, const stru
             return false;
     }
     if (out->truncated &&
-        !(overlaps(cx, out->root, f->resource) && overlaps(cx, out->root, cx->who.resource_id)))
+        !(overlaps(cx, out->root, f->resource, c->rev) &&
+          overlaps(cx, out->root, cx->who.resource_id, c->rev)))
         out->truncated = false;
     return out->nids > 0 || out->truncated;
 }

@@ -58,6 +58,19 @@ struct event_effect {
     int64_t *ids;          /* the changed resources the subscriber sees: root first (when it
                             * changed), then its descendants ascending */
     size_t nids;
+    /* A resource record with "inherited" (a move to another parent, op "move", or a delete,
+     * op "delete"): root moved from under `from` to under `to` (0: none), and its ancestors
+     * gained (add) or lost the `ntags` tags that pass the tag filter; tag_id, tag and add
+     * above are unused. changed[i * ntags + k]: tags[k] changes for ids[i]. */
+    const char *op;        /* "add", "remove" (an assignment), "move", "delete" */
+    int64_t from, to;
+    struct event_tag {
+        int64_t tag_id;
+        const char *tag;
+        bool add;
+    } *tags;
+    size_t ntags;
+    bool *changed;
 };
 
 /** True when `f` asks for anything (some list or the resource is set). */
@@ -78,10 +91,11 @@ bool event_tag_match(const char *pat, const char *name);
  */
 bool event_match(struct core_ctx *cx, const struct event_filter *f, const struct change *c);
 /**
- * For a subscriber with f->effective: what assignment record c changed in effective tags that
- * the subscriber sees (inside f->resource's subtree and its scope, passing the tag filter; an
- * entity filter must name "assignment" or "effective"). False when nothing: c is no
- * assignment record, or none of it is for this subscriber. out's arrays in cx's arena.
+ * For a subscriber with f->effective: what assignment record c, or resource record c of a move
+ * or a delete, changed in effective tags that the subscriber sees (inside f->resource's subtree
+ * and its scope, or, for a move, inside them before it; passing the tag filter; an entity
+ * filter must name the record's entity or "effective"). False when nothing: c carries no
+ * such change, or none of it is for this subscriber. out's arrays in cx's arena.
  */
 bool event_effects(struct core_ctx *cx, const struct event_filter *f, const struct change *c,
                    struct event_effect *out);

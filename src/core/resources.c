@@ -37,7 +37,17 @@ int core_resource_ref_check(const char *kind, const char *key, struct tg_err *er
     return 0;
 }
 
-static const char *res_json(struct core_ctx *ctx, const struct resource *r)
+/* A resource re-parented (or deleted): who it leaves and joins, for its record's
+ * "inherited" (moved). */
+struct move {
+    int64_t from, to;
+    bool self_only; /* deleted: its children are detached by records of their own */
+};
+
+static void moved(struct core_ctx *ctx, int64_t resource_id, const struct move *m, struct jw *w);
+
+static const char *res_json_moved(struct core_ctx *ctx, const struct resource *r,
+                                  const struct move *m)
 {
     struct sbuf b;
     struct jw w;
@@ -58,10 +68,17 @@ static const char *res_json(struct core_ctx *ctx, const struct resource *r)
         jw_raw(&w, r->extra);
     }
     jw_kint(&w, "version", r->version);
+    if (m)
+        moved(ctx, r->id, m, &w);
     jw_obj_end(&w);
     out = arena_strndup(ctx->a, sbuf_str(&b), b.len);
     sbuf_release(&b);
     return out;
+}
+
+static const char *res_json(struct core_ctx *ctx, const struct resource *r)
+{
+    return res_json_moved(ctx, r, NULL);
 }
 
 /* Parameters ?4... of SQL_RES_INSERT and SQL_RES_UPDATE (core_int.h, struct versioned): kind
@@ -98,6 +115,28 @@ static const char *res_json_v(struct core_ctx *ctx, const void *row)
     return res_json(ctx, row);
 }
 
+/* The change record of a resource that moves carries what that changes in effective tags
+ * (its "inherited", docs/events.md): an update to another parent, and a delete (whose
+ * children were detached before, each by an update of its own). */
+static const char *res_change_json(struct core_ctx *ctx, const void *before, const void *row,
+                                   const char *op)
+{
+    const struct resource *b = before, *r = row;
+    struct move m = {0};
+
+    (void)op;
+    if (r == NULL) {
+        m.from = b->parent_id;
+        m.self_only = true;
+        return res_json_moved(ctx, b, &m);
+    }
+    if (b->parent_id == r->parent_id)
+        return res_json(ctx, r);
+    m.from = b->parent_id;
+    m.to = r->parent_id;
+    return res_json_moved(ctx, r, &m);
+}
+
 static const struct versioned res_rows = {
     .entity = "resource",
     VERSIONED_FIELDS(struct resource, ),
@@ -109,6 +148,7 @@ static const struct versioned res_rows = {
     .bind = res_bind,
     .bind_hist = res_bind_hist,
     .json = res_json_v,
+    .change_json = res_change_json,
 };
 
 static int res_save(struct core_ctx *ctx, const struct resource *before, struct resource *r,
@@ -203,6 +243,35 @@ static int64_t parent_of(struct core_ctx *ctx, int64_t id)
         p = col_int(st, 0);
     st_reset(st);
     return p;
+}
+
+/* The parent of `id` at the end of revision `rev` (of a resource deleted by then, the last one
+ * it had); the current one when its history holds nothing that old. */
+static int64_t parent_at(struct core_ctx *ctx, int64_t id, int64_t rev)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_RES_PARENT_AT, NULL);
+    int64_t p = 0;
+    int rc;
+
+    if (st == NULL)
+        return 0;
+    st_int(st, 1, id);
+    st_int(st, 2, rev);
+    rc = st_step(st, NULL);
+    if (rc == 1)
+        p = col_int(st, 0);
+    st_reset(st);
+    return rc == 0 ? parent_of(ctx, id) : p;
+}
+
+bool core_resource_within_at(struct core_ctx *ctx, int64_t id, int64_t ancestor, int64_t rev)
+{
+    for (int depth = 0; id && depth < MAX_DEPTH; depth++) {
+        if (id == ancestor)
+            return true;
+        id = parent_at(ctx, id, rev);
+    }
+    return false;
 }
 
 bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor)
@@ -742,6 +811,86 @@ static int assigned(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id, b
     return rc < 0 ? rc : 0;
 }
 
+/* Acquires the engine's snapshot for counting what a change of resource_id (and of `also`,
+ * 0 for none) does to effective tags: once it holds every commit that touched their trees. */
+static const struct eng_snap *counting_snap(struct core_ctx *ctx, int64_t resource_id,
+                                            int64_t also)
+{
+    const struct eng_snap *s = engine_acquire(ctx->engine);
+    int64_t wait;
+
+    if (!core__fresh_tree(s, resource_id, &wait) || (also && !core__fresh_tree(s, also, &wait))) {
+        /* The publisher has yet to apply a commit that touched this tree (txn/txn.c): wait
+         * for it rather than count from an older tree. */
+        engine_release(ctx->engine, s);
+        if (!engine_wait(ctx->engine, wait, 2000))
+            log_warn("inherited changes of resource %lld counted without revision %lld",
+                     (long long)resource_id, (long long)wait);
+        s = engine_acquire(ctx->engine);
+    }
+    return s;
+}
+
+/* Writes the member "inherited" of the record of resource `resource_id` moved from under
+ * m->from to under m->to (0: none), or deleted (m->self_only): the tags its ancestors gained
+ * or lost, each with whether the resource's own effective tags change and which of its
+ * descendants' do (docs/events.md, "Moves and deletes"). Counted from the engine's index of
+ * the commits before this transaction, as an assignment's (inherited). Not written when the
+ * engine does not know the resource (made by the same write: it has no descendants there). */
+static void moved(struct core_ctx *ctx, int64_t resource_id, const struct move *m, struct jw *w)
+{
+    const struct eng_snap *s;
+    struct eng_moved mv;
+    int64_t cap = core_limits.events_effective_max;
+
+    if (ctx->engine == NULL)
+        return;
+    s = counting_snap(ctx, resource_id, m->to);
+    if (!eng_moved(s, resource_id, m->from, m->to, (size_t)cap, m->self_only, &mv)) {
+        engine_release(ctx->engine, s);
+        return;
+    }
+    jw_key(w, "inherited");
+    jw_obj(w);
+    jw_kint(w, "root", resource_id);
+    jw_key(w, "from");
+    if (m->from)
+        jw_int(w, m->from);
+    else
+        jw_null(w);
+    jw_key(w, "to");
+    if (m->to)
+        jw_int(w, m->to);
+    else
+        jw_null(w);
+    jw_kbool(w, "self", mv.self);
+    jw_kint(w, "descendants", mv.descendants);
+    jw_key(w, "tags");
+    jw_arr(w);
+    for (size_t k = 0; k < mv.ntags; k++) {
+        const struct eng_moved_tag *x = &mv.tags[k];
+        const struct tag *t = eng_tag_record(s, x->tag_id);
+        jw_obj(w);
+        jw_kint(w, "tag_id", x->tag_id);
+        jw_kstr(w, "tag", t ? t->name_key : NULL);
+        jw_kstr(w, "op", x->add ? "add" : "remove");
+        jw_kbool(w, "self", x->self);
+        jw_kint(w, "descendants", x->descendants);
+        if (mv.listed) {
+            jw_key(w, "resources");
+            jw_arr(w);
+            for (int64_t i = 0; i < x->descendants; i++)
+                jw_int(w, x->ids[i]);
+            jw_arr_end(w);
+        }
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+    jw_obj_end(w);
+    engine_release(ctx->engine, s);
+    eng_moved_release(&mv);
+}
+
 /* Writes the member "inherited" of an assignment record of tag `tag_id` on `resource_id`: what
  * the change does to effective tags below the resource (docs/events.md, "Inherited changes"),
  * from the engine's index of the commits before this transaction (so not counting this
@@ -754,21 +903,12 @@ static void inherited(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
 {
     const struct eng_snap *s;
     struct eng_inherited in;
-    int64_t cap = core_limits.events_effective_max, *ids = NULL, wait;
+    int64_t cap = core_limits.events_effective_max, *ids = NULL;
     bool ok;
 
     if (ctx->engine == NULL)
         return;
-    s = engine_acquire(ctx->engine);
-    if (!core__fresh_tree(s, resource_id, &wait)) {
-        /* The publisher has yet to apply a commit that touched this tree (txn/txn.c): wait
-         * for it rather than count from an older tree. */
-        engine_release(ctx->engine, s);
-        if (!engine_wait(ctx->engine, wait, 2000))
-            log_warn("inherited changes of resource %lld counted without revision %lld",
-                     (long long)resource_id, (long long)wait);
-        s = engine_acquire(ctx->engine);
-    }
+    s = counting_snap(ctx, resource_id, 0);
     ok = eng_inherited(s, resource_id, tag_id, &in, NULL, 0);
     if (ok && in.descendants > 0 && in.descendants <= cap) {
         /* Again with room for the ids: a folder's subtree is walked twice, a file's never. */

@@ -11,6 +11,8 @@
 #include "core/core_int.h"
 #include "engine/engine.h"
 #include "util/jw.h"
+#include "util/log.h"
+#include "util/mem.h"
 #include "util/name.h"
 
 #define MAX_DESCRIPTION 4000
@@ -160,6 +162,68 @@ static const char *tag_json(struct core_ctx *ctx, const void *row)
     return core_tag_json(ctx, row);
 }
 
+/* The change record of a tag deleted, restored or purged carries the resources whose
+ * effective tags that changes (docs/events.md, "What else changes effective tags"): every one
+ * that carries the tag, directly or from an ancestor, from the engine's index of the commits
+ * before this transaction. A merge's deletion does not: its assignment records moved them
+ * already. Listed up to core_limits.events_effective_max. */
+static const char *tag_change_json(struct core_ctx *ctx, const void *before, const void *row,
+                                   const char *op)
+{
+    const struct tag *b = before, *t = row;
+    const char *doc = tag_json(ctx, t ? t : b), *what;
+    const struct eng_snap *s;
+    int64_t cap = core_limits.events_effective_max, total, wait, *ids;
+    size_t n;
+    struct sbuf out;
+    struct jw w;
+    bool ok;
+
+    if (t ? b->deleted == t->deleted : b->deleted)
+        return doc; /* no change to who carries it, or a deleted tag purged */
+    if (strcmp(op, "merge") == 0 || ctx->engine == NULL || doc == NULL || doc[0] != '{')
+        return doc;
+    what = t && !t->deleted ? "add" : "remove";
+    s = engine_acquire(ctx->engine);
+    (void)core__fresh_tree(s, 0, &wait);
+    if (eng_snap_rev(s) < wait) {
+        /* Who carries it is every commit's work: wait for the engine to hold them all. */
+        engine_release(ctx->engine, s);
+        if (!engine_wait(ctx->engine, wait, 2000))
+            log_warn("effective changes of tag %lld counted without revision %lld",
+                     (long long)b->id, (long long)wait);
+        s = engine_acquire(ctx->engine);
+    }
+    ids = xmalloc(((size_t)cap + 1) * sizeof(*ids));
+    ok = eng_tag_effective(s, b->id, ids, (size_t)cap, &n, &total);
+    engine_release(ctx->engine, s);
+    if (!ok) {
+        xfree(ids);
+        return doc;
+    }
+    sbuf_init(&out, 0);
+    sbuf_add(&out, doc, strlen(doc) - 1); /* the object without its '}' */
+    sbuf_adds(&out, doc[1] == '}' ? "" : ",");
+    jw_init(&w, &out);
+    jw_key(&w, "inherited");
+    jw_obj(&w);
+    jw_kstr(&w, "op", what);
+    jw_kint(&w, "count", total);
+    if (total <= cap) {
+        jw_key(&w, "resources");
+        jw_arr(&w);
+        for (size_t i = 0; i < n; i++)
+            jw_int(&w, ids[i]);
+        jw_arr_end(&w);
+    }
+    jw_obj_end(&w);
+    sbuf_addc(&out, '}');
+    xfree(ids);
+    doc = arena_strndup(ctx->a, sbuf_str(&out), out.len);
+    sbuf_release(&out);
+    return doc;
+}
+
 static const struct versioned tag_rows = {
     .entity = "tag",
     .what = "tag",
@@ -174,6 +238,7 @@ static const struct versioned tag_rows = {
     .bind = tag_bind,
     .bind_hist = tag_bind_hist,
     .json = tag_json,
+    .change_json = tag_change_json,
 };
 
 int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t, const char *op,

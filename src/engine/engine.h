@@ -137,6 +137,47 @@ struct eng_inherited {
  */
 bool eng_inherited(const struct eng_snap *s, int64_t resource_id, int64_t tag_id,
                    struct eng_inherited *out, int64_t *ids, size_t cap);
+/* What moving a resource to another parent changes in effective tags, tag by tag. */
+struct eng_moved_tag {
+    int64_t tag_id;
+    bool add;            /* the new ancestors carry it (effectively) and the old did not */
+    bool self;           /* the resource's own effective tags change: it does not carry the
+                          * tag directly (then neither does anything below it change) */
+    int64_t descendants; /* its descendants whose effective tags change, for this tag */
+    int64_t *ids;        /* those, ascending, when eng_moved.listed; else NULL */
+};
+
+struct eng_moved {
+    bool has_children;
+    bool self;            /* the resource's effective tags change (some tag's self) */
+    int64_t descendants;  /* descendants whose effective tags change, for any tag */
+    bool listed;          /* every tag's ids are there: their sum is at most the cap */
+    size_t ntags;         /* the live tags that one parent's chain carries and the other's
+                           * not, by id */
+    struct eng_moved_tag *tags;
+};
+
+/**
+ * For resource `resource_id` moved from under `from` to under `to` (0: a root; a resource the
+ * snapshot does not know carries nothing), the rest of the snapshot as it is: each live tag
+ * that the ancestors gain or lose changes the effective tags of the resource and of each
+ * descendant not under a nearer direct holder of it (what eng_inherited walks, without the
+ * parent's check). The ids are listed when all tags' together are at most `cap`. With
+ * `self_only` the descendants are not walked (their share is counted elsewhere: a deleted
+ * resource's children are detached on their own). False when the snapshot does not know the
+ * resource. Free with eng_moved_release.
+ */
+bool eng_moved(const struct eng_snap *s, int64_t resource_id, int64_t from, int64_t to,
+               size_t cap, bool self_only, struct eng_moved *out);
+void eng_moved_release(struct eng_moved *m);
+/**
+ * The resources that carry tag `tag_id` effectively (directly or from an ancestor), whether
+ * the tag is deleted or not (a deleted tag's assignments stay open): how many in *total, and
+ * up to `cap` of their ids, ascending, into ids (*n of them). False when the snapshot does not
+ * know the tag.
+ */
+bool eng_tag_effective(const struct eng_snap *s, int64_t tag_id, int64_t *ids, size_t cap,
+                       size_t *n, int64_t *total);
 /** Resource `id` and its ancestors, nearest first, up to cap, into out; their number (0 when the
  * snapshot does not know it). *has_children: whether `id` has descendants. */
 size_t eng_resource_chain(const struct eng_snap *s, int64_t id, int64_t *out, size_t cap,

@@ -353,6 +353,145 @@ bool eng_inherited(const struct eng_snap *s, int64_t resource_id, int64_t tag_id
     return true;
 }
 
+/* The live tags resource `id` carries effectively (its own and its ancestors'); none for 0 or
+ * a resource the snapshot does not know (made by the same write). */
+static roaring_bitmap_t *chain_tags(const struct eng_snap *s, int64_t id)
+{
+    roaring_bitmap_t *b = roaring_bitmap_create();
+
+    for (int d = 0; id > 0 && id < (int64_t)UINT32_MAX && d < 4096; d++) {
+        const struct eres *r = eng__res_at(s, (uint32_t)id);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            break;
+        for (uint32_t j = 0; j < r->ntags; j++) {
+            const struct etag *t = eng__tag_at(s, r->tags[j]);
+            if (t && !t->rec->deleted)
+                roaring_bitmap_add(b, r->tags[j]);
+        }
+        id = r->parent;
+    }
+    return b;
+}
+
+/* The descendants of r that have no nearer holder of t (nor hold it themselves), into `into`. */
+static void below_without(const struct eng_snap *s, const struct eres *r, const struct etag *t,
+                          roaring_bitmap_t *into)
+{
+    uint32_t *stk = NULL;
+    size_t n = 0, scap = 0;
+
+    for (;;) {
+        roaring_uint32_iterator_t it;
+        if (r && r->children) {
+            roaring_init_iterator(r->children, &it);
+            for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+                if (roaring_bitmap_contains(t->direct, it.current_value))
+                    continue; /* holds t itself: so does its subtree, wherever it is */
+                roaring_bitmap_add(into, it.current_value);
+                if (n == scap) {
+                    scap = scap ? scap * 2 : 64;
+                    stk = xrealloc(stk, scap * sizeof(*stk));
+                }
+                stk[n++] = it.current_value;
+            }
+        }
+        if (n == 0)
+            break;
+        r = eng__res_at(s, stk[--n]);
+        if (r && !(r->flags & R_EXISTS))
+            r = NULL;
+    }
+    xfree(stk);
+}
+
+bool eng_moved(const struct eng_snap *s, int64_t resource_id, int64_t from, int64_t to,
+               size_t cap, bool self_only, struct eng_moved *out)
+{
+    const struct eres *r;
+    roaring_bitmap_t *was, *now, *delta, *all, **each;
+    roaring_uint32_iterator_t it;
+    uint64_t listed = 0;
+    size_t k = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (resource_id <= 0 || resource_id >= (int64_t)UINT32_MAX)
+        return false;
+    r = eng__res_at(s, (uint32_t)resource_id);
+    if (r == NULL || !(r->flags & R_EXISTS))
+        return false;
+    out->has_children = !self_only && r->children && !roaring_bitmap_is_empty(r->children);
+    was = chain_tags(s, from);
+    now = chain_tags(s, to);
+    delta = roaring_bitmap_xor(was, now);
+    all = roaring_bitmap_create();
+    out->ntags = (size_t)roaring_bitmap_get_cardinality(delta);
+    out->tags = xcalloc(out->ntags ? out->ntags : 1, sizeof(*out->tags));
+    each = xcalloc(out->ntags ? out->ntags : 1, sizeof(*each));
+    roaring_init_iterator(delta, &it);
+    for (; it.has_value; roaring_advance_uint32_iterator(&it), k++) {
+        const struct etag *t = eng__tag_at(s, it.current_value);
+        struct eng_moved_tag *x = &out->tags[k];
+        x->tag_id = it.current_value;
+        x->add = roaring_bitmap_contains(now, it.current_value);
+        each[k] = roaring_bitmap_create();
+        /* A tag of the chain is live, so the snapshot knows it. */
+        if (t == NULL || roaring_bitmap_contains(t->direct, (uint32_t)resource_id))
+            continue;
+        x->self = out->self = true;
+        if (out->has_children)
+            below_without(s, r, t, each[k]);
+        x->descendants = (int64_t)roaring_bitmap_get_cardinality(each[k]);
+        listed += (uint64_t)x->descendants;
+        roaring_bitmap_or_inplace(all, each[k]);
+    }
+    out->descendants = (int64_t)roaring_bitmap_get_cardinality(all);
+    out->listed = listed <= cap;
+    for (k = 0; k < out->ntags; k++) {
+        struct eng_moved_tag *x = &out->tags[k];
+        if (out->listed && x->descendants > 0) {
+            uint32_t *v = xmalloc((size_t)x->descendants * sizeof(*v));
+            roaring_bitmap_to_uint32_array(each[k], v);
+            x->ids = xmalloc((size_t)x->descendants * sizeof(*x->ids));
+            for (int64_t i = 0; i < x->descendants; i++)
+                x->ids[i] = v[i];
+            xfree(v);
+        }
+        roaring_bitmap_free(each[k]);
+    }
+    xfree(each);
+    roaring_bitmap_free(all);
+    roaring_bitmap_free(delta);
+    roaring_bitmap_free(was);
+    roaring_bitmap_free(now);
+    return true;
+}
+
+void eng_moved_release(struct eng_moved *m)
+{
+    for (size_t k = 0; k < m->ntags; k++)
+        xfree(m->tags[k].ids);
+    xfree(m->tags);
+    memset(m, 0, sizeof(*m));
+}
+
+bool eng_tag_effective(const struct eng_snap *s, int64_t tag_id, int64_t *ids, size_t cap,
+                       size_t *n, int64_t *total)
+{
+    const struct etag *t = tag_id > 0 && tag_id < (int64_t)UINT32_MAX ? eng__tag_at(s, tag_id)
+                                                                       : NULL;
+    roaring_uint32_iterator_t it;
+
+    *n = 0;
+    *total = 0;
+    if (t == NULL)
+        return false;
+    *total = (int64_t)roaring_bitmap_get_cardinality(t->eff);
+    roaring_init_iterator(t->eff, &it);
+    for (; it.has_value && *n < cap; roaring_advance_uint32_iterator(&it))
+        ids[(*n)++] = it.current_value;
+    return true;
+}
+
 bool eng_resource_related(const struct eng_snap *s, int64_t a, int64_t b)
 {
     int64_t ends[2][2] = {{a, b}, {b, a}};

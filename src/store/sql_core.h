@@ -158,6 +158,10 @@ STORE_SQL_ID(SQL_RES_UPDATE,
              " archived = ?6, extra = ?7 WHERE id = ?1")
 STORE_SQL_ID(SQL_RES_DELETE_ROW, "DELETE FROM resources WHERE id = ?1")
 STORE_SQL_ID(SQL_RES_PARENT, "SELECT parent_id FROM resources WHERE id = ?1")
+/* A resource's parent at the end of revision ?2 (of a resource deleted by then, the last one it
+ * had): the event filters place a record's resource where it was at the record's revision. */
+STORE_SQL_ID(SQL_RES_PARENT_AT, "SELECT parent_id FROM resources_hist WHERE resource_id = ?1"
+                                " AND valid_from <= ?2 ORDER BY valid_from DESC LIMIT 1")
 STORE_SQL_ID(SQL_RES_CHILDREN, "SELECT id FROM resources WHERE parent_id = ?1")
 STORE_SQL_ID(SQL_RES_HIST_CLOSE, "UPDATE resources_hist SET valid_to = ?2 WHERE resource_id = ?1"
                                  " AND valid_to IS NULL")

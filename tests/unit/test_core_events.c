@@ -199,6 +199,84 @@ static void test_scope_and_effects(void **state)
     f->cx.who.resource_id = 0;
 }
 
+/* A move's record (core/resources.c, moved): one effect with the tags per resource, seen from
+ * the side it left and the side it joined, none from elsewhere; the tag filter keeps its tags.
+ * A resource record passes a subtree filter when its parent before or after lies in it. */
+static void test_move_effects(void **state)
+{
+    struct fixture *f = *state;
+    struct resource a = put(f, "folder", "ma", NULL);
+    struct resource b = put(f, "folder", "mb", NULL);
+    struct resource m = put(f, "folder", "mm", "mb"); /* moved from ma to mb */
+    struct resource k = put(f, "doc", "mk", "mm");
+    struct resource z = put(f, "folder", "mz", NULL);
+    struct event_filter flt;
+    struct event_effect x;
+    char *doc = arena_printf(&f->a,
+                             "{\"id\":%lld,\"parent_id\":%lld,\"inherited\":{\"root\":%lld,"
+                             "\"from\":%lld,\"to\":%lld,\"self\":true,\"descendants\":1,"
+                             "\"tags\":[{\"tag_id\":0,\"tag\":\"p.new\",\"op\":\"add\","
+                             "\"self\":true,\"descendants\":1,\"resources\":[%lld]},"
+                             "{\"tag_id\":0,\"tag\":\"q.old\",\"op\":\"remove\","
+                             "\"self\":false,\"descendants\":0,\"resources\":[]}]}}",
+                             (long long)m.id, (long long)b.id, (long long)m.id, (long long)a.id,
+                             (long long)b.id, (long long)k.id);
+    struct change mv = {.entity = "resource", .entity_id = m.id, .op = "update",
+                        .before = arena_printf(&f->a, "{\"parent_id\":%lld}", (long long)a.id),
+                        .after = doc};
+
+    memset(&flt, 0, sizeof(flt));
+    flt.resource = a.id; /* the side it left */
+    assert_true(event_match(&f->cx, &flt, &mv));
+    flt.resource = z.id;
+    assert_false(event_match(&f->cx, &flt, &mv));
+    flt.effective = true;
+    assert_false(event_effects(&f->cx, &flt, &mv, &x));
+    for (int side = 0; side < 2; side++) {
+        flt.resource = side ? b.id : a.id;
+        assert_true(event_effects(&f->cx, &flt, &mv, &x));
+        assert_string_equal(x.op, "move");
+        assert_true(x.root == m.id && x.from == a.id && x.to == b.id && !x.truncated);
+        assert_int_equal(x.ntags, 2);
+        assert_int_equal(x.nids, 2);
+        assert_true(x.ids[0] == m.id && x.ids[1] == k.id);
+        assert_true(x.tags[0].add && !x.tags[1].add);
+        /* m gains p.new (q.old's self is false: it holds q.old itself), k gains p.new. */
+        assert_true(x.changed[0] && !x.changed[1] && x.changed[2] && !x.changed[3]);
+    }
+    flt.tag[flt.ntag++] = "q.*";
+    assert_false(event_effects(&f->cx, &flt, &mv, &x)); /* q.old changes no one */
+    flt.tag[0] = "p.*";
+    assert_true(event_effects(&f->cx, &flt, &mv, &x));
+    assert_int_equal(x.ntags, 1);
+    flt.ntag = 0;
+    flt.resource = k.id; /* below the root: its own resources only */
+    assert_true(event_effects(&f->cx, &flt, &mv, &x));
+    assert_true(x.nids == 1 && x.ids[0] == k.id);
+
+    /* A tag's deletion (core/tags.c): every holder, those in the subtree for this stream. */
+    {
+        struct change td = {.entity = "tag", .entity_id = 0, .op = "delete",
+                            .after = arena_printf(&f->a,
+                                                  "{\"name\":\"Gone\",\"inherited\":{"
+                                                  "\"op\":\"remove\",\"count\":3,"
+                                                  "\"resources\":[%lld,%lld,%lld]}}",
+                                                  (long long)m.id, (long long)k.id,
+                                                  (long long)z.id)};
+        flt.resource = b.id;
+        assert_false(event_match(&f->cx, &flt, &td)); /* organization-wide */
+        assert_true(event_effects(&f->cx, &flt, &td, &x));
+        assert_true(!x.add && x.root == 0 && x.nids == 2 && x.ids[0] == m.id && x.ids[1] == k.id);
+        assert_string_equal(x.tag, "Gone");
+        flt.tag[flt.ntag++] = "Other";
+        assert_false(event_effects(&f->cx, &flt, &td, &x));
+        flt.ntag = 0;
+        flt.entity[flt.nentity++] = "assignment";
+        assert_false(event_effects(&f->cx, &flt, &td, &x));
+        flt.nentity = 0;
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +284,7 @@ int main(void)
         cmocka_unit_test(test_tag_patterns),
         cmocka_unit_test_setup_teardown(test_filters_and_scope, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_scope_and_effects, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_move_effects, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1210,6 +1210,81 @@ static void check_inherited(const struct eng_snap *s, const int64_t *tags, int n
     }
 }
 
+/* Whether resource x carries live tag t effectively with rid's parent taken to be `to`. */
+static bool eff_moved(const struct eng_snap *s, uint32_t x, const struct etag *t, uint32_t rid,
+                      uint32_t to)
+{
+    for (int d = 0; x && d < 4096; d++) {
+        const struct eres *r = eng__res_at(s, x);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            return false;
+        if (roaring_bitmap_contains(t->direct, x))
+            return true;
+        x = x == rid ? to : r->parent;
+    }
+    return false;
+}
+
+/* eng_moved (what re-parenting a resource changes in effective tags) against the definition:
+ * for every resource and a few new parents outside its subtree, each resource of its subtree
+ * whose effective membership of some live tag differs once the parent is replaced. */
+static void check_moved(const struct eng_snap *s, int round)
+{
+    for (uint32_t rid = 1; rid < 400; rid++) {
+        const struct eres *r = eng__res_at(s, rid);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            continue;
+        for (uint32_t to = 0; to < 400; to += 37) {
+            struct eng_moved m;
+            int64_t nchanged = 0;
+            bool self = false;
+            const struct eres *rt = to ? eng__res_at(s, to) : NULL;
+            if (to && (rt == NULL || !(rt->flags & R_EXISTS) || to == rid ||
+                       strictly_under(s, to, rid)))
+                continue;
+            assert_true(eng_moved(s, rid, r->parent, to, 100000, false, &m));
+            for (uint32_t x = 1; x < 400; x++) {
+                const struct eres *rx = eng__res_at(s, x);
+                bool changed = false;
+                if (rx == NULL || !(rx->flags & R_EXISTS) ||
+                    (x != rid && !strictly_under(s, x, rid)))
+                    continue;
+                for (uint32_t tid = 1; tid < s->ntags; tid++) {
+                    const struct etag *t = eng__tag_at(s, tid);
+                    bool was, now, listed = false;
+                    size_t k;
+                    if (t == NULL || t->rec->deleted)
+                        continue;
+                    was = eff_moved(s, x, t, rid, r->parent);
+                    now = eff_moved(s, x, t, rid, to);
+                    for (k = 0; k < m.ntags && m.tags[k].tag_id != tid; k++)
+                        ;
+                    if (k < m.ntags) {
+                        if (x == rid) {
+                            listed = m.tags[k].self;
+                        } else {
+                            for (int64_t i = 0; i < m.tags[k].descendants && !listed; i++)
+                                listed = m.tags[k].ids[i] == x;
+                        }
+                    }
+                    if (listed != (was != now) || (listed && m.tags[k].add != now))
+                        fail_msg("round %d: resource %u moved under %u: %u tag %u %d->%d, "
+                                 "listed %d", round, rid, to, x, tid, was, now, listed);
+                    changed = changed || was != now;
+                }
+                if (changed && x == rid)
+                    self = true;
+                else if (changed)
+                    nchanged++;
+            }
+            assert_int_equal(m.self, self);
+            assert_int_equal(m.descendants, nchanged);
+            assert_true(m.listed);
+            eng_moved_release(&m);
+        }
+    }
+}
+
 /* The effective bitmaps (engine_int.h, struct etag) after random batches of every change the
  * engine applies: adds, removals, resources made, moved, archived and deleted (children
  * detached), tags deleted, restored, moved to another parent, purged and made again. After
@@ -1301,8 +1376,10 @@ static void test_effective_random(void **state)
             int bad = eng__effective_check(s, msg, sizeof(msg));
             if (bad)
                 fail_msg("round %d: %d effective bitmaps differ; %s", round, bad, msg);
-            if (round % 10 == 0)
+            if (round % 10 == 0) {
                 check_inherited(s, tags, NT, round);
+                check_moved(s, round);
+            }
             engine_release(e, s);
         }
     }

@@ -109,6 +109,71 @@ static void render_query_name(struct jw *w, const char *name)
     sbuf_release(&q);
 }
 
+static void render_id_or_null(struct jw *w, const char *key, int64_t id)
+{
+    jw_keys(w, key);
+    if (id)
+        jw_int(w, id);
+    else
+        jw_null(w);
+}
+
+/* A move's (or delete's) tags of one direction: those resource i changes (i < 0: all). */
+static void render_moved_tags(struct jw *w, const struct event_effect *x, bool add, ssize_t i)
+{
+    jw_arr(w);
+    for (size_t k = 0; k < x->ntags; k++) {
+        if (x->tags[k].add != add || (i >= 0 && !x->changed[(size_t)i * x->ntags + k]))
+            continue;
+        jw_obj(w);
+        jw_kint(w, "tag_id", x->tags[k].tag_id);
+        jw_kstr(w, "tag", x->tags[k].tag);
+        jw_obj_end(w);
+    }
+    jw_arr_end(w);
+}
+
+/* The query that reads again which resources carry a move's tags now. */
+static void render_query_names(struct jw *w, const struct event_effect *x)
+{
+    struct sbuf q;
+
+    sbuf_init(&q, 0);
+    for (size_t k = 0; k < x->ntags; k++) {
+        if (k)
+            sbuf_adds(&q, " or ");
+        sbuf_addc(&q, '"');
+        for (const char *p = x->tags[k].tag ? x->tags[k].tag : ""; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                sbuf_addc(&q, '\\');
+            sbuf_addc(&q, *p);
+        }
+        sbuf_addc(&q, '"');
+    }
+    jw_str(w, sbuf_str(&q));
+    sbuf_release(&q);
+}
+
+/* The request that reads again what a summary stands for: the resources with its tags now. */
+static void render_reread(struct jw *w, const struct event_effect *x)
+{
+    jw_kbool(w, "truncated", true);
+    jw_key(w, "reread");
+    jw_obj(w);
+    jw_kstr(w, "method", "POST");
+    jw_kstr(w, "path", "/v1/query");
+    jw_key(w, "body");
+    jw_obj(w);
+    jw_key(w, "query");
+    if (x->ntags)
+        render_query_names(w, x);
+    else
+        render_query_name(w, x->tag);
+    jw_kbool(w, "effective", true);
+    jw_obj_end(w);
+    jw_obj_end(w);
+}
+
 /* The effective events of record c: one per resource (x.ids), then, when the record lists
  * fewer resources than it changed, one summary. Only the last event carries an id (the
  * record's): a client cut off in the middle resumes before the record and gets it whole
@@ -129,27 +194,32 @@ static void render_effects(struct sbuf *out, const struct change *c, const struc
         jw_kint(&w, "revision", c->rev);
         jw_kint(&w, "seq", c->seq);
         jw_kint(&w, "at_ms", c->at);
-        jw_kstr(&w, "op", x->add ? "add" : "remove");
-        jw_kint(&w, "tag_id", x->tag_id);
-        jw_kstr(&w, "tag", x->tag);
-        jw_kint(&w, "root", x->root);
-        if (i < x->nids) {
-            jw_kint(&w, "resource_id", x->ids[i]);
+        jw_kstr(&w, "op", x->op);
+        if (x->ntags) {
+            /* A move or a delete: the tags gained and lost, per resource. */
+            ssize_t which = i < x->nids ? (ssize_t)i : -1;
+            jw_kint(&w, "root", x->root);
+            render_id_or_null(&w, "from", x->from);
+            render_id_or_null(&w, "to", x->to);
+            if (which >= 0)
+                jw_kint(&w, "resource_id", x->ids[i]);
+            else
+                jw_kint(&w, "descendants", x->descendants);
+            jw_key(&w, "added");
+            render_moved_tags(&w, x, true, which);
+            jw_key(&w, "removed");
+            render_moved_tags(&w, x, false, which);
         } else {
-            jw_kint(&w, "descendants", x->descendants);
-            jw_kbool(&w, "truncated", true);
-            jw_key(&w, "reread");
-            jw_obj(&w);
-            jw_kstr(&w, "method", "POST");
-            jw_kstr(&w, "path", "/v1/query");
-            jw_key(&w, "body");
-            jw_obj(&w);
-            jw_key(&w, "query");
-            render_query_name(&w, x->tag);
-            jw_kbool(&w, "effective", true);
-            jw_obj_end(&w);
-            jw_obj_end(&w);
+            jw_kint(&w, "tag_id", x->tag_id);
+            jw_kstr(&w, "tag", x->tag);
+            render_id_or_null(&w, "root", x->root); /* none for a tag's deletion */
+            if (i < x->nids)
+                jw_kint(&w, "resource_id", x->ids[i]);
+            else
+                jw_kint(&w, "descendants", x->descendants);
         }
+        if (i >= x->nids)
+            render_reread(&w, x);
         jw_obj_end(&w);
         if (with_id && i + 1 == n)
             sbuf_printf(out, "id: %s\n", id);
