@@ -912,6 +912,10 @@ static int add_tracked(struct core_ctx *ctx, int64_t resource_id, const int64_t 
             yes = a[k].tag.id == t.id;
         if (yes)
             continue;
+        /* Who may assign what (assign_rights.c): every dialect's adds come through here. */
+        rc = core_assign_tag_allowed(ctx, &t, true, err);
+        if (rc)
+            return rc;
         rc = core_tag_assignable(ctx, &t, err);
         if (rc)
             return rc;
@@ -956,8 +960,10 @@ int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64
                           struct assignment **out, size_t *nout, struct tg_err *err)
 {
     struct vec cur;
-    int rc = list_current(ctx, resource_id, &cur, err);
+    int rc = core_assign_scope(ctx, resource_id, err);
 
+    if (rc == 0)
+        rc = list_current(ctx, resource_id, &cur, err);
     if (rc == 0)
         rc = add_tracked(ctx, resource_id, tag_ids, n, context, expires_at, &cur, err);
     if (rc == 0)
@@ -1016,13 +1022,23 @@ int core__asg_remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err)
 {
+    struct tag t;
     bool yes;
-    int rc = assigned(ctx, resource_id, tag_id, &yes, err);
+    int rc = core_assign_scope(ctx, resource_id, err);
 
+    if (rc == 0)
+        rc = assigned(ctx, resource_id, tag_id, &yes, err);
     if (rc)
         return rc;
     if (!yes)
         return tg_err_set(err, TG_ENOTFOUND, "tag", "tag is not on this resource");
+    if (ctx->authed && !ctx->assign_unchecked) {
+        rc = core_tag_get(ctx, tag_id, &t, err);
+        if (rc == 0)
+            rc = core_assign_tag_allowed(ctx, &t, false, err);
+        if (rc)
+            return rc;
+    }
     return core__assign_close(ctx, resource_id, tag_id, err);
 }
 
@@ -1039,8 +1055,10 @@ int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const i
 {
     struct vec cur;
     size_t i, j, kept = 0;
-    int rc = list_current(ctx, resource_id, &cur, err);
+    int rc = core_assign_scope(ctx, resource_id, err);
 
+    if (rc == 0)
+        rc = list_current(ctx, resource_id, &cur, err);
     if (rc)
         return rc;
     /* Removals first, so that an exclusive group can switch to another of its tags. */
@@ -1053,6 +1071,10 @@ int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const i
             ((struct assignment *)cur.items)[kept++] = *a;
             continue;
         }
+        /* A replace that drops a tag removes it: the same rights as a removal. */
+        rc = core_assign_tag_allowed(ctx, &a->tag, false, err);
+        if (rc)
+            return rc;
         /* It is in `cur`: current, no need to ask the store again. */
         rc = core__assign_close(ctx, resource_id, a->tag.id, err);
         if (rc)
