@@ -645,6 +645,12 @@ int core_tag_update(struct core_ctx *ctx, int64_t id, const struct tag_input *in
             /* A move in or out of a restricted subtree changes who may assign the tags: the
              * admin's (assign_rights.c). The tag's own restriction moves with it. */
             rc = core__assign_root(ctx, old.name_key, &root_before, NULL, NULL, err);
+            if (rc == 0 && t.assign_restricted)
+                root_after = t.id;
+            else if (rc == 0)
+                rc = core__assign_root(ctx, key, &root_after, NULL, NULL, err);
+            if (rc == 0)
+                rc = core__assign_cross(ctx, root_before, root_after, "the rename", err);
             if (rc)
                 return rc;
             rc = core_tag_subtree(ctx, &old, &orig, &n, err);
@@ -656,10 +662,6 @@ int core_tag_update(struct core_ctx *ctx, int64_t id, const struct tag_input *in
             /* rename_subtree validated every new name; now write them, root first. */
             renamed = true;
             rc = core_tag_save(ctx, &old, &t, "update", err);
-            if (rc == 0)
-                rc = core__assign_root(ctx, t.name_key, &root_after, NULL, NULL, err);
-            if (rc == 0)
-                rc = core__assign_cross(ctx, root_before, root_after, "the rename", err);
             if (rc)
                 return rc;
             for (i = 0; i < n; i++) {
