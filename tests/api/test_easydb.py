@@ -949,6 +949,10 @@ def test_migration_keeps_logins_working():
             db.execute("DROP TABLE IF EXISTS idempotency_keys")
             db.execute("DROP INDEX IF EXISTS assignments_closed")
             db.execute("ALTER TABLE changes DROP COLUMN api")
+            db.execute("DROP INDEX IF EXISTS tags_assign_restricted")  # 17: assign rights
+            db.execute("ALTER TABLE tags DROP COLUMN assign_restricted")
+            db.execute("ALTER TABLE tokens DROP COLUMN assign")
+            db.execute("ALTER TABLE users DROP COLUMN assign")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)
