@@ -238,6 +238,12 @@ def test_immuta(server, setup):
     ok(admin.post("/tag/datasource/77", json=[{"name": "Env.y"}]))
     r = t.delete("/tag/datasource/77/Env.y")
     assert r.status_code == 403, r.text
+    # An API-key login stands for its key: the key's list.
+    key = token(admin, "im-key", ASSIGNER, ["Team.*"])["token"]
+    r = requests.post(server.url + "/bim/apikey/authenticate", json={"apikey": key}, timeout=30)
+    login = Api(server, ok(r)["token"])
+    assert login.post("/tag/datasource/78", json=[{"name": "Env.y"}]).status_code == 403
+    assert login.post("/tag/datasource/78", json=[{"name": "Team.y"}]).status_code == 200
 
 
 def test_oracle(server, setup):
