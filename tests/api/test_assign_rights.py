@@ -192,6 +192,46 @@ def test_restricted_on_create_and_in_batch(server, setup):
         {"op": "remove_tags", "kind": "file", "key": "r4", "tags": ["Sec.key"]}]}))
 
 
+@pytest.mark.parametrize("fmt,ctype", [("jsonl", "application/x-ndjson"), ("csv", "text/csv"),
+                                       ("skos", "text/turtle")])
+def test_export_and_import_keep_restrictions(server, setup, fmt, ctype):
+    admin = setup
+    ok(admin.post("/v1/tags", json={"name": "Keep.%s" % fmt, "assign_restricted": True}), 201)
+    # Explicit: "Keep.*" lies above the restricted root, so it would not do.
+    keeper = Api(server, token(admin, "keeper-" + fmt, ASSIGNER, ["Keep.%s.*" % fmt])["token"])
+    ok(keeper.post("/v1/resources/file/r2/tags", json={"tags": ["Keep." + fmt]}))
+    body = ok_raw(admin.get("/v1/export", params={"format": fmt})).content
+    dst = Server().start()
+    try:
+        a = Api(dst, ADMIN_TOKEN)
+        # Only an admin brings a restriction in: a steward's import is refused.
+        steward = Api(dst, token(a, "st", ["tags:read", "tags:write", "tags:assign"])["token"])
+        forbidden(steward.post("/v1/import", data=body, headers={"Content-Type": ctype}))
+        # The admin brings the flags in, but the restricted tags' assignments only with a list
+        # that names their subtrees, as any other write of them.
+        forbidden(a.post("/v1/import", data=body, headers={"Content-Type": ctype}),
+                  "restricted subtree")
+        a = Api(dst, token(a, "restorer", ["admin"], ["*", "PII.*", "Sec.*", "Keep.jsonl.*",
+                                                      "Keep.csv.*", "Keep.skos.*"])["token"])
+        r = a.post("/v1/import", data=body, headers={"Content-Type": ctype})
+        assert r.status_code == 200, r.text
+        assert ok(a.get("/v1/tags/Keep.%s" % fmt))["assign_restricted"] is True
+        assert ok(a.get("/v1/tags/Team.x"))["assign_restricted"] is False
+        assert "Keep." + fmt in tags_of(a, "file", "r2")
+        # Again: the tags are the same, so they are not written again.
+        version = ok(a.get("/v1/tags/Keep." + fmt))["version"]
+        r = a.post("/v1/import", data=body, headers={"Content-Type": ctype})
+        assert r.status_code == 200, r.text
+        assert ok(a.get("/v1/tags/Keep." + fmt))["version"] == version
+    finally:
+        dst.cleanup()
+
+
+def ok_raw(r, status=200):
+    assert r.status_code == status, r.text
+    return r
+
+
 # ---- sessions take their user's list ----
 
 def test_session_inherits_the_users_list(server, setup):
