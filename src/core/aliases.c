@@ -510,6 +510,18 @@ int core_tag_merge(struct core_ctx *ctx, int64_t from_id, const struct merge_opt
     if (rc)
         return rc;
     p = pairs.items;
+    /* Moving assignments in or out of a restricted subtree is the admin's
+     * (assign_rights.c). A target the merge would make lies where its name puts it. */
+    for (size_t i = 0; i < pairs.n; i++) {
+        int64_t ra, rb;
+        rc = core__assign_root(ctx, p[i].from.name_key, &ra, NULL, NULL, err);
+        if (rc == 0)
+            rc = core__assign_root(ctx, p[i].into.name_key, &rb, NULL, NULL, err);
+        if (rc == 0)
+            rc = core__assign_cross(ctx, ra, rb, "the merge", err);
+        if (rc)
+            return rc;
+    }
 
     /* Every current assignment of the merged tags, by resource. */
     vec_init(&rows, sizeof(struct mrow));

@@ -42,9 +42,9 @@ int core_bootstrap(struct store_conn *conn, const char *env_token, const char *a
         if (admin_password == NULL) {
             char pw[64];
             secret_token(pw, sizeof(pw), "");
-            rc = core_user_create(&ctx, "admin", pw, RIGHT_ALL, &u, err);
+            rc = core_user_create(&ctx, "admin", pw, RIGHT_ALL, NULL, &u, err);
         } else {
-            rc = core_user_create(&ctx, "admin", admin_password, RIGHT_ALL, &u, err);
+            rc = core_user_create(&ctx, "admin", admin_password, RIGHT_ALL, NULL, &u, err);
         }
         if (rc)
             goto out_abort;
@@ -119,7 +119,7 @@ int core_bootstrap(struct store_conn *conn, const char *env_token, const char *a
             goto out_abort;
     } else if (fresh) {
         ctx.authed = false;
-        rc = core_token_create(&ctx, ctx.org_id, "api", "initial-admin", RIGHT_ALL, 0, 0, 0, NULL,
+        rc = core_token_create(&ctx, ctx.org_id, "api", "initial-admin", RIGHT_ALL, 0, 0, 0, NULL, NULL,
                                &secret, NULL, err);
         if (rc)
             goto out_abort;

@@ -59,6 +59,9 @@ struct principal {
     int64_t resource_id; /* scope: 0, or the resource whose subtree the token reaches */
     int64_t expires_at;  /* 0: never */
     const char *extra;   /* token's extra JSON (dialect data), may be NULL */
+    /* The tag subtree patterns it may assign, as stored (JSON array text: ["Team.*"]); NULL:
+     * no limit. A session's is its user's, an API-key login's its key's (assign_rights.c). */
+    const char *assign;
 };
 
 struct engine;
@@ -104,6 +107,13 @@ struct core_ctx {
      * change log records it. NULL: the server's own work (the expiry sweep, bootstrap),
      * recorded as "system". */
     const char *api;
+    /* The principal's assign list parsed (assign_rights.c), valid while who.assign is
+     * assign_src; assignments the server makes on a principal's behalf (a source's refresh)
+     * set assign_unchecked around them. */
+    const char *assign_src;
+    const char *const *assign_keys;
+    size_t assign_n;
+    bool assign_unchecked;
 };
 
 /* ---- the request context (context.c) and the writer's engine reads (writer_fresh.c) ---- */
@@ -262,6 +272,8 @@ struct tag_input {
     bool has_state;
     const char *replaced_by; /* a tag's name or id (tag_N); NULL clears it */
     bool has_replaced_by;
+    bool assign_restricted; /* roots a restricted subtree; changing it needs admin */
+    bool has_assign_restricted;
     int64_t group_id; /* 0: none */
     bool has_group;
     int64_t position;
@@ -566,14 +578,17 @@ int core_counts(struct core_ctx *ctx, int64_t *tags, int64_t *resources, int64_t
 struct user {
     int64_t id, org_id, created_at;
     const char *login, *display_name, *rights;
+    const char *assign; /* JSON array of tag subtree patterns; NULL: no limit */
     bool disabled;
 };
 struct token {
     int64_t id, org_id, user_id, resource_id, created_at, expires_at, revoked_at;
     const char *kind, *name, *rights, *extra;
+    const char *assign; /* JSON array of tag subtree patterns; NULL: no limit */
 };
+/** Makes a user. `assign` (may be NULL: no limit) is core_assign_parse's canonical text. */
 int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
-                     unsigned rights, struct user *out, struct tg_err *err);
+                     unsigned rights, const char *assign, struct user *out, struct tg_err *err);
 int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err);
 /** Verifies a login of ctx's organization and its password (argon2id); TG_EAUTH when wrong.
  * Logins are unique per organization, so another organization's user of the same login is
@@ -582,12 +597,13 @@ int core_user_check(struct core_ctx *ctx, const char *login, const char *passwor
                     struct user *out, struct tg_err *err);
 /**
  * Issues a token; the secret is returned once in *secret (arena) and only its hash is stored.
- * `org_id` 0 means the caller's organization.
+ * `org_id` 0 means the caller's organization. `assign` (may be NULL: no limit) is
+ * core_assign_parse's canonical text.
  */
 int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, const char *name,
                       unsigned rights, int64_t user_id, int64_t resource_id, int64_t expires_at,
-                      const char *extra, const char **secret, struct token *out,
-                      struct tg_err *err);
+                      const char *extra, const char *assign, const char **secret,
+                      struct token *out, struct tg_err *err);
 /** The tokens of organization `org_id` (0: the caller's; only the installation's admin may
  * name another, else TG_EFORBIDDEN; an unknown one is TG_ENOTFOUND). */
 int core_token_list(struct core_ctx *ctx, int64_t org_id, const char *kind, struct token **out,
@@ -619,6 +635,36 @@ int core_apikey_login(struct core_ctx *ctx, const char *key, const char **secret
  */
 int64_t core_principal_id(struct core_ctx *ctx, const char *who);
 #define CORE_PRINCIPAL_TOKEN_BASE 1000000000000LL
+
+/* ---- who may assign what (assign_rights.c; docs/security.md, "Assign rights") ---- */
+
+/** Checks an `assign` list of `n` patterns (a tag name, "Name.*" for the tag and its subtree,
+ * or "*") and gives its canonical form, a JSON array of NFC patterns, in *out (arena). At
+ * most 100 patterns; TG_EINVAL (field "assign") otherwise. n 0 is a list that allows no tag. */
+int core_assign_parse(struct core_ctx *ctx, const char *const *patterns, size_t n,
+                      const char **out, struct tg_err *err);
+/** Whether folded pattern `pattern` ("team.*", "team", "*") covers the tag of name key `key`. */
+bool core_assign_pattern_covers(const char *pattern, const char *key);
+/**
+ * The decision alone: may a principal with folded patterns `patterns` (`limited` false: it has
+ * no list, and `patterns` is ignored) add or remove the tag of name key `key`, which lies in
+ * the restricted subtree rooted at name key `root` (NULL: in none)? Without a restriction any
+ * covering pattern (or no list) allows it; inside one only a pattern that covers the tag and
+ * whose own root lies in the restricted subtree does ("pii.*", "pii.email"; never "*").
+ */
+bool core_assign_decide(const char *const *patterns, size_t n, bool limited, const char *key,
+                        const char *root);
+/** The resource side: a token scoped to a resource subtree (who.resource_id) adds and removes
+ * only on resources inside it. TG_EFORBIDDEN (field "resource") otherwise. */
+int core_assign_scope(struct core_ctx *ctx, int64_t resource_id, struct tg_err *err);
+/** The tag side: ctx's principal may add (`add`) or remove tag `t` by its assign list and the
+ * tag's restricted subtree, if any. TG_EFORBIDDEN (field "tags") naming why. The server's own
+ * work (unauthenticated, ctx->assign_unchecked) passes. */
+int core_assign_tag_allowed(struct core_ctx *ctx, const struct tag *t, bool add,
+                            struct tg_err *err);
+/** core_assign_scope and core_assign_tag_allowed together. */
+int core_assign_allowed(struct core_ctx *ctx, int64_t resource_id, const struct tag *t, bool add,
+                        struct tg_err *err);
 
 /* ---- helpers shared by the files of core/ and the dialects (context.c, refs.c) ---- */
 char *core_strdup(struct core_ctx *ctx, const char *s);

@@ -28,6 +28,18 @@ void vec_init(struct vec *v, size_t size);
 /** A new zeroed element at the end (arena memory; earlier element pointers may move). */
 void *vec_push(struct core_ctx *ctx, struct vec *v);
 
+/* ---- assign rights (assign_rights.c) ---- */
+
+/** The innermost live restricted subtree of ctx's workspace holding the tag of name key `key`
+ * (the tag itself or an ancestor with assign_restricted): its id in *root_id (0: none), its
+ * name and name key (arena; either out may be NULL). */
+int core__assign_root(struct core_ctx *ctx, const char *key, int64_t *root_id,
+                      const char **root_name, const char **root_key, struct tg_err *err);
+/** A rename, move or merge that takes tags or their assignments from the restricted subtree
+ * `root_before` into `root_after` (ids; 0: none) is the admin's: TG_EFORBIDDEN otherwise. */
+int core__assign_cross(struct core_ctx *ctx, int64_t root_before, int64_t root_after,
+                       const char *what, struct tg_err *err);
+
 /* ---- tags (tags.c) ---- */
 
 /** The workspace's tag of name key `key`, soft-deleted ones included: *found tells whether there

@@ -206,6 +206,7 @@ static int tag_from_hist(struct core_ctx *ctx, struct store_stmt *st, struct tag
     if (json_is_string(json_object_get(o, "state")))
         t->state = tag_state_parse(json_string_value(json_object_get(o, "state")));
     t->replaced_by = jint(o, "replaced_by");
+    t->assign_restricted = json_is_true(json_object_get(o, "assign_restricted"));
     t->group_id = jint(o, "group_id");
     t->position = jint(o, "position");
     t->extra = jraw(ctx, o, "extra");

@@ -114,6 +114,8 @@ int core_import_tag(struct core_ctx *ctx, const struct tag_input *in, const char
         up.has_protected = false;
     if (up.has_archived && up.archived == t.archived)
         up.has_archived = false;
+    if (up.has_assign_restricted && up.assign_restricted == t.assign_restricted)
+        up.has_assign_restricted = false;
     if (up.has_group && up.group_id == t.group_id)
         up.has_group = false;
     if (up.has_position && up.position == t.position)
@@ -122,7 +124,7 @@ int core_import_tag(struct core_ctx *ctx, const struct tag_input *in, const char
         up.has_extra = false;
     if (!up.has_display_name && !up.has_l10n && !up.has_color && !up.has_description &&
         !up.has_source && !up.has_protected && !up.has_archived && !up.has_group &&
-        !up.has_position && !up.has_extra)
+        !up.has_position && !up.has_extra && !up.has_assign_restricted)
         return 0;
     return core_tag_update(ctx, t.id, &up, 0, &out, err);
 }

@@ -9,7 +9,7 @@
 #include "util/secret.h"
 
 /* Columns of SQL_LINK_BY_ID / SQL_LINK_LIST after TOKEN_COLS. */
-enum { COL_HASH = 11, COL_RES_KIND = 12, COL_RES_KEY = 13, COL_RES_CREATED = 14 };
+enum { COL_HASH = 12, COL_RES_KIND = 13, COL_RES_KEY = 14, COL_RES_CREATED = 15 };
 
 int core_link_role_parse(const char *s, int *out, struct tg_err *err)
 {

@@ -28,6 +28,9 @@ struct tag {
     const char *name, *name_key, *display_name, *l10n, *color, *description, *source;
     const char *created_by, *extra;
     bool system_created, protected_, archived, deleted;
+    /* Roots a subtree that only principals whose `assign` list names it may put on or take
+     * off resources (core_assign_allowed; docs/security.md, "Assign rights"). */
+    bool assign_restricted;
 };
 
 struct group {

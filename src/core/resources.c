@@ -1053,6 +1053,10 @@ static int add_tracked(struct core_ctx *ctx, int64_t resource_id, const int64_t 
             yes = a[k].tag.id == t.id;
         if (yes)
             continue;
+        /* Who may assign what (assign_rights.c): every dialect's adds come through here. */
+        rc = core_assign_tag_allowed(ctx, &t, true, err);
+        if (rc)
+            return rc;
         rc = core_tag_assignable(ctx, &t, err);
         if (rc)
             return rc;
@@ -1099,8 +1103,10 @@ int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64
     struct vec cur;
     bool policies = false;
     size_t before;
-    int rc = list_current(ctx, resource_id, &cur, err);
+    int rc = core_assign_scope(ctx, resource_id, err);
 
+    if (rc == 0)
+        rc = list_current(ctx, resource_id, &cur, err);
     if (rc == 0)
         rc = core__policy_enforced(ctx, &policies, err);
     if (rc)
@@ -1166,13 +1172,23 @@ int core__asg_remove_one(struct core_ctx *ctx, int64_t resource_id, int64_t tag_
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err)
 {
+    struct tag t;
     bool yes, policies;
-    int rc = assigned(ctx, resource_id, tag_id, &yes, err);
+    int rc = core_assign_scope(ctx, resource_id, err);
 
+    if (rc == 0)
+        rc = assigned(ctx, resource_id, tag_id, &yes, err);
     if (rc)
         return rc;
     if (!yes)
         return tg_err_set(err, TG_ENOTFOUND, "tag", "tag is not on this resource");
+    if (ctx->authed && !ctx->assign_unchecked) {
+        rc = core_tag_get(ctx, tag_id, &t, err);
+        if (rc == 0)
+            rc = core_assign_tag_allowed(ctx, &t, false, err);
+        if (rc)
+            return rc;
+    }
     rc = core__policy_enforced(ctx, &policies, err);
     if (rc)
         return rc;
@@ -1207,8 +1223,10 @@ int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const i
     struct assignment *before = NULL;
     size_t i, j, kept = 0, nbefore = 0;
     bool policies;
-    int rc = list_current(ctx, resource_id, &cur, err);
+    int rc = core_assign_scope(ctx, resource_id, err);
 
+    if (rc == 0)
+        rc = list_current(ctx, resource_id, &cur, err);
     if (rc)
         return rc;
     rc = core__policy_enforced(ctx, &policies, err);
@@ -1231,6 +1249,10 @@ int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const i
             ((struct assignment *)cur.items)[kept++] = *a;
             continue;
         }
+        /* A replace that drops a tag removes it: the same rights as a removal. */
+        rc = core_assign_tag_allowed(ctx, &a->tag, false, err);
+        if (rc)
+            return rc;
         /* It is in `cur`: current, no need to ask the store again. */
         rc = core__assign_close(ctx, resource_id, a->tag.id, err);
         if (rc)

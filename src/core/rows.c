@@ -56,6 +56,7 @@ void row_tag(struct core_ctx *ctx, struct store_stmt *st, int at, struct tag *t)
     t->version = col_int(st, at + 20);
     t->state = tag_state_parse(col_null(st, at + 21) ? NULL : col_text(st, at + 21));
     t->replaced_by = col_null(st, at + 22) ? 0 : col_int(st, at + 22);
+    t->assign_restricted = col_int(st, at + 23) != 0;
 }
 
 void row_resource(struct core_ctx *ctx, struct store_stmt *st, int at, struct resource *r)
@@ -102,4 +103,5 @@ void row_token(struct core_ctx *ctx, struct store_stmt *st, int at, struct token
     k->created_at = col_int(st, at + 8);
     k->expires_at = col_int(st, at + 9);
     k->revoked_at = col_int(st, at + 10);
+    k->assign = col_dup(ctx, st, at + 11);
 }

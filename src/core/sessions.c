@@ -278,6 +278,7 @@ static bool load_user(struct core_ctx *ctx, struct session *s, struct tg_err *er
         core_rights_parse(col_text(st, 1), &s->rights, NULL);
         ok = col_int(st, 2) == 0;
         s->display_name = col_dup(ctx, st, 3);
+        s->assign = col_dup(ctx, st, 4);
         *rc = 0;
     }
     st_reset(st);
@@ -337,6 +338,7 @@ int core_session_open(struct core_ctx *ctx, const char *secret, struct session *
         s.user_id = 0;
         s.login = NULL;
         s.rights = 0;
+        s.assign = NULL;
     }
     if (s.user_id == 0) {
         s.method = NULL;
@@ -353,6 +355,7 @@ int core_session_open(struct core_ctx *ctx, const char *secret, struct session *
     if (ctx->authed) {
         ctx->who.user_id = s.user_id;
         ctx->who.rights = s.rights;
+        ctx->who.assign = s.assign;
         ctx->who.name = s.login;
     }
     *out = s;
@@ -377,6 +380,7 @@ int core_session_move(struct core_ctx *ctx, struct session *s, int64_t org_id,
     next.login = NULL;
     next.display_name = NULL;
     next.rights = 0;
+    next.assign = NULL;
     next.method = NULL;
     next.authenticated_at = 0;
     rc = write_session(ctx, &next, org_id, err);
@@ -435,6 +439,7 @@ static int session_authenticate(struct core_ctx *ctx, struct session *s, const c
     ctx->who.org_id = ctx->org_id;
     ctx->who.ws_id = ctx->ws_id;
     ctx->who.rights = next.rights;
+    ctx->who.assign = next.assign;
     ctx->who.name = next.login;
     ctx->who.kind = "session";
     ctx->who.expires_at = next.expires_at;
@@ -512,6 +517,7 @@ int core__session_principal(struct core_ctx *ctx, const struct token *k, struct 
     ctx->who.org_id = ctx->org_id;
     ctx->who.ws_id = ctx->ws_id;
     ctx->who.rights = s.rights;
+    ctx->who.assign = s.assign;
     ctx->who.kind = "session";
     ctx->who.expires_at = k->expires_at;
     ctx->who.extra = k->extra;
@@ -531,6 +537,7 @@ int core_session_deauthenticate(struct core_ctx *ctx, struct session *s, struct 
     next.login = NULL;
     next.display_name = NULL;
     next.rights = 0;
+    next.assign = NULL;
     next.method = NULL;
     next.authenticated_at = 0;
     rc = write_session(ctx, &next, ctx->org_id, err);
@@ -539,6 +546,7 @@ int core_session_deauthenticate(struct core_ctx *ctx, struct session *s, struct 
     ctx->authed = false;
     ctx->who.user_id = 0;
     ctx->who.rights = 0;
+    ctx->who.assign = NULL;
     ctx->who.name = NULL;
     *s = next;
     return 0;

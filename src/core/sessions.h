@@ -28,6 +28,7 @@ struct session {
     const char *login;        /* NULL while not authenticated */
     const char *display_name; /* the user's, may be NULL */
     unsigned rights;          /* the user's rights; 0 while not authenticated */
+    const char *assign;       /* the user's assign list (JSON text); NULL: none or no limit */
     const char *language;     /* "en-US" unless set */
     const char *method;       /* "easydb" or "native" once authenticated, else NULL */
     int64_t created_at, expires_at, authenticated_at;

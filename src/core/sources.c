@@ -715,7 +715,11 @@ int core_src_apply(struct core_ctx *ctx, const char *name, const struct src_tag 
             }
             t = after;
         }
+        /* The source's own assignments: the source decides them, not who asked for the
+         * refresh, so assign lists and restricted subtrees do not apply (assign_rights.c). */
+        ctx->assign_unchecked = true;
         rc = sync_assignments(ctx, &t, d, err);
+        ctx->assign_unchecked = false;
         if (rc)
             return rc;
     }

@@ -105,6 +105,8 @@ const char *core_tag_json(struct core_ctx *ctx, const struct tag *t)
         jw_kstr(&w, "state", tag_state_name(t->state));
     if (t->replaced_by)
         jw_kint(&w, "replaced_by", t->replaced_by);
+    if (t->assign_restricted)
+        jw_kbool(&w, "assign_restricted", true);
     if (t->group_id) {
         jw_kint(&w, "group_id", t->group_id);
         jw_kint(&w, "position", t->position);
@@ -145,8 +147,9 @@ static void tag_bind(struct store_stmt *st, const void *row, bool insert)
     st_text(st, 19, tag_state_name(t->state));
     if (t->replaced_by)
         st_int(st, 20, t->replaced_by);
+    st_bool(st, 21, t->assign_restricted);
     if (insert)
-        st_text(st, 21, t->created_by);
+        st_text(st, 22, t->created_by);
 }
 
 static void tag_bind_hist(struct store_stmt *st, const void *row)
@@ -493,6 +496,14 @@ static int apply_fields(struct core_ctx *ctx, const struct tag_input *in, struct
     }
     if (in->has_protected)
         t->protected_ = in->protected_;
+    if (in->has_assign_restricted && in->assign_restricted != t->assign_restricted) {
+        /* Stewards (tags:write) shape the taxonomy; who may assign a subtree is the
+         * admin's, who so can always lift a restriction (assign_rights.c). */
+        if (ctx->authed && !(ctx->who.rights & RIGHT_ADMIN))
+            return tg_err_set(err, TG_EFORBIDDEN, "assign_restricted",
+                              "only an admin may restrict or free who assigns a subtree");
+        t->assign_restricted = in->assign_restricted;
+    }
     /* A new tag has no id yet: its state may be any. */
     rc = core_tag_state_apply(ctx, in, t->state, t->id == 0, t, err);
     if (rc)
@@ -699,6 +710,18 @@ int core_tag_update(struct core_ctx *ctx, int64_t id, const struct tag_input *in
             return rc;
         if (strcmp(nfc, old.name) != 0) {
             struct tag *orig;
+            int64_t root_before, root_after;
+            /* A move in or out of a restricted subtree changes who may assign the tags: the
+             * admin's (assign_rights.c). The tag's own restriction moves with it. */
+            rc = core__assign_root(ctx, old.name_key, &root_before, NULL, NULL, err);
+            if (rc == 0 && t.assign_restricted)
+                root_after = t.id;
+            else if (rc == 0)
+                rc = core__assign_root(ctx, key, &root_after, NULL, NULL, err);
+            if (rc == 0)
+                rc = core__assign_cross(ctx, root_before, root_after, "the rename", err);
+            if (rc)
+                return rc;
             rc = core_tag_subtree(ctx, &old, &orig, &n, err);
             if (rc)
                 return rc;

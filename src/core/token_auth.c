@@ -107,6 +107,7 @@ static int auth_from_store(struct core_ctx *ctx, const char *hash, unsigned ok,
     ctx->who.resource_id = k.resource_id;
     ctx->who.expires_at = k.expires_at;
     ctx->who.extra = k.extra;
+    ctx->who.assign = k.assign;
     ctx->who.name = k.name ? k.name : "token";
     if (k.user_id) {
         st = st_get(ctx->conn, SQL_USER_NAME, err);
@@ -134,7 +135,7 @@ struct auth_ent {
     int64_t cached_at, used;
     struct principal who;
     int64_t org_id, ws_id;
-    char *strs; /* name, kind and extra, owned */
+    char *strs; /* name, kind, extra and assign, owned */
 };
 
 static _Thread_local struct auth_ent auth_cache[AUTH_CACHE];
@@ -143,15 +144,15 @@ static _Thread_local int64_t auth_clock;
 static void auth_cache_put(struct core_ctx *ctx, const char *hash, uint64_t epoch)
 {
     struct auth_ent *v = &auth_cache[0];
-    const char *parts[3] = {ctx->who.name, ctx->who.kind, ctx->who.extra};
-    size_t len[3], total = 0;
+    const char *parts[4] = {ctx->who.name, ctx->who.kind, ctx->who.extra, ctx->who.assign};
+    size_t len[4], total = 0;
     char *p;
 
     assert(ctx->authed && ctx->who.kind != NULL);
     for (int i = 1; i < AUTH_CACHE && v->hash[0]; i++)
         if (auth_cache[i].hash[0] == '\0' || auth_cache[i].used < v->used)
             v = &auth_cache[i];
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         len[i] = parts[i] ? strlen(parts[i]) + 1 : 0;
         total += len[i];
     }
@@ -159,8 +160,8 @@ static void auth_cache_put(struct core_ctx *ctx, const char *hash, uint64_t epoc
     v->strs = p = xmalloc(total ? total : 1);
     v->who = ctx->who;
     {
-        const char **dst[3] = {&v->who.name, &v->who.kind, &v->who.extra};
-        for (int i = 0; i < 3; i++) {
+        const char **dst[4] = {&v->who.name, &v->who.kind, &v->who.extra, &v->who.assign};
+        for (int i = 0; i < 4; i++) {
             *dst[i] = NULL;
             if (parts[i]) {
                 memcpy(p, parts[i], len[i]);

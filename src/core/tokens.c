@@ -10,8 +10,8 @@
 
 int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, const char *name,
                       unsigned rights, int64_t user_id, int64_t resource_id, int64_t expires_at,
-                      const char *extra, const char **secret, struct token *out,
-                      struct tg_err *err)
+                      const char *extra, const char *assign, const char **secret,
+                      struct token *out, struct tg_err *err)
 {
     char tok[80], hash[SECRET_HASH_HEX];
     struct store_stmt *st;
@@ -44,6 +44,7 @@ int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, co
     st_int(st, 9, ctx->now);
     if (expires_at)
         st_int(st, 10, expires_at);
+    st_text(st, 11, assign);
     rc = st_step(st, err);
     if (rc != 1)
         return rc < 0 ? rc : TG_EINTERNAL;
@@ -62,6 +63,7 @@ int core_token_create(struct core_ctx *ctx, int64_t org_id, const char *kind, co
         out->name = core_strdup(ctx, name);
         out->rights = core_rights_str(ctx->a, rights);
         out->extra = core_strdup(ctx, extra);
+        out->assign = core_strdup(ctx, assign);
     }
     /* Sessions and logins are not audited as changes: they are frequent and carry no tag
      * data. */
@@ -178,10 +180,10 @@ int core_apikey_login(struct core_ctx *ctx, const char *key, const char **secret
     if (who.expires_at && who.expires_at < expires)
         expires = who.expires_at;
     snprintf(extra, sizeof(extra), "{\"key\":%lld}", (long long)who.token_id);
-    /* The row carries the key's rights, user and scope for GET /v1/tokens; a check reads them
-     * from the key (token_auth.c, login_key). */
+    /* The row carries the key's rights, user, scope and assign list for GET /v1/tokens; a
+     * check reads them from the key (token_auth.c, login_key). */
     rc = core_token_create(ctx, who.org_id, "login", who.name, who.rights, who.user_id,
-                           who.resource_id, expires, extra, secret, NULL, err);
+                           who.resource_id, expires, extra, who.assign, secret, NULL, err);
     if (rc)
         return rc;
     *expires_at = expires;

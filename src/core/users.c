@@ -6,7 +6,7 @@
 #include "util/secret.h"
 
 int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
-                     unsigned rights, struct user *out, struct tg_err *err)
+                     unsigned rights, const char *assign, struct user *out, struct tg_err *err)
 {
     char pw[SECRET_PW_MAX];
     char *nfc, *key;
@@ -36,6 +36,7 @@ int core_user_create(struct core_ctx *ctx, const char *login, const char *passwo
     st_text(st, 5, core_rights_str(ctx->a, rights));
     st_null(st, 6);
     st_int(st, 7, ctx->now);
+    st_text(st, 8, assign);
     rc = st_step(st, err);
     if (rc != 1) {
         if (rc == TG_EEXISTS)
@@ -50,6 +51,7 @@ int core_user_create(struct core_ctx *ctx, const char *login, const char *passwo
     out->rights = core_rights_str(ctx->a, rights);
     out->created_at = ctx->now;
     out->disabled = false;
+    out->assign = core_strdup(ctx, assign);
     return core_change(ctx, "user", out->id, "create", NULL, NULL, err);
 }
 
@@ -62,6 +64,7 @@ static void row_user(struct core_ctx *ctx, struct store_stmt *st, struct user *u
     u->rights = col_dup(ctx, st, 4);
     u->created_at = col_int(st, 5);
     u->disabled = col_int(st, 6) != 0;
+    u->assign = col_dup(ctx, st, 7);
 }
 
 int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err)
@@ -112,7 +115,7 @@ int core_user_check(struct core_ctx *ctx, const char *login, const char *passwor
     rc = st_step(st, err);
     if (rc == 1) {
         row_user(ctx, st, out);
-        hash = core_strdup(ctx, col_text(st, 7));
+        hash = core_strdup(ctx, col_text(st, 8));
     }
     st_reset(st);
     if (rc < 0)

@@ -658,6 +658,7 @@ struct tag *eng__rec_read(struct store_stmt *st, const char *name, const char *k
     t->version = col_int(st, 20);
     t->state = tag_state_parse(col_null(st, 21) ? NULL : col_text(st, 21));
     t->replaced_by = col_null(st, 22) ? 0 : col_int(st, 22);
+    t->assign_restricted = col_int(st, 23) != 0;
     return t;
 }
 

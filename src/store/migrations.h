@@ -174,6 +174,18 @@ static const char *const store_migrations[] = {
     "CREATE TABLE policies_hist(policy_id BIGINT NOT NULL, valid_from BIGINT NOT NULL,"
     "  valid_to BIGINT, data TEXT NOT NULL);"
     "CREATE INDEX policies_hist_id ON policies_hist(policy_id, valid_from);",
+    MIGRATION_NONE, /* 16: another branch */
+    /* 17: who may assign what (docs/security.md, "Assign rights"). A token's or a user's
+     * `assign` is a JSON array of tag subtree patterns ("Team.*", "Env.prod") it may put on
+     * and take off resources; NULL is no limit, as every principal had before. A session and
+     * an API-key login take theirs from their user and their key. A tag with
+     * assign_restricted = 1 roots a subtree that only principals whose list names it (or a
+     * subtree inside it) may assign; the partial index finds a workspace's few roots for
+     * every checked write without reading the other tags. */
+    "ALTER TABLE tokens ADD COLUMN assign TEXT;"
+    "ALTER TABLE users ADD COLUMN assign TEXT;"
+    "ALTER TABLE tags ADD COLUMN assign_restricted INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX tags_assign_restricted ON tags(ws_id) WHERE assign_restricted = 1;",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

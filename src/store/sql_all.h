@@ -15,3 +15,4 @@
 #include "store/sql_lifecycle.h"
 #include "store/sql_interchange.h"
 #include "store/sql_policies.h"
+#include "store/sql_assign_rights.h"

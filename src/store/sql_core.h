@@ -5,8 +5,8 @@
     "t.id, t.ws_id, t.name, t.name_key, t.parent_id, t.display_name, t.l10n, t.color,"             \
     " t.description, t.source, t.system_created, t.protected, t.archived, t.deleted, t.group_id,"  \
     " t.position, t.extra, t.created_by, t.created_at, t.updated_at, t.version, t.state,"         \
-    " t.replaced_by"
-#define TAG_NCOLS 23
+    " t.replaced_by, t.assign_restricted"
+#define TAG_NCOLS 24
 #define RES_COLS                                                                                   \
     "r.id, r.ws_id, r.kind, r.key, r.name, r.parent_id, r.archived, r.extra, r.created_at,"        \
     " r.updated_at, r.version, p.kind, p.key"
@@ -16,7 +16,7 @@
     " g.updated_at, g.version"
 #define TOKEN_COLS                                                                                 \
     "k.id, k.org_id, k.kind, k.name, k.rights, k.user_id, k.resource_id, k.extra, k.created_at,"   \
-    " k.expires_at, k.revoked_at"
+    " k.expires_at, k.revoked_at, k.assign"
 /* ?1 ws, ?2 prefix key, ?3 substring key, ?4 source, ?5 group, ?6 archived mode (units) and
  * state filter (tens: 0 any, 1-4 only state active, draft, deprecated or archived, 9 any but
  * draft, 8 none; one parameter, so that the statements keep their numbering),
@@ -85,18 +85,18 @@ STORE_SQL_ID(SQL_TAG_BY_KEY, "SELECT " TAG_COLS " FROM tags t WHERE t.ws_id = ?1
 #define TAG_INSERT_COLS                                                                            \
     "ws_id, created_at, updated_at, version, name, name_key, parent_id, display_name, l10n,"       \
     " color, description, source, system_created, protected, archived, deleted, group_id,"        \
-    " position, extra, state, replaced_by, created_by"
+    " position, extra, state, replaced_by, assign_restricted, created_by"
 #define TAG_INSERT_VALS                                                                            \
     "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,"    \
-    " ?20, ?21"
+    " ?20, ?21, ?22"
 STORE_SQL_ID(SQL_TAG_INSERT,
              "INSERT INTO tags(" TAG_INSERT_COLS ") VALUES(" TAG_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_TAG_UPDATE,
              "UPDATE tags SET updated_at = ?2, version = ?3, name = ?4, name_key = ?5,"
              " parent_id = ?6, display_name = ?7, l10n = ?8, color = ?9, description = ?10,"
              " source = ?11, system_created = ?12, protected = ?13, archived = ?14, deleted = ?15,"
-             " group_id = ?16, position = ?17, extra = ?18, state = ?19, replaced_by = ?20"
-             " WHERE id = ?1")
+             " group_id = ?16, position = ?17, extra = ?18, state = ?19, replaced_by = ?20,"
+             " assign_restricted = ?21 WHERE id = ?1")
 STORE_SQL_ID(SQL_TAG_DELETE_ROW, "DELETE FROM tags WHERE id = ?1")
 STORE_SQL_ID(SQL_TAG_HIST_CLOSE, "UPDATE tags_hist SET valid_to = ?2 WHERE tag_id = ?1"
                                  " AND valid_to IS NULL")
@@ -226,16 +226,18 @@ STORE_SQL_ID(SQL_COUNT_ALL,
 
 STORE_SQL_ID(SQL_USER_INSERT,
              "INSERT INTO users(org_id, login, login_key, pw_hash, rights, display_name,"
-             " created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id")
-STORE_SQL_ID(SQL_USER_LIST, "SELECT id, org_id, login, display_name, rights, created_at, disabled"
-                            " FROM users WHERE org_id = ?1 ORDER BY id")
+             " created_at, assign) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id")
+STORE_SQL_ID(SQL_USER_LIST, "SELECT id, org_id, login, display_name, rights, created_at, disabled,"
+                            " assign FROM users WHERE org_id = ?1 ORDER BY id")
 STORE_SQL_ID(SQL_USER_BY_LOGIN, "SELECT id, org_id, login, display_name, rights, created_at,"
-                                " disabled, pw_hash FROM users WHERE org_id = ?1 AND login_key = ?2")
+                                " disabled, assign, pw_hash FROM users WHERE org_id = ?1"
+                                " AND login_key = ?2")
 STORE_SQL_ID(SQL_USER_COUNT, "SELECT count(*) FROM users")
 
 STORE_SQL_ID(SQL_TOKEN_INSERT,
              "INSERT INTO tokens(org_id, kind, name, hash, rights, user_id, resource_id, extra,"
-             " created_at, expires_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) RETURNING id")
+             " created_at, expires_at, assign) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+             " ?11) RETURNING id")
 STORE_SQL_ID(SQL_TOKEN_BY_HASH, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.hash = ?1")
 /* ?2 NULL: any organization's (the installation's admin). */
 STORE_SQL_ID(SQL_TOKEN_BY_ID, "SELECT " TOKEN_COLS " FROM tokens k WHERE k.id = ?1"

@@ -6,4 +6,4 @@ STORE_SQL_ID(SQL_SESSION_SET,
 STORE_SQL_ID(SQL_SESSION_PURGE,
              "DELETE FROM tokens WHERE org_id = ?1 AND kind = 'session' AND expires_at <= ?2")
 STORE_SQL_ID(SQL_SESSION_USER_BY_ID,
-             "SELECT login, rights, disabled, display_name FROM users WHERE id = ?1")
+             "SELECT login, rights, disabled, display_name, assign FROM users WHERE id = ?1")

@@ -1261,6 +1261,28 @@ static int c_tokens_list(struct tc_ctx *x)
     return rc;
 }
 
+/* --assign "Team.*,Env.prod": the tag subtree patterns as the body's "assign" list (an empty
+ * value is the empty list, which allows no tag). */
+static void assign_flag(struct tc_ctx *x, json_t *o)
+{
+    const char *v = args_get(x->a, "assign"), *p, *c;
+    json_t *arr;
+
+    if (v == NULL)
+        return;
+    arr = json_array();
+    for (p = v; *p; p = c + 1) {
+        c = strchr(p, ',');
+        if (c == NULL)
+            c = p + strlen(p);
+        if (c > p)
+            json_array_append_new(arr, json_stringn(p, (size_t)(c - p)));
+        if (*c == '\0')
+            break;
+    }
+    json_object_set_new(o, "assign", arr);
+}
+
 static int c_tokens_create(struct tc_ctx *x)
 {
     json_t *o = json_object();
@@ -1274,6 +1296,7 @@ static int c_tokens_create(struct tc_ctx *x)
         json_object_set_new(o, "expires_at", json_string(exp));
     if (x->cfg->org)
         json_object_set_new(o, "organization_id", json_string(x->cfg->org));
+    assign_flag(x, o);
     return show_call(x, "POST", "/v1/tokens", o);
 }
 
@@ -1340,6 +1363,7 @@ static int c_users_create(struct tc_ctx *x)
     xfree(pw);
     if (args_get(x->a, "rights"))
         json_object_set_new(o, "rights", json_string(args_get(x->a, "rights")));
+    assign_flag(x, o);
     return show_call(x, "POST", "/v1/users", o);
 }
 
@@ -1692,14 +1716,17 @@ const struct tc_cmd tc_cmds[] = {
      "--from and --to bound the time, --principal picks who.", false, false},
     {"tokens", NULL, 0, 0, "", "", "API tokens (admin): list create revoke.", false, false},
     {"tokens list", c_tokens_list, 0, 0, "kind", "[--kind KIND] [--org ORG]", "List tokens; never their secrets.", false, false},
-    {"tokens create", c_tokens_create, 0, 0, "name rights expires",
-     "[--name N] [--rights tags:read,tags:assign] [--expires TIME] [--org ORG]",
-     "Issue a token; its secret is shown once (-q prints only the secret).", false, false},
+    {"tokens create", c_tokens_create, 0, 0, "name rights expires assign",
+     "[--name N] [--rights tags:read,tags:assign] [--expires TIME] [--assign 'Team.*,Env.prod'] [--org ORG]",
+     "Issue a token; its secret is shown once (-q prints only the secret). --assign limits the "
+     "tags it may put on resources.", false, false},
     {"tokens revoke", c_tokens_revoke, 1, -1, "", "ID...", "Revoke tokens.", false, false},
     {"users", NULL, 0, 0, "", "", "Users (admin): list create.", false, false},
     {"users list", c_users_list, 0, 0, "", "", "List the organization's users.", false, false},
-    {"users create", c_users_create, 1, 1, "rights", "LOGIN [--rights R] < password",
-     "Create a user; the password is read from stdin.", false, false},
+    {"users create", c_users_create, 1, 1, "rights assign",
+     "LOGIN [--rights R] [--assign 'Team.*'] < password",
+     "Create a user; the password is read from stdin. --assign limits the tags it may put on "
+     "resources.", false, false},
     {"orgs", NULL, 0, 0, "", "", "Organizations (installation admin): list create add-workspace.", false, false},
     {"orgs list", c_orgs_list, 0, 0, "", "", "List organizations.", false, false},
     {"orgs create", c_orgs_create, 1, 1, "", "NAME", "Create an organization with its default workspace.", false, false},

@@ -975,6 +975,11 @@ def test_migration_keeps_logins_working():
             db.execute("ALTER TABLE changes DROP COLUMN api")
             db.execute("DROP TABLE IF EXISTS policies")  # 15: tag policies
             db.execute("DROP TABLE IF EXISTS policies_hist")
+            db.execute("ALTER TABLE groups DROP COLUMN conflict")  # 16: conflict policies
+            db.execute("DROP INDEX IF EXISTS tags_assign_restricted")  # 17: assign rights
+            db.execute("ALTER TABLE tags DROP COLUMN assign_restricted")
+            db.execute("ALTER TABLE tokens DROP COLUMN assign")
+            db.execute("ALTER TABLE users DROP COLUMN assign")
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)

@@ -484,6 +484,13 @@ def test_tokens_users_orgs(ctl, server):
     p = ctl("tags", "list", token=secret, rc=EXIT_AUTH)
     assert "unauthorized" in p.stderr
     ctl("tokens", "revoke", "999999", rc=EXIT_NOTFOUND)
+    # --assign: the tags a token or user may put on resources (docs/security.md).
+    t = ctl.json("tokens", "create", "--name", "teamer", "--rights", "tags:assign",
+                 "--assign", "Team.*,Env.prod")
+    assert t["assign"] == ["Team.*", "Env.prod"]
+    ctl("users", "create", "dora", "--assign", "Team.*", stdin="correct horse battery\n")
+    assert [u["assign"] for u in ctl.json("users", "list") if u["login"] == "dora"] == [["Team.*"]]
+    ctl("tokens", "create", "--assign", "Team.*.x", rc=EXIT_USAGE)
 
     ctl("users", "create", "alice", "--rights", "tags:read", stdin="correct horse battery\n")
     assert "alice" in ctl("users", "list").stdout

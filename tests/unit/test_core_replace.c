@@ -286,7 +286,7 @@ static void test_sessions(void **state)
     const char *secret;
     struct tg_err err;
 
-    assert_int_equal(core_user_create(&f->cx, "ed", "password1", RIGHT_READ | RIGHT_WRITE, &u,
+    assert_int_equal(core_user_create(&f->cx, "ed", "password1", RIGHT_READ | RIGHT_WRITE, NULL, &u,
                                       &err),
                      0);
     assert_int_equal(core_session_create(&f->cx, 0, "xx", &secret, &s, &err), TG_EINVAL);

@@ -482,7 +482,7 @@ static void test_profile(void **state)
     struct tag t;
     struct tg_err err;
 
-    assert_int_equal(core_user_create(&f->cx, "alice", "alice-password", RIGHT_ALL, &u, &err), 0);
+    assert_int_equal(core_user_create(&f->cx, "alice", "alice-password", RIGHT_ALL, NULL, &u, &err), 0);
     f->cx.who.name = "alice";
     assert_int_equal(core_tag_ensure(&f->cx, "ByAlice", &t, &err), 0);
     assert_int_equal(core_immuta_profile(&f->cx, t.created_by), u.id);
@@ -504,13 +504,13 @@ static void test_profile_tokens(void **state)
     struct tg_err err;
     const char *secret;
 
-    assert_int_equal(core_token_create(&f->cx, 0, "api", "ci", RIGHT_ALL, 0, 0, 0, NULL, &secret,
+    assert_int_equal(core_token_create(&f->cx, 0, "api", "ci", RIGHT_ALL, 0, 0, 0, NULL, NULL, &secret,
                                        &a, &err), 0);
-    assert_int_equal(core_token_create(&f->cx, 0, "api", "ci", RIGHT_READ, 0, 0, 0, NULL, &secret,
+    assert_int_equal(core_token_create(&f->cx, 0, "api", "ci", RIGHT_READ, 0, 0, 0, NULL, NULL, &secret,
                                        &b, &err), 0);
-    assert_int_equal(core_token_create(&f->cx, 0, "api", NULL, RIGHT_READ, 0, 0, 0, NULL, &secret,
+    assert_int_equal(core_token_create(&f->cx, 0, "api", NULL, RIGHT_READ, 0, 0, 0, NULL, NULL, &secret,
                                        &c, &err), 0);
-    assert_int_equal(core_token_create(&f->cx, 0, "applink", "link", 0, 0, 0, 0, NULL, &secret,
+    assert_int_equal(core_token_create(&f->cx, 0, "applink", "link", 0, 0, 0, 0, NULL, NULL, &secret,
                                        &d, &err), 0);
     assert_int_equal(core_principal_id(&f->cx, "ci"), CORE_PRINCIPAL_TOKEN_BASE + a.id);
     assert_int_equal(core_principal_id(&f->cx, "token"), CORE_PRINCIPAL_TOKEN_BASE + c.id);
@@ -557,7 +557,7 @@ static void test_apikey_login(void **state)
 
     /* A key that expires sooner than the login's lifetime takes the login with it. */
     assert_int_equal(core_token_create(&f->cx, 0, "api", "short", RIGHT_READ, 0, 0,
-                                       f->cx.now + 5000, NULL, &key, &k, &err), 0);
+                                       f->cx.now + 5000, NULL, NULL, &key, &k, &err), 0);
     core_ctx_init(&cx, f->conn, &f->a, true);
     assert_int_equal(core_apikey_login(&cx, key, &secret, &expires, &err), 0);
     assert_int_equal(expires, k.expires_at);

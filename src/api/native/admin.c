@@ -7,6 +7,51 @@
 #include "util/json.h"
 #include "util/timeu.h"
 
+/* The body's optional `assign` list (tag subtree patterns) in core's canonical text in *out
+ * (NULL: absent or null, no limit). -1 after rendering the error. */
+static int assign_field(struct hreq *r, struct core_ctx *cx, json_t *o, const char **out)
+{
+    json_t *v = json_object_get(o, "assign"), *e;
+    struct tg_err err;
+    const char **pats;
+    size_t i;
+    int rc;
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v))
+        return 0;
+    if (!json_is_array(v)) {
+        api_failf(r, TG_EINVAL, "assign", "'assign' must be a list of tag subtree patterns");
+        return -1;
+    }
+    pats = arena_alloc(&r->a, (json_array_size(v) + 1) * sizeof(*pats));
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e)) {
+            api_failf(r, TG_EINVAL, "assign", "'assign' must be a list of tag subtree patterns");
+            return -1;
+        }
+        pats[i] = json_string_value(e);
+    }
+    tg_err_clear(&err);
+    rc = core_assign_parse(cx, pats, json_array_size(v), out, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        return -1;
+    }
+    return 0;
+}
+
+/* `assign` as stored (a JSON array), or null for no limit. */
+static void assign_render(struct jw *w, const char *assign)
+{
+    jw_key(w, "assign");
+    if (assign)
+        jw_raw(w, assign);
+    else
+        jw_null(w);
+}
+
 /* GET /v1/me says who the bearer token is: principal, rights, organization and workspace, so
  * that a client (the web console) can show them and leave out the controls it may not use. */
 enum api_result native_me(struct hreq *r, struct core_ctx *cx)
@@ -40,6 +85,7 @@ enum api_result native_me(struct hreq *r, struct core_ctx *cx)
         if (cx->who.rights & (1u << i))
             jw_str(&w, core_right_name(i));
     jw_arr_end(&w);
+    assign_render(&w, cx->who.assign);
     jw_kbool(&w, "installation_admin", core_install_admin(cx));
     jw_key(&w, "organization");
     jw_obj(&w);
@@ -135,8 +181,8 @@ static void rights_array(struct jw *w, struct hreq *r, const char *rights)
 
 enum api_result native_users_create(struct hreq *r, struct core_ctx *cx)
 {
-    static const char *const fields[] = {"login", "password", "rights", NULL};
-    const char *login = NULL, *pw = NULL;
+    static const char *const fields[] = {"login", "password", "rights", "assign", NULL};
+    const char *login = NULL, *pw = NULL, *assign;
     struct tg_err err;
     unsigned rights;
     struct user u;
@@ -155,13 +201,14 @@ enum api_result native_users_create(struct hreq *r, struct core_ctx *cx)
         api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
         goto out;
     }
-    if (native_only_fields(r, body, fields) || rights_field(r, body, &rights))
+    if (native_only_fields(r, body, fields) || rights_field(r, body, &rights) ||
+        assign_field(r, cx, body, &assign))
         goto out;
     if (json_get_str(body, "login", &login, &err) || json_get_str(body, "password", &pw, &err)) {
         api_fail(r, TG_EINVAL, &err);
         goto out;
     }
-    rc = core_user_create(cx, login, pw, rights, &u, &err);
+    rc = core_user_create(cx, login, pw, rights, assign, &u, &err);
     if (rc) {
         api_fail(r, rc, &err);
         goto out;
@@ -172,6 +219,7 @@ enum api_result native_users_create(struct hreq *r, struct core_ctx *cx)
     jw_kstr(&w, "login", u.login);
     jw_key(&w, "rights");
     rights_array(&w, r, u.rights);
+    assign_render(&w, u.assign);
     api_kiso(&w, "created_at", u.created_at);
     jw_obj_end(&w);
     result = API_ANSWER;
@@ -204,6 +252,7 @@ enum api_result native_users_list(struct hreq *r, struct core_ctx *cx)
         jw_kstr(&w, "login", u[i].login);
         jw_key(&w, "rights");
         rights_array(&w, r, u[i].rights);
+        assign_render(&w, u[i].assign);
         jw_kbool(&w, "disabled", u[i].disabled);
         api_kiso(&w, "created_at", u[i].created_at);
         jw_obj_end(&w);
@@ -222,6 +271,7 @@ static void render_token(struct jw *w, struct hreq *r, const struct token *k, co
     jw_kstr(w, "kind", k->kind);
     jw_key(w, "rights");
     rights_array(w, r, k->rights);
+    assign_render(w, k->assign);
     jw_kstr(w, "organization_id", arena_printf(&r->a, "org_%lld", (long long)k->org_id));
     api_kiso(w, "created_at", k->created_at);
     api_kiso(w, "expires_at", k->expires_at);
@@ -233,8 +283,9 @@ static void render_token(struct jw *w, struct hreq *r, const struct token *k, co
 
 enum api_result native_tokens_create(struct hreq *r, struct core_ctx *cx)
 {
-    static const char *const fields[] = {"name", "rights", "expires_at", "organization_id", NULL};
-    const char *name = NULL, *secret, *org = NULL;
+    static const char *const fields[] = {"name",   "rights", "expires_at", "organization_id",
+                                         "assign", NULL};
+    const char *name = NULL, *secret, *org = NULL, *assign;
     struct tg_err err;
     struct token k;
     unsigned rights;
@@ -255,7 +306,8 @@ enum api_result native_tokens_create(struct hreq *r, struct core_ctx *cx)
         api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
         goto out;
     }
-    if (native_only_fields(r, body, fields) || rights_field(r, body, &rights))
+    if (native_only_fields(r, body, fields) || rights_field(r, body, &rights) ||
+        assign_field(r, cx, body, &assign))
         goto out;
     if (json_get_str(body, "name", &name, &err) ||
         json_get_str(body, "organization_id", &org, &err)) {
@@ -284,8 +336,8 @@ enum api_result native_tokens_create(struct hreq *r, struct core_ctx *cx)
             goto out;
         }
     }
-    rc = core_token_create(cx, org_id, "api", name, rights, 0, 0, expires, NULL, &secret, &k,
-                           &err);
+    rc = core_token_create(cx, org_id, "api", name, rights, 0, 0, expires, NULL, assign, &secret,
+                           &k, &err);
     if (rc) {
         api_fail(r, rc, &err);
         goto out;

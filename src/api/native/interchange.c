@@ -41,12 +41,12 @@ static const char *const xfmt_types[] = {"application/x-ndjson", "text/csv", "te
 enum {
     C_TYPE, C_NAME, C_KIND, C_KEY, C_DISPLAY_NAME, C_DESCRIPTION, C_COLOR, C_L10N, C_GROUP,
     C_POSITION, C_EXCLUSIVE, C_PROTECTED, C_ARCHIVED, C_SOURCE, C_PARENT_KIND, C_PARENT_KEY,
-    C_TAG, C_CONTEXT, C_DOCUMENT, C_N
+    C_TAG, C_CONTEXT, C_DOCUMENT, C_ASSIGN_RESTRICTED, C_N
 };
 static const char *const csv_cols[C_N] = {
     "type",     "name",      "kind",     "key",    "display_name", "description", "color",
     "l10n",     "group",     "position", "exclusive", "protected", "archived",    "source",
-    "parent_kind", "parent_key", "tag",  "context", "document"};
+    "parent_kind", "parent_key", "tag",  "context", "document", "assign_restricted"};
 
 /* ---- import jobs ----
  *
@@ -447,11 +447,15 @@ static void out_tag(struct arena *a, struct xport *x, const struct tag *t, struc
         jw_kbool(&w, "archived", t->archived);
         jw_kstr(&w, "group", gname);
         jw_kint(&w, "position", t->position);
+        /* Only where set: the lines of a workspace without restrictions stay as they were. */
+        if (t->assign_restricted)
+            jw_kbool(&w, "assign_restricted", true);
         jw_obj_end(&w);
         sbuf_addc(out, '\n');
         break;
     case XF_CSV:
         snprintf(pos, sizeof(pos), "%lld", (long long)t->position);
+        cells[C_ASSIGN_RESTRICTED] = t->assign_restricted ? "true" : "false";
         cells[C_TYPE] = "tag";
         cells[C_NAME] = t->name;
         cells[C_DISPLAY_NAME] = t->display_name;
@@ -496,6 +500,8 @@ static void out_tag(struct arena *a, struct xport *x, const struct tag *t, struc
             sbuf_adds(out, " ;\n    tagd:group ");
             ttl_iri(out, x->base, "group/", gname, NULL);
         }
+        if (t->assign_restricted)
+            sbuf_adds(out, " ;\n    tagd:assignRestricted true");
         sbuf_printf(out, " ;\n    tagd:protected %s ;\n    tagd:archived %s ;\n"
                          "    tagd:position %lld .\n\n",
                     t->protected_ ? "true" : "false", t->archived ? "true" : "false",
@@ -888,7 +894,8 @@ static int too_many(struct ximport *im, int line)
 static const char *const jl_group[] = {"type", "name", "l10n", "exclusive", "position", NULL};
 static const char *const jl_tag[] = {"type",   "name",      "display_name", "l10n",
                                      "color",  "description", "source",     "protected",
-                                     "archived", "group",   "position",     NULL};
+                                     "archived", "group",   "position",     "assign_restricted",
+                                     NULL};
 static const char *const jl_res[] = {"type", "kind", "key", "name", "parent", "archived",
                                      "document", "tags", NULL};
 static const char *const jl_assign[] = {"type", "kind", "key", "tag", "context", NULL};
@@ -979,6 +986,8 @@ static int jl_record(struct hreq *r, struct ximport *im, json_t *o, int line)
             json_get_str_or_null(o, "source", &x->t.source, &x->t.has_source, err) ||
             json_get_bool(o, "protected", &x->t.protected_, &x->t.has_protected, err) ||
             json_get_bool(o, "archived", &x->t.archived, &x->t.has_archived, err) ||
+            json_get_bool(o, "assign_restricted", &x->t.assign_restricted,
+                          &x->t.has_assign_restricted, err) ||
             json_get_int(o, "position", &x->t.position, &x->t.has_position, err) ||
             json_get_str_or_null(o, "group", &x->group, &x->has_group, err))
             return TG_EINVAL;
@@ -1301,6 +1310,9 @@ static void parse_csv(struct hreq *r, struct ximport *im)
             if (!rc)
                 rc = csv_bool(c[C_ARCHIVED], "archived", &x->t.archived, &x->t.has_archived, err);
             if (!rc)
+                rc = csv_bool(c[C_ASSIGN_RESTRICTED], "assign_restricted",
+                              &x->t.assign_restricted, &x->t.has_assign_restricted, err);
+            if (!rc)
                 rc = csv_int(c[C_POSITION], "position", &x->t.position, &x->t.has_position, err);
         } else if (strcmp(c[C_TYPE], "resource") == 0) {
             x = rec_new(r, im, XT_RESOURCE, start);
@@ -1363,7 +1375,7 @@ struct subj {
     struct lit *pref, *def;
     struct iris *broader, *members, *subjects;
     const char *tname, *color, *source, *kind, *key, *document, *group, *parent;
-    int protected_, archived, exclusive; /* -1 unset, 0, 1 */
+    int protected_, archived, exclusive, restricted; /* -1 unset, 0, 1 */
     int64_t position;
     bool has_position;
     /* derived */
@@ -1403,7 +1415,7 @@ static struct subj *sk_get(struct skos *k, const char *iri, bool create, int lin
     s = arena_zalloc(&k->r->a, sizeof(*s));
     s->iri = iri;
     s->line = line;
-    s->protected_ = s->archived = s->exclusive = -1;
+    s->protected_ = s->archived = s->exclusive = s->restricted = -1;
     s->hnext = k->buckets[h];
     k->buckets[h] = s;
     if (k->n == k->cap) {
@@ -1531,6 +1543,8 @@ static int sk_triple(void *arg, const struct ttl_term *s, const struct ttl_term 
         return want_bool(o, "tagd:protected", &x->protected_, err);
     } else if (IS(NS_TAGD, "archived")) {
         return want_bool(o, "tagd:archived", &x->archived, err);
+    } else if (IS(NS_TAGD, "assignRestricted")) {
+        return want_bool(o, "tagd:assignRestricted", &x->restricted, err);
     } else if (IS(NS_TAGD, "exclusive")) {
         return want_bool(o, "tagd:exclusive", &x->exclusive, err);
     } else if (IS(NS_TAGD, "position")) {
@@ -1744,6 +1758,8 @@ static void parse_skos(struct hreq *r, struct ximport *im)
         x->t.has_protected = s->protected_ >= 0;
         x->t.archived = s->archived == 1;
         x->t.has_archived = s->archived >= 0;
+        x->t.assign_restricted = s->restricted == 1;
+        x->t.has_assign_restricted = s->restricted >= 0;
         x->t.position = s->position;
         x->t.has_position = s->has_position;
         if (s->group) {

@@ -64,6 +64,7 @@ static void render_tag_fields(struct jw *w, struct hreq *r, const struct tag *t)
     else
         jw_null(w);
     jw_kint(w, "position", t->position);
+    jw_kbool(w, "assign_restricted", t->assign_restricted);
     jw_kstr(w, "created_by", t->created_by);
     api_kiso(w, "created_at", t->created_at);
     api_kiso(w, "updated_at", t->updated_at);
@@ -80,7 +81,7 @@ void native_render_tag(struct jw *w, struct hreq *r, const struct tag *t)
 static const char *const tag_fields[] = {"name",     "display_name", "l10n",     "color",
                                          "description", "source",    "protected", "archived",
                                          "group_id", "position",     "state",
-                                         "replaced_by", NULL};
+                                         "replaced_by", "assign_restricted", NULL};
 
 int native_tag_input(json_t *o, struct arena *a, struct tag_input *in, bool create,
                      struct tg_err *err)
@@ -101,6 +102,8 @@ int native_tag_input(json_t *o, struct arena *a, struct tag_input *in, bool crea
         json_get_str_or_null(o, "source", &in->source, &in->has_source, err) ||
         json_get_bool(o, "protected", &in->protected_, &in->has_protected, err) ||
         json_get_bool(o, "archived", &in->archived, &in->has_archived, err) ||
+        json_get_bool(o, "assign_restricted", &in->assign_restricted,
+                      &in->has_assign_restricted, err) ||
         json_get_str_or_null(o, "state", &in->state, &in->has_state, err) ||
         json_get_int(o, "position", &in->position, &in->has_position, err)) {
         err->code = TG_EINVAL;
