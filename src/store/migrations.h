@@ -159,6 +159,13 @@ static const char *const store_migrations[] = {
      * "system" for the server's own work (the expiry sweep, bootstrap). NULL on the records
      * written before, whose API nobody noted; readers show that as null, not as a guess. */
     "ALTER TABLE changes ADD COLUMN api TEXT;",
+    MIGRATION_NONE, /* 15: another branch */
+    /* 16: an exclusive group's policy for inheritance conflicts (docs/taxonomy.md,
+     * "Inheritance conflicts"): what a resource's effective tags hold when it inherits a tag
+     * of the group and holds or inherits another one. 'union' (every one: what tagd did
+     * before), 'child-wins', 'parent-wins' or 'reject'. The groups' history keeps it in the
+     * versions' JSON, so reads as of a revision apply the policy of then. */
+    "ALTER TABLE groups ADD COLUMN conflict TEXT NOT NULL DEFAULT 'union';",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

@@ -14,3 +14,4 @@
 #include "store/sql_idempotency.h"
 #include "store/sql_lifecycle.h"
 #include "store/sql_interchange.h"
+#include "store/sql_conflicts.h"
