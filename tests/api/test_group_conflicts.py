@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from conftest import Api
+from conftest import ADMIN_TOKEN, Api, Server
 
 
 def ok(r, status=200):
@@ -303,6 +303,26 @@ def test_tag_joining_a_reject_group_is_checked(admin):
     assert ok(admin.get("/v1/tags/Jn.b")).get("group_id") is None
     r = admin.put("/v1/groups/%d/tags" % g["id"], json={"tags": ["Jn.a", "Jn.b"]})
     native_error(r, 409, "conflict")
+
+
+# ---- export and import ----
+
+def test_export_and_import_keep_the_policy(admin):
+    group(admin, "XpG", ["Xp.a"], conflict="parent-wins")
+    r = admin.get("/v1/export", params={"format": "jsonl", "include": "taxonomy"})
+    assert r.status_code == 200, r.text
+    lines = [ln for ln in r.text.splitlines() if '"name":"XpG"' in ln]
+    assert len(lines) == 1 and '"conflict":"parent-wins"' in lines[0], lines
+    s = Server().start()
+    try:
+        empty = Api(s, ADMIN_TOKEN)
+        imp = empty.post("/v1/import", data=r.content,
+                         headers={"Content-Type": "application/x-ndjson"})
+        assert imp.status_code in (200, 201), imp.text
+        gs = {g["name"]: g["conflict"] for g in ok(empty.get("/v1/groups"))["items"]}
+        assert gs["XpG"] == "parent-wins", gs
+    finally:
+        s.cleanup()
 
 
 # ---- product dialects that show inherited tags ----

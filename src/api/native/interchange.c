@@ -393,6 +393,9 @@ static void out_group(struct xport *x, const struct group *g, struct sbuf *out)
             jw_null(&w);
         jw_kbool(&w, "exclusive", g->exclusive);
         jw_kint(&w, "position", g->position);
+        /* Only when set, so that files of groups without one read as they did. */
+        if (g->conflict != CONFLICT_UNION)
+            jw_kstr(&w, "conflict", group_conflict_name(g->conflict));
         jw_obj_end(&w);
         sbuf_addc(out, '\n');
         break;
@@ -885,7 +888,8 @@ static int too_many(struct ximport *im, int line)
 
 /* ---- import: JSON lines ---- */
 
-static const char *const jl_group[] = {"type", "name", "l10n", "exclusive", "position", NULL};
+static const char *const jl_group[] = {"type",     "name",     "l10n", "exclusive",
+                                      "position", "conflict", NULL};
 static const char *const jl_tag[] = {"type",   "name",      "display_name", "l10n",
                                      "color",  "description", "source",     "protected",
                                      "archived", "group",   "position",     NULL};
@@ -963,8 +967,10 @@ static int jl_record(struct hreq *r, struct ximport *im, json_t *o, int line)
         if (jl_only(o, jl_group, err) || jl_str(r, o, "name", true, &x->g.name, err) ||
             jl_object(r, o, "l10n", &x->g.l10n, &x->g.has_l10n, err) ||
             json_get_bool(o, "exclusive", &x->g.exclusive, &x->g.has_exclusive, err) ||
-            json_get_int(o, "position", &x->g.position, &x->g.has_position, err))
+            json_get_int(o, "position", &x->g.position, &x->g.has_position, err) ||
+            jl_str(r, o, "conflict", false, &x->g.conflict, err))
             return TG_EINVAL;
+        x->g.has_conflict = x->g.conflict != NULL;
         return 0;
     }
     if (strcmp(type, "tag") == 0) {
