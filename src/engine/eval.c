@@ -488,7 +488,9 @@ bool eng__fused = true;
 struct fused {
     const roaring_bitmap_t **leaf; /* every leaf's bitmap, in evaluation order */
     size_t nleaf, at;
-    roaring_bitmap_t **owned; /* the leaves made for this run (policy_filter), freed after */
+    size_t cap;               /* the query's leaves: room in leaf (and owned) */
+    roaring_bitmap_t **owned; /* the leaves made for this run (policy_filter), freed after;
+                               * NULL until one is */
     size_t nowned;
     const roaring_bitmap_t *universe;
     uint64_t *buf; /* WORDS per level */
@@ -575,8 +577,11 @@ static void fused_leaves(struct fused *f, struct qctx *c, const struct qnode *q,
     if (*rc == 0) {
         /* Leaves are the snapshot's bitmaps, but for a policy's (policy_filter), which the
          * run frees at its end. */
-        if (v.own)
+        if (v.own) {
+            if (f->owned == NULL)
+                f->owned = arena_alloc(c->a, f->cap * sizeof(*f->owned));
             f->owned[f->nowned++] = v.own;
+        }
         f->leaf[f->nleaf++] = v.b;
     }
 }
@@ -715,40 +720,24 @@ static void word_range(struct fused *f, uint16_t key)
 }
 
 /* The query with operators `q`, evaluated as above; the filters as eng_query_run applies them. */
-static int fused_pass(struct qctx *c, struct fused *pf, const struct qnode *q,
-                      const roaring_bitmap_t *kind_set, const roaring_bitmap_t *archived,
-                      const roaring_bitmap_t *scope, int depth, struct eng_result *out);
-
 static int fused_run(struct qctx *c, const struct qnode *q, const roaring_bitmap_t *kind_set,
                      const roaring_bitmap_t *archived, const roaring_bitmap_t *scope,
                      struct eng_result *out)
 {
-    struct fused f;
-    int depth = tree_depth(q), rc = 0;
-
-    memset(&f, 0, sizeof(f));
-    f.leaf = arena_alloc(c->a, tree_leaves(q) * sizeof(*f.leaf));
-    f.owned = arena_alloc(c->a, tree_leaves(q) * sizeof(*f.owned));
-    f.universe = c->universe;
-    fused_leaves(&f, c, q, &rc);
-    if (rc == 0)
-        rc = fused_pass(c, &f, q, kind_set, archived, scope, depth, out);
-    for (size_t i = 0; i < f.nowned; i++)
-        roaring_bitmap_free(f.owned[i]);
-    return rc;
-}
-
-/* fused_run's pass over the keys, once its leaves are known. */
-static int fused_pass(struct qctx *c, struct fused *pf, const struct qnode *q,
-                      const roaring_bitmap_t *kind_set, const roaring_bitmap_t *archived,
-                      const roaring_bitmap_t *scope, int depth, struct eng_result *out)
-{
     const struct eng_query *o = c->o;
-    struct fused f = *pf;
+    struct fused f;
     uint16_t *keys;
     size_t nkeys = 0, n = 0;
+    int depth = tree_depth(q), rc = 0;
     uint64_t *w;
 
+    memset(&f, 0, sizeof(f));
+    f.cap = tree_leaves(q);
+    f.leaf = arena_alloc(c->a, f.cap * sizeof(*f.leaf));
+    f.universe = c->universe;
+    fused_leaves(&f, c, q, &rc);
+    if (rc)
+        goto out;
     {
         size_t cap = (size_t)f.universe->high_low_container.size;
         for (size_t i = 0; i < f.nleaf; i++)
@@ -806,7 +795,10 @@ static int fused_pass(struct qctx *c, struct fused *pf, const struct qnode *q,
         }
     }
     out->n = n;
-    return 0;
+out:
+    for (size_t i = 0; i < f.nowned; i++)
+        roaring_bitmap_free(f.owned[i]);
+    return rc;
 }
 
 int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,
