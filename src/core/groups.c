@@ -1,4 +1,5 @@
-/* core/groups.c: tag groups with an order, localized names and exclusivity.
+/* core/groups.c: tag groups with an order, localized names, exclusivity and an exclusive
+ * group's policy for inheritance conflicts (its rules: conflicts.c).
  * A group's tags are the tags whose group_id points at it, ordered by their position. */
 #include <jansson.h>
 #include <string.h>
