@@ -307,17 +307,19 @@ def test_tag_joining_a_reject_group_is_checked(admin):
 
 # ---- export and import ----
 
-def test_export_and_import_keep_the_policy(admin):
-    group(admin, "XpG", ["Xp.a"], conflict="parent-wins")
-    r = admin.get("/v1/export", params={"format": "jsonl", "include": "taxonomy"})
+@pytest.mark.parametrize("fmt,ctype,said", [
+    ("jsonl", "application/x-ndjson", '"conflict":"parent-wins"'),
+    ("skos", "text/turtle", 'tagd:conflict "parent-wins"')])
+def test_export_and_import_keep_the_policy(admin, fmt, ctype, said):
+    if fmt == "jsonl":
+        group(admin, "XpG", ["Xp.a"], conflict="parent-wins")
+    r = admin.get("/v1/export", params={"format": fmt, "include": "taxonomy"})
     assert r.status_code == 200, r.text
-    lines = [ln for ln in r.text.splitlines() if '"name":"XpG"' in ln]
-    assert len(lines) == 1 and '"conflict":"parent-wins"' in lines[0], lines
+    assert said in r.text
     s = Server().start()
     try:
         empty = Api(s, ADMIN_TOKEN)
-        imp = empty.post("/v1/import", data=r.content,
-                         headers={"Content-Type": "application/x-ndjson"})
+        imp = empty.post("/v1/import", data=r.content, headers={"Content-Type": ctype})
         assert imp.status_code in (200, 201), imp.text
         gs = {g["name"]: g["conflict"] for g in ok(empty.get("/v1/groups"))["items"]}
         assert gs["XpG"] == "parent-wins", gs

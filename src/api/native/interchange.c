@@ -415,8 +415,11 @@ static void out_group(struct xport *x, const struct group *g, struct sbuf *out)
         sbuf_adds(out, " ;\n    skos:prefLabel ");
         ttl_str(out, g->name);
         ttl_l10n(out, g->l10n);
-        sbuf_printf(out, " ;\n    tagd:exclusive %s ;\n    tagd:position %lld .\n\n",
+        sbuf_printf(out, " ;\n    tagd:exclusive %s ;\n    tagd:position %lld",
                     g->exclusive ? "true" : "false", (long long)g->position);
+        if (g->conflict != CONFLICT_UNION)
+            sbuf_printf(out, " ;\n    tagd:conflict \"%s\"", group_conflict_name(g->conflict));
+        sbuf_adds(out, " .\n\n");
         break;
     default:
         TG_BUG("unknown interchange format");
@@ -1368,7 +1371,7 @@ struct subj {
     unsigned types;
     struct lit *pref, *def;
     struct iris *broader, *members, *subjects;
-    const char *tname, *color, *source, *kind, *key, *document, *group, *parent;
+    const char *tname, *color, *source, *kind, *key, *document, *group, *parent, *conflict;
     int protected_, archived, exclusive; /* -1 unset, 0, 1 */
     int64_t position;
     bool has_position;
@@ -1516,6 +1519,10 @@ static int sk_triple(void *arg, const struct ttl_term *s, const struct ttl_term 
         if (want_lit(o, "tagd:name", err))
             return TG_EINVAL;
         x->tname = o->value;
+    } else if (IS(NS_TAGD, "conflict")) {
+        if (want_lit(o, "tagd:conflict", err))
+            return TG_EINVAL;
+        x->conflict = o->value;
     } else if (IS(NS_TAGD, "color") || IS(NS_TAGD, "source") || IS(NS_TAGD, "kind") ||
                IS(NS_TAGD, "key") || IS(NS_TAGD, "document")) {
         const char **f = IS(NS_TAGD, "color")    ? &x->color
@@ -1712,6 +1719,8 @@ static void parse_skos(struct hreq *r, struct ximport *im)
         x->g.has_exclusive = s->exclusive >= 0;
         x->g.position = s->position;
         x->g.has_position = s->has_position;
+        x->g.conflict = s->conflict;
+        x->g.has_conflict = s->conflict != NULL;
     }
     for (size_t i = 0; i < k->n; i++) {
         struct subj *s = k->all[i];
