@@ -212,7 +212,7 @@ int core__conflict_check_add(struct core_ctx *ctx, int64_t resource_id, const st
 int core__conflict_check_move(struct core_ctx *ctx, int64_t resource_id, int64_t parent_id,
                               struct tg_err *err)
 {
-    struct store_stmt *st = st_get(ctx->conn, SQL_CONF_UP_REJECT, err);
+    struct store_stmt *st = st_get(ctx->conn, SQL_CONF_ANY_REJECT, err);
     struct held {
         int64_t group, tag;
         const char *name, *gname;
@@ -220,6 +220,14 @@ int core__conflict_check_move(struct core_ctx *ctx, int64_t resource_id, int64_t
     struct vec v;
     int rc;
 
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    rc = st_step(st, err);
+    st_reset(st);
+    if (rc <= 0)
+        return rc; /* no reject group: no move can conflict */
+    st = st_get(ctx->conn, SQL_CONF_UP_REJECT, err);
     if (st == NULL)
         return TG_EINTERNAL;
     vec_init(&v, sizeof(struct held));

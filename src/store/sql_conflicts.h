@@ -28,6 +28,10 @@ STORE_SQL_ID(SQL_CONF_DOWN,
              " JOIN tags t ON t.id = a.tag_id JOIN resources x ON x.id = down.id"
              " WHERE t.group_id = ?2 AND t.id <> ?3 AND t.deleted = 0"
              " AND (a.expires_at IS NULL OR a.expires_at > ?4) ORDER BY down.depth LIMIT 1")
+/* ?1 ws: whether any group rejects conflicts (most workspaces have none: a move then checks
+ * nothing more; groups_key's ws_id prefix finds the workspace's few groups). */
+STORE_SQL_ID(SQL_CONF_ANY_REJECT, "SELECT 1 FROM groups WHERE ws_id = ?1 AND exclusive <> 0"
+                                  " AND conflict = 'reject' LIMIT 1")
 /* ?1 resource, ?2 now: the tags of reject groups that ?1 and its ancestors hold (a resource
  * moved below ?1 must hold no other tag of their groups). */
 STORE_SQL_ID(SQL_CONF_UP_REJECT,
