@@ -458,6 +458,8 @@ struct group_input {
     bool has_position;
     const char *extra;
     bool has_extra;
+    const char *conflict; /* a policy's name (model.h, group_conflict_name) */
+    bool has_conflict;
 };
 int core_group_get(struct core_ctx *ctx, int64_t id, struct group *out, struct tg_err *err);
 int core_group_create(struct core_ctx *ctx, const struct group_input *in, struct group *out,

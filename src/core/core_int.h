@@ -51,6 +51,55 @@ int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, boo
 int core__tag_by_key_exact(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,
                            struct tg_err *err);
 
+/* ---- exclusive groups' inheritance conflicts (conflicts.c) ---- */
+
+/** The policy group `g` applies: its own while exclusive, union otherwise. */
+enum group_conflict core__group_policy(const struct group *g);
+
+/* The workspace's groups whose policy is not union (at a revision, or now), for applying them
+ * to effective tag lists. Sorted by group id; in the request arena. */
+struct conflict_pols {
+    int64_t *group;
+    enum group_conflict *policy;
+    size_t n;
+};
+/** Now (from the current rows of the writer's or the read's transaction). */
+int core__conflict_pols(struct core_ctx *ctx, struct conflict_pols *out, struct tg_err *err);
+/** As of revision `rev` (core_asof_group_list). */
+int core__conflict_pols_at(struct core_ctx *ctx, int64_t rev, struct conflict_pols *out,
+                           struct tg_err *err);
+/** The policy of group `group_id` in `p` (union when it is not listed). */
+enum group_conflict core__conflict_of(const struct conflict_pols *p, int64_t group_id);
+/**
+ * Applies the policies to a resource's effective list `as` (*n entries, the resource's own then
+ * each ancestor's, nearest first, every tag of every level: not yet deduplicated; entries of
+ * one level are contiguous and share resource_id; tag.group_id set). In a child-wins group
+ * only the entries of the nearest level holding a tag of the group stay, in a parent-wins
+ * group those of the farthest; then a tag listed on several levels keeps its first (nearest
+ * remaining) entry. Compacts in place and sets *n.
+ */
+void core__conflict_resolve(struct core_ctx *ctx, const struct conflict_pols *p,
+                            struct assignment *as, size_t *n);
+/**
+ * For putting tag `t` (of group `g`, whose policy is reject) on resource `resource_id`: the
+ * conflict the tag would make with another tag of the group on an ancestor or a descendant is
+ * TG_ECONFLICT naming both.
+ */
+int core__conflict_check_add(struct core_ctx *ctx, int64_t resource_id, const struct tag *t,
+                             const struct group *g, struct tg_err *err);
+/** For moving resource `resource_id` (with its subtree) below `parent_id`: TG_ECONFLICT when a
+ * reject group's tag above would meet another tag of its group below. */
+int core__conflict_check_move(struct core_ctx *ctx, int64_t resource_id, int64_t parent_id,
+                              struct tg_err *err);
+/** TG_ECONFLICT, with their number, when resources hold a tag of group `g` while an ancestor
+ * holds another one: g becoming reject (joining NULL), or tag `joining` entering reject g. */
+int core__conflict_refuse(struct core_ctx *ctx, const struct group *g, const struct tag *joining,
+                          struct tg_err *err);
+/** Called for every tag row written (core_tag_save): a live tag entering a reject group
+ * (joining it, or restored in it) must not make a conflict there. */
+int core__conflict_tag_check(struct core_ctx *ctx, const struct tag *before, const struct tag *t,
+                             struct tg_err *err);
+
 /* ---- aliases (aliases.c) and the assignment writes a merge shares (resources.c) ---- */
 
 /** Keeps `nfc` (case-folded `key`) as an alias of tag `tag_id`. TG_EEXISTS when a live tag or

@@ -1,4 +1,5 @@
-/* core/groups.c: tag groups with an order, localized names and exclusivity.
+/* core/groups.c: tag groups with an order, localized names, exclusivity and an exclusive
+ * group's policy for inheritance conflicts (its rules: conflicts.c).
  * A group's tags are the tags whose group_id points at it, ordered by their position. */
 #include <jansson.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static const char *group_json(struct core_ctx *ctx, const struct group *g)
     jw_raw(&w, g->l10n);
     jw_kint(&w, "position", g->position);
     jw_kbool(&w, "exclusive", g->exclusive);
+    jw_kstr(&w, "conflict", group_conflict_name(g->conflict));
     if (g->extra) {
         jw_key(&w, "extra");
         jw_raw(&w, g->extra);
@@ -52,6 +54,7 @@ static void group_bind(struct store_stmt *st, const void *row, bool insert)
     st_int(st, 7, r->g.position);
     st_bool(st, 8, r->g.exclusive);
     st_text(st, 9, r->g.extra);
+    st_text(st, 10, group_conflict_name(r->g.conflict));
 }
 
 static const char *group_row_json(struct core_ctx *ctx, const void *row)
@@ -117,6 +120,15 @@ static int check_l10n_obj(const char *l10n, struct tg_err *err)
     return 0;
 }
 
+static int check_conflict(const struct group_input *in, enum group_conflict *out,
+                          struct tg_err *err)
+{
+    if (!group_conflict_parse(in->conflict, out))
+        return tg_err_set(err, TG_EINVAL, "conflict",
+                          "conflict must be union, child-wins, parent-wins or reject");
+    return 0;
+}
+
 int core_group_create(struct core_ctx *ctx, const struct group_input *in, struct group *out,
                       struct tg_err *err)
 {
@@ -137,6 +149,11 @@ int core_group_create(struct core_ctx *ctx, const struct group_input *in, struct
     g.name = nfc;
     g.l10n = in->has_l10n ? core_strdup(ctx, in->l10n) : NULL;
     g.exclusive = in->has_exclusive && in->exclusive;
+    if (in->has_conflict) {
+        rc = check_conflict(in, &g.conflict, err);
+        if (rc)
+            return rc;
+    }
     g.extra = in->has_extra ? core_strdup(ctx, in->extra) : NULL;
     if (in->has_position) {
         g.position = in->position;
@@ -189,6 +206,18 @@ int core_group_update(struct core_ctx *ctx, int64_t id, const struct group_input
         g.position = in->position;
     if (in->has_extra)
         g.extra = core_strdup(ctx, in->extra);
+    if (in->has_conflict) {
+        rc = check_conflict(in, &g.conflict, err);
+        if (rc)
+            return rc;
+    }
+    /* Becoming reject (by its policy or by turning exclusive) promises that no resource has
+     * a conflict in the group: refused while some have one, which the caller resolves first. */
+    if (core__group_policy(&g) == CONFLICT_REJECT && core__group_policy(&old) != CONFLICT_REJECT) {
+        rc = core__conflict_refuse(ctx, &g, NULL, err);
+        if (rc)
+            return rc;
+    }
     rc = group_save(ctx, &old, &g, key, "update", err);
     if (rc)
         return rc;

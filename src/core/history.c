@@ -396,6 +396,8 @@ static int group_from_hist(struct core_ctx *ctx, struct store_stmt *st, struct g
     g->l10n = jraw(ctx, o, "l10n");
     g->position = jint(o, "position");
     g->exclusive = json_is_true(json_object_get(o, "exclusive"));
+    /* Versions written before the policy existed have none: union, as tagd behaved then. */
+    group_conflict_parse(json_string_value(json_object_get(o, "conflict")), &g->conflict);
     g->extra = jraw(ctx, o, "extra");
     g->version = jint(o, "version");
     g->updated_at = col_int(st, 2);
@@ -602,13 +604,12 @@ int core_asof_resource_list(struct core_ctx *ctx, int64_t rev, const struct reso
     return 0;
 }
 
-/* The direct assignments of resource `res` at `rev` appended to `v`, skipping tags in `seen`
- * (nseen of them) and marking them as inherited from `res` unless `own`. */
+/* The direct assignments of resource `res` at `rev` appended to `v`, marked as inherited from
+ * `res` unless `own` (core_asof_assign_list resolves tags listed on several levels). */
 static int assign_at(struct core_ctx *ctx, int64_t rev, const struct resource *res, bool own,
                      struct vec *v, struct tg_err *err)
 {
     struct store_stmt *st = st_get(ctx->conn, SQL_ASOF_ASSIGN, err);
-    size_t first = 0;
     int rc;
 
     if (st == NULL)
@@ -618,17 +619,12 @@ static int assign_at(struct core_ctx *ctx, int64_t rev, const struct resource *r
     for (;;) {
         struct assignment *a;
         int64_t tag_id;
-        bool dup = false;
         json_t *o;
 
         rc = st_step(st, err);
         if (rc <= 0)
             break;
         tag_id = col_int(st, 1);
-        for (size_t i = first; i < v->n && !dup; i++)
-            dup = ((struct assignment *)v->items)[i].tag.id == tag_id;
-        if (dup)
-            continue;
         if (v->n >= ASOF_MAX_ROWS) {
             rc = tg_err_set(err, TG_ELIMIT, "as_of", "more than %d tags then", ASOF_MAX_ROWS);
             break;
@@ -645,6 +641,7 @@ static int assign_at(struct core_ctx *ctx, int64_t rev, const struct resource *r
         a->tag.name = json_is_object(o) ? jstr(ctx, o, "name") : NULL;
         a->tag.display_name = json_is_object(o) ? jstr(ctx, o, "display_name") : NULL;
         a->tag.color = json_is_object(o) ? jstr(ctx, o, "color") : NULL;
+        a->tag.group_id = json_is_object(o) ? jint(o, "group_id") : 0;
         json_decref(o);
         if (a->tag.name == NULL) {
             rc = tg_err_set(err, TG_EINTERNAL, "", "tag history row has no name");
@@ -687,6 +684,16 @@ int core_asof_assign_list(struct core_ctx *ctx, int64_t rev, const struct resour
     }
     if (rc)
         return rc;
+    if (effective) {
+        /* The groups' policies of then, as core_assign_list applies today's. */
+        struct conflict_pols pols;
+        size_t k = v.n;
+        rc = core__conflict_pols_at(ctx, rev, &pols, err);
+        if (rc)
+            return rc;
+        core__conflict_resolve(ctx, &pols, v.items, &k);
+        v.n = k;
+    }
     *out = v.items;
     *n = v.n;
     return 0;
@@ -713,11 +720,23 @@ struct asof_leaf {
     size_t n;
 };
 
+/* The tags of child-wins and parent-wins groups then, for effective leaves (core/conflicts.c):
+ * tag[] sorted, gi[] each one's group index, gpol[] the groups' policies, best[] scratch (the
+ * level whose tags of the group win, per group). */
+struct asof_pol {
+    int64_t *tag;
+    size_t *gi;
+    enum group_conflict *gpol;
+    int *best;
+    size_t ntags, ngroups;
+};
+
 struct asof_eval {
     const struct asof_world *w;
     struct asof_leaf *leaves;
     size_t nleaves;
     bool effective;
+    const struct asof_pol *pol; /* NULL: every group is union then */
 };
 
 static int cmp_i64(const void *a, const void *b)
@@ -843,6 +862,71 @@ static bool carries(const struct asof_world *w, int64_t id, const struct asof_le
     return false;
 }
 
+/* The first index of resource `id`'s pairs, and one past its last. */
+static size_t pairs_of(const struct asof_world *w, int64_t id, size_t *end)
+{
+    size_t lo = 0, hi = w->npairs, at;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (w->pair_res[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (at = lo; at < w->npairs && w->pair_res[at] == id; at++)
+        ;
+    *end = at;
+    return lo;
+}
+
+/* Whether resource `id` holds one of the leaf's tags effectively under the groups' policies:
+ * a tag of a child-wins (parent-wins) group counts only on the nearest (farthest) level of
+ * the chain that holds a tag of its group, as core__conflict_resolve lists them. */
+static bool held_with_policy(const struct asof_eval *e, int64_t id, const struct asof_leaf *l)
+{
+    const struct asof_world *w = e->w;
+    const struct asof_pol *p = e->pol;
+    int64_t chain[ASOF_MAX_DEPTH + 1];
+    int n = 0;
+
+    for (int depth = 0; depth <= ASOF_MAX_DEPTH; depth++) {
+        ssize_t at;
+        chain[n++] = id;
+        at = res_index(w, id);
+        if (at < 0 || w->parent[at] == 0)
+            break;
+        id = w->parent[at];
+    }
+    for (size_t g = 0; g < p->ngroups; g++)
+        p->best[g] = -1;
+    for (int lv = 0; lv < n; lv++) {
+        size_t end, k = pairs_of(w, chain[lv], &end);
+        for (; k < end; k++) {
+            const int64_t *t = bsearch(&w->pair_tag[k], p->tag, p->ntags, sizeof(int64_t),
+                                       cmp_i64);
+            size_t g;
+            if (t == NULL)
+                continue;
+            g = p->gi[t - p->tag];
+            if (p->best[g] < 0 || p->gpol[g] == CONFLICT_PARENT_WINS)
+                p->best[g] = lv;
+        }
+    }
+    for (int lv = 0; lv < n; lv++) {
+        size_t end, k = pairs_of(w, chain[lv], &end);
+        for (; k < end; k++) {
+            const int64_t *t;
+            if (!bsearch(&w->pair_tag[k], l->tags, l->n, sizeof(int64_t), cmp_i64))
+                continue;
+            t = bsearch(&w->pair_tag[k], p->tag, p->ntags, sizeof(int64_t), cmp_i64);
+            if (t == NULL || p->best[p->gi[t - p->tag]] == lv)
+                return true;
+        }
+    }
+    return false;
+}
+
 static bool asof_eval(const struct asof_eval *e, const struct qnode *q, size_t i)
 {
     const struct asof_world *w = e->w;
@@ -868,6 +952,8 @@ static bool asof_eval(const struct asof_eval *e, const struct qnode *q, size_t i
             l = &e->leaves[k];
     assert(l != NULL); /* every leaf was resolved before evaluation */
     id = w->ids[i];
+    if (e->effective && e->pol)
+        return held_with_policy(e, id, l);
     for (int depth = 0; depth <= ASOF_MAX_DEPTH; depth++) {
         ssize_t at;
         if (carries(w, id, l))
@@ -970,12 +1056,55 @@ static bool within_at(const struct asof_world *w, size_t i, int64_t root)
     return false;
 }
 
+/* The policies of then for an effective query (struct asof_pol); ntags 0 when no tag of a
+ * child-wins or parent-wins group lived then. */
+static int asof_pol_load(struct core_ctx *ctx, int64_t rev, const struct tag *tags, size_t ntags,
+                         struct asof_pol *out, struct tg_err *err)
+{
+    struct conflict_pols pols;
+    struct pair *pp; /* (tag, group index): cmp_pair sorts by tag */
+    struct vec v;
+    int rc = core__conflict_pols_at(ctx, rev, &pols, err);
+
+    memset(out, 0, sizeof(*out));
+    if (rc)
+        return rc;
+    vec_init(&v, sizeof(struct pair));
+    for (size_t i = 0; i < ntags; i++) {
+        enum group_conflict c = core__conflict_of(&pols, tags[i].group_id);
+        const int64_t *g;
+        if (tags[i].deleted || (c != CONFLICT_CHILD_WINS && c != CONFLICT_PARENT_WINS))
+            continue;
+        g = bsearch(&tags[i].group_id, pols.group, pols.n, sizeof(int64_t), cmp_i64);
+        assert(g != NULL); /* core__conflict_of found it */
+        pp = vec_push(ctx, &v);
+        pp->res = tags[i].id;
+        pp->tag = g - pols.group;
+    }
+    if (v.n == 0)
+        return 0;
+    pp = v.items;
+    qsort(pp, v.n, sizeof(*pp), cmp_pair);
+    out->ntags = v.n;
+    out->ngroups = pols.n;
+    out->gpol = pols.policy;
+    out->tag = arena_alloc(ctx->a, v.n * sizeof(*out->tag));
+    out->gi = arena_alloc(ctx->a, v.n * sizeof(*out->gi));
+    out->best = arena_alloc(ctx->a, pols.n * sizeof(*out->best));
+    for (size_t k = 0; k < v.n; k++) {
+        out->tag[k] = pp[k].res;
+        out->gi[k] = (size_t)pp[k].tag;
+    }
+    return 0;
+}
+
 int core_asof_query(struct core_ctx *ctx, int64_t rev, const struct core_query *q,
                     struct core_query_result *out, struct core_query_err *qe,
                     struct tg_err *err)
 {
     struct asof_world w;
     struct asof_eval e;
+    struct asof_pol pol;
     struct qnode *tree;
     struct qerr pe;
     struct tag *tags;
@@ -1020,6 +1149,13 @@ int core_asof_query(struct core_ctx *ctx, int64_t rev, const struct core_query *
     e.leaves = leaves.items;
     e.nleaves = leaves.n;
     e.effective = q->effective;
+    e.pol = NULL;
+    if (q->effective) {
+        rc = asof_pol_load(ctx, rev, tags, ntags, &pol, err);
+        if (rc)
+            return rc;
+        e.pol = pol.ntags ? &pol : NULL;
+    }
     vec_init(&ids, sizeof(int64_t));
     for (size_t i = 0; i < w.n; i++) {
         if ((q->kind && strcmp(w.kind[i], q->kind) != 0) || (!q->archived && w.archived[i]) ||

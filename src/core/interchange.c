@@ -46,7 +46,10 @@ int core_import_group(struct core_ctx *ctx, const struct group_input *in, struct
             up.has_position = false;
         if (up.has_extra && same_str(up.extra, gs[i].extra))
             up.has_extra = false;
-        if (!up.has_l10n && !up.has_exclusive && !up.has_position && !up.has_extra)
+        if (up.has_conflict && same_str(up.conflict, group_conflict_name(gs[i].conflict)))
+            up.has_conflict = false;
+        if (!up.has_l10n && !up.has_exclusive && !up.has_position && !up.has_extra &&
+            !up.has_conflict)
             return 0;
         return core_group_update(ctx, gs[i].id, &up, 0, &out, err);
     }

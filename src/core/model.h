@@ -33,10 +33,21 @@ struct tag {
     bool assign_restricted;
 };
 
+/* What an exclusive group's effective tags hold when a resource inherits one of its tags and
+ * holds or inherits another (docs/taxonomy.md, "Inheritance conflicts"); 0 is the default.
+ * Applies only while the group is exclusive: a group that is not behaves as union. */
+enum group_conflict {
+    CONFLICT_UNION = 0, /* every tag of the group along the chain: what tagd did before */
+    CONFLICT_CHILD_WINS, /* only the nearest holder's tags of the group (the resource first) */
+    CONFLICT_PARENT_WINS, /* only the farthest ancestor's tags of the group */
+    CONFLICT_REJECT, /* union, and no write may create a conflict (core/groups.c) */
+};
+
 struct group {
     int64_t id, ws_id, position, created_at, updated_at, version;
     const char *name, *l10n, *extra;
     bool exclusive;
+    enum group_conflict conflict;
 };
 
 struct resource {
@@ -76,6 +87,27 @@ static inline enum tag_state tag_state_parse(const char *s)
 static inline bool tag_state_valid(const char *s)
 {
     return s && (strcmp(s, "active") == 0 || tag_state_parse(s) != TAG_ACTIVE);
+}
+
+/* The conflict policies' names, as stored (groups.conflict) and shown; inline for the engine
+ * as the states above. */
+static inline const char *group_conflict_name(enum group_conflict c)
+{
+    static const char *const names[] = {"union", "child-wins", "parent-wins", "reject"};
+    return (unsigned)c < 4 ? names[c] : "union";
+}
+
+/** The policy named `s`; false (and *out union) when `s` is NULL or names none. */
+static inline bool group_conflict_parse(const char *s, enum group_conflict *out)
+{
+    *out = CONFLICT_UNION;
+    for (int i = 0; s && i < 4; i++) {
+        if (strcmp(s, group_conflict_name((enum group_conflict)i)) == 0) {
+            *out = (enum group_conflict)i;
+            return true;
+        }
+    }
+    return false;
 }
 
 #endif /* TAGD_CORE_MODEL_H */

@@ -154,6 +154,13 @@ static const struct versioned res_rows = {
 static int res_save(struct core_ctx *ctx, const struct resource *before, struct resource *r,
                     const char *op, struct tg_err *err)
 {
+    /* A move brings the subtree under new ancestors: a reject group may refuse it. A new
+     * resource holds nothing and has no descendants yet. */
+    if (before && r->parent_id && r->parent_id != before->parent_id) {
+        int rc = core__conflict_check_move(ctx, before->id, r->parent_id, err);
+        if (rc)
+            return rc;
+    }
     return core_versioned_put(ctx, &res_rows, before, r, op, err);
 }
 
@@ -619,17 +626,9 @@ static int list_direct(struct core_ctx *ctx, int64_t resource_id, struct vec *v,
     st_int(st, 1, resource_id);
     for (;;) {
         struct assignment *a;
-        bool dup = false;
         rc = st_step(st, err);
         if (rc <= 0)
             break;
-        if (from_id) {
-            int64_t tid = col_int(st, 5);
-            for (size_t i = 0; i < v->n && !dup; i++)
-                dup = ((struct assignment *)v->items)[i].tag.id == tid;
-            if (dup)
-                continue;
-        }
         a = vec_push(ctx, v);
         a->id = a->seq = col_int(st, 0);
         a->resource_id = col_int(st, 1);
@@ -679,6 +678,8 @@ int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
     if (rc)
         return rc;
     if (effective) {
+        struct conflict_pols pols;
+        size_t kept;
         int64_t id = parent_of(ctx, resource_id);
         for (int depth = 0; id && depth < MAX_DEPTH; depth++) {
             struct resource anc;
@@ -690,6 +691,14 @@ int core_assign_list(struct core_ctx *ctx, int64_t resource_id, bool effective,
                 return rc;
             id = anc.parent_id;
         }
+        /* Every level's tags were listed: the groups' policies decide which stay, then a tag
+         * keeps its nearest entry. */
+        rc = core__conflict_pols(ctx, &pols, err);
+        if (rc)
+            return rc;
+        kept = v.n;
+        core__conflict_resolve(ctx, &pols, v.items, &kept);
+        v.n = kept;
     }
     *out = v.items;
     *n = v.n;
@@ -1005,6 +1014,11 @@ static int check_exclusive(struct core_ctx *ctx, int64_t resource_id, const stru
         return rc == TG_ENOTFOUND ? 0 : rc;
     if (!g.exclusive)
         return 0;
+    if (core__group_policy(&g) == CONFLICT_REJECT) {
+        rc = core__conflict_check_add(ctx, resource_id, t, &g, err);
+        if (rc)
+            return rc;
+    }
     st = st_get(ctx->conn, SQL_ASG_GROUP_OTHER, err);
     if (st == NULL)
         return TG_EINTERNAL;
@@ -1160,6 +1174,21 @@ int core__asg_add_one(struct core_ctx *ctx, int64_t resource_id, const struct ta
                       const char *context, int64_t expires_at, struct tg_err *err)
 {
     int64_t id;
+    struct group g;
+    int rc;
+
+    /* A merge moves assignments onto `t`: a reject group refuses the ones that would
+     * conflict, as it refuses an assignment. */
+    if (t->group_id) {
+        rc = core_group_get(ctx, t->group_id, &g, err);
+        if (rc && rc != TG_ENOTFOUND)
+            return rc;
+        if (rc == 0 && core__group_policy(&g) == CONFLICT_REJECT) {
+            rc = core__conflict_check_add(ctx, resource_id, t, &g, err);
+            if (rc)
+                return rc;
+        }
+    }
     return add_one(ctx, resource_id, t, context, expires_at, &id, err);
 }
 

@@ -88,6 +88,7 @@ void row_group(struct core_ctx *ctx, struct store_stmt *st, int at, struct group
     g->created_at = col_int(st, at + 7);
     g->updated_at = col_int(st, at + 8);
     g->version = col_int(st, at + 9);
+    group_conflict_parse(col_text(st, at + 10), &g->conflict);
 }
 
 void row_token(struct core_ctx *ctx, struct store_stmt *st, int at, struct token *k)

@@ -261,7 +261,10 @@ int core_tag_save(struct core_ctx *ctx, const struct tag *before, struct tag *t,
         if (t->source == NULL)
             t->source = "curated";
     }
-    return core_versioned_put(ctx, &tag_rows, before, t, op, err);
+    rc = core_versioned_put(ctx, &tag_rows, before, t, op, err);
+    if (rc)
+        return rc;
+    return core__conflict_tag_check(ctx, before, t, err);
 }
 
 int core__tag_by_key(struct core_ctx *ctx, const char *key, struct tag *out, bool *found,

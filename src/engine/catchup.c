@@ -383,7 +383,7 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
 {
     struct touched tags = {0}, res = {0}, purged = {0};
     struct aops ops = {0};
-    bool aliases = false;
+    bool aliases = false, groups = false;
     struct store_stmt *st;
     int64_t floor;
     int64_t rev;
@@ -415,6 +415,8 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
             aop_read(e, &ops, st, id);
         } else if (strcmp(entity, "alias") == 0) {
             aliases = true;
+        } else if (strcmp(entity, "group") == 0) {
+            groups = true;
         }
     }
     st_reset(st);
@@ -441,6 +443,8 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
         eng__rebuild_dict(e);
     if (rc == 0 && aliases)
         rc = eng__aliases_load(e, c, err);
+    if (rc == 0 && groups)
+        rc = eng__pols_load(e, c, err);
     dedup(&res);
     for (size_t i = 0; i < res.n && rc == 0; i++)
         rc = sync_resource(e, c, res.v[i], err);

@@ -35,6 +35,7 @@
 
 #include <roaring/roaring.h>
 
+#include "core/model.h"
 #include "engine/engine.h"
 
 /* A write copies the chunk of every resource it changes (40 bytes an entry) and, once per
@@ -130,6 +131,19 @@ struct alias_tab {
     struct dict_ent e[];
 };
 
+/* The exclusive groups whose inheritance-conflict policy is not union (core/conflicts.c), by
+ * group id ascending: one allocation, replaced whole (read again from the store:
+ * eng__pols_load) when any group changes, as groups are few and seldom change. Effective
+ * reads apply them (read.c, eval.c); a snapshot without one (pols NULL or n 0) reads exactly
+ * as before the policies existed. */
+struct pol_tab {
+    size_t n;
+    struct pol_ent {
+        int64_t group;
+        enum group_conflict conflict; /* never CONFLICT_UNION */
+    } e[];
+};
+
 /* What a retired or made object is, for freeing it. A SHELL is a bitmap whose containers are
  * owned elsewhere (see "bitmaps shared by container" in snapshot.c): only its arrays go; with an
  * origin (an abandoned build's shallow copy), its containers not in the origin go too. */
@@ -164,6 +178,7 @@ struct eng_snap {
     uint64_t dict_gen;
     uint32_t *rank; /* by tag id: its place in `dict`, so name order is an integer compare */
     struct alias_tab *aliases; /* NULL: none */
+    struct pol_tab *pols;      /* NULL: none */
     struct chunk **chunks;
     uint32_t nchunks;
     uint64_t chunks_gen;
@@ -241,6 +256,11 @@ const struct etag *eng__dict_find(const struct eng_snap *s, int64_t ws, const ch
 const struct etag *eng__alias_find(const struct eng_snap *s, int64_t ws, const char *key);
 /** Reads every alias from the store into the build, replacing its table. */
 int eng__aliases_load(struct engine *e, struct store_conn *c, struct tg_err *err);
+/** Reads every group's conflict policy from the store into the build, replacing its table. */
+int eng__pols_load(struct engine *e, struct store_conn *c, struct tg_err *err);
+/** The policy group `group` applies in the snapshot: union when it has none (or is not
+ * exclusive, or is 0). */
+enum group_conflict eng__pol_of(const struct eng_snap *s, int64_t group);
 void eng__kidx_rebuild(struct engine *e);
 int eng__kind_index(struct engine *e, const char *kind, struct tg_err *err);
 void eng__rebuild_dict(struct engine *e);
@@ -263,6 +283,26 @@ void eng__w_tags_dir(struct engine *e, uint32_t need);
 const struct who *eng__who_at(struct who *const *dir, uint32_t i);
 int eng__who_intern(struct engine *e, const char *context, const char *added_by, uint32_t *out,
                     struct tg_err *err);
+
+/* read.c: the groups' conflict policies along a resource's chain (core/conflicts.c). */
+
+/* Per child-wins or parent-wins group with a tag on the chain, the level (0: the resource
+ * itself) whose tags of the group stay in the resource's effective tags: the nearest holder's
+ * for child-wins, the farthest's for parent-wins. Up to 16 groups in place, more in an
+ * arena. */
+struct eng_winners {
+    int64_t *group;
+    int *level;
+    size_t n, cap;
+    int64_t g0[16];
+    int l0[16];
+};
+/** Fills `w` for the chain from `r` (at most max_depth levels). False when the chain reaches
+ * a resource the snapshot does not hold. `w` must not be copied (it points into itself). */
+bool eng__chain_winners(const struct eng_snap *s, struct arena *a, const struct eres *r,
+                        int max_depth, struct eng_winners *w);
+/** Whether tag `t`, held on level `depth` of the chain `w` describes, stays. */
+bool eng__wins(const struct eng_winners *w, const struct etag *t, int depth);
 
 /* catchup.c */
 int eng__id32(int64_t id, const char *what, struct tg_err *err);

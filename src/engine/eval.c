@@ -258,6 +258,129 @@ roaring_bitmap_t *eng__resource_subtree(const struct eng_snap *s, int64_t root)
     return v.own;
 }
 
+/* ---- conflict policies in effective leaves ----
+ *
+ * eff and esub are the union of the tags along each resource's chain. A tag of a child-wins or
+ * parent-wins group (core/conflicts.c) may be hidden there by another tag of its group on the
+ * chain, so an effective leaf naming such tags is eff (esub) less the resources where none of
+ * its tags wins. Only a resource that inherits or holds both a tag of the leaf and another tag
+ * of the same group can lose: those candidates (the intersections of the groups' effective
+ * bitmaps) are checked one by one along their chains; every other member stays. The cost
+ * falls on leaves of such groups and grows with their conflicts, not with their members. */
+
+/* Whether `id` is `anc` or one of its live descendants in the tag tree. */
+static bool tag_within(const struct eng_snap *s, const struct etag *t, int64_t anc)
+{
+    for (int d = 0; t && d <= MAX_TAG_DEPTH; d++) {
+        if (t->id == anc)
+            return true;
+        if (t->deleted)
+            return false;
+        t = t->parent_id ? eng__tag_at(s, t->parent_id) : NULL;
+    }
+    return false;
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Whether resource `rid` holds one of the sorted tags `set` under the policies. */
+static bool policy_holds(struct qctx *c, uint32_t rid, const uint32_t *set, size_t nset)
+{
+    const struct eres *r = eng__res_at(c->s, rid);
+    struct eng_winners w;
+
+    if (r == NULL || !eng__chain_winners(c->s, c->a, r, INT32_MAX, &w))
+        return true; /* a chain the snapshot does not hold: leave the union's answer */
+    for (int depth = 0; r; depth++) {
+        for (uint32_t j = 0; j < r->ntags; j++) {
+            const struct etag *t = eng__tag_at(c->s, r->tags[j]);
+            if (t && !t->rec->deleted && bsearch(&r->tags[j], set, nset, sizeof(*set), cmp_u32) &&
+                eng__wins(&w, t, depth))
+                return true;
+        }
+        r = r->parent ? eng__res_at(c->s, r->parent) : NULL;
+    }
+    return false;
+}
+
+/* The effective bitmap of tag `t` (one) or of its subtree, with the policies applied; NULL
+ * when they change nothing (the caller borrows eff or esub). */
+static roaring_bitmap_t *policy_filter(struct qctx *c, const struct etag *t, bool one)
+{
+    const struct eng_snap *s = c->s;
+    const roaring_bitmap_t *base = one ? t->eff : t->esub;
+    roaring_bitmap_t *cand = NULL, *res;
+    uint32_t *set, *groups_done;
+    size_t nset = 0, ngroups = 0, cap = 16;
+    roaring_uint32_iterator_t it;
+
+    /* The leaf's live tags, ascending. */
+    set = arena_alloc(c->a, cap * sizeof(*set));
+    for (uint32_t id = 0; id < s->ntags; id++) {
+        const struct etag *u = s->tags[id];
+        if (u == NULL || u->deleted || u->ws_id != t->ws_id ||
+            !(one ? u == t : tag_within(s, u, t->id)))
+            continue;
+        if (nset == cap) {
+            uint32_t *bigger = arena_alloc(c->a, 2 * cap * sizeof(*set));
+            memcpy(bigger, set, nset * sizeof(*set));
+            set = bigger;
+            cap *= 2;
+        }
+        set[nset++] = id;
+    }
+    groups_done = arena_alloc(c->a, (nset + 1) * sizeof(*groups_done));
+    for (size_t i = 0; i < nset; i++) {
+        int64_t g = s->tags[set[i]]->rec->group_id;
+        enum group_conflict cf = eng__pol_of(s, g);
+        roaring_bitmap_t *in, *out;
+        bool seen = false;
+        if (cf != CONFLICT_CHILD_WINS && cf != CONFLICT_PARENT_WINS)
+            continue;
+        for (size_t k = 0; k < ngroups && !seen; k++)
+            seen = s->tags[groups_done[k]]->rec->group_id == g;
+        if (seen)
+            continue;
+        groups_done[ngroups++] = set[i];
+        /* The group's tags in the leaf and out of it: a resource in both unions conflicts. */
+        in = roaring_bitmap_create();
+        out = roaring_bitmap_create();
+        for (uint32_t id = 0; id < s->ntags; id++) {
+            const struct etag *u = s->tags[id];
+            if (u == NULL || u->deleted || u->rec->group_id != g)
+                continue;
+            if (bsearch(&id, set, nset, sizeof(*set), cmp_u32))
+                roaring_bitmap_or_inplace(in, u->eff);
+            else
+                roaring_bitmap_or_inplace(out, u->eff);
+        }
+        roaring_bitmap_and_inplace(in, out);
+        roaring_bitmap_free(out);
+        if (cand) {
+            roaring_bitmap_or_inplace(cand, in);
+            roaring_bitmap_free(in);
+        } else {
+            cand = in;
+        }
+    }
+    if (cand == NULL || roaring_bitmap_is_empty(cand)) {
+        if (cand)
+            roaring_bitmap_free(cand);
+        return NULL;
+    }
+    res = roaring_bitmap_copy(base);
+    roaring_init_iterator(cand, &it);
+    for (; it.has_value; roaring_advance_uint32_iterator(&it))
+        if (!policy_holds(c, it.current_value, set, nset))
+            roaring_bitmap_remove(res, it.current_value);
+    roaring_bitmap_free(cand);
+    return res;
+}
+
 static int leaf(struct qctx *c, const struct qnode *q, struct val *out)
 {
     const struct etag *t;
@@ -290,9 +413,15 @@ static int leaf(struct qctx *c, const struct qnode *q, struct val *out)
         snprintf(c->qe->msg, sizeof(c->qe->msg), "unknown tag '%.120s'", q->name);
         return tg_err_set(c->err, TG_EINVAL, "query", "%s", c->qe->msg);
     }
-    if (c->o->effective)
-        *out = borrowed(q->kind == QN_TAG || t->esub == NULL ? t->eff : t->esub);
-    else if (q->kind == QN_TAG || t->sub == NULL)
+    if (c->o->effective) {
+        bool one = q->kind == QN_TAG || t->esub == NULL;
+        roaring_bitmap_t *f = NULL;
+        /* Without a group that has a conflict policy, the maintained bitmaps are the answer
+         * and nothing more runs. */
+        if (c->s->pols && c->s->pols->n)
+            f = policy_filter(c, t, one);
+        *out = f ? owned(f) : borrowed(one ? t->eff : t->esub);
+    } else if (q->kind == QN_TAG || t->sub == NULL)
         *out = borrowed(t->direct);
     else
         *out = borrowed(t->sub);
@@ -382,6 +511,10 @@ bool eng__fused = true;
 struct fused {
     const roaring_bitmap_t **leaf; /* every leaf's bitmap, in evaluation order */
     size_t nleaf, at;
+    size_t cap;               /* the query's leaves: room in leaf (and owned) */
+    roaring_bitmap_t **owned; /* the leaves made for this run (policy_filter), freed after;
+                               * NULL until one is */
+    size_t nowned;
     const roaring_bitmap_t *universe;
     uint64_t *buf; /* WORDS per level */
     /* The words [lo, hi) of the key at hand that the workspace's universe has bits in: every
@@ -465,7 +598,13 @@ static void fused_leaves(struct fused *f, struct qctx *c, const struct qnode *q,
         return;
     }
     if (*rc == 0) {
-        assert(v.own == NULL); /* leaves are the snapshot's bitmaps */
+        /* Leaves are the snapshot's bitmaps, but for a policy's (policy_filter), which the
+         * run frees at its end. */
+        if (v.own) {
+            if (f->owned == NULL)
+                f->owned = arena_alloc(c->a, f->cap * sizeof(*f->owned));
+            f->owned[f->nowned++] = v.own;
+        }
         f->leaf[f->nleaf++] = v.b;
     }
 }
@@ -616,11 +755,12 @@ static int fused_run(struct qctx *c, const struct qnode *q, const roaring_bitmap
     uint64_t *w;
 
     memset(&f, 0, sizeof(f));
-    f.leaf = arena_alloc(c->a, tree_leaves(q) * sizeof(*f.leaf));
+    f.cap = tree_leaves(q);
+    f.leaf = arena_alloc(c->a, f.cap * sizeof(*f.leaf));
     f.universe = c->universe;
     fused_leaves(&f, c, q, &rc);
     if (rc)
-        return rc;
+        goto out;
     {
         size_t cap = (size_t)f.universe->high_low_container.size;
         for (size_t i = 0; i < f.nleaf; i++)
@@ -678,7 +818,10 @@ static int fused_run(struct qctx *c, const struct qnode *q, const roaring_bitmap
         }
     }
     out->n = n;
-    return 0;
+out:
+    for (size_t i = 0; i < f.nowned; i++)
+        roaring_bitmap_free(f.owned[i]);
+    return rc;
 }
 
 int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,

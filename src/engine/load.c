@@ -226,7 +226,10 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
     eng__recompute_subtrees(e);
     eng__rebuild_dict(e);
     eng__kidx_rebuild(e);
-    return eng__aliases_load(e, c, err);
+    rc = eng__aliases_load(e, c, err);
+    if (rc == 0)
+        rc = eng__pols_load(e, c, err);
+    return rc;
 }
 
 int engine_open(struct store_conn *c, struct engine **out, struct tg_err *err)

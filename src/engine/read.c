@@ -55,12 +55,66 @@ static void sort_by_rank(struct eng_asg *v, size_t n, const uint32_t *rank)
     }
 }
 
+bool eng__chain_winners(const struct eng_snap *s, struct arena *a, const struct eres *r,
+                        int max_depth, struct eng_winners *w)
+{
+    w->n = 0;
+    w->group = w->g0;
+    w->level = w->l0;
+    w->cap = sizeof(w->g0) / sizeof(w->g0[0]);
+    for (int depth = 0;; depth++) {
+        for (uint32_t j = 0; j < r->ntags; j++) {
+            const struct etag *t = eng__tag_at(s, r->tags[j]);
+            enum group_conflict cf;
+            size_t k;
+            if (t == NULL || t->rec->deleted)
+                continue;
+            cf = eng__pol_of(s, t->rec->group_id);
+            if (cf != CONFLICT_CHILD_WINS && cf != CONFLICT_PARENT_WINS)
+                continue;
+            for (k = 0; k < w->n && w->group[k] != t->rec->group_id; k++)
+                ;
+            if (k == w->n) {
+                if (w->n == w->cap) {
+                    int64_t *g = arena_alloc(a, 2 * w->cap * sizeof(*g));
+                    int *l = arena_alloc(a, 2 * w->cap * sizeof(*l));
+                    memcpy(g, w->group, w->n * sizeof(*g));
+                    memcpy(l, w->level, w->n * sizeof(*l));
+                    w->group = g;
+                    w->level = l;
+                    w->cap *= 2;
+                }
+                w->group[w->n] = t->rec->group_id;
+                w->level[w->n++] = depth;
+            } else if (cf == CONFLICT_PARENT_WINS) {
+                w->level[k] = depth; /* levels only grow: the farthest so far */
+            }
+        }
+        if (r->parent == 0 || depth + 1 >= max_depth)
+            return true;
+        r = eng__res_at(s, r->parent);
+        if (r == NULL || !(r->flags & R_EXISTS))
+            return false;
+    }
+}
+
+bool eng__wins(const struct eng_winners *w, const struct etag *t, int depth)
+{
+    if (w->n == 0 || t->rec->group_id == 0)
+        return true;
+    for (size_t k = 0; k < w->n; k++)
+        if (w->group[k] == t->rec->group_id)
+            return w->level[k] == depth;
+    return true;
+}
+
 bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
                      int64_t resource_id, bool effective, int max_depth, struct eng_asg **out,
                      size_t *n)
 {
     const struct eres *r;
     struct eng_asg *v = NULL;
+    struct eng_winners win;
     size_t len = 0, cap = 0;
     uint32_t id;
 
@@ -70,6 +124,12 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
     r = eng__res_at(s, id);
     if (r == NULL || !(r->flags & R_EXISTS) || r->ws != (uint32_t)ws_id)
         return false;
+    /* Groups with a conflict policy: which level of each one's tags stays, found first (a
+     * parent-wins group's farthest holder is known only at the chain's end). Without any
+     * such group in the snapshot, nothing of this runs. */
+    win.n = 0;
+    if (effective && s->pols && s->pols->n && !eng__chain_winners(s, a, r, max_depth, &win))
+        return false;
     for (int depth = 0;; depth++) {
         size_t level = len;
         for (uint32_t j = 0; j < r->ntags; j++) {
@@ -77,6 +137,8 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
             const struct who *w;
             bool dup = false;
             if (t == NULL || t->rec->deleted)
+                continue;
+            if (win.n && !eng__wins(&win, t, depth))
                 continue;
             /* Nearest wins: a tag already listed (direct or from a nearer ancestor) is not
              * listed again. */

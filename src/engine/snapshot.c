@@ -387,6 +387,7 @@ static void free_current(struct eng_snap *s)
     xfree(s->dict);
     xfree(s->rank);
     xfree(s->aliases);
+    xfree(s->pols);
     xfree(s->kidx);
     if (s->archived)
         roaring_bitmap_free(s->archived);

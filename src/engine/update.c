@@ -511,6 +511,65 @@ int eng__aliases_load(struct engine *e, struct store_conn *c, struct tg_err *err
     return rc;
 }
 
+static int cmp_pol_ent(const void *x, const void *y)
+{
+    int64_t a = ((const struct pol_ent *)x)->group, b = ((const struct pol_ent *)y)->group;
+    return a < b ? -1 : a > b;
+}
+
+int eng__pols_load(struct engine *e, struct store_conn *c, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(c, SQL_ENG_POLICIES, err);
+    struct pol_tab *pt = NULL;
+    size_t cap = 0;
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    while ((rc = st_step(st, err)) == 1) {
+        enum group_conflict cf;
+        if (!group_conflict_parse(col_text(st, 1), &cf) || cf == CONFLICT_UNION)
+            continue;
+        if (pt == NULL || pt->n == cap) {
+            size_t n = pt ? pt->n : 0;
+            cap = cap ? cap * 2 : 8;
+            pt = xrealloc(pt, sizeof(*pt) + cap * sizeof(pt->e[0]));
+            pt->n = n;
+        }
+        pt->e[pt->n].group = col_int(st, 0);
+        pt->e[pt->n++].conflict = cf;
+    }
+    st_reset(st);
+    if (rc < 0) {
+        xfree(pt);
+        return rc;
+    }
+    if (pt)
+        qsort(pt->e, pt->n, sizeof(pt->e[0]), cmp_pol_ent);
+    eng__retire(e, e->b->pols, false);
+    e->b->pols = pt ? eng__made(e, pt, false) : NULL;
+    return 0;
+}
+
+enum group_conflict eng__pol_of(const struct eng_snap *s, int64_t group)
+{
+    const struct pol_tab *pt = s->pols;
+    size_t lo = 0, hi = pt ? pt->n : 0;
+
+    if (group == 0)
+        return CONFLICT_UNION;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pt->e[mid].group == group)
+            return pt->e[mid].conflict;
+        if (pt->e[mid].group < group)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return CONFLICT_UNION;
+}
+
 /* True when tag `t` is `anc` or lies below it. */
 static bool tag_under(const struct eng_snap *s, uint32_t t, uint32_t anc)
 {

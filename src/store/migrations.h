@@ -174,7 +174,12 @@ static const char *const store_migrations[] = {
     "CREATE TABLE policies_hist(policy_id BIGINT NOT NULL, valid_from BIGINT NOT NULL,"
     "  valid_to BIGINT, data TEXT NOT NULL);"
     "CREATE INDEX policies_hist_id ON policies_hist(policy_id, valid_from);",
-    MIGRATION_NONE, /* 16: another branch */
+    /* 16: an exclusive group's policy for inheritance conflicts (docs/taxonomy.md,
+     * "Inheritance conflicts"): what a resource's effective tags hold when it inherits a tag
+     * of the group and holds or inherits another one. 'union' (every one: what tagd did
+     * before), 'child-wins', 'parent-wins' or 'reject'. The groups' history keeps it in the
+     * versions' JSON, so reads as of a revision apply the policy of then. */
+    "ALTER TABLE groups ADD COLUMN conflict TEXT NOT NULL DEFAULT 'union';",
     /* 17: who may assign what (docs/security.md, "Assign rights"). A token's or a user's
      * `assign` is a JSON array of tag subtree patterns ("Team.*", "Env.prod") it may put on
      * and take off resources; NULL is no limit, as every principal had before. A session and

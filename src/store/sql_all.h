@@ -16,3 +16,4 @@
 #include "store/sql_interchange.h"
 #include "store/sql_policies.h"
 #include "store/sql_assign_rights.h"
+#include "store/sql_conflicts.h"

@@ -13,7 +13,7 @@
 #define RES_FROM " FROM resources r LEFT JOIN resources p ON p.id = r.parent_id"
 #define GROUP_COLS                                                                                 \
     "g.id, g.ws_id, g.name, g.l10n, g.position, g.exclusive, g.extra, g.created_at,"               \
-    " g.updated_at, g.version"
+    " g.updated_at, g.version, g.conflict"
 #define TOKEN_COLS                                                                                 \
     "k.id, k.org_id, k.kind, k.name, k.rights, k.user_id, k.resource_id, k.extra, k.created_at,"   \
     " k.expires_at, k.revoked_at, k.assign"
@@ -114,13 +114,14 @@ STORE_SQL_ID(SQL_GROUP_BY_ID, "SELECT " GROUP_COLS " FROM groups g WHERE g.id = 
 STORE_SQL_ID(SQL_GROUP_BY_KEY, "SELECT " GROUP_COLS " FROM groups g WHERE g.ws_id = ?1"
                                " AND g.name_key = ?2")
 #define GROUP_INSERT_COLS                                                                          \
-    "ws_id, created_at, updated_at, version, name, name_key, l10n, position, exclusive, extra"
-#define GROUP_INSERT_VALS "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9"
+    "ws_id, created_at, updated_at, version, name, name_key, l10n, position, exclusive, extra,"   \
+    " conflict"
+#define GROUP_INSERT_VALS "?1, ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10"
 STORE_SQL_ID(SQL_GROUP_INSERT, "INSERT INTO groups(" GROUP_INSERT_COLS ") VALUES("
                                GROUP_INSERT_VALS ") RETURNING id")
 STORE_SQL_ID(SQL_GROUP_UPDATE,
              "UPDATE groups SET updated_at = ?2, version = ?3, name = ?4, name_key = ?5,"
-             " l10n = ?6, position = ?7, exclusive = ?8, extra = ?9 WHERE id = ?1")
+             " l10n = ?6, position = ?7, exclusive = ?8, extra = ?9, conflict = ?10 WHERE id = ?1")
 STORE_SQL_ID(SQL_GROUP_DELETE_ROW, "DELETE FROM groups WHERE id = ?1")
 STORE_SQL_ID(SQL_GROUP_LIST, "SELECT " GROUP_COLS " FROM groups g WHERE g.ws_id = ?1"
                              " ORDER BY g.position, g.id")

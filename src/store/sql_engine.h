@@ -24,3 +24,7 @@ STORE_SQL_ID(SQL_ENG_CHANGES, "SELECT rev, entity, entity_id, op, principal, at,
                               " coalesce(after, before)"
                               " FROM changes WHERE rev > ?1"
                               " ORDER BY rev, seq")
+/* The exclusive groups whose conflict policy is not union (core/conflicts.c): effective tags
+ * and effective queries apply them. */
+STORE_SQL_ID(SQL_ENG_POLICIES, "SELECT id, conflict FROM groups WHERE exclusive <> 0"
+                               " AND conflict <> 'union'")

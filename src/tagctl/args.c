@@ -32,7 +32,7 @@ static const struct flagdef flagdefs[] = {
     {"document", 0, true}, {"context", 0, true}, {"since", 0, true}, {"interval", 0, true},
     {"rights", 0, true}, {"expires", 0, true}, {"format", 0, true}, {"chunk", 0, true},
     {"file", 'f', true}, {"entity", 0, true}, {"principal", 0, true}, {"from", 0, true},
-    {"to", 0, true}, {"resume", 0, true}, {"assign", 0, true},
+    {"to", 0, true}, {"resume", 0, true}, {"assign", 0, true}, {"conflict", 0, true},
     /* command flags that take none (or =true/=false) */
     {"recursive", 0, false}, {"purge", 0, false}, {"descendants", 0, false},
     {"exclusive", 0, false}, {"protected", 0, false}, {"effective", 0, false},

@@ -26,6 +26,7 @@ static const struct out_col tag_cols[] = {
 static const struct out_col group_cols[] = {{"ID", "id"},
                                             {"NAME", "name"},
                                             {"EXCLUSIVE", "exclusive"},
+                                            {"CONFLICT", "conflict"},
                                             {"POSITION", "position"},
                                             {"TAGS", "tags"},
                                             {NULL, NULL}};
@@ -533,6 +534,9 @@ static int group_body(struct tc_ctx *x, json_t *o)
         rc = set_l10n(x, o);
     if (rc == TC_OK && args_get(x->a, "name"))
         json_object_set_new(o, "name", json_string(args_get(x->a, "name")));
+    /* The server checks the policy's name and answers a clear 400. */
+    if (rc == TC_OK && args_get(x->a, "conflict"))
+        json_object_set_new(o, "conflict", json_string(args_get(x->a, "conflict")));
     return rc;
 }
 
@@ -1679,11 +1683,12 @@ const struct tc_cmd tc_cmds[] = {
     {"groups", NULL, 0, 0, "", "", "Tag groups: list get create update rename delete set-tags.", false, false},
     {"groups list", c_groups_list, 0, 0, "", "", "List tag groups.", RD, false},
     {"groups get", c_groups_get, 1, 1, "", "ID", "Show a group with its ordered tag ids.", RD, false},
-    {"groups create", c_groups_create, 1, 1, "exclusive position l10n",
-     "NAME [--exclusive] [--position N] [--l10n LANG=TEXT]...",
-     "Create a group (--exclusive: a resource carries at most one of its tags).", false, false},
-    {"groups update", c_groups_update, 1, 1, "name exclusive position l10n if-match",
-     "ID [--name N] [--exclusive=true|false] [--position N] [--if-match VERSION]", "Change a group.", false, false},
+    {"groups create", c_groups_create, 1, 1, "exclusive position l10n conflict",
+     "NAME [--exclusive] [--conflict POLICY] [--position N] [--l10n LANG=TEXT]...",
+     "Create a group (--exclusive: a resource carries at most one of its tags; --conflict: "
+     "union, child-wins, parent-wins or reject, for inherited ones).", false, false},
+    {"groups update", c_groups_update, 1, 1, "name exclusive position l10n if-match conflict",
+     "ID [--name N] [--exclusive=true|false] [--conflict POLICY] [--position N] [--if-match VERSION]", "Change a group.", false, false},
     {"groups rename", c_groups_rename, 2, 2, "if-match", "ID NEW-NAME [--if-match VERSION]",
      "Rename a group.", false, false},
     {"groups delete", c_groups_delete, 1, 1, "", "ID", "Delete a group; its tags stay, without a group.", false, false},

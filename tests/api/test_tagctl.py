@@ -194,6 +194,10 @@ def test_groups(ctl):
     assert len(g["tags"]) == 2
     assert ctl.json("groups", "update", gid, "--position", "3")["position"] == 3
     assert ctl.json("groups", "update", gid, "--exclusive=false")["exclusive"] is False
+    assert g["conflict"] == "union"
+    assert ctl.json("groups", "update", gid, "--conflict", "child-wins")["conflict"] == \
+        "child-wins"
+    assert "CONFLICT" in ctl("groups", "list").stdout
     assert gid in ctl("groups", "list", "-q").stdout.split()
     assert ctl.json("groups", "get", gid)["name"] == "Tier"
     assert ctl.json("groups", "rename", gid, "Level")["name"] == "Level"

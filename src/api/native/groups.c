@@ -24,6 +24,7 @@ static void render_group(struct jw *w, struct hreq *r, struct core_ctx *cx, cons
         jw_null(w);
     jw_kint(w, "position", g->position);
     jw_kbool(w, "exclusive", g->exclusive);
+    jw_kstr(w, "conflict", group_conflict_name(g->conflict));
     jw_key(w, "tags");
     jw_arr(w);
     if (asof)
@@ -40,7 +41,8 @@ static void render_group(struct jw *w, struct hreq *r, struct core_ctx *cx, cons
     jw_obj_end(w);
 }
 
-static const char *const group_fields[] = {"name", "l10n", "exclusive", "position", NULL};
+static const char *const group_fields[] = {"name",     "l10n",     "exclusive",
+                                           "position", "conflict", NULL};
 
 static int parse_group_input(struct hreq *r, json_t *o, struct group_input *in)
 {
@@ -57,8 +59,14 @@ static int parse_group_input(struct hreq *r, json_t *o, struct group_input *in)
         return -1;
     if (json_get_str(o, "name", &in->name, &err) ||
         json_get_bool(o, "exclusive", &in->exclusive, &in->has_exclusive, &err) ||
-        json_get_int(o, "position", &in->position, &in->has_position, &err)) {
+        json_get_int(o, "position", &in->position, &in->has_position, &err) ||
+        json_get_str(o, "conflict", &in->conflict, &err)) {
         api_fail(r, TG_EINVAL, &err);
+        return -1;
+    }
+    in->has_conflict = json_object_get(o, "conflict") != NULL;
+    if (in->has_conflict && in->conflict == NULL) {
+        api_failf(r, TG_EINVAL, "conflict", "'conflict' must be a string");
         return -1;
     }
     v = json_object_get(o, "l10n");

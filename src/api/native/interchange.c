@@ -393,6 +393,9 @@ static void out_group(struct xport *x, const struct group *g, struct sbuf *out)
             jw_null(&w);
         jw_kbool(&w, "exclusive", g->exclusive);
         jw_kint(&w, "position", g->position);
+        /* Only when set, so that files of groups without one read as they did. */
+        if (g->conflict != CONFLICT_UNION)
+            jw_kstr(&w, "conflict", group_conflict_name(g->conflict));
         jw_obj_end(&w);
         sbuf_addc(out, '\n');
         break;
@@ -412,8 +415,11 @@ static void out_group(struct xport *x, const struct group *g, struct sbuf *out)
         sbuf_adds(out, " ;\n    skos:prefLabel ");
         ttl_str(out, g->name);
         ttl_l10n(out, g->l10n);
-        sbuf_printf(out, " ;\n    tagd:exclusive %s ;\n    tagd:position %lld .\n\n",
+        sbuf_printf(out, " ;\n    tagd:exclusive %s ;\n    tagd:position %lld",
                     g->exclusive ? "true" : "false", (long long)g->position);
+        if (g->conflict != CONFLICT_UNION)
+            sbuf_printf(out, " ;\n    tagd:conflict \"%s\"", group_conflict_name(g->conflict));
+        sbuf_adds(out, " .\n\n");
         break;
     default:
         TG_BUG("unknown interchange format");
@@ -891,7 +897,8 @@ static int too_many(struct ximport *im, int line)
 
 /* ---- import: JSON lines ---- */
 
-static const char *const jl_group[] = {"type", "name", "l10n", "exclusive", "position", NULL};
+static const char *const jl_group[] = {"type",     "name",     "l10n", "exclusive",
+                                      "position", "conflict", NULL};
 static const char *const jl_tag[] = {"type",   "name",      "display_name", "l10n",
                                      "color",  "description", "source",     "protected",
                                      "archived", "group",   "position",     "assign_restricted",
@@ -970,8 +977,10 @@ static int jl_record(struct hreq *r, struct ximport *im, json_t *o, int line)
         if (jl_only(o, jl_group, err) || jl_str(r, o, "name", true, &x->g.name, err) ||
             jl_object(r, o, "l10n", &x->g.l10n, &x->g.has_l10n, err) ||
             json_get_bool(o, "exclusive", &x->g.exclusive, &x->g.has_exclusive, err) ||
-            json_get_int(o, "position", &x->g.position, &x->g.has_position, err))
+            json_get_int(o, "position", &x->g.position, &x->g.has_position, err) ||
+            jl_str(r, o, "conflict", false, &x->g.conflict, err))
             return TG_EINVAL;
+        x->g.has_conflict = x->g.conflict != NULL;
         return 0;
     }
     if (strcmp(type, "tag") == 0) {
@@ -1374,7 +1383,7 @@ struct subj {
     unsigned types;
     struct lit *pref, *def;
     struct iris *broader, *members, *subjects;
-    const char *tname, *color, *source, *kind, *key, *document, *group, *parent;
+    const char *tname, *color, *source, *kind, *key, *document, *group, *parent, *conflict;
     int protected_, archived, exclusive, restricted; /* -1 unset, 0, 1 */
     int64_t position;
     bool has_position;
@@ -1522,6 +1531,10 @@ static int sk_triple(void *arg, const struct ttl_term *s, const struct ttl_term 
         if (want_lit(o, "tagd:name", err))
             return TG_EINVAL;
         x->tname = o->value;
+    } else if (IS(NS_TAGD, "conflict")) {
+        if (want_lit(o, "tagd:conflict", err))
+            return TG_EINVAL;
+        x->conflict = o->value;
     } else if (IS(NS_TAGD, "color") || IS(NS_TAGD, "source") || IS(NS_TAGD, "kind") ||
                IS(NS_TAGD, "key") || IS(NS_TAGD, "document")) {
         const char **f = IS(NS_TAGD, "color")    ? &x->color
@@ -1720,6 +1733,8 @@ static void parse_skos(struct hreq *r, struct ximport *im)
         x->g.has_exclusive = s->exclusive >= 0;
         x->g.position = s->position;
         x->g.has_position = s->has_position;
+        x->g.conflict = s->conflict;
+        x->g.has_conflict = s->conflict != NULL;
     }
     for (size_t i = 0; i < k->n; i++) {
         struct subj *s = k->all[i];
