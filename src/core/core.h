@@ -592,6 +592,16 @@ struct token {
 int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
                      unsigned rights, const char *assign, struct user *out, struct tg_err *err);
 int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg_err *err);
+/** A user of ctx's organization; TG_ENOTFOUND for another organization's. */
+int core_user_get(struct core_ctx *ctx, int64_t id, struct user *out, struct tg_err *err);
+/**
+ * Changes user `id`'s rights (when `rights` is non-NULL) and assign list (when `set_assign`:
+ * `assign` as core_assign_parse gives it, NULL for no limit), logged as one "update" record
+ * with what changed before and after. Its sessions have the new ones from their next request
+ * on (they read the user every time; the write moves the authentication epoch).
+ */
+int core_user_update(struct core_ctx *ctx, int64_t id, const unsigned *rights, bool set_assign,
+                     const char *assign, struct user *out, struct tg_err *err);
 /** Verifies a login of ctx's organization and its password (argon2id); TG_EAUTH when wrong.
  * Logins are unique per organization, so another organization's user of the same login is
  * another user. */
@@ -613,6 +623,14 @@ int core_token_list(struct core_ctx *ctx, int64_t org_id, const char *kind, stru
 /** A token of the caller's organization; the installation's admin finds any organization's. */
 int core_token_get(struct core_ctx *ctx, int64_t id, struct token *out, struct tg_err *err);
 int core_token_revoke(struct core_ctx *ctx, int64_t id, struct tg_err *err);
+/**
+ * Sets the assign list of live API token `id` (core_token_get's reach; `assign` as
+ * core_assign_parse gives it, NULL for no limit), logged as an "update" record; the token's
+ * next request has it. Other kinds (the operator's env token, logins, sessions, links) get
+ * their lists elsewhere: TG_EINVAL.
+ */
+int core_token_set_assign(struct core_ctx *ctx, int64_t id, const char *assign,
+                          struct token *out, struct tg_err *err);
 /**
  * An API-key login (Immuta's POST /bim/apikey/authenticate): `key` must be a live bearer token
  * (kind "api" or "env"); issues a token of kind "login" that stands for the key: the same

@@ -282,10 +282,29 @@ int event_filter_parse(struct arena *a, const char *json, struct event_filter *f
             f->resource = json_integer_value(v);
             continue;
         }
+        if (strcmp(k, "workspace") == 0) {
+            /* ws_N or N, as GET /v1/changes takes it; whether it is one of the organization's
+             * is the caller's to check (core_webhook_create). */
+            if (json_is_null(v))
+                continue;
+            if (json_is_integer(v) && json_integer_value(v) >= 1) {
+                f->workspace = json_integer_value(v);
+                continue;
+            }
+            if (!json_is_string(v) || !core_parse_id(json_string_value(v), "ws_", &f->workspace) ||
+                f->workspace < 1) {
+                f->workspace = 0;
+                rc = tg_err_set(err, TG_EINVAL, "workspace", "filters.workspace is ws_N or N");
+                break;
+            }
+            continue;
+        }
         if (strcmp(k, "entity") != 0 && strcmp(k, "tag") != 0 && strcmp(k, "kind") != 0 &&
             strcmp(k, "principal") != 0) {
             rc = tg_err_set(err, TG_EINVAL, k,
-                            "unknown filter '%.64s' (entity, tag, kind, principal, resource)", k);
+                            "unknown filter '%.64s' (entity, tag, kind, principal, resource, "
+                            "workspace)",
+                            k);
             break;
         }
         if (json_is_string(v)) {
@@ -341,6 +360,14 @@ const char *event_filter_json(struct arena *a, const struct event_filter *f)
         jw_int(&w, f->resource);
     else
         jw_null(&w);
+    jw_keys(&w, "workspace");
+    if (f->workspace > 0) {
+        char ws[32];
+        snprintf(ws, sizeof(ws), "ws_%lld", (long long)f->workspace);
+        jw_str(&w, ws);
+    } else {
+        jw_null(&w);
+    }
     jw_obj_end(&w);
     out = arena_strndup(a, sbuf_str(&b), b.len);
     sbuf_release(&b);

@@ -37,7 +37,8 @@ struct event_filter {
     const char *principal[EVENT_MAX_FILTER]; /* who made the change, exactly */
     int nprincipal;
     /* 0, or the workspace the records' writes acted in (change.ws_id): one workspace's
-     * history. Only for readers of core_changes_list, which reads change.ws_id. */
+     * history. Only for readers that read change.ws_id (core_changes_list, the webhooks'
+     * delivery). */
     int64_t workspace;
     bool effective;   /* also what assignments change in effective tags (event_effects) */
 };
@@ -110,8 +111,9 @@ int event_filter_add(struct arena *a, struct event_filter *f, const char *which,
                      const char *list, struct tg_err *err);
 /**
  * A filter as a JSON object (a webhook's "filters", text `json`; NULL or "" is no filter):
- * {"entity", "tag", "kind"}: each a list of strings or one comma-separated string, and
- * "resource": a resource id; any other member is TG_EINVAL. Strings are copied to `a`.
+ * {"entity", "tag", "kind", "principal"}: each a list of strings or one comma-separated
+ * string, "resource": a resource id, and "workspace": ws_N or N (not checked to exist); any
+ * other member is TG_EINVAL. Strings are copied to `a`.
  */
 int event_filter_parse(struct arena *a, const char *json, struct event_filter *f,
                        struct tg_err *err);

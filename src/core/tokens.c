@@ -146,6 +146,42 @@ int core_token_revoke(struct core_ctx *ctx, int64_t id, struct tg_err *err)
     return core_change(ctx, "token", id, "revoke", NULL, NULL, err);
 }
 
+/* {"assign": list or null}: what a change of an assign list records before and after. */
+static const char *assign_doc(struct core_ctx *ctx, const char *assign)
+{
+    return arena_printf(ctx->a, "{\"assign\":%s}", assign ? assign : "null");
+}
+
+int core_token_set_assign(struct core_ctx *ctx, int64_t id, const char *assign,
+                          struct token *out, struct tg_err *err)
+{
+    struct store_stmt *st;
+    const char *before;
+    int rc = core_token_get(ctx, id, out, err);
+
+    if (rc)
+        return rc;
+    if (out->revoked_at)
+        return tg_err_set(err, TG_ENOTFOUND, "id", "token not found");
+    /* A login stands for its key and a session for its user (token_auth.c): their lists are
+     * the key's and the user's. The env token is the operator's, set at every start. */
+    if (strcmp(out->kind, "api") != 0)
+        return tg_err_set(err, TG_EINVAL, "id",
+                          "only API tokens are changed here, not a token of kind '%s'",
+                          out->kind);
+    before = assign_doc(ctx, out->assign);
+    st = st_get(ctx->conn, SQL_TOKEN_SET_ASSIGN, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_text(st, 2, assign);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    out->assign = core_strdup(ctx, assign);
+    return core_change(ctx, "token", id, "update", before, assign_doc(ctx, assign), err);
+}
+
 int core_apikey_login(struct core_ctx *ctx, const char *key, const char **secret,
                       int64_t *expires_at, struct tg_err *err)
 {

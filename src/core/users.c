@@ -2,7 +2,9 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "util/jw.h"
 #include "util/name.h"
+#include "util/sbuf.h"
 #include "util/secret.h"
 
 int core_user_create(struct core_ctx *ctx, const char *login, const char *password,
@@ -86,6 +88,81 @@ int core_user_list(struct core_ctx *ctx, struct user **out, size_t *n, struct tg
     *out = v.items;
     *n = v.n;
     return rc;
+}
+
+int core_user_get(struct core_ctx *ctx, int64_t id, struct user *out, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_USER_BY_ID, err);
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_int(st, 2, ctx->org_id);
+    rc = st_step(st, err);
+    if (rc == 1)
+        row_user(ctx, st, out);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "id", "user not found");
+    return rc < 0 ? rc : 0;
+}
+
+/* What an update records before and after: the user's rights and assign list. */
+static const char *user_doc(struct core_ctx *ctx, const char *rights, const char *assign)
+{
+    struct sbuf b;
+    struct jw w;
+    const char *p = rights, *out;
+
+    sbuf_init(&b, 0);
+    jw_init(&w, &b);
+    jw_obj(&w);
+    jw_key(&w, "rights");
+    jw_arr(&w);
+    while (p && *p) {
+        const char *c = strchr(p, ',');
+        size_t n = c ? (size_t)(c - p) : strlen(p);
+        jw_strn(&w, p, n);
+        p = c ? c + 1 : p + n;
+    }
+    jw_arr_end(&w);
+    jw_key(&w, "assign");
+    if (assign)
+        jw_raw(&w, assign);
+    else
+        jw_null(&w);
+    jw_obj_end(&w);
+    out = arena_strndup(ctx->a, sbuf_str(&b), b.len);
+    sbuf_release(&b);
+    return out;
+}
+
+int core_user_update(struct core_ctx *ctx, int64_t id, const unsigned *rights, bool set_assign,
+                     const char *assign, struct user *out, struct tg_err *err)
+{
+    struct store_stmt *st;
+    const char *before;
+    int rc = core_user_get(ctx, id, out, err);
+
+    if (rc)
+        return rc;
+    before = user_doc(ctx, out->rights, out->assign);
+    if (rights)
+        out->rights = core_rights_str(ctx->a, *rights);
+    if (set_assign)
+        out->assign = core_strdup(ctx, assign);
+    st = st_get(ctx->conn, SQL_USER_UPDATE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, id);
+    st_text(st, 2, out->rights);
+    st_text(st, 3, out->assign);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    return core_change(ctx, "user", id, "update", before,
+                       user_doc(ctx, out->rights, out->assign), err);
 }
 
 /* The argon2id hash, with secret_pw_hash's parameters (t=2, m=16 MiB, p=1), of a password

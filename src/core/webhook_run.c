@@ -284,6 +284,7 @@ static int read_page(struct core_ctx *cx, const struct event_cursor *after, int6
         c[k].before = col_dup(cx, st, 7);
         c[k].after = col_dup(cx, st, 8);
         c[k].api = col_dup(cx, st, 9);
+        c[k].ws_id = col_int(st, 10);
         k++;
     }
     if (k == PAGE)

@@ -91,6 +91,17 @@ static int filters_canon(struct core_ctx *ctx, const char *json, const char **ou
 
     if (rc)
         return rc;
+    /* One of the organization's workspaces, as GET /v1/changes checks it; a missing one is a
+     * bad field of the body (400), as an unknown organization_id of a new token is. */
+    if (f.workspace > 0) {
+        struct workspace ws;
+        rc = core_ws_get(ctx, f.workspace, &ws, err);
+        if (rc == TG_ENOTFOUND || (rc == 0 && ws.org_id != ctx->org_id))
+            return tg_err_set(err, TG_EINVAL, "workspace", "filters.workspace: workspace "
+                              "'ws_%lld' not found", (long long)f.workspace);
+        if (rc)
+            return rc;
+    }
     *out = event_filter_json(ctx->a, &f);
     return 0;
 }

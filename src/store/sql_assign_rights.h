@@ -8,3 +8,11 @@ STORE_SQL_ID(SQL_ASSIGN_ROOT,
              "SELECT id, name, name_key FROM tags WHERE ws_id = ?1 AND assign_restricted = 1"
              " AND deleted = 0 AND (name_key = ?2 OR substr(?2, 1, length(name_key) + 1)"
              " = name_key || '.') ORDER BY length(name_key) DESC LIMIT 1")
+
+/* PATCH /v1/tokens/{id} and /v1/users/{id}: an assign list (and a user's rights) changed in
+ * place. UPDATE of tokens/users: the commit moves the authentication epoch (store.c,
+ * writes_auth), so no cached check outlives it. */
+STORE_SQL_ID(SQL_TOKEN_SET_ASSIGN, "UPDATE tokens SET assign = ?2 WHERE id = ?1")
+STORE_SQL_ID(SQL_USER_BY_ID, "SELECT id, org_id, login, display_name, rights, created_at,"
+                             " disabled, assign FROM users WHERE id = ?1 AND org_id = ?2")
+STORE_SQL_ID(SQL_USER_UPDATE, "UPDATE users SET rights = ?2, assign = ?3 WHERE id = ?1")

@@ -77,9 +77,10 @@ STORE_SQL_ID(SQL_WH_DELIVERY_PRUNE,
              "DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND id <= (SELECT d.id"
              " FROM webhook_deliveries d WHERE d.webhook_id = ?1 ORDER BY d.id DESC"
              " LIMIT 1 OFFSET ?2)")
-/* The organization's change records after record (?1, ?2), in order. */
+/* The organization's change records after record (?1, ?2), in order; ws_id last, as
+ * SQL_CHANGES_LIST reads it, for a filter on the workspace. */
 STORE_SQL_ID(SQL_WH_CHANGES_AFTER,
-             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api"
-             " FROM changes WHERE rev >= ?1 AND (rev > ?1 OR seq > ?2)"
+             "SELECT rev, seq, at, principal, entity, entity_id, op, before, after, api,"
+             " coalesce(ws_id, 0) FROM changes WHERE rev >= ?1 AND (rev > ?1 OR seq > ?2)"
              " AND (org_id = ?3 OR org_id IS NULL)"
              " ORDER BY rev, seq LIMIT ?4")

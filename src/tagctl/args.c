@@ -39,6 +39,7 @@ static const struct flagdef flagdefs[] = {
     {"count", 0, false}, {"follow", 0, false}, {"create-missing", 0, false},
     {"no-parent", 0, false}, {"direct", 0, false}, {"no-progress", 0, false},
     {"root", 0, false}, {"add", 0, false}, {"token-stdin", 0, false}, {"taxonomy", 0, false},
+    {"no-assign", 0, false},
     {NULL, 0, false},
 };
 

@@ -1319,6 +1319,33 @@ static int c_tokens_revoke(struct tc_ctx *x)
     return rc;
 }
 
+/* --no-assign: the body's "assign" is null (no limit); --assign sets a list (assign_flag). */
+static void assign_or_none(struct tc_ctx *x, json_t *o)
+{
+    if (args_bool(x->a, "no-assign"))
+        json_object_set_new(o, "assign", json_null());
+    else
+        assign_flag(x, o);
+}
+
+static int c_tokens_update(struct tc_ctx *x)
+{
+    struct sbuf p;
+    json_t *o;
+    int rc;
+    if (args_bool(x->a, "no-assign") == (args_get(x->a, "assign") != NULL))
+        return tc_fail(TC_USAGE, "tokens update: give one of --assign and --no-assign");
+    use(x, token_cols, "id");
+    o = json_object();
+    assign_or_none(x, o);
+    sbuf_init(&p, 0);
+    sbuf_adds(&p, "/v1/tokens/");
+    url_escape(&p, ARG(x, 0));
+    rc = show_call(x, "PATCH", sbuf_str(&p), o);
+    sbuf_release(&p);
+    return rc;
+}
+
 /* A secret from stdin: without echo on a terminal, one line. Returns owned or NULL. */
 static char *read_secret(const char *prompt)
 {
@@ -1369,6 +1396,26 @@ static int c_users_create(struct tc_ctx *x)
         json_object_set_new(o, "rights", json_string(args_get(x->a, "rights")));
     assign_flag(x, o);
     return show_call(x, "POST", "/v1/users", o);
+}
+
+static int c_users_update(struct tc_ctx *x)
+{
+    struct sbuf p;
+    json_t *o;
+    int rc;
+    if (args_bool(x->a, "no-assign") && args_get(x->a, "assign"))
+        return tc_fail(TC_USAGE, "users update: give one of --assign and --no-assign");
+    use(x, user_cols, "id");
+    o = json_object();
+    if (args_get(x->a, "rights"))
+        json_object_set_new(o, "rights", json_string(args_get(x->a, "rights")));
+    assign_or_none(x, o);
+    sbuf_init(&p, 0);
+    sbuf_adds(&p, "/v1/users/");
+    url_escape(&p, ARG(x, 0));
+    rc = show_call(x, "PATCH", sbuf_str(&p), o);
+    sbuf_release(&p);
+    return rc;
 }
 
 static int c_orgs_list(struct tc_ctx *x)
@@ -1584,8 +1631,8 @@ static const char bash_script[] =
     "    tags) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'list get create update rename move delete restore resources' -- \"$cur\")); return; fi ;;\n"
     "    groups) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'list get create update rename delete set-tags' -- \"$cur\")); return; fi ;;\n"
     "    resources) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'list get put delete' -- \"$cur\")); fi; return ;;\n"
-    "    tokens) COMPREPLY=($(compgen -W 'list create revoke' -- \"$cur\")); return ;;\n"
-    "    users) COMPREPLY=($(compgen -W 'list create' -- \"$cur\")); return ;;\n"
+    "    tokens) COMPREPLY=($(compgen -W 'list create revoke update' -- \"$cur\")); return ;;\n"
+    "    users) COMPREPLY=($(compgen -W 'list create update' -- \"$cur\")); return ;;\n"
     "    orgs) COMPREPLY=($(compgen -W 'list create add-workspace' -- \"$cur\")); return ;;\n"
     "    sources) COMPREPLY=($(compgen -W 'list add delete refresh' -- \"$cur\")); return ;;\n"
     "    history) if [ \"$COMP_CWORD\" -eq 2 ]; then COMPREPLY=($(compgen -W 'tag group resource' -- \"$cur\")); return; fi ;;\n"
@@ -1615,8 +1662,8 @@ static const char zsh_script[] =
     "    tags) (( CURRENT == 3 )) && { compadd -- list get create update rename move delete restore resources; return } ;;\n"
     "    groups) (( CURRENT == 3 )) && { compadd -- list get create update rename delete set-tags; return } ;;\n"
     "    resources) (( CURRENT == 3 )) && compadd -- list get put delete; return ;;\n"
-    "    tokens) compadd -- list create revoke; return ;;\n"
-    "    users) compadd -- list create; return ;;\n"
+    "    tokens) compadd -- list create revoke update; return ;;\n"
+    "    users) compadd -- list create update; return ;;\n"
     "    orgs) compadd -- list create add-workspace; return ;;\n"
     "    sources) compadd -- list add delete refresh; return ;;\n"
     "    history) (( CURRENT == 3 )) && { compadd -- tag group resource; return } ;;\n"
@@ -1719,19 +1766,27 @@ const struct tc_cmd tc_cmds[] = {
      "tag TAG | group ID | resource KIND/KEY [--principal WHO] [--from TIME] [--to TIME]",
      "Every recorded change of one entity (a resource's include its tags): who, when, what; "
      "--from and --to bound the time, --principal picks who.", false, false},
-    {"tokens", NULL, 0, 0, "", "", "API tokens (admin): list create revoke.", false, false},
+    {"tokens", NULL, 0, 0, "", "", "API tokens (admin): list create revoke update.", false, false},
     {"tokens list", c_tokens_list, 0, 0, "kind", "[--kind KIND] [--org ORG]", "List tokens; never their secrets.", false, false},
     {"tokens create", c_tokens_create, 0, 0, "name rights expires assign",
      "[--name N] [--rights tags:read,tags:assign] [--expires TIME] [--assign 'Team.*,Env.prod'] [--org ORG]",
      "Issue a token; its secret is shown once (-q prints only the secret). --assign limits the "
      "tags it may put on resources.", false, false},
     {"tokens revoke", c_tokens_revoke, 1, -1, "", "ID...", "Revoke tokens.", false, false},
-    {"users", NULL, 0, 0, "", "", "Users (admin): list create.", false, false},
+    {"tokens update", c_tokens_update, 1, 1, "assign no-assign",
+     "ID --assign 'Team.*,Env.prod' | --no-assign",
+     "Change an API token's assign list (--assign '' allows no tag, --no-assign lifts the "
+     "limit); its next request has it.", false, false},
+    {"users", NULL, 0, 0, "", "", "Users (admin): list create update.", false, false},
     {"users list", c_users_list, 0, 0, "", "", "List the organization's users.", false, false},
     {"users create", c_users_create, 1, 1, "rights assign",
      "LOGIN [--rights R] [--assign 'Team.*'] < password",
      "Create a user; the password is read from stdin. --assign limits the tags it may put on "
      "resources.", false, false},
+    {"users update", c_users_update, 1, 1, "rights assign no-assign",
+     "ID [--rights R] [--assign 'Team.*' | --no-assign]",
+     "Change a user's rights or assign list; its sessions have them at their next request.",
+     false, false},
     {"orgs", NULL, 0, 0, "", "", "Organizations (installation admin): list create add-workspace.", false, false},
     {"orgs list", c_orgs_list, 0, 0, "", "", "List organizations.", false, false},
     {"orgs create", c_orgs_create, 1, 1, "", "NAME", "Create an organization with its default workspace.", false, false},

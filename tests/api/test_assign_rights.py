@@ -232,6 +232,140 @@ def ok_raw(r, status=200):
     return r
 
 
+# ---- changing a list: PATCH /v1/tokens/{id} and /v1/users/{id} ----
+
+def _update_records(admin, entity, entity_id):
+    items = ok(admin.get("/v1/changes?since=0&limit=1000&entity=" + entity))["items"]
+    return [c for c in items if c["entity_id"] == entity_id and c["op"] == "update"]
+
+
+def test_patch_token_list_applies_to_its_next_request(server, setup):
+    admin = setup
+    t = token(admin, "patched", ASSIGNER, ["Team.*"])
+    api = Api(server, t["token"])
+    # The token's check is cached from here on (--auth-cache, 1 s by default).
+    ok(api.post("/v1/resources/file/r4/tags", json={"tags": ["Team.x"]}))
+    forbidden(api.post("/v1/resources/file/r4/tags", json={"tags": ["Env.y"]}), "Env.y")
+    p = ok(admin.patch("/v1/tokens/%d" % t["id"], json={"assign": ["Env.*"]}))
+    assert p["assign"] == ["Env.*"] and p["name"] == "patched" and "token" not in p
+    # The very next request has the new list.
+    ok(api.post("/v1/resources/file/r4/tags", json={"tags": ["Env.y"]}))
+    forbidden(api.post("/v1/resources/file/r4/tags", json={"tags": ["Team.y"]}), "Team.y")
+    assert ok(api.get("/v1/me"))["assign"] == ["Env.*"]
+    # [] allows nothing, null lifts the limit.
+    assert ok(admin.patch("/v1/tokens/%d" % t["id"], json={"assign": []}))["assign"] == []
+    forbidden(api.delete("/v1/resources/file/r4/tags/Env.y"), "Env.y")
+    assert ok(admin.patch("/v1/tokens/%d" % t["id"], json={"assign": None}))["assign"] is None
+    ok(api.post("/v1/resources/file/r4/tags", json={"tags": ["Team.y"]}))
+    listed = {k["id"]: k for k in ok(admin.get("/v1/tokens"))["items"]}
+    assert listed[t["id"]]["assign"] is None
+    # Each change is one record of the change log, with the list before and after.
+    recs = _update_records(admin, "token", t["id"])
+    assert [(c["before"], c["after"]) for c in recs] == [
+        ({"assign": ["Team.*"]}, {"assign": ["Env.*"]}),
+        ({"assign": ["Env.*"]}, {"assign": []}),
+        ({"assign": []}, {"assign": None})]
+
+
+def test_patch_user_list_and_rights_apply_to_its_sessions(server, setup):
+    admin = setup
+    u = ok(admin.post("/v1/users", json={"login": "patchee", "password": "password-1",
+                                        "rights": ASSIGNER, "assign": ["Team.*"]}), 201)
+    s = ok(requests.post(server.url + "/v1/sessions",
+                         json={"login": "patchee", "password": "password-1"}), 201)
+    api = Api(server, s["token"])
+    ok(admin.put("/v1/resources/file/pu", json={}), 201)
+    ok(api.post("/v1/resources/file/pu/tags", json={"tags": ["Team.x"]}))
+    forbidden(api.post("/v1/resources/file/pu/tags", json={"tags": ["Env.y"]}), "Env.y")
+    p = ok(admin.patch("/v1/users/%d" % u["id"], json={"assign": ["Env.*"]}))
+    assert p["assign"] == ["Env.*"] and p["rights"] == ASSIGNER and p["login"] == "patchee"
+    ok(api.post("/v1/resources/file/pu/tags", json={"tags": ["Env.y"]}))
+    forbidden(api.post("/v1/resources/file/pu/tags", json={"tags": ["Team.y"]}), "Team.y")
+    # Rights too: the session loses tags:assign at once; the list stays as it was.
+    p = ok(admin.patch("/v1/users/%d" % u["id"], json={"rights": ["tags:read"]}))
+    assert p["rights"] == ["tags:read"] and p["assign"] == ["Env.*"]
+    me = ok(api.get("/v1/me"))
+    assert me["rights"] == ["tags:read"] and me["assign"] == ["Env.*"]
+    forbidden(api.post("/v1/resources/file/pu/tags", json={"tags": ["Env.y"]}))
+    # Both at once, and an empty patch changes nothing and logs nothing.
+    p = ok(admin.patch("/v1/users/%d" % u["id"], json={"rights": ASSIGNER, "assign": None}))
+    assert p["rights"] == ASSIGNER and p["assign"] is None
+    assert ok(admin.patch("/v1/users/%d" % u["id"], json={})) == p
+    ok(api.post("/v1/resources/file/pu/tags", json={"tags": ["Team.y"]}))
+    users = {x["login"]: x for x in ok(admin.get("/v1/users"))["items"]}
+    assert users["patchee"]["assign"] is None
+    assert users["patchee"]["rights"] == ASSIGNER
+    recs = _update_records(admin, "user", u["id"])
+    assert [(c["before"], c["after"]) for c in recs] == [
+        ({"rights": ASSIGNER, "assign": ["Team.*"]}, {"rights": ASSIGNER, "assign": ["Env.*"]}),
+        ({"rights": ASSIGNER, "assign": ["Env.*"]}, {"rights": ["tags:read"], "assign": ["Env.*"]}),
+        ({"rights": ["tags:read"], "assign": ["Env.*"]}, {"rights": ASSIGNER, "assign": None})]
+
+
+def _err(r, status, field=None):
+    assert r.status_code == status, r.text
+    body = r.json()["error"]
+    if field:
+        assert body["details"]["field"] == field, body
+    return body
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"assign": "Team.*"}, "assign"), ({"assign": ["Team.*.x"]}, "assign"),
+    ({"assign": [1]}, "assign"), ({"assign": ["x"] * 101}, "assign"),
+    ({"rights": ["tags:nope"]}, "rights"), ({"rights": None}, "rights"),
+    ({"password": "password-2"}, None), ({"login": "other"}, None)])
+def test_patch_user_bad_input(server, setup, body, field):
+    admin = setup
+    uid = {x["login"]: x for x in ok(admin.get("/v1/users"))["items"]}["admin"]["id"]
+    before = admin.get("/v1/changes?since=0&limit=1").headers["X-Tagd-Revision"]
+    _err(admin.patch("/v1/users/%d" % uid, json=body), 400, field)
+    assert admin.get("/v1/changes?since=0&limit=1").headers["X-Tagd-Revision"] == before
+
+
+def test_patch_token_bad_input(server, setup):
+    admin = setup
+    t = token(admin, "badpatch", ASSIGNER, ["Team.*"])
+    path = "/v1/tokens/%d" % t["id"]
+    for body, field in [({"assign": "Team.*"}, "assign"), ({"assign": [".*"]}, "assign"),
+                        ({}, "assign"), ({"name": "x", "assign": None}, None),
+                        ({"rights": ["admin"]}, None)]:
+        _err(admin.patch(path, json=body), 400, field)
+    _err(admin.patch(path, data="[]", headers={"Content-Type": "application/json"}), 400)
+    _err(admin.patch(path, data="{", headers={"Content-Type": "application/json"}), 400)
+    assert {k["id"]: k for k in ok(admin.get("/v1/tokens"))["items"]}[t["id"]]["assign"] == \
+        ["Team.*"]
+    # Only API tokens: the operator's TAGD_ADMIN_TOKEN is set at every start.
+    env = [k for k in ok(admin.get("/v1/tokens"))["items"] if k["kind"] == "env"][0]
+    _err(admin.patch("/v1/tokens/%d" % env["id"], json={"assign": ["Team.*"]}), 400, "id")
+    # Unknown and revoked tokens, unknown users.
+    _err(admin.patch("/v1/tokens/999999", json={"assign": None}), 404)
+    _err(admin.patch("/v1/tokens/abc", json={"assign": None}), 404)
+    _err(admin.patch("/v1/users/999999", json={"assign": None}), 404)
+    _err(admin.patch("/v1/users/abc", json={"assign": None}), 404)
+    ok(admin.delete(path), 204)
+    _err(admin.patch(path, json={"assign": None}), 404)
+
+
+def test_patch_never_reaches_another_organization(server, setup):
+    admin = setup
+    org = ok(admin.post("/v1/organizations", json={"name": "PatchOther"}), 201)["id"]
+    other = Api(server, token(admin, "p-admin", ["admin"], organization_id=org)["token"])
+    mine = token(admin, "p-mine", ASSIGNER, ["Team.*"])
+    uid = ok(admin.post("/v1/users", json={"login": "p-mine", "password": "password-1",
+                                          "rights": ASSIGNER, "assign": ["Team.*"]}), 201)["id"]
+    _err(other.patch("/v1/tokens/%d" % mine["id"], json={"assign": None}), 404)
+    _err(other.patch("/v1/users/%d" % uid, json={"assign": None, "rights": ["admin"]}), 404)
+    assert {k["id"]: k for k in ok(admin.get("/v1/tokens"))["items"]}[mine["id"]]["assign"] == \
+        ["Team.*"]
+    users = {x["id"]: x for x in ok(admin.get("/v1/users"))["items"]}
+    assert users[uid]["assign"] == ["Team.*"] and users[uid]["rights"] == ASSIGNER
+    # Users of another organization are not the installation's admin's to change either.
+    theirs = ok(other.post("/v1/users", json={"login": "p-theirs", "password": "password-1"}),
+                201)["id"]
+    _err(admin.patch("/v1/users/%d" % theirs, json={"assign": []}), 404)
+
+
 # ---- sessions take their user's list ----
 
 def test_session_inherits_the_users_list(server, setup):

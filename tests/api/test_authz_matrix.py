@@ -43,7 +43,9 @@ NATIVE = [
     ("GET", "/v1/users", None, "admin"),
     ("POST", "/v1/users", {"login": "mx", "password": "long-enough-pw"}, "admin"),
     ("GET", "/v1/tokens", None, "admin"),
+    ("PATCH", "/v1/users/1", {"assign": ["Mx.*"]}, "admin"),
     ("POST", "/v1/tokens", {"name": "mx"}, "admin"),
+    ("PATCH", "/v1/tokens/1", {"assign": ["Mx.*"]}, "admin"),
     ("GET", "/v1/changes", None, "read"),
     ("GET", "/v1/events", None, "read"),
     # Signing out needs no right, only a credential (an API token is then 400: no session).

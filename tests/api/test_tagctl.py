@@ -495,6 +495,17 @@ def test_tokens_users_orgs(ctl, server):
     ctl("users", "create", "dora", "--assign", "Team.*", stdin="correct horse battery\n")
     assert [u["assign"] for u in ctl.json("users", "list") if u["login"] == "dora"] == [["Team.*"]]
     ctl("tokens", "create", "--assign", "Team.*.x", rc=EXIT_USAGE)
+    # ... and changed in place: PATCH /v1/tokens/{id}, /v1/users/{id}.
+    assert ctl.json("tokens", "update", str(t["id"]), "--assign", "Env.*")["assign"] == ["Env.*"]
+    assert ctl.json("tokens", "update", str(t["id"]), "--no-assign")["assign"] is None
+    assert ctl.json("tokens", "update", str(t["id"]), "--assign", "")["assign"] == []
+    ctl("tokens", "update", str(t["id"]), rc=EXIT_USAGE)
+    ctl("tokens", "update", "999999", "--no-assign", rc=EXIT_NOTFOUND)
+    dora = [u for u in ctl.json("users", "list") if u["login"] == "dora"][0]
+    u = ctl.json("users", "update", str(dora["id"]), "--rights", "tags:read,tags:assign",
+                 "--no-assign")
+    assert u["rights"] == ["tags:read", "tags:assign"] and u["assign"] is None
+    assert ctl.json("users", "update", str(dora["id"]), "--assign", "Env.*")["assign"] == ["Env.*"]
 
     ctl("users", "create", "alice", "--rights", "tags:read", stdin="correct horse battery\n")
     assert "alice" in ctl("users", "list").stdout

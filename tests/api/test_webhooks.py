@@ -145,7 +145,7 @@ def test_crud_and_the_secret_shown_once(hadmin, recv):
     assert r.headers["Location"] == "/v1/webhooks/%d" % h["id"]
     assert h["active"] is True and h["state"] == "ok" and h["failures"] == 0
     assert h["filters"] == {"entity": ["tag"], "tag": [], "kind": [], "principal": [],
-                            "resource": None}
+                            "resource": None, "workspace": None}
     got = hadmin.get("/v1/webhooks/%d" % h["id"])
     assert got.status_code == 200 and "secret" not in got.json()
     listed = hadmin.get("/v1/webhooks").json()["items"]
@@ -332,6 +332,56 @@ def test_filters_and_redeliver(hadmin, recv):
     assert names[4:] == ["Keep", "Keep.a", "Keep.b", "Keep.b.c"]
     d = hadmin.get("/v1/webhooks/%d/deliveries" % h["id"], params={"limit": 1}).json()["items"]
     assert len(d) == 1 and d[0]["outcome"] == "ok"
+    hadmin.delete("/v1/webhooks/%d" % h["id"])
+
+
+def test_workspace_filter(hsrv, hadmin, recv):
+    """filters.workspace (ws_N or N) as GET /v1/changes?workspace= takes it: a webhook sees
+    only the changes made in that workspace; an unknown one, or another organization's, is a
+    bad field of the body."""
+    me = hadmin.get("/v1/me").json()
+    ws = hadmin.post("/v1/organizations/%s/workspaces" % me["organization"]["id"],
+                     json={"name": "hook-ws"})
+    assert ws.status_code == 201, ws.text
+    wsid = ws.json()["id"]
+    h = create(hadmin, recv, "/ws-only", filters={"workspace": wsid, "entity": ["tag"]})
+    assert h["filters"]["workspace"] == wsid
+    # N alone names it too, and PATCH takes the same filter.
+    p = hadmin.patch("/v1/webhooks/%d" % h["id"],
+                     json={"filters": {"workspace": int(wsid[3:]), "entity": "tag"}})
+    assert p.status_code == 200, p.text
+    assert p.json()["filters"]["workspace"] == wsid
+    in_ws = {"X-Tagd-Workspace": wsid}
+    assert hadmin.post("/v1/tags", json={"name": "WsHook.default"}).status_code == 201
+    assert hadmin.post("/v1/tags", json={"name": "WsHook.there"}, headers=in_ws).status_code == 201
+    assert hadmin.post("/v1/tags", json={"name": "WsHook.default2"}).status_code == 201
+    assert hadmin.post("/v1/tags", json={"name": "WsHook.there2"}, headers=in_ws).status_code == 201
+    wait_for(lambda: any(e["after"]["name"] == "WsHook.there2" for e in recv.events("/ws-only")),
+             what="the workspace's last tag")
+    time.sleep(0.3)
+    names = [e["after"]["name"] for e in recv.events("/ws-only")]
+    assert names == ["WsHook", "WsHook.there", "WsHook.there2"], names
+    # The same filter on the change log answers the same records.
+    log = hadmin.get("/v1/changes", params={"since": 0, "limit": 1000, "entity": "tag",
+                                            "workspace": wsid}).json()["items"]
+    assert [c["after"]["name"] for c in log if c["after"]["name"].startswith("WsHook")] == names
+
+    def bad(filters):
+        for r in (hadmin.post("/v1/webhooks", json={"url": recv.url("/x"), "filters": filters}),
+                  hadmin.patch("/v1/webhooks/%d" % h["id"], json={"filters": filters})):
+            assert r.status_code == 400, r.text
+            assert r.json()["error"]["details"]["field"] == "workspace", r.text
+
+    bad({"workspace": "nope"})
+    bad({"workspace": "ws_0"})
+    bad({"workspace": 0})
+    bad({"workspace": True})
+    bad({"workspace": ["ws_1"]})
+    bad({"workspace": "ws_999999"})
+    org = hadmin.post("/v1/organizations", json={"name": "HookWsOther"})
+    assert org.status_code == 201, org.text
+    bad({"workspace": org.json()["default_workspace_id"]})
+    assert hadmin.get("/v1/webhooks/%d" % h["id"]).json()["filters"]["workspace"] == wsid
     hadmin.delete("/v1/webhooks/%d" % h["id"])
 
 

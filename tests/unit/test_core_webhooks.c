@@ -136,7 +136,9 @@ static void test_filter_json(void **state)
     const char *bad[] = {
         "[]", "{\"x\": 1}", "{\"entity\": 3}", "{\"entity\": [3]}", "{\"tag\": [\"a,b\"]}",
         "{\"resource\": \"x\"}", "{\"resource\": 0}", "{\"kind\": \"\"}",
-        "{\"entity\": \"a,b,c,d,e,f,g,h,i\"}",
+        "{\"entity\": \"a,b,c,d,e,f,g,h,i\"}", "{\"workspace\": \"x\"}",
+        "{\"workspace\": 0}", "{\"workspace\": \"ws_0\"}", "{\"workspace\": true}",
+        "{\"workspace\": [1]}",
     };
 
     (void)state;
@@ -144,14 +146,26 @@ static void test_filter_json(void **state)
     assert_int_equal(event_filter_parse(&a, NULL, &f, &err), 0);
     assert_int_equal(f.nentity + f.ntag + f.nkind, 0);
     assert_int_equal(event_filter_parse(&a, "{\"entity\": \"tag,assignment\", \"tag\": [\"PII.*\"],"
-                                            " \"resource\": 7}", &f, &err), 0);
+                                            " \"resource\": 7, \"workspace\": \"ws_3\"}", &f, &err),
+                     0);
     assert_int_equal(f.nentity, 2);
     assert_string_equal(f.entity[1], "assignment");
     assert_int_equal(f.ntag, 1);
     assert_int_equal(f.resource, 7);
+    assert_int_equal(f.workspace, 3);
     assert_string_equal(event_filter_json(&a, &f),
                         "{\"entity\":[\"tag\",\"assignment\"],\"tag\":[\"PII.*\"],\"kind\":[],\"principal\":[],"
-                        "\"resource\":7}");
+                        "\"resource\":7,\"workspace\":\"ws_3\"}");
+    /* A workspace by number alone, as GET /v1/changes?workspace= takes it. */
+    assert_int_equal(event_filter_parse(&a, "{\"workspace\": 4}", &f, &err), 0);
+    assert_int_equal(f.workspace, 4);
+    assert_int_equal(event_filter_parse(&a, "{\"workspace\": \"5\"}", &f, &err), 0);
+    assert_int_equal(f.workspace, 5);
+    assert_int_equal(event_filter_parse(&a, "{\"workspace\": null}", &f, &err), 0);
+    assert_int_equal(f.workspace, 0);
+    assert_int_equal(event_filter_parse(&a, "{\"entity\": \"tag,assignment\", \"tag\": [\"PII.*\"],"
+                                            " \"resource\": 7, \"workspace\": \"ws_3\"}", &f, &err),
+                     0);
     /* The canonical text reads back the same. */
     {
         struct event_filter g;

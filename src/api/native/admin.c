@@ -179,6 +179,19 @@ static void rights_array(struct jw *w, struct hreq *r, const char *rights)
     (void)r;
 }
 
+static void render_user(struct jw *w, struct hreq *r, const struct user *u)
+{
+    jw_obj(w);
+    jw_kint(w, "id", u->id);
+    jw_kstr(w, "login", u->login);
+    jw_key(w, "rights");
+    rights_array(w, r, u->rights);
+    assign_render(w, u->assign);
+    jw_kbool(w, "disabled", u->disabled);
+    api_kiso(w, "created_at", u->created_at);
+    jw_obj_end(w);
+}
+
 enum api_result native_users_create(struct hreq *r, struct core_ctx *cx)
 {
     static const char *const fields[] = {"login", "password", "rights", "assign", NULL};
@@ -246,21 +259,61 @@ enum api_result native_users_list(struct hreq *r, struct core_ctx *cx)
     jw_obj(&w);
     jw_key(&w, "items");
     jw_arr(&w);
-    for (size_t i = 0; i < n; i++) {
-        jw_obj(&w);
-        jw_kint(&w, "id", u[i].id);
-        jw_kstr(&w, "login", u[i].login);
-        jw_key(&w, "rights");
-        rights_array(&w, r, u[i].rights);
-        assign_render(&w, u[i].assign);
-        jw_kbool(&w, "disabled", u[i].disabled);
-        api_kiso(&w, "created_at", u[i].created_at);
-        jw_obj_end(&w);
-    }
+    for (size_t i = 0; i < n; i++)
+        render_user(&w, r, &u[i]);
     jw_arr_end(&w);
     jw_kint(&w, "total", (int64_t)n);
     jw_obj_end(&w);
     return API_ANSWER;
+}
+
+/* PATCH /v1/users/{id}: a user's rights and assign list. The login and the password are not
+ * changed here (no password-change rule exists yet). */
+enum api_result native_user_patch(struct hreq *r, struct core_ctx *cx)
+{
+    static const char *const fields[] = {"rights", "assign", NULL};
+    const char *assign = NULL;
+    struct tg_err err;
+    unsigned rights;
+    bool has_rights, has_assign;
+    struct user u;
+    int64_t id;
+    json_t *body;
+    struct jw w;
+    int rc;
+    enum api_result result = API_ROLLBACK;
+
+    if (api_native_auth(r, cx, RIGHT_ADMIN))
+        return API_ROLLBACK;
+    if (!core_parse_id(r->params[0], NULL, &id))
+        return api_failf(r, TG_ENOTFOUND, "id", "user not found");
+    body = api_body_json(r);
+    if (body == NULL)
+        return API_ROLLBACK;
+    tg_err_clear(&err);
+    if (!json_is_object(body)) {
+        api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
+        goto out;
+    }
+    has_rights = json_object_get(body, "rights") != NULL;
+    has_assign = json_object_get(body, "assign") != NULL;
+    if (native_only_fields(r, body, fields) || rights_field(r, body, &rights) ||
+        assign_field(r, cx, body, &assign))
+        goto out;
+    if (has_rights || has_assign)
+        rc = core_user_update(cx, id, has_rights ? &rights : NULL, has_assign, assign, &u, &err);
+    else
+        rc = core_user_get(cx, id, &u, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        goto out;
+    }
+    api_json_begin(r, 200, &w);
+    render_user(&w, r, &u);
+    result = API_ANSWER;
+out:
+    json_decref(body);
+    return result;
 }
 
 static void render_token(struct jw *w, struct hreq *r, const struct token *k, const char *secret)
@@ -397,6 +450,51 @@ enum api_result native_token_delete(struct hreq *r, struct core_ctx *cx)
         return api_fail(r, rc, &err);
     api_no_content(r);
     return API_ANSWER;
+}
+
+/* PATCH /v1/tokens/{id}: an API token's assign list. Its name stays: it is the principal
+ * that the change log and created_by record, and that core_principal_id maps back. */
+enum api_result native_token_patch(struct hreq *r, struct core_ctx *cx)
+{
+    static const char *const fields[] = {"assign", NULL};
+    const char *assign = NULL;
+    struct tg_err err;
+    struct token k;
+    int64_t id;
+    json_t *body;
+    struct jw w;
+    int rc;
+    enum api_result result = API_ROLLBACK;
+
+    if (api_native_auth(r, cx, RIGHT_ADMIN))
+        return API_ROLLBACK;
+    if (!core_parse_id(r->params[0], NULL, &id))
+        return api_failf(r, TG_ENOTFOUND, "id", "token not found");
+    body = api_body_json(r);
+    if (body == NULL)
+        return API_ROLLBACK;
+    tg_err_clear(&err);
+    if (!json_is_object(body)) {
+        api_failf(r, TG_EINVAL, "body", "body must be a JSON object");
+        goto out;
+    }
+    if (native_only_fields(r, body, fields) || assign_field(r, cx, body, &assign))
+        goto out;
+    if (json_object_get(body, "assign") == NULL) {
+        api_failf(r, TG_EINVAL, "assign", "'assign' is required: a list of patterns or null");
+        goto out;
+    }
+    rc = core_token_set_assign(cx, id, assign, &k, &err);
+    if (rc) {
+        api_fail(r, rc, &err);
+        goto out;
+    }
+    api_json_begin(r, 200, &w);
+    render_token(&w, r, &k, NULL);
+    result = API_ANSWER;
+out:
+    json_decref(body);
+    return result;
 }
 
 static void render_org(struct jw *w, struct hreq *r, const struct org *o)

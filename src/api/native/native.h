@@ -148,9 +148,11 @@ enum api_result native_res_tag_delete(struct hreq *r, struct core_ctx *cx);
 /* admin.c */
 enum api_result native_users_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_users_create(struct hreq *r, struct core_ctx *cx);
+enum api_result native_user_patch(struct hreq *r, struct core_ctx *cx);
 enum api_result native_tokens_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_tokens_create(struct hreq *r, struct core_ctx *cx);
 enum api_result native_token_delete(struct hreq *r, struct core_ctx *cx);
+enum api_result native_token_patch(struct hreq *r, struct core_ctx *cx);
 enum api_result native_orgs_list(struct hreq *r, struct core_ctx *cx);
 enum api_result native_orgs_create(struct hreq *r, struct core_ctx *cx);
 enum api_result native_ws_create(struct hreq *r, struct core_ctx *cx);

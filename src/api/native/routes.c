@@ -56,8 +56,10 @@ const struct route native_routes[] = {
     /* admin.c, changes.c */
     R("GET", "/v1/users", native_users_list, 0),
     R("POST", "/v1/users", native_users_create, ROUTE_WRITE | ROUTE_SECRET),
+    R("PATCH", "/v1/users/{id}", native_user_patch, ROUTE_WRITE),
     R("GET", "/v1/tokens", native_tokens_list, 0),
     R("POST", "/v1/tokens", native_tokens_create, ROUTE_WRITE | ROUTE_SECRET),
+    R("PATCH", "/v1/tokens/{id}", native_token_patch, ROUTE_WRITE),
     R("DELETE", "/v1/tokens/{id}", native_token_delete, ROUTE_WRITE),
     R("POST", "/v1/sessions", native_sessions_create, ROUTE_WRITE), /* sessions.c */
     R("DELETE", "/v1/sessions/current", native_session_delete, ROUTE_WRITE),
