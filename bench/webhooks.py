@@ -10,8 +10,9 @@ runs WRITES tag creations from WRITERS threads with no webhook, then makes WEBHO
 (no filters, so each gets every record) and runs the same load again. Prints writes/s of both
 runs and their ratio, tagd's CPU per write, the answer-to-receiver latency (p50, p99, max) over
 every (webhook, revision), how long after the last write the last delivery came, and the
-deliveries by outcome from /metrics. Both processes time with CLOCK_MONOTONIC (time.monotonic),
-which is one clock for the whole machine. Standard library only."""
+deliveries by outcome from /metrics; tagd's CPU per write with webhooks is also split by
+thread (tagd-webhooks is the delivery thread). Both processes time with CLOCK_MONOTONIC
+(time.monotonic), which is one clock for the whole machine. Standard library only."""
 import http.client
 import http.server
 import json
@@ -133,6 +134,21 @@ def cpu(pid):
     return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def threads(pid):
+    """CPU seconds (user + system) per thread name (comm) of the process so far."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, v = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = head.split("(", 1)[1]
+        v = v.split()
+        out[name] = out.get(name, 0) + (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p))] * 1000 if v else float("nan")
 
@@ -184,9 +200,9 @@ def main():
                            {"url": "http://127.0.0.1:%d/h%d" % (rport, k)})
             assert r.status == 201, data
         base = post(c, "Hooked")
-        c2 = cpu(p.pid)
+        c2, t2 = cpu(p.pid), threads(p.pid)
         wn, answered = run(port, writes, writers, base)
-        c3 = cpu(p.pid)
+        c3, t3 = cpu(p.pid), threads(p.pid)
         last_write = max(answered.values())
         # Every webhook gets every revision of the second run; wait for the last of them.
         deadline = time.monotonic() + max(60, writes * hooks / 100)
@@ -211,6 +227,9 @@ def main():
               "the deliveries after the last write)"
               % ((c1 - c0) * 1000 / writes, (c3 - c2) * 1000 / writes, hooks,
                  (c4 - c2) * 1000 / writes))
+        per = sorted(((t3[k] - t2.get(k, 0)) * 1000 / writes, k) for k in t3)
+        print("  of which, by thread: %s" % ", ".join("%s %.2f" % (k, ms)
+                                                      for ms, k in reversed(per) if ms >= 0.01))
         print("answer-to-receiver latency over %d deliveries: p50 %.1f ms, p99 %.1f ms, "
               "max %.1f ms" % (len(lat), pct(lat, 0.5), pct(lat, 0.99),
                                lat[-1] * 1000 if lat else float("nan")))
