@@ -10,8 +10,10 @@ runs WRITES tag creations from WRITERS threads with no webhook, then makes WEBHO
 (no filters, so each gets every record) and runs the same load again. Prints writes/s of both
 runs and their ratio, tagd's CPU per write, the answer-to-receiver latency (p50, p99, max) over
 every (webhook, revision), how long after the last write the last delivery came, and the
-deliveries by outcome from /metrics. Both processes time with CLOCK_MONOTONIC (time.monotonic),
-which is one clock for the whole machine. Standard library only."""
+deliveries by outcome from /metrics; tagd's CPU per write is also split by thread
+(tagd-webhooks is the delivery thread), and the receiver's CPU per write is shown (on a small
+machine it competes with the writers). Both processes time with CLOCK_MONOTONIC
+(time.monotonic), which is one clock for the whole machine. Standard library only."""
 import http.client
 import http.server
 import json
@@ -133,6 +135,21 @@ def cpu(pid):
     return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def threads(pid):
+    """CPU seconds (user + system) per thread name (comm) of the process so far."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                head, v = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = head.split("(", 1)[1]
+        v = v.split()
+        out[name] = out.get(name, 0) + (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def pct(v, p):
     return v[min(len(v) - 1, int(len(v) * p))] * 1000 if v else float("nan")
 
@@ -176,17 +193,17 @@ def main():
         wait_http(rport, "/ping")
         c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         base = post(c, "Warm")
-        c0 = cpu(p.pid)
+        c0, t0, r0 = cpu(p.pid), threads(p.pid), cpu(rx.pid)
         w0, _ = run(port, writes, writers, base)
-        c1 = cpu(p.pid)
+        c1, t1, r1 = cpu(p.pid), threads(p.pid), cpu(rx.pid)
         for k in range(hooks):
             r, data = call(c, "POST", "/v1/webhooks",
                            {"url": "http://127.0.0.1:%d/h%d" % (rport, k)})
             assert r.status == 201, data
         base = post(c, "Hooked")
-        c2 = cpu(p.pid)
+        c2, t2, r2 = cpu(p.pid), threads(p.pid), cpu(rx.pid)
         wn, answered = run(port, writes, writers, base)
-        c3 = cpu(p.pid)
+        c3, t3, r3 = cpu(p.pid), threads(p.pid), cpu(rx.pid)
         last_write = max(answered.values())
         # Every webhook gets every revision of the second run; wait for the last of them.
         deadline = time.monotonic() + max(60, writes * hooks / 100)
@@ -211,6 +228,12 @@ def main():
               "the deliveries after the last write)"
               % ((c1 - c0) * 1000 / writes, (c3 - c2) * 1000 / writes, hooks,
                  (c4 - c2) * 1000 / writes))
+        for label, ta, tb in (("without", t0, t1), ("with", t2, t3)):
+            per = sorted(((tb[k] - ta.get(k, 0)) * 1000 / writes, k) for k in tb)
+            print("  by thread, %s: %s" % (label, ", ".join(
+                "%s %.2f" % (k, ms) for ms, k in reversed(per) if ms >= 0.01)))
+        print("receiver's CPU per write (its own process): %.2f ms without webhooks, %.2f ms "
+              "with %d" % ((r1 - r0) * 1000 / writes, (r3 - r2) * 1000 / writes, hooks))
         print("answer-to-receiver latency over %d deliveries: p50 %.1f ms, p99 %.1f ms, "
               "max %.1f ms" % (len(lat), pct(lat, 0.5), pct(lat, 0.99),
                                lat[-1] * 1000 if lat else float("nan")))

@@ -93,8 +93,14 @@ static void webhook_families(struct sbuf *b)
                    "# HELP tagd_webhook_lag_max_revisions Revisions the furthest behind of the"
                    " webhooks this instance delivers lags the store.\n"
                    "# TYPE tagd_webhook_lag_max_revisions gauge\n"
-                   "tagd_webhook_lag_max_revisions %lld\n",
-                (long long)ws.leased, (long long)ws.lag_max);
+                   "tagd_webhook_lag_max_revisions %lld\n"
+                   "# HELP tagd_webhook_store_transactions_total Write transactions of the"
+                   " webhook delivery thread (leases, batch ends, cursors and delivery records:"
+                   " at most two per round of batches, whatever the number of webhooks).\n"
+                   "# TYPE tagd_webhook_store_transactions_total counter\n"
+                   "tagd_webhook_store_transactions_total %llu\n",
+                (long long)ws.leased, (long long)ws.lag_max,
+                (unsigned long long)ws.store_writes);
     family(b, "tagd_webhook_lag_revisions", "gauge",
            "Revisions a webhook's cursor is behind the store, for the 64 most lagging webhooks"
            " this instance delivers.");

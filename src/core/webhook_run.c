@@ -5,9 +5,11 @@
  * it holds the lease of (or can take), reads the organization's change log after the
  * webhook's cursor, keeps the records its filters pass, and POSTs them as one batch. Only a 2xx
  * moves the cursor, in one transaction with the attempt's record; before the first POST of a
- * batch its end is written down (pend_rev, pend_seq), so that every retry, by this instance
- * after a failure or by any after a crash, sends exactly the same batch: a receiver sees
- * duplicates only as whole repeated batches, and never a record out of order.
+ * batch its end is written down (pend_rev, pend_seq), durably, so that every retry, by this
+ * instance after a failure or by any after a crash, sends exactly the same batch: a receiver
+ * sees duplicates only as whole repeated batches, and never a record out of order. A round
+ * does all its webhooks' writes in two transactions, one before its POSTs and one after
+ * (see "the store"); the change log is read outside both.
  *
  * A round begins when a revision is committed (wh_runner_wake, from the pipeline's
  * txn_note_rev: this instance's commits and, through the tailer, other instances'), when a
@@ -63,6 +65,8 @@ static struct {
     _Atomic bool stop;
     char owner[128];       /* this instance in lease_owner: host, pid and a random part */
     struct store_conn *conn;
+    /* Delivery records added since the last prune, and how many make one due (thread's). */
+    int64_t since_prune, prune_every;
     pthread_mutex_t smu;
     struct wh_stats st;    /* guarded by smu */
 } R = {.mu = PTHREAD_MUTEX_INITIALIZER, .smu = PTHREAD_MUTEX_INITIALIZER};
@@ -109,7 +113,30 @@ static void count(const char *outcome, int64_t latency_us)
     pthread_mutex_unlock(&R.smu);
 }
 
-/* ---- the store, each write in a transaction of its own ---- */
+/* ---- the store ----
+ *
+ * A round writes in at most two transactions, whatever the number of webhooks: one before
+ * its POSTs (leases taken or renewed, the end of each batch about to go out, cursors moved
+ * past what the filters pass over), durable before the first POST; and one after them (each
+ * attempt's outcome and record, the cursor moved on a 2xx). They were two per webhook and
+ * batch: on SQLite each took the one write lock from the writer, and with 10 webhooks the
+ * writer spent half of its time waiting for it (bench/results/2026-12-07-webhooks.md). The
+ * second needs no flush of its own: should a crash take it back, the batch it closes is sent
+ * again, whole (at least once), and the next round's first transaction, flushed, covers it.
+ * A round that has nothing to send and no lease to renew writes nothing. */
+
+/* Every write transaction of this thread begins here (counted for /metrics). */
+static int begin(struct tg_err *err)
+{
+    int rc = store_begin_write(R.conn, err);
+
+    if (rc == 0) {
+        pthread_mutex_lock(&R.smu);
+        R.st.store_writes++;
+        pthread_mutex_unlock(&R.smu);
+    }
+    return rc;
+}
 
 /* Runs statement `st` (bound) in the open write transaction; *changed: rows it changed. */
 static int exec_counted(struct store_stmt *st, int64_t *changed, struct tg_err *err)
@@ -129,57 +156,62 @@ static int commit_or_rollback(int rc, struct tg_err *err)
     return store_commit(R.conn, err);
 }
 
-/* Takes or renews w's lease; *got: it is ours until w->lease_until. */
-static int lease(struct webhook *w, int64_t now, bool *got, struct tg_err *err)
+/* In the open write transaction: takes or renews w's lease; *got: it is ours until
+ * w->lease_until. */
+static int lease_in(struct webhook *w, int64_t now, bool *got, struct tg_err *err)
 {
-    struct store_stmt *st;
+    struct store_stmt *st = st_get(R.conn, SQL_WH_LEASE, err);
     int64_t changed = 0;
-    int rc = store_begin_write(R.conn, err);
+    int rc;
 
     *got = false;
-    if (rc)
-        return rc;
-    st = st_get(R.conn, SQL_WH_LEASE, err);
-    if (st == NULL) {
-        rc = TG_EINTERNAL;
-    } else {
-        st_int(st, 1, w->id);
-        st_text(st, 2, R.owner);
-        st_int(st, 3, now + wh_limits.lease_ms);
-        st_int(st, 4, now);
-        st_int(st, 5, w->gen);
-        rc = exec_counted(st, &changed, err);
-    }
-    rc = commit_or_rollback(rc, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, w->id);
+    st_text(st, 2, R.owner);
+    st_int(st, 3, now + wh_limits.lease_ms);
+    st_int(st, 4, now);
+    st_int(st, 5, w->gen);
+    rc = exec_counted(st, &changed, err);
     if (rc == 0 && changed == 1) {
         *got = true;
+        w->lease_owner = R.owner;
         w->lease_until = now + wh_limits.lease_ms;
     }
     return rc;
 }
 
-/* One conditional UPDATE of the delivery (SQL_WH_PEND or SQL_WH_SKIP): *changed 0 when the
- * webhook changed or the lease is gone. */
-static int move(enum store_sql id, const struct webhook *w, const struct event_cursor *to,
-                int64_t *changed, struct tg_err *err)
+/* Takes or renews w's lease in a transaction of its own (a round whose POSTs took so long
+ * that less than half of it is left before the next). */
+static int lease(struct webhook *w, int64_t now, bool *got, struct tg_err *err)
 {
-    struct store_stmt *st;
-    int rc = store_begin_write(R.conn, err);
+    int rc = begin(err);
 
+    *got = false;
     if (rc)
         return rc;
-    st = st_get(R.conn, id, err);
-    if (st == NULL) {
-        rc = TG_EINTERNAL;
-    } else {
-        st_int(st, 1, w->id);
-        st_int(st, 2, w->gen);
-        st_int(st, 3, to->rev);
-        st_int(st, 4, to->seq);
-        st_text(st, 5, R.owner);
-        rc = exec_counted(st, changed, err);
-    }
-    return commit_or_rollback(rc, err);
+    rc = lease_in(w, now, got, err);
+    rc = commit_or_rollback(rc, err);
+    if (rc)
+        *got = false;
+    return rc;
+}
+
+/* In the open write transaction, one conditional UPDATE of the delivery (SQL_WH_PEND or
+ * SQL_WH_SKIP): *changed 0 when the webhook changed or the lease is gone. */
+static int move_in(enum store_sql id, const struct webhook *w, const struct event_cursor *to,
+                   int64_t *changed, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(R.conn, id, err);
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, w->id);
+    st_int(st, 2, w->gen);
+    st_int(st, 3, to->rev);
+    st_int(st, 4, to->seq);
+    st_text(st, 5, R.owner);
+    return exec_counted(st, changed, err);
 }
 
 struct attempt {
@@ -190,21 +222,21 @@ struct attempt {
     int64_t next_at;    /* when failed: the next attempt */
 };
 
-/* The attempt's outcome and its record, in one transaction: the cursor moves only on "ok". */
-static int record(const struct webhook *w, const struct attempt *t, struct tg_err *err)
+/* In the open write transaction: the attempt's outcome and its record; the cursor moves only
+ * on "ok". *kept: the record was written (not when the webhook changed through the API
+ * meanwhile, or is no longer ours). */
+static int record_in(const struct webhook *w, const struct attempt *t, bool *kept,
+                     struct tg_err *err)
 {
     struct store_stmt *st;
     int64_t changed = 0;
     bool ok = strcmp(t->outcome, "ok") == 0;
-    int rc = store_begin_write(R.conn, err);
+    int rc;
 
-    if (rc)
-        return rc;
+    *kept = false;
     st = st_get(R.conn, ok ? SQL_WH_DONE : SQL_WH_FAILED, err);
-    if (st == NULL) {
-        rc = TG_EINTERNAL;
-        goto out;
-    }
+    if (st == NULL)
+        return TG_EINTERNAL;
     st_int(st, 1, w->id);
     st_int(st, 2, w->gen);
     if (ok) {
@@ -222,12 +254,10 @@ static int record(const struct webhook *w, const struct attempt *t, struct tg_er
     }
     rc = exec_counted(st, &changed, err);
     if (rc || changed == 0)
-        goto out; /* changed through the API meanwhile, or no longer ours: nothing to keep */
+        return rc; /* nothing to keep */
     st = st_get(R.conn, SQL_WH_DELIVERY_INSERT, err);
-    if (st == NULL) {
-        rc = TG_EINTERNAL;
-        goto out;
-    }
+    if (st == NULL)
+        return TG_EINTERNAL;
     st_int(st, 1, w->id);
     st_text(st, 2, t->delivery);
     st_int(st, 3, t->at);
@@ -243,18 +273,21 @@ static int record(const struct webhook *w, const struct attempt *t, struct tg_er
     st_text(st, 13, t->error);
     st_text(st, 14, R.owner);
     rc = st_exec(st, err);
-    if (rc)
-        goto out;
-    st = st_get(R.conn, SQL_WH_DELIVERY_PRUNE, err);
-    if (st == NULL) {
-        rc = TG_EINTERNAL;
-        goto out;
-    }
-    st_int(st, 1, w->id);
-    st_int(st, 2, WH_KEEP_DELIVERIES);
-    rc = st_exec(st, err);
-out:
-    return commit_or_rollback(rc, err);
+    if (rc == 0)
+        *kept = true;
+    return rc;
+}
+
+/* In the open write transaction: keeps the newest WH_KEEP_DELIVERIES records of every
+ * webhook, in one statement for all of them. */
+static int prune_in(struct tg_err *err)
+{
+    struct store_stmt *st = st_get(R.conn, SQL_WH_DELIVERY_PRUNE, err);
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, WH_KEEP_DELIVERIES);
+    return st_exec(st, err);
 }
 
 /* ---- one batch ---- */
@@ -403,86 +436,189 @@ static const char *render(struct arena *a, const struct webhook *w, const char *
     return out;
 }
 
-/* Sends w's next batch if one is due and w is ours to send. *more: another is due at once;
- * *next lowered to when w needs this thread again. */
-static int deliver(struct arena *a, struct webhook *w, int64_t head, bool *more, int64_t *next,
-                   int64_t *lag, struct tg_err *err)
-{
-    char secret[SECRET_BOX_MAX + 1], sig[128], hdr[3][192], tok[64];
-    const char *headers[4], *body;
-    struct event_cursor from = {w->cursor_rev, w->cursor_seq};
-    struct fetch_limits lim;
-    struct fetch_reply reply;
-    struct attempt t;
+/* What a round does with one webhook. */
+enum job_kind {
+    JOB_NONE,  /* nothing to send now */
+    JOB_SEND,  /* POST batch b */
+    JOB_SKIP,  /* move the cursor to b.end: the filters passed over everything up to it */
+    JOB_LOCAL, /* record a failure: the secret cannot be opened here */
+};
+
+struct job {
+    struct webhook *w;
+    enum job_kind kind;
+    bool need_lease; /* to be taken or renewed before anything else */
+    bool held;   /* ours in this round */
+    bool tried;  /* t is an attempt to record */
     struct batch b;
-    struct tg_err ferr;
-    int64_t now = time_now_ms(), changed = 0, timeout = atomic_load(&wh_limits.timeout_ms);
+    struct event_cursor from; /* w's cursor as the round read it */
+    struct attempt t;
+    char tok[64];
+};
+
+/* Decides what job j's webhook needs in this round, reading the batch when one is due (in
+ * read transactions: no write lock is held while the change log is read). *next lowered to
+ * when the webhook needs this thread again. */
+static int plan(struct arena *a, struct job *j, int64_t head, int64_t now, int64_t *next,
+                struct tg_err *err)
+{
+    struct webhook *w = j->w;
+    char secret[SECRET_BOX_MAX + 1];
     bool mine = w->lease_owner && strcmp(w->lease_owner, R.owner) == 0 && w->lease_until > now;
-    size_t len;
+    bool opens;
     int rc;
 
-    *more = false;
-    *lag = -1;
+    j->kind = JOB_NONE;
+    j->from = (struct event_cursor){w->cursor_rev, w->cursor_seq};
     if (!mine && w->lease_owner && w->lease_until >= now) {
         /* Another instance's: look again once its lease runs out. */
         if (w->lease_until + 1 < *next)
             *next = w->lease_until + 1;
         return 0;
     }
-    if (!mine || w->lease_until - now < wh_limits.lease_ms / 2) {
+    j->need_lease = !mine || w->lease_until - now < wh_limits.lease_ms / 2;
+    j->held = !j->need_lease;
+    if (w->next_attempt_at > now)
+        return 0;
+    if (!w->pending && (w->cursor_rev > head || (w->cursor_rev == head &&
+                                                 w->cursor_seq == EVENT_SEQ_ALL)))
+        return 0; /* nothing new */
+    opens = core__webhook_secret(w, secret, sizeof(secret));
+    secret_wipe(secret, sizeof(secret));
+    if (!opens) {
+        j->kind = JOB_LOCAL;
+        return 0;
+    }
+    rc = make_batch(a, w, &j->b, err);
+    if (rc)
+        return rc;
+    if (j->b.n > 0)
+        j->kind = JOB_SEND;
+    else if (w->pending || event_after(&j->from, j->b.end.rev, j->b.end.seq))
+        /* The filters passed over everything new (or, a batch in flight, everything it held:
+         * a tag renamed since it began): remember that, nothing to send. */
+        j->kind = JOB_SKIP;
+    return 0;
+}
+
+/* The round's first write transaction: leases, and the end of every batch about to go out
+ * (written before its first POST, so that every retry sends the same batch), made durable
+ * before any POST. Jobs whose webhook turns out not to be ours, or to have changed, are
+ * dropped (JOB_NONE, !held). */
+static int before_posts(struct job *js, size_t n, int64_t now, struct tg_err *err)
+{
+    bool any = false, flush = false;
+    int rc;
+
+    for (size_t i = 0; i < n && !any; i++)
+        any = js[i].need_lease || js[i].kind == JOB_SKIP ||
+              (js[i].kind == JOB_SEND && !js[i].w->pending);
+    if (!any)
+        return 0;
+    rc = begin(err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct job *j = &js[i];
+        int64_t changed = 0;
+        if (j->need_lease) {
+            rc = lease_in(j->w, now, &j->held, err);
+            if (rc)
+                break;
+        }
+        if (!j->held) {
+            j->kind = JOB_NONE;
+            continue;
+        }
+        if (j->kind == JOB_SKIP) {
+            rc = move_in(SQL_WH_SKIP, j->w, &j->b.end, &changed, err);
+            if (rc == 0 && changed == 0)
+                j->kind = JOB_NONE;
+        } else if (j->kind == JOB_SEND && !j->w->pending) {
+            rc = move_in(SQL_WH_PEND, j->w, &j->b.end, &changed, err);
+            if (rc == 0 && changed == 0)
+                j->kind = JOB_NONE;
+            flush = flush || changed;
+        }
+    }
+    rc = commit_or_rollback(rc, err);
+    /* A batch's end must outlast a power loss before the batch leaves (SQLite with deferred
+     * syncs: the commit above returned before its flush, which runs outside the lock). */
+    if (rc == 0 && flush)
+        store_wait_all_durable(R.conn);
+    return rc;
+}
+
+/* Completes j->t, a failed attempt (outcome and error set), with when the next is due. */
+static void failed(struct job *j, int64_t *next)
+{
+    struct attempt *t = &j->t;
+
+    count(t->outcome, t->latency_us);
+    t->failures = j->w->failures + 1;
+    t->next_at = t->at + wh_backoff_ms(t->failures, atomic_load(&wh_limits.retry_min_ms),
+                                       atomic_load(&wh_limits.retry_max_ms),
+                                       secret_random_u32());
+    if (t->next_at < *next)
+        *next = t->next_at;
+    if (t->failures == atomic_load(&wh_limits.retries))
+        log_warn("webhook %" PRId64 " is failing after %" PRId64 " attempts: %s", j->w->id,
+                 t->failures, t->error);
+    j->tried = true;
+}
+
+/* The attempt of a webhook whose secret this instance cannot open (another --webhook-key-file
+ * sealed it): recorded as a failure, with no POST. */
+static void local(struct job *j, int64_t now, int64_t *next)
+{
+    memset(&j->t, 0, sizeof(j->t));
+    j->t.from = j->from;
+    j->t.at = now;
+    secret_token(j->tok, sizeof(j->tok), "dlv_");
+    j->t.delivery = j->tok;
+    j->t.outcome = "local";
+    j->t.error = "the secret cannot be opened with this instance's key (--webhook-key-file)";
+    j->t.to = j->w->pending ? (struct event_cursor){j->w->pend_rev, j->w->pend_seq} : j->from;
+    failed(j, next);
+}
+
+/* POSTs j's batch, the attempt into j->t (j->tried), its record written after the round's
+ * POSTs. *next lowered as for plan(). */
+static int post(struct arena *a, struct job *j, int64_t *next, struct tg_err *err)
+{
+    char secret[SECRET_BOX_MAX + 1], sig[128], hdr[3][192];
+    const char *headers[4], *body;
+    struct webhook *w = j->w;
+    struct attempt *t = &j->t;
+    struct fetch_limits lim;
+    struct fetch_reply reply;
+    struct tg_err ferr;
+    int64_t now = time_now_ms(), timeout = atomic_load(&wh_limits.timeout_ms);
+    size_t len;
+    int rc;
+
+    /* The POST must end while the lease holds (at least half of it is left here), so that
+     * no other instance sends the next batch while this one's is still on its way: the
+     * POSTs before this one may have taken most of what the round began with. */
+    if (w->lease_until - now < wh_limits.lease_ms / 2) {
         bool got;
         rc = lease(w, now, &got, err);
         if (rc || !got)
             return rc;
     }
-    if (w->lease_until - wh_limits.lease_ms / 2 < *next)
-        *next = w->lease_until - wh_limits.lease_ms / 2;
-    *lag = head > w->cursor_rev ? head - w->cursor_rev : 0;
-    if (w->next_attempt_at > now) {
-        if (w->next_attempt_at < *next)
-            *next = w->next_attempt_at;
-        return 0;
-    }
-    if (!w->pending && (w->cursor_rev > head || (w->cursor_rev == head &&
-                                                 w->cursor_seq == EVENT_SEQ_ALL)))
-        return 0; /* nothing new */
-    /* The POST must end while the lease holds (at least half of it is left here), so that
-     * no other instance sends the next batch while this one's is still on its way. */
     if (timeout > wh_limits.lease_ms / 2 - 1000)
         timeout = wh_limits.lease_ms / 2 - 1000;
-    memset(&t, 0, sizeof(t));
-    t.from = from;
-    t.at = now;
-    secret_token(tok, sizeof(tok), "dlv_");
-    t.delivery = tok;
     if (!core__webhook_secret(w, secret, sizeof(secret))) {
-        t.outcome = "local";
-        t.error = "the secret cannot be opened with this instance's key (--webhook-key-file)";
-        t.to = w->pending ? (struct event_cursor){w->pend_rev, w->pend_seq} : from;
-        goto failed;
+        local(j, now, next);
+        return 0;
     }
-    rc = make_batch(a, w, &b, err);
-    if (rc)
-        goto out;
-    if (b.n == 0) {
-        /* The filters passed over everything new (or, a batch in flight, everything it held:
-         * a tag renamed since it began): remember that, nothing to send. */
-        if (w->pending || event_after(&from, b.end.rev, b.end.seq)) {
-            rc = move(SQL_WH_SKIP, w, &b.end, &changed, err);
-            if (rc == 0 && changed)
-                *lag = head > b.end.rev ? head - b.end.rev : 0;
-        }
-        *more = b.more;
-        goto out;
-    }
-    if (!w->pending) {
-        rc = move(SQL_WH_PEND, w, &b.end, &changed, err);
-        if (rc || changed == 0)
-            goto out;
-    }
-    body = render(a, w, tok, &from, &b, &len);
+    memset(t, 0, sizeof(*t));
+    t->from = j->from;
+    t->at = now;
+    secret_token(j->tok, sizeof(j->tok), "dlv_");
+    t->delivery = j->tok;
+    body = render(a, w, j->tok, &j->from, &j->b, &len);
     wh_signature(secret, now / 1000, body, len, sig, sizeof(sig));
-    snprintf(hdr[0], sizeof(hdr[0]), "X-Tagd-Delivery: %s", tok);
+    secret_wipe(secret, sizeof(secret));
+    snprintf(hdr[0], sizeof(hdr[0]), "X-Tagd-Delivery: %s", j->tok);
     snprintf(hdr[1], sizeof(hdr[1]), "X-Tagd-Signature: %s", sig);
     snprintf(hdr[2], sizeof(hdr[2]), "X-Tagd-Webhook: %" PRId64, w->id);
     headers[0] = hdr[0];
@@ -494,46 +630,60 @@ static int deliver(struct arena *a, struct webhook *w, int64_t head, bool *more,
     lim.public_only = !atomic_load(&wh_limits.allow_local);
     tg_err_clear(&ferr);
     rc = fetch_post(a, w->url, headers, body, len, &lim, &R.stop, &reply, &ferr);
-    if (rc == TG_EBUSY && atomic_load(&R.stop)) {
-        rc = 0; /* shutting down: the batch stays pending for the next start */
-        goto out;
-    }
-    t.to = b.end;
-    t.events = (int64_t)b.n;
-    t.status = reply.status;
-    t.latency_us = reply.latency_us;
+    if (rc == TG_EBUSY && atomic_load(&R.stop))
+        return 0; /* shutting down: the batch stays pending for the next start */
+    t->to = j->b.end;
+    t->events = (int64_t)j->b.n;
+    t->status = reply.status;
+    t->latency_us = reply.latency_us;
     if (rc == 0 && reply.status >= 200 && reply.status < 300) {
-        t.outcome = "ok";
-        count(t.outcome, t.latency_us);
-        rc = record(w, &t, err);
-        if (rc == 0) {
-            *lag = head > b.end.rev ? head - b.end.rev : 0;
-            *more = b.more;
-        }
-        goto out;
+        t->outcome = "ok";
+        count(t->outcome, t->latency_us);
+        j->tried = true;
+        return 0;
     }
     if (rc == 0) {
-        t.outcome = "http_error";
-        t.error = arena_printf(a, "HTTP status %ld%s%.200s", reply.status, reply.len ? ": " : "",
-                               reply.body ? reply.body : "");
+        t->outcome = "http_error";
+        t->error = arena_printf(a, "HTTP status %ld%s%.200s", reply.status, reply.len ? ": " : "",
+                                reply.body ? reply.body : "");
     } else {
-        t.outcome = rc == TG_ERULE ? "refused" : "network";
-        t.error = arena_strdup(a, ferr.msg);
+        t->outcome = rc == TG_ERULE ? "refused" : "network";
+        t->error = arena_strdup(a, ferr.msg);
     }
-    rc = 0;
-failed:
-    count(t.outcome, t.latency_us);
-    t.failures = w->failures + 1;
-    t.next_at = now + wh_backoff_ms(t.failures, atomic_load(&wh_limits.retry_min_ms),
-                                    atomic_load(&wh_limits.retry_max_ms), secret_random_u32());
-    if (t.next_at < *next)
-        *next = t.next_at;
-    rc = record(w, &t, err);
-    if (t.failures == atomic_load(&wh_limits.retries))
-        log_warn("webhook %" PRId64 " is failing after %" PRId64 " attempts: %s", w->id,
-                 t.failures, t.error);
-out:
-    secret_wipe(secret, sizeof(secret));
+    failed(j, next);
+    return 0;
+}
+
+/* The round's second write transaction: every attempt's outcome and record, and, now and
+ * then, the records beyond the newest WH_KEEP_DELIVERIES of every webhook deleted in one
+ * statement. Not flushed: see "the store". */
+static int after_posts(struct job *js, size_t n, struct tg_err *err)
+{
+    bool any = false, pruned = false;
+    int64_t kept = 0;
+    int rc;
+
+    for (size_t i = 0; i < n && !any; i++)
+        any = js[i].tried;
+    if (!any)
+        return 0;
+    rc = begin(err);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        bool k = false;
+        if (!js[i].tried)
+            continue;
+        rc = record_in(js[i].w, &js[i].t, &k, err);
+        kept += k;
+    }
+    /* Each webhook keeps up to prune_every more records than it shows between two prunes;
+     * a prune reads the whole table, a few records per record added. */
+    if (rc == 0 && R.since_prune + kept >= R.prune_every) {
+        rc = prune_in(err);
+        pruned = true;
+    }
+    rc = commit_or_rollback(rc, err);
+    if (rc == 0)
+        R.since_prune = pruned ? 0 : R.since_prune + kept;
     return rc;
 }
 
@@ -565,11 +715,12 @@ static void round_once(int64_t *wait_ms)
     struct core_ctx cx;
     struct tg_err err;
     struct webhook *w = NULL;
+    struct job *js;
     struct wh_stats lags;
     size_t n = 0;
     int64_t now = time_now_ms(), head = 0;
     int64_t next = now + (R.shared ? POLL_MS : IDLE_MS);
-    bool again = false;
+    bool again = false, plan_failed = false;
     int rc;
 
     memset(&lags, 0, sizeof(lags));
@@ -583,22 +734,71 @@ static void round_once(int64_t *wait_ms)
         store_rollback(R.conn);
     }
     core_ctx_done(&cx);
+    js = arena_alloc(&a, (n ? n : 1) * sizeof(*js));
+    memset(js, 0, (n ? n : 1) * sizeof(*js));
+    /* Bounded by the webhooks there are, so that a prune reads a few records per record
+     * added whatever their number. */
+    R.prune_every = n * 10 > WH_KEEP_DELIVERIES ? (int64_t)n * 10 : WH_KEEP_DELIVERIES;
+    /* A webhook whose batch cannot be read waits for the next round; the others go on. */
     for (size_t i = 0; rc == 0 && i < n && !atomic_load(&R.stop); i++) {
-        bool more = false;
-        int64_t lag = -1;
-        tg_err_clear(&err);
-        rc = deliver(&a, &w[i], head, &more, &next, &lag, &err);
-        if (lag >= 0) {
-            lags.leased++;
-            lag_note(&lags, w[i].id, lag);
+        struct tg_err perr;
+        js[i].w = &w[i];
+        tg_err_clear(&perr);
+        if (plan(&a, &js[i], head, now, &next, &perr) != 0) {
+            log_warn("webhook %" PRId64 ": store: %s", w[i].id, perr.msg);
+            memset(&js[i], 0, sizeof(js[i]));
+            plan_failed = true;
         }
-        again = again || more;
     }
-    if (rc) {
-        log_warn("webhooks: store: %s; trying again in %d ms", err.msg, RETRY_STORE_MS);
+    if (rc == 0 && !atomic_load(&R.stop))
+        rc = before_posts(js, n, now, &err);
+    for (size_t i = 0; rc == 0 && i < n && !atomic_load(&R.stop); i++) {
+        struct job *j = &js[i];
+        if (!j->held)
+            continue;
+        if (j->kind == JOB_SEND) {
+            rc = post(&a, j, &next, &err);
+        } else if (j->kind == JOB_LOCAL) {
+            local(j, now, &next);
+        }
+    }
+    /* Also after a failure or a stop above: what was sent is recorded. */
+    {
+        struct tg_err err2;
+        int rc2;
+        tg_err_clear(&err2);
+        rc2 = after_posts(js, n, &err2);
+        if (rc == 0 && rc2) {
+            rc = rc2;
+            err = err2;
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        struct job *j = &js[i];
+        struct webhook *wh = j->w;
+        int64_t at = wh ? wh->cursor_rev : 0;
+        if (wh == NULL || !j->held)
+            continue;
+        if (wh->lease_until - wh_limits.lease_ms / 2 < next)
+            next = wh->lease_until - wh_limits.lease_ms / 2;
+        if (wh->next_attempt_at > now && wh->next_attempt_at < next)
+            next = wh->next_attempt_at;
+        if (j->kind == JOB_SKIP || (j->tried && strcmp(j->t.outcome, "ok") == 0))
+            at = j->b.end.rev;
+        /* More is due at once after a full batch sent, or one passed over; not after a
+         * failed POST (its backoff says when). */
+        if (j->kind != JOB_SEND || (j->tried && strcmp(j->t.outcome, "ok") == 0))
+            again = again || j->b.more;
+        lags.leased++;
+        lag_note(&lags, wh->id, head > at ? head - at : 0);
+    }
+    if (rc || plan_failed) {
+        if (rc)
+            log_warn("webhooks: store: %s; trying again in %d ms", err.msg, RETRY_STORE_MS);
         next = now + RETRY_STORE_MS;
         again = false;
-    } else {
+    }
+    if (rc == 0) {
         pthread_mutex_lock(&R.smu);
         R.st.leased = lags.leased;
         R.st.lag_max = lags.lag_max;
@@ -615,7 +815,7 @@ static void round_once(int64_t *wait_ms)
 static int once(enum store_sql id, const char *arg, struct tg_err *err)
 {
     struct store_stmt *st;
-    int rc = store_begin_write(R.conn, err);
+    int rc = begin(err);
 
     if (rc)
         return rc;
@@ -698,6 +898,8 @@ int wh_runner_start(struct store *s, bool shared, struct tg_err *err)
     host[sizeof(host) - 1] = '\0';
     snprintf(R.owner, sizeof(R.owner), "%s:%d:%08x", host, (int)getpid(), secret_random_u32());
     R.conn = NULL;
+    R.since_prune = INT64_MAX / 2; /* the first round that records prunes what came before */
+    R.prune_every = WH_KEEP_DELIVERIES;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&R.cv, &ca);

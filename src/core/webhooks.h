@@ -184,6 +184,7 @@ struct wh_stats {
     uint64_t lat_buckets[WH_LAT_BUCKETS + 1];     /* not cumulative; the last: +Inf */
     uint64_t lat_count;
     double lat_sum;
+    uint64_t store_writes;                        /* the thread's write transactions */
     int64_t leased;                               /* webhooks this instance delivers now */
     int64_t lag_max;                              /* revisions the furthest behind lags */
     int nlag;                                     /* of the most lagging, at most 64 */

@@ -72,11 +72,12 @@ STORE_SQL_ID(SQL_WH_DELIVERY_INSERT,
              "INSERT INTO webhook_deliveries(webhook_id, delivery, at, from_rev, from_seq,"
              " to_rev, to_seq, events, attempt, status, latency_ms, outcome, error, instance)"
              " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")
-/* Keeps the newest ?2 attempts of the webhook. */
+/* Keeps the newest ?1 attempts of every webhook: one statement now and then for all of
+ * them, rather than one per webhook and attempt (webhook_run.c, "the store"). */
 STORE_SQL_ID(SQL_WH_DELIVERY_PRUNE,
-             "DELETE FROM webhook_deliveries WHERE webhook_id = ?1 AND id <= (SELECT d.id"
-             " FROM webhook_deliveries d WHERE d.webhook_id = ?1 ORDER BY d.id DESC"
-             " LIMIT 1 OFFSET ?2)")
+             "DELETE FROM webhook_deliveries WHERE id IN (SELECT r.id FROM (SELECT id,"
+             " row_number() OVER (PARTITION BY webhook_id ORDER BY id DESC) AS k"
+             " FROM webhook_deliveries) r WHERE r.k > ?1)")
 /* The organization's change records after record (?1, ?2), in order; ws_id last, as
  * SQL_CHANGES_LIST reads it, for a filter on the workspace. */
 STORE_SQL_ID(SQL_WH_CHANGES_AFTER,

@@ -130,6 +130,9 @@ struct sq_conn {
     sqlite3 *db;
     bool writer;
     bool wal_owner; /* the writer whose commits defer their checkpoints */
+    /* Another writing connection, set up at its first write transaction (sq_begin_write):
+     * `joined`; its commits defer their sync like the writer's: `deferred`. */
+    bool joined, deferred;
     bool early;     /* the next begin_read does not wait (store_begin_read_early) */
     uint64_t seen;  /* deferred syncs: the commits the read's snapshot may see */
     struct sq_stmt *stmts[SQL__COUNT];
@@ -707,9 +710,30 @@ static void sq_conn_close(struct store_conn *cc)
     xfree(c);
 }
 
-static int sq_begin_write(struct store_conn *c, struct tg_err *err)
+static int sq_begin_write(struct store_conn *cc, struct tg_err *err)
 {
-    return ctl(SC(c), CTL_BEGIN_IMMEDIATE, err);
+    struct sq_conn *c = SC(cc);
+
+    /* Another writing connection (the webhook deliverer's) works around the writer's WAL as
+     * the writer does, from its first write transaction on. Its commits ran a checkpoint each
+     * (SQLite's own, at 1,000 pages: the writer's WAL is longer) and, with deferred syncs,
+     * fsynced the WAL while they held the write lock; the writer waited for them in BEGIN
+     * IMMEDIATE's busy handler, which sleeps 1, 2, 5 ms and more: with 10 webhooks, half of
+     * its time (bench/results/2026-12-07-webhooks.md). Copies are the checkpointer's; commits
+     * are counted like the writer's, so that readers wait for their flush, and whoever needs
+     * one durable calls store_wait_all_durable. */
+    if (c->writer && !c->wal_owner && !c->joined) {
+        if (c->store->restart_frames > 0)
+            sqlite3_wal_autocheckpoint(c->db, 0);
+        if (c->store->deferred_sync) {
+            int rc = exec(c->db, "PRAGMA synchronous=NORMAL", err);
+            if (rc)
+                return rc;
+            c->deferred = true;
+        }
+        c->joined = true;
+    }
+    return ctl(c, CTL_BEGIN_IMMEDIATE, err);
 }
 
 /* The WAL's descriptor for fdatasync, our own: SQLite's is private to the writer's connection.
@@ -858,7 +882,7 @@ static int sq_commit(struct store_conn *cc, struct tg_err *err)
 {
     struct sq_conn *c = SC(cc);
     struct sq_store *st = c->store;
-    bool counted = st->deferred_sync && c->wal_owner;
+    bool counted = st->deferred_sync && (c->wal_owner || c->deferred);
     uint64_t seq = 0;
     int rc;
 
@@ -872,7 +896,10 @@ static int sq_commit(struct store_conn *cc, struct tg_err *err)
         ctl(c, CTL_ROLLBACK, NULL);
     if (counted) {
         pthread_mutex_lock(&st->sync_mu);
-        st->written = seq;
+        /* Another connection may have taken the lock and committed since this COMMIT
+         * released it: `written` never goes back (its frames come after these). */
+        if (seq > st->written)
+            st->written = seq;
         pthread_cond_broadcast(&st->sync_cv);
         pthread_mutex_unlock(&st->sync_mu);
     }

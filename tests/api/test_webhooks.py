@@ -8,6 +8,7 @@ import hmac
 import http.server
 import json
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -415,6 +416,39 @@ def test_metrics_count_deliveries(hadmin, hsrv):
         assert name in text, name
     ok = [l for l in text.splitlines() if l.startswith('tagd_webhook_deliveries_total{outcome="ok"}')]
     assert int(ok[0].split()[-1]) > 0
+
+
+def metric(srv, name):
+    for line in requests.get(srv.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError("no metric " + name)
+
+
+def test_one_round_writes_twice_whatever_the_number_of_webhooks(recv):
+    """A revision delivered to five webhooks costs the delivery thread two write transactions
+    (the batches' ends before the POSTs, the cursors and records after them), not two per
+    webhook: on SQLite each took the one write lock from the writer (issue 21's bench)."""
+    s = Server(extra_args=["--webhooks-allow-local", "1"]).start()
+    try:
+        api = Api(s, ADMIN_TOKEN)
+        hooks = [create(api, recv, "/round%d" % k) for k in range(5)]
+        # Each later webhook's creation is a record for the earlier ones: all delivered first.
+        wait_for(lambda: metric(s, "tagd_webhooks_leased") == 5 and
+                 metric(s, "tagd_webhook_lag_max_revisions") == 0, what="five leases, no lag")
+        before = metric(s, "tagd_webhook_store_transactions_total")
+        r = api.post("/v1/tags", json={"name": "Round.one"})
+        assert r.status_code == 201
+        rev = int(r.headers["X-Tagd-Revision"])
+        for h in hooks:
+            wait_for(lambda: any(int(re.match(r"\d+", d["through"]).group()) >= rev for d in api.get(
+                "/v1/webhooks/%d/deliveries" % h["id"]).json()["items"]),
+                     what="the delivery record of webhook %d" % h["id"])
+        for k in range(5):
+            assert [e["entity"] for e in recv.events("/round%d" % k)][-2:] == ["tag", "tag"]
+        assert metric(s, "tagd_webhook_store_transactions_total") - before == 2
+    finally:
+        s.cleanup()
 
 
 def test_limit_per_organization(recv):

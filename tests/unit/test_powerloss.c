@@ -532,6 +532,53 @@ static void test_wait_durable_after_a_failed_read(void **state)
     remove_dir(dir);
 }
 
+/* With deferred syncs, another writing connection (the webhook deliverer's) commits without
+ * a sync of its own, outside the write lock's hold; store_wait_all_durable must then cover its
+ * commit (a batch's end is flushed so before the batch is POSTed). Deterministic: no syncer
+ * thread runs, and everything unsynced is dropped at the cut. */
+static void test_wait_all_durable_covers_another_writer(void **state)
+{
+    char dir[32], url[300], path[200];
+    int status;
+    pid_t pid;
+
+    (void)state;
+    secret_init();
+    new_store(dir, url, sizeof(url), path, sizeof(path));
+    fflush(NULL);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct store_conn *other, *writer;
+        struct tg_err err;
+        struct arena a;
+
+        child_open(url, true, false);
+        tg_err_clear(&err);
+        other = store_conn_open(L.store, true, &err);
+        if (other == NULL)
+            child_fail("store_conn_open", &err);
+        crashvfs_arm(0, CRASHVFS_DROP, 1);
+        arena_init(&a);
+        /* Request 0, committed on the other connection. */
+        writer = L.writer;
+        L.writer = other;
+        if (store_begin_write(other, &err) != 0)
+            child_fail("begin_write", &err);
+        run_request(0, &a);
+        if (store_commit(other, &err) != 0)
+            child_fail("commit", &err);
+        L.writer = writer;
+        store_wait_all_durable(other);
+        crashvfs_cut_now();
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != CRASHVFS_EXIT)
+        fail_msg("the child ended with status %d", status);
+    assert_int_equal(verify(url, path, 0, "another writer's commit"), 1);
+    remove_dir(dir);
+}
+
 static void test_powerloss_deferred_sync(void **state)
 {
     (void)state;
@@ -548,6 +595,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_wait_durable_after_a_failed_read),
+        cmocka_unit_test(test_wait_all_durable_covers_another_writer),
         cmocka_unit_test(test_powerloss_deferred_sync),
         cmocka_unit_test(test_powerloss_sync_per_commit),
     };
