@@ -8,7 +8,9 @@ write's answer (committed and durable) to its event at every subscriber (p50, p9
 the same load with no subscriber, for the ratio. Standard library only."""
 import http.client
 import json
+import multiprocessing
 import os
+import selectors
 import shutil
 import socket
 import subprocess
@@ -49,30 +51,62 @@ def post(c, name):
     return int(r.getheader("X-Tagd-Revision"))
 
 
-def subscriber(port, since, want, seen, ready):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    c.request("GET", "/v1/events?since=%d" % since, headers={"Authorization": "Bearer " + TOKEN})
-    r = c.getresponse()
-    ready.release()
-    mine = {}
-    while len(mine) < want:
-        line = r.readline()
-        if not line:
-            break
-        if line.startswith(b"id: "):
-            rev = int(line[4:].split(b"-")[0])
-            mine.setdefault(rev, time.monotonic())
-    seen.append(mine)
-    c.close()
+def subscribers(port, since, n, want, out, ready):
+    """The N streams, read by one process of its own with raw reads: as threads of the writers'
+    interpreter (the first version) they took its lock for every line of 100 streams and so
+    slowed the writers and delayed their own clocks, not tagd. Puts, per stream, the first
+    arrival time of each revision."""
+    socks = []
+    for _ in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=60)
+        s.sendall(("GET /v1/events?since=%d HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s"
+                   "\r\n\r\n" % (since, TOKEN)).encode())
+        socks.append(s)
+    ready.set()
+    sel = selectors.DefaultSelector()
+    state = {}
+    for s in socks:
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ)
+        state[s] = [b"", {}]
+    left = set(socks)
+    deadline = time.monotonic() + 300
+    while left and time.monotonic() < deadline:
+        for key, _ in sel.select(timeout=1):
+            s = key.fileobj
+            try:
+                b = s.recv(1 << 16)
+            except BlockingIOError:
+                continue
+            now = time.monotonic()
+            st = state[s]
+            if not b:
+                left.discard(s)
+                sel.unregister(s)
+                continue
+            buf = st[0] + b
+            cut = buf.rfind(b"\n")
+            st[0] = buf[cut + 1:]
+            for line in buf[:cut + 1].split(b"\n"):
+                if line.startswith(b"id: "):
+                    st[1].setdefault(int(line[4:].split(b"-")[0]), now)
+            if len(st[1]) >= want and s in left:
+                left.discard(s)
+                sel.unregister(s)
+    out.put([state[s][1] for s in socks])
+    for s in socks:
+        s.close()
 
 
 def run(port, subs, writes, writers, base):
-    seen, ready = [], threading.Semaphore(0)
-    ts = [threading.Thread(target=subscriber, args=(port, base, writes, seen, ready)) for _ in range(subs)]
-    for t in ts:
-        t.start()
-    for _ in ts:
-        ready.acquire()
+    out, ready = multiprocessing.Queue(), multiprocessing.Event()
+    reader = None
+    if subs:
+        reader = multiprocessing.Process(target=subscribers,
+                                         args=(port, base, subs, writes, out, ready))
+        reader.start()
+        ready.wait(60)
+        time.sleep(1)  # every stream has had its first fill
     answered = {}
     per = writes // writers
 
@@ -90,8 +124,10 @@ def run(port, subs, writes, writers, base):
     for w in ws:
         w.join()
     took = time.monotonic() - start
-    for t in ts:
-        t.join(120)
+    seen = []
+    if reader:
+        seen = out.get(timeout=300)
+        reader.join(60)
     lat = sorted(m[rev] - at for m in seen for rev, at in answered.items() if rev in m)
     return per * writers / took, lat
 
