@@ -528,6 +528,22 @@ int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64
 int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
                               size_t n, const char *context, int64_t expires_at,
                               struct assignment **out, size_t *nout, struct tg_err *err);
+/* One resource's adds in core_assign_add_bulk (borrowed). */
+struct core_bulk_add {
+    int64_t resource_id;
+    const int64_t *tag_ids;
+    size_t n;
+    const char *context; /* NULL: "manual" */
+};
+
+/**
+ * As core_assign_add for each of v[0..nv-1] in order, with the same rules and the same change
+ * records, but written many rows a statement (an import's chunk, core/interchange.h). Tags in
+ * an exclusive group go one at a time. On failure *failed is the index of the item at fault
+ * (the transaction is the caller's to roll back). Inside the writer's transaction only.
+ */
+int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, size_t nv,
+                         size_t *failed, struct tg_err *err);
 /** TG_ENOTFOUND when the tag is not directly on the resource. */
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err);

@@ -4,6 +4,7 @@
  * or repeated import idempotent. */
 #include "core/interchange.h"
 
+#include <assert.h>
 #include <string.h>
 #include <strings.h>
 
@@ -215,6 +216,57 @@ int core_import_assign(struct core_ctx *ctx, struct core_import_cache *cache, co
     rc = exact ? core_assign_replace(ctx, rid, ids, n, context, NULL, NULL, err)
                : core_assign_add(ctx, rid, ids, n, context, NULL, NULL, err);
     ctx->restoring = false;
+    return rc;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cache,
+                            const struct core_import_asg *v, size_t n, int *line,
+                            struct tg_err *err)
+{
+    struct core_bulk_add *items;
+    int64_t *ids;
+    size_t *first, ni = 0, failed = 0;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    items = arena_alloc(ctx->a, n * sizeof(*items));
+    first = arena_alloc(ctx->a, n * sizeof(*first));
+    ids = arena_alloc(ctx->a, n * sizeof(*ids));
+    /* Names to ids first, record by record (so that an unknown tag names its line); a run of
+     * records of one resource and context is one item. */
+    for (size_t i = 0; i < n; i++) {
+        *line = v[i].line;
+        rc = tag_id_by_name(ctx, cache, v[i].tag, &ids[i], err);
+        if (rc)
+            return rc;
+        if (ni && strcmp(v[first[ni - 1]].kind, v[i].kind) == 0 &&
+            strcmp(v[first[ni - 1]].key, v[i].key) == 0 &&
+            same_text(v[first[ni - 1]].context, v[i].context) &&
+            items[ni - 1].n < (size_t)core_limits.max_batch) {
+            items[ni - 1].n++;
+            continue;
+        }
+        rc = core_resource_ensure_id(ctx, v[i].kind, v[i].key, &items[ni].resource_id, err);
+        if (rc)
+            return rc;
+        items[ni].tag_ids = &ids[i];
+        items[ni].n = 1;
+        items[ni].context = v[i].context;
+        first[ni++] = i;
+    }
+    ctx->restoring = true;
+    rc = core_assign_add_bulk(ctx, items, ni, &failed, err);
+    ctx->restoring = false;
+    if (rc) {
+        assert(failed < ni);
+        *line = v[first[failed]].line;
+    }
     return rc;
 }
 

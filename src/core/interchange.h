@@ -49,6 +49,22 @@ int core_import_assign(struct core_ctx *ctx, struct core_import_cache *cache, co
                        const char *key, const char *const *tags, size_t n, const char *context,
                        bool exact, struct tg_err *err);
 
+/* One assignment record of an import (borrowed). */
+struct core_import_asg {
+    const char *kind, *key, *tag, *context;
+    int line;
+};
+
+/**
+ * Adds the assignments v[0..n-1] as core_import_assign would one by one (tags by name through
+ * `cache`, resources created bare when missing), but written many rows a statement
+ * (core_assign_add_bulk): the bulk of an import. On failure *line is the line of the record
+ * at fault. Inside the writer's transaction only.
+ */
+int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cache,
+                            const struct core_import_asg *v, size_t n, int *line,
+                            struct tg_err *err);
+
 /* One assignment of an export page. */
 struct xchg_assign {
     int64_t resource_id;

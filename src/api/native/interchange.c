@@ -1971,18 +1971,38 @@ static void import_render(struct hreq *r, void *arg)
     render_job(&w, &j);
 }
 
-/* Applies the records in order; consecutive assignments of one resource go in one call. */
+/* Applies the records in order. Assignment records wait and go in bulk
+ * (core_import_assign_bulk) until a record that may depend on them: a group, a tag, or a
+ * resource that sets its tags exactly. A plain resource record does not wait: it only puts the
+ * resource row, which no waiting assignment reads but to find it (by key, and the waiting ones
+ * were found already). */
 static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line,
                         struct tg_err *err)
 {
     struct core_import_cache *cache = core_import_cache_new(cx);
-    const char *tags[256];
+    struct core_import_asg *wait = arena_alloc(cx->a, (im->n ? im->n : 1) * sizeof(*wait));
+    size_t nwait = 0;
     int rc = 0;
 
     for (size_t i = 0; i < im->n && rc == 0; i++) {
         const struct xrec *x = &im->recs[i];
-        size_t n = 0, j;
         *line = x->line;
+        if (x->type == XT_ASSIGN) {
+            wait[nwait].kind = x->kind;
+            wait[nwait].key = x->key;
+            wait[nwait].tag = x->tag;
+            wait[nwait].context = x->context;
+            wait[nwait].line = x->line;
+            nwait++;
+            continue;
+        }
+        if (nwait && (x->type != XT_RESOURCE || x->has_tags)) {
+            rc = core_import_assign_bulk(cx, cache, wait, nwait, line, err);
+            nwait = 0;
+            if (rc)
+                break;
+            *line = x->line;
+        }
         switch (x->type) {
         case XT_GROUP:
             rc = core_import_group(cx, &x->g, err);
@@ -1996,37 +2016,12 @@ static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line
                 rc = core_import_assign(cx, cache, x->kind, x->key, x->tags, x->ntags, NULL,
                                         true, err);
             break;
-        case XT_ASSIGN:
-            for (j = i; j < im->n && n < 256; j++) {
-                const struct xrec *y = &im->recs[j];
-                if (y->type != XT_ASSIGN || strcmp(y->kind, x->kind) != 0 ||
-                    strcmp(y->key, x->key) != 0 ||
-                    !((y->context == NULL && x->context == NULL) ||
-                      (y->context && x->context && strcmp(y->context, x->context) == 0)))
-                    break;
-                tags[n++] = y->tag;
-            }
-            rc = core_import_assign(cx, cache, x->kind, x->key, tags, n, x->context, false,
-                                    err);
-            if (rc && n > 1) {
-                /* Which line: again one at a time, for the error only (it rolls back). */
-                for (j = 0; j < n; j++) {
-                    struct tg_err e1;
-                    tg_err_clear(&e1);
-                    *line = im->recs[i + j].line;
-                    if (core_import_assign(cx, cache, x->kind, x->key, &tags[j], 1, x->context,
-                                           false, &e1)) {
-                        *err = e1;
-                        break;
-                    }
-                }
-            }
-            i += n - 1;
-            break;
         default:
             TG_BUG("unknown import record");
         }
     }
+    if (rc == 0 && nwait)
+        rc = core_import_assign_bulk(cx, cache, wait, nwait, line, err);
     return rc;
 }
 
