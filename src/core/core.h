@@ -84,6 +84,11 @@ struct core_ctx {
      * archived tag may be on resources there, so its state does not refuse them (a draft never
      * was on any; lifecycle.c). */
     bool restoring;
+    /* A write that outlives the request's own (txn/txn.c): when the writer undoes what a
+     * request wrote (its answer is an error), it then calls after_undo, in a savepoint of its
+     * own in the same transaction. An import records a refused chunk in its job so. */
+    int (*after_undo)(struct core_ctx *ctx, void *arg);
+    void *after_undo_arg;
     int64_t min_rev;              /* X-Tagd-Min-Revision: the engine answers only from there */
     const struct eng_snap *snap;  /* the engine snapshot this read answers from, once taken */
     uint64_t auth_epoch;          /* store_auth_epoch() when the request began */

@@ -65,6 +65,46 @@ int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cach
                             const struct core_import_asg *v, size_t n, int *line,
                             struct tg_err *err);
 
+/* An import job (POST /v1/import): the progress of one file's chunks, kept in the store
+ * (migration 18). Strings are fixed buffers: a job is copied between the writer, which
+ * changes it, and the loop, which renders it after the commit. */
+enum core_job_state { CORE_JOB_RUNNING, CORE_JOB_FAILED, CORE_JOB_DONE };
+
+struct core_import_job {
+    char id[40];
+    int64_t org_id, ws_id;
+    char format[16];       /* "jsonl", "csv", "skos" */
+    enum core_job_state state;
+    int64_t chunks_done;   /* chunks 0 .. chunks_done-1 are committed */
+    int64_t rows;          /* records committed */
+    int64_t failures;      /* chunks refused */
+    int64_t last_rev;      /* revision of the last chunk that wrote something; 0: none */
+    bool has_error;        /* the last refusal: */
+    int64_t err_chunk;
+    int err_line;          /* 0: none */
+    char err_code[32];     /* tg_code_slug */
+    char err_field[64];
+    char err_msg[256];
+    /* On read: the job was running when the server stopped (a start of the server other
+     * than this one touched it last). It is shown as failed; its next chunk is still
+     * chunks_done. */
+    bool interrupted;
+    int64_t created_at, updated_at;
+};
+
+/**
+ * The job `id` of the context's organization into *out; TG_ENOTFOUND when there is none.
+ */
+int core_import_job_get(struct core_ctx *ctx, const char *id, struct core_import_job *out,
+                        struct tg_err *err);
+
+/**
+ * Stores job `j` as it is (made, or changed), stamped with this start of the server and the
+ * request's time (j->updated_at is set). Inside the writer's transaction only; jobs untouched
+ * for a week are purged when a job is made.
+ */
+int core_import_job_put(struct core_ctx *ctx, struct core_import_job *j, struct tg_err *err);
+
 /* One assignment of an export page. */
 struct xchg_assign {
     int64_t resource_id;

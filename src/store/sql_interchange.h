@@ -160,3 +160,23 @@ STORE_SQL_ID(SQL_XCHG_CHANGE_INSERT_BULK,
              "(?1, ?190, ?2, ?3, ?4, ?5, 'assignment', ?191, 'add', NULL, ?192, ?6),"
              "(?1, ?193, ?2, ?3, ?4, ?5, 'assignment', ?194, 'add', NULL, ?195, ?6),"
              "(?1, ?196, ?2, ?3, ?4, ?5, 'assignment', ?197, 'add', NULL, ?198, ?6)")
+
+/* Import jobs (migration 18). */
+#define XCHG_JOB_COLS                                                                              \
+    "id, org_id, ws_id, format, state, chunks_done, rows_done, failures, last_rev, err_chunk,"    \
+    " err_line, err_code, err_field, err_msg, boot, created_at, updated_at"
+/* ?1 the job's id, ?2 its organization. */
+STORE_SQL_ID(SQL_XCHG_JOB_GET,
+             "SELECT " XCHG_JOB_COLS " FROM import_jobs WHERE id = ?1 AND org_id = ?2")
+/* The job as it is now, made or changed: ?1..?17 in the order of XCHG_JOB_COLS. */
+STORE_SQL_ID(SQL_XCHG_JOB_PUT,
+             "INSERT INTO import_jobs(" XCHG_JOB_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+             " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) ON CONFLICT(id) DO UPDATE SET"
+             " state = excluded.state, chunks_done = excluded.chunks_done,"
+             " rows_done = excluded.rows_done, failures = excluded.failures,"
+             " last_rev = excluded.last_rev, err_chunk = excluded.err_chunk,"
+             " err_line = excluded.err_line, err_code = excluded.err_code,"
+             " err_field = excluded.err_field, err_msg = excluded.err_msg,"
+             " boot = excluded.boot, updated_at = excluded.updated_at")
+/* ?1 a time: the jobs not touched since. */
+STORE_SQL_ID(SQL_XCHG_JOB_PURGE, "DELETE FROM import_jobs WHERE updated_at < ?1")

@@ -404,6 +404,11 @@ static bool writer_run_one(struct txn_job *j)
         /* All or nothing: whatever the job wrote is undone. */
         store_savepoint_rollback(T.writer_conn);
         atomic_fetch_add(&T.rollbacks, 1);
+        if (cx.after_undo && store_savepoint(T.writer_conn, &err) == 0) {
+            if (cx.after_undo(&cx, cx.after_undo_arg) != 0 ||
+                store_savepoint_release(T.writer_conn, &err) != 0)
+                store_savepoint_rollback(T.writer_conn);
+        }
         return true;
     }
     if (store_savepoint_release(T.writer_conn, &err) != 0) {

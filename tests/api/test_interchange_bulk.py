@@ -114,3 +114,41 @@ def test_bulk_refusals_name_their_line_and_keep_nothing(fresh):
         assert a2.get("/v1/resources/file/x/tags").status_code == 404
     finally:
         s.cleanup()
+
+
+def test_jobs_survive_a_restart(fresh):
+    s, api = fresh
+    ok(post(api, [{"type": "tag", "name": t} for t in TAGS]))
+    # One job cut by the restart after its first chunk ...
+    cut = ok(post(api, chunk(3, 2), last="false"), 200).json()
+    # ... and one whose second chunk was refused (its error is kept with line and field).
+    failed = ok(post(api, chunk(2, 2), last="false"), 200).json()
+    bad = chunk(2, 2, start=10) + [{"type": "tag", "name": "x", "color": "red"}]
+    r = post(api, bad, job=failed["id"], chunk=1, last="false")
+    assert r.status_code == 400, r.text
+    assert r.json()["job"]["state"] == "failed"
+    done = ok(post(api, chunk(1, 1)), 200).json()
+    assert done["state"] == "done"
+    s.stop()
+    s.start()
+    j = ok(api.get("/v1/import/" + cut["id"])).json()
+    assert j["state"] == "failed" and j["next_chunk"] == 1 and j["chunks_done"] == 1, j
+    assert j["rows"] == 9 and j["last_error"]["code"] == "interrupted", j
+    assert j["last_error"]["chunk"] == 1
+    j = ok(api.get("/v1/import/" + failed["id"])).json()
+    assert j["state"] == "failed" and j["next_chunk"] == 1 and j["errors"] == 1, j
+    e = j["last_error"]
+    assert (e["chunk"], e["line"], e["field"], e["code"]) == (1, len(bad), "color",
+                                                              "invalid_input"), e
+    # Nothing of the refused chunk was kept.
+    assert api.get("/v1/resources/file/f10").status_code == 404
+    j = ok(api.get("/v1/import/" + done["id"])).json()
+    assert j["state"] == "done" and j["last_error"] is None and j["revision"] == done["revision"]
+    # Both go on from their next chunk.
+    j = ok(post(api, chunk(3, 2, start=20), job=cut["id"], chunk=1), 200).json()
+    assert j["state"] == "done" and j["chunks_done"] == 2 and j["last_error"] is None, j
+    assert post(api, chunk(1, 1), job=failed["id"], chunk=2).status_code == 409
+    j = ok(post(api, chunk(2, 2, start=10), job=failed["id"], chunk=1), 200).json()
+    assert j["state"] == "done" and j["errors"] == 1, j
+    # Another organization's token does not see the job.
+    assert api.get("/v1/import/imp_nope").status_code == 404
