@@ -273,6 +273,60 @@ int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cach
     return rc;
 }
 
+int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
+                      struct tg_err *err)
+{
+    struct tag_alias a;
+    struct tag t;
+    char *nfc, *key;
+    bool found;
+    int rc;
+
+    rc = core_tag_find(ctx, tag, &t, err);
+    if (rc)
+        return rc;
+    rc = name_normalize(ctx->a, alias, strlen(alias), true, "skos:altLabel", &nfc, &key, err);
+    if (rc)
+        return rc;
+    if (strcmp(key, t.name_key) == 0)
+        return 0;
+    rc = core_alias_find(ctx, key, &a, &found, err);
+    if (rc)
+        return rc;
+    if (found && a.tag_id == t.id)
+        return 0;
+    rc = core__alias_add(ctx, nfc, key, t.id, "import", err);
+    if (rc == TG_EEXISTS)
+        snprintf(err->field, sizeof(err->field), "skos:altLabel");
+    return rc;
+}
+
+int core_export_aliases(struct core_ctx *ctx, int64_t rev, int64_t tag_id, const char ***out,
+                        size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_XCHG_ALIASES_AT, err);
+    struct vec v;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(const char *));
+    st_int(st, 1, tag_id);
+    st_int(st, 2, rev);
+    while ((rc = st_step(st, err)) == 1) {
+        const char **p = vec_push(ctx, &v);
+        *p = col_dup(ctx, st, 0);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    *out = v.items;
+    *n = v.n;
+    return 0;
+}
+
 /* ---- import jobs ---- */
 
 #define JOB_KEEP_MS (7 * 24 * 3600 * 1000LL)

@@ -105,6 +105,18 @@ int core_import_job_get(struct core_ctx *ctx, const char *id, struct core_import
  */
 int core_import_job_put(struct core_ctx *ctx, struct core_import_job *j, struct tg_err *err);
 
+/**
+ * Makes `alias` an alias of the tag named `tag` (an import's skos:altLabel): nothing when it is
+ * the tag's own name or already its alias; TG_EEXISTS (field "skos:altLabel") when it is
+ * another tag's name or alias; TG_EINVAL for a name that is no tag name.
+ */
+int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
+                      struct tg_err *err);
+
+/** The names of the aliases tag `tag_id` had at revision `rev`, by name (arena). */
+int core_export_aliases(struct core_ctx *ctx, int64_t rev, int64_t tag_id, const char ***out,
+                        size_t *n, struct tg_err *err);
+
 /* One assignment of an export page. */
 struct xchg_assign {
     int64_t resource_id;

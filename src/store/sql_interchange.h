@@ -180,3 +180,9 @@ STORE_SQL_ID(SQL_XCHG_JOB_PUT,
              " boot = excluded.boot, updated_at = excluded.updated_at")
 /* ?1 a time: the jobs not touched since. */
 STORE_SQL_ID(SQL_XCHG_JOB_PURGE, "DELETE FROM import_jobs WHERE updated_at < ?1")
+
+/* The aliases of tag ?1 as of revision ?2, by name (an export's skos:altLabel). Aliases are
+ * few: the tag's index of current aliases, or a scan of the workspace's few closed ones. */
+STORE_SQL_ID(SQL_XCHG_ALIASES_AT,
+             "SELECT name FROM tag_aliases WHERE tag_id = ?1 AND valid_from <= ?2"
+             " AND (valid_to IS NULL OR valid_to > ?2) ORDER BY name")

@@ -152,3 +152,54 @@ def test_jobs_survive_a_restart(fresh):
     assert j["state"] == "done" and j["errors"] == 1, j
     # Another organization's token does not see the job.
     assert api.get("/v1/import/imp_nope").status_code == 404
+
+
+def test_skos_alt_labels_are_aliases_both_ways(fresh):
+    """A tag's aliases go out as skos:altLabel (read here with rdflib) and come back in."""
+    rdflib = pytest.importorskip("rdflib")
+    _, api = fresh
+    t = ok(api.post("/v1/tags", json={"name": "Contact.mail"})).json()
+    ok(api.patch("/v1/tags/%d" % t["id"], json={"name": "Contact.email"}))
+    ok(api.patch("/v1/tags/%d" % t["id"], json={"name": "Contact.e-mail"}))
+    ok(api.post("/v1/tags", json={"name": "plain"}))
+    aliases = sorted(a["name"] for a in ok(api.get("/v1/tags/%d/aliases" % t["id"])).json()["items"])
+    assert aliases == ["Contact.email", "Contact.mail"]
+    r = ok(api.get("/v1/export", params={"format": "skos", "include": "taxonomy"}))
+    g = rdflib.Graph()
+    g.parse(data=r.text, format="turtle")
+    S = rdflib.Namespace("http://www.w3.org/2004/02/skos/core#")
+    N = rdflib.URIRef("https://tagd.dev/ns/interchange#name")
+    by = {str(g.value(c, N)): c for c in g.subjects(rdflib.RDF.type, S.Concept)}
+    assert sorted(str(l) for l in g.objects(by["Contact.e-mail"], S.altLabel)) == aliases
+    assert all(l.language is None for l in g.objects(by["Contact.e-mail"], S.altLabel))
+    assert list(g.objects(by["plain"], S.altLabel)) == []
+    # As of a revision before the second rename: one alias.
+    rev = min(c["revision"] for c in ok(api.get("/v1/changes", params={"entity": "alias"})).json()["items"])
+    r = ok(api.get("/v1/export", params={"format": "skos", "include": "taxonomy", "as_of": str(rev)}))
+    g2 = rdflib.Graph()
+    g2.parse(data=r.text, format="turtle")
+    by2 = {str(g2.value(c, N)): c for c in g2.subjects(rdflib.RDF.type, S.Concept)}
+    assert [str(l) for l in g2.objects(by2["Contact.email"], S.altLabel)] == ["Contact.mail"]
+    # Into an empty tagd: the same aliases, and again changes nothing.
+    s2 = Server().start()
+    try:
+        a2 = Api(s2, ADMIN_TOKEN)
+        for _ in range(2):
+            job = ok(a2.post("/v1/import", data=g.serialize(format="turtle").encode(),
+                             headers={"Content-Type": "text/turtle"}), 200).json()
+        assert job["revision"] is None, job
+        t2 = ok(a2.get("/v1/tags/Contact.mail")).json()
+        assert t2["name"] == "Contact.e-mail"
+        got = sorted(a["name"] for a in ok(a2.get("/v1/tags/%d/aliases" % t2["id"])).json()["items"])
+        assert got == aliases
+        # An altLabel that is another tag's name is refused with its line.
+        bad = ("@prefix skos: <http://www.w3.org/2004/02/skos/core#> .\n"
+               "@prefix tagd: <https://tagd.dev/ns/interchange#> .\n"
+               "<urn:x:a> a skos:Concept ; tagd:name \"plain\" ;\n"
+               "    skos:altLabel \"Contact.e-mail\" .\n")
+        r = a2.post("/v1/import", data=bad.encode(), headers={"Content-Type": "text/turtle"})
+        assert r.status_code == 409, r.text
+        assert r.json()["error"]["details"]["field"] == "skos:altLabel"
+        assert r.json()["error"]["details"]["line"] == 4
+    finally:
+        s2.cleanup()

@@ -327,7 +327,9 @@ static void out_group(struct xport *x, const struct group *g, struct sbuf *out)
     }
 }
 
-static void out_tag(struct arena *a, struct xport *x, const struct tag *t, struct sbuf *out)
+/* `alt`: the tag's aliases at the export's revision (n of them; SKOS only). */
+static void out_tag(struct arena *a, struct xport *x, const struct tag *t, const char **alt,
+                    size_t nalt, struct sbuf *out)
 {
     struct jw w;
     const char *cells[C_N] = {0};
@@ -390,6 +392,11 @@ static void out_tag(struct arena *a, struct xport *x, const struct tag *t, struc
         if (t->description) {
             sbuf_adds(out, " ;\n    skos:definition ");
             ttl_str(out, t->description);
+        }
+        /* Its old names: SKOS's other labels of a concept. The full name, as tagd:name. */
+        for (size_t i = 0; i < nalt; i++) {
+            sbuf_adds(out, " ;\n    skos:altLabel ");
+            ttl_str(out, alt[i]);
         }
         if (t->color) {
             sbuf_adds(out, " ;\n    tagd:color ");
@@ -596,8 +603,16 @@ static enum api_stream_state export_fill(struct hreq *r, struct core_ctx *cx, bo
         rc = core_asof_tag_list(cx, x->rev, &f, &ts, &n, &next, &total, &err);
         if (rc)
             goto broken;
-        for (size_t i = 0; i < n; i++)
-            out_tag(cx->a, x, &ts[i], out);
+        for (size_t i = 0; i < n; i++) {
+            const char **alt = NULL;
+            size_t nalt = 0;
+            if (x->fmt == XF_SKOS) {
+                rc = core_export_aliases(cx, x->rev, ts[i].id, &alt, &nalt, &err);
+                if (rc)
+                    goto broken;
+            }
+            out_tag(cx->a, x, &ts[i], alt, nalt, out);
+        }
         x->ntags += (int64_t)n;
         x->tag_cursor = next ? arena_strdup(&r->a, next) : NULL;
         if (next == NULL)
@@ -733,7 +748,7 @@ enum api_result native_export(struct hreq *r, struct core_ctx *cx)
 
 /* ---- import: records ---- */
 
-enum xtype { XT_GROUP, XT_TAG, XT_RESOURCE, XT_ASSIGN };
+enum xtype { XT_GROUP, XT_TAG, XT_RESOURCE, XT_ASSIGN, XT_ALIAS };
 
 /* One record of an import, parsed; strings in the request's arena. */
 struct xrec {
@@ -745,7 +760,8 @@ struct xrec {
     bool has_group;
     const char *kind, *key;  /* XT_RESOURCE, XT_ASSIGN */
     struct resource_input res;
-    const char *tag;         /* XT_ASSIGN */
+    const char *tag;         /* XT_ASSIGN; XT_ALIAS: the tag the alias names */
+    const char *alias;       /* XT_ALIAS (Turtle: skos:altLabel) */
     const char *context;
     const char **tags;       /* XT_RESOURCE with has_tags: exactly its direct tags */
     size_t ntags;
@@ -1254,6 +1270,7 @@ static void parse_csv(struct hreq *r, struct ximport *im)
 struct lit {
     const char *lang; /* NULL: a plain literal */
     const char *value;
+    int line;         /* skos:altLabel: where it was read */
     struct lit *next;
 };
 struct iris {
@@ -1267,7 +1284,7 @@ struct subj {
     const char *iri;
     int line;
     unsigned types;
-    struct lit *pref, *def;
+    struct lit *pref, *def, *alt;
     struct iris *broader, *members, *subjects;
     const char *tname, *color, *source, *kind, *key, *document, *group, *parent;
     int protected_, archived, exclusive; /* -1 unset, 0, 1 */
@@ -1385,6 +1402,15 @@ static int sk_triple(void *arg, const struct ttl_term *s, const struct ttl_term 
         l->value = o->value;
         l->next = x->pref;
         x->pref = l;
+    } else if (IS(TTL_SKOS, "altLabel")) {
+        struct lit *l = arena_zalloc(a, sizeof(*l));
+        if (want_lit(o, "skos:altLabel", err))
+            return TG_EINVAL;
+        l->lang = o->lang;
+        l->value = o->value;
+        l->line = line;
+        l->next = x->alt;
+        x->alt = l;
     } else if (IS(TTL_SKOS, "definition")) {
         struct lit *l = arena_zalloc(a, sizeof(*l));
         if (want_lit(o, "skos:definition", err))
@@ -1682,6 +1708,40 @@ static void parse_skos(struct hreq *r, struct ximport *im)
                 }
         }
     }
+    /* Aliases after every tag: a tag of the document may bear a name an alias would take.
+     * tagd's own concepts (tagd:name) list their old full names without a language; another
+     * tool's list synonyms, in the import's language or none, which name a sibling of the
+     * concept as its prefLabel names it. */
+    for (size_t i = 0; i < k->n; i++) {
+        struct subj *s = k->all[i];
+        if (!(s->types & SK_CONCEPT))
+            continue;
+        for (struct lit *l = s->alt; l; l = l->next) {
+            struct xrec *x;
+            const char *dot, *name = l->value;
+            if (s->tname == NULL) {
+                size_t ln = strlen(k->lang);
+                if (l->lang && strcasecmp(l->lang, k->lang) != 0 &&
+                    !(strncasecmp(l->lang, k->lang, ln) == 0 && l->lang[ln] == '-'))
+                    continue;
+                name = segment(&r->a, l->value);
+                if (!*name)
+                    continue;
+                dot = strrchr(s->name, '.');
+                if (dot)
+                    name = arena_printf(&r->a, "%.*s.%s", (int)(dot - s->name), s->name, name);
+            } else if (l->lang) {
+                continue;
+            }
+            if (im->n >= IMPORT_MAX_ROWS) {
+                im->rc = too_many(im, l->line);
+                return;
+            }
+            x = rec_new(r, im, XT_ALIAS, l->line);
+            x->tag = s->name;
+            x->alias = name;
+        }
+    }
     for (size_t i = 0; i < k->n; i++) {
         struct subj *s = k->all[i];
         struct xrec *x;
@@ -1928,6 +1988,9 @@ static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line
             break;
         case XT_TAG:
             rc = core_import_tag(cx, &x->t, x->group, x->has_group, err);
+            break;
+        case XT_ALIAS:
+            rc = core_import_alias(cx, x->tag, x->alias, err);
             break;
         case XT_RESOURCE:
             rc = core_import_resource(cx, x->kind, x->key, &x->res, err);
