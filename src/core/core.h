@@ -549,6 +549,11 @@ struct core_bulk_add {
  */
 int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, size_t nv,
                          size_t *failed, struct tg_err *err);
+/** Assignment rows core_assign_add_bulk wrote since the start, many a statement (`bulk`) or one
+ * at a time (`single`: a rest too short for one, or an exclusive group's), refused chunks'
+ * included (/metrics). Any thread. */
+void core_assign_bulk_stats(uint64_t *bulk, uint64_t *single);
+
 /** TG_ENOTFOUND when the tag is not directly on the resource. */
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err);

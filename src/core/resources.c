@@ -5,6 +5,7 @@
  * rows: removing one closes it (valid_to = revision) so that any past state can be read. */
 #include <assert.h>
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1081,6 +1082,15 @@ int core_counts(struct core_ctx *ctx, int64_t *tags, int64_t *resources, int64_t
 
 /* ---- bulk adds (an import's chunk) ---- */
 
+/* For core_assign_bulk_stats. */
+static _Atomic uint64_t bulk_rows_many, bulk_rows_single;
+
+void core_assign_bulk_stats(uint64_t *bulk, uint64_t *single)
+{
+    *bulk = atomic_load(&bulk_rows_many);
+    *single = atomic_load(&bulk_rows_single);
+}
+
 /* An add of core_assign_add_bulk waiting for its statement. */
 struct bulk_row {
     int64_t rid, tag_id, id;
@@ -1158,6 +1168,7 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
             if (rc)
                 return rc;
         }
+        atomic_fetch_add(&bulk_rows_single, b->n);
         b->n = 0;
         return 0;
     }
@@ -1237,6 +1248,7 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
     rc = st_exec(st, err);
     if (rc)
         return rc;
+    atomic_fetch_add(&bulk_rows_many, b->n);
     b->n = 0;
     return 0;
 }

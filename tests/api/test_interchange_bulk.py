@@ -3,8 +3,10 @@ many rows a statement, and must read back as if added one at a time: every add i
 log with its row id, nothing before the import's revision, rules refused with their line, a
 tag twice counted once. Import jobs are kept in the store and survive a restart."""
 import json
+import re
 
 import pytest
+import requests
 
 from conftest import Api, Server, ADMIN_TOKEN
 
@@ -43,14 +45,24 @@ def chunk(nres, per, start=0):
     return recs
 
 
+def bulk_rows(server):
+    """tagd_import_assignment_rows_total by how (/metrics)."""
+    m = requests.get(server.url + "/metrics").text
+    return {k: int(v) for k, v in
+            re.findall(r'^tagd_import_assignment_rows_total\{how="(\w+)"\} (\d+)$', m, re.M)}
+
+
 def test_a_bulk_chunk_reads_back_as_single_adds(fresh):
-    _, api = fresh
+    s, api = fresh
     ok(post(api, [{"type": "tag", "name": t} for t in TAGS]))
+    assert bulk_rows(s) == {"bulk": 0, "single": 0}
     recs = chunk(150, 5)
     # The same assignment twice in a chunk (and again later in it) is one add.
     recs.append({"type": "assignment", "kind": "file", "key": "f0", "tag": TAGS[0]})
     job = ok(post(api, recs), 200).json()
     rev = job["revision"]
+    # Many rows a statement (256), the rest one at a time.
+    assert bulk_rows(s) == {"bulk": 512, "single": 750 - 512}
     changes, since = [], rev - 1
     while True:
         page = ok(api.get("/v1/changes", params={"since": since, "entity": "assignment",
