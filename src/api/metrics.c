@@ -300,6 +300,13 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 (unsigned long long)ts.store.commit_unknown,
                 (unsigned long long)ts.store.lock_waits,
                 (double)ts.store.lock_wait_us / 1e6);
+    sbuf_printf(b,
+                "# HELP tagd_import_assignment_rows_total Assignment rows imports wrote in bulk:"
+                " many a statement, or one at a time.\n"
+                "# TYPE tagd_import_assignment_rows_total counter\n"
+                "tagd_import_assignment_rows_total{how=\"bulk\"} %llu\n"
+                "tagd_import_assignment_rows_total{how=\"single\"} %llu\n",
+                (unsigned long long)ts.import_rows_bulk, (unsigned long long)ts.import_rows_single);
     if (ts.engine) {
         uint64_t applied = ts.engine_applied, reread = ts.engine_reread;
         sbuf_printf(b,

@@ -88,6 +88,11 @@ struct core_ctx {
      * archived tag may be on resources there, so its state does not refuse them (a draft never
      * was on any; lifecycle.c). */
     bool restoring;
+    /* A write that outlives the request's own (txn/txn.c): when the writer undoes what a
+     * request wrote (its answer is an error), it then calls after_undo, in a savepoint of its
+     * own in the same transaction. An import records a refused chunk in its job so. */
+    int (*after_undo)(struct core_ctx *ctx, void *arg);
+    void *after_undo_arg;
     int64_t min_rev;              /* X-Tagd-Min-Revision: the engine answers only from there */
     const struct eng_snap *snap;  /* the engine snapshot this read answers from, once taken */
     uint64_t auth_epoch;          /* store_auth_epoch() when the request began */
@@ -559,6 +564,27 @@ int core_assign_add_until(struct core_ctx *ctx, int64_t resource_id, const int64
 int core_assign_replace_until(struct core_ctx *ctx, int64_t resource_id, const int64_t *tag_ids,
                               size_t n, const char *context, int64_t expires_at,
                               struct assignment **out, size_t *nout, struct tg_err *err);
+/* One resource's adds in core_assign_add_bulk (borrowed). */
+struct core_bulk_add {
+    int64_t resource_id;
+    const int64_t *tag_ids;
+    size_t n;
+    const char *context; /* NULL: "manual" */
+};
+
+/**
+ * As core_assign_add for each of v[0..nv-1] in order, with the same rules and the same change
+ * records, but written many rows a statement (an import's chunk, core/interchange.h). Tags in
+ * an exclusive group go one at a time. On failure *failed is the index of the item at fault
+ * (the transaction is the caller's to roll back). Inside the writer's transaction only.
+ */
+int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, size_t nv,
+                         size_t *failed, struct tg_err *err);
+/** Assignment rows core_assign_add_bulk wrote since the start, many a statement (`bulk`) or one
+ * at a time (`single`: a rest too short for one, or an exclusive group's), refused chunks'
+ * included (/metrics). Any thread. */
+void core_assign_bulk_stats(uint64_t *bulk, uint64_t *single);
+
 /** TG_ENOTFOUND when the tag is not directly on the resource. */
 int core_assign_remove(struct core_ctx *ctx, int64_t resource_id, int64_t tag_id,
                        struct tg_err *err);

@@ -4,11 +4,15 @@
  * or repeated import idempotent. */
 #include "core/interchange.h"
 
+#include <assert.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "core/core_int.h"
 #include "util/name.h"
+#include "util/timeu.h"
 
 static bool same_str(const char *a, const char *b)
 {
@@ -221,6 +225,233 @@ int core_import_assign(struct core_ctx *ctx, struct core_import_cache *cache, co
                : core_assign_add(ctx, rid, ids, n, context, NULL, NULL, err);
     ctx->restoring = false;
     return rc;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cache,
+                            const struct core_import_asg *v, size_t n, int *line,
+                            struct tg_err *err)
+{
+    struct core_bulk_add *items;
+    int64_t *ids;
+    size_t *first, ni = 0, failed = 0;
+    int rc = 0;
+
+    if (n == 0)
+        return 0;
+    items = arena_alloc(ctx->a, n * sizeof(*items));
+    first = arena_alloc(ctx->a, n * sizeof(*first));
+    ids = arena_alloc(ctx->a, n * sizeof(*ids));
+    /* Names to ids first, record by record (so that an unknown tag names its line); a run of
+     * records of one resource and context is one item. */
+    for (size_t i = 0; i < n; i++) {
+        *line = v[i].line;
+        rc = tag_id_by_name(ctx, cache, v[i].tag, &ids[i], err);
+        if (rc)
+            return rc;
+        if (ni && strcmp(v[first[ni - 1]].kind, v[i].kind) == 0 &&
+            strcmp(v[first[ni - 1]].key, v[i].key) == 0 &&
+            same_text(v[first[ni - 1]].context, v[i].context) &&
+            items[ni - 1].n < (size_t)core_limits.max_batch) {
+            items[ni - 1].n++;
+            continue;
+        }
+        rc = core_resource_ensure_id(ctx, v[i].kind, v[i].key, &items[ni].resource_id, err);
+        if (rc)
+            return rc;
+        items[ni].tag_ids = &ids[i];
+        items[ni].n = 1;
+        items[ni].context = v[i].context;
+        first[ni++] = i;
+    }
+    ctx->restoring = true;
+    rc = core_assign_add_bulk(ctx, items, ni, &failed, err);
+    ctx->restoring = false;
+    if (rc) {
+        assert(failed < ni);
+        *line = v[first[failed]].line;
+    }
+    return rc;
+}
+
+int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
+                      struct tg_err *err)
+{
+    struct tag_alias a;
+    struct tag t;
+    char *nfc, *key;
+    bool found;
+    int rc;
+
+    rc = core_tag_find(ctx, tag, &t, err);
+    if (rc)
+        return rc;
+    rc = name_normalize(ctx->a, alias, strlen(alias), true, "skos:altLabel", &nfc, &key, err);
+    if (rc)
+        return rc;
+    if (strcmp(key, t.name_key) == 0)
+        return 0;
+    rc = core_alias_find(ctx, key, &a, &found, err);
+    if (rc)
+        return rc;
+    if (found && a.tag_id == t.id)
+        return 0;
+    rc = core__alias_add(ctx, nfc, key, t.id, "import", err);
+    if (rc == TG_EEXISTS)
+        snprintf(err->field, sizeof(err->field), "skos:altLabel");
+    return rc;
+}
+
+int core_export_aliases(struct core_ctx *ctx, int64_t rev, int64_t tag_id, const char ***out,
+                        size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_XCHG_ALIASES_AT, err);
+    struct vec v;
+    int rc;
+
+    *out = NULL;
+    *n = 0;
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(const char *));
+    st_int(st, 1, tag_id);
+    st_int(st, 2, rev);
+    while ((rc = st_step(st, err)) == 1) {
+        const char **p = vec_push(ctx, &v);
+        *p = col_dup(ctx, st, 0);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    *out = v.items;
+    *n = v.n;
+    return 0;
+}
+
+/* ---- import jobs ---- */
+
+#define JOB_KEEP_MS (7 * 24 * 3600 * 1000LL)
+static const char *const job_state_names[] = {"running", "failed", "done"};
+
+/* This start of the server: a job running under another start was cut by a restart. Set
+ * once, at the first use (the time then, which no earlier start can have had). */
+static _Atomic int64_t this_boot;
+
+static int64_t boot_id(void)
+{
+    int64_t zero = 0, now = time_now_ms();
+
+    if (atomic_load(&this_boot) == 0)
+        atomic_compare_exchange_strong(&this_boot, &zero, now);
+    return atomic_load(&this_boot);
+}
+
+static void copy_col(struct store_stmt *st, int i, char *buf, size_t n)
+{
+    const char *t = col_null(st, i) ? NULL : col_text(st, i);
+    snprintf(buf, n, "%s", t ? t : "");
+}
+
+int core_import_job_get(struct core_ctx *ctx, const char *id, struct core_import_job *out,
+                        struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_XCHG_JOB_GET, err);
+    char state[16];
+    int rc;
+
+    if (st == NULL)
+        return TG_EINTERNAL;
+    memset(out, 0, sizeof(*out));
+    st_text(st, 1, id);
+    st_int(st, 2, ctx->org_id);
+    rc = st_step(st, err);
+    if (rc == 1) {
+        copy_col(st, 0, out->id, sizeof(out->id));
+        out->org_id = col_int(st, 1);
+        out->ws_id = col_int(st, 2);
+        copy_col(st, 3, out->format, sizeof(out->format));
+        copy_col(st, 4, state, sizeof(state));
+        out->state = CORE_JOB_RUNNING;
+        for (int i = 0; i < 3; i++)
+            if (strcmp(state, job_state_names[i]) == 0)
+                out->state = (enum core_job_state)i;
+        out->chunks_done = col_int(st, 5);
+        out->rows = col_int(st, 6);
+        out->failures = col_int(st, 7);
+        out->last_rev = col_null(st, 8) ? 0 : col_int(st, 8);
+        out->has_error = !col_null(st, 9);
+        out->err_chunk = out->has_error ? col_int(st, 9) : 0;
+        out->err_line = col_null(st, 10) ? 0 : (int)col_int(st, 10);
+        copy_col(st, 11, out->err_code, sizeof(out->err_code));
+        copy_col(st, 12, out->err_field, sizeof(out->err_field));
+        copy_col(st, 13, out->err_msg, sizeof(out->err_msg));
+        out->interrupted = out->state == CORE_JOB_RUNNING && col_int(st, 14) != boot_id();
+        out->created_at = col_int(st, 15);
+        out->updated_at = col_int(st, 16);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "job", "no import job '%s'", id);
+    return 0;
+}
+
+int core_import_job_put(struct core_ctx *ctx, struct core_import_job *j, struct tg_err *err)
+{
+    struct store_stmt *st;
+    int rc;
+
+    assert((unsigned)j->state < 3 && j->id[0]);
+    if (j->created_at == 0) {
+        /* A new job: the old ones go first. */
+        st = st_get(ctx->conn, SQL_XCHG_JOB_PURGE, err);
+        if (st == NULL)
+            return TG_EINTERNAL;
+        st_int(st, 1, ctx->now - JOB_KEEP_MS);
+        rc = st_exec(st, err);
+        if (rc)
+            return rc;
+        j->created_at = ctx->now;
+    }
+    j->updated_at = ctx->now;
+    j->interrupted = false;
+    st = st_get(ctx->conn, SQL_XCHG_JOB_PUT, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_text(st, 1, j->id);
+    st_int(st, 2, j->org_id);
+    st_int(st, 3, j->ws_id);
+    st_text(st, 4, j->format);
+    st_text(st, 5, job_state_names[j->state]);
+    st_int(st, 6, j->chunks_done);
+    st_int(st, 7, j->rows);
+    st_int(st, 8, j->failures);
+    if (j->last_rev)
+        st_int(st, 9, j->last_rev);
+    else
+        st_null(st, 9);
+    if (j->has_error) {
+        st_int(st, 10, j->err_chunk);
+        if (j->err_line > 0)
+            st_int(st, 11, j->err_line);
+        else
+            st_null(st, 11);
+        st_text(st, 12, j->err_code);
+        st_text(st, 13, j->err_field[0] ? j->err_field : NULL);
+        st_text(st, 14, j->err_msg);
+    } else {
+        for (int i = 10; i <= 14; i++)
+            st_null(st, i);
+    }
+    st_int(st, 15, boot_id());
+    st_int(st, 16, j->created_at);
+    st_int(st, 17, j->updated_at);
+    return st_exec(st, err);
 }
 
 int core_export_assignments(struct core_ctx *ctx, int64_t rev, int64_t lo, int64_t hi,

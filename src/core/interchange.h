@@ -49,6 +49,74 @@ int core_import_assign(struct core_ctx *ctx, struct core_import_cache *cache, co
                        const char *key, const char *const *tags, size_t n, const char *context,
                        bool exact, struct tg_err *err);
 
+/* One assignment record of an import (borrowed). */
+struct core_import_asg {
+    const char *kind, *key, *tag, *context;
+    int line;
+};
+
+/**
+ * Adds the assignments v[0..n-1] as core_import_assign would one by one (tags by name through
+ * `cache`, resources created bare when missing), but written many rows a statement
+ * (core_assign_add_bulk): the bulk of an import. On failure *line is the line of the record
+ * at fault. Inside the writer's transaction only.
+ */
+int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cache,
+                            const struct core_import_asg *v, size_t n, int *line,
+                            struct tg_err *err);
+
+/* An import job (POST /v1/import): the progress of one file's chunks, kept in the store
+ * (migration 18). Strings are fixed buffers: a job is copied between the writer, which
+ * changes it, and the loop, which renders it after the commit. */
+enum core_job_state { CORE_JOB_RUNNING, CORE_JOB_FAILED, CORE_JOB_DONE };
+
+struct core_import_job {
+    char id[40];
+    int64_t org_id, ws_id;
+    char format[16];       /* "jsonl", "csv", "skos" */
+    enum core_job_state state;
+    int64_t chunks_done;   /* chunks 0 .. chunks_done-1 are committed */
+    int64_t rows;          /* records committed */
+    int64_t failures;      /* chunks refused */
+    int64_t last_rev;      /* revision of the last chunk that wrote something; 0: none */
+    bool has_error;        /* the last refusal: */
+    int64_t err_chunk;
+    int err_line;          /* 0: none */
+    char err_code[32];     /* tg_code_slug */
+    char err_field[64];
+    char err_msg[256];
+    /* On read: the job was running when the server stopped (a start of the server other
+     * than this one touched it last). It is shown as failed; its next chunk is still
+     * chunks_done. */
+    bool interrupted;
+    int64_t created_at, updated_at;
+};
+
+/**
+ * The job `id` of the context's organization into *out; TG_ENOTFOUND when there is none.
+ */
+int core_import_job_get(struct core_ctx *ctx, const char *id, struct core_import_job *out,
+                        struct tg_err *err);
+
+/**
+ * Stores job `j` as it is (made, or changed), stamped with this start of the server and the
+ * request's time (j->updated_at is set). Inside the writer's transaction only; jobs untouched
+ * for a week are purged when a job is made.
+ */
+int core_import_job_put(struct core_ctx *ctx, struct core_import_job *j, struct tg_err *err);
+
+/**
+ * Makes `alias` an alias of the tag named `tag` (an import's skos:altLabel): nothing when it is
+ * the tag's own name or already its alias; TG_EEXISTS (field "skos:altLabel") when it is
+ * another tag's name or alias; TG_EINVAL for a name that is no tag name.
+ */
+int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
+                      struct tg_err *err);
+
+/** The names of the aliases tag `tag_id` had at revision `rev`, by name (arena). */
+int core_export_aliases(struct core_ctx *ctx, int64_t rev, int64_t tag_id, const char ***out,
+                        size_t *n, struct tg_err *err);
+
 /* One assignment of an export page. */
 struct xchg_assign {
     int64_t resource_id;

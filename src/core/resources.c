@@ -5,6 +5,7 @@
  * rows: removing one closes it (valid_to = revision) so that any past state can be read. */
 #include <assert.h>
 #include <ctype.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1308,4 +1309,260 @@ int core_counts(struct core_ctx *ctx, int64_t *tags, int64_t *resources, int64_t
     }
     st_reset(st);
     return 0;
+}
+
+/* ---- bulk adds (an import's chunk) ---- */
+
+/* For core_assign_bulk_stats. */
+static _Atomic uint64_t bulk_rows_many, bulk_rows_single;
+
+void core_assign_bulk_stats(uint64_t *bulk, uint64_t *single)
+{
+    *bulk = atomic_load(&bulk_rows_many);
+    *single = atomic_load(&bulk_rows_single);
+}
+
+/* An add of core_assign_add_bulk waiting for its statement. */
+struct bulk_row {
+    int64_t rid, tag_id, id;
+    const struct tag *t;
+    const char *context;
+};
+
+/* The tags of one bulk call by id, each read and checked once (arena). */
+#define BULK_TAG_BUCKETS 256
+struct bulk_tag {
+    struct tag t;
+    bool checked; /* assignable, and no exclusive group: may go in a multi-row insert */
+    int rc;       /* the refusal of core_tag_assignable, when checked is false */
+    struct tg_err err;
+    struct bulk_tag *next;
+};
+
+struct bulk {
+    struct core_ctx *ctx;
+    struct bulk_tag *tags[BULK_TAG_BUCKETS];
+    struct bulk_row rows[XCHG_BULK_ROWS];
+    size_t n;
+};
+
+static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg_err *err)
+{
+    struct bulk_tag *x;
+    struct group g;
+    int rc;
+
+    for (x = b->tags[(uint64_t)id % BULK_TAG_BUCKETS]; x; x = x->next)
+        if (x->t.id == id) {
+            *out = x;
+            return 0;
+        }
+    x = arena_zalloc(b->ctx->a, sizeof(*x));
+    rc = core_tag_get(b->ctx, id, &x->t, err);
+    if (rc)
+        return rc;
+    if (x->t.deleted)
+        return tg_err_set(err, TG_ENOTFOUND, "tags", "tag '%s' is deleted", x->t.name);
+    tg_err_clear(&x->err);
+    x->rc = core_tag_assignable(b->ctx, &x->t, &x->err);
+    x->checked = x->rc == 0;
+    if (x->checked && x->t.group_id) {
+        /* An exclusive group is checked against the rows as they are: the one-at-a-time
+         * path, after what waits is written. */
+        rc = core_group_get(b->ctx, x->t.group_id, &g, err);
+        if (rc && rc != TG_ENOTFOUND)
+            return rc;
+        tg_err_clear(err);
+        x->checked = rc == TG_ENOTFOUND || !g.exclusive;
+    }
+    x->next = b->tags[(uint64_t)id % BULK_TAG_BUCKETS];
+    b->tags[(uint64_t)id % BULK_TAG_BUCKETS] = x;
+    *out = x;
+    return 0;
+}
+
+/* Writes the waiting adds: XCHG_BULK_ROWS rows a statement (the rest one at a time), then
+ * their change records as add_one writes them, in the same order. */
+static int bulk_flush(struct bulk *b, struct tg_err *err)
+{
+    struct core_ctx *ctx = b->ctx;
+    struct store_stmt *st;
+    int64_t got = 0;
+    int rc;
+
+    if (b->n == 0)
+        return 0;
+    if (b->n < XCHG_BULK_ROWS) {
+        for (size_t i = 0; i < b->n; i++) {
+            rc = add_one(ctx, b->rows[i].rid, b->rows[i].t, b->rows[i].context, 0,
+                         &b->rows[i].id, err);
+            if (rc)
+                return rc;
+        }
+        atomic_fetch_add(&bulk_rows_single, b->n);
+        b->n = 0;
+        return 0;
+    }
+    /* The revision is taken by the first write only: a chunk that changes nothing has none. */
+    rc = core_rev(ctx, err);
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_XCHG_ASG_INSERT_BULK, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_text(st, 1, core_actor(ctx));
+    st_int(st, 2, ctx->now);
+    st_int(st, 3, ctx->rev);
+    for (size_t i = 0; i < b->n; i++) {
+        st_int(st, 4 + 3 * (int)i, b->rows[i].rid);
+        st_int(st, 5 + 3 * (int)i, b->rows[i].tag_id);
+        st_text(st, 6 + 3 * (int)i, b->rows[i].context);
+        b->rows[i].id = 0;
+    }
+    while ((rc = st_step(st, err)) == 1) {
+        int64_t id = col_int(st, 0), rid = col_int(st, 1), tid = col_int(st, 2);
+        /* Mostly in order: the row at the count first. */
+        size_t k = (size_t)got < b->n ? (size_t)got : 0;
+        if (b->rows[k].rid != rid || b->rows[k].tag_id != tid)
+            for (k = 0; k < b->n; k++)
+                if (b->rows[k].rid == rid && b->rows[k].tag_id == tid)
+                    break;
+        if (k == b->n || b->rows[k].id) {
+            st_reset(st);
+            return tg_err_set(err, TG_EINTERNAL, "tags", "a bulk insert returned a row not asked for");
+        }
+        b->rows[k].id = id;
+        got++;
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    if (got != (int64_t)b->n)
+        return tg_err_set(err, TG_EINTERNAL, "tags", "a bulk insert returned %lld rows of %zu",
+                          (long long)got, b->n);
+    st = st_get(ctx->conn, SQL_XCHG_CHANGE_INSERT_BULK, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->rev);
+    st_int(st, 2, ctx->now);
+    if (ctx->org_id)
+        st_int(st, 3, ctx->org_id);
+    else
+        st_null(st, 3);
+    if (ctx->ws_id)
+        st_int(st, 4, ctx->ws_id);
+    else
+        st_null(st, 4);
+    st_text(st, 5, core_actor(ctx));
+    st_text(st, 6, ctx->api ? ctx->api : "system");
+    for (size_t i = 0; i < b->n; i++) {
+        const struct bulk_row *x = &b->rows[i];
+        struct sbuf sb;
+        struct jw w;
+        /* The record add_one writes, member for member. */
+        sbuf_init(&sb, 0);
+        jw_init(&w, &sb);
+        jw_obj(&w);
+        jw_kint(&w, "resource_id", x->rid);
+        jw_kint(&w, "tag_id", x->tag_id);
+        jw_kstr(&w, "tag", x->t->name_key);
+        jw_kint(&w, "id", x->id);
+        jw_kstr(&w, "context", x->context);
+        inherited(ctx, x->rid, x->tag_id, &w);
+        jw_obj_end(&w);
+        st_int(st, 7 + 3 * (int)i, ++ctx->seq);
+        st_int(st, 8 + 3 * (int)i, x->rid);
+        st_textn(st, 9 + 3 * (int)i, sbuf_str(&sb), sb.len);
+        sbuf_release(&sb);
+        core__fresh_note(ctx->engine, "assignment", x->rid, ctx->rev);
+    }
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    atomic_fetch_add(&bulk_rows_many, b->n);
+    b->n = 0;
+    return 0;
+}
+
+int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, size_t nv,
+                         size_t *failed, struct tg_err *err)
+{
+    struct bulk *b = arena_zalloc(ctx->a, sizeof(*b));
+    size_t i = 0, at = 0;
+    int rc;
+
+    b->ctx = ctx;
+    rc = 0;
+    for (i = 0; i < nv && rc == 0; i++) {
+        const struct core_bulk_add *x = &v[i];
+        at = i;
+        const char *context = x->context ? x->context : "manual";
+        struct vec cur;
+        size_t added = 0;
+        bool simple = true;
+
+        if (x->n > (size_t)core_limits.max_batch) {
+            rc = tg_err_set(err, TG_ELIMIT, "tags", "more than %d tags in one request",
+                            core_limits.max_batch);
+            break;
+        }
+        for (size_t k = 0; k < x->n && rc == 0 && simple; k++) {
+            struct bulk_tag *t;
+            rc = bulk_tag(b, x->tag_ids[k], &t, err);
+            if (rc == 0 && !t->checked)
+                simple = false;
+        }
+        if (rc)
+            break;
+        if (!simple) {
+            /* A rule to check against the rows (an exclusive group), or a refusal to give
+             * for the tag already there or not: as a single add would. */
+            rc = bulk_flush(b, err);
+            if (rc == 0)
+                rc = core_assign_add(ctx, x->resource_id, x->tag_ids, x->n, context, NULL,
+                                     NULL, err);
+            continue;
+        }
+        rc = list_current(ctx, x->resource_id, &cur, err);
+        if (rc)
+            break;
+        for (size_t k = 0; k < x->n; k++) {
+            const struct assignment *a = cur.items;
+            struct bulk_tag *t;
+            bool yes = false;
+            (void)bulk_tag(b, x->tag_ids[k], &t, err); /* found above */
+            for (size_t j = 0; j < cur.n && !yes; j++)
+                yes = a[j].tag.id == t->t.id;
+            for (size_t j = 0; j < b->n && !yes; j++)
+                yes = b->rows[j].rid == x->resource_id && b->rows[j].tag_id == t->t.id;
+            if (yes)
+                continue;
+            if (b->n == XCHG_BULK_ROWS) {
+                rc = bulk_flush(b, err);
+                if (rc)
+                    break;
+            }
+            b->rows[b->n].rid = x->resource_id;
+            b->rows[b->n].tag_id = t->t.id;
+            b->rows[b->n].t = &t->t;
+            b->rows[b->n].context = context;
+            b->n++;
+            added++;
+            /* A tag twice in one item counts once. */
+            {
+                struct assignment *na = vec_push(ctx, &cur);
+                memset(na, 0, sizeof(*na));
+                na->tag.id = t->t.id;
+            }
+        }
+        if (rc == 0 && added && cur.n > (size_t)core_limits.max_tags_per_resource)
+            rc = tg_err_set(err, TG_ERULE, "tags", "a resource may carry at most %d tags",
+                            core_limits.max_tags_per_resource);
+    }
+    /* A failed flush names the last item: the writes of any item waiting may have failed. */
+    if (rc == 0)
+        rc = bulk_flush(b, err);
+    if (rc && failed)
+        *failed = at;
+    return rc;
 }

@@ -22,13 +22,18 @@ static struct {
         bool row; /* the resource row (its parent, the tree), not only its tags */
     } v[FRESH_MAX];
     size_t n;
-} fresh = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    /* v is in order of rev: notes come in the order of the writes, so it is, unless a
+     * transaction was run again and took its revisions anew (PostgreSQL's retries). Then the
+     * notes past the last commit may lie before ones within it. */
+    bool sorted;
+} fresh = {.mu = PTHREAD_MUTEX_INITIALIZER, .sorted = true};
 
 void core_writer_engine(bool on)
 {
     pthread_mutex_lock(&fresh.mu);
     fresh.on = on;
     fresh.n = 0;
+    fresh.sorted = true;
     fresh.all_rev = 0;
     fresh.lost_rev = 0;
     pthread_mutex_unlock(&fresh.mu);
@@ -42,6 +47,8 @@ static void fresh_trim(int64_t engine_rev)
         if (fresh.v[i].rev > engine_rev)
             fresh.v[k++] = fresh.v[i];
     fresh.n = k;
+    if (k == 0)
+        fresh.sorted = true;
 }
 
 void core__fresh_note(struct engine *e, const char *entity, int64_t id, int64_t rev)
@@ -67,10 +74,13 @@ void core__fresh_note(struct engine *e, const char *entity, int64_t id, int64_t 
                 if (fresh.v[i].rev > fresh.all_rev)
                     fresh.all_rev = fresh.v[i].rev;
             fresh.n = 0;
+            fresh.sorted = true;
             if (rev > fresh.all_rev)
                 fresh.all_rev = rev;
             fresh.lost_rev = fresh.all_rev;
         } else {
+            if (fresh.n && rev < fresh.v[fresh.n - 1].rev)
+                fresh.sorted = false;
             fresh.v[fresh.n].id = id;
             fresh.v[fresh.n].row = strcmp(entity, "resource") == 0;
             fresh.v[fresh.n++].rev = rev;
@@ -132,8 +142,13 @@ bool core__fresh_tree(const struct eng_snap *s, int64_t resource_id, int64_t *wa
         ok = fresh.lost_rev <= rev || fresh.lost_rev > fresh.committed_rev;
         for (size_t i = 0; ok && i < fresh.n; i++) {
             const struct fresh_ent *x = &fresh.v[i];
-            if (x->rev > fresh.committed_rev)
+            if (x->rev > fresh.committed_rev) {
+                /* In order, the rest is this transaction's too: a chunk of an import notes
+                 * thousands, which each of its adds would otherwise pass over. */
+                if (fresh.sorted)
+                    break;
                 continue;
+            }
             if (nc == 0) {
                 /* Unknown to the snapshot: made by a commit the engine has yet to apply
                  * (wait for it), or by this transaction (eng_inherited cannot say). */

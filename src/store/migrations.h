@@ -191,6 +191,19 @@ static const char *const store_migrations[] = {
     "ALTER TABLE users ADD COLUMN assign TEXT;"
     "ALTER TABLE tags ADD COLUMN assign_restricted INTEGER NOT NULL DEFAULT 0;"
     "CREATE INDEX tags_assign_restricted ON tags(ws_id) WHERE assign_restricted = 1;",
+    /* 18: import jobs (POST /v1/import, docs/interchange.md "Chunks and jobs"), kept in the
+     * store so that a job outlives a restart: its progress is written in the transaction of
+     * each chunk it counts (so it never says a chunk is in that is not), and a refused chunk's
+     * error after the chunk's rollback in the same commit. `boot` is the server start that last
+     * touched the job: a job still running under an older one was cut by a restart. Not
+     * history: a job is progress, changed in place, and purged a week after its last chunk. */
+    "CREATE TABLE import_jobs(id TEXT PRIMARY KEY, org_id BIGINT NOT NULL,"
+    "  ws_id BIGINT NOT NULL, format TEXT NOT NULL, state TEXT NOT NULL,"
+    "  chunks_done BIGINT NOT NULL, rows_done BIGINT NOT NULL, failures BIGINT NOT NULL,"
+    "  last_rev BIGINT, err_chunk BIGINT, err_line BIGINT, err_code TEXT, err_field TEXT,"
+    "  err_msg TEXT, boot BIGINT NOT NULL, created_at BIGINT NOT NULL,"
+    "  updated_at BIGINT NOT NULL);"
+    "CREATE INDEX import_jobs_age ON import_jobs(updated_at);",
 };
 
 #endif /* TAGD_STORE_MIGRATIONS_H */

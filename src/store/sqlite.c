@@ -139,11 +139,34 @@ struct sq_conn {
     sqlite3_stmt *ctl[CTL__COUNT];
 };
 
+/* A one-row "INSERT ... RETURNING id" runs without its RETURNING (rowid_only): SQLite makes
+ * RETURNING a trigger, and a statement with a trigger opens a statement journal, which inside
+ * the writer's request savepoint is an in-memory file SQLite walks from its start at the end
+ * of every such statement: the longer the request, the dearer each insert (an import chunk's
+ * thousands of resources spent half the writer's time there). The row it would return is
+ * given from sqlite3_last_insert_rowid instead: the one column `id`, the row's rowid (every
+ * such table's id is its INTEGER PRIMARY KEY). phase: 0 not stepped, 1 its row given, 2 done. */
 struct sq_stmt {
     struct store_stmt base;
     sqlite3_stmt *s;
     struct sq_conn *c;
+    bool rowid_only;
+    int phase;
+    int64_t rowid;
 };
+
+#define RETURNING_ID " RETURNING id"
+
+/* Whether `sql` is a one-row insert whose RETURNING id sq_stmt may give itself: no conflict
+ * clause (an upsert's update sets no rowid), one VALUES row. */
+static bool rowid_only_ok(const char *sql)
+{
+    size_t n = strlen(sql), k = strlen(RETURNING_ID);
+
+    return strncmp(sql, "INSERT INTO ", 12) == 0 && n > k &&
+           strcmp(sql + n - k, RETURNING_ID) == 0 && strstr(sql, "ON CONFLICT") == NULL &&
+           strstr(sql, "), (") == NULL && strstr(sql, "),(") == NULL;
+}
 
 #define SQ(x) ((struct sq_store *)(x))
 #define SC(x) ((struct sq_conn *)(x))
@@ -1121,12 +1144,18 @@ static struct store_stmt *sq_st_get(struct store_conn *cc, enum store_sql id, st
     sqlite3_stmt *s;
     int rc;
 
+    const char *sql = sq_sql(id);
+    bool rowid_only = rowid_only_ok(sql);
+
     if (st) {
         sqlite3_reset(st->s);
         sqlite3_clear_bindings(st->s);
+        st->phase = 0;
         return &st->base;
     }
-    rc = sqlite3_prepare_v3(c->db, sq_sql(id), -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
+    rc = sqlite3_prepare_v3(c->db, sql,
+                            rowid_only ? (int)(strlen(sql) - strlen(RETURNING_ID)) : -1,
+                            SQLITE_PREPARE_PERSISTENT, &s, NULL);
     if (rc != SQLITE_OK) {
         tg_err_set(err, TG_EINTERNAL, "", "prepare statement %d: %s", (int)id,
                    sqlite3_errmsg(c->db));
@@ -1136,6 +1165,7 @@ static struct store_stmt *sq_st_get(struct store_conn *cc, enum store_sql id, st
     st->base.be = &store_sqlite_backend;
     st->s = s;
     st->c = c;
+    st->rowid_only = rowid_only;
     c->stmts[id] = st;
     return &st->base;
 }
@@ -1150,27 +1180,58 @@ static void sq_st_textn(struct store_stmt *st, int i, const char *s, size_t n)
 
 static int sq_st_step(struct store_stmt *st, struct tg_err *err)
 {
-    int rc = sqlite3_step(SS(st)->s);
+    struct sq_stmt *q = SS(st);
+    int rc;
+
+    if (q->rowid_only && q->phase > 0) {
+        q->phase = 2;
+        return 0;
+    }
+    rc = sqlite3_step(q->s);
     if (rc == SQLITE_ROW)
         return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    rc = db_err(SS(st)->c->db, rc, err, "step");
-    sqlite3_reset(SS(st)->s);
+    if (rc == SQLITE_DONE) {
+        if (!q->rowid_only)
+            return 0;
+        q->rowid = sqlite3_last_insert_rowid(q->c->db);
+        q->phase = 1;
+        return 1;
+    }
+    rc = db_err(q->c->db, rc, err, "step");
+    sqlite3_reset(q->s);
+    q->phase = 0;
     return rc;
 }
 
-static int64_t sq_col_int(struct store_stmt *st, int i) { return sqlite3_column_int64(SS(st)->s, i); }
+static int64_t sq_col_int(struct store_stmt *st, int i)
+{
+    if (SS(st)->rowid_only) {
+        assert(i == 0 && SS(st)->phase == 1);
+        return SS(st)->rowid;
+    }
+    return sqlite3_column_int64(SS(st)->s, i);
+}
 static bool sq_col_null(struct store_stmt *st, int i)
 {
+    if (SS(st)->rowid_only)
+        return false;
     return sqlite3_column_type(SS(st)->s, i) == SQLITE_NULL;
 }
 static const char *sq_col_text(struct store_stmt *st, int i)
 {
+    if (SS(st)->rowid_only)
+        return NULL; /* its one column is an integer */
     return (const char *)sqlite3_column_text(SS(st)->s, i);
 }
-static int sq_col_count(struct store_stmt *st) { return sqlite3_column_count(SS(st)->s); }
-static void sq_st_reset(struct store_stmt *st) { sqlite3_reset(SS(st)->s); }
+static int sq_col_count(struct store_stmt *st)
+{
+    return SS(st)->rowid_only ? 1 : sqlite3_column_count(SS(st)->s);
+}
+static void sq_st_reset(struct store_stmt *st)
+{
+    sqlite3_reset(SS(st)->s);
+    SS(st)->phase = 0;
+}
 static int64_t sq_changes(struct store_conn *c) { return sqlite3_changes64(SC(c)->db); }
 
 static struct store_stmt *sq_adhoc(struct store_conn *cc, const char *sql, struct tg_err *err)

@@ -235,6 +235,7 @@ void txn_stats_get(struct txn_stats *out)
     out->commits = atomic_load(&T.commits);
     out->rollbacks = atomic_load(&T.rollbacks);
     out->failures = atomic_load(&T.failures);
+    core_assign_bulk_stats(&out->import_rows_bulk, &out->import_rows_single);
     if (T.engine) {
         const struct eng_snap *snap = engine_acquire(T.engine);
         struct eng_stats es;
@@ -404,6 +405,11 @@ static bool writer_run_one(struct txn_job *j)
         /* All or nothing: whatever the job wrote is undone. */
         store_savepoint_rollback(T.writer_conn);
         atomic_fetch_add(&T.rollbacks, 1);
+        if (cx.after_undo && store_savepoint(T.writer_conn, &err) == 0) {
+            if (cx.after_undo(&cx, cx.after_undo_arg) != 0 ||
+                store_savepoint_release(T.writer_conn, &err) != 0)
+                store_savepoint_rollback(T.writer_conn);
+        }
         return true;
     }
     if (store_savepoint_release(T.writer_conn, &err) != 0) {

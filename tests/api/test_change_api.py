@@ -107,7 +107,7 @@ def test_records_written_before_migration_14_have_no_api():
         assert s.stop() == 0
         # Back to a store of schema 13: the column goes, and migration 14 runs again; so do
         # the later ones, whose work goes too (15: policies, 16: group conflict policies,
-        # 17: assign rights).
+        # 17: assign rights, 18: import jobs).
         _store_sql(s, "ALTER TABLE changes DROP COLUMN api;"
                       "DROP TABLE IF EXISTS policies; DROP TABLE IF EXISTS policies_hist;"
                       "ALTER TABLE groups DROP COLUMN conflict;"
@@ -115,6 +115,7 @@ def test_records_written_before_migration_14_have_no_api():
                       "ALTER TABLE tags DROP COLUMN assign_restricted;"
                       "ALTER TABLE tokens DROP COLUMN assign;"
                       "ALTER TABLE users DROP COLUMN assign;"
+                      "DROP TABLE IF EXISTS import_jobs;"
                       "DELETE FROM schema_version WHERE v >= 14;")
         s.start()
         a = Api(s, ADMIN_TOKEN)

@@ -980,6 +980,7 @@ def test_migration_keeps_logins_working():
             db.execute("ALTER TABLE tags DROP COLUMN assign_restricted")
             db.execute("ALTER TABLE tokens DROP COLUMN assign")
             db.execute("ALTER TABLE users DROP COLUMN assign")
+            db.execute("DROP TABLE IF EXISTS import_jobs")  # 18: import jobs
         db.close()
         s.start()
         a = Api(s, ADMIN_TOKEN)

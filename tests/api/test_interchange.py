@@ -225,7 +225,8 @@ def test_import_a_thesaurus_from_a_taxonomy_tool(empty):
     with open(os.path.join(DATA, "thesaurus_slice.ttl"), "rb") as f:
         body = f.read()
     job = ok(import_chunk(empty, "skos", body), 200).json()
-    assert job["state"] == "done" and job["rows"] == 8, job
+    # 8 concepts and collections, and 3 skos:altLabel in English: aliases.
+    assert job["state"] == "done" and job["rows"] == 11, job
     snap = snapshot(empty)
     names = [t["name"] for t in snap["tags"]]
     assert names == ["Educational systems", "Educational systems.Higher education",
@@ -243,6 +244,11 @@ def test_import_a_thesaurus_from_a_taxonomy_tool(empty):
         "The science of matter and energy\nand of their interactions."
     assert snap["tags"][4]["group"] == "Natural sciences"
     assert [g["name"] for g in snap["groups"]] == ["Education", "Natural sciences"]
+    # A synonym (skos:altLabel) names a sibling of its concept, an alias that resolves to it.
+    t = ok(empty.get("/v1/tags/Educational systems.Tertiary education")).json()
+    assert t["name"] == "Educational systems.Higher education"
+    t = ok(empty.get("/v1/tags/Education systems")).json()
+    assert t["name"] == "Educational systems"
     # Labels in another language make other names (?lang=), in a fresh workspace.
     org = ok(empty.get("/v1/me")).json()["organization"]["id"]
     ws = ok(empty.post("/v1/organizations/%s/workspaces" % org, json={"name": "fr"}), 201).json()

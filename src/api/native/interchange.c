@@ -12,7 +12,6 @@
  * them: the client names the job and the chunk it sends, and after a failure sends the chunk
  * the job says is next. The body is parsed by the route's prepare step, off the writer thread;
  * the handler only applies records (core/interchange.h). */
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +27,6 @@
 
 #define EXPORT_PAGE 500       /* tags or resources per fill */
 #define IMPORT_MAX_ROWS 10000 /* records in one chunk */
-#define IMPORT_MAX_JOBS 256   /* jobs remembered; the least recently used one goes first */
 
 #define NS_TAGD "https://tagd.dev/ns/interchange#"
 #define NS_DCT "http://purl.org/dc/terms/"
@@ -50,128 +48,37 @@ static const char *const csv_cols[C_N] = {
 
 /* ---- import jobs ----
  *
- * A job lives in this table until IMPORT_MAX_JOBS newer ones push it out or the server stops:
- * it is the progress of one client's import, which the client can always redo (every record is
- * idempotent), so it need not survive a restart. Guarded by jobs_mu: the loops read it, the
- * writer's handlers and the loops' renders change it. */
-enum job_state { JOB_RUNNING, JOB_FAILED, JOB_DONE };
+ * A job is a row of the store (core/interchange.h, migration 18): each committed chunk counts
+ * in its own transaction, and a refused chunk is recorded after its rollback (core_ctx's
+ * after_undo), so the job says exactly which chunks are in, after a restart too. */
+
 static const char *const job_states[] = {"running", "failed", "done"};
 
-struct job {
-    char id[40];         /* "" when the slot is free */
-    int64_t org_id, ws_id;
-    enum xfmt fmt;
-    enum job_state state;
-    int64_t chunks_done; /* chunks 0 .. chunks_done-1 are committed */
-    int64_t rows;        /* records committed */
-    int64_t failures;    /* chunks refused */
-    int64_t created_at, updated_at;
-    int64_t last_rev;    /* revision of the last chunk that wrote something */
-    /* the last refusal */
-    bool has_error;
-    int64_t err_chunk;
-    int err_line;
-    int err_code;
-    char err_field[64];
-    char err_msg[256];
-};
-
-static struct job jobs[IMPORT_MAX_JOBS];
-static pthread_mutex_t jobs_mu = PTHREAD_MUTEX_INITIALIZER;
-
-/* The job `id` of organization `org` (a copy in *out); false when unknown. */
-static bool job_get(const char *id, int64_t org, struct job *out)
-{
-    bool found = false;
-
-    pthread_mutex_lock(&jobs_mu);
-    for (int i = 0; i < IMPORT_MAX_JOBS && !found; i++)
-        if (jobs[i].id[0] && strcmp(jobs[i].id, id) == 0 && jobs[i].org_id == org) {
-            *out = jobs[i];
-            found = true;
-        }
-    pthread_mutex_unlock(&jobs_mu);
-    return found;
-}
-
-static void job_new(int64_t org, int64_t ws, enum xfmt fmt, struct job *out)
-{
-    int slot = 0;
-    char tok[40];
-
-    secret_token(tok, sizeof(tok), "imp_");
-    pthread_mutex_lock(&jobs_mu);
-    for (int i = 0; i < IMPORT_MAX_JOBS; i++) {
-        if (!jobs[i].id[0]) {
-            slot = i;
-            break;
-        }
-        if (jobs[i].updated_at < jobs[slot].updated_at)
-            slot = i;
-    }
-    memset(&jobs[slot], 0, sizeof(jobs[slot]));
-    snprintf(jobs[slot].id, sizeof(jobs[slot].id), "%.24s", tok);
-    jobs[slot].org_id = org;
-    jobs[slot].ws_id = ws;
-    jobs[slot].fmt = fmt;
-    jobs[slot].state = JOB_RUNNING;
-    jobs[slot].created_at = jobs[slot].updated_at = time_now_ms();
-    *out = jobs[slot];
-    pthread_mutex_unlock(&jobs_mu);
-}
-
-/* Records the outcome of chunk `chunk` of job `id`: committed with `rows` records (err NULL),
- * or refused. Copies the job as it is then into *out. */
-static void job_record(const char *id, int64_t chunk, int64_t rows, bool last, int64_t rev,
-                       int code, const struct tg_err *err, int line, struct job *out)
-{
-    pthread_mutex_lock(&jobs_mu);
-    for (int i = 0; i < IMPORT_MAX_JOBS; i++) {
-        struct job *j = &jobs[i];
-        if (!j->id[0] || strcmp(j->id, id) != 0)
-            continue;
-        j->updated_at = time_now_ms();
-        if (err == NULL) {
-            /* A chunk sent twice at once commits twice (harmlessly: records are idempotent)
-             * but counts once. */
-            if (chunk + 1 > j->chunks_done) {
-                j->chunks_done = chunk + 1;
-                j->rows += rows;
-            }
-            if (rev)
-                j->last_rev = rev;
-            j->state = last ? JOB_DONE : JOB_RUNNING;
-        } else {
-            j->state = JOB_FAILED;
-            j->failures++;
-            j->has_error = true;
-            j->err_chunk = chunk;
-            j->err_line = line;
-            j->err_code = code;
-            snprintf(j->err_field, sizeof(j->err_field), "%s", err->field);
-            snprintf(j->err_msg, sizeof(j->err_msg), "%s", err->msg);
-        }
-        if (out)
-            *out = *j;
-        break;
-    }
-    pthread_mutex_unlock(&jobs_mu);
-}
-
-static void render_job(struct jw *w, const struct job *j)
+static void render_job(struct jw *w, const struct core_import_job *j)
 {
     jw_obj(w);
     jw_kstr(w, "id", j->id);
-    jw_kstr(w, "state", job_states[j->state]);
-    jw_kstr(w, "format", xfmt_names[j->fmt]);
+    jw_kstr(w, "state", j->interrupted ? "failed" : job_states[j->state]);
+    jw_kstr(w, "format", j->format);
     jw_kint(w, "chunks_done", j->chunks_done);
     jw_kint(w, "next_chunk", j->chunks_done);
     jw_kint(w, "rows", j->rows);
     jw_kint(w, "errors", j->failures);
     jw_key(w, "last_error");
-    if (j->has_error) {
+    if (j->interrupted) {
+        /* Cut by a restart: whatever chunk was in flight did not count. */
         jw_obj(w);
-        jw_kstr(w, "code", tg_code_slug(j->err_code));
+        jw_kstr(w, "code", "interrupted");
+        jw_kint(w, "chunk", j->chunks_done);
+        jw_key(w, "line");
+        jw_null(w);
+        jw_key(w, "field");
+        jw_null(w);
+        jw_kstr(w, "message", "the server restarted while the job ran: send its next_chunk");
+        jw_obj_end(w);
+    } else if (j->has_error) {
+        jw_obj(w);
+        jw_kstr(w, "code", j->err_code);
         jw_kint(w, "chunk", j->err_chunk);
         jw_key(w, "line");
         if (j->err_line > 0)
@@ -426,7 +333,9 @@ static void out_group(struct xport *x, const struct group *g, struct sbuf *out)
     }
 }
 
-static void out_tag(struct arena *a, struct xport *x, const struct tag *t, struct sbuf *out)
+/* `alt`: the tag's aliases at the export's revision (n of them; SKOS only). */
+static void out_tag(struct arena *a, struct xport *x, const struct tag *t, const char **alt,
+                    size_t nalt, struct sbuf *out)
 {
     struct jw w;
     const char *cells[C_N] = {0};
@@ -493,6 +402,11 @@ static void out_tag(struct arena *a, struct xport *x, const struct tag *t, struc
         if (t->description) {
             sbuf_adds(out, " ;\n    skos:definition ");
             ttl_str(out, t->description);
+        }
+        /* Its old names: SKOS's other labels of a concept. The full name, as tagd:name. */
+        for (size_t i = 0; i < nalt; i++) {
+            sbuf_adds(out, " ;\n    skos:altLabel ");
+            ttl_str(out, alt[i]);
         }
         if (t->color) {
             sbuf_adds(out, " ;\n    tagd:color ");
@@ -701,8 +615,16 @@ static enum api_stream_state export_fill(struct hreq *r, struct core_ctx *cx, bo
         rc = core_asof_tag_list(cx, x->rev, &f, &ts, &n, &next, &total, &err);
         if (rc)
             goto broken;
-        for (size_t i = 0; i < n; i++)
-            out_tag(cx->a, x, &ts[i], out);
+        for (size_t i = 0; i < n; i++) {
+            const char **alt = NULL;
+            size_t nalt = 0;
+            if (x->fmt == XF_SKOS) {
+                rc = core_export_aliases(cx, x->rev, ts[i].id, &alt, &nalt, &err);
+                if (rc)
+                    goto broken;
+            }
+            out_tag(cx->a, x, &ts[i], alt, nalt, out);
+        }
         x->ntags += (int64_t)n;
         x->tag_cursor = next ? arena_strdup(&r->a, next) : NULL;
         if (next == NULL)
@@ -838,7 +760,7 @@ enum api_result native_export(struct hreq *r, struct core_ctx *cx)
 
 /* ---- import: records ---- */
 
-enum xtype { XT_GROUP, XT_TAG, XT_RESOURCE, XT_ASSIGN };
+enum xtype { XT_GROUP, XT_TAG, XT_RESOURCE, XT_ASSIGN, XT_ALIAS };
 
 /* One record of an import, parsed; strings in the request's arena. */
 struct xrec {
@@ -850,7 +772,8 @@ struct xrec {
     bool has_group;
     const char *kind, *key;  /* XT_RESOURCE, XT_ASSIGN */
     struct resource_input res;
-    const char *tag;         /* XT_ASSIGN */
+    const char *tag;         /* XT_ASSIGN; XT_ALIAS: the tag the alias names */
+    const char *alias;       /* XT_ALIAS (Turtle: skos:altLabel) */
     const char *context;
     const char **tags;       /* XT_RESOURCE with has_tags: exactly its direct tags */
     size_t ntags;
@@ -1368,6 +1291,7 @@ static void parse_csv(struct hreq *r, struct ximport *im)
 struct lit {
     const char *lang; /* NULL: a plain literal */
     const char *value;
+    int line;         /* skos:altLabel: where it was read */
     struct lit *next;
 };
 struct iris {
@@ -1381,7 +1305,7 @@ struct subj {
     const char *iri;
     int line;
     unsigned types;
-    struct lit *pref, *def;
+    struct lit *pref, *def, *alt;
     struct iris *broader, *members, *subjects;
     const char *tname, *color, *source, *kind, *key, *document, *group, *parent, *conflict;
     int protected_, archived, exclusive, restricted; /* -1 unset, 0, 1 */
@@ -1499,6 +1423,15 @@ static int sk_triple(void *arg, const struct ttl_term *s, const struct ttl_term 
         l->value = o->value;
         l->next = x->pref;
         x->pref = l;
+    } else if (IS(TTL_SKOS, "altLabel")) {
+        struct lit *l = arena_zalloc(a, sizeof(*l));
+        if (want_lit(o, "skos:altLabel", err))
+            return TG_EINVAL;
+        l->lang = o->lang;
+        l->value = o->value;
+        l->line = line;
+        l->next = x->alt;
+        x->alt = l;
     } else if (IS(TTL_SKOS, "definition")) {
         struct lit *l = arena_zalloc(a, sizeof(*l));
         if (want_lit(o, "skos:definition", err))
@@ -1806,6 +1739,40 @@ static void parse_skos(struct hreq *r, struct ximport *im)
                 }
         }
     }
+    /* Aliases after every tag: a tag of the document may bear a name an alias would take.
+     * tagd's own concepts (tagd:name) list their old full names without a language; another
+     * tool's list synonyms, in the import's language or none, which name a sibling of the
+     * concept as its prefLabel names it. */
+    for (size_t i = 0; i < k->n; i++) {
+        struct subj *s = k->all[i];
+        if (!(s->types & SK_CONCEPT))
+            continue;
+        for (struct lit *l = s->alt; l; l = l->next) {
+            struct xrec *x;
+            const char *dot, *name = l->value;
+            if (s->tname == NULL) {
+                size_t ln = strlen(k->lang);
+                if (l->lang && strcasecmp(l->lang, k->lang) != 0 &&
+                    !(strncasecmp(l->lang, k->lang, ln) == 0 && l->lang[ln] == '-'))
+                    continue;
+                name = segment(&r->a, l->value);
+                if (!*name)
+                    continue;
+                dot = strrchr(s->name, '.');
+                if (dot)
+                    name = arena_printf(&r->a, "%.*s.%s", (int)(dot - s->name), s->name, name);
+            } else if (l->lang) {
+                continue;
+            }
+            if (im->n >= IMPORT_MAX_ROWS) {
+                im->rc = too_many(im, l->line);
+                return;
+            }
+            x = rec_new(r, im, XT_ALIAS, l->line);
+            x->tag = s->name;
+            x->alias = name;
+        }
+    }
     for (size_t i = 0; i < k->n; i++) {
         struct subj *s = k->all[i];
         struct xrec *x;
@@ -1940,12 +1907,22 @@ void *native_import_prepare(struct hreq *r, struct core_ctx *cx)
     return im;
 }
 
-/* The error of a refused chunk: the native error, with the line and chunk in its details, and
- * the job as it is now. */
-static enum api_result import_refuse(struct hreq *r, const char *job_id, int64_t chunk,
-                                     int code, const struct tg_err *err, int line)
+/* Stores the refused chunk in its job, after the writer undid the chunk (core_ctx
+ * after_undo). */
+static int job_undo_put(struct core_ctx *cx, void *arg)
 {
-    struct job j;
+    struct tg_err err;
+
+    tg_err_clear(&err);
+    return core_import_job_put(cx, arg, &err);
+}
+
+/* The error of a refused chunk: the native error, with the line and chunk in its details, and
+ * the job as it is now (`j`, NULL for none), which the refusal is recorded in. */
+static enum api_result import_refuse(struct hreq *r, struct core_ctx *cx,
+                                     struct core_import_job *j, int64_t chunk, int code,
+                                     const struct tg_err *err, int line)
+{
     struct jw w;
     char msg[640];
 
@@ -1955,9 +1932,21 @@ static enum api_result import_refuse(struct hreq *r, const char *job_id, int64_t
                  err->field, err->field[0] ? "'" : "", err->msg);
     else
         snprintf(msg, sizeof(msg), "%s", err->msg);
-    memset(&j, 0, sizeof(j));
-    if (job_id)
-        job_record(job_id, chunk, 0, false, 0, code, err, line, &j);
+    if (j) {
+        j->state = CORE_JOB_FAILED;
+        j->failures++;
+        j->has_error = true;
+        j->err_chunk = chunk;
+        j->err_line = line;
+        snprintf(j->err_code, sizeof(j->err_code), "%s", tg_code_slug(code));
+        snprintf(j->err_field, sizeof(j->err_field), "%s", err->field);
+        snprintf(j->err_msg, sizeof(j->err_msg), "%s", err->msg);
+        j->updated_at = cx->now;
+        if (j->created_at == 0)
+            j->created_at = cx->now;
+        cx->after_undo = job_undo_put;
+        cx->after_undo_arg = j;
+    }
     api_json_begin(r, tg_code_status(code), &w);
     jw_obj(&w);
     jw_key(&w, "error");
@@ -1970,50 +1959,60 @@ static enum api_result import_refuse(struct hreq *r, const char *job_id, int64_t
         jw_kstr(&w, "field", err->field);
     if (line > 0)
         jw_kint(&w, "line", line);
-    if (job_id)
+    if (j)
         jw_kint(&w, "chunk", chunk);
     jw_obj_end(&w);
     jw_kstr(&w, "request_id", r->request_id);
     jw_obj_end(&w);
-    if (job_id && j.id[0]) {
+    if (j) {
         jw_key(&w, "job");
-        render_job(&w, &j);
+        render_job(&w, j);
     }
     jw_obj_end(&w);
     return API_ROLLBACK;
 }
 
-struct import_done {
-    const char *job;
-    int64_t chunk, rows, rev;
-    bool last;
-};
-
-/* After the commit, on the loop: the chunk counts, and the answer is the job. */
+/* After the commit, on the loop: the answer is the job as the chunk's transaction stored it. */
 static void import_render(struct hreq *r, void *arg)
 {
-    struct import_done *d = arg;
-    struct job j;
     struct jw w;
 
-    memset(&j, 0, sizeof(j));
-    job_record(d->job, d->chunk, d->rows, d->last, d->rev, 0, NULL, 0, &j);
     jw_init(&w, &r->out);
-    render_job(&w, &j);
+    render_job(&w, arg);
 }
 
-/* Applies the records in order; consecutive assignments of one resource go in one call. */
+/* Applies the records in order. Assignment records wait and go in bulk
+ * (core_import_assign_bulk) until a record that may depend on them: a group, a tag, or a
+ * resource that sets its tags exactly. A plain resource record does not wait: it only puts the
+ * resource row, which no waiting assignment reads but to find it (by key, and the waiting ones
+ * were found already). */
 static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line,
                         struct tg_err *err)
 {
     struct core_import_cache *cache = core_import_cache_new(cx);
-    const char *tags[256];
+    struct core_import_asg *wait = arena_alloc(cx->a, (im->n ? im->n : 1) * sizeof(*wait));
+    size_t nwait = 0;
     int rc = 0;
 
     for (size_t i = 0; i < im->n && rc == 0; i++) {
         const struct xrec *x = &im->recs[i];
-        size_t n = 0, j;
         *line = x->line;
+        if (x->type == XT_ASSIGN) {
+            wait[nwait].kind = x->kind;
+            wait[nwait].key = x->key;
+            wait[nwait].tag = x->tag;
+            wait[nwait].context = x->context;
+            wait[nwait].line = x->line;
+            nwait++;
+            continue;
+        }
+        if (nwait && (x->type != XT_RESOURCE || x->has_tags)) {
+            rc = core_import_assign_bulk(cx, cache, wait, nwait, line, err);
+            nwait = 0;
+            if (rc)
+                break;
+            *line = x->line;
+        }
         switch (x->type) {
         case XT_GROUP:
             rc = core_import_group(cx, &x->g, err);
@@ -2021,43 +2020,21 @@ static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line
         case XT_TAG:
             rc = core_import_tag(cx, &x->t, x->group, x->has_group, err);
             break;
+        case XT_ALIAS:
+            rc = core_import_alias(cx, x->tag, x->alias, err);
+            break;
         case XT_RESOURCE:
             rc = core_import_resource(cx, x->kind, x->key, &x->res, err);
             if (rc == 0 && x->has_tags)
                 rc = core_import_assign(cx, cache, x->kind, x->key, x->tags, x->ntags, NULL,
                                         true, err);
             break;
-        case XT_ASSIGN:
-            for (j = i; j < im->n && n < 256; j++) {
-                const struct xrec *y = &im->recs[j];
-                if (y->type != XT_ASSIGN || strcmp(y->kind, x->kind) != 0 ||
-                    strcmp(y->key, x->key) != 0 ||
-                    !((y->context == NULL && x->context == NULL) ||
-                      (y->context && x->context && strcmp(y->context, x->context) == 0)))
-                    break;
-                tags[n++] = y->tag;
-            }
-            rc = core_import_assign(cx, cache, x->kind, x->key, tags, n, x->context, false,
-                                    err);
-            if (rc && n > 1) {
-                /* Which line: again one at a time, for the error only (it rolls back). */
-                for (j = 0; j < n; j++) {
-                    struct tg_err e1;
-                    tg_err_clear(&e1);
-                    *line = im->recs[i + j].line;
-                    if (core_import_assign(cx, cache, x->kind, x->key, &tags[j], 1, x->context,
-                                           false, &e1)) {
-                        *err = e1;
-                        break;
-                    }
-                }
-            }
-            i += n - 1;
-            break;
         default:
             TG_BUG("unknown import record");
         }
     }
+    if (rc == 0 && nwait)
+        rc = core_import_assign_bulk(cx, cache, wait, nwait, line, err);
     return rc;
 }
 
@@ -2065,10 +2042,9 @@ enum api_result native_import(struct hreq *r, struct core_ctx *cx)
 {
     struct ximport *im = r->prep;
     const char *job_id = api_query(r, "job");
-    struct import_done *d;
+    struct core_import_job *j = arena_zalloc(&r->a, sizeof(*j));
     struct tg_err err;
     enum xfmt fmt;
-    struct job j;
     int64_t chunk = 0;
     bool last = true;
     int line = 0, rc;
@@ -2082,60 +2058,70 @@ enum api_result native_import(struct hreq *r, struct core_ctx *cx)
         return api_failf(r, TG_EINTERNAL, "body", "the chunk was not parsed");
     if (api_query_bool(r, "last", true, &last))
         return API_ROLLBACK;
+    tg_err_clear(&err);
     if (job_id) {
-        if (!job_get(job_id, cx->org_id, &j))
-            return api_failf(r, TG_ENOTFOUND, "job",
-                             "no import job '%s' (jobs are kept in memory: after a restart, "
-                             "import again from the start)",
-                             job_id);
-        if (api_query_int(r, "chunk", j.chunks_done, 0, INT64_MAX, &chunk))
+        rc = core_import_job_get(cx, job_id, j, &err);
+        if (rc)
+            return api_fail(r, rc, &err);
+        if (api_query_int(r, "chunk", j->chunks_done, 0, INT64_MAX, &chunk))
             return API_ROLLBACK;
-        if (j.ws_id != cx->ws_id)
+        if (j->ws_id != cx->ws_id)
             return api_failf(r, TG_ECONFLICT, "job", "job '%s' imports into another workspace",
                              job_id);
-        if (j.fmt != fmt)
-            return api_failf(r, TG_EINVAL, "content-type",
-                             "job '%s' imports %s, not %s", job_id, xfmt_types[j.fmt],
-                             xfmt_types[fmt]);
-        if (chunk != j.chunks_done) {
+        if (strcmp(j->format, xfmt_names[fmt]) != 0)
+            return api_failf(r, TG_EINVAL, "content-type", "job '%s' imports %s, not %s",
+                             job_id, j->format, xfmt_names[fmt]);
+        if (chunk != j->chunks_done) {
             tg_err_set(&err, TG_ECONFLICT, "chunk",
                        "job '%s' expects chunk %lld next, not %lld", job_id,
-                       (long long)j.chunks_done, (long long)chunk);
-            return import_refuse(r, NULL, chunk, TG_ECONFLICT, &err, 0);
+                       (long long)j->chunks_done, (long long)chunk);
+            return import_refuse(r, cx, NULL, chunk, TG_ECONFLICT, &err, 0);
         }
+        /* A job cut by a restart goes on from its next chunk. */
+        j->interrupted = false;
     } else {
+        char tok[40];
         if (api_query_int(r, "chunk", 0, 0, 0, &chunk))
             return API_ROLLBACK;
-        /* The job starts with its first chunk. A retried batch runs this again: the job it
-         * made the first time is then an orphan that ages out. */
-        job_new(cx->org_id, cx->ws_id, fmt, &j);
-        job_id = arena_strdup(&r->a, j.id);
+        /* The job starts with its first chunk, in its transaction. A retried request runs
+         * this again: the job it made the first time is then an orphan that ages out. */
+        secret_token(tok, sizeof(tok), "imp_");
+        snprintf(j->id, sizeof(j->id), "%.24s", tok);
+        j->org_id = cx->org_id;
+        j->ws_id = cx->ws_id;
+        snprintf(j->format, sizeof(j->format), "%s", xfmt_names[fmt]);
+        j->state = CORE_JOB_RUNNING;
     }
     if (im->rc)
-        return import_refuse(r, job_id, chunk, im->rc, &im->err, im->line);
-    tg_err_clear(&err);
+        return import_refuse(r, cx, j, chunk, im->rc, &im->err, im->line);
     rc = import_apply(cx, im, &line, &err);
     if (rc)
-        return import_refuse(r, job_id, chunk, rc, &err, line);
-    d = arena_zalloc(&r->a, sizeof(*d));
-    d->job = job_id;
-    d->chunk = chunk;
-    d->rows = (int64_t)im->n;
-    d->last = last;
-    d->rev = cx->rev;
+        return import_refuse(r, cx, j, chunk, rc, &err, line);
+    j->chunks_done = chunk + 1;
+    j->rows += (int64_t)im->n;
+    if (cx->rev)
+        j->last_rev = cx->rev;
+    j->state = last ? CORE_JOB_DONE : CORE_JOB_RUNNING;
+    rc = core_import_job_put(cx, j, &err);
+    if (rc)
+        return api_fail(r, rc, &err);
     r->content_type = "application/json";
-    return api_render_later(r, 200, import_render, d);
+    return api_render_later(r, 200, import_render, j);
 }
 
 enum api_result native_import_job(struct hreq *r, struct core_ctx *cx)
 {
-    struct job j;
+    struct core_import_job j;
+    struct tg_err err;
     struct jw w;
+    int rc;
 
     if (api_native_auth(r, cx, RIGHT_READ))
         return API_ROLLBACK;
-    if (!job_get(r->params[0], cx->org_id, &j))
-        return api_failf(r, TG_ENOTFOUND, "job", "no import job '%s'", r->params[0]);
+    tg_err_clear(&err);
+    rc = core_import_job_get(cx, r->params[0], &j, &err);
+    if (rc)
+        return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     render_job(&w, &j);
     return API_ANSWER;
