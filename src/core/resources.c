@@ -1341,6 +1341,9 @@ struct bulk_tag {
 
 struct bulk {
     struct core_ctx *ctx;
+    /* The workspace has enforced tag policies: every item takes the one-at-a-time path,
+     * which checks them against the resource's tags before and after (core/policies.c). */
+    bool policies;
     struct bulk_tag *tags[BULK_TAG_BUCKETS];
     struct bulk_row rows[XCHG_BULK_ROWS];
     size_t n;
@@ -1374,6 +1377,13 @@ static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg
             return rc;
         tg_err_clear(err);
         x->checked = rc == TG_ENOTFOUND || !g.exclusive;
+    }
+    if (x->checked) {
+        /* A tag the principal may not add (its assign list, a restricted subtree): the
+         * one-at-a-time path refuses it, naming why. */
+        struct tg_err no;
+        tg_err_clear(&no);
+        x->checked = core_assign_tag_allowed(b->ctx, &x->t, true, &no) == 0;
     }
     x->next = b->tags[(uint64_t)id % BULK_TAG_BUCKETS];
     b->tags[(uint64_t)id % BULK_TAG_BUCKETS] = x;
@@ -1492,7 +1502,7 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
     int rc;
 
     b->ctx = ctx;
-    rc = 0;
+    rc = core__policy_enforced(ctx, &b->policies, err);
     for (i = 0; i < nv && rc == 0; i++) {
         const struct core_bulk_add *x = &v[i];
         at = i;
@@ -1506,6 +1516,10 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
                             core_limits.max_batch);
             break;
         }
+        rc = core_assign_scope(ctx, x->resource_id, err);
+        if (rc)
+            break;
+        simple = !b->policies;
         for (size_t k = 0; k < x->n && rc == 0 && simple; k++) {
             struct bulk_tag *t;
             rc = bulk_tag(b, x->tag_ids[k], &t, err);
