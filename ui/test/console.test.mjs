@@ -6,7 +6,8 @@
 // view go to build/test-results/console/ ($TAGD_RESULTS/console/).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
@@ -23,8 +24,8 @@ async function shot(name, p = page) {
   await p.screenshot({ path: join(SHOTS, name + '.png'), fullPage: false });
 }
 
-async function signIn(p, token) {
-  await p.goto(tagd.url + '/ui/');
+async function signIn(p, token, url = tagd.url) {
+  await p.goto(url + '/ui/');
   await p.getByLabel('API token').fill(token);
   await p.getByRole('button', { name: 'Sign in with token' }).click();
   await p.getByRole('button', { name: 'Sign out' }).waitFor();
@@ -325,6 +326,98 @@ test('admin manages sources and revokes links', async () => {
   await applinks.getByRole('button', { name: 'Revoke ' + link.id }).click();
   await applinks.getByText('none').waitFor();
   assert.deepEqual((await tagd.native('GET', '/v1/applinks')).items, []);
+});
+
+test('admin refreshes external sources and sees each result in words', async () => {
+  // A tagd of its own that lets API-registered sources read local files, so that a refresh
+  // succeeds (counts) and fails (a bad document) without the network.
+  const dir = mkdtempSync(join(tmpdir(), 'tagd-console-src-'));
+  writeFileSync(join(dir, 'good.json'), JSON.stringify(['Ext.a', 'Ext.b']));
+  writeFileSync(join(dir, 'bad.json'), '{not json');
+  const t2 = await startTagd(['--sources-allow-local', '1']);
+  const p = await newPage();
+  try {
+    await t2.native('POST', '/v1/sources', { name: 'good', url: join(dir, 'good.json') });
+    await t2.native('POST', '/v1/sources', { name: 'bad', url: join(dir, 'bad.json') });
+    await signIn(p, ADMIN_TOKEN, t2.url);
+    await p.getByRole('link', { name: 'Admin' }).click();
+    const sources = p.getByRole('region', { name: 'External tag sources' });
+    await sources.getByRole('button', { name: 'Refresh good' }).click();
+    await sources.getByRole('status', { name: 'Refresh of good' })
+      .filter({ hasText: 'Refreshed: 3 created, 0 updated, 0 deleted, 0 unchanged.' }).waitFor();
+    assert.equal((await t2.native('GET', '/v1/tags/Ext.b')).source, 'good');
+    // Refresh all: the failing source says why next to it, and stops no other.
+    writeFileSync(join(dir, 'good.json'), JSON.stringify(['Ext.a']));
+    await sources.getByRole('button', { name: 'Refresh all' }).click();
+    await sources.getByRole('status', { name: 'Refresh of good' })
+      .filter({ hasText: '0 created, 0 updated, 1 deleted, 2 unchanged' }).waitFor();
+    const bad = sources.getByRole('status', { name: 'Refresh of bad' });
+    await bad.filter({ hasText: /^Refresh failed: \S/ }).waitFor();
+    assert.equal(await bad.locator('.error').count(), 1);
+    assert.equal((await t2.native('GET', '/v1/tags/Ext.b')).deleted, true);
+    await sources.scrollIntoViewIfNeeded();
+    await p.evaluate(() => window.scrollBy(0, -40)); // the heading too
+    await shot('admin-sources', p);
+    // A principal without the admin right (what a refresh takes) has no Refresh to press, even
+    // on the page's own URL.
+    const writer = await t2.token(['tags:read', 'tags:write'], 'writer');
+    const q = await newPage();
+    await signIn(q, writer, t2.url);
+    await q.goto(t2.url + '/ui/admin');
+    await q.getByRole('button', { name: 'Sign out' }).waitFor();
+    assert.equal(await q.getByRole('button', { name: /^Refresh/ }).count(), 0);
+    await q.context().close();
+  } finally {
+    await p.context().close();
+    await t2.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('admin creates an applink and a public link, shown once with a copy button, and revokes them', async () => {
+  await page.goto(tagd.url + '/ui/admin');
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: tagd.url });
+  const applinks = page.getByRole('region', { name: 'Applinks' });
+  await applinks.getByLabel('Resource key').fill('finance');
+  await applinks.getByLabel('Role').selectOption('contributor');
+  await applinks.getByRole('button', { name: 'Create applink' }).click();
+  const shown = applinks.getByRole('status');
+  await shown.getByText(/New applink to folder\/finance, shown once/).waitFor();
+  const [id, token] = await shown.locator('code').allTextContents();
+  const listed = (await tagd.native('GET', '/v1/applinks')).items;
+  assert.deepEqual(listed.map((l) => [l.id, l.role]), [[id, 'contributor']]);
+  assert.ok(token && !listed.some((l) => 'access_token' in l));
+  await shown.getByRole('button', { name: 'Copy access token' }).click();
+  await shown.getByText('Copied.').waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), token);
+  // The token answered works with the id, through the Oracle dialect's headers.
+  const r = await fetch(tagd.url + '/documents/api/1.2/folders/finance/tags', { headers: { appLinkID: id, accessToken: token } });
+  assert.notEqual(r.status, 401);
+  await page.reload();
+  await applinks.getByRole('cell', { name: id, exact: true }).waitFor();
+  assert.equal(await applinks.getByText(token).count(), 0); // shown once
+  page.once('dialog', (d) => d.accept());
+  await applinks.getByRole('button', { name: 'Revoke ' + id }).click();
+  await applinks.getByText('none').waitFor();
+
+  const pub = page.getByRole('region', { name: 'Public links' });
+  await pub.getByLabel('Resource key').fill('no-such-folder');
+  await pub.getByRole('button', { name: 'Create public link' }).click();
+  await pub.getByRole('alert').filter({ hasText: 'does not exist' }).waitFor();
+  assert.equal(await pub.getByLabel('Resource key').inputValue(), 'no-such-folder');
+  await pub.getByLabel('Resource key').fill('finance');
+  await pub.getByLabel(/Access code/).fill('short');
+  await pub.getByRole('button', { name: 'Create public link' }).click();
+  await pub.getByRole('alert').filter({ hasText: 'access_code' }).waitFor();
+  await pub.getByLabel(/Access code/).fill('a-long-access-code');
+  await pub.getByRole('button', { name: 'Create public link' }).click();
+  const pid = await pub.getByRole('status').locator('code').textContent();
+  await pub.getByRole('cell', { name: 'viewer, protected' }).waitFor();
+  assert.deepEqual((await tagd.native('GET', '/v1/publiclinks')).items.map((l) => [l.id, l.protected]), [[pid, true]]);
+  page.once('dialog', (d) => d.accept());
+  await pub.getByRole('button', { name: 'Revoke ' + pid }).click();
+  await pub.getByText('none').waitFor();
+  assert.deepEqual((await tagd.native('GET', '/v1/publiclinks')).items, []);
 });
 
 test('every control of every view has an accessible name', async () => {
