@@ -289,3 +289,30 @@ def test_first_start_prints_token_once(tmp_path):
     s.restart()
     assert s.read_log().count("admin token") == 1
     s.cleanup()
+
+
+def test_tag_list_with_usage_counts(admin):
+    for name in ("Use", "Use.a", "Use.b"):
+        assert admin.post("/v1/tags", json={"name": name}).status_code == 201
+    for key, tags in (("u1", ["Use"]), ("u2", ["Use.a"]), ("u3", ["Use.a", "Use.b"])):
+        r = admin.post("/v1/resources/file/%s/tags" % key, json={"tags": tags})
+        assert r.status_code in (200, 201), r.text
+
+    def usage():
+        r = admin.get("/v1/tags", params={"prefix": "Use", "counts": "true"})
+        assert r.status_code == 200, r.text
+        return {t["name"]: t["usage"] for t in r.json()["items"]}
+
+    assert usage() == {"Use": {"resources": 1, "subtree": 3},
+                       "Use.a": {"resources": 2, "subtree": 2},
+                       "Use.b": {"resources": 1, "subtree": 1}}
+    # Without counts the list has no usage member.
+    assert "usage" not in admin.get("/v1/tags", params={"prefix": "Use"}).json()["items"][0]
+    # Counts move with assignments (a cached list would not).
+    assert admin.delete("/v1/resources/file/u3/tags/Use.a").status_code in (200, 204)
+    assert usage()["Use.a"] == {"resources": 1, "subtree": 1}
+    assert usage()["Use"]["subtree"] == 3
+    r = admin.get("/v1/tags", params={"counts": "yes"})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "counts"
+    r = admin.get("/v1/tags", params={"counts": "true", "as_of": "1"})
+    assert r.status_code == 400 and r.json()["error"]["details"]["field"] == "counts"

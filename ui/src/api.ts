@@ -31,6 +31,8 @@ export interface Tag {
   version: number;
   created_by?: string;
   updated_at?: string;
+  /** Only in GET /v1/tags?counts=true: resources carrying it directly, and with its subtree. */
+  usage?: { resources: number; subtree: number };
 }
 
 export interface Resource {

@@ -44,7 +44,7 @@ export function useAllTags(reload: number, fixed?: Map<number, Tag>) {
     // rebuilding and sorting the tree costs tens of milliseconds at 50,000 tags.
     let shown = 0;
     allPages<Tag>(
-      '/v1/tags',
+      '/v1/tags?counts=true',
       (items) => {
         for (const t of items) m.set(t.id, t);
         const now = performance.now();
@@ -175,6 +175,17 @@ function VirtualList(props: {
               <Swatch color={r.tag.color} />
               <span class="label">{props.flat ? r.tag.name : r.tag.display_name}</span>
               {r.tag.source !== 'curated' && <span class="badge">{r.tag.source}</span>}
+              {r.tag.usage && (
+                // Hidden from screen readers, which would hear it in every row's name; the
+                // selected tag's panel says it in words.
+                <span
+                  class="uses"
+                  aria-hidden="true"
+                  title={`${r.tag.usage.resources} resources directly, ${r.tag.usage.subtree} with its subtree`}
+                >
+                  {r.tag.usage.subtree}
+                </span>
+              )}
             </div>
           );
         })}

@@ -201,6 +201,11 @@ test('query: count and results as you type, column of a syntax error, URL holds 
 test('renames a subtree after a confirmation that counts what it touches', async () => {
   await page.getByRole('link', { name: 'Taxonomy' }).click();
   await page.getByRole('tree').getByRole('treeitem', { name: 'Country' }).click();
+  // Each row shows how many resources carry the tag or its subtree: the folder carries
+  // Country.DE.
+  assert.equal(await page.locator('[data-name="Country"] .uses').textContent(), '1');
+  assert.equal(await page.locator('[data-name="Country"] .uses').getAttribute('title'),
+    '0 resources directly, 1 with its subtree');
   await page.getByLabel('Full name (rename or move)').fill('Nation');
   await page.getByRole('button', { name: 'Save' }).click();
   const dlg = page.getByRole('dialog', { name: 'Rename Country?' });

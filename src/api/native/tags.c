@@ -216,9 +216,9 @@ enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx)
     struct tag_filter f;
     struct tg_err err;
     struct tag *tags;
-    const char *next;
-    int64_t total = 0;
-    bool steward;
+    const char *next, *cv;
+    int64_t total = 0, *own = NULL, *tree = NULL;
+    bool steward, counts = false;
     size_t n;
     struct jw w;
     int rc;
@@ -226,31 +226,62 @@ enum api_result native_tags_list(struct hreq *r, struct core_ctx *cx)
     if (api_native_auth(r, cx, RIGHT_READ) || tag_filter_from_query(r, &f) ||
         native_as_of(r, cx, &asof))
         return API_ROLLBACK;
+    cv = api_query(r, "counts");
+    if (cv && strcmp(cv, "true") == 0)
+        counts = true;
+    else if (cv && strcmp(cv, "false") != 0)
+        return api_failf(r, TG_EINVAL, "counts", "'counts' must be true or false");
+    if (counts && asof.set)
+        return api_failf(r, TG_EINVAL, "counts", "'counts' are the present's: not with as_of");
     /* The cache knows no principal, and drafts are shown to stewards only: their lists are
-     * the ones cached, and only they read the cache. */
+     * the ones cached, and only they read the cache. Counts move with every assignment, which
+     * does not drop the cache: a list with them is never cached. */
     steward = (cx->who.rights & (RIGHT_WRITE | RIGHT_ADMIN)) != 0;
-    if (!asof.set && steward && api_cache_serve(r, cx))
+    if (!asof.set && steward && !counts && api_cache_serve(r, cx))
         return API_ANSWER;
     tg_err_clear(&err);
     if (asof.set)
         rc = core_asof_tag_list(cx, asof.rev, &f, &tags, &n, &next, &total, &err);
     else
         rc = core_tag_list(cx, &f, &tags, &n, &next, &total, &err);
+    if (rc == 0 && counts) {
+        /* The console's tree shows them on every row: from the engine, a bitmap's
+         * cardinality each (the store counts when no engine is loaded). */
+        own = arena_alloc(&r->a, (n ? n : 1) * sizeof(*own));
+        tree = arena_alloc(&r->a, (n ? n : 1) * sizeof(*tree));
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            rc = core_tag_usage_total(cx, &tags[i], false, &own[i], &err);
+            if (rc == 0)
+                rc = core_tag_usage_total(cx, &tags[i], true, &tree[i], &err);
+        }
+    }
     if (rc)
         return api_fail(r, rc, &err);
     api_json_begin(r, 200, &w);
     jw_obj(&w);
     jw_key(&w, "items");
     jw_arr(&w);
-    for (size_t i = 0; i < n; i++)
-        render_tag(&w, r, &tags[i]);
+    for (size_t i = 0; i < n; i++) {
+        if (!counts) {
+            render_tag(&w, r, &tags[i]);
+            continue;
+        }
+        jw_obj(&w);
+        render_tag_fields(&w, r, &tags[i]);
+        jw_key(&w, "usage");
+        jw_obj(&w);
+        jw_kint(&w, "resources", own[i]);
+        jw_kint(&w, "subtree", tree[i]);
+        jw_obj_end(&w);
+        jw_obj_end(&w);
+    }
     jw_arr_end(&w);
     jw_kstr(&w, "next_cursor", next);
     jw_kint(&w, "total", total);
     if (asof.set)
         native_render_as_of(&w, &asof);
     jw_obj_end(&w);
-    if (!asof.set && steward)
+    if (!asof.set && steward && !counts)
         api_cache_store(r, cx);
     return API_ANSWER;
 }
