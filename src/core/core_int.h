@@ -160,6 +160,10 @@ void core__fresh_note(struct engine *e, const char *entity, int64_t id, int64_t 
  * and *wait_rev is the revision the engine must reach for that. True without notes (a shared
  * store: the instance's index as it is). */
 bool core__fresh_tree(const struct eng_snap *s, int64_t resource_id, int64_t *wait_rev);
+/* True when snapshot `s` holds every committed change to assignments and resources that the
+ * writer noted; else false with *wait_rev the newest such revision it lacks (a tag's deletion
+ * counts who carries it from them). */
+bool core__fresh_assignments(const struct eng_snap *s, int64_t *wait_rev);
 
 /* The offset of a field of type `ftype` in a model struct (another type does not compile). */
 #define VERSIONED_AT(type, field, ftype)                                                           \

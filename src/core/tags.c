@@ -188,8 +188,7 @@ static const char *tag_change_json(struct core_ctx *ctx, const void *before, con
         return doc;
     what = t && !t->deleted ? "add" : "remove";
     s = engine_acquire(ctx->engine);
-    (void)core__fresh_tree(s, 0, &wait);
-    if (eng_snap_rev(s) < wait) {
+    if (!core__fresh_assignments(s, &wait)) {
         /* Who carries it is every commit's work: wait for the engine to hold them all. */
         engine_release(ctx->engine, s);
         if (!engine_wait(ctx->engine, wait, 2000))

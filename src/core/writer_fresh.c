@@ -165,3 +165,26 @@ bool core__fresh_tree(const struct eng_snap *s, int64_t resource_id, int64_t *wa
     pthread_mutex_unlock(&fresh.mu);
     return ok;
 }
+
+bool core__fresh_assignments(const struct eng_snap *s, int64_t *wait_rev)
+{
+    int64_t rev = eng_snap_rev(s);
+
+    pthread_mutex_lock(&fresh.mu);
+    *wait_rev = 0;
+    if (fresh.on) {
+        fresh_trim(rev);
+        /* Only committed notes count: later ones are this transaction's, which the engine
+         * cannot have. The revision waited for is one that wrote change records (a note's),
+         * never merely the last taken: a revision that changed nothing is never applied on
+         * PostgreSQL, where the engine's revision is the change log's. */
+        for (size_t i = 0; i < fresh.n; i++)
+            if (fresh.v[i].rev <= fresh.committed_rev && fresh.v[i].rev > *wait_rev)
+                *wait_rev = fresh.v[i].rev;
+        if (fresh.lost_rev > rev && fresh.lost_rev <= fresh.committed_rev &&
+            fresh.lost_rev > *wait_rev)
+            *wait_rev = fresh.lost_rev;
+    }
+    pthread_mutex_unlock(&fresh.mu);
+    return *wait_rev <= rev;
+}

@@ -744,6 +744,7 @@ def test_refresh_file_source_adds_changes_drops(src_server):
     write(p, [{"name": "Crm.Customer.Name", "description": "the full name"},
               "Crm.Order", "Crm.Invoice", "Shared.curated"])
     r = a.post("/tag/refresh")
+    assert "sources" in r.json(), r.text
     res = {s["name"]: s for s in r.json()["sources"]}["crm"]
     assert res["created"] == 1  # Crm.Invoice
     assert res["updated"] == 1 and res["deleted"] == 1
