@@ -627,7 +627,9 @@ def test_expiry_added_on_a_is_gone_on_b_at_once(pg_base):
     db_dir = tempfile.mkdtemp(prefix="tagd-multi-exp-")
     store = pg_store_for(db_dir)
     a = Server(extra_args=["--store", store], env={"TAGD_TEST_SWEEP_DELAY_MS": "5000"}).start()
-    b = Server(extra_args=["--store", store]).start()
+    # B's reads after the expiry wait for B's sweep: on a loaded machine (CI's PostgreSQL
+    # pass) longer than the default 2 s, which answered 503.
+    b = Server(extra_args=["--store", store, "--min-revision-wait", "10000"]).start()
     try:
         A, B = Api(a, ADMIN_TOKEN), Api(b, ADMIN_TOKEN)
         assert A.post("/v1/tags", json={"name": "MultiExp.tmp"}).status_code == 201
