@@ -177,33 +177,89 @@ void jw_str(struct jw *w, const char *s)
         jw_strn(w, s, strlen(s));
 }
 
-void jw_int(struct jw *w, int64_t v)
+/* v in decimal at p, which has room for 20 bytes; returns the bytes written. Every list renders
+ * ids, positions and versions (a page of 100 ids took 16% of a query's instructions): two
+ * digits per step, written backwards from the end the digit count gives. */
+static size_t fmt_int(char *p, int64_t v)
 {
-    /* Every list renders ids, positions and versions (a page of 100 ids took 16% of a query's
-     * instructions): two digits per step, and the separator and the digits in one append. */
     static const char pairs[201] = "00010203040506070809101112131415161718192021222324252627282930"
                                    "31323334353637383940414243444546474849505152535455565758596061"
                                    "62636465666768697071727374757677787980818283848586878889909192"
                                    "93949596979899";
-    char buf[24], *p = buf + sizeof(buf);
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v, t = u;
+    size_t d = 1, neg = v < 0;
+    char *e;
 
+    while (t >= 10000) {
+        t /= 10000;
+        d += 4;
+    }
+    d += t >= 1000 ? 3 : t >= 100 ? 2 : t >= 10 ? 1 : 0;
+    if (neg)
+        *p = '-';
+    e = p + neg + d;
     while (u >= 100) {
-        p -= 2;
-        memcpy(p, pairs + (u % 100) * 2, 2);
+        e -= 2;
+        memcpy(e, pairs + (u % 100) * 2, 2);
         u /= 100;
     }
-    if (u >= 10) {
-        p -= 2;
-        memcpy(p, pairs + u * 2, 2);
-    } else {
-        *--p = (char)('0' + u);
-    }
-    if (v < 0)
-        *--p = '-';
+    if (u >= 10)
+        memcpy(e - 2, pairs + u * 2, 2);
+    else
+        e[-1] = (char)('0' + u);
+    return neg + d;
+}
+
+void jw_int(struct jw *w, int64_t v)
+{
+    char buf[24];
+    size_t n = 0;
+
     if (jw_sep_due(w))
-        *--p = ',';
-    sbuf_add(w->b, p, (size_t)(buf + sizeof(buf) - p));
+        buf[n++] = ',';
+    n += fmt_int(buf + n, v);
+    sbuf_add(w->b, buf, n);
+}
+
+/* Adds d to the decimal digits s[0..n); false when the sum needs another digit (s is then
+ * not the sum). */
+static bool dec_add(char *s, size_t n, uint64_t d)
+{
+    if (n && d < 10 && s[n - 1] + d <= '9') { /* most steps: no carry */
+        s[n - 1] = (char)(s[n - 1] + d);
+        return true;
+    }
+    for (size_t i = n; d && i-- > 0;) {
+        uint64_t x = (uint64_t)(s[i] - '0') + d;
+        s[i] = (char)('0' + x % 10);
+        d = x / 10;
+    }
+    return d == 0;
+}
+
+void jw_ints(struct jw *w, const int64_t *v, size_t n)
+{
+    /* A page of ids is ascending, most a few apart: the next one's digits are the last one's
+     * plus the difference, added digit by digit from the end (one or two steps where formatting
+     * anew took about 45 instructions). One append per kilobyte, not per value. */
+    char buf[1024], cur[24];
+    size_t at = 0, len = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        if (at > sizeof(buf) - 48) {
+            sbuf_add(w->b, buf, at);
+            at = 0;
+        }
+        if (jw_sep_due(w))
+            buf[at++] = ',';
+        if (!(i > 0 && v[i - 1] >= 0 && v[i] > v[i - 1] && v[i] - v[i - 1] < 1000 &&
+              dec_add(cur, len, (uint64_t)(v[i] - v[i - 1]))))
+            len = fmt_int(cur, v[i]);
+        memcpy(buf + at, cur, sizeof(cur)); /* a fixed size: two moves, not a call */
+        at += len;
+    }
+    if (at)
+        sbuf_add(w->b, buf, at);
 }
 
 void jw_double(struct jw *w, double v)

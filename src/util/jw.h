@@ -31,6 +31,8 @@ void jw_keyn(struct jw *w, const char *k, size_t n);
 void jw_str(struct jw *w, const char *s); /* NULL renders null */
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_int(struct jw *w, int64_t v);
+/** The n values as successive array elements, as n calls of jw_int would write them. */
+void jw_ints(struct jw *w, const int64_t *v, size_t n);
 /** A time (ms since the epoch) as an ISO-8601 UTC string, e.g. "2026-11-23T11:54:56.123Z". */
 void jw_time(struct jw *w, int64_t ms);
 void jw_double(struct jw *w, double v);

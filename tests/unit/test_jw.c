@@ -255,6 +255,68 @@ static void test_integers_every_width(void **state)
     }
 }
 
+/* jw_ints writes what a jw_int per value writes, across its kilobyte flushes (300 values of up
+ * to 20 bytes) and after a key. */
+static void test_ints_as_jw_int_writes_them(void **state)
+{
+    (void)state;
+    int64_t vals[300];
+    struct sbuf a, b;
+    struct jw wa, wb;
+    uint64_t x = 88172645463325252ULL;
+
+    for (size_t i = 0; i < 300; i++) {
+        x ^= x << 13; /* xorshift: every width, both signs */
+        x ^= x >> 7;
+        x ^= x << 17;
+        vals[i] = (int64_t)(x >> (i % 64));
+    }
+    vals[0] = INT64_MIN;
+    vals[1] = 0;
+    /* Ascending runs, as pages of ids are: the digits carried into, and growing a digit. */
+    {
+        static const int64_t asc[] = {1,   2,   9,   10,  11,   99,   100,  101,
+                                      998, 1001, 1999, 2000, 9999, 10000, 10999, 11998,
+                                      INT64_MAX - 5, INT64_MAX};
+        int64_t from = 99990;
+        for (size_t i = 0; i < sizeof(asc) / sizeof(asc[0]); i++)
+            vals[100 + i] = asc[i];
+        for (size_t i = 150; i < 300; i++) {
+            from += (int64_t)(i % 7 == 0 ? 997 : i % 5);
+            vals[i] = from; /* through 100,000; equal neighbours too */
+        }
+        vals[200] = -3;
+        vals[201] = -1;
+    }
+    sbuf_init(&a, 0);
+    sbuf_init(&b, 0);
+    jw_init(&wa, &a);
+    jw_init(&wb, &b);
+    jw_obj(&wa);
+    jw_obj(&wb);
+    jw_key(&wa, "ids");
+    jw_key(&wb, "ids");
+    jw_arr(&wa);
+    jw_arr(&wb);
+    for (size_t i = 0; i < 300; i++)
+        jw_int(&wa, vals[i]);
+    jw_ints(&wb, vals, 300);
+    jw_ints(&wb, vals, 0);
+    jw_arr_end(&wa);
+    jw_arr_end(&wb);
+    jw_kint(&wa, "n", 1);
+    jw_kint(&wb, "n", 1);
+    jw_obj_end(&wa);
+    jw_obj_end(&wb);
+    assert_string_equal(sbuf_str(&b), sbuf_str(&a));
+    {
+        static const char head[] = "{\"ids\":[-9223372036854775808,0,";
+        assert_true(strncmp(sbuf_str(&b), head, sizeof(head) - 1) == 0);
+    }
+    sbuf_release(&a);
+    sbuf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +328,7 @@ int main(void)
         cmocka_unit_test(test_sbuf_ceiling),
         cmocka_unit_test(test_quoting_every_byte_everywhere),
         cmocka_unit_test(test_sbuf_repeat),
+        cmocka_unit_test(test_ints_as_jw_int_writes_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

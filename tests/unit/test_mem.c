@@ -39,6 +39,10 @@ static void test_secret(void **state)
     secret_hash(t1, strlen(t1), h2);
     assert_string_equal(h1, h2);
     assert_int_equal(strlen(h1), 64);
+    /* Stored hashes must stay what they were: keyed BLAKE2b-256 in lower-case hex, as Python's
+     * hashlib.blake2b(b"tagd_abc", digest_size=32, key=b"tagd-token-hash-v1") gives. */
+    secret_hash("tagd_abc", 8, h1);
+    assert_string_equal(h1, "d05353633187bc853f851d4636f9d3ba3193b406179d1d0dad7d1be659b97895");
     assert_int_equal(secret_pw_hash("correct horse", pw), 0);
     assert_true(strncmp(pw, "$argon2id$", 10) == 0);
     assert_true(secret_pw_verify(pw, "correct horse"));

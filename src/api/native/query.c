@@ -88,8 +88,7 @@ static enum api_result run_query(struct hreq *r, struct core_ctx *cx, const stru
     if (p->ids_only && !p->count_only) {
         jw_key(&w, "ids");
         jw_arr(&w);
-        for (size_t i = 0; i < res.n; i++)
-            jw_int(&w, res.ids[i]);
+        jw_ints(&w, res.ids, res.n);
         jw_arr_end(&w);
     } else if (!p->count_only) {
         jw_key(&w, "items");
