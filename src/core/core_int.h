@@ -30,6 +30,16 @@ void *vec_push(struct core_ctx *ctx, struct vec *v);
 
 /* ---- assign rights (assign_rights.c) ---- */
 
+struct qnode;
+struct qerr;
+/** The parsed tree of a query text, its names normalized, from the thread's parse cache
+ * (core/query.c); read-only, valid until the thread's next call. -1 with pe filled when the
+ * text does not parse. */
+int core__query_tree(struct core_ctx *ctx, const char *text, const struct qnode **tree,
+                     struct qerr *pe);
+/** Frees the thread's parse cache (core_thread_done). */
+void core__query_cache_done(void);
+
 /** The innermost live restricted subtree of ctx's workspace holding the tag of name key `key`
  * (the tag itself or an ancestor with assign_restricted): its id in *root_id (0: none), its
  * name and name key (arena; either out may be NULL). */

@@ -17,9 +17,8 @@ static void fault(struct core_query_err *qe, enum core_query_fault f, const stru
     snprintf(qe->msg, sizeof(qe->msg), "%s", e->msg);
 }
 
-/* Notes in ctx->alias_hits the leaves of `n` that named a tag by an alias, as the engine
- * resolved them (core/aliases.c), for the dialect to tell. */
-/* The terms the engine resolved through an alias, for the answer to name (X-Tagd-Alias). */
+/* The terms the engine resolved through an alias (core/aliases.c), noted in ctx->alias_hits
+ * for the answer to name (X-Tagd-Alias). */
 static void note_aliases(struct core_ctx *ctx, const struct eng_alias_hit *e)
 {
     struct alias_hit **at = &ctx->alias_hits;
@@ -37,6 +36,73 @@ static void note_aliases(struct core_ctx *ctx, const struct eng_alias_hit *e)
     }
 }
 
+/* Parsed queries, per thread: a client asks the same few queries again and again, and parsing
+ * one with its names normalized cost a nested query a tenth of its instructions
+ * (bench/pubcost.py). A tree depends on its text alone (names are resolved against the tag
+ * dictionary at each evaluation), so an entry never goes stale; it is only evicted, the least
+ * recently used first. Invariant: an entry with text != NULL holds that text's tree, allocated
+ * in its own arena, and is never written while a request reads it (one thread, one request at
+ * a time). */
+#define PARSE_CACHE 32
+
+struct parsed {
+    char *text; /* NULL: free */
+    size_t n;
+    struct arena a;
+    const struct qnode *tree;
+    uint64_t used;
+};
+
+static _Thread_local struct parsed parse_cache[PARSE_CACHE];
+static _Thread_local uint64_t parse_clock;
+
+int core__query_tree(struct core_ctx *ctx, const char *text, const struct qnode **tree,
+                     struct qerr *pe)
+{
+    size_t n = strlen(text);
+    struct parsed *v = &parse_cache[0];
+    struct qnode *t;
+
+    for (int i = 0; i < PARSE_CACHE; i++) {
+        struct parsed *e = &parse_cache[i];
+        if (e->text && e->n == n && memcmp(e->text, text, n) == 0) {
+            e->used = ++parse_clock;
+            *tree = e->tree;
+            return 0;
+        }
+        if (v->text && (e->text == NULL || e->used < v->used))
+            v = e;
+    }
+    /* A text that does not parse is not kept: it is answered from the request's arena. */
+    if (query_parse(ctx->a, text, n, &t, pe) != 0)
+        return -1;
+    if (v->text)
+        arena_release(&v->a);
+    arena_init(&v->a);
+    if (query_parse(&v->a, text, n, &t, pe) != 0) { /* cannot differ from the first parse */
+        arena_release(&v->a);
+        v->text = NULL;
+        return -1;
+    }
+    query_normalize(&v->a, t);
+    v->text = arena_strndup(&v->a, text, n);
+    v->n = n;
+    v->tree = t;
+    v->used = ++parse_clock;
+    assert(v->text && v->tree);
+    *tree = t;
+    return 0;
+}
+
+void core__query_cache_done(void)
+{
+    for (int i = 0; i < PARSE_CACHE; i++) {
+        if (parse_cache[i].text)
+            arena_release(&parse_cache[i].a);
+        memset(&parse_cache[i], 0, sizeof(parse_cache[i]));
+    }
+}
+
 int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
                          struct core_query_result *out, struct core_query_err *qe,
                          struct tg_err *err)
@@ -45,7 +111,7 @@ int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
     const struct eng_snap *s;
     struct eng_result res;
     struct eng_query o;
-    struct qnode *tree;
+    const struct qnode *tree;
     struct qerr pe;
     int rc;
 
@@ -65,7 +131,7 @@ int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
             !core_parse_id(dec, "r", &o.after_id))
             return tg_err_set(err, TG_EINVAL, "cursor", "cursor is invalid");
     }
-    if (query_parse(ctx->a, q->text, strlen(q->text), &tree, &pe) != 0) {
+    if (core__query_tree(ctx, q->text, &tree, &pe) != 0) {
         fault(qe, CORE_QUERY_SYNTAX, &pe);
         return tg_err_set(err, TG_EINVAL, "query", "%s", pe.msg);
     }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/mem.h"
 #include "util/secret.h"
 
@@ -204,6 +205,8 @@ static bool auth_cache_get(struct core_ctx *ctx, const char *hash, uint64_t epoc
 
 void core_thread_done(void)
 {
+    core__query_cache_done();
+    eng_thread_done();
     for (int i = 0; i < AUTH_CACHE; i++) {
         xfree(auth_cache[i].strs);
         memset(&auth_cache[i], 0, sizeof(auth_cache[i]));

@@ -42,6 +42,9 @@ typedef void engine_progress_fn(void *arg, int64_t resources, int64_t assignment
 void engine_set_progress(engine_progress_fn *fn, void *arg);
 /** Frees the engine; every snapshot must have been released. */
 void engine_free(struct engine *e);
+/** Frees what queries kept on the calling thread (dense copies of containers, eval.c); for
+ * every thread that ran queries, before it ends. */
+void eng_thread_done(void);
 /** Applies every change committed after the last applied revision and publishes a new
  * snapshot. Call outside any transaction of `c`. On failure nothing is published and the next
  * call retries from the same revision. */

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/name.h"
 #include "util/sbuf.h"
 
 enum tok_kind { T_END, T_LPAREN, T_RPAREN, T_AND, T_OR, T_NOT, T_NAME, T_SUBTREE, T_HAS, T_KIND };
@@ -367,6 +368,24 @@ int query_parse(struct arena *a, const char *src, size_t n, struct qnode **out, 
         return -1;
     *out = q;
     return 0;
+}
+
+void query_normalize(struct arena *a, struct qnode *q)
+{
+    struct tg_err err;
+    char *nfc, *key;
+
+    if (q->a)
+        query_normalize(a, q->a);
+    if (q->b)
+        query_normalize(a, q->b);
+    if (q->kind != QN_TAG && q->kind != QN_SUBTREE && q->kind != QN_HAS)
+        return;
+    tg_err_clear(&err);
+    if (name_normalize(a, q->name, strlen(q->name), true, "query", &nfc, &key, &err) == 0) {
+        q->nfc = nfc;
+        q->key = key;
+    }
 }
 
 static void sexpr(struct sbuf *b, const struct qnode *q)

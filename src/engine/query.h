@@ -30,6 +30,9 @@ struct qnode {
     enum qnode_kind kind;
     int col;          /* 1-based character column where the term or operator starts */
     const char *name; /* leaves: the unescaped name (NUL-terminated, in the arena) */
+    /* Tag leaves after query_normalize: the name in NFC and its dictionary key, or both NULL
+     * (not normalized yet, or not a valid name: evaluation normalizes, and reports it). */
+    const char *nfc, *key;
     struct qnode *a, *b;
 };
 
@@ -44,6 +47,10 @@ struct qerr {
  *         was expected and what was found).
  */
 int query_parse(struct arena *a, const char *src, size_t n, struct qnode **out, struct qerr *e);
+
+/** Normalizes every tag leaf's name into nfc and key (in `a`), so that a tree kept for many
+ * evaluations (core's parse cache) does not normalize its names on each. */
+void query_normalize(struct arena *a, struct qnode *q);
 
 /** The tree as an S-expression, e.g. "(and (tag A) (not (subtree B)))"; for tests and logs. */
 const char *query_sexpr(struct arena *a, const struct qnode *q);

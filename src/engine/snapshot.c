@@ -6,6 +6,7 @@
 #include "engine/engine_int.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <string.h>
 #include <time.h>
@@ -253,13 +254,18 @@ void *eng__mem_dup(struct engine *e, const void *p, size_t n)
 
 /* ---- the build: beginning, abandoning, publishing ---- */
 
+static _Atomic uint64_t eng_gens;
+
 void eng__build_begin(struct engine *e)
 {
     struct eng_snap *b;
 
     assert(e->b == NULL); /* one build at a time (engine_catch_up holds catch_mu) */
     b = xcalloc(1, sizeof(*b));
-    e->gen++;
+    /* Unique in the process, not only in this engine: a reader's dense copies (eval.c) name
+     * a bitmap's contents by its address and generation, and another engine may reuse the
+     * address of a freed bitmap. Still increasing for this engine. */
+    e->gen = atomic_fetch_add(&eng_gens, 1) + 1;
     if (e->cur) {
         /* Readers change cur->refs under the mutex: copy the snapshot under it too. */
         pthread_mutex_lock(&e->mu);

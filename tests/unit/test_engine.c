@@ -1579,10 +1579,95 @@ static void test_fused_like_bitmaps(void **state)
     engine_free(e);
 }
 
+/* Queries keep dense copies of array containers between runs (eval.c, dense_words), named by
+ * bitmap and generation. After each commit of random adds and removals (tags of 150 to 1,500
+ * resources: array and run containers above the copies' threshold and runs below it, which
+ * writes replace and free),
+ * every fused answer must still be the bitmap path's, on the snapshot of that commit; half of
+ * the trees come with their names normalized ahead (query_normalize, core's parse cache). */
+static void test_fused_across_writes(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"X", "Y", "Z", "Z.W"};
+    static const char *const exprs[] = {"X or Y", "X and not Y", "(X or Z.*) and not Y",
+                                        "not X and Z", "(Y or (X and (Z.* or Z.W))) and not Z"};
+    enum { NT = 4, NR = 3000, NE = sizeof(exprs) / sizeof(exprs[0]) };
+    int64_t tags[NT], rids[NR];
+    unsigned seed = 777;
+    struct tg_err err;
+    char key[32];
+
+    for (int i = 0; i < NT; i++)
+        tags[i] = tag(f, names[i]);
+    for (int i = 0; i < NR; i++) {
+        snprintf(key, sizeof(key), "r%d", i);
+        rids[i] = res(f, "file", key, i >= 100 && i % 10 ? "r1" : NULL);
+    }
+    for (int i = 0; i < NR; i++) {
+        int64_t ts[3];
+        size_t n = 0;
+        if (rand_r(&seed) % 4 == 0)
+            ts[n++] = tags[i % 2];
+        if (i % 37 <= 20) /* 81 runs off word boundaries: a run container copied dense */
+            ts[n++] = tags[2];
+        if (i % 500 <= 130) /* 6 runs: a run container spread in place */
+            ts[n++] = tags[3];
+        if (n)
+            assert_int_equal(core_assign_add(&f->cx, rids[i], ts, n, NULL, NULL, NULL, &err), 0);
+    }
+    assert_int_equal(core_assign_add(&f->cx, rids[1], &tags[0], 1, NULL, NULL, NULL, &err), 0);
+    apply(f, &e);
+    for (int round = 0; round < 40; round++) {
+        for (int op = 0; op < 150; op++) {
+            int r = rand_r(&seed) % NR, t = rand_r(&seed) % NT;
+            tg_err_clear(&err);
+            if (rand_r(&seed) % 2)
+                core_assign_add(&f->cx, rids[r], &tags[t], 1, NULL, NULL, NULL, &err);
+            else
+                core_assign_remove(&f->cx, rids[r], tags[t], &err);
+        }
+        apply(f, &e);
+        const struct eng_snap *s = engine_acquire(e);
+        for (int q = 0; q < 2 * NE; q++) {
+            struct eng_query o;
+            struct eng_result res;
+            struct qnode *tree;
+            struct qerr qe;
+            struct sbuf b;
+            const char *want, *src = exprs[q % NE];
+            memset(&o, 0, sizeof(o));
+            o.ws_id = f->cx.ws_id;
+            o.effective = q >= NE;
+            o.limit = 50;
+            eng__fused = false;
+            want = answer(f, s, src, &o);
+            eng__fused = true;
+            assert_int_equal(query_parse(&f->a, src, strlen(src), &tree, &qe), 0);
+            if (round % 2)
+                query_normalize(&f->a, tree);
+            assert_int_equal(eng_query_run(s, &f->a, tree, &o, &res, &qe, &err), 0);
+            sbuf_init(&b, 0);
+            sbuf_printf(&b, "total=%llu more=%d:", (unsigned long long)res.total, res.more);
+            for (size_t i = 0; i < res.n; i++)
+                sbuf_printf(&b, " %lld", (long long)res.ids[i]);
+            if (strcmp(want, sbuf_str(&b)) != 0)
+                fail_msg("round %d '%s' effective %d:\n bitmaps %.300s\n fused   %.300s", round,
+                         src, o.effective, want, sbuf_str(&b));
+            sbuf_release(&b);
+        }
+        engine_release(e, s);
+    }
+    engine_free(e);
+    eng_thread_done();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_and_query, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_fused_across_writes, fixture_setup,
+                                        fixture_teardown),
         cmocka_unit_test_setup_teardown(test_catch_up_and_isolation, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_paging_and_filters, fixture_setup,
