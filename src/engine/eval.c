@@ -569,13 +569,44 @@ struct dense_slot {
 static _Thread_local struct dense_slot *dense_slots;
 static _Thread_local uint64_t dense_runs;
 
+static void spread_container(const void *c, uint8_t t, uint64_t *w, int lo, int hi);
+
+/* Cardinalities of snapshot bitmaps, per thread, named as dense slots are. A run container's
+ * count is a pass over its runs: 9,600 of a broad effective tag's 26,000 instructions. */
+#define CARD_SLOTS 256
+
+struct card_slot {
+    const roaring_bitmap_t *b; /* NULL: empty */
+    uint64_t gen, card;
+};
+
+static _Thread_local struct card_slot *card_slots;
+
+static uint64_t cardinality(const roaring_bitmap_t *b, uint64_t gen)
+{
+    uint64_t h = (uint64_t)(uintptr_t)b * 0x9E3779B97F4A7C15ULL ^ gen * 0xC2B2AE3D27D4EB4FULL;
+    struct card_slot *d;
+
+    if (gen == 0)
+        return roaring_bitmap_get_cardinality(b);
+    if (card_slots == NULL)
+        card_slots = xcalloc(CARD_SLOTS, sizeof(*card_slots));
+    d = &card_slots[(h >> 32) & (CARD_SLOTS - 1)];
+    if (d->b != b || d->gen != gen) {
+        d->b = b;
+        d->gen = gen;
+        d->card = roaring_bitmap_get_cardinality(b);
+    }
+    return d->card;
+}
+
 void eng_thread_done(void)
 {
     xfree(dense_slots);
     dense_slots = NULL;
+    xfree(card_slots);
+    card_slots = NULL;
 }
-
-static void spread_container(const void *c, uint8_t t, uint64_t *w, int lo, int hi);
 
 static const uint64_t *dense_words(const roaring_bitmap_t *b, uint64_t gen, uint16_t key,
                                    const void *c, uint8_t t, uint64_t run)
@@ -1023,7 +1054,7 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
         res = v.b;
         /* A not at the top may reach other workspaces' ids only through the universe, and
          * every other term is per workspace, so the result is the caller's workspace. */
-        out->total = roaring_bitmap_get_cardinality(res);
+        out->total = cardinality(res, v.own ? 0 : v.gen);
         if (o->limit > 0) {
             roaring_uint32_iterator_t *it = roaring_create_iterator(res);
             size_t n = 0;

@@ -1656,6 +1656,19 @@ static void test_fused_across_writes(void **state)
                          src, o.effective, want, sbuf_str(&b));
             sbuf_release(&b);
         }
+        /* One leaf is counted from a per-thread cache of counts named likewise: as the same
+         * leaf or'ed with itself, which the fused path counts word by word. */
+        for (int t = 0; t < 2 * NT; t++) {
+            struct eng_query o;
+            char one[16], two[40];
+            memset(&o, 0, sizeof(o));
+            o.ws_id = f->cx.ws_id;
+            o.effective = t >= NT;
+            o.limit = 3;
+            snprintf(one, sizeof(one), "%s%s", names[t % NT], t % 2 ? ".*" : "");
+            snprintf(two, sizeof(two), "%s or %s", one, one);
+            assert_string_equal(answer(f, s, one, &o), answer(f, s, two, &o));
+        }
         engine_release(e, s);
     }
     engine_free(e);
