@@ -980,6 +980,60 @@ out:
     return rc;
 }
 
+/* The values of b from `from` on, at most max of them, into out; returns how many. Read from
+ * the containers directly: roaring's iterator (allocated, then advanced container by
+ * container through a generic reader) took 2,300 instructions for a page of 101 where a
+ * bitset's words give a value in a few. */
+static size_t page_read(const roaring_bitmap_t *b, uint32_t from, int64_t *out, size_t max)
+{
+    const roaring_array_t *ra = &b->high_low_container;
+    size_t n = 0;
+
+    for (int32_t i = 0; i < ra->size && n < max; i++) {
+        uint32_t base = (uint32_t)ra->keys[i] << 16, lo;
+        uint8_t t = ra->typecodes[i];
+        const void *c;
+        if (base + 0xFFFFu < from)
+            continue;
+        lo = from > base ? from - base : 0; /* the first value wanted, in the container */
+        c = container_unwrap_shared(ra->containers[i], &t);
+        if (t == BITSET_CONTAINER_TYPE_CODE) {
+            const uint64_t *w = ((const bitset_container_t *)c)->array;
+            for (uint32_t k = lo >> 6; k < WORDS && n < max; k++) {
+                uint64_t word = w[k];
+                if (k == lo >> 6)
+                    word &= ~0ULL << (lo & 63);
+                while (word && n < max) {
+                    out[n++] = (int64_t)(base + k * 64 + (uint32_t)__builtin_ctzll(word));
+                    word &= word - 1;
+                }
+            }
+        } else if (t == ARRAY_CONTAINER_TYPE_CODE) {
+            const array_container_t *ac = c;
+            int32_t k = 0, z = ac->cardinality;
+            while (k < z) { /* the first value >= lo */
+                int32_t mid = (k + z) / 2;
+                if (ac->array[mid] < lo)
+                    k = mid + 1;
+                else
+                    z = mid;
+            }
+            for (; k < ac->cardinality && n < max; k++)
+                out[n++] = (int64_t)(base + ac->array[k]);
+        } else {
+            const run_container_t *rc = c;
+            for (int32_t k = 0; k < rc->n_runs && n < max; k++) {
+                uint32_t v = rc->runs[k].value, z = v + rc->runs[k].length; /* inclusive */
+                if (z < lo)
+                    continue;
+                for (v = v > lo ? v : lo; v <= z && n < max; v++)
+                    out[n++] = (int64_t)(base + v);
+            }
+        }
+    }
+    return n;
+}
+
 int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode *q,
                   const struct eng_query *o, struct eng_result *out, struct qerr *qe,
                   struct tg_err *err)
@@ -1056,27 +1110,15 @@ int eng_query_run(const struct eng_snap *s, struct arena *a, const struct qnode 
          * every other term is per workspace, so the result is the caller's workspace. */
         out->total = cardinality(res, v.own ? 0 : v.gen);
         if (o->limit > 0) {
-            roaring_uint32_iterator_t *it = roaring_create_iterator(res);
             size_t n = 0;
-            out->ids = arena_alloc(a, (size_t)o->limit * sizeof(int64_t));
-            if (o->after_id > 0) {
-                if (o->after_id >= (int64_t)UINT32_MAX)
-                    it->has_value = false;
-                else
-                    roaring_move_uint32_iterator_equalorlarger(it, (uint32_t)o->after_id + 1);
-            }
-            /* One bulk read of the page and one more (whether there is more): advancing
-             * value by value was a fifth of a one-tag query's instructions. */
-            uint32_t *page = arena_alloc(a, ((size_t)o->limit + 1) * sizeof(*page));
-            uint32_t got = it->has_value
-                               ? roaring_read_uint32_iterator(it, page, (uint32_t)o->limit + 1)
-                               : 0;
-            n = got > (uint32_t)o->limit ? (size_t)o->limit : got;
-            for (size_t i = 0; i < n; i++)
-                out->ids[i] = page[i];
-            out->more = got > (uint32_t)o->limit;
-            out->n = n;
-            roaring_free_uint32_iterator(it);
+            out->ids = arena_alloc(a, ((size_t)o->limit + 1) * sizeof(int64_t));
+            /* The page and one more (whether there is more). */
+            n = o->after_id >= (int64_t)UINT32_MAX
+                    ? 0
+                    : page_read(res, o->after_id > 0 ? (uint32_t)o->after_id + 1 : 0, out->ids,
+                                (size_t)o->limit + 1);
+            out->more = n > (size_t)o->limit;
+            out->n = out->more ? (size_t)o->limit : n;
         }
     }
     out->aliases = c.aliases;

@@ -1675,11 +1675,75 @@ static void test_fused_across_writes(void **state)
     eng_thread_done();
 }
 
+/* A one-leaf query reads its page straight from the containers (eval.c, page_read): every
+ * page, from every starting point (on a member, between members, before and past all), must
+ * be the slice of the whole answer, for an array, a bitset and a run container. */
+static void test_pages_from_every_container_kind(void **state)
+{
+    struct fixture *f = *state;
+    struct engine *e = NULL;
+    static const char *const names[] = {"Sparse", "Dense", "Runs"};
+    int64_t tags[3], rids[8000];
+    struct tg_err err;
+    char key[16];
+
+    for (int t = 0; t < 3; t++)
+        tags[t] = tag(f, names[t]);
+    for (int i = 0; i < 8000; i++) {
+        int64_t ts[3];
+        size_t n = 0;
+        snprintf(key, sizeof(key), "p%d", i);
+        rids[i] = res(f, "file", key, NULL);
+        if (i % 7 == 3)
+            ts[n++] = tags[0]; /* 1,143: an array */
+        if (i % 3 != 0)
+            ts[n++] = tags[1]; /* 5,333 in 2,667 runs: a bitset */
+        if ((i >= 1000 && i < 1999) || (i >= 3070 && i < 3300))
+            ts[n++] = tags[2]; /* two runs (the load optimizes them) */
+        if (n)
+            assert_int_equal(core_assign_add(&f->cx, rids[i], ts, n, NULL, NULL, NULL, &err), 0);
+    }
+    apply(f, &e);
+    const struct eng_snap *s = engine_acquire(e);
+    for (int t = 0; t < 3; t++) {
+        struct eng_query o;
+        struct eng_result all, page;
+        struct qnode *q;
+        struct qerr qe;
+        memset(&o, 0, sizeof(o));
+        o.ws_id = f->cx.ws_id;
+        o.limit = 8000;
+        assert_int_equal(query_parse(&f->a, names[t], strlen(names[t]), &q, &qe), 0);
+        assert_int_equal(eng_query_run(s, &f->a, q, &o, &all, &qe, &err), 0);
+        assert_int_equal(all.n, all.total);
+        for (int from = -1; from < 8000; from += 61) {
+            int64_t after = from < 0 ? 0 : rids[from] - (from % 2); /* on one, or just before */
+            for (int limit = 1; limit <= 100; limit += 33) {
+                size_t k = 0;
+                o.after_id = after;
+                o.limit = limit;
+                assert_int_equal(eng_query_run(s, &f->a, q, &o, &page, &qe, &err), 0);
+                while (k < all.n && all.ids[k] <= after)
+                    k++;
+                assert_int_equal(page.total, all.total);
+                assert_int_equal(page.n, all.n - k < (size_t)limit ? all.n - k : (size_t)limit);
+                assert_int_equal(page.more, all.n - k > (size_t)limit);
+                for (size_t i = 0; i < page.n; i++)
+                    assert_int_equal(page.ids[i], all.ids[k + i]);
+            }
+        }
+    }
+    engine_release(e, s);
+    engine_free(e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_load_and_query, fixture_setup, fixture_teardown),
         cmocka_unit_test_setup_teardown(test_fused_across_writes, fixture_setup,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_pages_from_every_container_kind, fixture_setup,
                                         fixture_teardown),
         cmocka_unit_test_setup_teardown(test_catch_up_and_isolation, fixture_setup,
                                         fixture_teardown),
