@@ -9,6 +9,7 @@
 #include "engine/engine.h"
 #include "engine/query.h"
 #include "util/name.h"
+#include "util/sbuf.h"
 
 static void fault(struct core_query_err *qe, enum core_query_fault f, const struct qerr *e)
 {
@@ -163,8 +164,10 @@ int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
     out->total = res.total;
     out->ids = res.ids;
     out->n = res.n;
-    if (res.more && res.n)
-        out->next_cursor = core_cursor_encode(
-            ctx, arena_printf(ctx->a, "r%lld", (long long)res.ids[res.n - 1]));
+    if (res.more && res.n) {
+        char c[24] = "r";
+        c[1 + sbuf_fmt_int(c + 1, res.ids[res.n - 1])] = '\0';
+        out->next_cursor = core_cursor_encode(ctx, c);
+    }
     return 0;
 }

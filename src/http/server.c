@@ -513,9 +513,9 @@ static void respond(h2o_req_t *req, struct hreq *r, enum api_result res, int rou
                           h2o_strdup(&req->pool, r->request_id, SIZE_MAX).base,
                           strlen(r->request_id));
     if (r->revision > 0) {
-        snprintf(rev, sizeof(rev), "%lld", (long long)r->revision);
+        size_t n = sbuf_fmt_int(rev, r->revision);
         h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-tagd-revision"), 0,
-                              NULL, h2o_strdup(&req->pool, rev, SIZE_MAX).base, strlen(rev));
+                              NULL, h2o_strdup(&req->pool, rev, n).base, n);
     }
     for (int i = 0; i < r->nres_headers; i++) {
         h2o_iovec_t n = h2o_strdup(&req->pool, r->res_headers[i].name, SIZE_MAX);
@@ -536,7 +536,7 @@ static void respond(h2o_req_t *req, struct hreq *r, enum api_result res, int rou
     us = time_mono_us() - start_us;
     observe(route_index, r->status, us);
     atomic_fetch_add(&((struct loop_thread *)req->conn->ctx)->served, 1);
-    {
+    if (log_access_on()) { /* formatting the address was 5% of a query's instructions */
         char client[INET_ADDRSTRLEN] = "";
         if (r->peer) {
             struct in_addr in = {.s_addr = r->peer};

@@ -90,6 +90,11 @@ static void vlog(int level, const char *key, const char *value, const char *fmt,
     emit(&b);
 }
 
+bool log_access_on(void)
+{
+    return min_level <= LOG_INFO;
+}
+
 void log_access(const char *method, const char *path, int status, size_t bytes, long long us,
                 const char *request_id, const char *client, const char *principal)
 {

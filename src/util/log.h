@@ -2,6 +2,7 @@
 #ifndef TAGD_UTIL_LOG_H
 #define TAGD_UTIL_LOG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
@@ -15,6 +16,8 @@ void log_always(int level, const char *key, const char *value, const char *fmt, 
     __attribute__((format(printf, 4, 5)));
 /** One access-log line: method, path, status, bytes, microseconds, request id, client address
  * and principal (either NULL or "" for none: "-" in text, absent in JSON). */
+/** Whether log_access writes anything: a caller skips preparing what it would not log. */
+bool log_access_on(void);
 void log_access(const char *method, const char *path, int status, size_t bytes, long long us,
                 const char *request_id, const char *client, const char *principal);
 
