@@ -1325,6 +1325,7 @@ void core_assign_bulk_stats(uint64_t *bulk, uint64_t *single)
 /* An add of core_assign_add_bulk waiting for its statement. */
 struct bulk_row {
     int64_t rid, tag_id, id;
+    size_t slot; /* its pair's in bulk.pairs */
     const struct tag *t;
     const char *context;
 };
@@ -1339,6 +1340,11 @@ struct bulk_tag {
     struct bulk_tag *next;
 };
 
+/* A power of two above twice XCHG_BULK_ROWS: probes stay short. */
+#define BULK_PAIR_SLOTS 32768
+_Static_assert(BULK_PAIR_SLOTS >= 2 * XCHG_BULK_ROWS &&
+                   (BULK_PAIR_SLOTS & (BULK_PAIR_SLOTS - 1)) == 0,
+               "the pair set must stay at most half full");
 struct bulk {
     struct core_ctx *ctx;
     /* The workspace has enforced tag policies: every item takes the one-at-a-time path,
@@ -1347,6 +1353,10 @@ struct bulk {
     struct bulk_tag *tags[BULK_TAG_BUCKETS];
     struct bulk_row rows[XCHG_BULK_ROWS];
     size_t n;
+    /* The (resource, tag) pairs of rows[0..n), open addressing: a pair asked twice before the
+     * flush is added once. Emptied at each flush (every slot it filled, which keeps the
+     * probe chains of the next rows whole). */
+    struct bulk_pair { int64_t rid, tag_id; } pairs[BULK_PAIR_SLOTS];
 };
 
 static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg_err *err)
@@ -1391,18 +1401,54 @@ static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg
     return 0;
 }
 
-/* Writes the waiting adds: XCHG_BULK_ROWS rows a statement (the rest one at a time), then
- * their change records as add_one writes them, in the same order. */
+static size_t pair_slot(const struct bulk *b, int64_t rid, int64_t tag_id)
+{
+    uint64_t h = ((uint64_t)rid * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)tag_id * 0xc2b2ae3d27d4eb4fULL);
+    size_t i = (size_t)(h >> 40) & (BULK_PAIR_SLOTS - 1);
+
+    /* Ids are positive: rid 0 marks a free slot. */
+    while (b->pairs[i].rid && (b->pairs[i].rid != rid || b->pairs[i].tag_id != tag_id))
+        i = (i + 1) & (BULK_PAIR_SLOTS - 1);
+    return i;
+}
+
+static bool pair_waits(const struct bulk *b, int64_t rid, int64_t tag_id)
+{
+    return b->pairs[pair_slot(b, rid, tag_id)].rid != 0;
+}
+
+/* Notes the pair of the row about to wait; returns its slot, which no later insert moves. */
+static size_t pair_add(struct bulk *b, int64_t rid, int64_t tag_id)
+{
+    size_t i = pair_slot(b, rid, tag_id);
+
+    assert(rid > 0 && b->pairs[i].rid == 0);
+    b->pairs[i].rid = rid;
+    b->pairs[i].tag_id = tag_id;
+    return i;
+}
+
+/* Fewer waiting adds than this go one at a time: a one-row insert has no statement journal
+ * (store/sql_interchange.h). */
+#define BULK_MIN_ROWS 8
+
+/* Writes the waiting adds: one statement for all of them (fewer than BULK_MIN_ROWS one at a
+ * time), then their change records as add_one writes them, in the same order. */
 static int bulk_flush(struct bulk *b, struct tg_err *err)
 {
     struct core_ctx *ctx = b->ctx;
     struct store_stmt *st;
+    struct sbuf js;
+    struct jw w;
     int64_t got = 0;
     int rc;
 
     if (b->n == 0)
         return 0;
-    if (b->n < XCHG_BULK_ROWS) {
+    /* Every pair in the set is a waiting row's: the set is empty after this. */
+    for (size_t i = 0; i < b->n; i++)
+        b->pairs[b->rows[i].slot].rid = 0;
+    if (b->n < BULK_MIN_ROWS) {
         for (size_t i = 0; i < b->n; i++) {
             rc = add_one(ctx, b->rows[i].rid, b->rows[i].t, b->rows[i].context, 0,
                          &b->rows[i].id, err);
@@ -1423,12 +1469,20 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
     st_text(st, 1, core_actor(ctx));
     st_int(st, 2, ctx->now);
     st_int(st, 3, ctx->rev);
+    sbuf_init(&js, 0);
+    jw_init(&w, &js);
+    jw_arr(&w);
     for (size_t i = 0; i < b->n; i++) {
-        st_int(st, 4 + 3 * (int)i, b->rows[i].rid);
-        st_int(st, 5 + 3 * (int)i, b->rows[i].tag_id);
-        st_text(st, 6 + 3 * (int)i, b->rows[i].context);
+        jw_arr(&w);
+        jw_int(&w, b->rows[i].rid);
+        jw_int(&w, b->rows[i].tag_id);
+        jw_str(&w, b->rows[i].context);
+        jw_arr_end(&w);
         b->rows[i].id = 0;
     }
+    jw_arr_end(&w);
+    st_textn(st, 4, sbuf_str(&js), js.len);
+    sbuf_release(&js);
     while ((rc = st_step(st, err)) == 1) {
         int64_t id = col_int(st, 0), rid = col_int(st, 1), tid = col_int(st, 2);
         /* Mostly in order: the row at the count first. */
@@ -1465,27 +1519,35 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
         st_null(st, 4);
     st_text(st, 5, core_actor(ctx));
     st_text(st, 6, ctx->api ? ctx->api : "system");
+    sbuf_init(&js, 0);
+    jw_init(&w, &js);
+    jw_arr(&w);
     for (size_t i = 0; i < b->n; i++) {
         const struct bulk_row *x = &b->rows[i];
         struct sbuf sb;
-        struct jw w;
+        struct jw rw;
         /* The record add_one writes, member for member. */
         sbuf_init(&sb, 0);
-        jw_init(&w, &sb);
-        jw_obj(&w);
-        jw_kint(&w, "resource_id", x->rid);
-        jw_kint(&w, "tag_id", x->tag_id);
-        jw_kstr(&w, "tag", x->t->name_key);
-        jw_kint(&w, "id", x->id);
-        jw_kstr(&w, "context", x->context);
-        inherited(ctx, x->rid, x->tag_id, &w);
-        jw_obj_end(&w);
-        st_int(st, 7 + 3 * (int)i, ++ctx->seq);
-        st_int(st, 8 + 3 * (int)i, x->rid);
-        st_textn(st, 9 + 3 * (int)i, sbuf_str(&sb), sb.len);
+        jw_init(&rw, &sb);
+        jw_obj(&rw);
+        jw_kint(&rw, "resource_id", x->rid);
+        jw_kint(&rw, "tag_id", x->tag_id);
+        jw_kstr(&rw, "tag", x->t->name_key);
+        jw_kint(&rw, "id", x->id);
+        jw_kstr(&rw, "context", x->context);
+        inherited(ctx, x->rid, x->tag_id, &rw);
+        jw_obj_end(&rw);
+        jw_arr(&w);
+        jw_int(&w, ++ctx->seq);
+        jw_int(&w, x->rid);
+        jw_strn(&w, sbuf_str(&sb), sb.len);
+        jw_arr_end(&w);
         sbuf_release(&sb);
         core__fresh_note(ctx->engine, "assignment", x->rid, ctx->rev);
     }
+    jw_arr_end(&w);
+    st_textn(st, 7, sbuf_str(&js), js.len);
+    sbuf_release(&js);
     rc = st_exec(st, err);
     if (rc)
         return rc;
@@ -1547,15 +1609,14 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
             (void)bulk_tag(b, x->tag_ids[k], &t, err); /* found above */
             for (size_t j = 0; j < cur.n && !yes; j++)
                 yes = a[j].tag.id == t->t.id;
-            for (size_t j = 0; j < b->n && !yes; j++)
-                yes = b->rows[j].rid == x->resource_id && b->rows[j].tag_id == t->t.id;
-            if (yes)
+            if (yes || pair_waits(b, x->resource_id, t->t.id))
                 continue;
             if (b->n == XCHG_BULK_ROWS) {
                 rc = bulk_flush(b, err);
                 if (rc)
                     break;
             }
+            b->rows[b->n].slot = pair_add(b, x->resource_id, t->t.id);
             b->rows[b->n].rid = x->resource_id;
             b->rows[b->n].tag_id = t->t.id;
             b->rows[b->n].t = &t->t;
