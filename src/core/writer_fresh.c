@@ -43,6 +43,19 @@ void core_writer_engine(bool on)
 static void fresh_trim(int64_t engine_rev)
 {
     size_t k = 0;
+
+    if (fresh.sorted) {
+        /* In order: what goes is a prefix. Every add of an import chunk asks (through
+         * core__fresh_tree), with the chunk's own thousands of notes here and mostly nothing
+         * to drop: a pass over all of them each time was a tenth of the writer's time. */
+        while (k < fresh.n && fresh.v[k].rev <= engine_rev)
+            k++;
+        if (k) {
+            memmove(fresh.v, fresh.v + k, (fresh.n - k) * sizeof(fresh.v[0]));
+            fresh.n -= k;
+        }
+        return;
+    }
     for (size_t i = 0; i < fresh.n; i++)
         if (fresh.v[i].rev > engine_rev)
             fresh.v[k++] = fresh.v[i];
