@@ -215,3 +215,44 @@ def test_skos_alt_labels_are_aliases_both_ways(fresh):
         assert r.json()["error"]["details"]["line"] == 4
     finally:
         s2.cleanup()
+
+
+def test_assignment_lines_read_the_same_whatever_their_spelling(fresh):
+    """Assignment lines as export writes them are read without jansson; every other spelling
+    goes through it. Both must give the same records and the same refusals."""
+    _, api = fresh
+    ok(post(api, [{"type": "tag", "name": n} for n in ("plain", "Ünïcode", 'q"uote')]))
+    lines = [
+        '{"type":"assignment","kind":"file","key":"a","tag":"plain","context":"manual"}',
+        ' { "type" : "assignment" , "kind":"file", "key":"b", "tag":"plain" } ',
+        '{"type":"assignment","kind":"file","key":"c","tag":"plain","context":null}',
+        '{"type":"assignment","kind":"file","key":"d","tag":"\\u00dcn\\u00efcode"}',
+        '{"type":"assignment","kind":"file","key":"e","tag":"Ünïcode"}',
+        '{"type":"assignment","kind":"file","key":"f","tag":"q\\"uote","context":"x\\ty"}',
+        '{"context":"manual","tag":"plain","key":"g","kind":"file","type":"assignment"}',
+    ]
+    body = ("\n".join(lines) + "\n").encode()
+    ok(api.post("/v1/import", data=body, headers={"Content-Type": "application/x-ndjson"}))
+    want = {"a": ("plain", "manual"), "b": ("plain", "manual"), "c": ("plain", "manual"),
+            "d": ("Ünïcode", "manual"), "e": ("Ünïcode", "manual"), "f": ('q"uote', "x\ty"),
+            "g": ("plain", "manual")}
+    for key, (tag, context) in want.items():
+        items = ok(api.get("/v1/resources/file/%s/tags" % key)).json()["items"]
+        assert [(t["name"], t.get("context", "manual")) for t in items] == [(tag, context)], items
+    # Refusals name their line and field, as jansson's path does.
+    bad = [
+        ('{"type":"assignment","kind":"file","key":"h","tag":"plain","tag":"plain"}', "body"),
+        ('{"type":"assignment","kind":"file","key":"h","tag":"plain","extra":"x"}', "extra"),
+        ('{"type":"assignment","kind":"file","key":"h","tag":null}', "tag"),
+        ('{"type":"assignment","kind":"file","key":"h"}', "tag"),
+        ('{"type":"assignment","kind":"file","key":"h","tag":"plain","context":3}', "context"),
+        ('{"type":"assignment","kind":"file","key":"h","tag":"plain"} x', "body"),
+        ('{"type":"assignment","kind":"file","key":"h","tag":"nope"}', "tag"),
+    ]
+    for line, field in bad:
+        r = api.post("/v1/import", data=(lines[0] + "\n" + line + "\n").encode(),
+                     headers={"Content-Type": "application/x-ndjson"})
+        assert r.status_code in (400, 404, 422), (line, r.text)
+        d = r.json()["error"]["details"]
+        assert d["line"] == 2 and d["field"] == field, (line, r.text)
+    assert api.get("/v1/resources/file/h/tags").status_code == 404
