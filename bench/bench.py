@@ -32,6 +32,9 @@ TOKEN = "bench-admin-token-0123456789abcdef"
 SIZES = {
     "full": dict(roots=10, mids=9, leaves=10, resources=1_000_000, assignments=10_000_000,
                  seconds=5, write_seconds=20),
+    # --interchange --medium: the set between, for import figures that take minutes, not hours.
+    "medium": dict(roots=10, mids=9, leaves=10, resources=100_000, assignments=1_000_000,
+                   seconds=5, write_seconds=20),
     "small": dict(roots=5, mids=4, leaves=5, resources=20_000, assignments=200_000, seconds=3,
                   write_seconds=5),
     # --huge: the scale figure, tagd only, beside the full set measured the same way.
@@ -714,6 +717,11 @@ def main():
     ap.add_argument("--inflight", type=int, default=1,
                     help="--interchange: chunks sent before the previous one's answer (1: one "
                          "after the other); the server takes them in order")
+    ap.add_argument("--medium", action="store_true",
+                    help="--interchange: the 1M-assignment set (100,000 resources)")
+    ap.add_argument("--dump",
+                    help="--interchange: import this export file only (no generation, export "
+                         "or COPY), to compare server builds (--tagd) on the same file")
     ap.add_argument("--gen-only", action="store_true",
                     help="--huge: only generate the two data sets (reused by the next run)")
     args = ap.parse_args()
@@ -1070,9 +1078,11 @@ def interchange(args):
     floor of a bulk load (no names to resolve, no rules, no history). Times are wall clock;
     rows per second count assignments."""
     global WORK, TAGD
-    size = "small" if args.small else "full"
+    size = "small" if args.small else "medium" if args.medium else "full"
     cfg = SIZES[size]
     TAGD = args.tagd
+    if args.dump:
+        return import_only(args)
     WORK = os.path.join(ROOT, "bench", "results", "tmp", "xchg-" + size)
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
@@ -1152,6 +1162,43 @@ def interchange(args):
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def import_only(args):
+    """--interchange --dump FILE: FILE (an export) into an empty tagd, as the figure imports;
+    prints the time, the rate and the CPU seconds of tagd's threads (a shared machine's wall
+    clock moves; the CPU a build spends moves less)."""
+    global WORK
+    WORK = os.path.join(ROOT, "bench", "results", "tmp", "xchg-dump-%d" % os.getpid())
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    with open(args.dump, "rb") as f:
+        end = json.loads(f.readlines()[-1])
+    p, port, _ = start_tagd(os.path.join(WORK, "tagd"), extra=("--max-body", str(8 << 20)))
+    try:
+        url = "http://127.0.0.1:%d/v1/import" % port
+        hdr = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/x-ndjson"}
+        t0 = time.time()
+        with open(args.dump, "rb") as f:
+            job, chunks = import_file(url, hdr, f, args.chunk, args.inflight)
+        secs = time.time() - t0
+        assert job["state"] == "done", job
+        cpu = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for t in os.listdir("/proc/%d/task" % p.pid):
+            with open("/proc/%d/task/%s/stat" % (p.pid, t)) as f:
+                st = f.read()
+            comm = st[st.index("(") + 1:st.rindex(")")].replace("tagd-", "")
+            x = st[st.rindex(")") + 2:].split()
+            cpu[comm] = cpu.get(comm, 0) + (int(x[11]) + int(x[12])) / tick
+    finally:
+        stop(p)
+        shutil.rmtree(WORK, ignore_errors=True)
+    print("import %s (%d assignments, %d chunks of %d, %d in flight, %s): %.1f s, %.0f "
+          "assignments/s; tagd CPU %.1f s (%s)" % (
+              os.path.basename(args.dump), end["assignments"], chunks, args.chunk,
+              args.inflight, args.tagd, secs, end["assignments"] / secs, sum(cpu.values()),
+              ", ".join("%s %.1f" % kv for kv in sorted(cpu.items()) if kv[1] >= 0.1)))
 
 
 def import_file(url, hdr, f, size, inflight):
