@@ -256,3 +256,29 @@ def test_assignment_lines_read_the_same_whatever_their_spelling(fresh):
         d = r.json()["error"]["details"]
         assert d["line"] == 2 and d["field"] == field, (line, r.text)
     assert api.get("/v1/resources/file/h/tags").status_code == 404
+
+
+def test_a_restricted_subtree_holds_in_a_chunk_of_thousands(fresh):
+    """A chunk's adds outnumber the writer's notes of what the engine has yet to apply
+    (core/writer_fresh.c, FRESH_MAX): its resources then count as changed, its tags do not,
+    and each tag's restricted subtree is read from the engine. A subtree made restricted just
+    before, and not yet in the engine, still refuses: that change is not a resource's."""
+    s, api = fresh
+    ok(post(api, [{"type": "tag", "name": t} for t in TAGS] +
+            [{"type": "tag", "name": "Sec.a"}]))
+    tok = ok(api.post("/v1/tokens", json={"name": "importer", "assign": ["*"],
+                                          "rights": ["tags:read", "tags:write", "tags:assign"]}),
+             201).json()["token"]
+    imp = Api(s, tok)
+    ok(api.patch("/v1/tags/Sec", json={"assign_restricted": True}))
+    recs = chunk(1000, 5)
+    bad = len(recs) + 1
+    recs.append({"type": "assignment", "kind": "file", "key": "f1", "tag": "Sec.a"})
+    r = post(imp, recs)
+    assert r.status_code == 403 and r.json()["error"]["details"]["line"] == bad, r.text
+    ok(post(imp, recs[:-1]), 200)
+    # And in the next chunk, with the engine behind or not.
+    r = post(imp, chunk(1000, 5, start=1000) + [recs[-1]])
+    assert r.status_code == 403, r.text
+    assert ok(api.get("/v1/resources/file/f1/tags")).json()["items"] and \
+        "Sec.a" not in [t["name"] for t in api.get("/v1/resources/file/f1/tags").json()["items"]]
