@@ -1325,7 +1325,7 @@ void core_assign_bulk_stats(uint64_t *bulk, uint64_t *single)
 /* An add of core_assign_add_bulk waiting for its statement. */
 struct bulk_row {
     int64_t rid, tag_id, id;
-    size_t slot; /* its pair's in bulk.pairs */
+    size_t slot; /* its resource's in bulk.rids */
     const struct tag *t;
     const char *context;
 };
@@ -1341,10 +1341,10 @@ struct bulk_tag {
 };
 
 /* A power of two above twice XCHG_BULK_ROWS: probes stay short. */
-#define BULK_PAIR_SLOTS 32768
-_Static_assert(BULK_PAIR_SLOTS >= 2 * XCHG_BULK_ROWS &&
-                   (BULK_PAIR_SLOTS & (BULK_PAIR_SLOTS - 1)) == 0,
-               "the pair set must stay at most half full");
+#define BULK_RID_SLOTS 32768
+_Static_assert(BULK_RID_SLOTS >= 2 * XCHG_BULK_ROWS &&
+                   (BULK_RID_SLOTS & (BULK_RID_SLOTS - 1)) == 0,
+               "the resource set must stay at most half full");
 struct bulk {
     struct core_ctx *ctx;
     /* The workspace has enforced tag policies: every item takes the one-at-a-time path,
@@ -1353,10 +1353,11 @@ struct bulk {
     struct bulk_tag *tags[BULK_TAG_BUCKETS];
     struct bulk_row rows[XCHG_BULK_ROWS];
     size_t n;
-    /* The (resource, tag) pairs of rows[0..n), open addressing: a pair asked twice before the
-     * flush is added once. Emptied at each flush (every slot it filled, which keeps the
-     * probe chains of the next rows whole). */
-    struct bulk_pair { int64_t rid, tag_id; } pairs[BULK_PAIR_SLOTS];
+    /* The resources of rows[0..n), open addressing (0: a free slot). An item whose resource
+     * has rows waiting flushes them first, so that the rows it reads (list_current) are all
+     * the resource has: a tag already added is not added again, and the limit of tags per
+     * resource counts every one. Emptied at each flush. */
+    int64_t rids[BULK_RID_SLOTS];
 };
 
 static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg_err *err)
@@ -1401,30 +1402,12 @@ static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg
     return 0;
 }
 
-static size_t pair_slot(const struct bulk *b, int64_t rid, int64_t tag_id)
+static size_t rid_slot(const struct bulk *b, int64_t rid)
 {
-    uint64_t h = ((uint64_t)rid * 0x9e3779b97f4a7c15ULL) ^ ((uint64_t)tag_id * 0xc2b2ae3d27d4eb4fULL);
-    size_t i = (size_t)(h >> 40) & (BULK_PAIR_SLOTS - 1);
+    size_t i = (size_t)(((uint64_t)rid * 0x9e3779b97f4a7c15ULL) >> 40) & (BULK_RID_SLOTS - 1);
 
-    /* Ids are positive: rid 0 marks a free slot. */
-    while (b->pairs[i].rid && (b->pairs[i].rid != rid || b->pairs[i].tag_id != tag_id))
-        i = (i + 1) & (BULK_PAIR_SLOTS - 1);
-    return i;
-}
-
-static bool pair_waits(const struct bulk *b, int64_t rid, int64_t tag_id)
-{
-    return b->pairs[pair_slot(b, rid, tag_id)].rid != 0;
-}
-
-/* Notes the pair of the row about to wait; returns its slot, which no later insert moves. */
-static size_t pair_add(struct bulk *b, int64_t rid, int64_t tag_id)
-{
-    size_t i = pair_slot(b, rid, tag_id);
-
-    assert(rid > 0 && b->pairs[i].rid == 0);
-    b->pairs[i].rid = rid;
-    b->pairs[i].tag_id = tag_id;
+    while (b->rids[i] && b->rids[i] != rid)
+        i = (i + 1) & (BULK_RID_SLOTS - 1);
     return i;
 }
 
@@ -1445,9 +1428,9 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
 
     if (b->n == 0)
         return 0;
-    /* Every pair in the set is a waiting row's: the set is empty after this. */
+    /* Every resource in the set is a waiting row's: the set is empty after this. */
     for (size_t i = 0; i < b->n; i++)
-        b->pairs[b->rows[i].slot].rid = 0;
+        b->rids[b->rows[i].slot] = 0;
     if (b->n < BULK_MIN_ROWS) {
         for (size_t i = 0; i < b->n; i++) {
             rc = add_one(ctx, b->rows[i].rid, b->rows[i].t, b->rows[i].context, 0,
@@ -1570,6 +1553,7 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
         at = i;
         const char *context = x->context ? x->context : "manual";
         struct vec cur;
+        int64_t *mine; /* the tags this item adds, added of them */
         size_t added = 0;
         bool simple = true;
 
@@ -1599,38 +1583,45 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
                                      NULL, err);
             continue;
         }
+        if (b->rids[rid_slot(b, x->resource_id)]) {
+            rc = bulk_flush(b, err);
+            if (rc)
+                break;
+        }
         rc = list_current(ctx, x->resource_id, &cur, err);
         if (rc)
             break;
+        mine = arena_alloc(ctx->a, (x->n ? x->n : 1) * sizeof(*mine));
         for (size_t k = 0; k < x->n; k++) {
             const struct assignment *a = cur.items;
             struct bulk_tag *t;
             bool yes = false;
+            size_t slot;
             (void)bulk_tag(b, x->tag_ids[k], &t, err); /* found above */
             for (size_t j = 0; j < cur.n && !yes; j++)
                 yes = a[j].tag.id == t->t.id;
-            if (yes || pair_waits(b, x->resource_id, t->t.id))
+            /* A tag twice in one item counts once (a flush in between wrote the first). */
+            for (size_t j = 0; j < added && !yes; j++)
+                yes = mine[j] == t->t.id;
+            if (yes)
                 continue;
             if (b->n == XCHG_BULK_ROWS) {
                 rc = bulk_flush(b, err);
                 if (rc)
                     break;
             }
-            b->rows[b->n].slot = pair_add(b, x->resource_id, t->t.id);
+            assert(x->resource_id > 0); /* 0 marks a free slot */
+            slot = rid_slot(b, x->resource_id);
+            b->rids[slot] = x->resource_id;
+            b->rows[b->n].slot = slot;
             b->rows[b->n].rid = x->resource_id;
             b->rows[b->n].tag_id = t->t.id;
             b->rows[b->n].t = &t->t;
             b->rows[b->n].context = context;
             b->n++;
-            added++;
-            /* A tag twice in one item counts once. */
-            {
-                struct assignment *na = vec_push(ctx, &cur);
-                memset(na, 0, sizeof(*na));
-                na->tag.id = t->t.id;
-            }
+            mine[added++] = t->t.id;
         }
-        if (rc == 0 && added && cur.n > (size_t)core_limits.max_tags_per_resource)
+        if (rc == 0 && added && cur.n + added > (size_t)core_limits.max_tags_per_resource)
             rc = tg_err_set(err, TG_ERULE, "tags", "a resource may carry at most %d tags",
                             core_limits.max_tags_per_resource);
     }

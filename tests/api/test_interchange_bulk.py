@@ -124,6 +124,18 @@ def test_bulk_refusals_name_their_line_and_keep_nothing(fresh):
         r = post(a2, recs)
         assert r.status_code == 422, r.text
         assert a2.get("/v1/resources/file/x/tags").status_code == 404
+        # Also when the resource's assignments are apart in the chunk (two runs of 40, another
+        # resource's between): the second run counts the first's rows, still waiting, and is
+        # refused at its first line.
+        split = (recs[:40] + [{"type": "assignment", "kind": "file", "key": "y", "tag": "m0"}]
+                 + recs[40:])
+        r = post(a2, split)
+        assert r.status_code == 422 and r.json()["error"]["details"]["line"] == 42, r.text
+        assert a2.get("/v1/resources/file/x/tags").status_code == 404
+        # And a tag twice apart is one add.
+        again = recs[:40] + [split[40]] + recs[:30]
+        ok(post(a2, again), 200)
+        assert len(ok(a2.get("/v1/resources/file/x/tags")).json()["items"]) == 40
     finally:
         s.cleanup()
 
