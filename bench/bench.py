@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -31,6 +32,9 @@ TOKEN = "bench-admin-token-0123456789abcdef"
 SIZES = {
     "full": dict(roots=10, mids=9, leaves=10, resources=1_000_000, assignments=10_000_000,
                  seconds=5, write_seconds=20),
+    # --interchange --medium: the set between, for import figures that take minutes, not hours.
+    "medium": dict(roots=10, mids=9, leaves=10, resources=100_000, assignments=1_000_000,
+                   seconds=5, write_seconds=20),
     "small": dict(roots=5, mids=4, leaves=5, resources=20_000, assignments=200_000, seconds=3,
                   write_seconds=5),
     # --huge: the scale figure, tagd only, beside the full set measured the same way.
@@ -710,6 +714,14 @@ def main():
                          "against PostgreSQL's COPY of the same rows (docs/interchange.md)")
     ap.add_argument("--chunk", type=int, default=10000,
                     help="--interchange: records per import chunk (at most 10000)")
+    ap.add_argument("--inflight", type=int, default=1,
+                    help="--interchange: chunks sent before the previous one's answer (1: one "
+                         "after the other); the server takes them in order")
+    ap.add_argument("--medium", action="store_true",
+                    help="--interchange: the 1M-assignment set (100,000 resources)")
+    ap.add_argument("--dump",
+                    help="--interchange: import this export file only (no generation, export "
+                         "or COPY), to compare server builds (--tagd) on the same file")
     ap.add_argument("--gen-only", action="store_true",
                     help="--huge: only generate the two data sets (reused by the next run)")
     args = ap.parse_args()
@@ -1066,9 +1078,11 @@ def interchange(args):
     floor of a bulk load (no names to resolve, no rules, no history). Times are wall clock;
     rows per second count assignments."""
     global WORK, TAGD
-    size = "small" if args.small else "full"
+    size = "small" if args.small else "medium" if args.medium else "full"
     cfg = SIZES[size]
     TAGD = args.tagd
+    if args.dump:
+        return import_only(args)
     WORK = os.path.join(ROOT, "bench", "results", "tmp", "xchg-" + size)
     shutil.rmtree(WORK, ignore_errors=True)
     os.makedirs(WORK)
@@ -1112,17 +1126,8 @@ def interchange(args):
         url = "http://127.0.0.1:%d/v1/import" % port
         hdr = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/x-ndjson"}
         t0 = time.time()
-        job, k, chunks = None, 0, 0
         with open(dump, "rb") as f:
-            batch = []
-            for line in f:
-                batch.append(line)
-                if len(batch) == args.chunk:
-                    job = import_post(url, hdr, batch, job, chunks, False)
-                    chunks += 1
-                    batch = []
-            job = import_post(url, hdr, batch, job, chunks, True)
-            chunks += 1
+            job, chunks = import_file(url, hdr, f, args.chunk, args.inflight)
         res["import_s"], res["chunks"] = time.time() - t0, chunks
         assert job["state"] == "done", job
     finally:
@@ -1146,8 +1151,9 @@ def interchange(args):
             size, a, end["resources"], " --small" if args.small else ""),
         "export (GET /v1/export, JSON lines): %.1f s, %.0f assignments/s, %.1f MB/s" % (
             res["export_s"], a / res["export_s"], n / 1e6 / res["export_s"]),
-        "import (POST /v1/import, %d chunks of %d): %.1f s, %.0f assignments/s (target: < 60 s"
-        " at 10M)" % (res["chunks"], args.chunk, res["import_s"], a / res["import_s"]),
+        "import (POST /v1/import, %d chunks of %d, %d in flight): %.1f s, %.0f assignments/s"
+        " (target: < 60 s at 10M)" % (res["chunks"], args.chunk, args.inflight, res["import_s"],
+                                      a / res["import_s"]),
         "PostgreSQL COPY of the same assignment rows: %.1f s (import / COPY: %.1fx)" % (
             res["copy_s"], res["import_s"] / res["copy_s"]),
     ]
@@ -1156,6 +1162,85 @@ def interchange(args):
     with open(out, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def import_only(args):
+    """--interchange --dump FILE: FILE (an export) into an empty tagd, as the figure imports;
+    prints the time, the rate and the CPU seconds of tagd's threads (a shared machine's wall
+    clock moves; the CPU a build spends moves less)."""
+    global WORK
+    WORK = os.path.join(ROOT, "bench", "results", "tmp", "xchg-dump-%d" % os.getpid())
+    shutil.rmtree(WORK, ignore_errors=True)
+    os.makedirs(WORK)
+    with open(args.dump, "rb") as f:
+        end = json.loads(f.readlines()[-1])
+    p, port, _ = start_tagd(os.path.join(WORK, "tagd"), extra=("--max-body", str(8 << 20)))
+    try:
+        url = "http://127.0.0.1:%d/v1/import" % port
+        hdr = {"Authorization": "Bearer " + TOKEN, "Content-Type": "application/x-ndjson"}
+        t0 = time.time()
+        with open(args.dump, "rb") as f:
+            job, chunks = import_file(url, hdr, f, args.chunk, args.inflight)
+        secs = time.time() - t0
+        assert job["state"] == "done", job
+        cpu = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        for t in os.listdir("/proc/%d/task" % p.pid):
+            with open("/proc/%d/task/%s/stat" % (p.pid, t)) as f:
+                st = f.read()
+            comm = st[st.index("(") + 1:st.rindex(")")].replace("tagd-", "")
+            x = st[st.rindex(")") + 2:].split()
+            cpu[comm] = cpu.get(comm, 0) + (int(x[11]) + int(x[12])) / tick
+    finally:
+        stop(p)
+        shutil.rmtree(WORK, ignore_errors=True)
+    print("import %s (%d assignments, %d chunks of %d, %d in flight, %s): %.1f s, %.0f "
+          "assignments/s; tagd CPU %.1f s (%s)" % (
+              os.path.basename(args.dump), end["assignments"], chunks, args.chunk,
+              args.inflight, args.tagd, secs, end["assignments"] / secs, sum(cpu.values()),
+              ", ".join("%s %.1f" % kv for kv in sorted(cpu.items()) if kv[1] >= 0.1)))
+
+
+def import_file(url, hdr, f, size, inflight):
+    """Imports the lines of file f in chunks of `size` records with up to `inflight` requests
+    on their way: while the writer applies one chunk the next one travels and is parsed (the
+    server's prepare step), which one after the other leaves idle. The first chunk goes alone
+    (it names the job). The server takes a job's chunks in order only: one that arrives before
+    its predecessor is refused with 409 (field "chunk") and is sent again once that one is
+    in. Returns the job and the number of chunks."""
+    import concurrent.futures
+
+    def batches():
+        batch = []
+        for line in f:
+            batch.append(line)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        yield batch
+
+    it = batches()
+    cur = next(it)
+    nxt = next(it, None)
+    job = import_post(url, hdr, cur, None, 0, nxt is None)
+    chunks = 1
+    pending = []
+    with concurrent.futures.ThreadPoolExecutor(max(1, inflight)) as ex:
+        while nxt is not None or pending:
+            while nxt is not None and len(pending) < max(1, inflight):
+                cur, nxt = nxt, next(it, None)
+                pending.append((chunks, cur, nxt is None,
+                                ex.submit(import_post, url, hdr, cur, job, chunks, nxt is None)))
+                chunks += 1
+            k, batch, last, fut = pending.pop(0)
+            try:
+                job = fut.result()
+            except urllib.error.HTTPError as e:
+                body = json.loads(e.read() or b"{}")
+                if e.code != 409 or body.get("error", {}).get("details", {}).get("field") != "chunk":
+                    raise
+                job = import_post(url, hdr, batch, job, k, last)
+    return job, chunks
 
 
 def import_post(url, hdr, batch, job, chunk, last):

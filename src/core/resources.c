@@ -1325,6 +1325,7 @@ void core_assign_bulk_stats(uint64_t *bulk, uint64_t *single)
 /* An add of core_assign_add_bulk waiting for its statement. */
 struct bulk_row {
     int64_t rid, tag_id, id;
+    size_t slot; /* its resource's in bulk.rids */
     const struct tag *t;
     const char *context;
 };
@@ -1339,6 +1340,11 @@ struct bulk_tag {
     struct bulk_tag *next;
 };
 
+/* A power of two above twice XCHG_BULK_ROWS: probes stay short. */
+#define BULK_RID_SLOTS 32768
+_Static_assert(BULK_RID_SLOTS >= 2 * XCHG_BULK_ROWS &&
+                   (BULK_RID_SLOTS & (BULK_RID_SLOTS - 1)) == 0,
+               "the resource set must stay at most half full");
 struct bulk {
     struct core_ctx *ctx;
     /* The workspace has enforced tag policies: every item takes the one-at-a-time path,
@@ -1347,6 +1353,11 @@ struct bulk {
     struct bulk_tag *tags[BULK_TAG_BUCKETS];
     struct bulk_row rows[XCHG_BULK_ROWS];
     size_t n;
+    /* The resources of rows[0..n), open addressing (0: a free slot). An item whose resource
+     * has rows waiting flushes them first, so that the rows it reads (list_current) are all
+     * the resource has: a tag already added is not added again, and the limit of tags per
+     * resource counts every one. Emptied at each flush. */
+    int64_t rids[BULK_RID_SLOTS];
 };
 
 static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg_err *err)
@@ -1391,18 +1402,36 @@ static int bulk_tag(struct bulk *b, int64_t id, struct bulk_tag **out, struct tg
     return 0;
 }
 
-/* Writes the waiting adds: XCHG_BULK_ROWS rows a statement (the rest one at a time), then
- * their change records as add_one writes them, in the same order. */
+static size_t rid_slot(const struct bulk *b, int64_t rid)
+{
+    size_t i = (size_t)(((uint64_t)rid * 0x9e3779b97f4a7c15ULL) >> 40) & (BULK_RID_SLOTS - 1);
+
+    while (b->rids[i] && b->rids[i] != rid)
+        i = (i + 1) & (BULK_RID_SLOTS - 1);
+    return i;
+}
+
+/* Fewer waiting adds than this go one at a time: a one-row insert has no statement journal
+ * (store/sql_interchange.h). */
+#define BULK_MIN_ROWS 8
+
+/* Writes the waiting adds: one statement for all of them (fewer than BULK_MIN_ROWS one at a
+ * time), then their change records as add_one writes them, in the same order. */
 static int bulk_flush(struct bulk *b, struct tg_err *err)
 {
     struct core_ctx *ctx = b->ctx;
     struct store_stmt *st;
+    struct sbuf js;
+    struct jw w;
     int64_t got = 0;
     int rc;
 
     if (b->n == 0)
         return 0;
-    if (b->n < XCHG_BULK_ROWS) {
+    /* Every resource in the set is a waiting row's: the set is empty after this. */
+    for (size_t i = 0; i < b->n; i++)
+        b->rids[b->rows[i].slot] = 0;
+    if (b->n < BULK_MIN_ROWS) {
         for (size_t i = 0; i < b->n; i++) {
             rc = add_one(ctx, b->rows[i].rid, b->rows[i].t, b->rows[i].context, 0,
                          &b->rows[i].id, err);
@@ -1423,12 +1452,20 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
     st_text(st, 1, core_actor(ctx));
     st_int(st, 2, ctx->now);
     st_int(st, 3, ctx->rev);
+    sbuf_init(&js, 0);
+    jw_init(&w, &js);
+    jw_arr(&w);
     for (size_t i = 0; i < b->n; i++) {
-        st_int(st, 4 + 3 * (int)i, b->rows[i].rid);
-        st_int(st, 5 + 3 * (int)i, b->rows[i].tag_id);
-        st_text(st, 6 + 3 * (int)i, b->rows[i].context);
+        jw_arr(&w);
+        jw_int(&w, b->rows[i].rid);
+        jw_int(&w, b->rows[i].tag_id);
+        jw_str(&w, b->rows[i].context);
+        jw_arr_end(&w);
         b->rows[i].id = 0;
     }
+    jw_arr_end(&w);
+    st_textn(st, 4, sbuf_str(&js), js.len);
+    sbuf_release(&js);
     while ((rc = st_step(st, err)) == 1) {
         int64_t id = col_int(st, 0), rid = col_int(st, 1), tid = col_int(st, 2);
         /* Mostly in order: the row at the count first. */
@@ -1465,27 +1502,35 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
         st_null(st, 4);
     st_text(st, 5, core_actor(ctx));
     st_text(st, 6, ctx->api ? ctx->api : "system");
+    sbuf_init(&js, 0);
+    jw_init(&w, &js);
+    jw_arr(&w);
     for (size_t i = 0; i < b->n; i++) {
         const struct bulk_row *x = &b->rows[i];
         struct sbuf sb;
-        struct jw w;
+        struct jw rw;
         /* The record add_one writes, member for member. */
         sbuf_init(&sb, 0);
-        jw_init(&w, &sb);
-        jw_obj(&w);
-        jw_kint(&w, "resource_id", x->rid);
-        jw_kint(&w, "tag_id", x->tag_id);
-        jw_kstr(&w, "tag", x->t->name_key);
-        jw_kint(&w, "id", x->id);
-        jw_kstr(&w, "context", x->context);
-        inherited(ctx, x->rid, x->tag_id, &w);
-        jw_obj_end(&w);
-        st_int(st, 7 + 3 * (int)i, ++ctx->seq);
-        st_int(st, 8 + 3 * (int)i, x->rid);
-        st_textn(st, 9 + 3 * (int)i, sbuf_str(&sb), sb.len);
+        jw_init(&rw, &sb);
+        jw_obj(&rw);
+        jw_kint(&rw, "resource_id", x->rid);
+        jw_kint(&rw, "tag_id", x->tag_id);
+        jw_kstr(&rw, "tag", x->t->name_key);
+        jw_kint(&rw, "id", x->id);
+        jw_kstr(&rw, "context", x->context);
+        inherited(ctx, x->rid, x->tag_id, &rw);
+        jw_obj_end(&rw);
+        jw_arr(&w);
+        jw_int(&w, ++ctx->seq);
+        jw_int(&w, x->rid);
+        jw_strn(&w, sbuf_str(&sb), sb.len);
+        jw_arr_end(&w);
         sbuf_release(&sb);
         core__fresh_note(ctx->engine, "assignment", x->rid, ctx->rev);
     }
+    jw_arr_end(&w);
+    st_textn(st, 7, sbuf_str(&js), js.len);
+    sbuf_release(&js);
     rc = st_exec(st, err);
     if (rc)
         return rc;
@@ -1508,6 +1553,7 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
         at = i;
         const char *context = x->context ? x->context : "manual";
         struct vec cur;
+        int64_t *mine; /* the tags this item adds, added of them */
         size_t added = 0;
         bool simple = true;
 
@@ -1537,18 +1583,26 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
                                      NULL, err);
             continue;
         }
+        if (b->rids[rid_slot(b, x->resource_id)]) {
+            rc = bulk_flush(b, err);
+            if (rc)
+                break;
+        }
         rc = list_current(ctx, x->resource_id, &cur, err);
         if (rc)
             break;
+        mine = arena_alloc(ctx->a, (x->n ? x->n : 1) * sizeof(*mine));
         for (size_t k = 0; k < x->n; k++) {
             const struct assignment *a = cur.items;
             struct bulk_tag *t;
             bool yes = false;
+            size_t slot;
             (void)bulk_tag(b, x->tag_ids[k], &t, err); /* found above */
             for (size_t j = 0; j < cur.n && !yes; j++)
                 yes = a[j].tag.id == t->t.id;
-            for (size_t j = 0; j < b->n && !yes; j++)
-                yes = b->rows[j].rid == x->resource_id && b->rows[j].tag_id == t->t.id;
+            /* A tag twice in one item counts once (a flush in between wrote the first). */
+            for (size_t j = 0; j < added && !yes; j++)
+                yes = mine[j] == t->t.id;
             if (yes)
                 continue;
             if (b->n == XCHG_BULK_ROWS) {
@@ -1556,20 +1610,18 @@ int core_assign_add_bulk(struct core_ctx *ctx, const struct core_bulk_add *v, si
                 if (rc)
                     break;
             }
+            assert(x->resource_id > 0); /* 0 marks a free slot */
+            slot = rid_slot(b, x->resource_id);
+            b->rids[slot] = x->resource_id;
+            b->rows[b->n].slot = slot;
             b->rows[b->n].rid = x->resource_id;
             b->rows[b->n].tag_id = t->t.id;
             b->rows[b->n].t = &t->t;
             b->rows[b->n].context = context;
             b->n++;
-            added++;
-            /* A tag twice in one item counts once. */
-            {
-                struct assignment *na = vec_push(ctx, &cur);
-                memset(na, 0, sizeof(*na));
-                na->tag.id = t->t.id;
-            }
+            mine[added++] = t->t.id;
         }
-        if (rc == 0 && added && cur.n > (size_t)core_limits.max_tags_per_resource)
+        if (rc == 0 && added && cur.n + added > (size_t)core_limits.max_tags_per_resource)
             rc = tg_err_set(err, TG_ERULE, "tags", "a resource may carry at most %d tags",
                             core_limits.max_tags_per_resource);
     }

@@ -68,6 +68,10 @@ static const char *pg_override(enum store_sql id)
     switch (id) {
     case SQL_REV_NEXT:
         return "UPDATE revision_counter SET rev = rev + 1 WHERE id = 1 RETURNING rev";
+    case SQL_XCHG_ASG_INSERT_BULK:
+        return XCHG_ASG_INSERT_BULK_PG;
+    case SQL_XCHG_CHANGE_INSERT_BULK:
+        return XCHG_CHANGE_INSERT_BULK_PG;
     default:
         return NULL;
     }

@@ -986,6 +986,108 @@ static int jl_record(struct hreq *r, struct ximport *im, json_t *o, int line)
                       "type is group, tag, resource or assignment, not '%s'", type);
 }
 
+/* A string of the fast path below at *pp (just past its opening quote): printable ASCII
+ * without escapes. Its text in [*s, *s + *n); *pp past the closing quote. */
+static bool jl_fast_str(const char **pp, const char *end, const char **s, size_t *n)
+{
+    const char *p = *pp;
+
+    *s = p;
+    while (p < end && *p != '"') {
+        if (*p == '\\' || (unsigned char)*p < 0x20 || (unsigned char)*p >= 0x80)
+            return false;
+        p++;
+    }
+    if (p == end)
+        return false;
+    *n = (size_t)(p - *s);
+    *pp = p + 1;
+    return true;
+}
+
+/* An assignment line as export writes it, {"type":"assignment","kind":..,"key":..,"tag":..,
+ * "context":..}, parsed without jansson: the bulk of an import's lines, and jansson's object
+ * (a hashtable and an allocation per member) was most of the parse. Only what the general
+ * path would take the same way: members of the assignment record each once, strings of
+ * printable ASCII without escapes (so nothing to decode or check as UTF-8), context a string
+ * or null, the chunk not full. False for anything else, and nothing kept: the line then goes
+ * through jansson and jl_record, which take it or name what is wrong. */
+static bool jl_fast_assign(struct hreq *r, struct ximport *im, const char *p, size_t len,
+                           int line)
+{
+    static const char *const keys[] = {"type", "kind", "key", "tag", "context"};
+    const char *end = p + len, *v[5] = {0};
+    size_t vn[5] = {0};
+    bool seen[5] = {0}, isnull[5] = {0};
+    struct xrec *x;
+
+    if (im->n >= IMPORT_MAX_ROWS)
+        return false;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p == end || *p++ != '{')
+        return false;
+    for (;;) {
+        const char *k;
+        size_t kn;
+        int i;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == end || *p++ != '"' || !jl_fast_str(&p, end, &k, &kn))
+            return false;
+        for (i = 0; i < 5; i++)
+            if (strlen(keys[i]) == kn && memcmp(keys[i], k, kn) == 0)
+                break;
+        if (i == 5 || seen[i])
+            return false;
+        seen[i] = true;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p == end || *p++ != ':')
+            return false;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p == '"') {
+            p++;
+            if (!jl_fast_str(&p, end, &v[i], &vn[i]))
+                return false;
+        } else if (end - p >= 4 && memcmp(p, "null", 4) == 0) {
+            isnull[i] = true;
+            p += 4;
+        } else {
+            return false;
+        }
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == '}') {
+            p++;
+            break;
+        }
+        return false;
+    }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    if (p != end)
+        return false;
+    /* type "assignment"; kind, key and tag given as strings; context a string, null or
+     * absent. */
+    if (!seen[0] || isnull[0] || vn[0] != 10 || memcmp(v[0], "assignment", 10) != 0)
+        return false;
+    for (int i = 1; i < 4; i++)
+        if (!seen[i] || isnull[i])
+            return false;
+    x = rec_new(r, im, XT_ASSIGN, line);
+    x->kind = arena_strndup(&r->a, v[1], vn[1]);
+    x->key = arena_strndup(&r->a, v[2], vn[2]);
+    x->tag = arena_strndup(&r->a, v[3], vn[3]);
+    x->context = seen[4] && !isnull[4] ? arena_strndup(&r->a, v[4], vn[4]) : NULL;
+    return true;
+}
+
 static void parse_jsonl(struct hreq *r, struct ximport *im)
 {
     const char *p = r->body ? r->body : "", *end = p + r->body_len;
@@ -1002,6 +1104,10 @@ static void parse_jsonl(struct hreq *r, struct ximport *im)
         if (len && p[len - 1] == '\r')
             len--;
         if (len == 0 || strspn(p, " \t") >= len) {
+            p = nl ? nl + 1 : end;
+            continue;
+        }
+        if (jl_fast_assign(r, im, p, len, line)) {
             p = nl ? nl + 1 : end;
             continue;
         }
