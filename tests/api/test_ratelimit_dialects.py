@@ -166,10 +166,15 @@ def test_refused_credentials_count_accepted_ones_do_not(anon):
     bearer = {"Authorization": "Bearer " + ADMIN_TOKEN}
     for _ in range(12):
         assert _from(anon, a, "GET", "/v1/tags", headers=bearer)[0] == 200
-    # Twelve accepted requests took nothing from the address: its burst is whole.
+    # Twelve accepted requests took nothing from the address: its burst is whole. At one
+    # token a second, a loaded machine (CI's PostgreSQL pass) refills one while the five go
+    # through; then the sixth may pass too, and the limit must still come right after.
+    t0 = time.monotonic()
     for _ in range(5):
         assert _from(anon, a, "GET", "/api/v1/session")[0] == 200
-    assert _from(anon, a, "GET", "/api/v1/session")[0] == 429
+    statuses, _ = _until_429(lambda: _from(anon, a, "GET", "/api/v1/session"), most=3)
+    if time.monotonic() - t0 < 0.9:
+        assert statuses == [429], statuses
     # A wrong bearer token counts like no token: 401, then 429.
     b = "127.0.0.4"
     wrong = {"Authorization": "Bearer tgd_not-a-real-token-at-all-0123456789abcdefgh"}
