@@ -35,8 +35,7 @@ struct qerr;
 /** The parsed tree of a query text, its names normalized, from the thread's parse cache
  * (core/query.c); read-only, valid until the thread's next call. -1 with pe filled when the
  * text does not parse. */
-int core__query_tree(struct core_ctx *ctx, const char *text, const struct qnode **tree,
-                     struct qerr *pe);
+int core__query_tree(const char *text, const struct qnode **tree, struct qerr *pe);
 /** Frees the thread's parse cache (core_thread_done). */
 void core__query_cache_done(void);
 

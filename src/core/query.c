@@ -57,8 +57,7 @@ struct parsed {
 static _Thread_local struct parsed parse_cache[PARSE_CACHE];
 static _Thread_local uint64_t parse_clock;
 
-int core__query_tree(struct core_ctx *ctx, const char *text, const struct qnode **tree,
-                     struct qerr *pe)
+int core__query_tree(const char *text, const struct qnode **tree, struct qerr *pe)
 {
     size_t n = strlen(text);
     struct parsed *v = &parse_cache[0];
@@ -74,16 +73,18 @@ int core__query_tree(struct core_ctx *ctx, const char *text, const struct qnode 
         if (v->text && (e->text == NULL || e->used < v->used))
             v = e;
     }
-    /* A text that does not parse is not kept: it is answered from the request's arena. */
-    if (query_parse(ctx->a, text, n, &t, pe) != 0)
-        return -1;
-    if (v->text)
-        arena_release(&v->a);
-    arena_init(&v->a);
-    if (query_parse(&v->a, text, n, &t, pe) != 0) { /* cannot differ from the first parse */
-        arena_release(&v->a);
-        v->text = NULL;
-        return -1;
+    /* Parsed once, into an arena of its own: a text that does not parse takes no slot (the
+     * error holds no pointer into the arena), one that does replaces the least recently used. */
+    {
+        struct arena a;
+        arena_init(&a);
+        if (query_parse(&a, text, n, &t, pe) != 0) {
+            arena_release(&a);
+            return -1;
+        }
+        if (v->text)
+            arena_release(&v->a);
+        v->a = a;
     }
     query_normalize(&v->a, t);
     v->text = arena_strndup(&v->a, text, n);
@@ -132,7 +133,7 @@ int core_query_resources(struct core_ctx *ctx, const struct core_query *q,
             !core_parse_id(dec, "r", &o.after_id))
             return tg_err_set(err, TG_EINVAL, "cursor", "cursor is invalid");
     }
-    if (core__query_tree(ctx, q->text, &tree, &pe) != 0) {
+    if (core__query_tree(q->text, &tree, &pe) != 0) {
         fault(qe, CORE_QUERY_SYNTAX, &pe);
         return tg_err_set(err, TG_EINVAL, "query", "%s", pe.msg);
     }

@@ -582,9 +582,15 @@ struct card_slot {
 
 static _Thread_local struct card_slot *card_slots;
 
+/* The name of a snapshot bitmap in the per-thread slots: its address and generation. */
+static inline uint64_t slot_hash(const roaring_bitmap_t *b, uint64_t gen)
+{
+    return (uint64_t)(uintptr_t)b * 0x9E3779B97F4A7C15ULL ^ gen * 0xC2B2AE3D27D4EB4FULL;
+}
+
 static uint64_t cardinality(const roaring_bitmap_t *b, uint64_t gen)
 {
-    uint64_t h = (uint64_t)(uintptr_t)b * 0x9E3779B97F4A7C15ULL ^ gen * 0xC2B2AE3D27D4EB4FULL;
+    uint64_t h = slot_hash(b, gen);
     struct card_slot *d;
 
     if (gen == 0)
@@ -611,8 +617,7 @@ void eng_thread_done(void)
 static const uint64_t *dense_words(const roaring_bitmap_t *b, uint64_t gen, uint16_t key,
                                    const void *c, uint8_t t, uint64_t run)
 {
-    uint64_t h = (uint64_t)(uintptr_t)b * 0x9E3779B97F4A7C15ULL ^ gen * 0xC2B2AE3D27D4EB4FULL ^
-                 (uint64_t)key * 0x165667B19E3779F9ULL;
+    uint64_t h = slot_hash(b, gen) ^ (uint64_t)key * 0x165667B19E3779F9ULL;
     struct dense_slot *d;
 
     if (dense_slots == NULL)
