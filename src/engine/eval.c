@@ -41,29 +41,120 @@ static int popcnt_words_soft(const uint64_t *w, size_t n)
     return c;
 }
 
+/* The word loops of a query (one operation over a key's words, the count of the answer's) run
+ * with AVX-512 where the CPU has it and VPOPCNTDQ with it, checked once: at 10 million
+ * assignments an `A and B` request goes through 16 keys of 1,024 words, and the count with
+ * scalar popcnt was 13% of tagd's CPU under wrk (perf), the AND loop another 15%. A key's AND
+ * and count took 700 ns with scalar code and 80 ns with these (a loop of 200,000 on this
+ * machine). Elsewhere (and under valgrind, whose CPU has no AVX-512) the plain loops run. */
+enum wop { W_AND, W_ANDNOT, W_OR };
+
+static void wop_soft(enum wop op, uint64_t *w, const uint64_t *l, const uint64_t *r, int lo,
+                     int hi)
+{
+    switch (op) {
+    case W_AND:
+        for (int i = lo; i < hi; i++)
+            w[i] = l[i] & r[i];
+        break;
+    case W_ANDNOT:
+        for (int i = lo; i < hi; i++)
+            w[i] = l[i] & ~r[i];
+        break;
+    case W_OR:
+        for (int i = lo; i < hi; i++)
+            w[i] = l[i] | r[i];
+        break;
+    }
+}
+
 #if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
 __attribute__((target("popcnt"))) static int popcnt_words_hw(const uint64_t *w, size_t n)
 {
-    int c = 0;
-    for (size_t i = 0; i < n; i++)
+    /* Four sums: one would chain every add on the one before. */
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    size_t i = 0;
+    for (size_t k = n / 4; k > 0; k--, i += 4) {
+        a += (uint64_t)__builtin_popcountll(w[i]);
+        b += (uint64_t)__builtin_popcountll(w[i + 1]);
+        c += (uint64_t)__builtin_popcountll(w[i + 2]);
+        d += (uint64_t)__builtin_popcountll(w[i + 3]);
+    }
+    for (size_t k = n % 4; k > 0; k--, i++)
+        a += (uint64_t)__builtin_popcountll(w[i]);
+    return (int)(a + b + c + d);
+}
+
+#define AVX512 __attribute__((target("avx512f,avx512vpopcntdq")))
+
+AVX512 static int popcnt_words_512(const uint64_t *w, size_t n)
+{
+    __m512i acc = _mm512_setzero_si512();
+    size_t i = 0;
+    int c;
+    for (size_t k = n / 8; k > 0; k--, i += 8)
+        acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_loadu_si512(w + i)));
+    c = (int)_mm512_reduce_add_epi64(acc);
+    for (size_t k = n % 8; k > 0; k--, i++)
         c += __builtin_popcountll(w[i]);
     return c;
 }
 
+AVX512 static void wop_512(enum wop op, uint64_t *w, const uint64_t *l, const uint64_t *r,
+                           int lo, int hi)
+{
+    int i = lo;
+    for (int k = (hi - lo) / 8; k > 0; k--, i += 8) {
+        __m512i a = _mm512_loadu_si512(l + i), b = _mm512_loadu_si512(r + i);
+        __m512i v = op == W_AND      ? _mm512_and_si512(a, b)
+                    : op == W_ANDNOT ? _mm512_andnot_si512(b, a)
+                                     : _mm512_or_si512(a, b);
+        _mm512_storeu_si512(w + i, v);
+    }
+    wop_soft(op, w, l, r, i, hi);
+}
+
+/* 0: plain loops; 1: popcnt; 2: AVX-512 with VPOPCNTDQ. Every thread that finds it unset
+ * computes the same. */
+static int cpu_level(void)
+{
+    static _Atomic int level = -1;
+    int v = atomic_load_explicit(&level, memory_order_relaxed);
+    if (v < 0) {
+        v = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vpopcntdq") ? 2
+            : __builtin_cpu_supports("popcnt")                                            ? 1
+                                                                                          : 0;
+        atomic_store_explicit(&level, v, memory_order_relaxed);
+    }
+    return v;
+}
+
 static int popcnt_words(const uint64_t *w, size_t n)
 {
-    static _Atomic int hw = -1; /* every thread that finds it unset computes the same */
-    int v = atomic_load_explicit(&hw, memory_order_relaxed);
-    if (v < 0) {
-        v = __builtin_cpu_supports("popcnt") ? 1 : 0;
-        atomic_store_explicit(&hw, v, memory_order_relaxed);
-    }
-    return v ? popcnt_words_hw(w, n) : popcnt_words_soft(w, n);
+    int v = cpu_level();
+    return v == 2 ? popcnt_words_512(w, n) : v == 1 ? popcnt_words_hw(w, n)
+                                                    : popcnt_words_soft(w, n);
+}
+
+/* w[lo, hi) = l op r over the same words; w may be l. */
+static void wop(enum wop op, uint64_t *w, const uint64_t *l, const uint64_t *r, int lo, int hi)
+{
+    if (cpu_level() == 2)
+        wop_512(op, w, l, r, lo, hi);
+    else
+        wop_soft(op, w, l, r, lo, hi);
 }
 #else
 static int popcnt_words(const uint64_t *w, size_t n)
 {
     return popcnt_words_soft(w, n);
+}
+
+static void wop(enum wop op, uint64_t *w, const uint64_t *l, const uint64_t *r, int lo, int hi)
+{
+    wop_soft(op, w, l, r, lo, hi);
 }
 #endif
 
@@ -772,8 +863,7 @@ static const uint64_t *fused_eval(struct fused *f, const struct qnode *q, uint16
     case QN_NOT:
         r = fused_eval(f, q->a, key, x);
         l = words(f, f->universe, f->ugen, key, w);
-        for (int i = lo; i < hi; i++)
-            w[i] = l[i] & ~r[i];
+        wop(W_ANDNOT, w, l, r, lo, hi);
         return w;
     case QN_AND:
         /* a and not b (either way round): one difference, as eval() does, so that the
@@ -785,26 +875,22 @@ static const uint64_t *fused_eval(struct fused *f, const struct qnode *q, uint16
             f->at = at;
             r = fused_eval(f, q->a->a, key, x);
             f->at = at + na + tree_leaves(q->b);
-            for (int i = lo; i < hi; i++)
-                w[i] = l[i] & ~r[i];
+            wop(W_ANDNOT, w, l, r, lo, hi);
             return w;
         }
         l = fused_eval(f, q->a, key, w);
         if (q->b->kind == QN_NOT) {
             r = fused_eval(f, q->b->a, key, x);
-            for (int i = lo; i < hi; i++)
-                w[i] = l[i] & ~r[i];
+            wop(W_ANDNOT, w, l, r, lo, hi);
         } else {
             r = fused_eval(f, q->b, key, x);
-            for (int i = lo; i < hi; i++)
-                w[i] = l[i] & r[i];
+            wop(W_AND, w, l, r, lo, hi);
         }
         return w;
     case QN_OR:
         l = fused_eval(f, q->a, key, w);
         r = fused_eval(f, q->b, key, x);
-        for (int i = lo; i < hi; i++)
-            w[i] = l[i] | r[i];
+        wop(W_OR, w, l, r, lo, hi);
         return w;
     }
     assert(!"unknown node");
@@ -940,20 +1026,17 @@ static int fused_run(struct qctx *c, const struct qnode *q, const roaring_bitmap
             const uint64_t *m;
             if (kind_set) {
                 m = words(&f, kind_set, 0, keys[k], x);
-                for (int i = f.lo; i < f.hi; i++)
-                    w[i] = r[i] & m[i];
+                wop(W_AND, w, r, m, f.lo, f.hi);
                 r = w;
             }
             if (archived) {
                 m = words(&f, archived, c->s->archived_gen, keys[k], x);
-                for (int i = f.lo; i < f.hi; i++)
-                    w[i] = r[i] & ~m[i];
+                wop(W_ANDNOT, w, r, m, f.lo, f.hi);
                 r = w;
             }
             if (scope) {
                 m = words(&f, scope, 0, keys[k], x);
-                for (int i = f.lo; i < f.hi; i++)
-                    w[i] = r[i] & m[i];
+                wop(W_AND, w, r, m, f.lo, f.hi);
                 r = w;
             }
         }
