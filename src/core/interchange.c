@@ -279,7 +279,7 @@ int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cach
 }
 
 int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
-                      struct tg_err *err)
+                      const char *field, struct tg_err *err)
 {
     struct tag_alias a;
     struct tag t;
@@ -287,10 +287,16 @@ int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
     bool found;
     int rc;
 
+    /* The tag must be live, as for an assignment (tag_id_by_name): a file's alias follows
+     * its tag's record, and a deleted tag is no tag of the file. */
     rc = core_tag_find(ctx, tag, &t, err);
+    if (rc == 0 && t.deleted)
+        return tg_err_set(err, TG_ENOTFOUND, "tag", "tag '%s' is deleted", tag);
+    if (rc == TG_ENOTFOUND)
+        return tg_err_set(err, TG_ENOTFOUND, "tag", "no tag named '%s'", tag);
     if (rc)
         return rc;
-    rc = name_normalize(ctx->a, alias, strlen(alias), true, "skos:altLabel", &nfc, &key, err);
+    rc = name_normalize(ctx->a, alias, strlen(alias), true, field, &nfc, &key, err);
     if (rc)
         return rc;
     if (strcmp(key, t.name_key) == 0)
@@ -302,7 +308,7 @@ int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
         return 0;
     rc = core__alias_add(ctx, nfc, key, t.id, "import", err);
     if (rc == TG_EEXISTS)
-        snprintf(err->field, sizeof(err->field), "skos:altLabel");
+        snprintf(err->field, sizeof(err->field), "%s", field);
     return rc;
 }
 
@@ -323,6 +329,37 @@ int core_export_aliases(struct core_ctx *ctx, int64_t rev, int64_t tag_id, const
     while ((rc = st_step(st, err)) == 1) {
         const char **p = vec_push(ctx, &v);
         *p = col_dup(ctx, st, 0);
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    *out = v.items;
+    *n = v.n;
+    return 0;
+}
+
+int core_export_alias_page(struct core_ctx *ctx, int64_t rev, const char *after, size_t limit,
+                           struct xchg_alias **out, size_t *n, struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_XCHG_ALIAS_PAGE, err);
+    struct vec v;
+    int rc;
+
+    assert(limit > 0 && after != NULL);
+    *out = NULL;
+    *n = 0;
+    if (st == NULL)
+        return TG_EINTERNAL;
+    vec_init(&v, sizeof(struct xchg_alias));
+    st_int(st, 1, ctx->ws_id);
+    st_int(st, 2, rev);
+    st_text(st, 3, after);
+    st_int(st, 4, (int64_t)limit);
+    while ((rc = st_step(st, err)) == 1) {
+        struct xchg_alias *a = vec_push(ctx, &v);
+        a->name = col_dup(ctx, st, 0);
+        a->name_key = col_dup(ctx, st, 1);
+        a->tag = col_dup(ctx, st, 2);
     }
     st_reset(st);
     if (rc < 0)

@@ -106,16 +106,33 @@ int core_import_job_get(struct core_ctx *ctx, const char *id, struct core_import
 int core_import_job_put(struct core_ctx *ctx, struct core_import_job *j, struct tg_err *err);
 
 /**
- * Makes `alias` an alias of the tag named `tag` (an import's skos:altLabel): nothing when it is
- * the tag's own name or already its alias; TG_EEXISTS (field "skos:altLabel") when it is
- * another tag's name or alias; TG_EINVAL for a name that is no tag name.
+ * Makes `alias` an alias of the tag named `tag` (an import's skos:altLabel, or its alias
+ * record): nothing when it is the tag's own name or already its alias; TG_EEXISTS (field
+ * `field`, the record's field of the alias) when it is another tag's name or alias;
+ * TG_ENOTFOUND (field "tag") when no live tag has the name `tag`, as for an assignment;
+ * TG_EINVAL for a name that is no tag name.
  */
 int core_import_alias(struct core_ctx *ctx, const char *tag, const char *alias,
-                      struct tg_err *err);
+                      const char *field, struct tg_err *err);
 
 /** The names of the aliases tag `tag_id` had at revision `rev`, by name (arena). */
 int core_export_aliases(struct core_ctx *ctx, int64_t rev, int64_t tag_id, const char ***out,
                         size_t *n, struct tg_err *err);
+
+/* One alias of an export page. */
+struct xchg_alias {
+    const char *name;     /* the alias, as it was made */
+    const char *name_key; /* its key: the page's cursor */
+    const char *tag;      /* the full name of the tag it named at the revision */
+};
+
+/**
+ * At most `limit` aliases of the workspace as of revision `rev`, by key after `after` ("" for
+ * the first page), each with the name its tag had then; aliases of a tag deleted then are left
+ * out (they name no tag of the export). A page shorter than `limit` is the last (arena).
+ */
+int core_export_alias_page(struct core_ctx *ctx, int64_t rev, const char *after, size_t limit,
+                           struct xchg_alias **out, size_t *n, struct tg_err *err);
 
 /* One assignment of an export page. */
 struct xchg_assign {

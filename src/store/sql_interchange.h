@@ -76,3 +76,13 @@ STORE_SQL_ID(SQL_XCHG_JOB_PURGE, "DELETE FROM import_jobs WHERE updated_at < ?1"
 STORE_SQL_ID(SQL_XCHG_ALIASES_AT,
              "SELECT name FROM tag_aliases WHERE tag_id = ?1 AND valid_from <= ?2"
              " AND (valid_to IS NULL OR valid_to > ?2) ORDER BY name")
+/* A page of the workspace's aliases as of revision ?2 with the name their tag had then, by key
+ * after ?3 (a JSON lines or CSV export's alias records): ?1 the workspace, ?4 the page size.
+ * Aliases of a tag deleted then name no tag of the export and are left out, as SKOS leaves
+ * them out with their concept. tag_aliases_hist serves the workspace's keys in order. */
+STORE_SQL_ID(SQL_XCHG_ALIAS_PAGE,
+             "SELECT a.name, a.name_key, h.name FROM tag_aliases a"
+             " JOIN tags_hist h ON h.tag_id = a.tag_id AND h.valid_from <= ?2"
+             " AND (h.valid_to IS NULL OR h.valid_to > ?2) AND h.deleted = 0"
+             " WHERE a.ws_id = ?1 AND a.name_key > ?3 AND a.valid_from <= ?2"
+             " AND (a.valid_to IS NULL OR a.valid_to > ?2) ORDER BY a.name_key LIMIT ?4")

@@ -7,7 +7,8 @@ both are then compared through the API. tagd's SKOS is read with rdflib and rapt
 python3-rdflib, raptor2-utils), which nobody here wrote; a vocabulary in a taxonomy tool's own
 shape (tests/api/data) is imported. Malformed chunks fail with their line and field and keep
 nothing; a job resumes at the chunk that failed; an export is consistent at its revision while
-writes go on."""
+writes go on. Tags renamed and merged leave aliases (their old names), which every format
+carries: after the import the old names resolve as they did."""
 import csv
 import io
 import json
@@ -70,6 +71,17 @@ def source(server, admin):
     ok(admin.patch("/v1/tags/old", json={"archived": True}))
     ok(admin.post("/v1/resources/file/a,b%2Fx.pdf/tags", json={"tags": ["Ünïcode.名前"]}))
     ok(admin.post("/v1/resources/file/gone/tags", json={"tags": ["Address"]}))
+    # Old names (docs/taxonomy.md): a subtree renamed (each name in it becomes an alias), a tag
+    # of it renamed again, and a tag merged into another, each with assignments.
+    ok(admin.post("/v1/tags", json={"name": "Kontakt"}))
+    ok(admin.post("/v1/tags", json={"name": "Kontakt.telefon"}))
+    ok(admin.post("/v1/resources/folder/root/tags", json={"tags": ["Kontakt.telefon"]}))
+    ok(admin.patch("/v1/tags/Kontakt", json={"name": "Contact"}))
+    ok(admin.patch("/v1/tags/Contact.telefon", json={"name": "Contact.phone"}))
+    ok(admin.post("/v1/tags", json={"name": "legacy"}))
+    ok(admin.post("/v1/resources/folder/a,b/tags", json={"tags": ["legacy"]}))
+    ok(admin.post("/v1/resources/dataset/ds00/tags", json={"tags": ["legacy"]}))
+    ok(admin.post("/v1/tags/legacy:merge", json={"into": "pii"}))
     return snapshot(admin)
 
 
@@ -87,14 +99,18 @@ def all_pages(api, path, params):
 
 
 def snapshot(api, as_of=None):
-    """The workspace as the API shows it, without ids and times (which an import makes anew)."""
+    """The workspace as the API shows it, without ids and times (which an import makes anew).
+    Aliases (now only) as {old name: the tag's name}; their reason is the import's there."""
     q = {"as_of": as_of} if as_of else {}
     groups = {g["id"]: g for g in ok(api.get("/v1/groups", params=q)).json()["items"]}
-    tags = []
+    tags, aliases = [], {}
     for t in all_pages(api, "/v1/tags", dict(q, archived="true", limit=1000)):
         tags.append({k: t[k] for k in ("name", "display_name", "l10n", "color", "description",
                                        "source", "protected", "archived", "position")}
                     | {"group": groups[t["group_id"]]["name"] if t["group_id"] else None})
+        if not as_of:
+            for a in ok(api.get("/v1/tags/%d/aliases" % t["id"])).json()["items"]:
+                aliases[a["name"]] = t["name"]
     res = []
     for r in all_pages(api, "/v1/resources", dict(q, archived="true", limit=1000)):
         path = "/v1/resources/%s/%s/tags" % (requests.utils.quote(r["kind"], safe=""),
@@ -107,6 +123,7 @@ def snapshot(api, as_of=None):
                           for g in groups.values()), key=lambda g: g["name"]),
         "tags": sorted(tags, key=lambda t: t["name"]),
         "resources": sorted(res, key=lambda r: (r["kind"], r["key"])),
+        "aliases": aliases,
     }
 
 
@@ -146,17 +163,81 @@ def test_round_trip_into_an_empty_tagd(source, admin, empty, fmt):
         assert after >= before
 
 
+def query_keys(api, expr):
+    r = ok(api.get("/v1/resources", params={"query": expr, "limit": 1000}))
+    return sorted((i["kind"], i["key"]) for i in r.json()["items"])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_old_names_work_on_the_imported_tagd(source, admin, empty, fmt):
+    """The aliases came along: a lookup, a query and an assignment by an old name name the
+    tag, as on the exporting tagd."""
+    ok(import_chunk(empty, fmt, export(admin, fmt).content), 200)
+    t = ok(empty.get("/v1/tags/Kontakt.telefon")).json()
+    assert t["name"] == "Contact.phone" and t["requested_alias"] == "Kontakt.telefon"
+    assert ok(empty.get("/v1/tags/legacy")).json()["name"] == "pii"
+    for old, new in (("legacy", "pii"), ("Kontakt.telefon", "Contact.phone"),
+                     ("Kontakt.*", "Contact.*")):
+        got = query_keys(empty, old)
+        assert got and got == query_keys(empty, new) == query_keys(admin, old), old
+    ok(empty.put("/v1/resources/file/new", json={}))
+    r = ok(empty.post("/v1/resources/file/new/tags",
+                      json={"tags": ["Kontakt.telefon", "legacy"]}))
+    assert "Kontakt.telefon=Contact.phone" in r.headers["X-Tagd-Alias"]
+    names = sorted(a["name"] for a in ok(empty.get("/v1/resources/file/new/tags")).json()["items"])
+    assert names == ["Contact.phone", "pii"]
+    # Imported aliases say where they came from.
+    t = ok(empty.get("/v1/tags/pii")).json()
+    reasons = {a["name"]: a["reason"] for a in
+               ok(empty.get("/v1/tags/%d/aliases" % t["id"])).json()["items"]}
+    assert reasons == {"legacy": "import"}
+
+
+def cut(fmt, text, n):
+    """The file in chunks of n records, as tagctl sends them (CSV repeats its header)."""
+    if fmt == "jsonl":
+        lines = text.splitlines(keepends=True)
+        return ["".join(lines[i:i + n]) for i in range(0, len(lines), n)]
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    out = []
+    for i in range(1, len(rows), n):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\r\n").writerows([rows[0]] + rows[i:i + n])
+        out.append(buf.getvalue())
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_round_trip_in_small_chunks(source, admin, empty, fmt):
+    """Cut anywhere, a file goes in the same: the aliases come after every tag, so no chunk
+    names a tag that a later chunk makes."""
+    chunks = cut(fmt, export(admin, fmt).text, 3)
+    assert len(chunks) > 10
+    jid = None
+    for i, c in enumerate(chunks):
+        params = {"last": "true" if i == len(chunks) - 1 else "false"}
+        if jid:
+            params.update(job=jid, chunk=i)
+        jid = ok(import_chunk(empty, fmt, c, **params), 200).json()["id"]
+    assert snapshot(empty) == source
+
+
 def test_jsonl_records_and_header(source, admin):
     r = export(admin, "jsonl")
     lines = [json.loads(line) for line in r.text.splitlines()]
     assert lines[0]["type"] == "tagd" and lines[0]["revision"] == int(r.headers["X-Tagd-Revision"])
     assert lines[-1] == {"type": "end", "revision": lines[0]["revision"], "groups": 2,
-                         "tags": len(source["tags"]), "resources": len(source["resources"]),
+                         "tags": len(source["tags"]), "aliases": len(source["aliases"]),
+                         "resources": len(source["resources"]),
                          "assignments": sum(len(x["tags"]) for x in source["resources"])}
     types = [x["type"] for x in lines[1:-1]]
-    # Groups, then tags (parents first), then each resource followed by its assignments.
+    # Groups, then tags (parents first), then the aliases, then each resource followed by its
+    # assignments.
     assert types.index("tag") > max(i for i, t in enumerate(types) if t == "group")
-    assert types.index("resource") > max(i for i, t in enumerate(types) if t == "tag")
+    assert types.index("alias") > max(i for i, t in enumerate(types) if t == "tag")
+    assert types.index("resource") > max(i for i, t in enumerate(types) if t == "alias")
+    assert {x["name"]: x["tag"] for x in lines if x["type"] == "alias"} == source["aliases"]
+    assert {"type": "alias", "name": "legacy", "tag": "pii"} in lines
     email = next(x for x in lines if x.get("name") == "Address.email")
     assert email == {"type": "tag", "name": "Address.email", "display_name": "E-mail",
                      "l10n": {"de-DE": "E-Mail", "ja": "メール"}, "color": "#AABBCC",
@@ -169,7 +250,11 @@ def test_csv_is_one_table_other_tools_read(source, admin):
     r = export(admin, "csv")
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert list(rows[0].keys())[0] == "type"
-    assert {x["type"] for x in rows} == {"group", "tag", "resource", "assignment"}
+    assert {x["type"] for x in rows} == {"group", "tag", "alias", "resource", "assignment"}
+    # An alias row fills name (the alias) and tag (the tag it names), nothing else.
+    al = next(x for x in rows if x["type"] == "alias" and x["name"] == "Kontakt.telefon")
+    assert {k: v for k, v in al.items() if v} == {"type": "alias", "name": "Kontakt.telefon",
+                                                   "tag": "Contact.phone"}
     f = next(x for x in rows if x["type"] == "resource" and x["key"] == "a,b/x.pdf")
     assert f["name"] == 'x, "the" file' and f["parent_kind"] == "folder" and f["parent_key"] == "a,b"
     pii = next(x for x in rows if x["type"] == "tag" and x["name"] == "pii")
@@ -293,6 +378,93 @@ def test_bad_input_names_line_and_field_and_keeps_nothing(empty, fmt, body, line
     assert r.json()["job"]["state"] == "failed"
     # Nothing of the chunk is kept: not even the good records before the bad one.
     assert ok(empty.get("/v1/tags")).json()["items"] == []
+
+
+ALIAS_BASE = {
+    "jsonl": '{"type":"tag","name":"a"}\n{"type":"tag","name":"b"}\n{"type":"tag","name":"gone"}\n'
+             '{"type":"alias","name":"old_a","tag":"a"}\n',
+    "csv": "type,name,tag\r\ntag,a,\r\ntag,b,\r\ntag,gone,\r\nalias,old_a,a\r\n",
+}
+
+
+@pytest.mark.parametrize("fmt,rec,status,field", [
+    ("jsonl", '{"type":"alias","name":"B","tag":"a"}', 409, "name"),       # a live tag's name
+    ("jsonl", '{"type":"alias","name":"old_a","tag":"b"}', 409, "name"),   # another tag's alias
+    ("jsonl", '{"type":"alias","name":"x","tag":"nope"}', 404, "tag"),     # no such tag
+    ("jsonl", '{"type":"alias","name":"x","tag":"gone"}', 404, "tag"),     # a deleted one
+    ("jsonl", '{"type":"alias","name":"x"}', 400, "tag"),
+    ("jsonl", '{"type":"alias","name":"x..y","tag":"a"}', 400, "name"),
+    ("jsonl", '{"type":"alias","name":"x","tag":"a","reason":"rename"}', 400, "reason"),
+    ("csv", "alias,b,a", 409, "name"),
+    ("csv", "alias,OLD_A,b", 409, "name"),
+    ("csv", "alias,x,nope", 404, "tag"),
+    ("csv", "alias,x,", 400, "tag"),
+    ("csv", "alias,,a", 400, "name"),
+])
+def test_bad_alias_records_name_line_and_field_and_keep_nothing(empty, fmt, rec, status, field):
+    ok(import_chunk(empty, fmt, ALIAS_BASE[fmt]), 200)
+    ok(empty.delete("/v1/tags/gone"))
+    if fmt == "jsonl":
+        body = '{"type":"tag","name":"c"}\n{"type":"alias","name":"fine","tag":"b"}\n' + rec + "\n"
+    else:
+        body = "type,name,tag\r\ntag,c,\r\nalias,fine,b\r\n" + rec + "\r\n"
+    line = 3 if fmt == "jsonl" else 4
+    r = import_chunk(empty, fmt, body)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["details"]["line"] == line and err["details"]["field"] == field, err
+    assert err["message"].startswith("line %d, field '%s'" % (line, field)), err
+    # Nothing of the chunk is kept: neither the tag nor the good alias before the bad one.
+    assert empty.get("/v1/tags/c").status_code == 404
+    assert empty.get("/v1/tags/fine").status_code == 404
+    a = ok(empty.get("/v1/tags/a")).json()
+    assert a["aliases"] == ["old_a"]
+    assert ok(empty.get("/v1/tags/b")).json()["aliases"] == []
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_alias_records_that_hold_change_nothing(empty, fmt):
+    """An alias the tag has already (in any spelling, named by any of its names) or its own
+    name writes nothing: importing a file again is no write."""
+    ok(import_chunk(empty, fmt, ALIAS_BASE[fmt]), 200)
+    if fmt == "jsonl":
+        body = ('{"type":"alias","name":"old_a","tag":"a"}\n{"type":"alias","name":"A","tag":"a"}\n'
+                '{"type":"alias","name":"OLD_A","tag":"old_a"}\n')
+    else:
+        body = "type,tag,name\r\nalias,a,old_a\r\nalias,a,A\r\nalias,old_a,OLD_A\r\n"
+    job = ok(import_chunk(empty, fmt, body), 200).json()
+    assert job["revision"] is None and job["rows"] == 3, job
+    assert ok(empty.get("/v1/tags/a")).json()["aliases"] == ["old_a"]
+
+
+def test_alias_lines_are_never_read_as_assignments(empty):
+    """Assignment lines go through a scanner of their own (no jansson): an alias line, in
+    whatever spelling, must not pass for one, and one that looks like an assignment is refused
+    as the alias it says it is."""
+    ok(import_chunk(empty, "jsonl", '{"type":"tag","name":"t"}\n{"type":"tag","name":"u"}\n'))
+    body = ('{"type":"assignment","kind":"file","key":"f1","tag":"t"}\n'
+            '{"type":"alias","name":"t_old","tag":"t"}\n'
+            '{"tag":"u","name":"u_old","type":"alias"}\n'
+            ' { "type" : "alias" , "name" : "u.older" , "tag" : "u" } \n'
+            '{"type":"assignment","kind":"file","key":"f2","tag":"t_old"}\n')
+    job = ok(import_chunk(empty, "jsonl", body), 200).json()
+    assert job["rows"] == 5, job
+    for key in ("f1", "f2"):
+        items = ok(empty.get("/v1/resources/file/%s/tags" % key)).json()["items"]
+        assert [i["name"] for i in items] == ["t"], items
+    assert ok(empty.get("/v1/tags/t")).json()["aliases"] == ["t_old"]
+    assert sorted(ok(empty.get("/v1/tags/u")).json()["aliases"]) == ["u.older", "u_old"]
+    assert [r["key"] for r in ok(empty.get("/v1/resources")).json()["items"]] == ["f1", "f2"]
+    for line in ('{"type":"alias","kind":"file","key":"k","tag":"t"}',
+                 '{"kind":"file","key":"k","tag":"t","type":"alias"}',
+                 '{"type":"alias","name":"k","tag":"t","context":null}'):
+        r = import_chunk(empty, "jsonl", '{"type":"tag","name":"v"}\n' + line + "\n")
+        assert r.status_code == 400, (line, r.text)
+        d = r.json()["error"]["details"]
+        assert d["line"] == 2 and d["field"] in ("kind", "key", "context"), (line, d)
+    assert empty.get("/v1/resources/file/k").status_code == 404
+    assert empty.get("/v1/tags/v").status_code == 404
+    assert empty.get("/v1/tags/k").status_code == 404
 
 
 def test_chunks_resume_at_the_one_that_failed(empty):

@@ -2,6 +2,8 @@
 many rows a statement, and must read back as if added one at a time: every add in the change
 log with its row id, nothing before the import's revision, rules refused with their line, a
 tag twice counted once. Import jobs are kept in the store and survive a restart."""
+import csv
+import io
 import json
 import re
 
@@ -225,6 +227,88 @@ def test_skos_alt_labels_are_aliases_both_ways(fresh):
         assert r.status_code == 409, r.text
         assert r.json()["error"]["details"]["field"] == "skos:altLabel"
         assert r.json()["error"]["details"]["line"] == 4
+    finally:
+        s2.cleanup()
+
+
+def alias_records(api, fmt, **params):
+    """The alias records of an export as {alias: tag}, and its end record (JSON lines)."""
+    r = ok(api.get("/v1/export", params=dict(params, format=fmt)))
+    if fmt == "csv":
+        rows = list(csv.DictReader(io.StringIO(r.text, newline="")))
+        return {x["name"]: x["tag"] for x in rows if x["type"] == "alias"}, None
+    lines = [json.loads(x) for x in r.text.splitlines()]
+    types = [x["type"] for x in lines]
+    if "alias" in types:
+        first = types.index("alias")
+        assert all(t == "alias" for t in types[first:types.count("alias") + first])
+        assert "tag" not in types[first:] and "group" not in types[first:]
+    return {x["name"]: x["tag"] for x in lines if x["type"] == "alias"}, lines[-1]
+
+
+def test_alias_records_as_of_a_revision(fresh):
+    """JSON lines and CSV write the aliases of the export's revision: one removed since is in
+    an export as of before, one added since is not, and each names its tag by the name it had
+    then. An alias of a deleted tag is left out with its tag."""
+    _, api = fresh
+    t = ok(api.post("/v1/tags", json={"name": "Team.a"})).json()
+    ok(api.put("/v1/resources/file/r1", json={}))
+    ok(api.post("/v1/resources/file/r1/tags", json={"tags": ["Team.a"]}))
+    rev1 = int(ok(api.patch("/v1/tags/%d" % t["id"], json={"name": "Team.b"}))
+               .headers["X-Tagd-Revision"])
+    rev2 = int(ok(api.delete("/v1/tags/%d/aliases/Team.a" % t["id"])).headers["X-Tagd-Revision"])
+    ok(api.patch("/v1/tags/%d" % t["id"], json={"name": "Team.c"}))
+    for fmt in ("jsonl", "csv"):
+        got, end = alias_records(api, fmt, as_of=str(rev1))
+        assert got == {"Team.a": "Team.b"}, (fmt, got)
+        if end:
+            assert end["type"] == "end" and end["aliases"] == 1 and end["revision"] == rev1
+        assert alias_records(api, fmt, as_of=str(rev2))[0] == {}
+        assert alias_records(api, fmt)[0] == {"Team.b": "Team.c"}
+        # include=taxonomy keeps them: they are taxonomy.
+        assert alias_records(api, fmt, as_of=str(rev1), include="taxonomy")[0] == \
+            {"Team.a": "Team.b"}
+    # The export as of rev1 into an empty tagd: the old name of then resolves there.
+    old = ok(api.get("/v1/export", params={"format": "jsonl", "as_of": str(rev1)})).content
+    s2 = Server().start()
+    try:
+        a2 = Api(s2, ADMIN_TOKEN)
+        ok(a2.post("/v1/import", data=old, headers={"Content-Type": "application/x-ndjson"}))
+        assert ok(a2.get("/v1/tags/Team.a")).json()["name"] == "Team.b"
+        assert a2.get("/v1/tags/Team.c").status_code == 404
+        items = ok(a2.get("/v1/resources/file/r1/tags")).json()["items"]
+        assert [i["name"] for i in items] == ["Team.b"]
+    finally:
+        s2.cleanup()
+    # A deleted tag is no tag of the export, nor are its aliases.
+    ok(api.delete("/v1/resources/file/r1/tags/Team.c"))
+    ok(api.delete("/v1/tags/%d" % t["id"]))
+    got, end = alias_records(api, "jsonl")
+    assert got == {} and end["aliases"] == 0 and end["tags"] == 1, end
+
+
+def test_many_aliases_page_through_an_export(fresh):
+    """Aliases are read a page at a time (500): a subtree of 700 tags renamed at once leaves
+    701 aliases, every one written once, in order, and read back."""
+    _, api = fresh
+    names = ["Big.t%03d" % i for i in range(700)]
+    ok(post(api, [{"type": "tag", "name": n} for n in names]))
+    ok(api.patch("/v1/tags/Big", json={"name": "Huge"}))
+    for fmt in ("jsonl", "csv"):
+        got, end = alias_records(api, fmt, include="taxonomy")
+        assert len(got) == 701, (fmt, len(got))
+        assert got["Big"] == "Huge" and got["Big.t699"] == "Huge.t699"
+        if end:
+            assert end["aliases"] == 701 and end["tags"] == 701
+    body = ok(api.get("/v1/export", params={"format": "csv"})).content
+    s2 = Server().start()
+    try:
+        a2 = Api(s2, ADMIN_TOKEN)
+        job = ok(a2.post("/v1/import", data=body, headers={"Content-Type": "text/csv"})).json()
+        assert job["rows"] == 701 + 701, job
+        assert ok(a2.get("/v1/tags/Big.t123")).json()["name"] == "Huge.t123"
+        h = ok(a2.get("/v1/tags/Huge")).json()
+        assert h["aliases"] == ["Big"]
     finally:
         s2.cleanup()
 

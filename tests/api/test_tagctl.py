@@ -680,6 +680,27 @@ def test_workspace_export_and_chunked_import_with_resume(ctl, home, tmp_path):
         other.cleanup()
 
 
+def test_workspace_export_and_import_carry_aliases(ctl, server, home, tmp_path):
+    """tagctl passes a file's records through as they are: the aliases of a JSON lines or CSV
+    export (a tag's old names) reach the other tagd, whatever the chunks."""
+    ctl("tags", "create", "Wsa.old")
+    ctl("tag", "wsa/r1", "Wsa.old")
+    r = requests.patch(server.url + "/v1/tags/Wsa.old", json={"name": "Wsa.new"},
+                       headers={"Authorization": "Bearer " + ADMIN_TOKEN}, timeout=10)
+    assert r.status_code == 200, r.text
+    for fmt in ("jsonl", "csv"):
+        f = tmp_path / ("ws." + fmt)
+        ctl("export", "--taxonomy", "-f", str(f))
+        assert "Wsa.old" in f.read_text()
+        other = Server().start()
+        try:
+            c = Ctl(other, home)
+            c("import", str(f), "--chunk", "2")
+            assert c.json("tags", "get", "Wsa.old")["name"] == "Wsa.new"
+        finally:
+            other.cleanup()
+
+
 # ---- configuration ----
 
 def test_precedence_flags_env_profile(ctl, server, home):

@@ -103,7 +103,10 @@ static void render_job(struct jw *w, const struct core_import_job *j)
 
 /* ---- export ---- */
 
-enum xphase { XP_HEAD, XP_TAGS, XP_RESOURCES, XP_END, XP_DONE };
+/* JSON lines and CSV write the aliases after every tag (so that no alias of the file comes
+ * before a tag of the file that bears its name or that it names, in any chunk the file is cut
+ * into); SKOS writes them with their concept (skos:altLabel) and skips XP_ALIASES. */
+enum xphase { XP_HEAD, XP_TAGS, XP_ALIASES, XP_RESOURCES, XP_END, XP_DONE };
 
 struct xport {
     enum xfmt fmt;
@@ -112,11 +115,12 @@ struct xport {
     int64_t org_id, ws_id;
     const char *base;       /* SKOS: the IRI everything is named under */
     const char *tag_cursor; /* r->a */
+    const char *alias_cursor; /* r->a: the last alias key written; NULL before the first */
     int64_t res_after;
     int64_t ngroups;
     struct group *groups;   /* at rev, r->a: tags name theirs */
-    int64_t ntags, nres, nassign;
-    bool taxonomy_only;     /* include=taxonomy: groups and tags, no resources */
+    int64_t ntags, naliases, nres, nassign;
+    bool taxonomy_only;     /* include=taxonomy: groups, tags, aliases; no resources */
 };
 
 static const char *group_name(const struct xport *x, int64_t id)
@@ -439,6 +443,33 @@ static void out_tag(struct arena *a, struct xport *x, const struct tag *t, const
     }
 }
 
+/* An alias record (JSON lines and CSV): the alias and the tag it named at the revision. */
+static void out_alias(struct xport *x, const struct xchg_alias *al, struct sbuf *out)
+{
+    struct jw w;
+    const char *cells[C_N] = {0};
+
+    switch (x->fmt) {
+    case XF_JSONL:
+        jw_init(&w, out);
+        jw_obj(&w);
+        jw_kstr(&w, "type", "alias");
+        jw_kstr(&w, "name", al->name);
+        jw_kstr(&w, "tag", al->tag);
+        jw_obj_end(&w);
+        sbuf_addc(out, '\n');
+        break;
+    case XF_CSV:
+        cells[C_TYPE] = "alias";
+        cells[C_NAME] = al->name;
+        cells[C_TAG] = al->tag;
+        csv_row(out, cells);
+        break;
+    default:
+        TG_BUG("SKOS writes aliases as skos:altLabel of their concept");
+    }
+}
+
 /* A resource and its direct tags (as of the export's revision). */
 static void out_resource(struct xport *x, const struct resource *res,
                          const struct xchg_assign *as, size_t n, struct sbuf *out)
@@ -540,9 +571,9 @@ static void out_end(struct xport *x, struct sbuf *out)
     if (x->fmt == XF_JSONL)
         sbuf_printf(out,
                     "{\"type\":\"end\",\"revision\":%lld,\"groups\":%lld,\"tags\":%lld,"
-                    "\"resources\":%lld,\"assignments\":%lld}\n",
+                    "\"aliases\":%lld,\"resources\":%lld,\"assignments\":%lld}\n",
                     (long long)x->rev, (long long)x->ngroups, (long long)x->ntags,
-                    (long long)x->nres, (long long)x->nassign);
+                    (long long)x->naliases, (long long)x->nres, (long long)x->nassign);
     else if (x->fmt == XF_SKOS)
         sbuf_printf(out, "# end: %lld groups, %lld tags, %lld resources, %lld assignments\n",
                     (long long)x->ngroups, (long long)x->ntags, (long long)x->nres,
@@ -628,6 +659,22 @@ static enum api_stream_state export_fill(struct hreq *r, struct core_ctx *cx, bo
         x->ntags += (int64_t)n;
         x->tag_cursor = next ? arena_strdup(&r->a, next) : NULL;
         if (next == NULL)
+            x->phase = x->fmt != XF_SKOS ? XP_ALIASES : x->taxonomy_only ? XP_END : XP_RESOURCES;
+        return API_STREAM_MORE;
+    }
+    case XP_ALIASES: {
+        struct xchg_alias *al;
+        size_t n;
+        rc = core_export_alias_page(cx, x->rev, x->alias_cursor ? x->alias_cursor : "",
+                                    EXPORT_PAGE, &al, &n, &err);
+        if (rc)
+            goto broken;
+        for (size_t i = 0; i < n; i++)
+            out_alias(x, &al[i], out);
+        x->naliases += (int64_t)n;
+        if (n)
+            x->alias_cursor = arena_strdup(&r->a, al[n - 1].name_key);
+        if (n < EXPORT_PAGE)
             x->phase = x->taxonomy_only ? XP_END : XP_RESOURCES;
         return API_STREAM_MORE;
     }
@@ -773,7 +820,7 @@ struct xrec {
     const char *kind, *key;  /* XT_RESOURCE, XT_ASSIGN */
     struct resource_input res;
     const char *tag;         /* XT_ASSIGN; XT_ALIAS: the tag the alias names */
-    const char *alias;       /* XT_ALIAS (Turtle: skos:altLabel) */
+    const char *alias;       /* XT_ALIAS: its name, or Turtle's skos:altLabel */
     const char *context;
     const char **tags;       /* XT_RESOURCE with has_tags: exactly its direct tags */
     size_t ntags;
@@ -829,6 +876,7 @@ static const char *const jl_tag[] = {"type",   "name",      "display_name", "l10
 static const char *const jl_res[] = {"type", "kind", "key", "name", "parent", "archived",
                                      "document", "tags", NULL};
 static const char *const jl_assign[] = {"type", "kind", "key", "tag", "context", NULL};
+static const char *const jl_alias[] = {"type", "name", "tag", NULL};
 
 static int jl_only(json_t *o, const char *const *allowed, struct tg_err *err)
 {
@@ -982,8 +1030,15 @@ static int jl_record(struct hreq *r, struct ximport *im, json_t *o, int line)
             return TG_EINVAL;
         return 0;
     }
+    if (strcmp(type, "alias") == 0) {
+        x = rec_new(r, im, XT_ALIAS, line);
+        if (jl_only(o, jl_alias, err) || jl_str(r, o, "name", true, &x->alias, err) ||
+            jl_str(r, o, "tag", true, &x->tag, err))
+            return TG_EINVAL;
+        return 0;
+    }
     return tg_err_set(err, TG_EINVAL, "type",
-                      "type is group, tag, resource or assignment, not '%s'", type);
+                      "type is group, tag, alias, resource or assignment, not '%s'", type);
 }
 
 /* A string of the fast path below at *pp (just past its opening quote): printable ASCII
@@ -1374,9 +1429,18 @@ static void parse_csv(struct hreq *r, struct ximport *im)
             x->context = cell_or_null(c[C_CONTEXT]);
             if (!*x->tag)
                 rc = tg_err_set(err, TG_EINVAL, "tag", "'tag' is required");
+        } else if (strcmp(c[C_TYPE], "alias") == 0) {
+            x = rec_new(r, im, XT_ALIAS, start);
+            x->alias = c[C_NAME];
+            x->tag = c[C_TAG];
+            if (!*x->alias)
+                rc = tg_err_set(err, TG_EINVAL, "name", "'name' is required");
+            else if (!*x->tag)
+                rc = tg_err_set(err, TG_EINVAL, "tag", "'tag' is required");
         } else {
             rc = tg_err_set(err, TG_EINVAL, "type",
-                            "type is group, tag, resource or assignment, not '%s'", c[C_TYPE]);
+                            "type is group, tag, alias, resource or assignment, not '%s'",
+                            c[C_TYPE]);
         }
         (void)has;
         if (rc) {
@@ -2088,7 +2152,8 @@ static void import_render(struct hreq *r, void *arg)
 }
 
 /* Applies the records in order. Assignment records wait and go in bulk
- * (core_import_assign_bulk) until a record that may depend on them: a group, a tag, or a
+ * (core_import_assign_bulk) until a record that may depend on them: a group, a tag, an alias
+ * (the waiting records resolve their names as the file's order has it, before the alias), or a
  * resource that sets its tags exactly. A plain resource record does not wait: it only puts the
  * resource row, which no waiting assignment reads but to find it (by key, and the waiting ones
  * were found already). */
@@ -2127,7 +2192,9 @@ static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line
             rc = core_import_tag(cx, &x->t, x->group, x->has_group, err);
             break;
         case XT_ALIAS:
-            rc = core_import_alias(cx, x->tag, x->alias, err);
+            /* The field an alias conflict names: the record's own. */
+            rc = core_import_alias(cx, x->tag, x->alias,
+                                   im->fmt == XF_SKOS ? "skos:altLabel" : "name", err);
             break;
         case XT_RESOURCE:
             rc = core_import_resource(cx, x->kind, x->key, &x->res, err);
