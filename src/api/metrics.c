@@ -309,13 +309,17 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 (unsigned long long)ts.import_rows_bulk, (unsigned long long)ts.import_rows_single);
     if (ts.engine) {
         uint64_t applied = ts.engine_applied, reread = ts.engine_reread;
+        uint64_t ranged = ts.engine_ranged;
         sbuf_printf(b,
                     "# HELP tagd_engine_resource_updates_total Resources the engine brought up to"
-                    " date after commits: applied from the change records, or read again.\n"
+                    " date after commits: applied from the change records, or read again, one"
+                    " at a time or in ranged reads of runs of ids.\n"
                     "# TYPE tagd_engine_resource_updates_total counter\n"
                     "tagd_engine_resource_updates_total{how=\"applied\"} %llu\n"
-                    "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n",
-                    (unsigned long long)applied, (unsigned long long)reread);
+                    "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n"
+                    "tagd_engine_resource_updates_total{how=\"ranged\"} %llu\n",
+                    (unsigned long long)applied, (unsigned long long)reread,
+                    (unsigned long long)ranged);
     }
     {
         sbuf_printf(b,

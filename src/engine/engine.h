@@ -52,7 +52,8 @@ int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err);
 /** Resources whose assignment changes the catch-ups applied from the change records, and
  * resources they read again from the store instead (a changed resource row, or a record that
  * did not fit: see catchup.c, aops_apply). */
-void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread);
+void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread,
+                           uint64_t *ranged);
 
 const struct eng_snap *engine_acquire(struct engine *e);
 void engine_release(struct engine *e, const struct eng_snap *s);

@@ -242,7 +242,8 @@ void txn_stats_get(struct txn_stats *out)
         eng_snap_stats(snap, &es);
         engine_release(T.engine, snap);
         out->engine = true;
-        engine_catch_up_stats(T.engine, &out->engine_applied, &out->engine_reread);
+        engine_catch_up_stats(T.engine, &out->engine_applied, &out->engine_reread,
+                              &out->engine_ranged);
         out->engine_rev = es.rev;
         out->engine_tags = es.tags;
         out->engine_resources = es.resources;
