@@ -307,6 +307,12 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 "tagd_import_assignment_rows_total{how=\"bulk\"} %llu\n"
                 "tagd_import_assignment_rows_total{how=\"single\"} %llu\n",
                 (unsigned long long)ts.import_rows_bulk, (unsigned long long)ts.import_rows_single);
+    sbuf_printf(b,
+                "# HELP tagd_import_resource_rows_total New resources imports wrote in bulk,"
+                " many a statement (the others go one at a time, as any write).\n"
+                "# TYPE tagd_import_resource_rows_total counter\n"
+                "tagd_import_resource_rows_total{how=\"bulk\"} %llu\n",
+                (unsigned long long)ts.import_resources_bulk);
     if (ts.engine) {
         uint64_t applied = ts.engine_applied, reread = ts.engine_reread;
         uint64_t ranged = ts.engine_ranged;

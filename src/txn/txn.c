@@ -236,6 +236,7 @@ void txn_stats_get(struct txn_stats *out)
     out->rollbacks = atomic_load(&T.rollbacks);
     out->failures = atomic_load(&T.failures);
     core_assign_bulk_stats(&out->import_rows_bulk, &out->import_rows_single);
+    out->import_resources_bulk = core_resource_bulk_stats();
     if (T.engine) {
         const struct eng_snap *snap = engine_acquire(T.engine);
         struct eng_stats es;

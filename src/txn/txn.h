@@ -170,6 +170,7 @@ struct txn_stats {
     uint64_t batch_jobs;                   /* jobs in all of them */
     int64_t wal_bytes; /* SQLite: the WAL file's length now; -1 where there is none */
     uint64_t import_rows_bulk, import_rows_single; /* core_assign_bulk_stats */
+    uint64_t import_resources_bulk; /* core_resource_bulk_stats */
 };
 void txn_stats_get(struct txn_stats *out);
 
