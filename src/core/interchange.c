@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/name.h"
 #include "util/timeu.h"
 
@@ -400,6 +401,7 @@ int core_import_resource_bulk(struct core_ctx *ctx, struct core_import_cache *ca
 static int tag_id_by_name(struct core_ctx *ctx, struct core_import_cache *cache,
                           const char *name, int64_t *id, struct tg_err *err)
 {
+    const struct eng_snap *s;
     struct cached_tag *c;
     struct tag t;
     int rc;
@@ -410,6 +412,25 @@ static int tag_id_by_name(struct core_ctx *ctx, struct core_import_cache *cache,
                 *id = c->id;
                 return 0;
             }
+    /* From the writer's engine snapshot when no tag, alias or group changed since it was
+     * taken (core_writer_snap; this transaction's own changes count): a chunk names about a
+     * thousand tags, each a statement otherwise. A name it does not hold (an alias, a deleted
+     * tag) is the store's to answer. */
+    s = ctx->writing ? core_writer_snap(ctx, 0) : NULL;
+    if (s) {
+        const struct tag *e = NULL;
+        struct tg_err no;
+        char *nfc, *key;
+        if (name_normalize(ctx->a, name, strlen(name), true, "tag", &nfc, &key, &no) == 0)
+            e = eng_tag_by_key(s, ctx->ws_id, key);
+        if (e)
+            t.id = e->id;
+        engine_release(ctx->engine, s);
+        if (e) {
+            rc = 0;
+            goto found;
+        }
+    }
     rc = core_tag_find(ctx, name, &t, err);
     if (rc == 0 && t.deleted)
         rc = tg_err_set(err, TG_ENOTFOUND, "tag", "tag '%s' is deleted", name);
@@ -417,6 +438,7 @@ static int tag_id_by_name(struct core_ctx *ctx, struct core_import_cache *cache,
         return tg_err_set(err, TG_ENOTFOUND, "tag", "no tag named '%s'", name);
     if (rc)
         return rc;
+found:
     *id = t.id;
     if (cache) {
         unsigned h = name_hash(name);

@@ -100,6 +100,9 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
 
 /** Tag `id`'s whole record in the snapshot (deleted ones too), NULL when it has none. */
 const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id);
+/** The live tag of workspace `ws` whose name key (name_normalize's key) is `key`, NULL when
+ *  none is (aliases are not looked at). */
+const struct tag *eng_tag_by_key(const struct eng_snap *s, int64_t ws, const char *key);
 
 /**
  * Tag usage: ids above after_id, ascending, of the resources carrying tag `tag_id` (with
