@@ -307,15 +307,25 @@ enum api_result api_metrics_render(struct hreq *r, struct core_ctx *cx)
                 "tagd_import_assignment_rows_total{how=\"bulk\"} %llu\n"
                 "tagd_import_assignment_rows_total{how=\"single\"} %llu\n",
                 (unsigned long long)ts.import_rows_bulk, (unsigned long long)ts.import_rows_single);
+    sbuf_printf(b,
+                "# HELP tagd_import_resource_rows_total New resources imports wrote in bulk,"
+                " many a statement (the others go one at a time, as any write).\n"
+                "# TYPE tagd_import_resource_rows_total counter\n"
+                "tagd_import_resource_rows_total{how=\"bulk\"} %llu\n",
+                (unsigned long long)ts.import_resources_bulk);
     if (ts.engine) {
         uint64_t applied = ts.engine_applied, reread = ts.engine_reread;
+        uint64_t ranged = ts.engine_ranged;
         sbuf_printf(b,
                     "# HELP tagd_engine_resource_updates_total Resources the engine brought up to"
-                    " date after commits: applied from the change records, or read again.\n"
+                    " date after commits: applied from the change records, or read again, one"
+                    " at a time or in ranged reads of runs of ids.\n"
                     "# TYPE tagd_engine_resource_updates_total counter\n"
                     "tagd_engine_resource_updates_total{how=\"applied\"} %llu\n"
-                    "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n",
-                    (unsigned long long)applied, (unsigned long long)reread);
+                    "tagd_engine_resource_updates_total{how=\"reread\"} %llu\n"
+                    "tagd_engine_resource_updates_total{how=\"ranged\"} %llu\n",
+                    (unsigned long long)applied, (unsigned long long)reread,
+                    (unsigned long long)ranged);
     }
     {
         sbuf_printf(b,

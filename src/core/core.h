@@ -516,6 +516,21 @@ int core_resource_get_id(struct core_ctx *ctx, int64_t id, struct resource *out,
 int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
                       const struct resource_input *in, struct resource *out, bool *created,
                       struct tg_err *err);
+/**
+ * Creates the resources v[0..n-1] (at most XCHG_BULK_ROWS) as core_resource_put creates each
+ * one that does not exist, with the same rows, history and change records, in that order, but
+ * three statements for them all (an import's chunk, core/interchange.c). The caller gives
+ * kind, key, name, parent_id (an existing resource, or 0) and archived, and has checked them
+ * as core_resource_put does; extra must be NULL. Sets each one's id and versioned fields.
+ * Inside the writer's transaction only.
+ */
+int core_resource_create_bulk(struct core_ctx *ctx, struct resource *v, size_t n,
+                              struct tg_err *err);
+/** Resources core_resource_create_bulk wrote since the start (/metrics). */
+uint64_t core_resource_bulk_stats(void);
+/** The id of resource (kind, key) from the store itself (TG_ENOTFOUND: none). */
+int core_resource_find_id(struct core_ctx *ctx, const char *kind, const char *key, int64_t *id,
+                          struct tg_err *err);
 /** Returns the resource, creating it bare when missing. */
 int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key,
                          struct resource *out, struct tg_err *err);

@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "core/core_int.h"
+#include "engine/engine.h"
 #include "util/name.h"
 #include "util/timeu.h"
 
@@ -136,13 +137,49 @@ int core_import_tag(struct core_ctx *ctx, const struct tag_input *in, const char
     return core_tag_update(ctx, t.id, &up, 0, &out, err);
 }
 
+/* As core_import_resource; *id is the resource's. */
+static int import_resource(struct core_ctx *ctx, const char *kind, const char *key,
+                           const struct resource_input *in, int64_t *id, struct tg_err *err)
+{
+    struct resource_input up = *in;
+    struct resource old, res;
+    bool created;
+    int rc = core_resource_get(ctx, kind, key, &old, err);
+
+    if (rc && rc != TG_ENOTFOUND)
+        return rc;
+    if (rc == 0) {
+        /* Only what differs, as for a tag: an export imported again writes nothing. */
+        if (up.has_name && same_str(up.name, old.name))
+            up.has_name = false;
+        if (up.has_archived && up.archived == old.archived)
+            up.has_archived = false;
+        if (up.has_extra && same_str(up.extra, old.extra))
+            up.has_extra = false;
+        if (up.has_parent &&
+            (up.parent_kind == NULL
+                 ? old.parent_id == 0
+                 : old.parent_id && same_str(up.parent_kind, old.parent_kind) &&
+                       same_str(up.parent_key, old.parent_key)))
+            up.has_parent = false;
+        if (!up.has_name && !up.has_archived && !up.has_extra && !up.has_parent) {
+            *id = old.id;
+            return 0;
+        }
+    }
+    tg_err_clear(err);
+    rc = core_resource_put(ctx, kind, key, &up, &res, &created, err);
+    if (rc == 0)
+        *id = res.id;
+    return rc;
+}
+
 int core_import_resource(struct core_ctx *ctx, const char *kind, const char *key,
                          const struct resource_input *in, struct tg_err *err)
 {
-    struct resource res;
-    bool created;
+    int64_t id;
 
-    return core_resource_put(ctx, kind, key, in, &res, &created, err);
+    return import_resource(ctx, kind, key, in, &id, err);
 }
 
 #define CACHE_BUCKETS 1024
@@ -153,8 +190,19 @@ struct cached_tag {
     struct cached_tag *next;
 };
 
+/* A resource this request created (id), or that waits for core_resource_create_bulk (0). */
+#define RES_BUCKETS 16384
+struct cached_res {
+    const char *kind, *key;
+    int64_t id;
+    struct cached_res *next;
+};
+
 struct core_import_cache {
     struct cached_tag *b[CACHE_BUCKETS];
+    /* Resources by key: within one request no import record deletes one, so an id found
+     * here stays right, and the chunk's assignments need no lookup of their resource. */
+    struct cached_res *r[RES_BUCKETS];
 };
 
 struct core_import_cache *core_import_cache_new(struct core_ctx *ctx)
@@ -170,9 +218,190 @@ static unsigned name_hash(const char *s)
     return h % CACHE_BUCKETS;
 }
 
+static unsigned res_hash(const char *kind, const char *key)
+{
+    unsigned h = 2166136261u;
+    for (const char *s = kind; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    h = (h ^ '/') * 16777619u;
+    for (const char *s = key; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % RES_BUCKETS;
+}
+
+static struct cached_res *res_cached(struct core_import_cache *cache, const char *kind,
+                                     const char *key)
+{
+    if (cache == NULL || kind == NULL || key == NULL)
+        return NULL;
+    for (struct cached_res *c = cache->r[res_hash(kind, key)]; c; c = c->next)
+        if (strcmp(c->key, key) == 0 && strcmp(c->kind, kind) == 0)
+            return c;
+    return NULL;
+}
+
+static struct cached_res *res_remember(struct core_ctx *ctx, struct core_import_cache *cache,
+                                       const char *kind, const char *key, int64_t id)
+{
+    struct cached_res *c = res_cached(cache, kind, key);
+    unsigned h;
+
+    if (c) {
+        c->id = id;
+        return c;
+    }
+    h = res_hash(kind, key);
+    c = arena_alloc(ctx->a, sizeof(*c));
+    c->kind = core_strdup(ctx, kind);
+    c->key = core_strdup(ctx, key);
+    c->id = id;
+    c->next = cache->r[h];
+    cache->r[h] = c;
+    return c;
+}
+
+/* core_resource_ensure_id, first from the resources this request created. */
+static int res_id(struct core_ctx *ctx, struct core_import_cache *cache, const char *kind,
+                  const char *key, int64_t *id, struct tg_err *err)
+{
+    struct cached_res *c = res_cached(cache, kind, key);
+
+    if (c && c->id > 0) {
+        *id = c->id;
+        return 0;
+    }
+    return core_resource_ensure_id(ctx, kind, key, id, err);
+}
+
+/* New resources waiting for core_resource_create_bulk, and their cache entries. */
+struct res_wait {
+    struct resource *v;
+    struct cached_res **c;
+    size_t n;
+};
+
+static int res_flush(struct core_ctx *ctx, struct res_wait *w, struct tg_err *err)
+{
+    int rc = core_resource_create_bulk(ctx, w->v, w->n, err);
+
+    for (size_t i = 0; i < w->n && rc == 0; i++)
+        w->c[i]->id = w->v[i].id;
+    w->n = 0;
+    return rc;
+}
+
+/* Whether record `in` of resource (kind, key) may wait to be created in bulk; *parent is then
+ * its parent's id (0: none). 0 for no, 1 for yes, or a tg_code. A record that is anything but
+ * a new resource with nothing to check that core_resource_put would not check alike (a
+ * document, a bad name or reference, a missing parent that it would create) goes the one at a
+ * time way, which gives the same rows or the same refusal. A parent that waits itself is
+ * created first. */
+static int res_simple(struct core_ctx *ctx, struct core_import_cache *cache, struct res_wait *w,
+                      const char *kind, const char *key, const struct resource_input *in,
+                      int64_t *parent, struct tg_err *err)
+{
+    struct tg_err no;
+    struct cached_res *c;
+    int64_t id;
+    int rc;
+
+    *parent = 0;
+    tg_err_clear(&no);
+    if (in->has_extra || core_resource_ref_check(kind, key, &no) != 0)
+        return 0;
+    if (in->has_name && in->name &&
+        (strlen(in->name) > 1024 || !name_is_clean_utf8(in->name, strlen(in->name))))
+        return 0;
+    if (res_cached(cache, kind, key))
+        return 0;
+    rc = core_resource_find_id(ctx, kind, key, &id, err);
+    if (rc == 0)
+        return 0;
+    if (rc != TG_ENOTFOUND)
+        return rc;
+    tg_err_clear(err);
+    if (!in->has_parent || in->parent_kind == NULL)
+        return 1;
+    if (core_resource_ref_check(in->parent_kind, in->parent_key, &no) != 0 ||
+        (strcmp(in->parent_kind, kind) == 0 && strcmp(in->parent_key, key) == 0))
+        return 0;
+    c = res_cached(cache, in->parent_kind, in->parent_key);
+    if (c && c->id == 0 && (rc = res_flush(ctx, w, err)) != 0)
+        return rc;
+    if (c) {
+        assert(c->id > 0);
+        *parent = c->id;
+        return 1;
+    }
+    rc = core_resource_find_id(ctx, in->parent_kind, in->parent_key, parent, err);
+    if (rc == TG_ENOTFOUND) {
+        tg_err_clear(err);
+        return 0;
+    }
+    return rc ? rc : 1;
+}
+
+int core_import_resource_bulk(struct core_ctx *ctx, struct core_import_cache *cache,
+                              const struct core_import_res *v, size_t n, int *line,
+                              struct tg_err *err)
+{
+    struct res_wait w = {0};
+    int *wline;
+    int rc = 0;
+
+    assert(cache != NULL);
+    if (n == 0)
+        return 0;
+    w.v = arena_alloc(ctx->a, n * sizeof(*w.v));
+    w.c = arena_alloc(ctx->a, n * sizeof(*w.c));
+    wline = arena_alloc(ctx->a, n * sizeof(*wline));
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        const struct resource_input *in = v[i].in;
+        struct resource *r;
+        int64_t parent, id;
+
+        *line = v[i].line;
+        rc = res_simple(ctx, cache, &w, v[i].kind, v[i].key, in, &parent, err);
+        if (rc < 0)
+            break;
+        if (rc == 0) {
+            if (w.n) {
+                *line = wline[0];
+                if ((rc = res_flush(ctx, &w, err)) != 0)
+                    break;
+                *line = v[i].line;
+            }
+            rc = import_resource(ctx, v[i].kind, v[i].key, in, &id, err);
+            if (rc == 0)
+                res_remember(ctx, cache, v[i].kind, v[i].key, id);
+            continue;
+        }
+        rc = 0;
+        r = &w.v[w.n];
+        memset(r, 0, sizeof(*r));
+        r->kind = v[i].kind;
+        r->key = v[i].key;
+        r->name = in->has_name ? in->name : NULL;
+        r->archived = in->has_archived && in->archived;
+        r->parent_id = parent;
+        w.c[w.n] = res_remember(ctx, cache, v[i].kind, v[i].key, 0);
+        wline[w.n++] = v[i].line;
+        if (w.n == XCHG_BULK_ROWS) {
+            *line = wline[0];
+            rc = res_flush(ctx, &w, err);
+        }
+    }
+    if (rc == 0 && w.n) {
+        *line = wline[0];
+        rc = res_flush(ctx, &w, err);
+    }
+    return rc;
+}
+
 static int tag_id_by_name(struct core_ctx *ctx, struct core_import_cache *cache,
                           const char *name, int64_t *id, struct tg_err *err)
 {
+    const struct eng_snap *s;
     struct cached_tag *c;
     struct tag t;
     int rc;
@@ -183,6 +412,25 @@ static int tag_id_by_name(struct core_ctx *ctx, struct core_import_cache *cache,
                 *id = c->id;
                 return 0;
             }
+    /* From the writer's engine snapshot when no tag, alias or group changed since it was
+     * taken (core_writer_snap; this transaction's own changes count): a chunk names about a
+     * thousand tags, each a statement otherwise. A name it does not hold (an alias, a deleted
+     * tag) is the store's to answer. */
+    s = ctx->writing ? core_writer_snap(ctx, 0) : NULL;
+    if (s) {
+        const struct tag *e = NULL;
+        struct tg_err no;
+        char *nfc, *key;
+        if (name_normalize(ctx->a, name, strlen(name), true, "tag", &nfc, &key, &no) == 0)
+            e = eng_tag_by_key(s, ctx->ws_id, key);
+        if (e)
+            t.id = e->id;
+        engine_release(ctx->engine, s);
+        if (e) {
+            rc = 0;
+            goto found;
+        }
+    }
     rc = core_tag_find(ctx, name, &t, err);
     if (rc == 0 && t.deleted)
         rc = tg_err_set(err, TG_ENOTFOUND, "tag", "tag '%s' is deleted", name);
@@ -190,6 +438,7 @@ static int tag_id_by_name(struct core_ctx *ctx, struct core_import_cache *cache,
         return tg_err_set(err, TG_ENOTFOUND, "tag", "no tag named '%s'", name);
     if (rc)
         return rc;
+found:
     *id = t.id;
     if (cache) {
         unsigned h = name_hash(name);
@@ -217,7 +466,7 @@ int core_import_assign(struct core_ctx *ctx, struct core_import_cache *cache, co
         if (rc)
             return rc;
     }
-    rc = core_resource_ensure_id(ctx, kind, key, &rid, err);
+    rc = res_id(ctx, cache, kind, key, &rid, err);
     if (rc)
         return rc;
     ctx->restoring = true;
@@ -260,7 +509,7 @@ int core_import_assign_bulk(struct core_ctx *ctx, struct core_import_cache *cach
             items[ni - 1].n++;
             continue;
         }
-        rc = core_resource_ensure_id(ctx, v[i].kind, v[i].key, &items[ni].resource_id, err);
+        rc = res_id(ctx, cache, v[i].kind, v[i].key, &items[ni].resource_id, err);
         if (rc)
             return rc;
         items[ni].tag_ids = &ids[i];

@@ -55,6 +55,24 @@ struct core_import_asg {
     int line;
 };
 
+/* One resource record of an import (borrowed). */
+struct core_import_res {
+    const char *kind, *key;
+    const struct resource_input *in;
+    int line;
+};
+
+/**
+ * Puts the resources v[0..n-1] as core_import_resource would one by one, in order, with the
+ * same rows, change records and refusals, but the new ones (without a document) written many a
+ * statement (core_resource_create_bulk). `cache` remembers them for the chunk's assignments.
+ * On failure *line is the line of the record at fault (of a failed statement for many, the
+ * first of them). Inside the writer's transaction only.
+ */
+int core_import_resource_bulk(struct core_ctx *ctx, struct core_import_cache *cache,
+                              const struct core_import_res *v, size_t n, int *line,
+                              struct tg_err *err);
+
 /**
  * Adds the assignments v[0..n-1] as core_import_assign would one by one (tags by name through
  * `cache`, resources created bare when missing), but written many rows a statement

@@ -292,6 +292,23 @@ bool core_resource_within(struct core_ctx *ctx, int64_t id, int64_t ancestor)
     return false;
 }
 
+int core_resource_find_id(struct core_ctx *ctx, const char *kind, const char *key, int64_t *id,
+                          struct tg_err *err)
+{
+    struct store_stmt *st = NULL;
+    int rc = step_by_key(ctx, SQL_RES_ID_BY_KEY, kind, key, &st, err);
+
+    *id = 0;
+    if (st == NULL)
+        return rc;
+    if (rc == 1)
+        *id = col_int(st, 0);
+    st_reset(st);
+    if (rc == 0)
+        return tg_err_set(err, TG_ENOTFOUND, "resource", "resource %s/%s not found", kind, key);
+    return rc < 0 ? rc : 0;
+}
+
 int core_resource_ensure(struct core_ctx *ctx, const char *kind, const char *key,
                          struct resource *out, struct tg_err *err)
 {
@@ -403,6 +420,148 @@ int core_resource_put(struct core_ctx *ctx, const char *kind, const char *key,
     if (created)
         *created = !exists;
     return 0;
+}
+
+/* For core_resource_bulk_stats. */
+static _Atomic uint64_t bulk_resources;
+
+uint64_t core_resource_bulk_stats(void)
+{
+    return atomic_load(&bulk_resources);
+}
+
+int core_resource_create_bulk(struct core_ctx *ctx, struct resource *v, size_t n,
+                              struct tg_err *err)
+{
+    struct store_stmt *st;
+    const char **json;
+    struct sbuf js;
+    struct jw w;
+    size_t got = 0;
+    int rc;
+
+    if (n == 0)
+        return 0;
+    assert(n <= XCHG_BULK_ROWS);
+    rc = core_rev(ctx, err);
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_XCHG_RES_INSERT_BULK, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->ws_id);
+    st_int(st, 2, ctx->now);
+    sbuf_init(&js, 0);
+    jw_init(&w, &js);
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        /* What core_versioned_put sets of a new row; the caller gave the rest. */
+        assert(v[i].extra == NULL && v[i].kind && v[i].key);
+        v[i].id = 0;
+        v[i].ws_id = ctx->ws_id;
+        v[i].created_at = v[i].updated_at = ctx->now;
+        v[i].version = 1;
+        jw_arr(&w);
+        jw_str(&w, v[i].kind);
+        jw_str(&w, v[i].key);
+        jw_str(&w, v[i].name);
+        if (v[i].parent_id)
+            jw_int(&w, v[i].parent_id);
+        else
+            jw_null(&w);
+        jw_int(&w, v[i].archived);
+        jw_arr_end(&w);
+    }
+    jw_arr_end(&w);
+    st_textn(st, 3, sbuf_str(&js), js.len);
+    sbuf_release(&js);
+    while ((rc = st_step(st, err)) == 1) {
+        const char *kind = col_text(st, 1), *key = col_text(st, 2);
+        /* Mostly in order: the row at the count first. */
+        size_t k = got < n ? got : 0;
+        if (strcmp(v[k].kind, kind) != 0 || strcmp(v[k].key, key) != 0)
+            for (k = 0; k < n; k++)
+                if (strcmp(v[k].kind, kind) == 0 && strcmp(v[k].key, key) == 0)
+                    break;
+        if (k == n || v[k].id) {
+            st_reset(st);
+            return tg_err_set(err, TG_EINTERNAL, "key", "a bulk insert returned a row not asked for");
+        }
+        v[k].id = col_int(st, 0);
+        got++;
+    }
+    st_reset(st);
+    if (rc < 0)
+        return rc == TG_EEXISTS ? tg_err_set(err, TG_EEXISTS, "key", "a resource exists already")
+                                : rc;
+    if (got != n)
+        return tg_err_set(err, TG_EINTERNAL, "key", "a bulk insert returned %zu rows of %zu", got,
+                          n);
+    /* The history rows and change records core_versioned_put writes, in the same order. */
+    json = arena_alloc(ctx->a, n * sizeof(*json));
+    st = st_get(ctx->conn, SQL_XCHG_RES_HIST_BULK, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->rev);
+    st_int(st, 2, ctx->ws_id);
+    sbuf_init(&js, 0);
+    jw_init(&w, &js);
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        json[i] = res_json(ctx, &v[i]);
+        jw_arr(&w);
+        jw_int(&w, v[i].id);
+        jw_str(&w, json[i]);
+        jw_str(&w, v[i].kind);
+        jw_str(&w, v[i].key);
+        if (v[i].parent_id)
+            jw_int(&w, v[i].parent_id);
+        else
+            jw_null(&w);
+        jw_int(&w, v[i].archived);
+        jw_arr_end(&w);
+    }
+    jw_arr_end(&w);
+    st_textn(st, 3, sbuf_str(&js), js.len);
+    sbuf_release(&js);
+    rc = st_exec(st, err);
+    if (rc)
+        return rc;
+    st = st_get(ctx->conn, SQL_XCHG_CHANGE_INSERT_BULK, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    st_int(st, 1, ctx->rev);
+    st_int(st, 2, ctx->now);
+    if (ctx->org_id)
+        st_int(st, 3, ctx->org_id);
+    else
+        st_null(st, 3);
+    if (ctx->ws_id)
+        st_int(st, 4, ctx->ws_id);
+    else
+        st_null(st, 4);
+    st_text(st, 5, core_actor(ctx));
+    st_text(st, 6, ctx->api ? ctx->api : "system");
+    st_text(st, 8, "resource");
+    st_text(st, 9, "create");
+    sbuf_init(&js, 0);
+    jw_init(&w, &js);
+    jw_arr(&w);
+    for (size_t i = 0; i < n; i++) {
+        jw_arr(&w);
+        jw_int(&w, ++ctx->seq);
+        jw_int(&w, v[i].id);
+        jw_str(&w, json[i]);
+        jw_arr_end(&w);
+        core__fresh_note(ctx->engine, "resource", v[i].id, ctx->rev);
+    }
+    jw_arr_end(&w);
+    st_textn(st, 7, sbuf_str(&js), js.len);
+    sbuf_release(&js);
+    rc = st_exec(st, err);
+    if (rc == 0)
+        atomic_fetch_add(&bulk_resources, n);
+    return rc;
 }
 
 int core_resource_delete(struct core_ctx *ctx, const char *kind, const char *key,
@@ -1502,6 +1661,8 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
         st_null(st, 4);
     st_text(st, 5, core_actor(ctx));
     st_text(st, 6, ctx->api ? ctx->api : "system");
+    st_text(st, 8, "assignment");
+    st_text(st, 9, "add");
     sbuf_init(&js, 0);
     jw_init(&w, &js);
     jw_arr(&w);

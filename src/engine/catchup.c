@@ -4,6 +4,7 @@
 #include "engine/engine.h"
 #include "engine/engine_int.h"
 
+#include <assert.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -24,6 +25,29 @@ int eng__id32(int64_t id, const char *what, struct tg_err *err)
 static int sync_resource_tags(struct engine *e, struct store_conn *c, int64_t id,
                               struct tg_err *err);
 
+/* The resource row `st` holds (SQL_ENG_RES_ONE's columns) into the build. */
+static int put_row(struct engine *e, struct store_stmt *st, int64_t id, struct tg_err *err)
+{
+    int64_t ws = col_int(st, 1), parent = col_null(st, 3) ? 0 : col_int(st, 3);
+    int kind = eng__kind_index(e, col_text(st, 2), err);
+    int rc;
+
+    if (kind < 0)
+        return kind;
+    if (parent && (rc = eng__id32(parent, "resource", err)) != 0)
+        return rc;
+    eng__res_set_row(e, (uint32_t)id, true, ws, kind, (uint32_t)parent, col_int(st, 4) != 0,
+                     col_text(st, 5));
+    return 0;
+}
+
+/* Deleted: its assignments were closed in the same revision. */
+static void put_gone(struct engine *e, int64_t id)
+{
+    eng__res_set_tags(e, (uint32_t)id, NULL, 0);
+    eng__res_set_row(e, (uint32_t)id, false, 0, 0, 0, false, NULL);
+}
+
 static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err)
 {
     struct store_stmt *st;
@@ -37,29 +61,91 @@ static int sync_resource(struct engine *e, struct store_conn *c, int64_t id, str
     st_int(st, 1, id);
     rc = st_step(st, err);
     if (rc == 1) {
-        int64_t ws = col_int(st, 1), parent = col_null(st, 3) ? 0 : col_int(st, 3);
-        int kind = eng__kind_index(e, col_text(st, 2), err);
-        bool arch = col_int(st, 4) != 0;
-        if (kind < 0) {
-            st_reset(st);
-            return kind;
-        }
-        if (parent && (rc = eng__id32(parent, "resource", err)) != 0) {
-            st_reset(st);
-            return rc;
-        }
-        eng__res_set_row(e, (uint32_t)id, true, ws, kind, (uint32_t)parent, arch, col_text(st, 5));
+        rc = put_row(e, st, id, err);
         st_reset(st);
-    } else {
-        st_reset(st);
-        if (rc < 0)
-            return rc;
-        /* Deleted: its assignments were closed in the same revision. */
-        eng__res_set_tags(e, (uint32_t)id, NULL, 0);
-        eng__res_set_row(e, (uint32_t)id, false, 0, 0, 0, false, NULL);
-        return 0;
+        return rc ? rc : sync_resource_tags(e, c, id, err);
     }
-    return sync_resource_tags(e, c, id, err);
+    st_reset(st);
+    if (rc < 0)
+        return rc;
+    put_gone(e, id);
+    return 0;
+}
+
+/* Resources lo..hi, every one of them touched: as sync_resource does each, with two ranged
+ * reads for them all. A chunk of an import creates thousands in a run of ids, and a read of
+ * each one's row and of its tags was most of the publisher's statements. Every row is put
+ * before any tags, where sync_resource interleaves them: a resource's effective tags are
+ * brought up to date whichever of it and its ancestors changes last. */
+static int sync_resource_range(struct engine *e, struct store_conn *c, int64_t lo, int64_t hi,
+                               struct tg_err *err)
+{
+    struct asg_rows v = {0};
+    struct store_stmt *st;
+    int64_t next = lo;
+    uint32_t *blk;
+    bool *live;
+    int rc;
+
+    assert(lo < hi);
+    if ((rc = eng__id32(lo, "resource", err)) != 0 || (rc = eng__id32(hi, "resource", err)) != 0)
+        return rc;
+    st = st_get(c, SQL_ENG_RES_RANGE, err);
+    if (st == NULL)
+        return TG_EINTERNAL;
+    live = xcalloc((size_t)(hi - lo + 1), sizeof(*live));
+    st_int(st, 1, lo);
+    st_int(st, 2, hi);
+    while ((rc = st_step(st, err)) == 1) {
+        int64_t id = col_int(st, 0);
+        for (; next < id; next++)
+            put_gone(e, next);
+        rc = put_row(e, st, id, err);
+        if (rc)
+            break;
+        live[id - lo] = true;
+        next = id + 1;
+    }
+    st_reset(st);
+    if (rc < 0)
+        goto out;
+    for (; next <= hi; next++)
+        put_gone(e, next);
+    st = st_get(c, SQL_ENG_RES_TAGS_RANGE, err);
+    if (st == NULL) {
+        rc = TG_EINTERNAL;
+        goto out;
+    }
+    st_int(st, 1, lo);
+    st_int(st, 2, hi);
+    next = lo;
+    for (;;) {
+        int64_t id = hi + 1;
+        rc = st_step(st, err);
+        if (rc < 0)
+            break;
+        if (rc == 1)
+            id = col_int(st, 0);
+        /* The rows of `next` are all in v once a later resource's row (or the end) shows. */
+        for (; next < id; next++) {
+            if (!live[next - lo])
+                continue;
+            blk = eng__rows_block(&v);
+            eng__res_set_tags(e, (uint32_t)next, blk, (uint32_t)v.n);
+            xfree(blk);
+            v.n = 0;
+        }
+        if (rc == 0)
+            break;
+        rc = eng__rows_push(e, &v, st, 1, err);
+        if (rc)
+            break;
+    }
+    st_reset(st);
+out:
+    eng__rows_free(&v);
+    xfree(live);
+    return rc < 0 ? rc : 0;
 }
 
 /* Reloads only the resource's assignments: enough after changes that are all assignments (the
@@ -446,9 +532,13 @@ static int catch_up_locked(struct engine *e, struct store_conn *c, struct tg_err
     if (rc == 0 && groups)
         rc = eng__pols_load(e, c, err);
     dedup(&res);
-    for (size_t i = 0; i < res.n && rc == 0; i++)
-        rc = sync_resource(e, c, res.v[i], err);
-    atomic_fetch_add(&e->reread, res.n);
+    for (size_t i = 0, m; i < res.n && rc == 0; i = m) {
+        for (m = i + 1; m < res.n && res.v[m] == res.v[m - 1] + 1; m++)
+            ;
+        rc = m - i > 1 ? sync_resource_range(e, c, res.v[i], res.v[m - 1], err)
+                       : sync_resource(e, c, res.v[i], err);
+        atomic_fetch_add(m - i > 1 ? &e->ranged : &e->reread, m - i);
+    }
     /* A resource whose changes were all assignments, and that the engine holds: its adds and
      * removals are applied from their records, or failing that its tags are read again (the
      * resource row's read and check were half of a catch-up's reads per add, the tags' read
@@ -496,8 +586,10 @@ out_done:
     return rc;
 }
 
-void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread)
+void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread,
+                           uint64_t *ranged)
 {
+    *ranged = atomic_load(&e->ranged);
     *applied = atomic_load(&e->applied);
     *reread = atomic_load(&e->reread);
 }

@@ -52,7 +52,8 @@ int engine_catch_up(struct engine *e, struct store_conn *c, struct tg_err *err);
 /** Resources whose assignment changes the catch-ups applied from the change records, and
  * resources they read again from the store instead (a changed resource row, or a record that
  * did not fit: see catchup.c, aops_apply). */
-void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread);
+void engine_catch_up_stats(struct engine *e, uint64_t *applied, uint64_t *reread,
+                           uint64_t *ranged);
 
 const struct eng_snap *engine_acquire(struct engine *e);
 void engine_release(struct engine *e, const struct eng_snap *s);
@@ -99,6 +100,9 @@ bool eng_assignments(const struct eng_snap *s, struct arena *a, int64_t ws_id,
 
 /** Tag `id`'s whole record in the snapshot (deleted ones too), NULL when it has none. */
 const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id);
+/** The live tag of workspace `ws` whose name key (name_normalize's key) is `key`, NULL when
+ *  none is (aliases are not looked at). */
+const struct tag *eng_tag_by_key(const struct eng_snap *s, int64_t ws, const char *key);
 
 /**
  * Tag usage: ids above after_id, ascending, of the resources carrying tag `tag_id` (with

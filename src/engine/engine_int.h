@@ -223,8 +223,8 @@ struct engine {
     uint32_t *cand;      /* res_set_row's candidate tags */
     size_t ncand, capcand;
     /* Resources whose assignments a catch-up applied from the change records, or read again
-     * (engine_catch_up_stats). */
-    _Atomic uint64_t applied, reread;
+     * one at a time, or in a ranged read of a run of ids (engine_catch_up_stats). */
+    _Atomic uint64_t applied, reread, ranged;
 };
 
 /* Rows being gathered into one resource's assignment block. */

@@ -187,6 +187,12 @@ const struct tag *eng_tag_record(const struct eng_snap *s, int64_t id)
     return t ? t->rec : NULL;
 }
 
+const struct tag *eng_tag_by_key(const struct eng_snap *s, int64_t ws, const char *key)
+{
+    const struct etag *t = eng__dict_find(s, ws, key);
+    return t ? t->rec : NULL;
+}
+
 bool eng_tag_usage(const struct eng_snap *s, int64_t tag_id, int64_t ws_id, bool descendants,
                    int64_t after_id, size_t want, int64_t *ids, size_t *n, int64_t *total_out)
 {

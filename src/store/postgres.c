@@ -72,6 +72,10 @@ static const char *pg_override(enum store_sql id)
         return XCHG_ASG_INSERT_BULK_PG;
     case SQL_XCHG_CHANGE_INSERT_BULK:
         return XCHG_CHANGE_INSERT_BULK_PG;
+    case SQL_XCHG_RES_INSERT_BULK:
+        return XCHG_RES_INSERT_BULK_PG;
+    case SQL_XCHG_RES_HIST_BULK:
+        return XCHG_RES_HIST_BULK_PG;
     default:
         return NULL;
     }

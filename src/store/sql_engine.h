@@ -8,12 +8,20 @@ STORE_SQL_ID(SQL_ENG_RESOURCES, "SELECT id, ws_id, kind, parent_id, archived, ke
                                 " ORDER BY id")
 STORE_SQL_ID(SQL_ENG_RES_ONE, "SELECT id, ws_id, kind, parent_id, archived, key FROM resources"
                               " WHERE id = ?1")
-/* The partial index assignments_cur(resource_id, tag_id) serves both in order. */
+/* Resources ?1..?2, every one touched by the changes a catch-up applies (an import's chunk
+ * creates thousands with ids in a run): one statement for them all (engine/catchup.c). */
+STORE_SQL_ID(SQL_ENG_RES_RANGE, "SELECT id, ws_id, kind, parent_id, archived, key FROM resources"
+                                " WHERE id >= ?1 AND id <= ?2 ORDER BY id")
+/* The partial index assignments_cur(resource_id, tag_id) serves these three in order. */
 STORE_SQL_ID(SQL_ENG_ASSIGNMENTS, "SELECT resource_id, tag_id, context, added_by, added_at,"
                                   " id FROM assignments WHERE valid_to IS NULL"
                                   " ORDER BY resource_id, tag_id")
 STORE_SQL_ID(SQL_ENG_RES_TAGS, "SELECT tag_id, context, added_by, added_at, id FROM assignments"
                                " WHERE resource_id = ?1 AND valid_to IS NULL ORDER BY tag_id")
+STORE_SQL_ID(SQL_ENG_RES_TAGS_RANGE, "SELECT resource_id, tag_id, context, added_by, added_at,"
+                                     " id FROM assignments WHERE resource_id >= ?1"
+                                     " AND resource_id <= ?2 AND valid_to IS NULL"
+                                     " ORDER BY resource_id, tag_id")
 /* Every alias (core/aliases.c): the query language resolves old names in memory. */
 STORE_SQL_ID(SQL_ENG_ALIASES, "SELECT ws_id, name_key, tag_id FROM tag_aliases"
                                 " WHERE valid_to IS NULL")

@@ -37,19 +37,52 @@ STORE_SQL_ID(SQL_XCHG_ASG_INSERT_BULK,
     " SELECT (j.v->>0)::bigint, (j.v->>1)::bigint, j.v->>2, ?1::text, ?2::bigint, ?3::bigint"     \
     " FROM json_array_elements(?4::json) WITH ORDINALITY AS j(v, n) ORDER BY j.n"                 \
     " RETURNING id, resource_id, tag_id"
-/* Their change records: ?1 the revision, ?2 the time, ?3 the organization, ?4 the workspace,
- * ?5 the principal, ?6 the API; ?7 the rows, [[seq, resource, after], ...] (after as a JSON
- * string: the record's text as add_one writes it, byte for byte). */
+/* Their change records, and those of an import's new resources: ?1 the revision, ?2 the time,
+ * ?3 the organization, ?4 the workspace, ?5 the principal, ?6 the API, ?7 the rows,
+ * [[seq, entity id, after], ...] (after as a JSON string: the record's text as the one at a
+ * time path writes it, byte for byte: add_one, core_versioned_put), ?8 the entity
+ * ("assignment", "resource"), ?9 the operation ("add", "create"). */
 STORE_SQL_ID(SQL_XCHG_CHANGE_INSERT_BULK,
              "INSERT INTO changes(rev, seq, at, org_id, ws_id, principal, entity, entity_id, op,"
              " before, after, api) SELECT ?1, json_extract(j.value, '$[0]'), ?2, ?3, ?4, ?5,"
-             " 'assignment', json_extract(j.value, '$[1]'), 'add', NULL,"
+             " ?8, json_extract(j.value, '$[1]'), ?9, NULL,"
              " json_extract(j.value, '$[2]'), ?6 FROM json_each(?7) j ORDER BY j.key")
 #define XCHG_CHANGE_INSERT_BULK_PG                                                                \
     "INSERT INTO changes(rev, seq, at, org_id, ws_id, principal, entity, entity_id, op, before,"  \
     " after, api) SELECT ?1::bigint, (j.v->>0)::integer, ?2::bigint, ?3::bigint, ?4::bigint,"     \
-    " ?5::text, 'assignment', (j.v->>1)::bigint, 'add', NULL, j.v->>2, ?6::text"                  \
+    " ?5::text, ?8::text, (j.v->>1)::bigint, ?9::text, NULL, j.v->>2, ?6::text"                   \
     " FROM json_array_elements(?7::json) WITH ORDINALITY AS j(v, n) ORDER BY j.n"
+
+/* An import's new resources, up to XCHG_BULK_ROWS a statement (core_resource_create_bulk),
+ * as the one at a time path inserts each (SQL_RES_INSERT, version 1, no document): ?1 the
+ * workspace, ?2 the time, ?3 the rows, [[kind, key, name, parent id, archived], ...]. One
+ * statement journal for all of them (see SQL_XCHG_ASG_INSERT_BULK). The ids come back with
+ * their key, unique in the workspace. */
+STORE_SQL_ID(SQL_XCHG_RES_INSERT_BULK,
+             "INSERT INTO resources(ws_id, created_at, updated_at, version, name, parent_id,"
+             " archived, extra, kind, key) SELECT ?1, ?2, ?2, 1, json_extract(j.value, '$[2]'),"
+             " json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'), NULL,"
+             " json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]')"
+             " FROM json_each(?3) j ORDER BY j.key RETURNING id, kind, key")
+#define XCHG_RES_INSERT_BULK_PG                                                                   \
+    "INSERT INTO resources(ws_id, created_at, updated_at, version, name, parent_id, archived,"    \
+    " extra, kind, key) SELECT ?1::bigint, ?2::bigint, ?2::bigint, 1, j.v->>2,"                  \
+    " (j.v->>3)::bigint, (j.v->>4)::integer, NULL, j.v->>0, j.v->>1"                              \
+    " FROM json_array_elements(?3::json) WITH ORDINALITY AS j(v, n) ORDER BY j.n"                 \
+    " RETURNING id, kind, key"
+/* Their history rows (SQL_RES_HIST_OPEN): ?1 the revision, ?2 the workspace, ?3 the rows,
+ * [[id, data, kind, key, parent id, archived], ...] (data as a JSON string). */
+STORE_SQL_ID(SQL_XCHG_RES_HIST_BULK,
+             "INSERT INTO resources_hist(resource_id, valid_from, data, ws_id, kind, key,"
+             " parent_id, archived) SELECT json_extract(j.value, '$[0]'), ?1,"
+             " json_extract(j.value, '$[1]'), ?2, json_extract(j.value, '$[2]'),"
+             " json_extract(j.value, '$[3]'), json_extract(j.value, '$[4]'),"
+             " json_extract(j.value, '$[5]') FROM json_each(?3) j ORDER BY j.key")
+#define XCHG_RES_HIST_BULK_PG                                                                     \
+    "INSERT INTO resources_hist(resource_id, valid_from, data, ws_id, kind, key, parent_id,"      \
+    " archived) SELECT (j.v->>0)::bigint, ?1::bigint, j.v->>1, ?2::bigint, j.v->>2, j.v->>3,"     \
+    " (j.v->>4)::bigint, (j.v->>5)::integer"                                                      \
+    " FROM json_array_elements(?3::json) WITH ORDINALITY AS j(v, n) ORDER BY j.n"
 
 /* Import jobs (migration 18). */
 #define XCHG_JOB_COLS                                                                              \

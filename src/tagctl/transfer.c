@@ -7,7 +7,9 @@
  * parent) and one PUT (or, with --add, POST) of its tags, which is atomic for that resource.
  * The native API has no write that spans resources, so a resource is the chunk there.
  * Neither side holds more than a page or a chunk in memory. Progress goes to stderr. */
+#include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -443,8 +445,29 @@ static void progress_pos(struct reader *r, struct tc_progress *p)
  * Each record remembers the file line it came from and the chunk line it starts on, so that the
  * line the server names in an error is shown as the file's line. */
 
+/* A chunk on its way from a thread of its own: while the server writes one chunk the next one
+ * travels and is parsed (its prepare step), as bench's --inflight 2 does. */
+struct flight {
+    struct chunker *c;
+    struct tc_client *cl; /* this flight's own connection */
+    pthread_t th;
+    char *path, *data;
+    size_t len;
+    long *file_line, *chunk_line, nrec;
+    long long chunk;
+    struct tc_resp resp;
+    int rc;
+};
+
+#define IN_FLIGHT 2
+
 struct chunker {
     struct tc_ctx *x;
+    /* The chunks on their way, oldest first (nfly of them); with no clients, one chunk after
+     * the other (the first chunk always goes alone: it makes the job). */
+    struct tc_client *fly_cl[IN_FLIGHT];
+    struct flight *fly[IN_FLIGHT];
+    int nfly;
     const char *ctype;
     const char *header;   /* CSV: the first line of every chunk (owned), or NULL */
     struct sbuf body;     /* the chunk being built */
@@ -471,8 +494,14 @@ static void chunker_init(struct chunker *c, struct tc_ctx *x, const char *ctype,
     c->next_line = 1;
 }
 
+static int flights_land(struct chunker *c);
+
 static void chunker_release(struct chunker *c)
 {
+    flights_land(c);
+    for (int i = 0; i < IN_FLIGHT; i++)
+        if (c->fly_cl[i] != c->x->cl)
+            client_free(c->fly_cl[i]);
     xfree(c->file_line);
     xfree(c->chunk_line);
     xfree((char *)c->header);
@@ -538,6 +567,114 @@ static int chunk_refused(struct chunker *c, struct tc_resp *resp, int rc)
     return rc;
 }
 
+static void *flight_run(void *arg)
+{
+    struct flight *f = arg;
+
+    f->rc = client_send(f->cl, "POST", f->path, f->c->ctype, f->data, f->len, &f->resp);
+    return NULL;
+}
+
+static void flight_free(struct flight *f)
+{
+    resp_release(&f->resp);
+    xfree(f->path);
+    xfree(f->data);
+    xfree(f->file_line);
+    xfree(f->chunk_line);
+    xfree(f);
+}
+
+/* Waits for the oldest chunk on its way and settles it: one that overtook its predecessor
+ * (409, field "chunk") is sent again, now that the predecessor is in; a refusal is shown with
+ * the file's lines. `quiet`: after an earlier refusal, only waited for. */
+static int flight_land(struct chunker *c, bool quiet)
+{
+    struct flight *f = c->fly[0];
+    int rc;
+
+    assert(c->nfly > 0);
+    pthread_join(f->th, NULL);
+    memmove(c->fly, c->fly + 1, (size_t)(c->nfly - 1) * sizeof(c->fly[0]));
+    c->nfly--;
+    rc = f->rc;
+    if (rc != TC_OK && !quiet && f->resp.status == 409 &&
+        strcmp(json_string_value(json_object_get(json_object_get(json_object_get(
+                   f->resp.body, "error"), "details"), "field")) ?: "", "chunk") == 0) {
+        resp_release(&f->resp);
+        rc = client_send(f->cl, "POST", f->path, c->ctype, f->data, f->len, &f->resp);
+    }
+    if (rc == TC_OK) {
+        c->records += f->nrec;
+        c->sent++;
+    } else if (!quiet && f->resp.status == 0) {
+        tc_fail(0, "import: the server did not answer for chunk %lld", f->chunk);
+    } else if (!quiet) {
+        struct chunker v = *c;
+        v.file_line = f->file_line;
+        v.chunk_line = f->chunk_line;
+        v.nrec = f->nrec;
+        v.chunk = f->chunk;
+        chunk_refused(&v, &f->resp, rc);
+    }
+    flight_free(f);
+    return rc;
+}
+
+/* Settles every chunk on its way, in order; after a refusal the rest are only waited for
+ * (the server refuses them too: they come after the one that failed). */
+static int flights_land(struct chunker *c)
+{
+    int rc = TC_OK;
+
+    while (c->nfly)
+        if (flight_land(c, rc != TC_OK) != TC_OK && rc == TC_OK)
+            rc = TC_ERROR;
+    return rc;
+}
+
+/* Sends the chunk built so far from a thread of its own, once the oldest of IN_FLIGHT on
+ * their way is in. */
+static int chunk_fly(struct chunker *c, const char *path)
+{
+    struct flight *f;
+    int rc = TC_OK;
+
+    if (c->nfly == IN_FLIGHT && (rc = flight_land(c, false)) != TC_OK) {
+        flights_land(c);
+        return rc;
+    }
+    f = xcalloc(1, sizeof(*f));
+    f->c = c;
+    for (int i = 0; i < IN_FLIGHT; i++) {
+        bool used = false;
+        for (int k = 0; k < c->nfly; k++)
+            used |= c->fly[k]->cl == c->fly_cl[i];
+        if (!used)
+            f->cl = c->fly_cl[i];
+    }
+    assert(f->cl != NULL);
+    f->path = xstrdup(path);
+    f->len = c->body.len;
+    f->data = xmalloc(f->len + 1);
+    memcpy(f->data, c->body.buf, f->len);
+    f->nrec = c->nrec;
+    f->file_line = xcalloc((size_t)c->nrec + 1, sizeof(long));
+    f->chunk_line = xcalloc((size_t)c->nrec + 1, sizeof(long));
+    memcpy(f->file_line, c->file_line, (size_t)c->nrec * sizeof(long));
+    memcpy(f->chunk_line, c->chunk_line, (size_t)c->nrec * sizeof(long));
+    f->chunk = c->chunk;
+    if (pthread_create(&f->th, NULL, flight_run, f) != 0) {
+        flight_free(f);
+        flights_land(c);
+        return tc_fail(TC_ERROR, "import: cannot start a thread");
+    }
+    c->fly[c->nfly++] = f;
+    c->chunk++;
+    chunk_start(c);
+    return TC_OK;
+}
+
 /* Sends the chunk built so far (unless --resume skips it); `last` ends the job. */
 static int chunk_send(struct chunker *c, bool last)
 {
@@ -560,6 +697,13 @@ static int chunk_send(struct chunker *c, bool last)
         url_query(&p, "chunk", num);
     }
     url_query(&p, "last", last ? "true" : "false");
+    if (c->job[0] && c->fly_cl[0]) {
+        rc = chunk_fly(c, sbuf_str(&p));
+        sbuf_release(&p);
+        if (rc == TC_OK && last)
+            rc = flights_land(c);
+        return rc;
+    }
     rc = client_send(c->x->cl, "POST", sbuf_str(&p), c->ctype, c->body.buf, c->body.len, &resp);
     sbuf_release(&p);
     if (rc == TC_OK) {
@@ -866,6 +1010,9 @@ static int import_workspace(struct tc_ctx *x, const char *file)
     }
     chunker_init(&c, x, wfmt_types[fmt], chunk_max);
     c.body.max = (size_t)256 << 20;
+    /* Two chunks on their way, each on a connection of its own. */
+    c.fly_cl[0] = x->cl;
+    c.fly_cl[1] = client_new(x->cfg, x->a->debug, client_timeout(x->cl));
     if (args_get(x->a, "resume"))
         rc = resume_at(&c, args_get(x->a, "resume"));
     progress_init(&prog, "import", r.size, !x->a->quiet && !args_bool(x->a, "no-progress"));

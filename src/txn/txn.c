@@ -236,13 +236,15 @@ void txn_stats_get(struct txn_stats *out)
     out->rollbacks = atomic_load(&T.rollbacks);
     out->failures = atomic_load(&T.failures);
     core_assign_bulk_stats(&out->import_rows_bulk, &out->import_rows_single);
+    out->import_resources_bulk = core_resource_bulk_stats();
     if (T.engine) {
         const struct eng_snap *snap = engine_acquire(T.engine);
         struct eng_stats es;
         eng_snap_stats(snap, &es);
         engine_release(T.engine, snap);
         out->engine = true;
-        engine_catch_up_stats(T.engine, &out->engine_applied, &out->engine_reread);
+        engine_catch_up_stats(T.engine, &out->engine_applied, &out->engine_reread,
+                              &out->engine_ranged);
         out->engine_rev = es.rev;
         out->engine_tags = es.tags;
         out->engine_resources = es.resources;

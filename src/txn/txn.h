@@ -160,6 +160,7 @@ struct txn_stats {
     bool engine;        /* an engine is loaded: the two counts below mean something */
     uint64_t engine_applied; /* resources the engine brought up to date from change records */
     uint64_t engine_reread;  /* ... and from reading their rows again */
+    uint64_t engine_ranged;  /* ... in ranged reads of runs of ids */
     /* The engine's newest snapshot: its revision and sizes (when `engine`). */
     int64_t engine_rev;
     size_t engine_tags, engine_resources, engine_assignments, engine_bitmap_bytes;
@@ -169,6 +170,7 @@ struct txn_stats {
     uint64_t batch_jobs;                   /* jobs in all of them */
     int64_t wal_bytes; /* SQLite: the WAL file's length now; -1 where there is none */
     uint64_t import_rows_bulk, import_rows_single; /* core_assign_bulk_stats */
+    uint64_t import_resources_bulk; /* core_resource_bulk_stats */
 };
 void txn_stats_get(struct txn_stats *out);
 

@@ -378,3 +378,35 @@ def test_a_restricted_subtree_holds_in_a_chunk_of_thousands(fresh):
     assert r.status_code == 403, r.text
     assert ok(api.get("/v1/resources/file/f1/tags")).json()["items"] and \
         "Sec.a" not in [t["name"] for t in api.get("/v1/resources/file/f1/tags").json()["items"]]
+
+
+def test_tag_names_follow_changes_between_and_within_chunks(fresh):
+    """A chunk's tag names are resolved from the writer's engine snapshot when no tag changed
+    since it was taken, else from the store: a rename or a deletion between chunks, or a tag
+    made in the chunk itself, is seen by the next assignment that names it."""
+    _, api = fresh
+    ok(post(api, [{"type": "tag", "name": t} for t in TAGS]))
+    ok(post(api, chunk(50, 3)), 200)
+    # Renamed between chunks: the new name and the old one (an alias) both find it.
+    ok(api.patch("/v1/tags/" + TAGS[0], json={"name": "renamed"}))
+    ok(post(api, [{"type": "assignment", "kind": "file", "key": "n1", "tag": "renamed"},
+                  {"type": "assignment", "kind": "file", "key": "n2", "tag": TAGS[0]}]), 200)
+    for key in ("n1", "n2"):
+        items = ok(api.get("/v1/resources/file/%s/tags" % key)).json()["items"]
+        assert [t["name"] for t in items] == ["renamed"], items
+    # Deleted between chunks: refused with its line, nothing kept.
+    assert api.delete("/v1/tags/" + TAGS[1]).status_code in (200, 204)
+    recs = [{"type": "assignment", "kind": "file", "key": "f%d" % i, "tag": TAGS[5]}
+            for i in range(100, 120)] + [{"type": "assignment", "kind": "file", "key": "n3",
+                                          "tag": TAGS[1]}]
+    r = post(api, recs)
+    assert r.status_code == 404 and r.json()["error"]["details"]["line"] == len(recs), r.text
+    assert api.get("/v1/resources/file/f100").status_code == 404
+    # Made in the chunk, then named by its assignments, and an unknown name refused after.
+    recs = [{"type": "tag", "name": "fresh.tag"}] + [
+        {"type": "assignment", "kind": "file", "key": "m%d" % i, "tag": "fresh.tag"}
+        for i in range(20)]
+    ok(post(api, recs), 200)
+    assert len(ok(api.get("/v1/resources", params={"tag": "fresh.tag"})).json()["items"]) == 20
+    r = post(api, recs + [{"type": "assignment", "kind": "file", "key": "m0", "tag": "fresh.tag2"}])
+    assert r.status_code == 404 and r.json()["error"]["details"]["line"] == len(recs) + 1, r.text

@@ -701,6 +701,76 @@ def test_workspace_export_and_import_carry_aliases(ctl, server, home, tmp_path):
             other.cleanup()
 
 
+def test_import_keeps_two_chunks_in_flight(home, tmp_path):
+    """After the first chunk (which makes the job) tagctl import keeps two chunks on their way,
+    each on its own connection, as bench's --inflight 2: while the server writes one the next
+    one travels. A server that takes a job's chunks in order only refuses one that overtook its
+    predecessor with 409 (field "chunk"); tagctl sends it again once that one is in. Against a
+    stand-in server that holds every request a while and counts them."""
+    import http.server
+    import threading
+    import urllib.parse
+
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0, "next": 0, "got": [], "overtook": 0}
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            chunk = int(q.get("chunk", ["0"])[0])
+            with lock:
+                state["now"] += 1
+                state["most"] = max(state["most"], state["now"])
+                # Chunk 2 always overtakes chunk 1 here: it is refused the first time.
+                early = chunk != state["next"] or (chunk == 2 and not state["overtook"])
+            time.sleep(0.3)
+            with lock:
+                state["now"] -= 1
+                if early:
+                    state["overtook"] += 1
+                else:
+                    state["next"] += 1
+                    state["got"].append((chunk, body.count(b"\n"), q["last"][0]))
+            if early:
+                out = {"error": {"code": "conflict", "message": "chunk %d comes after chunk %d"
+                                 % (chunk, state["next"]), "details": {"field": "chunk"}}}
+                code = 409
+            else:
+                out = {"id": "imp_test", "state": "running", "next_chunk": chunk + 1}
+                code = 200
+            data = json.dumps(out).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    try:
+        f = tmp_path / "many.jsonl"
+        f.write_text("".join(json.dumps({"type": "tag", "name": "Fly.t%d" % i}) + "\n"
+                             for i in range(25)))
+        env = base_env(home, TAGD_URL="http://127.0.0.1:%d" % srv.server_address[1],
+                       TAGD_TOKEN=ADMIN_TOKEN)
+        p = subprocess.run([TAGCTL, "import", str(f), "--chunk", "5"], capture_output=True,
+                           text=True, env=env, timeout=60)
+        assert p.returncode == 0, p.stderr
+        assert "imported 25 records in 5 chunks (job imp_test)" in p.stderr, p.stderr
+    finally:
+        srv.shutdown()
+    assert state["got"] == [(0, 5, "false"), (1, 5, "false"), (2, 5, "false"),
+                            (3, 5, "false"), (4, 5, "true")], state
+    assert state["most"] == 2 and state["overtook"] >= 1, state
+
+
 # ---- configuration ----
 
 def test_precedence_flags_env_profile(ctl, server, home):

@@ -2151,18 +2151,34 @@ static void import_render(struct hreq *r, void *arg)
     render_job(&w, arg);
 }
 
-/* Applies the records in order. Assignment records wait and go in bulk
- * (core_import_assign_bulk) until a record that may depend on them: a group, a tag, an alias
- * (the waiting records resolve their names as the file's order has it, before the alias), or a
- * resource that sets its tags exactly. A plain resource record does not wait: it only puts the
- * resource row, which no waiting assignment reads but to find it (by key, and the waiting ones
- * were found already). */
+/* Writes the records that wait: the resources first (core_import_resource_bulk), which the
+ * assignments may name, then the assignments (core_import_assign_bulk). */
+static int import_flush(struct core_ctx *cx, struct core_import_cache *cache,
+                        struct core_import_res *rwait, size_t *nrwait,
+                        struct core_import_asg *wait, size_t *nwait, int *line,
+                        struct tg_err *err)
+{
+    int rc = core_import_resource_bulk(cx, cache, rwait, *nrwait, line, err);
+
+    *nrwait = 0;
+    if (rc == 0)
+        rc = core_import_assign_bulk(cx, cache, wait, *nwait, line, err);
+    *nwait = 0;
+    return rc;
+}
+
+/* Applies the records in order. Plain resource records (without tags) and assignment records
+ * wait and go in bulk until a record that may depend on them or change what they read: a
+ * group, a tag, an alias, or a resource that sets its tags exactly. Resources go before the
+ * assignments that wait with them: an assignment's resource is created bare when missing in
+ * any case, and a resource record only ever sets the resource's own fields. */
 static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line,
                         struct tg_err *err)
 {
     struct core_import_cache *cache = core_import_cache_new(cx);
     struct core_import_asg *wait = arena_alloc(cx->a, (im->n ? im->n : 1) * sizeof(*wait));
-    size_t nwait = 0;
+    struct core_import_res *rwait = arena_alloc(cx->a, (im->n ? im->n : 1) * sizeof(*rwait));
+    size_t nwait = 0, nrwait = 0;
     int rc = 0;
 
     for (size_t i = 0; i < im->n && rc == 0; i++) {
@@ -2177,9 +2193,16 @@ static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line
             nwait++;
             continue;
         }
-        if (nwait && (x->type != XT_RESOURCE || x->has_tags)) {
-            rc = core_import_assign_bulk(cx, cache, wait, nwait, line, err);
-            nwait = 0;
+        if (x->type == XT_RESOURCE && !x->has_tags) {
+            rwait[nrwait].kind = x->kind;
+            rwait[nrwait].key = x->key;
+            rwait[nrwait].in = &x->res;
+            rwait[nrwait].line = x->line;
+            nrwait++;
+            continue;
+        }
+        if (nwait || nrwait) {
+            rc = import_flush(cx, cache, rwait, &nrwait, wait, &nwait, line, err);
             if (rc)
                 break;
             *line = x->line;
@@ -2198,7 +2221,7 @@ static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line
             break;
         case XT_RESOURCE:
             rc = core_import_resource(cx, x->kind, x->key, &x->res, err);
-            if (rc == 0 && x->has_tags)
+            if (rc == 0)
                 rc = core_import_assign(cx, cache, x->kind, x->key, x->tags, x->ntags, NULL,
                                         true, err);
             break;
@@ -2206,8 +2229,8 @@ static int import_apply(struct core_ctx *cx, const struct ximport *im, int *line
             TG_BUG("unknown import record");
         }
     }
-    if (rc == 0 && nwait)
-        rc = core_import_assign_bulk(cx, cache, wait, nwait, line, err);
+    if (rc == 0 && (nwait || nrwait))
+        rc = import_flush(cx, cache, rwait, &nrwait, wait, &nwait, line, err);
     return rc;
 }
 
