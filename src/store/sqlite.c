@@ -693,6 +693,17 @@ static const char *sq_describe(const struct store *s)
     return ((const struct sq_store *)s)->desc;
 }
 
+/* Measured at 10M assignments (a 1.2 GB file): the load read every page through pread, a
+ * quarter of its CPU time in the kernel (5.5 of 21.4 s on a loaded machine; 2.4 of 14.9 s
+ * mapped). SQLite caps the size at its compile-time limit (2 GB in Debian's build) and reads
+ * past it as before; 0 unmaps, which SQLite does only with no statement running. */
+static void sq_conn_bulk(struct store_conn *cc, bool on)
+{
+    struct tg_err err;
+    if (exec(SC(cc)->db, on ? "PRAGMA mmap_size=1099511627776" : "PRAGMA mmap_size=0", &err))
+        log_warn("store: cannot %s the file: %s", on ? "map" : "unmap", err.msg);
+}
+
 static int64_t sq_wal_bytes(const struct store *s)
 {
     struct stat sb;
@@ -1418,6 +1429,7 @@ const struct store_backend store_sqlite_backend = {
     .close = sq_close,
     .describe = sq_describe,
     .wal_bytes = sq_wal_bytes,
+    .conn_bulk = sq_conn_bulk,
     .conn_open = sq_conn_open,
     .conn_close = sq_conn_close,
     .begin_write = sq_begin_write,
