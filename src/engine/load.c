@@ -219,8 +219,20 @@ struct asg_row {
     int64_t at, id;
 };
 
+/* A resource row; its key at text + key in the batch (SIZE_MAX: none). */
+struct res_row {
+    uint32_t id, parent;
+    int64_t ws;
+    size_t key;
+    int kind;
+    bool archived;
+};
+
 struct asg_batch {
-    struct asg_row *row; /* eng__load_batch of them */
+    struct asg_row *row; /* eng__load_batch of them, or of res */
+    struct res_row *res;
+    char *text;
+    size_t ntext, captext;
     size_t n;
     bool last; /* the reader's final batch: rc says how it ended */
     int rc;
@@ -247,6 +259,7 @@ static void pipe_init(struct asg_pipe *p, struct engine *e, struct store_conn *c
     for (size_t i = 0; i < ASG_BATCHES; i++) {
         p->ring[i] = xcalloc(1, sizeof(*p->ring[i]));
         p->ring[i]->row = xmalloc(eng__load_batch * sizeof(*p->ring[i]->row));
+        p->ring[i]->res = xmalloc(eng__load_batch * sizeof(*p->ring[i]->res));
     }
     tg_err_clear(&p->err);
 }
@@ -255,6 +268,8 @@ static void pipe_destroy(struct asg_pipe *p)
 {
     for (size_t i = 0; i < ASG_BATCHES; i++) {
         xfree(p->ring[i]->row);
+        xfree(p->ring[i]->res);
+        xfree(p->ring[i]->text);
         xfree(p->ring[i]);
     }
     pthread_mutex_destroy(&p->mu);
@@ -356,6 +371,68 @@ static void *asg_reader(void *arg)
     return NULL;
 }
 
+/* The resources likewise: the reader interns the kinds (e->kinds, which the loader reads
+ * only at indexes of rows it was handed) and copies the keys into the batch. */
+static void *res_reader(void *arg)
+{
+    struct asg_pipe *p = arg;
+    struct store_stmt *st = st_get(p->c, SQL_ENG_RESOURCES, &p->err);
+    struct asg_batch *bt;
+    int rc = st ? 0 : TG_EINTERNAL;
+
+    while ((bt = pipe_empty(p)) != NULL) {
+        bt->n = bt->ntext = 0;
+        bt->last = false;
+        while (rc == 0 && bt->n < eng__load_batch) {
+            struct res_row *r = &bt->res[bt->n];
+            int64_t id, parent;
+            const char *key;
+            int got = st_step(st, &p->err);
+            if (got != 1) {
+                rc = got < 0 ? got : 0;
+                bt->last = true;
+                break;
+            }
+            id = col_int(st, 0);
+            parent = col_null(st, 3) ? 0 : col_int(st, 3);
+            if ((rc = eng__id32(id, "resource", &p->err)) != 0 ||
+                (parent && (rc = eng__id32(parent, "resource", &p->err)) != 0))
+                break;
+            r->kind = eng__kind_index(p->e, col_text(st, 2), &p->err);
+            if (r->kind < 0) {
+                rc = r->kind;
+                break;
+            }
+            r->id = (uint32_t)id;
+            r->parent = (uint32_t)parent;
+            r->ws = col_int(st, 1);
+            r->archived = col_int(st, 4) != 0;
+            key = col_null(st, 5) ? NULL : col_text(st, 5);
+            r->key = SIZE_MAX;
+            if (key) {
+                size_t len = strlen(key) + 1;
+                if (bt->ntext + len > bt->captext) {
+                    bt->captext = (bt->ntext + len) * 2;
+                    bt->text = xrealloc(bt->text, bt->captext);
+                }
+                memcpy(bt->text + bt->ntext, key, len);
+                r->key = bt->ntext;
+                bt->ntext += len;
+            }
+            bt->n++;
+        }
+        bt->rc = rc;
+        if (rc)
+            bt->last = true;
+        pipe_fill(p);
+        if (bt->last)
+            break;
+    }
+    if (st)
+        st_reset(st);
+    return NULL;
+}
+
 /* eng__rows_push for a row the reader took apart. */
 static void asg_push(struct engine *e, struct asg_rows *v, const struct asg_row *r)
 {
@@ -426,31 +503,35 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
     if (rc < 0)
         return rc;
 
-    st = st_get(c, SQL_ENG_RESOURCES, err);
-    if (st == NULL)
-        return TG_EINTERNAL;
     {
-        /* Bulk: collect each set's members, then build its bitmap in one call. */
-        while ((rc = st_step(st, err)) == 1) {
-            int64_t id = col_int(st, 0), parent = col_null(st, 3) ? 0 : col_int(st, 3);
-            int kind;
-            if ((rc = eng__id32(id, "resource", err)) != 0 ||
-                (parent && (rc = eng__id32(parent, "resource", err)) != 0))
-                break;
-            kind = eng__kind_index(e, col_text(st, 2), err);
-            if (kind < 0) {
-                rc = kind;
-                break;
-            }
-            eng__res_set_row(e, (uint32_t)id, true, col_int(st, 1), kind, (uint32_t)parent,
-                             col_int(st, 4) != 0, col_text(st, 5));
-            progress(++nres, 0, false);
+        struct asg_pipe p;
+        struct asg_batch *bt;
+        pthread_t th;
+        bool last;
+
+        pipe_init(&p, e, c);
+        if (pthread_create(&th, NULL, res_reader, &p) != 0) {
+            pipe_destroy(&p);
+            return tg_err_set(err, TG_EINTERNAL, "engine", "cannot start a thread");
         }
-        st_reset(st);
+        do {
+            bt = pipe_take(&p);
+            for (size_t i = 0; i < bt->n; i++) {
+                const struct res_row *r = &bt->res[i];
+                eng__res_set_row(e, r->id, true, r->ws, r->kind, r->parent, r->archived,
+                                 r->key == SIZE_MAX ? NULL : bt->text + r->key);
+                progress(++nres, 0, false);
+            }
+            last = bt->last;
+            if (last && (rc = bt->rc) != 0)
+                *err = p.err;
+            pipe_give_back(&p, bt);
+        } while (!last);
+        pthread_join(th, NULL);
+        pipe_destroy(&p);
         if (rc < 0)
             return rc;
     }
-
     phase_mark(&tw[1], &u[1]);
     {
         struct members {
