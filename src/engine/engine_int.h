@@ -323,6 +323,10 @@ int eng__effective_check(const struct eng_snap *s, char *msg, size_t len);
  * `root` reaches), as a new bitmap the caller frees (eval.c). */
 roaring_bitmap_t *eng__resource_subtree(const struct eng_snap *s, int64_t root);
 
+/** Rows in a batch of engine_open's assignment reader (load.c): tests make it small, so that
+ * a resource's rows straddle batches. */
+extern size_t eng__load_batch;
+
 /** Whether eng_query_run evaluates an expression with operators key by key (eval.c,
  * fused_run; the default) or with a bitmap per operation: tests compare the two. */
 extern bool eng__fused;

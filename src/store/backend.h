@@ -74,6 +74,8 @@ struct store_backend {
     int (*after_copy)(struct store_conn *c, struct tg_err *err);
     /* The write-ahead log's length in bytes now (metrics); NULL where tagd sees no such file. */
     int64_t (*wal_bytes)(const struct store *s);
+    /* Optional: store_conn_bulk (store.h). */
+    void (*conn_bulk)(struct store_conn *c, bool on);
 };
 
 /* The read end of store_wake_tailer's pipe (non-blocking; -1 if it could not be made): a

@@ -141,6 +141,12 @@ void store_close(struct store *s)
 }
 
 const char *store_describe(const struct store *s) { return s->be->describe(s); }
+void store_conn_bulk(struct store_conn *c, bool on)
+{
+    if (c->be->conn_bulk)
+        c->be->conn_bulk(c, on);
+}
+
 int64_t store_wal_bytes(const struct store *s)
 {
     return s->be->wal_bytes ? s->be->wal_bytes(s) : -1;

@@ -85,6 +85,11 @@ const char *store_describe(const struct store *s);
 /** Opens a connection (writer or read-only). Returns owned or NULL with `err` set. */
 struct store_conn *store_conn_open(struct store *s, bool writer, struct tg_err *err);
 void store_conn_close(struct store_conn *c);
+/** Says that `c` is about to read (on) or has read (off) most of the store in one go, outside
+ * any transaction: the engine's load at start. SQLite maps the file into memory meanwhile
+ * (no system call and copy per page read; the mapping is dropped after, as its pages would
+ * count in the process's resident memory); a no-op elsewhere. */
+void store_conn_bulk(struct store_conn *c, bool on);
 
 /* Transactions. begin_write takes the write lock up front (BEGIN IMMEDIATE), so a write never
  * fails half-way for lock reasons; begin_read opens a snapshot for a consistent read. */
