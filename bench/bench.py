@@ -779,10 +779,16 @@ def main():
     p, port, _ = start_tagd(empty_dir)
     rss_empty = rss_bytes(p.pid)
     stop(p)
+    # The generator wrote tagd's file behind its back, so the first start checks the whole file
+    # (quick_check, as after a crash or a copy) before it loads; a restart after a clean stop,
+    # an operator's usual start, does not. Both are measured; the target is read on the restart.
+    p, port, first_s = start_tagd(tagd_dir)
+    stop(p)
     p, port, start_s = start_tagd(tagd_dir)
     rss = rss_bytes(p.pid)
     base = "http://127.0.0.1:%d" % port
-    log("tagd started in %.2f s, RSS %.1f MB (empty: %.1f MB)" % (start_s, rss / 1e6, rss_empty / 1e6))
+    log("tagd started in %.2f s (first start, with the file's check: %.2f s), RSS %.1f MB "
+        "(empty: %.1f MB)" % (start_s, first_s, rss / 1e6, rss_empty / 1e6))
 
     pgbase = rp = None
     try:
@@ -984,8 +990,10 @@ def main():
     if "5" in figs:
         per = rss / meta["assignments"]
         per_net = (rss - rss_empty) / meta["assignments"]
-        results.append(("5", "start with the data set loaded, s", start_s, "target", 10.0,
-                        "< 10 s", start_s < 10))
+        results.append(("5", "start with the data set loaded (restart after a clean stop), s",
+                        start_s, "target", 10.0, "< 10 s", start_s < 10))
+        results.append(("5", "  first start after the generator wrote the file (checks it "
+                        "whole first), s", first_s, "", None, "", None))
         results.append(("5", "resident memory per assignment, bytes (whole process)", per,
                         "target", 64.0, "< 64", per < 64))
         results.append(("5", "  the same above an empty tagd's RSS", per_net, "target", 64.0,
@@ -1295,7 +1303,11 @@ def scale(args):
             p, _, _ = start_tagd(os.path.join(WORK, "tagd-empty"))
             out["empty"] = rss_bytes(p.pid)
             stop(p)
-        # 100M on a loaded 2-core machine took longer than start_tagd's usual 600 s.
+        # 100M on a loaded 2-core machine took longer than start_tagd's usual 600 s. The copy
+        # makes the first start check the whole file (see main()): the restart is measured.
+        p, _, first_s = start_tagd(data, timeout=7200)
+        stop(p)
+        log("%s: first start (with the file's check) in %.1f s" % (size, first_s))
         p, port, start_s = start_tagd(data, timeout=7200)
         rss = rss_bytes(p.pid)
         base = "http://127.0.0.1:%d" % port
