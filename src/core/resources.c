@@ -430,6 +430,31 @@ uint64_t core_resource_bulk_stats(void)
     return atomic_load(&bulk_resources);
 }
 
+/* The statement that writes a chunk's change records of one entity and op in one go, its
+ * common columns bound (the records themselves are parameter 7, a JSON array). */
+static struct store_stmt *bulk_changes(struct core_ctx *ctx, const char *entity, const char *op,
+                                       struct tg_err *err)
+{
+    struct store_stmt *st = st_get(ctx->conn, SQL_XCHG_CHANGE_INSERT_BULK, err);
+    if (st == NULL)
+        return NULL;
+    st_int(st, 1, ctx->rev);
+    st_int(st, 2, ctx->now);
+    if (ctx->org_id)
+        st_int(st, 3, ctx->org_id);
+    else
+        st_null(st, 3);
+    if (ctx->ws_id)
+        st_int(st, 4, ctx->ws_id);
+    else
+        st_null(st, 4);
+    st_text(st, 5, core_actor(ctx));
+    st_text(st, 6, ctx->api ? ctx->api : "system");
+    st_text(st, 8, entity);
+    st_text(st, 9, op);
+    return st;
+}
+
 int core_resource_create_bulk(struct core_ctx *ctx, struct resource *v, size_t n,
                               struct tg_err *err)
 {
@@ -527,23 +552,9 @@ int core_resource_create_bulk(struct core_ctx *ctx, struct resource *v, size_t n
     rc = st_exec(st, err);
     if (rc)
         return rc;
-    st = st_get(ctx->conn, SQL_XCHG_CHANGE_INSERT_BULK, err);
+    st = bulk_changes(ctx, "resource", "create", err);
     if (st == NULL)
         return TG_EINTERNAL;
-    st_int(st, 1, ctx->rev);
-    st_int(st, 2, ctx->now);
-    if (ctx->org_id)
-        st_int(st, 3, ctx->org_id);
-    else
-        st_null(st, 3);
-    if (ctx->ws_id)
-        st_int(st, 4, ctx->ws_id);
-    else
-        st_null(st, 4);
-    st_text(st, 5, core_actor(ctx));
-    st_text(st, 6, ctx->api ? ctx->api : "system");
-    st_text(st, 8, "resource");
-    st_text(st, 9, "create");
     sbuf_init(&js, 0);
     jw_init(&w, &js);
     jw_arr(&w);
@@ -1646,23 +1657,9 @@ static int bulk_flush(struct bulk *b, struct tg_err *err)
     if (got != (int64_t)b->n)
         return tg_err_set(err, TG_EINTERNAL, "tags", "a bulk insert returned %lld rows of %zu",
                           (long long)got, b->n);
-    st = st_get(ctx->conn, SQL_XCHG_CHANGE_INSERT_BULK, err);
+    st = bulk_changes(ctx, "assignment", "add", err);
     if (st == NULL)
         return TG_EINTERNAL;
-    st_int(st, 1, ctx->rev);
-    st_int(st, 2, ctx->now);
-    if (ctx->org_id)
-        st_int(st, 3, ctx->org_id);
-    else
-        st_null(st, 3);
-    if (ctx->ws_id)
-        st_int(st, 4, ctx->ws_id);
-    else
-        st_null(st, 4);
-    st_text(st, 5, core_actor(ctx));
-    st_text(st, 6, ctx->api ? ctx->api : "system");
-    st_text(st, 8, "assignment");
-    st_text(st, 9, "add");
     sbuf_init(&js, 0);
     jw_init(&w, &js);
     jw_arr(&w);

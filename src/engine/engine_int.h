@@ -274,6 +274,9 @@ uint32_t *eng__rows_block(const struct asg_rows *v);
 void eng__rows_free(struct asg_rows *v);
 int eng__rows_push(struct engine *e, struct asg_rows *v, struct store_stmt *st, int at,
                    struct tg_err *err);
+/** Appends one row (tag, interned assigner, time, assignment id) to v. */
+void eng__rows_append(struct engine *e, struct asg_rows *v, uint32_t tag, uint32_t who,
+                      int64_t at, int64_t id);
 struct eset *eng__set_find(const struct eng_snap *s, int64_t ws, int kind);
 int eng__sync_tag(struct engine *e, struct store_conn *c, int64_t id, struct tg_err *err);
 struct etag *eng__tag_at(const struct eng_snap *s, int64_t id);

@@ -433,25 +433,6 @@ static void *res_reader(void *arg)
     return NULL;
 }
 
-/* eng__rows_push for a row the reader took apart. */
-static void asg_push(struct engine *e, struct asg_rows *v, const struct asg_row *r)
-{
-    if (v->n == v->cap) {
-        v->cap = v->cap ? v->cap * 2 : 64;
-        v->tags = xrealloc(v->tags, v->cap * sizeof(*v->tags));
-        v->who = xrealloc(v->who, v->cap * sizeof(*v->who));
-        v->at = xrealloc(v->at, v->cap * sizeof(*v->at));
-        v->id = xrealloc(v->id, v->cap * sizeof(*v->id));
-    }
-    v->tags[v->n] = r->tid;
-    v->who[v->n] = r->who;
-    v->at[v->n] = r->at;
-    v->id[v->n] = r->id;
-    if (r->id > e->max_asg_id)
-        e->max_asg_id = r->id;
-    v->n++;
-}
-
 /* Now, in microseconds: wall (monotonic) and the process's CPU time. */
 static void phase_mark(int64_t *wall, int64_t *cpu)
 {
@@ -569,7 +550,7 @@ static int load_all(struct engine *e, struct store_conn *c, struct tg_err *err)
                         break;
                     cur = r->rid;
                 }
-                asg_push(e, &v, r);
+                eng__rows_append(e, &v, r->tid, r->who, r->at, r->id);
                 progress(nres, ++nasg, false);
                 if (eng__tag_at(b, r->tid)) {
                     /* Rows come by resource, so each tag's members arrive ascending:

@@ -326,6 +326,13 @@ int eng__rows_push(struct engine *e, struct asg_rows *v, struct store_stmt *st, 
                          col_null(st, at + 2) ? NULL : col_text(st, at + 2), &w, err);
     if (rc)
         return rc;
+    eng__rows_append(e, v, (uint32_t)t, w, col_int(st, at + 3), col_int(st, at + 4));
+    return 0;
+}
+
+void eng__rows_append(struct engine *e, struct asg_rows *v, uint32_t tag, uint32_t who,
+                      int64_t at, int64_t id)
+{
     if (v->n == v->cap) {
         v->cap = v->cap ? v->cap * 2 : 64;
         v->tags = xrealloc(v->tags, v->cap * sizeof(*v->tags));
@@ -333,14 +340,13 @@ int eng__rows_push(struct engine *e, struct asg_rows *v, struct store_stmt *st, 
         v->at = xrealloc(v->at, v->cap * sizeof(*v->at));
         v->id = xrealloc(v->id, v->cap * sizeof(*v->id));
     }
-    v->tags[v->n] = (uint32_t)t;
-    v->who[v->n] = w;
-    v->at[v->n] = col_int(st, at + 3);
-    v->id[v->n] = col_int(st, at + 4);
-    if (v->id[v->n] > e->max_asg_id)
-        e->max_asg_id = v->id[v->n];
+    v->tags[v->n] = tag;
+    v->who[v->n] = who;
+    v->at[v->n] = at;
+    v->id[v->n] = id;
+    if (id > e->max_asg_id)
+        e->max_asg_id = id;
     v->n++;
-    return 0;
 }
 
 /* The gathered rows as a block (NULL when none). */
